@@ -1,0 +1,57 @@
+// Package auth holds the domain view of an authenticated caller: the claims an
+// access token carries and the sentinel errors of token verification. It knows
+// nothing of JWT encoding; adapters translate to and from the wire format.
+package auth
+
+import (
+	"errors"
+	"time"
+)
+
+// MethodPassword is the RFC 8176 "amr" value for a password proof.
+const MethodPassword = "pwd"
+
+// Claims are the facts an access token asserts about its bearer.
+type Claims struct {
+	// Subject is the user ID ("sub").
+	Subject string
+	// SessionID names the session the token belongs to ("sid").
+	SessionID string
+	// ID is the unique token ID ("jti").
+	ID        string
+	IssuedAt  time.Time
+	NotBefore time.Time
+	ExpiresAt time.Time
+	// AuthTime is when the user last proved their password ("auth_time").
+	AuthTime time.Time
+	// Fresh is true only for tokens minted right after a password proof.
+	Fresh bool
+	// Methods are the authentication methods references ("amr").
+	Methods []string
+	Roles   []string
+}
+
+// Sentinel errors of access-token verification. Adapters return these
+// (possibly wrapped) so the HTTP layer can map them to stable codes.
+var (
+	// ErrTokenInvalid covers a bad signature, an unexpected alg, kid, iss,
+	// aud or typ, and anything malformed.
+	ErrTokenInvalid = errors.New("access token invalid")
+	// ErrTokenExpired means the token is well formed and signed but past exp.
+	ErrTokenExpired = errors.New("access token expired")
+	// ErrSessionRevoked means the token's session was revoked or has ended.
+	ErrSessionRevoked = errors.New("session revoked")
+	// ErrUnauthenticated means no credential was presented at all.
+	ErrUnauthenticated = errors.New("unauthenticated")
+)
+
+// SigningKey is a private key the service signs access tokens with, as kept
+// by a key store. PrivateKeyPEM is PKCS #8 PEM; it never leaves the service.
+type SigningKey struct {
+	// ID is the JWS "kid" under which the public half is published.
+	ID string
+	// Algorithm is the JWS "alg", for example "EdDSA".
+	Algorithm     string
+	PrivateKeyPEM []byte
+	CreatedAt     time.Time
+}
