@@ -1,0 +1,171 @@
+// Package session holds the login session and its refresh-token family: the
+// rules for lifetimes, rotation and reuse detection, as pure functions of
+// the current time.
+package session
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors of sessions and refresh tokens.
+var (
+	// ErrNotFound means no such session (or not one of the caller's).
+	ErrNotFound = errors.New("session not found")
+	// ErrRefreshInvalid covers an unknown, malformed, expired or revoked refresh token.
+	ErrRefreshInvalid = errors.New("refresh token invalid")
+	// ErrRefreshReused means a rotated token came back outside the grace
+	// interval; the session has been revoked.
+	ErrRefreshReused = errors.New("refresh token reused")
+	// ErrConflict means a concurrent change won a race on the same session; the
+	// caller may retry once with fresh state.
+	ErrConflict = errors.New("session changed concurrently")
+)
+
+// Reasons a session was revoked, kept for operators and security events.
+const (
+	ReasonLogout         = "logout"
+	ReasonLogoutAll      = "logout_all"
+	ReasonRevokedByUser  = "revoked_by_user"
+	ReasonReuseDetected  = "refresh_reuse_detected"
+	ReasonPasswordChange = "password_changed"
+	ReasonAccountDeleted = "account_deleted"
+)
+
+// Session is one login: a family of refresh tokens and the access tokens
+// minted from them, sharing one ID ("sid").
+type Session struct {
+	ID     string
+	UserID string
+	// CreatedAt is the login time.
+	CreatedAt time.Time
+	// LastUsedAt is the last refresh (or the login).
+	LastUsedAt time.Time
+	// IdleExpiresAt is when the session ends unless refreshed again.
+	IdleExpiresAt time.Time
+	// AbsoluteExpiresAt is when the session ends whatever happens.
+	AbsoluteExpiresAt time.Time
+	// AuthTime is when the user last proved their password in this session.
+	AuthTime time.Time
+	// RevokedAt is zero while the session is not revoked.
+	RevokedAt    time.Time
+	RevokeReason string
+	UserAgent    string
+	IP           string
+	// Generation is the generation of the session's current refresh token;
+	// the first token is generation 1.
+	Generation int64
+}
+
+// Revoked reports whether the session was revoked.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// ExpiresAt is when the session ends if it is not refreshed: the earlier of
+// its idle and absolute expiry.
+func (s Session) ExpiresAt() time.Time {
+	if s.AbsoluteExpiresAt.Before(s.IdleExpiresAt) {
+		return s.AbsoluteExpiresAt
+	}
+	return s.IdleExpiresAt
+}
+
+// Active reports whether the session is neither revoked nor past either
+// lifetime at now.
+func (s Session) Active(now time.Time) bool {
+	return !s.Revoked() && now.Before(s.ExpiresAt())
+}
+
+// Revoke marks the session revoked at now for reason; revoking twice keeps the
+// first time and reason.
+func (s *Session) Revoke(now time.Time, reason string) {
+	if s.Revoked() {
+		return
+	}
+	s.RevokedAt = now
+	s.RevokeReason = reason
+}
+
+// Policy holds the lifetimes of sessions and the refresh grace interval.
+type Policy struct {
+	IdleTTL     time.Duration
+	AbsoluteTTL time.Duration
+	ReuseGrace  time.Duration
+}
+
+// Start returns a new session for userID created at now, with the password
+// proven at now.
+func (p Policy) Start(id, userID string, now time.Time, userAgent, ip string) Session {
+	s := Session{
+		ID: id, UserID: userID,
+		CreatedAt: now, LastUsedAt: now, AuthTime: now,
+		AbsoluteExpiresAt: now.Add(p.AbsoluteTTL),
+		UserAgent:         userAgent, IP: ip,
+		Generation: 1,
+	}
+	s.IdleExpiresAt = s.idleFrom(p, now)
+	return s
+}
+
+func (s Session) idleFrom(p Policy, now time.Time) time.Time {
+	idle := now.Add(p.IdleTTL)
+	if idle.After(s.AbsoluteExpiresAt) {
+		return s.AbsoluteExpiresAt
+	}
+	return idle
+}
+
+// Touch records a use of the session at now (a refresh): the idle lifetime
+// restarts, never past the absolute one.
+func (p Policy) Touch(s *Session, now time.Time, userAgent, ip string) {
+	s.LastUsedAt = now
+	s.IdleExpiresAt = s.idleFrom(p, now)
+	if userAgent != "" {
+		s.UserAgent = userAgent
+	}
+	if ip != "" {
+		s.IP = ip
+	}
+}
+
+// Decision is what to do with a presented refresh token.
+type Decision int
+
+// The possible decisions of Policy.Decide.
+const (
+	// Reject: the token cannot be used (session ended or revoked); answer
+	// ErrRefreshInvalid and change nothing.
+	Reject Decision = iota
+	// Rotate: the token is the session's current one; mark it used and issue
+	// its successor.
+	Rotate
+	// Replay: the token is the immediate predecessor of the current one and
+	// was rotated within the grace interval; answer with its successor again.
+	Replay
+	// RevokeForReuse: a rotated token came back outside the grace interval, or
+	// an older ancestor came back; revoke the whole session.
+	RevokeForReuse
+)
+
+// Decide applies the rotation and reuse rules to token t of session s at now.
+//
+// Why a grace interval: two browser tabs sharing one cookie, or a client whose
+// response was lost, present the same token twice within moments. Treating
+// that as theft would log real users out; the successor is handed out again
+// instead, so there is still only one live lineage.
+func (p Policy) Decide(s Session, t RefreshToken, now time.Time) Decision {
+	if s.Revoked() || !now.Before(s.ExpiresAt()) {
+		return Reject
+	}
+	if t.RotatedAt.IsZero() {
+		if t.Generation == s.Generation {
+			return Rotate
+		}
+		// An unrotated token that is not current cannot exist in a consistent
+		// store; treat it as an attack on the family rather than guess.
+		return RevokeForReuse
+	}
+	if t.Generation == s.Generation-1 && now.Sub(t.RotatedAt) <= p.ReuseGrace && len(t.SuccessorSealed) > 0 {
+		return Replay
+	}
+	return RevokeForReuse
+}

@@ -1,0 +1,123 @@
+// Package user holds the account entity and its invariants: normalized
+// email addresses, password and name rules, and the sentinel errors of the
+// account store.
+package user
+
+import (
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// RoleUser is the role every account starts with.
+const RoleUser = "user"
+
+// Limits of the account fields, as published in the API contract.
+const (
+	MinPasswordLength = 8
+	MaxPasswordLength = 128
+	MaxNameLength     = 100
+	MaxEmailLength    = 254
+)
+
+// Sentinel errors of the account store.
+var (
+	ErrNotFound   = errors.New("user not found")
+	ErrEmailTaken = errors.New("email already in use")
+)
+
+// User is an account. PasswordHash is an encoded argon2id hash and never
+// leaves the service.
+type User struct {
+	ID           string
+	Email        string
+	Name         string
+	Roles        []string
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// FieldError names one invalid input field (by its public name) and why.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// ValidationError carries every field that failed a domain rule.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		parts = append(parts, f.Field+": "+f.Message)
+	}
+	return "validation failed: " + strings.Join(parts, "; ")
+}
+
+// Invalid returns a ValidationError for a single field.
+func Invalid(field, message string) error {
+	return &ValidationError{Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// NormalizeEmail trims an address and lower-cases it, so that "A@B.co" and
+// "a@b.co" name one account, then checks its shape. The check is deliberately
+// modest (one "@", a non-empty local part of at most 64 bytes, a dotted
+// domain without spaces): deliverability is proven by mail, not by a regexp.
+func NormalizeEmail(raw string) (string, bool) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	if e == "" || len(e) > MaxEmailLength || !utf8.ValidString(e) {
+		return "", false
+	}
+	at := strings.LastIndexByte(e, '@')
+	if at <= 0 || at > 64 || at == len(e)-1 || strings.Count(e, "@") != 1 {
+		return "", false
+	}
+	domain := e[at+1:]
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", false
+	}
+	for _, r := range e {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' || r == '\\' {
+			return "", false
+		}
+	}
+	return e, true
+}
+
+// CheckPassword applies the password rules to a candidate for the account
+// with the given (normalized) email. Length counts characters, not bytes, and
+// nothing is ever truncated.
+func CheckPassword(field, password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		return Invalid(field, "must be at least 8 characters")
+	case n > MaxPasswordLength:
+		return Invalid(field, "must be at most 128 characters")
+	case email != "" && strings.EqualFold(strings.TrimSpace(password), email):
+		return Invalid(field, "must not be the email address")
+	}
+	return nil
+}
+
+// NormalizeName trims a display name and checks it: 1 to 100 characters, no
+// control characters.
+func NormalizeName(raw string) (string, error) {
+	n := strings.TrimSpace(raw)
+	count := utf8.RuneCountInString(n)
+	if count < 1 || count > MaxNameLength {
+		return "", Invalid("name", "must be 1 to 100 characters")
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return "", Invalid("name", "must not contain control characters")
+		}
+	}
+	return n, nil
+}

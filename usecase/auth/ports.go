@@ -1,0 +1,88 @@
+// Package auth holds the interactors of authentication: register, login,
+// refresh, logout, reauthenticate, session management and the access-token
+// check. Each owns its transaction; the ports it consumes are declared here.
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// Transactor runs fn in one database transaction. Repositories called with
+// the ctx passed to fn take part in it. fn's error rolls back.
+type Transactor interface {
+	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// UserRepository stores accounts.
+type UserRepository interface {
+	// Create inserts u; user.ErrEmailTaken when the normalized email exists.
+	Create(ctx context.Context, u user.User) error
+	// ByEmail finds an account by normalized email; user.ErrNotFound if none.
+	ByEmail(ctx context.Context, email string) (user.User, error)
+	// ByID finds an account; user.ErrNotFound if none.
+	ByID(ctx context.Context, id string) (user.User, error)
+	// Update writes the mutable fields of u (email, name, roles, password
+	// hash, updatedAt); user.ErrEmailTaken, user.ErrNotFound.
+	Update(ctx context.Context, u user.User) error
+}
+
+// SessionStore stores sessions and their refresh-token families.
+type SessionStore interface {
+	// Create inserts a session and its first refresh token.
+	Create(ctx context.Context, s session.Session, first session.RefreshToken) error
+	// ByID finds a session, revoked or not; session.ErrNotFound if none.
+	ByID(ctx context.Context, id string) (session.Session, error)
+	// LockByRefreshHash finds the token with this hash and its session, and
+	// locks the session against concurrent change until the transaction ends.
+	// The token is read after the lock is held. session.ErrRefreshInvalid if
+	// no token has this hash.
+	LockByRefreshHash(ctx context.Context, hash [32]byte) (session.Session, session.RefreshToken, error)
+	// Rotate saves s, marks used as rotated (its RotatedAt and
+	// SuccessorSealed) and inserts next.
+	Rotate(ctx context.Context, s session.Session, used, next session.RefreshToken) error
+	// Save writes the mutable fields of s (last use, expiries, auth time,
+	// revocation, user agent, IP, generation).
+	Save(ctx context.Context, s session.Session) error
+	// RevokeAllForUser revokes every active session of userID except
+	// exceptID (may be empty) and returns the IDs it revoked.
+	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
+	// ListActive lists userID's sessions that are active at now, newest first.
+	ListActive(ctx context.Context, userID string, now time.Time) ([]session.Session, error)
+}
+
+// AuditLog records security events in the caller's transaction.
+type AuditLog interface {
+	Append(ctx context.Context, e audit.Event) error
+}
+
+// PasswordHasher hashes and checks passwords.
+type PasswordHasher interface {
+	Hash(ctx context.Context, plain string) (string, error)
+	// Verify reports whether plain matches encoded, and whether encoded was
+	// made with other parameters than the current ones.
+	Verify(ctx context.Context, plain, encoded string) (match, needsRehash bool, err error)
+	// VerifyDummy costs what a failed Verify costs, for unknown accounts.
+	VerifyDummy(ctx context.Context, plain string)
+}
+
+// TokenIssuer signs access tokens.
+type TokenIssuer interface {
+	Issue(c domauth.Claims) (string, error)
+	TTL() time.Duration
+}
+
+// TokenVerifier checks access tokens' signatures and claims.
+type TokenVerifier interface {
+	Verify(raw string) (domauth.Claims, error)
+}
