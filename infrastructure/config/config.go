@@ -1,0 +1,209 @@
+// Package config loads Gatehouse's typed configuration once, at start, and
+// validates all of it before anything else runs.
+//
+// Every setting has a working default, so the service starts with no
+// configuration at all. A value can come from, in order of precedence:
+//
+//  1. an environment variable (HTTP_ADDR, ACCESS_TOKEN_TTL, ...);
+//  2. a flat YAML file whose keys are the variable names in lower case
+//     (http_addr, access_token_ttl, ...): the file named by CONFIG_FILE, or
+//     configs/config.yaml when CONFIG_FILE is unset and that file exists;
+//  3. the built-in default.
+//
+// A bad value is never replaced by the default: Load fails with a one-line
+// message naming the variable, so the operator sees the mistake at start
+// instead of a service that silently behaves differently from what they wrote.
+//
+// The settings themselves are declared once, in the table in settings.go.
+package config
+
+import (
+	"net/http"
+	"net/netip"
+	"time"
+)
+
+// Config is the complete, validated configuration of the service. Obtain it
+// from Load; every field then holds a checked value (derived fields included).
+type Config struct {
+	HTTP      HTTP
+	Database  Database
+	JWT       JWT
+	Session   Session
+	Cookie    Cookie
+	Password  Password
+	Login     Login
+	RateLimit RateLimit
+	Log       Log
+
+	// MetricsAddr is the listen address of the Prometheus /metrics listener
+	// (METRICS_ADDR). Empty, the default, means no metrics listener.
+	MetricsAddr string
+	// ExampleApp reports whether the example SPA is served
+	// (EXAMPLE_APP_ENABLED, default true).
+	ExampleApp bool
+
+	// file is the YAML file the values were read from ("" when none), kept
+	// only so the startup log line can say where the settings came from.
+	file string
+}
+
+// HTTP configures the public HTTP listener.
+type HTTP struct {
+	// Addr is the listen address (HTTP_ADDR, default ":3000").
+	Addr string
+	// BodyLimit is the largest accepted request body in bytes (BODY_LIMIT,
+	// default "64KB" = 65536; binary units; 1 KiB..64 MiB).
+	BodyLimit int64
+	// ReadHeaderTimeout bounds reading the request headers
+	// (HTTP_READ_HEADER_TIMEOUT, default 5s); it is what stops slowloris.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading the whole request (HTTP_READ_TIMEOUT, 15s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing the response (HTTP_WRITE_TIMEOUT, 30s).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds keep-alive idle time (HTTP_IDLE_TIMEOUT, 120s).
+	IdleTimeout time.Duration
+	// RequestTimeout is the deadline put on each request's context
+	// (REQUEST_TIMEOUT, 10s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown (SHUTDOWN_TIMEOUT, 20s).
+	ShutdownTimeout time.Duration
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES, comma-separated CIDRs; a bare IP is a /32 or /128).
+	// Empty by default: no proxy is trusted. Never nil after Load.
+	TrustedProxies []netip.Prefix
+	// CORSAllowedOrigins are the origins allowed for CORS with credentials
+	// and for cookie-authenticated requests (CORS_ALLOWED_ORIGINS,
+	// comma-separated). Each is normalized to lower-case scheme://host[:port]
+	// without a default port, the form browsers send in the Origin header.
+	// Empty by default. Never nil after Load.
+	CORSAllowedOrigins []string
+}
+
+// Database configures the database connection.
+type Database struct {
+	// URL is the database URL as configured (DATABASE_URL, default
+	// "sqlite://./data/gatehouse.db"). It may hold a password: log
+	// Config.Redacted, never this field.
+	URL string
+	// Driver is derived from URL: "postgres" or "sqlite".
+	Driver string
+	// DSN is derived from URL: for postgres the URL itself, for sqlite the
+	// file path (with any query string) or ":memory:".
+	DSN string
+	// MaxOpenConns caps open connections (DB_MAX_OPEN_CONNS, default 20).
+	MaxOpenConns int
+	// MaxIdleConns caps idle connections (DB_MAX_IDLE_CONNS, default 10).
+	// database/sql lowers it to MaxOpenConns when it is larger.
+	MaxIdleConns int
+	// ConnMaxLifetime recycles connections (DB_CONN_MAX_LIFETIME, 30m;
+	// 0 means connections are never recycled by age).
+	ConnMaxLifetime time.Duration
+	// MigrateOnStart applies pending migrations at start
+	// (DB_MIGRATE_ON_START, default true).
+	MigrateOnStart bool
+}
+
+// JWT configures access tokens.
+type JWT struct {
+	// Issuer is the iss claim (JWT_ISSUER, default "gatehouse").
+	Issuer string
+	// Audience is the aud claim (JWT_AUDIENCE, default "gatehouse").
+	Audience string
+	// AccessTokenTTL is the access token lifetime (ACCESS_TOKEN_TTL,
+	// default 15m; greater than 0 and at most 24h).
+	AccessTokenTTL time.Duration
+	// Leeway is the clock skew tolerated on exp/nbf (JWT_LEEWAY, default 0s,
+	// at most 30s: the contract allows only a few seconds).
+	Leeway time.Duration
+	// PrivateKeyFile is a PEM file with the signing key(s)
+	// (JWT_PRIVATE_KEY_FILE). Empty, the default, means a key generated at
+	// first start and stored in the database. When set, Load checks that it
+	// is a readable regular file.
+	PrivateKeyFile string
+}
+
+// Session configures refresh-token sessions.
+type Session struct {
+	// RefreshIdleTTL is the idle lifetime since the last refresh
+	// (REFRESH_IDLE_TTL, default 168h).
+	RefreshIdleTTL time.Duration
+	// RefreshAbsoluteTTL is the lifetime since login (REFRESH_ABSOLUTE_TTL,
+	// default 720h; at least RefreshIdleTTL).
+	RefreshAbsoluteTTL time.Duration
+	// RefreshReuseGrace is how long a just-rotated refresh token is still
+	// answered instead of treated as reuse (REFRESH_REUSE_GRACE, default
+	// 10s; 0..5m).
+	RefreshReuseGrace time.Duration
+	// StepUpMaxAge is how recent auth_time must be for sensitive operations
+	// (STEP_UP_MAX_AGE, default 10m).
+	StepUpMaxAge time.Duration
+	// PurgeInterval is how often expired sessions are deleted
+	// (SESSION_PURGE_INTERVAL, default 1h).
+	PurgeInterval time.Duration
+	// RevocationCacheTTL is how long a session-liveness answer may be cached
+	// per instance (SESSION_CACHE_TTL, default 0s = no cache; at most 1s so
+	// a revocation reaches every instance almost at once).
+	RevocationCacheTTL time.Duration
+}
+
+// Cookie configures the refresh-token cookie.
+type Cookie struct {
+	// Secure sets the Secure attribute (COOKIE_SECURE, default true; turn it
+	// off only for plain-HTTP development).
+	Secure bool
+	// SameSite is the SameSite attribute (COOKIE_SAMESITE, default strict).
+	SameSite http.SameSite
+	// SameSiteName is the normalized name of SameSite ("strict", "lax" or
+	// "none"), for logs.
+	SameSiteName string
+}
+
+// Password configures argon2id hashing.
+type Password struct {
+	// MemoryKiB is the argon2id memory cost in KiB
+	// (PASSWORD_ARGON2_MEMORY, default "19MiB" = 19456; 8 KiB..1 GiB).
+	MemoryKiB uint32
+	// Iterations is the argon2id time cost (PASSWORD_ARGON2_ITERATIONS,
+	// default 2; 1..20).
+	Iterations uint32
+	// Parallelism is the argon2id lanes (PASSWORD_ARGON2_PARALLELISM,
+	// default 1; 1..16).
+	Parallelism uint8
+	// MaxConcurrent caps hashes computed at once, so a login burst cannot
+	// exhaust memory (PASSWORD_HASH_CONCURRENCY, 0..1024). The configured
+	// 0, the default, means "one per usable CPU" and is resolved by Load to
+	// runtime.GOMAXPROCS(0), so after Load it is always at least 1.
+	MaxConcurrent int
+}
+
+// Login configures per-account login throttling.
+type Login struct {
+	// MaxFailures is the number of failed password attempts within Lockout
+	// before the account is locked for Lockout (LOGIN_MAX_FAILURES,
+	// default 10; at least 1).
+	MaxFailures int
+	// Lockout is the lockout window and duration (LOGIN_LOCKOUT, 15m).
+	Lockout time.Duration
+	// BackoffAfter is the number of failures after which responses are
+	// slowed down (LOGIN_BACKOFF_AFTER, default 5).
+	BackoffAfter int
+}
+
+// RateLimit configures the per-client-IP rate limit on /auth/*.
+type RateLimit struct {
+	// PerIP is the number of requests allowed per Window (RATE_LIMIT_PER_IP,
+	// default "600/1m"). 0, configured as "0", turns the limit off.
+	PerIP int
+	// Window is the rate-limit window; 0 when the limit is off.
+	Window time.Duration
+}
+
+// Log configures the structured logger.
+type Log struct {
+	// Level is "debug", "info", "warn" or "error" (LOG_LEVEL, default info).
+	Level string
+	// Format is "json" or "text" (LOG_FORMAT, default json).
+	Format string
+}

@@ -1,0 +1,174 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Deps are the ports the account interactors consume.
+type Deps struct {
+	Users    UserRepository
+	Sessions SessionRevoker
+	Audit    AuditLog
+	Tx       Transactor
+	Hasher   PasswordHasher
+	Clock    Clock
+}
+
+// Service runs the account use cases. The step-up rule for the sensitive
+// ones is enforced where routes are declared (see the HTTP adapter), once.
+type Service struct{ d Deps }
+
+// NewService returns a Service.
+func NewService(d Deps) *Service { return &Service{d: d} }
+
+// Meta describes the client of a request, for security events.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// Me returns the caller's account.
+func (s *Service) Me(ctx context.Context, p domauth.Principal) (user.User, error) {
+	return s.user(ctx, p)
+}
+
+// user loads the caller's account; a vanished account means the session is gone.
+func (s *Service) user(ctx context.Context, p domauth.Principal) (user.User, error) {
+	u, err := s.d.Users.ByID(ctx, p.UserID())
+	if errors.Is(err, user.ErrNotFound) {
+		return user.User{}, domauth.ErrSessionRevoked
+	}
+	return u, err
+}
+
+// UpdateName changes the caller's display name.
+func (s *Service) UpdateName(ctx context.Context, p domauth.Principal, name string) (user.User, error) {
+	n, err := user.NormalizeName(name)
+	if err != nil {
+		return user.User{}, err
+	}
+	var out user.User
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.user(ctx, p)
+		if err != nil {
+			return err
+		}
+		u.Name = n
+		u.UpdatedAt = s.d.Clock.Now().UTC()
+		if err := s.d.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+// ChangePassword checks the current password, sets the new one and revokes
+// every other session of the user; the caller's session keeps working.
+// A wrong current password is a validation error on currentPassword, not an
+// authentication failure: the caller is authenticated, the input is wrong.
+func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, current, next string, meta Meta) error {
+	u, err := s.user(ctx, p)
+	if err != nil {
+		return err
+	}
+	match, _, err := s.d.Hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("change password: verify: %w", err)
+	}
+	if !match {
+		return user.Invalid("currentPassword", "is not the current password")
+	}
+	if err := user.CheckPassword("newPassword", next, u.Email); err != nil {
+		return err
+	}
+	hash, err := s.d.Hasher.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("change password: hash: %w", err)
+	}
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		now := s.d.Clock.Now().UTC()
+		u.PasswordHash = hash
+		u.UpdatedAt = now
+		if err := s.d.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.PasswordChanged, p, meta)
+	})
+}
+
+// ChangeEmail moves the account to a new address; user.ErrEmailTaken when
+// another account has it (compared case-insensitively).
+func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (user.User, error) {
+	e, ok := user.NormalizeEmail(email)
+	if !ok {
+		return user.User{}, user.Invalid("email", "must be a valid email address")
+	}
+	var out user.User
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.user(ctx, p)
+		if err != nil {
+			return err
+		}
+		if u.Email == e {
+			out = u
+			return nil
+		}
+		u.Email = e
+		u.UpdatedAt = s.d.Clock.Now().UTC()
+		if err := s.d.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return s.record(ctx, audit.EmailChanged, p, meta)
+	})
+	return out, err
+}
+
+// DeleteAccount removes the caller's account, sessions and refresh tokens.
+// Its security events stay for operators, stripped of the IP and user agent.
+func (s *Service) DeleteAccount(ctx context.Context, p domauth.Principal, meta Meta) error {
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if _, err := s.user(ctx, p); err != nil {
+			return err
+		}
+		if err := s.d.Users.Delete(ctx, p.UserID()); err != nil {
+			return err
+		}
+		if err := s.d.Audit.ScrubUser(ctx, p.UserID()); err != nil {
+			return err
+		}
+		// Recorded after the scrub, and without client data, for the same reason.
+		return s.record(ctx, audit.AccountDeleted, p, Meta{})
+	})
+}
+
+// MaxEventPage bounds one page of security events.
+const MaxEventPage = 100
+
+// SecurityEvents lists the caller's security events, newest first.
+func (s *Service) SecurityEvents(ctx context.Context, p domauth.Principal, cursor string, limit int) (audit.Page, error) {
+	if limit < 1 || limit > MaxEventPage {
+		return audit.Page{}, user.Invalid("limit", "must be between 1 and 100")
+	}
+	return s.d.Audit.ListByUser(ctx, p.UserID(), cursor, limit)
+}
+
+func (s *Service) record(ctx context.Context, t audit.Type, p domauth.Principal, meta Meta) error {
+	return s.d.Audit.Append(ctx, audit.Event{
+		ID: id.New(), UserID: p.UserID(), SessionID: p.SessionID(), Type: t,
+		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: s.d.Clock.Now().UTC(),
+	})
+}

@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Refresh exchanges a refresh token for a new pair in the same session,
+// rotating the token. The whole decision runs in one transaction holding the
+// session's lock, so parallel refreshes with one token serialize and can
+// never grow two live lineages.
+//
+// Outcomes: the current token rotates; its immediate predecessor, within the
+// grace interval, gets the same successor again; any other used token revokes
+// the session (session.ErrRefreshReused); tokens of ended sessions are
+// session.ErrRefreshInvalid.
+func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
+	meta = meta.clean()
+	hash, err := session.HashRefreshToken(raw)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	var (
+		pair   TokenPair
+		reused bool
+	)
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		now := s.now()
+		sess, tok, err := s.d.Sessions.LockByRefreshHash(ctx, hash)
+		if err != nil {
+			return err
+		}
+		switch s.policy.Decide(sess, tok, now) {
+		case session.Rotate:
+			pair, err = s.rotate(ctx, sess, tok, raw, meta)
+			return err
+		case session.Replay:
+			next, err := session.OpenSuccessor(raw, tok.SuccessorSealed, sess.ID)
+			if err != nil {
+				return fmt.Errorf("refresh: open successor: %w", err)
+			}
+			u, err := s.d.Users.ByID(ctx, sess.UserID)
+			if err != nil {
+				return sessionUserErr(err)
+			}
+			pair, err = s.pair(u, sess, next, false, now)
+			return err
+		case session.RevokeForReuse:
+			sess.Revoke(now, session.ReasonReuseDetected)
+			if err := s.d.Sessions.Save(ctx, sess); err != nil {
+				return err
+			}
+			reused = true
+			return s.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
+		default:
+			return session.ErrRefreshInvalid
+		}
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if reused {
+		// Reported only after the revocation committed.
+		return TokenPair{}, session.ErrRefreshReused
+	}
+	return pair, nil
+}
+
+func (s *Service) rotate(ctx context.Context, sess session.Session, used session.RefreshToken, raw string, meta Meta) (TokenPair, error) {
+	now := s.now()
+	u, err := s.d.Users.ByID(ctx, sess.UserID)
+	if err != nil {
+		return TokenPair{}, sessionUserErr(err)
+	}
+	nextRaw, nextHash := session.NewRefreshSecret()
+	used.RotatedAt = now
+	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, sess.ID)
+	sess.Generation++
+	s.policy.Touch(&sess, now, meta.UserAgent, meta.IP)
+	next := session.RefreshToken{Hash: nextHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
+	if err := s.d.Sessions.Rotate(ctx, sess, used, next); err != nil {
+		return TokenPair{}, err
+	}
+	return s.pair(u, sess, nextRaw, false, now)
+}
+
+// sessionUserErr maps a missing owner (deleted while we looked) to an invalid token.
+func sessionUserErr(err error) error {
+	if errors.Is(err, user.ErrNotFound) {
+		return session.ErrRefreshInvalid
+	}
+	return err
+}

@@ -1,0 +1,225 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Deps are the ports the interactors of this package consume.
+type Deps struct {
+	Users    UserRepository
+	Sessions SessionStore
+	Audit    AuditLog
+	Tx       Transactor
+	Hasher   PasswordHasher
+	Tokens   TokenIssuer
+	Verifier TokenVerifier
+	Clock    Clock
+}
+
+// Service runs the authentication use cases.
+type Service struct {
+	d      Deps
+	policy session.Policy
+}
+
+// NewService returns a Service with the session lifetimes of policy.
+func NewService(d Deps, policy session.Policy) *Service {
+	return &Service{d: d, policy: policy}
+}
+
+// Meta describes the client of a request, for sessions and security events.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// TokenPair is what a successful credential or refresh exchange returns.
+type TokenPair struct {
+	AccessToken string
+	ExpiresIn   time.Duration
+	// RefreshToken is empty when the exchange issues none (reauthenticate).
+	RefreshToken string
+	User         user.User
+	Session      session.Session
+}
+
+// Credentials are an email and a password as the client sent them.
+type Credentials struct {
+	Email    string
+	Password string
+}
+
+// RegisterInput is a new account's data.
+type RegisterInput struct {
+	Credentials
+	Name string
+}
+
+// maxUserAgent bounds what is stored of a User-Agent header.
+const maxUserAgent = 512
+
+func (m Meta) clean() Meta {
+	if len(m.UserAgent) > maxUserAgent {
+		m.UserAgent = m.UserAgent[:maxUserAgent]
+	}
+	return m
+}
+
+// Register creates an account and its first session.
+func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (TokenPair, error) {
+	meta = meta.clean()
+	email, ok := user.NormalizeEmail(in.Email)
+	if !ok {
+		return TokenPair{}, user.Invalid("email", "must be a valid email address")
+	}
+	if err := user.CheckPassword("password", in.Password, email); err != nil {
+		return TokenPair{}, err
+	}
+	name := ""
+	if in.Name != "" {
+		var err error
+		if name, err = user.NormalizeName(in.Name); err != nil {
+			return TokenPair{}, err
+		}
+	}
+	hash, err := s.d.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("register: hash: %w", err)
+	}
+	now := s.now()
+	u := user.User{
+		ID: id.New(), Email: email, Name: name, Roles: []string{user.RoleUser},
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	var pair TokenPair
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.d.Users.Create(ctx, u); err != nil {
+			return err
+		}
+		var err error
+		pair, err = s.startSession(ctx, u, now, meta)
+		return err
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+// Login checks credentials and starts a new session. Unknown emails and
+// wrong passwords get the same error after the same amount of hashing work.
+func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPair, error) {
+	meta = meta.clean()
+	u, err := s.checkCredentials(ctx, in, meta)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	now := s.now()
+	var pair TokenPair
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		var err error
+		pair, err = s.startSession(ctx, u, now, meta)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+	})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+// checkCredentials finds the account and checks the password, recording a
+// failure for an existing account, and upgrading the hash when the
+// configured cost changed.
+func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Meta) (user.User, error) {
+	email, ok := user.NormalizeEmail(in.Email)
+	if !ok {
+		s.d.Hasher.VerifyDummy(ctx, in.Password)
+		return user.User{}, domauth.ErrInvalidCredentials
+	}
+	u, err := s.d.Users.ByEmail(ctx, email)
+	if errors.Is(err, user.ErrNotFound) {
+		s.d.Hasher.VerifyDummy(ctx, in.Password)
+		return user.User{}, domauth.ErrInvalidCredentials
+	}
+	if err != nil {
+		return user.User{}, err
+	}
+	match, rehash, err := s.d.Hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		return user.User{}, fmt.Errorf("login: verify: %w", err)
+	}
+	if !match {
+		// The failure is recorded in a transaction of its own: the answer is
+		// an error, and the record must outlive it.
+		if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+			return s.record(ctx, audit.LoginFailed, u.ID, "", meta, s.now())
+		}); err != nil {
+			return user.User{}, err
+		}
+		return user.User{}, domauth.ErrInvalidCredentials
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, in.Password)
+	}
+	return u, nil
+}
+
+// upgradeHash re-hashes a password whose stored hash used other parameters.
+// A failure only delays the upgrade to the next login, so it is not fatal.
+func (s *Service) upgradeHash(ctx context.Context, u user.User, plain string) {
+	hash, err := s.d.Hasher.Hash(ctx, plain)
+	if err != nil {
+		return
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = s.now()
+	_ = s.d.Users.Update(ctx, u)
+}
+
+// startSession creates a session with its first refresh token and mints a
+// fresh access token. It runs inside the caller's transaction.
+func (s *Service) startSession(ctx context.Context, u user.User, now time.Time, meta Meta) (TokenPair, error) {
+	sess := s.policy.Start(id.New(), u.ID, now, meta.UserAgent, meta.IP)
+	raw, hash := session.NewRefreshSecret()
+	first := session.RefreshToken{Hash: hash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
+	if err := s.d.Sessions.Create(ctx, sess, first); err != nil {
+		return TokenPair{}, err
+	}
+	return s.pair(u, sess, raw, true, now)
+}
+
+// pair mints an access token for u in sess and assembles the answer.
+func (s *Service) pair(u user.User, sess session.Session, refresh string, fresh bool, now time.Time) (TokenPair, error) {
+	ttl := s.d.Tokens.TTL()
+	tok, err := s.d.Tokens.Issue(domauth.Claims{
+		Subject: u.ID, SessionID: sess.ID, ID: id.New(),
+		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(ttl),
+		AuthTime: sess.AuthTime, Fresh: fresh,
+		Methods: []string{domauth.MethodPassword}, Roles: u.Roles,
+	})
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("issue access token: %w", err)
+	}
+	return TokenPair{AccessToken: tok, ExpiresIn: ttl, RefreshToken: refresh, User: u, Session: sess}, nil
+}
+
+func (s *Service) record(ctx context.Context, t audit.Type, userID, sessionID string, meta Meta, now time.Time) error {
+	return s.d.Audit.Append(ctx, audit.Event{
+		ID: id.New(), UserID: userID, SessionID: sessionID, Type: t,
+		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+	})
+}
+
+func (s *Service) now() time.Time { return s.d.Clock.Now().UTC() }
