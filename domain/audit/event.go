@@ -2,7 +2,10 @@
 // account, kept for the user and for operators.
 package audit
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Type names a kind of security event; the values are part of the public API.
 type Type string
@@ -37,3 +40,6 @@ type Page struct {
 	Events     []Event
 	NextCursor string
 }
+
+// ErrInvalidCursor means a page cursor that the store did not issue.
+var ErrInvalidCursor = errors.New("invalid cursor")

@@ -163,7 +163,11 @@ func (s *Service) SecurityEvents(ctx context.Context, p domauth.Principal, curso
 	if limit < 1 || limit > MaxEventPage {
 		return audit.Page{}, user.Invalid("limit", "must be between 1 and 100")
 	}
-	return s.d.Audit.ListByUser(ctx, p.UserID(), cursor, limit)
+	page, err := s.d.Audit.ListByUser(ctx, p.UserID(), cursor, limit)
+	if errors.Is(err, audit.ErrInvalidCursor) {
+		return audit.Page{}, user.Invalid("cursor", "is not a cursor this service issued")
+	}
+	return page, err
 }
 
 func (s *Service) record(ctx context.Context, t audit.Type, p domauth.Principal, meta Meta) error {

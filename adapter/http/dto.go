@@ -1,0 +1,155 @@
+package httpadapter
+
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// Transports for the refresh token.
+const (
+	transportCookie = "cookie"
+	transportBody   = "body"
+)
+
+type registerRequest struct {
+	Email                 string `json:"email" validate:"required,max=254"`
+	Password              string `json:"password" validate:"required,min=8,max=128"`
+	Name                  string `json:"name" validate:"omitempty,max=100"`
+	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email" validate:"required,max=254"`
+	Password string `json:"password" validate:"required,max=1024"`
+	// Password length is not checked beyond a sanity bound: rules may have
+	// changed since the account was made, and a login must not reveal them.
+	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refreshToken" validate:"max=256"`
+}
+
+type reauthenticateRequest struct {
+	Password string `json:"password" validate:"required,max=1024"`
+}
+
+type updateMeRequest struct {
+	Name *string `json:"name" validate:"required"`
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword" validate:"required,max=1024"`
+	NewPassword     string `json:"newPassword" validate:"required,min=8,max=128"`
+}
+
+type changeEmailRequest struct {
+	Email string `json:"email" validate:"required,max=254"`
+}
+
+type userDTO struct {
+	ID        string   `json:"id"`
+	Email     string   `json:"email"`
+	Name      string   `json:"name"`
+	Roles     []string `json:"roles"`
+	CreatedAt string   `json:"createdAt"`
+	UpdatedAt string   `json:"updatedAt"`
+}
+
+type sessionRefDTO struct {
+	ID        string `json:"id"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+type tokenPairDTO struct {
+	AccessToken  string        `json:"accessToken"`
+	TokenType    string        `json:"tokenType"`
+	ExpiresIn    int64         `json:"expiresIn"`
+	RefreshToken string        `json:"refreshToken,omitempty"`
+	User         userDTO       `json:"user"`
+	Session      sessionRefDTO `json:"session"`
+}
+
+type sessionDTO struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"createdAt"`
+	LastUsedAt string `json:"lastUsedAt"`
+	ExpiresAt  string `json:"expiresAt"`
+	UserAgent  string `json:"userAgent"`
+	IP         string `json:"ip"`
+	Current    bool   `json:"current"`
+}
+
+type securityEventDTO struct {
+	ID        string  `json:"id"`
+	Type      string  `json:"type"`
+	CreatedAt string  `json:"createdAt"`
+	SessionID *string `json:"sessionId"`
+	IP        string  `json:"ip"`
+	UserAgent string  `json:"userAgent"`
+}
+
+type securityEventsDTO struct {
+	Items      []securityEventDTO `json:"items"`
+	NextCursor *string            `json:"nextCursor"`
+}
+
+type statusDTO struct {
+	Status string `json:"status"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func toUserDTO(u user.User) userDTO {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userDTO{
+		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles,
+		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+	}
+}
+
+// toTokenPairDTO shapes a pair; the refresh token is included only for body
+// transport (includeRefresh).
+func toTokenPairDTO(p auth.TokenPair, includeRefresh bool) tokenPairDTO {
+	out := tokenPairDTO{
+		AccessToken: p.AccessToken,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(p.ExpiresIn / time.Second),
+		User:        toUserDTO(p.User),
+		Session:     sessionRefDTO{ID: p.Session.ID, ExpiresAt: rfc3339(p.Session.ExpiresAt())},
+	}
+	if includeRefresh {
+		out.RefreshToken = p.RefreshToken
+	}
+	return out
+}
+
+func toSessionDTO(v auth.SessionView) sessionDTO {
+	return sessionDTO{
+		ID: v.ID, CreatedAt: rfc3339(v.CreatedAt), LastUsedAt: rfc3339(v.LastUsedAt),
+		ExpiresAt: rfc3339(v.ExpiresAt()), UserAgent: v.UserAgent, IP: v.IP, Current: v.Current,
+	}
+}
+
+func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
+	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
+	for _, e := range p.Events {
+		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent}
+		if e.SessionID != "" {
+			sid := e.SessionID
+			d.SessionID = &sid
+		}
+		out.Items = append(out.Items, d)
+	}
+	if p.NextCursor != "" {
+		c := p.NextCursor
+		out.NextCursor = &c
+	}
+	return out
+}

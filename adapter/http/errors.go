@@ -1,0 +1,212 @@
+package httpadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// The stable error codes of the contract. Clients switch on these.
+const (
+	CodeValidationFailed     = "VALIDATION_FAILED"
+	CodeMalformedJSON        = "MALFORMED_JSON"
+	CodeUnauthenticated      = "UNAUTHENTICATED"
+	CodeTokenInvalid         = "TOKEN_INVALID"
+	CodeTokenExpired         = "TOKEN_EXPIRED"
+	CodeSessionRevoked       = "SESSION_REVOKED"
+	CodeInvalidCredentials   = "INVALID_CREDENTIALS"
+	CodeRefreshTokenInvalid  = "REFRESH_TOKEN_INVALID"
+	CodeRefreshTokenReused   = "REFRESH_TOKEN_REUSED"
+	CodeFreshAuthRequired    = "FRESH_AUTH_REQUIRED"
+	CodeCSRFRejected         = "CSRF_REJECTED"
+	CodeForbidden            = "FORBIDDEN"
+	CodeNotFound             = "NOT_FOUND"
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	CodeEmailTaken           = "EMAIL_TAKEN"
+	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	CodeTooManyRequests      = "TOO_MANY_REQUESTS"
+	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
+	CodeInternal             = "INTERNAL"
+)
+
+// apiError is an error already decided at the HTTP layer: its status, code,
+// public message and, for validation, the failing fields.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Details []fieldDetail
+	// RetryAfter, when set, becomes the Retry-After header (429, 503).
+	RetryAfter time.Duration
+	// Cause is logged, never shown.
+	Cause error
+}
+
+func (e *apiError) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *apiError) Unwrap() error { return e.Cause }
+
+func newAPIError(status int, code, message string) *apiError {
+	return &apiError{Status: status, Code: code, Message: message}
+}
+
+// mapping is one row of the table from domain errors to the contract.
+type mapping struct {
+	err     error
+	status  int
+	code    string
+	message string
+}
+
+// errorTable is the single place where domain errors meet HTTP. The order
+// matters only where one error wraps another.
+var errorTable = []mapping{
+	{user.ErrEmailTaken, http.StatusConflict, CodeEmailTaken, "Email already in use"},
+	{user.ErrNotFound, http.StatusNotFound, CodeNotFound, "Not found"},
+	{domauth.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password"},
+	{domauth.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthenticated, "Authentication required"},
+	{domauth.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired, "Access token expired"},
+	{domauth.ErrTokenInvalid, http.StatusUnauthorized, CodeTokenInvalid, "Access token invalid"},
+	{domauth.ErrSessionRevoked, http.StatusUnauthorized, CodeSessionRevoked, "Session revoked"},
+	{domauth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	{session.ErrRefreshReused, http.StatusUnauthorized, CodeRefreshTokenReused, "Refresh token reused; session revoked"},
+	{session.ErrRefreshInvalid, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
+	{session.ErrNotFound, http.StatusNotFound, CodeNotFound, "Session not found"},
+	// A lost race on one session: the other request won, this one may retry.
+	{session.ErrConflict, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
+}
+
+// toAPIError decides the public face of any error.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ve *user.ValidationError
+	if errors.As(err, &ve) {
+		out := newAPIError(http.StatusBadRequest, CodeValidationFailed, "Validation failed")
+		for _, f := range ve.Fields {
+			out.Details = append(out.Details, fieldDetail{Field: f.Field, Message: f.Message})
+		}
+		return out
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fromEchoError(he)
+	}
+	for _, m := range errorTable {
+		if errors.Is(err, m.err) {
+			return &apiError{Status: m.status, Code: m.code, Message: m.message, Cause: err}
+		}
+	}
+	if isUnavailable(err) {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+			Message: "Service unavailable, try again", RetryAfter: time.Second, Cause: err}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal server error", Cause: err}
+}
+
+// unavailable is implemented by errors (from the persistence adapter) that
+// mean the database cannot be reached, so clients get 503 and may retry.
+type unavailable interface{ Unavailable() bool }
+
+func isUnavailable(err error) bool {
+	var u unavailable
+	return errors.As(err, &u) && u.Unavailable()
+}
+
+// fromEchoError maps Echo's own errors (routing, body limit) to the contract.
+func fromEchoError(he *echo.HTTPError) *apiError {
+	switch he.Code {
+	case http.StatusNotFound:
+		return newAPIError(http.StatusNotFound, CodeNotFound, "Not found")
+	case http.StatusMethodNotAllowed:
+		return newAPIError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method not allowed")
+	case http.StatusRequestEntityTooLarge:
+		return newAPIError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "Request body too large")
+	case http.StatusUnsupportedMediaType:
+		return newAPIError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type must be application/json")
+	case http.StatusUnauthorized:
+		return newAPIError(http.StatusUnauthorized, CodeUnauthenticated, "Authentication required")
+	case http.StatusForbidden:
+		return newAPIError(http.StatusForbidden, CodeForbidden, "Forbidden")
+	case http.StatusTooManyRequests:
+		return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: "Too many requests", RetryAfter: time.Second}
+	case http.StatusServiceUnavailable:
+		return newAPIError(http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again")
+	case http.StatusBadRequest:
+		return newAPIError(http.StatusBadRequest, CodeMalformedJSON, "Malformed request")
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return newAPIError(he.Code, CodeForbidden, http.StatusText(he.Code))
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal server error", Cause: he}
+}
+
+// ErrorHandler returns the one Echo HTTPErrorHandler: every error becomes
+// the error envelope, 5xx causes are logged once with the request ID, and no
+// internals reach the client.
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		ae := toAPIError(err)
+		if ae.Status >= 500 {
+			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+				slog.String("requestId", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("path", c.Request().URL.Path),
+				slog.Int("status", ae.Status),
+				slog.String("error", fmt.Sprint(ae.Cause)))
+		}
+		h := c.Response().Header()
+		if ae.RetryAfter > 0 {
+			secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
+			h.Set("Retry-After", strconv.Itoa(secs))
+		}
+		if ae.Status == http.StatusUnauthorized && h.Get(echo.HeaderWWWAuthenticate) == "" {
+			h.Set(echo.HeaderWWWAuthenticate, wwwAuthenticate(ae.Code))
+		}
+		env := errorEnvelope{
+			Success: false, StatusCode: ae.Status, Message: ae.Message,
+			Error:     errorBody{Code: ae.Code, Details: ae.Details},
+			Timestamp: time.Now().UTC().Format(timestampLayout),
+			Path:      c.Request().URL.Path,
+			RequestID: requestID(c),
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(ae.Status)
+			return
+		}
+		if werr := writeJSON(c, ae.Status, env); werr != nil {
+			log.Error("write error response", slog.String("requestId", requestID(c)), slog.String("error", werr.Error()))
+		}
+	}
+}
+
+// wwwAuthenticate is the RFC 6750 challenge for a 401 with code.
+func wwwAuthenticate(code string) string {
+	switch code {
+	case CodeTokenInvalid, CodeTokenExpired, CodeSessionRevoked:
+		return `Bearer realm="gatehouse", error="invalid_token"`
+	}
+	return `Bearer realm="gatehouse"`
+}

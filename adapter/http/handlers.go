@@ -1,0 +1,300 @@
+package httpadapter
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// refreshCookieName is the refresh cookie's name, part of the contract.
+const refreshCookieName = "refresh_token"
+
+// refreshCookiePath scopes the cookie to the auth endpoints, so it is never
+// sent with ordinary API calls.
+const refreshCookiePath = "/auth"
+
+// CookieOptions are the refresh cookie's configurable attributes.
+type CookieOptions struct {
+	Secure   bool
+	SameSite http.SameSite
+	// MaxAge is the session idle lifetime.
+	MaxAge time.Duration
+}
+
+type handlers struct {
+	auth    *auth.Service
+	account *account.Service
+	bind    *binder
+	cookie  CookieOptions
+	origins originPolicy
+	jwks    func() []byte
+	ready   func(context.Context) error
+}
+
+func meta(c echo.Context) auth.Meta {
+	return auth.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+func accountMeta(c echo.Context) account.Meta {
+	return account.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+func (h *handlers) setRefreshCookie(c echo.Context, token string) {
+	c.SetCookie(&http.Cookie{
+		Name: refreshCookieName, Value: token, Path: refreshCookiePath,
+		MaxAge: int(h.cookie.MaxAge / time.Second), HttpOnly: true,
+		Secure: h.cookie.Secure, SameSite: h.cookie.SameSite,
+	})
+}
+
+func (h *handlers) clearRefreshCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{
+		Name: refreshCookieName, Value: "", Path: refreshCookiePath,
+		MaxAge: -1, HttpOnly: true, Secure: h.cookie.Secure, SameSite: h.cookie.SameSite,
+	})
+}
+
+// respondPair answers a credential or refresh exchange: the refresh token
+// goes to the cookie or into the body, never both.
+func (h *handlers) respondPair(c echo.Context, status int, message string, p auth.TokenPair, transport string) error {
+	noStore(c)
+	body := transport == transportBody
+	if !body && p.RefreshToken != "" {
+		h.setRefreshCookie(c, p.RefreshToken)
+	}
+	return ok(c, status, message, toTokenPairDTO(p, body))
+}
+
+func (h *handlers) register(c echo.Context) error {
+	var req registerRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	p, err := h.auth.Register(c.Request().Context(), auth.RegisterInput{
+		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
+	}, meta(c))
+	if err != nil {
+		return err
+	}
+	return h.respondPair(c, http.StatusCreated, "Registered", p, req.RefreshTokenTransport)
+}
+
+// login ignores any refresh cookie it is sent: a login always starts a new
+// session, so a planted cookie cannot fix the victim's session.
+func (h *handlers) login(c echo.Context) error {
+	var req loginRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	p, err := h.auth.Login(c.Request().Context(), auth.Credentials{Email: req.Email, Password: req.Password}, meta(c))
+	if err != nil {
+		return err
+	}
+	return h.respondPair(c, http.StatusOK, "Logged in", p, req.RefreshTokenTransport)
+}
+
+// presentedRefresh finds the refresh token in the body or the cookie; the
+// body wins. Cookie use is subject to the Origin check.
+func (h *handlers) presentedRefresh(c echo.Context) (token, transport string, err error) {
+	var req refreshRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return "", "", err
+	}
+	if req.RefreshToken != "" {
+		return req.RefreshToken, transportBody, nil
+	}
+	ck, cerr := c.Cookie(refreshCookieName)
+	if cerr != nil || ck.Value == "" {
+		return "", transportCookie, nil
+	}
+	if err := h.origins.check(c); err != nil {
+		return "", "", err
+	}
+	return ck.Value, transportCookie, nil
+}
+
+func (h *handlers) refresh(c echo.Context) error {
+	tok, transport, err := h.presentedRefresh(c)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return session.ErrRefreshInvalid
+	}
+	p, err := h.auth.Refresh(c.Request().Context(), tok, meta(c))
+	if err != nil {
+		if transport == transportCookie {
+			// A cookie that can never work again is removed, so the browser
+			// stops sending it.
+			h.clearRefreshCookie(c)
+		}
+		return err
+	}
+	return h.respondPair(c, http.StatusOK, "Token refreshed", p, transport)
+}
+
+func (h *handlers) logout(c echo.Context) error {
+	tok, _, err := h.presentedRefresh(c)
+	if err != nil {
+		return err
+	}
+	in := auth.LogoutInput{RefreshToken: tok}
+	if tok == "" {
+		p, err := authenticate(c, h.auth)
+		if err != nil {
+			return err
+		}
+		in.Principal = &p
+	}
+	if err := h.auth.Logout(c.Request().Context(), in, meta(c)); err != nil {
+		return err
+	}
+	h.clearRefreshCookie(c)
+	return ok(c, http.StatusOK, "Logged out", nil)
+}
+
+func (h *handlers) logoutAll(c echo.Context) error {
+	if err := h.auth.LogoutAll(c.Request().Context(), principal(c), meta(c)); err != nil {
+		return err
+	}
+	h.clearRefreshCookie(c)
+	return ok(c, http.StatusOK, "Logged out of every session", nil)
+}
+
+func (h *handlers) reauthenticate(c echo.Context) error {
+	var req reauthenticateRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	p, err := h.auth.Reauthenticate(c.Request().Context(), principal(c), req.Password, meta(c))
+	if err != nil {
+		return err
+	}
+	return h.respondPair(c, http.StatusOK, "Reauthenticated", p, transportBody)
+}
+
+func (h *handlers) listSessions(c echo.Context) error {
+	list, err := h.auth.ListSessions(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	out := make([]sessionDTO, len(list))
+	for i, v := range list {
+		out[i] = toSessionDTO(v)
+	}
+	return ok(c, http.StatusOK, "Sessions", out)
+}
+
+func (h *handlers) revokeSession(c echo.Context) error {
+	sid := c.Param("id")
+	if !id.Valid(sid) {
+		return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+			Details: []fieldDetail{{Field: "id", Message: "must be a UUID"}}}
+	}
+	if err := h.auth.RevokeSession(c.Request().Context(), principal(c), sid, meta(c)); err != nil {
+		return err
+	}
+	if sid == principal(c).SessionID() {
+		h.clearRefreshCookie(c)
+	}
+	return ok(c, http.StatusOK, "Session revoked", nil)
+}
+
+func (h *handlers) me(c echo.Context) error {
+	u, err := h.account.Me(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "User", toUserDTO(u))
+}
+
+func (h *handlers) updateMe(c echo.Context) error {
+	var req updateMeRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	u, err := h.account.UpdateName(c.Request().Context(), principal(c), *req.Name)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "User updated", toUserDTO(u))
+}
+
+func (h *handlers) changePassword(c echo.Context) error {
+	var req changePasswordRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	if err := h.account.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, accountMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Password changed", nil)
+}
+
+func (h *handlers) changeEmail(c echo.Context) error {
+	var req changeEmailRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	u, err := h.account.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Email changed", toUserDTO(u))
+}
+
+func (h *handlers) deleteMe(c echo.Context) error {
+	if err := h.account.DeleteAccount(c.Request().Context(), principal(c), accountMeta(c)); err != nil {
+		return err
+	}
+	h.clearRefreshCookie(c)
+	return ok(c, http.StatusOK, "Account deleted", nil)
+}
+
+// defaultEventPage is the page size of security events when none is asked.
+const defaultEventPage = 20
+
+func (h *handlers) securityEvents(c echo.Context) error {
+	limit := defaultEventPage
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > account.MaxEventPage {
+			return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+				Details: []fieldDetail{{Field: "limit", Message: "must be an integer between 1 and 100"}}}
+		}
+		limit = n
+	}
+	page, err := h.account.SecurityEvents(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Security events", toSecurityEventsDTO(page))
+}
+
+func (h *handlers) jwksHandler(c echo.Context) error {
+	h2 := c.Response().Header()
+	h2.Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/json; charset=utf-8", h.jwks())
+}
+
+func (h *handlers) healthz(c echo.Context) error {
+	return ok(c, http.StatusOK, "OK", statusDTO{Status: "ok"})
+}
+
+func (h *handlers) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := h.ready(ctx); err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+			Message: "Database unavailable", RetryAfter: time.Second, Cause: err}
+	}
+	return ok(c, http.StatusOK, "Ready", statusDTO{Status: "ok"})
+}

@@ -1,0 +1,240 @@
+package httpadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+)
+
+// maxRequestIDLength bounds an accepted incoming X-Request-ID.
+const maxRequestIDLength = 128
+
+// validRequestID reports whether an incoming request ID may be echoed: 1 to
+// 128 characters of [A-Za-z0-9._-], so it cannot inject into logs or headers.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestIDMiddleware echoes a well-formed X-Request-ID or makes one up.
+func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		rid := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(rid) {
+			rid = id.New()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, rid)
+		return next(c)
+	}
+}
+
+// securityHeaders sets the headers every API response should carry. The API
+// serves JSON only, so the CSP forbids everything; the docs set their own.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.HasPrefix(c.Request().URL.Path, "/docs") && !strings.HasPrefix(c.Request().URL.Path, "/example") {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		}
+		if c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// recoverMiddleware turns a panic into a logged 500 envelope, never a
+// dropped connection or a stack trace on the wire.
+func recoverMiddleware(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						panic(r)
+					}
+					buf := make([]byte, 4<<10)
+					buf = buf[:runtime.Stack(buf, false)]
+					log.Error("panic recovered", slog.String("requestId", requestID(c)),
+						slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(buf)))
+					err = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal server error", Cause: fmt.Errorf("panic: %v", r)}
+				}
+			}()
+			return next(c)
+		}
+	}
+}
+
+// timeoutMiddleware bounds the time a request may spend on the database and
+// hashing, so a stalled dependency answers 503 instead of hanging.
+func timeoutMiddleware(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if d <= 0 {
+				return next(c)
+			}
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// accessLog writes one line per request: no bodies, no query strings, no
+// headers that could hold secrets.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("requestId", requestID(c)),
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.Int64("bytes", c.Response().Size),
+				slog.String("ip", c.RealIP()),
+				slog.Duration("duration", time.Since(start)))
+			return nil
+		}
+	}
+}
+
+// principalKey is the echo.Context key of the authenticated caller.
+const principalKey = "gatehouse.principal"
+
+// bearerToken extracts the token of an "Authorization: Bearer" header. The
+// scheme is case-insensitive (RFC 7235). ok is false when no Authorization
+// header was sent; a header in another shape yields ok with an empty token.
+func bearerToken(h string) (token string, present bool) {
+	if h == "" {
+		return "", false
+	}
+	scheme, tok, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", true
+	}
+	return tok, true
+}
+
+// authenticator is what the middleware needs of the auth use cases.
+type authenticator interface {
+	Authenticate(ctx context.Context, raw string) (domauth.Principal, error)
+}
+
+// requireAuth admits only callers with a valid access token of a live session.
+func requireAuth(a authenticator) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, err := authenticate(c, a)
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+func authenticate(c echo.Context, a authenticator) (domauth.Principal, error) {
+	tok, present := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	if !present {
+		return domauth.Principal{}, domauth.ErrUnauthenticated
+	}
+	if tok == "" {
+		return domauth.Principal{}, domauth.ErrTokenInvalid
+	}
+	return a.Authenticate(c.Request().Context(), tok)
+}
+
+// requireFresh declares a route sensitive: the caller's token must come from
+// a recent password proof (the domain's step-up policy). On refusal the
+// RFC 9470 challenge tells generic clients to re-authenticate.
+func requireFresh(policy domauth.StepUpPolicy, now func() time.Time) echo.MiddlewareFunc {
+	challenge := `Bearer error="insufficient_user_authentication", error_description="A recent password proof is required", max_age=` +
+		strconv.FormatInt(int64(policy.MaxAge/time.Second), 10)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := policy.Check(principal(c).Claims, now()); err != nil {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// principal returns the caller established by requireAuth.
+func principal(c echo.Context) domauth.Principal {
+	p, _ := c.Get(principalKey).(domauth.Principal)
+	return p
+}
+
+// originPolicy decides whether a cookie-authenticated request comes from a
+// page allowed to use the refresh cookie: the service's own origin (the host
+// the request was sent to) or one of the configured CORS origins. A missing
+// Origin is allowed: browsers send one on every cross-origin and every POST
+// fetch, so its absence means a non-browser client, which cannot be the
+// victim of CSRF; SameSite on the cookie is a second line of defence.
+type originPolicy struct {
+	allowed map[string]struct{}
+}
+
+func newOriginPolicy(origins []string) originPolicy {
+	m := make(map[string]struct{}, len(origins))
+	for _, o := range origins {
+		m[strings.ToLower(strings.TrimRight(o, "/"))] = struct{}{}
+	}
+	return originPolicy{allowed: m}
+}
+
+func (p originPolicy) check(c echo.Context) error {
+	origin := c.Request().Header.Get(echo.HeaderOrigin)
+	if origin == "" {
+		return nil
+	}
+	if _, ok := p.allowed[strings.ToLower(origin)]; ok {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) {
+		return nil
+	}
+	return newAPIError(http.StatusForbidden, CodeCSRFRejected, "Origin not allowed for cookie-authenticated requests")
+}

@@ -1,0 +1,122 @@
+package httpadapter
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// Deps are what the HTTP layer serves.
+type Deps struct {
+	Auth    *auth.Service
+	Account *account.Service
+	// JWKS returns the public key set document.
+	JWKS func() []byte
+	// Ready checks the database.
+	Ready func(context.Context) error
+	// Docs serves Swagger UI and the spec under /docs.
+	Docs http.Handler
+	// Example, when not nil, serves the example SPA under /example/.
+	Example http.Handler
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Options are the HTTP layer's settings.
+type Options struct {
+	BodyLimit          int64
+	RequestTimeout     time.Duration
+	Cookie             CookieOptions
+	CORSAllowedOrigins []string
+	TrustedProxies     []netip.Prefix
+	StepUp             domauth.StepUpPolicy
+}
+
+// Register installs the error handler, the middleware chain and every route
+// of the contract on e.
+func Register(e *echo.Echo, d Deps, o Options) {
+	e.HTTPErrorHandler = ErrorHandler(d.Log)
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
+
+	h := &handlers{
+		auth: d.Auth, account: d.Account, bind: newBinder(o.BodyLimit),
+		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
+		jwks: d.JWKS, ready: d.Ready,
+	}
+
+	// Order matters: the request ID first so everything after can log it;
+	// the access log wraps the rest so it sees the final status; recover
+	// inside it so a panic still gets a logged envelope.
+	e.Pre(requestIDMiddleware)
+	e.Use(accessLog(d.Log), recoverMiddleware(d.Log), securityHeaders)
+	if len(o.CORSAllowedOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     o.CORSAllowedOrigins,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
+			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After", echo.HeaderWWWAuthenticate},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}))
+	}
+	e.Use(timeoutMiddleware(o.RequestTimeout))
+
+	authed := requireAuth(d.Auth)
+	fresh := requireFresh(o.StepUp, d.Now)
+
+	a := e.Group("/auth")
+	a.POST("/register", h.register)
+	a.POST("/login", h.login)
+	a.POST("/refresh", h.refresh)
+	a.POST("/logout", h.logout)
+	a.POST("/logout-all", h.logoutAll, authed)
+	a.POST("/reauthenticate", h.reauthenticate, authed)
+	a.GET("/sessions", h.listSessions, authed)
+	a.DELETE("/sessions/:id", h.revokeSession, authed)
+
+	u := e.Group("/users/me", authed)
+	u.GET("", h.me)
+	u.PATCH("", h.updateMe)
+	u.GET("/security-events", h.securityEvents)
+	// The sensitive operations declare the step-up rule here, once.
+	u.PUT("/password", h.changePassword, fresh)
+	u.PUT("/email", h.changeEmail, fresh)
+	u.DELETE("", h.deleteMe, fresh)
+
+	e.GET("/.well-known/jwks.json", h.jwksHandler)
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	if d.Docs != nil {
+		docs := echo.WrapHandler(d.Docs)
+		e.GET("/docs", docs)
+		e.GET("/docs/*", docs)
+	}
+	if d.Example != nil {
+		ex := echo.WrapHandler(d.Example)
+		e.GET("/example", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/example/") })
+		e.GET("/example/*", ex)
+	}
+}
+
+// ipExtractor believes X-Forwarded-For only from trusted proxies, so a
+// client cannot spoof its address past rate limits and session records.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		n := netipToIPNet(p)
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
