@@ -86,13 +86,20 @@ func boolean(s string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean %q (want true/false, 1/0 or yes/no)", s)
 }
 
-// sizeUnits are the accepted size suffixes, keyed in lower case. KB and
-// KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
-var sizeUnits = map[string]int64{
-	"b":  1,
-	"kb": 1 << 10, "kib": 1 << 10,
-	"mb": 1 << 20, "mib": 1 << 20,
-	"gb": 1 << 30, "gib": 1 << 30,
+// sizeUnit returns the multiplier of a size suffix, case-insensitively. KB
+// and KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
+func sizeUnit(unit string) (int64, bool) {
+	switch strings.ToLower(unit) {
+	case "b":
+		return 1, true
+	case "kb", "kib":
+		return 1 << 10, true
+	case "mb", "mib":
+		return 1 << 20, true
+	case "gb", "gib":
+		return 1 << 30, true
+	}
+	return 0, false
 }
 
 // sizeIn parses a size such as "64KB" or "19MiB" into bytes and checks
@@ -105,7 +112,7 @@ func sizeIn(lo, hi int64) func(string) (int64, error) {
 		if i <= 0 {
 			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
 		}
-		mult, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[i:]))]
+		mult, ok := sizeUnit(strings.TrimSpace(s[i:]))
 		if !ok {
 			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
 		}
@@ -341,11 +348,18 @@ func parseRate(s string) (rate, error) {
 	return rate{n: n, window: d}, nil
 }
 
-// sameSites maps the accepted COOKIE_SAMESITE names to their values.
-var sameSites = map[string]http.SameSite{
-	"strict": http.SameSiteStrictMode,
-	"lax":    http.SameSiteLaxMode,
-	"none":   http.SameSiteNoneMode,
+// sameSite parses COOKIE_SAMESITE, case-insensitively, into the
+// attribute and its normalized name.
+func sameSite(s string) (http.SameSite, string, error) {
+	switch name := strings.ToLower(s); name {
+	case "strict":
+		return http.SameSiteStrictMode, name, nil
+	case "lax":
+		return http.SameSiteLaxMode, name, nil
+	case "none":
+		return http.SameSiteNoneMode, name, nil
+	}
+	return 0, "", fmt.Errorf("invalid value %q (want strict, lax or none)", s)
 }
 
 // database is the parsed form of DATABASE_URL.

@@ -1,0 +1,546 @@
+package config
+
+import (
+	"bufio"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is a lookup backed by a map, as Load's tests pass it.
+type env map[string]string
+
+func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
+
+// noFile points CONFIG_FILE at an empty file so a test never depends on
+// which configs/config.yaml happens to sit in the working directory.
+func noFile(t *testing.T, e env) env {
+	t.Helper()
+	if _, ok := e["CONFIG_FILE"]; !ok {
+		e["CONFIG_FILE"] = writeFile(t, "empty.yaml", "")
+	}
+	return e
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustLoad(t *testing.T, e env) Config {
+	t.Helper()
+	c, err := Load(e.lookup)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return c
+}
+
+// defaults is the configuration the service runs with when nothing is set.
+func defaults() Config {
+	return Config{
+		HTTP: HTTP{
+			Addr:               ":3000",
+			BodyLimit:          65536,
+			ReadHeaderTimeout:  5 * time.Second,
+			ReadTimeout:        15 * time.Second,
+			WriteTimeout:       30 * time.Second,
+			IdleTimeout:        120 * time.Second,
+			RequestTimeout:     10 * time.Second,
+			ShutdownTimeout:    20 * time.Second,
+			TrustedProxies:     []netip.Prefix{},
+			CORSAllowedOrigins: []string{},
+		},
+		Database: Database{
+			URL:             "sqlite://./data/gatehouse.db",
+			Driver:          "sqlite",
+			DSN:             "./data/gatehouse.db",
+			MaxOpenConns:    20,
+			MaxIdleConns:    10,
+			ConnMaxLifetime: 30 * time.Minute,
+			MigrateOnStart:  true,
+		},
+		JWT: JWT{
+			Issuer:         "gatehouse",
+			Audience:       "gatehouse",
+			AccessTokenTTL: 15 * time.Minute,
+		},
+		Session: Session{
+			RefreshIdleTTL:     168 * time.Hour,
+			RefreshAbsoluteTTL: 720 * time.Hour,
+			RefreshReuseGrace:  10 * time.Second,
+			StepUpMaxAge:       10 * time.Minute,
+			PurgeInterval:      time.Hour,
+		},
+		Cookie:     Cookie{Secure: true, SameSite: http.SameSiteStrictMode, SameSiteName: "strict"},
+		Password:   Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, MaxConcurrent: runtime.GOMAXPROCS(0)},
+		Login:      Login{MaxFailures: 10, Lockout: 15 * time.Minute, BackoffAfter: 5},
+		RateLimit:  RateLimit{PerIP: 600, Window: time.Minute},
+		Log:        Log{Level: "info", Format: "json"},
+		ExampleApp: true,
+	}
+}
+
+// sameSettings compares two configs, ignoring which file they came from.
+func sameSettings(a, b Config) bool {
+	a.file, b.file = "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+func TestLoadDefaults(t *testing.T) {
+	for name, e := range map[string]env{
+		"nil env, no default file": nil,
+		"empty file":               noFile(t, env{}),
+		"CONFIG_FILE empty":        {"CONFIG_FILE": ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The package directory has no configs/config.yaml, so the
+			// missing default file must be fine.
+			c, err := Load(e.lookup)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !sameSettings(c, defaults()) {
+				t.Errorf("got  %+v\nwant %+v", c, defaults())
+			}
+		})
+	}
+}
+
+func TestLoadNilLookup(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil || !sameSettings(c, defaults()) {
+		t.Fatalf("Load(nil) = %+v, %v", c, err)
+	}
+}
+
+func TestEveryEnvVarOverrides(t *testing.T) {
+	keyFile := writeFile(t, "key.pem", "not parsed here")
+	overrides := []struct {
+		name, raw string
+		got       func(Config) any
+		want      any
+	}{
+		{"HTTP_ADDR", "127.0.0.1:8080", func(c Config) any { return c.HTTP.Addr }, "127.0.0.1:8080"},
+		{"BODY_LIMIT", "1MiB", func(c Config) any { return c.HTTP.BodyLimit }, int64(1 << 20)},
+		{"HTTP_READ_HEADER_TIMEOUT", "2s", func(c Config) any { return c.HTTP.ReadHeaderTimeout }, 2 * time.Second},
+		{"HTTP_READ_TIMEOUT", "3s", func(c Config) any { return c.HTTP.ReadTimeout }, 3 * time.Second},
+		{"HTTP_WRITE_TIMEOUT", "4s", func(c Config) any { return c.HTTP.WriteTimeout }, 4 * time.Second},
+		{"HTTP_IDLE_TIMEOUT", "5s", func(c Config) any { return c.HTTP.IdleTimeout }, 5 * time.Second},
+		{"REQUEST_TIMEOUT", "6s", func(c Config) any { return c.HTTP.RequestTimeout }, 6 * time.Second},
+		{"SHUTDOWN_TIMEOUT", "7s", func(c Config) any { return c.HTTP.ShutdownTimeout }, 7 * time.Second},
+		{"TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10,::1", func(c Config) any { return c.HTTP.TrustedProxies },
+			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.10/32"), netip.MustParsePrefix("::1/128")}},
+		{"CORS_ALLOWED_ORIGINS", "https://App.Example.com:443, http://localhost:5173", func(c Config) any { return c.HTTP.CORSAllowedOrigins },
+			[]string{"https://app.example.com", "http://localhost:5173"}},
+		{"DATABASE_URL", "postgres://u:p@db:5432/app?sslmode=disable", func(c Config) any {
+			return [3]string{c.Database.URL, c.Database.Driver, c.Database.DSN}
+		}, [3]string{"postgres://u:p@db:5432/app?sslmode=disable", "postgres", "postgres://u:p@db:5432/app?sslmode=disable"}},
+		{"DB_MAX_OPEN_CONNS", "50", func(c Config) any { return c.Database.MaxOpenConns }, 50},
+		{"DB_MAX_IDLE_CONNS", "0", func(c Config) any { return c.Database.MaxIdleConns }, 0},
+		{"DB_CONN_MAX_LIFETIME", "0s", func(c Config) any { return c.Database.ConnMaxLifetime }, time.Duration(0)},
+		{"DB_MIGRATE_ON_START", "NO", func(c Config) any { return c.Database.MigrateOnStart }, false},
+		{"JWT_ISSUER", "https://auth.example.com", func(c Config) any { return c.JWT.Issuer }, "https://auth.example.com"},
+		{"JWT_AUDIENCE", "api", func(c Config) any { return c.JWT.Audience }, "api"},
+		{"ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.JWT.AccessTokenTTL }, 5 * time.Minute},
+		{"JWT_LEEWAY", "2s", func(c Config) any { return c.JWT.Leeway }, 2 * time.Second},
+		{"JWT_PRIVATE_KEY_FILE", keyFile, func(c Config) any { return c.JWT.PrivateKeyFile }, keyFile},
+		{"REFRESH_IDLE_TTL", "1h", func(c Config) any { return c.Session.RefreshIdleTTL }, time.Hour},
+		{"REFRESH_ABSOLUTE_TTL", "2h", func(c Config) any { return c.Session.RefreshAbsoluteTTL }, 2 * time.Hour},
+		{"REFRESH_REUSE_GRACE", "0s", func(c Config) any { return c.Session.RefreshReuseGrace }, time.Duration(0)},
+		{"STEP_UP_MAX_AGE", "1m", func(c Config) any { return c.Session.StepUpMaxAge }, time.Minute},
+		{"SESSION_PURGE_INTERVAL", "10m", func(c Config) any { return c.Session.PurgeInterval }, 10 * time.Minute},
+		{"SESSION_CACHE_TTL", "500ms", func(c Config) any { return c.Session.RevocationCacheTTL }, 500 * time.Millisecond},
+		{"COOKIE_SECURE", "False", func(c Config) any { return c.Cookie.Secure }, false},
+		{"COOKIE_SAMESITE", "Lax", func(c Config) any { return [2]any{c.Cookie.SameSite, c.Cookie.SameSiteName} },
+			[2]any{http.SameSiteLaxMode, "lax"}},
+		{"PASSWORD_ARGON2_MEMORY", "64MiB", func(c Config) any { return c.Password.MemoryKiB }, uint32(65536)},
+		{"PASSWORD_ARGON2_ITERATIONS", "3", func(c Config) any { return c.Password.Iterations }, uint32(3)},
+		{"PASSWORD_ARGON2_PARALLELISM", "4", func(c Config) any { return c.Password.Parallelism }, uint8(4)},
+		{"PASSWORD_HASH_CONCURRENCY", "1024", func(c Config) any { return c.Password.MaxConcurrent }, 1024},
+		{"LOGIN_MAX_FAILURES", "3", func(c Config) any { return c.Login.MaxFailures }, 3},
+		{"LOGIN_LOCKOUT", "1h", func(c Config) any { return c.Login.Lockout }, time.Hour},
+		{"LOGIN_BACKOFF_AFTER", "0", func(c Config) any { return c.Login.BackoffAfter }, 0},
+		{"RATE_LIMIT_PER_IP", "100/10s", func(c Config) any { return [2]any{c.RateLimit.PerIP, c.RateLimit.Window} },
+			[2]any{100, 10 * time.Second}},
+		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.Log.Level }, "debug"},
+		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
+		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
+		{"EXAMPLE_APP_ENABLED", "0", func(c Config) any { return c.ExampleApp }, false},
+	}
+
+	// Every setting of the table must be covered here.
+	covered := map[string]bool{}
+	for _, o := range overrides {
+		covered[o.name] = true
+	}
+	for _, s := range settings(&Config{}) {
+		if !covered[s.name] {
+			t.Errorf("setting %s has no override case", s.name)
+		}
+	}
+
+	e := noFile(t, env{})
+	for _, o := range overrides {
+		e[o.name] = "  " + o.raw + " " // values are trimmed
+	}
+	c := mustLoad(t, e)
+	d := defaults()
+	for _, o := range overrides {
+		t.Run(o.name, func(t *testing.T) {
+			if got := o.got(c); !reflect.DeepEqual(got, o.want) {
+				t.Errorf("got %#v, want %#v", got, o.want)
+			}
+			if reflect.DeepEqual(o.got(d), o.want) {
+				t.Errorf("case does not differ from the default")
+			}
+		})
+	}
+}
+
+func TestFileAndPrecedence(t *testing.T) {
+	file := writeFile(t, "gatehouse.yaml", `
+http_addr: ":4000"
+access_token_ttl: 1m
+cookie_secure: false
+cookie_samesite: lax
+db_max_open_conns: 5
+cors_allowed_origins:
+  - https://a.example
+  - https://b.example
+metrics_addr:            # null means empty
+`)
+	c := mustLoad(t, env{"CONFIG_FILE": file, "ACCESS_TOKEN_TTL": "2m", "DB_MAX_OPEN_CONNS": "7"})
+
+	want := defaults()
+	want.HTTP.Addr = ":4000"                  // file over default
+	want.JWT.AccessTokenTTL = 2 * time.Minute // env over file
+	want.Database.MaxOpenConns = 7            // env over file
+	want.Cookie = Cookie{Secure: false, SameSite: http.SameSiteLaxMode, SameSiteName: "lax"}
+	want.HTTP.CORSAllowedOrigins = []string{"https://a.example", "https://b.example"}
+	if !sameSettings(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+	if got := c.Redacted()["CONFIG_FILE"]; got != file {
+		t.Errorf("Redacted CONFIG_FILE = %v, want %s", got, file)
+	}
+
+	// An empty environment value is a value: it overrides the file.
+	f2 := writeFile(t, "m.yaml", "metrics_addr: \":9090\"\n")
+	if c := mustLoad(t, env{"CONFIG_FILE": f2, "METRICS_ADDR": ""}); c.MetricsAddr != "" {
+		t.Errorf("METRICS_ADDR= did not override the file: %q", c.MetricsAddr)
+	}
+}
+
+func TestDefaultFileInWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "configs", "config.yaml"), []byte("http_addr: \":5000\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if c := mustLoad(t, env{}); c.HTTP.Addr != ":5000" {
+		t.Errorf("default file not read: HTTP_ADDR = %q", c.HTTP.Addr)
+	}
+}
+
+// assertOneLineError checks the shape every Load error must have.
+func assertOneLineError(t *testing.T, c Config, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Load succeeded, want an error containing %q", wants)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "config: ") || strings.ContainsAny(msg, "\r\n") {
+		t.Errorf("error is not one line starting with \"config: \": %q", msg)
+	}
+	for _, w := range wants {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q does not contain %q", msg, w)
+		}
+	}
+	if !reflect.DeepEqual(c, Config{}) {
+		t.Errorf("Load returned a non-zero Config with its error")
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		content string // "" with missing=true: the file does not exist
+		missing bool
+		wants   []string
+	}{
+		{name: "explicit file missing", missing: true, wants: []string{"CONFIG_FILE", "no such file"}},
+		{name: "unparsable", content: "http_addr: [\n", wants: []string{"bad.yaml", "yaml"}},
+		{name: "not a mapping", content: "- a\n- b\n", wants: []string{"flat mapping"}},
+		{name: "unknown key", content: "http_addr: \":1\"\nhtp_addr: \":2\"\n", wants: []string{`bad.yaml:2: unknown key "htp_addr"`}},
+		{name: "upper-case key", content: "HTTP_ADDR: \":1\"\n", wants: []string{`unknown key "HTTP_ADDR"`, `"http_addr"`}},
+		{name: "config_file is not a key", content: "config_file: x.yaml\n", wants: []string{`unknown key "config_file"`}},
+		{name: "duplicate key", content: "log_level: info\nlog_level: debug\n", wants: []string{`duplicate key "log_level"`}},
+		{name: "nested value", content: "log_level:\n  a: b\n", wants: []string{`key "log_level"`}},
+		{name: "bad value names variable and line", content: "\naccess_token_ttl: abc\n",
+			wants: []string{`config: ACCESS_TOKEN_TTL: invalid duration "abc" (from `, "bad.yaml:2)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "bad.yaml")
+			_ = os.Remove(p)
+			if !tt.missing {
+				if err := os.WriteFile(p, []byte(tt.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(env{"CONFIG_FILE": p}.lookup)
+			assertOneLineError(t, c, err, tt.wants...)
+		})
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      env
+		want     string // besides the variable name
+		variable string // the variable the error must name; "" = the only key of env
+	}{
+		{"unparsable duration", env{"ACCESS_TOKEN_TTL": "abc"}, `invalid duration "abc"`, ""},
+		{"duration without unit", env{"HTTP_READ_TIMEOUT": "15"}, `invalid duration "15"`, ""},
+		{"empty duration", env{"SHUTDOWN_TIMEOUT": ""}, `invalid duration ""`, ""},
+		{"negative duration", env{"REFRESH_REUSE_GRACE": "-1s"}, "negative duration", ""},
+		{"negative lifetime", env{"DB_CONN_MAX_LIFETIME": "-5m"}, "negative duration", ""},
+		{"zero TTL", env{"ACCESS_TOKEN_TTL": "0s"}, "greater than 0", ""},
+		{"TTL too long", env{"ACCESS_TOKEN_TTL": "25h"}, "at most 24h", ""},
+		{"leeway too large", env{"JWT_LEEWAY": "1m"}, "at most 30s", ""},
+		{"reuse grace too large", env{"REFRESH_REUSE_GRACE": "6m"}, "at most 5m", ""},
+		{"cache ttl too large", env{"SESSION_CACHE_TTL": "2s"}, "at most 1s", ""},
+		{"absolute below idle", env{"REFRESH_ABSOLUTE_TTL": "24h"}, "must be at least REFRESH_IDLE_TTL", ""},
+		{"unknown SameSite", env{"COOKIE_SAMESITE": "sometimes"}, `invalid value "sometimes"`, ""},
+		{"SameSite none without Secure", env{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, "requires COOKIE_SECURE=true", "COOKIE_SAMESITE"},
+		{"bad bool", env{"COOKIE_SECURE": "ture"}, `invalid boolean "ture"`, ""},
+		{"bad bool example app", env{"EXAMPLE_APP_ENABLED": "on"}, `invalid boolean "on"`, ""},
+		{"unknown DB scheme", env{"DATABASE_URL": "mysql://u:p@h/db"}, `unsupported database scheme "mysql"`, ""},
+		{"DB URL without scheme", env{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
+		{"malformed postgres URL", env{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
+		{"postgres URL without host", env{"DATABASE_URL": "postgres:///db"}, "no host", ""},
+		{"sqlite without path", env{"DATABASE_URL": "sqlite://"}, "invalid sqlite URL", ""},
+		{"sqlite opaque", env{"DATABASE_URL": "sqlite:data.db"}, "invalid sqlite URL", ""},
+		{"body limit no unit", env{"BODY_LIMIT": "65536"}, `invalid size "65536"`, ""},
+		{"body limit bad unit", env{"BODY_LIMIT": "64XB"}, `invalid size "64XB"`, ""},
+		{"body limit too small", env{"BODY_LIMIT": "512B"}, "between 1KiB and 64MiB", ""},
+		{"body limit too large", env{"BODY_LIMIT": "65MB"}, "between 1KiB and 64MiB", ""},
+		{"body limit overflow", env{"BODY_LIMIT": "99999999999999999999GB"}, "too large", ""},
+		{"argon memory not whole KiB", env{"PASSWORD_ARGON2_MEMORY": "10000B"}, "whole number of KiB", ""},
+		{"argon memory too small", env{"PASSWORD_ARGON2_MEMORY": "4KiB"}, "between 8KiB and 1GiB", ""},
+		{"argon iterations zero", env{"PASSWORD_ARGON2_ITERATIONS": "0"}, "between 1 and 20", ""},
+		{"argon parallelism", env{"PASSWORD_ARGON2_PARALLELISM": "17"}, "between 1 and 16", ""},
+		{"hash concurrency", env{"PASSWORD_HASH_CONCURRENCY": "-1"}, "between 0 and 1024", ""},
+		{"bad integer", env{"DB_MAX_OPEN_CONNS": "twenty"}, `invalid integer "twenty"`, ""},
+		{"zero open conns", env{"DB_MAX_OPEN_CONNS": "0"}, "between 1 and", ""},
+		{"zero max failures", env{"LOGIN_MAX_FAILURES": "0"}, "between 1 and", ""},
+		{"rate without window", env{"RATE_LIMIT_PER_IP": "600"}, `invalid rate "600"`, ""},
+		{"rate bad window", env{"RATE_LIMIT_PER_IP": "600/minute"}, `invalid rate "600/minute"`, ""},
+		{"rate zero over window", env{"RATE_LIMIT_PER_IP": "0/1m"}, `use "0"`, ""},
+		{"rate negative", env{"RATE_LIMIT_PER_IP": "-1/1m"}, "invalid rate", ""},
+		{"bad CIDR", env{"TRUSTED_PROXIES": "10.0.0.0/33"}, `invalid CIDR "10.0.0.0/33"`, ""},
+		{"bad IP", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, `invalid IP or CIDR "proxy.local"`, ""},
+		{"CIDR with host bits", env{"TRUSTED_PROXIES": "10.0.0.1/8"}, "did you mean 10.0.0.0/8", ""},
+		{"origin wildcard", env{"CORS_ALLOWED_ORIGINS": "*"}, `"*" is not allowed`, ""},
+		{"origin null", env{"CORS_ALLOWED_ORIGINS": "null"}, `"null" is not allowed`, ""},
+		{"origin trailing slash", env{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, "no trailing slash", ""},
+		{"origin with path", env{"CORS_ALLOWED_ORIGINS": "https://app.example.com/app"}, "no path", ""},
+		{"origin without scheme", env{"CORS_ALLOWED_ORIGINS": "app.example.com"}, "want scheme://host[:port]", ""},
+		{"origin with user", env{"CORS_ALLOWED_ORIGINS": "https://u@app.example.com"}, "no user info", ""},
+		{"origin subdomain wildcard", env{"CORS_ALLOWED_ORIGINS": "https://*.example.com"}, "wildcards", ""},
+		{"origin bad port", env{"CORS_ALLOWED_ORIGINS": "https://a.example:0"}, "invalid port", ""},
+		{"bad listen address", env{"HTTP_ADDR": "3000"}, `invalid listen address "3000"`, ""},
+		{"empty listen address", env{"HTTP_ADDR": ""}, "invalid listen address", ""},
+		{"bad metrics port", env{"METRICS_ADDR": ":99999"}, "invalid port", ""},
+		{"metrics on public listener", env{"METRICS_ADDR": ":3000"}, "must differ from HTTP_ADDR", ""},
+		{"empty issuer", env{"JWT_ISSUER": " "}, "must not be empty", ""},
+		{"unknown log level", env{"LOG_LEVEL": "verbose"}, `invalid value "verbose"`, ""},
+		{"unknown log format", env{"LOG_FORMAT": "xml"}, `invalid value "xml"`, ""},
+		{"missing key file", env{"JWT_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "no such file", ""},
+		{"key file is a directory", env{"JWT_PRIVATE_KEY_FILE": os.TempDir()}, "not a regular file", ""},
+		{"newline in value stays on one line", env{"LOG_LEVEL": "info\nforged line"}, `invalid value "info\nforged line"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := tt.variable
+			for k := range tt.env {
+				if name == "" && len(tt.env) == 1 {
+					name = k
+				}
+			}
+			c, err := Load(noFile(t, tt.env).lookup)
+			assertOneLineError(t, c, err, "config: "+name+": ", tt.want)
+		})
+	}
+}
+
+func TestErrorsDoNotLeakDatabasePassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://user:s3cret@host:port/db",
+		"mysql://user:s3cret@host/db",
+		"postgres://user:s3cret@/db",
+	} {
+		_, err := Load(noFile(t, env{"DATABASE_URL": u}).lookup)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("DATABASE_URL=%s: error %v (must exist and not show the password)", u, err)
+		}
+	}
+}
+
+func TestAllProblemsReportedTogether(t *testing.T) {
+	c, err := Load(noFile(t, env{
+		"ACCESS_TOKEN_TTL":     "abc",
+		"COOKIE_SAMESITE":      "maybe",
+		"REFRESH_IDLE_TTL":     "x", // must not also produce an absolute < idle error
+		"REFRESH_ABSOLUTE_TTL": "1h",
+	}).lookup)
+	assertOneLineError(t, c, err, "ACCESS_TOKEN_TTL:", "COOKIE_SAMESITE:", "REFRESH_IDLE_TTL:", "; ")
+	if strings.Contains(err.Error(), "REFRESH_ABSOLUTE_TTL") {
+		t.Errorf("cascade error reported: %v", err)
+	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	tests := []struct{ url, driver, dsn string }{
+		{"sqlite://./data/gatehouse.db", "sqlite", "./data/gatehouse.db"},
+		{"sqlite:///var/lib/gatehouse/db.sqlite", "sqlite", "/var/lib/gatehouse/db.sqlite"},
+		{"sqlite://data.db?_pragma=busy_timeout(5000)", "sqlite", "data.db?_pragma=busy_timeout(5000)"},
+		{"sqlite::memory:", "sqlite", ":memory:"},
+		{"sqlite://:memory:", "sqlite", ":memory:"},
+		{"postgres://u:p@localhost:5432/gatehouse?sslmode=disable", "postgres", "postgres://u:p@localhost:5432/gatehouse?sslmode=disable"},
+		{"postgresql://localhost/gatehouse", "postgres", "postgresql://localhost/gatehouse"},
+		{"postgres:///gatehouse?host=/var/run/postgresql", "postgres", "postgres:///gatehouse?host=/var/run/postgresql"},
+		{"postgres://[::1]:5432/gatehouse", "postgres", "postgres://[::1]:5432/gatehouse"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			c := mustLoad(t, noFile(t, env{"DATABASE_URL": tt.url}))
+			if c.Database.Driver != tt.driver || c.Database.DSN != tt.dsn || c.Database.URL != tt.url {
+				t.Errorf("got %+v, want driver %q dsn %q", c.Database, tt.driver, tt.dsn)
+			}
+		})
+	}
+}
+
+func TestMiscAccepted(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   env
+		check func(Config) bool
+	}{
+		{"rate limit off", env{"RATE_LIMIT_PER_IP": "0"}, func(c Config) bool { return c.RateLimit == RateLimit{} }},
+		{"SameSite none with Secure", env{"COOKIE_SAMESITE": "NONE"}, func(c Config) bool {
+			return c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.SameSiteName == "none"
+		}},
+		{"size with space and lower case", env{"BODY_LIMIT": "2 mb"}, func(c Config) bool { return c.HTTP.BodyLimit == 2<<20 }},
+		{"KB equals KiB", env{"BODY_LIMIT": "1KB"}, func(c Config) bool { return c.HTTP.BodyLimit == 1024 }},
+		{"argon memory 1GiB", env{"PASSWORD_ARGON2_MEMORY": "1GiB"}, func(c Config) bool { return c.Password.MemoryKiB == 1<<20 }},
+		{"bool yes", env{"COOKIE_SECURE": "Yes"}, func(c Config) bool { return c.Cookie.Secure }},
+		{"list with trailing comma", env{"TRUSTED_PROXIES": "10.0.0.0/8,"}, func(c Config) bool { return len(c.HTTP.TrustedProxies) == 1 }},
+		{"mapped IPv4 is unmapped", env{"TRUSTED_PROXIES": "::ffff:10.1.2.3"}, func(c Config) bool {
+			return c.HTTP.TrustedProxies[0] == netip.MustParsePrefix("10.1.2.3/32")
+		}},
+		{"origins deduplicated and normalized", env{"CORS_ALLOWED_ORIGINS": "http://LOCALHOST:80,http://localhost,http://[::1]:8080"},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.HTTP.CORSAllowedOrigins, []string{"http://localhost", "http://[::1]:8080"})
+			}},
+		{"port 0 for tests", env{"HTTP_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}, func(c Config) bool { return c.HTTP.Addr == "127.0.0.1:0" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if c := mustLoad(t, noFile(t, tt.env)); !tt.check(c) {
+				t.Errorf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c := mustLoad(t, noFile(t, env{
+		"DATABASE_URL": "postgres://gatehouse:s3cret@db:5432/app?sslmode=disable&sslpassword=k3y",
+	}))
+	r := c.Redacted()
+	got, _ := r["DATABASE_URL"].(string)
+	if strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") || !strings.Contains(got, "gatehouse:xxxxx@db:5432") {
+		t.Errorf("DATABASE_URL not redacted: %q", got)
+	}
+	for _, s := range settings(&Config{}) {
+		if _, ok := r[s.name]; !ok {
+			t.Errorf("Redacted lacks %s", s.name)
+		}
+	}
+	if r["ACCESS_TOKEN_TTL"] != "15m0s" || r["RATE_LIMIT_PER_IP"] != "600/1m0s" || r["COOKIE_SAMESITE"] != "strict" ||
+		r["BODY_LIMIT"] != "64KiB" || r["PASSWORD_ARGON2_MEMORY"] != "19MiB" {
+		t.Errorf("Redacted values not log friendly: %v", r)
+	}
+	if c.Database.URL != "postgres://gatehouse:s3cret@db:5432/app?sslmode=disable&sslpassword=k3y" {
+		t.Errorf("Redacted modified the Config")
+	}
+}
+
+// TestShippedConfigYAML checks that configs/config.yaml names every setting
+// and yields exactly the defaults.
+func TestShippedConfigYAML(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", "config.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings(&Config{}) {
+		if !strings.Contains(string(data), "\n"+strings.ToLower(s.name)+":") {
+			t.Errorf("%s lacks %s", path, strings.ToLower(s.name))
+		}
+	}
+	if c := mustLoad(t, env{"CONFIG_FILE": path}); !sameSettings(c, defaults()) {
+		t.Errorf("%s does not yield the defaults:\ngot  %+v\nwant %+v", path, c, defaults())
+	}
+}
+
+// TestShippedEnvExample checks that configs/.env.example sets every
+// variable, each to its default.
+func TestShippedEnvExample(t *testing.T) {
+	path := filepath.Join("..", "..", "configs", ".env.example")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := env{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("%s: malformed line %q", path, line)
+		}
+		e[k] = v
+	}
+	for _, s := range settings(&Config{}) {
+		if _, ok := e[s.name]; !ok {
+			t.Errorf("%s lacks %s", path, s.name)
+		}
+	}
+	if c := mustLoad(t, noFile(t, e)); !sameSettings(c, defaults()) {
+		t.Errorf("%s does not yield the defaults:\ngot  %+v\nwant %+v", path, c, defaults())
+	}
+}

@@ -1,0 +1,216 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// defaultFile is the YAML file read when CONFIG_FILE is unset. It is
+// relative to the working directory, and it is fine for it not to exist.
+const defaultFile = "configs/config.yaml"
+
+// Load builds the configuration from lookup (os.LookupEnv in production, a
+// map in tests), the YAML file and the defaults, and validates all of it.
+//
+// CONFIG_FILE names the YAML file; an empty or unset CONFIG_FILE means
+// defaultFile if it exists (CONFIG_FILE=/dev/null reads no file at all).
+// A named file that is missing or unparsable is an error.
+//
+// On failure the Config is the zero value and the error is a single line
+// starting with "config: " that names every offending variable, e.g.
+//
+//	config: ACCESS_TOKEN_TTL: invalid duration "abc"
+//
+// Values taken from the file say so: `... (from configs/config.yaml:7)`.
+// Values are trimmed of surrounding white space; an empty value is a value
+// (METRICS_ADDR= turns metrics off even if the file sets them), not a
+// request for the default.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	path, values, problems, err := readFile(lookup)
+	if err != nil {
+		return Config{}, oneLine("config: " + err.Error())
+	}
+
+	var c Config
+	if values != nil {
+		c.file = path
+	}
+	failed := map[string]bool{}
+	for _, s := range settings(&c) {
+		raw, from := s.def, ""
+		key := strings.ToLower(s.name)
+		if v, ok := values[key]; ok {
+			raw, from = v.value, fmt.Sprintf(" (from %s:%d)", path, v.line)
+			delete(values, key) // what is left over afterwards is unknown
+		}
+		if v, ok := lookup(s.name); ok {
+			raw, from = v, ""
+		}
+		if err := s.set(strings.TrimSpace(raw)); err != nil {
+			failed[s.name] = true
+			problems = append(problems, fmt.Sprintf("%s: %v%s", s.name, err, from))
+		}
+	}
+	problems = append(unknownKeys(path, values), problems...)
+
+checks:
+	for _, ch := range checks() {
+		for _, n := range ch.needs {
+			if failed[n] {
+				continue checks
+			}
+		}
+		if err := ch.err(&c); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", ch.name, err))
+		}
+	}
+
+	if len(problems) > 0 {
+		return Config{}, oneLine("config: " + strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// fileValue is one value from the YAML file with its line, for messages.
+type fileValue struct {
+	value string
+	line  int
+}
+
+// readFile reads the YAML file chosen by CONFIG_FILE. values is nil when no
+// file was read. problems are per-key mistakes (reported together with the
+// bad values); err is a file that cannot be used at all.
+func readFile(lookup func(string) (string, bool)) (path string, values map[string]fileValue, problems []string, err error) {
+	path, _ = lookup("CONFIG_FILE")
+	path = strings.TrimSpace(path)
+	explicit := path != ""
+	if !explicit {
+		path = defaultFile
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err != nil && !explicit && errors.Is(err, fs.ErrNotExist):
+		return path, nil, nil, nil
+	case err != nil && explicit:
+		return path, nil, nil, fmt.Errorf("CONFIG_FILE: %w", err)
+	case err != nil:
+		return path, nil, nil, err
+	}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return path, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	values = map[string]fileValue{}
+	if len(doc.Content) == 0 { // empty file, or only comments
+		return path, values, nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return path, values, nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return path, nil, nil, fmt.Errorf("%s: want a flat mapping of setting names to values, e.g. http_addr: \":3000\"", path)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		where := fmt.Sprintf("%s:%d", path, k.Line)
+		if k.Kind != yaml.ScalarNode {
+			problems = append(problems, where+": keys must be setting names")
+			continue
+		}
+		if _, dup := values[k.Value]; dup {
+			problems = append(problems, fmt.Sprintf("%s: duplicate key %q", where, k.Value))
+			continue
+		}
+		s, err := scalar(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: key %q: %v", where, k.Value, err))
+			continue
+		}
+		values[k.Value] = fileValue{value: s, line: k.Line}
+	}
+	return path, values, problems, nil
+}
+
+// scalar renders a YAML value as the string an environment variable would
+// hold: the scalar's text as written (so 010 stays 010 and 1e3 stays 1e3),
+// "" for null, and a list as its items joined by commas (handy for
+// cors_allowed_origins and trusted_proxies).
+func scalar(n *yaml.Node) (string, error) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "", nil
+		}
+		return n.Value, nil
+	case yaml.SequenceNode:
+		items := make([]string, 0, len(n.Content))
+		for _, item := range n.Content {
+			if item.Kind == yaml.AliasNode {
+				item = item.Alias
+			}
+			if item.Kind != yaml.ScalarNode {
+				return "", errors.New("list items must be plain values")
+			}
+			items = append(items, item.Value)
+		}
+		return strings.Join(items, ","), nil
+	}
+	return "", errors.New("value must be a plain value or a list")
+}
+
+// unknownKeys reports keys left over after every setting took its own, in
+// file order. A key that is only wrongly cased gets a hint.
+func unknownKeys(path string, left map[string]fileValue) []string {
+	keys := make([]string, 0, len(left))
+	for k := range left {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return left[keys[i]].line < left[keys[j]].line })
+	known := map[string]bool{}
+	for _, s := range settings(&Config{}) {
+		known[strings.ToLower(s.name)] = true
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		msg := fmt.Sprintf("%s:%d: unknown key %q", path, left[k].line, k)
+		if known[strings.ToLower(k)] {
+			msg += fmt.Sprintf(" (keys are lower case: %q)", strings.ToLower(k))
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// oneLine makes an error out of msg with any line breaks flattened: the
+// service prints it as its single last log line, and a multi-line message
+// (from a YAML or OS error) would be split or truncated by log collectors.
+func oneLine(msg string) error {
+	return errors.New(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg))
+}
+
+// Redacted returns every setting for a startup log line, keyed by variable
+// name, plus CONFIG_FILE (the file read, "" when none). Durations are
+// rendered as strings ("15m0s"), and DATABASE_URL has its password (in the
+// user info or a password query parameter) replaced by "xxxxx". No setting
+// is itself a secret; JWT_PRIVATE_KEY_FILE is only a path.
+func (c Config) Redacted() map[string]any {
+	out := map[string]any{"CONFIG_FILE": c.file}
+	for _, s := range settings(&c) {
+		out[s.name] = s.show()
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// setting is one row of the settings table: a variable name, its default
+// (in the same syntax an operator would write) and how a raw value is
+// stored into, and shown from, the Config the table was built for.
+type setting struct {
+	name string
+	def  string
+	// set parses and validates raw and stores it; on error nothing is stored.
+	set func(raw string) error
+	// show returns the stored value in a form fit for a log line.
+	show func() any
+}
+
+// field is the common row: one variable parsed into one field.
+func field[T any](name, def string, dst *T, parse func(string) (T, error)) setting {
+	return setting{
+		name: name,
+		def:  def,
+		set: func(raw string) error {
+			v, err := parse(raw)
+			if err == nil {
+				*dst = v
+			}
+			return err
+		},
+		show: func() any { return display(*dst) },
+	}
+}
+
+// shownAs replaces how the setting appears in Config.Redacted, for fields
+// whose stored form reads badly in a log line.
+func (s setting) shownAs(show func() any) setting {
+	s.show = show
+	return s
+}
+
+// display turns a stored value into something that logs readably: slog's
+// JSON handler would print a time.Duration as nanoseconds.
+func display(v any) any {
+	switch v := v.(type) {
+	case time.Duration:
+		return v.String()
+	case []netip.Prefix:
+		out := make([]string, len(v))
+		for i, p := range v {
+			out[i] = p.String()
+		}
+		return out
+	case []string:
+		return append([]string{}, v...)
+	}
+	return v
+}
+
+// settings is the table of every setting, bound to the fields of c. The
+// order is the order of configs/config.yaml. Adding a setting is adding a
+// row here (and a line to configs/config.yaml and configs/.env.example,
+// which a test checks).
+func settings(c *Config) []setting {
+	const maxInt = math.MaxInt32
+	return []setting{
+		field("HTTP_ADDR", ":3000", &c.HTTP.Addr, listenAddr(false)),
+		field("BODY_LIMIT", "64KB", &c.HTTP.BodyLimit, sizeIn(1<<10, 64<<20)).
+			shownAs(func() any { return formatSize(c.HTTP.BodyLimit) }),
+		field("HTTP_READ_HEADER_TIMEOUT", "5s", &c.HTTP.ReadHeaderTimeout, duration(1, noMax)),
+		field("HTTP_READ_TIMEOUT", "15s", &c.HTTP.ReadTimeout, duration(1, noMax)),
+		field("HTTP_WRITE_TIMEOUT", "30s", &c.HTTP.WriteTimeout, duration(1, noMax)),
+		field("HTTP_IDLE_TIMEOUT", "120s", &c.HTTP.IdleTimeout, duration(1, noMax)),
+		field("REQUEST_TIMEOUT", "10s", &c.HTTP.RequestTimeout, duration(1, noMax)),
+		field("SHUTDOWN_TIMEOUT", "20s", &c.HTTP.ShutdownTimeout, duration(1, noMax)),
+		field("TRUSTED_PROXIES", "", &c.HTTP.TrustedProxies, prefixes),
+		field("CORS_ALLOWED_ORIGINS", "", &c.HTTP.CORSAllowedOrigins, origins),
+
+		{
+			name: "DATABASE_URL",
+			def:  "sqlite://./data/gatehouse.db",
+			set: func(raw string) error {
+				db, err := parseDatabaseURL(raw)
+				if err == nil {
+					c.Database.URL, c.Database.Driver, c.Database.DSN = raw, db.driver, db.dsn
+				}
+				return err
+			},
+			show: func() any { return redactURL(c.Database.URL) },
+		},
+		field("DB_MAX_OPEN_CONNS", "20", &c.Database.MaxOpenConns, intIn(1, maxInt)),
+		field("DB_MAX_IDLE_CONNS", "10", &c.Database.MaxIdleConns, intIn(0, maxInt)),
+		field("DB_CONN_MAX_LIFETIME", "30m", &c.Database.ConnMaxLifetime, duration(0, noMax)),
+		field("DB_MIGRATE_ON_START", "true", &c.Database.MigrateOnStart, boolean),
+
+		field("JWT_ISSUER", "gatehouse", &c.JWT.Issuer, nonEmpty),
+		field("JWT_AUDIENCE", "gatehouse", &c.JWT.Audience, nonEmpty),
+		field("ACCESS_TOKEN_TTL", "15m", &c.JWT.AccessTokenTTL, duration(1, 24*time.Hour)),
+		field("JWT_LEEWAY", "0s", &c.JWT.Leeway, duration(0, 30*time.Second)),
+		field("JWT_PRIVATE_KEY_FILE", "", &c.JWT.PrivateKeyFile, regularFile),
+
+		field("REFRESH_IDLE_TTL", "168h", &c.Session.RefreshIdleTTL, duration(1, noMax)),
+		field("REFRESH_ABSOLUTE_TTL", "720h", &c.Session.RefreshAbsoluteTTL, duration(1, noMax)),
+		field("REFRESH_REUSE_GRACE", "10s", &c.Session.RefreshReuseGrace, duration(0, 5*time.Minute)),
+		field("STEP_UP_MAX_AGE", "10m", &c.Session.StepUpMaxAge, duration(1, noMax)),
+		field("SESSION_PURGE_INTERVAL", "1h", &c.Session.PurgeInterval, duration(1, noMax)),
+		field("SESSION_CACHE_TTL", "0s", &c.Session.RevocationCacheTTL, duration(0, time.Second)),
+
+		field("COOKIE_SECURE", "true", &c.Cookie.Secure, boolean),
+		{
+			name: "COOKIE_SAMESITE",
+			def:  "strict",
+			set: func(raw string) error {
+				mode, name, err := sameSite(raw)
+				if err == nil {
+					c.Cookie.SameSite, c.Cookie.SameSiteName = mode, name
+				}
+				return err
+			},
+			show: func() any { return c.Cookie.SameSiteName },
+		},
+
+		field("PASSWORD_ARGON2_MEMORY", "19MiB", &c.Password.MemoryKiB, kibIn(8<<10, 1<<30)).
+			shownAs(func() any { return formatSize(int64(c.Password.MemoryKiB) << 10) }),
+		field("PASSWORD_ARGON2_ITERATIONS", "2", &c.Password.Iterations, intIn[uint32](1, 20)),
+		field("PASSWORD_ARGON2_PARALLELISM", "1", &c.Password.Parallelism, intIn[uint8](1, 16)),
+		field("PASSWORD_HASH_CONCURRENCY", "0", &c.Password.MaxConcurrent, hashConcurrency),
+
+		field("LOGIN_MAX_FAILURES", "10", &c.Login.MaxFailures, intIn(1, maxInt)),
+		field("LOGIN_LOCKOUT", "15m", &c.Login.Lockout, duration(1, noMax)),
+		field("LOGIN_BACKOFF_AFTER", "5", &c.Login.BackoffAfter, intIn(0, maxInt)),
+
+		{
+			name: "RATE_LIMIT_PER_IP",
+			def:  "600/1m",
+			set: func(raw string) error {
+				r, err := parseRate(raw)
+				if err == nil {
+					c.RateLimit.PerIP, c.RateLimit.Window = r.n, r.window
+				}
+				return err
+			},
+			show: func() any {
+				if c.RateLimit.PerIP == 0 {
+					return "0"
+				}
+				return fmt.Sprintf("%d/%s", c.RateLimit.PerIP, c.RateLimit.Window)
+			},
+		},
+
+		field("LOG_LEVEL", "info", &c.Log.Level, oneOf("debug", "info", "warn", "error")),
+		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
+
+		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
+		field("EXAMPLE_APP_ENABLED", "true", &c.ExampleApp, boolean),
+	}
+}
+
+// check is a rule across settings, run after every setting parsed. It is
+// reported under name and skipped when any of needs failed to parse, so
+// one typo does not produce a cascade of follow-up errors.
+type check struct {
+	name  string
+	needs []string
+	err   func(c *Config) error
+}
+
+// checks are the cross-setting rules.
+func checks() []check {
+	return []check{
+		{"REFRESH_ABSOLUTE_TTL", []string{"REFRESH_ABSOLUTE_TTL", "REFRESH_IDLE_TTL"}, func(c *Config) error {
+			if c.Session.RefreshAbsoluteTTL < c.Session.RefreshIdleTTL {
+				return fmt.Errorf("must be at least REFRESH_IDLE_TTL (%s), got %s",
+					c.Session.RefreshIdleTTL, c.Session.RefreshAbsoluteTTL)
+			}
+			return nil
+		}},
+		{"COOKIE_SAMESITE", []string{"COOKIE_SAMESITE", "COOKIE_SECURE"}, func(c *Config) error {
+			// Browsers drop SameSite=None cookies without Secure, which
+			// would look like "refresh never works" rather than an error.
+			if c.Cookie.SameSiteName == "none" && !c.Cookie.Secure {
+				return fmt.Errorf(`"none" requires COOKIE_SECURE=true (browsers reject SameSite=None cookies without Secure)`)
+			}
+			return nil
+		}},
+		{"METRICS_ADDR", []string{"METRICS_ADDR", "HTTP_ADDR"}, func(c *Config) error {
+			// Metrics must never be served on the public listener.
+			if c.MetricsAddr != "" && c.MetricsAddr == c.HTTP.Addr {
+				if _, port, _ := net.SplitHostPort(c.MetricsAddr); port != "0" {
+					return fmt.Errorf("must differ from HTTP_ADDR (%q)", c.HTTP.Addr)
+				}
+			}
+			return nil
+		}},
+	}
+}
