@@ -59,6 +59,11 @@ type SessionStore interface {
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
 	// ListActive lists userID's sessions that are active at now, newest first.
 	ListActive(ctx context.Context, userID string, now time.Time) ([]session.Session, error)
+	// PurgeExpired deletes, in batches of at most batch, sessions (with their
+	// refresh tokens) that were revoked or expired more than retention
+	// before now, and returns how many it deleted. Safe to run on several
+	// instances at once.
+	PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error)
 }
 
 // AuditLog records security events in the caller's transaction.

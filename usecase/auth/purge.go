@@ -1,0 +1,20 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// Ended sessions are kept this long before they are purged, so that a late
+// presentation of one of their refresh tokens is still recognised (and so
+// operators can look at a recent revocation) before the rows go.
+const (
+	purgeRetention = 24 * time.Hour
+	purgeBatch     = 500
+)
+
+// PurgeEnded deletes sessions and refresh tokens that ended more than a day
+// ago, so the tables do not grow without bound.
+func (s *Service) PurgeEnded(ctx context.Context) (int, error) {
+	return s.d.Sessions.PurgeExpired(ctx, s.now(), purgeRetention, purgeBatch)
+}
