@@ -23,18 +23,20 @@ type registerRequest struct {
 
 type loginRequest struct {
 	Email    string `json:"email" validate:"required,max=254"`
-	Password string `json:"password" validate:"required,max=1024"`
-	// Password length is not checked beyond a sanity bound: rules may have
-	// changed since the account was made, and a login must not reveal them.
+	// Only the contract's bounds are checked: a short password is simply
+	// wrong (INVALID_CREDENTIALS), and a login must not teach the rules.
+	Password string `json:"password" validate:"required,max=128"`
 	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
 }
 
+// refreshRequest is the optional body of refresh and logout. A present but
+// empty token is a validation error, not "use the cookie".
 type refreshRequest struct {
-	RefreshToken string `json:"refreshToken" validate:"max=256"`
+	RefreshToken *string `json:"refreshToken" validate:"omitnil,min=1,max=256"`
 }
 
 type reauthenticateRequest struct {
-	Password string `json:"password" validate:"required,max=1024"`
+	Password string `json:"password" validate:"required,max=128"`
 }
 
 type updateMeRequest struct {
@@ -42,7 +44,7 @@ type updateMeRequest struct {
 }
 
 type changePasswordRequest struct {
-	CurrentPassword string `json:"currentPassword" validate:"required,max=1024"`
+	CurrentPassword string `json:"currentPassword" validate:"required,max=128"`
 	NewPassword     string `json:"newPassword" validate:"required,min=8,max=128"`
 }
 

@@ -108,8 +108,8 @@ func (h *handlers) presentedRefresh(c echo.Context) (token, transport string, er
 	if err := h.bind.bind(c, &req); err != nil {
 		return "", "", err
 	}
-	if req.RefreshToken != "" {
-		return req.RefreshToken, transportBody, nil
+	if req.RefreshToken != nil {
+		return *req.RefreshToken, transportBody, nil
 	}
 	ck, cerr := c.Cookie(refreshCookieName)
 	if cerr != nil || ck.Value == "" {
@@ -147,12 +147,16 @@ func (h *handlers) logout(c echo.Context) error {
 		return err
 	}
 	in := auth.LogoutInput{RefreshToken: tok}
-	if tok == "" {
+	// The bearer token is the fallback credential. When a refresh token came
+	// too, a stale access token must not stop the logout.
+	if c.Request().Header.Get(echo.HeaderAuthorization) != "" || tok == "" {
 		p, err := authenticate(c, h.auth)
-		if err != nil {
+		switch {
+		case err == nil:
+			in.Principal = &p
+		case tok == "":
 			return err
 		}
-		in.Principal = &p
 	}
 	if err := h.auth.Logout(c.Request().Context(), in, meta(c)); err != nil {
 		return err

@@ -98,6 +98,8 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	if d.Docs != nil {
 		docs := echo.WrapHandler(d.Docs)
 		e.GET("/docs", docs)
+		e.GET("/docs/openapi.yaml", docs)
+		e.GET("/docs/openapi.json", docs)
 		e.GET("/docs/*", docs)
 	}
 	if d.Example != nil {

@@ -60,6 +60,26 @@ func (e *ValidationError) Error() string {
 	return "validation failed: " + strings.Join(parts, "; ")
 }
 
+// Join merges the ValidationErrors among errs into one, so a client sees
+// every failing field at once. A non-validation error is returned as is.
+func Join(errs ...error) error {
+	var out ValidationError
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		ve, ok := err.(*ValidationError)
+		if !ok {
+			return err
+		}
+		out.Fields = append(out.Fields, ve.Fields...)
+	}
+	if len(out.Fields) == 0 {
+		return nil
+	}
+	return &out
+}
+
 // Invalid returns a ValidationError for a single field.
 func Invalid(field, message string) error {
 	return &ValidationError{Fields: []FieldError{{Field: field, Message: message}}}
@@ -70,8 +90,13 @@ func Invalid(field, message string) error {
 // modest (one "@", a non-empty local part of at most 64 bytes, a dotted
 // domain without spaces): deliverability is proven by mail, not by a regexp.
 func NormalizeEmail(raw string) (string, bool) {
+	// Checked before lower-casing, which would turn invalid bytes into
+	// U+FFFD and so map different inputs onto one account.
+	if !utf8.ValidString(raw) {
+		return "", false
+	}
 	e := strings.ToLower(strings.TrimSpace(raw))
-	if e == "" || len(e) > MaxEmailLength || !utf8.ValidString(e) {
+	if e == "" || len(e) > MaxEmailLength {
 		return "", false
 	}
 	at := strings.LastIndexByte(e, '@')
@@ -83,7 +108,9 @@ func NormalizeEmail(raw string) (string, bool) {
 		return "", false
 	}
 	for _, r := range e {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' || r == '\\' {
+		// Format characters (zero-width space and the like) would allow
+		// look-alike accounts.
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' || r == '\\' {
 			return "", false
 		}
 	}

@@ -91,6 +91,9 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	if err := user.CheckPassword("newPassword", next, u.Email); err != nil {
 		return err
 	}
+	if next == current {
+		return user.Invalid("newPassword", "must differ from the current password")
+	}
 	hash, err := s.d.Hasher.Hash(ctx, next)
 	if err != nil {
 		return fmt.Errorf("change password: hash: %w", err)

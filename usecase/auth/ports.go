@@ -43,6 +43,10 @@ type SessionStore interface {
 	Create(ctx context.Context, s session.Session, first session.RefreshToken) error
 	// ByID finds a session, revoked or not; session.ErrNotFound if none.
 	ByID(ctx context.Context, id string) (session.Session, error)
+	// LockByID is ByID that also locks the session against concurrent change
+	// until the transaction ends, for read-modify-write (revoke,
+	// reauthenticate) that must not undo a rotation committed meanwhile.
+	LockByID(ctx context.Context, id string) (session.Session, error)
 	// LockByRefreshHash finds the token with this hash and its session, and
 	// locks the session against concurrent change until the transaction ends.
 	// The token is read after the lock is held. session.ErrRefreshInvalid if
@@ -52,7 +56,8 @@ type SessionStore interface {
 	// SuccessorSealed) and inserts next.
 	Rotate(ctx context.Context, s session.Session, used, next session.RefreshToken) error
 	// Save writes the mutable fields of s (last use, expiries, auth time,
-	// revocation, user agent, IP, generation).
+	// revocation, user agent, IP, generation). Call it only on a session
+	// read with a lock in the same transaction.
 	Save(ctx context.Context, s session.Session) error
 	// RevokeAllForUser revokes every active session of userID except
 	// exceptID (may be empty) and returns the IDs it revoked.

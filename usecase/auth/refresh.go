@@ -25,11 +25,22 @@ func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair
 	if err != nil {
 		return TokenPair{}, err
 	}
+	pair, err := s.refreshOnce(ctx, raw, hash, meta)
+	if errors.Is(err, session.ErrConflict) {
+		// Another request rotated this token between our read and our write
+		// (possible only where the store cannot lock the row). Once more,
+		// with fresh state, this becomes a grace replay of that successor.
+		pair, err = s.refreshOnce(ctx, raw, hash, meta)
+	}
+	return pair, err
+}
+
+func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, meta Meta) (TokenPair, error) {
 	var (
 		pair   TokenPair
 		reused bool
 	)
-	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.now()
 		sess, tok, err := s.d.Sessions.LockByRefreshHash(ctx, hash)
 		if err != nil {

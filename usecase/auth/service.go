@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
@@ -67,10 +68,14 @@ type RegisterInput struct {
 // maxUserAgent bounds what is stored of a User-Agent header.
 const maxUserAgent = 512
 
+// clean bounds and repairs client-supplied metadata: PostgreSQL rejects
+// invalid UTF-8 in text columns, and a cut may split a character.
 func (m Meta) clean() Meta {
 	if len(m.UserAgent) > maxUserAgent {
 		m.UserAgent = m.UserAgent[:maxUserAgent]
 	}
+	m.UserAgent = strings.ToValidUTF8(m.UserAgent, "")
+	m.IP = strings.ToValidUTF8(m.IP, "")
 	return m
 }
 
@@ -78,18 +83,16 @@ func (m Meta) clean() Meta {
 func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
 	email, ok := user.NormalizeEmail(in.Email)
+	var emailErr, nameErr error
 	if !ok {
-		return TokenPair{}, user.Invalid("email", "must be a valid email address")
-	}
-	if err := user.CheckPassword("password", in.Password, email); err != nil {
-		return TokenPair{}, err
+		emailErr = user.Invalid("email", "must be a valid email address")
 	}
 	name := ""
 	if in.Name != "" {
-		var err error
-		if name, err = user.NormalizeName(in.Name); err != nil {
-			return TokenPair{}, err
-		}
+		name, nameErr = user.NormalizeName(in.Name)
+	}
+	if err := user.Join(emailErr, user.CheckPassword("password", in.Password, email), nameErr); err != nil {
+		return TokenPair{}, err
 	}
 	hash, err := s.d.Hasher.Hash(ctx, in.Password)
 	if err != nil {

@@ -37,32 +37,39 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (domauth.Princip
 }
 
 // LogoutInput names the session to end: by its refresh token, or by the
-// caller's access token. The refresh token wins when both are given.
+// caller's access token. The refresh token wins when both are given; the
+// access token is the fallback when the refresh token is unknown.
 type LogoutInput struct {
 	RefreshToken string
 	Principal    *domauth.Principal
 }
 
 // Logout revokes one session. An unknown or already ended refresh token is
-// not an error: the outcome the caller wants (no live session for that
-// token) already holds, and telling stale cookies apart helps nobody.
+// not an error (as in RFC 7009): the outcome the caller wants, no live
+// session for that token, already holds.
 func (s *Service) Logout(ctx context.Context, in LogoutInput, meta Meta) error {
 	meta = meta.clean()
 	if in.RefreshToken != "" {
-		hash, err := session.HashRefreshToken(in.RefreshToken)
-		if err != nil {
-			return nil
-		}
-		return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-			sess, _, err := s.d.Sessions.LockByRefreshHash(ctx, hash)
-			if errors.Is(err, session.ErrRefreshInvalid) {
-				return nil
-			}
+		found := false
+		if hash, err := session.HashRefreshToken(in.RefreshToken); err == nil {
+			err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+				sess, _, err := s.d.Sessions.LockByRefreshHash(ctx, hash)
+				if errors.Is(err, session.ErrRefreshInvalid) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				found = true
+				return s.revoke(ctx, sess, session.ReasonLogout, meta)
+			})
 			if err != nil {
 				return err
 			}
-			return s.revoke(ctx, sess, session.ReasonLogout, meta)
-		})
+		}
+		if found || in.Principal == nil {
+			return nil
+		}
 	}
 	if in.Principal == nil {
 		return domauth.ErrUnauthenticated
@@ -90,7 +97,7 @@ func (s *Service) RevokeSession(ctx context.Context, p domauth.Principal, sessio
 
 func (s *Service) revokeByID(ctx context.Context, p domauth.Principal, sessionID, reason string, meta Meta) error {
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		sess, err := s.d.Sessions.ByID(ctx, sessionID)
+		sess, err := s.d.Sessions.LockByID(ctx, sessionID)
 		if err != nil {
 			return err
 		}
@@ -153,7 +160,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, passw
 	var pair TokenPair
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		sess, err := s.d.Sessions.ByID(ctx, p.SessionID())
+		sess, err := s.d.Sessions.LockByID(ctx, p.SessionID())
 		if errors.Is(err, session.ErrNotFound) {
 			return domauth.ErrSessionRevoked
 		}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+	"gorm.io/gorm"
+
+	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
+	"github.com/gatehouse/gatehouse/adapter/password"
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/adapter/token"
+	"github.com/gatehouse/gatehouse/api/docs"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/database"
+	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
+	"github.com/gatehouse/gatehouse/infrastructure/logging"
+	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// systemClock is the real clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// serveOptions is the whole application graph of `gatehouse` (serve). It is
+// the only place where adapters are bound to the ports they satisfy.
+// The configuration comes from cfg: config.Module() in production, a
+// supplied config.Config in tests.
+func serveOptions(cfg fx.Option) fx.Option {
+	return fx.Options(
+		cfg,
+		logging.Module(),
+		database.Module(),
+		httpserver.Module(),
+		scheduler.Module(),
+		fx.Provide(
+			func() systemClock { return systemClock{} },
+			persistence.NewTransactor,
+			persistence.NewUserRepository,
+			persistence.NewSessionStore,
+			persistence.NewAuditLog,
+			persistence.NewKeyStore,
+			newHasher,
+			newTokens,
+			newAuthService,
+			newAccountService,
+		),
+		// Asking for the Server makes fx build it and run its lifecycle hooks.
+		fx.Invoke(registerRoutes, schedulePurge, func(*httpserver.Server) {}),
+	)
+}
+
+func newHasher(cfg config.Config) (*password.Hasher, error) {
+	p := password.DefaultParams()
+	p.MemoryKiB = cfg.Password.MemoryKiB
+	p.Iterations = cfg.Password.Iterations
+	p.Parallelism = cfg.Password.Parallelism
+	return password.NewHasher(p, cfg.Password.MaxConcurrent)
+}
+
+// newTokens loads or creates the signing keys. It runs at construction, so a
+// database that cannot be reached at start fails the start with a clear
+// error instead of the first login.
+func newTokens(cfg config.Config, keys *persistence.KeyStore, _ *gorm.DB) (*token.Service, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return token.NewService(ctx, token.Config{
+		Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
+		TTL: cfg.JWT.AccessTokenTTL, Leeway: cfg.JWT.Leeway,
+		PrivateKeyFile: cfg.JWT.PrivateKeyFile,
+	}, keys, time.Now)
+}
+
+func sessionPolicy(cfg config.Config) session.Policy {
+	return session.Policy{
+		IdleTTL:     cfg.Session.RefreshIdleTTL,
+		AbsoluteTTL: cfg.Session.RefreshAbsoluteTTL,
+		ReuseGrace:  cfg.Session.RefreshReuseGrace,
+	}
+}
+
+type authDeps struct {
+	fx.In
+	Cfg      config.Config
+	Users    *persistence.UserRepository
+	Sessions *persistence.SessionStore
+	Audit    *persistence.AuditLog
+	Tx       *persistence.Transactor
+	Hasher   *password.Hasher
+	Tokens   *token.Service
+	Clock    systemClock
+}
+
+func newAuthService(d authDeps) *auth.Service {
+	return auth.NewService(auth.Deps{
+		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
+		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
+	}, sessionPolicy(d.Cfg))
+}
+
+func newAccountService(d authDeps) *account.Service {
+	return account.NewService(account.Deps{
+		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
+		Hasher: d.Hasher, Clock: d.Clock,
+	})
+}
+
+type routeDeps struct {
+	fx.In
+	Cfg     config.Config
+	Echo    *echo.Echo
+	Server  *httpserver.Server
+	DB      *gorm.DB
+	Auth    *auth.Service
+	Account *account.Service
+	Tokens  *token.Service
+	Log     *slog.Logger
+}
+
+func registerRoutes(d routeDeps) {
+	httpadapter.Register(d.Echo, httpadapter.Deps{
+		Auth: d.Auth, Account: d.Account,
+		JWKS: d.Tokens.JWKS,
+		Ready: func(ctx context.Context) error {
+			if d.Server.Draining() {
+				return errShuttingDown
+			}
+			return database.Ping(ctx, d.DB)
+		},
+		Docs: docs.Handler(),
+		Now:  time.Now,
+		Log:  d.Log,
+	}, httpadapter.Options{
+		BodyLimit:      d.Cfg.HTTP.BodyLimit,
+		RequestTimeout: d.Cfg.HTTP.RequestTimeout,
+		Cookie: httpadapter.CookieOptions{
+			Secure: d.Cfg.Cookie.Secure, SameSite: d.Cfg.Cookie.SameSite,
+			MaxAge: d.Cfg.Session.RefreshIdleTTL,
+		},
+		CORSAllowedOrigins: d.Cfg.HTTP.CORSAllowedOrigins,
+		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
+		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+	})
+	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
+}
+
+// schedulePurge deletes ended sessions in the background on every instance;
+// the deletes are idempotent, so instances running it at once do no harm.
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, log *slog.Logger) {
+	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		n, err := a.PurgeEnded(ctx)
+		if n > 0 {
+			log.Info("purged ended sessions", slog.Int("count", n))
+		}
+		return err
+	})
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// refreshCookie returns the refresh cookie a response set, failing if none.
+func refreshCookie(t testing.TB, r *response) *http.Cookie {
+	t.Helper()
+	ck := r.cookie("refresh_token")
+	if ck == nil {
+		t.Fatalf("no refresh_token cookie set: %v", r.Header.Values("Set-Cookie"))
+	}
+	return ck
+}
+
+func TestRefreshCookieFlow(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		s := startServer(t, testEnv(dbURL(t)))
+
+		t.Run("cookie attributes and rotation", func(t *testing.T) {
+			c := s.client()
+			r := c.do("POST", "/auth/register", map[string]any{"email": "cookie@example.com", "password": "cookie password"})
+			expect(t, r, 201, "")
+			ck := refreshCookie(t, r)
+			if !ck.HttpOnly || ck.Path != "/auth" || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge != int((168*time.Hour)/time.Second) {
+				t.Errorf("cookie attributes: %+v", ck)
+			}
+			if ck.Secure {
+				t.Errorf("COOKIE_SECURE=false but cookie is Secure")
+			}
+			first := ck.Value
+
+			rr := c.do("POST", "/auth/refresh", nil)
+			expect(t, rr, 200, "")
+			if rr.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("refresh Cache-Control %q", rr.Header.Get("Cache-Control"))
+			}
+			second := refreshCookie(t, rr).Value
+			if second == first {
+				t.Fatal("refresh did not rotate the token")
+			}
+			var p tokenPair
+			rr.data(t, &p)
+			if p.RefreshToken != "" {
+				t.Error("cookie transport leaked the refresh token into the body")
+			}
+			_, claims := decodeJWT(t, p.AccessToken)
+			if claims["fresh"] != false {
+				t.Errorf("refreshed token fresh = %v", claims["fresh"])
+			}
+			c.bearer = p.AccessToken
+			expect(t, c.do("GET", "/users/me", nil), 200, "")
+
+			// The predecessor within the grace interval: the same successor.
+			old := s.client()
+			old.cookies["refresh_token"] = &http.Cookie{Name: "refresh_token", Value: first, Path: "/auth"}
+			replay := old.do("POST", "/auth/refresh", nil)
+			expect(t, replay, 200, "")
+			if got := refreshCookie(t, replay).Value; got != second {
+				t.Errorf("grace replay gave another successor")
+			}
+		})
+
+		t.Run("logout clears the cookie and ends the session", func(t *testing.T) {
+			c := s.client()
+			c.register("logout@example.com", "logout password")
+			r := c.do("POST", "/auth/logout", nil)
+			expect(t, r, 200, "")
+			if ck := r.cookie("refresh_token"); ck == nil || ck.MaxAge >= 0 {
+				t.Errorf("cookie not cleared: %v", r.Header.Values("Set-Cookie"))
+			}
+			if string(r.Env.Data) != "null" {
+				t.Errorf("data = %s, want null", r.Env.Data)
+			}
+			expect(t, c.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+			expect(t, c.do("POST", "/auth/refresh", nil), 401, "REFRESH_TOKEN_INVALID")
+		})
+
+		t.Run("refresh without a token", func(t *testing.T) {
+			expect(t, s.client().do("POST", "/auth/refresh", nil), 401, "REFRESH_TOKEN_INVALID")
+			expect(t, s.client().do("POST", "/auth/refresh", map[string]any{"refreshToken": "garbage"}), 401, "REFRESH_TOKEN_INVALID")
+		})
+
+		t.Run("origin check on cookie requests", func(t *testing.T) {
+			c := s.client()
+			c.register("csrf@example.com", "csrf password")
+			r := c.do("POST", "/auth/refresh", nil, withHeader("Origin", "https://evil.example"))
+			expect(t, r, 403, "CSRF_REJECTED")
+			// The service's own origin is fine.
+			expect(t, c.do("POST", "/auth/refresh", nil, withHeader("Origin", s.base)), 200, "")
+		})
+
+		t.Run("login ignores a planted cookie", func(t *testing.T) {
+			victim := s.client()
+			victim.register("fixation@example.com", "fixation pw")
+			planted := victim.cookies["refresh_token"].Value
+			attacker := s.client()
+			attacker.cookies["refresh_token"] = &http.Cookie{Name: "refresh_token", Value: planted, Path: "/auth"}
+			p, r := attacker.login("fixation@example.com", "fixation pw", "")
+			expect(t, r, 200, "")
+			if refreshCookie(t, r).Value == planted {
+				t.Error("login reused the presented refresh token")
+			}
+			var v tokenPair
+			r.data(t, &v)
+			if p.Session.ID == "" {
+				t.Error("no session")
+			}
+		})
+	})
+}
+
+func TestRefreshBodyTransportAndReuse(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		env := testEnv(dbURL(t))
+		env["REFRESH_REUSE_GRACE"] = "0s"
+		s := startServer(t, env)
+		c := s.client()
+		c.register("native@example.com", "native password")
+		p, r := c.login("native@example.com", "native password", "body")
+		expect(t, r, 200, "")
+		if p.RefreshToken == "" || r.cookie("refresh_token") != nil {
+			t.Fatalf("body transport: token %q, cookie %v", p.RefreshToken, r.cookie("refresh_token"))
+		}
+		r1 := c.do("POST", "/auth/refresh", map[string]any{"refreshToken": p.RefreshToken})
+		expect(t, r1, 200, "")
+		var p1 tokenPair
+		r1.data(t, &p1)
+		if p1.RefreshToken == "" || p1.RefreshToken == p.RefreshToken {
+			t.Fatal("body refresh did not return a new token")
+		}
+		time.Sleep(5 * time.Millisecond) // past a zero grace interval
+		reuse := c.do("POST", "/auth/refresh", map[string]any{"refreshToken": p.RefreshToken})
+		expect(t, reuse, 401, "REFRESH_TOKEN_REUSED")
+		// The whole session is gone: its newest token and its access token.
+		expect(t, c.do("POST", "/auth/refresh", map[string]any{"refreshToken": p1.RefreshToken}), 401, "REFRESH_TOKEN_INVALID")
+		c.bearer = p1.AccessToken
+		expect(t, c.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+	})
+}
+
+// TestParallelRefresh: fifty refreshes of one token at once give no 5xx,
+// and every success carries the same successor: one lineage.
+func TestParallelRefresh(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		s := startServer(t, testEnv(dbURL(t)))
+		c := s.client()
+		c.register("parallel@example.com", "parallel password")
+		p, _ := c.login("parallel@example.com", "parallel password", "body")
+		const n = 50
+		var wg sync.WaitGroup
+		results := make([]*response, n)
+		start := time.Now()
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = s.client().do("POST", "/auth/refresh", map[string]any{"refreshToken": p.RefreshToken})
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		successors := map[string]int{}
+		ok := 0
+		for _, r := range results {
+			switch r.Status {
+			case 200:
+				ok++
+				var np tokenPair
+				r.data(t, &np)
+				successors[np.RefreshToken]++
+			default:
+				t.Errorf("parallel refresh: %d %s", r.Status, r.code())
+			}
+		}
+		if len(successors) != 1 {
+			t.Errorf("%d distinct successors, want 1 lineage", len(successors))
+		}
+		t.Logf("%d parallel refreshes: %d answered 200, %d distinct successors, %v", n, ok, len(successors), elapsed)
+		// The lineage continues from that one successor.
+		for succ := range successors {
+			expect(t, c.do("POST", "/auth/refresh", map[string]any{"refreshToken": succ}), 200, "")
+		}
+	})
+}
+
+func TestSessionManagement(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		s := startServer(t, testEnv(dbURL(t)))
+		laptop := s.client()
+		laptop.register("sessions@example.com", "sessions password")
+		phone := s.client()
+		_, r := phone.login("sessions@example.com", "sessions password", "body")
+		expect(t, r, 200, "")
+
+		list := laptop.do("GET", "/auth/sessions", nil)
+		expect(t, list, 200, "")
+		var sessions []struct {
+			ID      string `json:"id"`
+			Current bool   `json:"current"`
+		}
+		list.data(t, &sessions)
+		if len(sessions) != 2 {
+			t.Fatalf("%d sessions listed, want 2", len(sessions))
+		}
+		var phoneID string
+		for _, ss := range sessions {
+			if !ss.Current {
+				phoneID = ss.ID
+			}
+		}
+		if phoneID == "" {
+			t.Fatal("no non-current session")
+		}
+		stranger := s.client()
+		stranger.register("stranger@example.com", "stranger password")
+		expect(t, stranger.do("DELETE", "/auth/sessions/"+phoneID, nil), 404, "NOT_FOUND")
+		expect(t, stranger.do("DELETE", "/auth/sessions/not-a-uuid", nil), 400, "VALIDATION_FAILED")
+		expect(t, phone.do("GET", "/users/me", nil), 200, "")
+
+		expect(t, laptop.do("DELETE", "/auth/sessions/"+phoneID, nil), 200, "")
+		expect(t, phone.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+		list = laptop.do("GET", "/auth/sessions", nil)
+		list.data(t, &sessions)
+		if len(sessions) != 1 || !sessions[0].Current {
+			t.Errorf("after revoke: %+v", sessions)
+		}
+
+		other := s.client()
+		other.login("sessions@example.com", "sessions password", "")
+		expect(t, laptop.do("POST", "/auth/logout-all", nil), 200, "")
+		expect(t, laptop.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+		expect(t, other.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+		expect(t, other.do("POST", "/auth/refresh", nil), 401, "REFRESH_TOKEN_INVALID")
+		// The stranger was not touched.
+		expect(t, stranger.do("GET", "/users/me", nil), 200, "")
+	})
+}
+
+// TestRevocationAcrossInstances: two instances on one database; a logout on
+// one is refused by the other at once.
+func TestRevocationAcrossInstances(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		env := testEnv(dbURL(t))
+		a, b := startServer(t, env), startServer(t, env)
+		ca := a.client()
+		ca.register("fleet@example.com", "fleet password")
+		cb := b.client()
+		cb.bearer = ca.bearer
+		expect(t, cb.do("GET", "/users/me", nil), 200, "")
+		expect(t, ca.do("POST", "/auth/logout", nil), 200, "")
+		expect(t, cb.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+	})
+}

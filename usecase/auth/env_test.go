@@ -1,0 +1,158 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
+)
+
+// t0 is when every test starts.
+var t0 = time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC)
+
+const (
+	idleTTL     = 7 * 24 * time.Hour
+	absoluteTTL = 30 * 24 * time.Hour
+	grace       = 10 * time.Second
+	accessTTL   = 15 * time.Minute
+
+	adaEmail    = "ada@example.com"
+	adaPassword = "correct horse battery"
+)
+
+var meta = auth.Meta{IP: "203.0.113.7", UserAgent: "TestAgent/1.0"}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	clock  *fakes.Clock
+	store  *fakes.Store
+	hasher *fakes.Hasher
+	tokens *fakes.Tokens
+	svc    *auth.Service
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	clock := fakes.NewClock(t0)
+	store := fakes.NewStore()
+	hasher := fakes.NewHasher()
+	tokens := fakes.NewTokens(clock, accessTTL)
+	svc := auth.NewService(auth.Deps{
+		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Hasher: hasher, Tokens: tokens, Verifier: tokens, Clock: clock,
+	}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	return &env{t: t, ctx: t.Context(), clock: clock, store: store, hasher: hasher, tokens: tokens, svc: svc}
+}
+
+func (e *env) register(email, password string) auth.TokenPair {
+	e.t.Helper()
+	p, err := e.svc.Register(e.ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: email, Password: password}, Name: "Ada"}, meta)
+	if err != nil {
+		e.t.Fatalf("Register(%q): %v", email, err)
+	}
+	return p
+}
+
+func (e *env) login(email, password string) auth.TokenPair {
+	e.t.Helper()
+	p, err := e.svc.Login(e.ctx, auth.Credentials{Email: email, Password: password}, meta)
+	if err != nil {
+		e.t.Fatalf("Login(%q): %v", email, err)
+	}
+	return p
+}
+
+func (e *env) refresh(raw string) auth.TokenPair {
+	e.t.Helper()
+	p, err := e.svc.Refresh(e.ctx, raw, meta)
+	if err != nil {
+		e.t.Fatalf("Refresh: %v", err)
+	}
+	return p
+}
+
+// claims reads an access token's claims, checking its signature.
+func (e *env) claims(access string) domauth.Claims {
+	e.t.Helper()
+	c, err := e.tokens.Decode(access)
+	if err != nil {
+		e.t.Fatalf("access token %q does not decode: %v", access, err)
+	}
+	return c
+}
+
+// principal authenticates an access token, failing the test if it is refused.
+func (e *env) principal(access string) domauth.Principal {
+	e.t.Helper()
+	p, err := e.svc.Authenticate(e.ctx, access)
+	if err != nil {
+		e.t.Fatalf("Authenticate: %v", err)
+	}
+	return p
+}
+
+func (e *env) storedSession(id string) session.Session {
+	e.t.Helper()
+	s, ok := e.store.Session(id)
+	if !ok {
+		e.t.Fatalf("session %s is not in the store", id)
+	}
+	return s
+}
+
+func (e *env) storedUser(id string) user.User {
+	e.t.Helper()
+	u, ok := e.store.User(id)
+	if !ok {
+		e.t.Fatalf("user %s is not in the store", id)
+	}
+	return u
+}
+
+// eventsOf returns the types of userID's events, oldest first.
+func (e *env) eventsOf(userID string) []audit.Type {
+	var out []audit.Type
+	for _, ev := range e.store.Events(userID) {
+		out = append(out, ev.Type)
+	}
+	return out
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error %v; want %v", what, err, want)
+	}
+}
+
+// wantField checks that err is a *user.ValidationError naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	var ve *user.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v (%T); want a *user.ValidationError on %q", err, err, field)
+	}
+	for _, f := range ve.Fields {
+		if f.Field == field {
+			return
+		}
+	}
+	t.Fatalf("validation error %v does not name field %q", ve, field)
+}
+
+func sameTime(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if !got.Equal(want) {
+		t.Fatalf("%s = %v; want %v", what, got, want)
+	}
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

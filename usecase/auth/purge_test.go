@@ -1,0 +1,58 @@
+package auth_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+func TestPurgeEndedKeepsRecentAndLiveSessions(t *testing.T) {
+	e := newEnv(t)
+	a := e.register(adaEmail, adaPassword)
+	b := e.login(adaEmail, adaPassword)
+	c := e.login(adaEmail, adaPassword)
+	logout := func(p auth.TokenPair) {
+		t.Helper()
+		if err := e.svc.Logout(e.ctx, auth.LogoutInput{RefreshToken: p.RefreshToken}, meta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logout(a)
+	e.clock.Advance(23 * time.Hour)
+	logout(b)
+	e.clock.Advance(2 * time.Hour) // a ended 25h ago, b 2h ago, c is live
+
+	n, err := e.svc.PurgeEnded(e.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeEnded = %d, %v; want 1 (only the session ended over a day ago)", n, err)
+	}
+	if _, ok := e.store.Session(a.Session.ID); ok {
+		t.Fatal("session ended 25h ago was kept")
+	}
+	if len(e.store.Tokens(a.Session.ID)) != 0 {
+		t.Fatal("refresh tokens of a purged session were kept")
+	}
+	if s, ok := e.store.Session(b.Session.ID); !ok || !s.Revoked() {
+		t.Fatal("a session revoked 2h ago was purged; its tokens must still be recognised")
+	}
+	e.refresh(c.RefreshToken) // the live session is untouched and keeps working
+
+	// The purged session's token is simply invalid.
+	_, err = e.svc.Refresh(e.ctx, a.RefreshToken, meta)
+	wantErr(t, "refresh token of a purged session", err, session.ErrRefreshInvalid)
+
+	// Once idle-expired for more than a day, a never-revoked session goes too.
+	e.clock.Advance(idleTTL + 25*time.Hour)
+	n, err = e.svc.PurgeEnded(e.ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("second PurgeEnded = %d, %v; want 2 (b, and c expired)", n, err)
+	}
+	if len(e.store.SessionsOf(a.User.ID)) != 0 {
+		t.Fatal("sessions left after the second purge")
+	}
+	if _, ok := e.store.User(a.User.ID); !ok {
+		t.Fatal("purge removed the account")
+	}
+}

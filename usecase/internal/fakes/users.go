@@ -1,0 +1,110 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+var (
+	_ auth.UserRepository    = (*Users)(nil)
+	_ account.UserRepository = (*Users)(nil)
+)
+
+// ErrConstraint is returned for writes a database constraint would refuse
+// other than the ones with domain sentinels (duplicate primary key, missing
+// foreign key).
+var ErrConstraint = errors.New("fakes: constraint violation")
+
+// Users is the account repository of a Store. Emails are unique as stored:
+// callers store normalized addresses, as the database's unique index on the
+// normalized email expects.
+type Users struct{ s *Store }
+
+// Create inserts u; user.ErrEmailTaken when the email exists.
+func (r *Users) Create(ctx context.Context, u user.User) error {
+	s := r.s
+	defer s.access(ctx)()
+	if _, ok := s.st.users[u.ID]; ok || u.ID == "" {
+		return fmt.Errorf("%w: user id %q", ErrConstraint, u.ID)
+	}
+	if _, ok := s.st.emails[u.Email]; ok {
+		return user.ErrEmailTaken
+	}
+	s.st.users[u.ID] = copyUser(u)
+	s.st.emails[u.Email] = u.ID
+	return nil
+}
+
+// ByEmail finds an account by its (normalized) email.
+func (r *Users) ByEmail(ctx context.Context, email string) (user.User, error) {
+	s := r.s
+	defer s.access(ctx)()
+	id, ok := s.st.emails[email]
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	return copyUser(s.st.users[id]), nil
+}
+
+// ByID finds an account.
+func (r *Users) ByID(ctx context.Context, id string) (user.User, error) {
+	s := r.s
+	defer s.access(ctx)()
+	u, ok := s.st.users[id]
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	return copyUser(u), nil
+}
+
+// Update writes the mutable fields of u (email, name, roles, password hash,
+// updatedAt).
+func (r *Users) Update(ctx context.Context, u user.User) error {
+	s := r.s
+	defer s.access(ctx)()
+	old, ok := s.st.users[u.ID]
+	if !ok {
+		return user.ErrNotFound
+	}
+	if owner, ok := s.st.emails[u.Email]; ok && owner != u.ID {
+		return user.ErrEmailTaken
+	}
+	delete(s.st.emails, old.Email)
+	s.st.emails[u.Email] = u.ID
+	old.Email = u.Email
+	old.Name = u.Name
+	old.Roles = u.Roles
+	old.PasswordHash = u.PasswordHash
+	old.UpdatedAt = u.UpdatedAt
+	s.st.users[u.ID] = copyUser(old)
+	return nil
+}
+
+// Delete removes the account with its sessions and refresh tokens (the
+// database cascades). Security events are kept.
+func (r *Users) Delete(ctx context.Context, id string) error {
+	s := r.s
+	defer s.access(ctx)()
+	u, ok := s.st.users[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	delete(s.st.users, id)
+	delete(s.st.emails, u.Email)
+	for sid, ss := range s.st.sessions {
+		if ss.s.UserID == id {
+			delete(s.st.sessions, sid)
+		}
+	}
+	for h, t := range s.st.tokens {
+		if _, ok := s.st.sessions[t.SessionID]; !ok {
+			delete(s.st.tokens, h)
+		}
+	}
+	return nil
+}
