@@ -1,0 +1,384 @@
+// Package token issues and verifies Gatehouse access tokens: compact JWS
+// JWTs (RFC 7519, profiled by RFC 9068) signed with an asymmetric key, and
+// publishes the public keys as a JWK Set (RFC 7517). It is the only package
+// that knows jwx.
+//
+// Verification runs on every request, so it is written as a short, pinned
+// path: the compact form is split by hand, the header must name one of our
+// kids with that key's algorithm, the signature is checked with a verifier
+// chosen at construction, and only then are the claims decoded. Nothing in
+// the token can pick the algorithm or the key.
+package token
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+)
+
+const (
+	// MaxTokenSize is the largest token Verify will look at, in bytes.
+	// Ours are well under 1 KiB; the bound keeps garbage cheap to refuse.
+	MaxTokenSize = 8 << 10
+
+	// typeAccessToken is the JOSE "typ" of RFC 9068 access tokens.
+	typeAccessToken = "at+jwt"
+	// typeAccessTokenFull is the same media type with its "application/"
+	// prefix, which RFC 7515 section 4.1.9 allows senders to keep.
+	typeAccessTokenFull = "application/at+jwt"
+)
+
+// KeyStore persists signing keys so every instance on one database shares
+// them. It is implemented by the persistence adapter.
+type KeyStore interface {
+	// EnsureSigningKey stores candidate if the store holds no signing key
+	// yet and returns the stored keys, the one to sign with first. It is
+	// idempotent and safe when several instances start at once: exactly one
+	// candidate wins and every caller gets the same keys back.
+	EnsureSigningKey(ctx context.Context, candidate auth.SigningKey) ([]auth.SigningKey, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	// Issuer is the "iss" of issued tokens and the only one accepted.
+	Issuer string
+	// Audience is the "aud" of issued tokens and the only one accepted.
+	Audience string
+	// TTL is the access-token lifetime; Issue uses it when the claims
+	// carry no expiry.
+	TTL time.Duration
+	// Leeway is the clock skew tolerated when checking exp, nbf, iat and
+	// auth_time. Zero means none.
+	Leeway time.Duration
+	// PrivateKeyFile, when set, names a PEM file of one or more PKCS #8
+	// private keys (Ed25519, or ECDSA P-256). The first signs; all verify.
+	// When empty, the key comes from the KeyStore.
+	PrivateKeyFile string
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Issuer == "":
+		return errors.New("issuer is empty")
+	case c.Audience == "":
+		return errors.New("audience is empty")
+	case c.TTL <= 0:
+		return fmt.Errorf("TTL %s is not positive", c.TTL)
+	case c.Leeway < 0:
+		return fmt.Errorf("leeway %s is negative", c.Leeway)
+	}
+	return nil
+}
+
+// Service signs and verifies access tokens. It is immutable after
+// NewService and safe for concurrent use.
+type Service struct {
+	issuer   string
+	audience string
+	ttl      time.Duration
+	leeway   time.Duration
+	now      func() time.Time
+	keys     *keySet
+	// b64 decodes token segments: unpadded base64url that also refuses
+	// non-zero trailing bits, so each token has exactly one spelling.
+	b64 *base64.Encoding
+}
+
+// NewService loads the signing keys and precomputes everything Verify and
+// JWKS need. Keys come from cfg.PrivateKeyFile when it is set (store is then
+// not used); otherwise a fresh Ed25519 key is offered to store, and the keys
+// it returns are used. now is the clock Verify checks times against; nil
+// means time.Now.
+func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time.Time) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("token: config: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+
+	var (
+		privs  []crypto.Signer
+		source string // names where the keys came from, for error messages
+	)
+	switch {
+	case cfg.PrivateKeyFile != "":
+		source = "private key file " + cfg.PrivateKeyFile
+		data, err := os.ReadFile(cfg.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("token: %w", err)
+		}
+		privs, err = parsePEMKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("token: %s: %w", source, err)
+		}
+	case store != nil:
+		source = "key store"
+		var err error
+		privs, err = keysFromStore(ctx, store, now())
+		if err != nil {
+			return nil, fmt.Errorf("token: %s: %w", source, err)
+		}
+	default:
+		return nil, errors.New("token: no signing key: set a private key file or provide a key store")
+	}
+
+	keys, err := newKeySet(privs)
+	if err != nil {
+		return nil, fmt.Errorf("token: %s: %w", source, err)
+	}
+	return &Service{
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		ttl:      cfg.TTL,
+		leeway:   cfg.Leeway,
+		now:      now,
+		keys:     keys,
+		b64:      base64.RawURLEncoding.Strict(),
+	}, nil
+}
+
+// TTL returns the configured access-token lifetime.
+func (s *Service) TTL() time.Duration { return s.ttl }
+
+// JWKS returns the RFC 7517 JWK Set of the public keys, as JSON: kty, crv,
+// x (and y for P-256), kid, alg and use "sig". It never holds private
+// material. The set is encoded once at construction; each call returns a
+// fresh copy the caller may keep or modify.
+func (s *Service) JWKS() []byte { return bytes.Clone(s.keys.jwks) }
+
+// Issue signs c as an access token with the first key. iss and aud come
+// from the configuration. Times are taken from c as given (the caller's
+// clock) and truncated to whole seconds; IssuedAt and AuthTime are
+// required, a zero ExpiresAt means IssuedAt+TTL and a zero NotBefore means
+// IssuedAt. An empty ID gets a new random jti.
+func (s *Service) Issue(c auth.Claims) (string, error) {
+	switch {
+	case c.Subject == "":
+		return "", errors.New("token: issue: subject is empty")
+	case c.SessionID == "":
+		return "", errors.New("token: issue: session ID is empty")
+	case c.IssuedAt.IsZero():
+		return "", errors.New("token: issue: issued-at is zero")
+	case c.AuthTime.IsZero():
+		return "", errors.New("token: issue: auth time is zero")
+	}
+	exp := c.ExpiresAt
+	if exp.IsZero() {
+		exp = c.IssuedAt.Add(s.ttl)
+	}
+	if !exp.After(c.IssuedAt) {
+		return "", errors.New("token: issue: expiry is not after issued-at")
+	}
+	nbf := c.NotBefore
+	if nbf.IsZero() {
+		nbf = c.IssuedAt
+	}
+	jti := c.ID
+	if jti == "" {
+		jti = id.New()
+	}
+
+	payload, err := json.Marshal(issuedClaims{
+		Issuer:    s.issuer,
+		Subject:   c.Subject,
+		Audience:  s.audience,
+		SessionID: c.SessionID,
+		ID:        jti,
+		IssuedAt:  c.IssuedAt.Unix(),
+		NotBefore: nbf.Unix(),
+		ExpiresAt: exp.Unix(),
+		AuthTime:  c.AuthTime.Unix(),
+		Fresh:     c.Fresh,
+		Methods:   c.Methods,
+		Roles:     c.Roles,
+	})
+	if err != nil {
+		return "", fmt.Errorf("token: issue: encode claims: %w", err)
+	}
+
+	k := s.keys.signing
+	enc := base64.RawURLEncoding
+	// Room for the signature too (64 bytes for both EdDSA and ES256), so
+	// the buffer is allocated once.
+	buf := make([]byte, 0, len(k.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(64))
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := k.signer.Sign(buf, k.private)
+	if err != nil {
+		return "", fmt.Errorf("token: issue: sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// joseHeader is the part of the protected header Verify looks at.
+type joseHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+	// Crit and B64 are only recorded as present or absent: we implement
+	// no JWS extension, so a token that asks for one is refused (RFC 7515
+	// section 4.1.11). b64 is refused even without crit because some
+	// libraries, jwx v2 among them, honour it regardless.
+	Crit json.RawMessage `json:"crit"`
+	B64  json.RawMessage `json:"b64"`
+}
+
+// invalid wraps auth.ErrTokenInvalid with a reason for the logs.
+func invalid(reason string) error {
+	return fmt.Errorf("%w: %s", auth.ErrTokenInvalid, reason)
+}
+
+// Verify checks raw and returns its claims. Every failure wraps
+// auth.ErrTokenInvalid, except a token that is valid in every respect but
+// past its expiry, which wraps auth.ErrTokenExpired.
+func (s *Service) Verify(raw string) (auth.Claims, error) {
+	if len(raw) == 0 || len(raw) > MaxTokenSize {
+		return auth.Claims{}, invalid("empty or oversized")
+	}
+
+	// Split the compact form by hand: exactly three non-empty base64url
+	// segments. This also refuses the JSON serialization, which can carry
+	// several signatures and unprotected headers that we never issue.
+	dot1, dot2 := -1, -1
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '.':
+			if dot1 < 0 {
+				dot1 = i
+			} else if dot2 < 0 {
+				dot2 = i
+			} else {
+				return auth.Claims{}, invalid("more than three segments")
+			}
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return auth.Claims{}, invalid("character outside base64url")
+		}
+	}
+	if dot2 < 0 || dot1 == 0 || dot2 == dot1+1 || dot2 == len(raw)-1 {
+		return auth.Claims{}, invalid("not three non-empty segments")
+	}
+
+	// One allocation holds the token bytes (the signing input is a prefix
+	// of them) and the three decoded segments.
+	hLen := s.b64.DecodedLen(dot1)
+	pLen := s.b64.DecodedLen(dot2 - dot1 - 1)
+	sLen := s.b64.DecodedLen(len(raw) - dot2 - 1)
+	buf := make([]byte, len(raw)+hLen+pLen+sLen)
+	src := buf[:len(raw)]
+	copy(src, raw)
+	hdrBuf := buf[len(raw) : len(raw)+hLen]
+	payBuf := buf[len(raw)+hLen : len(raw)+hLen+pLen]
+	sigBuf := buf[len(raw)+hLen+pLen:]
+
+	n, err := s.b64.Decode(hdrBuf, src[:dot1])
+	if err != nil {
+		return auth.Claims{}, invalid("header is not base64url")
+	}
+	var h joseHeader
+	if err := json.Unmarshal(hdrBuf[:n], &h); err != nil {
+		return auth.Claims{}, invalid("header is not a JSON object")
+	}
+	if h.Kid == "" {
+		return auth.Claims{}, invalid("no kid")
+	}
+	k, ok := s.keys.byKID[h.Kid]
+	if !ok {
+		return auth.Claims{}, invalid("unknown kid")
+	}
+	// The algorithm is the key's, never the token's: a header naming
+	// anything else ("none", HS256 with the public key as secret, ...) is
+	// refused before any cryptography runs.
+	if h.Alg != string(k.alg) {
+		return auth.Claims{}, invalid("alg does not match the key")
+	}
+	if !strings.EqualFold(h.Typ, typeAccessToken) && !strings.EqualFold(h.Typ, typeAccessTokenFull) {
+		return auth.Claims{}, invalid("typ is not at+jwt")
+	}
+	if h.Crit != nil || h.B64 != nil {
+		return auth.Claims{}, invalid("unsupported JWS extension")
+	}
+
+	n, err = s.b64.Decode(sigBuf, src[dot2+1:])
+	if err != nil {
+		return auth.Claims{}, invalid("signature is not base64url")
+	}
+	if err := k.verifier.Verify(src[:dot2], sigBuf[:n], k.public); err != nil {
+		return auth.Claims{}, invalid("bad signature")
+	}
+
+	// The signature holds; from here on the payload is ours.
+	n, err = s.b64.Decode(payBuf, src[dot1+1:dot2])
+	if err != nil {
+		return auth.Claims{}, invalid("payload is not base64url")
+	}
+	var pc parsedClaims
+	if err := json.Unmarshal(payBuf[:n], &pc); err != nil {
+		return auth.Claims{}, invalid("claims are malformed")
+	}
+	return s.checkClaims(&pc)
+}
+
+// checkClaims applies the claim rules to a signed payload. Expiry is
+// checked last so that ErrTokenExpired means "fine but for exp".
+func (s *Service) checkClaims(pc *parsedClaims) (auth.Claims, error) {
+	switch {
+	case pc.Issuer != s.issuer:
+		return auth.Claims{}, invalid("wrong iss")
+	case !pc.Audience.contains(s.audience):
+		return auth.Claims{}, invalid("wrong aud")
+	case pc.Subject == "", pc.SessionID == "", pc.ID == "",
+		!pc.ExpiresAt.set, !pc.IssuedAt.set, !pc.AuthTime.set:
+		return auth.Claims{}, invalid("required claim missing")
+	}
+
+	now := s.now()
+	// A date is in the future when it is later than now even after
+	// granting the leeway to a clock that may run behind.
+	late := now.Add(s.leeway)
+	iat, exp, authTime := pc.IssuedAt.time(), pc.ExpiresAt.time(), pc.AuthTime.time()
+	nbf := iat
+	if pc.NotBefore.set {
+		nbf = pc.NotBefore.time()
+	}
+	switch {
+	case iat.After(late):
+		return auth.Claims{}, invalid("iat in the future")
+	case nbf.After(late):
+		return auth.Claims{}, invalid("nbf in the future")
+	case authTime.After(late):
+		return auth.Claims{}, invalid("auth_time in the future")
+	}
+	// RFC 7519 section 4.1.4: the current time must be before exp.
+	if !now.Add(-s.leeway).Before(exp) {
+		return auth.Claims{}, fmt.Errorf("%w: exp %s passed", auth.ErrTokenExpired, exp.Format(time.RFC3339))
+	}
+
+	return auth.Claims{
+		Subject:   pc.Subject,
+		SessionID: pc.SessionID,
+		ID:        pc.ID,
+		IssuedAt:  iat,
+		NotBefore: nbf,
+		ExpiresAt: exp,
+		AuthTime:  authTime,
+		Fresh:     pc.Fresh,
+		Methods:   pc.Methods,
+		Roles:     pc.Roles,
+	}, nil
+}
