@@ -22,10 +22,10 @@ type registerRequest struct {
 }
 
 type loginRequest struct {
-	Email    string `json:"email" validate:"required,max=254"`
+	Email string `json:"email" validate:"required,max=254"`
 	// Only the contract's bounds are checked: a short password is simply
 	// wrong (INVALID_CREDENTIALS), and a login must not teach the rules.
-	Password string `json:"password" validate:"required,max=128"`
+	Password              string `json:"password" validate:"required,max=128"`
 	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
 }
 

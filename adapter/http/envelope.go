@@ -82,4 +82,3 @@ func noStore(c echo.Context) {
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
-

@@ -1,0 +1,189 @@
+package persistence_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/infrastructure/database"
+	"github.com/gatehouse/gatehouse/internal/pgtest"
+)
+
+// The suite runs every test on each store: SQLite in a file, SQLite in
+// memory, and a real PostgreSQL (skipped only when no binaries exist and
+// REQUIRE_POSTGRES is unset). Each test gets a fresh, migrated database.
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type engine struct {
+	name   string
+	driver string
+	dsn    func(t *testing.T) string
+}
+
+var engines = []engine{
+	{"sqlite-file", database.DriverSQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "gatehouse.db") }},
+	{"sqlite-memory", database.DriverSQLite, func(*testing.T) string { return ":memory:" }},
+	{"postgres", database.DriverPostgres, func(t *testing.T) string { return pgtest.URL(t) }},
+}
+
+// env is one store under test.
+type env struct {
+	db       *gorm.DB
+	postgres bool
+	tx       *persistence.Transactor
+	users    *persistence.UserRepository
+	sessions *persistence.SessionStore
+	audit    *persistence.AuditLog
+	keys     *persistence.KeyStore
+}
+
+func openEnv(t *testing.T, e engine) *env {
+	t.Helper()
+	db, err := database.Open(database.Config{Driver: e.driver, DSN: e.dsn(t), MaxOpenConns: 40, MaxIdleConns: 40}, nil)
+	if err != nil {
+		t.Fatalf("open %s: %v", e.name, err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	if err := database.Migrate(context.Background(), db, e.driver); err != nil {
+		t.Fatalf("migrate %s: %v", e.name, err)
+	}
+	return &env{
+		db:       db,
+		postgres: e.driver == database.DriverPostgres,
+		tx:       persistence.NewTransactor(db),
+		users:    persistence.NewUserRepository(db),
+		sessions: persistence.NewSessionStore(db),
+		audit:    persistence.NewAuditLog(db),
+		keys:     persistence.NewKeyStore(db),
+	}
+}
+
+// forEachStore runs fn as a parallel subtest on every engine.
+func forEachStore(t *testing.T, fn func(t *testing.T, s *env)) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, openEnv(t, e))
+		})
+	}
+}
+
+// base is a fixed instant with nanoseconds, in a non-UTC zone, to check
+// that stores keep UTC at microsecond precision.
+var base = time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600))
+
+// norm is what a store gives back for t.
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func normUser(u user.User) user.User {
+	u.CreatedAt, u.UpdatedAt = norm(u.CreatedAt), norm(u.UpdatedAt)
+	return u
+}
+
+func normSession(s session.Session) session.Session {
+	s.CreatedAt, s.LastUsedAt, s.AuthTime = norm(s.CreatedAt), norm(s.LastUsedAt), norm(s.AuthTime)
+	s.IdleExpiresAt, s.AbsoluteExpiresAt, s.RevokedAt = norm(s.IdleExpiresAt), norm(s.AbsoluteExpiresAt), norm(s.RevokedAt)
+	return s
+}
+
+func normToken(tok session.RefreshToken) session.RefreshToken {
+	tok.CreatedAt, tok.RotatedAt = norm(tok.CreatedAt), norm(tok.RotatedAt)
+	return tok
+}
+
+func equal[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got  %+v\n want %+v", what, got, want)
+	}
+}
+
+func newUser(email string) user.User {
+	return user.User{
+		ID: id.New(), Email: email, Name: "Ada", Roles: []string{user.RoleUser},
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		CreatedAt:    base, UpdatedAt: base,
+	}
+}
+
+func mustCreateUser(t *testing.T, s *env, email string) user.User {
+	t.Helper()
+	u := newUser(email)
+	if err := s.users.Create(context.Background(), u); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	return u
+}
+
+var policy = session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second}
+
+// mustStartSession stores a session of u started at now and returns it
+// with its first token's raw value and record.
+func mustStartSession(t *testing.T, s *env, u user.User, now time.Time) (session.Session, string, session.RefreshToken) {
+	t.Helper()
+	sess := policy.Start(id.New(), u.ID, now, "test-agent", "192.0.2.1")
+	raw, hash := session.NewRefreshSecret()
+	tok := session.RefreshToken{Hash: hash, SessionID: sess.ID, Generation: 1, CreatedAt: now}
+	if err := s.sessions.Create(context.Background(), sess, tok); err != nil {
+		t.Fatalf("create session: %v", err)
+	}
+	return sess, raw, tok
+}
+
+// rotate performs the refresh interactor's rotation step on a locked
+// session and token.
+func rotate(ctx context.Context, s *env, sess session.Session, used session.RefreshToken, raw string, now time.Time) (session.Session, string, session.RefreshToken, error) {
+	nextRaw, nextHash := session.NewRefreshSecret()
+	used.RotatedAt = now
+	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, sess.ID)
+	sess.Generation++
+	policy.Touch(&sess, now, "agent-2", "198.51.100.7")
+	next := session.RefreshToken{Hash: nextHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
+	err := s.sessions.Rotate(ctx, sess, used, next)
+	return sess, nextRaw, next, err
+}
+
+// warmPool opens n connections up front on PostgreSQL, so the goroutines
+// of a race test start their transactions together instead of one by one
+// as connections get established.
+func warmPool(t *testing.T, s *env, n int) {
+	t.Helper()
+	if !s.postgres {
+		return
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := s.db.Exec("SELECT pg_sleep(0.05)").Error; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func count(t *testing.T, s *env, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.db.Table(table).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,170 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// userRecord is a row of users.
+type userRecord struct {
+	ID           string    `gorm:"column:id;primaryKey"`
+	Email        string    `gorm:"column:email"`
+	Name         string    `gorm:"column:name"`
+	Roles        string    `gorm:"column:roles"` // comma-separated
+	PasswordHash string    `gorm:"column:password_hash"`
+	CreatedAt    time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt    time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+}
+
+// TableName implements gorm's tabler.
+func (userRecord) TableName() string { return "users" }
+
+func userFromDomain(u user.User) (userRecord, error) {
+	for _, r := range u.Roles {
+		// Roles are stored comma-separated; a comma inside one would split it.
+		if r == "" || strings.ContainsRune(r, ',') {
+			return userRecord{}, fmt.Errorf("persistence: invalid role %q", r)
+		}
+	}
+	return userRecord{
+		ID:           u.ID,
+		Email:        u.Email,
+		Name:         u.Name,
+		Roles:        strings.Join(u.Roles, ","),
+		PasswordHash: u.PasswordHash,
+		CreatedAt:    toDB(u.CreatedAt),
+		UpdatedAt:    toDB(u.UpdatedAt),
+	}, nil
+}
+
+func (r userRecord) toDomain() user.User {
+	var roles []string
+	if r.Roles != "" {
+		roles = strings.Split(r.Roles, ",")
+	}
+	return user.User{
+		ID:           r.ID,
+		Email:        r.Email,
+		Name:         r.Name,
+		Roles:        roles,
+		PasswordHash: r.PasswordHash,
+		CreatedAt:    fromDB(r.CreatedAt),
+		UpdatedAt:    fromDB(r.UpdatedAt),
+	}
+}
+
+// UserRepository stores accounts in users.
+type UserRepository struct {
+	db *gorm.DB
+}
+
+var (
+	_ auth.UserRepository    = (*UserRepository)(nil)
+	_ account.UserRepository = (*UserRepository)(nil)
+)
+
+// NewUserRepository returns a UserRepository on db.
+func NewUserRepository(db *gorm.DB) *UserRepository { return &UserRepository{db: db} }
+
+// Create inserts u. The unique index on the (already normalized) email makes
+// concurrent registrations of one address end with exactly one account;
+// the others get user.ErrEmailTaken.
+func (r *UserRepository) Create(ctx context.Context, u user.User) error {
+	if !id.Valid(u.ID) {
+		return fmt.Errorf("persistence: create user: invalid id %q", u.ID)
+	}
+	rec, err := userFromDomain(u)
+	if err != nil {
+		return err
+	}
+	if err := conn(ctx, r.db).Create(&rec).Error; err != nil {
+		if isUniqueViolation(err, pgUsersEmailKey, sqliteUsersEmailKey) {
+			return user.ErrEmailTaken
+		}
+		return wrapErr("create user", err)
+	}
+	return nil
+}
+
+// ByEmail finds an account by normalized email; user.ErrNotFound if none.
+func (r *UserRepository) ByEmail(ctx context.Context, email string) (user.User, error) {
+	var rec userRecord
+	err := conn(ctx, r.db).Where("email = ?", email).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return user.User{}, user.ErrNotFound
+	}
+	if err != nil {
+		return user.User{}, wrapErr("user by email", err)
+	}
+	return rec.toDomain(), nil
+}
+
+// ByID finds an account; user.ErrNotFound if none (or if userID is not an
+// ID at all).
+func (r *UserRepository) ByID(ctx context.Context, userID string) (user.User, error) {
+	if !id.Valid(userID) {
+		return user.User{}, user.ErrNotFound
+	}
+	var rec userRecord
+	err := conn(ctx, r.db).Where("id = ?", userID).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return user.User{}, user.ErrNotFound
+	}
+	if err != nil {
+		return user.User{}, wrapErr("user by id", err)
+	}
+	return rec.toDomain(), nil
+}
+
+// Update writes the mutable fields of u: email, name, roles, password hash
+// and updatedAt. user.ErrEmailTaken if the new email belongs to another
+// account, user.ErrNotFound if u does not exist.
+func (r *UserRepository) Update(ctx context.Context, u user.User) error {
+	if !id.Valid(u.ID) {
+		return user.ErrNotFound
+	}
+	rec, err := userFromDomain(u)
+	if err != nil {
+		return err
+	}
+	res := conn(ctx, r.db).Exec(
+		"UPDATE users SET email = ?, name = ?, roles = ?, password_hash = ?, updated_at = ? WHERE id = ?",
+		rec.Email, rec.Name, rec.Roles, rec.PasswordHash, rec.UpdatedAt, rec.ID)
+	if res.Error != nil {
+		if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
+			return user.ErrEmailTaken
+		}
+		return fmt.Errorf("persistence: update user: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// Delete removes the account with this ID; the database cascades to its
+// sessions and their refresh tokens. Security events are kept (see
+// AuditLog.ScrubUser). user.ErrNotFound if there is no such account.
+func (r *UserRepository) Delete(ctx context.Context, userID string) error {
+	if !id.Valid(userID) {
+		return user.ErrNotFound
+	}
+	res := conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID)
+	if res.Error != nil {
+		return fmt.Errorf("persistence: delete user: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}

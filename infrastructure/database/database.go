@@ -1,0 +1,259 @@
+// Package database opens the service's database (PostgreSQL or SQLite)
+// through GORM, sizes its pool, applies the embedded migrations and answers
+// readiness pings. It knows nothing of the business: repositories live in
+// adapter/persistence.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// The supported drivers.
+const (
+	DriverPostgres = "postgres"
+	DriverSQLite   = "sqlite"
+)
+
+// Defaults applied to zero pool sizes (PostgreSQL only).
+const (
+	DefaultMaxOpenConns = 20
+	DefaultMaxIdleConns = 10
+	// connMaxIdleTime closes connections idle this long, so a burst does not
+	// pin server backends for the lifetime of the pool.
+	connMaxIdleTime = 5 * time.Minute
+	// connectTimeout is added to PostgreSQL DSNs that set none, so an
+	// unreachable database fails fast instead of hanging on the kernel's
+	// TCP timeout.
+	connectTimeout = "5"
+	// pingTimeout bounds Ping when the caller's context has no deadline.
+	pingTimeout = 3 * time.Second
+	// slowQuery is the threshold above which a query is logged (without its
+	// parameter values).
+	slowQuery = 200 * time.Millisecond
+)
+
+// Config selects and sizes the database.
+type Config struct {
+	// Driver is "postgres" or "sqlite".
+	Driver string
+	// DSN is a postgres:// URL (or libpq key=value string), or for SQLite a
+	// file path, optionally with a driver query string, or ":memory:".
+	DSN string
+	// MaxOpenConns and MaxIdleConns size the PostgreSQL pool; zero means
+	// DefaultMaxOpenConns and DefaultMaxIdleConns. SQLite ignores them: see
+	// Open.
+	MaxOpenConns int
+	MaxIdleConns int
+	// ConnMaxLifetime recycles PostgreSQL connections after this long; zero
+	// means never (as in database/sql and DB_CONN_MAX_LIFETIME).
+	ConnMaxLifetime time.Duration
+}
+
+// Open opens and pings the database described by cfg. Errors and log lines
+// never contain the DSN, which may hold a password.
+//
+// PostgreSQL uses pgx with the extended protocol: pgx prepares each
+// statement once per connection and caches it, so the hot queries run as
+// prepared statements without GORM's own statement cache on top.
+//
+// SQLite gets WAL, a 5 s busy timeout, foreign keys and synchronous=NORMAL
+// on every connection, and exactly one connection: see openSQLite.
+func Open(cfg Config, log *slog.Logger) (*gorm.DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	gcfg := &gorm.Config{
+		Logger: newGormLogger(log, slowQuery),
+		// Repositories run their own transactions (Transactor); a
+		// transaction around every single statement would only add round
+		// trips.
+		SkipDefaultTransaction: true,
+		// Repositories translate driver errors themselves: they must tell
+		// which constraint failed, which GORM's translation forgets on
+		// SQLite.
+		TranslateError: false,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	switch cfg.Driver {
+	case DriverPostgres:
+		return openPostgres(cfg, gcfg, log)
+	case DriverSQLite:
+		return openSQLite(cfg, gcfg, log)
+	default:
+		return nil, fmt.Errorf("database: unsupported driver %q (want %q or %q)", cfg.Driver, DriverPostgres, DriverSQLite)
+	}
+}
+
+func openPostgres(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, error) {
+	dsn, err := withConnectTimeout(cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn, PreferSimpleProtocol: false}), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: open postgres: %w", redactErr(err, cfg.DSN))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database: open postgres: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(orDefault(cfg.MaxOpenConns, DefaultMaxOpenConns))
+	sqlDB.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, DefaultMaxIdleConns))
+	sqlDB.SetConnMaxLifetime(max(cfg.ConnMaxLifetime, 0))
+	sqlDB.SetConnMaxIdleTime(connMaxIdleTime)
+	log.Info("database opened", slog.String("driver", DriverPostgres), slog.String("target", describeDSN(cfg.DSN)))
+	return db, nil
+}
+
+// openSQLite opens one SQLite database with a single connection.
+//
+// Why one connection: SQLite allows one writer at a time anyway, and with
+// one connection every transaction, including refresh-token rotation,
+// runs alone from BEGIN to COMMIT. That is how rotation gets the write lock
+// on SQLite (there is no SELECT ... FOR UPDATE): a request waiting for the
+// connection sees the winner's committed rotation. It also keeps ":memory:"
+// one database rather than one per connection, and rules out SQLITE_BUSY
+// between our own connections. The price is no parallel reads, which is
+// fine for the single-instance deployments SQLite is meant for.
+//
+// Transactions begin IMMEDIATE, so a second process on the same file (an
+// operator's migrate command) waits on busy_timeout at BEGIN instead of
+// failing when a read transaction would upgrade to a write.
+func openSQLite(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, error) {
+	path, query, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(cfg.DSN, "sqlite://"), "sqlite:"), "?")
+	if path == "" {
+		return nil, errors.New("database: empty sqlite path (use a file path or :memory:)")
+	}
+	memory := path == ":memory:" || strings.Contains(query, "mode=memory")
+	if !memory {
+		dir := filepath.Dir(strings.TrimPrefix(path, "file:"))
+		// 0700: the file holds password hashes and the signing key.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("database: create sqlite directory: %w", err)
+		}
+	}
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout(5000)")
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "foreign_keys(ON)")
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Set("_txlock", "immediate")
+	dsn := path + "?" + params.Encode()
+	if query != "" {
+		// The operator's parameters come last, so their pragmas win.
+		dsn += "&" + query
+	}
+	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: open sqlite: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database: open sqlite: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(1)
+	sqlDB.SetMaxIdleConns(1)
+	// Never recycle the connection: for ":memory:" it is the database.
+	sqlDB.SetConnMaxLifetime(0)
+	sqlDB.SetConnMaxIdleTime(0)
+	log.Info("database opened", slog.String("driver", DriverSQLite), slog.String("target", path))
+	return db, nil
+}
+
+// Ping checks that the database answers, within pingTimeout unless ctx has
+// an earlier deadline. Readiness probes call it.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("database: ping: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("database: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool behind db.
+func Close(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// withConnectTimeout adds connect_timeout to a PostgreSQL DSN that has
+// none, in URL or key=value form.
+func withConnectTimeout(dsn string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// url.Error quotes the URL, password included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return "", fmt.Errorf("database: invalid postgres URL: %v", err)
+		}
+		q := u.Query()
+		if q.Get("connect_timeout") != "" {
+			return dsn, nil
+		}
+		q.Set("connect_timeout", connectTimeout)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	if strings.Contains(dsn, "connect_timeout=") {
+		return dsn, nil
+	}
+	return strings.TrimSpace(dsn + " connect_timeout=" + connectTimeout), nil
+}
+
+// describeDSN names the host and database of a PostgreSQL DSN for logs,
+// without user or password.
+func describeDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		return "postgres"
+	}
+	return u.Host + u.Path
+}
+
+// redactErr removes the DSN's password from an error text, should a driver
+// ever quote it. pgx does not today; this is belt and braces, because
+// startup errors are logged.
+func redactErr(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+}
