@@ -96,3 +96,23 @@ type TokenIssuer interface {
 type TokenVerifier interface {
 	Verify(raw string) (domauth.Claims, error)
 }
+
+// Observer is told of security-relevant outcomes, for metrics. All methods
+// must be cheap and safe for concurrent use.
+type Observer interface {
+	LoginSucceeded()
+	LoginFailed()
+	RefreshRotated()
+	RefreshReuseDetected()
+	// LoginThrottled counts password attempts refused by the account throttle.
+	LoginThrottled()
+}
+
+// noObserver is the Observer used when none is configured.
+type noObserver struct{}
+
+func (noObserver) LoginSucceeded()       {}
+func (noObserver) LoginFailed()          {}
+func (noObserver) RefreshRotated()       {}
+func (noObserver) RefreshReuseDetected() {}
+func (noObserver) LoginThrottled()       {}

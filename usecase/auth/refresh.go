@@ -37,8 +37,8 @@ func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair
 
 func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, meta Meta) (TokenPair, error) {
 	var (
-		pair   TokenPair
-		reused bool
+		pair            TokenPair
+		reused, rotated bool
 	)
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.now()
@@ -49,6 +49,7 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 		switch s.policy.Decide(sess, tok, now) {
 		case session.Rotate:
 			pair, err = s.rotate(ctx, sess, tok, raw, meta)
+			rotated = err == nil
 			return err
 		case session.Replay:
 			next, err := session.OpenSuccessor(raw, tok.SuccessorSealed, sess.ID)
@@ -77,7 +78,11 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 	}
 	if reused {
 		// Reported only after the revocation committed.
+		s.d.Observer.RefreshReuseDetected()
 		return TokenPair{}, session.ErrRefreshReused
+	}
+	if rotated {
+		s.d.Observer.RefreshRotated()
 	}
 	return pair, nil
 }

@@ -24,6 +24,8 @@ type Deps struct {
 	Tokens   TokenIssuer
 	Verifier TokenVerifier
 	Clock    Clock
+	// Observer is optional.
+	Observer Observer
 }
 
 // Service runs the authentication use cases.
@@ -34,6 +36,9 @@ type Service struct {
 
 // NewService returns a Service with the session lifetimes of policy.
 func NewService(d Deps, policy session.Policy) *Service {
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
 	return &Service{d: d, policy: policy}
 }
 
@@ -139,6 +144,7 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 	if err != nil {
 		return TokenPair{}, err
 	}
+	s.d.Observer.LoginSucceeded()
 	return pair, nil
 }
 
@@ -154,6 +160,7 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 	u, err := s.d.Users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {
 		s.d.Hasher.VerifyDummy(ctx, in.Password)
+		s.d.Observer.LoginFailed()
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
 	if err != nil {
@@ -164,6 +171,7 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		return user.User{}, fmt.Errorf("login: verify: %w", err)
 	}
 	if !match {
+		s.d.Observer.LoginFailed()
 		// The failure is recorded in a transaction of its own: the answer is
 		// an error, and the record must outlive it.
 		if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
