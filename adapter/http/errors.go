@@ -13,6 +13,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -106,6 +107,11 @@ func toAPIError(err error) *apiError {
 			out.Details = append(out.Details, fieldDetail{Field: f.Field, Message: f.Message})
 		}
 		return out
+	}
+	var limited *throttle.LimitedError
+	if errors.As(err, &limited) {
+		return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+			Message: "Too many attempts, try again later", RetryAfter: limited.RetryAfter}
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

@@ -238,3 +238,27 @@ func (p originPolicy) check(c echo.Context) error {
 	}
 	return newAPIError(http.StatusForbidden, CodeCSRFRejected, "Origin not allowed for cookie-authenticated requests")
 }
+
+// IPLimiter is the per-client-IP request budget.
+type IPLimiter interface {
+	Allow(ip string) (bool, time.Duration)
+}
+
+// rateLimit refuses requests past the client IP's budget with 429 and
+// Retry-After. The IP is the one Echo's extractor trusts: the peer address,
+// or X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header cannot
+// dodge the limit.
+func rateLimit(prefix string, l IPLimiter) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !strings.HasPrefix(c.Request().URL.Path, prefix) {
+				return next(c)
+			}
+			if ok, wait := l.Allow(c.RealIP()); !ok {
+				return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+					Message: "Too many requests, try again later", RetryAfter: wait}
+			}
+			return next(c)
+		}
+	}
+}

@@ -29,6 +29,11 @@ type Deps struct {
 	Example http.Handler
 	Now     func() time.Time
 	Log     *slog.Logger
+	// IPLimiter, when not nil, budgets requests per client IP across /auth.
+	IPLimiter IPLimiter
+	// Metrics, when not nil, records every request (route, method, status,
+	// duration) and per-IP throttling.
+	Metrics RequestObserver
 }
 
 // Options are the HTTP layer's settings.
@@ -57,6 +62,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	// the access log wraps the rest so it sees the final status; recover
 	// inside it so a panic still gets a logged envelope.
 	e.Pre(requestIDMiddleware)
+	e.Use(requestMetrics(e, d.Metrics))
 	e.Use(accessLog(d.Log), recoverMiddleware(d.Log), securityHeaders)
 	if len(o.CORSAllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -73,6 +79,12 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	authed := requireAuth(d.Auth)
 	fresh := requireFresh(o.StepUp, d.Now)
 
+	// Middleware is attached per route, never to a group: an Echo group
+	// with middleware answers unknown methods on its paths with 404 instead
+	// of 405.
+	if d.IPLimiter != nil {
+		e.Use(rateLimit("/auth/", d.IPLimiter))
+	}
 	a := e.Group("/auth")
 	a.POST("/register", h.register)
 	a.POST("/login", h.login)
@@ -83,14 +95,14 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.GET("/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
 
-	u := e.Group("/users/me", authed)
-	u.GET("", h.me)
-	u.PATCH("", h.updateMe)
-	u.GET("/security-events", h.securityEvents)
+	u := e.Group("/users/me")
+	u.GET("", h.me, authed)
+	u.PATCH("", h.updateMe, authed)
+	u.GET("/security-events", h.securityEvents, authed)
 	// The sensitive operations declare the step-up rule here, once.
-	u.PUT("/password", h.changePassword, fresh)
-	u.PUT("/email", h.changeEmail, fresh)
-	u.DELETE("", h.deleteMe, fresh)
+	u.PUT("/password", h.changePassword, authed, fresh)
+	u.PUT("/email", h.changeEmail, authed, fresh)
+	u.DELETE("", h.deleteMe, authed, fresh)
 
 	e.GET("/.well-known/jwks.json", h.jwksHandler)
 	e.GET("/healthz", h.healthz)

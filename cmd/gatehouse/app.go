@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -10,19 +11,23 @@ import (
 	"gorm.io/gorm"
 
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
+	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	"github.com/gatehouse/gatehouse/api/docs"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
 	"github.com/gatehouse/gatehouse/infrastructure/logging"
+	"github.com/gatehouse/gatehouse/infrastructure/metrics"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
 
 // systemClock is the real clock.
@@ -41,6 +46,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		database.Module(),
 		httpserver.Module(),
 		scheduler.Module(),
+		metrics.Module(),
 		fx.Provide(
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
@@ -48,13 +54,19 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewSessionStore,
 			persistence.NewAuditLog,
 			persistence.NewKeyStore,
+			persistence.NewLoginThrottle,
+			persistence.NewIPCounts,
+			newIPLimiter,
 			newHasher,
 			newTokens,
 			newAuthService,
 			newAccountService,
+			newMetrics,
+			// The metrics listener serves what the adapter renders.
+			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, func(*httpserver.Server) {}),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, func(*httpserver.Server) {}),
 	)
 }
 
@@ -97,12 +109,19 @@ type authDeps struct {
 	Hasher   *password.Hasher
 	Tokens   *token.Service
 	Clock    systemClock
+	Throttle *persistence.LoginThrottle
+	Metrics  *metricsadapter.Metrics
 }
 
 func newAuthService(d authDeps) *auth.Service {
 	return auth.NewService(auth.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
+		Throttle: d.Throttle, Observer: d.Metrics,
+		ThrottlePolicy: throttle.Policy{
+			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
+			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,
+		},
 	}, sessionPolicy(d.Cfg))
 }
 
@@ -123,6 +142,8 @@ type routeDeps struct {
 	Account *account.Service
 	Tokens  *token.Service
 	Log     *slog.Logger
+	Limiter *ratelimit.Limiter
+	Metrics *metricsadapter.Metrics
 }
 
 func registerRoutes(d routeDeps) {
@@ -135,9 +156,11 @@ func registerRoutes(d routeDeps) {
 			}
 			return database.Ping(ctx, d.DB)
 		},
-		Docs: docs.Handler(),
-		Now:  time.Now,
-		Log:  d.Log,
+		Docs:      docs.Handler(),
+		Now:       time.Now,
+		Log:       d.Log,
+		IPLimiter: ipLimiterOrNil(d.Limiter),
+		Metrics:   d.Metrics,
 	}, httpadapter.Options{
 		BodyLimit:      d.Cfg.HTTP.BodyLimit,
 		RequestTimeout: d.Cfg.HTTP.RequestTimeout,
@@ -162,4 +185,44 @@ func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, log 
 		}
 		return err
 	})
+}
+
+// ipLimiterSync is how often each instance adds its per-IP counts to the
+// shared ones: the fleet's budget is enforced late by at most this much.
+const ipLimiterSync = time.Second
+
+func newIPLimiter(cfg config.Config, store *persistence.IPCounts) *ratelimit.Limiter {
+	return ratelimit.New(cfg.RateLimit.PerIP, cfg.RateLimit.Window, store, time.Now)
+}
+
+// ipLimiterOrNil keeps the middleware out entirely when the limit is off.
+func ipLimiterOrNil(l *ratelimit.Limiter) httpadapter.IPLimiter {
+	if !l.Enabled() {
+		return nil
+	}
+	return l
+}
+
+func scheduleRateLimitSync(r *scheduler.Runner, l *ratelimit.Limiter) {
+	if l.Enabled() {
+		r.Every("rate-limit-sync", ipLimiterSync, l.Sync)
+	}
+}
+
+// newMetrics records the service's metrics, the database pool's included.
+// They are always collected (a few atomic adds per request) and exposed only
+// by the METRICS_ADDR listener, never by the public one.
+func newMetrics(db *gorm.DB) (*metricsadapter.Metrics, error) {
+	m, err := metricsadapter.New()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: database handle: %w", err)
+	}
+	if err := m.RegisterDB(sqlDB); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -269,6 +269,8 @@ func TestRequestHandling(t *testing.T) {
 	t.Run("routing errors", func(t *testing.T) {
 		expect(t, c.do("GET", "/nope", nil), 404, "NOT_FOUND")
 		expect(t, c.do("DELETE", "/auth/login", nil), 405, "METHOD_NOT_ALLOWED")
+		expect(t, c.do("POST", "/users/me", nil), 405, "METHOD_NOT_ALLOWED")
+		expect(t, c.do("GET", "/users/me/password", nil), 405, "METHOD_NOT_ALLOWED")
 	})
 
 	t.Run("security headers", func(t *testing.T) {

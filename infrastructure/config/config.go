@@ -186,9 +186,12 @@ type Login struct {
 	MaxFailures int
 	// Lockout is the lockout window and duration (LOGIN_LOCKOUT, 15m).
 	Lockout time.Duration
-	// BackoffAfter is the number of failures after which responses are
-	// slowed down (LOGIN_BACKOFF_AFTER, default 5).
+	// BackoffAfter is the number of consecutive failures after which each
+	// further attempt must wait (LOGIN_BACKOFF_AFTER, default 5).
 	BackoffAfter int
+	// BackoffBase is the first such wait, doubled with each further failure
+	// (LOGIN_BACKOFF_BASE, default 1s, at most 1h).
+	BackoffBase time.Duration
 }
 
 // RateLimit configures the per-client-IP rate limit on /auth/*.

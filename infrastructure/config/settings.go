@@ -133,6 +133,7 @@ func settings(c *Config) []setting {
 		field("LOGIN_MAX_FAILURES", "10", &c.Login.MaxFailures, intIn(1, maxInt)),
 		field("LOGIN_LOCKOUT", "15m", &c.Login.Lockout, duration(1, noMax)),
 		field("LOGIN_BACKOFF_AFTER", "5", &c.Login.BackoffAfter, intIn(0, maxInt)),
+		field("LOGIN_BACKOFF_BASE", "1s", &c.Login.BackoffBase, duration(0, time.Hour)),
 
 		{
 			name: "RATE_LIMIT_PER_IP",

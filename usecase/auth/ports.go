@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -116,3 +117,15 @@ func (noObserver) LoginFailed()          {}
 func (noObserver) RefreshRotated()       {}
 func (noObserver) RefreshReuseDetected() {}
 func (noObserver) LoginThrottled()       {}
+
+// LoginThrottle keeps the per-account throttle state, shared by every
+// instance on the store.
+type LoginThrottle interface {
+	// Update loads key's state (the zero State if none) and locks it until
+	// the transaction ends, calls fn, and stores what fn leaves; a zero State
+	// deletes the record. fn's error is returned and nothing is stored.
+	Update(ctx context.Context, key string, fn func(*throttle.State) error) error
+	// PurgeStale deletes records whose last failure and lockout both ended
+	// before before.
+	PurgeStale(ctx context.Context, before time.Time) (int, error)
+}

@@ -16,5 +16,13 @@ const (
 // PurgeEnded deletes sessions and refresh tokens that ended more than a day
 // ago, so the tables do not grow without bound.
 func (s *Service) PurgeEnded(ctx context.Context) (int, error) {
-	return s.d.Sessions.PurgeExpired(ctx, s.now(), purgeRetention, purgeBatch)
+	n, err := s.d.Sessions.PurgeExpired(ctx, s.now(), purgeRetention, purgeBatch)
+	if err != nil || s.d.Throttle == nil {
+		return n, err
+	}
+	// A throttle record matters for at most a window plus a lockout after
+	// its last failure.
+	p := s.d.ThrottlePolicy
+	m, err := s.d.Throttle.PurgeStale(ctx, s.now().Add(-p.Window-p.Lockout))
+	return n + m, err
 }

@@ -67,6 +67,7 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 			if err := s.d.Sessions.Save(ctx, sess); err != nil {
 				return err
 			}
+			s.live.evict(sess.ID)
 			reused = true
 			return s.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
 		default:

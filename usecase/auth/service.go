@@ -11,6 +11,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -26,12 +27,19 @@ type Deps struct {
 	Clock    Clock
 	// Observer is optional.
 	Observer Observer
+	// Throttle is optional; without it password attempts are not throttled.
+	Throttle       LoginThrottle
+	ThrottlePolicy throttle.Policy
+	// LivenessCacheTTL, when positive (at most a second), lets Authenticate
+	// reuse what the store said about a session for that long.
+	LivenessCacheTTL time.Duration
 }
 
 // Service runs the authentication use cases.
 type Service struct {
 	d      Deps
 	policy session.Policy
+	live   *liveCache
 }
 
 // NewService returns a Service with the session lifetimes of policy.
@@ -39,7 +47,7 @@ func NewService(d Deps, policy session.Policy) *Service {
 	if d.Observer == nil {
 		d.Observer = noObserver{}
 	}
-	return &Service{d: d, policy: policy}
+	return &Service{d: d, policy: policy, live: newLiveCache(d.LivenessCacheTTL)}
 }
 
 // Meta describes the client of a request, for sessions and security events.
@@ -150,11 +158,18 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 
 // checkCredentials finds the account and checks the password, recording a
 // failure for an existing account, and upgrading the hash when the
-// configured cost changed.
+// configured cost changed. The account throttle is keyed by the email as
+// typed (normalized), whether or not an account has it, so its answers do
+// not tell existing accounts from unknown ones.
 func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Meta) (user.User, error) {
 	email, ok := user.NormalizeEmail(in.Email)
+	key := throttleKey(email, in.Email)
+	if err := s.admit(ctx, key); err != nil {
+		return user.User{}, err
+	}
 	if !ok {
 		s.d.Hasher.VerifyDummy(ctx, in.Password)
+		s.d.Observer.LoginFailed()
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
 	u, err := s.d.Users.ByEmail(ctx, email)
@@ -181,10 +196,60 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		}
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
+	if err := s.clearThrottle(ctx, key); err != nil {
+		return user.User{}, err
+	}
 	if rehash {
 		s.upgradeHash(ctx, u, in.Password)
 	}
 	return u, nil
+}
+
+// throttleKey names the throttle record of a login attempt.
+func throttleKey(normalized, raw string) string {
+	if normalized == "" {
+		normalized = strings.ToLower(strings.TrimSpace(raw))
+	}
+	return "account:" + normalized
+}
+
+// admit asks the account throttle whether this attempt may proceed and, if
+// so, counts it as a failure before the password is checked. Counting first
+// means parallel guesses cannot all slip past the check before any failure
+// is recorded; a success clears the count again.
+func (s *Service) admit(ctx context.Context, key string) error {
+	if s.d.Throttle == nil {
+		return nil
+	}
+	now := s.now()
+	p := s.d.ThrottlePolicy
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
+			if wait, ok := p.Admit(*st, now); !ok {
+				return &throttle.LimitedError{RetryAfter: wait}
+			}
+			*st = p.Fail(*st, now)
+			return nil
+		})
+	})
+	var limited *throttle.LimitedError
+	if errors.As(err, &limited) {
+		s.d.Observer.LoginThrottled()
+	}
+	return err
+}
+
+// clearThrottle forgets the failures of key after a successful proof.
+func (s *Service) clearThrottle(ctx context.Context, key string) error {
+	if s.d.Throttle == nil {
+		return nil
+	}
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
+			*st = throttle.State{}
+			return nil
+		})
+	})
 }
 
 // upgradeHash re-hashes a password whose stored hash used other parameters.

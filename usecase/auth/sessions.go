@@ -23,14 +23,19 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (domauth.Princip
 	if err != nil {
 		return domauth.Principal{}, err
 	}
-	sess, err := s.d.Sessions.ByID(ctx, c.SessionID)
-	if errors.Is(err, session.ErrNotFound) {
-		return domauth.Principal{}, domauth.ErrSessionRevoked
+	now := s.now()
+	sess, cached := s.live.get(c.SessionID, now)
+	if !cached {
+		sess, err = s.d.Sessions.ByID(ctx, c.SessionID)
+		if errors.Is(err, session.ErrNotFound) {
+			return domauth.Principal{}, domauth.ErrSessionRevoked
+		}
+		if err != nil {
+			return domauth.Principal{}, err
+		}
+		s.live.put(sess, now)
 	}
-	if err != nil {
-		return domauth.Principal{}, err
-	}
-	if sess.UserID != c.Subject || !sess.Active(s.now()) {
+	if sess.UserID != c.Subject || !sess.Active(now) {
 		return domauth.Principal{}, domauth.ErrSessionRevoked
 	}
 	return domauth.Principal{Claims: c}, nil
@@ -82,9 +87,11 @@ func (s *Service) LogoutAll(ctx context.Context, p domauth.Principal, meta Meta)
 	meta = meta.clean()
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		if _, err := s.d.Sessions.RevokeAllForUser(ctx, p.UserID(), "", session.ReasonLogoutAll, now); err != nil {
+		ids, err := s.d.Sessions.RevokeAllForUser(ctx, p.UserID(), "", session.ReasonLogoutAll, now)
+		if err != nil {
 			return err
 		}
+		s.live.evict(ids...)
 		return s.record(ctx, audit.LogoutAll, p.UserID(), p.SessionID(), meta, now)
 	})
 }
@@ -118,6 +125,7 @@ func (s *Service) revoke(ctx context.Context, sess session.Session, reason strin
 	if err := s.d.Sessions.Save(ctx, sess); err != nil {
 		return err
 	}
+	s.live.evict(sess.ID)
 	return s.record(ctx, audit.SessionRevoked, sess.UserID, sess.ID, meta, now)
 }
 

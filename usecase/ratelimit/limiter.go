@@ -1,0 +1,123 @@
+// Package ratelimit holds the per-client-IP request budget across the auth
+// endpoints, counted in fixed windows and shared by every instance through
+// the store.
+//
+// Why not one database write per request: the budget guards the hot refresh
+// path too, and a write per request would cost as much as the refresh
+// itself. Each instance counts locally and, every sync interval, adds its
+// counts to the shared ones and reads the totals back; a client is refused
+// once the last known total plus this instance's unsynced count reaches the
+// limit. So the fleet enforces one budget, late by at most one sync interval.
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Store keeps the shared per-IP counts.
+type Store interface {
+	// Add adds deltas to the counts of the window starting at window and
+	// returns the totals of those IPs after the addition.
+	Add(ctx context.Context, window time.Time, deltas map[string]int64) (map[string]int64, error)
+	// Prune deletes the counts of windows that started before before.
+	Prune(ctx context.Context, before time.Time) error
+}
+
+// maxTracked bounds the IPs tracked per window on one instance, so a flood
+// from many addresses cannot grow memory without bound. Past it, new
+// addresses are admitted untracked until the next window.
+const maxTracked = 200_000
+
+// Limiter enforces Limit requests per Window per IP.
+type Limiter struct {
+	limit  int64
+	window time.Duration
+	store  Store
+	now    func() time.Time
+
+	mu      sync.Mutex
+	start   time.Time        // the current window's start
+	pending map[string]int64 // counted here, not yet added to the store
+	totals  map[string]int64 // last totals read from the store
+}
+
+// New returns a Limiter; limit <= 0 means no limit.
+func New(limit int, window time.Duration, store Store, now func() time.Time) *Limiter {
+	return &Limiter{
+		limit: int64(limit), window: window, store: store, now: now,
+		pending: map[string]int64{}, totals: map[string]int64{},
+	}
+}
+
+// Enabled reports whether the limiter limits anything.
+func (l *Limiter) Enabled() bool { return l.limit > 0 && l.window > 0 }
+
+// Allow counts one request from ip and reports whether it is within the
+// budget; if not, how long until the window ends.
+func (l *Limiter) Allow(ip string) (bool, time.Duration) {
+	if !l.Enabled() {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll(now)
+	used := l.totals[ip] + l.pending[ip]
+	if used >= l.limit {
+		return false, l.start.Add(l.window).Sub(now)
+	}
+	if _, ok := l.pending[ip]; !ok && len(l.pending) >= maxTracked {
+		return true, 0
+	}
+	l.pending[ip]++
+	return true, 0
+}
+
+// roll starts a new window when now has left the current one.
+func (l *Limiter) roll(now time.Time) {
+	start := now.Truncate(l.window)
+	if start.Equal(l.start) {
+		return
+	}
+	l.start = start
+	l.pending = map[string]int64{}
+	l.totals = map[string]int64{}
+}
+
+// Sync adds this instance's counts to the shared ones and reads back the
+// totals, then prunes windows that have ended. Run it every second or so.
+func (l *Limiter) Sync(ctx context.Context) error {
+	if !l.Enabled() {
+		return nil
+	}
+	l.mu.Lock()
+	l.roll(l.now())
+	start, deltas := l.start, l.pending
+	l.pending = map[string]int64{}
+	l.mu.Unlock()
+	if len(deltas) == 0 {
+		return nil
+	}
+	totals, err := l.store.Add(ctx, start, deltas)
+	l.mu.Lock()
+	if !start.Equal(l.start) {
+		// The window ended while we synced; its counts no longer matter.
+		l.mu.Unlock()
+		return err
+	}
+	if err != nil {
+		// Keep the counts for the next attempt.
+		for ip, n := range deltas {
+			l.pending[ip] += n
+		}
+		l.mu.Unlock()
+		return err
+	}
+	for ip, n := range totals {
+		l.totals[ip] = n
+	}
+	l.mu.Unlock()
+	return l.store.Prune(ctx, start.Add(-l.window))
+}

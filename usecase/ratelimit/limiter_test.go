@@ -1,0 +1,124 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is a shared in-memory Store, standing for the database.
+type memStore struct {
+	mu     sync.Mutex
+	counts map[time.Time]map[string]int64
+	fail   bool
+}
+
+func newMemStore() *memStore { return &memStore{counts: map[time.Time]map[string]int64{}} }
+
+func (m *memStore) Add(_ context.Context, w time.Time, deltas map[string]int64) (map[string]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return nil, errors.New("down")
+	}
+	if m.counts[w] == nil {
+		m.counts[w] = map[string]int64{}
+	}
+	out := map[string]int64{}
+	for ip, n := range deltas {
+		m.counts[w][ip] += n
+		out[ip] = m.counts[w][ip]
+	}
+	return out, nil
+}
+
+func (m *memStore) Prune(_ context.Context, before time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for w := range m.counts {
+		if w.Before(before) {
+			delete(m.counts, w)
+		}
+	}
+	return nil
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestLimitPerIP(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 10, 0, time.UTC)}
+	l := New(3, time.Minute, newMemStore(), c.now)
+	for i := range 3 {
+		if ok, _ := l.Allow("1.2.3.4"); !ok {
+			t.Fatalf("request %d refused", i+1)
+		}
+	}
+	ok, wait := l.Allow("1.2.3.4")
+	if ok || wait != 50*time.Second {
+		t.Fatalf("fourth: ok %v wait %v", ok, wait)
+	}
+	if ok, _ := l.Allow("5.6.7.8"); !ok {
+		t.Error("another IP was refused")
+	}
+	c.t = c.t.Add(time.Minute)
+	if ok, _ := l.Allow("1.2.3.4"); !ok {
+		t.Error("refused in the next window")
+	}
+}
+
+// TestBudgetIsShared: two instances on one store enforce one budget once
+// they have synced.
+func TestBudgetIsShared(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	store := newMemStore()
+	a, b := New(4, time.Minute, store, c.now), New(4, time.Minute, store, c.now)
+	ctx := context.Background()
+	for range 2 {
+		a.Allow("ip")
+		b.Allow("ip")
+	}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(ctx); err != nil { // a learns of b's two
+		t.Fatal(err)
+	}
+	// a has nothing pending, so it reads no totals; b saw all four.
+	if ok, _ := b.Allow("ip"); ok {
+		t.Error("b allowed a fifth request of a shared budget of four")
+	}
+}
+
+func TestSyncFailureKeepsCounts(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	store := newMemStore()
+	l := New(10, time.Minute, store, c.now)
+	l.Allow("ip")
+	store.fail = true
+	if err := l.Sync(context.Background()); err == nil {
+		t.Fatal("no error from a failing store")
+	}
+	store.fail = false
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.counts[c.t.Truncate(time.Minute)]["ip"]; got != 1 {
+		t.Errorf("stored count %d, want 1", got)
+	}
+}
+
+func TestDisabled(t *testing.T) {
+	l := New(0, time.Minute, newMemStore(), time.Now)
+	for range 1000 {
+		if ok, _ := l.Allow("ip"); !ok {
+			t.Fatal("a disabled limiter refused")
+		}
+	}
+}
