@@ -256,3 +256,62 @@ func TestRevocationAcrossInstances(t *testing.T) {
 		expect(t, cb.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
 	})
 }
+
+func TestReuseDetectionClearsTheCookie(t *testing.T) {
+	env := testEnv("sqlite://" + t.TempDir() + "/g.db")
+	env["REFRESH_REUSE_GRACE"] = "0s"
+	s := startServer(t, env)
+	c := s.client()
+	c.register("thief@example.com", "thief password")
+	stolen := c.cookies["refresh_token"].Value
+	expect(t, c.do("POST", "/auth/refresh", nil), 200, "")
+	time.Sleep(5 * time.Millisecond)
+	thief := s.client()
+	thief.cookies["refresh_token"] = &http.Cookie{Name: "refresh_token", Value: stolen, Path: "/auth"}
+	r := thief.do("POST", "/auth/refresh", nil)
+	expect(t, r, 401, "REFRESH_TOKEN_REUSED")
+	if ck := r.cookie("refresh_token"); ck == nil || ck.MaxAge >= 0 {
+		t.Errorf("reuse detection did not clear the cookie: %v", r.Header.Values("Set-Cookie"))
+	}
+	// The victim's newest cookie is dead too, and clearing it is the answer.
+	r = c.do("POST", "/auth/refresh", nil)
+	expect(t, r, 401, "REFRESH_TOKEN_INVALID")
+}
+
+func TestCORS(t *testing.T) {
+	env := testEnv("sqlite://" + t.TempDir() + "/g.db")
+	env["CORS_ALLOWED_ORIGINS"] = "http://app.example:8080"
+	s := startServer(t, env)
+	c := s.client()
+	c.register("cors@example.com", "cors password")
+
+	pre, err := http.NewRequest(http.MethodOptions, s.base+"/auth/refresh", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre.Header.Set("Origin", "http://app.example:8080")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example:8080" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	r := c.do("POST", "/auth/refresh", nil, withHeader("Origin", "http://app.example:8080"))
+	expect(t, r, 200, "")
+	if r.Header.Get("Access-Control-Allow-Origin") != "http://app.example:8080" || r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("CORS headers on an allowed origin: %v", r.Header)
+	}
+	r = c.do("GET", "/healthz", nil, withHeader("Origin", "http://evil.example"))
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a disallowed origin got CORS access: %v", r.Header)
+	}
+	expect(t, c.do("POST", "/auth/refresh", nil, withHeader("Origin", "http://evil.example")), 403, "CSRF_REJECTED")
+	// Bearer requests are not subject to the Origin check.
+	expect(t, c.do("GET", "/users/me", nil, withHeader("Origin", "http://evil.example")), 200, "")
+}

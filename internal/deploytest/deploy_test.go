@@ -1,0 +1,119 @@
+// Package deploytest checks the deployment files that no engine here can
+// run: docker-compose.yml is parsed and its wiring asserted; the Dockerfile
+// is read for the properties operators rely on.
+package deploytest
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+type compose struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		Command     []string          `yaml:"command"`
+		Ports       []string          `yaml:"ports"`
+		Environment map[string]string `yaml:"environment"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestComposeFile(t *testing.T) {
+	var c compose
+	dec := yaml.NewDecoder(strings.NewReader(string(read(t, "docker-compose.yml"))))
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	pg, ok := c.Services["postgres"]
+	if !ok || !strings.HasPrefix(pg.Image, "postgres:") {
+		t.Fatalf("no postgres service: %+v", c.Services)
+	}
+	if pg.Healthcheck == nil || !strings.Contains(strings.Join(pg.Healthcheck.Test, " "), "pg_isready") {
+		t.Error("postgres has no pg_isready health check")
+	}
+	user, pass, db := pg.Environment["POSTGRES_USER"], pg.Environment["POSTGRES_PASSWORD"], pg.Environment["POSTGRES_DB"]
+	wantURL := "postgres://" + user + ":" + pass + "@postgres:5432/" + db
+
+	g, ok := c.Services["gatehouse"]
+	if !ok || g.Build == nil {
+		t.Fatal("no gatehouse service built from the Dockerfile")
+	}
+	if !contains(g.Ports, "3000:3000") {
+		t.Errorf("gatehouse ports %v, want 3000:3000", g.Ports)
+	}
+	if !strings.HasPrefix(g.Environment["DATABASE_URL"], wantURL) {
+		t.Errorf("gatehouse DATABASE_URL %q does not point at the postgres service (%s)", g.Environment["DATABASE_URL"], wantURL)
+	}
+	if g.DependsOn["postgres"].Condition != "service_healthy" {
+		t.Error("gatehouse does not wait for a healthy postgres")
+	}
+	if g.DependsOn["migrate"].Condition != "service_completed_successfully" {
+		t.Error("gatehouse does not wait for the migrations")
+	}
+	if g.Healthcheck == nil || !contains(g.Healthcheck.Test, "healthcheck") {
+		t.Error("gatehouse has no health check")
+	}
+	m, ok := c.Services["migrate"]
+	if !ok || !contains(m.Command, "migrate") || m.Environment["DATABASE_URL"] != g.Environment["DATABASE_URL"] {
+		t.Errorf("migrate service: %+v", m)
+	}
+	for name, s := range c.Services {
+		for k, v := range s.Environment {
+			if strings.HasPrefix(k, "COOKIE_SAMESITE") && v == "none" {
+				t.Errorf("%s: SameSite=none", name)
+			}
+		}
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	df := string(read(t, "Dockerfile"))
+	if n := len(regexp.MustCompile(`(?m)^FROM `).FindAllString(df, -1)); n < 2 {
+		t.Errorf("%d stages, want a multi-stage build", n)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/gatehouse", "USER 65532", "EXPOSE 3000", `ENTRYPOINT ["/app/gatehouse"]`} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if strings.Contains(df, "USER root") {
+		t.Error("runs as root")
+	}
+	// The Go version of the build stage must be able to build go.mod.
+	gomod := string(read(t, "go.mod"))
+	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(gomod)
+	img := regexp.MustCompile(`FROM golang:(\d+\.\d+)`).FindStringSubmatch(df)
+	if goLine == nil || img == nil || goLine[1] != img[1] {
+		t.Errorf("go.mod wants Go %v, build image has %v", goLine, img)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
