@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short lint cover migrate fmt vet tidy clean
+.PHONY: run build test test-short fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs included.
 ## Plain-HTTP local development: the refresh cookie is not marked Secure.
@@ -22,6 +22,26 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# The fuzz targets: package and name. `make test` runs each briefly on top of
+# its committed seed corpus (testdata/fuzz); `make fuzz FUZZTIME=10m` runs
+# each for longer.
+FUZZ_TARGETS := \
+	./adapter/http:FuzzBind \
+	./adapter/http:FuzzBearerToken \
+	./domain/session:FuzzHashRefreshToken \
+	./adapter/token:FuzzVerify \
+	./adapter/password:FuzzVerify
+FUZZTIME ?= 3s
+
+## fuzz-smoke: every fuzz target for FUZZTIME (3s) each.
+fuzz-smoke fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## test-short: the suite without -race, for a quick loop.
 test-short:

@@ -248,13 +248,16 @@ type IPLimiter interface {
 // Retry-After. The IP is the one Echo's extractor trusts: the peer address,
 // or X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header cannot
 // dodge the limit.
-func rateLimit(prefix string, l IPLimiter) echo.MiddlewareFunc {
+func rateLimit(prefix string, l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if !strings.HasPrefix(c.Request().URL.Path, prefix) {
 				return next(c)
 			}
 			if ok, wait := l.Allow(c.RealIP()); !ok {
+				if obs != nil {
+					obs.IPThrottled()
+				}
 				return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
 					Message: "Too many requests, try again later", RetryAfter: wait}
 			}

@@ -83,7 +83,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	// with middleware answers unknown methods on its paths with 404 instead
 	// of 405.
 	if d.IPLimiter != nil {
-		e.Use(rateLimit("/auth/", d.IPLimiter))
+		e.Use(rateLimit("/auth/", d.IPLimiter, d.Metrics))
 	}
 	a := e.Group("/auth")
 	a.POST("/register", h.register)

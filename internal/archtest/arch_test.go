@@ -38,7 +38,7 @@ func under(rel, prefix string) bool {
 }
 
 func frameworks(imp string) bool {
-	for _, f := range []string{"gorm.io/", "github.com/labstack/echo", "go.uber.org/fx", "github.com/lestrrat-go/jwx"} {
+	for _, f := range []string{"gorm.io/", "github.com/labstack/echo", "go.uber.org/fx", "github.com/lestrrat-go/jwx", "github.com/prometheus/", "github.com/jackc/"} {
 		if strings.HasPrefix(imp, f) {
 			return true
 		}

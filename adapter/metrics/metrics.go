@@ -1,0 +1,180 @@
+// Package metrics records Gatehouse's Prometheus metrics: HTTP requests by
+// route and status, authentication outcomes reported by the use cases,
+// throttling, database pool use and the Go runtime and process.
+//
+// Everything lives in one private registry (never the global default), so
+// the metrics are exposed only where Handler is mounted: the separate
+// METRICS_ADDR listener, never the public API.
+package metrics
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// namespace prefixes every Gatehouse metric, and names the database in the
+// pool metrics (go_sql_*{db_name="gatehouse"}).
+const namespace = "gatehouse"
+
+// UnmatchedRoute is the route label of requests that matched no route, so a
+// scan of random URLs cannot create new series.
+const UnmatchedRoute = "unmatched"
+
+// otherMethod is the method label of any method outside the standard set;
+// the method comes from the client, so it must not become a label as is.
+const otherMethod = "OTHER"
+
+// durationBuckets cover 1 ms (a token check) to 5 s (a stalled dependency);
+// a login, which hashes a password, lands in the tens of milliseconds.
+var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// Metrics holds the registry and the collectors. It satisfies auth.Observer
+// and the HTTP layer's request observer; every method is cheap and safe for
+// concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	loginSucceeded  prometheus.Counter
+	loginFailed     prometheus.Counter
+	rotations       prometheus.Counter
+	reuseDetected   prometheus.Counter
+	throttledLogin  prometheus.Counter
+	throttledClient prometheus.Counter
+}
+
+var _ auth.Observer = (*Metrics)(nil)
+
+// New returns Metrics with its own registry holding the Gatehouse
+// collectors and the Go runtime and process collectors.
+func New() (*Metrics, error) {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests answered, by route template, method and status.",
+	}, []string{"route", "method", "status"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route template and method.",
+		Buckets: durationBuckets,
+	}, []string{"route", "method"})
+	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "logins_total",
+		Help: "Password logins, by result (succeeded or failed).",
+	}, []string{"result"})
+	m.loginSucceeded = logins.WithLabelValues("succeeded")
+	m.loginFailed = logins.WithLabelValues("failed")
+	m.rotations = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "refresh_rotations_total",
+		Help: "Refresh tokens rotated.",
+	})
+	m.reuseDetected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "refresh_reuse_detected_total",
+		Help: "Rotated refresh tokens presented again; each revoked its session.",
+	})
+	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "throttled_total",
+		Help: "Requests refused by throttling, by kind (login: the per-account login throttle; ip: the per-client-IP rate limit).",
+	}, []string{"kind"})
+	m.throttledLogin = throttled.WithLabelValues("login")
+	m.throttledClient = throttled.WithLabelValues("ip")
+
+	err := errors.Join(
+		m.reg.Register(m.requests),
+		m.reg.Register(m.duration),
+		m.reg.Register(logins),
+		m.reg.Register(m.rotations),
+		m.reg.Register(m.reuseDetected),
+		m.reg.Register(throttled),
+		m.reg.Register(collectors.NewGoCollector()),
+		m.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: register collectors: %w", err)
+	}
+	return m, nil
+}
+
+// RegisterDB adds the connection-pool statistics of db (go_sql_* with
+// db_name="gatehouse"). Call it once per Metrics.
+func (m *Metrics) RegisterDB(db *sql.DB) error {
+	if err := m.reg.Register(collectors.NewDBStatsCollector(db, namespace)); err != nil {
+		return fmt.Errorf("metrics: register database stats: %w", err)
+	}
+	return nil
+}
+
+// Registry is the private registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition format. Mount it
+// only on the metrics listener.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		// Counts failed scrapes in promhttp_metric_handler_errors_total.
+		Registry: m.reg,
+		// Scrapes are cheap, but a stuck scraper must not pile them up.
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	})
+}
+
+// ObserveRequest records one answered HTTP request. route must be a route
+// template (or "" / UnmatchedRoute when none matched), never a raw URL;
+// methods outside the standard set are counted as "OTHER".
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = UnmatchedRoute
+	}
+	method = normalizeMethod(method)
+	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// IPThrottled counts a request refused by the per-client-IP rate limit.
+func (m *Metrics) IPThrottled() { m.throttledClient.Inc() }
+
+// LoginSucceeded counts a successful password login.
+func (m *Metrics) LoginSucceeded() { m.loginSucceeded.Inc() }
+
+// LoginFailed counts a login refused for wrong credentials.
+func (m *Metrics) LoginFailed() { m.loginFailed.Inc() }
+
+// RefreshRotated counts a refresh-token rotation.
+func (m *Metrics) RefreshRotated() { m.rotations.Inc() }
+
+// RefreshReuseDetected counts a detected refresh-token reuse.
+func (m *Metrics) RefreshReuseDetected() { m.reuseDetected.Inc() }
+
+// LoginThrottled counts a password attempt refused by the per-account login
+// throttle (throttled_total{kind="login"}).
+func (m *Metrics) LoginThrottled() { m.throttledLogin.Inc() }
+
+func normalizeMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return otherMethod
+}
+
+// statusLabel is the decimal status; anything outside 100..599 (which a
+// server never sends) collapses to one label.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
+}
