@@ -6,12 +6,13 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
+.PHONY: run build test test-short test-e2e fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
 
-## run: serve on :3000 with the embedded SQLite database (./data), /docs included.
-## Plain-HTTP local development: the refresh cookie is not marked Secure.
+## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
+## example app (/example/) included. Plain-HTTP local development: the refresh
+## cookie is not marked Secure.
 run:
-	COOKIE_SECURE=$${COOKIE_SECURE:-false} $(GO) run ./cmd/gatehouse
+	COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} $(GO) run ./cmd/gatehouse
 
 ## build: a static binary in bin/.
 build:
@@ -42,6 +43,11 @@ fuzz-smoke fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+## test-e2e: the browser end-to-end tests alone (Debian's Chromium; they are part
+## of `make test` when it is installed; REQUIRE_BROWSER=1 makes its absence a failure).
+test-e2e:
+	$(GO) test -count=1 -timeout 10m -v ./e2e/
 
 ## test-short: the suite without -race, for a quick loop.
 test-short:

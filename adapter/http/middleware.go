@@ -232,8 +232,11 @@ func (p originPolicy) check(c echo.Context) error {
 	if _, ok := p.allowed[strings.ToLower(origin)]; ok {
 		return nil
 	}
+	// The service's own origin: same scheme and host:port as this request.
+	// Echo's Scheme honours X-Forwarded-Proto, which a cross-site page cannot
+	// make the victim's browser send, so TLS-terminating proxies work.
 	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) {
+	if err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) && strings.EqualFold(u.Scheme, c.Scheme()) {
 		return nil
 	}
 	return newAPIError(http.StatusForbidden, CodeCSRFRejected, "Origin not allowed for cookie-authenticated requests")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +20,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
@@ -147,6 +149,10 @@ type routeDeps struct {
 }
 
 func registerRoutes(d routeDeps) {
+	var example http.Handler
+	if d.Cfg.ExampleApp {
+		example = spa.Handler()
+	}
 	httpadapter.Register(d.Echo, httpadapter.Deps{
 		Auth: d.Auth, Account: d.Account,
 		JWKS: d.Tokens.JWKS,
@@ -157,6 +163,7 @@ func registerRoutes(d routeDeps) {
 			return database.Ping(ctx, d.DB)
 		},
 		Docs:      docs.Handler(),
+		Example:   example,
 		Now:       time.Now,
 		Log:       d.Log,
 		IPLimiter: ipLimiterOrNil(d.Limiter),

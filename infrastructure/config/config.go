@@ -39,8 +39,9 @@ type Config struct {
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
 	MetricsAddr string
-	// ExampleApp reports whether the example SPA is served
-	// (EXAMPLE_APP_ENABLED, default true).
+	// ExampleApp reports whether the example SPA is served at /example/
+	// (EXAMPLE_APP_ENABLED, default false: a production auth origin should
+	// serve no demo pages; `make run` turns it on).
 	ExampleApp bool
 
 	// file is the YAML file the values were read from ("" when none), kept

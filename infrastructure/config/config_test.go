@@ -87,7 +87,7 @@ func defaults() Config {
 		Login:      Login{MaxFailures: 10, Lockout: 15 * time.Minute, BackoffAfter: 5, BackoffBase: time.Second},
 		RateLimit:  RateLimit{PerIP: 600, Window: time.Minute},
 		Log:        Log{Level: "info", Format: "json"},
-		ExampleApp: true,
+		ExampleApp: false,
 	}
 }
 
@@ -177,7 +177,7 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.Log.Level }, "debug"},
 		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
-		{"EXAMPLE_APP_ENABLED", "0", func(c Config) any { return c.ExampleApp }, false},
+		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
 	}
 
 	// Every setting of the table must be covered here.

@@ -157,7 +157,7 @@ func settings(c *Config) []setting {
 		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
 
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
-		field("EXAMPLE_APP_ENABLED", "true", &c.ExampleApp, boolean),
+		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
 }
 

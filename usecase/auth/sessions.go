@@ -96,8 +96,9 @@ func (s *Service) LogoutAll(ctx context.Context, p domauth.Principal, meta Meta)
 	})
 }
 
-// RevokeSession revokes one of the caller's sessions. Another user's session
-// is session.ErrNotFound, indistinguishable from a missing one.
+// RevokeSession revokes one of the caller's active sessions. Another user's
+// session is session.ErrNotFound, indistinguishable from a missing one; so
+// is one that already ended, as the session list shows active ones only.
 func (s *Service) RevokeSession(ctx context.Context, p domauth.Principal, sessionID string, meta Meta) error {
 	return s.revokeByID(ctx, p, sessionID, session.ReasonRevokedByUser, meta.clean())
 }
@@ -108,7 +109,7 @@ func (s *Service) revokeByID(ctx context.Context, p domauth.Principal, sessionID
 		if err != nil {
 			return err
 		}
-		if sess.UserID != p.UserID() {
+		if sess.UserID != p.UserID() || !sess.Active(s.now()) {
 			return session.ErrNotFound
 		}
 		return s.revoke(ctx, sess, reason, meta)

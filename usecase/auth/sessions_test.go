@@ -263,10 +263,9 @@ func TestRevokeSession(t *testing.T) {
 	if len(evs) != 1 || evs[0].SessionID != b.Session.ID {
 		t.Fatalf("session_revoked events %+v", evs)
 	}
-	// Revoking it again is not an error.
-	if err := e.svc.RevokeSession(e.ctx, p, b.Session.ID, meta); err != nil {
-		t.Fatalf("second revoke: %v", err)
-	}
+	// It is no longer listed, so revoking it again is not found (as in the spec).
+	err = e.svc.RevokeSession(e.ctx, p, b.Session.ID, meta)
+	wantErr(t, "revoking an ended session", err, session.ErrNotFound)
 }
 
 func TestReauthenticateWrongPassword(t *testing.T) {

@@ -1,0 +1,658 @@
+// Gatehouse example single-page app.
+//
+// Plain JavaScript with no build step and no dependencies: copy what you need. It shows
+// how a browser app should hold Gatehouse's tokens:
+//
+//   * The ACCESS TOKEN (a short-lived JWT) lives in a JavaScript variable of this
+//     module and nowhere else: not in localStorage, not in sessionStorage, not in a
+//     cookie. Anything stored there survives the page and can be read by any script
+//     that runs on the origin (one XSS bug, one compromised npm package) and sent away.
+//     A variable dies with the page, so a stolen copy is useful for minutes at most.
+//     The price is that a reload loses the token, which is what the refresh cookie is
+//     for.
+//
+//   * The REFRESH TOKEN (long-lived, opaque) is never seen by this code at all. Login
+//     asks for `refreshTokenTransport: "cookie"`, so the service sets it in an
+//     HttpOnly cookie (`refresh_token`, Path=/auth, SameSite=Strict): the browser
+//     stores it and sends it to /auth/refresh and /auth/logout by itself, and
+//     `document.cookie` does not show it, so page scripts cannot steal it.
+//
+//   * On a page load the app asks POST /auth/refresh for a new access token. The
+//     cookie comes along; if the session is alive the user is signed in again without
+//     typing anything ("silent refresh").
+//
+//   * When a call answers 401 TOKEN_EXPIRED, the app refreshes once and retries. All
+//     the calls that fail at the same time share ONE refresh request (see
+//     refreshAccessToken): every refresh rotates the refresh token, so parallel
+//     refreshes would race each other.
+//
+//   * When a sensitive call (password, email, account deletion) answers 403
+//     FRESH_AUTH_REQUIRED, the app asks for the password, calls
+//     POST /auth/reauthenticate for a fresh access token and retries the call.
+//
+// Where the API is: `?api=https://auth.example.com` in this page's URL, else the
+// <meta name="gatehouse-api-base"> tag of index.html, else this page's own origin. A
+// cross-origin API must list this page's origin in its CORS_ALLOWED_ORIGINS, and this
+// page's Content-Security-Policy (connect-src) must allow the API's origin.
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+
+/** The API's base URL without a trailing slash; "" means this page's own origin. */
+const apiBase = resolveApiBase();
+
+function resolveApiBase() {
+  const fromQuery = new URLSearchParams(location.search).get('api');
+  const meta = document.querySelector('meta[name="gatehouse-api-base"]');
+  const raw = (fromQuery || (meta && meta.content) || '').trim();
+  if (raw === '') {
+    return '';
+  }
+  const url = new URL(raw, location.href);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`API base must be an http(s) URL, got ${raw}`);
+  }
+  // Keep a path prefix (an API behind a proxy at /gatehouse), drop query and fragment.
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+// ---------------------------------------------------------------------------------------
+// Token state: memory only (see the top of this file)
+
+/** The current access token (a JWT string), or null when signed out. */
+let accessToken = null;
+
+/** The signed-in user as the API returned it, or null. */
+let currentUser = null;
+
+/** Counters of what happened, for the activity panel and for tests. */
+const stats = {};
+
+/** How many requests are on the way (tests wait for 0 before they look). */
+let inFlight = 0;
+
+// ---------------------------------------------------------------------------------------
+// Talking to the API
+
+/** An error envelope from the API, or a network failure (code NETWORK_ERROR). */
+class ApiError extends Error {
+  constructor(status, envelope, retryAfter) {
+    const err = (envelope && envelope.error) || {};
+    super((envelope && envelope.message) || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    // Switch on `code`, never on `message`: the codes are the stable contract.
+    this.code = err.code || (status === 0 ? 'NETWORK_ERROR' : 'UNKNOWN');
+    this.details = err.details || [];
+    this.requestId = (envelope && envelope.requestId) || null;
+    this.retryAfter = retryAfter || null;
+  }
+}
+
+/**
+ * One HTTP call, no retries. Returns the envelope's `data`, or throws an ApiError.
+ *
+ * credentials: 'include' makes the browser send and accept cookies on this request
+ * even when the API is on another origin (the default, 'same-origin', would drop
+ * the refresh cookie for a cross-origin API: no silent refresh, no logout). For the
+ * same origin it changes nothing. The service answers cross-origin requests only for
+ * origins in its CORS_ALLOWED_ORIGINS, with Access-Control-Allow-Credentials.
+ */
+async function send(method, path, { body, token } = {}) {
+  inFlight++;
+  try {
+    return await exchange(method, path, body, token);
+  } finally {
+    inFlight--;
+  }
+}
+
+async function exchange(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
+  if (token) {
+    headers.Authorization = `Bearer ${token}`;
+  }
+  let res;
+  try {
+    res = await fetch(apiBase + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'include',
+      cache: 'no-store',
+    });
+  } catch (e) {
+    // fetch hides the reason on purpose: the network is down, or CORS or this page's
+    // CSP blocked the request. The browser console says which.
+    throw new ApiError(0, { message: `Cannot reach the API at ${shownApiBase()}` });
+  }
+  let envelope = null;
+  try {
+    envelope = await res.json();
+  } catch (e) {
+    // Not JSON (a proxy's error page, say): report the status alone.
+  }
+  if (!res.ok || !envelope || envelope.success !== true) {
+    throw new ApiError(res.status, envelope, res.headers.get('Retry-After'));
+  }
+  return envelope.data;
+}
+
+/**
+ * The promise of the refresh in flight in this tab, or null.
+ *
+ * Single flight: when three calls find their token expired at once, they must not
+ * send three refreshes. Each refresh rotates the refresh token, and the service
+ * answers a token that was already rotated with REFRESH_TOKEN_REUSED and revokes the
+ * whole session, a safeguard against stolen tokens, once its short grace interval
+ * (REFRESH_REUSE_GRACE, 10 s by default) is over. So the first caller starts the
+ * request and every other caller awaits the same promise.
+ *
+ * Other tabs of the same browser share the cookie but not this variable: two tabs can
+ * still refresh at the same moment. The service's grace interval covers exactly that
+ * race (the slower tab gets a valid pair for the same session). To remove the race
+ * altogether, wrap the request in navigator.locks.request('gatehouse-refresh', ...):
+ * the second tab then waits and refreshes with the newer cookie.
+ */
+let refreshInFlight = null;
+
+/** Gets a new access token with the refresh cookie; resolves to the token. */
+function refreshAccessToken() {
+  if (refreshInFlight === null) {
+    refreshInFlight = (async () => {
+      try {
+        // No body: the refresh token travels in the HttpOnly cookie.
+        const pair = await send('POST', '/auth/refresh');
+        signedIn(pair);
+        count('refreshed', `Access token refreshed (valid for ${pair.expiresIn} s); refresh cookie rotated`);
+        return pair.accessToken;
+      } catch (e) {
+        if (e.status === 401 || e.code === 'CSRF_REJECTED') {
+          // No cookie, or a session that ended (logged out elsewhere, expired, revoked,
+          // REFRESH_TOKEN_REUSED): there is nothing to retry. Back to the sign-in form.
+          signedOut(currentUser ? 'Your session has ended. Please sign in again.' : null, e);
+        }
+        throw e;
+      }
+    })().finally(() => {
+      refreshInFlight = null;
+    });
+  }
+  return refreshInFlight;
+}
+
+/** The promise of the password prompt in flight, or null (one prompt at a time). */
+let stepUpInFlight = null;
+
+/**
+ * Asks the user for their password and trades it for a fresh access token with
+ * POST /auth/reauthenticate (same session, fresh: true). Resolves to the new token;
+ * rejects when the user cancels.
+ */
+function stepUp() {
+  if (stepUpInFlight === null) {
+    stepUpInFlight = askPassword(async (password) => {
+      const pair = await api('POST', '/auth/reauthenticate', { password }, { stepUp: false });
+      signedIn(pair);
+      count('reauthenticated', 'Password confirmed: got a fresh access token for the same session');
+      return pair.accessToken;
+    }).finally(() => {
+      stepUpInFlight = null;
+    });
+  }
+  return stepUpInFlight;
+}
+
+/**
+ * An authenticated call: sends the access token, and deals with the answers a
+ * well-behaved client must handle:
+ *
+ *   401 TOKEN_EXPIRED        refresh once (shared with the other calls), retry;
+ *   403 FRESH_AUTH_REQUIRED  ask for the password, reauthenticate, retry;
+ *   401 SESSION_REVOKED ...  the session is over: sign out locally.
+ */
+async function api(method, path, body, { stepUp: allowStepUp = true } = {}) {
+  if (accessToken === null) {
+    // Just after a page load, or after the token was dropped: try the cookie first.
+    await refreshAccessToken();
+  }
+  let token = accessToken;
+  let refreshed = false;
+  let steppedUp = false;
+  for (;;) {
+    try {
+      return await send(method, path, { body, token });
+    } catch (e) {
+      if (e.code === 'TOKEN_EXPIRED' && !refreshed) {
+        refreshed = true;
+        count('token-expired', `${method} ${path}: access token expired`);
+        if (accessToken !== null && accessToken !== token) {
+          // Another call of this tab refreshed while ours was on the way: no new
+          // refresh needed, just retry with the newer token.
+          token = accessToken;
+        } else {
+          token = await refreshAccessToken();
+        }
+        continue;
+      }
+      if (e.code === 'FRESH_AUTH_REQUIRED' && allowStepUp && !steppedUp) {
+        steppedUp = true;
+        count('fresh-auth-required', `${method} ${path}: the service wants a recent password check`);
+        token = await stepUp();
+        continue;
+      }
+      if (e.code === 'SESSION_REVOKED' || e.code === 'TOKEN_INVALID' || e.code === 'UNAUTHENTICATED') {
+        signedOut('Your session has ended. Please sign in again.', e);
+      }
+      throw e;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The operations behind the buttons
+
+async function login(email, password) {
+  // refreshTokenTransport "cookie" is the default; it is spelled out here because it
+  // is the point: browsers keep the refresh token in the HttpOnly cookie.
+  const pair = await send('POST', '/auth/login', { body: { email, password, refreshTokenTransport: 'cookie' } });
+  signedIn(pair);
+  count('signed-in', `Signed in as ${pair.user.email}; access token valid for ${pair.expiresIn} s`);
+  loadSessions().catch(report(els.sessionsStatus));
+}
+
+async function register(email, password, name) {
+  const body = { email, password, refreshTokenTransport: 'cookie' };
+  if (name) {
+    body.name = name; // optional; when given it must be 1 to 100 characters
+  }
+  const pair = await send('POST', '/auth/register', { body });
+  signedIn(pair);
+  count('registered', `Account created for ${pair.user.email}`);
+  loadSessions().catch(report(els.sessionsStatus));
+}
+
+async function loadMe() {
+  const user = await api('GET', '/users/me');
+  currentUser = user;
+  renderUser();
+  count('profile', 'GET /users/me answered');
+  return user;
+}
+
+async function changePassword(currentPassword, newPassword) {
+  // Sensitive: needs a fresh token. A token that came from /auth/refresh is not fresh,
+  // so this often answers FRESH_AUTH_REQUIRED first; api() handles that.
+  await api('PUT', '/users/me/password', { currentPassword, newPassword });
+  count('password-changed', 'Password changed; every other session was signed out');
+}
+
+async function loadSessions() {
+  const sessions = await api('GET', '/auth/sessions');
+  renderSessions(sessions);
+  return sessions;
+}
+
+async function revokeSession(id) {
+  await api('DELETE', `/auth/sessions/${encodeURIComponent(id)}`);
+  const own = currentUser && currentSessionId === id;
+  count('session-revoked', own ? 'Revoked this session' : `Revoked session ${id}`);
+  if (own) {
+    signedOut('You revoked this session.');
+    return;
+  }
+  await loadSessions();
+}
+
+async function logout() {
+  try {
+    // The cookie tells the service which session to end (the bearer token is the
+    // fallback when there is no cookie); the answer clears the cookie.
+    await send('POST', '/auth/logout', { token: accessToken });
+  } catch (e) {
+    if (e.status !== 401) {
+      throw e; // a 401 means there was no session left to end: signed out all the same
+    }
+  } finally {
+    // Whatever the answer, forget the token here.
+    signedOut(null);
+    count('signed-out', 'Signed out; the service cleared the refresh cookie');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// State changes
+
+/** The session of the current access token, from the last token pair. */
+let currentSessionId = null;
+
+function signedIn(pair) {
+  accessToken = pair.accessToken;
+  currentUser = pair.user;
+  currentSessionId = pair.session ? pair.session.id : null;
+  els.loginError.hidden = true;
+  renderUser();
+  show('logged-in');
+}
+
+function signedOut(message, cause) {
+  const wasSignedIn = currentUser !== null;
+  accessToken = null;
+  currentUser = null;
+  currentSessionId = null;
+  els.sessionsList.replaceChildren();
+  show('logged-out');
+  if (message) {
+    showMessage(els.loginError, message);
+  } else {
+    els.loginError.hidden = true;
+  }
+  if (wasSignedIn && cause) {
+    count('session-ended', `Session ended (${cause.code})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering (textContent only: values from the API, such as a user agent, are never
+// parsed as HTML)
+
+const els = {
+  apiBase: byId('api-base'),
+  loading: byId('loading'),
+  loginView: byId('login-view'),
+  loginForm: byId('login-form'),
+  loginEmail: byId('login-email'),
+  loginPassword: byId('login-password'),
+  registerName: byId('register-name'),
+  registerSubmit: byId('register-submit'),
+  loginError: byId('login-error'),
+  appView: byId('app-view'),
+  userEmail: byId('user-email'),
+  userName: byId('user-name'),
+  userId: byId('user-id'),
+  reloadMe: byId('reload-me'),
+  logout: byId('logout'),
+  passwordForm: byId('password-form'),
+  currentPassword: byId('current-password'),
+  newPassword: byId('new-password'),
+  passwordStatus: byId('password-status'),
+  sessionsLoad: byId('sessions-load'),
+  sessionsList: byId('sessions-list'),
+  sessionsStatus: byId('sessions-status'),
+  activity: byId('activity'),
+  reauthDialog: byId('reauth-dialog'),
+  reauthForm: byId('reauth-form'),
+  reauthPassword: byId('reauth-password'),
+  reauthError: byId('reauth-error'),
+  reauthCancel: byId('reauth-cancel'),
+};
+
+function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) {
+    throw new Error(`index.html has no #${id}`);
+  }
+  return el;
+}
+
+function shownApiBase() {
+  return apiBase || location.origin;
+}
+
+/** state: "loading", "logged-in" or "logged-out"; tests wait on body[data-state]. */
+function show(state) {
+  document.body.dataset.state = state;
+  els.loading.hidden = state !== 'loading';
+  els.loginView.hidden = state !== 'logged-out';
+  els.appView.hidden = state !== 'logged-in';
+}
+
+function renderUser() {
+  els.userEmail.textContent = currentUser ? currentUser.email : '';
+  els.userName.textContent = currentUser ? currentUser.name || '(none)' : '';
+  els.userId.textContent = currentUser ? currentUser.id : '';
+  for (const el of document.querySelectorAll('input.username')) {
+    el.value = currentUser ? currentUser.email : '';
+  }
+}
+
+function renderSessions(sessions) {
+  const rows = sessions.map((s) => {
+    const tr = document.createElement('tr');
+    tr.dataset.testid = 'session-row';
+    tr.dataset.sessionId = s.id;
+    tr.dataset.current = String(s.current);
+    const cells = [
+      formatTime(s.createdAt),
+      formatTime(s.lastUsedAt),
+      s.userAgent || '(unknown)',
+      s.ip,
+    ].map((text) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      return td;
+    });
+    const action = document.createElement('td');
+    if (s.current) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'this device';
+      action.append(badge, ' ');
+    }
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary small';
+    button.dataset.testid = 'revoke-session';
+    button.textContent = s.current ? 'Sign out here' : 'Revoke';
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      revokeSession(s.id).catch(report(els.sessionsStatus)).finally(() => {
+        button.disabled = false;
+      });
+    });
+    action.append(button);
+    cells.push(action);
+    tr.append(...cells);
+    return tr;
+  });
+  els.sessionsList.replaceChildren(...rows);
+  els.sessionsList.dataset.count = String(sessions.length);
+}
+
+function formatTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+function showMessage(el, text, kind) {
+  el.textContent = text;
+  el.hidden = false;
+  el.dataset.kind = kind || 'error';
+}
+
+/** Appends a line to the activity panel and counts it in stats. */
+function count(event, text) {
+  stats[event] = (stats[event] || 0) + 1;
+  const li = document.createElement('li');
+  li.dataset.event = event;
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString();
+  li.append(time, ' ', text);
+  els.activity.prepend(li);
+  while (els.activity.childElementCount > 50) {
+    els.activity.lastElementChild.remove();
+  }
+}
+
+/** A human text for an error, with the request ID to quote to the operator. */
+function describe(e) {
+  if (!(e instanceof ApiError)) {
+    return String(e && e.message ? e.message : e);
+  }
+  let text = e.message;
+  if (e.details.length > 0) {
+    text += ': ' + e.details.map((d) => `${d.field} ${d.message}`).join('; ');
+  }
+  if (e.code === 'TOO_MANY_REQUESTS' && e.retryAfter) {
+    text += ` (try again in ${e.retryAfter} s)`;
+  }
+  if (e.requestId) {
+    text += ` [request ${e.requestId}]`;
+  }
+  return text;
+}
+
+/** A catch handler that shows the error in el (and not at all when the user cancelled). */
+function report(el) {
+  return (e) => {
+    if (e && e.name === 'StepUpCancelled') {
+      showMessage(el, 'Cancelled.', 'info');
+      return;
+    }
+    if (document.body.dataset.state === 'logged-out' && el !== els.loginError) {
+      return; // the sign-in form already says why
+    }
+    showMessage(el, describe(e));
+    count('error', `${e.code || 'error'}: ${describe(e)}`);
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The password prompt (a modal <dialog>)
+
+/**
+ * Shows the dialog; on submit runs attempt(password). Resolves with its result; a
+ * wrong password keeps the dialog open with a message; Cancel (or Esc) rejects with
+ * an error named StepUpCancelled.
+ */
+function askPassword(attempt) {
+  return new Promise((resolve, reject) => {
+    const dialog = els.reauthDialog;
+    els.reauthError.hidden = true;
+    els.reauthPassword.value = '';
+
+    const finish = (fn, value) => {
+      els.reauthForm.removeEventListener('submit', onSubmit);
+      els.reauthCancel.removeEventListener('click', onCancel);
+      dialog.removeEventListener('cancel', onCancel);
+      els.reauthPassword.value = ''; // do not leave the password in the DOM
+      if (dialog.open) {
+        dialog.close();
+      }
+      fn(value);
+    };
+    const onSubmit = async (ev) => {
+      ev.preventDefault();
+      const submit = els.reauthForm.querySelector('[type=submit]');
+      submit.disabled = true;
+      try {
+        finish(resolve, await attempt(els.reauthPassword.value));
+      } catch (e) {
+        if (e.code === 'INVALID_CREDENTIALS' || e.code === 'VALIDATION_FAILED' || e.code === 'TOO_MANY_REQUESTS') {
+          showMessage(els.reauthError, e.code === 'VALIDATION_FAILED' ? 'Enter your password.' : describe(e));
+          els.reauthPassword.select();
+        } else {
+          finish(reject, e);
+        }
+      } finally {
+        submit.disabled = false;
+      }
+    };
+    const onCancel = (ev) => {
+      ev.preventDefault();
+      const err = new Error('Password check cancelled');
+      err.name = 'StepUpCancelled';
+      finish(reject, err);
+    };
+
+    els.reauthForm.addEventListener('submit', onSubmit);
+    els.reauthCancel.addEventListener('click', onCancel);
+    dialog.addEventListener('cancel', onCancel); // the Esc key
+    dialog.showModal();
+    els.reauthPassword.focus();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring
+
+/** Runs op while button is disabled (no double submits); errors go to statusEl. */
+function busy(button, statusEl, op) {
+  return async (ev) => {
+    if (ev) {
+      ev.preventDefault();
+    }
+    button.disabled = true;
+    statusEl.hidden = true;
+    try {
+      await op();
+    } catch (e) {
+      report(statusEl)(e);
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+const loginSubmit = els.loginForm.querySelector('[type=submit]');
+
+els.loginForm.addEventListener('submit', busy(loginSubmit, els.loginError, async () => {
+  await login(els.loginEmail.value.trim(), els.loginPassword.value);
+  els.loginPassword.value = '';
+}));
+
+els.registerSubmit.addEventListener('click', busy(els.registerSubmit, els.loginError, async () => {
+  await register(els.loginEmail.value.trim(), els.loginPassword.value, els.registerName.value.trim());
+  els.loginPassword.value = '';
+}));
+
+els.reloadMe.addEventListener('click', busy(els.reloadMe, els.sessionsStatus, loadMe));
+
+els.logout.addEventListener('click', busy(els.logout, els.loginError, logout));
+
+els.passwordForm.addEventListener('submit', busy(
+  els.passwordForm.querySelector('[type=submit]'), els.passwordStatus, async () => {
+    await changePassword(els.currentPassword.value, els.newPassword.value);
+    els.currentPassword.value = '';
+    els.newPassword.value = '';
+    showMessage(els.passwordStatus, 'Password changed. Your other sessions were signed out.', 'ok');
+    await loadSessions();
+  }));
+
+els.sessionsLoad.addEventListener('click', busy(els.sessionsLoad, els.sessionsStatus, loadSessions));
+
+// A small handle for the browser console and for the end-to-end tests. It exposes
+// operations, not the token: the token stays in this module's variable. (A script
+// injected by an XSS bug could still call these while the page is open; keeping the
+// token in memory limits what it can take away, not what it can do in place.)
+window.gatehouseExample = Object.freeze({
+  apiBase: shownApiBase(),
+  stats,
+  api: (method, path, body) => api(method, path, body),
+  refreshAccessToken: () => refreshAccessToken().then(() => true),
+  loadMe,
+  loadSessions,
+  isSignedIn: () => accessToken !== null,
+  pending: () => inFlight,
+  currentSessionId: () => currentSessionId,
+});
+
+// Start: show where the API is, then try to restore the session from the cookie.
+els.apiBase.textContent = shownApiBase();
+show('loading');
+refreshAccessToken().then(
+  () => {
+    count('restored', 'Session restored from the refresh cookie (silent refresh)');
+    return loadSessions();
+  },
+  (e) => {
+    if (e.status !== 401) {
+      // Not "no session" but a real problem (API unreachable, CORS, CSP): say so.
+      show('logged-out');
+      showMessage(els.loginError, describe(e));
+    }
+  },
+).catch(report(els.sessionsStatus));
