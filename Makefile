@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short test-e2e fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
+.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
 ## example app (/example/) included. Plain-HTTP local development: the refresh
@@ -52,6 +52,19 @@ test-e2e:
 ## test-short: the suite without -race, for a quick loop.
 test-short:
 	$(GO) test -count=1 ./...
+
+## bench: load a running service for a fixed time (start it with
+## RATE_LIMIT_PER_IP=0 make run; the default per-IP budget would refuse the load).
+## bench-compare measures the service beside its floors, in one run; it needs the
+## service on PostgreSQL: DATABASE_URL=postgres://... RATE_LIMIT_PER_IP=0 make run
+BENCH_URL   ?= http://127.0.0.1:3000
+BENCH_FLAGS ?= -duration 10s -concurrency 16
+bench:
+	$(GO) run ./cmd/gatehouse-bench -url $(BENCH_URL) $(BENCH_FLAGS)
+bench-compare:
+	$(GO) run ./cmd/gatehouse-bench compare -url $(BENCH_URL) -database-url "$$DATABASE_URL" $(BENCH_FLAGS) $${BENCH_PID:+-pid $$BENCH_PID}
+bench-coldstart: build
+	$(GO) run ./cmd/gatehouse-bench coldstart -binary $(BIN) -runs 5
 
 ## lint: gofmt, go vet and golangci-lint (when installed).
 lint:
