@@ -102,6 +102,12 @@ func isUnavailable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
 		return true
 	}
+	// pgx reports a statement or COMMIT on a connection it has already
+	// closed (the server went away during an earlier statement of the
+	// transaction) as ErrConnClosed, not as a network error.
+	if errors.Is(err, pgconn.ErrConnClosed) {
+		return true
+	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
 		return true

@@ -281,7 +281,7 @@ func (s *SessionStore) Rotate(ctx context.Context, sess session.Session, used, n
 		res := db.Exec("UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE token_hash = ? AND rotated_at IS NULL",
 			toDB(used.RotatedAt), nilIfEmpty(used.SuccessorSealed), used.Hash[:])
 		if res.Error != nil {
-			return fmt.Errorf("persistence: mark refresh token rotated: %w", res.Error)
+			return wrapErr("mark refresh token rotated", res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return session.ErrConflict
@@ -327,7 +327,7 @@ func save(db *gorm.DB, sess session.Session) error {
 		rec.RevokedAt, rec.RevokeReason, rec.UserAgent, rec.IP,
 		rec.Generation, rec.Generation, rec.ID)
 	if res.Error != nil {
-		return fmt.Errorf("persistence: save session: %w", res.Error)
+		return wrapErr("save session", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return session.ErrNotFound
@@ -432,7 +432,7 @@ func (s *SessionStore) PurgeExpired(ctx context.Context, now time.Time, retentio
 		}
 		res := conn(ctx, s.db).Exec(query, cutoff, cutoff, cutoff, batch)
 		if res.Error != nil {
-			return total, fmt.Errorf("persistence: purge sessions: %w", res.Error)
+			return total, wrapErr("purge sessions", res.Error)
 		}
 		total += int(res.RowsAffected)
 		if res.RowsAffected < int64(batch) {

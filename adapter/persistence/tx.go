@@ -13,6 +13,7 @@ package persistence
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -50,9 +51,16 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 	if _, ok := txFrom(ctx); ok {
 		return fn(ctx)
 	}
-	return t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
+	// BEGIN and COMMIT fail outside fn, with the driver's own errors; a
+	// database that went away must still read as unavailable (503).
+	var dbe *dbError
+	if err != nil && !errors.As(err, &dbe) && isUnavailable(err) {
+		return wrapErr("transaction", err)
+	}
+	return err
 }
 
 // txFrom returns the transaction stored in ctx by WithinTx.

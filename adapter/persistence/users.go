@@ -144,7 +144,7 @@ func (r *UserRepository) Update(ctx context.Context, u user.User) error {
 		if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
 			return user.ErrEmailTaken
 		}
-		return fmt.Errorf("persistence: update user: %w", res.Error)
+		return wrapErr("update user", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return user.ErrNotFound
@@ -161,7 +161,7 @@ func (r *UserRepository) Delete(ctx context.Context, userID string) error {
 	}
 	res := conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID)
 	if res.Error != nil {
-		return fmt.Errorf("persistence: delete user: %w", res.Error)
+		return wrapErr("delete user", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return user.ErrNotFound

@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // ErrFreshAuthRequired means a sensitive operation needs a recent password
@@ -39,6 +41,9 @@ func (p StepUpPolicy) Check(c Claims, now time.Time) error {
 // access-token check: the token's claims, already verified and live.
 type Principal struct {
 	Claims Claims
+	// User is the caller's account as loaded with the session check; its
+	// zero value means it was not loaded.
+	User user.User
 }
 
 // UserID is the caller's user ID.

@@ -68,26 +68,27 @@ func sealKey(raw string) []byte {
 }
 
 // SealSuccessor encrypts next under a key derived from current (AES-256-GCM,
-// the session ID as associated data). Kept with current's row, it lets a
+// with binding as associated data, which ties the seal to the row it is
+// stored in: callers pass current's hash). Kept with current's row, it lets a
 // racing request that presents current within the grace interval receive the
 // very same successor, without the store ever holding a usable token.
-func SealSuccessor(current, next, sessionID string) []byte {
+func SealSuccessor(current, next, binding string) []byte {
 	block, _ := aes.NewCipher(sealKey(current)) // a 32-byte key never fails
 	aead, _ := cipher.NewGCM(block)
 	nonce := make([]byte, aead.NonceSize())
 	_, _ = rand.Read(nonce)
-	return aead.Seal(nonce, nonce, []byte(next), []byte(sessionID))
+	return aead.Seal(nonce, nonce, []byte(next), []byte(binding))
 }
 
 // OpenSuccessor decrypts a sealed successor with the token it was sealed
-// under.
-func OpenSuccessor(current string, sealed []byte, sessionID string) (string, error) {
+// under and the same binding.
+func OpenSuccessor(current string, sealed []byte, binding string) (string, error) {
 	block, _ := aes.NewCipher(sealKey(current))
 	aead, _ := cipher.NewGCM(block)
 	if len(sealed) < aead.NonceSize() {
 		return "", errors.New("sealed successor too short")
 	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(sessionID))
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(binding))
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // liveCache remembers, for at most ttl, what the store said about a session,
@@ -20,6 +21,7 @@ type liveCache struct {
 
 type liveEntry struct {
 	sess    session.Session
+	user    user.User
 	fetched time.Time
 }
 
@@ -34,20 +36,20 @@ func newLiveCache(ttl time.Duration) *liveCache {
 	return &liveCache{ttl: ttl, m: make(map[string]liveEntry)}
 }
 
-func (c *liveCache) get(id string, now time.Time) (session.Session, bool) {
+func (c *liveCache) get(id string, now time.Time) (liveEntry, bool) {
 	if c == nil {
-		return session.Session{}, false
+		return liveEntry{}, false
 	}
 	c.mu.RLock()
 	e, ok := c.m[id]
 	c.mu.RUnlock()
 	if !ok || now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
-		return session.Session{}, false
+		return liveEntry{}, false
 	}
-	return e.sess, true
+	return e, true
 }
 
-func (c *liveCache) put(s session.Session, now time.Time) {
+func (c *liveCache) put(s session.Session, u user.User, now time.Time) {
 	if c == nil {
 		return
 	}
@@ -55,7 +57,7 @@ func (c *liveCache) put(s session.Session, now time.Time) {
 	if len(c.m) >= maxLiveEntries {
 		c.m = make(map[string]liveEntry)
 	}
-	c.m[s.ID] = liveEntry{sess: s, fetched: now}
+	c.m[s.ID] = liveEntry{sess: s, user: u, fetched: now}
 	c.mu.Unlock()
 }
 

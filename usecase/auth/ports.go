@@ -44,6 +44,10 @@ type SessionStore interface {
 	Create(ctx context.Context, s session.Session, first session.RefreshToken) error
 	// ByID finds a session, revoked or not; session.ErrNotFound if none.
 	ByID(ctx context.Context, id string) (session.Session, error)
+	// WithUser is ByID that also returns the session's user, in one lookup:
+	// the per-request liveness check, which then needs no second query for
+	// the caller's profile. session.ErrNotFound if none.
+	WithUser(ctx context.Context, id string) (session.Session, user.User, error)
 	// LockByID is ByID that also locks the session against concurrent change
 	// until the transaction ends, for read-modify-write (revoke,
 	// reauthenticate) that must not undo a rotation committed meanwhile.
@@ -56,6 +60,15 @@ type SessionStore interface {
 	// Rotate saves s, marks used as rotated (its RotatedAt and
 	// SuccessorSealed) and inserts next.
 	Rotate(ctx context.Context, s session.Session, used, next session.RefreshToken) error
+	// RotateCurrent is the one-step fast path of a refresh. If the token
+	// with in.Hash is its session's current, unrotated token and the session
+	// is active at in.Now (the Rotate case of session.Policy.Decide), it
+	// atomically marks the token rotated, inserts in.Next as the next
+	// generation and touches the session as session.Policy.Touch does, and
+	// returns the updated session, its user and true. Otherwise it changes
+	// nothing and returns false, and the caller takes the locked path, where
+	// the domain policy decides. A store may always return false.
+	RotateCurrent(ctx context.Context, in RotateInput) (session.Session, user.User, bool, error)
 	// Save writes the mutable fields of s (last use, expiries, auth time,
 	// revocation, user agent, IP, generation). Call it only on a session
 	// read with a lock in the same transaction.
@@ -70,6 +83,17 @@ type SessionStore interface {
 	// before now, and returns how many it deleted. Safe to run on several
 	// instances at once.
 	PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error)
+}
+
+// RotateInput is what RotateCurrent needs to rotate without a round trip
+// back to the caller.
+type RotateInput struct {
+	Hash            [32]byte
+	Now             time.Time
+	IdleTTL         time.Duration
+	Next            [32]byte
+	SuccessorSealed []byte
+	UserAgent, IP   string
 }
 
 // AuditLog records security events in the caller's transaction.

@@ -25,6 +25,9 @@ func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair
 	if err != nil {
 		return TokenPair{}, err
 	}
+	if pair, ok, err := s.fastRotate(ctx, raw, hash, meta); err != nil || ok {
+		return pair, err
+	}
 	pair, err := s.refreshOnce(ctx, raw, hash, meta)
 	if errors.Is(err, session.ErrConflict) {
 		// Another request rotated this token between our read and our write
@@ -52,7 +55,7 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 			rotated = err == nil
 			return err
 		case session.Replay:
-			next, err := session.OpenSuccessor(raw, tok.SuccessorSealed, sess.ID)
+			next, err := session.OpenSuccessor(raw, tok.SuccessorSealed, string(hash[:]))
 			if err != nil {
 				return fmt.Errorf("refresh: open successor: %w", err)
 			}
@@ -88,6 +91,29 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 	return pair, nil
 }
 
+// fastRotate tries the common case, a refresh with the session's current
+// token, in one step of the store (one statement on PostgreSQL). It reports
+// false when the store declined: a replay, a reuse, an ended session or an
+// unknown token, all of which the locked path decides.
+func (s *Service) fastRotate(ctx context.Context, raw string, hash [32]byte, meta Meta) (TokenPair, bool, error) {
+	now := s.now()
+	nextRaw, nextHash := session.NewRefreshSecret()
+	sess, u, ok, err := s.d.Sessions.RotateCurrent(ctx, RotateInput{
+		Hash: hash, Now: now, IdleTTL: s.policy.IdleTTL, Next: nextHash,
+		SuccessorSealed: session.SealSuccessor(raw, nextRaw, string(hash[:])),
+		UserAgent:       meta.UserAgent, IP: meta.IP,
+	})
+	if err != nil || !ok {
+		return TokenPair{}, false, err
+	}
+	pair, err := s.pair(u, sess, nextRaw, false, now)
+	if err != nil {
+		return TokenPair{}, false, err
+	}
+	s.d.Observer.RefreshRotated()
+	return pair, true, nil
+}
+
 func (s *Service) rotate(ctx context.Context, sess session.Session, used session.RefreshToken, raw string, meta Meta) (TokenPair, error) {
 	now := s.now()
 	u, err := s.d.Users.ByID(ctx, sess.UserID)
@@ -96,7 +122,7 @@ func (s *Service) rotate(ctx context.Context, sess session.Session, used session
 	}
 	nextRaw, nextHash := session.NewRefreshSecret()
 	used.RotatedAt = now
-	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, sess.ID)
+	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, string(used.Hash[:]))
 	sess.Generation++
 	s.policy.Touch(&sess, now, meta.UserAgent, meta.IP)
 	next := session.RefreshToken{Hash: nextHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}

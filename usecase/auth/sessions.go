@@ -24,21 +24,21 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (domauth.Princip
 		return domauth.Principal{}, err
 	}
 	now := s.now()
-	sess, cached := s.live.get(c.SessionID, now)
+	e, cached := s.live.get(c.SessionID, now)
 	if !cached {
-		sess, err = s.d.Sessions.ByID(ctx, c.SessionID)
+		e.sess, e.user, err = s.d.Sessions.WithUser(ctx, c.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return domauth.Principal{}, domauth.ErrSessionRevoked
 		}
 		if err != nil {
 			return domauth.Principal{}, err
 		}
-		s.live.put(sess, now)
+		s.live.put(e.sess, e.user, now)
 	}
-	if sess.UserID != c.Subject || !sess.Active(now) {
+	if e.sess.UserID != c.Subject || !e.sess.Active(now) {
 		return domauth.Principal{}, domauth.ErrSessionRevoked
 	}
-	return domauth.Principal{Claims: c}, nil
+	return domauth.Principal{Claims: c, User: e.user}, nil
 }
 
 // LogoutInput names the session to end: by its refresh token, or by the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
@@ -221,4 +222,24 @@ func (r *Sessions) purgeBatch(ctx context.Context, now time.Time, retention time
 		}
 	}
 	return n
+}
+
+// RotateCurrent implements auth.SessionStore by declining, so the use-case
+// tests exercise the locked path, where the domain policy decides; the
+// persistence suite checks the real fast path against it.
+func (r *Sessions) RotateCurrent(context.Context, auth.RotateInput) (session.Session, user.User, bool, error) {
+	return session.Session{}, user.User{}, false, nil
+}
+
+// WithUser implements auth.SessionStore.
+func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, user.User, error) {
+	sess, err := r.ByID(ctx, id)
+	if err != nil {
+		return session.Session{}, user.User{}, err
+	}
+	u, err := r.s.Users.ByID(ctx, sess.UserID)
+	if err != nil {
+		return session.Session{}, user.User{}, session.ErrNotFound
+	}
+	return sess, u, nil
 }
