@@ -95,7 +95,10 @@ type Database struct {
 	DSN string
 	// MaxOpenConns caps open connections (DB_MAX_OPEN_CONNS, default 20).
 	MaxOpenConns int
-	// MaxIdleConns caps idle connections (DB_MAX_IDLE_CONNS, default 10).
+	// MaxIdleConns caps idle connections (DB_MAX_IDLE_CONNS, default 20:
+	// as many as may be open, because a pool that closes connections a
+	// moment after a burst reopens them on the next, and that churn was the
+	// largest cost of refresh under load).
 	// database/sql lowers it to MaxOpenConns when it is larger.
 	MaxIdleConns int
 	// ConnMaxLifetime recycles connections (DB_CONN_MAX_LIFETIME, 30m;

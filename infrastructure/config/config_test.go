@@ -66,7 +66,7 @@ func defaults() Config {
 			Driver:          "sqlite",
 			DSN:             "./data/gatehouse.db",
 			MaxOpenConns:    20,
-			MaxIdleConns:    10,
+			MaxIdleConns:    20,
 			ConnMaxLifetime: 30 * time.Minute,
 			MigrateOnStart:  true,
 		},

@@ -93,7 +93,7 @@ func settings(c *Config) []setting {
 			show: func() any { return redactURL(c.Database.URL) },
 		},
 		field("DB_MAX_OPEN_CONNS", "20", &c.Database.MaxOpenConns, intIn(1, maxInt)),
-		field("DB_MAX_IDLE_CONNS", "10", &c.Database.MaxIdleConns, intIn(0, maxInt)),
+		field("DB_MAX_IDLE_CONNS", "20", &c.Database.MaxIdleConns, intIn(0, maxInt)),
 		field("DB_CONN_MAX_LIFETIME", "30m", &c.Database.ConnMaxLifetime, duration(0, noMax)),
 		field("DB_MIGRATE_ON_START", "true", &c.Database.MigrateOnStart, boolean),
 

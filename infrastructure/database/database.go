@@ -29,7 +29,7 @@ const (
 // Defaults applied to zero pool sizes (PostgreSQL only).
 const (
 	DefaultMaxOpenConns = 20
-	DefaultMaxIdleConns = 10
+	DefaultMaxIdleConns = 20
 	// connMaxIdleTime closes connections idle this long, so a burst does not
 	// pin server backends for the lifetime of the pool.
 	connMaxIdleTime = 5 * time.Minute
