@@ -176,7 +176,13 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		ae := toAPIError(err)
 		if ae.Status >= 500 {
-			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			// An unreachable database is the operator's concern once, not
+			// an error line per request: those are warnings.
+			level := slog.LevelError
+			if ae.Status == http.StatusServiceUnavailable {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "request failed",
 				slog.String("requestId", requestID(c)),
 				slog.String("method", c.Request().Method),
 				slog.String("path", c.Request().URL.Path),

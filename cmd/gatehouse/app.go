@@ -120,6 +120,7 @@ func newAuthService(d authDeps) *auth.Service {
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
 		Throttle: d.Throttle, Observer: d.Metrics,
+		LivenessCacheTTL: d.Cfg.Session.RevocationCacheTTL,
 		ThrottlePolicy: throttle.Policy{
 			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,

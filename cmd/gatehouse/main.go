@@ -40,11 +40,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "", "serve":
 		// Checked before fx so that a bad setting is reported as the one
 		// line that names the variable, not inside fx's wrapping.
-		if _, err := config.Load(os.LookupEnv); err != nil {
+		cfg, err := config.Load(os.LookupEnv)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		app := fx.New(serveOptions(config.Module()))
+		// fx's default stop budget (15s) would cut SHUTDOWN_TIMEOUT short;
+		// the margin covers the jobs and the pool after the server drains.
+		app := fx.New(serveOptions(config.Module()), fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second))
 		if err := app.Err(); err != nil {
 			fmt.Fprintln(stderr, "gatehouse:", err)
 			return 1

@@ -87,6 +87,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		defer cancel()
 	}
 	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		// Out of time: cut the connections still open rather than leave
+		// them to a process that is about to close its database.
+		_ = s.srv.Close()
+	}
 	if s.Addr() != nil {
 		<-s.done
 	}

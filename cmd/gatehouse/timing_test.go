@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// timingEnv is the configuration of the timing measurements: the real
+// password-hashing cost (no PASSWORD_ARGON2_* setting, so the defaults:
+// argon2id, 19 MiB, two iterations), since the point is what the hash
+// costs and the cheap test setting would hide a difference behind noise;
+// and failure counting out of reach, so that login throttling (which slows
+// or locks an account after failures) takes no part in the figures.
+func timingEnv() map[string]string {
+	return map[string]string{
+		"COOKIE_SECURE":       "false",
+		"LOG_LEVEL":           "error",
+		"RATE_LIMIT_PER_IP":   "0",
+		"LOGIN_MAX_FAILURES":  "1000000",
+		"LOGIN_BACKOFF_AFTER": "1000000",
+	}
+}
+
+// timingAccounts registers n accounts and returns their emails.
+func timingAccounts(tb testing.TB, hc *http.Client, base string, n int) []string {
+	tb.Helper()
+	emails := make([]string, n)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("timing%d@example.com", i)
+		o := probe(tb, hc, base, "POST", "/auth/register", map[string]any{"email": emails[i], "password": "the right password"}, "")
+		if o.status() != 201 {
+			tb.Fatalf("register: %s: %s", o, bodyOf(o))
+		}
+	}
+	return emails
+}
+
+// failedLogin sends one login that must fail with INVALID_CREDENTIALS and
+// returns how long the answer took.
+func failedLogin(tb testing.TB, hc *http.Client, base, email string) time.Duration {
+	o := probe(tb, hc, base, "POST", "/auth/login", map[string]any{"email": email, "password": "a wrong password"}, "")
+	if o.status() != 401 || o.resp.code() != "INVALID_CREDENTIALS" {
+		tb.Fatalf("login %s: %s, want 401 INVALID_CREDENTIALS: %s", email, o, bodyOf(o))
+	}
+	return o.elapsed
+}
+
+// TestLoginTimingDoesNotRevealAccounts: a login with an unknown email and
+// one with a registered email but a wrong password must take the same time
+// within noise, or response times tell an attacker which addresses have an
+// account. The guard is the dummy hash the service verifies for unknown
+// emails: without it an unknown email costs one indexed lookup, a small
+// fraction of the hash, and this test fails by a factor of ten or more.
+//
+// It measures the built binary, not the in-process graph: this test binary
+// runs under the race detector, which slows Go code (argon2's included)
+// several times over and would measure something that does not ship.
+//
+// The two kinds are interleaved in pairs, alternating which goes first
+// (ABBA...), through the real HTTP stack with the real hash cost, so both
+// are sampled under the same conditions. Two estimators compare them: the
+// median of the per-pair ratios (load that hits both requests of a pair
+// alike cancels out) and the ratio of the lower quartiles (noise from
+// other processes only ever adds time, so the fast end of each
+// distribution is closest to what the request itself costs). A real
+// difference, such as a missing dummy hash, shifts the whole distribution
+// and moves both far outside the bound, while noise on a busy machine tends
+// to push one of them at a time. So the test fails when both are more than
+// 25% off. The overall medians are logged too.
+func TestLoginTimingDoesNotRevealAccounts(t *testing.T) {
+	const (
+		pairs    = 30
+		accounts = 5
+		// maxRatio bounds how far from 1 the estimators may be.
+		maxRatio = 1.25
+	)
+	env := timingEnv()
+	p := startBinary(t, env)
+	base := p.base
+	hc := &http.Client{Timeout: 30 * time.Second}
+	emails := timingAccounts(t, hc, base, accounts)
+
+	var unknown, wrong durations
+	var ratios []float64 // wrong/unknown, per pair
+	// Warm up both paths (connections, the dummy hash, page cache).
+	for i := range 2 {
+		failedLogin(t, hc, base, fmt.Sprintf("warmup%d@example.com", i))
+		failedLogin(t, hc, base, emails[i%accounts])
+	}
+	for i := range pairs {
+		var u, w time.Duration
+		unknownLogin := func() { u = failedLogin(t, hc, base, fmt.Sprintf("nobody%d@example.com", i)) }
+		wrongLogin := func() { w = failedLogin(t, hc, base, emails[i%accounts]) }
+		if i%2 == 0 {
+			unknownLogin()
+			wrongLogin()
+		} else {
+			wrongLogin()
+			unknownLogin()
+		}
+		unknown, wrong = append(unknown, u), append(wrong, w)
+		ratios = append(ratios, float64(w)/float64(u))
+	}
+	slices.Sort(ratios)
+	paired := (ratios[pairs/2-1] + ratios[pairs/2]) / 2
+	quartiles := float64(wrong.quantile(0.25)) / float64(unknown.quantile(0.25))
+	t.Logf("unknown email:  %s", unknown)
+	t.Logf("wrong password: %s", wrong)
+	t.Logf("wrong/unknown: median per-pair ratio %.3f, ratio of lower quartiles %.3f, ratio of medians %.3f (allowed %.2f..%.2f)",
+		paired, quartiles, float64(wrong.median())/float64(unknown.median()), 1/maxRatio, maxRatio)
+	off := func(r float64) bool { return r > maxRatio || r < 1/maxRatio }
+	if off(paired) && off(quartiles) {
+		t.Errorf("a login with a wrong password takes %.2f times as long as one with an unknown email "+
+			"(medians %s and %s): response times reveal which emails have an account",
+			paired, wrong.median(), unknown.median())
+	}
+}
+
+// BenchmarkLoginUnknownEmail and BenchmarkLoginWrongPassword measure the
+// two failed-login paths through the real HTTP stack with the real hash
+// cost; compare them with benchstat. Run with -benchtime=50x or so: each
+// iteration is one argon2id hash.
+func BenchmarkLoginUnknownEmail(b *testing.B) {
+	benchmarkFailedLogin(b, false)
+}
+
+func BenchmarkLoginWrongPassword(b *testing.B) {
+	benchmarkFailedLogin(b, true)
+}
+
+func benchmarkFailedLogin(b *testing.B, known bool) {
+	env := timingEnv()
+	env["HTTP_ADDR"] = "127.0.0.1:0"
+	env["DATABASE_URL"] = "sqlite://" + b.TempDir() + "/bench.db"
+	env["CONFIG_FILE"] = ""
+	base := startApp(b, env)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	emails := timingAccounts(b, hc, base, 5)
+	failedLogin(b, hc, base, emails[0])
+	failedLogin(b, hc, base, "warmup@example.com")
+	for i := 0; b.Loop(); i++ {
+		email := fmt.Sprintf("nobody%d@example.com", i)
+		if known {
+			email = emails[i%len(emails)]
+		}
+		failedLogin(b, hc, base, email)
+	}
+}
