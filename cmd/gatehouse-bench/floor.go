@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/gatehouse/gatehouse/domain/id"
 )
 
 // userRow reads one user by primary key; floorMeHandler needs nothing more.
@@ -72,7 +73,7 @@ type floorMeHandler struct {
 
 // ServeHTTP implements http.Handler.
 func (h *floorMeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rid := newUUID()
+	rid := id.New()
 	hdr := w.Header()
 	hdr.Set("X-Request-ID", rid)
 	// The service's security headers, so both write the same response.
@@ -130,29 +131,6 @@ func writeFloorJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// newUUID returns a random version 4 UUID, as the service's request IDs.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatUUID(b)
-}
-
-func formatUUID(b [16]byte) string {
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
-}
-
 // pgUsers reads users through a pgx pool.
 type pgUsers struct{ pool *pgxpool.Pool }
 
@@ -160,13 +138,14 @@ type pgUsers struct{ pool *pgxpool.Pool }
 const selectUserByID = "SELECT id, email, name, roles, created_at, updated_at FROM users WHERE id = $1"
 
 // UserByID implements userRow; pgx.ErrNoRows when there is no such user.
-func (p pgUsers) UserByID(ctx context.Context, id string) (floorUser, error) {
+func (p pgUsers) UserByID(ctx context.Context, userID string) (floorUser, error) {
 	var (
-		uid                  pgtype.UUID
-		email, name, roles   string
-		createdAt, updatedAt time.Time
+		uid, email, name, roles string
+		createdAt, updatedAt    time.Time
 	)
-	err := p.pool.QueryRow(ctx, selectUserByID, id).Scan(&uid, &email, &name, &roles, &createdAt, &updatedAt)
+	// pgx scans a uuid column into its canonical text form, as the
+	// service's driver does.
+	err := p.pool.QueryRow(ctx, selectUserByID, userID).Scan(&uid, &email, &name, &roles, &createdAt, &updatedAt)
 	if err != nil {
 		return floorUser{}, err
 	}
@@ -175,7 +154,7 @@ func (p pgUsers) UserByID(ctx context.Context, id string) (floorUser, error) {
 		rs = strings.Split(roles, ",")
 	}
 	return floorUser{
-		ID: formatUUID(uid.Bytes), Email: email, Name: name, Roles: rs,
+		ID: uid, Email: email, Name: name, Roles: rs,
 		CreatedAt: createdAt.UTC().Format(time.RFC3339), UpdatedAt: updatedAt.UTC().Format(time.RFC3339),
 	}, nil
 }

@@ -317,16 +317,6 @@ func TestFloorMeHandlerWritesTheServiceEnvelope(t *testing.T) {
 	}
 }
 
-func TestFormatUUID(t *testing.T) {
-	b := [16]byte{0x0b, 0x7e, 0x7a, 0x52, 0x3c, 0x1f, 0x4e, 0x8a, 0x9d, 0x2b, 0x6f, 0x4c, 0x1a, 0x8e, 0x5d, 0x33}
-	if got := formatUUID(b); got != "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33" {
-		t.Errorf("formatUUID = %s", got)
-	}
-	if u := newUUID(); len(u) != 36 || u[14] != '4' {
-		t.Errorf("newUUID = %s", u)
-	}
-}
-
 func TestErrorKind(t *testing.T) {
 	cases := map[string]error{
 		"HTTP 401 TOKEN_INVALID": &StatusError{Status: 401, Code: "TOKEN_INVALID"},
