@@ -4,18 +4,15 @@
 package docs
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"strings"
-	"time"
 
 	swaggerfiles "github.com/swaggo/files/v2"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/webasset"
 )
 
 // Prefix is the path under which Handler serves.
@@ -65,19 +62,9 @@ func uiAssets() map[string]string {
 	}
 }
 
-// file is one response body with its headers.
-type file struct {
-	name        string
-	contentType string
-	data        []byte
-	etag        string
-	page        bool  // the HTML page: gets the Content-Security-Policy
-	err         error // the file could not be prepared: answer 500
-}
-
 type handler struct {
-	index *file
-	files map[string]*file // by name under /docs/
+	index *webasset.Asset            // the HTML page: gets the Content-Security-Policy
+	files map[string]*webasset.Asset // by name under /docs/
 }
 
 // Handler returns the handler for GET (and HEAD) requests under /docs:
@@ -92,76 +79,35 @@ type handler struct {
 // cheaply. The handler is plain net/http: mount it at /docs and /docs/ (or /docs*)
 // without stripping the prefix.
 func Handler() http.Handler {
-	h := &handler{files: make(map[string]*file)}
+	h := &handler{files: make(map[string]*webasset.Asset)}
 	h.index = fromFS(own, "index.html", typeHTML)
-	h.index.page = true
 	h.files["swagger-initializer.js"] = fromFS(own, "swagger-initializer.js", typeJS)
 	for name, contentType := range uiAssets() {
 		h.files[name] = fromFS(swaggerfiles.FS, name, contentType)
 	}
-	h.files["openapi.yaml"] = newFile("openapi.yaml", typeYAML, api.SpecYAML(), nil)
+	h.files["openapi.yaml"] = webasset.New("openapi.yaml", typeYAML, api.SpecYAML(), nil)
 	specJSON, err := api.SpecJSON()
-	h.files["openapi.json"] = newFile("openapi.json", typeJSON, specJSON, err)
+	h.files["openapi.json"] = webasset.New("openapi.json", typeJSON, specJSON, err)
 	return h
 }
 
-func fromFS(fsys fs.FS, name, contentType string) *file {
+func fromFS(fsys fs.FS, name, contentType string) *webasset.Asset {
 	if fsys == nil {
-		return newFile(name, contentType, nil, fs.ErrNotExist)
+		return webasset.New(name, contentType, nil, fs.ErrNotExist)
 	}
 	data, err := fs.ReadFile(fsys, name)
-	return newFile(name, contentType, data, err)
-}
-
-func newFile(name, contentType string, data []byte, err error) *file {
-	f := &file{name: name, contentType: contentType, data: data, err: err}
-	if err == nil {
-		sum := sha256.Sum256(data)
-		f.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
-	}
-	return f
+	return webasset.New(name, contentType, data, err)
 }
 
 // ServeHTTP implements http.Handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var f *file
+	var f *webasset.Asset
 	switch p := r.URL.Path; {
 	case p == Prefix || p == Prefix+"/":
 		f = h.index
+		webasset.PageHeaders(w.Header(), ContentSecurityPolicy)
 	case strings.HasPrefix(p, Prefix+"/"):
 		f = h.files[strings.TrimPrefix(p, Prefix+"/")]
 	}
-	if f == nil {
-		plain(w, http.StatusNotFound, "404 page not found")
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		plain(w, http.StatusMethodNotAllowed, "405 method not allowed")
-		return
-	}
-	if f.err != nil {
-		plain(w, http.StatusInternalServerError, "500 internal server error")
-		return
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", f.contentType)
-	hdr.Set("ETag", f.etag)
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	if f.page {
-		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
-		hdr.Set("Referrer-Policy", "no-referrer")
-		hdr.Set("X-Frame-Options", "DENY")
-	}
-	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(f.data))
-}
-
-func plain(w http.ResponseWriter, status int, msg string) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(msg + "\n"))
+	webasset.Serve(w, r, f)
 }

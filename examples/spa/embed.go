@@ -10,16 +10,14 @@
 package spa
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
+
+	"github.com/gatehouse/gatehouse/internal/webasset"
 )
 
 // Prefix is the path under which the handlers serve; the page is at Prefix itself.
@@ -46,17 +44,9 @@ const contentSecurityPolicy = "default-src 'none'; " +
 	"form-action 'none'; " +
 	"frame-ancestors 'none'"
 
-// asset is one embedded file, ready to serve.
-type asset struct {
-	name        string
-	contentType string
-	data        []byte
-	etag        string
-}
-
 type handler struct {
 	csp    string
-	assets map[string]asset // by path below Prefix; "" is the page
+	assets map[string]*webasset.Asset // by path below Prefix; "" is the page
 }
 
 // Handler serves the example app under /example/ for the service itself: the app
@@ -91,7 +81,7 @@ var validHost = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{
 func newHandler(connectSrc string) *handler {
 	h := &handler{
 		csp:    fmt.Sprintf(contentSecurityPolicy, connectSrc),
-		assets: make(map[string]asset, 3),
+		assets: make(map[string]*webasset.Asset, 3),
 	}
 	for path, f := range map[string]struct{ file, contentType string }{
 		"":          {"index.html", "text/html; charset=utf-8"},
@@ -99,15 +89,7 @@ func newHandler(connectSrc string) *handler {
 		"style.css": {"style.css", "text/css; charset=utf-8"},
 	} {
 		data, err := files.ReadFile(f.file)
-		if err != nil {
-			// The files are embedded at compile time; a missing one is a build bug.
-			panic(fmt.Sprintf("spa: embedded %s: %v", f.file, err))
-		}
-		sum := sha256.Sum256(data)
-		h.assets[path] = asset{
-			name: f.file, contentType: f.contentType, data: data,
-			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`,
-		}
+		h.assets[path] = webasset.New(f.file, f.contentType, data, err)
 	}
 	return h
 }
@@ -119,32 +101,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
 		return
 	}
-	a, ok := h.assets[strings.TrimPrefix(p, Prefix)]
-	if !ok || !strings.HasPrefix(p, Prefix) {
-		plain(w, http.StatusNotFound, "404 page not found")
-		return
+	var a *webasset.Asset
+	if strings.HasPrefix(p, Prefix) {
+		a = h.assets[strings.TrimPrefix(p, Prefix)]
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		plain(w, http.StatusMethodNotAllowed, "405 method not allowed")
-		return
+	if a != nil {
+		webasset.PageHeaders(w.Header(), h.csp)
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", a.contentType)
-	hdr.Set("ETag", a.etag)
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Security-Policy", h.csp)
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("X-Frame-Options", "DENY")
-	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.data))
-}
-
-func plain(w http.ResponseWriter, status int, msg string) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(msg + "\n"))
+	webasset.Serve(w, r, a)
 }

@@ -88,7 +88,7 @@ var rules = []rule{
 			return false
 		}
 		rel, ok := ours(imp)
-		return !ok || under(rel, "api")
+		return !ok || under(rel, "api") || under(rel, "internal")
 	}},
 }
 
