@@ -397,7 +397,7 @@ func TestSecurityEventsPagination(t *testing.T) {
 	reg, _ := e.signUp(adaEmail)
 	e.signUp("bob@example.com")
 	e.login("bob@example.com", adaPassword)
-	// 7 events for ada, one a minute.
+	// The registration's event, then 7 for ada, one a minute.
 	for i := range 7 {
 		e.clock.Advance(time.Minute)
 		if i%2 == 0 {
@@ -409,8 +409,8 @@ func TestSecurityEventsPagination(t *testing.T) {
 	last := e.login(adaEmail, adaPassword) // 8th, same minute as the 7th
 	p := e.principal(last.AccessToken)
 	all := e.store.Events(reg.User.ID)
-	if len(all) != 8 {
-		t.Fatalf("setup made %d events; want 8", len(all))
+	if len(all) != 9 {
+		t.Fatalf("setup made %d events; want 9", len(all))
 	}
 
 	var got []audit.Event
@@ -434,8 +434,8 @@ func TestSecurityEventsPagination(t *testing.T) {
 		}
 		cursor = page.NextCursor
 	}
-	if pages != 3 || len(got) != 8 {
-		t.Fatalf("%d pages, %d events; want 3 pages (3+3+2) and all 8", pages, len(got))
+	if pages != 3 || len(got) != 9 {
+		t.Fatalf("%d pages, %d events; want 3 pages (3+3+3) and all 9", pages, len(got))
 	}
 	for i := range got {
 		want := all[len(all)-1-i] // newest first
@@ -448,7 +448,7 @@ func TestSecurityEventsPagination(t *testing.T) {
 	}
 
 	one, err := e.svc.SecurityEvents(e.ctx, p, "", account.MaxEventPage)
-	if err != nil || len(one.Events) != 8 || one.NextCursor != "" {
+	if err != nil || len(one.Events) != 9 || one.NextCursor != "" {
 		t.Fatalf("limit %d: %d events, cursor %q, %v", account.MaxEventPage, len(one.Events), one.NextCursor, err)
 	}
 }

@@ -166,11 +166,12 @@ func TestLoginSucceeds(t *testing.T) {
 	}
 	e.principal(p.AccessToken)
 
+	// One for the registration (which proves the password too), one for the login.
 	ok := e.store.EventsOfType(reg.User.ID, audit.LoginSucceeded)
-	if len(ok) != 1 {
-		t.Fatalf("%d login_succeeded events; want 1", len(ok))
+	if len(ok) != 2 || ok[0].SessionID != reg.Session.ID {
+		t.Fatalf("%d login_succeeded events %+v; want the registration's and the login's", len(ok), ok)
 	}
-	ev := ok[0]
+	ev := ok[1]
 	if ev.SessionID != p.Session.ID || ev.IP != meta.IP || ev.UserAgent != meta.UserAgent {
 		t.Fatalf("login_succeeded event %+v; want session %s with client data", ev, p.Session.ID)
 	}
@@ -214,7 +215,7 @@ func TestLoginWrongPasswordAndUnknownEmailLookAlike(t *testing.T) {
 		if ev.UserID != reg.User.ID {
 			t.Fatalf("event %+v recorded for something other than the existing account", ev)
 		}
-		if ev.Type == audit.LoginSucceeded {
+		if ev.Type == audit.LoginSucceeded && ev.SessionID != reg.Session.ID {
 			t.Fatalf("a failed login recorded %+v", ev)
 		}
 	}

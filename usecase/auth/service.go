@@ -123,7 +123,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (To
 		}
 		var err error
 		pair, err = s.startSession(ctx, u, now, meta)
-		return err
+		if err != nil {
+			return err
+		}
+		// Registration proves the password and starts a session: the user's
+		// event list starts with it.
+		return s.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
 	})
 	if err != nil {
 		return TokenPair{}, err
