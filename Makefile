@@ -9,10 +9,12 @@ TEST_FLAGS ?= -race -count=1 -timeout 15m
 .PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
-## example app (/example/) included. Plain-HTTP local development: the refresh
-## cookie is not marked Secure.
+## example app (/example/) included. Local development over plain HTTP from one
+## address: the refresh cookie is not marked Secure and the per-IP budget is off
+## (so `make bench` can load it); each can be set back in the environment.
 run:
-	COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} $(GO) run ./cmd/gatehouse
+	COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} \
+	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} $(GO) run ./cmd/gatehouse
 
 ## build: a static binary in bin/.
 build:
@@ -53,8 +55,8 @@ test-e2e:
 test-short:
 	$(GO) test -count=1 ./...
 
-## bench: load a running service for a fixed time (start it with
-## RATE_LIMIT_PER_IP=0 make run; the default per-IP budget would refuse the load).
+## bench: load a running service for a fixed time (`make run` in another shell;
+## elsewhere start the service with RATE_LIMIT_PER_IP=0, since the load comes from one address).
 ## bench-compare measures the service beside its floors, in one run; it needs the
 ## service on PostgreSQL: DATABASE_URL=postgres://... RATE_LIMIT_PER_IP=0 make run
 BENCH_URL   ?= http://127.0.0.1:3000
