@@ -62,7 +62,10 @@ func parseJWKS(data []byte) (map[string]publicKey, error) {
 			if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 				return nil, fmt.Errorf("jwks: key %q: bad P-256 coordinates", k.Kid)
 			}
-			pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
+				return nil, fmt.Errorf("jwks: key %q: %w", k.Kid, err)
+			}
 			keys[k.Kid] = publicKey{alg: "ES256", ec: pub}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -155,12 +154,6 @@ func pairOf(t testing.TB, o outcome) (tokenPair, bool) {
 		return p, false
 	}
 	return p, true
-}
-
-// isTimeout reports whether err is a client-side timeout.
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout())
 }
 
 // durations summarises a sample.

@@ -167,7 +167,7 @@ func (s *Server) Start() error {
 	}()
 	s.cmd, s.exited = cmd, exited
 	if err := s.waitReady(exited); err != nil {
-		s.stopLocked()
+		_ = s.stopLocked() // the start failure is the error to report
 		return err
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -115,15 +114,6 @@ func (e *env) storedUser(id string) user.User {
 		e.t.Fatalf("user %s is not in the store", id)
 	}
 	return u
-}
-
-// eventsOf returns the types of userID's events, oldest first.
-func (e *env) eventsOf(userID string) []audit.Type {
-	var out []audit.Type
-	for _, ev := range e.store.Events(userID) {
-		out = append(out, ev.Type)
-	}
-	return out
 }
 
 func wantErr(t *testing.T, what string, err, want error) {
