@@ -97,6 +97,21 @@ func (p Policy) Fail(s State, now time.Time) State {
 	return s
 }
 
+// Undo takes back one failure that Fail counted for an attempt whose
+// password was never checked (the store or the hash failed), so an outage
+// does not push real users into back-off. Never below zero; a lockout that
+// the undone failure caused is lifted.
+func (p Policy) Undo(s State) State {
+	if s.Failures <= 1 {
+		return State{}
+	}
+	s.Failures--
+	if s.Failures < p.MaxFailures {
+		s.LockedUntil = time.Time{}
+	}
+	return s
+}
+
 // Stale reports whether s no longer affects anything at now, so its record
 // can be deleted.
 func (p Policy) Stale(s State, now time.Time) bool {

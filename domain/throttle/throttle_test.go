@@ -70,3 +70,24 @@ func TestDelayIsCappedByLockout(t *testing.T) {
 		t.Errorf("delay = %v", d)
 	}
 }
+
+func TestUndo(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var s State
+	for range 10 {
+		s = policy.Fail(s, now)
+	}
+	if _, ok := policy.Admit(s, now); ok {
+		t.Fatal("not locked after ten failures")
+	}
+	s = policy.Undo(s)
+	if s.Failures != 9 || !s.LockedUntil.IsZero() {
+		t.Fatalf("after undo: %+v", s)
+	}
+	if got := policy.Undo(policy.Fail(State{}, now)); got != (State{}) {
+		t.Errorf("undoing the only failure left %+v", got)
+	}
+	if got := policy.Undo(State{}); got != (State{}) {
+		t.Errorf("undo below zero: %+v", got)
+	}
+}

@@ -184,10 +184,12 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
 	if err != nil {
+		s.undoAttempt(ctx, key)
 		return user.User{}, err
 	}
 	match, rehash, err := s.d.Hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
+		s.undoAttempt(ctx, key)
 		return user.User{}, fmt.Errorf("login: verify: %w", err)
 	}
 	if !match {
@@ -243,6 +245,29 @@ func (s *Service) admit(ctx context.Context, key string) error {
 	}
 	return err
 }
+
+// undoAttempt takes back the failure admit counted when the password could
+// not be checked at all (store or hash unavailable). Best effort: with the
+// store down it fails too, and the count then stands.
+func (s *Service) undoAttempt(ctx context.Context, key string) {
+	if s.d.Throttle == nil {
+		return
+	}
+	// The request's context may be what ran out; the undo gets a moment of
+	// its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	p := s.d.ThrottlePolicy
+	_ = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
+			*st = p.Undo(*st)
+			return nil
+		})
+	})
+}
+
+// undoTimeout bounds undoAttempt.
+const undoTimeout = 2 * time.Second
 
 // clearThrottle forgets the failures of key after a successful proof.
 func (s *Service) clearThrottle(ctx context.Context, key string) error {

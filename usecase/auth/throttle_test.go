@@ -1,0 +1,86 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
+)
+
+// memThrottle is an in-memory auth.LoginThrottle.
+type memThrottle struct {
+	mu sync.Mutex
+	m  map[string]throttle.State
+}
+
+func (t *memThrottle) Update(_ context.Context, key string, fn func(*throttle.State) error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.m[key]
+	if err := fn(&st); err != nil {
+		return err
+	}
+	t.m[key] = st
+	return nil
+}
+
+func (t *memThrottle) PurgeStale(context.Context, time.Time) (int, error) { return 0, nil }
+
+// flakyUsers fails lookups by email while down is set, as a lost database would.
+type flakyUsers struct {
+	auth.UserRepository
+	down bool
+}
+
+var errDown = errors.New("database unreachable")
+
+func (f *flakyUsers) ByEmail(ctx context.Context, email string) (user.User, error) {
+	if f.down {
+		return user.User{}, errDown
+	}
+	return f.UserRepository.ByEmail(ctx, email)
+}
+
+func TestThrottleCountsOnlyCheckedPasswords(t *testing.T) {
+	clock := fakes.NewClock(t0)
+	store := fakes.NewStore()
+	tokens := fakes.NewTokens(clock, accessTTL)
+	users := &flakyUsers{UserRepository: store.Users}
+	lt := &memThrottle{m: map[string]throttle.State{}}
+	policy := throttle.Policy{BackoffAfter: 5, BaseDelay: time.Second, MaxFailures: 3, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+	svc := auth.NewService(auth.Deps{
+		Users: users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
+		Throttle: lt, ThrottlePolicy: policy,
+	}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	// An outage: the password is never checked, so nothing is counted.
+	users.down = true
+	for range 5 {
+		if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); !errors.Is(err, errDown) {
+			t.Fatalf("login during the outage: %v", err)
+		}
+	}
+	users.down = false
+	if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); err != nil {
+		t.Fatalf("login after the outage: %v", err)
+	}
+	// Wrong passwords are counted, and the third locks.
+	for range 3 {
+		_, _ = svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta)
+	}
+	var limited *throttle.LimitedError
+	if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); !errors.As(err, &limited) {
+		t.Fatalf("after three failures: %v, want throttled", err)
+	}
+}
