@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/api/spectest"
 )
 
 // accessTTL is the ACCESS_TOKEN_TTL of every test server: short, so that access
@@ -149,27 +151,7 @@ func startServer(t *testing.T, port int, env map[string]string) *server {
 }
 
 // envelope is the JSON envelope of every API response.
-type envelope struct {
-	Success    bool            `json:"success"`
-	StatusCode int             `json:"statusCode"`
-	Message    string          `json:"message"`
-	Data       json.RawMessage `json:"data"`
-	Error      *struct {
-		Code    string `json:"code"`
-		Details []struct {
-			Field   string `json:"field"`
-			Message string `json:"message"`
-		} `json:"details"`
-	} `json:"error"`
-	RequestID string `json:"requestId"`
-}
-
-func (e envelope) code() string {
-	if e.Error == nil {
-		return ""
-	}
-	return e.Error.Code
-}
+type envelope = spectest.Envelope
 
 // tokenPair is the data of register, login and refresh with body transport.
 type tokenPair struct {
@@ -228,7 +210,7 @@ func (s *server) pair(t *testing.T, path string, body any, want int) tokenPair {
 	t.Helper()
 	status, env := s.call(t, http.MethodPost, path, body, "")
 	if status != want || !env.Success {
-		t.Fatalf("POST %s: %d %s (%s), want %d", path, status, env.code(), env.Message, want)
+		t.Fatalf("POST %s: %d %s (%s), want %d", path, status, env.Code(), env.Message, want)
 	}
 	var p tokenPair
 	if err := json.Unmarshal(env.Data, &p); err != nil {
@@ -261,7 +243,7 @@ func (s *server) refreshCode(t *testing.T, refreshToken string) string {
 	if env.Success != (status == http.StatusOK) {
 		t.Fatalf("POST /auth/refresh: status %d but success %v", status, env.Success)
 	}
-	return env.code()
+	return env.Code()
 }
 
 // uniqueEmail returns a fresh address, so a failed test never collides with another.

@@ -131,35 +131,15 @@ func (s *server) client() *client {
 
 // response is a checked HTTP response with its decoded envelope.
 type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-	Env    struct {
-		Success    bool            `json:"success"`
-		StatusCode int             `json:"statusCode"`
-		Message    string          `json:"message"`
-		Data       json.RawMessage `json:"data"`
-		Error      *struct {
-			Code    string `json:"code"`
-			Details []struct {
-				Field   string `json:"field"`
-				Message string `json:"message"`
-			} `json:"details"`
-		} `json:"error"`
-		Timestamp string `json:"timestamp"`
-		Path      string `json:"path"`
-		RequestID string `json:"requestId"`
-	}
+	Status  int
+	Header  http.Header
+	Body    []byte
+	Env     spectest.Envelope
 	Cookies []*http.Cookie
 }
 
 // code is the error code, "" on success.
-func (r *response) code() string {
-	if r.Env.Error == nil {
-		return ""
-	}
-	return r.Env.Error.Code
-}
+func (r *response) code() string { return r.Env.Code() }
 
 // data decodes the envelope's data into v.
 func (r *response) data(t testing.TB, v any) {

@@ -95,27 +95,6 @@ func (e *env) storedUser(id string) user.User {
 	return u
 }
 
-func wantErr(t *testing.T, what string, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: error %v; want %v", what, err, want)
-	}
-}
-
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	var ve *user.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T); want a *user.ValidationError on %q", err, err, field)
-	}
-	for _, f := range ve.Fields {
-		if f.Field == field {
-			return
-		}
-	}
-	t.Fatalf("validation error %v does not name field %q", ve, field)
-}
-
 func TestMe(t *testing.T) {
 	e := newEnv(t)
 	reg, p := e.signUp("Ada@Example.com")
@@ -466,3 +445,9 @@ func TestSecurityEventsLimitValidation(t *testing.T) {
 		}
 	}
 }
+
+// The assertions shared by the use-case tests.
+var (
+	wantErr   = fakes.WantErr
+	wantField = fakes.WantField
+)

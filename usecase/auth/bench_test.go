@@ -3,7 +3,6 @@ package auth_test
 import (
 	"testing"
 
-	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
@@ -14,10 +13,7 @@ func benchService(b *testing.B) (*auth.Service, auth.TokenPair) {
 	clock := fakes.NewClock(t0)
 	store := fakes.NewStore()
 	tokens := fakes.NewTokens(clock, accessTTL)
-	svc := auth.NewService(auth.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
-		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
-	}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	svc := newService(clock, store, tokens, nil)
 	pair, err := svc.Register(b.Context(), auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}}, meta)
 	if err != nil {
 		b.Fatal(err)

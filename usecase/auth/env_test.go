@@ -44,11 +44,21 @@ func newEnv(t *testing.T) *env {
 	store := fakes.NewStore()
 	hasher := fakes.NewHasher()
 	tokens := fakes.NewTokens(clock, accessTTL)
-	svc := auth.NewService(auth.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
-		Hasher: hasher, Tokens: tokens, Verifier: tokens, Clock: clock,
-	}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	svc := newService(clock, store, tokens, func(d *auth.Deps) { d.Hasher = hasher })
 	return &env{t: t, ctx: t.Context(), clock: clock, store: store, hasher: hasher, tokens: tokens, svc: svc}
+}
+
+// newService is a Service on the fake store with the test lifetimes; with,
+// when not nil, adjusts its dependencies first.
+func newService(clock *fakes.Clock, store *fakes.Store, tokens *fakes.Tokens, with func(*auth.Deps)) *auth.Service {
+	d := auth.Deps{
+		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
+	}
+	if with != nil {
+		with(&d)
+	}
+	return auth.NewService(d, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
 }
 
 func (e *env) register(email, password string) auth.TokenPair {
@@ -116,28 +126,6 @@ func (e *env) storedUser(id string) user.User {
 	return u
 }
 
-func wantErr(t *testing.T, what string, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: error %v; want %v", what, err, want)
-	}
-}
-
-// wantField checks that err is a *user.ValidationError naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	var ve *user.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T); want a *user.ValidationError on %q", err, err, field)
-	}
-	for _, f := range ve.Fields {
-		if f.Field == field {
-			return
-		}
-	}
-	t.Fatalf("validation error %v does not name field %q", ve, field)
-}
-
 func sameTime(t *testing.T, what string, got, want time.Time) {
 	t.Helper()
 	if !got.Equal(want) {
@@ -146,3 +134,9 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// The assertions shared by the use-case tests.
+var (
+	wantErr   = fakes.WantErr
+	wantField = fakes.WantField
+)

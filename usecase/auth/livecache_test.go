@@ -7,7 +7,6 @@ import (
 	"time"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
-	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
@@ -17,11 +16,7 @@ func TestLivenessCache(t *testing.T) {
 	store := fakes.NewStore()
 	tokens := fakes.NewTokens(clock, accessTTL)
 	newSvc := func() *auth.Service {
-		return auth.NewService(auth.Deps{
-			Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
-			Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
-			LivenessCacheTTL: time.Second,
-		}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+		return newService(clock, store, tokens, func(d *auth.Deps) { d.LivenessCacheTTL = time.Second })
 	}
 	// Two instances on one store, each with its own cache.
 	a, b := newSvc(), newSvc()

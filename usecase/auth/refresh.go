@@ -25,20 +25,37 @@ func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if pair, ok, err := s.fastRotate(ctx, raw, hash, meta); err != nil || ok {
+	// The successor is made once and offered to whichever path rotates: a
+	// store that declines the fast path costs no second secret and seal.
+	next := newSuccessor(raw, hash)
+	if pair, ok, err := s.fastRotate(ctx, hash, next, meta); err != nil || ok {
 		return pair, err
 	}
-	pair, err := s.refreshOnce(ctx, raw, hash, meta)
+	pair, err := s.refreshOnce(ctx, raw, hash, next, meta)
 	if errors.Is(err, session.ErrConflict) {
 		// Another request rotated this token between our read and our write
 		// (possible only where the store cannot lock the row). Once more,
-		// with fresh state, this becomes a grace replay of that successor.
-		pair, err = s.refreshOnce(ctx, raw, hash, meta)
+		// with fresh state, this becomes a grace replay of that successor;
+		// our own successor was rolled back with the attempt.
+		pair, err = s.refreshOnce(ctx, raw, hash, next, meta)
 	}
 	return pair, err
 }
 
-func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, meta Meta) (TokenPair, error) {
+// successor is the token a rotation hands out, with what the store keeps of
+// it: its hash, and the sealed copy stored with its predecessor.
+type successor struct {
+	raw    string
+	hash   [32]byte
+	sealed []byte
+}
+
+func newSuccessor(current string, currentHash [32]byte) successor {
+	raw, hash := session.NewRefreshSecret()
+	return successor{raw: raw, hash: hash, sealed: session.SealSuccessor(current, raw, string(currentHash[:]))}
+}
+
+func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, next successor, meta Meta) (TokenPair, error) {
 	var (
 		pair            TokenPair
 		reused, rotated bool
@@ -51,11 +68,11 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 		}
 		switch s.policy.Decide(sess, tok, now) {
 		case session.Rotate:
-			pair, err = s.rotate(ctx, sess, tok, raw, meta)
+			pair, err = s.rotate(ctx, sess, tok, next, meta)
 			rotated = err == nil
 			return err
 		case session.Replay:
-			next, err := session.OpenSuccessor(raw, tok.SuccessorSealed, string(hash[:]))
+			again, err := session.OpenSuccessor(raw, tok.SuccessorSealed, string(hash[:]))
 			if err != nil {
 				return fmt.Errorf("refresh: open successor: %w", err)
 			}
@@ -63,7 +80,7 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 			if err != nil {
 				return sessionUserErr(err)
 			}
-			pair, err = s.pair(u, sess, next, false, now)
+			pair, err = s.pair(u, sess, again, false, now)
 			return err
 		case session.RevokeForReuse:
 			sess.Revoke(now, session.ReasonReuseDetected)
@@ -95,18 +112,16 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, hash [32]byte, me
 // token, in one step of the store (one statement on PostgreSQL). It reports
 // false when the store declined: a replay, a reuse, an ended session or an
 // unknown token, all of which the locked path decides.
-func (s *Service) fastRotate(ctx context.Context, raw string, hash [32]byte, meta Meta) (TokenPair, bool, error) {
+func (s *Service) fastRotate(ctx context.Context, hash [32]byte, next successor, meta Meta) (TokenPair, bool, error) {
 	now := s.now()
-	nextRaw, nextHash := session.NewRefreshSecret()
 	sess, u, ok, err := s.d.Sessions.RotateCurrent(ctx, RotateInput{
-		Hash: hash, Now: now, IdleTTL: s.policy.IdleTTL, Next: nextHash,
-		SuccessorSealed: session.SealSuccessor(raw, nextRaw, string(hash[:])),
-		UserAgent:       meta.UserAgent, IP: meta.IP,
+		Hash: hash, Now: now, IdleTTL: s.policy.IdleTTL, Next: next.hash,
+		SuccessorSealed: next.sealed, UserAgent: meta.UserAgent, IP: meta.IP,
 	})
 	if err != nil || !ok {
 		return TokenPair{}, false, err
 	}
-	pair, err := s.pair(u, sess, nextRaw, false, now)
+	pair, err := s.pair(u, sess, next.raw, false, now)
 	if err != nil {
 		return TokenPair{}, false, err
 	}
@@ -114,22 +129,21 @@ func (s *Service) fastRotate(ctx context.Context, raw string, hash [32]byte, met
 	return pair, true, nil
 }
 
-func (s *Service) rotate(ctx context.Context, sess session.Session, used session.RefreshToken, raw string, meta Meta) (TokenPair, error) {
+func (s *Service) rotate(ctx context.Context, sess session.Session, used session.RefreshToken, succ successor, meta Meta) (TokenPair, error) {
 	now := s.now()
 	u, err := s.d.Users.ByID(ctx, sess.UserID)
 	if err != nil {
 		return TokenPair{}, sessionUserErr(err)
 	}
-	nextRaw, nextHash := session.NewRefreshSecret()
 	used.RotatedAt = now
-	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, string(used.Hash[:]))
+	used.SuccessorSealed = succ.sealed
 	sess.Generation++
 	s.policy.Touch(&sess, now, meta.UserAgent, meta.IP)
-	next := session.RefreshToken{Hash: nextHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
+	next := session.RefreshToken{Hash: succ.hash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
 	if err := s.d.Sessions.Rotate(ctx, sess, used, next); err != nil {
 		return TokenPair{}, err
 	}
-	return s.pair(u, sess, nextRaw, false, now)
+	return s.pair(u, sess, succ.raw, false, now)
 }
 
 // sessionUserErr maps a missing owner (deleted while we looked) to an invalid token.

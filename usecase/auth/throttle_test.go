@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/auth"
@@ -55,11 +54,9 @@ func TestThrottleCountsOnlyCheckedPasswords(t *testing.T) {
 	users := &flakyUsers{UserRepository: store.Users}
 	lt := &memThrottle{m: map[string]throttle.State{}}
 	policy := throttle.Policy{BackoffAfter: 5, BaseDelay: time.Second, MaxFailures: 3, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
-	svc := auth.NewService(auth.Deps{
-		Users: users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
-		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
-		Throttle: lt, ThrottlePolicy: policy,
-	}, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	svc := newService(clock, store, tokens, func(d *auth.Deps) {
+		d.Users, d.Throttle, d.ThrottlePolicy = users, lt, policy
+	})
 	ctx := context.Background()
 	if _, err := svc.Register(ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}}, meta); err != nil {
 		t.Fatal(err)
