@@ -72,7 +72,7 @@ func (b *binder) bind(c echo.Context, dst any) error {
 	if err := strictDecode(body, dst); err != nil {
 		return err
 	}
-	details := unknown
+	details := append(unknown, textProblems(reflect.ValueOf(dst), "")...)
 	if err := b.validate.Struct(dst); err != nil {
 		var ves validator.ValidationErrors
 		if !errors.As(err, &ves) {

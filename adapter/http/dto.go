@@ -30,9 +30,10 @@ type loginRequest struct {
 }
 
 // refreshRequest is the optional body of refresh and logout. A present but
-// empty token is a validation error, not "use the cookie".
+// empty token is a validation error, not "use the cookie"; a token of the
+// wrong shape or length is REFRESH_TOKEN_INVALID (the body limit bounds it).
 type refreshRequest struct {
-	RefreshToken *string `json:"refreshToken" validate:"omitnil,min=1,max=256"`
+	RefreshToken *string `json:"refreshToken" validate:"omitnil,min=1"`
 }
 
 type reauthenticateRequest struct {

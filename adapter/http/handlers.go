@@ -108,6 +108,12 @@ func (h *handlers) presentedRefresh(c echo.Context) (token, transport string, er
 	if err := h.bind.bind(c, &req); err != nil {
 		return "", "", err
 	}
+	// Two refresh cookies mean one was planted (by a sibling subdomain, say):
+	// neither is trusted, whichever the browser listed first.
+	if refreshCookies(c) > 1 {
+		h.clearRefreshCookie(c)
+		return "", "", session.ErrRefreshInvalid
+	}
 	if req.RefreshToken != nil {
 		return *req.RefreshToken, transportBody, nil
 	}

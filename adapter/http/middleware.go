@@ -162,6 +162,8 @@ type authenticator interface {
 func requireAuth(a authenticator) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			// Whatever an authenticated route answers is the caller's own.
+			noStore(c)
 			p, err := authenticate(c, a)
 			if err != nil {
 				return err
@@ -208,10 +210,12 @@ func principal(c echo.Context) domauth.Principal {
 
 // originPolicy decides whether a cookie-authenticated request comes from a
 // page allowed to use the refresh cookie: the service's own origin (the host
-// the request was sent to) or one of the configured CORS origins. A missing
-// Origin is allowed: browsers send one on every cross-origin and every POST
-// fetch, so its absence means a non-browser client, which cannot be the
-// victim of CSRF; SameSite on the cookie is a second line of defence.
+// the request was sent to) or one of the configured CORS origins. Without an
+// Origin header the browser's other signals decide: Sec-Fetch-Site
+// "cross-site" or "same-site" (a sibling subdomain is another origin), or a
+// Referer from a foreign origin, is refused. A request with none of these
+// comes from a non-browser client, which cannot be the victim of CSRF, and
+// is allowed; SameSite on the cookie is a second line of defence.
 type originPolicy struct {
 	allowed map[string]struct{}
 }
@@ -225,21 +229,40 @@ func newOriginPolicy(origins []string) originPolicy {
 }
 
 func (p originPolicy) check(c echo.Context) error {
-	origin := c.Request().Header.Get(echo.HeaderOrigin)
+	rejected := newAPIError(http.StatusForbidden, CodeCSRFRejected, "Origin not allowed for cookie-authenticated requests")
+	req := c.Request()
+	origin := req.Header.Get(echo.HeaderOrigin)
 	if origin == "" {
+		switch strings.ToLower(req.Header.Get("Sec-Fetch-Site")) {
+		case "cross-site", "same-site":
+			return rejected
+		}
+		ref := req.Header.Get("Referer")
+		if ref == "" {
+			return nil
+		}
+		u, err := url.Parse(ref)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return rejected
+		}
+		origin = u.Scheme + "://" + u.Host
+	}
+	if p.allows(c, origin) {
 		return nil
 	}
+	return rejected
+}
+
+// allows reports whether origin is a configured one or the service's own.
+func (p originPolicy) allows(c echo.Context, origin string) bool {
 	if _, ok := p.allowed[strings.ToLower(origin)]; ok {
-		return nil
+		return true
 	}
 	// The service's own origin: same scheme and host:port as this request.
 	// Echo's Scheme honours X-Forwarded-Proto, which a cross-site page cannot
 	// make the victim's browser send, so TLS-terminating proxies work.
 	u, err := url.Parse(origin)
-	if err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) && strings.EqualFold(u.Scheme, c.Scheme()) {
-		return nil
-	}
-	return newAPIError(http.StatusForbidden, CodeCSRFRejected, "Origin not allowed for cookie-authenticated requests")
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) && strings.EqualFold(u.Scheme, c.Scheme())
 }
 
 // IPLimiter is the per-client-IP request budget.

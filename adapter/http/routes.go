@@ -63,7 +63,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	// inside it so a panic still gets a logged envelope.
 	e.Pre(requestIDMiddleware)
 	e.Use(requestMetrics(e, d.Metrics))
-	e.Use(accessLog(d.Log), recoverMiddleware(d.Log), securityHeaders)
+	e.Use(accessLog(d.Log), recoverMiddleware(d.Log), securityHeaders, privateByDefault, cleanQuery, headAsGet)
 	if len(o.CORSAllowedOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     o.CORSAllowedOrigins,
@@ -92,32 +92,32 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/logout", h.logout)
 	a.POST("/logout-all", h.logoutAll, authed)
 	a.POST("/reauthenticate", h.reauthenticate, authed)
-	a.GET("/sessions", h.listSessions, authed)
+	get(a, "/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
 
 	u := e.Group("/users/me")
-	u.GET("", h.me, authed)
+	get(u, "", h.me, authed)
 	u.PATCH("", h.updateMe, authed)
-	u.GET("/security-events", h.securityEvents, authed)
+	get(u, "/security-events", h.securityEvents, authed)
 	// The sensitive operations declare the step-up rule here, once.
 	u.PUT("/password", h.changePassword, authed, fresh)
 	u.PUT("/email", h.changeEmail, authed, fresh)
 	u.DELETE("", h.deleteMe, authed, fresh)
 
-	e.GET("/.well-known/jwks.json", h.jwksHandler)
-	e.GET("/healthz", h.healthz)
-	e.GET("/readyz", h.readyz)
+	get(e, "/.well-known/jwks.json", h.jwksHandler)
+	get(e, "/healthz", h.healthz)
+	get(e, "/readyz", h.readyz)
 	if d.Docs != nil {
 		docs := echo.WrapHandler(d.Docs)
-		e.GET("/docs", docs)
-		e.GET("/docs/openapi.yaml", docs)
-		e.GET("/docs/openapi.json", docs)
-		e.GET("/docs/*", docs)
+		get(e, "/docs", docs)
+		get(e, "/docs/openapi.yaml", docs)
+		get(e, "/docs/openapi.json", docs)
+		get(e, "/docs/*", docs)
 	}
 	if d.Example != nil {
 		ex := echo.WrapHandler(d.Example)
-		e.GET("/example", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/example/") })
-		e.GET("/example/*", ex)
+		get(e, "/example", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/example/") })
+		get(e, "/example/*", ex)
 	}
 }
 
@@ -133,4 +133,15 @@ func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// router is what get needs of an Echo instance or group.
+type router interface {
+	Match(methods []string, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) []*echo.Route
+}
+
+// get declares a GET route that answers HEAD too (without a body, see
+// headAsGet), as RFC 9110 asks of every GET resource.
+func get(r router, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.Match([]string{http.MethodGet, http.MethodHead}, path, h, m...)
 }
