@@ -17,13 +17,15 @@ import (
 
 // userRecord is a row of users.
 type userRecord struct {
-	ID           string    `gorm:"column:id;primaryKey"`
-	Email        string    `gorm:"column:email"`
-	Name         string    `gorm:"column:name"`
-	Roles        string    `gorm:"column:roles"` // comma-separated
-	PasswordHash string    `gorm:"column:password_hash"`
-	CreatedAt    time.Time `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt    time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID           string `gorm:"column:id;primaryKey"`
+	Email        string `gorm:"column:email"`
+	Name         string `gorm:"column:name"`
+	Roles        string `gorm:"column:roles"` // comma-separated
+	PasswordHash string `gorm:"column:password_hash"`
+	// CredentialVersion is written only by BumpCredential.
+	CredentialVersion int64     `gorm:"column:credential_version;->"`
+	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt         time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 // TableName implements gorm's tabler.
@@ -53,13 +55,14 @@ func (r userRecord) toDomain() user.User {
 		roles = strings.Split(r.Roles, ",")
 	}
 	return user.User{
-		ID:           r.ID,
-		Email:        r.Email,
-		Name:         r.Name,
-		Roles:        roles,
-		PasswordHash: r.PasswordHash,
-		CreatedAt:    fromDB(r.CreatedAt),
-		UpdatedAt:    fromDB(r.UpdatedAt),
+		ID:                r.ID,
+		Email:             r.Email,
+		Name:              r.Name,
+		Roles:             roles,
+		PasswordHash:      r.PasswordHash,
+		CredentialVersion: r.CredentialVersion,
+		CreatedAt:         fromDB(r.CreatedAt),
+		UpdatedAt:         fromDB(r.UpdatedAt),
 	}
 }
 
@@ -162,6 +165,46 @@ func (r *UserRepository) Delete(ctx context.Context, userID string) error {
 	res := conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID)
 	if res.Error != nil {
 		return wrapErr("delete user", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// LockCredential implements auth.UserRepository: the account's credential
+// version, read under a share lock on PostgreSQL, so that a concurrent
+// credential change waits for the caller's transaction (and then revokes
+// the session it made) or has committed before (and is seen). SQLite runs
+// one transaction at a time.
+func (r *UserRepository) LockCredential(ctx context.Context, userID string) (int64, error) {
+	if !id.Valid(userID) {
+		return 0, user.ErrNotFound
+	}
+	db := conn(ctx, r.db)
+	q := "SELECT credential_version FROM users WHERE id = ?"
+	if isPostgres(db) {
+		q += " FOR SHARE"
+	}
+	var v []int64
+	if err := db.Raw(q, userID).Scan(&v).Error; err != nil {
+		return 0, wrapErr("lock credential", err)
+	}
+	if len(v) == 0 {
+		return 0, user.ErrNotFound
+	}
+	return v[0], nil
+}
+
+// BumpCredential implements account.UserRepository: every session started
+// after it must have proven the new credential.
+func (r *UserRepository) BumpCredential(ctx context.Context, userID string) error {
+	if !id.Valid(userID) {
+		return user.ErrNotFound
+	}
+	res := conn(ctx, r.db).Exec("UPDATE users SET credential_version = credential_version + 1 WHERE id = ?", userID)
+	if res.Error != nil {
+		return wrapErr("bump credential", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return user.ErrNotFound

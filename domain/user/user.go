@@ -36,8 +36,13 @@ type User struct {
 	Name         string
 	Roles        []string
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// CredentialVersion counts credential changes (password change, and
+	// whatever else must end every session proven before it): a session is
+	// started only if it is still the version the password was checked
+	// against.
+	CredentialVersion int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // FieldError names one invalid input field (by its public name) and why.

@@ -28,6 +28,9 @@ type UserRepository interface {
 	Update(ctx context.Context, u user.User) error
 	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
+	// BumpCredential increments the account's credential version, so no
+	// session proven with the old credential can start after it.
+	BumpCredential(ctx context.Context, id string) error
 }
 
 // SessionRevoker ends sessions.

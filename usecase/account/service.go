@@ -109,6 +109,12 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 		if err := s.d.Users.Update(ctx, u); err != nil {
 			return err
 		}
+		// After the update, which holds the row: a login that proved the old
+		// password now either sees the new version or has its session
+		// committed in time for the revocation below.
+		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+			return err
+		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
 			return err
 		}

@@ -36,6 +36,11 @@ type UserRepository interface {
 	// Update writes the mutable fields of u (email, name, roles, password
 	// hash, updatedAt); user.ErrEmailTaken, user.ErrNotFound.
 	Update(ctx context.Context, u user.User) error
+	// LockCredential returns the account's current credential version and
+	// holds it (a share lock where the store has row locks) until the
+	// transaction ends, so a credential change either committed before or
+	// waits until after; user.ErrNotFound if the account is gone.
+	LockCredential(ctx context.Context, id string) (int64, error)
 }
 
 // SessionStore stores sessions and their refresh-token families.

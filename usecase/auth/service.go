@@ -147,7 +147,16 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 	now := s.now()
 	var pair TokenPair
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		var err error
+		// The password was checked outside this transaction; a credential
+		// change that committed since (or is committing) must win, or the
+		// session made here would miss its "revoke every other session".
+		v, err := s.d.Users.LockCredential(ctx, u.ID)
+		if errors.Is(err, user.ErrNotFound) || err == nil && v != u.CredentialVersion {
+			return domauth.ErrInvalidCredentials
+		}
+		if err != nil {
+			return err
+		}
 		pair, err = s.startSession(ctx, u, now, meta)
 		if err != nil {
 			return err
@@ -291,7 +300,14 @@ func (s *Service) upgradeHash(ctx context.Context, u user.User, plain string) {
 	}
 	u.PasswordHash = hash
 	u.UpdatedAt = s.now()
-	_ = s.d.Users.Update(ctx, u)
+	// Only while the credential is the one just proven: never over a
+	// password change that committed meanwhile.
+	_ = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if v, err := s.d.Users.LockCredential(ctx, u.ID); err != nil || v != u.CredentialVersion {
+			return err
+		}
+		return s.d.Users.Update(ctx, u)
+	})
 }
 
 // startSession creates a session with its first refresh token and mints a

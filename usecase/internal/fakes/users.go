@@ -108,3 +108,28 @@ func (r *Users) Delete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// LockCredential returns the account's credential version. The fake store
+// serializes transactions, which is the lock.
+func (r *Users) LockCredential(ctx context.Context, id string) (int64, error) {
+	s := r.s
+	defer s.access(ctx)()
+	u, ok := s.st.users[id]
+	if !ok {
+		return 0, user.ErrNotFound
+	}
+	return u.CredentialVersion, nil
+}
+
+// BumpCredential increments the account's credential version.
+func (r *Users) BumpCredential(ctx context.Context, id string) error {
+	s := r.s
+	defer s.access(ctx)()
+	u, ok := s.st.users[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	u.CredentialVersion++
+	s.st.users[id] = u
+	return nil
+}
