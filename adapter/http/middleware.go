@@ -265,22 +265,46 @@ func (p originPolicy) allows(c echo.Context, origin string) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host) && strings.EqualFold(u.Scheme, c.Scheme())
 }
 
-// IPLimiter is the per-client-IP request budget.
+// IPLimiter is the per-client request budget (IPv6 clients by /64).
 type IPLimiter interface {
-	Allow(ip string) (bool, time.Duration)
+	// AllowN counts a request of weight n from ip and reports whether it
+	// fits; if not, how long until it may.
+	AllowN(ip string, n int64) (bool, time.Duration)
 }
 
-// rateLimit refuses requests past the client IP's budget with 429 and
-// Retry-After. The IP is the one Echo's extractor trusts: the peer address,
-// or X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header cannot
-// dodge the limit.
-func rateLimit(prefix string, l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
+// hashWeight is what a request that hashes a password (or, for email
+// changes, probes whether an address is taken) costs of the per-IP budget:
+// with the default 600/1m one client gets 60 of them a minute, one a second,
+// where a free hashing endpoint let one client occupy every hashing slot.
+const hashWeight = 10
+
+// routeWeight is the budget cost of a route.
+func routeWeight(method, route string) int64 {
+	switch method + " " + route {
+	case "POST /auth/login", "POST /auth/register", "POST /auth/reauthenticate",
+		"PUT /users/me/password", "PUT /users/me/email",
+		"POST /auth/password/reset", "POST /auth/password/forgot":
+		return hashWeight
+	}
+	return 1
+}
+
+// unbudgeted are the probes of load balancers and orchestrators, which must
+// keep answering whatever a client on the same address does.
+var unbudgeted = map[string]bool{"/healthz": true, "/readyz": true}
+
+// rateLimit refuses requests past the client's budget with 429 and
+// Retry-After, on every route but the health probes, routes that hash a
+// password costing more. The IP is the one Echo's extractor trusts: the peer
+// address, or X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header
+// cannot dodge the limit.
+func rateLimit(l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !strings.HasPrefix(c.Request().URL.Path, prefix) {
+			if unbudgeted[c.Request().URL.Path] {
 				return next(c)
 			}
-			if ok, wait := l.Allow(c.RealIP()); !ok {
+			if ok, wait := l.AllowN(c.RealIP(), routeWeight(c.Request().Method, c.Path())); !ok {
 				if obs != nil {
 					obs.IPThrottled()
 				}

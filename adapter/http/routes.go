@@ -29,7 +29,8 @@ type Deps struct {
 	Example http.Handler
 	Now     func() time.Time
 	Log     *slog.Logger
-	// IPLimiter, when not nil, budgets requests per client IP across /auth.
+	// IPLimiter, when not nil, budgets requests per client on every route
+	// but the health probes.
 	IPLimiter IPLimiter
 	// Metrics, when not nil, records every request (route, method, status,
 	// duration) and per-IP throttling.
@@ -83,7 +84,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	// with middleware answers unknown methods on its paths with 404 instead
 	// of 405.
 	if d.IPLimiter != nil {
-		e.Use(rateLimit("/auth/", d.IPLimiter, d.Metrics))
+		e.Use(rateLimit(d.IPLimiter, d.Metrics))
 	}
 	a := e.Group("/auth")
 	a.POST("/register", h.register)

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
@@ -29,7 +30,10 @@ type LoginThrottle struct {
 	db *gorm.DB
 }
 
-var _ auth.LoginThrottle = (*LoginThrottle)(nil)
+var (
+	_ auth.LoginThrottle = (*LoginThrottle)(nil)
+	_ account.Throttle   = (*LoginThrottle)(nil)
+)
 
 // NewLoginThrottle returns a LoginThrottle on db.
 func NewLoginThrottle(db *gorm.DB) *LoginThrottle { return &LoginThrottle{db: db} }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 
@@ -125,13 +126,23 @@ func newAuthService(d authDeps) *auth.Service {
 			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,
 		},
+		// Across all clients: a backoff capped at LOGIN_ACCOUNT_MAX_DELAY (the
+		// policy caps waits at Lockout), and no lockout at all.
+		AccountPolicy: throttle.Policy{
+			BackoffAfter: d.Cfg.Login.AccountBackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
+			MaxFailures: math.MaxInt32, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.AccountMaxDelay,
+		},
 	}, sessionPolicy(d.Cfg))
 }
 
-func newAccountService(d authDeps) *account.Service {
+func newAccountService(d authDeps, a *auth.Service) *account.Service {
 	return account.NewService(account.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
+		Guard: a, Cache: a, Throttle: d.Throttle,
+		EmailChangePolicy: throttle.Policy{
+			MaxFailures: d.Cfg.Login.EmailChanges, Window: d.Cfg.Login.EmailChangeWindow, Lockout: d.Cfg.Login.EmailChangeWindow,
+		},
 	})
 }
 

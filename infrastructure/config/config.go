@@ -34,6 +34,7 @@ type Config struct {
 	Password  Password
 	Login     Login
 	RateLimit RateLimit
+	Audit     Audit
 	Log       Log
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
@@ -196,9 +197,33 @@ type Login struct {
 	// BackoffBase is the first such wait, doubled with each further failure
 	// (LOGIN_BACKOFF_BASE, default 1s, at most 1h).
 	BackoffBase time.Duration
+	// AccountBackoffAfter is the number of failures on one account from all
+	// clients together, within Lockout, after which each further attempt on
+	// it must wait (LOGIN_ACCOUNT_BACKOFF_AFTER, default 100; 0 turns it
+	// off). The other limits above count per account and client.
+	AccountBackoffAfter int
+	// AccountMaxDelay caps that wait: the account is slowed, never locked
+	// (LOGIN_ACCOUNT_MAX_DELAY, default 30s).
+	AccountMaxDelay time.Duration
+	// EmailChanges and EmailChangeWindow bound email changes per account
+	// (EMAIL_CHANGE_LIMIT, default "10/1h"; "0" turns it off).
+	EmailChanges      int
+	EmailChangeWindow time.Duration
 }
 
-// RateLimit configures the per-client-IP rate limit on /auth/*.
+// Audit configures the security events.
+type Audit struct {
+	// Retention is how long security events are kept
+	// (SECURITY_EVENT_RETENTION, default 8760h, 365 days).
+	Retention time.Duration
+	// PerUser and Window bound the events one account adds
+	// (SECURITY_EVENT_LIMIT, default "300/1h"; "0" turns it off).
+	PerUser int
+	Window  time.Duration
+}
+
+// RateLimit configures the per-client rate limit (IPv6 by /64) on every
+// route but the health probes.
 type RateLimit struct {
 	// PerIP is the number of requests allowed per Window (RATE_LIMIT_PER_IP,
 	// default "600/1m"). 0, configured as "0", turns the limit off.

@@ -134,6 +134,9 @@ func settings(c *Config) []setting {
 		field("LOGIN_LOCKOUT", "15m", &c.Login.Lockout, duration(1, noMax)),
 		field("LOGIN_BACKOFF_AFTER", "5", &c.Login.BackoffAfter, intIn(0, maxInt)),
 		field("LOGIN_BACKOFF_BASE", "1s", &c.Login.BackoffBase, duration(0, time.Hour)),
+		field("LOGIN_ACCOUNT_BACKOFF_AFTER", "100", &c.Login.AccountBackoffAfter, intIn(0, maxInt)),
+		field("LOGIN_ACCOUNT_MAX_DELAY", "30s", &c.Login.AccountMaxDelay, duration(1, time.Hour)),
+		rateSetting("EMAIL_CHANGE_LIMIT", "10/1h", &c.Login.EmailChanges, &c.Login.EmailChangeWindow),
 
 		{
 			name: "RATE_LIMIT_PER_IP",
@@ -152,6 +155,9 @@ func settings(c *Config) []setting {
 				return fmt.Sprintf("%d/%s", c.RateLimit.PerIP, c.RateLimit.Window)
 			},
 		},
+
+		field("SECURITY_EVENT_RETENTION", "8760h", &c.Audit.Retention, duration(time.Hour, noMax)),
+		rateSetting("SECURITY_EVENT_LIMIT", "300/1h", &c.Audit.PerUser, &c.Audit.Window),
 
 		field("LOG_LEVEL", "info", &c.Log.Level, oneOf("debug", "info", "warn", "error")),
 		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
@@ -197,5 +203,26 @@ func checks() []check {
 			}
 			return nil
 		}},
+	}
+}
+
+// rateSetting is a "N/WINDOW" (or "0" for off) setting stored in two fields.
+func rateSetting(name, def string, n *int, window *time.Duration) setting {
+	return setting{
+		name: name,
+		def:  def,
+		set: func(raw string) error {
+			r, err := parseRate(raw)
+			if err == nil {
+				*n, *window = r.n, r.window
+			}
+			return err
+		},
+		show: func() any {
+			if *n == 0 {
+				return "0"
+			}
+			return fmt.Sprintf("%d/%s", *n, *window)
+		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -50,4 +51,29 @@ type AuditLog interface {
 type PasswordHasher interface {
 	Hash(ctx context.Context, plain string) (string, error)
 	Verify(ctx context.Context, plain, encoded string) (match, needsRehash bool, err error)
+}
+
+// PasswordGuard throttles password proofs per account and client, as login
+// does; the auth use cases implement it.
+type PasswordGuard interface {
+	// AdmitPassword counts an attempt before the password is checked;
+	// throttle.LimitedError when refused.
+	AdmitPassword(ctx context.Context, email, ip string) error
+	// PasswordProven takes the count back after a correct password.
+	PasswordProven(ctx context.Context, email, ip string) error
+	// PasswordUnchecked takes the count back when the password could not
+	// be checked at all.
+	PasswordUnchecked(ctx context.Context, email, ip string)
+}
+
+// Throttle keeps throttle state shared by every instance (see the auth use
+// cases' LoginThrottle).
+type Throttle interface {
+	Update(ctx context.Context, key string, fn func(*throttle.State) error) error
+}
+
+// SessionCache forgets what an instance cached about a user's sessions, so
+// a revocation made here is seen here at once.
+type SessionCache interface {
+	ForgetUser(userID string)
 }

@@ -9,6 +9,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -20,6 +21,16 @@ type Deps struct {
 	Tx       Transactor
 	Hasher   PasswordHasher
 	Clock    Clock
+	// Guard, when set, throttles the current-password check of a password
+	// change as login attempts are throttled.
+	Guard PasswordGuard
+	// Throttle, when set, bounds email changes per account by
+	// EmailChangePolicy: every attempt counts, whatever its outcome.
+	Throttle          Throttle
+	EmailChangePolicy throttle.Policy
+	// Cache, when set, is told of users whose sessions were revoked or
+	// deleted.
+	Cache SessionCache
 }
 
 // Service runs the account use cases. The step-up rule for the sensitive
@@ -85,12 +96,27 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	if err != nil {
 		return err
 	}
+	if s.d.Guard != nil {
+		if err := s.d.Guard.AdmitPassword(ctx, u.Email, meta.IP); err != nil {
+			return err
+		}
+	}
 	match, _, err := s.d.Hasher.Verify(ctx, current, u.PasswordHash)
 	if err != nil {
+		if s.d.Guard != nil {
+			s.d.Guard.PasswordUnchecked(ctx, u.Email, meta.IP)
+		}
 		return fmt.Errorf("change password: verify: %w", err)
 	}
 	if !match {
+		// Counted as a failed attempt: this endpoint must not be a way
+		// around the login throttle.
 		return user.Invalid("currentPassword", "is not the current password")
+	}
+	if s.d.Guard != nil {
+		if err := s.d.Guard.PasswordProven(ctx, u.Email, meta.IP); err != nil {
+			return err
+		}
 	}
 	if err := user.CheckPassword("newPassword", next, u.Email); err != nil {
 		return err
@@ -102,6 +128,7 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	if err != nil {
 		return fmt.Errorf("change password: hash: %w", err)
 	}
+	defer s.forget(u.ID)
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.d.Clock.Now().UTC()
 		u.PasswordHash = hash
@@ -129,6 +156,9 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 	if !ok {
 		return user.User{}, user.Invalid("email", "must be a valid email address")
 	}
+	if err := s.countEmailChange(ctx, p.UserID()); err != nil {
+		return user.User{}, err
+	}
 	var out user.User
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		u, err := s.user(ctx, p)
@@ -153,6 +183,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 // DeleteAccount removes the caller's account, sessions and refresh tokens.
 // Its security events stay for operators, stripped of the IP and user agent.
 func (s *Service) DeleteAccount(ctx context.Context, p domauth.Principal, meta Meta) error {
+	defer s.forget(p.UserID())
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		if _, err := s.user(ctx, p); err != nil {
 			return err
@@ -187,5 +218,34 @@ func (s *Service) record(ctx context.Context, t audit.Type, p domauth.Principal,
 	return s.d.Audit.Append(ctx, audit.Event{
 		ID: id.New(), UserID: p.UserID(), SessionID: p.SessionID(), Type: t,
 		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: s.d.Clock.Now().UTC(),
+	})
+}
+
+// forget drops what this instance cached of userID's sessions. It runs
+// after the transaction (deferred), so no request can cache the state from
+// before the commit again; on a rollback it only costs a lookup.
+func (s *Service) forget(userID string) {
+	if s.d.Cache != nil {
+		s.d.Cache.ForgetUser(userID)
+	}
+}
+
+// countEmailChange counts an email-change attempt of userID, refusing it
+// past EmailChangePolicy: each attempt can tell whether an address has an
+// account (EMAIL_TAKEN), so their rate per account is bounded.
+func (s *Service) countEmailChange(ctx context.Context, userID string) error {
+	if s.d.Throttle == nil || s.d.EmailChangePolicy.MaxFailures <= 0 {
+		return nil
+	}
+	now := s.d.Clock.Now().UTC()
+	p := s.d.EmailChangePolicy
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		return s.d.Throttle.Update(ctx, "email-change:"+userID, func(st *throttle.State) error {
+			if wait, ok := p.Admit(*st, now); !ok {
+				return &throttle.LimitedError{RetryAfter: wait}
+			}
+			*st = p.Fail(*st, now)
+			return nil
+		})
 	})
 }

@@ -71,3 +71,17 @@ func (c *liveCache) evict(ids ...string) {
 	}
 	c.mu.Unlock()
 }
+
+// evictUser drops every entry of userID's sessions.
+func (c *liveCache) evictUser(userID string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	for id, e := range c.m {
+		if e.sess.UserID == userID {
+			delete(c.m, id)
+		}
+	}
+	c.mu.Unlock()
+}

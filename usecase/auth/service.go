@@ -28,8 +28,13 @@ type Deps struct {
 	// Observer is optional.
 	Observer Observer
 	// Throttle is optional; without it password attempts are not throttled.
+	// ThrottlePolicy applies per account and client (IP, IPv6 /64), so an
+	// attacker elsewhere cannot lock the owner out; AccountPolicy, when its
+	// BackoffAfter is set, applies per account across every client, as a
+	// much higher ceiling that slows distributed guessing.
 	Throttle       LoginThrottle
 	ThrottlePolicy throttle.Policy
+	AccountPolicy  throttle.Policy
 	// LivenessCacheTTL, when positive (at most a second), lets Authenticate
 	// reuse what the store said about a session for that long.
 	LivenessCacheTTL time.Duration
@@ -107,8 +112,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (To
 	if err := user.Join(emailErr, user.CheckPassword("password", in.Password, email), nameErr); err != nil {
 		return TokenPair{}, err
 	}
+	// Hashing is costly and EMAIL_TAKEN tells accounts apart: both go
+	// through the account throttle, a taken address counting as a failure.
+	keys := s.throttleKeys(email, meta.IP)
+	if err := s.admit(ctx, keys); err != nil {
+		return TokenPair{}, err
+	}
 	hash, err := s.d.Hasher.Hash(ctx, in.Password)
 	if err != nil {
+		s.undoAttempt(ctx, keys)
 		return TokenPair{}, fmt.Errorf("register: hash: %w", err)
 	}
 	now := s.now()
@@ -131,8 +143,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (To
 		return s.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
 	})
 	if err != nil {
+		if !errors.Is(err, user.ErrEmailTaken) {
+			s.undoAttempt(ctx, keys)
+		}
 		return TokenPair{}, err
 	}
+	_ = s.clearThrottle(ctx, keys)
 	return pair, nil
 }
 
@@ -177,8 +193,11 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 // not tell existing accounts from unknown ones.
 func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Meta) (user.User, error) {
 	email, ok := user.NormalizeEmail(in.Email)
-	key := throttleKey(email, in.Email)
-	if err := s.admit(ctx, key); err != nil {
+	if !ok {
+		email = strings.ToLower(strings.TrimSpace(in.Email))
+	}
+	keys := s.throttleKeys(email, meta.IP)
+	if err := s.admit(ctx, keys); err != nil {
 		return user.User{}, err
 	}
 	if !ok {
@@ -193,12 +212,12 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
 	if err != nil {
-		s.undoAttempt(ctx, key)
+		s.undoAttempt(ctx, keys)
 		return user.User{}, err
 	}
 	match, rehash, err := s.d.Hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
-		s.undoAttempt(ctx, key)
+		s.undoAttempt(ctx, keys)
 		return user.User{}, fmt.Errorf("login: verify: %w", err)
 	}
 	if !match {
@@ -212,7 +231,7 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		}
 		return user.User{}, domauth.ErrInvalidCredentials
 	}
-	if err := s.clearThrottle(ctx, key); err != nil {
+	if err := s.clearThrottle(ctx, keys); err != nil {
 		return user.User{}, err
 	}
 	if rehash {
@@ -221,25 +240,34 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 	return u, nil
 }
 
-// throttleKey names the throttle record of a login attempt.
-func throttleKey(normalized, raw string) string {
-	if normalized == "" {
-		normalized = strings.ToLower(strings.TrimSpace(raw))
+// throttleKeys name the throttle records of a password attempt: the account
+// (by normalized email, whether or not an account has it, so answers never
+// tell existing accounts from unknown ones) together with the client, and
+// the account alone.
+type throttleKeys struct{ client, account string }
+
+func (s *Service) throttleKeys(email, ip string) throttleKeys {
+	return throttleKeys{
+		client:  "account:" + email + "|client:" + throttle.ClientKey(ip),
+		account: "account:" + email,
 	}
-	return "account:" + normalized
 }
 
-// admit asks the account throttle whether this attempt may proceed and, if
-// so, counts it as a failure before the password is checked. Counting first
-// means parallel guesses cannot all slip past the check before any failure
-// is recorded; a success clears the count again.
-func (s *Service) admit(ctx context.Context, key string) error {
+// accountWide reports whether the all-clients ceiling is configured.
+func (s *Service) accountWide() bool { return s.d.AccountPolicy.BackoffAfter > 0 }
+
+// admit asks the throttle whether this attempt may proceed and, if so,
+// counts it as a failure, for this client and for the account, before the
+// password is checked. Counting first means parallel guesses cannot all slip
+// past the check before any failure is recorded; a success takes the counts
+// back. Both records are updated in one transaction, always in the same
+// order, so a refusal by either counts nothing.
+func (s *Service) admit(ctx context.Context, k throttleKeys) error {
 	if s.d.Throttle == nil {
 		return nil
 	}
 	now := s.now()
-	p := s.d.ThrottlePolicy
-	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	step := func(ctx context.Context, key string, p throttle.Policy) error {
 		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
 			if wait, ok := p.Admit(*st, now); !ok {
 				return &throttle.LimitedError{RetryAfter: wait}
@@ -247,6 +275,15 @@ func (s *Service) admit(ctx context.Context, key string) error {
 			*st = p.Fail(*st, now)
 			return nil
 		})
+	}
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := step(ctx, k.client, s.d.ThrottlePolicy); err != nil {
+			return err
+		}
+		if s.accountWide() {
+			return step(ctx, k.account, s.d.AccountPolicy)
+		}
+		return nil
 	})
 	var limited *throttle.LimitedError
 	if errors.As(err, &limited) {
@@ -258,7 +295,7 @@ func (s *Service) admit(ctx context.Context, key string) error {
 // undoAttempt takes back the failure admit counted when the password could
 // not be checked at all (store or hash unavailable). Best effort: with the
 // store down it fails too, and the count then stands.
-func (s *Service) undoAttempt(ctx context.Context, key string) {
+func (s *Service) undoAttempt(ctx context.Context, k throttleKeys) {
 	if s.d.Throttle == nil {
 		return
 	}
@@ -266,29 +303,66 @@ func (s *Service) undoAttempt(ctx context.Context, key string) {
 	// its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
-	p := s.d.ThrottlePolicy
 	_ = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
-			*st = p.Undo(*st)
-			return nil
-		})
+		if err := s.undo(ctx, k.client, s.d.ThrottlePolicy); err != nil {
+			return err
+		}
+		if s.accountWide() {
+			return s.undo(ctx, k.account, s.d.AccountPolicy)
+		}
+		return nil
+	})
+}
+
+func (s *Service) undo(ctx context.Context, key string, p throttle.Policy) error {
+	return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
+		*st = p.Undo(*st)
+		return nil
 	})
 }
 
 // undoTimeout bounds undoAttempt.
 const undoTimeout = 2 * time.Second
 
-// clearThrottle forgets the failures of key after a successful proof.
-func (s *Service) clearThrottle(ctx context.Context, key string) error {
+// clearThrottle forgets this client's failures after a successful proof,
+// and takes back the attempt's count from the account-wide record (whose
+// other failures, from other clients, stand).
+func (s *Service) clearThrottle(ctx context.Context, k throttleKeys) error {
 	if s.d.Throttle == nil {
 		return nil
 	}
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		return s.d.Throttle.Update(ctx, key, func(st *throttle.State) error {
+		if err := s.d.Throttle.Update(ctx, k.client, func(st *throttle.State) error {
 			*st = throttle.State{}
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		if s.accountWide() {
+			return s.undo(ctx, k.account, s.d.AccountPolicy)
+		}
+		return nil
 	})
+}
+
+// AdmitPassword counts a password proof of another use case (a password
+// change) for the account with email from ip, as a login attempt counts,
+// before the password is checked; throttle.LimitedError when refused. The
+// caller reports the outcome with PasswordProven, or PasswordUnchecked when
+// the password could not be checked at all; a wrong password needs nothing
+// more: it stays counted as a failure.
+func (s *Service) AdmitPassword(ctx context.Context, email, ip string) error {
+	return s.admit(ctx, s.throttleKeys(email, ip))
+}
+
+// PasswordProven clears what AdmitPassword counted.
+func (s *Service) PasswordProven(ctx context.Context, email, ip string) error {
+	return s.clearThrottle(ctx, s.throttleKeys(email, ip))
+}
+
+// PasswordUnchecked takes back what AdmitPassword counted.
+func (s *Service) PasswordUnchecked(ctx context.Context, email, ip string) {
+	s.undoAttempt(ctx, s.throttleKeys(email, ip))
 }
 
 // upgradeHash re-hashes a password whose stored hash used other parameters.

@@ -194,3 +194,8 @@ func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, passw
 	})
 	return pair, err
 }
+
+// ForgetUser drops what this instance's liveness cache holds of userID's
+// sessions, for use cases elsewhere that revoke or delete them (password
+// change, account deletion), so this instance sees that at once.
+func (s *Service) ForgetUser(userID string) { s.live.evictUser(userID) }

@@ -12,8 +12,12 @@ package ratelimit
 
 import (
 	"context"
+	"hash/fnv"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain/throttle"
 )
 
 // Store keeps the shared per-IP counts.
@@ -25,10 +29,15 @@ type Store interface {
 	Prune(ctx context.Context, before time.Time) error
 }
 
-// maxTracked bounds the IPs tracked per window on one instance, so a flood
-// from many addresses cannot grow memory without bound. Past it, new
-// addresses are admitted untracked until the next window.
+// maxTracked bounds the clients tracked per window on one instance, so a
+// flood from many addresses cannot grow memory without bound. Past it, a new
+// client is counted in one of overflowBuckets shared buckets (chosen by a
+// hash of its key): clients sharing a bucket share its budget, so the cap
+// can only make the limit stricter, never leave a client uncounted.
 const maxTracked = 200_000
+
+// overflowBuckets is how many shared buckets take the clients past maxTracked.
+const overflowBuckets = 4096
 
 // Limiter enforces Limit requests per Window per IP.
 type Limiter struct {
@@ -56,26 +65,48 @@ func (l *Limiter) Enabled() bool { return l.limit > 0 && l.window > 0 }
 
 // Allow counts one request from ip and reports whether it is within the
 // budget; if not, how long until the window ends.
-func (l *Limiter) Allow(ip string) (bool, time.Duration) {
+func (l *Limiter) Allow(ip string) (bool, time.Duration) { return l.AllowN(ip, 1) }
+
+// AllowN counts a request of weight n (a costly one counts as several) from
+// ip and reports whether it fits in the budget; if not, how long until the
+// window ends. Clients are counted by throttle.ClientKey: IPv6 by /64.
+func (l *Limiter) AllowN(ip string, n int64) (bool, time.Duration) {
 	if !l.Enabled() {
 		return true, 0
 	}
+	// A weight above the whole budget costs the whole budget, so a small
+	// budget still admits one costly request per window.
+	n = max(1, min(n, l.limit))
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.roll(now)
-	used := l.totals[ip] + l.pending[ip]
-	if used >= l.limit {
+	key := l.key(throttle.ClientKey(ip))
+	used := l.totals[key] + l.pending[key]
+	if used+n > l.limit {
 		return false, l.start.Add(l.window).Sub(now)
 	}
-	if _, ok := l.pending[ip]; !ok && len(l.pending) >= maxTracked {
-		return true, 0
-	}
-	l.pending[ip]++
+	l.pending[key] += n
 	return true, 0
 }
 
-// roll starts a new window when now has left the current one.
+// key is the counter a client is counted in: its own while there is room,
+// else a shared overflow bucket. Called with mu held.
+func (l *Limiter) key(client string) string {
+	if _, ok := l.pending[client]; ok {
+		return client
+	}
+	if _, ok := l.totals[client]; ok {
+		return client
+	}
+	if len(l.pending)+len(l.totals) < maxTracked {
+		return client
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(client))
+	return "overflow/" + strconv.Itoa(int(h.Sum32()%overflowBuckets))
+}
+
 func (l *Limiter) roll(now time.Time) {
 	start := now.Truncate(l.window)
 	if start.Equal(l.start) {

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,60 @@ func TestDisabled(t *testing.T) {
 		if ok, _ := l.Allow("ip"); !ok {
 			t.Fatal("a disabled limiter refused")
 		}
+	}
+}
+
+// Issue 10 item 6: IPv6 clients are one client per /64.
+func TestIPv6CountedPer64(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	l := New(3, time.Minute, newMemStore(), c.now)
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"} {
+		if ok, _ := l.Allow(ip); !ok {
+			t.Fatalf("%s refused early", ip)
+		}
+	}
+	if ok, _ := l.Allow("2001:db8:1:2:abcd::77"); ok {
+		t.Error("a fourth address of the same /64 got past a budget of three")
+	}
+	if ok, _ := l.Allow("2001:db8:1:3::1"); !ok {
+		t.Error("another /64 was refused")
+	}
+}
+
+// Issue 10 item 6: past the tracking cap, new clients are still counted.
+func TestClientsPastTheCapAreCounted(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	l := New(2, time.Minute, newMemStore(), c.now)
+	for i := range maxTracked {
+		l.pending[strconv.Itoa(i)] = 1
+	}
+	late := "198.51.100.1"
+	for range 2 {
+		if ok, _ := l.Allow(late); !ok {
+			t.Fatal("refused within the budget")
+		}
+	}
+	if ok, _ := l.Allow(late); ok {
+		t.Error("a client past the cap was not counted")
+	}
+	if len(l.pending) > maxTracked+1 {
+		t.Errorf("tracked %d clients, cap %d", len(l.pending), maxTracked)
+	}
+}
+
+// Costly requests weigh more.
+func TestAllowNWeighs(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	l := New(25, time.Minute, newMemStore(), c.now)
+	for i := range 2 {
+		if ok, _ := l.AllowN("ip", 10); !ok {
+			t.Fatalf("weighted request %d refused", i+1)
+		}
+	}
+	if ok, _ := l.AllowN("ip", 10); ok {
+		t.Error("a third request of weight 10 fit in a budget of 25")
+	}
+	if ok, _ := l.Allow("ip"); !ok {
+		t.Error("a light request was refused with budget left")
 	}
 }
