@@ -138,10 +138,8 @@ func openSQLite(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, erro
 	}
 	memory := path == ":memory:" || strings.Contains(query, "mode=memory")
 	if !memory {
-		dir := filepath.Dir(strings.TrimPrefix(path, "file:"))
-		// 0700: the file holds password hashes and the signing key.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("database: create sqlite directory: %w", err)
+		if err := ownerOnly(strings.TrimPrefix(path, "file:")); err != nil {
+			return nil, err
 		}
 	}
 	params := url.Values{}
@@ -170,6 +168,30 @@ func openSQLite(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, erro
 	sqlDB.SetConnMaxIdleTime(0)
 	log.Info("database opened", slog.String("driver", DriverSQLite), slog.String("target", path))
 	return db, nil
+}
+
+// ownerOnly creates the SQLite file and its directory readable by the
+// owner alone (0600, 0700), before SQLite would create the file with the
+// umask's usual 0644: it holds password hashes and the signing key. An
+// existing file, and its WAL and shared-memory files, are narrowed to 0600;
+// an existing directory is left as it is (it may be shared, like ".").
+func ownerOnly(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("database: create sqlite directory: %w", err)
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("database: create sqlite file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("database: create sqlite file: %w", err)
+	}
+	for _, name := range []string{file, file + "-wal", file + "-shm"} {
+		if err := os.Chmod(name, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("database: restrict sqlite file: %w", err)
+		}
+	}
+	return nil
 }
 
 // Ping checks that the database answers, within pingTimeout unless ctx has

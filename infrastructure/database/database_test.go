@@ -269,3 +269,38 @@ func TestModuleOpensMigratesAndCloses(t *testing.T) {
 		t.Error("pool still open after stop")
 	}
 }
+
+// Issue 10 item 9: the SQLite file (and its WAL) are owner-only, new or
+// existing.
+func TestSQLiteFileIsOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	file := filepath.Join(dir, "gatehouse.db")
+	db := open(t, DriverSQLite, file)
+	if err := db.Exec("CREATE TABLE t (x INTEGER)").Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{file, file + "-wal"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s mode %o, want 600", filepath.Base(name), perm)
+		}
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %o, want 700", fi.Mode().Perm())
+	}
+	// A file left readable by an older version is narrowed.
+	old := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(t, DriverSQLite, old)
+	if fi, _ := os.Stat(old); fi.Mode().Perm() != 0o600 {
+		t.Errorf("existing file mode %o, want 600", fi.Mode().Perm())
+	}
+}
