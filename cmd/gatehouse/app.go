@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/gatehouse/gatehouse/domain/user/breached"
 	"log/slog"
 	"math"
 	"net/http"
@@ -69,7 +70,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, func(*httpserver.Server) {}),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -244,4 +245,11 @@ func newMetrics(db *gorm.DB) (*metricsadapter.Metrics, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// warmBreachedList loads the breached-password list in the background once
+// the service has started, so neither the start nor the first registration
+// waits for it.
+func warmBreachedList(lc fx.Lifecycle) {
+	lc.Append(fx.StartHook(func() { go breached.Warm() }))
 }

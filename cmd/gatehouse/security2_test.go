@@ -144,3 +144,26 @@ func TestHeadOnGetRoutes(t *testing.T) {
 		t.Errorf("HEAD on a POST-only route: %d, want 405", r.Status)
 	}
 }
+
+// Issue 10 item 5: common, breached and email-derived passwords are refused
+// with a message that says why, at registration and at a password change.
+func TestCommonPasswordsAreRefused(t *testing.T) {
+	s := startServer(t, testEnv("sqlite::memory:"))
+	for pw, why := range map[string]string{
+		"password":     "breach",
+		"12345678":     "breach",
+		"        ":     "repeated",
+		"Iloveyou1":    "breach",
+		"grace.hopper": "email",
+	} {
+		r := s.client().do("POST", "/auth/register", map[string]any{"email": "grace.hopper@example.com", "password": pw})
+		expect(t, r, 400, "VALIDATION_FAILED")
+		if !strings.Contains(string(r.Body), why) {
+			t.Errorf("%q: the message does not say why (%s): %s", pw, why, r.Body)
+		}
+	}
+	c := s.client()
+	c.register("grace.hopper@example.com", "a fine long passphrase")
+	r := c.do("PUT", "/users/me/password", map[string]any{"currentPassword": "a fine long passphrase", "newPassword": "qwertyuiop"})
+	expect(t, r, 400, "VALIDATION_FAILED")
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/domain/user/breached"
 )
 
 // RoleUser is the role every account starts with.
@@ -134,8 +136,34 @@ func CheckPassword(field, password, email string) error {
 		return Invalid(field, "must be at most 128 characters")
 	case email != "" && strings.EqualFold(strings.TrimSpace(password), email):
 		return Invalid(field, "must not be the email address")
+	case email != "" && strings.EqualFold(strings.TrimSpace(password), localPart(email)):
+		return Invalid(field, "must not be the name part of the email address")
+	case oneCharacter(password):
+		return Invalid(field, "must not be a single character repeated")
+	case breached.Contains(password):
+		return Invalid(field, "is a commonly used password found in data breaches; choose another")
 	}
 	return nil
+}
+
+// localPart is what comes before the last @ of an email address.
+func localPart(email string) string {
+	if at := strings.LastIndexByte(email, '@'); at > 0 {
+		return email[:at]
+	}
+	return email
+}
+
+// oneCharacter reports whether s repeats one character (eight spaces,
+// "aaaaaaaa"), which no list needs to hold to be guessed.
+func oneCharacter(s string) bool {
+	first, _ := utf8.DecodeRuneInString(s)
+	for _, r := range s {
+		if r != first {
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizeName trims a display name and checks it: 1 to 100 characters, no
