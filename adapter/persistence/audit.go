@@ -71,6 +71,10 @@ func (r securityEventRecord) toDomain() audit.Event {
 // AuditLog stores security events.
 type AuditLog struct {
 	db *gorm.DB
+	// perUser and window bound the routine events one account adds (see
+	// Limit); zero means no bound.
+	perUser int
+	window  time.Duration
 }
 
 var (
@@ -94,11 +98,76 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	if e.UserID == "" || e.Type == "" {
 		return errors.New("persistence: append event: user ID and type are required")
 	}
+	if a.perUser > 0 && !alwaysKept[e.Type] {
+		full, err := a.full(ctx, e)
+		if err != nil {
+			return err
+		}
+		if full {
+			return nil
+		}
+	}
 	rec := eventFromDomain(e)
 	if err := conn(ctx, a.db).Create(&rec).Error; err != nil {
 		return wrapErr("append event", err)
 	}
 	return nil
+}
+
+// Limit returns the log bounding how many routine events (logins, failed
+// attempts, revocations, reauthentications) one account adds: at most
+// perUser within window; past it they are not recorded, so a flood of
+// attempts cannot grow the table at the attacker's pace. Changes to the
+// account (password, email, deletion, reuse alarms, logout-all) are always
+// recorded; they are bounded by their own throttles.
+func (a *AuditLog) Limit(perUser int, window time.Duration) *AuditLog {
+	return &AuditLog{db: a.db, perUser: perUser, window: window}
+}
+
+// alwaysKept are the event types never dropped by the per-account bound.
+var alwaysKept = map[audit.Type]bool{
+	audit.PasswordChanged: true, audit.EmailChanged: true, audit.AccountDeleted: true,
+	audit.RefreshReuseDetected: true, audit.LogoutAll: true,
+}
+
+// full reports whether e's account already has its bound of events in the
+// window before e; the count stops at the bound, on the (user, time) index.
+func (a *AuditLog) full(ctx context.Context, e audit.Event) (bool, error) {
+	var n int64
+	err := conn(ctx, a.db).Raw(
+		"SELECT count(*) FROM (SELECT 1 FROM security_events WHERE user_id = ? AND created_at > ? LIMIT ?) recent",
+		e.UserID, toDB(e.CreatedAt.Add(-a.window)), a.perUser).Scan(&n).Error
+	if err != nil {
+		return false, wrapErr("count events", err)
+	}
+	return n >= int64(a.perUser), nil
+}
+
+// PurgeBefore implements account.AuditLog. On PostgreSQL rows another
+// instance is deleting are skipped.
+func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	lock := ""
+	if isPostgres(a.db) {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	query := "DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at < ? LIMIT ?" + lock + ")"
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		res := conn(ctx, a.db).Exec(query, toDB(before), batch)
+		if res.Error != nil {
+			return total, wrapErr("purge events", res.Error)
+		}
+		total += int(res.RowsAffected)
+		if res.RowsAffected < int64(batch) {
+			return total, nil
+		}
+	}
 }
 
 // ListByUser returns userID's events newest first, limit per page (default

@@ -154,3 +154,42 @@ func TestAuditScrubUserAndTransactions(t *testing.T) {
 		}
 	})
 }
+
+// Issue 10 item 11: one account cannot add routine events faster than the
+// bound, account changes are always recorded, and old events are purged.
+func TestAuditBoundAndRetention(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		log := s.audit.Limit(3, time.Hour)
+		userID, other := id.New(), id.New()
+		for i := range 6 {
+			if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.LoginFailed, CreatedAt: base.Add(time.Duration(i) * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.PasswordChanged, CreatedAt: base.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := log.Append(ctx, audit.Event{UserID: other, Type: audit.LoginFailed, CreatedAt: base}); err != nil {
+			t.Fatal(err)
+		}
+		page, err := log.ListByUser(ctx, userID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 4 || page.Events[0].Type != audit.PasswordChanged {
+			t.Fatalf("stored %d events (newest %v), want 3 failures and the password change", len(page.Events), page.Events[0].Type)
+		}
+		// A window later the account may add events again.
+		if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.LoginFailed, CreatedAt: base.Add(2 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.audit.PurgeBefore(ctx, base.Add(90*time.Minute), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 5 || count(t, s, "security_events") != 1 {
+			t.Errorf("purged %d, %d left; want 5 purged, 1 left", n, count(t, s, "security_events"))
+		}
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/gatehouse/gatehouse/domain/user/breached"
 	"log/slog"
@@ -56,7 +57,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewTransactor,
 			persistence.NewUserRepository,
 			persistence.NewSessionStore,
-			persistence.NewAuditLog,
+			newAuditLog,
 			persistence.NewKeyStore,
 			persistence.NewLoginThrottle,
 			persistence.NewIPCounts,
@@ -140,7 +141,7 @@ func newAccountService(d authDeps, a *auth.Service) *account.Service {
 	return account.NewService(account.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
-		Guard: a, Cache: a, Throttle: d.Throttle,
+		Guard: a, Cache: a, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
 		EmailChangePolicy: throttle.Policy{
 			MaxFailures: d.Cfg.Login.EmailChanges, Window: d.Cfg.Login.EmailChangeWindow, Lockout: d.Cfg.Login.EmailChangeWindow,
 		},
@@ -197,14 +198,24 @@ func registerRoutes(d routeDeps) {
 
 // schedulePurge deletes ended sessions in the background on every instance;
 // the deletes are idempotent, so instances running it at once do no harm.
-func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, log *slog.Logger) {
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, acc *account.Service, log *slog.Logger) {
 	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		n, err := a.PurgeEnded(ctx)
 		if n > 0 {
 			log.Info("purged ended sessions", slog.Int("count", n))
 		}
-		return err
+		m, eerr := acc.PurgeEvents(ctx)
+		if m > 0 {
+			log.Info("purged old security events", slog.Int("count", m))
+		}
+		return errors.Join(err, eerr)
 	})
+}
+
+// newAuditLog is the security-event log with the per-account bound of
+// SECURITY_EVENT_LIMIT.
+func newAuditLog(cfg config.Config, db *gorm.DB) *persistence.AuditLog {
+	return persistence.NewAuditLog(db).Limit(cfg.Audit.PerUser, cfg.Audit.Window)
 }
 
 // ipLimiterSync is how often each instance adds its per-IP counts to the

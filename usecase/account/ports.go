@@ -45,6 +45,9 @@ type AuditLog interface {
 	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
 	// ScrubUser removes personal data (IP, user agent) from a user's events.
 	ScrubUser(ctx context.Context, userID string) error
+	// PurgeBefore deletes, in batches of at most batch, events created
+	// before before, and returns how many. Safe on several instances at once.
+	PurgeBefore(ctx context.Context, before time.Time, batch int) (int, error)
 }
 
 // PasswordHasher hashes and checks passwords.

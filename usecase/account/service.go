@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -31,6 +32,8 @@ type Deps struct {
 	// Cache, when set, is told of users whose sessions were revoked or
 	// deleted.
 	Cache SessionCache
+	// EventRetention, when positive, is how long security events are kept.
+	EventRetention time.Duration
 }
 
 // Service runs the account use cases. The step-up rule for the sensitive
@@ -248,4 +251,16 @@ func (s *Service) countEmailChange(ctx context.Context, userID string) error {
 			return nil
 		})
 	})
+}
+
+// eventPurgeBatch bounds one delete of old security events.
+const eventPurgeBatch = 1000
+
+// PurgeEvents deletes security events older than the retention, so the
+// table does not grow without bound (SECURITY_EVENT_RETENTION).
+func (s *Service) PurgeEvents(ctx context.Context) (int, error) {
+	if s.d.EventRetention <= 0 {
+		return 0, nil
+	}
+	return s.d.Audit.PurgeBefore(ctx, s.d.Clock.Now().UTC().Add(-s.d.EventRetention), eventPurgeBatch)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -137,4 +138,21 @@ func (a *Audit) ScrubUser(ctx context.Context, userID string) error {
 		}
 	}
 	return nil
+}
+
+// PurgeBefore deletes events created before before.
+func (a *Audit) PurgeBefore(ctx context.Context, before time.Time, _ int) (int, error) {
+	s := a.s
+	defer s.access(ctx)()
+	kept := s.st.events[:0]
+	n := 0
+	for _, se := range s.st.events {
+		if se.e.CreatedAt.Before(before) {
+			n++
+			continue
+		}
+		kept = append(kept, se)
+	}
+	s.st.events = kept
+	return n, nil
 }
