@@ -45,8 +45,9 @@ func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
 // helpers that open their own without splitting its unit of work.
 //
 // Inside fn, always pass fn's ctx on: on SQLite the transaction holds the
-// pool's only connection, so a query made with another context would wait
-// for it forever.
+// only write connection, so a write made with another context would wait
+// for it forever, and a read made with another context would run on a
+// reader that does not see the transaction's own writes.
 func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := txFrom(ctx); ok {
 		return fn(ctx)

@@ -95,11 +95,7 @@ func migrate() error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
-	}()
+	defer func() { _ = database.Close(db) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	return database.Migrate(ctx, db, cfg.Database.Driver)

@@ -6,6 +6,7 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,8 +53,9 @@ type Config struct {
 	// file path, optionally with a driver query string, or ":memory:".
 	DSN string
 	// MaxOpenConns and MaxIdleConns size the PostgreSQL pool; zero means
-	// DefaultMaxOpenConns and DefaultMaxIdleConns. SQLite ignores them: see
-	// Open.
+	// DefaultMaxOpenConns and DefaultMaxIdleConns. On a SQLite file,
+	// MaxOpenConns caps the read-only connections (see sqliteReaders); the
+	// writer is always one connection.
 	MaxOpenConns int
 	MaxIdleConns int
 	// ConnMaxLifetime recycles PostgreSQL connections after this long; zero
@@ -68,8 +70,9 @@ type Config struct {
 // statement once per connection and caches it, so the hot queries run as
 // prepared statements without GORM's own statement cache on top.
 //
-// SQLite gets WAL, a 5 s busy timeout, foreign keys and synchronous=NORMAL
-// on every connection, and exactly one connection: see openSQLite.
+// SQLite gets WAL, a 5 s busy timeout, foreign keys and synchronous=NORMAL,
+// one connection for transactions and writes, and for a file a pool of
+// read-only connections for plain reads: see openSQLite.
 func Open(cfg Config, log *slog.Logger) (*gorm.DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,20 +120,29 @@ func openPostgres(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, er
 	return db, nil
 }
 
-// openSQLite opens one SQLite database with a single connection.
+// openSQLite opens one SQLite database.
 //
-// Why one connection: SQLite allows one writer at a time anyway, and with
-// one connection every transaction, including refresh-token rotation,
-// runs alone from BEGIN to COMMIT. That is how rotation gets the write lock
-// on SQLite (there is no SELECT ... FOR UPDATE): a request waiting for the
-// connection sees the winner's committed rotation. It also keeps ":memory:"
-// one database rather than one per connection, and rules out SQLITE_BUSY
-// between our own connections. The price is no parallel reads, which is
-// fine for the single-instance deployments SQLite is meant for.
+// A file database gets two pools on it (see routedPool): one writer
+// connection, which runs every transaction and every write, and a pool of
+// read-only connections for plain SELECTs. WAL lets those readers run
+// beside the writer and each other, each on the last committed state, so
+// authenticated requests no longer queue behind a refresh.
+//
+// Why exactly one writer: SQLite allows one writer at a time anyway, and
+// with one write connection every transaction, including refresh-token
+// rotation, runs alone from BEGIN to COMMIT. That is how rotation gets the
+// write lock on SQLite (there is no SELECT ... FOR UPDATE): a request
+// waiting for the writer sees the winner's committed rotation. It also rules
+// out SQLITE_BUSY between our own writers: they queue on the pool instead.
 //
 // Transactions begin IMMEDIATE, so a second process on the same file (an
 // operator's migrate command) waits on busy_timeout at BEGIN instead of
 // failing when a read transaction would upgrade to a write.
+//
+// ":memory:" (or mode=memory) is one database per connection, so it keeps a
+// single connection for everything; so does a file whose journal mode an
+// operator's query turned away from WAL, where readers would block the
+// writer.
 func openSQLite(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, error) {
 	path, query, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(cfg.DSN, "sqlite://"), "sqlite:"), "?")
 	if path == "" {
@@ -148,25 +160,75 @@ func openSQLite(cfg Config, gcfg *gorm.Config, log *slog.Logger) (*gorm.DB, erro
 	params.Add("_pragma", "foreign_keys(ON)")
 	params.Add("_pragma", "synchronous(NORMAL)")
 	params.Set("_txlock", "immediate")
+	writer, err := openSQLitePool(withQuery(path, params, query))
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	// Never recycle the connection: for ":memory:" it is the database.
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	// The writer's first connection has set WAL (it persists in the file)
+	// before any reader opens; ask what the file ended up in.
+	var journal string
+	if err := writer.QueryRow("PRAGMA journal_mode").Scan(&journal); err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("database: open sqlite: %w", err)
+	}
+	var pool gorm.ConnPool = writer
+	readers := 0
+	if !memory && strings.EqualFold(journal, "wal") {
+		rparams := url.Values{}
+		rparams.Add("_pragma", "busy_timeout(5000)")
+		rparams.Add("_pragma", "foreign_keys(ON)")
+		// query_only comes after the operator's parameters: a write that
+		// ever reached a reader fails loudly instead of racing the writer.
+		rdsn := withQuery(path, rparams, query) + "&_pragma=query_only(1)"
+		rd, err := openSQLitePool(rdsn)
+		if err != nil {
+			_ = writer.Close()
+			return nil, err
+		}
+		readers = sqliteReaders(cfg.MaxOpenConns)
+		rd.SetMaxOpenConns(readers)
+		rd.SetMaxIdleConns(readers)
+		rd.SetConnMaxLifetime(max(cfg.ConnMaxLifetime, 0))
+		rd.SetConnMaxIdleTime(connMaxIdleTime)
+		pool = &routedPool{writer: writer, readers: rd}
+	}
+	db, err := gorm.Open(&sqlite.Dialector{DSN: path, Conn: pool}, gcfg)
+	if err != nil {
+		_ = closePool(pool)
+		return nil, fmt.Errorf("database: open sqlite: %w", err)
+	}
+	log.Info("database opened", slog.String("driver", DriverSQLite), slog.String("target", path),
+		slog.String("journal_mode", journal), slog.Int("readers", readers))
+	return db, nil
+}
+
+// withQuery builds a driver DSN: path, our parameters, then the operator's
+// query, which comes last so its pragmas win.
+func withQuery(path string, params url.Values, query string) string {
 	dsn := path + "?" + params.Encode()
 	if query != "" {
-		// The operator's parameters come last, so their pragmas win.
 		dsn += "&" + query
 	}
-	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
+	return dsn
+}
+
+// openSQLitePool opens a database/sql pool on dsn and makes its first
+// connection, so a bad path or pragma fails here, once.
+func openSQLitePool(dsn string) (*sql.DB, error) {
+	db, err := sql.Open(sqlite.DriverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("database: open sqlite: %w", err)
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
+	if err := db.Ping(); err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("database: open sqlite: %w", err)
 	}
-	sqlDB.SetMaxOpenConns(1)
-	sqlDB.SetMaxIdleConns(1)
-	// Never recycle the connection: for ":memory:" it is the database.
-	sqlDB.SetConnMaxLifetime(0)
-	sqlDB.SetConnMaxIdleTime(0)
-	log.Info("database opened", slog.String("driver", DriverSQLite), slog.String("target", path))
 	return db, nil
 }
 
@@ -214,11 +276,22 @@ func Ping(ctx context.Context, db *gorm.DB) error {
 
 // Close closes the pool behind db.
 func Close(db *gorm.DB) error {
+	if p, ok := db.ConnPool.(*routedPool); ok {
+		return p.Close()
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// closePool closes a pool Open made, routed or not.
+func closePool(p gorm.ConnPool) error {
+	if c, ok := p.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 func orDefault(n, def int) int {

@@ -30,7 +30,7 @@ const migrationLockID int64 = 0x4761746568736d67 // "Gatehsmg"
 // On PostgreSQL it holds a session-level advisory lock for the whole run, so
 // instances starting together migrate one after the other: the first
 // applies, the others find nothing pending. SQLite needs no lock: the
-// single connection and IMMEDIATE transactions serialise writers.
+// single write connection and IMMEDIATE transactions serialise writers.
 func Migrate(ctx context.Context, db *gorm.DB, driver string) error {
 	sqlDB, err := db.DB()
 	if err != nil {
