@@ -3,7 +3,9 @@ package persistence_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -53,6 +55,52 @@ func TestTransactor(t *testing.T) {
 		}
 		if _, err := s.users.ByID(ctx, ok.ID); err != nil {
 			t.Fatalf("committed write missing: %v", err)
+		}
+	})
+}
+
+// TestReadsDoNotWaitForAWriteTransaction: an access check (a plain read)
+// runs while another request's transaction is open, and sees only what
+// was committed; afterwards it sees the commit. On SQLite in memory there
+// is one connection, so the read can only come after the transaction.
+func TestReadsDoNotWaitForAWriteTransaction(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		old := mustCreateUser(t, s, "old@example.com")
+		fresh := newUser("fresh@example.com")
+		oneConn := !s.postgres && strings.Contains(t.Name(), "memory")
+
+		inTx, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.tx.WithinTx(ctx, func(ctx context.Context) error {
+				if err := s.users.Create(ctx, fresh); err != nil {
+					return err
+				}
+				close(inTx)
+				<-release
+				return nil
+			})
+		}()
+		<-inTx
+		if !oneConn {
+			// A deadline turns a read stuck behind the transaction (which
+			// waits for this read) into a failure instead of a hang.
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if _, err := s.users.ByID(rctx, old.ID); err != nil {
+				t.Errorf("read during another request's transaction: %v", err)
+			}
+			if _, err := s.users.ByID(rctx, fresh.ID); !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("read saw an uncommitted user: %v", err)
+			}
+			cancel()
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.users.ByID(ctx, fresh.ID); err != nil {
+			t.Fatalf("read after commit does not see it: %v", err)
 		}
 	})
 }
