@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint cover migrate fmt vet tidy clean
+.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
 ## example app (/example/) included. Local development over plain HTTP from one
@@ -73,6 +73,20 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"; fi
+
+## lint-spec: lint api/openapi.yaml with Redocly and Spectral (zero errors
+## wanted; settings in redocly.yaml, .redocly.lint-ignore.yaml, .spectral.yaml).
+## The tools are pinned in tools/speclint/package-lock.json; needs node >= 20.19 and npm.
+SPECLINT := tools/speclint
+NPM_CI   := npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+lint-spec: $(SPECLINT)/node_modules/.package-lock.json
+	$(SPECLINT)/node_modules/.bin/redocly lint --format=stylish api/openapi.yaml
+	$(SPECLINT)/node_modules/.bin/spectral lint --fail-severity=error -r .spectral.yaml api/openapi.yaml
+
+$(SPECLINT)/node_modules/.package-lock.json: $(SPECLINT)/package-lock.json
+	cd $(SPECLINT) && $(NPM_CI)
 
 ## cover: the suite with a coverage profile and summary.
 cover:

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -304,8 +305,42 @@ func (v *Validator) validate(req *http.Request, status int, header http.Header, 
 	}
 	if checkBody && isJSON {
 		errs = append(errs, v.checkEnvelope(req, status, header, body)...)
+		errs = append(errs, checkErrorCodes(response, body)...)
 	}
 	return errs
+}
+
+// errorCodesExt lists, on an error response of the spec, the error codes that
+// response may carry. The schema of every error response is the one
+// ErrorEnvelope (so generated clients get one error type with its details),
+// and the narrowing lives here, checked by the validator.
+const errorCodesExt = "x-error-codes"
+
+// checkErrorCodes checks error.code against the response's x-error-codes list,
+// when it has one.
+func checkErrorCodes(response *openapi3.Response, body []byte) []error {
+	raw, ok := response.Extensions[errorCodesExt].([]any)
+	if !ok {
+		return nil
+	}
+	var env struct {
+		Error *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.Error == nil {
+		return nil // the schema check reports a missing error member
+	}
+	allowed := make([]string, 0, len(raw))
+	for _, c := range raw {
+		s, _ := c.(string)
+		if s == env.Error.Code {
+			return nil
+		}
+		allowed = append(allowed, s)
+	}
+	return []error{fmt.Errorf("error code %s is not one this response documents (%s: %s)",
+		env.Error.Code, errorCodesExt, strings.Join(allowed, ", "))}
 }
 
 // validateUnrouted checks the answer to a method and path the spec does not have.
@@ -368,6 +403,9 @@ func (v *Validator) checkEnvelope(req *http.Request, status int, header http.Hea
 		return nil // not an object with "success": the schema check reports what is wrong
 	}
 	var errs []error
+	if *env.Success {
+		errs = append(errs, checkSuccessMembers(body)...)
+	}
 	if env.StatusCode != nil && env.StatusCode.String() != fmt.Sprint(status) {
 		errs = append(errs, fmt.Errorf("envelope statusCode %s differs from the HTTP status %d", env.StatusCode, status))
 	}
@@ -451,4 +489,33 @@ func abbreviate(body []byte) string {
 		return string(body[:max]) + "..."
 	}
 	return string(body)
+}
+
+// successMembers are the members of a success envelope, all required. The
+// spec's SuccessEnvelope cannot say "no other member" (its data comes from a
+// second allOf branch), so the validator does.
+var successMembers = []string{"success", "statusCode", "message", "data", "timestamp", "path", "requestId"}
+
+func checkSuccessMembers(body []byte) []error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return nil
+	}
+	var errs []error
+	for _, m := range successMembers {
+		if _, ok := members[m]; !ok {
+			errs = append(errs, fmt.Errorf("success envelope has no %q", m))
+		}
+	}
+	var extra []string
+	for k := range members {
+		if !slices.Contains(successMembers, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		errs = append(errs, fmt.Errorf("success envelope has unknown members %s", strings.Join(extra, ", ")))
+	}
+	return errs
 }

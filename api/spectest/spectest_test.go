@@ -350,6 +350,8 @@ func TestExchanges(t *testing.T) {
 		{"me", "GET", "/users/me", 200, headers(), success(200, "/users/me", user()), true},
 		{"me 401 expired", "GET", "/users/me", 401, headers("WWW-Authenticate", `Bearer error="invalid_token"`), failure(401, "/users/me", "TOKEN_EXPIRED"), true},
 		{"me with 201", "GET", "/users/me", 201, headers(), success(201, "/users/me", user()), false},
+		{"me with an unknown envelope member", "GET", "/users/me", 200, headers(), with(success(200, "/users/me", user()), "extra", 1), false},
+		{"me 401 with a code of another response", "GET", "/users/me", 401, headers(), failure(401, "/users/me", "INVALID_CREDENTIALS"), false},
 		{"password 403 fresh", "PUT", "/users/me/password", 403, headers("WWW-Authenticate", stepUp), failure(403, "/users/me/password", "FRESH_AUTH_REQUIRED"), true},
 		{"password 403 without challenge", "PUT", "/users/me/password", 403, headers(), failure(403, "/users/me/password", "FRESH_AUTH_REQUIRED"), false},
 		{"delete me", "DELETE", "/users/me", 200, headers("Set-Cookie", clear), success(200, "/users/me", nil), true},
