@@ -37,6 +37,7 @@ type handlers struct {
 	origins originPolicy
 	jwks    func() []byte
 	ready   func(context.Context) error
+	issuer  string
 }
 
 func meta(c echo.Context) auth.Meta {

@@ -45,6 +45,8 @@ type Options struct {
 	CORSAllowedOrigins []string
 	TrustedProxies     []netip.Prefix
 	StepUp             domauth.StepUpPolicy
+	// Issuer is the iss of access tokens, published by the discovery document.
+	Issuer string
 }
 
 // Register installs the error handler, the middleware chain and every route
@@ -56,7 +58,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	h := &handlers{
 		auth: d.Auth, account: d.Account, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
-		jwks: d.JWKS, ready: d.Ready,
+		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer,
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -95,6 +97,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/reauthenticate", h.reauthenticate, authed)
 	get(a, "/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
+	get(a, "/session", h.sessionState, authed)
 
 	u := e.Group("/users/me")
 	get(u, "", h.me, authed)
@@ -106,6 +109,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	u.DELETE("", h.deleteMe, authed, fresh)
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)
+	get(e, "/.well-known/openid-configuration", h.discovery)
 	get(e, "/healthz", h.healthz)
 	get(e, "/readyz", h.readyz)
 	if d.Docs != nil {
@@ -114,6 +118,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 		get(e, "/docs/openapi.yaml", docs)
 		get(e, "/docs/openapi.json", docs)
 		get(e, "/docs/*", docs)
+		get(e, "/", root)
 	}
 	if d.Example != nil {
 		ex := echo.WrapHandler(d.Example)

@@ -108,7 +108,8 @@ func TestNewValidatesSpec(t *testing.T) {
 	}
 }
 
-// TestOperationsCoverAPI: every endpoint of API.md's table, plus the security events.
+// TestOperationsCoverAPI: every endpoint of API.md's table, plus the security events,
+// the session check, discovery and the root redirect (issue 15).
 func TestOperationsCoverAPI(t *testing.T) {
 	want := []Operation{
 		{"POST", "/auth/register"},
@@ -119,6 +120,7 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"POST", "/auth/reauthenticate"},
 		{"GET", "/auth/sessions"},
 		{"DELETE", "/auth/sessions/{id}"},
+		{"GET", "/auth/session"},
 		{"GET", "/users/me"},
 		{"PATCH", "/users/me"},
 		{"PUT", "/users/me/password"},
@@ -126,6 +128,8 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"DELETE", "/users/me"},
 		{"GET", "/users/me/security-events"},
 		{"GET", "/.well-known/jwks.json"},
+		{"GET", "/.well-known/openid-configuration"},
+		{"GET", "/"},
 		{"GET", "/healthz"},
 		{"GET", "/readyz"},
 		{"GET", "/docs"},

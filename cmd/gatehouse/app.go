@@ -192,6 +192,7 @@ func registerRoutes(d routeDeps) {
 		CORSAllowedOrigins: d.Cfg.HTTP.CORSAllowedOrigins,
 		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
 		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Issuer:             d.Cfg.JWT.Issuer,
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
 }

@@ -1,0 +1,122 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// The endpoints integrators use besides the auth flow itself: the session
+// check resource servers call in online mode, the discovery document generic
+// OIDC-aware verifiers read, and the root that sends a newcomer to the docs.
+
+// sessionStateDTO is what GET /auth/session tells a resource server about the
+// session of the bearer token: it is alive (a dead one is 401), and who it is.
+type sessionStateDTO struct {
+	ID     string `json:"id"`
+	UserID string `json:"userId"`
+	Active bool   `json:"active"`
+	// Roles are the account's current roles, which may differ from the
+	// token's when they changed after it was minted.
+	Roles          []string `json:"roles"`
+	AuthTime       string   `json:"authTime"`
+	Fresh          bool     `json:"fresh"`
+	Methods        []string `json:"amr"`
+	TokenExpiresAt string   `json:"tokenExpiresAt"`
+}
+
+// sessionState answers whether the bearer's session is still alive. The auth
+// middleware already did the work (signature, expiry, liveness); this only
+// reports it, so the answer costs what any authenticated request costs.
+func (h *handlers) sessionState(c echo.Context) error {
+	p := principal(c)
+	roles := p.User.Roles
+	if p.User.ID == "" {
+		roles = p.Claims.Roles
+	}
+	if roles == nil {
+		roles = []string{}
+	}
+	amr := p.Claims.Methods
+	if amr == nil {
+		amr = []string{}
+	}
+	noStore(c)
+	return ok(c, http.StatusOK, "Session active", sessionStateDTO{
+		ID: p.Claims.SessionID, UserID: p.Claims.Subject, Active: true, Roles: roles,
+		AuthTime: rfc3339(p.Claims.AuthTime), Fresh: p.Claims.Fresh, Methods: amr,
+		TokenExpiresAt: rfc3339(p.Claims.ExpiresAt),
+	})
+}
+
+// discoveryDTO is the subset of OpenID Connect Discovery 1.0 metadata that
+// holds for Gatehouse: where the keys are and which algorithms sign. It is a
+// plain JSON document (like the JWK Set), not an envelope, since generic
+// libraries read it as is.
+type discoveryDTO struct {
+	Issuer                 string   `json:"issuer"`
+	JWKSURI                string   `json:"jwks_uri"`
+	SigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
+	AccessTokenSigningAlgs []string `json:"access_token_signing_alg_values_supported"`
+	SubjectTypes           []string `json:"subject_types_supported"`
+	ClaimsSupported        []string `json:"claims_supported"`
+}
+
+// tokenClaims are the claims an access token carries (the contract's list).
+var tokenClaims = []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "auth_time", "fresh", "amr", "aal", "roles"}
+
+func (h *handlers) discovery(c echo.Context) error {
+	algs := jwksAlgorithms(h.jwks())
+	doc := discoveryDTO{
+		Issuer: h.issuer, JWKSURI: h.baseURL(c) + "/.well-known/jwks.json",
+		SigningAlgs: algs, AccessTokenSigningAlgs: algs,
+		SubjectTypes: []string{"public"}, ClaimsSupported: tokenClaims,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/json; charset=utf-8", b)
+}
+
+// baseURL is where the keys are published: the issuer itself when it is an
+// https URL (OIDC's rule, and safe from a forged Host header), otherwise the
+// scheme and host this request reached.
+func (h *handlers) baseURL(c echo.Context) string {
+	if u, err := url.Parse(h.issuer); err == nil && u.Scheme == "https" && u.Host != "" {
+		return strings.TrimRight(h.issuer, "/")
+	}
+	return c.Scheme() + "://" + c.Request().Host
+}
+
+// jwksAlgorithms lists the distinct "alg" values of a JWK Set document.
+func jwksAlgorithms(set []byte) []string {
+	var doc struct {
+		Keys []struct {
+			Alg string `json:"alg"`
+		} `json:"keys"`
+	}
+	out := []string{}
+	if json.Unmarshal(set, &doc) != nil {
+		return out
+	}
+	seen := map[string]bool{}
+	for _, k := range doc.Keys {
+		if k.Alg != "" && !seen[k.Alg] {
+			seen[k.Alg] = true
+			out = append(out, k.Alg)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// root sends a browser that opens the service's address to the docs.
+func root(c echo.Context) error {
+	return c.Redirect(http.StatusFound, "/docs")
+}
