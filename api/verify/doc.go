@@ -1,0 +1,27 @@
+// Package verify lets a resource server accept Gatehouse access tokens
+// without calling Gatehouse on every request.
+//
+// A Verifier fetches Gatehouse's public keys (the JWK Set at
+// /.well-known/jwks.json), caches them and fetches them again when a token
+// names a key it does not know (a rotation), at most once per
+// Config.MinKeyRefresh. It checks what Gatehouse checks: the signature with
+// the key's own algorithm, typ "at+jwt", iss, aud, exp, nbf and iat (with
+// Config.Leeway for skewed clocks), and the required claims. Claims exposes
+// sub, sid, roles, fresh, auth_time, aal and amr.
+//
+// Offline verification cannot see a logout: an access token stays valid until
+// it expires. Online mode (Config.SessionURL, Gatehouse's GET /auth/session)
+// asks Gatehouse whether the session is still alive and caches the answer per
+// session for Config.SessionCacheTTL, so a revoked session is refused within
+// that time. When Gatehouse cannot be reached the request is refused with
+// 503 SERVICE_UNAVAILABLE (fail closed), unless Config.FailOpen is set.
+//
+// Refusals are *Error values with Gatehouse's codes (UNAUTHENTICATED,
+// TOKEN_INVALID, TOKEN_EXPIRED, SESSION_REVOKED, FRESH_AUTH_REQUIRED,
+// FORBIDDEN, SERVICE_UNAVAILABLE), and WriteError answers them with the same
+// JSON envelope and WWW-Authenticate challenges Gatehouse sends, so a client
+// handles a resource server's 401 and 403 exactly as it handles Gatehouse's.
+// Middleware (net/http) and the verifyecho package (Echo) put the verified
+// Claims in the request; RequireFresh and RequireAAL answer step-up
+// challenges as RFC 9470 describes.
+package verify
