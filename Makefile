@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec cover migrate fmt vet tidy clean
+.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec generate cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
 ## example app (/example/) included. Local development over plain HTTP from one
@@ -87,6 +87,11 @@ lint-spec: $(SPECLINT)/node_modules/.package-lock.json
 
 $(SPECLINT)/node_modules/.package-lock.json: $(SPECLINT)/package-lock.json
 	cd $(SPECLINT) && $(NPM_CI)
+
+## generate: regenerate the Go client (clients/go/gatehouse) from api/openapi.yaml
+## with the oapi-codegen pinned in go.mod; run it after every spec change.
+generate:
+	cd clients/go/gatehouse && $(GO) generate ./
 
 ## cover: the suite with a coverage profile and summary.
 cover:
