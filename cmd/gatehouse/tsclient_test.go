@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tsClientDir holds the TypeScript client: package.json pins openapi-typescript,
+// openapi-fetch and typescript; src/ has the wrapper and the flow test.
+const tsClientDir = "../../clients/ts"
+
+// TestTypeScriptClient generates the TypeScript types from the spec
+// (openapi-typescript), compiles the openapi-fetch client and its flow test
+// under tsc --strict, and runs the flow with node against a real instance.
+// It needs node and npm: without them it is skipped, unless REQUIRE_NODE is
+// set (CI sets it).
+func TestTypeScriptClient(t *testing.T) {
+	t.Parallel() // mostly waiting on node; the other tests need not wait for it
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("REQUIRE_NODE") != "" {
+				t.Fatalf("%s not found and REQUIRE_NODE is set", tool)
+			}
+			t.Skipf("%s not found (set REQUIRE_NODE=1 to make this a failure)", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	run := func(env []string, name string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = tsClientDir
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if stale(t, filepath.Join(tsClientDir, "node_modules", ".package-lock.json"), filepath.Join(tsClientDir, "package-lock.json")) {
+		run(nil, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
+	}
+	t.Logf("openapi-typescript: %s", strings.TrimSpace(run(nil, "npm", "run", "--silent", "generate")))
+	build := run(nil, "npm", "run", "--silent", "build")
+	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
+
+	s := startServer(t, testEnv("sqlite::memory:"))
+	out := run([]string{"GATEHOUSE_URL=" + s.base}, "node", "--test", "dist/flow.test.js")
+	if !strings.Contains(out, "# pass 1") || !strings.Contains(out, "# fail 0") {
+		t.Fatalf("node --test:\n%s", out)
+	}
+}
+
+// stale reports whether target is missing or older than source.
+func stale(t *testing.T, target, source string) bool {
+	t.Helper()
+	ti, err := os.Stat(target)
+	if err != nil {
+		return true
+	}
+	si, err := os.Stat(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ti.ModTime().Before(si.ModTime())
+}
