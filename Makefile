@@ -6,15 +6,30 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # The whole suite; -race needs cgo, which the Go toolchain here has.
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec generate cover migrate fmt vet tidy clean
+# The local settings of `make run` and `make dev`: plain HTTP (no Secure cookie),
+# the example app on, the per-IP budget off (so `make bench` can load it), and a
+# local dev server (Vite's http://localhost:5173) allowed for CORS. Each can be
+# set back in the environment.
+DEV_ENV = COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} \
+	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-http://localhost:5173}
+AIR ?= github.com/air-verse/air@v1.67.4
+
+.PHONY: help run dev build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec generate cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
-## example app (/example/) included. Local development over plain HTTP from one
-## address: the refresh cookie is not marked Secure and the per-IP budget is off
-## (so `make bench` can load it); each can be set back in the environment.
+## example app (/example/); local settings (DEV_ENV above: plain-HTTP cookie, no
+## per-IP budget, CORS for http://localhost:5173).
 run:
-	COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} \
-	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} $(GO) run ./cmd/gatehouse
+	$(DEV_ENV) $(GO) run ./cmd/gatehouse
+
+## dev: like run, but rebuilt and restarted on every change (air, through go run).
+dev:
+	$(DEV_ENV) $(GO) run $(AIR) -c .air.toml
+
+## help: list the targets.
+help:
+	@awk '/^## [a-z][a-z0-9-]*:/ { sub(/^## /, ""); n = index($$0, ":"); printf "  %-14s%s\n", substr($$0, 1, n - 1), substr($$0, n + 1); more = 1; next } \
+		more && /^## / { sub(/^## /, ""); printf "  %-14s %s\n", "", $$0; next } { more = 0 }' $(MAKEFILE_LIST)
 
 ## build: a static binary in bin/.
 build:

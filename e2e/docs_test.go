@@ -30,6 +30,17 @@ func TestDocsTryItOut(t *testing.T) {
 	}
 	docs.screenshotOf("top", chromedp.CaptureScreenshot())
 
+	// The page opens on the endpoints: the long prose is folded under a short
+	// introduction, so the first operation is on the first screen.
+	folded := eval[int](docs, `document.querySelectorAll(".swagger-ui .info details:not([open])").length`)
+	if folded < 3 {
+		t.Errorf("%d folded sections in the introduction, want the long prose folded", folded)
+	}
+	docs.do(chromedp.WaitVisible(chromedp.CSS(".swagger-ui .opblock")))
+	if top := eval[float64](docs, `document.querySelector(".swagger-ui .opblock").getBoundingClientRect().top / window.innerHeight`); top > 1 {
+		t.Errorf("the first operation starts %.1f screens down", top)
+	}
+
 	// Expand POST /auth/login (Swagger UI ids operations by tag and operationId).
 	const op = "#operations-Auth-login"
 	docs.do(
@@ -60,6 +71,23 @@ func TestDocsTryItOut(t *testing.T) {
 	if os.Getenv("E2E_SCREENSHOTS") != "" {
 		docs.do(chromedp.ScrollIntoView(chromedp.CSS(op + " textarea.body-param__text")))
 		docs.screenshotOf("login-try-it-out", chromedp.CaptureScreenshot())
+	}
+
+	// "Try it out" on POST /auth/refresh works as prefilled: the example body
+	// leaves the token to the cookie the login above set.
+	const refreshOp = "#operations-Auth-refresh"
+	docs.do(
+		chromedp.Click(chromedp.CSS(refreshOp+" .opblock-summary-control")),
+		chromedp.Click(chromedp.CSS(refreshOp+" .try-out__btn")),
+		chromedp.WaitVisible(chromedp.CSS(refreshOp+" textarea.body-param__text")),
+		chromedp.Click(chromedp.CSS(refreshOp+" .execute")),
+	)
+	docs.waitJS(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent === "200"`,
+		refreshOp+" .live-responses-table .response .response-col_status"))
+	resp = eval[string](docs, fmt.Sprintf(`document.querySelector(%q).textContent`,
+		refreshOp+" .live-responses-table .response .response-col_description"))
+	if !strings.Contains(resp, `"Token refreshed"`) {
+		t.Errorf("prefilled refresh did not refresh:\n%s", resp)
 	}
 
 	// The page ran clean: no script error, no resource blocked (by the CSP, say).
