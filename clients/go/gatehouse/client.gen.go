@@ -935,6 +935,9 @@ type InvalidCredentials = ErrorEnvelope
 // InvalidParameters The error envelope. `data` is absent.
 type InvalidParameters = ErrorEnvelope
 
+// LogoutRejected The error envelope. `data` is absent.
+type LogoutRejected = ErrorEnvelope
+
 // NotFound The error envelope. `data` is absent.
 type NotFound = ErrorEnvelope
 
@@ -1130,7 +1133,9 @@ type ClientInterface interface {
 	// (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 	// error: the answer is 200 and the cookie is cleared. With no credential at all the
 	// answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-	// `SESSION_REVOKED` on its next use.
+	// `SESSION_REVOKED` on its next use. A request carrying more than one
+	// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+	// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 	//
 	// When the cookie is used, the `Origin` header must be the service's own origin or
 	// listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -1148,7 +1153,9 @@ type ClientInterface interface {
 	// (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 	// error: the answer is 200 and the cookie is cleared. With no credential at all the
 	// answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-	// `SESSION_REVOKED` on its next use.
+	// `SESSION_REVOKED` on its next use. A request carrying more than one
+	// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+	// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 	//
 	// When the cookie is used, the `Origin` header must be the service's own origin or
 	// listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -1570,7 +1577,9 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 // error: the answer is 200 and the cookie is cleared. With no credential at all the
 // answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-// `SESSION_REVOKED` on its next use.
+// `SESSION_REVOKED` on its next use. A request carrying more than one
+// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 //
 // When the cookie is used, the `Origin` header must be the service's own origin or
 // listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -1598,7 +1607,9 @@ func (c *Client) LogoutWithBody(ctx context.Context, contentType string, body io
 // (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 // error: the answer is 200 and the cookie is cleared. With no credential at all the
 // answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-// `SESSION_REVOKED` on its next use.
+// `SESSION_REVOKED` on its next use. A request carrying more than one
+// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 //
 // When the cookie is used, the `Origin` header must be the service's own origin or
 // listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -3084,7 +3095,9 @@ type ClientWithResponsesInterface interface {
 	// (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 	// error: the answer is 200 and the cookie is cleared. With no credential at all the
 	// answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-	// `SESSION_REVOKED` on its next use.
+	// `SESSION_REVOKED` on its next use. A request carrying more than one
+	// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+	// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 	//
 	// When the cookie is used, the `Origin` header must be the service's own origin or
 	// listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -3102,7 +3115,9 @@ type ClientWithResponsesInterface interface {
 	// (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 	// error: the answer is 200 and the cookie is cleared. With no credential at all the
 	// answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-	// `SESSION_REVOKED` on its next use.
+	// `SESSION_REVOKED` on its next use. A request carrying more than one
+	// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+	// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 	//
 	// When the cookie is used, the `Origin` header must be the service's own origin or
 	// listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -3848,6 +3863,7 @@ type LogoutResponse400Headers struct {
 
 // LogoutResponse401Headers the declared response headers of an HTTP 401 response for Logout
 type LogoutResponse401Headers struct {
+	SetCookie       *string
 	WWWAuthenticate *string
 	XRequestID      string
 }
@@ -3896,7 +3912,7 @@ type LogoutResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *BearerRejected
+	JSON401 *LogoutRejected
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *CsrfRejected
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -3944,7 +3960,7 @@ func (r LogoutResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r LogoutResponse) GetJSON401() *BearerRejected {
+func (r LogoutResponse) GetJSON401() *LogoutRejected {
 	return r.JSON401
 }
 
@@ -6351,7 +6367,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 // error: the answer is 200 and the cookie is cleared. With no credential at all the
 // answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-// `SESSION_REVOKED` on its next use.
+// `SESSION_REVOKED` on its next use. A request carrying more than one
+// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 //
 // When the cookie is used, the `Origin` header must be the service's own origin or
 // listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -6375,7 +6393,9 @@ func (c *ClientWithResponses) LogoutWithBodyWithResponse(ctx context.Context, co
 // (RFC 7009), a refresh token that is unknown, expired or already revoked is not an
 // error: the answer is 200 and the cookie is cleared. With no credential at all the
 // answer is `401 UNAUTHENTICATED`. An access token of the revoked session gets
-// `SESSION_REVOKED` on its next use.
+// `SESSION_REVOKED` on its next use. A request carrying more than one
+// `refresh_token` cookie (one may be planted by a sibling subdomain) is
+// `401 REFRESH_TOKEN_INVALID`, revokes nothing, and clears the cookie.
 //
 // When the cookie is used, the `Origin` header must be the service's own origin or
 // listed in `CORS_ALLOWED_ORIGINS`, else `403 CSRF_REJECTED`.
@@ -7328,7 +7348,7 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest BearerRejected
+		var dest LogoutRejected
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7415,6 +7435,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LogoutResponse401Headers
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
