@@ -185,8 +185,12 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 		}
 		if b, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid")); err == nil {
 			lines := strings.Split(string(b), "\n")
-			if len(lines) >= 8 && strings.TrimSpace(lines[7]) == "ready" {
-				return nil
+			// A primary says "ready"; a hot standby says "standby" once it
+			// accepts read-only connections.
+			if len(lines) >= 8 {
+				if st := strings.TrimSpace(lines[7]); st == "ready" || st == "standby" {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
