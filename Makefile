@@ -14,6 +14,7 @@ DEV_ENV = COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_
 	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-http://localhost:5173}
 AIR ?= github.com/air-verse/air@v1.67.4
 
+.PHONY: test-ha soak
 .PHONY: help run dev build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec generate cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
@@ -122,3 +123,17 @@ fmt:
 
 clean:
 	rm -rf bin coverage.out
+
+## test-ha: the high-availability suite (internal/hatest, build tag "ha"): a
+## primary with a synchronous streaming replica, PgBouncer in transaction mode,
+## three instances of the built binary behind HAProxy on loopback; faults under
+## a mixed load, then crash consistency. Needs postgresql, pgbouncer, haproxy.
+test-ha: build
+	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 10m -run 'TestFaults|TestCrashConsistency' ./internal/hatest/
+
+## soak: the mixed load against the same topology for SOAK (10m), reporting every
+## SOAK_EVERY (1m) throughput, p99, RSS, goroutines, open fds and pool connections.
+SOAK       ?= 10m
+SOAK_EVERY ?= 1m
+soak: build
+	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/hatest/ -args -soak.duration=$(SOAK) -soak.every=$(SOAK_EVERY)
