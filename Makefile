@@ -129,6 +129,7 @@ clean:
 ## three instances of the built binary behind HAProxy on loopback; faults under
 ## a mixed load, then crash consistency. Needs postgresql, pgbouncer, haproxy.
 test-ha: build
+	$(GO) vet -tags ha ./internal/hatest/
 	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 10m -run 'TestFaults|TestCrashConsistency' ./internal/hatest/
 
 ## soak: the mixed load against the same topology for SOAK (10m), reporting every

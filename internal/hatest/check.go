@@ -64,6 +64,21 @@ func (l *Load) CheckInvariants(ctx context.Context, sampleOld int) Check {
 	l.checked = len(l.revoked)
 	l.mu.Unlock()
 
+	// First, promptly, the chains whose last refresh or logout went
+	// unanswered, as their clients would retry: a rotation that happened
+	// is handed back only within the reuse grace.
+	_ = l.parallel(ctx, len(l.chains), func(i int) error {
+		c := l.chains[i]
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		switch {
+		case c.leaving:
+			l.logoutChain(ctx, c)
+		case c.unsure && !c.needNew:
+			l.refreshChain(ctx, c)
+		}
+		return nil
+	})
 	_ = l.parallel(ctx, len(l.chains), func(i int) error {
 		c := l.chains[i]
 		c.mu.Lock()

@@ -36,6 +36,10 @@ func (r reply) String() string {
 	if r.code != "" {
 		return fmt.Sprintf("%d %s", r.status, r.code)
 	}
+	if r.err != nil {
+		// Not Gatehouse's envelope: HAProxy's own page, say.
+		return fmt.Sprintf("%d (%v)", r.status, r.err)
+	}
 	return fmt.Sprint(r.status)
 }
 

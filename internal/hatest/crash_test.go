@@ -31,17 +31,17 @@ var crashChecks []func(ctx context.Context, t *testing.T, top *Topology, load *L
 // stays inside it: the test must tell "rotated by the dead request" (grace
 // answers 200) from "lost" (an error), not measure the grace.
 func TestCrashConsistency(t *testing.T) {
-	const rounds = 20
+	const rounds = 15
 	top := Start(t, Options{Instances: 1, Env: []string{"REFRESH_REUSE_GRACE=60s"}})
 	inst := top.Instances[0]
 	direct := fmt.Sprintf("http://127.0.0.1:%d", inst.Port)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	load, err := NewLoad(ctx, direct, LoadOptions{Users: 10, Chains: 60, Workers: 8})
+	load, err := NewLoad(ctx, direct, LoadOptions{Users: 10, Chains: 40, Workers: 8})
 	if err != nil {
 		t.Fatalf("set up load: %v", err)
 	}
-	var killedInFlight int
+	cut := map[string]int{} // requests cut off by a kill, by operation
 	for round := range rounds {
 		before := len(load.Failures())
 		load.Start()
@@ -54,12 +54,12 @@ func TestCrashConsistency(t *testing.T) {
 			if f.status != 0 {
 				t.Errorf("round %d: %s answered %s before the kill", round, f.op, f.what)
 			}
-			killedInFlight++
+			cut[f.op]++
 		}
 		if err := inst.Start(); err != nil {
 			t.Fatalf("round %d: restart: %v", round, err)
 		}
-		c := load.CheckInvariants(ctx, 50)
+		c := load.CheckInvariants(ctx, 30)
 		if !c.OK() {
 			t.Fatalf("round %d: %s; %s", round, c, strings.Join(c.Problems, "; "))
 		}
@@ -70,5 +70,6 @@ func TestCrashConsistency(t *testing.T) {
 			check(ctx, t, top, load)
 		}
 	}
-	t.Logf("%d kills; %d requests cut off by them; every chain whole after each restart", rounds, killedInFlight)
+	t.Logf("%d kills; requests cut off by them: %d refreshes, %d logins, %d logouts, %d me; every chain whole after each restart",
+		rounds, cut[opRefresh], cut[opLogin], cut[opLogout], cut[opMe])
 }

@@ -29,8 +29,9 @@ type HAProxy struct {
 
 // haproxyConfig is the load balancer's configuration.
 //
-// Health: GET /readyz every 500ms (200ms while changing state); two
-// failures take an instance out, two successes put it back. An instance
+// Health: GET /readyz every 500ms (200ms while changing state), each
+// allowed 2s; three failures take an instance out, two successes put it
+// back. An instance
 // that is draining for SIGTERM answers 503 there.
 //
 // Retries: a request whose connection was refused, or that got no
@@ -63,7 +64,10 @@ backend gatehouse
 	balance roundrobin
 	option httpchk GET /readyz
 	http-check expect status 200
-	default-server inter 500ms fastinter 200ms downinter 500ms fall 2 rise 2
+	# A check may take 2s before it counts as failed: a loaded instance is
+	# slow, not down (a dead one refuses the connection at once).
+	timeout check 2s
+	default-server inter 500ms fastinter 200ms downinter 500ms fall 3 rise 2
 `, port)
 	for _, inst := range instances {
 		fmt.Fprintf(&b, "\tserver %s 127.0.0.1:%d check\n", inst.Name, inst.Port)

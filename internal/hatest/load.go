@@ -42,6 +42,10 @@ type chain struct {
 	// leaving: a logout got no answer, so the session may be gone; the
 	// chain must finish the logout before anything else.
 	leaving bool
+	// unsure: the last refresh got no answer (or a 503), so the session may
+	// have rotated to a successor the client never saw; only a prompt
+	// retry with the same token, within the reuse grace, gets it back.
+	unsure bool
 	// trail is the chain's last few requests, for failure messages.
 	trail []string
 }
@@ -257,8 +261,10 @@ func (l *Load) refreshChain(ctx context.Context, c *chain) {
 		if r.status == 200 && r.err == nil {
 			c.access = tp.AccessToken
 			c.tokens = append(c.tokens, tp.RefreshToken)
+			c.unsure = false
 			return
 		}
+		c.unsure = true
 		if (r.status != 0 && r.status != 503) || attempt == 20 || ctx.Err() != nil {
 			return
 		}
