@@ -31,13 +31,13 @@ var crashChecks []func(ctx context.Context, t *testing.T, top *Topology, load *L
 // stays inside it: the test must tell "rotated by the dead request" (grace
 // answers 200) from "lost" (an error), not measure the grace.
 func TestCrashConsistency(t *testing.T) {
-	const rounds = 15
+	const rounds = 10
 	top := Start(t, Options{Instances: 1, Env: []string{"REFRESH_REUSE_GRACE=60s"}})
 	inst := top.Instances[0]
 	direct := fmt.Sprintf("http://127.0.0.1:%d", inst.Port)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	load, err := NewLoad(ctx, direct, LoadOptions{Users: 10, Chains: 40, Workers: 8})
+	load, err := NewLoad(ctx, direct, LoadOptions{Users: 10, Chains: 30, Workers: 8})
 	if err != nil {
 		t.Fatalf("set up load: %v", err)
 	}
