@@ -209,18 +209,3 @@ func (h *HAProxy) WaitUp(ctx context.Context, n int) error {
 		}
 	}
 }
-
-// WaitState waits until server name has status want.
-func (h *HAProxy) WaitState(ctx context.Context, name, want string) error {
-	for {
-		st, err := h.States(ctx)
-		if err == nil && st[name] == want {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("haproxy: %s is %q, want %q: %w", name, st[name], want, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
