@@ -18,7 +18,8 @@ const (
 	opLogout  = "logout"
 )
 
-const password = "correct horse battery staple"
+// password is every load account's; long and unusual, so no breached-password list has it.
+const password = "gatehouse-ha-load-Q7v2x9Lm"
 
 // LoadOptions shape a mixed load.
 type LoadOptions struct {
