@@ -55,7 +55,7 @@ WITH cur AS (
 )
 SELECT sess.id, sess.user_id, sess.created_at, sess.last_used_at, sess.idle_expires_at, sess.absolute_expires_at,
 	sess.auth_time, sess.revoked_at, sess.revoke_reason, sess.user_agent, sess.ip, sess.generation,
-	u.email, u.name, u.roles, u.password_hash, u.created_at, u.updated_at,
+	u.email, u.name, u.roles, u.password_hash, u.email_verified, u.created_at, u.updated_at,
 	(SELECT count(*) FROM used), (SELECT count(*) FROM ins)
 FROM sess JOIN users u ON u.id = sess.user_id`
 
@@ -81,7 +81,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 	)
 	err := row.Scan(&srec.ID, &srec.UserID, &srec.CreatedAt, &srec.LastUsedAt, &srec.IdleExpiresAt, &srec.AbsoluteExpiresAt,
 		&srec.AuthTime, &srec.RevokedAt, &srec.RevokeReason, &srec.UserAgent, &srec.IP, &srec.Generation,
-		&urec.Email, &urec.Name, &urec.Roles, &urec.PasswordHash, &urec.CreatedAt, &urec.UpdatedAt,
+		&urec.Email, &urec.Name, &urec.Roles, &urec.PasswordHash, &urec.EmailVerified, &urec.CreatedAt, &urec.UpdatedAt,
 		&used, &ins)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, user.User{}, false, nil
@@ -108,7 +108,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 // by the session's primary key, one indexed lookup.
 const withUserSQL = `SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at, s.absolute_expires_at,
 	s.auth_time, s.revoked_at, s.revoke_reason, s.user_agent, s.ip, s.generation,
-	u.email, u.name, u.roles, u.password_hash, u.created_at, u.updated_at
+	u.email, u.name, u.roles, u.password_hash, u.email_verified, u.created_at, u.updated_at
 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
 
 // WithUser implements auth.SessionStore. It runs on every authenticated
@@ -125,7 +125,7 @@ func (s *SessionStore) WithUser(ctx context.Context, sessionID string) (session.
 	err := conn(ctx, s.db).Raw(withUserSQL, sessionID).Row().Scan(
 		&srec.ID, &srec.UserID, &srec.CreatedAt, &srec.LastUsedAt, &srec.IdleExpiresAt, &srec.AbsoluteExpiresAt,
 		&srec.AuthTime, &srec.RevokedAt, &srec.RevokeReason, &srec.UserAgent, &srec.IP, &srec.Generation,
-		&urec.Email, &urec.Name, &urec.Roles, &urec.PasswordHash, &urec.CreatedAt, &urec.UpdatedAt)
+		&urec.Email, &urec.Name, &urec.Roles, &urec.PasswordHash, &urec.EmailVerified, &urec.CreatedAt, &urec.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, user.User{}, session.ErrNotFound
 	}

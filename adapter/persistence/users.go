@@ -17,11 +17,12 @@ import (
 
 // userRecord is a row of users.
 type userRecord struct {
-	ID           string `gorm:"column:id;primaryKey"`
-	Email        string `gorm:"column:email"`
-	Name         string `gorm:"column:name"`
-	Roles        string `gorm:"column:roles"` // comma-separated
-	PasswordHash string `gorm:"column:password_hash"`
+	ID            string `gorm:"column:id;primaryKey"`
+	Email         string `gorm:"column:email"`
+	Name          string `gorm:"column:name"`
+	Roles         string `gorm:"column:roles"` // comma-separated
+	PasswordHash  string `gorm:"column:password_hash"`
+	EmailVerified bool   `gorm:"column:email_verified"`
 	// CredentialVersion is written only by BumpCredential.
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
 	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
@@ -39,13 +40,14 @@ func userFromDomain(u user.User) (userRecord, error) {
 		}
 	}
 	return userRecord{
-		ID:           u.ID,
-		Email:        u.Email,
-		Name:         u.Name,
-		Roles:        strings.Join(u.Roles, ","),
-		PasswordHash: u.PasswordHash,
-		CreatedAt:    toDB(u.CreatedAt),
-		UpdatedAt:    toDB(u.UpdatedAt),
+		ID:            u.ID,
+		Email:         u.Email,
+		Name:          u.Name,
+		Roles:         strings.Join(u.Roles, ","),
+		PasswordHash:  u.PasswordHash,
+		EmailVerified: u.EmailVerified,
+		CreatedAt:     toDB(u.CreatedAt),
+		UpdatedAt:     toDB(u.UpdatedAt),
 	}, nil
 }
 
@@ -61,6 +63,7 @@ func (r userRecord) toDomain() user.User {
 		Roles:             roles,
 		PasswordHash:      r.PasswordHash,
 		CredentialVersion: r.CredentialVersion,
+		EmailVerified:     r.EmailVerified,
 		CreatedAt:         fromDB(r.CreatedAt),
 		UpdatedAt:         fromDB(r.UpdatedAt),
 	}
@@ -129,8 +132,8 @@ func (r *UserRepository) ByID(ctx context.Context, userID string) (user.User, er
 	return rec.toDomain(), nil
 }
 
-// Update writes the mutable fields of u: email, name, roles, password hash
-// and updatedAt. user.ErrEmailTaken if the new email belongs to another
+// Update writes the mutable fields of u: email, name, roles, password hash,
+// emailVerified and updatedAt. user.ErrEmailTaken if the new email belongs to another
 // account, user.ErrNotFound if u does not exist.
 func (r *UserRepository) Update(ctx context.Context, u user.User) error {
 	if !id.Valid(u.ID) {
@@ -141,8 +144,8 @@ func (r *UserRepository) Update(ctx context.Context, u user.User) error {
 		return err
 	}
 	res := conn(ctx, r.db).Exec(
-		"UPDATE users SET email = ?, name = ?, roles = ?, password_hash = ?, updated_at = ? WHERE id = ?",
-		rec.Email, rec.Name, rec.Roles, rec.PasswordHash, rec.UpdatedAt, rec.ID)
+		"UPDATE users SET email = ?, name = ?, roles = ?, password_hash = ?, email_verified = ?, updated_at = ? WHERE id = ?",
+		rec.Email, rec.Name, rec.Roles, rec.PasswordHash, rec.EmailVerified, rec.UpdatedAt, rec.ID)
 	if res.Error != nil {
 		if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
 			return user.ErrEmailTaken

@@ -21,6 +21,8 @@ const (
 	PasswordChanged      Type = "password_changed"
 	EmailChanged         Type = "email_changed"
 	AccountDeleted       Type = "account_deleted"
+	EmailVerified        Type = "email_verified"
+	PasswordReset        Type = "password_reset"
 )
 
 // Event is one security event. SessionID may be empty.

@@ -29,6 +29,7 @@ const (
 	ReasonRevokedByUser  = "revoked_by_user"
 	ReasonReuseDetected  = "refresh_reuse_detected"
 	ReasonPasswordChange = "password_changed"
+	ReasonPasswordReset  = "password_reset"
 	ReasonAccountDeleted = "account_deleted"
 )
 

@@ -43,8 +43,11 @@ type User struct {
 	// started only if it is still the version the password was checked
 	// against.
 	CredentialVersion int64
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// EmailVerified is set once the owner proved they read mail at Email;
+	// an email change clears it.
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // FieldError names one invalid input field (by its public name) and why.

@@ -1,0 +1,229 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/outbox"
+	"github.com/gatehouse/gatehouse/domain/recovery"
+	recoveryuc "github.com/gatehouse/gatehouse/usecase/recovery"
+)
+
+// emailTokenRecord is a row of email_tokens.
+type emailTokenRecord struct {
+	TokenHash []byte    `gorm:"column:token_hash;primaryKey"`
+	Purpose   string    `gorm:"column:purpose"`
+	UserID    string    `gorm:"column:user_id"`
+	Email     string    `gorm:"column:email"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+func (emailTokenRecord) TableName() string { return "email_tokens" }
+
+func (r emailTokenRecord) toDomain() (recovery.Token, error) {
+	t := recovery.Token{
+		Purpose: recovery.Purpose(r.Purpose), UserID: r.UserID, Email: r.Email,
+		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
+	}
+	if len(r.TokenHash) != len(t.Hash) {
+		return recovery.Token{}, fmt.Errorf("persistence: email token hash of %d bytes", len(r.TokenHash))
+	}
+	copy(t.Hash[:], r.TokenHash)
+	return t, nil
+}
+
+// EmailTokenStore keeps emailed tokens (verification, reset) by hash.
+type EmailTokenStore struct{ db *gorm.DB }
+
+var _ recoveryuc.TokenStore = (*EmailTokenStore)(nil)
+
+// NewEmailTokenStore returns an EmailTokenStore on db.
+func NewEmailTokenStore(db *gorm.DB) *EmailTokenStore { return &EmailTokenStore{db: db} }
+
+// Insert implements recovery.TokenStore.
+func (s *EmailTokenStore) Insert(ctx context.Context, t recovery.Token) error {
+	rec := emailTokenRecord{
+		TokenHash: t.Hash[:], Purpose: string(t.Purpose), UserID: t.UserID, Email: t.Email,
+		CreatedAt: toDB(t.CreatedAt), ExpiresAt: toDB(t.ExpiresAt),
+	}
+	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
+		return wrapErr("insert email token", err)
+	}
+	return nil
+}
+
+// ByHash implements recovery.TokenStore.
+func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error) {
+	var rec emailTokenRecord
+	err := conn(ctx, s.db).Where("token_hash = ?", hash[:]).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return recovery.Token{}, recovery.ErrLinkInvalid
+	}
+	if err != nil {
+		return recovery.Token{}, wrapErr("email token by hash", err)
+	}
+	return rec.toDomain()
+}
+
+// Take implements recovery.TokenStore: the DELETE is the one use, so of
+// two transactions taking one token only one deletes a row (PostgreSQL
+// makes the second wait for the first and then find nothing; SQLite
+// serializes writers).
+func (s *EmailTokenStore) Take(ctx context.Context, hash [32]byte) (recovery.Token, error) {
+	var recs []emailTokenRecord
+	err := conn(ctx, s.db).Raw(
+		"DELETE FROM email_tokens WHERE token_hash = ? RETURNING token_hash, purpose, user_id, email, created_at, expires_at",
+		hash[:]).Scan(&recs).Error
+	if err != nil {
+		return recovery.Token{}, wrapErr("take email token", err)
+	}
+	if len(recs) == 0 {
+		return recovery.Token{}, recovery.ErrLinkInvalid
+	}
+	return recs[0].toDomain()
+}
+
+// DeleteForUser implements recovery.TokenStore.
+func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error {
+	if !id.Valid(userID) {
+		return nil
+	}
+	if err := conn(ctx, s.db).Where("user_id = ? AND purpose = ?", userID, string(p)).Delete(&emailTokenRecord{}).Error; err != nil {
+		return wrapErr("delete email tokens", err)
+	}
+	return nil
+}
+
+// PurgeExpired implements recovery.TokenStore.
+func (s *EmailTokenStore) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	res := conn(ctx, s.db).Where("expires_at < ?", toDB(now)).Delete(&emailTokenRecord{})
+	if res.Error != nil {
+		return 0, wrapErr("purge email tokens", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
+// outboxRecord is a row of mail_outbox. Times the sender compares are Unix
+// milliseconds (see the migration).
+type outboxRecord struct {
+	ID            string    `gorm:"column:id;primaryKey"`
+	Kind          string    `gorm:"column:kind"`
+	Recipient     string    `gorm:"column:recipient"`
+	Link          string    `gorm:"column:link"`
+	TTLSeconds    int64     `gorm:"column:ttl_seconds"`
+	Status        string    `gorm:"column:status"`
+	Attempts      int       `gorm:"column:attempts"`
+	NextAttemptAt int64     `gorm:"column:next_attempt_at"`
+	LockedUntil   int64     `gorm:"column:locked_until"`
+	LastError     string    `gorm:"column:last_error"`
+	CreatedAt     time.Time `gorm:"column:created_at;autoCreateTime:false"`
+}
+
+func (outboxRecord) TableName() string { return "mail_outbox" }
+
+// Outbox statuses; a delivered message is deleted.
+const (
+	outboxPending = "pending"
+	outboxFailed  = "failed"
+)
+
+// maxErrorText bounds the stored reason of a failed attempt.
+const maxErrorText = 500
+
+// MailOutbox is the transactional mail outbox.
+type MailOutbox struct{ db *gorm.DB }
+
+var _ recoveryuc.Outbox = (*MailOutbox)(nil)
+
+// NewMailOutbox returns a MailOutbox on db.
+func NewMailOutbox(db *gorm.DB) *MailOutbox { return &MailOutbox{db: db} }
+
+// Enqueue implements recovery.Outbox.
+func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Time) error {
+	if !id.Valid(m.ID) {
+		return fmt.Errorf("persistence: enqueue mail: invalid id %q", m.ID)
+	}
+	rec := outboxRecord{
+		ID: m.ID, Kind: string(m.Kind), Recipient: m.To, Link: m.Link,
+		TTLSeconds: int64(m.TTL / time.Second), Status: outboxPending,
+		NextAttemptAt: due.UnixMilli(), CreatedAt: toDB(m.CreatedAt),
+	}
+	if err := conn(ctx, o.db).Create(&rec).Error; err != nil {
+		return wrapErr("enqueue mail", err)
+	}
+	return nil
+}
+
+// Claim implements recovery.Outbox with one statement that picks due,
+// unclaimed rows and claims them. On PostgreSQL FOR UPDATE SKIP LOCKED lets
+// instances claiming at once take different rows instead of waiting on
+// each other; on SQLite writers are serialized anyway. The claim commits at
+// once, so it holds while the mail is sent outside any transaction.
+func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
+	lock := ""
+	if isPostgres(o.db) {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	nowMS := now.UnixMilli()
+	var recs []outboxRecord
+	err := conn(ctx, o.db).Raw(
+		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
+			"SELECT id FROM mail_outbox WHERE status = ? AND next_attempt_at <= ? AND locked_until <= ?"+
+			" ORDER BY next_attempt_at LIMIT ?"+lock+
+			") RETURNING id, kind, recipient, link, ttl_seconds, attempts, created_at",
+		now.Add(lease).UnixMilli(), outboxPending, nowMS, nowMS, limit).Scan(&recs).Error
+	if err != nil {
+		return nil, wrapErr("claim mail", err)
+	}
+	out := make([]outbox.Message, len(recs))
+	for i, r := range recs {
+		out[i] = outbox.Message{
+			ID: r.ID, Kind: outbox.Kind(r.Kind), To: r.Recipient, Link: r.Link,
+			TTL: time.Duration(r.TTLSeconds) * time.Second, CreatedAt: fromDB(r.CreatedAt), Attempts: r.Attempts,
+		}
+	}
+	return out, nil
+}
+
+// Delivered implements recovery.Outbox.
+func (o *MailOutbox) Delivered(ctx context.Context, msgID string) error {
+	if err := conn(ctx, o.db).Exec("DELETE FROM mail_outbox WHERE id = ?", msgID).Error; err != nil {
+		return wrapErr("mail delivered", err)
+	}
+	return nil
+}
+
+// Retry implements recovery.Outbox.
+func (o *MailOutbox) Retry(ctx context.Context, msgID string, at time.Time, reason string) error {
+	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET locked_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?",
+		at.UnixMilli(), clip(reason), msgID).Error
+	if err != nil {
+		return wrapErr("mail retry", err)
+	}
+	return nil
+}
+
+// GiveUp implements recovery.Outbox. The row stays for operators, without
+// its link: a token nobody will receive should not sit in the database.
+func (o *MailOutbox) GiveUp(ctx context.Context, msgID, reason string) error {
+	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET status = ?, link = '', locked_until = 0, last_error = ? WHERE id = ?",
+		outboxFailed, clip(reason), msgID).Error
+	if err != nil {
+		return wrapErr("mail give up", err)
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > maxErrorText {
+		s = s[:maxErrorText]
+	}
+	return strings.ToValidUTF8(s, "")
+}

@@ -1,0 +1,106 @@
+// Package recovery holds the interactors of account recovery and email:
+// address verification, forgot and reset password, the mails that go with
+// register and email change, and the delivery of the transactional outbox.
+// The ports it consumes are declared here.
+package recovery
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/outbox"
+	"github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+// Transactor runs fn in one database transaction; a nested call joins the
+// caller's, which is how the hooks called from register and email change
+// write their token and message in that transaction.
+type Transactor interface {
+	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// UserRepository reads and updates accounts.
+type UserRepository interface {
+	ByEmail(ctx context.Context, email string) (user.User, error)
+	ByID(ctx context.Context, id string) (user.User, error)
+	Update(ctx context.Context, u user.User) error
+}
+
+// TokenStore keeps emailed tokens, by hash.
+type TokenStore interface {
+	Insert(ctx context.Context, t recovery.Token) error
+	// ByHash finds an unused token; recovery.ErrLinkInvalid if none.
+	ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	// Take deletes the token with hash and returns it: the one use of it.
+	// Of two transactions taking one token, one gets recovery.ErrLinkInvalid.
+	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	// DeleteForUser deletes userID's unused tokens of purpose p.
+	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+	// PurgeExpired deletes tokens that expired before now.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// Outbox is the transactional mail outbox.
+type Outbox interface {
+	// Enqueue stores m in the caller's transaction, due at due.
+	Enqueue(ctx context.Context, m outbox.Message, due time.Time) error
+	// Claim takes up to limit due messages for this instance until
+	// now+lease, counting an attempt on each; no other instance claims them
+	// meanwhile.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error)
+	// Delivered removes a sent message.
+	Delivered(ctx context.Context, id string) error
+	// Retry releases the claim and makes the message due again at at.
+	Retry(ctx context.Context, id string, at time.Time, reason string) error
+	// GiveUp marks the message failed for good and forgets its link.
+	GiveUp(ctx context.Context, id, reason string) error
+}
+
+// MailSender renders and sends one message through the mail transport.
+type MailSender interface {
+	Send(ctx context.Context, m outbox.Message) error
+}
+
+// SessionRevoker ends sessions.
+type SessionRevoker interface {
+	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
+}
+
+// AuditLog records security events in the caller's transaction.
+type AuditLog interface {
+	Append(ctx context.Context, e audit.Event) error
+}
+
+// PasswordHasher hashes new passwords.
+type PasswordHasher interface {
+	Hash(ctx context.Context, plain string) (string, error)
+}
+
+// Limiter keeps throttle state by key, shared by every instance (the login
+// throttle's store, with keys of their own).
+type Limiter interface {
+	Update(ctx context.Context, key string, fn func(*throttle.State) error) error
+}
+
+// Observer is told about mail delivery, for metrics. Cheap and safe for
+// concurrent use.
+type Observer interface {
+	MailQueued()
+	MailSent()
+	// MailFailed counts a failed attempt; final when the message is given up.
+	MailFailed(final bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) MailQueued()     {}
+func (noObserver) MailSent()       {}
+func (noObserver) MailFailed(bool) {}

@@ -1,0 +1,354 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/outbox"
+	"github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Deps are the ports the recovery interactors consume.
+type Deps struct {
+	Users    UserRepository
+	Tokens   TokenStore
+	Outbox   Outbox
+	Sessions SessionRevoker
+	Audit    AuditLog
+	Tx       Transactor
+	Hasher   PasswordHasher
+	Limiter  Limiter
+	Clock    Clock
+	// Sender is nil when no mail transport is configured (mail off).
+	Sender MailSender
+	// Observer is optional.
+	Observer Observer
+	Log      *slog.Logger
+}
+
+// Config are the recovery settings.
+type Config struct {
+	// VerifyLink and ResetLink are link templates; "{token}" is replaced.
+	VerifyLink, ResetLink string
+	VerifyTTL, ResetTTL   time.Duration
+	// Retry is the delivery back-off.
+	Retry outbox.Retry
+	// Lease is how long a claimed message is this instance's; it must
+	// outlast one delivery attempt.
+	Lease time.Duration
+	// PerAddress and PerIP throttle the mails a client can trigger.
+	PerAddress, PerIP throttle.Policy
+}
+
+// Service runs the recovery use cases.
+type Service struct {
+	d   Deps
+	cfg Config
+}
+
+// NewService returns a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{d: d, cfg: cfg}
+}
+
+// Meta describes the client of a request.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// Enabled reports whether mail can be sent.
+func (s *Service) Enabled() bool { return s.d.Sender != nil }
+
+func (s *Service) now() time.Time { return s.d.Clock.Now().UTC() }
+
+// RequestVerification queues a verification link to the caller's address;
+// nothing when it is already verified.
+func (s *Service) RequestVerification(ctx context.Context, p domauth.Principal, meta Meta) error {
+	if !s.Enabled() {
+		return recovery.ErrMailUnavailable
+	}
+	now := s.now()
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.d.Users.ByID(ctx, p.UserID())
+		if errors.Is(err, user.ErrNotFound) {
+			return domauth.ErrSessionRevoked
+		}
+		if err != nil || u.EmailVerified {
+			return err
+		}
+		if err := s.admit(ctx, u.Email, meta.IP, now); err != nil {
+			return err
+		}
+		return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now)
+	})
+}
+
+// Verify marks the address of the token's account verified.
+func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
+	hash, ok := recovery.HashSecret(raw)
+	if !ok {
+		return user.User{}, user.Invalid("token", "is not a link token")
+	}
+	now := s.now()
+	var out user.User
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		// Taking the token first makes two uses race on its deletion; a
+		// failure below rolls the deletion back, so a token presented for
+		// the wrong purpose stays usable for its own.
+		t, err := s.d.Tokens.Take(ctx, hash)
+		if err != nil {
+			return err
+		}
+		u, err := s.tokenUser(ctx, t, recovery.PurposeVerifyEmail, now)
+		if err != nil {
+			return err
+		}
+		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, recovery.PurposeVerifyEmail); err != nil {
+			return err
+		}
+		out = u
+		if u.EmailVerified {
+			return nil
+		}
+		u.EmailVerified = true
+		u.UpdatedAt = now
+		if err := s.d.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
+	})
+	return out, err
+}
+
+// tokenUser loads the account of t and checks that t may be used for p.
+func (s *Service) tokenUser(ctx context.Context, t recovery.Token, p recovery.Purpose, now time.Time) (user.User, error) {
+	u, err := s.d.Users.ByID(ctx, t.UserID)
+	if errors.Is(err, user.ErrNotFound) {
+		return user.User{}, recovery.ErrLinkInvalid
+	}
+	if err != nil {
+		return user.User{}, err
+	}
+	if !t.Accepts(p, u.Email, now) {
+		return user.User{}, recovery.ErrLinkInvalid
+	}
+	return u, nil
+}
+
+// ForgotPassword queues a password-reset request for email. It answers the
+// same, after the same work, whether or not an account has the address:
+// the request is queued as is, and the sender decides later (see
+// outbox.KindResetRequested). A throttled request is dropped silently.
+func (s *Service) ForgotPassword(ctx context.Context, email string, meta Meta) error {
+	if !s.Enabled() {
+		return recovery.ErrMailUnavailable
+	}
+	e, ok := user.NormalizeEmail(email)
+	if !ok {
+		return user.Invalid("email", "must be a valid email address")
+	}
+	now := s.now()
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.admit(ctx, e, meta.IP, now); err != nil {
+			return err
+		}
+		return s.d.Outbox.Enqueue(ctx, outbox.Message{
+			ID: id.New(), Kind: outbox.KindResetRequested, To: e, CreatedAt: now,
+		}, now)
+	})
+	var limited *throttle.LimitedError
+	if errors.As(err, &limited) {
+		return nil
+	}
+	return err
+}
+
+// ResetPassword sets a new password with a reset token: every session of
+// the account ends, and a notice goes to the address.
+func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, meta Meta) error {
+	hash, ok := recovery.HashSecret(raw)
+	if !ok {
+		return user.Invalid("token", "is not a link token")
+	}
+	now := s.now()
+	// Checked before hashing, so a bad link costs no hash and a weak
+	// password does not use the link up.
+	t, err := s.d.Tokens.ByHash(ctx, hash)
+	if err != nil {
+		return err
+	}
+	u, err := s.tokenUser(ctx, t, recovery.PurposePasswordReset, now)
+	if err != nil {
+		return err
+	}
+	if err := user.CheckPassword("newPassword", newPassword, u.Email); err != nil {
+		return err
+	}
+	encoded, err := s.d.Hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return fmt.Errorf("reset password: hash: %w", err)
+	}
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		t, err := s.d.Tokens.Take(ctx, hash)
+		if err != nil {
+			return err
+		}
+		u, err := s.tokenUser(ctx, t, recovery.PurposePasswordReset, now)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = encoded
+		// The link reached the address, which proves it as well as a
+		// verification link would.
+		u.EmailVerified = true
+		u.UpdatedAt = now
+		if err := s.d.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonPasswordReset, now); err != nil {
+			return err
+		}
+		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, recovery.PurposePasswordReset); err != nil {
+			return err
+		}
+		if err := s.record(ctx, audit.PasswordReset, u.ID, meta, now); err != nil {
+			return err
+		}
+		return s.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email}, now)
+	})
+}
+
+// Registered queues a verification link for a new account, in the
+// caller's transaction. Without mail it does nothing.
+func (s *Service) Registered(ctx context.Context, u user.User) error {
+	if !s.Enabled() {
+		return nil
+	}
+	return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, s.now())
+}
+
+// RegisteredAgain tells the owner of email that someone tried to register
+// it, when registration must not tell accounts apart. Throttled per address
+// like the other mails, silently.
+func (s *Service) RegisteredAgain(ctx context.Context, email string) error {
+	if !s.Enabled() {
+		return nil
+	}
+	now := s.now()
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.admitAddress(ctx, email, now); err != nil {
+			return err
+		}
+		return s.queue(ctx, outbox.Message{Kind: outbox.KindAccountExists, To: email}, now)
+	})
+	var limited *throttle.LimitedError
+	if errors.As(err, &limited) {
+		return nil
+	}
+	return err
+}
+
+// EmailChanged, in the caller's transaction, voids the links sent to the
+// old address, queues a verification link to the new one and a notice to
+// the old one.
+func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string) error {
+	now := s.now()
+	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset} {
+		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
+			return err
+		}
+	}
+	if !s.Enabled() {
+		return nil
+	}
+	if err := s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now); err != nil {
+		return err
+	}
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail}, now)
+}
+
+// queueLink issues a token for u and queues the mail that carries it, in
+// one transaction.
+func (s *Service) queueLink(ctx context.Context, u user.User, p recovery.Purpose, now time.Time) error {
+	raw, hash := recovery.NewSecret()
+	tmpl, ttl, kind := s.cfg.VerifyLink, s.cfg.VerifyTTL, outbox.KindVerifyEmail
+	if p == recovery.PurposePasswordReset {
+		tmpl, ttl, kind = s.cfg.ResetLink, s.cfg.ResetTTL, outbox.KindPasswordReset
+	}
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u.ID, u.Email, now, ttl)); err != nil {
+			return err
+		}
+		return s.queue(ctx, outbox.Message{
+			Kind: kind, To: u.Email, Link: strings.ReplaceAll(tmpl, "{token}", raw), TTL: ttl,
+		}, now)
+	})
+}
+
+func (s *Service) queue(ctx context.Context, m outbox.Message, now time.Time) error {
+	m.ID, m.CreatedAt = id.New(), now
+	if err := s.d.Outbox.Enqueue(ctx, m, now); err != nil {
+		return err
+	}
+	s.d.Observer.MailQueued()
+	return nil
+}
+
+// Throttle keys, apart from the login throttle's "account:" keys.
+const (
+	addressKeyPrefix = "mail:address:"
+	ipKeyPrefix      = "mail:ip:"
+)
+
+// admit counts a mail request against the client's IP and the address.
+func (s *Service) admit(ctx context.Context, email, ip string, now time.Time) error {
+	if ip != "" {
+		if err := s.count(ctx, ipKeyPrefix+ip, s.cfg.PerIP, now); err != nil {
+			return err
+		}
+	}
+	return s.admitAddress(ctx, email, now)
+}
+
+func (s *Service) admitAddress(ctx context.Context, email string, now time.Time) error {
+	return s.count(ctx, addressKeyPrefix+email, s.cfg.PerAddress, now)
+}
+
+// count admits one more request under p, or returns a LimitedError; the
+// policy's failures are the requests counted.
+func (s *Service) count(ctx context.Context, key string, p throttle.Policy, now time.Time) error {
+	if s.d.Limiter == nil || p.MaxFailures <= 0 {
+		return nil
+	}
+	return s.d.Limiter.Update(ctx, key, func(st *throttle.State) error {
+		if wait, ok := p.Admit(*st, now); !ok {
+			return &throttle.LimitedError{RetryAfter: wait}
+		}
+		*st = p.Fail(*st, now)
+		return nil
+	})
+}
+
+func (s *Service) record(ctx context.Context, t audit.Type, userID string, meta Meta, now time.Time) error {
+	return s.d.Audit.Append(ctx, audit.Event{
+		ID: id.New(), UserID: userID, Type: t, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+	})
+}
