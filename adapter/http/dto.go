@@ -54,12 +54,13 @@ type changeEmailRequest struct {
 }
 
 type userDTO struct {
-	ID        string   `json:"id"`
-	Email     string   `json:"email"`
-	Name      string   `json:"name"`
-	Roles     []string `json:"roles"`
-	CreatedAt string   `json:"createdAt"`
-	UpdatedAt string   `json:"updatedAt"`
+	ID            string   `json:"id"`
+	Email         string   `json:"email"`
+	Name          string   `json:"name"`
+	Roles         []string `json:"roles"`
+	EmailVerified bool     `json:"emailVerified"`
+	CreatedAt     string   `json:"createdAt"`
+	UpdatedAt     string   `json:"updatedAt"`
 }
 
 type sessionRefDTO struct {
@@ -112,7 +113,7 @@ func toUserDTO(u user.User) userDTO {
 		roles = []string{}
 	}
 	return userDTO{
-		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles,
+		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified,
 		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -39,6 +40,9 @@ const (
 	CodeTooManyRequests      = "TOO_MANY_REQUESTS"
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
 	CodeInternal             = "INTERNAL"
+	CodeEmailNotVerified     = "EMAIL_NOT_VERIFIED"
+	CodeEmailLinkInvalid     = "EMAIL_LINK_INVALID"
+	CodeMailUnavailable      = "MAIL_UNAVAILABLE"
 )
 
 // apiError is an error already decided at the HTTP layer: its status, code,
@@ -91,6 +95,9 @@ var errorTable = []mapping{
 	{session.ErrNotFound, http.StatusNotFound, CodeNotFound, "Session not found"},
 	// A lost race on one session: the other request won, this one may retry.
 	{session.ErrConflict, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
+	{recovery.ErrEmailNotVerified, http.StatusForbidden, CodeEmailNotVerified, "Email address not verified"},
+	{recovery.ErrLinkInvalid, http.StatusBadRequest, CodeEmailLinkInvalid, "This link is invalid or has expired"},
+	{recovery.ErrMailUnavailable, http.StatusServiceUnavailable, CodeMailUnavailable, "Mail is not configured on this service"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // refreshCookieName is the refresh cookie's name, part of the contract.
@@ -30,14 +31,15 @@ type CookieOptions struct {
 }
 
 type handlers struct {
-	auth    *auth.Service
-	account *account.Service
-	bind    *binder
-	cookie  CookieOptions
-	origins originPolicy
-	jwks    func() []byte
-	ready   func(context.Context) error
-	issuer  string
+	auth     *auth.Service
+	account  *account.Service
+	recovery *recovery.Service
+	bind     *binder
+	cookie   CookieOptions
+	origins  originPolicy
+	jwks     func() []byte
+	ready    func(context.Context) error
+	issuer   string
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -79,9 +81,18 @@ func (h *handlers) register(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	p, err := h.auth.Register(c.Request().Context(), auth.RegisterInput{
+	in := auth.RegisterInput{
 		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
-	}, meta(c))
+	}
+	if h.auth.VerificationRequired() {
+		// The same answer for a new and an existing address: the account
+		// is usable once its address is verified.
+		if err := h.auth.RegisterPending(c.Request().Context(), in, meta(c)); err != nil {
+			return err
+		}
+		return ok(c, http.StatusAccepted, "Check your mail to finish registration", nil)
+	}
+	p, err := h.auth.Register(c.Request().Context(), in, meta(c))
 	if err != nil {
 		return err
 	}

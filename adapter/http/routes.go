@@ -13,12 +13,15 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // Deps are what the HTTP layer serves.
 type Deps struct {
 	Auth    *auth.Service
 	Account *account.Service
+	// Recovery runs verification and password reset.
+	Recovery *recovery.Service
 	// JWKS returns the public key set document.
 	JWKS func() []byte
 	// Ready checks the database.
@@ -56,7 +59,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
 
 	h := &handlers{
-		auth: d.Auth, account: d.Account, bind: newBinder(o.BodyLimit),
+		auth: d.Auth, account: d.Account, recovery: d.Recovery, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer,
 	}
@@ -98,6 +101,10 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	get(a, "/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
 	get(a, "/session", h.sessionState, authed)
+	a.POST("/email/verification", h.requestVerification, authed)
+	a.POST("/email/verify", h.verifyEmail)
+	a.POST("/password/forgot", h.forgotPassword)
+	a.POST("/password/reset", h.resetPassword)
 
 	u := e.Group("/users/me")
 	get(u, "", h.me, authed)

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // namespace prefixes every Gatehouse metric, and names the database in the
@@ -52,9 +53,16 @@ type Metrics struct {
 	reuseDetected   prometheus.Counter
 	throttledLogin  prometheus.Counter
 	throttledClient prometheus.Counter
+	mailQueued      prometheus.Counter
+	mailSent        prometheus.Counter
+	mailRetried     prometheus.Counter
+	mailGivenUp     prometheus.Counter
 }
 
-var _ auth.Observer = (*Metrics)(nil)
+var (
+	_ auth.Observer     = (*Metrics)(nil)
+	_ recovery.Observer = (*Metrics)(nil)
+)
 
 // New returns Metrics with its own registry holding the Gatehouse
 // collectors and the Go runtime and process collectors.
@@ -90,7 +98,25 @@ func New() (*Metrics, error) {
 	m.throttledLogin = throttled.WithLabelValues("login")
 	m.throttledClient = throttled.WithLabelValues("ip")
 
+	m.mailQueued = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "mail", Name: "queued_total",
+		Help: "Mails written to the outbox.",
+	})
+	m.mailSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "mail", Name: "sent_total",
+		Help: "Mails accepted by the mail transport.",
+	})
+	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "mail", Name: "failed_total",
+		Help: "Failed delivery attempts, by outcome (retry: tried again later; gave_up: the message was abandoned).",
+	}, []string{"outcome"})
+	m.mailRetried = failed.WithLabelValues("retry")
+	m.mailGivenUp = failed.WithLabelValues("gave_up")
+
 	err := errors.Join(
+		m.reg.Register(m.mailQueued),
+		m.reg.Register(m.mailSent),
+		m.reg.Register(failed),
 		m.reg.Register(m.requests),
 		m.reg.Register(m.duration),
 		m.reg.Register(logins),
@@ -160,6 +186,21 @@ func (m *Metrics) RefreshReuseDetected() { m.reuseDetected.Inc() }
 // LoginThrottled counts a password attempt refused by the per-account login
 // throttle (throttled_total{kind="login"}).
 func (m *Metrics) LoginThrottled() { m.throttledLogin.Inc() }
+
+// MailQueued counts a mail written to the outbox.
+func (m *Metrics) MailQueued() { m.mailQueued.Inc() }
+
+// MailSent counts a mail the transport accepted.
+func (m *Metrics) MailSent() { m.mailSent.Inc() }
+
+// MailFailed counts a failed delivery attempt; final when it was the last.
+func (m *Metrics) MailFailed(final bool) {
+	if final {
+		m.mailGivenUp.Inc()
+		return
+	}
+	m.mailRetried.Inc()
+}
 
 func normalizeMethod(method string) string {
 	switch method {

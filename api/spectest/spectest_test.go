@@ -45,7 +45,7 @@ func headers(kv ...string) http.Header {
 
 func user() map[string]any {
 	return map[string]any{
-		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"},
+		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false,
 		"createdAt": "2026-11-25T22:30:00.123Z", "updatedAt": "2026-11-25T22:30:00.123Z",
 	}
 }
@@ -136,6 +136,11 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"GET", "/docs/openapi.yaml"},
 		{"GET", "/docs/openapi.json"},
 		{"GET", "/docs/{asset}"},
+		// Account recovery and email.
+		{"POST", "/auth/email/verification"},
+		{"POST", "/auth/email/verify"},
+		{"POST", "/auth/password/forgot"},
+		{"POST", "/auth/password/reset"},
 	}
 	got := newValidator(t).Operations()
 	for _, op := range want {
@@ -207,6 +212,8 @@ func TestSpecConventions(t *testing.T) {
 		"FRESH_AUTH_REQUIRED", "CSRF_REJECTED", "FORBIDDEN", "NOT_FOUND", "METHOD_NOT_ALLOWED",
 		"EMAIL_TAKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "TOO_MANY_REQUESTS",
 		"SERVICE_UNAVAILABLE", "INTERNAL",
+		// Account recovery and email.
+		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
 	}
 	var enum []string
 	for _, e := range v.doc.Components.Schemas["ErrorCode"].Value.Enum {

@@ -15,12 +15,14 @@ import (
 	"gorm.io/gorm"
 
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
+	"github.com/gatehouse/gatehouse/adapter/mailer"
 	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	"github.com/gatehouse/gatehouse/api/docs"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/examples/spa"
@@ -33,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // systemClock is the real clock.
@@ -61,6 +64,9 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewKeyStore,
 			persistence.NewLoginThrottle,
 			persistence.NewIPCounts,
+			persistence.NewEmailTokenStore,
+			persistence.NewMailOutbox,
+			newRecoveryService,
 			newIPLimiter,
 			newHasher,
 			newTokens,
@@ -71,7 +77,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -116,6 +122,7 @@ type authDeps struct {
 	Clock    systemClock
 	Throttle *persistence.LoginThrottle
 	Metrics  *metricsadapter.Metrics
+	Recovery *recovery.Service
 }
 
 func newAuthService(d authDeps) *auth.Service {
@@ -123,6 +130,7 @@ func newAuthService(d authDeps) *auth.Service {
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
 		Throttle: d.Throttle, Observer: d.Metrics,
+		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 		LivenessCacheTTL: d.Cfg.Session.RevocationCacheTTL,
 		ThrottlePolicy: throttle.Policy{
 			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
@@ -145,6 +153,76 @@ func newAccountService(d authDeps, a *auth.Service) *account.Service {
 		EmailChangePolicy: throttle.Policy{
 			MaxFailures: d.Cfg.Login.EmailChanges, Window: d.Cfg.Login.EmailChangeWindow, Lockout: d.Cfg.Login.EmailChangeWindow,
 		},
+		Mail: d.Recovery,
+	})
+}
+
+type recoveryDeps struct {
+	fx.In
+	Cfg      config.Config
+	Users    *persistence.UserRepository
+	Sessions *persistence.SessionStore
+	Audit    *persistence.AuditLog
+	Tx       *persistence.Transactor
+	Tokens   *persistence.EmailTokenStore
+	Outbox   *persistence.MailOutbox
+	Hasher   *password.Hasher
+	Throttle *persistence.LoginThrottle
+	Clock    systemClock
+	Metrics  *metricsadapter.Metrics
+	Log      *slog.Logger
+}
+
+// mailLease is how long an instance holds a claimed message; one delivery
+// attempt gets at most half of it, so a claim never ends mid-send.
+const mailLease = 2 * time.Minute
+
+// newRecoveryService builds the recovery use cases and, when MAIL_URL is
+// set, the mail transport they send through.
+func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
+	deps := recovery.Deps{
+		Users: d.Users, Tokens: d.Tokens, Outbox: d.Outbox, Sessions: d.Sessions, Audit: d.Audit,
+		Tx: d.Tx, Hasher: d.Hasher, Limiter: d.Throttle, Clock: d.Clock, Observer: d.Metrics, Log: d.Log,
+	}
+	m := d.Cfg.Mail
+	if m.Enabled() {
+		sender, err := mailer.New(mailer.Options{URL: m.URL, From: m.From, Log: d.Log})
+		if err != nil {
+			return nil, err
+		}
+		deps.Sender = sender
+	}
+	return recovery.NewService(deps, recovery.Config{
+		VerifyLink: m.VerifyLink, ResetLink: m.ResetLink, VerifyTTL: m.VerifyTTL, ResetTTL: m.ResetTTL,
+		Retry:      outbox.Retry{Base: m.RetryBase, Max: time.Hour, MaxAttempts: mailMaxAttempts},
+		Lease:      mailLease,
+		PerAddress: mailPolicy(m.PerAddress, m.PerAddressWindow),
+		PerIP:      mailPolicy(m.PerIP, m.PerIPWindow),
+	}), nil
+}
+
+// mailMaxAttempts gives a message about a day of retries at the default
+// back-off (30s doubling, at most an hour between attempts).
+const mailMaxAttempts = 30
+
+// mailPolicy counts n requests per window with the throttle's rules: the
+// n-th locks further ones until the window has passed.
+func mailPolicy(n int, window time.Duration) throttle.Policy {
+	return throttle.Policy{MaxFailures: n, Window: window, Lockout: window}
+}
+
+// scheduleMail delivers the outbox on every instance (claims keep them from
+// sending one message twice) and purges expired emailed tokens.
+func scheduleMail(r *scheduler.Runner, cfg config.Config, rec *recovery.Service, log *slog.Logger) {
+	if rec.Enabled() {
+		r.EveryFor("mail-delivery", cfg.Mail.PollInterval, mailLease, func(ctx context.Context) error {
+			_, err := rec.DeliverDue(ctx)
+			return err
+		})
+	}
+	r.Every("email-token-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		_, err := rec.PurgeExpiredTokens(ctx)
+		return err
 	})
 }
 
@@ -156,6 +234,7 @@ type routeDeps struct {
 	DB      *gorm.DB
 	Auth    *auth.Service
 	Account *account.Service
+	Recover *recovery.Service
 	Tokens  *token.Service
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter
@@ -168,7 +247,7 @@ func registerRoutes(d routeDeps) {
 		example = spa.Handler()
 	}
 	httpadapter.Register(d.Echo, httpadapter.Deps{
-		Auth: d.Auth, Account: d.Account,
+		Auth: d.Auth, Account: d.Account, Recovery: d.Recover,
 		JWKS: d.Tokens.JWKS,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {

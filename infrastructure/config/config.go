@@ -36,6 +36,7 @@ type Config struct {
 	RateLimit RateLimit
 	Audit     Audit
 	Log       Log
+	Mail      Mail
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
@@ -239,3 +240,45 @@ type Log struct {
 	// Format is "json" or "text" (LOG_FORMAT, default json).
 	Format string
 }
+
+// Mail configures outgoing mail and the account-recovery flows.
+type Mail struct {
+	// PublicURL is the service's own external URL, without a trailing slash
+	// (PUBLIC_URL, default "http://localhost:3000"); links are built on it.
+	PublicURL string
+	// URL selects the transport (MAIL_URL): "" (the default) is mail off,
+	// "log:" writes mails to the log, smtp:// and smtps:// deliver. It may
+	// hold a password: log Config.Redacted, never this field.
+	URL string
+	// From is the sender (MAIL_FROM, default "Gatehouse <no-reply@localhost>").
+	From string
+	// VerifyLink and ResetLink are the link templates ({token} is replaced;
+	// EMAIL_VERIFY_LINK, PASSWORD_RESET_LINK). Empty configured means the
+	// example app under PublicURL, which Load fills in.
+	VerifyLink, ResetLink string
+	// VerifyTTL and ResetTTL are the lifetimes of emailed tokens
+	// (EMAIL_VERIFY_TTL 24h, PASSWORD_RESET_TTL 30m).
+	VerifyTTL, ResetTTL time.Duration
+	// RequireVerification refuses login to unverified accounts and makes
+	// registration answer alike for new and existing addresses
+	// (REQUIRE_EMAIL_VERIFICATION, default false; needs MAIL_URL).
+	RequireVerification bool
+	// PollInterval is how often each instance looks for due mail
+	// (MAIL_POLL_INTERVAL, default 1s).
+	PollInterval time.Duration
+	// RetryBase is the wait after a first failed delivery, doubled per
+	// further failure up to an hour (MAIL_RETRY_BASE, default 30s).
+	RetryBase time.Duration
+	// PerAddress and PerAddressWindow bound the mails that forgot-password,
+	// verification requests and repeated registrations can trigger for one
+	// address (MAIL_RATE_PER_ADDRESS, default "3/15m"; "0" off).
+	PerAddress       int
+	PerAddressWindow time.Duration
+	// PerIP and PerIPWindow bound the same requests per client IP
+	// (MAIL_RATE_PER_IP, default "30/15m"; "0" off).
+	PerIP       int
+	PerIPWindow time.Duration
+}
+
+// Enabled reports whether a mail transport is configured.
+func (m Mail) Enabled() bool { return m.URL != "" }

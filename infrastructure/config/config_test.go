@@ -90,6 +90,15 @@ func defaults() Config {
 		RateLimit:  RateLimit{PerIP: 600, Window: time.Minute},
 		Log:        Log{Level: "info", Format: "json"},
 		ExampleApp: false,
+		Mail: Mail{
+			PublicURL:  "http://localhost:3000",
+			From:       "Gatehouse <no-reply@localhost>",
+			VerifyLink: "http://localhost:3000/example/#/verify-email?token={token}",
+			ResetLink:  "http://localhost:3000/example/#/reset-password?token={token}",
+			VerifyTTL:  24 * time.Hour, ResetTTL: 30 * time.Minute,
+			PollInterval: time.Second, RetryBase: 30 * time.Second,
+			PerAddress: 3, PerAddressWindow: 15 * time.Minute, PerIP: 30, PerIPWindow: 15 * time.Minute,
+		},
 	}
 }
 
@@ -185,6 +194,18 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
+		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
+		{"MAIL_URL", "smtps://u:p@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
+		{"MAIL_FROM", "Acme <id@example.com>", func(c Config) any { return c.Mail.From }, "Acme <id@example.com>"},
+		{"EMAIL_VERIFY_LINK", "https://app.example.com/#/v?token={token}", func(c Config) any { return c.Mail.VerifyLink }, "https://app.example.com/#/v?token={token}"},
+		{"PASSWORD_RESET_LINK", "https://app.example.com/#/r?token={token}", func(c Config) any { return c.Mail.ResetLink }, "https://app.example.com/#/r?token={token}"},
+		{"EMAIL_VERIFY_TTL", "48h", func(c Config) any { return c.Mail.VerifyTTL }, 48 * time.Hour},
+		{"PASSWORD_RESET_TTL", "15m", func(c Config) any { return c.Mail.ResetTTL }, 15 * time.Minute},
+		{"REQUIRE_EMAIL_VERIFICATION", "true", func(c Config) any { return c.Mail.RequireVerification }, true},
+		{"MAIL_POLL_INTERVAL", "250ms", func(c Config) any { return c.Mail.PollInterval }, 250 * time.Millisecond},
+		{"MAIL_RETRY_BASE", "5s", func(c Config) any { return c.Mail.RetryBase }, 5 * time.Second},
+		{"MAIL_RATE_PER_ADDRESS", "0", func(c Config) any { return c.Mail.PerAddress }, 0},
+		{"MAIL_RATE_PER_IP", "100/1h", func(c Config) any { return [2]any{c.Mail.PerIP, c.Mail.PerIPWindow} }, [2]any{100, time.Hour}},
 	}
 
 	// Every setting of the table must be covered here.
@@ -341,6 +362,13 @@ func TestBadValues(t *testing.T) {
 		{"bad bool", env{"COOKIE_SECURE": "ture"}, `invalid boolean "ture"`, ""},
 		{"bad bool example app", env{"EXAMPLE_APP_ENABLED": "on"}, `invalid boolean "on"`, ""},
 		{"unknown DB scheme", env{"DATABASE_URL": "mysql://u:p@h/db"}, `unsupported database scheme "mysql"`, ""},
+		{"mail URL scheme", env{"MAIL_URL": "http://mail:25"}, "invalid mail URL", ""},
+		{"mail URL password not echoed", env{"MAIL_URL": "smtp://u:hunter2@:x"}, "invalid", ""},
+		{"mail from", env{"MAIL_FROM": "not an address"}, "invalid address", ""},
+		{"link without token", env{"PASSWORD_RESET_LINK": "https://app.example.com/reset"}, "has no {token}", ""},
+		{"relative link", env{"EMAIL_VERIFY_LINK": "/verify?token={token}"}, "invalid link", ""},
+		{"public URL", env{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
+		{"verification without mail", env{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
 		{"DB URL without scheme", env{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
 		{"malformed postgres URL", env{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
 		{"postgres URL without host", env{"DATABASE_URL": "postgres:///db"}, "no host", ""},

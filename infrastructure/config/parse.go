@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -434,4 +435,70 @@ func redactURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// publicURL checks PUBLIC_URL: an absolute http(s) URL without query or
+// fragment; a trailing slash is dropped so links can be appended.
+func publicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("invalid URL %q (want http(s)://host[:port][/path])", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+// mailURL checks MAIL_URL: empty (mail off), "log:", or smtp(s)://host[:port]
+// with optional user info. The transport adapter reads it again; this is
+// the early, one-line check at start.
+func mailURL(s string) (string, error) {
+	if s == "" || s == "log:" {
+		return s, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Opaque != "" {
+		return "", fmt.Errorf("invalid mail URL %q (want smtp://[user:pass@]host[:port], smtps://... or log:)", redactMailURL(s))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return "", fmt.Errorf("invalid port in mail URL %q", redactMailURL(s))
+		}
+	}
+	return s, nil
+}
+
+// redactMailURL hides the password of an SMTP URL.
+func redactMailURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "xxxxx"
+		}
+		return s
+	}
+	return u.Redacted()
+}
+
+// mailFrom checks MAIL_FROM: one address, with or without a display name.
+func mailFrom(s string) (string, error) {
+	if _, err := netmail.ParseAddress(s); err != nil {
+		return "", fmt.Errorf("invalid address %q (want \"Name <addr@host>\" or addr@host)", s)
+	}
+	return s, nil
+}
+
+// linkTemplate checks EMAIL_VERIFY_LINK and PASSWORD_RESET_LINK: empty (the
+// default, derived from PUBLIC_URL) or an absolute http(s) URL with {token}.
+func linkTemplate(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	u, err := url.Parse(strings.ReplaceAll(s, "{token}", "t"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("invalid link %q (want an absolute http(s) URL)", s)
+	}
+	if !strings.Contains(s, "{token}") {
+		return "", fmt.Errorf("link %q has no {token}", s)
+	}
+	return s, nil
 }

@@ -162,6 +162,19 @@ func settings(c *Config) []setting {
 		field("LOG_LEVEL", "info", &c.Log.Level, oneOf("debug", "info", "warn", "error")),
 		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
 
+		field("PUBLIC_URL", "http://localhost:3000", &c.Mail.PublicURL, publicURL),
+		field("MAIL_URL", "", &c.Mail.URL, mailURL).shownAs(func() any { return redactMailURL(c.Mail.URL) }),
+		field("MAIL_FROM", "Gatehouse <no-reply@localhost>", &c.Mail.From, mailFrom),
+		field("EMAIL_VERIFY_LINK", "", &c.Mail.VerifyLink, linkTemplate),
+		field("PASSWORD_RESET_LINK", "", &c.Mail.ResetLink, linkTemplate),
+		field("EMAIL_VERIFY_TTL", "24h", &c.Mail.VerifyTTL, duration(time.Minute, 30*24*time.Hour)),
+		field("PASSWORD_RESET_TTL", "30m", &c.Mail.ResetTTL, duration(time.Minute, 24*time.Hour)),
+		field("REQUIRE_EMAIL_VERIFICATION", "false", &c.Mail.RequireVerification, boolean),
+		field("MAIL_POLL_INTERVAL", "1s", &c.Mail.PollInterval, duration(10*time.Millisecond, time.Minute)),
+		field("MAIL_RETRY_BASE", "30s", &c.Mail.RetryBase, duration(10*time.Millisecond, time.Hour)),
+		rateSetting("MAIL_RATE_PER_ADDRESS", "3/15m", &c.Mail.PerAddress, &c.Mail.PerAddressWindow),
+		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
+
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
@@ -191,6 +204,24 @@ func checks() []check {
 			// would look like "refresh never works" rather than an error.
 			if c.Cookie.SameSiteName == "none" && !c.Cookie.Secure {
 				return fmt.Errorf(`"none" requires COOKIE_SECURE=true (browsers reject SameSite=None cookies without Secure)`)
+			}
+			return nil
+		}},
+		{"REQUIRE_EMAIL_VERIFICATION", []string{"REQUIRE_EMAIL_VERIFICATION", "MAIL_URL"}, func(c *Config) error {
+			// Nobody could ever log in: the links could not be sent.
+			if c.Mail.RequireVerification && !c.Mail.Enabled() {
+				return fmt.Errorf("true needs MAIL_URL (verification links must be mailed)")
+			}
+			return nil
+		}},
+		// Derived, not checked: empty link templates point at the example
+		// app under PUBLIC_URL.
+		{"EMAIL_VERIFY_LINK", []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK", "PUBLIC_URL"}, func(c *Config) error {
+			if c.Mail.VerifyLink == "" {
+				c.Mail.VerifyLink = c.Mail.PublicURL + "/example/#/verify-email?token={token}"
+			}
+			if c.Mail.ResetLink == "" {
+				c.Mail.ResetLink = c.Mail.PublicURL + "/example/#/reset-password?token={token}"
 			}
 			return nil
 		}},

@@ -31,6 +31,13 @@ func New(log *slog.Logger) *Runner {
 // the interval so that instances started together do not all run at once.
 // Each run gets a deadline of one interval. A failure is logged, not fatal.
 func (r *Runner) Every(name string, interval time.Duration, job Job) {
+	r.EveryFor(name, interval, interval, job)
+}
+
+// EveryFor is Every with a deadline of its own on each run, for jobs that
+// run often but may take longer than the interval (mail delivery waits on
+// a mail server).
+func (r *Runner) EveryFor(name string, interval, timeout time.Duration, job Job) {
 	if interval <= 0 {
 		return
 	}
@@ -47,7 +54,7 @@ func (r *Runner) Every(name string, interval time.Duration, job Job) {
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(r.ctx, interval)
+			ctx, cancel := context.WithTimeout(r.ctx, timeout)
 			err := job(ctx)
 			cancel()
 			if err != nil && r.ctx.Err() == nil {

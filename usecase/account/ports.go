@@ -80,3 +80,10 @@ type Throttle interface {
 type SessionCache interface {
 	ForgetUser(userID string)
 }
+
+// EmailChangeMail voids the emailed links of the old address and queues a
+// verification link to the new one and a notice to the old one, in the
+// caller's transaction.
+type EmailChangeMail interface {
+	EmailChanged(ctx context.Context, u user.User, oldEmail string) error
+}

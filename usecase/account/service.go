@@ -34,6 +34,8 @@ type Deps struct {
 	Cache SessionCache
 	// EventRetention, when positive, is how long security events are kept.
 	EventRetention time.Duration
+	// Mail is optional; without it an email change mails nobody.
+	Mail EmailChangeMail
 }
 
 // Service runs the account use cases. The step-up rule for the sensitive
@@ -172,10 +174,18 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 			out = u
 			return nil
 		}
+		old := u.Email
 		u.Email = e
+		// The new address is unproven until its link is opened.
+		u.EmailVerified = false
 		u.UpdatedAt = s.d.Clock.Now().UTC()
 		if err := s.d.Users.Update(ctx, u); err != nil {
 			return err
+		}
+		if s.d.Mail != nil {
+			if err := s.d.Mail.EmailChanged(ctx, u, old); err != nil {
+				return err
+			}
 		}
 		out = u
 		return s.record(ctx, audit.EmailChanged, p, meta)

@@ -158,3 +158,12 @@ type LoginThrottle interface {
 	// before before.
 	PurgeStale(ctx context.Context, before time.Time) (int, error)
 }
+
+// AccountMail queues the mails that go with registration (a verification
+// link, or a notice to the owner of an address already registered). The
+// call runs in the caller's transaction, so the mail is queued if and only
+// if the account change commits.
+type AccountMail interface {
+	Registered(ctx context.Context, u user.User) error
+	RegisteredAgain(ctx context.Context, email string) error
+}

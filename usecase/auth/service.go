@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -35,6 +36,12 @@ type Deps struct {
 	Throttle       LoginThrottle
 	ThrottlePolicy throttle.Policy
 	AccountPolicy  throttle.Policy
+	// Mail is optional; without it registration queues no mail.
+	Mail AccountMail
+	// RequireVerifiedEmail refuses login, after the password was proven, to
+	// accounts whose address is not verified; registration then starts no
+	// session (see RegisterPending).
+	RequireVerifiedEmail bool
 	// LivenessCacheTTL, when positive (at most a second), lets Authenticate
 	// reuse what the store said about a session for that long.
 	LivenessCacheTTL time.Duration
@@ -99,6 +106,12 @@ func (m Meta) clean() Meta {
 
 // Register creates an account and its first session.
 func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (TokenPair, error) {
+	return s.register(ctx, in, meta, true)
+}
+
+// register creates an account, queues its verification mail and, with
+// withSession, starts its first session, all in one transaction.
+func (s *Service) register(ctx context.Context, in RegisterInput, meta Meta, withSession bool) (TokenPair, error) {
 	meta = meta.clean()
 	email, ok := user.NormalizeEmail(in.Email)
 	var emailErr, nameErr error
@@ -133,6 +146,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (To
 		if err := s.d.Users.Create(ctx, u); err != nil {
 			return err
 		}
+		if s.d.Mail != nil {
+			if err := s.d.Mail.Registered(ctx, u); err != nil {
+				return err
+			}
+		}
+		if !withSession {
+			return nil
+		}
 		var err error
 		pair, err = s.startSession(ctx, u, now, meta)
 		if err != nil {
@@ -152,6 +173,28 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) (To
 	return pair, nil
 }
 
+// VerificationRequired reports whether accounts must verify their address
+// before they can log in; registration then uses RegisterPending.
+func (s *Service) VerificationRequired() bool { return s.d.RequireVerifiedEmail }
+
+// RegisterPending creates an account without starting a session, for when
+// the address must be verified first. It answers the same for a new and an
+// already registered address, after the same hashing; the owner of an
+// existing one is told by mail instead.
+func (s *Service) RegisterPending(ctx context.Context, in RegisterInput, meta Meta) error {
+	_, err := s.register(ctx, in, meta, false)
+	if !errors.Is(err, user.ErrEmailTaken) {
+		return err
+	}
+	email, _ := user.NormalizeEmail(in.Email)
+	if s.d.Mail == nil {
+		return nil
+	}
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		return s.d.Mail.RegisteredAgain(ctx, email)
+	})
+}
+
 // Login checks credentials and starts a new session. Unknown emails and
 // wrong passwords get the same error after the same amount of hashing work.
 func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPair, error) {
@@ -159,6 +202,11 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 	u, err := s.checkCredentials(ctx, in, meta)
 	if err != nil {
 		return TokenPair{}, err
+	}
+	// Only after the password was proven, so the answer tells nothing to
+	// someone who does not know it.
+	if s.d.RequireVerifiedEmail && !u.EmailVerified {
+		return TokenPair{}, recovery.ErrEmailNotVerified
 	}
 	now := s.now()
 	var pair TokenPair

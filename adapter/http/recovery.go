@@ -1,0 +1,69 @@
+package httpadapter
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/usecase/recovery"
+)
+
+type verifyEmailRequest struct {
+	Token string `json:"token" validate:"required,max=256"`
+}
+
+type forgotPasswordRequest struct {
+	Email string `json:"email" validate:"required,max=254"`
+}
+
+type resetPasswordRequest struct {
+	Token       string `json:"token" validate:"required,max=256"`
+	NewPassword string `json:"newPassword" validate:"required,min=8,max=128"`
+}
+
+func recoveryMeta(c echo.Context) recovery.Meta {
+	return recovery.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// requestVerification mails a verification link to the caller's address.
+func (h *handlers) requestVerification(c echo.Context) error {
+	if err := h.recovery.RequestVerification(c.Request().Context(), principal(c), recoveryMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusAccepted, "Verification email queued", nil)
+}
+
+func (h *handlers) verifyEmail(c echo.Context) error {
+	var req verifyEmailRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	u, err := h.recovery.Verify(c.Request().Context(), req.Token)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Email verified", toUserDTO(u))
+}
+
+// forgotPassword answers 202 whether or not the address has an account.
+func (h *handlers) forgotPassword(c echo.Context) error {
+	var req forgotPasswordRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	if err := h.recovery.ForgotPassword(c.Request().Context(), req.Email, recoveryMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusAccepted, "If the address has an account, a reset link is on its way", nil)
+}
+
+func (h *handlers) resetPassword(c echo.Context) error {
+	var req resetPasswordRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	if err := h.recovery.ResetPassword(c.Request().Context(), req.Token, req.NewPassword, recoveryMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Password reset; every session was ended", nil)
+}
