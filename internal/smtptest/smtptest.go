@@ -64,6 +64,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server
+	ln       net.Listener
 	messages []Message
 	changed  chan struct{}
 }
@@ -129,7 +130,7 @@ func (s *Server) serve(l net.Listener) {
 	}
 	srv.ErrorLog = quietLog{}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, l
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(l) }()
 }
@@ -137,9 +138,14 @@ func (s *Server) serve(l net.Listener) {
 // Stop closes the listener and every connection; messages stay recorded.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
+	// The listener is closed here too: Close may run before Serve has
+	// registered it with the server.
+	if ln != nil {
+		_ = ln.Close()
+	}
 	if srv != nil {
 		_ = srv.Close()
 	}
