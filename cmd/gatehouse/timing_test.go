@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/smtptest"
 )
 
 // timingEnv is the configuration of the timing measurements: the real
@@ -147,5 +149,87 @@ func benchmarkFailedLogin(b *testing.B, known bool) {
 			email = emails[i%len(emails)]
 		}
 		failedLogin(b, hc, base, email)
+	}
+}
+
+// forgot sends one forgot-password request, which must be accepted, and
+// returns how long the answer took and its body without the per-response
+// fields (timestamp, requestId).
+func forgot(tb testing.TB, hc *http.Client, base, email string) (time.Duration, string) {
+	o := probe(tb, hc, base, "POST", "/auth/password/forgot", map[string]any{"email": email}, "")
+	if o.status() != 202 {
+		tb.Fatalf("forgot %s: %s, want 202: %s", email, o, bodyOf(o))
+	}
+	return o.elapsed, fmt.Sprintf("%d %s %s", o.resp.Env.StatusCode, o.resp.Env.Message, o.resp.Env.Data)
+}
+
+// TestForgotPasswordTimingDoesNotRevealAccounts: forgot-password for an
+// address with an account and for one without must answer alike: the same
+// status and body, and the same time within noise, measured like the login
+// timing test (the built binary, interleaved pairs in ABBA order, the
+// median per-pair ratio and the ratio of lower quartiles; it fails when both
+// are more than 25% off). What keeps them equal is that the request does
+// the same work for every address: it queues the request itself, and the
+// background sender looks the account up later.
+func TestForgotPasswordTimingDoesNotRevealAccounts(t *testing.T) {
+	const (
+		pairs    = 60
+		accounts = 5
+		maxRatio = 1.25
+	)
+	mail := smtptest.Start(t, smtptest.Options{})
+	env := timingEnv()
+	env["MAIL_URL"] = mail.URL()
+	env["MAIL_POLL_INTERVAL"] = "50ms"
+	// The per-address budget would answer known addresses (used again and
+	// again here) from its cheaper refusal path; it is the same path for
+	// unknown addresses, and TestForgotPasswordThrottled covers it.
+	env["MAIL_RATE_PER_ADDRESS"] = "0"
+	env["MAIL_RATE_PER_IP"] = "0"
+	p := startBinary(t, env)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	emails := timingAccounts(t, hc, p.base, accounts)
+
+	var unknown, known durations
+	var ratios []float64 // known/unknown, per pair
+	for i := range 4 {
+		forgot(t, hc, p.base, fmt.Sprintf("warmup%d@example.com", i))
+		forgot(t, hc, p.base, emails[i%accounts])
+	}
+	for i := range pairs {
+		var u, k time.Duration
+		var ub, kb string
+		unknownReq := func() { u, ub = forgot(t, hc, p.base, fmt.Sprintf("nobody%d@example.com", i)) }
+		knownReq := func() { k, kb = forgot(t, hc, p.base, emails[i%accounts]) }
+		if i%2 == 0 {
+			unknownReq()
+			knownReq()
+		} else {
+			knownReq()
+			unknownReq()
+		}
+		if ub != kb {
+			t.Fatalf("answers differ: unknown %q, known %q", ub, kb)
+		}
+		unknown, known = append(unknown, u), append(known, k)
+		ratios = append(ratios, float64(k)/float64(u))
+	}
+	slices.Sort(ratios)
+	paired := (ratios[pairs/2-1] + ratios[pairs/2]) / 2
+	quartiles := float64(known.quantile(0.25)) / float64(unknown.quantile(0.25))
+	t.Logf("unknown address: %s", unknown)
+	t.Logf("known address:   %s", known)
+	t.Logf("known/unknown: median per-pair ratio %.3f, ratio of lower quartiles %.3f, ratio of medians %.3f (allowed %.2f..%.2f)",
+		paired, quartiles, float64(known.median())/float64(unknown.median()), 1/maxRatio, maxRatio)
+	off := func(r float64) bool { return r > maxRatio || r < 1/maxRatio }
+	if off(paired) && off(quartiles) {
+		t.Errorf("forgot-password for a known address takes %.2f times as long as for an unknown one "+
+			"(medians %s and %s): response times reveal which addresses have an account",
+			paired, known.median(), unknown.median())
+	}
+	// The known addresses did get their links; the unknown ones nothing.
+	mail.WaitFor(t, emails[0], "Reset", 30*time.Second)
+	if n := mail.Count("nobody0@example.com"); n != 0 {
+		t.Fatalf("an unknown address got %d mails", n)
 	}
 }
