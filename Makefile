@@ -11,7 +11,8 @@ TEST_FLAGS ?= -race -count=1 -timeout 15m
 # local dev server (Vite's http://localhost:5173) allowed for CORS. Each can be
 # set back in the environment.
 DEV_ENV = COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_APP_ENABLED:-true} \
-	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-http://localhost:5173}
+	RATE_LIMIT_PER_IP=$${RATE_LIMIT_PER_IP:-0} CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-http://localhost:5173} \
+	MAIL_URL=$${MAIL_URL:-log:}
 AIR ?= github.com/air-verse/air@v1.67.4
 
 .PHONY: test-ha soak
@@ -19,7 +20,8 @@ AIR ?= github.com/air-verse/air@v1.67.4
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
 ## example app (/example/); local settings (DEV_ENV above: plain-HTTP cookie, no
-## per-IP budget, CORS for http://localhost:5173).
+## per-IP budget, CORS for http://localhost:5173, mail to the log so the
+## verification and reset links show up in the terminal).
 run:
 	$(DEV_ENV) $(GO) run ./cmd/gatehouse
 

@@ -74,6 +74,16 @@ func TestComposeFile(t *testing.T) {
 	if g.Healthcheck == nil || !contains(g.Healthcheck.Test, "healthcheck") {
 		t.Error("gatehouse has no health check")
 	}
+	mp, ok := c.Services["mailpit"]
+	if !ok || !strings.HasPrefix(mp.Image, "axllent/mailpit:") || !contains(mp.Ports, "8025:8025") {
+		t.Errorf("no mailpit service with its web UI on 8025: %+v", mp)
+	}
+	if g.Environment["MAIL_URL"] != "smtp://mailpit:1025" {
+		t.Errorf("gatehouse MAIL_URL %q, want Mailpit's SMTP port (smtp://mailpit:1025)", g.Environment["MAIL_URL"])
+	}
+	if _, ok := g.DependsOn["mailpit"]; !ok {
+		t.Error("gatehouse does not start after mailpit")
+	}
 	m, ok := c.Services["migrate"]
 	if !ok || !contains(m.Command, "migrate") || m.Environment["DATABASE_URL"] != g.Environment["DATABASE_URL"] {
 		t.Errorf("migrate service: %+v", m)
