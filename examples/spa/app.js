@@ -26,6 +26,12 @@
 //     refreshAccessToken): every refresh rotates the refresh token, so parallel
 //     refreshes would race each other.
 //
+//   * Links from mails (address verification, password reset) open this page at
+//     #/verify-email?token=... or #/reset-password?token=.... The token is in the
+//     fragment, which the browser never sends to a server (no access log, no Referer
+//     holds it); the page takes it out of the address bar at once and posts it to the
+//     API.
+//
 //   * When a sensitive call (password, email, account deletion) answers 403
 //     FRESH_AUTH_REQUIRED, the app asks for the password, calls
 //     POST /auth/reauthenticate for a fresh access token and retries the call.
@@ -275,6 +281,34 @@ async function register(email, password, name) {
   loadSessions().catch(report(els.sessionsStatus));
 }
 
+async function forgotPassword(email) {
+  // 202 whether or not the address has an account: the page says the same either way.
+  await send('POST', '/auth/password/forgot', { body: { email } });
+  count('forgot', 'Asked for a password-reset link');
+}
+
+async function verifyEmail(token) {
+  const user = await send('POST', '/auth/email/verify', { body: { token } });
+  count('email-verified', `Address ${user.email} verified`);
+  if (currentUser && currentUser.id === user.id) {
+    currentUser = user;
+    renderUser();
+  }
+  return user;
+}
+
+async function resetPassword(token, newPassword) {
+  await send('POST', '/auth/password/reset', { body: { token, newPassword } });
+  // Every session of the account ended, this browser's included.
+  signedOut(null);
+  count('password-reset', 'Password reset; every session was signed out');
+}
+
+async function requestVerification() {
+  await api('POST', '/auth/email/verification');
+  count('verification-requested', 'Verification link requested');
+}
+
 async function loadMe() {
   const user = await api('GET', '/users/me');
   currentUser = user;
@@ -388,6 +422,18 @@ const els = {
   reauthPassword: byId('reauth-password'),
   reauthError: byId('reauth-error'),
   reauthCancel: byId('reauth-cancel'),
+  linkView: byId('link-view'),
+  linkTitle: byId('link-title'),
+  linkStatus: byId('link-status'),
+  resetForm: byId('reset-form'),
+  resetPassword: byId('reset-password'),
+  forgotOpen: byId('forgot-open'),
+  forgotForm: byId('forgot-form'),
+  forgotEmail: byId('forgot-email'),
+  forgotStatus: byId('forgot-status'),
+  userVerified: byId('user-verified'),
+  resendVerification: byId('resend-verification'),
+  verifyStatus: byId('verify-status'),
 };
 
 function byId(id) {
@@ -414,6 +460,10 @@ function renderUser() {
   els.userEmail.textContent = currentUser ? currentUser.email : '';
   els.userName.textContent = currentUser ? currentUser.name || '(none)' : '';
   els.userId.textContent = currentUser ? currentUser.id : '';
+  const verified = Boolean(currentUser && currentUser.emailVerified);
+  els.userVerified.textContent = currentUser ? (verified ? 'verified' : 'not verified yet') : '';
+  els.userVerified.dataset.verified = String(verified);
+  els.resendVerification.hidden = !currentUser || verified;
   for (const el of document.querySelectorAll('input.username')) {
     el.value = currentUser ? currentUser.email : '';
   }
@@ -624,6 +674,105 @@ els.passwordForm.addEventListener('submit', busy(
 
 els.sessionsLoad.addEventListener('click', busy(els.sessionsLoad, els.sessionsStatus, loadSessions));
 
+els.forgotOpen.addEventListener('click', () => {
+  els.forgotForm.hidden = false;
+  els.forgotEmail.value = els.loginEmail.value.trim();
+  els.forgotEmail.focus();
+});
+
+els.forgotForm.addEventListener('submit', busy(
+  els.forgotForm.querySelector('[type=submit]'), els.forgotStatus, async () => {
+    await forgotPassword(els.forgotEmail.value.trim());
+    showMessage(els.forgotStatus, 'If this address has an account, a reset link is on its way. Check your mail.', 'ok');
+  }));
+
+els.resendVerification.addEventListener('click', busy(els.resendVerification, els.verifyStatus, async () => {
+  await requestVerification();
+  showMessage(els.verifyStatus, 'A verification link is on its way. Check your mail.', 'ok');
+}));
+
+// ---------------------------------------------------------------------------------------
+// Links from mails
+
+/** The link this page was opened with: {route, token}, or null. */
+function takeMailLink() {
+  const m = /^#\/(verify-email|reset-password)\?(.*)$/.exec(location.hash);
+  if (!m) {
+    return null;
+  }
+  const token = new URLSearchParams(m[2]).get('token') || '';
+  // Out of the address bar and the history at once: the token is a credential.
+  history.replaceState(null, '', location.pathname + location.search);
+  return { route: m[1], token };
+}
+
+/** Shows the outcome of a link in the link card; result goes to data-result for tests. */
+function linkOutcome(result, text, kind) {
+  els.linkView.dataset.result = result;
+  showMessage(els.linkStatus, text, kind);
+}
+
+function linkError(e) {
+  if (e.code === 'EMAIL_LINK_INVALID' || e.code === 'VALIDATION_FAILED' && e.details.some((d) => d.field === 'token')) {
+    return 'This link is invalid, was already used, or has expired. Ask for a new one.';
+  }
+  return describe(e);
+}
+
+/** The token of the reset link being handled, for the reset form. */
+let resetToken = null;
+
+function handleMailLink(link) {
+  els.linkView.hidden = false;
+  els.linkStatus.hidden = true;
+  delete els.linkView.dataset.result;
+  if (link.route === 'verify-email') {
+    els.linkTitle.textContent = 'Confirm your email address';
+    els.resetForm.hidden = true;
+    verifyEmail(link.token).then(
+      (user) => linkOutcome('verified', `Thank you: ${user.email} is verified.`, 'ok'),
+      (e) => linkOutcome('failed', linkError(e)),
+    );
+    return;
+  }
+  els.linkTitle.textContent = 'Choose a new password';
+  resetToken = link.token;
+  els.resetForm.hidden = false;
+  els.resetPassword.focus();
+}
+
+els.resetForm.addEventListener('submit', busy(
+  els.resetForm.querySelector('[type=submit]'), els.linkStatus, async () => {
+    try {
+      await resetPassword(resetToken, els.resetPassword.value);
+    } catch (e) {
+      if (e.code === 'EMAIL_LINK_INVALID') {
+        els.resetForm.hidden = true;
+        linkOutcome('failed', linkError(e));
+        return;
+      }
+      throw e; // a weak password: shown, and the link can be used again
+    } finally {
+      els.resetPassword.value = '';
+    }
+    resetToken = null;
+    els.resetForm.hidden = true;
+    linkOutcome('reset', 'Your password was changed and every session was signed out. Sign in with the new password.', 'ok');
+  }));
+
+// A link pasted into this tab changes only the fragment: no reload, so listen.
+window.addEventListener('hashchange', () => {
+  const link = takeMailLink();
+  if (link) {
+    handleMailLink(link);
+  }
+});
+
+const mailLink = takeMailLink();
+if (mailLink) {
+  handleMailLink(mailLink);
+}
+
 // A small handle for the browser console and for the end-to-end tests. It exposes
 // operations, not the token: the token stays in this module's variable. (A script
 // injected by an XSS bug could still call these while the page is open; keeping the
@@ -636,6 +785,7 @@ window.gatehouseExample = Object.freeze({
   loadMe,
   loadSessions,
   isSignedIn: () => accessToken !== null,
+  emailVerified: () => Boolean(currentUser && currentUser.emailVerified),
   pending: () => inFlight,
   currentSessionId: () => currentSessionId,
 });
