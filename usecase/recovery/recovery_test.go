@@ -1,0 +1,322 @@
+package recovery_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/outbox"
+	domrec "github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
+)
+
+// In-memory fakes of the ports; the contract suites of the real stores are
+// in adapter/persistence.
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+type tx struct{}
+
+func (tx) WithinTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
+
+type users struct{ byID map[string]user.User }
+
+func (u *users) ByEmail(_ context.Context, email string) (user.User, error) {
+	for _, x := range u.byID {
+		if x.Email == email {
+			return x, nil
+		}
+	}
+	return user.User{}, user.ErrNotFound
+}
+func (u *users) ByID(_ context.Context, id string) (user.User, error) {
+	x, ok := u.byID[id]
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	return x, nil
+}
+func (u *users) Update(_ context.Context, x user.User) error { u.byID[x.ID] = x; return nil }
+
+type tokens struct{ m map[[32]byte]domrec.Token }
+
+func (s *tokens) Insert(_ context.Context, t domrec.Token) error { s.m[t.Hash] = t; return nil }
+func (s *tokens) ByHash(_ context.Context, h [32]byte) (domrec.Token, error) {
+	t, ok := s.m[h]
+	if !ok {
+		return domrec.Token{}, domrec.ErrLinkInvalid
+	}
+	return t, nil
+}
+func (s *tokens) Take(ctx context.Context, h [32]byte) (domrec.Token, error) {
+	t, err := s.ByHash(ctx, h)
+	delete(s.m, h)
+	return t, err
+}
+func (s *tokens) DeleteForUser(_ context.Context, id string, p domrec.Purpose) error {
+	for h, t := range s.m {
+		if t.UserID == id && t.Purpose == p {
+			delete(s.m, h)
+		}
+	}
+	return nil
+}
+func (s *tokens) PurgeExpired(context.Context, time.Time) (int, error) { return 0, nil }
+
+type row struct {
+	m      outbox.Message
+	due    time.Time
+	failed bool
+	reason string
+}
+
+type box struct{ rows []*row }
+
+func (b *box) Enqueue(_ context.Context, m outbox.Message, due time.Time) error {
+	b.rows = append(b.rows, &row{m: m, due: due})
+	return nil
+}
+func (b *box) Claim(_ context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
+	var out []outbox.Message
+	for _, r := range b.rows {
+		if !r.failed && !r.due.After(now) && len(out) < limit {
+			r.m.Attempts++
+			r.due = now.Add(lease)
+			out = append(out, r.m)
+		}
+	}
+	return out, nil
+}
+func (b *box) find(id string) *row {
+	for _, r := range b.rows {
+		if r.m.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+func (b *box) Delivered(_ context.Context, id string) error {
+	for i, r := range b.rows {
+		if r.m.ID == id {
+			b.rows = append(b.rows[:i], b.rows[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+func (b *box) Retry(_ context.Context, id string, at time.Time, reason string) error {
+	r := b.find(id)
+	r.due, r.reason = at, reason
+	return nil
+}
+func (b *box) GiveUp(_ context.Context, id, reason string) error {
+	r := b.find(id)
+	r.failed, r.reason, r.m.Link = true, reason, ""
+	return nil
+}
+
+type sender struct {
+	mu   sync.Mutex
+	err  error
+	sent []outbox.Message
+}
+
+func (s *sender) Send(_ context.Context, m outbox.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.sent = append(s.sent, m)
+	return nil
+}
+
+type revoker struct{ revoked []string }
+
+func (r *revoker) RevokeAllForUser(_ context.Context, userID, _, _ string, _ time.Time) ([]string, error) {
+	r.revoked = append(r.revoked, userID)
+	return nil, nil
+}
+
+type auditLog struct{ events []audit.Type }
+
+func (a *auditLog) Append(_ context.Context, e audit.Event) error {
+	a.events = append(a.events, e.Type)
+	return nil
+}
+
+type hasher struct{}
+
+func (hasher) Hash(_ context.Context, p string) (string, error) { return "hash:" + p, nil }
+
+type observer struct{ queued, sent, retried, gaveUp int }
+
+func (o *observer) MailQueued() { o.queued++ }
+func (o *observer) MailSent()   { o.sent++ }
+func (o *observer) MailFailed(final bool) {
+	if final {
+		o.gaveUp++
+	} else {
+		o.retried++
+	}
+}
+
+type fixture struct {
+	svc    *recovery.Service
+	clock  *clock
+	users  *users
+	tokens *tokens
+	box    *box
+	sender *sender
+	rev    *revoker
+	obs    *observer
+	ada    user.User
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{
+		clock:  &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)},
+		users:  &users{byID: map[string]user.User{}},
+		tokens: &tokens{m: map[[32]byte]domrec.Token{}},
+		box:    &box{}, sender: &sender{}, rev: &revoker{}, obs: &observer{},
+	}
+	f.ada = user.User{ID: "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "ada@example.com", PasswordHash: "hash:old"}
+	f.users.byID[f.ada.ID] = f.ada
+	f.svc = recovery.NewService(recovery.Deps{
+		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
+		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs,
+	}, recovery.Config{
+		VerifyLink: "https://app/#/verify-email?token={token}", ResetLink: "https://app/#/reset-password?token={token}",
+		VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
+		Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3},
+		Lease: time.Minute,
+		// No Limiter: the throttle's own tests and the HTTP tests cover it.
+		PerAddress: throttle.Policy{}, PerIP: throttle.Policy{},
+	})
+	return f
+}
+
+func tokenOf(t *testing.T, m outbox.Message) string {
+	t.Helper()
+	_, tok, ok := strings.Cut(m.Link, "token=")
+	if !ok {
+		t.Fatalf("no token in %q", m.Link)
+	}
+	return tok
+}
+
+// requestReset runs forgot-password for email and delivers, returning the
+// reset mail sent (if any).
+func (f *fixture) requestReset(t *testing.T, email string) []outbox.Message {
+	t.Helper()
+	if err := f.svc.ForgotPassword(context.Background(), email, recovery.Meta{IP: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.sender.sent)
+	// The request is resolved on one run, the mail it queued sent on the next.
+	for range 2 {
+		if _, err := f.svc.DeliverDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f.sender.sent[before:]
+}
+
+func TestResetLinkExpires(t *testing.T) {
+	f := newFixture(t)
+	sent := f.requestReset(t, "ADA@example.com")
+	if len(sent) != 1 || sent[0].Kind != outbox.KindPasswordReset || sent[0].TTL != 30*time.Minute {
+		t.Fatalf("sent %+v", sent)
+	}
+	tok := tokenOf(t, sent[0])
+	f.clock.t = f.clock.t.Add(30 * time.Minute)
+	err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{})
+	if !errors.Is(err, domrec.ErrLinkInvalid) {
+		t.Fatalf("a reset link at its expiry: %v, want ErrLinkInvalid", err)
+	}
+	if f.users.byID[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 {
+		t.Fatal("an expired link changed something")
+	}
+}
+
+func TestResetRevokesSessionsAndVerifies(t *testing.T) {
+	f := newFixture(t)
+	tok := tokenOf(t, f.requestReset(t, "ada@example.com")[0])
+	f.clock.t = f.clock.t.Add(29 * time.Minute)
+	if err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	u := f.users.byID[f.ada.ID]
+	if u.PasswordHash != "hash:a new long password" || !u.EmailVerified || len(f.rev.revoked) != 1 {
+		t.Fatalf("after reset: %+v, revoked %v", u, f.rev.revoked)
+	}
+	if _, err := f.svc.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	last := f.sender.sent[len(f.sender.sent)-1]
+	if last.Kind != outbox.KindPasswordChanged || last.Link != "" {
+		t.Fatalf("no notice after the reset: %+v", last)
+	}
+}
+
+func TestForgotPasswordUnknownAddressSendsNothing(t *testing.T) {
+	f := newFixture(t)
+	if sent := f.requestReset(t, "nobody@example.com"); len(sent) != 0 {
+		t.Fatalf("sent %+v to an unknown address", sent)
+	}
+	if len(f.box.rows) != 0 {
+		t.Fatalf("the request stayed in the outbox: %+v", f.box.rows[0])
+	}
+}
+
+// TestDeliveryRetriesWithBackoffThenGivesUp: a failing transport gets the
+// message again after Base, then 2·Base, and after MaxAttempts it is given
+// up, without its link, and counted.
+func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.svc.Registered(ctx, f.ada); err != nil {
+		t.Fatal(err)
+	}
+	f.sender.err = errors.New("421 service not available")
+	start := f.clock.t
+	for i, wait := range []time.Duration{0, time.Second, 2 * time.Second} {
+		f.clock.t = f.clock.t.Add(wait)
+		if n, err := f.svc.DeliverDue(ctx); err != nil || n != 0 {
+			t.Fatalf("attempt %d: %d sent, %v", i+1, n, err)
+		}
+		// Not due again before its back-off.
+		f.clock.t = f.clock.t.Add(time.Millisecond)
+		if msgs, _ := f.box.Claim(ctx, f.clock.t, 0, 10); len(msgs) != 0 && i < 2 {
+			t.Fatalf("attempt %d: the message came back before its back-off", i+1)
+		}
+		f.clock.t = f.clock.t.Add(-time.Millisecond)
+	}
+	r := f.box.rows[0]
+	if !r.failed || r.m.Link != "" || r.reason != "421 service not available" {
+		t.Fatalf("after %s and 3 attempts: %+v", f.clock.t.Sub(start), r)
+	}
+	if f.obs.queued != 1 || f.obs.retried != 2 || f.obs.gaveUp != 1 || f.obs.sent != 0 {
+		t.Fatalf("observer %+v", f.obs)
+	}
+}
+
+func TestMailOff(t *testing.T) {
+	f := newFixture(t)
+	off := recovery.NewService(recovery.Deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, recovery.Config{})
+	if err := off.ForgotPassword(context.Background(), "ada@example.com", recovery.Meta{}); !errors.Is(err, domrec.ErrMailUnavailable) {
+		t.Fatalf("forgot with mail off: %v", err)
+	}
+	if err := off.Registered(context.Background(), f.ada); err != nil || len(f.box.rows) != 0 {
+		t.Fatalf("register with mail off: %v, %d queued", err, len(f.box.rows))
+	}
+}
