@@ -48,6 +48,12 @@ func TestCountersMove(t *testing.T) {
 	m.LoginThrottled()
 	m.IPThrottled()
 	m.IPThrottled()
+	m.MailQueued()
+	m.MailQueued()
+	m.MailSent()
+	m.MailFailed(false)
+	m.MailFailed(false)
+	m.MailFailed(true)
 
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -57,6 +63,10 @@ func TestCountersMove(t *testing.T) {
 		`gatehouse_refresh_reuse_detected_total 1`,
 		`gatehouse_throttled_total{kind="login"} 1`,
 		`gatehouse_throttled_total{kind="ip"} 2`,
+		`gatehouse_mail_queued_total 2`,
+		`gatehouse_mail_sent_total 1`,
+		`gatehouse_mail_failed_total{outcome="retry"} 2`,
+		`gatehouse_mail_failed_total{outcome="gave_up"} 1`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q", want)
@@ -75,6 +85,10 @@ func TestOutcomeSeriesExistBeforeFirstEvent(t *testing.T) {
 		`gatehouse_refresh_reuse_detected_total 0`,
 		`gatehouse_throttled_total{kind="login"} 0`,
 		`gatehouse_throttled_total{kind="ip"} 0`,
+		`gatehouse_mail_queued_total 0`,
+		`gatehouse_mail_sent_total 0`,
+		`gatehouse_mail_failed_total{outcome="retry"} 0`,
+		`gatehouse_mail_failed_total{outcome="gave_up"} 0`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q", want)
