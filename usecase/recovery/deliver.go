@@ -69,6 +69,11 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 			return true
 		}
 	}
+	if ctx.Err() != nil {
+		// Shutting down (or out of time): not the message's fault. The claim
+		// runs out and an instance tries again.
+		return false
+	}
 	next, retry := s.cfg.Retry.Next(m.Attempts, s.now())
 	s.d.Observer.MailFailed(!retry)
 	attrs := []any{
