@@ -77,7 +77,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, guardRecovery, scheduleMail, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -210,6 +210,12 @@ const mailMaxAttempts = 30
 func mailPolicy(n int, window time.Duration) throttle.Policy {
 	return throttle.Policy{MaxFailures: n, Window: window, Lockout: window}
 }
+
+// guardRecovery puts the password reset under the login throttle and the
+// liveness cache of the auth use cases. Set after both exist: the auth use
+// cases call recovery (registration mails), so recovery cannot take them as
+// a constructor argument.
+func guardRecovery(r *recovery.Service, a *auth.Service) { r.UseGuard(a, a) }
 
 // scheduleMail delivers the outbox on every instance (claims keep them from
 // sending one message twice) and purges expired emailed tokens.

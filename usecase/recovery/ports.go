@@ -32,6 +32,23 @@ type UserRepository interface {
 	ByEmail(ctx context.Context, email string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
 	Update(ctx context.Context, u user.User) error
+	// BumpCredential increments the account's credential version, so no
+	// session proven with the old password can start after a reset.
+	BumpCredential(ctx context.Context, id string) error
+}
+
+// PasswordGuard throttles password-hashing attempts per account and client,
+// as login does; the auth use cases implement it.
+type PasswordGuard interface {
+	AdmitPassword(ctx context.Context, email, ip string) error
+	PasswordProven(ctx context.Context, email, ip string) error
+	PasswordUnchecked(ctx context.Context, email, ip string)
+}
+
+// SessionCache forgets what an instance cached about a user's sessions, so
+// a reset's revocation is seen here at once.
+type SessionCache interface {
+	ForgetUser(userID string)
 }
 
 // TokenStore keeps emailed tokens, by hash.

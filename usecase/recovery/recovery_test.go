@@ -45,6 +45,12 @@ func (u *users) ByID(_ context.Context, id string) (user.User, error) {
 	return x, nil
 }
 func (u *users) Update(_ context.Context, x user.User) error { u.byID[x.ID] = x; return nil }
+func (u *users) BumpCredential(_ context.Context, id string) error {
+	x := u.byID[id]
+	x.CredentialVersion++
+	u.byID[id] = x
+	return nil
+}
 
 type tokens struct{ m map[[32]byte]domrec.Token }
 
@@ -256,7 +262,7 @@ func TestResetRevokesSessionsAndVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := f.users.byID[f.ada.ID]
-	if u.PasswordHash != "hash:a new long password" || !u.EmailVerified || len(f.rev.revoked) != 1 {
+	if u.PasswordHash != "hash:a new long password" || !u.EmailVerified || len(f.rev.revoked) != 1 || u.CredentialVersion != 1 {
 		t.Fatalf("after reset: %+v, revoked %v", u, f.rev.revoked)
 	}
 	if _, err := f.svc.DeliverDue(context.Background()); err != nil {

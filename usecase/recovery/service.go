@@ -34,6 +34,10 @@ type Deps struct {
 	// Observer is optional.
 	Observer Observer
 	Log      *slog.Logger
+	// Guard, when set, puts the hashing of a new password under the login
+	// throttle; Cache, when set, is told of the reset's revocation.
+	Guard PasswordGuard
+	Cache SessionCache
 }
 
 // Config are the recovery settings.
@@ -65,6 +69,12 @@ func NewService(d Deps, cfg Config) *Service {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{d: d, cfg: cfg}
+}
+
+// UseGuard sets the password guard and session cache (see Deps). Call it
+// once while wiring, before the service serves requests.
+func (s *Service) UseGuard(g PasswordGuard, c SessionCache) {
+	s.d.Guard, s.d.Cache = g, c
 }
 
 // Meta describes the client of a request.
@@ -202,11 +212,26 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 	if err := user.CheckPassword("newPassword", newPassword, u.Email); err != nil {
 		return err
 	}
+	// A hash on demand is what the login throttle rations: the reset goes
+	// through it like every other password-hashing route.
+	if s.d.Guard != nil {
+		if err := s.d.Guard.AdmitPassword(ctx, u.Email, meta.IP); err != nil {
+			return err
+		}
+	}
 	encoded, err := s.d.Hasher.Hash(ctx, newPassword)
 	if err != nil {
+		if s.d.Guard != nil {
+			s.d.Guard.PasswordUnchecked(ctx, u.Email, meta.IP)
+		}
 		return fmt.Errorf("reset password: hash: %w", err)
 	}
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	if s.d.Cache != nil {
+		// After the transaction (deferred), so nothing caches the state
+		// from before the commit again.
+		defer s.d.Cache.ForgetUser(u.ID)
+	}
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		t, err := s.d.Tokens.Take(ctx, hash)
 		if err != nil {
 			return err
@@ -223,6 +248,11 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		if err := s.d.Users.Update(ctx, u); err != nil {
 			return err
 		}
+		// A reset is a credential change: a login that proved the old
+		// password and is about to start its session must not succeed.
+		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+			return err
+		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonPasswordReset, now); err != nil {
 			return err
 		}
@@ -234,6 +264,12 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		}
 		return s.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email}, now)
 	})
+	if err == nil && s.d.Guard != nil {
+		// The link proved the mailbox: earlier failed guesses of this
+		// client at the account are forgiven, as after a correct password.
+		_ = s.d.Guard.PasswordProven(ctx, u.Email, meta.IP)
+	}
+	return err
 }
 
 // Registered queues a verification link for a new account, in the
