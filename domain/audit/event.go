@@ -23,7 +23,22 @@ const (
 	AccountDeleted       Type = "account_deleted"
 	EmailVerified        Type = "email_verified"
 	PasswordReset        Type = "password_reset"
+
+	// Administrative actions on the account; the event's ActorID names the
+	// administrator (or "cli" for the command line).
+	AdminUserCreated      Type = "admin_user_created"
+	AdminRolesChanged     Type = "admin_roles_changed"
+	AdminNameChanged      Type = "admin_name_changed"
+	AdminUserDisabled     Type = "admin_user_disabled"
+	AdminUserEnabled      Type = "admin_user_enabled"
+	AdminEmailVerifiedSet Type = "admin_email_verified_changed"
+	AdminSessionsRevoked  Type = "admin_sessions_revoked"
+	AdminUserDeleted      Type = "admin_user_deleted"
 )
+
+// ActorCLI is the ActorID of actions taken with the command line, which has
+// database access and no signed-in administrator.
+const ActorCLI = "cli"
 
 // Event is one security event. SessionID may be empty.
 type Event struct {
@@ -34,6 +49,9 @@ type Event struct {
 	IP        string
 	UserAgent string
 	CreatedAt time.Time
+	// ActorID is who acted, when not the account's owner: the
+	// administrator's user ID, or ActorCLI. Empty for the owner's own actions.
+	ActorID string
 }
 
 // Page is one page of a user's events, newest first, and the cursor of the

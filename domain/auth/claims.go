@@ -54,4 +54,11 @@ type SigningKey struct {
 	Algorithm     string
 	PrivateKeyPEM []byte
 	CreatedAt     time.Time
+	// ActivatesAt is when the key starts signing; until then it is only
+	// published. The key signs until the next key activates.
+	ActivatesAt time.Time
+	// Generation numbers the keys of a store 1, 2, ...: a rotation adds
+	// the next number, and a store keeps one key per number, so instances
+	// rotating at once add one key, not several.
+	Generation int
 }

@@ -11,6 +11,9 @@ import (
 // proof that the presented token does not carry.
 var ErrFreshAuthRequired = errors.New("fresh authentication required")
 
+// ErrForbidden means an authenticated caller who may not do this.
+var ErrForbidden = errors.New("forbidden")
+
 // ErrInvalidCredentials is the one answer for a wrong email or password.
 var ErrInvalidCredentials = errors.New("invalid credentials")
 

@@ -16,6 +16,9 @@ import (
 // RoleUser is the role every account starts with.
 const RoleUser = "user"
 
+// RoleAdmin grants the administration API.
+const RoleAdmin = "admin"
+
 // Limits of the account fields, as published in the API contract.
 const (
 	MinPasswordLength = 8
@@ -28,6 +31,9 @@ const (
 var (
 	ErrNotFound   = errors.New("user not found")
 	ErrEmailTaken = errors.New("email already in use")
+	// ErrDisabled means an administrator disabled the account; it is
+	// reported only after the password was proven.
+	ErrDisabled = errors.New("user disabled")
 )
 
 // User is an account. PasswordHash is an encoded argon2id hash and never
@@ -43,11 +49,65 @@ type User struct {
 	// started only if it is still the version the password was checked
 	// against.
 	CredentialVersion int64
-	// EmailVerified is set once the owner proved they read mail at Email;
-	// an email change clears it.
+	// Disabled accounts cannot sign in; an administrator sets it.
+	Disabled bool
+	// EmailVerified records that the address was proven (or an
+	// administrator said so).
 	EmailVerified bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// CanSignIn is the rule checked after a credential was proven: a disabled
+// account gets ErrDisabled, so only someone who knows the password learns
+// that the account exists and is disabled.
+func (u User) CanSignIn() error {
+	if u.Disabled {
+		return ErrDisabled
+	}
+	return nil
+}
+
+// HasRole reports whether u holds role.
+func (u User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits of a role list, as published in the API contract.
+const (
+	MaxRoles      = 16
+	MaxRoleLength = 32
+)
+
+// CheckRoles applies the role rules: 1 to 16 distinct names of
+// [a-z0-9_-]{1,32}. Roles are stored comma-separated, which these rules
+// also keep safe.
+func CheckRoles(field string, roles []string) error {
+	if len(roles) < 1 || len(roles) > MaxRoles {
+		return Invalid(field, "must hold 1 to 16 roles")
+	}
+	seen := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		if len(r) < 1 || len(r) > MaxRoleLength {
+			return Invalid(field, "each role must be 1 to 32 characters of a-z, 0-9, _ and -")
+		}
+		for i := 0; i < len(r); i++ {
+			c := r[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return Invalid(field, "each role must be 1 to 32 characters of a-z, 0-9, _ and -")
+			}
+		}
+		if seen[r] {
+			return Invalid(field, "must not repeat a role")
+		}
+		seen[r] = true
+	}
+	return nil
 }
 
 // FieldError names one invalid input field (by its public name) and why.
