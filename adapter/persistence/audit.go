@@ -37,12 +37,13 @@ type securityEventRecord struct {
 	IP        string         `gorm:"column:ip"`
 	UserAgent string         `gorm:"column:user_agent"`
 	CreatedAt time.Time      `gorm:"column:created_at;autoCreateTime:false"`
+	ActorID   sql.NullString `gorm:"column:actor_id"`
 }
 
 // TableName implements gorm's tabler.
 func (securityEventRecord) TableName() string { return "security_events" }
 
-const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at"
+const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id"
 
 func eventFromDomain(e audit.Event) securityEventRecord {
 	return securityEventRecord{
@@ -53,6 +54,7 @@ func eventFromDomain(e audit.Event) securityEventRecord {
 		IP:        e.IP,
 		UserAgent: e.UserAgent,
 		CreatedAt: toDB(e.CreatedAt),
+		ActorID:   sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
 	}
 }
 
@@ -65,6 +67,7 @@ func (r securityEventRecord) toDomain() audit.Event {
 		IP:        r.IP,
 		UserAgent: r.UserAgent,
 		CreatedAt: fromDB(r.CreatedAt),
+		ActorID:   r.ActorID.String,
 	}
 }
 

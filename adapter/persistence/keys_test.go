@@ -1,13 +1,18 @@
 package persistence_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/adapter/persistence"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
 
 func candidate(i int) domauth.SigningKey {
@@ -53,6 +58,7 @@ func TestEnsureSigningKeyConcurrently(t *testing.T) {
 		}
 		want := candidate(winner)
 		want.CreatedAt = norm(want.CreatedAt)
+		want.ActivatesAt, want.Generation = want.CreatedAt, 1
 		equal(t, "stored key", first, want)
 
 		// Later starts keep the first key.
@@ -71,6 +77,115 @@ func TestEnsureSigningKeyConcurrently(t *testing.T) {
 		}
 		if _, err := s.keys.EnsureSigningKey(context.Background(), domauth.SigningKey{}); err == nil {
 			t.Fatal("empty candidate accepted")
+		}
+	})
+}
+
+// Instances rotating at once add one key per generation, not one each.
+func TestInsertSigningKeyOnePerGeneration(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		if _, err := s.keys.EnsureSigningKey(ctx, candidate(1)); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		warmPool(t, s, n)
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				k := candidate(10 + i)
+				k.Generation = 2
+				k.ActivatesAt = base.Add(time.Hour)
+				ok, err := s.keys.InsertSigningKey(ctx, k)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					won.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Fatalf("%d inserts won generation 2, want 1", won.Load())
+		}
+		all, err := s.keys.SigningKeys(ctx)
+		if err != nil || len(all) != 2 || all[1].Generation != 2 || !all[1].ActivatesAt.Equal(norm(base.Add(time.Hour))) {
+			t.Fatalf("keys: %+v %v", all, err)
+		}
+		if err := s.keys.DeleteSigningKeys(ctx, []string{all[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := s.keys.SigningKeys(ctx); len(left) != 1 || left[0].ID != all[1].ID {
+			t.Fatalf("after delete: %+v", left)
+		}
+	})
+}
+
+// With DATA_ENCRYPTION_KEY, no private key is in the table in plain text:
+// keys written earlier are sealed on the first start that has the key, and
+// a changed key can open old rows only while the old key is still given.
+func TestSigningKeysSealedAtRest(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		plain, err := s.keys.EnsureSigningKey(ctx, candidate(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := func() string {
+			var pem string
+			if err := s.db.Raw("SELECT private_key_pem FROM signing_keys WHERE kid = ?", plain[0].ID).Row().Scan(&pem); err != nil {
+				t.Fatal(err)
+			}
+			return pem
+		}
+		if !strings.Contains(raw(), "BEGIN PRIVATE KEY") {
+			t.Fatal("without a key the row should be plain PEM")
+		}
+		ring1, _ := sealbox.New(bytes.Repeat([]byte{1}, 32))
+		sealed := persistence.NewKeyStore(s.db, ring1)
+		if n, err := sealed.SealAtRest(ctx); err != nil || n != 1 {
+			t.Fatalf("seal: %d %v", n, err)
+		}
+		if r := raw(); strings.Contains(r, "PRIVATE KEY") || sealbox.SealedWith(r) != ring1.KeyID() {
+			t.Fatalf("row after sealing: %q", r)
+		}
+		if n, _ := sealed.SealAtRest(ctx); n != 0 {
+			t.Fatalf("second start resealed %d rows", n)
+		}
+		got, err := sealed.SigningKeys(ctx)
+		if err != nil || !bytes.Equal(got[0].PrivateKeyPEM, plain[0].PrivateKeyPEM) {
+			t.Fatalf("read back: %v", err)
+		}
+		// A new key written through the sealing store is sealed too.
+		k2 := candidate(2)
+		k2.Generation = 2
+		if ok, err := sealed.InsertSigningKey(ctx, k2); err != nil || !ok {
+			t.Fatal(err)
+		}
+		// Without the key, or with another, the start fails with a clear error.
+		if _, err := s.keys.SigningKeys(ctx); err == nil || !strings.Contains(err.Error(), "DATA_ENCRYPTION_KEY is not set") {
+			t.Fatalf("plain store on sealed rows: %v", err)
+		}
+		ring2, _ := sealbox.New(bytes.Repeat([]byte{2}, 32))
+		if _, err := persistence.NewKeyStore(s.db, ring2).SigningKeys(ctx); err == nil || !strings.Contains(err.Error(), ring1.KeyID()) {
+			t.Fatalf("other key: %v", err)
+		}
+		// Changing the key: new first, old second; the start re-seals.
+		both, _ := sealbox.New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+		if n, err := persistence.NewKeyStore(s.db, both).SealAtRest(ctx); err != nil || n != 2 {
+			t.Fatalf("reseal: %d %v", n, err)
+		}
+		if got, err := persistence.NewKeyStore(s.db, ring2).SigningKeys(ctx); err != nil || len(got) != 2 {
+			t.Fatalf("new key alone after reseal: %v", err)
+		}
+		// A sealed value moved to another row does not open there.
+		if err := s.db.Exec("UPDATE signing_keys SET private_key_pem = (SELECT private_key_pem FROM signing_keys WHERE kid = ?) WHERE kid = ?", k2.ID, plain[0].ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := persistence.NewKeyStore(s.db, ring2).SigningKeys(ctx); err == nil {
+			t.Fatal("a swapped row opened")
 		}
 	})
 }

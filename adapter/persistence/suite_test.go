@@ -91,7 +91,7 @@ func openEnv(t *testing.T, e engine) *env {
 		users:    persistence.NewUserRepository(db),
 		sessions: persistence.NewSessionStore(db),
 		audit:    persistence.NewAuditLog(db),
-		keys:     persistence.NewKeyStore(db),
+		keys:     persistence.NewKeyStore(db, nil),
 	}
 }
 

@@ -22,6 +22,7 @@ type userRecord struct {
 	Name          string `gorm:"column:name"`
 	Roles         string `gorm:"column:roles"` // comma-separated
 	PasswordHash  string `gorm:"column:password_hash"`
+	Disabled      bool   `gorm:"column:disabled"`
 	EmailVerified bool   `gorm:"column:email_verified"`
 	// CredentialVersion is written only by BumpCredential.
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
@@ -45,6 +46,7 @@ func userFromDomain(u user.User) (userRecord, error) {
 		Name:          u.Name,
 		Roles:         strings.Join(u.Roles, ","),
 		PasswordHash:  u.PasswordHash,
+		Disabled:      u.Disabled,
 		EmailVerified: u.EmailVerified,
 		CreatedAt:     toDB(u.CreatedAt),
 		UpdatedAt:     toDB(u.UpdatedAt),
@@ -63,6 +65,7 @@ func (r userRecord) toDomain() user.User {
 		Roles:             roles,
 		PasswordHash:      r.PasswordHash,
 		CredentialVersion: r.CredentialVersion,
+		Disabled:          r.Disabled,
 		EmailVerified:     r.EmailVerified,
 		CreatedAt:         fromDB(r.CreatedAt),
 		UpdatedAt:         fromDB(r.UpdatedAt),
