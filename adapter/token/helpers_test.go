@@ -141,7 +141,7 @@ func forge(t testing.TB, alg jwa.SignatureAlgorithm, signKey any, header, claims
 
 // ourHeader is the header Issue writes for s's signing key.
 func ourHeader(s *Service) map[string]any {
-	return map[string]any{"alg": string(s.keys.signing.alg), "kid": s.keys.signing.kid, "typ": "at+jwt"}
+	return map[string]any{"alg": string(s.current().signing.alg), "kid": s.current().signing.kid, "typ": "at+jwt"}
 }
 
 func with(m map[string]any, kv ...any) map[string]any {
@@ -198,7 +198,7 @@ func writeFile(t testing.TB, data []byte) string {
 // signRaw appends a valid signature by s's signing key to a signing input.
 func signRaw(t testing.TB, s *Service, input string) string {
 	t.Helper()
-	sig, err := s.keys.signing.signer.Sign([]byte(input), s.keys.signing.private)
+	sig, err := s.current().signing.signer.Sign([]byte(input), s.current().signing.private)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -45,11 +47,135 @@ type key struct {
 	jwk jwk.Key
 }
 
-// keySet is the immutable set of keys a Service signs and verifies with.
+// keySet is the immutable set of keys a Service signs and verifies with
+// (only its JWKS cache changes).
 type keySet struct {
+	// signing is the key of a fixed set (a key file), or for a stored set
+	// the key active when it was loaded.
 	signing *key
 	byKID   map[string]*key
 	jwks    []byte
+	// stored is set for database-managed keys: which key signs and which
+	// are published then depend on the time.
+	stored    []auth.SigningKey // by ActivatesAt, private material removed
+	retention time.Duration
+
+	mu        sync.Mutex
+	jwksUntil time.Time
+}
+
+// signingAt is the key that signs a token issued at t: for a stored set the
+// last one activated by t.
+func (ks *keySet) signingAt(t time.Time) *key {
+	if ks.stored == nil {
+		return ks.signing
+	}
+	k := ks.byKID[ks.stored[0].ID]
+	for _, sk := range ks.stored[1:] {
+		if sk.ActivatesAt.After(t) {
+			break
+		}
+		k = ks.byKID[sk.ID]
+	}
+	return k
+}
+
+// publishedJWKS is the JWK Set at now: for a stored set, the next, active
+// and recently retired keys. It is re-encoded only when a retired key
+// leaves it.
+func (ks *keySet) publishedJWKS(now time.Time) []byte {
+	if ks.stored == nil {
+		return ks.jwks
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.jwks != nil && now.Before(ks.jwksUntil) {
+		return ks.jwks
+	}
+	set := jwk.NewSet()
+	until := now.Add(24 * time.Hour)
+	for _, st := range auth.Schedule(ks.stored, now, ks.retention) {
+		if !st.Published {
+			continue
+		}
+		// The set changes when a retired key leaves it, and a next key's
+		// activation schedules such a departure: recompute at either.
+		for _, at := range []time.Time{st.UnpublishAt, st.Key.ActivatesAt} {
+			if at.After(now) && at.Before(until) {
+				until = at
+			}
+		}
+		_ = set.AddKey(ks.byKID[st.Key.ID].jwk)
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		// Cannot happen for keys that encoded at load; serve the last set.
+		return ks.jwks
+	}
+	ks.jwks, ks.jwksUntil = doc, until
+	return doc
+}
+
+// newStoredKeySet builds the key set of database-managed keys.
+func newStoredKeySet(stored []auth.SigningKey, now time.Time, retention time.Duration) (*keySet, error) {
+	if len(stored) == 0 {
+		return nil, errors.New("key store holds no signing key")
+	}
+	ks := &keySet{byKID: make(map[string]*key, len(stored)), retention: retention}
+	for _, sk := range stored {
+		k, err := parseStored(sk)
+		if err != nil {
+			return nil, err
+		}
+		ks.byKID[k.kid] = k
+		meta := sk
+		meta.PrivateKeyPEM = nil
+		ks.stored = append(ks.stored, meta)
+	}
+	sort.SliceStable(ks.stored, func(i, j int) bool {
+		a, b := ks.stored[i], ks.stored[j]
+		if !a.ActivatesAt.Equal(b.ActivatesAt) {
+			return a.ActivatesAt.Before(b.ActivatesAt)
+		}
+		if a.Generation != b.Generation {
+			return a.Generation < b.Generation
+		}
+		return a.ID < b.ID
+	})
+	ks.signing = ks.signingAt(now)
+	return ks, nil
+}
+
+// parseStored parses one stored key and checks it against its row.
+func parseStored(sk auth.SigningKey) (*key, error) {
+	privs, err := parsePEMKeys(sk.PrivateKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("stored key %q: %w", sk.ID, err)
+	}
+	if len(privs) != 1 {
+		return nil, fmt.Errorf("stored key %q: holds %d keys, want 1", sk.ID, len(privs))
+	}
+	k, err := newKey(privs[0])
+	if err != nil {
+		return nil, fmt.Errorf("stored key %q: %w", sk.ID, err)
+	}
+	// The stored ID is what other services may have cached as kid; a
+	// mismatch means the row was edited or corrupted, so refuse it rather
+	// than publish a kid nobody expects.
+	if sk.ID != k.kid || sk.Algorithm != k.alg.String() {
+		return nil, fmt.Errorf("stored key %q (%s) does not match its key material (kid %s, %s)", sk.ID, sk.Algorithm, k.kid, k.alg)
+	}
+	return k, nil
+}
+
+// mustCandidate is newCandidate for callers that report a failure of the
+// system's random source as the store's error would be: it cannot happen.
+func mustCandidate(now time.Time) auth.SigningKey {
+	c, err := newCandidate(now)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // newKey derives everything a key needs from its private half. Only

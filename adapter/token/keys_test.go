@@ -55,8 +55,8 @@ func TestServiceFromPEMFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if edFirst.keys.signing.alg != jwa.EdDSA || ecFirst.keys.signing.alg != jwa.ES256 {
-		t.Fatalf("signing algs %s and %s", edFirst.keys.signing.alg, ecFirst.keys.signing.alg)
+	if edFirst.current().signing.alg != jwa.EdDSA || ecFirst.current().signing.alg != jwa.ES256 {
+		t.Fatalf("signing algs %s and %s", edFirst.current().signing.alg, ecFirst.current().signing.alg)
 	}
 	for _, pair := range [][2]*Service{{edFirst, ecFirst}, {ecFirst, edFirst}, {edFirst, edFirst}, {ecFirst, ecFirst}} {
 		raw, err := pair[0].Issue(sampleClaims(now))
@@ -64,7 +64,7 @@ func TestServiceFromPEMFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := pair[1].Verify(raw); err != nil {
-			t.Fatalf("%s token: %v", pair[0].keys.signing.alg, err)
+			t.Fatalf("%s token: %v", pair[0].current().signing.alg, err)
 		}
 	}
 
@@ -122,7 +122,7 @@ func TestPEMFileErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := NewService(context.Background(), withFile(testConfig(), writeFile(t, data)), &memStore{}, fixedClock(testNow()))
 			if err == nil {
-				t.Fatalf("NewService succeeded with kid %s", s.keys.signing.kid)
+				t.Fatalf("NewService succeeded with kid %s", s.current().signing.kid)
 			}
 			t.Log(err)
 		})

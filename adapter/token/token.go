@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/auth"
@@ -48,6 +50,29 @@ type KeyStore interface {
 	EnsureSigningKey(ctx context.Context, candidate auth.SigningKey) ([]auth.SigningKey, error)
 }
 
+// RotatingKeyStore is a KeyStore that can also hold several generations of
+// keys, for rotation. The persistence adapter implements it; a store that
+// does not gets a fixed key set.
+type RotatingKeyStore interface {
+	KeyStore
+	// SigningKeys returns every stored key.
+	SigningKeys(ctx context.Context) ([]auth.SigningKey, error)
+	// InsertSigningKey stores k unless a key of its Generation exists, and
+	// reports whether it was stored.
+	InsertSigningKey(ctx context.Context, k auth.SigningKey) (bool, error)
+	// DeleteSigningKeys removes keys by kid.
+	DeleteSigningKeys(ctx context.Context, kids []string) error
+}
+
+// ErrKeysFromFile means a rotation was asked of keys that come from
+// JWT_PRIVATE_KEY_FILE, which only the operator can change.
+var ErrKeysFromFile = errors.New("token: signing keys come from a file; rotate them by editing it")
+
+// unknownKIDReload is the shortest time between two reloads caused by
+// tokens naming a kid this instance does not know, so garbage kids cannot
+// turn into database load.
+const unknownKIDReload = 10 * time.Second
+
 // Config configures a Service.
 type Config struct {
 	// Issuer is the "iss" of issued tokens and the only one accepted.
@@ -64,6 +89,17 @@ type Config struct {
 	// private keys (Ed25519, or ECDSA P-256). The first signs; all verify.
 	// When empty, the key comes from the KeyStore.
 	PrivateKeyFile string
+	// PublishAhead is how long a new database-managed key is published
+	// before it signs (JWT_KEY_PUBLISH_AHEAD).
+	PublishAhead time.Duration
+	// ReloadInterval is how often the key set is re-read from the store
+	// (JWT_KEY_RELOAD_INTERVAL); it bounds how late an instance learns of a
+	// new key, and so the JWKS cache lifetime.
+	ReloadInterval time.Duration
+	// RotationInterval is how long each database-managed key signs before
+	// the next one takes over (JWT_KEY_ROTATION_INTERVAL); zero turns
+	// automatic rotation off.
+	RotationInterval time.Duration
 }
 
 func (c Config) validate() error {
@@ -80,19 +116,30 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Service signs and verifies access tokens. It is immutable after
-// NewService and safe for concurrent use.
+// Service signs and verifies access tokens. It is safe for concurrent use;
+// with a RotatingKeyStore its key set is replaced atomically on reload.
 type Service struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
 	leeway   time.Duration
 	now      func() time.Time
-	keys     *keySet
+	cfg      Config
+	keys     atomic.Pointer[keySet]
+	// store is nil for keys from a file or from a store that cannot rotate.
+	store      RotatingKeyStore
+	reloadMu   sync.Mutex
+	lastReload atomic.Int64 // Unix nanoseconds of the last reload
 	// b64 decodes token segments: unpadded base64url that also refuses
 	// non-zero trailing bits, so each token has exactly one spelling.
 	b64 *base64.Encoding
 }
+
+// current is the key set in force.
+func (s *Service) current() *keySet { return s.keys.Load() }
+
+// retention is how long a retired key's tokens can still verify.
+func (s *Service) retention() time.Duration { return s.ttl + s.leeway }
 
 // NewService loads the signing keys and precomputes everything Verify and
 // JWKS need. Keys come from cfg.PrivateKeyFile when it is set (store is then
@@ -105,6 +152,26 @@ func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time
 	}
 	if now == nil {
 		now = time.Now
+	}
+
+	svc := &Service{
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		ttl:      cfg.TTL,
+		leeway:   cfg.Leeway,
+		now:      now,
+		cfg:      cfg,
+		b64:      base64.RawURLEncoding.Strict(),
+	}
+	if rs, ok := store.(RotatingKeyStore); ok && cfg.PrivateKeyFile == "" {
+		svc.store = rs
+		if _, err := rs.EnsureSigningKey(ctx, mustCandidate(now())); err != nil {
+			return nil, fmt.Errorf("token: key store: ensure signing key: %w", err)
+		}
+		if err := svc.Reload(ctx); err != nil {
+			return nil, err
+		}
+		return svc, nil
 	}
 
 	var (
@@ -137,15 +204,8 @@ func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time
 	if err != nil {
 		return nil, fmt.Errorf("token: %s: %w", source, err)
 	}
-	return &Service{
-		issuer:   cfg.Issuer,
-		audience: cfg.Audience,
-		ttl:      cfg.TTL,
-		leeway:   cfg.Leeway,
-		now:      now,
-		keys:     keys,
-		b64:      base64.RawURLEncoding.Strict(),
-	}, nil
+	svc.keys.Store(keys)
+	return svc, nil
 }
 
 // TTL returns the configured access-token lifetime.
@@ -155,7 +215,7 @@ func (s *Service) TTL() time.Duration { return s.ttl }
 // x (and y for P-256), kid, alg and use "sig". It never holds private
 // material. The set is encoded once at construction; each call returns a
 // fresh copy the caller may keep or modify.
-func (s *Service) JWKS() []byte { return bytes.Clone(s.keys.jwks) }
+func (s *Service) JWKS() []byte { return bytes.Clone(s.current().publishedJWKS(s.now())) }
 
 // Issue signs c as an access token with the first key. iss and aud come
 // from the configuration. Times are taken from c as given (the caller's
@@ -207,7 +267,7 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		return "", fmt.Errorf("token: issue: encode claims: %w", err)
 	}
 
-	k := s.keys.signing
+	k := s.current().signingAt(c.IssuedAt)
 	enc := base64.RawURLEncoding
 	// Room for the signature too (64 bytes for both EdDSA and ES256), so
 	// the buffer is allocated once.
@@ -297,9 +357,13 @@ func (s *Service) Verify(raw string) (auth.Claims, error) {
 	if h.Kid == "" {
 		return auth.Claims{}, invalid("no kid")
 	}
-	k, ok := s.keys.byKID[h.Kid]
+	k, ok := s.current().byKID[h.Kid]
 	if !ok {
-		return auth.Claims{}, invalid("unknown kid")
+		// Another instance may have added a key this one has not loaded
+		// yet: look again, at most every unknownKIDReload.
+		if k, ok = s.reloadForKID(h.Kid); !ok {
+			return auth.Claims{}, invalid("unknown kid")
+		}
 	}
 	// The algorithm is the key's, never the token's: a header naming
 	// anything else ("none", HS256 with the public key as secret, ...) is

@@ -86,7 +86,7 @@ func TestIssueDefaultsAndHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"alg":"EdDSA","kid":"` + s.keys.signing.kid + `","typ":"at+jwt"}`
+	want := `{"alg":"EdDSA","kid":"` + s.current().signing.kid + `","typ":"at+jwt"}`
 	if string(hdr) != want {
 		t.Errorf("header %s, want %s", hdr, want)
 	}
@@ -116,7 +116,7 @@ func TestVerifyRejects(t *testing.T) {
 	now := testNow()
 	s := newStoreService(t, testConfig(), &memStore{}, now)
 	other := newStoreService(t, testConfig(), &memStore{}, now) // a different key
-	priv := s.keys.signing.private
+	priv := s.current().signing.private
 	pub := priv.Public().(ed25519.PublicKey)
 	hdr := ourHeader(s)
 	claims := wireClaims(now)
@@ -173,8 +173,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"ES256 under our EdDSA kid", forge(t, jwa.ES256, ecKey, with(hdr, "alg", "ES256"), claims), "alg does not match"},
 		{"unknown kid", forge(t, jwa.EdDSA, priv, with(hdr, "kid", "no-such-kid"), claims), "unknown kid"},
 		{"missing kid", forge(t, jwa.EdDSA, priv, with(hdr, "kid", nil), claims), "no kid"},
-		{"other service's kid and key", forge(t, jwa.EdDSA, other.keys.signing.private, ourHeader(other), claims), "unknown kid"},
-		{"other key under our kid", forge(t, jwa.EdDSA, other.keys.signing.private, hdr, claims), "bad signature"},
+		{"other service's kid and key", forge(t, jwa.EdDSA, other.current().signing.private, ourHeader(other), claims), "unknown kid"},
+		{"other key under our kid", forge(t, jwa.EdDSA, other.current().signing.private, hdr, claims), "bad signature"},
 		{"wrong typ", forge(t, jwa.EdDSA, priv, with(hdr, "typ", "JWT"), claims), "typ"},
 		{"missing typ", forge(t, jwa.EdDSA, priv, with(hdr, "typ", nil), claims), "typ"},
 		{"crit header", forge(t, jwa.EdDSA, priv, with(hdr, "crit", []string{"exp"}, "exp", 1), claims), "extension"},
@@ -197,7 +197,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"iat in the future", forge(t, jwa.EdDSA, priv, hdr, with(claims, "iat", now.Add(time.Minute).Unix())), "iat in the future"},
 		{"auth_time in the future", forge(t, jwa.EdDSA, priv, hdr, with(claims, "auth_time", now.Add(time.Minute).Unix())), "auth_time in the future"},
 		{"expired and wrong iss", forge(t, jwa.EdDSA, priv, hdr, with(claims, "iss", "evil", "exp", now.Add(-time.Hour).Unix())), "wrong iss"},
-		{"expired and bad signature", forge(t, jwa.EdDSA, other.keys.signing.private, hdr, with(claims, "exp", now.Add(-time.Hour).Unix())), "bad signature"},
+		{"expired and bad signature", forge(t, jwa.EdDSA, other.current().signing.private, hdr, with(claims, "exp", now.Add(-time.Hour).Unix())), "bad signature"},
 		{"payload not JSON", signRaw(t, s, parts[0]+"."+base64.RawURLEncoding.EncodeToString([]byte("[1,2"))), "claims are malformed"},
 	}
 	for _, tc := range cases {
@@ -237,7 +237,7 @@ func TestVerifyNullDate(t *testing.T) {
 func TestVerifyAcceptsSpecVariants(t *testing.T) {
 	now := testNow()
 	s := newStoreService(t, testConfig(), &memStore{}, now)
-	priv := s.keys.signing.private
+	priv := s.current().signing.private
 	hdr := ourHeader(s)
 	claims := wireClaims(now)
 	for name, raw := range map[string]string{
@@ -331,8 +331,8 @@ func TestSharedKeyStore(t *testing.T) {
 	if got := len(store.snapshot()); got != 1 {
 		t.Fatalf("store holds %d keys, want 1", got)
 	}
-	if a.keys.signing.kid != b.keys.signing.kid || a.keys.signing.kid != store.snapshot()[0].ID {
-		t.Fatalf("kids differ: a=%s b=%s store=%s", a.keys.signing.kid, b.keys.signing.kid, store.snapshot()[0].ID)
+	if a.current().signing.kid != b.current().signing.kid || a.current().signing.kid != store.snapshot()[0].ID {
+		t.Fatalf("kids differ: a=%s b=%s store=%s", a.current().signing.kid, b.current().signing.kid, store.snapshot()[0].ID)
 	}
 	for _, pair := range [][2]*Service{{a, b}, {b, a}} {
 		raw, err := pair[0].Issue(sampleClaims(now))
@@ -381,8 +381,8 @@ func TestEnsureSigningKeyConcurrentStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range services {
-		if s.keys.signing.kid != services[0].keys.signing.kid {
-			t.Fatalf("instance %d signs with %s, instance 0 with %s", i, s.keys.signing.kid, services[0].keys.signing.kid)
+		if s.current().signing.kid != services[0].current().signing.kid {
+			t.Fatalf("instance %d signs with %s, instance 0 with %s", i, s.current().signing.kid, services[0].current().signing.kid)
 		}
 		if _, err := s.Verify(raw); err != nil {
 			t.Fatalf("instance %d: %v", i, err)
@@ -404,8 +404,8 @@ func TestKeyRotationFromStore(t *testing.T) {
 	rotated := &memStore{keys: append(newStore.snapshot(), oldStore.snapshot()...)}
 	s := newStoreService(t, testConfig(), rotated, now)
 
-	if s.keys.signing.kid != newStore.snapshot()[0].ID {
-		t.Fatalf("signing kid %s, want the first stored key %s", s.keys.signing.kid, newStore.snapshot()[0].ID)
+	if s.current().signing.kid != newStore.snapshot()[0].ID {
+		t.Fatalf("signing kid %s, want the first stored key %s", s.current().signing.kid, newStore.snapshot()[0].ID)
 	}
 	if _, err := s.Verify(oldToken); err != nil {
 		t.Fatalf("old token: %v", err)

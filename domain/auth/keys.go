@@ -35,7 +35,7 @@ type KeyStatus struct {
 }
 
 // Schedule gives every key its state at now, ordered by ActivatesAt (then
-// ID). The active key is the last one whose ActivatesAt has come; when none
+// Generation, then ID). The active key is the last one whose ActivatesAt has come; when none
 // has (clocks set back), the earliest one signs, as something must.
 // retention is how long a retired key's tokens can still be valid: the
 // access-token lifetime plus the clock leeway.
@@ -48,6 +48,9 @@ func Schedule(keys []SigningKey, now time.Time, retention time.Duration) []KeySt
 		a, b := out[i].Key, out[j].Key
 		if !a.ActivatesAt.Equal(b.ActivatesAt) {
 			return a.ActivatesAt.Before(b.ActivatesAt)
+		}
+		if a.Generation != b.Generation {
+			return a.Generation < b.Generation
 		}
 		return a.ID < b.ID
 	})
