@@ -94,6 +94,8 @@ type securityEventDTO struct {
 	SessionID *string `json:"sessionId"`
 	IP        string  `json:"ip"`
 	UserAgent string  `json:"userAgent"`
+	// ActorID names the administrator (or "cli") who acted on the account.
+	ActorID *string `json:"actorId,omitempty"`
 }
 
 type securityEventsDTO struct {
@@ -148,6 +150,10 @@ func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
 		if e.SessionID != "" {
 			sid := e.SessionID
 			d.SessionID = &sid
+		}
+		if e.ActorID != "" {
+			actor := e.ActorID
+			d.ActorID = &actor
 		}
 		out.Items = append(out.Items, d)
 	}

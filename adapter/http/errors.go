@@ -39,6 +39,7 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	CodeTooManyRequests      = "TOO_MANY_REQUESTS"
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
+	CodeUserDisabled         = "USER_DISABLED"
 	CodeInternal             = "INTERNAL"
 	CodeEmailNotVerified     = "EMAIL_NOT_VERIFIED"
 	CodeEmailLinkInvalid     = "EMAIL_LINK_INVALID"
@@ -90,6 +91,8 @@ var errorTable = []mapping{
 	{domauth.ErrTokenInvalid, http.StatusUnauthorized, CodeTokenInvalid, "Access token invalid"},
 	{domauth.ErrSessionRevoked, http.StatusUnauthorized, CodeSessionRevoked, "Session revoked"},
 	{domauth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	{domauth.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
+	{user.ErrDisabled, http.StatusForbidden, CodeUserDisabled, "Account disabled"},
 	{session.ErrRefreshReused, http.StatusUnauthorized, CodeRefreshTokenReused, "Refresh token reused; session revoked"},
 	{session.ErrRefreshInvalid, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
 	{session.ErrNotFound, http.StatusNotFound, CodeNotFound, "Session not found"},

@@ -40,6 +40,8 @@ type handlers struct {
 	jwks     func() []byte
 	ready    func(context.Context) error
 	issuer   string
+	// jwksMaxAge fits the key rotation's publish-ahead time.
+	jwksMaxAge time.Duration
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -303,7 +305,11 @@ func (h *handlers) securityEvents(c echo.Context) error {
 
 func (h *handlers) jwksHandler(c echo.Context) error {
 	h2 := c.Response().Header()
-	h2.Set("Cache-Control", "public, max-age=300")
+	if h.jwksMaxAge > 0 {
+		h2.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(h.jwksMaxAge/time.Second)))
+	} else {
+		h2.Set("Cache-Control", "no-cache")
+	}
 	return c.Blob(http.StatusOK, "application/json; charset=utf-8", h.jwks())
 }
 

@@ -12,6 +12,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/admin"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
@@ -22,6 +23,8 @@ type Deps struct {
 	Account *account.Service
 	// Recovery runs verification and password reset.
 	Recovery *recovery.Service
+	// Admin, when not nil, serves /admin.
+	Admin *admin.Service
 	// JWKS returns the public key set document.
 	JWKS func() []byte
 	// Ready checks the database.
@@ -50,6 +53,8 @@ type Options struct {
 	StepUp             domauth.StepUpPolicy
 	// Issuer is the iss of access tokens, published by the discovery document.
 	Issuer string
+	// JWKSMaxAge is the JWKS Cache-Control max-age; zero means no-cache.
+	JWKSMaxAge time.Duration
 }
 
 // Register installs the error handler, the middleware chain and every route
@@ -61,7 +66,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	h := &handlers{
 		auth: d.Auth, account: d.Account, recovery: d.Recovery, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
-		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer,
+		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, jwksMaxAge: o.JWKSMaxAge,
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -114,6 +119,10 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	u.PUT("/password", h.changePassword, authed, fresh)
 	u.PUT("/email", h.changeEmail, authed, fresh)
 	u.DELETE("", h.deleteMe, authed, fresh)
+
+	if d.Admin != nil {
+		registerAdmin(e, d.Admin, h.bind, authed, fresh)
+	}
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)
 	get(e, "/.well-known/openid-configuration", h.discovery)

@@ -141,6 +141,18 @@ func (m *Metrics) RegisterDB(db *sql.DB) error {
 	return nil
 }
 
+// RegisterBuildInfo adds gatehouse_build_info{version, goversion} = 1, so
+// dashboards can tell which build each instance runs.
+func (m *Metrics) RegisterBuildInfo(version, goVersion string) error {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help:        "Build of the running instance; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": goVersion},
+	})
+	g.Set(1)
+	return m.reg.Register(g)
+}
+
 // Registry is the private registry, for tests and for adding collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

@@ -66,7 +66,8 @@ type RotatingKeyStore interface {
 
 // ErrKeysFromFile means a rotation was asked of keys that come from
 // JWT_PRIVATE_KEY_FILE, which only the operator can change.
-var ErrKeysFromFile = errors.New("token: signing keys come from a file; rotate them by editing it")
+// It wraps auth.ErrForbidden, so the API answers 403.
+var ErrKeysFromFile = fmt.Errorf("%w: signing keys come from JWT_PRIVATE_KEY_FILE; rotate them by editing it", auth.ErrForbidden)
 
 // unknownKIDReload is the shortest time between two reloads caused by
 // tokens naming a kid this instance does not know, so garbage kids cannot

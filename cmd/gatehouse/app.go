@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	"github.com/gatehouse/gatehouse/api/docs"
+	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -32,7 +34,9 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/logging"
 	"github.com/gatehouse/gatehouse/infrastructure/metrics"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"github.com/gatehouse/gatehouse/usecase/account"
+	"github.com/gatehouse/gatehouse/usecase/admin"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
@@ -61,7 +65,10 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewUserRepository,
 			persistence.NewSessionStore,
 			newAuditLog,
+			func(cfg config.Config) *sealbox.Keyring { return cfg.JWT.DataKeys },
 			persistence.NewKeyStore,
+			persistence.NewAdminDirectory,
+			newAdminService,
 			persistence.NewLoginThrottle,
 			persistence.NewIPCounts,
 			persistence.NewEmailTokenStore,
@@ -77,7 +84,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, guardRecovery, scheduleMail, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, guardRecovery, scheduleMail, scheduleKeys, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -92,14 +99,82 @@ func newHasher(cfg config.Config) (*password.Hasher, error) {
 // newTokens loads or creates the signing keys. It runs at construction, so a
 // database that cannot be reached at start fails the start with a clear
 // error instead of the first login.
-func newTokens(cfg config.Config, keys *persistence.KeyStore, _ *gorm.DB) (*token.Service, error) {
+func newTokens(cfg config.Config, keys *persistence.KeyStore, log *slog.Logger, _ *gorm.DB) (*token.Service, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return token.NewService(ctx, token.Config{
+	if cfg.JWT.PrivateKeyFile == "" {
+		if cfg.JWT.DataKeys == nil {
+			log.Warn("DATA_ENCRYPTION_KEY is not set: signing keys are stored unencrypted in the database")
+		}
+		// Keys written before the setting (or under an older key) are
+		// sealed now, on the first start that has it.
+		n, err := keys.SealAtRest(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt signing keys at rest: %w", err)
+		}
+		if n > 0 {
+			log.Info("signing keys encrypted at rest", slog.Int("count", n), slog.String("keyId", cfg.JWT.DataKeys.KeyID()))
+		}
+	}
+	return token.NewService(ctx, tokenConfig(cfg), keys, time.Now)
+}
+
+func tokenConfig(cfg config.Config) token.Config {
+	return token.Config{
 		Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
 		TTL: cfg.JWT.AccessTokenTTL, Leeway: cfg.JWT.Leeway,
-		PrivateKeyFile: cfg.JWT.PrivateKeyFile,
-	}, keys, time.Now)
+		PrivateKeyFile:   cfg.JWT.PrivateKeyFile,
+		PublishAhead:     cfg.JWT.PublishAhead,
+		ReloadInterval:   cfg.JWT.ReloadInterval,
+		RotationInterval: cfg.JWT.RotationInterval,
+	}
+}
+
+// scheduleKeys re-reads the signing keys on every instance and, for
+// database-managed keys, rotates them when due (one instance wins).
+func scheduleKeys(r *scheduler.Runner, cfg config.Config, t *token.Service, log *slog.Logger) {
+	if cfg.JWT.PrivateKeyFile != "" {
+		return
+	}
+	r.Every("signing-key-reload", cfg.JWT.ReloadInterval, t.Reload)
+	if cfg.JWT.RotationInterval > 0 {
+		r.Every("signing-key-rotation", cfg.JWT.ReloadInterval, func(ctx context.Context) error {
+			k, err := t.RotateIfDue(ctx)
+			if k != nil {
+				log.Warn("signing key rotated", slog.String("event", "signing_key_rotated"),
+					slog.String("kid", k.Key.ID), slog.Time("activatesAt", k.Key.ActivatesAt))
+			}
+			return err
+		})
+	}
+}
+
+// warnNotifier writes every administrative action as a WARN line with its
+// event name and who did it to whom; never any secret.
+type warnNotifier struct{ log *slog.Logger }
+
+func (n warnNotifier) AdminAction(ctx context.Context, e audit.Event) {
+	n.log.LogAttrs(ctx, slog.LevelWarn, "admin action", slog.String("event", string(e.Type)),
+		slog.String("actorId", e.ActorID), slog.String("userId", e.UserID))
+}
+
+type adminDeps struct {
+	fx.In
+	Directory *persistence.AdminDirectory
+	Sessions  *persistence.SessionStore
+	Audit     *persistence.AuditLog
+	Tx        *persistence.Transactor
+	Hasher    *password.Hasher
+	Tokens    *token.Service
+	Clock     systemClock
+	Log       *slog.Logger
+}
+
+func newAdminService(d adminDeps) *admin.Service {
+	return admin.NewService(admin.Deps{
+		Users: d.Directory, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
+		Clock: d.Clock, Hasher: d.Hasher, Keys: d.Tokens, Notifier: warnNotifier{d.Log},
+	})
 }
 
 func sessionPolicy(cfg config.Config) session.Policy {
@@ -123,13 +198,32 @@ type authDeps struct {
 	Throttle *persistence.LoginThrottle
 	Metrics  *metricsadapter.Metrics
 	Recovery *recovery.Service
+	Log      *slog.Logger
+}
+
+// warnObserver adds WARN lines to the metrics for the outcomes an operator
+// must see: a refresh token replayed (possible theft) and an account
+// throttled. Event names only, no secrets or addresses.
+type warnObserver struct {
+	*metricsadapter.Metrics
+	log *slog.Logger
+}
+
+func (o warnObserver) RefreshReuseDetected() {
+	o.Metrics.RefreshReuseDetected()
+	o.log.Warn("security event", slog.String("event", string(audit.RefreshReuseDetected)))
+}
+
+func (o warnObserver) LoginThrottled() {
+	o.Metrics.LoginThrottled()
+	o.log.Warn("security event", slog.String("event", "login_throttled"))
 }
 
 func newAuthService(d authDeps) *auth.Service {
 	return auth.NewService(auth.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
-		Throttle: d.Throttle, Observer: d.Metrics,
+		Throttle: d.Throttle, Observer: warnObserver{d.Metrics, d.Log},
 		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 		LivenessCacheTTL: d.Cfg.Session.RevocationCacheTTL,
 		ThrottlePolicy: throttle.Policy{
@@ -241,6 +335,7 @@ type routeDeps struct {
 	Auth    *auth.Service
 	Account *account.Service
 	Recover *recovery.Service
+	Admin   *admin.Service
 	Tokens  *token.Service
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter
@@ -253,7 +348,7 @@ func registerRoutes(d routeDeps) {
 		example = spa.Handler()
 	}
 	httpadapter.Register(d.Echo, httpadapter.Deps{
-		Auth: d.Auth, Account: d.Account, Recovery: d.Recover,
+		Auth: d.Auth, Account: d.Account, Recovery: d.Recover, Admin: d.Admin,
 		JWKS: d.Tokens.JWKS,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
@@ -278,6 +373,7 @@ func registerRoutes(d routeDeps) {
 		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
 		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer:             d.Cfg.JWT.Issuer,
+		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
 }
@@ -339,6 +435,9 @@ func newMetrics(db *gorm.DB) (*metricsadapter.Metrics, error) {
 		return nil, fmt.Errorf("metrics: database handle: %w", err)
 	}
 	if err := m.RegisterDB(sqlDB); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterBuildInfo(version, runtime.Version()); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -18,6 +18,7 @@
 package config
 
 import (
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"net/http"
 	"net/netip"
 	"time"
@@ -128,6 +129,19 @@ type JWT struct {
 	// first start and stored in the database. When set, Load checks that it
 	// is a readable regular file.
 	PrivateKeyFile string
+	// RotationInterval is how long each database-managed key signs before
+	// the next takes over (JWT_KEY_ROTATION_INTERVAL, default 720h; 0 off).
+	RotationInterval time.Duration
+	// PublishAhead is how long a new key is in the JWKS before it signs
+	// (JWT_KEY_PUBLISH_AHEAD, default 1h).
+	PublishAhead time.Duration
+	// ReloadInterval is how often each instance re-reads the keys
+	// (JWT_KEY_RELOAD_INTERVAL, default 1m).
+	ReloadInterval time.Duration
+	// DataKeys encrypts private keys (and other secrets) at rest
+	// (DATA_ENCRYPTION_KEY: base64 of 32 bytes, or file:PATH; several keys
+	// comma-separated when changing it, the first encrypting). Nil when unset.
+	DataKeys *sealbox.Keyring
 }
 
 // Session configures refresh-token sessions.

@@ -71,9 +71,10 @@ func defaults() Config {
 			MigrateOnStart:  true,
 		},
 		JWT: JWT{
-			Issuer:         "gatehouse",
-			Audience:       "gatehouse",
-			AccessTokenTTL: 15 * time.Minute,
+			Issuer:           "gatehouse",
+			Audience:         "gatehouse",
+			AccessTokenTTL:   15 * time.Minute,
+			RotationInterval: 720 * time.Hour, PublishAhead: time.Hour, ReloadInterval: time.Minute,
 		},
 		Session: Session{
 			RefreshIdleTTL:     168 * time.Hour,
@@ -166,6 +167,10 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.JWT.AccessTokenTTL }, 5 * time.Minute},
 		{"JWT_LEEWAY", "2s", func(c Config) any { return c.JWT.Leeway }, 2 * time.Second},
 		{"JWT_PRIVATE_KEY_FILE", keyFile, func(c Config) any { return c.JWT.PrivateKeyFile }, keyFile},
+		{"JWT_KEY_ROTATION_INTERVAL", "0", func(c Config) any { return c.JWT.RotationInterval }, time.Duration(0)},
+		{"JWT_KEY_PUBLISH_AHEAD", "2h", func(c Config) any { return c.JWT.PublishAhead }, 2 * time.Hour},
+		{"JWT_KEY_RELOAD_INTERVAL", "30s", func(c Config) any { return c.JWT.ReloadInterval }, 30 * time.Second},
+		{"DATA_ENCRYPTION_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", func(c Config) any { return c.JWT.DataKeys != nil && c.JWT.DataKeys.KeyID() != "" }, true},
 		{"REFRESH_IDLE_TTL", "1h", func(c Config) any { return c.Session.RefreshIdleTTL }, time.Hour},
 		{"REFRESH_ABSOLUTE_TTL", "2h", func(c Config) any { return c.Session.RefreshAbsoluteTTL }, 2 * time.Hour},
 		{"REFRESH_REUSE_GRACE", "0s", func(c Config) any { return c.Session.RefreshReuseGrace }, time.Duration(0)},
@@ -578,5 +583,24 @@ func TestShippedEnvExample(t *testing.T) {
 	}
 	if c := mustLoad(t, noFile(t, e)); !sameSettings(c, defaults()) {
 		t.Errorf("%s does not yield the defaults:\ngot  %+v\nwant %+v", path, c, defaults())
+	}
+}
+
+// A bad DATA_ENCRYPTION_KEY stops the start with one line that names the
+// variable and never echoes the value.
+func TestBadDataEncryptionKey(t *testing.T) {
+	for _, bad := range []string{"c2hvcnQ=", "not base64 at all", "file:/nonexistent/key"} {
+		_, err := Load(noFile(t, env{"DATA_ENCRYPTION_KEY": bad}).lookup)
+		if err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "DATA_ENCRYPTION_KEY") || strings.Contains(msg, "\n") || (bad != "file:/nonexistent/key" && strings.Contains(msg, bad)) {
+			t.Fatalf("%q: %q", bad, msg)
+		}
+	}
+	// Rotation needs the publish-ahead to outlast the reload interval.
+	if _, err := Load(noFile(t, env{"JWT_KEY_PUBLISH_AHEAD": "30s", "JWT_KEY_RELOAD_INTERVAL": "1m"}).lookup); err == nil || !strings.Contains(err.Error(), "JWT_KEY_PUBLISH_AHEAD") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"math"
 	"net"
 	"net/netip"
@@ -102,6 +103,31 @@ func settings(c *Config) []setting {
 		field("ACCESS_TOKEN_TTL", "15m", &c.JWT.AccessTokenTTL, duration(1, 24*time.Hour)),
 		field("JWT_LEEWAY", "0s", &c.JWT.Leeway, duration(0, 30*time.Second)),
 		field("JWT_PRIVATE_KEY_FILE", "", &c.JWT.PrivateKeyFile, regularFile),
+		field("JWT_KEY_ROTATION_INTERVAL", "720h", &c.JWT.RotationInterval, duration(0, noMax)),
+		field("JWT_KEY_PUBLISH_AHEAD", "1h", &c.JWT.PublishAhead, duration(0, noMax)),
+		field("JWT_KEY_RELOAD_INTERVAL", "1m", &c.JWT.ReloadInterval, duration(time.Second, noMax)),
+		{
+			name: "DATA_ENCRYPTION_KEY",
+			def:  "",
+			set: func(raw string) error {
+				if raw == "" {
+					c.JWT.DataKeys = nil
+					return nil
+				}
+				k, err := sealbox.Parse(raw)
+				if err == nil {
+					c.JWT.DataKeys = k
+				}
+				return err
+			},
+			// Never the key: only whether one is set, and its public ID.
+			show: func() any {
+				if c.JWT.DataKeys == nil {
+					return "unset"
+				}
+				return "set (key id " + c.JWT.DataKeys.KeyID() + ")"
+			},
+		},
 
 		field("REFRESH_IDLE_TTL", "168h", &c.Session.RefreshIdleTTL, duration(1, noMax)),
 		field("REFRESH_ABSOLUTE_TTL", "720h", &c.Session.RefreshAbsoluteTTL, duration(1, noMax)),
@@ -222,6 +248,16 @@ func checks() []check {
 			}
 			if c.Mail.ResetLink == "" {
 				c.Mail.ResetLink = c.Mail.PublicURL + "/example/#/reset-password?token={token}"
+			}
+			return nil
+		}},
+		{"JWT_KEY_PUBLISH_AHEAD", []string{"JWT_KEY_PUBLISH_AHEAD", "JWT_KEY_RELOAD_INTERVAL", "JWT_KEY_ROTATION_INTERVAL"}, func(c *Config) error {
+			// Every instance must have loaded a new key before it signs.
+			if c.JWT.RotationInterval > 0 && c.JWT.PublishAhead <= c.JWT.ReloadInterval {
+				return fmt.Errorf("must be longer than JWT_KEY_RELOAD_INTERVAL (%s) while rotation is on, got %s", c.JWT.ReloadInterval, c.JWT.PublishAhead)
+			}
+			if c.JWT.RotationInterval > 0 && c.JWT.RotationInterval <= c.JWT.PublishAhead {
+				return fmt.Errorf("must be shorter than JWT_KEY_ROTATION_INTERVAL (%s), got %s", c.JWT.RotationInterval, c.JWT.PublishAhead)
 			}
 			return nil
 		}},

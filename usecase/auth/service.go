@@ -285,6 +285,10 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 	if rehash {
 		s.upgradeHash(ctx, u, in.Password)
 	}
+	// Account rules that apply once the password is proven.
+	if err := u.CanSignIn(); err != nil {
+		return user.User{}, err
+	}
 	return u, nil
 }
 

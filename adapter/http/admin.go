@@ -1,0 +1,220 @@
+package httpadapter
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/usecase/admin"
+)
+
+// adminHandlers serve /admin. The use case checks the admin role (against
+// the caller's current account, not the token's claims); the routes add
+// the step-up rule to writes.
+type adminHandlers struct {
+	admin *admin.Service
+	bind  *binder
+}
+
+func registerAdmin(e *echo.Echo, a *admin.Service, bind *binder, authed, fresh echo.MiddlewareFunc) {
+	h := &adminHandlers{admin: a, bind: bind}
+	get(e, "/admin/users", h.search, authed)
+	get(e, "/admin/users/:id", h.get, authed)
+	e.PATCH("/admin/users/:id", h.update, authed, fresh)
+	e.POST("/admin/users/:id/revoke-sessions", h.revokeSessions, authed, fresh)
+	e.DELETE("/admin/users/:id", h.delete, authed, fresh)
+	get(e, "/admin/users/:id/security-events", h.events, authed)
+	get(e, "/admin/keys", h.keys, authed)
+	e.POST("/admin/keys/rotate", h.rotate, authed, fresh)
+}
+
+func actor(c echo.Context) admin.Actor {
+	return admin.Actor{Principal: principal(c), IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// userParam is the :id of the route; a malformed one names no account.
+func userParam(c echo.Context) (string, error) {
+	uid := c.Param("id")
+	if !id.Valid(uid) {
+		return "", newAPIError(http.StatusNotFound, CodeNotFound, "Not found")
+	}
+	return uid, nil
+}
+
+func queryLimit(c echo.Context, def int) (int, error) {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > admin.MaxPage {
+		return 0, &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+			Details: []fieldDetail{{Field: "limit", Message: "must be an integer between 1 and 100"}}}
+	}
+	return n, nil
+}
+
+func (h *adminHandlers) search(c echo.Context) error {
+	limit, err := queryLimit(c, defaultEventPage)
+	if err != nil {
+		return err
+	}
+	page, err := h.admin.Search(c.Request().Context(), actor(c), c.QueryParam("q"), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	out := adminUserPageDTO{Items: make([]adminUserDTO, len(page.Items))}
+	for i, v := range page.Items {
+		out.Items[i] = toAdminUserDTO(v)
+	}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	return ok(c, http.StatusOK, "Users", out)
+}
+
+func (h *adminHandlers) get(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.admin.Get(c.Request().Context(), actor(c), uid)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "User", toAdminUserDTO(v))
+}
+
+func (h *adminHandlers) update(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	var req adminPatchRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	v, err := h.admin.Update(c.Request().Context(), actor(c), uid, admin.Patch{
+		Name: req.Name, Roles: req.Roles, Disabled: req.Disabled, EmailVerified: req.EmailVerified,
+	})
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "User updated", toAdminUserDTO(v))
+}
+
+func (h *adminHandlers) revokeSessions(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.admin.RevokeSessions(c.Request().Context(), actor(c), uid); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Sessions revoked", nil)
+}
+
+func (h *adminHandlers) delete(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.admin.Delete(c.Request().Context(), actor(c), uid); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "User deleted", nil)
+}
+
+func (h *adminHandlers) events(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, defaultEventPage)
+	if err != nil {
+		return err
+	}
+	page, err := h.admin.SecurityEvents(c.Request().Context(), actor(c), uid, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Security events", toSecurityEventsDTO(page))
+}
+
+func (h *adminHandlers) keys(c echo.Context) error {
+	list, err := h.admin.Keys(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
+	}
+	out := make([]signingKeyDTO, len(list))
+	for i, k := range list {
+		out[i] = toSigningKeyDTO(k)
+	}
+	return ok(c, http.StatusOK, "Signing keys", out)
+}
+
+func (h *adminHandlers) rotate(c echo.Context) error {
+	k, err := h.admin.RotateKey(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Signing key added", toSigningKeyDTO(k))
+}
+
+type adminPatchRequest struct {
+	Name          *string  `json:"name" validate:"omitnil,max=100"`
+	Roles         []string `json:"roles" validate:"omitnil"`
+	Disabled      *bool    `json:"disabled"`
+	EmailVerified *bool    `json:"emailVerified"`
+}
+
+type adminUserDTO struct {
+	userDTO
+	EmailVerified  bool    `json:"emailVerified"`
+	Disabled       bool    `json:"disabled"`
+	MFAEnabled     bool    `json:"mfaEnabled"`
+	Passkeys       int     `json:"passkeys"`
+	ActiveSessions int     `json:"activeSessions"`
+	LastLoginAt    *string `json:"lastLoginAt"`
+}
+
+type adminUserPageDTO struct {
+	Items      []adminUserDTO `json:"items"`
+	NextCursor *string        `json:"nextCursor"`
+}
+
+type signingKeyDTO struct {
+	Kid         string  `json:"kid"`
+	Alg         string  `json:"alg"`
+	State       string  `json:"state"`
+	CreatedAt   *string `json:"createdAt"`
+	ActivatesAt *string `json:"activatesAt"`
+	RetiresAt   *string `json:"retiresAt"`
+}
+
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := rfc3339(t)
+	return &s
+}
+
+func toAdminUserDTO(v admin.View) adminUserDTO {
+	return adminUserDTO{
+		userDTO: toUserDTO(v.User), EmailVerified: v.EmailVerified, Disabled: v.Disabled,
+		MFAEnabled: v.MFAEnabled, Passkeys: v.Passkeys, ActiveSessions: v.ActiveSessions,
+		LastLoginAt: optTime(v.LastLoginAt),
+	}
+}
+
+func toSigningKeyDTO(k domauth.KeyStatus) signingKeyDTO {
+	return signingKeyDTO{
+		Kid: k.Key.ID, Alg: k.Key.Algorithm, State: string(k.State),
+		CreatedAt: optTime(k.Key.CreatedAt), ActivatesAt: optTime(k.Key.ActivatesAt), RetiresAt: optTime(k.RetiresAt),
+	}
+}

@@ -1,0 +1,127 @@
+package persistence
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/admin"
+)
+
+// AdminDirectory is the administrators' view of the accounts.
+type AdminDirectory struct {
+	*UserRepository
+}
+
+var _ admin.Directory = (*AdminDirectory)(nil)
+
+// NewAdminDirectory returns an AdminDirectory on db.
+func NewAdminDirectory(db *gorm.DB) *AdminDirectory {
+	return &AdminDirectory{UserRepository: NewUserRepository(db)}
+}
+
+// likeEscape makes q match itself literally inside a LIKE pattern.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Search implements admin.Directory: newest accounts first, paged by keyset
+// (created_at, id) like the event list.
+func (d *AdminDirectory) Search(ctx context.Context, q, cursor string, limit int) ([]user.User, string, error) {
+	db := conn(ctx, d.db).Model(&userRecord{})
+	if q != "" {
+		pat := "%" + likeEscape.Replace(strings.ToLower(q)) + "%"
+		db = db.Where(`(email LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')`, pat, pat)
+	}
+	if cursor != "" {
+		at, afterID, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", audit.ErrInvalidCursor
+		}
+		db = db.Where("(created_at < ? OR (created_at = ? AND id < ?))", toDB(at), toDB(at), afterID)
+	}
+	var recs []userRecord
+	if err := db.Order("created_at DESC, id DESC").Limit(limit + 1).Find(&recs).Error; err != nil {
+		return nil, "", wrapErr("search users", err)
+	}
+	out := make([]user.User, 0, min(len(recs), limit))
+	next := ""
+	for i, r := range recs {
+		if i == limit {
+			last := out[limit-1]
+			next = encodeCursor(last.CreatedAt, last.ID)
+			break
+		}
+		out = append(out, r.toDomain())
+	}
+	return out, next, nil
+}
+
+// UpdateAdmin implements admin.Directory: name, roles, disabled, verified
+// flag and updatedAt, the fields administrators change.
+func (d *AdminDirectory) UpdateAdmin(ctx context.Context, u user.User) error {
+	if !id.Valid(u.ID) {
+		return user.ErrNotFound
+	}
+	rec, err := userFromDomain(u)
+	if err != nil {
+		return err
+	}
+	res := conn(ctx, d.db).Exec(
+		"UPDATE users SET name = ?, roles = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?",
+		rec.Name, rec.Roles, rec.Disabled, rec.EmailVerified, rec.UpdatedAt, rec.ID)
+	if res.Error != nil {
+		return wrapErr("update user", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// Facts implements admin.Directory in two grouped queries for a whole page.
+// Second factors do not exist yet in this schema: MFAEnabled and Passkeys
+// stay zero until they do.
+func (d *AdminDirectory) Facts(ctx context.Context, ids []string, now time.Time) (map[string]admin.Facts, error) {
+	out := make(map[string]admin.Facts, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	db := conn(ctx, d.db)
+	var counts []struct {
+		UserID string
+		N      int
+	}
+	t := toDB(now)
+	err := db.Raw(`SELECT user_id, count(*) AS n FROM sessions
+		WHERE user_id IN ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
+		GROUP BY user_id`, ids, t, t).Scan(&counts).Error
+	if err != nil {
+		return nil, wrapErr("count sessions", err)
+	}
+	for _, c := range counts {
+		f := out[c.UserID]
+		f.ActiveSessions = c.N
+		out[c.UserID] = f
+	}
+	var logins []securityEventRecord
+	// The newest login per account, without an aggregate: SQLite returns
+	// aggregates of DATETIME columns as text the driver cannot scan.
+	err = db.Raw(`SELECT e.user_id, e.created_at FROM security_events e
+		WHERE e.user_id IN ? AND e.type = ? AND NOT EXISTS (
+			SELECT 1 FROM security_events f
+			WHERE f.user_id = e.user_id AND f.type = e.type AND f.created_at > e.created_at)`,
+		ids, string(audit.LoginSucceeded)).Scan(&logins).Error
+	if err != nil {
+		return nil, wrapErr("last logins", err)
+	}
+	for _, l := range logins {
+		f := out[l.UserID]
+		f.LastLoginAt = fromDB(l.CreatedAt)
+		out[l.UserID] = f
+	}
+	return out, nil
+}

@@ -1,0 +1,78 @@
+// Package admin holds the interactors of administration: finding and
+// changing accounts, ending their sessions, reading their security events,
+// and managing signing keys. Every write is recorded as a security event on
+// the target account with the acting administrator as its actor. The ports
+// it consumes are declared here.
+package admin
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+// Transactor runs fn in one database transaction.
+type Transactor interface {
+	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// Directory finds, changes and removes accounts for administrators.
+type Directory interface {
+	// Search lists accounts whose email or name contains q (any case),
+	// newest first, limit per page after cursor; the cursor of the next
+	// page is empty on the last. audit.ErrInvalidCursor for a foreign one.
+	Search(ctx context.Context, q, cursor string, limit int) ([]user.User, string, error)
+	ByID(ctx context.Context, id string) (user.User, error)
+	ByEmail(ctx context.Context, email string) (user.User, error)
+	Create(ctx context.Context, u user.User) error
+	// UpdateAdmin writes name, roles, disabled, emailVerified and updatedAt.
+	UpdateAdmin(ctx context.Context, u user.User) error
+	Delete(ctx context.Context, id string) error
+	// Facts returns what an administrator sees beside each account.
+	Facts(ctx context.Context, ids []string, now time.Time) (map[string]Facts, error)
+}
+
+// Facts are the per-account figures of the admin view.
+type Facts struct {
+	ActiveSessions int
+	LastLoginAt    time.Time // zero if never
+	MFAEnabled     bool
+	Passkeys       int
+}
+
+// Sessions ends an account's sessions.
+type Sessions interface {
+	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
+}
+
+// AuditLog records and lists security events.
+type AuditLog interface {
+	Append(ctx context.Context, e audit.Event) error
+	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
+	ScrubUser(ctx context.Context, userID string) error
+}
+
+// PasswordHasher hashes passwords (for accounts made by the command line).
+type PasswordHasher interface {
+	Hash(ctx context.Context, plain string) (string, error)
+}
+
+// SigningKeys lists and rotates the access-token signing keys.
+type SigningKeys interface {
+	Keys(ctx context.Context) ([]domauth.KeyStatus, error)
+	Rotate(ctx context.Context) (domauth.KeyStatus, error)
+}
+
+// Notifier is told of every administrative action after it committed, for
+// the operators' log. It must not block.
+type Notifier interface {
+	AdminAction(ctx context.Context, e audit.Event)
+}

@@ -1,0 +1,403 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// ReasonAdmin is the revoke reason of sessions an administrator ended.
+const ReasonAdmin = "admin"
+
+// Deps are the ports of the admin interactors.
+type Deps struct {
+	Users    Directory
+	Sessions Sessions
+	Audit    AuditLog
+	Tx       Transactor
+	Clock    Clock
+	Hasher   PasswordHasher
+	Keys     SigningKeys
+	// Notifier is optional.
+	Notifier Notifier
+}
+
+// Service runs the administration use cases.
+type Service struct{ d Deps }
+
+// NewService returns a Service.
+func NewService(d Deps) *Service { return &Service{d: d} }
+
+// Actor is who acts: an administrator signed in over HTTP, or the command
+// line (CLI true), which has database access and no account.
+type Actor struct {
+	Principal domauth.Principal
+	CLI       bool
+	IP        string
+	UserAgent string
+}
+
+// CLIActor is the actor of the command line.
+var CLIActor = Actor{CLI: true}
+
+func (a Actor) id() string {
+	if a.CLI {
+		return audit.ActorCLI
+	}
+	return a.Principal.UserID()
+}
+
+// authorize admits the command line and callers whose account (as loaded
+// with their session, so a removed role counts at once) holds admin.
+func (a Actor) authorize() error {
+	if a.CLI || a.Principal.User.HasRole(user.RoleAdmin) {
+		return nil
+	}
+	return domauth.ErrForbidden
+}
+
+// View is an account as administrators see it.
+type View struct {
+	user.User
+	Facts
+}
+
+// Page is one page of a search.
+type Page struct {
+	Items      []View
+	NextCursor string
+}
+
+// MaxPage bounds a page of search results or events.
+const MaxPage = 100
+
+// Search lists accounts matching q (email or name substring).
+func (s *Service) Search(ctx context.Context, a Actor, q, cursor string, limit int) (Page, error) {
+	if err := a.authorize(); err != nil {
+		return Page{}, err
+	}
+	if limit < 1 || limit > MaxPage {
+		return Page{}, user.Invalid("limit", "must be between 1 and 100")
+	}
+	if len(q) > user.MaxEmailLength {
+		return Page{}, user.Invalid("q", "must be at most 254 characters")
+	}
+	list, next, err := s.d.Users.Search(ctx, strings.TrimSpace(q), cursor, limit)
+	if errors.Is(err, audit.ErrInvalidCursor) {
+		return Page{}, user.Invalid("cursor", "is not a cursor this service issued")
+	}
+	if err != nil {
+		return Page{}, err
+	}
+	views, err := s.views(ctx, list)
+	return Page{Items: views, NextCursor: next}, err
+}
+
+func (s *Service) views(ctx context.Context, list []user.User) ([]View, error) {
+	ids := make([]string, len(list))
+	for i, u := range list {
+		ids[i] = u.ID
+	}
+	facts, err := s.d.Users.Facts(ctx, ids, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, len(list))
+	for i, u := range list {
+		out[i] = View{User: u, Facts: facts[u.ID]}
+	}
+	return out, nil
+}
+
+func (s *Service) view(ctx context.Context, u user.User) (View, error) {
+	v, err := s.views(ctx, []user.User{u})
+	if err != nil {
+		return View{}, err
+	}
+	return v[0], nil
+}
+
+// Get reads one account.
+func (s *Service) Get(ctx context.Context, a Actor, userID string) (View, error) {
+	if err := a.authorize(); err != nil {
+		return View{}, err
+	}
+	u, err := s.d.Users.ByID(ctx, userID)
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, u)
+}
+
+// Patch is a partial change of an account; nil fields stay.
+type Patch struct {
+	Name          *string
+	Roles         []string // nil: unchanged
+	Disabled      *bool
+	EmailVerified *bool
+}
+
+// Update applies p. Disabling revokes every session of the account in the
+// same transaction. An administrator cannot remove their own admin role or
+// disable themselves (ErrForbidden), so there is always a way back in.
+func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (View, error) {
+	if err := a.authorize(); err != nil {
+		return View{}, err
+	}
+	var errs []error
+	var name string
+	if p.Name != nil {
+		var err error
+		name, err = user.NormalizeName(*p.Name)
+		errs = append(errs, err)
+	}
+	if p.Roles != nil {
+		errs = append(errs, user.CheckRoles("roles", p.Roles))
+	}
+	if err := user.Join(errs...); err != nil {
+		return View{}, err
+	}
+	self := !a.CLI && userID == a.Principal.UserID()
+	if self && ((p.Roles != nil && !(user.User{Roles: p.Roles}).HasRole(user.RoleAdmin)) || (p.Disabled != nil && *p.Disabled)) {
+		return View{}, domauth.ErrForbidden
+	}
+	var (
+		out    user.User
+		events []audit.Event
+	)
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		events = events[:0]
+		u, err := s.d.Users.ByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		add := func(t audit.Type) { events = append(events, s.event(a, t, u.ID, now)) }
+		if p.Name != nil && name != u.Name {
+			u.Name = name
+			add(audit.AdminNameChanged)
+		}
+		if p.Roles != nil && strings.Join(p.Roles, ",") != strings.Join(u.Roles, ",") {
+			u.Roles = append([]string(nil), p.Roles...)
+			add(audit.AdminRolesChanged)
+		}
+		if p.EmailVerified != nil && *p.EmailVerified != u.EmailVerified {
+			u.EmailVerified = *p.EmailVerified
+			add(audit.AdminEmailVerifiedSet)
+		}
+		if p.Disabled != nil && *p.Disabled != u.Disabled {
+			u.Disabled = *p.Disabled
+			if u.Disabled {
+				add(audit.AdminUserDisabled)
+				if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonAdmin, now); err != nil {
+					return err
+				}
+			} else {
+				add(audit.AdminUserEnabled)
+			}
+		}
+		out = u
+		if len(events) == 0 {
+			return nil
+		}
+		u.UpdatedAt = now
+		out = u
+		if err := s.d.Users.UpdateAdmin(ctx, u); err != nil {
+			return err
+		}
+		return s.append(ctx, events)
+	})
+	if err != nil {
+		return View{}, err
+	}
+	s.notify(ctx, events)
+	return s.view(ctx, out)
+}
+
+// RevokeSessions ends every session of the account.
+func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) error {
+	if err := a.authorize(); err != nil {
+		return err
+	}
+	var ev audit.Event
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if _, err := s.d.Users.ByID(ctx, userID); err != nil {
+			return err
+		}
+		now := s.now()
+		if _, err := s.d.Sessions.RevokeAllForUser(ctx, userID, "", ReasonAdmin, now); err != nil {
+			return err
+		}
+		ev = s.event(a, audit.AdminSessionsRevoked, userID, now)
+		return s.d.Audit.Append(ctx, ev)
+	})
+	if err == nil {
+		s.notify(ctx, []audit.Event{ev})
+	}
+	return err
+}
+
+// Delete removes the account with its sessions; its events stay, scrubbed
+// of client data, with the deletion recorded. Not oneself (ErrForbidden).
+func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
+	if err := a.authorize(); err != nil {
+		return err
+	}
+	if !a.CLI && userID == a.Principal.UserID() {
+		return domauth.ErrForbidden
+	}
+	var ev audit.Event
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.d.Users.Delete(ctx, userID); err != nil {
+			return err
+		}
+		if err := s.d.Audit.ScrubUser(ctx, userID); err != nil {
+			return err
+		}
+		ev = s.event(a, audit.AdminUserDeleted, userID, s.now())
+		// The deleted account's events keep no client data, the
+		// administrator's included.
+		ev.IP, ev.UserAgent = "", ""
+		return s.d.Audit.Append(ctx, ev)
+	})
+	if err == nil {
+		s.notify(ctx, []audit.Event{ev})
+	}
+	return err
+}
+
+// SecurityEvents lists an account's events, newest first.
+func (s *Service) SecurityEvents(ctx context.Context, a Actor, userID, cursor string, limit int) (audit.Page, error) {
+	if err := a.authorize(); err != nil {
+		return audit.Page{}, err
+	}
+	if limit < 1 || limit > MaxPage {
+		return audit.Page{}, user.Invalid("limit", "must be between 1 and 100")
+	}
+	if _, err := s.d.Users.ByID(ctx, userID); err != nil {
+		return audit.Page{}, err
+	}
+	page, err := s.d.Audit.ListByUser(ctx, userID, cursor, limit)
+	if errors.Is(err, audit.ErrInvalidCursor) {
+		return audit.Page{}, user.Invalid("cursor", "is not a cursor this service issued")
+	}
+	return page, err
+}
+
+// CreateInput is a new account made by an administrator.
+type CreateInput struct {
+	Email, Password, Name string
+	Roles                 []string // empty: ["user"]
+}
+
+// Create makes an account without signing it in (the command line's first
+// admin). Its email counts as verified: an operator vouched for it.
+func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (user.User, error) {
+	if err := a.authorize(); err != nil {
+		return user.User{}, err
+	}
+	email, ok := user.NormalizeEmail(in.Email)
+	var emailErr, nameErr error
+	if !ok {
+		emailErr = user.Invalid("email", "must be a valid email address")
+	}
+	name := ""
+	if in.Name != "" {
+		name, nameErr = user.NormalizeName(in.Name)
+	}
+	roles := in.Roles
+	if len(roles) == 0 {
+		roles = []string{user.RoleUser}
+	}
+	if err := user.Join(emailErr, nameErr, user.CheckPassword("password", in.Password, email), user.CheckRoles("roles", roles)); err != nil {
+		return user.User{}, err
+	}
+	hash, err := s.d.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return user.User{}, err
+	}
+	now := s.now()
+	u := user.User{ID: id.New(), Email: email, Name: name, Roles: roles, PasswordHash: hash,
+		EmailVerified: true, CreatedAt: now, UpdatedAt: now}
+	ev := s.event(a, audit.AdminUserCreated, u.ID, now)
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.d.Users.Create(ctx, u); err != nil {
+			return err
+		}
+		return s.d.Audit.Append(ctx, ev)
+	})
+	if err != nil {
+		return user.User{}, err
+	}
+	s.notify(ctx, []audit.Event{ev})
+	return u, nil
+}
+
+// SetRolesByEmail replaces the roles of the account with this email (the
+// command line's way to make an admin).
+func (s *Service) SetRolesByEmail(ctx context.Context, a Actor, email string, roles []string) (View, error) {
+	if err := a.authorize(); err != nil {
+		return View{}, err
+	}
+	e, ok := user.NormalizeEmail(email)
+	if !ok {
+		return View{}, user.Invalid("email", "must be a valid email address")
+	}
+	u, err := s.d.Users.ByEmail(ctx, e)
+	if err != nil {
+		return View{}, err
+	}
+	return s.Update(ctx, a, u.ID, Patch{Roles: roles})
+}
+
+// Keys lists the signing keys.
+func (s *Service) Keys(ctx context.Context, a Actor) ([]domauth.KeyStatus, error) {
+	if err := a.authorize(); err != nil {
+		return nil, err
+	}
+	return s.d.Keys.Keys(ctx)
+}
+
+// RotateKey adds the next signing key (published now, signing after the
+// publish-ahead time).
+func (s *Service) RotateKey(ctx context.Context, a Actor) (domauth.KeyStatus, error) {
+	if err := a.authorize(); err != nil {
+		return domauth.KeyStatus{}, err
+	}
+	k, err := s.d.Keys.Rotate(ctx)
+	if err == nil && s.d.Notifier != nil {
+		s.d.Notifier.AdminAction(ctx, audit.Event{Type: "signing_key_rotated", ActorID: a.id(), CreatedAt: s.now()})
+	}
+	return k, err
+}
+
+func (s *Service) event(a Actor, t audit.Type, userID string, now time.Time) audit.Event {
+	return audit.Event{ID: id.New(), UserID: userID, Type: t, IP: a.IP, UserAgent: a.UserAgent,
+		CreatedAt: now, ActorID: a.id()}
+}
+
+func (s *Service) append(ctx context.Context, events []audit.Event) error {
+	for _, e := range events {
+		if err := s.d.Audit.Append(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) notify(ctx context.Context, events []audit.Event) {
+	if s.d.Notifier == nil {
+		return
+	}
+	for _, e := range events {
+		s.d.Notifier.AdminAction(ctx, e)
+	}
+}
+
+func (s *Service) now() time.Time { return s.d.Clock.Now().UTC() }
