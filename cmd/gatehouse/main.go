@@ -3,6 +3,8 @@
 //	gatehouse            serve (HTTP on HTTP_ADDR, default :3000)
 //	gatehouse migrate    apply database migrations and exit
 //	gatehouse version    print the version and exit
+//	gatehouse users ...  create accounts, set roles (see cli.go)
+//	gatehouse keys ...   list and rotate signing keys
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/gatehouse/gatehouse/infrastructure/config"
@@ -49,7 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// the margin covers the jobs and the pool after the server drains.
 		app := fx.New(serveOptions(config.Module()), fx.StopTimeout(cfg.HTTP.ShutdownTimeout+5*time.Second))
 		if err := app.Err(); err != nil {
-			fmt.Fprintln(stderr, "gatehouse:", err)
+			// The cause alone, on one line: which function could not build
+			// which argument is fx's business, not the operator's.
+			fmt.Fprintln(stderr, "gatehouse:", oneLine(dig.RootCause(err)))
 			return 1
 		}
 		app.Run()
@@ -69,11 +74,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "users", "keys":
+		return operatorCommand(args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return 0
 	case "help", "--help", "-h":
-		fmt.Fprintln(stdout, "usage: gatehouse [serve|migrate|healthcheck|version]")
+		fmt.Fprintln(stdout, "usage: gatehouse [serve|migrate|healthcheck|version|users|keys]")
+		fmt.Fprintln(stdout, cliUsage)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "gatehouse: unknown command %q\nusage: gatehouse [serve|migrate|healthcheck|version]\n", cmd)

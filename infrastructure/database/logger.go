@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/logger"
@@ -40,6 +41,11 @@ func (l *gormLogger) Warn(ctx context.Context, msg string, args ...any) {
 
 // Error implements logger.Interface.
 func (l *gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	// gorm.Open logs its failure and also returns it; the caller reports
+	// it once (one line at start), so the log copy is dropped.
+	if strings.HasPrefix(msg, "failed to initialize database") {
+		return
+	}
 	l.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
 }
 

@@ -14,7 +14,8 @@ import (
 // built from config.Config and writing to os.Stderr, and that make fx log
 // its own events (provided, invoked, started, ...) through that logger at
 // debug level, so they stay out of production logs unless LOG_LEVEL=debug.
-// fx errors keep the error level.
+// fx's own error events are debug too: a failed start is reported once, as
+// one line by the command (its root cause), not as a dependency dump.
 //
 // Pass it to fx.New directly, not inside another fx.Module: fx scopes
 // fx.WithLogger to the module it appears in, which is also why the event
@@ -35,5 +36,6 @@ func fromConfig(cfg config.Config) (*slog.Logger, error) {
 func eventLogger(log *slog.Logger) fxevent.Logger {
 	l := &fxevent.SlogLogger{Logger: log}
 	l.UseLogLevel(slog.LevelDebug)
+	l.UseErrorLevel(slog.LevelDebug)
 	return l
 }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/adapter/password"
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/adapter/token"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/database"
+	"github.com/gatehouse/gatehouse/usecase/admin"
+)
+
+// Exit codes of the operator commands, for scripts.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // the database or another dependency failed
+	exitUsage    = 2 // unknown command or flag
+	exitInvalid  = 3 // bad input (email, password, roles)
+	exitConflict = 4 // the email is taken
+	exitNotFound = 5 // no such account
+)
+
+// stdin is where `users create` reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
+
+const cliUsage = `usage:
+  gatehouse users create --email E [--name N] [--role R]...   (password on stdin)
+  gatehouse users set-roles --email E R[,R...]
+  gatehouse keys list
+  gatehouse keys rotate`
+
+// operatorCommand runs `users ...` and `keys ...`: one line on stdout on
+// success, one line on stderr and a distinct exit code on failure.
+func operatorCommand(args []string, stdout, stderr io.Writer) int {
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "gatehouse: "+format+"\n", a...)
+		return code
+	}
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, cliUsage)
+		return exitUsage
+	}
+	cmd := args[0] + " " + args[1]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "account email")
+	name := fs.String("name", "", "display name")
+	var roles multiFlag
+	fs.Var(&roles, "role", "role (repeatable)")
+	if err := fs.Parse(args[2:]); err != nil {
+		return fail(exitUsage, "%s: %v", cmd, err)
+	}
+	switch cmd {
+	case "users create", "users set-roles", "keys list", "keys rotate":
+	default:
+		fmt.Fprintf(stderr, "gatehouse: unknown command %q\n%s\n", cmd, cliUsage)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	svc, tokens, closeDB, err := operatorServices(ctx)
+	if err != nil {
+		return fail(exitFailure, "%v", oneLine(err))
+	}
+	defer closeDB()
+	_ = tokens
+
+	switch cmd {
+	case "users create":
+		if *email == "" || fs.NArg() != 0 {
+			return fail(exitUsage, "users create: --email is required and the password is read from stdin")
+		}
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return fail(exitInvalid, "users create: %v", err)
+		}
+		u, err := svc.Create(ctx, admin.CLIActor, admin.CreateInput{Email: *email, Password: pw, Name: *name, Roles: roles})
+		if err != nil {
+			return fail(exitCode(err), "users create: %v", describe(err))
+		}
+		fmt.Fprintf(stdout, "created %s %s roles=%s\n", u.ID, u.Email, strings.Join(u.Roles, ","))
+	case "users set-roles":
+		if *email == "" || fs.NArg() != 1 {
+			return fail(exitUsage, "users set-roles: want --email E R[,R...]")
+		}
+		v, err := svc.SetRolesByEmail(ctx, admin.CLIActor, *email, strings.Split(fs.Arg(0), ","))
+		if err != nil {
+			return fail(exitCode(err), "users set-roles: %v", describe(err))
+		}
+		fmt.Fprintf(stdout, "updated %s %s roles=%s\n", v.ID, v.Email, strings.Join(v.Roles, ","))
+	case "keys list":
+		keys, err := svc.Keys(ctx, admin.CLIActor)
+		if err != nil {
+			return fail(exitFailure, "keys list: %v", oneLine(err))
+		}
+		for _, k := range keys {
+			fmt.Fprintln(stdout, keyLine(k))
+		}
+	case "keys rotate":
+		k, err := svc.RotateKey(ctx, admin.CLIActor)
+		if err != nil {
+			return fail(exitCode(err), "keys rotate: %v", oneLine(err))
+		}
+		fmt.Fprintln(stdout, keyLine(k))
+	}
+	return exitOK
+}
+
+func keyLine(k domauth.KeyStatus) string {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s %s %s created=%s activates=%s retires=%s",
+		k.Key.ID, k.Key.Algorithm, k.State, ts(k.Key.CreatedAt), ts(k.Key.ActivatesAt), ts(k.RetiresAt))
+}
+
+// operatorServices opens the database (migrating it when
+// DB_MIGRATE_ON_START allows, so the first admin can be made before the
+// first serve) and builds the admin use cases on it.
+func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func(), error) {
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := database.Open(databaseConfig(cfg), log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeDB := func() { _ = database.Close(db) }
+	if cfg.Database.MigrateOnStart {
+		if err := database.Migrate(ctx, db, cfg.Database.Driver); err != nil {
+			closeDB()
+			return nil, nil, nil, err
+		}
+	}
+	keys := persistence.NewKeyStore(db, cfg.JWT.DataKeys)
+	if _, err := keys.SealAtRest(ctx); err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	tokens, err := token.NewService(ctx, tokenConfig(cfg), keys, time.Now)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	hasher, err := newHasher(cfg)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	svc := admin.NewService(admin.Deps{
+		Users: persistence.NewAdminDirectory(db), Sessions: persistence.NewSessionStore(db),
+		Audit: persistence.NewAuditLog(db), Tx: persistence.NewTransactor(db),
+		Clock: systemClock{}, Hasher: hasher, Keys: tokens,
+	})
+	var _ *password.Hasher = hasher
+	return svc, tokens, closeDB, nil
+}
+
+// readPassword reads the first line of r (a pipe or a terminal) without
+// its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return line, nil
+}
+
+func exitCode(err error) int {
+	var ve *user.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return exitInvalid
+	case errors.Is(err, user.ErrEmailTaken):
+		return exitConflict
+	case errors.Is(err, user.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, domauth.ErrForbidden):
+		return exitInvalid
+	}
+	return exitFailure
+}
+
+// describe is the one-line public form of an error: field messages for
+// validation, the sentinel's text otherwise.
+func describe(err error) string {
+	var ve *user.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	return oneLine(err)
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
