@@ -207,6 +207,10 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if ae.Status == http.StatusUnauthorized && h.Get(echo.HeaderWWWAuthenticate) == "" {
 			h.Set(echo.HeaderWWWAuthenticate, wwwAuthenticate(ae.Code))
 		}
+		// RFC 6750 section 3.1: a valid token without the privilege.
+		if ae.Code == CodeForbidden && h.Get(echo.HeaderWWWAuthenticate) == "" {
+			h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="gatehouse", error="insufficient_scope"`)
+		}
 		env := errorEnvelope{
 			Success: false, StatusCode: ae.Status, Message: ae.Message,
 			Error:     errorBody{Code: ae.Code, Details: ae.Details},

@@ -127,6 +127,14 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"PUT", "/users/me/email"},
 		{"DELETE", "/users/me"},
 		{"GET", "/users/me/security-events"},
+		{"GET", "/admin/users"},
+		{"GET", "/admin/users/{id}"},
+		{"PATCH", "/admin/users/{id}"},
+		{"DELETE", "/admin/users/{id}"},
+		{"POST", "/admin/users/{id}/revoke-sessions"},
+		{"GET", "/admin/users/{id}/security-events"},
+		{"GET", "/admin/keys"},
+		{"POST", "/admin/keys/rotate"},
 		{"GET", "/.well-known/jwks.json"},
 		{"GET", "/.well-known/openid-configuration"},
 		{"GET", "/"},
@@ -158,7 +166,9 @@ func TestOperationsCoverAPI(t *testing.T) {
 // TestSpecConventions checks the house rules every operation of the spec follows.
 func TestSpecConventions(t *testing.T) {
 	v := newValidator(t)
-	fresh := map[string]bool{"PUT /users/me/password": true, "PUT /users/me/email": true, "DELETE /users/me": true}
+	fresh := map[string]bool{"PUT /users/me/password": true, "PUT /users/me/email": true, "DELETE /users/me": true,
+		"PATCH /admin/users/{id}": true, "DELETE /admin/users/{id}": true, "POST /admin/users/{id}/revoke-sessions": true,
+		"POST /admin/keys/rotate": true}
 	for _, op := range v.Operations() {
 		name := op.Method + " " + op.Path
 		o := v.doc.Paths.Value(op.Path).GetOperation(op.Method)
@@ -211,7 +221,7 @@ func TestSpecConventions(t *testing.T) {
 		"SESSION_REVOKED", "INVALID_CREDENTIALS", "REFRESH_TOKEN_INVALID", "REFRESH_TOKEN_REUSED",
 		"FRESH_AUTH_REQUIRED", "CSRF_REJECTED", "FORBIDDEN", "NOT_FOUND", "METHOD_NOT_ALLOWED",
 		"EMAIL_TAKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "TOO_MANY_REQUESTS",
-		"SERVICE_UNAVAILABLE", "INTERNAL",
+		"SERVICE_UNAVAILABLE", "USER_DISABLED", "INTERNAL",
 		// Account recovery and email.
 		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
 	}
