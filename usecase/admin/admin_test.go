@@ -1,0 +1,223 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/admin"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
+)
+
+var t0 = time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC)
+
+// directory is admin.Directory over the fake store: enough search for the
+// use case's own rules (the real search is tested on both databases).
+type directory struct {
+	*fakes.Users
+	store *fakes.Store
+	ids   []string
+}
+
+func (d *directory) Search(_ context.Context, q, _ string, limit int) ([]user.User, string, error) {
+	var out []user.User
+	for _, id := range d.ids {
+		if u, ok := d.store.User(id); ok && strings.Contains(u.Email, q) && len(out) < limit {
+			out = append(out, u)
+		}
+	}
+	return out, "", nil
+}
+
+func (d *directory) Facts(_ context.Context, ids []string, now time.Time) (map[string]admin.Facts, error) {
+	out := map[string]admin.Facts{}
+	for _, id := range ids {
+		n := 0
+		for _, s := range d.store.SessionsOf(id) {
+			if s.Active(now) {
+				n++
+			}
+		}
+		out[id] = admin.Facts{ActiveSessions: n}
+	}
+	return out, nil
+}
+
+type notes struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (n *notes) AdminAction(_ context.Context, e audit.Event) {
+	n.mu.Lock()
+	n.events = append(n.events, e)
+	n.mu.Unlock()
+}
+
+type env struct {
+	ctx   context.Context
+	store *fakes.Store
+	dir   *directory
+	notes *notes
+	svc   *admin.Service
+	root  admin.Actor
+	ada   user.User
+}
+
+func newEnv(t *testing.T) *env {
+	store := fakes.NewStore()
+	e := &env{ctx: t.Context(), store: store, dir: &directory{Users: store.Users, store: store}, notes: &notes{}}
+	e.svc = admin.NewService(admin.Deps{Users: e.dir, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes})
+	root, err := e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "root@example.com", Password: "root password", Roles: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ada, err = e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "Ada@Example.com", Password: "ada's password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dir.ids = []string{root.ID, e.ada.ID}
+	e.root = admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: root.ID}, User: root}}
+	for i := range 2 {
+		s := session.Policy{IdleTTL: time.Hour, AbsoluteTTL: 2 * time.Hour}.Start("00000000-0000-4000-8000-00000000000"+string(rune('1'+i)), e.ada.ID, t0, "", "")
+		if err := store.Sessions.Create(e.ctx, s, session.RefreshToken{Hash: [32]byte{byte(i)}, SessionID: s.ID, Generation: 1, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.notes.events = nil
+	return e
+}
+
+func TestCreateByCLI(t *testing.T) {
+	e := newEnv(t)
+	if e.ada.Email != "ada@example.com" || !e.ada.EmailVerified || len(e.ada.Roles) != 1 || e.ada.Roles[0] != user.RoleUser {
+		t.Fatalf("created %+v", e.ada)
+	}
+	ev := e.store.Events(e.ada.ID)
+	if len(ev) != 1 || ev[0].Type != audit.AdminUserCreated || ev[0].ActorID != audit.ActorCLI {
+		t.Fatalf("events %+v", ev)
+	}
+	_, err := e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "x", Password: "short", Roles: []string{"Bad"}})
+	var ve *user.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 3 {
+		t.Fatalf("bad input: %v", err)
+	}
+	if _, err := e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "ada@example.com", Password: "another password"}); !errors.Is(err, user.ErrEmailTaken) {
+		t.Fatalf("duplicate: %v", err)
+	}
+}
+
+// The admin role is read from the caller's account as loaded with the
+// session, so a token minted before a demotion gives nothing.
+func TestOnlyAdmins(t *testing.T) {
+	e := newEnv(t)
+	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: e.ada.ID, Roles: []string{"admin"}}, User: e.ada}}
+	calls := map[string]error{}
+	_, calls["search"] = e.svc.Search(e.ctx, adaActor, "", "", 10)
+	_, calls["get"] = e.svc.Get(e.ctx, adaActor, e.ada.ID)
+	_, calls["update"] = e.svc.Update(e.ctx, adaActor, e.ada.ID, admin.Patch{Roles: []string{"admin"}})
+	calls["revoke"] = e.svc.RevokeSessions(e.ctx, adaActor, e.ada.ID)
+	calls["delete"] = e.svc.Delete(e.ctx, adaActor, e.root.Principal.UserID())
+	_, calls["events"] = e.svc.SecurityEvents(e.ctx, adaActor, e.ada.ID, "", 10)
+	_, calls["keys"] = e.svc.Keys(e.ctx, adaActor)
+	_, calls["rotate"] = e.svc.RotateKey(e.ctx, adaActor)
+	for name, err := range calls {
+		if !errors.Is(err, domauth.ErrForbidden) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if u, _ := e.store.User(e.ada.ID); u.HasRole(user.RoleAdmin) {
+		t.Fatal("a non-admin granted herself admin")
+	}
+}
+
+func TestNotOneself(t *testing.T) {
+	e := newEnv(t)
+	me := e.root.Principal.UserID()
+	tr := true
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("own admin role: %v", err)
+	}
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Disabled: &tr}); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("disable self: %v", err)
+	}
+	if err := e.svc.Delete(e.ctx, e.root, me); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("delete self: %v", err)
+	}
+	// Keeping admin while adding a role is fine.
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"admin", "billing"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDisableRevokesEverySessionAtOnce(t *testing.T) {
+	e := newEnv(t)
+	tr := true
+	v, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Disabled: &tr})
+	if err != nil || !v.Disabled || v.ActiveSessions != 0 {
+		t.Fatalf("%+v %v", v, err)
+	}
+	for _, s := range e.store.SessionsOf(e.ada.ID) {
+		if s.Active(t0) || s.RevokeReason != admin.ReasonAdmin {
+			t.Fatalf("session %s still active", s.ID)
+		}
+	}
+	ev := e.store.Events(e.ada.ID)
+	last := ev[len(ev)-1]
+	if last.Type != audit.AdminUserDisabled || last.ActorID != e.root.Principal.UserID() {
+		t.Fatalf("event %+v", last)
+	}
+	if len(e.notes.events) != 1 || e.notes.events[0].Type != audit.AdminUserDisabled {
+		t.Fatalf("notified %+v", e.notes.events)
+	}
+	// Unchanged values record nothing.
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Disabled: &tr}); err != nil || len(e.store.Events(e.ada.ID)) != len(ev) {
+		t.Fatalf("no-op update recorded: %v", err)
+	}
+}
+
+// A failed event write rolls the whole change back and notifies nobody.
+func TestUpdateIsAtomic(t *testing.T) {
+	e := newEnv(t)
+	e.store.Audit.FailAppend(errors.New("disk full"))
+	tr := true
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Disabled: &tr, Roles: []string{"user", "admin"}}); err == nil {
+		t.Fatal("update succeeded without its events")
+	}
+	u, _ := e.store.User(e.ada.ID)
+	if u.Disabled || u.HasRole(user.RoleAdmin) || len(e.notes.events) != 0 {
+		t.Fatalf("partial update: %+v, notes %d", u, len(e.notes.events))
+	}
+	for _, s := range e.store.SessionsOf(e.ada.ID) {
+		if !s.Active(t0) {
+			t.Fatal("sessions revoked by a rolled-back disable")
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	empty := ""
+	for name, p := range map[string]admin.Patch{
+		"empty roles": {Roles: []string{}}, "bad role": {Roles: []string{"a b"}}, "empty name": {Name: &empty},
+	} {
+		var ve *user.ValidationError
+		if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, p); !errors.As(err, &ve) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := e.svc.Get(e.ctx, e.root, "00000000-0000-4000-8000-000000000099"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	if _, err := e.svc.Search(e.ctx, e.root, "", "", 0); err == nil {
+		t.Fatal("limit 0 accepted")
+	}
+}

@@ -1,0 +1,33 @@
+package auth_test
+
+import (
+	"errors"
+	"testing"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// A disabled account's login proves the password first: a wrong one is the
+// usual INVALID_CREDENTIALS (nothing learned), the right one ErrDisabled,
+// and no session is started.
+func TestLoginOfDisabledAccount(t *testing.T) {
+	e := newEnv(t)
+	p := e.register(adaEmail, adaPassword)
+	u := e.storedUser(p.User.ID)
+	u.Disabled = true
+	if err := e.store.Users.UpdateAdmin(e.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta); !errors.Is(err, domauth.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := e.svc.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); !errors.Is(err, user.ErrDisabled) {
+		t.Fatalf("right password: %v", err)
+	}
+	list, err := e.store.Sessions.ListActive(e.ctx, u.ID, e.clock.Now())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("sessions after the refused login: %d %v", len(list), err)
+	}
+}
