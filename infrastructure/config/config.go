@@ -96,6 +96,11 @@ type Database struct {
 	// DSN is derived from URL: for postgres the URL itself, for sqlite the
 	// file path (with any query string) or ":memory:".
 	DSN string
+	// PasswordFile names a file holding the database password
+	// (DATABASE_PASSWORD_FILE), for a secret mounted by Docker or Kubernetes:
+	// Load puts it into URL and DSN, so the password appears in no
+	// environment variable or compose file.
+	PasswordFile string
 	// MaxOpenConns caps open connections (DB_MAX_OPEN_CONNS, default 20).
 	MaxOpenConns int
 	// MaxIdleConns caps idle connections (DB_MAX_IDLE_CONNS, default 20:

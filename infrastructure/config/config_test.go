@@ -2,8 +2,10 @@ package config
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,6 +140,7 @@ func TestLoadNilLookup(t *testing.T) {
 
 func TestEveryEnvVarOverrides(t *testing.T) {
 	keyFile := writeFile(t, "key.pem", "not parsed here")
+	pwFile := writeFile(t, "db_password", "p\n")
 	overrides := []struct {
 		name, raw string
 		got       func(Config) any
@@ -167,6 +170,8 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.JWT.AccessTokenTTL }, 5 * time.Minute},
 		{"JWT_LEEWAY", "2s", func(c Config) any { return c.JWT.Leeway }, 2 * time.Second},
 		{"JWT_PRIVATE_KEY_FILE", keyFile, func(c Config) any { return c.JWT.PrivateKeyFile }, keyFile},
+		// The file holds the URL's own password, so the DATABASE_URL case holds too.
+		{"DATABASE_PASSWORD_FILE", pwFile, func(c Config) any { return c.Database.PasswordFile }, pwFile},
 		{"JWT_KEY_ROTATION_INTERVAL", "0", func(c Config) any { return c.JWT.RotationInterval }, time.Duration(0)},
 		{"JWT_KEY_PUBLISH_AHEAD", "2h", func(c Config) any { return c.JWT.PublishAhead }, 2 * time.Hour},
 		{"JWT_KEY_RELOAD_INTERVAL", "30s", func(c Config) any { return c.JWT.ReloadInterval }, 30 * time.Second},
@@ -602,5 +607,34 @@ func TestBadDataEncryptionKey(t *testing.T) {
 	// Rotation needs the publish-ahead to outlast the reload interval.
 	if _, err := Load(noFile(t, env{"JWT_KEY_PUBLISH_AHEAD": "30s", "JWT_KEY_RELOAD_INTERVAL": "1m"}).lookup); err == nil || !strings.Contains(err.Error(), "JWT_KEY_PUBLISH_AHEAD") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The database password can come from a secret file, so compose files and
+// environments never hold it.
+func TestDatabasePasswordFile(t *testing.T) {
+	pw := writeFile(t, "db_password", "s3cr:t/@pw\n")
+	c, err := Load(noFile(t, env{"DATABASE_URL": "postgres://gatehouse@db:5432/gatehouse?sslmode=disable", "DATABASE_PASSWORD_FILE": pw}).lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.Database.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := u.User.Password(); p != "s3cr:t/@pw" || u.Host != "db:5432" || c.Database.URL != c.Database.DSN {
+		t.Fatalf("dsn %q", c.Database.DSN)
+	}
+	if strings.Contains(fmt.Sprint(c.Redacted()), "s3cr") {
+		t.Fatal("password in the redacted config")
+	}
+	for _, bad := range []env{
+		{"DATABASE_PASSWORD_FILE": pw}, // sqlite default
+		{"DATABASE_URL": "postgres://db/gatehouse", "DATABASE_PASSWORD_FILE": pw},
+		{"DATABASE_URL": "postgres://u@db/gatehouse", "DATABASE_PASSWORD_FILE": "/nonexistent"},
+	} {
+		if _, err := Load(noFile(t, bad).lookup); err == nil || !strings.Contains(err.Error(), "DATABASE_PASSWORD_FILE") {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -93,6 +97,7 @@ func settings(c *Config) []setting {
 			},
 			show: func() any { return redactURL(c.Database.URL) },
 		},
+		field("DATABASE_PASSWORD_FILE", "", &c.Database.PasswordFile, regularFile),
 		field("DB_MAX_OPEN_CONNS", "20", &c.Database.MaxOpenConns, intIn(1, maxInt)),
 		field("DB_MAX_IDLE_CONNS", "20", &c.Database.MaxIdleConns, intIn(0, maxInt)),
 		field("DB_CONN_MAX_LIFETIME", "30m", &c.Database.ConnMaxLifetime, duration(0, noMax)),
@@ -249,6 +254,27 @@ func checks() []check {
 			if c.Mail.ResetLink == "" {
 				c.Mail.ResetLink = c.Mail.PublicURL + "/example/#/reset-password?token={token}"
 			}
+			return nil
+		}},
+		{"DATABASE_PASSWORD_FILE", []string{"DATABASE_PASSWORD_FILE", "DATABASE_URL"}, func(c *Config) error {
+			// Not only a check: it completes the URL with the secret.
+			if c.Database.PasswordFile == "" {
+				return nil
+			}
+			if c.Database.Driver != "postgres" {
+				return errors.New("is only for a postgres DATABASE_URL")
+			}
+			b, err := os.ReadFile(c.Database.PasswordFile)
+			if err != nil {
+				return errors.New("cannot be read")
+			}
+			pw := strings.TrimRight(string(b), "\r\n")
+			u, err := url.Parse(c.Database.URL)
+			if err != nil || u.User == nil || u.User.Username() == "" {
+				return errors.New("needs a user name in DATABASE_URL (postgres://USER@host/db)")
+			}
+			u.User = url.UserPassword(u.User.Username(), pw)
+			c.Database.URL, c.Database.DSN = u.String(), u.String()
 			return nil
 		}},
 		{"JWT_KEY_PUBLISH_AHEAD", []string{"JWT_KEY_PUBLISH_AHEAD", "JWT_KEY_RELOAD_INTERVAL", "JWT_KEY_ROTATION_INTERVAL"}, func(c *Config) error {

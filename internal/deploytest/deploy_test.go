@@ -26,8 +26,12 @@ type compose struct {
 		Healthcheck *struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
+		Secrets []string `yaml:"secrets"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
+	Secrets map[string]struct {
+		File string `yaml:"file"`
+	} `yaml:"secrets"`
 }
 
 func read(t *testing.T, name string) []byte {
@@ -52,8 +56,16 @@ func TestComposeFile(t *testing.T) {
 	if pg.Healthcheck == nil || !strings.Contains(strings.Join(pg.Healthcheck.Test, " "), "pg_isready") {
 		t.Error("postgres has no pg_isready health check")
 	}
-	user, pass, db := pg.Environment["POSTGRES_USER"], pg.Environment["POSTGRES_PASSWORD"], pg.Environment["POSTGRES_DB"]
-	wantURL := "postgres://" + user + ":" + pass + "@postgres:5432/" + db
+	user, db := pg.Environment["POSTGRES_USER"], pg.Environment["POSTGRES_DB"]
+	// The password is a secret file read by PostgreSQL and Gatehouse alike,
+	// not a literal repeated in the services.
+	if pg.Environment["POSTGRES_PASSWORD"] != "" || pg.Environment["POSTGRES_PASSWORD_FILE"] != "/run/secrets/db_password" || !contains(pg.Secrets, "db_password") {
+		t.Errorf("postgres password not from the db_password secret: %+v", pg.Environment)
+	}
+	if c.Secrets["db_password"].File == "" || c.Secrets["data_encryption_key"].File == "" {
+		t.Errorf("secrets not declared: %+v", c.Secrets)
+	}
+	wantURL := "postgres://" + user + "@postgres:5432/" + db
 
 	g, ok := c.Services["gatehouse"]
 	if !ok || g.Build == nil {
@@ -64,6 +76,19 @@ func TestComposeFile(t *testing.T) {
 	}
 	if !strings.HasPrefix(g.Environment["DATABASE_URL"], wantURL) {
 		t.Errorf("gatehouse DATABASE_URL %q does not point at the postgres service (%s)", g.Environment["DATABASE_URL"], wantURL)
+	}
+	if g.Environment["DATABASE_PASSWORD_FILE"] != "/run/secrets/db_password" || !contains(g.Secrets, "db_password") {
+		t.Error("gatehouse does not read the db_password secret")
+	}
+	if g.Environment["DATA_ENCRYPTION_KEY"] != "file:/run/secrets/data_encryption_key" || !contains(g.Secrets, "data_encryption_key") {
+		t.Error("gatehouse does not read the data_encryption_key secret")
+	}
+	for name, s := range c.Services {
+		for k, v := range s.Environment {
+			if strings.Contains(v, ":gatehouse@") || (strings.Contains(k, "PASSWORD") && !strings.HasSuffix(k, "_FILE")) {
+				t.Errorf("%s: %s holds a literal password", name, k)
+			}
+		}
 	}
 	if g.DependsOn["postgres"].Condition != "service_healthy" {
 		t.Error("gatehouse does not wait for a healthy postgres")
@@ -85,7 +110,8 @@ func TestComposeFile(t *testing.T) {
 		t.Error("gatehouse does not start after mailpit")
 	}
 	m, ok := c.Services["migrate"]
-	if !ok || !contains(m.Command, "migrate") || m.Environment["DATABASE_URL"] != g.Environment["DATABASE_URL"] {
+	if !ok || !contains(m.Command, "migrate") || m.Environment["DATABASE_URL"] != g.Environment["DATABASE_URL"] ||
+		m.Environment["DATABASE_PASSWORD_FILE"] != g.Environment["DATABASE_PASSWORD_FILE"] {
 		t.Errorf("migrate service: %+v", m)
 	}
 	for name, s := range c.Services {
@@ -126,4 +152,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The repository ships a license and keeps build context small and free of
+// local secrets and databases.
+func TestLicenseAndDockerignore(t *testing.T) {
+	if !strings.Contains(string(read(t, "LICENSE")), "Apache License") {
+		t.Error("LICENSE is not the Apache License")
+	}
+	ignore := string(read(t, ".dockerignore"))
+	for _, p := range []string{".git", "secrets", "data", ".env"} {
+		if !regexp.MustCompile(`(?m)^/?` + regexp.QuoteMeta(p) + `/?$`).MatchString(ignore) {
+			t.Errorf(".dockerignore does not exclude %s", p)
+		}
+	}
 }
