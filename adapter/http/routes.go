@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/usecase/account"
@@ -38,6 +39,8 @@ type Deps struct {
 	// IPLimiter, when not nil, budgets requests per client on every route
 	// but the health probes.
 	IPLimiter IPLimiter
+	// Tracer, when not nil, traces every request and its use case.
+	Tracer trace.TracerProvider
 	// Metrics, when not nil, records every request (route, method, status,
 	// duration) and per-IP throttling.
 	Metrics RequestObserver
@@ -73,6 +76,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	// the access log wraps the rest so it sees the final status; recover
 	// inside it so a panic still gets a logged envelope.
 	e.Pre(requestIDMiddleware)
+	e.Use(tracingMiddleware(d.Tracer))
 	e.Use(requestMetrics(e, d.Metrics))
 	e.Use(accessLog(d.Log), recoverMiddleware(d.Log), securityHeaders, privateByDefault, cleanQuery, headAsGet)
 	if len(o.CORSAllowedOrigins) > 0 {

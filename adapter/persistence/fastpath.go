@@ -71,6 +71,8 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 	// Straight to the connection (or the caller's transaction), with
 	// PostgreSQL's own placeholders: building the statement through gorm
 	// cost more CPU than anything else in the service's part of a refresh.
+	ctx, span := startStatement(ctx, "db.rotate_current refresh_tokens", "postgres", rotateCurrentSQL)
+	defer span.End()
 	row := db.Statement.ConnPool.QueryRowContext(ctx, rotateCurrentSQL,
 		in.Hash[:], toDB(in.Now), toDB(in.Now.Add(in.IdleTTL)),
 		in.UserAgent, in.IP, in.SuccessorSealed, in.Next[:])

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/logging"
 	"github.com/gatehouse/gatehouse/infrastructure/metrics"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/infrastructure/tracing"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -59,6 +61,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		httpserver.Module(),
 		scheduler.Module(),
 		metrics.Module(),
+		tracing.Module(),
 		fx.Provide(
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
@@ -340,6 +343,7 @@ type routeDeps struct {
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter
 	Metrics *metricsadapter.Metrics
+	Tracer  trace.TracerProvider
 }
 
 func registerRoutes(d routeDeps) {
@@ -362,6 +366,7 @@ func registerRoutes(d routeDeps) {
 		Log:       d.Log,
 		IPLimiter: ipLimiterOrNil(d.Limiter),
 		Metrics:   d.Metrics,
+		Tracer:    d.Tracer,
 	}, httpadapter.Options{
 		BodyLimit:      d.Cfg.HTTP.BodyLimit,
 		RequestTimeout: d.Cfg.HTTP.RequestTimeout,

@@ -38,6 +38,7 @@ type Config struct {
 	Audit     Audit
 	Log       Log
 	Mail      Mail
+	Tracing   Tracing
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
@@ -50,6 +51,14 @@ type Config struct {
 	// file is the YAML file the values were read from ("" when none), kept
 	// only so the startup log line can say where the settings came from.
 	file string
+}
+
+// Tracing configures OpenTelemetry.
+type Tracing struct {
+	// OTLPEndpoint is the OTLP/HTTP endpoint spans are sent to
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318). Empty, the
+	// default, turns tracing off.
+	OTLPEndpoint string
 }
 
 // HTTP configures the public HTTP listener.

@@ -202,6 +202,7 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 			[2]any{100, 10 * time.Second}},
 		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.Log.Level }, "debug"},
 		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", func(c Config) any { return c.Tracing.OTLPEndpoint }, "http://collector:4318"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},

@@ -206,6 +206,7 @@ func settings(c *Config) []setting {
 		rateSetting("MAIL_RATE_PER_ADDRESS", "3/15m", &c.Mail.PerAddress, &c.Mail.PerAddressWindow),
 		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
 
+		field("OTEL_EXPORTER_OTLP_ENDPOINT", "", &c.Tracing.OTLPEndpoint, httpURL),
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
@@ -318,4 +319,16 @@ func rateSetting(name, def string, n *int, window *time.Duration) setting {
 			return fmt.Sprintf("%d/%s", *n, *window)
 		},
 	}
+}
+
+// httpURL accepts "" or an absolute http(s) URL with a host.
+func httpURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("want an http:// or https:// URL, e.g. http://collector:4318")
+	}
+	return raw, nil
 }

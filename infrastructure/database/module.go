@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
 	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/tracing"
 )
 
 // Module provides the *gorm.DB opened from config.Config, with pending
@@ -25,7 +27,13 @@ func Module() fx.Option {
 const migrateTimeout = 5 * time.Minute
 
 // fromConfig opens the database and ties it to the application lifecycle.
-func fromConfig(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*gorm.DB, error) {
+// tracerIn takes the tracer provider when the graph has one (tracing.Module).
+type tracerIn struct {
+	fx.In
+	Tracer trace.TracerProvider `optional:"true"`
+}
+
+func fromConfig(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, tr tracerIn) (*gorm.DB, error) {
 	dc := cfg.Database
 	db, err := Open(Config{
 		Driver:          dc.Driver,
@@ -36,6 +44,12 @@ func fromConfig(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*gorm.DB,
 	}, log)
 	if err != nil {
 		return nil, err
+	}
+	if tr.Tracer != nil {
+		if err := tracing.InstrumentGorm(db, tr.Tracer, dc.Driver); err != nil {
+			_ = Close(db)
+			return nil, err
+		}
 	}
 	if dc.MigrateOnStart {
 		ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)

@@ -44,9 +44,9 @@ func New(opts Options, w io.Writer) (*slog.Logger, error) {
 	ho := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(strings.TrimSpace(opts.Format)) {
 	case "json", "":
-		return slog.New(slog.NewJSONHandler(w, ho)), nil
+		return slog.New(contextHandler{slog.NewJSONHandler(w, ho)}), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, ho)), nil
+		return slog.New(contextHandler{slog.NewTextHandler(w, ho)}), nil
 	}
 	return nil, fmt.Errorf("logging: unknown format %q (want json or text)", opts.Format)
 }

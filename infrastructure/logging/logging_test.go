@@ -1,9 +1,14 @@
 package logging
 
 import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -115,7 +120,8 @@ func TestFxEventsAtDebug(t *testing.T) {
 	ev.LogEvent(&fxevent.Started{})
 	ev.LogEvent(&fxevent.Started{Err: os.ErrNotExist})
 	got := lines(&buf)
-	if len(got) != 2 || !strings.Contains(got[0], `"level":"DEBUG"`) || !strings.Contains(got[1], `"level":"ERROR"`) {
+	// Errors too: a failed start is reported once by the command, as one line.
+	if len(got) != 2 || !strings.Contains(got[0], `"level":"DEBUG"`) || !strings.Contains(got[1], `"level":"DEBUG"`) {
 		t.Errorf("fx events: %v", got)
 	}
 }
@@ -154,5 +160,30 @@ func TestModuleBadConfig(t *testing.T) {
 	app := fx.New(config.Module(), Module(), fx.Invoke(func(*slog.Logger) {}), fx.NopLogger)
 	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "config: LOG_FORMAT:") {
 		t.Errorf("fx.New error = %v, want the config error", err)
+	}
+}
+
+func TestRequestAndTraceIDsFromContext(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(Options{Level: "info"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(reqctx.WithRequestID(context.Background(), "req-1"),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	log.InfoContext(ctx, "hello")
+	log.InfoContext(ctx, "explicit", "requestId", "req-1")
+	log.Info("no context")
+	got := lines(&buf)
+	if !strings.Contains(got[0], `"requestId":"req-1"`) || !strings.Contains(got[0], `"traceId":"4bf92f3577b34da6a3ce929d0e0e4736"`) || !strings.Contains(got[0], `"spanId":"00f067aa0ba902b7"`) {
+		t.Errorf("with context: %s", got[0])
+	}
+	if strings.Count(got[1], "requestId") != 1 {
+		t.Errorf("request ID twice: %s", got[1])
+	}
+	if strings.Contains(got[2], "traceId") || strings.Contains(got[2], "requestId") {
+		t.Errorf("without context: %s", got[2])
 	}
 }
