@@ -20,14 +20,47 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AdminUserEnvelopeSuccess.
+const (
+	AdminUserEnvelopeSuccessTrue AdminUserEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the AdminUserEnvelopeSuccess enum.
+func (e AdminUserEnvelopeSuccess) Valid() bool {
+	switch e {
+	case AdminUserEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminUserPageEnvelopeSuccess.
+const (
+	AdminUserPageEnvelopeSuccessTrue AdminUserPageEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the AdminUserPageEnvelopeSuccess enum.
+func (e AdminUserPageEnvelopeSuccess) Valid() bool {
+	switch e {
+	case AdminUserPageEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CSRFREJECTED         ErrorCode = "CSRF_REJECTED"
+	EMAILLINKINVALID     ErrorCode = "EMAIL_LINK_INVALID"
+	EMAILNOTVERIFIED     ErrorCode = "EMAIL_NOT_VERIFIED"
 	EMAILTAKEN           ErrorCode = "EMAIL_TAKEN"
 	FORBIDDEN            ErrorCode = "FORBIDDEN"
 	FRESHAUTHREQUIRED    ErrorCode = "FRESH_AUTH_REQUIRED"
 	INTERNAL             ErrorCode = "INTERNAL"
 	INVALIDCREDENTIALS   ErrorCode = "INVALID_CREDENTIALS"
+	MAILUNAVAILABLE      ErrorCode = "MAIL_UNAVAILABLE"
 	MALFORMEDJSON        ErrorCode = "MALFORMED_JSON"
 	METHODNOTALLOWED     ErrorCode = "METHOD_NOT_ALLOWED"
 	NOTFOUND             ErrorCode = "NOT_FOUND"
@@ -41,6 +74,7 @@ const (
 	TOOMANYREQUESTS      ErrorCode = "TOO_MANY_REQUESTS"
 	UNAUTHENTICATED      ErrorCode = "UNAUTHENTICATED"
 	UNSUPPORTEDMEDIATYPE ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
+	USERDISABLED         ErrorCode = "USER_DISABLED"
 	VALIDATIONFAILED     ErrorCode = "VALIDATION_FAILED"
 )
 
@@ -48,6 +82,10 @@ const (
 func (e ErrorCode) Valid() bool {
 	switch e {
 	case CSRFREJECTED:
+		return true
+	case EMAILLINKINVALID:
+		return true
+	case EMAILNOTVERIFIED:
 		return true
 	case EMAILTAKEN:
 		return true
@@ -58,6 +96,8 @@ func (e ErrorCode) Valid() bool {
 	case INTERNAL:
 		return true
 	case INVALIDCREDENTIALS:
+		return true
+	case MAILUNAVAILABLE:
 		return true
 	case MALFORMEDJSON:
 		return true
@@ -84,6 +124,8 @@ func (e ErrorCode) Valid() bool {
 	case UNAUTHENTICATED:
 		return true
 	case UNSUPPORTEDMEDIATYPE:
+		return true
+	case USERDISABLED:
 		return true
 	case VALIDATIONFAILED:
 		return true
@@ -223,15 +265,25 @@ func (e RefreshTokenTransport) Valid() bool {
 
 // Defines values for SecurityEventType.
 const (
-	AccountDeleted       SecurityEventType = "account_deleted"
-	EmailChanged         SecurityEventType = "email_changed"
-	LoginFailed          SecurityEventType = "login_failed"
-	LoginSucceeded       SecurityEventType = "login_succeeded"
-	LogoutAll            SecurityEventType = "logout_all"
-	PasswordChanged      SecurityEventType = "password_changed"
-	Reauthenticated      SecurityEventType = "reauthenticated"
-	RefreshReuseDetected SecurityEventType = "refresh_reuse_detected"
-	SessionRevoked       SecurityEventType = "session_revoked"
+	AccountDeleted            SecurityEventType = "account_deleted"
+	AdminEmailVerifiedChanged SecurityEventType = "admin_email_verified_changed"
+	AdminNameChanged          SecurityEventType = "admin_name_changed"
+	AdminRolesChanged         SecurityEventType = "admin_roles_changed"
+	AdminSessionsRevoked      SecurityEventType = "admin_sessions_revoked"
+	AdminUserCreated          SecurityEventType = "admin_user_created"
+	AdminUserDeleted          SecurityEventType = "admin_user_deleted"
+	AdminUserDisabled         SecurityEventType = "admin_user_disabled"
+	AdminUserEnabled          SecurityEventType = "admin_user_enabled"
+	EmailChanged              SecurityEventType = "email_changed"
+	EmailVerified             SecurityEventType = "email_verified"
+	LoginFailed               SecurityEventType = "login_failed"
+	LoginSucceeded            SecurityEventType = "login_succeeded"
+	LogoutAll                 SecurityEventType = "logout_all"
+	PasswordChanged           SecurityEventType = "password_changed"
+	PasswordReset             SecurityEventType = "password_reset"
+	Reauthenticated           SecurityEventType = "reauthenticated"
+	RefreshReuseDetected      SecurityEventType = "refresh_reuse_detected"
+	SessionRevoked            SecurityEventType = "session_revoked"
 )
 
 // Valid indicates whether the value is a known member of the SecurityEventType enum.
@@ -239,7 +291,25 @@ func (e SecurityEventType) Valid() bool {
 	switch e {
 	case AccountDeleted:
 		return true
+	case AdminEmailVerifiedChanged:
+		return true
+	case AdminNameChanged:
+		return true
+	case AdminRolesChanged:
+		return true
+	case AdminSessionsRevoked:
+		return true
+	case AdminUserCreated:
+		return true
+	case AdminUserDeleted:
+		return true
+	case AdminUserDisabled:
+		return true
+	case AdminUserEnabled:
+		return true
 	case EmailChanged:
+		return true
+	case EmailVerified:
 		return true
 	case LoginFailed:
 		return true
@@ -248,6 +318,8 @@ func (e SecurityEventType) Valid() bool {
 	case LogoutAll:
 		return true
 	case PasswordChanged:
+		return true
+	case PasswordReset:
 		return true
 	case Reauthenticated:
 		return true
@@ -320,6 +392,75 @@ func (e SessionStateEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for SigningKeyAlg.
+const (
+	ES256 SigningKeyAlg = "ES256"
+	EdDSA SigningKeyAlg = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyAlg enum.
+func (e SigningKeyAlg) Valid() bool {
+	switch e {
+	case ES256:
+		return true
+	case EdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyState.
+const (
+	Active  SigningKeyState = "active"
+	Next    SigningKeyState = "next"
+	Retired SigningKeyState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyState enum.
+func (e SigningKeyState) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Next:
+		return true
+	case Retired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyEnvelopeSuccess.
+const (
+	SigningKeyEnvelopeSuccessTrue SigningKeyEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyEnvelopeSuccess enum.
+func (e SigningKeyEnvelopeSuccess) Valid() bool {
+	switch e {
+	case SigningKeyEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyListEnvelopeSuccess.
+const (
+	SigningKeyListEnvelopeSuccessTrue SigningKeyListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyListEnvelopeSuccess enum.
+func (e SigningKeyListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case SigningKeyListEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SuccessEnvelopeSuccess.
 const (
 	SuccessEnvelopeSuccessTrue SuccessEnvelopeSuccess = true
@@ -380,6 +521,82 @@ func (e UserEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// AdminUser A user plus what administrators see.
+type AdminUser struct {
+	ActiveSessions int                 `json:"activeSessions"`
+	CreatedAt      time.Time           `json:"createdAt"`
+	Disabled       bool                `json:"disabled"`
+	Email          openapi_types.Email `json:"email"`
+	EmailVerified  bool                `json:"emailVerified"`
+	Id             openapi_types.UUID  `json:"id"`
+	LastLoginAt    *time.Time          `json:"lastLoginAt"`
+	MfaEnabled     bool                `json:"mfaEnabled"`
+	Name           string              `json:"name"`
+	Passkeys       int                 `json:"passkeys"`
+	Roles          []string            `json:"roles"`
+	UpdatedAt      time.Time           `json:"updatedAt"`
+}
+
+// AdminUserEnvelope defines model for AdminUserEnvelope.
+type AdminUserEnvelope struct {
+	// Data A user plus what administrators see.
+	Data *AdminUser `json:"data,omitempty"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                      `json:"statusCode"`
+	Success    AdminUserEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// AdminUserEnvelopeSuccess defines model for AdminUserEnvelope.Success.
+type AdminUserEnvelopeSuccess bool
+
+// AdminUserPageEnvelope defines model for AdminUserPageEnvelope.
+type AdminUserPageEnvelope struct {
+	Data *struct {
+		Items      []AdminUser `json:"items"`
+		NextCursor *string     `json:"nextCursor"`
+	} `json:"data,omitempty"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                          `json:"statusCode"`
+	Success    AdminUserPageEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// AdminUserPageEnvelopeSuccess defines model for AdminUserPageEnvelope.Success.
+type AdminUserPageEnvelopeSuccess bool
+
+// AdminUserPatch defines model for AdminUserPatch.
+type AdminUserPatch struct {
+	Disabled      *bool     `json:"disabled,omitempty"`
+	EmailVerified *bool     `json:"emailVerified,omitempty"`
+	Name          *string   `json:"name,omitempty"`
+	Roles         *[]string `json:"roles,omitempty"`
+}
+
 // ChangeEmailRequest defines model for ChangeEmailRequest.
 type ChangeEmailRequest struct {
 	// Email Trimmed and compared case-insensitively.
@@ -402,6 +619,12 @@ type ChangePasswordRequest struct {
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
+
+// EmailLinkToken The `token` parameter of the link's URL fragment (43 characters of base64url for
+// the links this service mails). A value of another shape is `VALIDATION_FAILED`.
+//
+// Example: 3q2-7wX9kLmN0pQrStUvWxYz_AbCdEfGhIjKlMnOpQr
+type EmailLinkToken = string
 
 // ErrorBody defines model for ErrorBody.
 type ErrorBody struct {
@@ -446,6 +669,14 @@ type FieldError struct {
 
 	// Message What is wrong, for humans.
 	Message string `json:"message"`
+}
+
+// ForgotPasswordRequest defines model for ForgotPasswordRequest.
+type ForgotPasswordRequest struct {
+	// Email Trimmed and compared case-insensitively.
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
 }
 
 // Health defines model for Health.
@@ -621,8 +852,24 @@ type RegisterRequest struct {
 	RefreshTokenTransport *RefreshTokenTransport `json:"refreshTokenTransport,omitempty"`
 }
 
+// ResetPasswordRequest defines model for ResetPasswordRequest.
+type ResetPasswordRequest struct {
+	// NewPassword 8 to 128 characters (Unicode allowed, counted as characters, never truncated); must
+	// not equal the email.
+	NewPassword Password `json:"newPassword"`
+
+	// Token The `token` parameter of the link's URL fragment (43 characters of base64url for
+	// the links this service mails). A value of another shape is `VALIDATION_FAILED`.
+	//
+	//
+	// Example: 3q2-7wX9kLmN0pQrStUvWxYz_AbCdEfGhIjKlMnOpQr
+	Token EmailLinkToken `json:"token"`
+}
+
 // SecurityEvent defines model for SecurityEvent.
 type SecurityEvent struct {
+	// ActorId Present on administrative events only; the administrator's user ID, or `cli` for the command line.
+	ActorId   *string            `json:"actorId,omitempty"`
 	CreatedAt time.Time          `json:"createdAt"`
 	Id        openapi_types.UUID `json:"id"`
 
@@ -782,6 +1029,72 @@ type SessionStateEnvelope struct {
 // SessionStateEnvelopeSuccess defines model for SessionStateEnvelope.Success.
 type SessionStateEnvelopeSuccess bool
 
+// SigningKey defines model for SigningKey.
+type SigningKey struct {
+	ActivatesAt *time.Time    `json:"activatesAt"`
+	Alg         SigningKeyAlg `json:"alg"`
+	CreatedAt   *time.Time    `json:"createdAt"`
+	Kid         string        `json:"kid"`
+
+	// RetiresAt When the key stops (or stopped) signing; `null` while no later key exists.
+	RetiresAt *time.Time      `json:"retiresAt"`
+	State     SigningKeyState `json:"state"`
+}
+
+// SigningKeyAlg defines model for SigningKey.Alg.
+type SigningKeyAlg string
+
+// SigningKeyState defines model for SigningKey.State.
+type SigningKeyState string
+
+// SigningKeyEnvelope defines model for SigningKeyEnvelope.
+type SigningKeyEnvelope struct {
+	Data *SigningKey `json:"data,omitempty"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                       `json:"statusCode"`
+	Success    SigningKeyEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// SigningKeyEnvelopeSuccess defines model for SigningKeyEnvelope.Success.
+type SigningKeyEnvelopeSuccess bool
+
+// SigningKeyListEnvelope defines model for SigningKeyListEnvelope.
+type SigningKeyListEnvelope struct {
+	Data *[]SigningKey `json:"data,omitempty"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                           `json:"statusCode"`
+	Success    SigningKeyListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// SigningKeyListEnvelopeSuccess defines model for SigningKeyListEnvelope.Success.
+type SigningKeyListEnvelopeSuccess bool
+
 // SuccessEnvelope The fields every success envelope has. Each operation's envelope adds a required
 // `data` through `allOf` (pattern: `XEnvelope = allOf [SuccessEnvelope, {required:
 // [data], properties: {data: X}}]`); operations with nothing to return use
@@ -870,7 +1183,11 @@ type User struct {
 
 	// Email Trimmed; unique case-insensitively.
 	Email openapi_types.Email `json:"email"`
-	Id    openapi_types.UUID  `json:"id"`
+
+	// EmailVerified True once a verification (or password-reset) link mailed to `email` was used;
+	// an email change sets it back to false.
+	EmailVerified bool               `json:"emailVerified"`
+	Id            openapi_types.UUID `json:"id"`
 
 	// Name The display name; `""` when the user gave none at registration.
 	Name string `json:"name"`
@@ -905,6 +1222,31 @@ type UserEnvelope struct {
 // UserEnvelopeSuccess defines model for UserEnvelope.Success.
 type UserEnvelopeSuccess bool
 
+// VerifyEmailRequest defines model for VerifyEmailRequest.
+type VerifyEmailRequest struct {
+	// Token The `token` parameter of the link's URL fragment (43 characters of base64url for
+	// the links this service mails). A value of another shape is `VALIDATION_FAILED`.
+	//
+	//
+	// Example: 3q2-7wX9kLmN0pQrStUvWxYz_AbCdEfGhIjKlMnOpQr
+	Token EmailLinkToken `json:"token"`
+}
+
+// AdminUserID defines model for AdminUserID.
+type AdminUserID = string
+
+// Accepted Success envelope of an operation with nothing to return.
+type Accepted = NullEnvelope
+
+// AdminForbidden The error envelope. `data` is absent.
+type AdminForbidden = ErrorEnvelope
+
+// AdminNullOK Success envelope of an operation with nothing to return.
+type AdminNullOK = NullEnvelope
+
+// AdminUserOK defines model for AdminUserOK.
+type AdminUserOK = AdminUserEnvelope
+
 // BadRequest The error envelope. `data` is absent.
 type BadRequest = ErrorEnvelope
 
@@ -913,6 +1255,12 @@ type BearerRejected = ErrorEnvelope
 
 // CsrfRejected The error envelope. `data` is absent.
 type CsrfRejected = ErrorEnvelope
+
+// EmailLinkInvalid The error envelope. `data` is absent.
+type EmailLinkInvalid = ErrorEnvelope
+
+// EmailNotVerified The error envelope. `data` is absent.
+type EmailNotVerified = ErrorEnvelope
 
 // EmailTaken The error envelope. `data` is absent.
 type EmailTaken = ErrorEnvelope
@@ -938,6 +1286,9 @@ type InvalidParameters = ErrorEnvelope
 // LogoutRejected The error envelope. `data` is absent.
 type LogoutRejected = ErrorEnvelope
 
+// MailUnavailable The error envelope. `data` is absent.
+type MailUnavailable = ErrorEnvelope
+
 // NotFound The error envelope. `data` is absent.
 type NotFound = ErrorEnvelope
 
@@ -962,6 +1313,20 @@ type UnsupportedMediaType = ErrorEnvelope
 // UserOK defines model for UserOK.
 type UserOK = UserEnvelope
 
+// AdminSearchUsersParams defines parameters for AdminSearchUsers.
+type AdminSearchUsersParams struct {
+	// Q Substring of the email or name.
+	Q      *string `form:"q,omitempty" json:"q,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListSecurityEventsParams defines parameters for AdminListSecurityEvents.
+type AdminListSecurityEventsParams struct {
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListSecurityEventsParams defines parameters for ListSecurityEvents.
 type ListSecurityEventsParams struct {
 	// Limit Page size.
@@ -971,11 +1336,23 @@ type ListSecurityEventsParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// AdminUpdateUserJSONRequestBody defines body for AdminUpdateUser for application/json ContentType.
+type AdminUpdateUserJSONRequestBody = AdminUserPatch
+
+// VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
+type VerifyEmailJSONRequestBody = VerifyEmailRequest
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
 // LogoutJSONRequestBody defines body for Logout for application/json ContentType.
 type LogoutJSONRequestBody = LogoutRequest
+
+// ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
+type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
+
+// ResetPasswordJSONRequestBody defines body for ResetPassword for application/json ContentType.
+type ResetPasswordJSONRequestBody = ResetPasswordRequest
 
 // ReauthenticateJSONRequestBody defines body for Reauthenticate for application/json ContentType.
 type ReauthenticateJSONRequestBody = ReauthenticateRequest
@@ -1081,7 +1458,11 @@ type ClientInterface interface {
 	// A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 	// read it as is. Only public keys are published; a key's `kid` matches the `kid`
 	// header of the access tokens it verifies. During key rotation more than one key is
-	// listed.
+	// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
+	// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+	// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
+	// cache fetched just before a rotation refreshes before the new key signs
+	// (`no-cache` when that is zero; 5 minutes for keys from a file).
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 	GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1099,13 +1480,141 @@ type ClientInterface interface {
 	// Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 	GetOpenIDConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListKeys Signing keys and their states (admin)
+	//
+	// `next` keys are published in the JWKS but do not sign yet (`activatesAt` in the
+	// future); the `active` key signs; `retired` keys no longer sign (`retiresAt` is when
+	// they stopped) and stay in the JWKS until their last token has expired
+	// (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY` after `retiresAt`). Keys from
+	// `JWT_PRIVATE_KEY_FILE` have no times: the first is active, the others retired.
+	//
+	// Corresponds with GET /admin/keys (the `AdminListKeys` operationId).
+	AdminListKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRotateKey Add the next signing key (admin, fresh)
+	//
+	// **Requires fresh authentication.** A new key is published now and starts signing
+	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
+	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
+	//
+	// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
+	AdminRotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSearchUsers Find accounts (admin)
+	//
+	// Accounts whose email or name contains `q` (any case), newest first. Role `admin`
+	// required (checked against the caller's account as it is now, not the token's
+	// claims), else `403 FORBIDDEN`. Pass `nextCursor` as `cursor` for the next page.
+	//
+	// Corresponds with GET /admin/users (the `AdminSearchUsers` operationId).
+	AdminSearchUsers(ctx context.Context, params *AdminSearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDeleteUser Delete an account (admin, fresh)
+	//
+	// **Requires fresh authentication.** The account and its sessions are gone; its
+	// security events stay (without client data) with an `admin_user_deleted` event.
+	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	//
+	// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
+	AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminGetUser Read one account (admin)
+	//
+	// The account as an administrator sees it: the user plus `disabled`, `mfaEnabled`,
+	// `passkeys`, `activeSessions` and `lastLoginAt`. An unknown id is `404 NOT_FOUND`.
+	//
+	// Corresponds with GET /admin/users/{id} (the `AdminGetUser` operationId).
+	AdminGetUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
+	//
+	// **Requires fresh authentication.** Fields left out stay. Each change is a security
+	// event on the account with the administrator as `actorId`. `disabled: true` revokes
+	// every session of the account at once; its login then answers `403 USER_DISABLED`
+	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+	// An administrator cannot remove their own `admin` role or disable themselves
+	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+	// `400 VALIDATION_FAILED`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithBody(ctx context.Context, id AdminUserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
+	//
+	// **Requires fresh authentication.** Fields left out stay. Each change is a security
+	// event on the account with the administrator as `actorId`. `disabled: true` revokes
+	// every session of the account at once; its login then answers `403 USER_DISABLED`
+	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+	// An administrator cannot remove their own `admin` role or disable themselves
+	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+	// `400 VALIDATION_FAILED`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+	AdminUpdateUser(ctx context.Context, id AdminUserID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRevokeSessions Revoke every session of an account (admin, fresh)
+	//
+	// **Requires fresh authentication.** Every access token of the account gets
+	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
+	// `REFRESH_TOKEN_INVALID`.
+	//
+	// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
+	AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListSecurityEvents An account's security events (admin)
+	//
+	// As `GET /users/me/security-events`, for any account.
+	//
+	// Corresponds with GET /admin/users/{id}/security-events (the `AdminListSecurityEvents` operationId).
+	AdminListSecurityEvents(ctx context.Context, id AdminUserID, params *AdminListSecurityEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestEmailVerification Mail a verification link to the caller's address
+	//
+	// Queues a verification link to the account's current address; `202` and nothing
+	// sent when it is already verified. Throttled per address and per client IP
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): `429` with `Retry-After`. The link
+	// is `EMAIL_VERIFY_LINK` with the token in the URL fragment, valid `EMAIL_VERIFY_TTL`,
+	// once.
+	//
+	// Corresponds with POST /auth/email/verification (the `RequestEmailVerification` operationId).
+	RequestEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyEmailWithBody Verify the address with the token of a mailed link
+	//
+	// The token is single-use and bound to its purpose and to the address it was mailed
+	// to: a used, expired, unknown or reset token, or one mailed to an address the account
+	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+	// does not use it up.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+	VerifyEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyEmail Verify the address with the token of a mailed link
+	//
+	// The token is single-use and bound to its purpose and to the address it was mailed
+	// to: a used, expired, unknown or reset token, or one mailed to an address the account
+	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+	// does not use it up.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+	VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LoginWithBody Log in with email and password
 	//
 	// Always starts a new session (a `refresh_token` cookie sent with the request is
 	// ignored: no session fixation). The returned access token is fresh. A wrong email
 	// and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-	// `Retry-After`, even for the right password.
+	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1118,7 +1627,8 @@ type ClientInterface interface {
 	// ignored: no session fixation). The returned access token is fresh. A wrong email
 	// and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-	// `Retry-After`, even for the right password.
+	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1173,6 +1683,62 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 	LogoutAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ForgotPasswordWithBody Ask for a password-reset link
+	//
+	// Always `202` with the same body, after the same work, whether or not an account has
+	// the address: the request is queued as is, and the background sender mails a reset
+	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// a throttled request is still answered `202` and sends nothing. A malformed address
+	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+	ForgotPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ForgotPassword Ask for a password-reset link
+	//
+	// Always `202` with the same body, after the same work, whether or not an account has
+	// the address: the request is queued as is, and the background sender mails a reset
+	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// a throttled request is still answered `202` and sends nothing. A malformed address
+	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+	ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResetPasswordWithBody Set a new password with the token of a reset link
+	//
+	// Sets the password, ends every session of the account (their refresh and access
+	// tokens stop working), marks the address verified (the link proved it), and mails
+	// a notice to it. The user then logs in with the new password. The token is single-use
+	// and purpose-bound: an unknown, used, expired or verification token is
+	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+	ResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResetPassword Set a new password with the token of a reset link
+	//
+	// Sets the password, ends every session of the account (their refresh and access
+	// tokens stop working), marks the address verified (the link proved it), and mails
+	// a notice to it. The user then logs in with the new password. The token is single-use
+	// and purpose-bound: an unknown, used, expired or verification token is
+	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+	ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReauthenticateWithBody Prove the password again (step-up)
 	//
@@ -1249,6 +1815,9 @@ type ClientInterface interface {
 	// RegisterWithBody Create an account and log in
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
+	// When mail is configured, a verification link goes to the address (`emailVerified`
+	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -1260,6 +1829,9 @@ type ClientInterface interface {
 	// Register Create an account and log in
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
+	// When mail is configured, a verification link goes to the address (`emailVerified`
+	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -1395,7 +1967,9 @@ type ClientInterface interface {
 	//
 	// An address used by another account (compared case-insensitively) is
 	// `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-	// Sessions are kept.
+	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+	// configured, a verification link goes to it and a notice (no link) to the old one,
+	// and links mailed earlier stop working.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1410,7 +1984,9 @@ type ClientInterface interface {
 	//
 	// An address used by another account (compared case-insensitively) is
 	// `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-	// Sessions are kept.
+	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+	// configured, a verification link goes to it and a notice (no link) to the old one,
+	// and links mailed earlier stop working.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1485,7 +2061,11 @@ func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 // read it as is. Only public keys are published; a key's `kid` matches the `kid`
 // header of the access tokens it verifies. During key rotation more than one key is
-// listed.
+// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
+// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
+// cache fetched just before a rotation refreshes before the new key signs
+// (`no-cache` when that is zero; 5 minutes for keys from a file).
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1523,13 +2103,261 @@ func (c *Client) GetOpenIDConfiguration(ctx context.Context, reqEditors ...Reque
 	return c.Client.Do(req)
 }
 
+// AdminListKeys Signing keys and their states (admin)
+//
+// `next` keys are published in the JWKS but do not sign yet (`activatesAt` in the
+// future); the `active` key signs; `retired` keys no longer sign (`retiresAt` is when
+// they stopped) and stay in the JWKS until their last token has expired
+// (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY` after `retiresAt`). Keys from
+// `JWT_PRIVATE_KEY_FILE` have no times: the first is active, the others retired.
+//
+// Corresponds with GET /admin/keys (the `AdminListKeys` operationId).
+func (c *Client) AdminListKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListKeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRotateKey Add the next signing key (admin, fresh)
+//
+// **Requires fresh authentication.** A new key is published now and starts signing
+// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
+// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
+//
+// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
+func (c *Client) AdminRotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRotateKeyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSearchUsers Find accounts (admin)
+//
+// Accounts whose email or name contains `q` (any case), newest first. Role `admin`
+// required (checked against the caller's account as it is now, not the token's
+// claims), else `403 FORBIDDEN`. Pass `nextCursor` as `cursor` for the next page.
+//
+// Corresponds with GET /admin/users (the `AdminSearchUsers` operationId).
+func (c *Client) AdminSearchUsers(ctx context.Context, params *AdminSearchUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSearchUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDeleteUser Delete an account (admin, fresh)
+//
+// **Requires fresh authentication.** The account and its sessions are gone; its
+// security events stay (without client data) with an `admin_user_deleted` event.
+// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+//
+// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
+func (c *Client) AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDeleteUserRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminGetUser Read one account (admin)
+//
+// The account as an administrator sees it: the user plus `disabled`, `mfaEnabled`,
+// `passkeys`, `activeSessions` and `lastLoginAt`. An unknown id is `404 NOT_FOUND`.
+//
+// Corresponds with GET /admin/users/{id} (the `AdminGetUser` operationId).
+func (c *Client) AdminGetUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminGetUserRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
+//
+// **Requires fresh authentication.** Fields left out stay. Each change is a security
+// event on the account with the administrator as `actorId`. `disabled: true` revokes
+// every session of the account at once; its login then answers `403 USER_DISABLED`
+// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+// An administrator cannot remove their own `admin` role or disable themselves
+// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+// `400 VALIDATION_FAILED`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+func (c *Client) AdminUpdateUserWithBody(ctx context.Context, id AdminUserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUpdateUserRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
+//
+// **Requires fresh authentication.** Fields left out stay. Each change is a security
+// event on the account with the administrator as `actorId`. `disabled: true` revokes
+// every session of the account at once; its login then answers `403 USER_DISABLED`
+// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+// An administrator cannot remove their own `admin` role or disable themselves
+// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+// `400 VALIDATION_FAILED`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+func (c *Client) AdminUpdateUser(ctx context.Context, id AdminUserID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUpdateUserRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRevokeSessions Revoke every session of an account (admin, fresh)
+//
+// **Requires fresh authentication.** Every access token of the account gets
+// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
+// `REFRESH_TOKEN_INVALID`.
+//
+// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
+func (c *Client) AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRevokeSessionsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListSecurityEvents An account's security events (admin)
+//
+// As `GET /users/me/security-events`, for any account.
+//
+// Corresponds with GET /admin/users/{id}/security-events (the `AdminListSecurityEvents` operationId).
+func (c *Client) AdminListSecurityEvents(ctx context.Context, id AdminUserID, params *AdminListSecurityEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListSecurityEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestEmailVerification Mail a verification link to the caller's address
+//
+// Queues a verification link to the account's current address; `202` and nothing
+// sent when it is already verified. Throttled per address and per client IP
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): `429` with `Retry-After`. The link
+// is `EMAIL_VERIFY_LINK` with the token in the URL fragment, valid `EMAIL_VERIFY_TTL`,
+// once.
+//
+// Corresponds with POST /auth/email/verification (the `RequestEmailVerification` operationId).
+func (c *Client) RequestEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestEmailVerificationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyEmailWithBody Verify the address with the token of a mailed link
+//
+// The token is single-use and bound to its purpose and to the address it was mailed
+// to: a used, expired, unknown or reset token, or one mailed to an address the account
+// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+// does not use it up.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyEmail Verify the address with the token of a mailed link
+//
+// The token is single-use and bound to its purpose and to the address it was mailed
+// to: a used, expired, unknown or reset token, or one mailed to an address the account
+// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+// does not use it up.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // LoginWithBody Log in with email and password
 //
 // Always starts a new session (a `refresh_token` cookie sent with the request is
 // ignored: no session fixation). The returned access token is fresh. A wrong email
 // and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-// `Retry-After`, even for the right password.
+// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1552,7 +2380,8 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // ignored: no session fixation). The returned access token is fresh. A wrong email
 // and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-// `Retry-After`, even for the right password.
+// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1638,6 +2467,102 @@ func (c *Client) Logout(ctx context.Context, body LogoutJSONRequestBody, reqEdit
 // Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 func (c *Client) LogoutAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutAllRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ForgotPasswordWithBody Ask for a password-reset link
+//
+// Always `202` with the same body, after the same work, whether or not an account has
+// the address: the request is queued as is, and the background sender mails a reset
+// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+// belongs to an existing, enabled account. Throttled per address and per client IP;
+// a throttled request is still answered `202` and sends nothing. A malformed address
+// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+func (c *Client) ForgotPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewForgotPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ForgotPassword Ask for a password-reset link
+//
+// Always `202` with the same body, after the same work, whether or not an account has
+// the address: the request is queued as is, and the background sender mails a reset
+// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+// belongs to an existing, enabled account. Throttled per address and per client IP;
+// a throttled request is still answered `202` and sends nothing. A malformed address
+// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewForgotPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResetPasswordWithBody Set a new password with the token of a reset link
+//
+// Sets the password, ends every session of the account (their refresh and access
+// tokens stop working), marks the address verified (the link proved it), and mails
+// a notice to it. The user then logs in with the new password. The token is single-use
+// and purpose-bound: an unknown, used, expired or verification token is
+// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResetPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResetPassword Set a new password with the token of a reset link
+//
+// Sets the password, ends every session of the account (their refresh and access
+// tokens stop working), marks the address verified (the link proved it), and mails
+// a notice to it. The user then logs in with the new password. The token is single-use
+// and purpose-bound: an unknown, used, expired or verification token is
+// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResetPasswordRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1763,6 +2688,9 @@ func (c *Client) Refresh(ctx context.Context, body RefreshJSONRequestBody, reqEd
 // RegisterWithBody Create an account and log in
 //
 // Creates the account and starts a new session. The returned access token is fresh.
+// When mail is configured, a verification link goes to the address (`emailVerified`
+// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+// `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -1784,6 +2712,9 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // Register Create an account and log in
 //
 // Creates the account and starts a new session. The returned access token is fresh.
+// When mail is configured, a verification link goes to the address (`emailVerified`
+// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+// `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -2059,7 +2990,9 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 //
 // An address used by another account (compared case-insensitively) is
 // `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-// Sessions are kept.
+// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+// configured, a verification link goes to it and a notice (no link) to the old one,
+// and links mailed earlier stop working.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2084,7 +3017,9 @@ func (c *Client) ChangeEmailWithBody(ctx context.Context, contentType string, bo
 //
 // An address used by another account (compared case-insensitively) is
 // `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-// Sessions are kept.
+// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+// configured, a verification link goes to it and a notice (no link) to the old one,
+// and links mailed earlier stop working.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2257,6 +3192,427 @@ func NewGetOpenIDConfigurationRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAdminListKeysRequest constructs an http.Request for the AdminListKeys method
+func NewAdminListKeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminRotateKeyRequest constructs an http.Request for the AdminRotateKey method
+func NewAdminRotateKeyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/keys/rotate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminSearchUsersRequest constructs an http.Request for the AdminSearchUsers method
+func NewAdminSearchUsersRequest(server string, params *AdminSearchUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminDeleteUserRequest constructs an http.Request for the AdminDeleteUser method
+func NewAdminDeleteUserRequest(server string, id AdminUserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminGetUserRequest constructs an http.Request for the AdminGetUser method
+func NewAdminGetUserRequest(server string, id AdminUserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminUpdateUserRequest calls the generic AdminUpdateUser builder with application/json body
+func NewAdminUpdateUserRequest(server string, id AdminUserID, body AdminUpdateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminUpdateUserRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewAdminUpdateUserRequestWithBody constructs an http.Request for the AdminUpdateUser method, with any body, and a specified content type
+func NewAdminUpdateUserRequestWithBody(server string, id AdminUserID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminRevokeSessionsRequest constructs an http.Request for the AdminRevokeSessions method
+func NewAdminRevokeSessionsRequest(server string, id AdminUserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/revoke-sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListSecurityEventsRequest constructs an http.Request for the AdminListSecurityEvents method
+func NewAdminListSecurityEventsRequest(server string, id AdminUserID, params *AdminListSecurityEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/security-events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRequestEmailVerificationRequest constructs an http.Request for the RequestEmailVerification method
+func NewRequestEmailVerificationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/email/verification")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyEmailRequest calls the generic VerifyEmail builder with application/json body
+func NewVerifyEmailRequest(server string, body VerifyEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyEmailRequestWithBody constructs an http.Request for the VerifyEmail method, with any body, and a specified content type
+func NewVerifyEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/email/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2360,6 +3716,86 @@ func NewLogoutAllRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewForgotPasswordRequest calls the generic ForgotPassword builder with application/json body
+func NewForgotPasswordRequest(server string, body ForgotPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewForgotPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewForgotPasswordRequestWithBody constructs an http.Request for the ForgotPassword method, with any body, and a specified content type
+func NewForgotPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/password/forgot")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewResetPasswordRequest calls the generic ResetPassword builder with application/json body
+func NewResetPasswordRequest(server string, body ResetPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResetPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewResetPasswordRequestWithBody constructs an http.Request for the ResetPassword method, with any body, and a specified content type
+func NewResetPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/password/reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3039,7 +4475,11 @@ type ClientWithResponsesInterface interface {
 	// A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 	// read it as is. Only public keys are published; a key's `kid` matches the `kid`
 	// header of the access tokens it verifies. During key rotation more than one key is
-	// listed.
+	// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
+	// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+	// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
+	// cache fetched just before a rotation refreshes before the new key signs
+	// (`no-cache` when that is zero; 5 minutes for keys from a file).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3061,13 +4501,157 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 	GetOpenIDConfigurationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenIDConfigurationResponse, error)
 
+	// AdminListKeysWithResponse Signing keys and their states (admin)
+	//
+	// `next` keys are published in the JWKS but do not sign yet (`activatesAt` in the
+	// future); the `active` key signs; `retired` keys no longer sign (`retiresAt` is when
+	// they stopped) and stay in the JWKS until their last token has expired
+	// (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY` after `retiresAt`). Keys from
+	// `JWT_PRIVATE_KEY_FILE` have no times: the first is active, the others retired.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/keys (the `AdminListKeys` operationId).
+	AdminListKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminListKeysResponse, error)
+
+	// AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
+	//
+	// **Requires fresh authentication.** A new key is published now and starts signing
+	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
+	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
+	AdminRotateKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminRotateKeyResponse, error)
+
+	// AdminSearchUsersWithResponse Find accounts (admin)
+	//
+	// Accounts whose email or name contains `q` (any case), newest first. Role `admin`
+	// required (checked against the caller's account as it is now, not the token's
+	// claims), else `403 FORBIDDEN`. Pass `nextCursor` as `cursor` for the next page.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users (the `AdminSearchUsers` operationId).
+	AdminSearchUsersWithResponse(ctx context.Context, params *AdminSearchUsersParams, reqEditors ...RequestEditorFn) (*AdminSearchUsersResponse, error)
+
+	// AdminDeleteUserWithResponse Delete an account (admin, fresh)
+	//
+	// **Requires fresh authentication.** The account and its sessions are gone; its
+	// security events stay (without client data) with an `admin_user_deleted` event.
+	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
+	AdminDeleteUserWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminDeleteUserResponse, error)
+
+	// AdminGetUserWithResponse Read one account (admin)
+	//
+	// The account as an administrator sees it: the user plus `disabled`, `mfaEnabled`,
+	// `passkeys`, `activeSessions` and `lastLoginAt`. An unknown id is `404 NOT_FOUND`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users/{id} (the `AdminGetUser` operationId).
+	AdminGetUserWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminGetUserResponse, error)
+
+	// AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
+	//
+	// **Requires fresh authentication.** Fields left out stay. Each change is a security
+	// event on the account with the administrator as `actorId`. `disabled: true` revokes
+	// every session of the account at once; its login then answers `403 USER_DISABLED`
+	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+	// An administrator cannot remove their own `admin` role or disable themselves
+	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+	// `400 VALIDATION_FAILED`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithBodyWithResponse(ctx context.Context, id AdminUserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminUpdateUserResponse, error)
+
+	// AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
+	//
+	// **Requires fresh authentication.** Fields left out stay. Each change is a security
+	// event on the account with the administrator as `actorId`. `disabled: true` revokes
+	// every session of the account at once; its login then answers `403 USER_DISABLED`
+	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+	// An administrator cannot remove their own `admin` role or disable themselves
+	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+	// `400 VALIDATION_FAILED`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithResponse(ctx context.Context, id AdminUserID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminUpdateUserResponse, error)
+
+	// AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
+	//
+	// **Requires fresh authentication.** Every access token of the account gets
+	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
+	// `REFRESH_TOKEN_INVALID`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
+	AdminRevokeSessionsWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminRevokeSessionsResponse, error)
+
+	// AdminListSecurityEventsWithResponse An account's security events (admin)
+	//
+	// As `GET /users/me/security-events`, for any account.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users/{id}/security-events (the `AdminListSecurityEvents` operationId).
+	AdminListSecurityEventsWithResponse(ctx context.Context, id AdminUserID, params *AdminListSecurityEventsParams, reqEditors ...RequestEditorFn) (*AdminListSecurityEventsResponse, error)
+
+	// RequestEmailVerificationWithResponse Mail a verification link to the caller's address
+	//
+	// Queues a verification link to the account's current address; `202` and nothing
+	// sent when it is already verified. Throttled per address and per client IP
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): `429` with `Retry-After`. The link
+	// is `EMAIL_VERIFY_LINK` with the token in the URL fragment, valid `EMAIL_VERIFY_TTL`,
+	// once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email/verification (the `RequestEmailVerification` operationId).
+	RequestEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RequestEmailVerificationResponse, error)
+
+	// VerifyEmailWithBodyWithResponse Verify the address with the token of a mailed link
+	//
+	// The token is single-use and bound to its purpose and to the address it was mailed
+	// to: a used, expired, unknown or reset token, or one mailed to an address the account
+	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+	// does not use it up.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+	VerifyEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error)
+
+	// VerifyEmailWithResponse Verify the address with the token of a mailed link
+	//
+	// The token is single-use and bound to its purpose and to the address it was mailed
+	// to: a used, expired, unknown or reset token, or one mailed to an address the account
+	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+	// does not use it up.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+	VerifyEmailWithResponse(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error)
+
 	// LoginWithBodyWithResponse Log in with email and password
 	//
 	// Always starts a new session (a `refresh_token` cookie sent with the request is
 	// ignored: no session fixation). The returned access token is fresh. A wrong email
 	// and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-	// `Retry-After`, even for the right password.
+	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3080,7 +4664,8 @@ type ClientWithResponsesInterface interface {
 	// ignored: no session fixation). The returned access token is fresh. A wrong email
 	// and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-	// `Retry-After`, even for the right password.
+	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3137,6 +4722,62 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 	LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllResponse, error)
+
+	// ForgotPasswordWithBodyWithResponse Ask for a password-reset link
+	//
+	// Always `202` with the same body, after the same work, whether or not an account has
+	// the address: the request is queued as is, and the background sender mails a reset
+	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// a throttled request is still answered `202` and sends nothing. A malformed address
+	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+	ForgotPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ForgotPasswordResponse, error)
+
+	// ForgotPasswordWithResponse Ask for a password-reset link
+	//
+	// Always `202` with the same body, after the same work, whether or not an account has
+	// the address: the request is queued as is, and the background sender mails a reset
+	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// a throttled request is still answered `202` and sends nothing. A malformed address
+	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+	ForgotPasswordWithResponse(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ForgotPasswordResponse, error)
+
+	// ResetPasswordWithBodyWithResponse Set a new password with the token of a reset link
+	//
+	// Sets the password, ends every session of the account (their refresh and access
+	// tokens stop working), marks the address verified (the link proved it), and mails
+	// a notice to it. The user then logs in with the new password. The token is single-use
+	// and purpose-bound: an unknown, used, expired or verification token is
+	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+	ResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
+
+	// ResetPasswordWithResponse Set a new password with the token of a reset link
+	//
+	// Sets the password, ends every session of the account (their refresh and access
+	// tokens stop working), marks the address verified (the link proved it), and mails
+	// a notice to it. The user then logs in with the new password. The token is single-use
+	// and purpose-bound: an unknown, used, expired or verification token is
+	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+	ResetPasswordWithResponse(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
 
 	// ReauthenticateWithBodyWithResponse Prove the password again (step-up)
 	//
@@ -3213,6 +4854,9 @@ type ClientWithResponsesInterface interface {
 	// RegisterWithBodyWithResponse Create an account and log in
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
+	// When mail is configured, a verification link goes to the address (`emailVerified`
+	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -3224,6 +4868,9 @@ type ClientWithResponsesInterface interface {
 	// RegisterWithResponse Create an account and log in
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
+	// When mail is configured, a verification link goes to the address (`emailVerified`
+	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -3381,7 +5028,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// An address used by another account (compared case-insensitively) is
 	// `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-	// Sessions are kept.
+	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+	// configured, a verification link goes to it and a notice (no link) to the old one,
+	// and links mailed earlier stop working.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3396,7 +5045,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// An address used by another account (compared case-insensitively) is
 	// `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-	// Sessions are kept.
+	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+	// configured, a verification link goes to it and a notice (no link) to the old one,
+	// and links mailed earlier stop working.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3687,6 +5338,1373 @@ func (r GetOpenIDConfigurationResponse) ContentType() string {
 	return ""
 }
 
+// AdminListKeysResponse200Headers the declared response headers of an HTTP 200 response for AdminListKeys
+type AdminListKeysResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminListKeysResponse401Headers the declared response headers of an HTTP 401 response for AdminListKeys
+type AdminListKeysResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminListKeysResponse403Headers the declared response headers of an HTTP 403 response for AdminListKeys
+type AdminListKeysResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminListKeysResponse500Headers the declared response headers of an HTTP 500 response for AdminListKeys
+type AdminListKeysResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminListKeysResponse503Headers the declared response headers of an HTTP 503 response for AdminListKeys
+type AdminListKeysResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminListKeysResponseDefaultHeaders the declared response headers of an HTTP default response for AdminListKeys
+type AdminListKeysResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminListKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SigningKeyListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminListKeysResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminListKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminListKeysResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminListKeysResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListKeysResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminListKeysResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListKeysResponse) GetJSON200() *SigningKeyListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListKeysResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListKeysResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListKeysResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListKeysResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminListKeysResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminRotateKeyResponse200Headers the declared response headers of an HTTP 200 response for AdminRotateKey
+type AdminRotateKeyResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminRotateKeyResponse401Headers the declared response headers of an HTTP 401 response for AdminRotateKey
+type AdminRotateKeyResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminRotateKeyResponse403Headers the declared response headers of an HTTP 403 response for AdminRotateKey
+type AdminRotateKeyResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminRotateKeyResponse500Headers the declared response headers of an HTTP 500 response for AdminRotateKey
+type AdminRotateKeyResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminRotateKeyResponse503Headers the declared response headers of an HTTP 503 response for AdminRotateKey
+type AdminRotateKeyResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminRotateKeyResponseDefaultHeaders the declared response headers of an HTTP default response for AdminRotateKey
+type AdminRotateKeyResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminRotateKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SigningKeyEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRotateKeyResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRotateKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminRotateKeyResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRotateKeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRotateKeyResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminRotateKeyResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRotateKeyResponse) GetJSON200() *SigningKeyEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRotateKeyResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRotateKeyResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRotateKeyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRotateKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminRotateKeyResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRotateKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRotateKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRotateKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRotateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminSearchUsersResponse200Headers the declared response headers of an HTTP 200 response for AdminSearchUsers
+type AdminSearchUsersResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminSearchUsersResponse400Headers the declared response headers of an HTTP 400 response for AdminSearchUsers
+type AdminSearchUsersResponse400Headers struct {
+	XRequestID string
+}
+
+// AdminSearchUsersResponse401Headers the declared response headers of an HTTP 401 response for AdminSearchUsers
+type AdminSearchUsersResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminSearchUsersResponse403Headers the declared response headers of an HTTP 403 response for AdminSearchUsers
+type AdminSearchUsersResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminSearchUsersResponse500Headers the declared response headers of an HTTP 500 response for AdminSearchUsers
+type AdminSearchUsersResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminSearchUsersResponse503Headers the declared response headers of an HTTP 503 response for AdminSearchUsers
+type AdminSearchUsersResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminSearchUsersResponseDefaultHeaders the declared response headers of an HTTP default response for AdminSearchUsers
+type AdminSearchUsersResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminSearchUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidParameters
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminSearchUsersResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminSearchUsersResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminSearchUsersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminSearchUsersResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminSearchUsersResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminSearchUsersResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminSearchUsersResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON200() *AdminUserPageEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON400() *InvalidParameters {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminSearchUsersResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminSearchUsersResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminSearchUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminSearchUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminSearchUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminSearchUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminDeleteUserResponse200Headers the declared response headers of an HTTP 200 response for AdminDeleteUser
+type AdminDeleteUserResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminDeleteUserResponse401Headers the declared response headers of an HTTP 401 response for AdminDeleteUser
+type AdminDeleteUserResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminDeleteUserResponse403Headers the declared response headers of an HTTP 403 response for AdminDeleteUser
+type AdminDeleteUserResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminDeleteUserResponse404Headers the declared response headers of an HTTP 404 response for AdminDeleteUser
+type AdminDeleteUserResponse404Headers struct {
+	XRequestID string
+}
+
+// AdminDeleteUserResponse500Headers the declared response headers of an HTTP 500 response for AdminDeleteUser
+type AdminDeleteUserResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminDeleteUserResponse503Headers the declared response headers of an HTTP 503 response for AdminDeleteUser
+type AdminDeleteUserResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminDeleteUserResponseDefaultHeaders the declared response headers of an HTTP default response for AdminDeleteUser
+type AdminDeleteUserResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminDeleteUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminNullOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminDeleteUserResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminDeleteUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminDeleteUserResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminDeleteUserResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminDeleteUserResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminDeleteUserResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminDeleteUserResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON200() *AdminNullOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminDeleteUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminDeleteUserResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDeleteUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDeleteUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDeleteUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDeleteUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminGetUserResponse200Headers the declared response headers of an HTTP 200 response for AdminGetUser
+type AdminGetUserResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminGetUserResponse401Headers the declared response headers of an HTTP 401 response for AdminGetUser
+type AdminGetUserResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminGetUserResponse403Headers the declared response headers of an HTTP 403 response for AdminGetUser
+type AdminGetUserResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminGetUserResponse404Headers the declared response headers of an HTTP 404 response for AdminGetUser
+type AdminGetUserResponse404Headers struct {
+	XRequestID string
+}
+
+// AdminGetUserResponse500Headers the declared response headers of an HTTP 500 response for AdminGetUser
+type AdminGetUserResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminGetUserResponse503Headers the declared response headers of an HTTP 503 response for AdminGetUser
+type AdminGetUserResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminGetUserResponseDefaultHeaders the declared response headers of an HTTP default response for AdminGetUser
+type AdminGetUserResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminGetUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminGetUserResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminGetUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminGetUserResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminGetUserResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminGetUserResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminGetUserResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminGetUserResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminGetUserResponse) GetJSON200() *AdminUserOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminGetUserResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminGetUserResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminGetUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminGetUserResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminGetUserResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminGetUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminGetUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminGetUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminGetUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminUpdateUserResponse200Headers the declared response headers of an HTTP 200 response for AdminUpdateUser
+type AdminUpdateUserResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse400Headers the declared response headers of an HTTP 400 response for AdminUpdateUser
+type AdminUpdateUserResponse400Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse401Headers the declared response headers of an HTTP 401 response for AdminUpdateUser
+type AdminUpdateUserResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminUpdateUserResponse403Headers the declared response headers of an HTTP 403 response for AdminUpdateUser
+type AdminUpdateUserResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminUpdateUserResponse404Headers the declared response headers of an HTTP 404 response for AdminUpdateUser
+type AdminUpdateUserResponse404Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse413Headers the declared response headers of an HTTP 413 response for AdminUpdateUser
+type AdminUpdateUserResponse413Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse415Headers the declared response headers of an HTTP 415 response for AdminUpdateUser
+type AdminUpdateUserResponse415Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse500Headers the declared response headers of an HTTP 500 response for AdminUpdateUser
+type AdminUpdateUserResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponse503Headers the declared response headers of an HTTP 503 response for AdminUpdateUser
+type AdminUpdateUserResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminUpdateUserResponseDefaultHeaders the declared response headers of an HTTP default response for AdminUpdateUser
+type AdminUpdateUserResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminUpdateUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserOK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminUpdateUserResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminUpdateUserResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminUpdateUserResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminUpdateUserResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminUpdateUserResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminUpdateUserResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminUpdateUserResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminUpdateUserResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminUpdateUserResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminUpdateUserResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON200() *AdminUserOK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminUpdateUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminUpdateUserResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminUpdateUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminUpdateUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminUpdateUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminUpdateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminRevokeSessionsResponse200Headers the declared response headers of an HTTP 200 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminRevokeSessionsResponse401Headers the declared response headers of an HTTP 401 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminRevokeSessionsResponse403Headers the declared response headers of an HTTP 403 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminRevokeSessionsResponse404Headers the declared response headers of an HTTP 404 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse404Headers struct {
+	XRequestID string
+}
+
+// AdminRevokeSessionsResponse500Headers the declared response headers of an HTTP 500 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminRevokeSessionsResponse503Headers the declared response headers of an HTTP 503 response for AdminRevokeSessions
+type AdminRevokeSessionsResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminRevokeSessionsResponseDefaultHeaders the declared response headers of an HTTP default response for AdminRevokeSessions
+type AdminRevokeSessionsResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminRevokeSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminNullOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRevokeSessionsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRevokeSessionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminRevokeSessionsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminRevokeSessionsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRevokeSessionsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRevokeSessionsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminRevokeSessionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON200() *AdminNullOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminRevokeSessionsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRevokeSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRevokeSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRevokeSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRevokeSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminListSecurityEventsResponse200Headers the declared response headers of an HTTP 200 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse200Headers struct {
+	XRequestID string
+}
+
+// AdminListSecurityEventsResponse400Headers the declared response headers of an HTTP 400 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse400Headers struct {
+	XRequestID string
+}
+
+// AdminListSecurityEventsResponse401Headers the declared response headers of an HTTP 401 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminListSecurityEventsResponse403Headers the declared response headers of an HTTP 403 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminListSecurityEventsResponse404Headers the declared response headers of an HTTP 404 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse404Headers struct {
+	XRequestID string
+}
+
+// AdminListSecurityEventsResponse500Headers the declared response headers of an HTTP 500 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse500Headers struct {
+	XRequestID string
+}
+
+// AdminListSecurityEventsResponse503Headers the declared response headers of an HTTP 503 response for AdminListSecurityEvents
+type AdminListSecurityEventsResponse503Headers struct {
+	XRequestID string
+}
+
+// AdminListSecurityEventsResponseDefaultHeaders the declared response headers of an HTTP default response for AdminListSecurityEvents
+type AdminListSecurityEventsResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type AdminListSecurityEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SecurityEventPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidParameters
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminListSecurityEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminListSecurityEventsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminListSecurityEventsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminListSecurityEventsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminListSecurityEventsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminListSecurityEventsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListSecurityEventsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminListSecurityEventsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON200() *SecurityEventPageEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON400() *InvalidParameters {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminListSecurityEventsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListSecurityEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListSecurityEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListSecurityEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListSecurityEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RequestEmailVerificationResponse202Headers the declared response headers of an HTTP 202 response for RequestEmailVerification
+type RequestEmailVerificationResponse202Headers struct {
+	XRequestID string
+}
+
+// RequestEmailVerificationResponse401Headers the declared response headers of an HTTP 401 response for RequestEmailVerification
+type RequestEmailVerificationResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// RequestEmailVerificationResponse429Headers the declared response headers of an HTTP 429 response for RequestEmailVerification
+type RequestEmailVerificationResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// RequestEmailVerificationResponse500Headers the declared response headers of an HTTP 500 response for RequestEmailVerification
+type RequestEmailVerificationResponse500Headers struct {
+	XRequestID string
+}
+
+// RequestEmailVerificationResponse503Headers the declared response headers of an HTTP 503 response for RequestEmailVerification
+type RequestEmailVerificationResponse503Headers struct {
+	XRequestID string
+}
+
+// RequestEmailVerificationResponseDefaultHeaders the declared response headers of an HTTP default response for RequestEmailVerification
+type RequestEmailVerificationResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type RequestEmailVerificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *NullEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *MailUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RequestEmailVerificationResponse202Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RequestEmailVerificationResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RequestEmailVerificationResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RequestEmailVerificationResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RequestEmailVerificationResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RequestEmailVerificationResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RequestEmailVerificationResponse) GetJSON202() *NullEnvelope {
+	return r.JSON202
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RequestEmailVerificationResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RequestEmailVerificationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RequestEmailVerificationResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RequestEmailVerificationResponse) GetJSON503() *MailUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RequestEmailVerificationResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RequestEmailVerificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RequestEmailVerificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RequestEmailVerificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RequestEmailVerificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyEmailResponse200Headers the declared response headers of an HTTP 200 response for VerifyEmail
+type VerifyEmailResponse200Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponse400Headers the declared response headers of an HTTP 400 response for VerifyEmail
+type VerifyEmailResponse400Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponse413Headers the declared response headers of an HTTP 413 response for VerifyEmail
+type VerifyEmailResponse413Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponse415Headers the declared response headers of an HTTP 415 response for VerifyEmail
+type VerifyEmailResponse415Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponse429Headers the declared response headers of an HTTP 429 response for VerifyEmail
+type VerifyEmailResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// VerifyEmailResponse500Headers the declared response headers of an HTTP 500 response for VerifyEmail
+type VerifyEmailResponse500Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponse503Headers the declared response headers of an HTTP 503 response for VerifyEmail
+type VerifyEmailResponse503Headers struct {
+	XRequestID string
+}
+
+// VerifyEmailResponseDefaultHeaders the declared response headers of an HTTP default response for VerifyEmail
+type VerifyEmailResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type VerifyEmailResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *EmailLinkInvalid
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VerifyEmailResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *VerifyEmailResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *VerifyEmailResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *VerifyEmailResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyEmailResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *VerifyEmailResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyEmailResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *VerifyEmailResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyEmailResponse) GetJSON200() *UserEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyEmailResponse) GetJSON400() *EmailLinkInvalid {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyEmailResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyEmailResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyEmailResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyEmailResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyEmailResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r VerifyEmailResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyEmailResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyEmailResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyEmailResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyEmailResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
 type LoginResponse200Headers struct {
 	CacheControl string
@@ -3701,6 +6719,11 @@ type LoginResponse400Headers struct {
 
 // LoginResponse401Headers the declared response headers of an HTTP 401 response for Login
 type LoginResponse401Headers struct {
+	XRequestID string
+}
+
+// LoginResponse403Headers the declared response headers of an HTTP 403 response for Login
+type LoginResponse403Headers struct {
 	XRequestID string
 }
 
@@ -3744,6 +6767,8 @@ type LoginResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *InvalidCredentials
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *EmailNotVerified
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -3762,6 +6787,8 @@ type LoginResponse struct {
 	Headers400 *LoginResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LoginResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LoginResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *LoginResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -3789,6 +6816,11 @@ func (r LoginResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r LoginResponse) GetJSON401() *InvalidCredentials {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LoginResponse) GetJSON403() *EmailNotVerified {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -4149,6 +7181,300 @@ func (r LogoutAllResponse) ContentType() string {
 	return ""
 }
 
+// ForgotPasswordResponse202Headers the declared response headers of an HTTP 202 response for ForgotPassword
+type ForgotPasswordResponse202Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponse400Headers the declared response headers of an HTTP 400 response for ForgotPassword
+type ForgotPasswordResponse400Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponse413Headers the declared response headers of an HTTP 413 response for ForgotPassword
+type ForgotPasswordResponse413Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponse415Headers the declared response headers of an HTTP 415 response for ForgotPassword
+type ForgotPasswordResponse415Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponse429Headers the declared response headers of an HTTP 429 response for ForgotPassword
+type ForgotPasswordResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ForgotPasswordResponse500Headers the declared response headers of an HTTP 500 response for ForgotPassword
+type ForgotPasswordResponse500Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponse503Headers the declared response headers of an HTTP 503 response for ForgotPassword
+type ForgotPasswordResponse503Headers struct {
+	XRequestID string
+}
+
+// ForgotPasswordResponseDefaultHeaders the declared response headers of an HTTP default response for ForgotPassword
+type ForgotPasswordResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type ForgotPasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Accepted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *MailUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ForgotPasswordResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ForgotPasswordResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ForgotPasswordResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ForgotPasswordResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ForgotPasswordResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ForgotPasswordResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ForgotPasswordResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ForgotPasswordResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ForgotPasswordResponse) GetJSON202() *Accepted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ForgotPasswordResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ForgotPasswordResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ForgotPasswordResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ForgotPasswordResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ForgotPasswordResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ForgotPasswordResponse) GetJSON503() *MailUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ForgotPasswordResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ForgotPasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ForgotPasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ForgotPasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ForgotPasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResetPasswordResponse200Headers the declared response headers of an HTTP 200 response for ResetPassword
+type ResetPasswordResponse200Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponse400Headers the declared response headers of an HTTP 400 response for ResetPassword
+type ResetPasswordResponse400Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponse413Headers the declared response headers of an HTTP 413 response for ResetPassword
+type ResetPasswordResponse413Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponse415Headers the declared response headers of an HTTP 415 response for ResetPassword
+type ResetPasswordResponse415Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponse429Headers the declared response headers of an HTTP 429 response for ResetPassword
+type ResetPasswordResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ResetPasswordResponse500Headers the declared response headers of an HTTP 500 response for ResetPassword
+type ResetPasswordResponse500Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponse503Headers the declared response headers of an HTTP 503 response for ResetPassword
+type ResetPasswordResponse503Headers struct {
+	XRequestID string
+}
+
+// ResetPasswordResponseDefaultHeaders the declared response headers of an HTTP default response for ResetPassword
+type ResetPasswordResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type ResetPasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NullEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *EmailLinkInvalid
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ResetPasswordResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResetPasswordResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ResetPasswordResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ResetPasswordResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResetPasswordResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ResetPasswordResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResetPasswordResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ResetPasswordResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResetPasswordResponse) GetJSON200() *NullEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResetPasswordResponse) GetJSON400() *EmailLinkInvalid {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ResetPasswordResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ResetPasswordResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResetPasswordResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResetPasswordResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResetPasswordResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ResetPasswordResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ResetPasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResetPasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResetPasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResetPasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ReauthenticateResponse200Headers the declared response headers of an HTTP 200 response for Reauthenticate
 type ReauthenticateResponse200Headers struct {
 	CacheControl string
@@ -4497,6 +7823,11 @@ type RegisterResponse201Headers struct {
 	XRequestID   string
 }
 
+// RegisterResponse202Headers the declared response headers of an HTTP 202 response for Register
+type RegisterResponse202Headers struct {
+	XRequestID string
+}
+
 // RegisterResponse400Headers the declared response headers of an HTTP 400 response for Register
 type RegisterResponse400Headers struct {
 	XRequestID string
@@ -4543,6 +7874,8 @@ type RegisterResponse struct {
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *TokenPairEnvelope
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *NullEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON409 the response for an HTTP 409 `application/json` response
@@ -4561,6 +7894,8 @@ type RegisterResponse struct {
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RegisterResponse201Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RegisterResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *RegisterResponse400Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -4582,6 +7917,11 @@ type RegisterResponse struct {
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
 func (r RegisterResponse) GetJSON201() *TokenPairEnvelope {
 	return r.JSON201
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RegisterResponse) GetJSON202() *NullEnvelope {
+	return r.JSON202
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6287,7 +9627,11 @@ func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditor
 // A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 // read it as is. Only public keys are published; a key's `kid` matches the `kid`
 // header of the access tokens it verifies. During key rotation more than one key is
-// listed.
+// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
+// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
+// cache fetched just before a rotation refreshes before the new key signs
+// (`no-cache` when that is zero; 5 minutes for keys from a file).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6321,13 +9665,229 @@ func (c *ClientWithResponses) GetOpenIDConfigurationWithResponse(ctx context.Con
 	return ParseGetOpenIDConfigurationResponse(rsp)
 }
 
+// AdminListKeysWithResponse Signing keys and their states (admin)
+//
+// `next` keys are published in the JWKS but do not sign yet (`activatesAt` in the
+// future); the `active` key signs; `retired` keys no longer sign (`retiresAt` is when
+// they stopped) and stay in the JWKS until their last token has expired
+// (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY` after `retiresAt`). Keys from
+// `JWT_PRIVATE_KEY_FILE` have no times: the first is active, the others retired.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/keys (the `AdminListKeys` operationId).
+func (c *ClientWithResponses) AdminListKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminListKeysResponse, error) {
+	rsp, err := c.AdminListKeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListKeysResponse(rsp)
+}
+
+// AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
+//
+// **Requires fresh authentication.** A new key is published now and starts signing
+// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
+// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
+func (c *ClientWithResponses) AdminRotateKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminRotateKeyResponse, error) {
+	rsp, err := c.AdminRotateKey(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRotateKeyResponse(rsp)
+}
+
+// AdminSearchUsersWithResponse Find accounts (admin)
+//
+// Accounts whose email or name contains `q` (any case), newest first. Role `admin`
+// required (checked against the caller's account as it is now, not the token's
+// claims), else `403 FORBIDDEN`. Pass `nextCursor` as `cursor` for the next page.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users (the `AdminSearchUsers` operationId).
+func (c *ClientWithResponses) AdminSearchUsersWithResponse(ctx context.Context, params *AdminSearchUsersParams, reqEditors ...RequestEditorFn) (*AdminSearchUsersResponse, error) {
+	rsp, err := c.AdminSearchUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSearchUsersResponse(rsp)
+}
+
+// AdminDeleteUserWithResponse Delete an account (admin, fresh)
+//
+// **Requires fresh authentication.** The account and its sessions are gone; its
+// security events stay (without client data) with an `admin_user_deleted` event.
+// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
+func (c *ClientWithResponses) AdminDeleteUserWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminDeleteUserResponse, error) {
+	rsp, err := c.AdminDeleteUser(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDeleteUserResponse(rsp)
+}
+
+// AdminGetUserWithResponse Read one account (admin)
+//
+// The account as an administrator sees it: the user plus `disabled`, `mfaEnabled`,
+// `passkeys`, `activeSessions` and `lastLoginAt`. An unknown id is `404 NOT_FOUND`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users/{id} (the `AdminGetUser` operationId).
+func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminGetUserResponse, error) {
+	rsp, err := c.AdminGetUser(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminGetUserResponse(rsp)
+}
+
+// AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
+//
+// **Requires fresh authentication.** Fields left out stay. Each change is a security
+// event on the account with the administrator as `actorId`. `disabled: true` revokes
+// every session of the account at once; its login then answers `403 USER_DISABLED`
+// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+// An administrator cannot remove their own `admin` role or disable themselves
+// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+// `400 VALIDATION_FAILED`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+func (c *ClientWithResponses) AdminUpdateUserWithBodyWithResponse(ctx context.Context, id AdminUserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminUpdateUserResponse, error) {
+	rsp, err := c.AdminUpdateUserWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUpdateUserResponse(rsp)
+}
+
+// AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
+//
+// **Requires fresh authentication.** Fields left out stay. Each change is a security
+// event on the account with the administrator as `actorId`. `disabled: true` revokes
+// every session of the account at once; its login then answers `403 USER_DISABLED`
+// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
+// An administrator cannot remove their own `admin` role or disable themselves
+// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
+// `400 VALIDATION_FAILED`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /admin/users/{id} (the `AdminUpdateUser` operationId).
+func (c *ClientWithResponses) AdminUpdateUserWithResponse(ctx context.Context, id AdminUserID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminUpdateUserResponse, error) {
+	rsp, err := c.AdminUpdateUser(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUpdateUserResponse(rsp)
+}
+
+// AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
+//
+// **Requires fresh authentication.** Every access token of the account gets
+// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
+// `REFRESH_TOKEN_INVALID`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
+func (c *ClientWithResponses) AdminRevokeSessionsWithResponse(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*AdminRevokeSessionsResponse, error) {
+	rsp, err := c.AdminRevokeSessions(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRevokeSessionsResponse(rsp)
+}
+
+// AdminListSecurityEventsWithResponse An account's security events (admin)
+//
+// As `GET /users/me/security-events`, for any account.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users/{id}/security-events (the `AdminListSecurityEvents` operationId).
+func (c *ClientWithResponses) AdminListSecurityEventsWithResponse(ctx context.Context, id AdminUserID, params *AdminListSecurityEventsParams, reqEditors ...RequestEditorFn) (*AdminListSecurityEventsResponse, error) {
+	rsp, err := c.AdminListSecurityEvents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListSecurityEventsResponse(rsp)
+}
+
+// RequestEmailVerificationWithResponse Mail a verification link to the caller's address
+//
+// Queues a verification link to the account's current address; `202` and nothing
+// sent when it is already verified. Throttled per address and per client IP
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): `429` with `Retry-After`. The link
+// is `EMAIL_VERIFY_LINK` with the token in the URL fragment, valid `EMAIL_VERIFY_TTL`,
+// once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email/verification (the `RequestEmailVerification` operationId).
+func (c *ClientWithResponses) RequestEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RequestEmailVerificationResponse, error) {
+	rsp, err := c.RequestEmailVerification(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestEmailVerificationResponse(rsp)
+}
+
+// VerifyEmailWithBodyWithResponse Verify the address with the token of a mailed link
+//
+// The token is single-use and bound to its purpose and to the address it was mailed
+// to: a used, expired, unknown or reset token, or one mailed to an address the account
+// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+// does not use it up.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error) {
+	rsp, err := c.VerifyEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyEmailResponse(rsp)
+}
+
+// VerifyEmailWithResponse Verify the address with the token of a mailed link
+//
+// The token is single-use and bound to its purpose and to the address it was mailed
+// to: a used, expired, unknown or reset token, or one mailed to an address the account
+// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
+// does not use it up.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
+func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error) {
+	rsp, err := c.VerifyEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyEmailResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Log in with email and password
 //
 // Always starts a new session (a `refresh_token` cookie sent with the request is
 // ignored: no session fixation). The returned access token is fresh. A wrong email
 // and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-// `Retry-After`, even for the right password.
+// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6346,7 +9906,8 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // ignored: no session fixation). The returned access token is fresh. A wrong email
 // and a wrong password get the same `401 INVALID_CREDENTIALS`. After too many failed
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
-// `Retry-After`, even for the right password.
+// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
+// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6426,6 +9987,86 @@ func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseLogoutAllResponse(rsp)
+}
+
+// ForgotPasswordWithBodyWithResponse Ask for a password-reset link
+//
+// Always `202` with the same body, after the same work, whether or not an account has
+// the address: the request is queued as is, and the background sender mails a reset
+// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+// belongs to an existing, enabled account. Throttled per address and per client IP;
+// a throttled request is still answered `202` and sends nothing. A malformed address
+// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+func (c *ClientWithResponses) ForgotPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ForgotPasswordResponse, error) {
+	rsp, err := c.ForgotPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseForgotPasswordResponse(rsp)
+}
+
+// ForgotPasswordWithResponse Ask for a password-reset link
+//
+// Always `202` with the same body, after the same work, whether or not an account has
+// the address: the request is queued as is, and the background sender mails a reset
+// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
+// belongs to an existing, enabled account. Throttled per address and per client IP;
+// a throttled request is still answered `202` and sends nothing. A malformed address
+// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/password/forgot (the `ForgotPassword` operationId).
+func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, body ForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ForgotPasswordResponse, error) {
+	rsp, err := c.ForgotPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseForgotPasswordResponse(rsp)
+}
+
+// ResetPasswordWithBodyWithResponse Set a new password with the token of a reset link
+//
+// Sets the password, ends every session of the account (their refresh and access
+// tokens stop working), marks the address verified (the link proved it), and mails
+// a notice to it. The user then logs in with the new password. The token is single-use
+// and purpose-bound: an unknown, used, expired or verification token is
+// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error) {
+	rsp, err := c.ResetPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResetPasswordResponse(rsp)
+}
+
+// ResetPasswordWithResponse Set a new password with the token of a reset link
+//
+// Sets the password, ends every session of the account (their refresh and access
+// tokens stop working), marks the address verified (the link proved it), and mails
+// a notice to it. The user then logs in with the new password. The token is single-use
+// and purpose-bound: an unknown, used, expired or verification token is
+// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
+// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
+func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error) {
+	rsp, err := c.ResetPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResetPasswordResponse(rsp)
 }
 
 // ReauthenticateWithBodyWithResponse Prove the password again (step-up)
@@ -6527,6 +10168,9 @@ func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body Refr
 // RegisterWithBodyWithResponse Create an account and log in
 //
 // Creates the account and starts a new session. The returned access token is fresh.
+// When mail is configured, a verification link goes to the address (`emailVerified`
+// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+// `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -6544,6 +10188,9 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // RegisterWithResponse Create an account and log in
 //
 // Creates the account and starts a new session. The returned access token is fresh.
+// When mail is configured, a verification link goes to the address (`emailVerified`
+// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
+// `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -6785,7 +10432,9 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, body Upd
 //
 // An address used by another account (compared case-insensitively) is
 // `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-// Sessions are kept.
+// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+// configured, a verification link goes to it and a notice (no link) to the old one,
+// and links mailed earlier stop working.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6806,7 +10455,9 @@ func (c *ClientWithResponses) ChangeEmailWithBodyWithResponse(ctx context.Contex
 //
 // An address used by another account (compared case-insensitively) is
 // `409 EMAIL_TAKEN`. Changing to the caller's current address is a no-op answered 200.
-// Sessions are kept.
+// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
+// configured, a verification link goes to it and a notice (no link) to the old one,
+// and links mailed earlier stop working.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7123,6 +10774,1583 @@ func ParseGetOpenIDConfigurationResponse(rsp *http.Response) (*GetOpenIDConfigur
 	return response, nil
 }
 
+// ParseAdminListKeysResponse parses an HTTP response from a AdminListKeysWithResponse call
+func ParseAdminListKeysResponse(rsp *http.Response) (*AdminListKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SigningKeyListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminListKeysResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminListKeysResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminListKeysResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminListKeysResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminListKeysResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminListKeysResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRotateKeyResponse parses an HTTP response from a AdminRotateKeyWithResponse call
+func ParseAdminRotateKeyResponse(rsp *http.Response) (*AdminRotateKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRotateKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SigningKeyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRotateKeyResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRotateKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminRotateKeyResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRotateKeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminRotateKeyResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminRotateKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminSearchUsersResponse parses an HTTP response from a AdminSearchUsersWithResponse call
+func ParseAdminSearchUsersResponse(rsp *http.Response) (*AdminSearchUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminSearchUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidParameters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminSearchUsersResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminSearchUsersResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminSearchUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminSearchUsersResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminSearchUsersResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminSearchUsersResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminSearchUsersResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminDeleteUserResponse parses an HTTP response from a AdminDeleteUserWithResponse call
+func ParseAdminDeleteUserResponse(rsp *http.Response) (*AdminDeleteUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDeleteUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminNullOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminDeleteUserResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminDeleteUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminDeleteUserResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminDeleteUserResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminDeleteUserResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminDeleteUserResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminDeleteUserResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminGetUserResponse parses an HTTP response from a AdminGetUserWithResponse call
+func ParseAdminGetUserResponse(rsp *http.Response) (*AdminGetUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminGetUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminGetUserResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminGetUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminGetUserResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminGetUserResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminGetUserResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminGetUserResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminGetUserResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminUpdateUserResponse parses an HTTP response from a AdminUpdateUserWithResponse call
+func ParseAdminUpdateUserResponse(rsp *http.Response) (*AdminUpdateUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminUpdateUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminUpdateUserResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminUpdateUserResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminUpdateUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminUpdateUserResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminUpdateUserResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminUpdateUserResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminUpdateUserResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminUpdateUserResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminUpdateUserResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminUpdateUserResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRevokeSessionsResponse parses an HTTP response from a AdminRevokeSessionsWithResponse call
+func ParseAdminRevokeSessionsResponse(rsp *http.Response) (*AdminRevokeSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRevokeSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminNullOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRevokeSessionsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRevokeSessionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminRevokeSessionsResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminRevokeSessionsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRevokeSessionsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminRevokeSessionsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminRevokeSessionsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminListSecurityEventsResponse parses an HTTP response from a AdminListSecurityEventsWithResponse call
+func ParseAdminListSecurityEventsResponse(rsp *http.Response) (*AdminListSecurityEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListSecurityEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SecurityEventPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidParameters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminListSecurityEventsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminListSecurityEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminListSecurityEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminListSecurityEventsResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminListSecurityEventsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminListSecurityEventsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminListSecurityEventsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminListSecurityEventsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRequestEmailVerificationResponse parses an HTTP response from a RequestEmailVerificationWithResponse call
+func ParseRequestEmailVerificationResponse(rsp *http.Response) (*RequestEmailVerificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RequestEmailVerificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest MailUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RequestEmailVerificationResponse202Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 401:
+		var headers RequestEmailVerificationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RequestEmailVerificationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RequestEmailVerificationResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RequestEmailVerificationResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RequestEmailVerificationResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyEmailResponse parses an HTTP response from a VerifyEmailWithResponse call
+func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyEmailResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest EmailLinkInvalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VerifyEmailResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers VerifyEmailResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers VerifyEmailResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers VerifyEmailResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyEmailResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers VerifyEmailResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyEmailResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers VerifyEmailResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
 func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7157,6 +12385,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest EmailNotVerified
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -7247,6 +12482,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LoginResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers LoginResponse413Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -7671,6 +12916,336 @@ func ParseLogoutAllResponse(rsp *http.Response) (*LogoutAllResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers LogoutAllResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseForgotPasswordResponse parses an HTTP response from a ForgotPasswordWithResponse call
+func ParseForgotPasswordResponse(rsp *http.Response) (*ForgotPasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ForgotPasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Accepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest MailUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers ForgotPasswordResponse202Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers ForgotPasswordResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers ForgotPasswordResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ForgotPasswordResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers ForgotPasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ForgotPasswordResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ForgotPasswordResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ForgotPasswordResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResetPasswordResponse parses an HTTP response from a ResetPasswordWithResponse call
+func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResetPasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest EmailLinkInvalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ResetPasswordResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ResetPasswordResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers ResetPasswordResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ResetPasswordResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResetPasswordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ResetPasswordResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResetPasswordResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ResetPasswordResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8121,6 +13696,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.JSON201 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8204,6 +13786,16 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 202:
+		var headers RegisterResponse202Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 400:
 		var headers RegisterResponse400Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
