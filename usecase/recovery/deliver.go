@@ -104,6 +104,9 @@ func (s *Service) resolveResetRequest(ctx context.Context, m outbox.Message) err
 		case errors.Is(err, user.ErrNotFound):
 		case err != nil:
 			return err
+		case u.CanSignIn() != nil:
+			// A disabled account gets no reset link: a reset must not
+			// undo an administrator's decision.
 		default:
 			if err := s.queueLink(ctx, u, recovery.PurposePasswordReset, now); err != nil {
 				return err

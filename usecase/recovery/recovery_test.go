@@ -326,3 +326,24 @@ func TestMailOff(t *testing.T) {
 		t.Fatalf("register with mail off: %v, %d queued", err, len(f.box.rows))
 	}
 }
+
+// TestForgotPasswordDisabledAccountSendsNothing: an account an administrator
+// disabled gets no reset link (a reset would undo the decision), and the
+// request leaves the outbox like any other.
+func TestForgotPasswordDisabledAccountSendsNothing(t *testing.T) {
+	f := newFixture(t)
+	ada := f.ada
+	ada.Disabled = true
+	f.users.byID[ada.ID] = ada
+	if sent := f.requestReset(t, ada.Email); len(sent) != 0 {
+		t.Fatalf("sent %+v to a disabled account", sent)
+	}
+	if len(f.box.rows) != 0 {
+		t.Fatalf("the request stayed in the outbox: %+v", f.box.rows[0])
+	}
+	ada.Disabled = false
+	f.users.byID[ada.ID] = ada
+	if sent := f.requestReset(t, ada.Email); len(sent) != 1 {
+		t.Fatalf("enabled again: sent %d mails; want 1", len(sent))
+	}
+}
