@@ -51,7 +51,7 @@ test:
 FUZZ_TARGETS := \
 	./adapter/http:FuzzBind \
 	./adapter/http:FuzzBearerToken \
-	./domain/session:FuzzHashRefreshToken \
+	./domain/session:FuzzParseRefreshToken \
 	./adapter/token:FuzzVerify \
 	./adapter/password:FuzzVerify
 FUZZTIME ?= 3s

@@ -205,14 +205,27 @@ func (h *handlers) reauthenticate(c echo.Context) error {
 	return h.respondPair(c, http.StatusOK, "Reauthenticated", p, transportBody)
 }
 
+// listSessions answers one page of the caller's sessions; the data stays
+// an array, and X-Next-Cursor carries the cursor of the next page.
 func (h *handlers) listSessions(c echo.Context) error {
-	list, err := h.auth.ListSessions(c.Request().Context(), principal(c))
+	limit := auth.MaxSessionPage
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = 0 // out of range: the use case says so
+		}
+		limit = n
+	}
+	list, err := h.auth.ListSessions(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
-	out := make([]sessionDTO, len(list))
-	for i, v := range list {
+	out := make([]sessionDTO, len(list.Sessions))
+	for i, v := range list.Sessions {
 		out[i] = toSessionDTO(v)
+	}
+	if list.NextCursor != "" {
+		c.Response().Header().Set("X-Next-Cursor", list.NextCursor)
 	}
 	return ok(c, http.StatusOK, "Sessions", out)
 }

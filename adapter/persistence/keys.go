@@ -189,3 +189,21 @@ func (k *KeyStore) SealAtRest(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// EnsureRefreshKey returns the refresh-token MAC key stored in the
+// database, storing candidate first when there is none. Instances starting
+// together each offer a candidate; the single-row table lets exactly one
+// win, and all of them read it back.
+func (k *KeyStore) EnsureRefreshKey(ctx context.Context, candidate []byte) ([]byte, error) {
+	db := conn(ctx, k.db)
+	err := db.Exec("INSERT INTO refresh_token_keys (id, secret, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
+		candidate, toDB(time.Now())).Error
+	if err != nil {
+		return nil, wrapErr("store refresh token key", err)
+	}
+	var secret []byte
+	if err := db.Raw("SELECT secret FROM refresh_token_keys WHERE id = 1").Row().Scan(&secret); err != nil {
+		return nil, wrapErr("read refresh token key", err)
+	}
+	return secret, nil
+}

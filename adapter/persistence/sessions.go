@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -18,7 +20,8 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
-// sessionRecord is a row of sessions.
+// sessionRecord is a row of sessions, the refresh state included: only the
+// current token's hash and its predecessor's are stored, never a token.
 type sessionRecord struct {
 	ID                string       `gorm:"column:id;primaryKey"`
 	UserID            string       `gorm:"column:user_id"`
@@ -32,15 +35,113 @@ type sessionRecord struct {
 	UserAgent         string       `gorm:"column:user_agent"`
 	IP                string       `gorm:"column:ip"`
 	Generation        int64        `gorm:"column:generation"`
+	TokenHash         []byte       `gorm:"column:token_hash"`
+	// Nullable bytes are sql.Null, not nil slices: SQLite would store a nil
+	// slice as an empty blob, not NULL.
+	PrevTokenHash   sql.Null[[]byte] `gorm:"column:prev_token_hash"`
+	RotatedAt       sql.NullTime     `gorm:"column:rotated_at"`
+	SuccessorSealed sql.Null[[]byte] `gorm:"column:successor_sealed"`
 }
 
 // TableName implements gorm's tabler.
 func (sessionRecord) TableName() string { return "sessions" }
 
-// sessionColumns lists what a session read selects: every column, named, so
-// the query does not change meaning when columns are added.
-const sessionColumns = "id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, " +
-	"auth_time, revoked_at, revoke_reason, user_agent, ip, generation"
+// sessionField is one column of sessions: its name, where it scans to and
+// whether Update writes it.
+type sessionField struct {
+	col     string
+	ptr     func(r *sessionRecord) any
+	mutable bool
+}
+
+// sessionFields is the one list of the session columns: every read selects
+// them (so a query does not change meaning when columns are added), every
+// scan follows them and Update writes the mutable ones. Adding a column
+// means a field of sessionRecord, its mapping, and a line here.
+var sessionFields = []sessionField{
+	{"id", func(r *sessionRecord) any { return &r.ID }, false},
+	{"user_id", func(r *sessionRecord) any { return &r.UserID }, false},
+	{"created_at", func(r *sessionRecord) any { return &r.CreatedAt }, false},
+	{"last_used_at", func(r *sessionRecord) any { return &r.LastUsedAt }, true},
+	{"idle_expires_at", func(r *sessionRecord) any { return &r.IdleExpiresAt }, true},
+	{"absolute_expires_at", func(r *sessionRecord) any { return &r.AbsoluteExpiresAt }, true},
+	{"auth_time", func(r *sessionRecord) any { return &r.AuthTime }, true},
+	{"revoked_at", func(r *sessionRecord) any { return &r.RevokedAt }, true},
+	{"revoke_reason", func(r *sessionRecord) any { return &r.RevokeReason }, true},
+	{"user_agent", func(r *sessionRecord) any { return &r.UserAgent }, true},
+	{"ip", func(r *sessionRecord) any { return &r.IP }, true},
+	{"generation", func(r *sessionRecord) any { return &r.Generation }, true},
+	{"token_hash", func(r *sessionRecord) any { return &r.TokenHash }, true},
+	{"prev_token_hash", func(r *sessionRecord) any { return &r.PrevTokenHash }, true},
+	{"rotated_at", func(r *sessionRecord) any { return &r.RotatedAt }, true},
+	{"successor_sealed", func(r *sessionRecord) any { return &r.SuccessorSealed }, true},
+}
+
+// sessionColumns returns the column list of sessionFields, each name
+// prefixed (a table alias with its dot, or "").
+func sessionColumns(prefix string) string {
+	names := make([]string, len(sessionFields))
+	for i, f := range sessionFields {
+		names[i] = prefix + f.col
+	}
+	return strings.Join(names, ", ")
+}
+
+// targets returns scan destinations in the order of sessionFields.
+func (r *sessionRecord) targets() []any {
+	out := make([]any, len(sessionFields))
+	for i, f := range sessionFields {
+		out[i] = f.ptr(r)
+	}
+	return out
+}
+
+var (
+	sessionSelect = sessionColumns("")
+	// sessionWrite is Update's statement: every mutable column.
+	sessionWrite = func() string {
+		var set []string
+		for _, f := range sessionFields {
+			if f.mutable {
+				set = append(set, f.col+" = ?")
+			}
+		}
+		return "UPDATE sessions SET " + strings.Join(set, ", ") + " WHERE id = ?"
+	}()
+)
+
+// writeArgs are sessionWrite's arguments for r.
+func (r *sessionRecord) writeArgs() []any {
+	var args []any
+	for _, f := range sessionFields {
+		if f.mutable {
+			args = append(args, reflect.ValueOf(f.ptr(r)).Elem().Interface())
+		}
+	}
+	return append(args, r.ID)
+}
+
+func hashBytes(h [32]byte) sql.Null[[]byte] {
+	if h == ([32]byte{}) {
+		return sql.Null[[]byte]{}
+	}
+	return sql.Null[[]byte]{V: h[:], Valid: true}
+}
+
+func nullBytes(b []byte) sql.Null[[]byte] {
+	if len(b) == 0 {
+		return sql.Null[[]byte]{}
+	}
+	return sql.Null[[]byte]{V: b, Valid: true}
+}
+
+func toHash(b []byte) [32]byte {
+	var h [32]byte
+	if len(b) == len(h) {
+		copy(h[:], b)
+	}
+	return h
+}
 
 func sessionFromDomain(s session.Session) sessionRecord {
 	return sessionRecord{
@@ -56,6 +157,10 @@ func sessionFromDomain(s session.Session) sessionRecord {
 		UserAgent:         s.UserAgent,
 		IP:                s.IP,
 		Generation:        s.Generation,
+		TokenHash:         hashBytes(s.TokenHash).V,
+		PrevTokenHash:     hashBytes(s.PrevTokenHash),
+		RotatedAt:         toDBNull(s.RotatedAt),
+		SuccessorSealed:   nullBytes(s.SuccessorSealed),
 	}
 }
 
@@ -73,50 +178,11 @@ func (r sessionRecord) toDomain() session.Session {
 		UserAgent:         r.UserAgent,
 		IP:                r.IP,
 		Generation:        r.Generation,
+		TokenHash:         toHash(r.TokenHash),
+		PrevTokenHash:     toHash(r.PrevTokenHash.V),
+		RotatedAt:         fromDBNull(r.RotatedAt),
+		SuccessorSealed:   nilIfEmpty(r.SuccessorSealed.V),
 	}
-}
-
-// refreshTokenRecord is a row of refresh_tokens. Only the SHA-256 of a
-// token is stored, and its successor only sealed under a key derived from
-// the token itself.
-type refreshTokenRecord struct {
-	TokenHash       []byte       `gorm:"column:token_hash;primaryKey"`
-	SessionID       string       `gorm:"column:session_id"`
-	Generation      int64        `gorm:"column:generation"`
-	CreatedAt       time.Time    `gorm:"column:created_at;autoCreateTime:false"`
-	RotatedAt       sql.NullTime `gorm:"column:rotated_at"`
-	SuccessorSealed []byte       `gorm:"column:successor_sealed"`
-}
-
-// TableName implements gorm's tabler.
-func (refreshTokenRecord) TableName() string { return "refresh_tokens" }
-
-const tokenColumns = "token_hash, session_id, generation, created_at, rotated_at, successor_sealed"
-
-func tokenFromDomain(t session.RefreshToken) refreshTokenRecord {
-	return refreshTokenRecord{
-		TokenHash:       t.Hash[:],
-		SessionID:       t.SessionID,
-		Generation:      t.Generation,
-		CreatedAt:       toDB(t.CreatedAt),
-		RotatedAt:       toDBNull(t.RotatedAt),
-		SuccessorSealed: nilIfEmpty(t.SuccessorSealed),
-	}
-}
-
-func (r refreshTokenRecord) toDomain() (session.RefreshToken, error) {
-	t := session.RefreshToken{
-		SessionID:       r.SessionID,
-		Generation:      r.Generation,
-		CreatedAt:       fromDB(r.CreatedAt),
-		RotatedAt:       fromDBNull(r.RotatedAt),
-		SuccessorSealed: r.SuccessorSealed,
-	}
-	if len(r.TokenHash) != len(t.Hash) {
-		return session.RefreshToken{}, fmt.Errorf("persistence: stored token hash has %d bytes", len(r.TokenHash))
-	}
-	copy(t.Hash[:], r.TokenHash)
-	return t, nil
 }
 
 func nilIfEmpty(b []byte) []byte {
@@ -126,7 +192,7 @@ func nilIfEmpty(b []byte) []byte {
 	return b
 }
 
-// SessionStore stores sessions and their refresh-token families.
+// SessionStore stores sessions and their refresh state.
 type SessionStore struct {
 	db *gorm.DB
 }
@@ -139,40 +205,34 @@ var (
 // NewSessionStore returns a SessionStore on db.
 func NewSessionStore(db *gorm.DB) *SessionStore { return &SessionStore{db: db} }
 
-// Create inserts a session and its first refresh token, together.
+// Create inserts a session with its first token's hash: one row.
 // user.ErrNotFound if the session's user does not exist (deleted while
 // logging in).
-func (s *SessionStore) Create(ctx context.Context, sess session.Session, first session.RefreshToken) error {
+func (s *SessionStore) Create(ctx context.Context, sess session.Session) error {
 	if !id.Valid(sess.ID) || !id.Valid(sess.UserID) {
 		return fmt.Errorf("persistence: create session: invalid session or user id")
 	}
-	if first.SessionID != sess.ID || first.Generation != sess.Generation {
-		return fmt.Errorf("persistence: create session: first token does not belong to the session")
+	if sess.TokenHash == ([32]byte{}) {
+		return fmt.Errorf("persistence: create session: no refresh token hash")
 	}
-	srec, trec := sessionFromDomain(sess), tokenFromDomain(first)
-	return inTx(ctx, s.db, func(db *gorm.DB) error {
-		if err := db.Create(&srec).Error; err != nil {
-			if isForeignKeyViolation(err, pgSessionsUserFK) {
-				return user.ErrNotFound
-			}
-			return wrapErr("create session", err)
+	rec := sessionFromDomain(sess)
+	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
+		if isForeignKeyViolation(err, pgSessionsUserFK) {
+			return user.ErrNotFound
 		}
-		if err := db.Create(&trec).Error; err != nil {
-			return wrapErr("create session token", err)
-		}
-		return nil
-	})
+		return wrapErr("create session", err)
+	}
+	return nil
 }
 
-// ByID finds a session, revoked or not; session.ErrNotFound if none. It runs
-// on every authenticated request: one primary-key lookup.
+// ByID finds a session, revoked or not; session.ErrNotFound if none.
 func (s *SessionStore) ByID(ctx context.Context, sessionID string) (session.Session, error) {
 	if !id.Valid(sessionID) {
 		return session.Session{}, session.ErrNotFound
 	}
 	var rec sessionRecord
-	err := conn(ctx, s.db).Select(sessionColumns).Where("id = ?", sessionID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	err := conn(ctx, s.db).Raw("SELECT "+sessionSelect+" FROM sessions WHERE id = ?", sessionID).Row().Scan(rec.targets()...)
+	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, session.ErrNotFound
 	}
 	if err != nil {
@@ -181,158 +241,63 @@ func (s *SessionStore) ByID(ctx context.Context, sessionID string) (session.Sess
 	return rec.toDomain(), nil
 }
 
-// LockByID is ByID that also locks the session until the caller's
-// transaction ends (it must run inside Transactor.WithinTx), for
-// read-modify-write such as revocation or reauthentication that must not
-// undo a rotation committed meanwhile. session.ErrNotFound if none.
-func (s *SessionStore) LockByID(ctx context.Context, sessionID string) (session.Session, error) {
-	if _, ok := txFrom(ctx); !ok {
-		return session.Session{}, errors.New("persistence: LockByID outside a transaction (use Transactor.WithinTx)")
-	}
+// Update implements auth.SessionUpdater: it locks the session row (SELECT
+// ... FOR UPDATE on PostgreSQL; on SQLite a transaction already owns the
+// only connection and, begun IMMEDIATE, the write lock), lets fn decide,
+// and writes every mutable column in one statement if fn changed
+// anything. Under the lock no concurrent change can be undone, so there is
+// nothing to retry.
+func (s *SessionStore) Update(ctx context.Context, sessionID string, fn func(*session.Session) error) error {
 	if !id.Valid(sessionID) {
-		return session.Session{}, session.ErrNotFound
+		return session.ErrNotFound
 	}
-	srec, err := lockSession(conn(ctx, s.db), sessionID)
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return session.Session{}, session.ErrNotFound
-	}
-	if err != nil {
-		return session.Session{}, wrapErr("lock session", err)
-	}
-	return srec.toDomain(), nil
-}
-
-// lockSession reads a session row and, on PostgreSQL, locks it FOR UPDATE.
-// SQLite needs no row lock: a transaction there owns the only connection
-// and, begun IMMEDIATE, the database's write lock.
-func lockSession(db *gorm.DB, sessionID string) (sessionRecord, error) {
-	q := db.Select(sessionColumns).Where("id = ?", sessionID)
-	if isPostgres(db) {
-		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-	}
-	var rec sessionRecord
-	err := q.Take(&rec).Error
-	return rec, err
-}
-
-// LockByRefreshHash finds the token with this hash and its session, and
-// locks the session until the caller's transaction ends; it must run inside
-// Transactor.WithinTx. session.ErrRefreshInvalid if no token has this hash.
-//
-// The order matters: find the session, lock it, and only then read the
-// token. A request that waited for the lock therefore sees the rotation the
-// winner committed, and is answered as a replay (or reuse), never as a
-// second rotation. On PostgreSQL the lock is SELECT ... FOR UPDATE on the
-// session row; on SQLite the transaction already owns the only connection
-// and the database's write lock (BEGIN IMMEDIATE).
-func (s *SessionStore) LockByRefreshHash(ctx context.Context, hash [32]byte) (session.Session, session.RefreshToken, error) {
-	if _, ok := txFrom(ctx); !ok {
-		return session.Session{}, session.RefreshToken{}, errors.New("persistence: LockByRefreshHash outside a transaction (use Transactor.WithinTx)")
-	}
-	db := conn(ctx, s.db)
-	var ref refreshTokenRecord
-	err := db.Select("session_id").Where("token_hash = ?", hash[:]).Take(&ref).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return session.Session{}, session.RefreshToken{}, session.ErrRefreshInvalid
-	}
-	if err != nil {
-		return session.Session{}, session.RefreshToken{}, wrapErr("find refresh token", err)
-	}
-
-	srec, err := lockSession(db, ref.SessionID)
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		// Deleted (with its tokens) since the first read.
-		return session.Session{}, session.RefreshToken{}, session.ErrRefreshInvalid
-	}
-	if err != nil {
-		return session.Session{}, session.RefreshToken{}, wrapErr("lock session", err)
-	}
-
-	var trec refreshTokenRecord
-	err = db.Select(tokenColumns).Where("token_hash = ?", hash[:]).Take(&trec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return session.Session{}, session.RefreshToken{}, session.ErrRefreshInvalid
-	}
-	if err != nil {
-		return session.Session{}, session.RefreshToken{}, wrapErr("read refresh token", err)
-	}
-	tok, err := trec.toDomain()
-	if err != nil {
-		return session.Session{}, session.RefreshToken{}, err
-	}
-	return srec.toDomain(), tok, nil
-}
-
-// Rotate saves sess, marks used as rotated (its RotatedAt and
-// SuccessorSealed) and inserts next, together. session.ErrConflict if used
-// was already rotated, or next's generation already exists: a concurrent
-// rotation won, and nothing is written.
-func (s *SessionStore) Rotate(ctx context.Context, sess session.Session, used, next session.RefreshToken) error {
-	switch {
-	case used.RotatedAt.IsZero():
-		return errors.New("persistence: rotate: used token has no rotation time")
-	case used.SessionID != sess.ID || next.SessionID != sess.ID || next.Generation != sess.Generation:
-		return errors.New("persistence: rotate: tokens do not belong to the session's current generation")
-	}
-	nrec := tokenFromDomain(next)
 	return inTx(ctx, s.db, func(db *gorm.DB) error {
-		// The rotated_at IS NULL guard makes the mark-as-used a
-		// compare-and-set: of two rotations of one token, one updates a row.
-		res := db.Exec("UPDATE refresh_tokens SET rotated_at = ?, successor_sealed = ? WHERE token_hash = ? AND rotated_at IS NULL",
-			toDB(used.RotatedAt), nilIfEmpty(used.SuccessorSealed), used.Hash[:])
-		if res.Error != nil {
-			return wrapErr("mark refresh token rotated", res.Error)
+		q := "SELECT " + sessionSelect + " FROM sessions WHERE id = ?"
+		if isPostgres(db) {
+			q += " FOR UPDATE"
 		}
-		if res.RowsAffected == 0 {
-			return session.ErrConflict
+		var rec sessionRecord
+		err := db.Raw(q, sessionID).Row().Scan(rec.targets()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return session.ErrNotFound
 		}
-		if err := db.Create(&nrec).Error; err != nil {
-			if isUniqueViolation(err, pgTokenGenerationKey, sqliteTokenGeneration) ||
-				isUniqueViolation(err, pgTokenPrimaryKey, sqliteTokenPrimaryKey) {
-				return session.ErrConflict
-			}
-			return wrapErr("insert refresh token", err)
+		if err != nil {
+			return wrapErr("lock session", err)
 		}
-		return save(db, sess)
+		before := rec.toDomain()
+		after := rec.toDomain()
+		if err := fn(&after); err != nil {
+			return err
+		}
+		if after.ID != before.ID || after.UserID != before.UserID || !toDB(after.CreatedAt).Equal(toDB(before.CreatedAt)) {
+			return errors.New("persistence: update session: id, user or creation time changed")
+		}
+		out := sessionFromDomain(after)
+		if reflect.DeepEqual(out, sessionFromDomain(before)) {
+			return nil
+		}
+		if err := db.Exec(sessionWrite, out.writeArgs()...).Error; err != nil {
+			return wrapErr("update session", err)
+		}
+		return nil
 	})
 }
 
-// Save writes the mutable fields of sess: last use, expiries, auth time,
-// revocation, user agent, IP and generation. session.ErrNotFound if it does
-// not exist. Callers read sess with a lock (LockByID, LockByRefreshHash)
-// in the same transaction.
-//
-// As a safety net two fields only move forward, whatever the caller read: a revoked session
-// stays revoked with its first time and reason, and the generation never
-// decreases. A Save built from a read that predates a concurrent logout or
-// rotation therefore cannot bring a session back or rewind its token
-// family.
-func (s *SessionStore) Save(ctx context.Context, sess session.Session) error {
-	if !id.Valid(sess.ID) {
-		return session.ErrNotFound
+// LegacyToken implements auth.RefreshRotator: tokens issued before the
+// authenticated format are known by the rows refresh_tokens kept of them.
+func (s *SessionStore) LegacyToken(ctx context.Context, hash [32]byte) (string, int64, error) {
+	var (
+		sid string
+		gen int64
+	)
+	err := conn(ctx, s.db).Raw("SELECT session_id, generation FROM refresh_tokens WHERE token_hash = ?", hash[:]).Row().Scan(&sid, &gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, session.ErrRefreshInvalid
 	}
-	return save(conn(ctx, s.db), sess)
-}
-
-func save(db *gorm.DB, sess session.Session) error {
-	rec := sessionFromDomain(sess)
-	res := db.Exec(`UPDATE sessions SET
-			last_used_at = ?, idle_expires_at = ?, absolute_expires_at = ?, auth_time = ?,
-			revoked_at = COALESCE(revoked_at, ?),
-			revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END,
-			user_agent = ?, ip = ?,
-			generation = CASE WHEN generation > ? THEN generation ELSE ? END
-		WHERE id = ?`,
-		rec.LastUsedAt, rec.IdleExpiresAt, rec.AbsoluteExpiresAt, rec.AuthTime,
-		rec.RevokedAt, rec.RevokeReason, rec.UserAgent, rec.IP,
-		rec.Generation, rec.Generation, rec.ID)
-	if res.Error != nil {
-		return wrapErr("save session", res.Error)
+	if err != nil {
+		return "", 0, wrapErr("find legacy refresh token", err)
 	}
-	if res.RowsAffected == 0 {
-		return session.ErrNotFound
-	}
-	return nil
+	return sid, gen, nil
 }
 
 // activeAt is the condition for a session active at a time: not revoked,
@@ -341,7 +306,7 @@ const activeAt = "revoked_at IS NULL AND idle_expires_at > ? AND absolute_expire
 
 // RevokeAllForUser revokes every session of userID active at now, except
 // exceptID (may be empty), with reason, and returns the IDs it revoked in
-// ascending order.
+// ascending order. Their sealed successors go with them.
 //
 // On PostgreSQL the rows are locked first, in ID order, and only then
 // updated: two concurrent revoke-alls (or a revoke-all and a rotation)
@@ -368,7 +333,7 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		if len(ids) == 0 {
 			return nil
 		}
-		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id IN ? AND revoked_at IS NULL",
+		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ?, successor_sealed = NULL WHERE id IN ? AND revoked_at IS NULL",
 			at, reason, ids).Error
 		if err != nil {
 			return wrapErr("revoke user sessions", err)
@@ -382,57 +347,138 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 	return ids, nil
 }
 
-// ListActive lists userID's sessions active at now, newest first.
-func (s *SessionStore) ListActive(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
-	if !id.Valid(userID) {
+// ListActive lists userID's sessions active at now, newest first, limit
+// per page after cursor. Paging is by keyset (created_at, id), so sessions
+// started while a client pages neither shift nor repeat entries.
+func (s *SessionStore) ListActive(ctx context.Context, userID string, now time.Time, cursor string, limit int) (session.Page, error) {
+	if !id.Valid(userID) || limit < 1 {
+		return session.Page{}, nil
+	}
+	at := toDB(now)
+	q := "SELECT " + sessionSelect + " FROM sessions WHERE user_id = ? AND " + activeAt
+	args := []any{userID, at, at}
+	if cursor != "" {
+		c, err := session.ParseCursor(cursor)
+		if err != nil {
+			return session.Page{}, err
+		}
+		q += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+		args = append(args, toDB(c.CreatedAt), toDB(c.CreatedAt), c.ID)
+	}
+	// One extra row tells whether another page follows.
+	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := conn(ctx, s.db).Raw(q, args...).Rows()
+	if err != nil {
+		return session.Page{}, wrapErr("list sessions", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var page session.Page
+	for rows.Next() {
+		var rec sessionRecord
+		if err := rows.Scan(rec.targets()...); err != nil {
+			return session.Page{}, wrapErr("list sessions", err)
+		}
+		if len(page.Sessions) == limit {
+			page.NextCursor = session.CursorAfter(page.Sessions[limit-1])
+			break
+		}
+		page.Sessions = append(page.Sessions, rec.toDomain())
+	}
+	if err := rows.Err(); err != nil {
+		return session.Page{}, wrapErr("list sessions", err)
+	}
+	return page, nil
+}
+
+// RevokeBeyond implements auth.SessionCapper: the sessions past the keep
+// newest active ones are revoked. On PostgreSQL the rows are locked in ID
+// order first, as RevokeAllForUser does.
+func (s *SessionStore) RevokeBeyond(ctx context.Context, userID string, keep int, reason string, now time.Time) ([]string, error) {
+	if !id.Valid(userID) || keep < 0 {
 		return nil, nil
 	}
 	at := toDB(now)
-	var recs []sessionRecord
-	err := conn(ctx, s.db).Select(sessionColumns).
-		Where("user_id = ? AND "+activeAt, userID, at, at).
-		Order("created_at DESC, id DESC").
-		Find(&recs).Error
+	var ids []string
+	err := inTx(ctx, s.db, func(db *gorm.DB) error {
+		// SQLite needs a LIMIT before OFFSET (-1: none) and takes no row
+		// locks; its transaction holds the write lock.
+		q := "SELECT id FROM sessions WHERE user_id = ? AND " + activeAt + " ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?"
+		if isPostgres(db) {
+			q = "SELECT id FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = ? AND " + activeAt +
+				" ORDER BY created_at DESC, id DESC OFFSET ?) ORDER BY id FOR UPDATE"
+		}
+		if err := db.Raw(q, userID, at, at, keep).Scan(&ids).Error; err != nil {
+			return wrapErr("find sessions beyond the limit", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ?, successor_sealed = NULL WHERE id IN ? AND revoked_at IS NULL",
+			at, reason, ids).Error
+		if err != nil {
+			return wrapErr("revoke sessions beyond the limit", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, wrapErr("list sessions", err)
+		return nil, err
 	}
-	out := make([]session.Session, len(recs))
-	for i, r := range recs {
-		out[i] = r.toDomain()
-	}
-	return out, nil
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // defaultPurgeBatch is PurgeExpired's batch size when the caller gives none.
 const defaultPurgeBatch = 500
 
-// PurgeExpired deletes the sessions (and, by cascade, their refresh tokens)
-// that were revoked, or passed either expiry, more than retention before
-// now, batch rows per statement, and returns how many it deleted.
+// PurgeExpired deletes the sessions (and, by cascade, their legacy token
+// rows) that were revoked, or passed either expiry, more than retention
+// before now, batch rows per statement, and returns how many it deleted.
 //
 // Each batch is its own short statement, so the purge never holds many
 // locks at once. On PostgreSQL it skips rows locked by others (FOR UPDATE
 // SKIP LOCKED): instances purging at the same time share the work instead
 // of queueing on each other or on a refresh in progress.
 func (s *SessionStore) PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error) {
+	cutoff := toDB(now.Add(-max(retention, 0)))
+	return s.batched(ctx, batch, "purge sessions",
+		"DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"+
+			" WHERE revoked_at < ? OR idle_expires_at < ? OR absolute_expires_at < ? LIMIT ?%s)",
+		cutoff, cutoff, cutoff)
+}
+
+// EraseSealed implements auth.SessionPurger. A rotation stores the sealed
+// successor; once the grace interval has passed nothing may open it again,
+// so it goes (the next rotation overwrites it too). No index serves this
+// scan: one would cost every rotation its maintenance, and the purge runs
+// rarely.
+func (s *SessionStore) EraseSealed(ctx context.Context, before time.Time, batch int) (int, error) {
+	return s.batched(ctx, batch, "erase sealed successors",
+		"UPDATE sessions SET successor_sealed = NULL WHERE id IN (SELECT id FROM sessions"+
+			" WHERE successor_sealed IS NOT NULL AND rotated_at < ? LIMIT ?%s)",
+		toDB(before))
+}
+
+// batched runs query (with %s for the row-lock clause, and the batch size
+// as its last argument) until a batch affects fewer rows than batch.
+func (s *SessionStore) batched(ctx context.Context, batch int, op, query string, args ...any) (int, error) {
 	if batch <= 0 {
 		batch = defaultPurgeBatch
 	}
-	cutoff := toDB(now.Add(-max(retention, 0)))
 	lock := ""
 	if isPostgres(s.db) {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	query := "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions" +
-		" WHERE revoked_at < ? OR idle_expires_at < ? OR absolute_expires_at < ? LIMIT ?" + lock + ")"
+	query = fmt.Sprintf(query, lock)
+	args = append(args, batch)
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		res := conn(ctx, s.db).Exec(query, cutoff, cutoff, cutoff, batch)
+		res := conn(ctx, s.db).Exec(query, args...)
 		if res.Error != nil {
-			return total, wrapErr("purge sessions", res.Error)
+			return total, wrapErr(op, res.Error)
 		}
 		total += int(res.RowsAffected)
 		if res.RowsAffected < int64(batch) {

@@ -126,12 +126,8 @@ func normUser(u user.User) user.User {
 func normSession(s session.Session) session.Session {
 	s.CreatedAt, s.LastUsedAt, s.AuthTime = norm(s.CreatedAt), norm(s.LastUsedAt), norm(s.AuthTime)
 	s.IdleExpiresAt, s.AbsoluteExpiresAt, s.RevokedAt = norm(s.IdleExpiresAt), norm(s.AbsoluteExpiresAt), norm(s.RevokedAt)
+	s.RotatedAt = norm(s.RotatedAt)
 	return s
-}
-
-func normToken(tok session.RefreshToken) session.RefreshToken {
-	tok.CreatedAt, tok.RotatedAt = norm(tok.CreatedAt), norm(tok.RotatedAt)
-	return tok
 }
 
 func equal[T any](t *testing.T, what string, got, want T) {
@@ -160,30 +156,40 @@ func mustCreateUser(t *testing.T, s *env, email string) user.User {
 
 var policy = session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second}
 
-// mustStartSession stores a session of u started at now and returns it
-// with its first token's raw value and record.
-func mustStartSession(t *testing.T, s *env, u user.User, now time.Time) (session.Session, string, session.RefreshToken) {
+var codec = func() *session.RefreshCodec {
+	c, err := session.NewRefreshCodec(make([]byte, session.RefreshKeyBytes))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+// mustStartSession stores a session of u started at now, with its first
+// token, and returns it with that token.
+func mustStartSession(t *testing.T, s *env, u user.User, now time.Time) (session.Session, string) {
 	t.Helper()
 	sess := policy.Start(id.New(), u.ID, now, "test-agent", "192.0.2.1")
-	raw, hash := session.NewRefreshSecret()
-	tok := session.RefreshToken{Hash: hash, SessionID: sess.ID, Generation: 1, CreatedAt: now}
-	if err := s.sessions.Create(context.Background(), sess, tok); err != nil {
+	raw, hash, err := codec.Issue(sess.ID, sess.Generation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.TokenHash = hash
+	if err := s.sessions.Create(context.Background(), sess); err != nil {
 		t.Fatalf("create session: %v", err)
 	}
-	return sess, raw, tok
+	return sess, raw
 }
 
-// rotate performs the refresh interactor's rotation step on a locked
-// session and token.
-func rotate(ctx context.Context, s *env, sess session.Session, used session.RefreshToken, raw string, now time.Time) (session.Session, string, session.RefreshToken, error) {
-	nextRaw, nextHash := session.NewRefreshSecret()
-	used.RotatedAt = now
-	used.SuccessorSealed = session.SealSuccessor(raw, nextRaw, sess.ID)
-	sess.Generation++
-	policy.Touch(&sess, now, "agent-2", "198.51.100.7")
-	next := session.RefreshToken{Hash: nextHash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
-	err := s.sessions.Rotate(ctx, sess, used, next)
-	return sess, nextRaw, next, err
+// save writes sess's state through the update function.
+func save(t *testing.T, s *env, sess session.Session) {
+	t.Helper()
+	err := s.sessions.Update(context.Background(), sess.ID, func(cur *session.Session) error {
+		*cur = sess
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // warmPool opens n connections up front on PostgreSQL, so the goroutines

@@ -217,3 +217,15 @@ func (r *UserRepository) BumpCredential(ctx context.Context, userID string) erro
 	}
 	return nil
 }
+
+// userColumnsAfterID lists the user columns other than id (joined reads
+// take it from the session), prefixed, in the order of targetsAfterID.
+func userColumnsAfterID(prefix string) string {
+	return prefix + "email, " + prefix + "name, " + prefix + "roles, " + prefix + "password_hash, " +
+		prefix + "email_verified, " + prefix + "disabled, " + prefix + "created_at, " + prefix + "updated_at"
+}
+
+// targetsAfterID are the scan destinations of userColumnsAfterID.
+func (r *userRecord) targetsAfterID() []any {
+	return []any{&r.Email, &r.Name, &r.Roles, &r.PasswordHash, &r.EmailVerified, &r.Disabled, &r.CreatedAt, &r.UpdatedAt}
+}

@@ -315,3 +315,53 @@ func TestCORS(t *testing.T) {
 	// Bearer requests are not subject to the Origin check.
 	expect(t, c.do("GET", "/users/me", nil, withHeader("Origin", "http://evil.example")), 200, "")
 }
+
+// TestSessionListPagesAndCap: GET /auth/sessions pages with limit and the
+// X-Next-Cursor header, and MAX_SESSIONS_PER_USER revokes the oldest.
+func TestSessionListPagesAndCap(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		env := testEnv(dbURL(t))
+		env["MAX_SESSIONS_PER_USER"] = "3"
+		s := startServer(t, env)
+		first := s.client()
+		first.register("pages@example.com", "pages password")
+		var clients []*client
+		for range 3 {
+			c := s.client()
+			_, r := c.login("pages@example.com", "pages password", "body")
+			expect(t, r, 200, "")
+			clients = append(clients, c)
+		}
+		// Four started, three kept: the first is over the limit.
+		expect(t, first.do("GET", "/users/me", nil), 401, "SESSION_REVOKED")
+
+		type item struct {
+			ID string `json:"id"`
+		}
+		var seen []string
+		r := clients[2].do("GET", "/auth/sessions?limit=2", nil)
+		expect(t, r, 200, "")
+		var page []item
+		r.data(t, &page)
+		next := r.Header.Get("X-Next-Cursor")
+		if len(page) != 2 || next == "" {
+			t.Fatalf("first page: %d sessions, cursor %q; want 2 and a cursor", len(page), next)
+		}
+		for _, it := range page {
+			seen = append(seen, it.ID)
+		}
+		r = clients[2].do("GET", "/auth/sessions?limit=2&cursor="+next, nil)
+		expect(t, r, 200, "")
+		r.data(t, &page)
+		if len(page) != 1 || r.Header.Get("X-Next-Cursor") != "" {
+			t.Fatalf("last page: %d sessions, cursor %q; want 1 and none", len(page), r.Header.Get("X-Next-Cursor"))
+		}
+		seen = append(seen, page[0].ID)
+		if len(seen) != 3 || seen[0] == seen[1] || seen[1] == seen[2] || seen[0] == seen[2] {
+			t.Fatalf("pages gave %v", seen)
+		}
+		expect(t, clients[2].do("GET", "/auth/sessions?limit=0", nil), 400, "VALIDATION_FAILED")
+		expect(t, clients[2].do("GET", "/auth/sessions?limit=101", nil), 400, "VALIDATION_FAILED")
+		expect(t, clients[2].do("GET", "/auth/sessions?cursor=bm90LWEtY3Vyc29y", nil), 400, "VALIDATION_FAILED")
+	})
+}

@@ -48,3 +48,45 @@ func Valid(s string) bool {
 	}
 	return true
 }
+
+// Bytes returns the 16 bytes of a canonical UUID string; false if s is not
+// one (see Valid).
+func Bytes(s string) ([16]byte, bool) {
+	var b [16]byte
+	if !Valid(s) {
+		return b, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if s[i] == '-' {
+			i--
+			continue
+		}
+		hi, lo := unhex(s[i]), unhex(s[i+1])
+		b[j] = hi<<4 | lo
+		j++
+	}
+	return b, true
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// FromBytes is the canonical string of 16 UUID bytes: the inverse of Bytes.
+func FromBytes(b [16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}

@@ -58,3 +58,18 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestBytesRoundTrip(t *testing.T) {
+	for range 1000 {
+		s := id.New()
+		b, ok := id.Bytes(s)
+		if !ok || id.FromBytes(b) != s {
+			t.Fatalf("Bytes(%q) = %x, %v; FromBytes gives %q", s, b, ok, id.FromBytes(b))
+		}
+	}
+	for _, bad := range []string{"", "0B6F6C1E-4C7A-4F1E-9A53-2C1D0E6B7A10", "0b6f6c1e4c7a4f1e9a532c1d0e6b7a10abcd", "0b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a1g"} {
+		if _, ok := id.Bytes(bad); ok {
+			t.Errorf("Bytes(%q) accepted", bad)
+		}
+	}
+}

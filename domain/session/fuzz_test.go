@@ -1,27 +1,38 @@
 package session
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"testing"
 )
 
-// FuzzHashRefreshToken: the refresh-token parser never panics, accepts only
-// what could have been issued, and hashes it as SHA-256 of the text.
-func FuzzHashRefreshToken(f *testing.F) {
-	raw, _ := NewRefreshSecret()
-	for _, s := range []string{raw, "", "short", raw + "x", raw[:42] + "=", raw[:42] + "+", raw[:42] + "/"} {
+// FuzzParseRefreshToken: the refresh-token parser never panics, accepts only
+// what could have been issued (the MAC of the current format, the shape of
+// the legacy one), and hashes it as SHA-256 of the text.
+func FuzzParseRefreshToken(f *testing.F) {
+	c, _ := NewRefreshCodec(bytes.Repeat([]byte{7}, RefreshKeyBytes))
+	raw, _, _ := c.Issue("0b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a10", 3)
+	legacy, _ := NewLegacyRefreshSecret()
+	for _, s := range []string{raw, legacy, "", "short", raw + "x", raw[:len(raw)-1] + "A", legacy[:42] + "="} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		h, err := HashRefreshToken(s)
+		p, err := c.Parse(s)
 		if err != nil {
 			if err != ErrRefreshInvalid {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return
 		}
-		if len(s) != RefreshTokenLength || h != sha256.Sum256([]byte(s)) {
-			t.Fatalf("accepted %q", s)
+		if p.Hash != sha256.Sum256([]byte(s)) {
+			t.Fatalf("accepted %q with hash %x", s, p.Hash)
+		}
+		if p.Legacy != (len(s) == LegacyRefreshTokenLength) {
+			t.Fatalf("accepted %q as legacy=%v", s, p.Legacy)
+		}
+		if !p.Legacy && s != raw {
+			// Forging a MAC by fuzzing would be news.
+			t.Fatalf("accepted a token that was not issued: %q", s)
 		}
 	})
 }

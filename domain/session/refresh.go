@@ -3,51 +3,148 @@ package session
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
-	"time"
+
+	"github.com/gatehouse/gatehouse/domain/id"
 )
 
-// refreshTokenBytes is the entropy of a refresh token: 256 bits.
-const refreshTokenBytes = 32
+// A refresh token (format v1) is the unpadded base64url form of
+//
+//	version (1 byte, 1) | session ID (16) | generation (8, big-endian) |
+//	random (32) | MAC (16)
+//
+// where MAC is HMAC-SHA-256 under a server-held key over everything before
+// it, cut to 128 bits. The MAC lets the server recognise any token it ever
+// issued, however old, without storing it: only the session's current
+// token is stored (as its SHA-256), and a genuine token of an older
+// generation is an ancestor, whose reuse revokes the session. A token
+// nobody issued fails the MAC and can revoke nothing. The random part keeps
+// the current token unguessable even to someone holding the key: matching
+// the stored hash needs those 256 bits.
+const (
+	refreshVersion   = 1
+	refreshRandom    = 32
+	refreshMAC       = 16
+	refreshBodyBytes = 1 + 16 + 8 + refreshRandom
+	refreshBytes     = refreshBodyBytes + refreshMAC
+)
 
-// RefreshTokenLength is the length of a refresh token's text form
-// (unpadded base64url of 32 bytes).
-const RefreshTokenLength = 43
+// RefreshTokenLength is the length of a refresh token's text form.
+var RefreshTokenLength = base64.RawURLEncoding.EncodedLen(refreshBytes)
 
-// RefreshToken is one member of a session's token family, as stored: only
-// the SHA-256 of the secret is kept, never the secret.
-type RefreshToken struct {
-	// Hash is the SHA-256 of the token's text form.
-	Hash      [32]byte
-	SessionID string
-	// Generation counts rotations within the session, from 1.
-	Generation int64
-	CreatedAt  time.Time
-	// RotatedAt is zero until the token is exchanged for its successor.
-	RotatedAt time.Time
-	// SuccessorSealed is the successor token encrypted under a key derived
-	// from this token (see SealSuccessor). Only a holder of this token can
-	// open it, so the store never holds a usable secret.
-	SuccessorSealed []byte
+// LegacyRefreshTokenLength is the length of a token issued before the
+// authenticated format: 32 random bytes, unpadded base64url. Such tokens
+// are recognised by the hashes kept from that time (see Presented.Legacy).
+const LegacyRefreshTokenLength = 43
+
+// RefreshKeyBytes is the size of the MAC key of refresh tokens.
+const RefreshKeyBytes = 32
+
+// macLabel separates this MAC from any other use of the key.
+const macLabel = "gatehouse refresh token v1\x00"
+
+// RefreshCodec issues and parses refresh tokens under one server key.
+type RefreshCodec struct {
+	key []byte
 }
 
-// NewRefreshSecret returns a new random refresh token and its hash.
-func NewRefreshSecret() (string, [32]byte) {
-	var b [refreshTokenBytes]byte
-	// crypto/rand.Read never fails on supported platforms (Go 1.24+).
-	_, _ = rand.Read(b[:])
+// ErrRefreshKey means the refresh-token key has the wrong size.
+var ErrRefreshKey = errors.New("refresh token key must be 32 bytes")
+
+// NewRefreshCodec returns a codec under key (RefreshKeyBytes bytes).
+func NewRefreshCodec(key []byte) (*RefreshCodec, error) {
+	if len(key) != RefreshKeyBytes {
+		return nil, ErrRefreshKey
+	}
+	return &RefreshCodec{key: append([]byte(nil), key...)}, nil
+}
+
+// NewRefreshKey returns a new random key for NewRefreshCodec.
+func NewRefreshKey() []byte {
+	k := make([]byte, RefreshKeyBytes)
+	_, _ = rand.Read(k)
+	return k
+}
+
+func (c *RefreshCodec) mac(body []byte) []byte {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(macLabel))
+	m.Write(body)
+	return m.Sum(nil)[:refreshMAC]
+}
+
+// Issue returns a new token of generation gen in session sessionID, and its
+// hash (what the store keeps).
+func (c *RefreshCodec) Issue(sessionID string, gen int64) (string, [32]byte, error) {
+	sid, ok := id.Bytes(sessionID)
+	if !ok || gen < 1 {
+		return "", [32]byte{}, errors.New("session: refresh token for an invalid session id or generation")
+	}
+	var b [refreshBytes]byte
+	b[0] = refreshVersion
+	copy(b[1:17], sid[:])
+	binary.BigEndian.PutUint64(b[17:25], uint64(gen))
+	_, _ = rand.Read(b[25:refreshBodyBytes])
+	copy(b[refreshBodyBytes:], c.mac(b[:refreshBodyBytes]))
 	raw := base64.RawURLEncoding.EncodeToString(b[:])
-	return raw, sha256.Sum256([]byte(raw))
+	return raw, sha256.Sum256([]byte(raw)), nil
 }
 
-// HashRefreshToken checks the shape of a presented token and returns its
+// Presented is a refresh token a client presented, as far as it can be
+// known without the store.
+type Presented struct {
+	// Hash is the SHA-256 of the token's text form.
+	Hash [32]byte
+	// SessionID and Generation name the token's place in its family. For a
+	// legacy token they are empty until the store has looked the hash up.
+	SessionID  string
+	Generation int64
+	// Legacy marks a token issued before the authenticated format: genuine
+	// only if the store knows its hash.
+	Legacy bool
+}
+
+// Parse checks a presented token: a token of the current format must carry
+// a valid MAC, a legacy one must have the legacy shape. Anything else is
+// ErrRefreshInvalid, so a token nobody issued never reaches the store.
+func (c *RefreshCodec) Parse(raw string) (Presented, error) {
+	switch len(raw) {
+	case LegacyRefreshTokenLength:
+		h, err := HashRefreshToken(raw)
+		return Presented{Hash: h, Legacy: true}, err
+	case RefreshTokenLength:
+	default:
+		return Presented{}, ErrRefreshInvalid
+	}
+	var b [refreshBytes]byte
+	// Strict decoding refuses non-canonical trailing bits, so one token has
+	// exactly one text form (and one hash).
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(raw))
+	if err != nil || n != refreshBytes || b[0] != refreshVersion {
+		return Presented{}, ErrRefreshInvalid
+	}
+	if !hmac.Equal(b[refreshBodyBytes:], c.mac(b[:refreshBodyBytes])) {
+		return Presented{}, ErrRefreshInvalid
+	}
+	gen := binary.BigEndian.Uint64(b[17:25])
+	var sid [16]byte
+	copy(sid[:], b[1:17])
+	if gen < 1 || gen > 1<<62 {
+		return Presented{}, ErrRefreshInvalid
+	}
+	return Presented{Hash: sha256.Sum256([]byte(raw)), SessionID: id.FromBytes(sid), Generation: int64(gen)}, nil
+}
+
+// HashRefreshToken checks the shape of a legacy token and returns its
 // hash. Anything that could not have been issued is ErrRefreshInvalid, so
 // garbage never reaches the store.
 func HashRefreshToken(raw string) ([32]byte, error) {
-	if len(raw) != RefreshTokenLength {
+	if len(raw) != LegacyRefreshTokenLength {
 		return [32]byte{}, ErrRefreshInvalid
 	}
 	for i := 0; i < len(raw); i++ {
@@ -57,6 +154,16 @@ func HashRefreshToken(raw string) ([32]byte, error) {
 		}
 	}
 	return sha256.Sum256([]byte(raw)), nil
+}
+
+// NewLegacyRefreshSecret returns a token of the format issued before the
+// authenticated one (32 random bytes) and its hash. Only tests of the
+// migration path make new ones.
+func NewLegacyRefreshSecret() (string, [32]byte) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	raw := base64.RawURLEncoding.EncodeToString(b[:])
+	return raw, sha256.Sum256([]byte(raw))
 }
 
 // sealKey derives the key that seals a token's successor. The label keeps it
@@ -69,9 +176,9 @@ func sealKey(raw string) []byte {
 
 // SealSuccessor encrypts next under a key derived from current (AES-256-GCM,
 // with binding as associated data, which ties the seal to the row it is
-// stored in: callers pass current's hash). Kept with current's row, it lets a
-// racing request that presents current within the grace interval receive the
-// very same successor, without the store ever holding a usable token.
+// stored in: callers pass current's hash). Kept with the session, it lets a
+// racing request that presents current within the grace interval receive
+// the very same successor, without the store ever holding a usable token.
 func SealSuccessor(current, next, binding string) []byte {
 	block, _ := aes.NewCipher(sealKey(current)) // a 32-byte key never fails
 	aead, _ := cipher.NewGCM(block)

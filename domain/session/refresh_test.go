@@ -3,76 +3,132 @@ package session_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 )
 
-func TestNewRefreshSecret(t *testing.T) {
+var testKey = bytes.Repeat([]byte{7}, session.RefreshKeyBytes)
+
+func codec(t testing.TB, key []byte) *session.RefreshCodec {
+	t.Helper()
+	c, err := session.NewRefreshCodec(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRefreshCodecIssueAndParse(t *testing.T) {
+	c := codec(t, testKey)
+	sid := id.New()
 	seen := map[string]bool{}
-	for range 1000 {
-		raw, hash := session.NewRefreshSecret()
-		if len(raw) != session.RefreshTokenLength {
-			t.Fatalf("secret %q has length %d; want %d", raw, len(raw), session.RefreshTokenLength)
+	for gen := int64(1); gen <= 1000; gen++ {
+		raw, hash, err := c.Issue(sid, gen)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if hash != sha256.Sum256([]byte(raw)) {
-			t.Fatalf("hash of %q is not its SHA-256", raw)
-		}
-		got, err := session.HashRefreshToken(raw)
-		if err != nil || got != hash {
-			t.Fatalf("HashRefreshToken(NewRefreshSecret()) = %x, %v; want %x, nil", got, err, hash)
+		if len(raw) != session.RefreshTokenLength || hash != sha256.Sum256([]byte(raw)) {
+			t.Fatalf("token %q: length %d, hash %x", raw, len(raw), hash)
 		}
 		if seen[raw] {
-			t.Fatalf("secret %q issued twice", raw)
+			t.Fatalf("token %q issued twice", raw)
 		}
 		seen[raw] = true
+		p, err := c.Parse(raw)
+		if err != nil || p != (session.Presented{Hash: hash, SessionID: sid, Generation: gen}) {
+			t.Fatalf("Parse = %+v, %v", p, err)
+		}
+	}
+	if _, _, err := c.Issue("not-a-uuid", 1); err == nil {
+		t.Fatal("Issue accepted an invalid session id")
+	}
+	if _, _, err := c.Issue(sid, 0); err == nil {
+		t.Fatal("Issue accepted generation 0")
+	}
+	if _, err := session.NewRefreshCodec(testKey[:16]); !errors.Is(err, session.ErrRefreshKey) {
+		t.Fatalf("a 16-byte key: %v", err)
 	}
 }
 
-func TestHashRefreshTokenRejectsWhatCannotHaveBeenIssued(t *testing.T) {
-	valid, _ := session.NewRefreshSecret()
-	tests := []struct {
-		name string
-		raw  string
-	}{
+func TestRefreshCodecRejectsWhatItDidNotIssue(t *testing.T) {
+	c := codec(t, testKey)
+	valid, _, _ := c.Issue(id.New(), 5)
+	other, _, _ := codec(t, bytes.Repeat([]byte{8}, 32)).Issue(id.New(), 5)
+	b, _ := base64.RawURLEncoding.DecodeString(valid)
+	flip := func(i int) string {
+		x := bytes.Clone(b)
+		x[i] ^= 0x01
+		return base64.RawURLEncoding.EncodeToString(x)
+	}
+	lastChar := valid[len(valid)-1]
+	// The final character carries 4 unused bits: a changed one must not be
+	// a second spelling of the same token.
+	var noncanonical string
+	for _, alt := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		cand := valid[:len(valid)-1] + string(alt)
+		if byte(alt) == lastChar {
+			continue
+		}
+		if d, err := base64.RawURLEncoding.DecodeString(cand); err == nil && bytes.Equal(d, b) {
+			noncanonical = cand
+			break
+		}
+	}
+	tests := []struct{ name, raw string }{
 		{"empty", ""},
-		{"one short", valid[:42]},
+		{"truncated", valid[:len(valid)-1]},
 		{"one long", valid + "A"},
-		{"padded", valid[:42] + "="},
-		{"standard base64 plus", "+" + valid[1:]},
-		{"standard base64 slash", "/" + valid[1:]},
-		{"space", " " + valid[1:]},
-		{"dot", "." + valid[1:]},
-		{"non-ASCII", "é" + valid[2:]},
-		{"NUL", "\x00" + valid[1:]},
+		{"another key", other},
+		{"tampered version", flip(0)},
+		{"tampered session", flip(3)},
+		{"tampered generation", flip(20)},
+		{"tampered random", flip(40)},
+		{"tampered MAC", flip(len(b) - 1)},
+		{"standard base64", strings.ReplaceAll(strings.ReplaceAll(valid, "-", "+"), "_", "/") + strings.Repeat("+", 0)},
+		{"padded", valid[:len(valid)-1] + "="},
 		{"a JWT", "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"},
 		{"very long", strings.Repeat("A", 10000)},
+		{"legacy length, bad alphabet", strings.Repeat("+", 43)},
+	}
+	if noncanonical != "" {
+		tests = append(tests, struct{ name, raw string }{"non-canonical last character", noncanonical})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := session.HashRefreshToken(tc.raw)
-			if !errors.Is(err, session.ErrRefreshInvalid) {
-				t.Fatalf("HashRefreshToken(%q) = %x, %v; want ErrRefreshInvalid", tc.raw, h, err)
+			if tc.raw == valid {
+				t.Skip("the mutation produced the valid token")
 			}
-			if h != ([32]byte{}) {
-				t.Fatalf("rejected token returned a non-zero hash %x", h)
+			p, err := c.Parse(tc.raw)
+			if !errors.Is(err, session.ErrRefreshInvalid) {
+				t.Fatalf("Parse(%q) = %+v, %v; want ErrRefreshInvalid", tc.raw, p, err)
 			}
 		})
 	}
-	// Any 43 characters of the base64url alphabet are accepted.
-	for _, raw := range []string{strings.Repeat("A", 43), strings.Repeat("-", 43), strings.Repeat("_", 43), strings.Repeat("z9", 21) + "0"} {
-		if _, err := session.HashRefreshToken(raw); err != nil {
-			t.Errorf("HashRefreshToken(%q) = %v; want accepted", raw, err)
+}
+
+func TestLegacyTokensParseByShape(t *testing.T) {
+	c := codec(t, testKey)
+	raw, hash := session.NewLegacyRefreshSecret()
+	p, err := c.Parse(raw)
+	if err != nil || p != (session.Presented{Hash: hash, Legacy: true}) {
+		t.Fatalf("Parse(legacy) = %+v, %v", p, err)
+	}
+	for _, bad := range []string{raw[:42] + "=", "+" + raw[1:], "é" + raw[2:]} {
+		if _, err := c.Parse(bad); !errors.Is(err, session.ErrRefreshInvalid) {
+			t.Errorf("Parse(%q) = %v; want ErrRefreshInvalid", bad, err)
 		}
 	}
 }
 
 func TestSealAndOpenSuccessor(t *testing.T) {
-	current, currentHash := session.NewRefreshSecret()
-	next, _ := session.NewRefreshSecret()
-	other, _ := session.NewRefreshSecret()
+	current, currentHash := session.NewLegacyRefreshSecret()
+	next, _ := session.NewLegacyRefreshSecret()
+	other, _ := session.NewLegacyRefreshSecret()
 	const sid = "0b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a10"
 
 	sealed := session.SealSuccessor(current, next, sid)

@@ -4,6 +4,7 @@
 package session
 
 import (
+	"crypto/subtle"
 	"errors"
 	"time"
 )
@@ -31,6 +32,9 @@ const (
 	ReasonPasswordChange = "password_changed"
 	ReasonPasswordReset  = "password_reset"
 	ReasonAccountDeleted = "account_deleted"
+	// ReasonSessionLimit: the account started more sessions than it may
+	// hold, and this was the oldest.
+	ReasonSessionLimit = "session_limit"
 )
 
 // Session is one login: a family of refresh tokens and the access tokens
@@ -56,6 +60,24 @@ type Session struct {
 	// Generation is the generation of the session's current refresh token;
 	// the first token is generation 1.
 	Generation int64
+
+	// The refresh state: only the current token's hash, and what the grace
+	// interval needs. Older tokens are recognised by their MAC, not stored.
+
+	// TokenHash is the SHA-256 of the current refresh token.
+	TokenHash [32]byte
+	// PrevTokenHash is the hash of the immediate predecessor (zero before
+	// the first rotation).
+	PrevTokenHash [32]byte
+	// RotatedAt is when the predecessor was exchanged for the current token.
+	RotatedAt time.Time
+	// SuccessorSealed is the current token sealed under a key derived from
+	// its predecessor (see SealSuccessor), so a racing request presenting the
+	// predecessor within the grace interval gets the same token back. Only a
+	// holder of the predecessor can open it; it is erased once the grace
+	// interval has passed (see Policy.EraseSealed), so that an old token plus
+	// a copy of the database opens nothing.
+	SuccessorSealed []byte
 }
 
 // Revoked reports whether the session was revoked.
@@ -84,6 +106,8 @@ func (s *Session) Revoke(now time.Time, reason string) {
 	}
 	s.RevokedAt = now
 	s.RevokeReason = reason
+	// No token of a revoked session is ever answered again.
+	s.SuccessorSealed = nil
 }
 
 // Policy holds the lifetimes of sessions and the refresh grace interval.
@@ -147,26 +171,63 @@ const (
 	RevokeForReuse
 )
 
-// Decide applies the rotation and reuse rules to token t of session s at now.
+// Decide applies the rotation and reuse rules to the genuine token t
+// (issued by this service: its MAC checked, or a legacy hash the store
+// knows) presented for session s at now.
 //
 // Why a grace interval: two browser tabs sharing one cookie, or a client whose
 // response was lost, present the same token twice within moments. Treating
 // that as theft would log real users out; the successor is handed out again
 // instead, so there is still only one live lineage.
-func (p Policy) Decide(s Session, t RefreshToken, now time.Time) Decision {
-	if s.Revoked() || !now.Before(s.ExpiresAt()) {
+func (p Policy) Decide(s Session, t Presented, now time.Time) Decision {
+	if s.Revoked() || !now.Before(s.ExpiresAt()) || t.SessionID != s.ID {
 		return Reject
 	}
-	if t.RotatedAt.IsZero() {
-		if t.Generation == s.Generation {
-			return Rotate
-		}
-		// An unrotated token that is not current cannot exist in a consistent
-		// store; treat it as an attack on the family rather than guess.
-		return RevokeForReuse
+	if sameHash(t.Hash, s.TokenHash) {
+		return Rotate
 	}
-	if t.Generation == s.Generation-1 && now.Sub(t.RotatedAt) <= p.ReuseGrace && len(t.SuccessorSealed) > 0 {
+	if sameHash(t.Hash, s.PrevTokenHash) && t.Generation == s.Generation-1 && p.inGrace(s, now) {
 		return Replay
 	}
-	return RevokeForReuse
+	if t.Generation < s.Generation {
+		// A genuine token of an older generation: an ancestor came back.
+		return RevokeForReuse
+	}
+	// A genuine-looking token of the current (or a later) generation that
+	// is not the current one was never handed out; it changes nothing.
+	return Reject
+}
+
+// inGrace reports whether the sealed successor may still be handed out:
+// the boundary is inclusive, exactly ReuseGrace after the rotation replays.
+func (p Policy) inGrace(s Session, now time.Time) bool {
+	return len(s.SuccessorSealed) > 0 && now.Sub(s.RotatedAt) <= p.ReuseGrace
+}
+
+// sameHash compares token hashes in constant time; the zero hash (no token)
+// matches nothing.
+func sameHash(a, b [32]byte) bool {
+	return b != [32]byte{} && subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// Rotate moves s to its next token (hash next, sealed under the current
+// token as sealed) at now, and touches it as Touch does. It is the Rotate
+// case of Decide; stores with a one-statement fast path mirror it.
+func (p Policy) Rotate(s *Session, next [32]byte, sealed []byte, now time.Time, userAgent, ip string) {
+	s.PrevTokenHash = s.TokenHash
+	s.TokenHash = next
+	s.Generation++
+	s.RotatedAt = now
+	s.SuccessorSealed = sealed
+	p.Touch(s, now, userAgent, ip)
+}
+
+// EraseSealed drops the sealed successor once its grace interval has passed
+// at now, and reports whether it did.
+func (p Policy) EraseSealed(s *Session, now time.Time) bool {
+	if len(s.SuccessorSealed) == 0 || p.inGrace(*s, now) {
+		return false
+	}
+	s.SuccessorSealed = nil
+	return true
 }

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestStart(t *testing.T) {
 		UserAgent:         "Firefox", IP: "203.0.113.7",
 		Generation: 1,
 	}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("Start =\n %+v\nwant\n %+v", s, want)
 	}
 	if s.Revoked() || !s.Active(t0) {
@@ -138,43 +139,47 @@ func decisionName(d session.Decision) string {
 
 func TestDecide(t *testing.T) {
 	// A session at generation 3: token 3 is current, 2 was rotated at
-	// rotated2, 1 long before.
+	// rotated2 (its successor sealed), 1 long before.
 	start := t0
-	rotated1 := start.Add(time.Hour)
 	rotated2 := start.Add(2 * time.Hour)
+	h := func(b byte) [32]byte { return [32]byte{b, 1, 2, 3} }
 	base := policy.Start("sid", "uid", start, "", "")
 	base.Generation = 3
+	base.TokenHash, base.PrevTokenHash = h(3), h(2)
+	base.RotatedAt, base.SuccessorSealed = rotated2, []byte("sealed successor")
 	policy.Touch(&base, rotated2, "", "")
 
-	sealed := []byte("sealed successor")
-	current := session.RefreshToken{SessionID: "sid", Generation: 3, CreatedAt: rotated2}
-	parent := session.RefreshToken{SessionID: "sid", Generation: 2, CreatedAt: rotated1, RotatedAt: rotated2, SuccessorSealed: sealed}
-	grandparent := session.RefreshToken{SessionID: "sid", Generation: 1, CreatedAt: start, RotatedAt: rotated1, SuccessorSealed: sealed}
-	unsealedParent := parent
-	unsealedParent.SuccessorSealed = nil
-	staleUnrotated := session.RefreshToken{SessionID: "sid", Generation: 2, CreatedAt: rotated1}
+	current := session.Presented{Hash: h(3), SessionID: "sid", Generation: 3}
+	parent := session.Presented{Hash: h(2), SessionID: "sid", Generation: 2}
+	grandparent := session.Presented{Hash: h(1), SessionID: "sid", Generation: 1}
+	legacyGrandparent := grandparent
+	legacyGrandparent.Legacy = true
+	otherSession := current
+	otherSession.SessionID = "other"
+	// Genuine format, current generation, but not the token handed out.
+	forgedCurrent := session.Presented{Hash: h(9), SessionID: "sid", Generation: 3}
+	future := session.Presented{Hash: h(4), SessionID: "sid", Generation: 4}
+
+	unsealed := base
+	unsealed.SuccessorSealed = nil
 
 	revoked := base
 	revoked.Revoke(rotated2.Add(time.Second), session.ReasonLogout)
 
-	// A grandparent rotated just now: the session moved two generations
-	// within the grace interval.
+	// Session moved two generations within the grace interval: generation 1
+	// is then a grandparent rotated a moment ago.
 	fast := base
-	fastGrand := grandparent
-	fastGrand.RotatedAt = rotated2.Add(-time.Second)
+	fast.RotatedAt = rotated2
 
 	idleEnd := base.IdleExpiresAt
 	absEnd := base.AbsoluteExpiresAt
-	// A session refreshed late in its life: idle capped at the absolute end.
 	old := base
 	policy.Touch(&old, absEnd.Add(-time.Hour), "", "")
-	oldCurrent := current
-	oldCurrent.CreatedAt = absEnd.Add(-time.Hour)
 
 	tests := []struct {
 		name string
 		s    session.Session
-		tok  session.RefreshToken
+		tok  session.Presented
 		now  time.Time
 		want session.Decision
 	}{
@@ -187,17 +192,20 @@ func TestDecide(t *testing.T) {
 		{"predecessor exactly at grace", base, parent, rotated2.Add(policy.ReuseGrace), session.Replay},
 		{"predecessor just after grace", base, parent, rotated2.Add(policy.ReuseGrace + time.Nanosecond), session.RevokeForReuse},
 		{"predecessor long after", base, parent, rotated2.Add(time.Hour), session.RevokeForReuse},
-		{"predecessor within grace but no sealed successor", base, unsealedParent, rotated2.Add(time.Second), session.RevokeForReuse},
-		{"grandparent within grace", fast, fastGrand, rotated2, session.RevokeForReuse},
+		{"predecessor within grace but no sealed successor", unsealed, parent, rotated2.Add(time.Second), session.RevokeForReuse},
+		{"grandparent within grace", fast, grandparent, rotated2, session.RevokeForReuse},
 		{"grandparent after grace", base, grandparent, rotated2.Add(time.Minute), session.RevokeForReuse},
-		{"unrotated token of an old generation", base, staleUnrotated, rotated2.Add(time.Second), session.RevokeForReuse},
+		{"legacy grandparent", base, legacyGrandparent, rotated2.Add(time.Minute), session.RevokeForReuse},
+		{"token of another session", base, otherSession, rotated2.Add(time.Minute), session.Reject},
+		{"current generation, not the issued token", base, forgedCurrent, rotated2.Add(time.Minute), session.Reject},
+		{"a later generation", base, future, rotated2.Add(time.Minute), session.Reject},
 		{"revoked session, current token", revoked, current, rotated2.Add(time.Minute), session.Reject},
 		{"revoked session, predecessor within grace", revoked, parent, rotated2.Add(2 * time.Second), session.Reject},
 		{"revoked session, old ancestor", revoked, grandparent, rotated2.Add(time.Hour), session.Reject},
 		{"idle-expired, current token", base, current, idleEnd, session.Reject},
 		{"idle-expired, old ancestor", base, grandparent, idleEnd.Add(time.Hour), session.Reject},
-		{"absolute-expired though recently used", old, oldCurrent, absEnd, session.Reject},
-		{"absolute-expired long after", old, oldCurrent, absEnd.Add(24 * time.Hour), session.Reject},
+		{"absolute-expired though recently used", old, current, absEnd, session.Reject},
+		{"absolute-expired long after", old, current, absEnd.Add(24 * time.Hour), session.Reject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,5 +213,31 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("Decide = %s; want %s", decisionName(got), decisionName(tc.want))
 			}
 		})
+	}
+}
+
+func TestRotateAndEraseSealed(t *testing.T) {
+	s := policy.Start("sid", "uid", t0, "Firefox", "203.0.113.7")
+	s.TokenHash = [32]byte{1}
+	now := t0.Add(time.Hour)
+	policy.Rotate(&s, [32]byte{2}, []byte("seal"), now, "Chrome", "")
+	if s.Generation != 2 || s.TokenHash != ([32]byte{2}) || s.PrevTokenHash != ([32]byte{1}) ||
+		!s.RotatedAt.Equal(now) || string(s.SuccessorSealed) != "seal" || !s.LastUsedAt.Equal(now) ||
+		s.UserAgent != "Chrome" || s.IP != "203.0.113.7" || !s.IdleExpiresAt.Equal(now.Add(policy.IdleTTL)) {
+		t.Fatalf("after Rotate: %+v", s)
+	}
+	if policy.EraseSealed(&s, now.Add(policy.ReuseGrace)) || s.SuccessorSealed == nil {
+		t.Fatal("EraseSealed erased within the grace interval")
+	}
+	if !policy.EraseSealed(&s, now.Add(policy.ReuseGrace+time.Nanosecond)) || s.SuccessorSealed != nil {
+		t.Fatal("EraseSealed kept the seal after the grace interval")
+	}
+	if policy.EraseSealed(&s, now.Add(time.Hour)) {
+		t.Fatal("EraseSealed reported erasing nothing")
+	}
+	policy.Rotate(&s, [32]byte{3}, []byte("seal"), now, "", "")
+	s.Revoke(now, session.ReasonLogout)
+	if s.SuccessorSealed != nil {
+		t.Fatal("a revoked session keeps its sealed successor")
 	}
 }

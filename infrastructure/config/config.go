@@ -170,6 +170,13 @@ type Session struct {
 	// answered instead of treated as reuse (REFRESH_REUSE_GRACE, default
 	// 10s; 0..5m).
 	RefreshReuseGrace time.Duration
+	// RefreshKeyFile holds the MAC key of refresh tokens, 32 bytes in
+	// base64 (REFRESH_TOKEN_KEY_FILE). Empty, the default, means a key
+	// generated at first start and stored in the database.
+	RefreshKeyFile string
+	// MaxPerUser caps an account's active sessions; starting one more
+	// revokes the oldest (MAX_SESSIONS_PER_USER, default 100).
+	MaxPerUser int
 	// StepUpMaxAge is how recent auth_time must be for sensitive operations
 	// (STEP_UP_MAX_AGE, default 10m).
 	StepUpMaxAge time.Duration

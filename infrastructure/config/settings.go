@@ -137,8 +137,10 @@ func settings(c *Config) []setting {
 		field("REFRESH_IDLE_TTL", "168h", &c.Session.RefreshIdleTTL, duration(1, noMax)),
 		field("REFRESH_ABSOLUTE_TTL", "720h", &c.Session.RefreshAbsoluteTTL, duration(1, noMax)),
 		field("REFRESH_REUSE_GRACE", "10s", &c.Session.RefreshReuseGrace, duration(0, 5*time.Minute)),
+		field("REFRESH_TOKEN_KEY_FILE", "", &c.Session.RefreshKeyFile, regularFile),
 		field("STEP_UP_MAX_AGE", "10m", &c.Session.StepUpMaxAge, duration(1, noMax)),
 		field("SESSION_PURGE_INTERVAL", "1h", &c.Session.PurgeInterval, duration(1, noMax)),
+		field("MAX_SESSIONS_PER_USER", "100", &c.Session.MaxPerUser, intIn(1, 100000)),
 		field("SESSION_CACHE_TTL", "0s", &c.Session.RevocationCacheTTL, duration(0, time.Second)),
 
 		field("COOKIE_SECURE", "true", &c.Cookie.Secure, boolean),

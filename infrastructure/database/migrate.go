@@ -48,6 +48,23 @@ func Migrate(ctx context.Context, db *gorm.DB, driver string) error {
 	return nil
 }
 
+// MigrateTo applies the pending embedded migrations up to and including
+// version, for tests of a migration over data written by older versions.
+func MigrateTo(ctx context.Context, db *gorm.DB, driver string, version int64) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("database: migrate: %w", err)
+	}
+	p, err := newProvider(sqlDB, driver)
+	if err != nil {
+		return fmt.Errorf("database: migrate: %w", err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("database: migrate: %w", err)
+	}
+	return nil
+}
+
 // MigrationVersion returns the version of the newest applied migration (0
 // for an empty database) and of the newest embedded one.
 func MigrationVersion(ctx context.Context, db *gorm.DB, driver string) (current, latest int64, err error) {

@@ -48,11 +48,12 @@ func newEnv(t *testing.T) *env {
 	hasher := fakes.NewHasher()
 	tokens := fakes.NewTokens(clock, 15*time.Minute)
 	authSvc := auth.NewService(auth.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store, Codec: fakes.NewCodec(),
 		Hasher: hasher, Tokens: tokens, Verifier: tokens, Clock: clock,
 	}, session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second})
 	svc := account.NewService(account.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
+		Users:  store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
 		Hasher: hasher, Clock: clock,
 	})
 	return &env{t: t, ctx: t.Context(), clock: clock, store: store, hasher: hasher, auth: authSvc, svc: svc}
@@ -235,7 +236,7 @@ func TestChangeEmail(t *testing.T) {
 	e := newEnv(t)
 	reg, p := e.signUp(adaEmail)
 	e.signUp("bob@example.com")
-	e.clock.Advance(time.Hour)
+	e.clock.Advance(5 * time.Minute)
 
 	for _, taken := range []string{"bob@example.com", "BOB@Example.com", "  Bob@example.COM "} {
 		_, err := e.svc.ChangeEmail(e.ctx, p, taken, meta)
@@ -251,7 +252,7 @@ func TestChangeEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Email != "countess@lovelace.org" || !u.UpdatedAt.Equal(t0.Add(time.Hour)) {
+	if u.Email != "countess@lovelace.org" || !u.UpdatedAt.Equal(t0.Add(5*time.Minute)) {
 		t.Fatalf("ChangeEmail = %+v; want normalized email, updatedAt now", u)
 	}
 	if got := e.storedUser(reg.User.ID).Email; got != "countess@lovelace.org" {
@@ -272,7 +273,7 @@ func TestChangeEmail(t *testing.T) {
 func TestChangeEmailToSameIsNoOp(t *testing.T) {
 	e := newEnv(t)
 	reg, p := e.signUp(adaEmail)
-	e.clock.Advance(time.Hour)
+	e.clock.Advance(5 * time.Minute)
 	for _, same := range []string{adaEmail, "ADA@Example.com"} {
 		u, err := e.svc.ChangeEmail(e.ctx, p, same, meta)
 		if err != nil {
@@ -451,3 +452,27 @@ var (
 	wantErr   = fakes.WantErr
 	wantField = fakes.WantField
 )
+
+// TestSensitiveOperationsNeedStepUp: the use cases themselves refuse a
+// caller whose password proof is stale or whose token is not fresh, so
+// the rule holds for any caller, not only the HTTP routes.
+func TestSensitiveOperationsNeedStepUp(t *testing.T) {
+	e := newEnv(t)
+	reg, p := e.signUp(adaEmail)
+	e.clock.Advance(11 * time.Minute)
+	err := e.svc.ChangePassword(e.ctx, p, adaPassword, "a brand new passphrase", meta)
+	wantErr(t, "ChangePassword with a stale proof", err, domauth.ErrFreshAuthRequired)
+	_, err = e.svc.ChangeEmail(e.ctx, p, "new@example.com", meta)
+	wantErr(t, "ChangeEmail with a stale proof", err, domauth.ErrFreshAuthRequired)
+	err = e.svc.DeleteAccount(e.ctx, p, meta)
+	wantErr(t, "DeleteAccount with a stale proof", err, domauth.ErrFreshAuthRequired)
+
+	notFresh := p
+	notFresh.Claims.Fresh = false
+	notFresh.Claims.AuthTime = e.clock.Now()
+	err = e.svc.DeleteAccount(e.ctx, notFresh, meta)
+	wantErr(t, "DeleteAccount with a refreshed token", err, domauth.ErrFreshAuthRequired)
+	if _, ok := e.store.User(reg.User.ID); !ok {
+		t.Fatal("a refused deletion deleted the account")
+	}
+}

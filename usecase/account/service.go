@@ -36,10 +36,14 @@ type Deps struct {
 	EventRetention time.Duration
 	// Mail is optional; without it an email change mails nobody.
 	Mail EmailChangeMail
+	// StepUp is the freshness rule of the sensitive operations (change of
+	// password or email, deletion). It is checked here, so every caller
+	// gets it; the HTTP routes check it too, to answer before reading a
+	// body.
+	StepUp domauth.StepUpPolicy
 }
 
-// Service runs the account use cases. The step-up rule for the sensitive
-// ones is enforced where routes are declared (see the HTTP adapter), once.
+// Service runs the account use cases.
 type Service struct{ d Deps }
 
 // NewService returns a Service.
@@ -97,6 +101,9 @@ func (s *Service) UpdateName(ctx context.Context, p domauth.Principal, name stri
 // A wrong current password is a validation error on currentPassword, not an
 // authentication failure: the caller is authenticated, the input is wrong.
 func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, current, next string, meta Meta) error {
+	if err := s.stepUp(p); err != nil {
+		return err
+	}
 	u, err := s.user(ctx, p)
 	if err != nil {
 		return err
@@ -157,6 +164,9 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 // ChangeEmail moves the account to a new address; user.ErrEmailTaken when
 // another account has it (compared case-insensitively).
 func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (user.User, error) {
+	if err := s.stepUp(p); err != nil {
+		return user.User{}, err
+	}
 	e, ok := user.NormalizeEmail(email)
 	if !ok {
 		return user.User{}, user.Invalid("email", "must be a valid email address")
@@ -196,6 +206,9 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 // DeleteAccount removes the caller's account, sessions and refresh tokens.
 // Its security events stay for operators, stripped of the IP and user agent.
 func (s *Service) DeleteAccount(ctx context.Context, p domauth.Principal, meta Meta) error {
+	if err := s.stepUp(p); err != nil {
+		return err
+	}
 	defer s.forget(p.UserID())
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		if _, err := s.user(ctx, p); err != nil {
@@ -225,6 +238,11 @@ func (s *Service) SecurityEvents(ctx context.Context, p domauth.Principal, curso
 		return audit.Page{}, user.Invalid("cursor", "is not a cursor this service issued")
 	}
 	return page, err
+}
+
+// stepUp applies the freshness rule of sensitive operations to the caller.
+func (s *Service) stepUp(p domauth.Principal) error {
+	return s.d.StepUp.Check(p.Claims, s.d.Clock.Now().UTC())
 }
 
 func (s *Service) record(ctx context.Context, t audit.Type, p domauth.Principal, meta Meta) error {

@@ -52,7 +52,7 @@ func newEnv(t *testing.T) *env {
 // when not nil, adjusts its dependencies first.
 func newService(clock *fakes.Clock, store *fakes.Store, tokens *fakes.Tokens, with func(*auth.Deps)) *auth.Service {
 	d := auth.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store, Codec: fakes.NewCodec(),
 		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
 	}
 	if with != nil {

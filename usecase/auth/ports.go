@@ -43,59 +43,105 @@ type UserRepository interface {
 	LockCredential(ctx context.Context, id string) (int64, error)
 }
 
-// SessionStore stores sessions and their refresh-token families.
-type SessionStore interface {
-	// Create inserts a session and its first refresh token.
-	Create(ctx context.Context, s session.Session, first session.RefreshToken) error
-	// ByID finds a session, revoked or not; session.ErrNotFound if none.
-	ByID(ctx context.Context, id string) (session.Session, error)
-	// WithUser is ByID that also returns the session's user, in one lookup:
-	// the per-request liveness check, which then needs no second query for
-	// the caller's profile. session.ErrNotFound if none.
+// The session ports are sized to their uses; a store implements them all
+// (SessionStore), and each interactor asks only for what it calls.
+
+// SessionStarter stores new sessions (login, registration).
+type SessionStarter interface {
+	// Create inserts a new session, its refresh state included;
+	// user.ErrNotFound when its user does not exist (deleted meanwhile).
+	Create(ctx context.Context, s session.Session) error
+}
+
+// SessionAuthenticator is the per-request liveness check.
+type SessionAuthenticator interface {
+	// WithUser finds a session, revoked or not, and its user in one lookup.
+	// session.ErrNotFound if none.
 	WithUser(ctx context.Context, id string) (session.Session, user.User, error)
-	// LockByID is ByID that also locks the session against concurrent change
-	// until the transaction ends, for read-modify-write (revoke,
-	// reauthenticate) that must not undo a rotation committed meanwhile.
-	LockByID(ctx context.Context, id string) (session.Session, error)
-	// LockByRefreshHash finds the token with this hash and its session, and
-	// locks the session against concurrent change until the transaction ends.
-	// The token is read after the lock is held. session.ErrRefreshInvalid if
-	// no token has this hash.
-	LockByRefreshHash(ctx context.Context, hash [32]byte) (session.Session, session.RefreshToken, error)
-	// Rotate saves s, marks used as rotated (its RotatedAt and
-	// SuccessorSealed) and inserts next.
-	Rotate(ctx context.Context, s session.Session, used, next session.RefreshToken) error
-	// RotateCurrent is the one-step fast path of a refresh. If the token
-	// with in.Hash is its session's current, unrotated token and the session
-	// is active at in.Now (the Rotate case of session.Policy.Decide), it
-	// atomically marks the token rotated, inserts in.Next as the next
-	// generation and touches the session as session.Policy.Touch does, and
-	// returns the updated session, its user and true. Otherwise it changes
-	// nothing and returns false, and the caller takes the locked path, where
-	// the domain policy decides. A store may always return false.
+}
+
+// SessionUpdater changes one session under its lock.
+type SessionUpdater interface {
+	// Update loads session id and locks it until the transaction ends
+	// (ctx's, or one of its own), calls fn with it, and writes what fn
+	// leaves when that differs from what it read. An error from fn is
+	// returned and nothing is written. The store owns lock and transaction;
+	// the domain decides inside fn. session.ErrNotFound if none.
+	Update(ctx context.Context, id string, fn func(*session.Session) error) error
+}
+
+// RefreshRotator is what a refresh needs: the one-step fast path for the
+// common case, and the update function for everything the policy decides.
+type RefreshRotator interface {
+	SessionUpdater
+	// RotateCurrent is the fast path. If in.Token is the current token of
+	// its session and the session is active at in.Now (the Rotate case of
+	// in.Policy.Decide), it applies in.Policy.Rotate in one step and returns
+	// the updated session, its user and true. Otherwise it changes nothing
+	// and returns false, and the caller takes Update, where the policy
+	// decides.
 	RotateCurrent(ctx context.Context, in RotateInput) (session.Session, user.User, bool, error)
-	// Save writes the mutable fields of s (last use, expiries, auth time,
-	// revocation, user agent, IP, generation). Call it only on a session
-	// read with a lock in the same transaction.
-	Save(ctx context.Context, s session.Session) error
+	// LegacyToken finds a token issued before the authenticated format: its
+	// session and generation. session.ErrRefreshInvalid if the store never
+	// knew its hash.
+	LegacyToken(ctx context.Context, hash [32]byte) (sessionID string, generation int64, err error)
+}
+
+// SessionBulkRevoker ends all of an account's sessions at once.
+type SessionBulkRevoker interface {
 	// RevokeAllForUser revokes every active session of userID except
 	// exceptID (may be empty) and returns the IDs it revoked.
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
-	// ListActive lists userID's sessions that are active at now, newest first.
-	ListActive(ctx context.Context, userID string, now time.Time) ([]session.Session, error)
-	// PurgeExpired deletes, in batches of at most batch, sessions (with their
-	// refresh tokens) that were revoked or expired more than retention
-	// before now, and returns how many it deleted. Safe to run on several
-	// instances at once.
+}
+
+// SessionLister lists an account's sessions.
+type SessionLister interface {
+	// ListActive lists userID's sessions that are active at now, newest
+	// first (creation time, then ID), at most limit of them, after cursor
+	// (empty for the first page; session.ErrInvalidCursor if not one
+	// session.CursorAfter made).
+	ListActive(ctx context.Context, userID string, now time.Time, cursor string, limit int) (session.Page, error)
+}
+
+// SessionCapper bounds how many sessions one account holds.
+type SessionCapper interface {
+	// RevokeBeyond revokes userID's sessions active at now except the keep
+	// newest (creation time, then ID), with reason, and returns the IDs it
+	// revoked.
+	RevokeBeyond(ctx context.Context, userID string, keep int, reason string, now time.Time) ([]string, error)
+}
+
+// SessionPurger keeps the session table small.
+type SessionPurger interface {
+	// PurgeExpired deletes, in batches of at most batch, sessions (with
+	// their legacy token rows) that were revoked or expired more than
+	// retention before now, and returns how many it deleted. Safe to run on
+	// several instances at once.
 	PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error)
+	// EraseSealed erases the sealed successors of rotations made before
+	// before (whose grace interval has passed), in batches, and returns how
+	// many it erased.
+	EraseSealed(ctx context.Context, before time.Time, batch int) (int, error)
+}
+
+// SessionStore is every session port: what a store implements.
+type SessionStore interface {
+	SessionStarter
+	SessionAuthenticator
+	RefreshRotator
+	SessionBulkRevoker
+	SessionLister
+	SessionCapper
+	SessionPurger
 }
 
 // RotateInput is what RotateCurrent needs to rotate without a round trip
 // back to the caller.
 type RotateInput struct {
-	Hash            [32]byte
+	// Token is the presented token, its SessionID known.
+	Token           session.Presented
+	Policy          session.Policy
 	Now             time.Time
-	IdleTTL         time.Duration
 	Next            [32]byte
 	SuccessorSealed []byte
 	UserAgent, IP   string

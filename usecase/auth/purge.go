@@ -13,11 +13,20 @@ const (
 	purgeBatch     = 500
 )
 
-// PurgeEnded deletes sessions and refresh tokens that ended more than a day
-// ago, so the tables do not grow without bound.
+// PurgeEnded deletes sessions that ended more than a day ago, so the tables
+// do not grow without bound, and erases sealed successors whose grace
+// interval has passed.
 func (s *Service) PurgeEnded(ctx context.Context) (int, error) {
 	n, err := s.d.Sessions.PurgeExpired(ctx, s.now(), purgeRetention, purgeBatch)
-	if err != nil || s.d.Throttle == nil {
+	if err != nil {
+		return n, err
+	}
+	// A sealed successor past its grace interval opens nothing any more
+	// for a legitimate client; erased, it opens nothing for a thief either.
+	if _, err := s.d.Sessions.EraseSealed(ctx, s.now().Add(-s.policy.ReuseGrace), purgeBatch); err != nil {
+		return n, err
+	}
+	if s.d.Throttle == nil {
 		return n, err
 	}
 	// A throttle record matters for at most a window plus a lockout after

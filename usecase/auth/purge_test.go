@@ -31,9 +31,6 @@ func TestPurgeEndedKeepsRecentAndLiveSessions(t *testing.T) {
 	if _, ok := e.store.Session(a.Session.ID); ok {
 		t.Fatal("session ended 25h ago was kept")
 	}
-	if len(e.store.Tokens(a.Session.ID)) != 0 {
-		t.Fatal("refresh tokens of a purged session were kept")
-	}
 	if s, ok := e.store.Session(b.Session.ID); !ok || !s.Revoked() {
 		t.Fatal("a session revoked 2h ago was purged; its tokens must still be recognised")
 	}
@@ -55,4 +52,26 @@ func TestPurgeEndedKeepsRecentAndLiveSessions(t *testing.T) {
 	if _, ok := e.store.User(a.User.ID); !ok {
 		t.Fatal("purge removed the account")
 	}
+}
+
+func TestPurgeEndedErasesSealedSuccessorsAfterGrace(t *testing.T) {
+	e := newEnv(t)
+	a := e.register(adaEmail, adaPassword)
+	e.refresh(a.RefreshToken)
+	if _, err := e.svc.PurgeEnded(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.storedSession(a.Session.ID).SuccessorSealed == nil {
+		t.Fatal("the purge erased a seal within its grace interval")
+	}
+	e.clock.Advance(grace + time.Second)
+	if _, err := e.svc.PurgeEnded(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.storedSession(a.Session.ID); s.SuccessorSealed != nil || s.Revoked() {
+		t.Fatalf("after the grace interval and a purge: %+v", s)
+	}
+	// The predecessor is now plain reuse.
+	_, err := e.svc.Refresh(e.ctx, a.RefreshToken, meta)
+	wantErr(t, "predecessor after the erase", err, session.ErrRefreshReused)
 }

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"testing"
@@ -40,18 +41,15 @@ func TestRefreshRotates(t *testing.T) {
 		t.Fatalf("claims sid=%q sub=%q", c.SessionID, c.Subject)
 	}
 
-	toks := e.store.Tokens(reg.Session.ID)
-	if len(toks) != 2 {
-		t.Fatalf("%d tokens in the family; want 2", len(toks))
-	}
-	sameTime(t, "old token RotatedAt", toks[0].RotatedAt, now)
-	if len(toks[0].SuccessorSealed) == 0 {
-		t.Error("old token has no sealed successor")
-	}
-	if !toks[1].RotatedAt.IsZero() || toks[1].Generation != 2 {
-		t.Errorf("new token %+v; want generation 2, not rotated", toks[1])
-	}
 	s := e.storedSession(reg.Session.ID)
+	sameTime(t, "rotation time", s.RotatedAt, now)
+	if len(s.SuccessorSealed) == 0 || s.TokenHash != sha256.Sum256([]byte(next.RefreshToken)) ||
+		s.PrevTokenHash != sha256.Sum256([]byte(reg.RefreshToken)) {
+		t.Error("the session does not hold the new token's hash, the old one's and the sealed successor")
+	}
+	if e.store.Stats().FastRotations != 1 {
+		t.Errorf("%d fast rotations; want the fast path taken", e.store.Stats().FastRotations)
+	}
 	if s.Generation != 2 || s.UserAgent != "OtherAgent/2" || s.IP != "198.51.100.9" {
 		t.Fatalf("stored session %+v; want generation 2 and the new client data", s)
 	}
@@ -267,9 +265,8 @@ func TestRefreshConcurrentWithOneToken(t *testing.T) {
 	if r := e.store.Stats().Rotations; r != 1 {
 		t.Fatalf("%d rotations for %d parallel refreshes of one token; want exactly 1", r, n)
 	}
-	toks := e.store.Tokens(reg.Session.ID)
-	if len(toks) != 2 || e.storedSession(reg.Session.ID).Generation != 2 {
-		t.Fatalf("family has %d tokens, session generation %d; want 2 and 2", len(toks), e.storedSession(reg.Session.ID).Generation)
+	if g := e.storedSession(reg.Session.ID).Generation; g != 2 {
+		t.Fatalf("session generation %d; want 2", g)
 	}
 	if e.storedSession(reg.Session.ID).Revoked() {
 		t.Fatal("parallel refreshes revoked the session")

@@ -20,6 +20,8 @@ import (
 type Deps struct {
 	Users    UserRepository
 	Sessions SessionStore
+	// Codec issues and checks refresh tokens under the server's key.
+	Codec    *session.RefreshCodec
 	Audit    AuditLog
 	Tx       Transactor
 	Hasher   PasswordHasher
@@ -42,6 +44,9 @@ type Deps struct {
 	// accounts whose address is not verified; registration then starts no
 	// session (see RegisterPending).
 	RequireVerifiedEmail bool
+	// MaxSessionsPerUser, when positive, caps an account's active
+	// sessions: starting one more revokes the oldest.
+	MaxSessionsPerUser int
 	// LivenessCacheTTL, when positive (at most a second), lets Authenticate
 	// reuse what the store said about a session for that long.
 	LivenessCacheTTL time.Duration
@@ -440,12 +445,38 @@ func (s *Service) upgradeHash(ctx context.Context, u user.User, plain string) {
 // fresh access token. It runs inside the caller's transaction.
 func (s *Service) startSession(ctx context.Context, u user.User, now time.Time, meta Meta) (TokenPair, error) {
 	sess := s.policy.Start(id.New(), u.ID, now, meta.UserAgent, meta.IP)
-	raw, hash := session.NewRefreshSecret()
-	first := session.RefreshToken{Hash: hash, SessionID: sess.ID, Generation: sess.Generation, CreatedAt: now}
-	if err := s.d.Sessions.Create(ctx, sess, first); err != nil {
+	raw, hash, err := s.d.Codec.Issue(sess.ID, sess.Generation)
+	if err != nil {
+		return TokenPair{}, fmt.Errorf("start session: %w", err)
+	}
+	sess.TokenHash = hash
+	if err := s.d.Sessions.Create(ctx, sess); err != nil {
+		return TokenPair{}, err
+	}
+	if err := s.capSessions(ctx, u.ID, now, meta); err != nil {
 		return TokenPair{}, err
 	}
 	return s.pair(u, sess, raw, true, now)
+}
+
+// capSessions revokes the oldest of the account's active sessions beyond
+// MaxSessionsPerUser, in the transaction that started a new one, so the
+// count one account holds (and what listing it costs) stays bounded.
+func (s *Service) capSessions(ctx context.Context, userID string, now time.Time, meta Meta) error {
+	if s.d.MaxSessionsPerUser <= 0 {
+		return nil
+	}
+	ids, err := s.d.Sessions.RevokeBeyond(ctx, userID, s.d.MaxSessionsPerUser, session.ReasonSessionLimit, now)
+	if err != nil {
+		return err
+	}
+	s.live.evict(ids...)
+	for _, sid := range ids {
+		if err := s.record(ctx, audit.SessionRevoked, userID, sid, meta, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pair mints an access token for u in sess and assembles the answer.

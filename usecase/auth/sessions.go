@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -55,22 +56,9 @@ type LogoutInput struct {
 func (s *Service) Logout(ctx context.Context, in LogoutInput, meta Meta) error {
 	meta = meta.clean()
 	if in.RefreshToken != "" {
-		found := false
-		if hash, err := session.HashRefreshToken(in.RefreshToken); err == nil {
-			err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-				sess, _, err := s.d.Sessions.LockByRefreshHash(ctx, hash)
-				if errors.Is(err, session.ErrRefreshInvalid) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				found = true
-				return s.revoke(ctx, sess, session.ReasonLogout, meta)
-			})
-			if err != nil {
-				return err
-			}
+		found, err := s.logoutByToken(ctx, in.RefreshToken, meta)
+		if err != nil {
+			return err
 		}
 		if found || in.Principal == nil {
 			return nil
@@ -80,6 +68,28 @@ func (s *Service) Logout(ctx context.Context, in LogoutInput, meta Meta) error {
 		return domauth.ErrUnauthenticated
 	}
 	return s.revokeByID(ctx, *in.Principal, in.Principal.SessionID(), session.ReasonLogout, meta)
+}
+
+// logoutByToken revokes the session a genuine token belongs to, the
+// current token or any ancestor (whose holder could revoke it by reuse
+// anyway); a token nobody issued finds nothing.
+func (s *Service) logoutByToken(ctx context.Context, raw string, meta Meta) (bool, error) {
+	tok, err := s.presented(ctx, raw)
+	if errors.Is(err, session.ErrRefreshInvalid) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	found := false
+	err = s.revokeWhere(ctx, tok.SessionID, session.ReasonLogout, meta, func(sess session.Session, now time.Time) bool {
+		found = s.policy.Decide(sess, tok, now) != session.Reject
+		return found
+	})
+	if errors.Is(err, session.ErrNotFound) {
+		return false, nil
+	}
+	return found, err
 }
 
 // LogoutAll revokes every session of the caller, the current one included.
@@ -104,30 +114,37 @@ func (s *Service) RevokeSession(ctx context.Context, p domauth.Principal, sessio
 }
 
 func (s *Service) revokeByID(ctx context.Context, p domauth.Principal, sessionID, reason string, meta Meta) error {
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		sess, err := s.d.Sessions.LockByID(ctx, sessionID)
-		if err != nil {
-			return err
-		}
-		if sess.UserID != p.UserID() || !sess.Active(s.now()) {
-			return session.ErrNotFound
-		}
-		return s.revoke(ctx, sess, reason, meta)
+	found := false
+	err := s.revokeWhere(ctx, sessionID, reason, meta, func(sess session.Session, now time.Time) bool {
+		found = sess.UserID == p.UserID() && sess.Active(now)
+		return found
 	})
+	if err == nil && !found {
+		return session.ErrNotFound
+	}
+	return err
 }
 
-// revoke ends sess (idempotently) and records it.
-func (s *Service) revoke(ctx context.Context, sess session.Session, reason string, meta Meta) error {
-	if sess.Revoked() {
-		return nil
-	}
-	now := s.now()
-	sess.Revoke(now, reason)
-	if err := s.d.Sessions.Save(ctx, sess); err != nil {
-		return err
-	}
-	s.live.evict(sess.ID)
-	return s.record(ctx, audit.SessionRevoked, sess.UserID, sess.ID, meta, now)
+// revokeWhere revokes session id, under its lock, if match says so, and
+// records it.
+func (s *Service) revokeWhere(ctx context.Context, sessionID, reason string, meta Meta, match func(session.Session, time.Time) bool) error {
+	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		now := s.now()
+		var userID string
+		err := s.d.Sessions.Update(ctx, sessionID, func(sess *session.Session) error {
+			if !match(*sess, now) || sess.Revoked() {
+				return nil
+			}
+			sess.Revoke(now, reason)
+			userID = sess.UserID
+			return nil
+		})
+		if err != nil || userID == "" {
+			return err
+		}
+		s.live.evict(sessionID)
+		return s.record(ctx, audit.SessionRevoked, userID, sessionID, meta, now)
+	})
 }
 
 // SessionView is a session as its owner sees it in a listing.
@@ -136,16 +153,33 @@ type SessionView struct {
 	Current bool
 }
 
-// ListSessions lists the caller's active sessions, newest first, marking the
-// one the caller's token belongs to.
-func (s *Service) ListSessions(ctx context.Context, p domauth.Principal) ([]SessionView, error) {
-	list, err := s.d.Sessions.ListActive(ctx, p.UserID(), s.now())
-	if err != nil {
-		return nil, err
+// MaxSessionPage bounds one page of the session list (and is its default).
+const MaxSessionPage = 100
+
+// SessionList is one page of the caller's sessions.
+type SessionList struct {
+	Sessions []SessionView
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string
+}
+
+// ListSessions lists the caller's active sessions, newest first, limit per
+// page (1 to MaxSessionPage) after cursor ("" for the first page), marking
+// the one the caller's token belongs to.
+func (s *Service) ListSessions(ctx context.Context, p domauth.Principal, cursor string, limit int) (SessionList, error) {
+	if limit < 1 || limit > MaxSessionPage {
+		return SessionList{}, user.Invalid("limit", "must be an integer between 1 and 100")
 	}
-	out := make([]SessionView, len(list))
-	for i, sess := range list {
-		out[i] = SessionView{Session: sess, Current: sess.ID == p.SessionID()}
+	page, err := s.d.Sessions.ListActive(ctx, p.UserID(), s.now(), cursor, limit)
+	if errors.Is(err, session.ErrInvalidCursor) {
+		return SessionList{}, user.Invalid("cursor", "is not a cursor this service issued")
+	}
+	if err != nil {
+		return SessionList{}, err
+	}
+	out := SessionList{Sessions: make([]SessionView, len(page.Sessions)), NextCursor: page.NextCursor}
+	for i, sess := range page.Sessions {
+		out.Sessions[i] = SessionView{Session: sess, Current: sess.ID == p.SessionID()}
 	}
 	return out, nil
 }
@@ -169,18 +203,19 @@ func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, passw
 	var pair TokenPair
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		sess, err := s.d.Sessions.LockByID(ctx, p.SessionID())
+		var sess session.Session
+		err := s.d.Sessions.Update(ctx, p.SessionID(), func(cur *session.Session) error {
+			if !cur.Active(now) {
+				return domauth.ErrSessionRevoked
+			}
+			cur.AuthTime = now
+			sess = *cur
+			return nil
+		})
 		if errors.Is(err, session.ErrNotFound) {
 			return domauth.ErrSessionRevoked
 		}
 		if err != nil {
-			return err
-		}
-		if !sess.Active(now) {
-			return domauth.ErrSessionRevoked
-		}
-		sess.AuthTime = now
-		if err := s.d.Sessions.Save(ctx, sess); err != nil {
 			return err
 		}
 		if err := s.record(ctx, audit.Reauthenticated, u.ID, sess.ID, meta, now); err != nil {

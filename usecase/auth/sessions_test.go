@@ -170,9 +170,9 @@ func TestLogoutAll(t *testing.T) {
 		_, err = e.svc.Authenticate(e.ctx, pair.AccessToken)
 		wantErr(t, "access after logout-all", err, domauth.ErrSessionRevoked)
 	}
-	list, err := e.svc.ListSessions(e.ctx, p)
-	if err != nil || len(list) != 0 {
-		t.Fatalf("ListSessions after logout-all = %d sessions, %v; want none", len(list), err)
+	list, err := e.svc.ListSessions(e.ctx, p, "", auth.MaxSessionPage)
+	if err != nil || len(list.Sessions) != 0 {
+		t.Fatalf("ListSessions after logout-all = %d sessions, %v; want none", len(list.Sessions), err)
 	}
 	evs := e.store.EventsOfType(a.User.ID, audit.LogoutAll)
 	if len(evs) != 1 || evs[0].SessionID != b.Session.ID {
@@ -201,12 +201,12 @@ func TestListSessions(t *testing.T) {
 	if err := e.svc.RevokeSession(e.ctx, p, c.Session.ID, meta); err != nil {
 		t.Fatal(err)
 	}
-	list, err := e.svc.ListSessions(e.ctx, p)
-	if err != nil {
-		t.Fatal(err)
+	list, err := e.svc.ListSessions(e.ctx, p, "", auth.MaxSessionPage)
+	if err != nil || list.NextCursor != "" {
+		t.Fatal(err, list.NextCursor)
 	}
 	var ids []string
-	for _, v := range list {
+	for _, v := range list.Sessions {
 		ids = append(ids, v.ID)
 		if v.Current != (v.ID == b.Session.ID) {
 			t.Errorf("session %s current=%v; only the caller's (%s) is current", v.ID, v.Current, b.Session.ID)
@@ -222,11 +222,11 @@ func TestListSessions(t *testing.T) {
 
 	// An expired session drops out of the list too.
 	e.clock.Set(t0.Add(idleTTL).Add(30 * time.Second))
-	list, err = e.svc.ListSessions(e.ctx, p)
+	list, err = e.svc.ListSessions(e.ctx, p, "", auth.MaxSessionPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range list {
+	for _, v := range list.Sessions {
 		if v.ID == a.Session.ID {
 			t.Fatalf("idle-expired session %s still listed", a.Session.ID)
 		}
@@ -358,5 +358,73 @@ func TestReauthenticateDeletedAccount(t *testing.T) {
 	wantErr(t, "reauthenticate after the account was deleted", err, domauth.ErrSessionRevoked)
 	if pair.AccessToken != "" {
 		t.Fatal("an access token was minted for a deleted account")
+	}
+}
+
+func TestListSessionsPages(t *testing.T) {
+	e := newEnv(t)
+	first := e.register(adaEmail, adaPassword)
+	want := []string{first.Session.ID}
+	for range 6 {
+		want = append([]string{e.login(adaEmail, adaPassword).Session.ID}, want...) // same instant: ties by ID
+	}
+	slices.SortStableFunc(want, func(a, b string) int { return strings.Compare(b, a) })
+	p := e.principal(first.AccessToken)
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		list, err := e.svc.ListSessions(e.ctx, p, cursor, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Sessions) > 3 || pages > 3 {
+			t.Fatalf("page of %d sessions, page %d", len(list.Sessions), pages)
+		}
+		for _, v := range list.Sessions {
+			got = append(got, v.ID)
+		}
+		if list.NextCursor == "" {
+			break
+		}
+		cursor = list.NextCursor
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pages gave %v; want %v", got, want)
+	}
+	for _, bad := range []struct {
+		cursor string
+		limit  int
+		field  string
+	}{{"", 0, "limit"}, {"", 101, "limit"}, {"not-a-cursor", 10, "cursor"}, {"MTIzLm5vdC1hbi1pZA", 10, "cursor"}} {
+		_, err := e.svc.ListSessions(e.ctx, p, bad.cursor, bad.limit)
+		wantField(t, err, bad.field)
+	}
+}
+
+func TestSessionsPerUserAreCapped(t *testing.T) {
+	e := newEnv(t)
+	e.svc = newService(e.clock, e.store, e.tokens, func(d *auth.Deps) { d.Hasher = e.hasher; d.MaxSessionsPerUser = 3 })
+	first := e.register(adaEmail, adaPassword)
+	var pairs []auth.TokenPair
+	for range 4 {
+		e.clock.Advance(time.Second)
+		pairs = append(pairs, e.login(adaEmail, adaPassword))
+	}
+	// Five started, three kept: the two oldest are revoked.
+	for _, old := range []auth.TokenPair{first, pairs[0]} {
+		s := e.storedSession(old.Session.ID)
+		if !s.Revoked() || s.RevokeReason != session.ReasonSessionLimit {
+			t.Fatalf("oldest session %+v; want revoked for the limit", s)
+		}
+		_, err := e.svc.Refresh(e.ctx, old.RefreshToken, meta)
+		wantErr(t, "refresh of a session over the limit", err, session.ErrRefreshInvalid)
+	}
+	p := e.principal(pairs[3].AccessToken)
+	list, err := e.svc.ListSessions(e.ctx, p, "", auth.MaxSessionPage)
+	if err != nil || len(list.Sessions) != 3 {
+		t.Fatalf("%d active sessions, %v; want 3", len(list.Sessions), err)
+	}
+	if evs := e.store.EventsOfType(first.User.ID, audit.SessionRevoked); len(evs) != 2 {
+		t.Fatalf("%d session_revoked events; want one per session over the limit", len(evs))
 	}
 }

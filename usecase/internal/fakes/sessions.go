@@ -3,7 +3,9 @@ package fakes
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -17,28 +19,30 @@ var (
 	_ account.SessionRevoker = (*Sessions)(nil)
 )
 
-// Sessions is the session and refresh-token store of a Store.
+// Sessions is the session store of a Store.
 type Sessions struct{ s *Store }
 
-// Create inserts a session and its first refresh token. The session's user
-// must exist (foreign key).
-func (r *Sessions) Create(ctx context.Context, sess session.Session, first session.RefreshToken) error {
+// legacyToken is what the store kept of a token issued before the
+// authenticated format.
+type legacyToken struct {
+	sessionID  string
+	generation int64
+}
+
+// Create inserts a session. The session's user must exist (foreign key).
+func (r *Sessions) Create(ctx context.Context, sess session.Session) error {
 	s := r.s
 	defer s.access(ctx)()
 	if _, ok := s.st.users[sess.UserID]; !ok {
-		return fmt.Errorf("%w: session %s: no user %q", ErrConstraint, sess.ID, sess.UserID)
+		return user.ErrNotFound
 	}
 	if _, ok := s.st.sessions[sess.ID]; ok || sess.ID == "" {
 		return fmt.Errorf("%w: session id %q", ErrConstraint, sess.ID)
 	}
-	if first.SessionID != sess.ID {
-		return fmt.Errorf("%w: token of session %q inserted with session %q", ErrConstraint, first.SessionID, sess.ID)
+	if sess.TokenHash == ([32]byte{}) {
+		return fmt.Errorf("%w: session %s without a token hash", ErrConstraint, sess.ID)
 	}
-	if _, ok := s.st.tokens[first.Hash]; ok {
-		return fmt.Errorf("%w: duplicate refresh token hash", ErrConstraint)
-	}
-	s.st.sessions[sess.ID] = storedSession{s: sess, seq: s.nextSeq()}
-	s.st.tokens[first.Hash] = copyToken(first)
+	s.st.sessions[sess.ID] = storedSession{s: copySession(sess), seq: s.nextSeq()}
 	return nil
 }
 
@@ -50,94 +54,89 @@ func (r *Sessions) ByID(ctx context.Context, id string) (session.Session, error)
 	if !ok {
 		return session.Session{}, session.ErrNotFound
 	}
-	return ss.s, nil
+	return copySession(ss.s), nil
 }
 
-// LockByID implements auth.SessionStore; the fake's transactions are
-// already serialised, so it is ByID.
-func (r *Sessions) LockByID(ctx context.Context, id string) (session.Session, error) {
-	return r.ByID(ctx, id)
+// Update implements auth.SessionUpdater. Every transaction holds the
+// store's lock, so the session is locked already; the write happens only
+// when fn changed something, as the real stores do.
+func (r *Sessions) Update(ctx context.Context, id string, fn func(*session.Session) error) error {
+	return r.s.WithinTx(ctx, func(ctx context.Context) error {
+		ss, err := r.locked(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := copySession(ss.s)
+		after := copySession(ss.s)
+		if err := fn(&after); err != nil {
+			return err
+		}
+		if after.ID != before.ID || after.UserID != before.UserID || !after.CreatedAt.Equal(before.CreatedAt) {
+			return fmt.Errorf("%w: update changed id, user or creation time", ErrConstraint)
+		}
+		if reflect.DeepEqual(after, before) {
+			return nil
+		}
+		s := r.s
+		defer s.access(ctx)()
+		if after.Generation > before.Generation {
+			s.rotations.Add(1)
+		}
+		ss.s = copySession(after)
+		s.st.sessions[id] = ss
+		return nil
+	})
 }
 
-// LockByRefreshHash finds the token with this hash and its session. Every
-// transaction holds the store's lock, so the session is locked already.
-func (r *Sessions) LockByRefreshHash(ctx context.Context, hash [32]byte) (session.Session, session.RefreshToken, error) {
+func (r *Sessions) locked(ctx context.Context, id string) (storedSession, error) {
 	s := r.s
 	defer s.access(ctx)()
-	t, ok := s.st.tokens[hash]
+	ss, ok := s.st.sessions[id]
 	if !ok {
-		return session.Session{}, session.RefreshToken{}, session.ErrRefreshInvalid
-	}
-	ss, ok := s.st.sessions[t.SessionID]
-	if !ok {
-		return session.Session{}, session.RefreshToken{}, session.ErrRefreshInvalid
+		return storedSession{}, session.ErrNotFound
 	}
 	s.locks.Add(1)
-	return ss.s, copyToken(t), nil
+	return ss, nil
 }
 
-// Rotate saves sess, marks used as rotated and inserts next. It fails with
-// session.ErrConflict when used was rotated already or the session moved on
-// since used was read, as a store with optimistic checks would.
-func (r *Sessions) Rotate(ctx context.Context, sess session.Session, used, next session.RefreshToken) error {
+// RotateCurrent implements auth.RefreshRotator's fast path through the
+// domain policy itself: it rotates exactly when Decide says Rotate. The
+// contract suite holds the real stores' one-statement versions to it.
+func (r *Sessions) RotateCurrent(ctx context.Context, in auth.RotateInput) (session.Session, user.User, bool, error) {
 	s := r.s
 	defer s.access(ctx)()
-	cur, ok := s.st.sessions[sess.ID]
+	ss, ok := s.st.sessions[in.Token.SessionID]
+	if !ok || in.Policy.Decide(ss.s, in.Token, in.Now) != session.Rotate {
+		return session.Session{}, user.User{}, false, nil
+	}
+	u, ok := s.st.users[ss.s.UserID]
 	if !ok {
-		return session.ErrNotFound
+		return session.Session{}, user.User{}, false, nil
 	}
-	stored, ok := s.st.tokens[used.Hash]
-	if !ok || stored.SessionID != sess.ID {
-		return session.ErrRefreshInvalid
-	}
-	if !stored.RotatedAt.IsZero() || cur.s.Generation != stored.Generation {
-		return session.ErrConflict
-	}
-	if used.RotatedAt.IsZero() || len(used.SuccessorSealed) == 0 {
-		return fmt.Errorf("%w: rotated token without rotation time or sealed successor", ErrConstraint)
-	}
-	if next.SessionID != sess.ID || next.Generation != sess.Generation || next.Generation != stored.Generation+1 {
-		return fmt.Errorf("%w: successor generation %d of session at %d (used %d)", ErrConstraint, next.Generation, sess.Generation, stored.Generation)
-	}
-	if _, ok := s.st.tokens[next.Hash]; ok {
-		return fmt.Errorf("%w: duplicate refresh token hash", ErrConstraint)
-	}
-	stored.RotatedAt = used.RotatedAt
-	stored.SuccessorSealed = slices.Clone(used.SuccessorSealed)
-	s.st.tokens[used.Hash] = stored
-	s.st.tokens[next.Hash] = copyToken(next)
-	cur.s = mergeSession(cur.s, sess)
-	s.st.sessions[sess.ID] = cur
+	in.Policy.Rotate(&ss.s, in.Next, slices.Clone(in.SuccessorSealed), in.Now, in.UserAgent, in.IP)
+	s.st.sessions[ss.s.ID] = ss
 	s.rotations.Add(1)
-	return nil
+	s.fastRotations.Add(1)
+	return copySession(ss.s), copyUser(u), true, nil
 }
 
-// Save writes the mutable fields of sess.
-func (r *Sessions) Save(ctx context.Context, sess session.Session) error {
+// LegacyToken implements auth.RefreshRotator.
+func (r *Sessions) LegacyToken(ctx context.Context, hash [32]byte) (string, int64, error) {
 	s := r.s
 	defer s.access(ctx)()
-	cur, ok := s.st.sessions[sess.ID]
+	t, ok := s.st.legacy[hash]
 	if !ok {
-		return session.ErrNotFound
+		return "", 0, session.ErrRefreshInvalid
 	}
-	cur.s = mergeSession(cur.s, sess)
-	s.st.sessions[sess.ID] = cur
-	return nil
+	return t.sessionID, t.generation, nil
 }
 
-// mergeSession applies the mutable fields of in to stored; ID, user and
-// creation time never change.
-func mergeSession(stored, in session.Session) session.Session {
-	stored.LastUsedAt = in.LastUsedAt
-	stored.IdleExpiresAt = in.IdleExpiresAt
-	stored.AbsoluteExpiresAt = in.AbsoluteExpiresAt
-	stored.AuthTime = in.AuthTime
-	stored.RevokedAt = in.RevokedAt
-	stored.RevokeReason = in.RevokeReason
-	stored.UserAgent = in.UserAgent
-	stored.IP = in.IP
-	stored.Generation = in.Generation
-	return stored
+// SeedLegacy stores the hash of a token of generation gen issued in
+// session sessionID before the authenticated format, as the migration left
+// them.
+func (s *Store) SeedLegacy(sessionID string, gen int64, hash [32]byte) {
+	defer s.inspect()()
+	s.st.legacy[hash] = legacyToken{sessionID: sessionID, generation: gen}
 }
 
 // RevokeAllForUser revokes every active session of userID except exceptID
@@ -158,30 +157,66 @@ func (r *Sessions) RevokeAllForUser(ctx context.Context, userID, exceptID, reaso
 	return ids, nil
 }
 
-// ListActive lists userID's sessions active at now, newest first.
-func (r *Sessions) ListActive(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
-	s := r.s
-	defer s.access(ctx)()
-	var list []storedSession
+// activeNewestFirst returns userID's sessions active at now, in listing
+// order: creation time, then ID, both descending (as the real stores).
+func (s *Store) activeNewestFirst(userID string, now time.Time) []session.Session {
+	var list []session.Session
 	for _, ss := range s.st.sessions {
 		if ss.s.UserID == userID && ss.s.Active(now) {
-			list = append(list, ss)
+			list = append(list, copySession(ss.s))
 		}
 	}
-	slices.SortFunc(list, func(a, b storedSession) int {
-		if c := b.s.CreatedAt.Compare(a.s.CreatedAt); c != 0 {
+	slices.SortFunc(list, func(a, b session.Session) int {
+		if c := b.CreatedAt.Truncate(time.Microsecond).Compare(a.CreatedAt.Truncate(time.Microsecond)); c != 0 {
 			return c
 		}
-		return int(b.seq - a.seq)
+		return strings.Compare(b.ID, a.ID)
 	})
-	out := make([]session.Session, len(list))
-	for i, ss := range list {
-		out[i] = ss.s
-	}
-	return out, nil
+	return list
 }
 
-// PurgeExpired deletes sessions (with their refresh tokens) that were revoked
+// ListActive implements auth.SessionLister.
+func (r *Sessions) ListActive(ctx context.Context, userID string, now time.Time, cursor string, limit int) (session.Page, error) {
+	s := r.s
+	defer s.access(ctx)()
+	list := s.activeNewestFirst(userID, now)
+	if cursor != "" {
+		c, err := session.ParseCursor(cursor)
+		if err != nil {
+			return session.Page{}, err
+		}
+		i := slices.IndexFunc(list, c.Before)
+		if i < 0 {
+			i = len(list)
+		}
+		list = list[i:]
+	}
+	var page session.Page
+	if len(list) > limit {
+		page.NextCursor = session.CursorAfter(list[limit-1])
+		list = list[:limit]
+	}
+	page.Sessions = list
+	return page, nil
+}
+
+// RevokeBeyond implements auth.SessionCapper.
+func (r *Sessions) RevokeBeyond(ctx context.Context, userID string, keep int, reason string, now time.Time) ([]string, error) {
+	s := r.s
+	defer s.access(ctx)()
+	list := s.activeNewestFirst(userID, now)
+	var ids []string
+	for _, sess := range list[min(keep, len(list)):] {
+		ss := s.st.sessions[sess.ID]
+		ss.s.Revoke(now, reason)
+		s.st.sessions[sess.ID] = ss
+		ids = append(ids, sess.ID)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// PurgeExpired deletes sessions (with their legacy tokens) that were revoked
 // or expired more than retention before now, batch by batch, and returns how
 // many it deleted.
 func (r *Sessions) PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error) {
@@ -216,22 +251,30 @@ func (r *Sessions) purgeBatch(ctx context.Context, now time.Time, retention time
 		delete(s.st.sessions, id)
 		n++
 	}
-	for h, t := range s.st.tokens {
-		if _, ok := s.st.sessions[t.SessionID]; !ok {
-			delete(s.st.tokens, h)
+	for h, t := range s.st.legacy {
+		if _, ok := s.st.sessions[t.sessionID]; !ok {
+			delete(s.st.legacy, h)
 		}
 	}
 	return n
 }
 
-// RotateCurrent implements auth.SessionStore by declining, so the use-case
-// tests exercise the locked path, where the domain policy decides; the
-// persistence suite checks the real fast path against it.
-func (r *Sessions) RotateCurrent(context.Context, auth.RotateInput) (session.Session, user.User, bool, error) {
-	return session.Session{}, user.User{}, false, nil
+// EraseSealed implements auth.SessionPurger.
+func (r *Sessions) EraseSealed(ctx context.Context, before time.Time, _ int) (int, error) {
+	s := r.s
+	defer s.access(ctx)()
+	n := 0
+	for id, ss := range s.st.sessions {
+		if len(ss.s.SuccessorSealed) > 0 && ss.s.RotatedAt.Before(before) {
+			ss.s.SuccessorSealed = nil
+			s.st.sessions[id] = ss
+			n++
+		}
+	}
+	return n, nil
 }
 
-// WithUser implements auth.SessionStore.
+// WithUser implements auth.SessionAuthenticator.
 func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, user.User, error) {
 	sess, err := r.ByID(ctx, id)
 	if err != nil {
@@ -242,4 +285,9 @@ func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, us
 		return session.Session{}, user.User{}, session.ErrNotFound
 	}
 	return sess, u, nil
+}
+
+func copySession(s session.Session) session.Session {
+	s.SuccessorSealed = slices.Clone(s.SuccessorSealed)
+	return s
 }

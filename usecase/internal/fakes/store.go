@@ -20,7 +20,7 @@ type state struct {
 	users    map[string]user.User // by ID
 	emails   map[string]string    // normalized email -> user ID
 	sessions map[string]storedSession
-	tokens   map[[32]byte]session.RefreshToken
+	legacy   map[[32]byte]legacyToken
 	events   []storedEvent
 }
 
@@ -39,7 +39,7 @@ func newState() state {
 		users:    map[string]user.User{},
 		emails:   map[string]string{},
 		sessions: map[string]storedSession{},
-		tokens:   map[[32]byte]session.RefreshToken{},
+		legacy:   map[[32]byte]legacyToken{},
 	}
 }
 
@@ -48,7 +48,7 @@ func (st state) clone() state {
 		users:    maps.Clone(st.users),
 		emails:   maps.Clone(st.emails),
 		sessions: maps.Clone(st.sessions),
-		tokens:   maps.Clone(st.tokens),
+		legacy:   maps.Clone(st.legacy),
 		events:   slices.Clone(st.events),
 	}
 }
@@ -62,10 +62,11 @@ type Store struct {
 	st  state
 	seq int64
 
-	rotations atomic.Int64
-	locks     atomic.Int64
-	commits   atomic.Int64
-	rollbacks atomic.Int64
+	rotations     atomic.Int64
+	fastRotations atomic.Int64
+	locks         atomic.Int64
+	commits       atomic.Int64
+	rollbacks     atomic.Int64
 
 	appendErr atomic.Pointer[error]
 
@@ -161,9 +162,10 @@ func (s *Store) nextSeq() int64 {
 
 // Stats counts what happened in the store since it was made.
 type Stats struct {
-	// Rotations is the number of successful SessionStore.Rotate calls.
-	Rotations int64
-	// Locks is the number of LockByRefreshHash calls that found a token.
+	// Rotations is the number of committed or pending rotations, on
+	// either path; FastRotations those of RotateCurrent.
+	Rotations, FastRotations int64
+	// Locks is the number of Update calls that found their session.
 	Locks int64
 	// Commits and Rollbacks count finished top-level transactions.
 	Commits, Rollbacks int64
@@ -172,10 +174,11 @@ type Stats struct {
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	return Stats{
-		Rotations: s.rotations.Load(),
-		Locks:     s.locks.Load(),
-		Commits:   s.commits.Load(),
-		Rollbacks: s.rollbacks.Load(),
+		Rotations:     s.rotations.Load(),
+		FastRotations: s.fastRotations.Load(),
+		Locks:         s.locks.Load(),
+		Commits:       s.commits.Load(),
+		Rollbacks:     s.rollbacks.Load(),
 	}
 }
 
@@ -217,19 +220,6 @@ func (s *Store) SessionsOf(userID string) []session.Session {
 	return out
 }
 
-// Tokens returns the refresh tokens of a session, by generation.
-func (s *Store) Tokens(sessionID string) []session.RefreshToken {
-	defer s.inspect()()
-	var out []session.RefreshToken
-	for _, t := range s.st.tokens {
-		if t.SessionID == sessionID {
-			out = append(out, copyToken(t))
-		}
-	}
-	slices.SortFunc(out, func(a, b session.RefreshToken) int { return int(a.Generation - b.Generation) })
-	return out
-}
-
 // Events returns every security event of userID in the order they were
 // appended (oldest first).
 func (s *Store) Events(userID string) []audit.Event {
@@ -257,11 +247,6 @@ func (s *Store) EventsOfType(userID string, t audit.Type) []audit.Event {
 func copyUser(u user.User) user.User {
 	u.Roles = slices.Clone(u.Roles)
 	return u
-}
-
-func copyToken(t session.RefreshToken) session.RefreshToken {
-	t.SuccessorSealed = slices.Clone(t.SuccessorSealed)
-	return t
 }
 
 var (

@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
@@ -100,4 +102,13 @@ func (t *Tokens) Verify(raw string) (domauth.Claims, error) {
 		return domauth.Claims{}, domauth.ErrTokenExpired
 	}
 	return c, nil
+}
+
+// NewCodec returns a refresh-token codec under a fixed test key.
+func NewCodec() *session.RefreshCodec {
+	c, err := session.NewRefreshCodec(bytes.Repeat([]byte{0x42}, session.RefreshKeyBytes))
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -101,9 +101,9 @@ func (r *Users) Delete(ctx context.Context, id string) error {
 			delete(s.st.sessions, sid)
 		}
 	}
-	for h, t := range s.st.tokens {
-		if _, ok := s.st.sessions[t.SessionID]; !ok {
-			delete(s.st.tokens, h)
+	for h, t := range s.st.legacy {
+		if _, ok := s.st.sessions[t.sessionID]; !ok {
+			delete(s.st.legacy, h)
 		}
 	}
 	return nil
