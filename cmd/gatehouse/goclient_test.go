@@ -123,7 +123,7 @@ func TestGeneratedGoClient(t *testing.T) {
 			t.Fatalf("refresh with junk: %v %s", err, rej.Body)
 		}
 
-		sessions, err := c.ListSessionsWithResponse(ctx, bearer(access))
+		sessions, err := c.ListSessionsWithResponse(ctx, &gatehouse.ListSessionsParams{}, bearer(access))
 		if err != nil || sessions.JSON200 == nil || len(sessions.JSON200.Data) != 2 {
 			t.Fatalf("sessions: %v %s", err, sessions.Body)
 		}

@@ -88,7 +88,8 @@ func newEnv(t *testing.T) *env {
 	e.root = admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: root.ID}, User: root}}
 	for i := range 2 {
 		s := session.Policy{IdleTTL: time.Hour, AbsoluteTTL: 2 * time.Hour}.Start("00000000-0000-4000-8000-00000000000"+string(rune('1'+i)), e.ada.ID, t0, "", "")
-		if err := store.Sessions.Create(e.ctx, s, session.RefreshToken{Hash: [32]byte{byte(i)}, SessionID: s.ID, Generation: 1, CreatedAt: t0}); err != nil {
+		s.TokenHash = [32]byte{byte(i + 1)}
+		if err := store.Sessions.Create(e.ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,8 +26,8 @@ func TestLoginOfDisabledAccount(t *testing.T) {
 	if _, err := e.svc.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); !errors.Is(err, user.ErrDisabled) {
 		t.Fatalf("right password: %v", err)
 	}
-	list, err := e.store.Sessions.ListActive(e.ctx, u.ID, e.clock.Now())
-	if err != nil || len(list) != 1 {
-		t.Fatalf("sessions after the refused login: %d %v", len(list), err)
+	page, err := e.store.Sessions.ListActive(e.ctx, u.ID, e.clock.Now(), "", 100)
+	if err != nil || len(page.Sessions) != 1 {
+		t.Fatalf("sessions after the refused login: %d %v", len(page.Sessions), err)
 	}
 }

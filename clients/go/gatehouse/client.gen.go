@@ -1327,6 +1327,15 @@ type AdminListSecurityEventsParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListSessionsParams defines parameters for ListSessions.
+type ListSessionsParams struct {
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous answer's `X-Next-Cursor` header.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListSecurityEventsParams defines parameters for ListSecurityEvents.
 type ListSecurityEventsParams struct {
 	// Limit Page size.
@@ -1855,12 +1864,16 @@ type ClientInterface interface {
 
 	// ListSessions List the caller's active sessions
 	//
-	// Active sessions only (not revoked, not past their idle or absolute lifetime), most
-	// recently used first. `current` marks the session of the access token used for this
-	// request.
+	// Active sessions only (not revoked, not past their idle or absolute lifetime), newest
+	// first (by creation), at most `limit` per answer. `current` marks the session of the
+	// access token used for this request. When more remain, the `X-Next-Cursor` header holds
+	// the value to pass as `cursor` for the next page; `data` stays an array. A malformed
+	// cursor or a `limit` out of range is `400 VALIDATION_FAILED`. An account holds at most
+	// `MAX_SESSIONS_PER_USER` active sessions (default 100): starting one more revokes the
+	// oldest.
 	//
 	// Corresponds with GET /auth/sessions (the `ListSessions` operationId).
-	ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListSessions(ctx context.Context, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeSession Revoke one of the caller's sessions
 	//
@@ -2758,13 +2771,17 @@ func (c *Client) GetSession(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // ListSessions List the caller's active sessions
 //
-// Active sessions only (not revoked, not past their idle or absolute lifetime), most
-// recently used first. `current` marks the session of the access token used for this
-// request.
+// Active sessions only (not revoked, not past their idle or absolute lifetime), newest
+// first (by creation), at most `limit` per answer. `current` marks the session of the
+// access token used for this request. When more remain, the `X-Next-Cursor` header holds
+// the value to pass as `cursor` for the next page; `data` stays an array. A malformed
+// cursor or a `limit` out of range is `400 VALIDATION_FAILED`. An account holds at most
+// `MAX_SESSIONS_PER_USER` active sessions (default 100): starting one more revokes the
+// oldest.
 //
 // Corresponds with GET /auth/sessions (the `ListSessions` operationId).
-func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListSessionsRequest(c.Server)
+func (c *Client) ListSessions(ctx context.Context, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3948,7 +3965,7 @@ func NewGetSessionRequest(server string) (*http.Request, error) {
 }
 
 // NewListSessionsRequest constructs an http.Request for the ListSessions method
-func NewListSessionsRequest(server string) (*http.Request, error) {
+func NewListSessionsRequest(server string, params *ListSessionsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3964,6 +3981,45 @@ func NewListSessionsRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -4896,14 +4952,18 @@ type ClientWithResponsesInterface interface {
 
 	// ListSessionsWithResponse List the caller's active sessions
 	//
-	// Active sessions only (not revoked, not past their idle or absolute lifetime), most
-	// recently used first. `current` marks the session of the access token used for this
-	// request.
+	// Active sessions only (not revoked, not past their idle or absolute lifetime), newest
+	// first (by creation), at most `limit` per answer. `current` marks the session of the
+	// access token used for this request. When more remain, the `X-Next-Cursor` header holds
+	// the value to pass as `cursor` for the next page; `data` stays an array. A malformed
+	// cursor or a `limit` out of range is `400 VALIDATION_FAILED`. An account holds at most
+	// `MAX_SESSIONS_PER_USER` active sessions (default 100): starting one more revokes the
+	// oldest.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /auth/sessions (the `ListSessions` operationId).
-	ListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error)
+	ListSessionsWithResponse(ctx context.Context, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error)
 
 	// RevokeSessionWithResponse Revoke one of the caller's sessions
 	//
@@ -8116,6 +8176,12 @@ func (r GetSessionResponse) ContentType() string {
 
 // ListSessionsResponse200Headers the declared response headers of an HTTP 200 response for ListSessions
 type ListSessionsResponse200Headers struct {
+	XNextCursor *string
+	XRequestID  string
+}
+
+// ListSessionsResponse400Headers the declared response headers of an HTTP 400 response for ListSessions
+type ListSessionsResponse400Headers struct {
 	XRequestID string
 }
 
@@ -8151,6 +8217,8 @@ type ListSessionsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SessionListEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidParameters
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *BearerRejected
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -8163,6 +8231,8 @@ type ListSessionsResponse struct {
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListSessionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListSessionsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListSessionsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8178,6 +8248,11 @@ type ListSessionsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListSessionsResponse) GetJSON200() *SessionListEnvelope {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSessionsResponse) GetJSON400() *InvalidParameters {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -10228,15 +10303,19 @@ func (c *ClientWithResponses) GetSessionWithResponse(ctx context.Context, reqEdi
 
 // ListSessionsWithResponse List the caller's active sessions
 //
-// Active sessions only (not revoked, not past their idle or absolute lifetime), most
-// recently used first. `current` marks the session of the access token used for this
-// request.
+// Active sessions only (not revoked, not past their idle or absolute lifetime), newest
+// first (by creation), at most `limit` per answer. `current` marks the session of the
+// access token used for this request. When more remain, the `X-Next-Cursor` header holds
+// the value to pass as `cursor` for the next page; `data` stays an array. A malformed
+// cursor or a `limit` out of range is `400 VALIDATION_FAILED`. An account holds at most
+// `MAX_SESSIONS_PER_USER` active sessions (default 100): starting one more revokes the
+// oldest.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /auth/sessions (the `ListSessions` operationId).
-func (c *ClientWithResponses) ListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error) {
-	rsp, err := c.ListSessions(ctx, reqEditors...)
+func (c *ClientWithResponses) ListSessionsWithResponse(ctx context.Context, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error) {
+	rsp, err := c.ListSessions(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14054,6 +14133,13 @@ func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidParameters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest BearerRejected
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14094,6 +14180,13 @@ func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListSessionsResponse200Headers
+		if values := rsp.Header.Values("X-Next-Cursor"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Next-Cursor", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XNextCursor = &value
+		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -14102,6 +14195,16 @@ func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListSessionsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListSessionsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
