@@ -71,8 +71,12 @@ func (d *AdminDirectory) UpdateAdmin(ctx context.Context, u user.User) error {
 		return err
 	}
 	res := conn(ctx, d.db).Exec(
-		"UPDATE users SET name = ?, roles = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?",
-		rec.Name, rec.Roles, rec.Disabled, rec.EmailVerified, rec.UpdatedAt, rec.ID)
+		// Disabling bumps the credential version in the same statement, so a
+		// login that proved the password before the disable committed
+		// starts no session after it (the re-check at session start).
+		"UPDATE users SET credential_version = credential_version + CASE WHEN ? AND NOT disabled THEN 1 ELSE 0 END, "+
+			"name = ?, roles = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?",
+		rec.Disabled, rec.Name, rec.Roles, rec.Disabled, rec.EmailVerified, rec.UpdatedAt, rec.ID)
 	if res.Error != nil {
 		return wrapErr("update user", res.Error)
 	}
