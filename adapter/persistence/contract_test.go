@@ -119,6 +119,12 @@ func TestRefreshStorageDoesNotGrow(t *testing.T) {
 // revokes.
 func TestMigrationKeepsIssuedTokens(t *testing.T) {
 	for _, e := range engines {
+		if e.migrated {
+			// A database migrated beforehand (the PgBouncer engine: migrations
+			// run on the server directly, see README) cannot be taken back to
+			// the old schema; the engines that migrate here cover the path.
+			continue
+		}
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			db, err := database.Open(database.Config{Driver: e.driver, DSN: e.dsn(t), MaxOpenConns: 4, MaxIdleConns: 4}, nil)
