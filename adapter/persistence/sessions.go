@@ -41,6 +41,7 @@ type sessionRecord struct {
 	PrevTokenHash   sql.Null[[]byte] `gorm:"column:prev_token_hash"`
 	RotatedAt       sql.NullTime     `gorm:"column:rotated_at"`
 	SuccessorSealed sql.Null[[]byte] `gorm:"column:successor_sealed"`
+	AuthMethods     string           `gorm:"column:auth_methods"`
 }
 
 // TableName implements gorm's tabler.
@@ -75,6 +76,7 @@ var sessionFields = []sessionField{
 	{"prev_token_hash", func(r *sessionRecord) any { return &r.PrevTokenHash }, true},
 	{"rotated_at", func(r *sessionRecord) any { return &r.RotatedAt }, true},
 	{"successor_sealed", func(r *sessionRecord) any { return &r.SuccessorSealed }, true},
+	{"auth_methods", func(r *sessionRecord) any { return &r.AuthMethods }, true},
 }
 
 // sessionColumns returns the column list of sessionFields, each name
@@ -161,6 +163,7 @@ func sessionFromDomain(s session.Session) sessionRecord {
 		PrevTokenHash:     hashBytes(s.PrevTokenHash),
 		RotatedAt:         toDBNull(s.RotatedAt),
 		SuccessorSealed:   nullBytes(s.SuccessorSealed),
+		AuthMethods:       joinMethods(s.Methods),
 	}
 }
 
@@ -182,7 +185,21 @@ func (r sessionRecord) toDomain() session.Session {
 		PrevTokenHash:     toHash(r.PrevTokenHash.V),
 		RotatedAt:         fromDBNull(r.RotatedAt),
 		SuccessorSealed:   nilIfEmpty(r.SuccessorSealed.V),
+		Methods:           splitMethods(r.AuthMethods),
 	}
+}
+
+// joinMethods stores a session's authentication methods as one
+// comma-separated column. None is stored as "" and read back as none (the
+// use case treats that as a password, as rows from before the column hold
+// 'pwd'), so a session round-trips unchanged.
+func joinMethods(m []string) string { return strings.Join(m, ",") }
+
+func splitMethods(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func nilIfEmpty(b []byte) []byte {

@@ -28,6 +28,7 @@ type issuedClaims struct {
 	AuthTime  int64    `json:"auth_time"`
 	Fresh     bool     `json:"fresh"`
 	Methods   []string `json:"amr,omitempty"`
+	AAL       string   `json:"aal,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
 }
 
@@ -45,6 +46,7 @@ type parsedClaims struct {
 	AuthTime  numericDate `json:"auth_time"`
 	Fresh     bool        `json:"fresh"`
 	Methods   []string    `json:"amr"`
+	AAL       string      `json:"aal"`
 	Roles     []string    `json:"roles"`
 }
 

@@ -89,6 +89,7 @@ func sampleClaims(now time.Time) auth.Claims {
 		AuthTime:  now.Add(-time.Minute),
 		Fresh:     true,
 		Methods:   []string{auth.MethodPassword},
+		AAL:       auth.AAL1,
 		Roles:     []string{"user", "admin"},
 	}
 }

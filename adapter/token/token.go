@@ -250,6 +250,10 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		jti = id.New()
 	}
 
+	aal := c.AAL
+	if aal == "" {
+		aal = auth.AssuranceOf(c.Methods)
+	}
 	payload, err := json.Marshal(issuedClaims{
 		Issuer:    s.issuer,
 		Subject:   c.Subject,
@@ -262,6 +266,7 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		AuthTime:  c.AuthTime.Unix(),
 		Fresh:     c.Fresh,
 		Methods:   c.Methods,
+		AAL:       aal,
 		Roles:     c.Roles,
 	})
 	if err != nil {
@@ -444,6 +449,17 @@ func (s *Service) checkClaims(pc *parsedClaims) (auth.Claims, error) {
 		AuthTime:  authTime,
 		Fresh:     pc.Fresh,
 		Methods:   pc.Methods,
+		AAL:       verifiedAAL(pc.AAL),
 		Roles:     pc.Roles,
 	}, nil
+}
+
+// verifiedAAL reads the "aal" claim. Anything but "aal2" (a token from
+// before the claim existed, or a value we never issue) counts as aal1, so
+// an unexpected value can only lower what a token is trusted with.
+func verifiedAAL(v string) string {
+	if v == auth.AAL2 {
+		return auth.AAL2
+	}
+	return auth.AAL1
 }

@@ -40,6 +40,18 @@ func TestRoundTripEveryClaim(t *testing.T) {
 			c.Roles = nil
 			return c
 		}(),
+		"password and TOTP, aal2": func() auth.Claims {
+			c := sampleClaims(now)
+			c.Methods = []string{auth.MethodPassword, auth.MethodOTP, auth.MethodMFA}
+			c.AAL = auth.AAL2
+			return c
+		}(),
+		"passkey with user verification": func() auth.Claims {
+			c := sampleClaims(now)
+			c.Methods = []string{auth.MethodHardwareKey, auth.MethodMFA}
+			c.AAL = auth.AAL2
+			return c
+		}(),
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -477,5 +489,31 @@ func TestNilClockDefaultsToTimeNow(t *testing.T) {
 	}
 	if _, err := s.Verify(raw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An aal the service never issues, or none at all (tokens from before the
+// claim), is read as aal1: it can only lower what the token is trusted with.
+func TestUnknownAALReadsAsAAL1(t *testing.T) {
+	now := testNow()
+	s := newStoreService(t, testConfig(), &memStore{}, now)
+	c := sampleClaims(now)
+	c.Methods = []string{auth.MethodPassword, auth.MethodMFA}
+	c.AAL = "aal3"
+	raw, err := s.Issue(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Verify(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AAL != auth.AAL1 {
+		t.Fatalf("aal3 read as %q; want aal1", got.AAL)
+	}
+	c.AAL = ""
+	raw, _ = s.Issue(c)
+	if got, _ := s.Verify(raw); got.AAL != auth.AAL2 {
+		t.Fatalf("no aal given with mfa in amr: issued as %q; want aal2", got.AAL)
 	}
 }

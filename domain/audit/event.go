@@ -34,6 +34,14 @@ const (
 	AdminEmailVerifiedSet Type = "admin_email_verified_changed"
 	AdminSessionsRevoked  Type = "admin_sessions_revoked"
 	AdminUserDeleted      Type = "admin_user_deleted"
+
+	// Second factors.
+	MFAEnabled               Type = "mfa_enabled"
+	MFADisabled              Type = "mfa_disabled"
+	RecoveryCodeUsed         Type = "recovery_code_used"
+	RecoveryCodesRegenerated Type = "recovery_codes_regenerated"
+	PasskeyAdded             Type = "passkey_added"
+	PasskeyRemoved           Type = "passkey_removed"
 )
 
 // ActorCLI is the ActorID of actions taken with the command line, which has

@@ -8,8 +8,36 @@ import (
 	"time"
 )
 
-// MethodPassword is the RFC 8176 "amr" value for a password proof.
-const MethodPassword = "pwd"
+// Authentication methods references (RFC 8176 "amr" values).
+const (
+	// MethodPassword is a password proof.
+	MethodPassword = "pwd"
+	// MethodOTP is a one-time code: TOTP or a recovery code.
+	MethodOTP = "otp"
+	// MethodHardwareKey is a proof of possession of a hardware-bound key (a passkey).
+	MethodHardwareKey = "hwk"
+	// MethodMFA marks that more than one factor was proven.
+	MethodMFA = "mfa"
+)
+
+// Authenticator assurance levels ("aal" claim), after NIST SP 800-63B.
+const (
+	// AAL1 is one factor.
+	AAL1 = "aal1"
+	// AAL2 is two factors: a password and a code, or a passkey with user
+	// verification (possession plus a PIN or biometric).
+	AAL2 = "aal2"
+)
+
+// AssuranceOf is the assurance level a set of proven methods reaches.
+func AssuranceOf(methods []string) string {
+	for _, m := range methods {
+		if m == MethodMFA {
+			return AAL2
+		}
+	}
+	return AAL1
+}
 
 // Claims are the facts an access token asserts about its bearer.
 type Claims struct {
@@ -28,7 +56,9 @@ type Claims struct {
 	Fresh bool
 	// Methods are the authentication methods references ("amr").
 	Methods []string
-	Roles   []string
+	// AAL is the authenticator assurance level ("aal"), AAL1 or AAL2.
+	AAL   string
+	Roles []string
 }
 
 // Sentinel errors of access-token verification. Adapters return these

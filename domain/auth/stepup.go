@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -13,6 +14,11 @@ var ErrFreshAuthRequired = errors.New("fresh authentication required")
 
 // ErrForbidden means an authenticated caller who may not do this.
 var ErrForbidden = errors.New("forbidden")
+
+// ErrSecondFactorRequired means an operation that changes second factors
+// needs a token of assurance level aal2, because the account has one. It is
+// an ErrFreshAuthRequired, so clients that know only that code still step up.
+var ErrSecondFactorRequired = fmt.Errorf("%w: second factor (aal2) required", ErrFreshAuthRequired)
 
 // ErrInvalidCredentials is the one answer for a wrong email or password.
 var ErrInvalidCredentials = errors.New("invalid credentials")
@@ -54,3 +60,16 @@ func (p Principal) UserID() string { return p.Claims.Subject }
 
 // SessionID is the caller's session ID.
 func (p Principal) SessionID() string { return p.Claims.SessionID }
+
+// CheckAAL2 is Check plus, when the account has a second factor
+// (hasFactor), an aal2 token: changing factors must take as much proof as
+// the factors themselves give, or a stolen password would remove them.
+func (p StepUpPolicy) CheckAAL2(c Claims, hasFactor bool, now time.Time) error {
+	if err := p.Check(c, now); err != nil {
+		return err
+	}
+	if hasFactor && c.AAL != AAL2 {
+		return ErrSecondFactorRequired
+	}
+	return nil
+}

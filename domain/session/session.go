@@ -52,6 +52,10 @@ type Session struct {
 	AbsoluteExpiresAt time.Time
 	// AuthTime is when the user last proved their password in this session.
 	AuthTime time.Time
+	// Methods are the RFC 8176 authentication methods proven at AuthTime
+	// ("pwd", or "pwd", "otp", "mfa", ...); refreshed tokens carry them.
+	// Empty means a password.
+	Methods []string
 	// RevokedAt is zero while the session is not revoked.
 	RevokedAt    time.Time
 	RevokeReason string

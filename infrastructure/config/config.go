@@ -39,6 +39,7 @@ type Config struct {
 	Log       Log
 	Mail      Mail
 	Tracing   Tracing
+	MFA       MFA
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
@@ -317,3 +318,21 @@ type Mail struct {
 
 // Enabled reports whether a mail transport is configured.
 func (m Mail) Enabled() bool { return m.URL != "" }
+
+// MFA configures second factors. Their secrets at rest are sealed with
+// JWT.DataKeys (DATA_ENCRYPTION_KEY), the one data-encryption setting.
+type MFA struct {
+	// Issuer is the label authenticator apps show (MFA_ISSUER, default
+	// "Gatehouse").
+	Issuer string
+	// RPID is the WebAuthn relying party ID (WEBAUTHN_RP_ID); empty in the
+	// setting means the host of PUBLIC_URL, which Load fills in.
+	RPID string
+	// RPName is the relying party's display name (WEBAUTHN_RP_NAME,
+	// default "Gatehouse").
+	RPName string
+	// Origins are the origins WebAuthn responses may come from
+	// (WEBAUTHN_ORIGINS, comma-separated); empty in the setting means the
+	// origin of PUBLIC_URL plus CORS_ALLOWED_ORIGINS, which Load fills in.
+	Origins []string
+}

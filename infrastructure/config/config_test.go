@@ -103,6 +103,10 @@ func defaults() Config {
 			PollInterval: time.Second, RetryBase: 30 * time.Second,
 			PerAddress: 3, PerAddressWindow: 15 * time.Minute, PerIP: 30, PerIPWindow: 15 * time.Minute,
 		},
+		MFA: MFA{
+			Issuer: "Gatehouse", RPID: "localhost", RPName: "Gatehouse",
+			Origins: []string{"http://localhost:3000"},
+		},
 	}
 }
 
@@ -220,6 +224,11 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"MAIL_RETRY_BASE", "5s", func(c Config) any { return c.Mail.RetryBase }, 5 * time.Second},
 		{"MAIL_RATE_PER_ADDRESS", "0", func(c Config) any { return c.Mail.PerAddress }, 0},
 		{"MAIL_RATE_PER_IP", "100/1h", func(c Config) any { return [2]any{c.Mail.PerIP, c.Mail.PerIPWindow} }, [2]any{100, time.Hour}},
+		{"MFA_ISSUER", "Example Inc", func(c Config) any { return c.MFA.Issuer }, "Example Inc"},
+		{"WEBAUTHN_RP_ID", "Example.com", func(c Config) any { return c.MFA.RPID }, "example.com"},
+		{"WEBAUTHN_RP_NAME", "Example", func(c Config) any { return c.MFA.RPName }, "Example"},
+		{"WEBAUTHN_ORIGINS", "https://auth.example.com, https://App.example.com", func(c Config) any { return c.MFA.Origins },
+			[]string{"https://auth.example.com", "https://app.example.com"}},
 	}
 
 	// Every setting of the table must be covered here.
@@ -271,6 +280,8 @@ metrics_addr:            # null means empty
 	want.Database.MaxOpenConns = 7            // env over file
 	want.Cookie = Cookie{Secure: false, SameSite: http.SameSiteLaxMode, SameSiteName: "lax"}
 	want.HTTP.CORSAllowedOrigins = []string{"https://a.example", "https://b.example"}
+	// WebAuthn origins default to PUBLIC_URL's plus the CORS ones.
+	want.MFA.Origins = []string{"http://localhost:3000", "https://a.example", "https://b.example"}
 	if !sameSettings(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -425,6 +436,14 @@ func TestBadValues(t *testing.T) {
 		{"unknown log format", env{"LOG_FORMAT": "xml"}, `invalid value "xml"`, ""},
 		{"missing key file", env{"JWT_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "no such file", ""},
 		{"key file is a directory", env{"JWT_PRIVATE_KEY_FILE": os.TempDir()}, "not a regular file", ""},
+		{"public URL without scheme", env{"PUBLIC_URL": "auth.example.com"}, "invalid URL", ""},
+		{"public URL with query", env{"PUBLIC_URL": "https://a.example/?x=1"}, "invalid URL", ""},
+		{"RP ID with scheme", env{"WEBAUTHN_RP_ID": "https://example.com"}, "invalid relying party ID", ""},
+		{"RP ID foreign to origins", env{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://evil.test"}, "not a registrable suffix", "WEBAUTHN_RP_ID"},
+		{"RP ID foreign to public URL", env{"WEBAUTHN_RP_ID": "example.com"}, "not a registrable suffix", ""},
+		{"data key too short", env{"DATA_ENCRYPTION_KEY": "c2hvcnQ="}, "decodes to 5 bytes, want 32", ""},
+		{"data key not base64", env{"DATA_ENCRYPTION_KEY": "not base64!"}, "not base64", ""},
+		{"data key file missing", env{"DATA_ENCRYPTION_KEY": "file:/nonexistent/key"}, "read key file", ""},
 		{"newline in value stays on one line", env{"LOG_LEVEL": "info\nforged line"}, `invalid value "info\nforged line"`, ""},
 	}
 	for _, tt := range tests {

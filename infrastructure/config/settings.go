@@ -209,6 +209,11 @@ func settings(c *Config) []setting {
 		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
 
 		field("OTEL_EXPORTER_OTLP_ENDPOINT", "", &c.Tracing.OTLPEndpoint, httpURL),
+		field("MFA_ISSUER", "Gatehouse", &c.MFA.Issuer, nonEmpty),
+		field("WEBAUTHN_RP_ID", "", &c.MFA.RPID, rpID),
+		field("WEBAUTHN_RP_NAME", "Gatehouse", &c.MFA.RPName, nonEmpty),
+		field("WEBAUTHN_ORIGINS", "", &c.MFA.Origins, origins),
+
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
@@ -289,6 +294,9 @@ func checks() []check {
 				return fmt.Errorf("must be shorter than JWT_KEY_ROTATION_INTERVAL (%s), got %s", c.JWT.RotationInterval, c.JWT.PublishAhead)
 			}
 			return nil
+		}},
+		{"WEBAUTHN_RP_ID", []string{"WEBAUTHN_RP_ID", "WEBAUTHN_ORIGINS", "PUBLIC_URL", "CORS_ALLOWED_ORIGINS"}, func(c *Config) error {
+			return c.deriveWebAuthn()
 		}},
 		{"METRICS_ADDR", []string{"METRICS_ADDR", "HTTP_ADDR"}, func(c *Config) error {
 			// Metrics must never be served on the public listener.
