@@ -193,6 +193,19 @@ func describe(fe validator.FieldError) string {
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
 	case "uuid", "uuid4":
 		return "must be a UUID"
+	case "required_without":
+		return "is required (or " + lowerFirst(fe.Param()) + ")"
+	case "excluded_with":
+		return "must not be given together with " + lowerFirst(fe.Param())
 	}
 	return "is invalid"
+}
+
+// lowerFirst turns a Go field name from a validator parameter into its
+// JSON name ("RecoveryCode" -> "recoveryCode").
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

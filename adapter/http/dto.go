@@ -37,7 +37,9 @@ type refreshRequest struct {
 }
 
 type reauthenticateRequest struct {
-	Password string `json:"password" validate:"required,max=128"`
+	Password     string `json:"password" validate:"required,max=128"`
+	Code         string `json:"code" validate:"excluded_with=RecoveryCode,max=64"`
+	RecoveryCode string `json:"recoveryCode" validate:"max=64"`
 }
 
 type updateMeRequest struct {

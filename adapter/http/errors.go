@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
@@ -44,6 +45,8 @@ const (
 	CodeEmailNotVerified     = "EMAIL_NOT_VERIFIED"
 	CodeEmailLinkInvalid     = "EMAIL_LINK_INVALID"
 	CodeMailUnavailable      = "MAIL_UNAVAILABLE"
+	CodeMFACodeInvalid       = "MFA_CODE_INVALID"
+	CodePasskeyInvalid       = "PASSKEY_INVALID"
 )
 
 // apiError is an error already decided at the HTTP layer: its status, code,
@@ -90,9 +93,14 @@ var errorTable = []mapping{
 	{domauth.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired, "Access token expired"},
 	{domauth.ErrTokenInvalid, http.StatusUnauthorized, CodeTokenInvalid, "Access token invalid"},
 	{domauth.ErrSessionRevoked, http.StatusUnauthorized, CodeSessionRevoked, "Session revoked"},
+	// Before ErrFreshAuthRequired, which it wraps.
+	{domauth.ErrSecondFactorRequired, http.StatusForbidden, CodeFreshAuthRequired, "A second factor is required"},
 	{domauth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
 	{domauth.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
 	{user.ErrDisabled, http.StatusForbidden, CodeUserDisabled, "Account disabled"},
+	{mfa.ErrCodeInvalid, http.StatusUnauthorized, CodeMFACodeInvalid, "Invalid or expired code"},
+	{mfa.ErrPasskeyInvalid, http.StatusUnauthorized, CodePasskeyInvalid, "Passkey not accepted"},
+	{mfa.ErrNotFound, http.StatusNotFound, CodeNotFound, "Not found"},
 	{session.ErrRefreshReused, http.StatusUnauthorized, CodeRefreshTokenReused, "Refresh token reused; session revoked"},
 	{session.ErrRefreshInvalid, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
 	{session.ErrNotFound, http.StatusNotFound, CodeNotFound, "Session not found"},
@@ -203,6 +211,9 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if ae.RetryAfter > 0 {
 			secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
 			h.Set("Retry-After", strconv.Itoa(secs))
+		}
+		if ch, ok := secondFactorChallenge(err); ok {
+			h.Set(echo.HeaderWWWAuthenticate, ch)
 		}
 		if ae.Status == http.StatusUnauthorized && h.Get(echo.HeaderWWWAuthenticate) == "" {
 			h.Set(echo.HeaderWWWAuthenticate, wwwAuthenticate(ae.Code))

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -42,6 +43,7 @@ type handlers struct {
 	issuer   string
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
+	mfa        *mfauc.Service
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -112,7 +114,7 @@ func (h *handlers) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.respondPair(c, http.StatusOK, "Logged in", p, req.RefreshTokenTransport)
+	return h.respondLogin(c, p, req.RefreshTokenTransport)
 }
 
 // presentedRefresh finds the refresh token in the body or the cookie; the
@@ -198,7 +200,9 @@ func (h *handlers) reauthenticate(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	p, err := h.auth.Reauthenticate(c.Request().Context(), principal(c), req.Password, meta(c))
+	p, err := h.auth.Reauthenticate(c.Request().Context(), principal(c), auth.ReauthInput{
+		Password: req.Password, Code: req.Code, RecoveryCode: req.RecoveryCode,
+	}, meta(c))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -26,6 +27,8 @@ type Deps struct {
 	Recovery *recovery.Service
 	// Admin, when not nil, serves /admin.
 	Admin *admin.Service
+	// MFA serves the second-factor routes.
+	MFA *mfauc.Service
 	// JWKS returns the public key set document.
 	JWKS func() []byte
 	// Ready checks the database.
@@ -67,7 +70,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
 
 	h := &handlers{
-		auth: d.Auth, account: d.Account, recovery: d.Recovery, bind: newBinder(o.BodyLimit),
+		auth: d.Auth, account: d.Account, recovery: d.Recovery, mfa: d.MFA, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, jwksMaxAge: o.JWKSMaxAge,
 	}
@@ -114,6 +117,14 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/email/verify", h.verifyEmail)
 	a.POST("/password/forgot", h.forgotPassword)
 	a.POST("/password/reset", h.resetPassword)
+
+	// Second factors. Changing them is declared fresh here; the use case
+	// adds aal2 once the account has a factor.
+	a.POST("/mfa/totp", h.enrollTOTP, authed, fresh)
+	a.POST("/mfa/totp/confirm", h.confirmTOTP, authed, fresh)
+	a.DELETE("/mfa/totp", h.disableTOTP, authed, fresh)
+	a.POST("/mfa/recovery-codes", h.regenerateRecoveryCodes, authed, fresh)
+	a.POST("/mfa/verify", h.verifyMFA)
 
 	u := e.Group("/users/me")
 	get(u, "", h.me, authed)

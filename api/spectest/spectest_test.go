@@ -149,6 +149,11 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"POST", "/auth/email/verify"},
 		{"POST", "/auth/password/forgot"},
 		{"POST", "/auth/password/reset"},
+		{"POST", "/auth/mfa/totp"},
+		{"DELETE", "/auth/mfa/totp"},
+		{"POST", "/auth/mfa/totp/confirm"},
+		{"POST", "/auth/mfa/recovery-codes"},
+		{"POST", "/auth/mfa/verify"},
 	}
 	got := newValidator(t).Operations()
 	for _, op := range want {
@@ -168,7 +173,8 @@ func TestSpecConventions(t *testing.T) {
 	v := newValidator(t)
 	fresh := map[string]bool{"PUT /users/me/password": true, "PUT /users/me/email": true, "DELETE /users/me": true,
 		"PATCH /admin/users/{id}": true, "DELETE /admin/users/{id}": true, "POST /admin/users/{id}/revoke-sessions": true,
-		"POST /admin/keys/rotate": true}
+		"POST /admin/keys/rotate": true,
+		"POST /auth/mfa/totp":     true, "DELETE /auth/mfa/totp": true, "POST /auth/mfa/totp/confirm": true, "POST /auth/mfa/recovery-codes": true}
 	for _, op := range v.Operations() {
 		name := op.Method + " " + op.Path
 		o := v.doc.Paths.Value(op.Path).GetOperation(op.Method)
@@ -224,6 +230,8 @@ func TestSpecConventions(t *testing.T) {
 		"SERVICE_UNAVAILABLE", "USER_DISABLED", "INTERNAL",
 		// Account recovery and email.
 		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
+		// Second factors.
+		"MFA_CODE_INVALID", "PASSKEY_INVALID",
 	}
 	var enum []string
 	for _, e := range v.doc.Components.Schemas["ErrorCode"].Value.Enum {

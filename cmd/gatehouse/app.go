@@ -22,6 +22,7 @@ import (
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/mailer"
 	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/otpauth"
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
@@ -43,6 +44,7 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
@@ -80,6 +82,10 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewEmailTokenStore,
 			persistence.NewMailOutbox,
 			newRecoveryService,
+			newTOTPStore,
+			persistence.NewRecoveryCodeStore,
+			persistence.NewMFAChallengeStore,
+			newMFAService,
 			newIPLimiter,
 			newHasher,
 			newTokens,
@@ -241,6 +247,8 @@ type authDeps struct {
 	Metrics  *metricsadapter.Metrics
 	Recovery *recovery.Service
 	Log      *slog.Logger
+	MFA      *mfauc.Service
+	MFATok   *persistence.MFAChallengeStore
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -267,6 +275,7 @@ func newAuthService(d authDeps) *auth.Service {
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
 		Throttle: d.Throttle, Observer: warnObserver{d.Metrics, d.Log},
 		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		Factors: d.MFA, MFAChallenges: d.MFATok,
 		LivenessCacheTTL:   d.Cfg.Session.RevocationCacheTTL,
 		MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
 		ThrottlePolicy: throttle.Policy{
@@ -280,6 +289,35 @@ func newAuthService(d authDeps) *auth.Service {
 			MaxFailures: math.MaxInt32, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.AccountMaxDelay,
 		},
 	}, sessionPolicy(d.Cfg))
+}
+
+// newTOTPStore keeps TOTP secrets sealed with DATA_ENCRYPTION_KEY. Without
+// the key they are stored as they are, which the operator hears about once.
+func newTOTPStore(db *gorm.DB, keys *sealbox.Keyring, log *slog.Logger) *persistence.TOTPStore {
+	if keys == nil {
+		log.Warn("DATA_ENCRYPTION_KEY is not set: TOTP secrets are stored unencrypted")
+	}
+	return persistence.NewTOTPStore(db, keys)
+}
+
+type mfaDeps struct {
+	fx.In
+	Cfg   config.Config
+	Users *persistence.UserRepository
+	TOTP  *persistence.TOTPStore
+	Codes *persistence.RecoveryCodeStore
+	Audit *persistence.AuditLog
+	Tx    *persistence.Transactor
+	Clock systemClock
+}
+
+func newMFAService(d mfaDeps) *mfauc.Service {
+	return mfauc.NewService(mfauc.Deps{
+		Users: d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		StepUp: domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Issuer: d.Cfg.MFA.Issuer,
+	})
 }
 
 func newAccountService(d authDeps, a *auth.Service) *account.Service {
@@ -380,6 +418,7 @@ type routeDeps struct {
 	Account *account.Service
 	Recover *recovery.Service
 	Admin   *admin.Service
+	MFA     *mfauc.Service
 	Tokens  *token.Service
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter
@@ -393,7 +432,7 @@ func registerRoutes(d routeDeps) {
 		example = spa.Handler()
 	}
 	httpadapter.Register(d.Echo, httpadapter.Deps{
-		Auth: d.Auth, Account: d.Account, Recovery: d.Recover, Admin: d.Admin,
+		Auth: d.Auth, Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: d.Tokens.JWKS,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {

@@ -89,14 +89,19 @@ func TestGeneratedGoClient(t *testing.T) {
 
 		body := gatehouse.Body
 		login, err := c.LoginWithResponse(ctx, gatehouse.LoginRequest{Email: "go@example.com", Password: "go client password", RefreshTokenTransport: &body})
-		if err != nil || login.JSON200 == nil || login.JSON200.Data.RefreshToken == nil {
+		if err != nil || login.JSON200 == nil {
+			t.Fatalf("login: %v %s", err, login.Body)
+		}
+		// Login answers a token pair, or a second-factor challenge (oneOf).
+		pair, err := login.JSON200.Data.AsTokenPair()
+		if err != nil || pair.RefreshToken == nil {
 			t.Fatalf("login: %v %s", err, login.Body)
 		}
 		wrong, err := c.LoginWithResponse(ctx, gatehouse.LoginRequest{Email: "go@example.com", Password: "wrong password"})
 		if err != nil || wrong.JSON401 == nil || wrong.JSON401.Error.Code != gatehouse.INVALIDCREDENTIALS {
 			t.Fatalf("wrong password: %v %s", err, wrong.Body)
 		}
-		access := login.JSON200.Data.AccessToken
+		access := pair.AccessToken
 
 		me, err := c.GetMeWithResponse(ctx, bearer(access))
 		if err != nil || me.JSON200 == nil || me.JSON200.Data.Name != "Ada" {
@@ -112,7 +117,7 @@ func TestGeneratedGoClient(t *testing.T) {
 		if err != nil || byCookie.JSON200 == nil || byCookie.JSON200.Data.RefreshToken != nil {
 			t.Fatalf("refresh by cookie: %v %s", err, byCookie.Body)
 		}
-		byBody, err := c.RefreshWithResponse(ctx, gatehouse.RefreshRequest{RefreshToken: login.JSON200.Data.RefreshToken})
+		byBody, err := c.RefreshWithResponse(ctx, gatehouse.RefreshRequest{RefreshToken: pair.RefreshToken})
 		if err != nil || byBody.JSON200 == nil || byBody.JSON200.Data.RefreshToken == nil {
 			t.Fatalf("refresh by body: %v %s", err, byBody.Body)
 		}
@@ -148,7 +153,7 @@ func TestGeneratedGoClient(t *testing.T) {
 		}
 
 		st, err := c.GetSessionWithResponse(ctx, bearer(access))
-		if err != nil || st.JSON200 == nil || !st.JSON200.Data.Fresh || st.JSON200.Data.Id.String() != login.JSON200.Data.Session.Id.String() {
+		if err != nil || st.JSON200 == nil || !st.JSON200.Data.Fresh || st.JSON200.Data.Id.String() != pair.Session.Id.String() {
 			t.Fatalf("session check: %v %s", err, st.Body)
 		}
 

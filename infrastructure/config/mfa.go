@@ -48,17 +48,16 @@ func (c *Config) deriveWebAuthn() error {
 	return nil
 }
 
-// checkRPID checks that origin o may use relying party ID id.
+// checkRPID checks that origin o may use relying party ID id: its host
+// must be the ID or a subdomain of it, or browsers refuse every ceremony.
 func checkRPID(id, o string) error {
-	{
-		u, err := url.Parse(o)
-		if err != nil {
-			return fmt.Errorf("origin %q: %v", o, err)
-		}
-		h := strings.ToLower(u.Hostname())
-		if h != id && !strings.HasSuffix(h, "."+id) {
-			return fmt.Errorf("%q is not a registrable suffix of origin %q", id, o)
-		}
+	u, err := url.Parse(o)
+	if err != nil {
+		return fmt.Errorf("origin %q: %v", o, err)
+	}
+	h := strings.ToLower(u.Hostname())
+	if h != id && !strings.HasSuffix(h, "."+id) {
+		return fmt.Errorf("%q is not a registrable suffix of origin %q", id, o)
 	}
 	return nil
 }

@@ -26,6 +26,13 @@ func (s *Service) PurgeEnded(ctx context.Context) (int, error) {
 	if _, err := s.d.Sessions.EraseSealed(ctx, s.now().Add(-s.policy.ReuseGrace), purgeBatch); err != nil {
 		return n, err
 	}
+	if s.d.MFAChallenges != nil {
+		m, err := s.d.MFAChallenges.PurgeExpired(ctx, s.now().Add(-purgeRetention))
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
 	if s.d.Throttle == nil {
 		return n, err
 	}

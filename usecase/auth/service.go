@@ -47,6 +47,12 @@ type Deps struct {
 	// MaxSessionsPerUser, when positive, caps an account's active
 	// sessions: starting one more revokes the oldest.
 	MaxSessionsPerUser int
+	// Factors, when set, makes login and reauthentication ask for the
+	// account's second factor; MFAChallenges then keeps pending logins.
+	Factors       SecondFactors
+	MFAChallenges MFAChallengeStore
+	// Passkeys, when set, finishes passkey logins.
+	Passkeys PasskeyVerifier
 	// LivenessCacheTTL, when positive (at most a second), lets Authenticate
 	// reuse what the store said about a session for that long.
 	LivenessCacheTTL time.Duration
@@ -81,6 +87,9 @@ type TokenPair struct {
 	RefreshToken string
 	User         user.User
 	Session      session.Session
+	// MFA is set, and everything else empty, when a login proved the
+	// password and now awaits the account's second factor.
+	MFA *MFAChallenge
 }
 
 // Credentials are an email and a password as the client sent them.
@@ -160,7 +169,7 @@ func (s *Service) register(ctx context.Context, in RegisterInput, meta Meta, wit
 			return nil
 		}
 		var err error
-		pair, err = s.startSession(ctx, u, now, meta)
+		pair, err = s.startSession(ctx, u, now, meta, passwordOnly)
 		if err != nil {
 			return err
 		}
@@ -204,14 +213,17 @@ func (s *Service) RegisterPending(ctx context.Context, in RegisterInput, meta Me
 // wrong passwords get the same error after the same amount of hashing work.
 func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	u, err := s.checkCredentials(ctx, in, meta)
+	u, factors, err := s.checkCredentials(ctx, in, meta)
 	if err != nil {
 		return TokenPair{}, err
 	}
 	// Only after the password was proven, so the answer tells nothing to
-	// someone who does not know it.
+	// someone who does not know it; and before any second factor is asked.
 	if s.d.RequireVerifiedEmail && !u.EmailVerified {
 		return TokenPair{}, recovery.ErrEmailNotVerified
+	}
+	if len(factors) > 0 {
+		return s.challenge(ctx, u, factors)
 	}
 	now := s.now()
 	var pair TokenPair
@@ -226,7 +238,7 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 		if err != nil {
 			return err
 		}
-		pair, err = s.startSession(ctx, u, now, meta)
+		pair, err = s.startSession(ctx, u, now, meta, passwordOnly)
 		if err != nil {
 			return err
 		}
@@ -244,34 +256,40 @@ func (s *Service) Login(ctx context.Context, in Credentials, meta Meta) (TokenPa
 // configured cost changed. The account throttle is keyed by the email as
 // typed (normalized), whether or not an account has it, so its answers do
 // not tell existing accounts from unknown ones.
-func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Meta) (user.User, error) {
+//
+// factors are the second-factor methods the account requires after its
+// password. While one is required, the attempt stays counted in the
+// throttle until the factor is proven too (see proveFactor): otherwise
+// each password success would wipe the count of wrong codes, and a thief
+// with the password could guess codes without end.
+func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Meta) (u user.User, factors []string, err error) {
 	email, ok := user.NormalizeEmail(in.Email)
 	if !ok {
 		email = strings.ToLower(strings.TrimSpace(in.Email))
 	}
 	keys := s.throttleKeys(email, meta.IP)
 	if err := s.admit(ctx, keys); err != nil {
-		return user.User{}, err
+		return user.User{}, nil, err
 	}
 	if !ok {
 		s.d.Hasher.VerifyDummy(ctx, in.Password)
 		s.d.Observer.LoginFailed()
-		return user.User{}, domauth.ErrInvalidCredentials
+		return user.User{}, nil, domauth.ErrInvalidCredentials
 	}
-	u, err := s.d.Users.ByEmail(ctx, email)
+	u, err = s.d.Users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {
 		s.d.Hasher.VerifyDummy(ctx, in.Password)
 		s.d.Observer.LoginFailed()
-		return user.User{}, domauth.ErrInvalidCredentials
+		return user.User{}, nil, domauth.ErrInvalidCredentials
 	}
 	if err != nil {
 		s.undoAttempt(ctx, keys)
-		return user.User{}, err
+		return user.User{}, nil, err
 	}
 	match, rehash, err := s.d.Hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
 		s.undoAttempt(ctx, keys)
-		return user.User{}, fmt.Errorf("login: verify: %w", err)
+		return user.User{}, nil, fmt.Errorf("login: verify: %w", err)
 	}
 	if !match {
 		s.d.Observer.LoginFailed()
@@ -280,21 +298,33 @@ func (s *Service) checkCredentials(ctx context.Context, in Credentials, meta Met
 		if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 			return s.record(ctx, audit.LoginFailed, u.ID, "", meta, s.now())
 		}); err != nil {
-			return user.User{}, err
+			return user.User{}, nil, err
 		}
-		return user.User{}, domauth.ErrInvalidCredentials
-	}
-	if err := s.clearThrottle(ctx, keys); err != nil {
-		return user.User{}, err
+		return user.User{}, nil, domauth.ErrInvalidCredentials
 	}
 	if rehash {
 		s.upgradeHash(ctx, u, in.Password)
 	}
-	// Account rules that apply once the password is proven.
+	// Account rules that apply once the password is proven, before any
+	// second factor: a disabled account is told so and asked for nothing.
 	if err := u.CanSignIn(); err != nil {
-		return user.User{}, err
+		if cerr := s.clearThrottle(ctx, keys); cerr != nil {
+			return user.User{}, nil, cerr
+		}
+		return user.User{}, nil, err
 	}
-	return u, nil
+	if s.d.Factors != nil {
+		if factors, err = s.d.Factors.LoginFactors(ctx, u.ID); err != nil {
+			return user.User{}, nil, err
+		}
+		if len(factors) > 0 {
+			return u, factors, nil
+		}
+	}
+	if err := s.clearThrottle(ctx, keys); err != nil {
+		return user.User{}, nil, err
+	}
+	return u, nil, nil
 }
 
 // throttleKeys name the throttle records of a password attempt: the account
@@ -441,10 +471,15 @@ func (s *Service) upgradeHash(ctx context.Context, u user.User, plain string) {
 	})
 }
 
+// passwordOnly is the amr of a password proof alone.
+var passwordOnly = []string{domauth.MethodPassword}
+
 // startSession creates a session with its first refresh token and mints a
-// fresh access token. It runs inside the caller's transaction.
-func (s *Service) startSession(ctx context.Context, u user.User, now time.Time, meta Meta) (TokenPair, error) {
+// fresh access token asserting methods. It runs inside the caller's
+// transaction.
+func (s *Service) startSession(ctx context.Context, u user.User, now time.Time, meta Meta, methods []string) (TokenPair, error) {
 	sess := s.policy.Start(id.New(), u.ID, now, meta.UserAgent, meta.IP)
+	sess.Methods = methods
 	raw, hash, err := s.d.Codec.Issue(sess.ID, sess.Generation)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("start session: %w", err)
@@ -482,11 +517,15 @@ func (s *Service) capSessions(ctx context.Context, userID string, now time.Time,
 // pair mints an access token for u in sess and assembles the answer.
 func (s *Service) pair(u user.User, sess session.Session, refresh string, fresh bool, now time.Time) (TokenPair, error) {
 	ttl := s.d.Tokens.TTL()
+	methods := sess.Methods
+	if len(methods) == 0 {
+		methods = passwordOnly
+	}
 	tok, err := s.d.Tokens.Issue(domauth.Claims{
 		Subject: u.ID, SessionID: sess.ID, ID: id.New(),
 		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(ttl),
 		AuthTime: sess.AuthTime, Fresh: fresh,
-		Methods: []string{domauth.MethodPassword}, Roles: u.Roles,
+		Methods: methods, AAL: domauth.AssuranceOf(methods), Roles: u.Roles,
 	})
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("issue access token: %w", err)

@@ -184,11 +184,21 @@ func (s *Service) ListSessions(ctx context.Context, p domauth.Principal, cursor 
 	return out, nil
 }
 
-// Reauthenticate checks the caller's password again and returns a fresh
-// access token for the same session; the session's auth time moves to now,
-// so later refreshes carry it (still not fresh). A wrong password is
-// ErrInvalidCredentials and is recorded as a failed login.
-func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, password string, meta Meta) (TokenPair, error) {
+// ReauthInput is what a reauthentication presents: the password and, when
+// the account has TOTP, a code or a recovery code.
+type ReauthInput struct {
+	Password     string
+	Code         string
+	RecoveryCode string
+}
+
+// Reauthenticate checks the caller's password (and second factor, when the
+// account has one) again and returns a fresh access token for the same
+// session; the session's auth time and methods move to now, so later
+// refreshes carry them (still not fresh). A wrong password is
+// ErrInvalidCredentials and is recorded as a failed login; with TOTP active
+// a missing code is a validation error on "code".
+func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, in ReauthInput, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
 	u, err := s.d.Users.ByID(ctx, p.UserID())
 	if errors.Is(err, user.ErrNotFound) {
@@ -197,18 +207,31 @@ func (s *Service) Reauthenticate(ctx context.Context, p domauth.Principal, passw
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if _, err := s.checkCredentials(ctx, Credentials{Email: u.Email, Password: password}, meta); err != nil {
+	_, factors, err := s.checkCredentials(ctx, Credentials{Email: u.Email, Password: in.Password}, meta)
+	if err != nil {
 		return TokenPair{}, err
+	}
+	methods := passwordOnly
+	if len(factors) > 0 {
+		if in.Code == "" && in.RecoveryCode == "" {
+			return TokenPair{}, user.Invalid("code", "is required: two-step verification is on")
+		}
+		methods = twoFactors
 	}
 	var pair TokenPair
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if len(factors) > 0 {
+			if err := s.proveFactor(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		var sess session.Session
 		err := s.d.Sessions.Update(ctx, p.SessionID(), func(cur *session.Session) error {
 			if !cur.Active(now) {
 				return domauth.ErrSessionRevoked
 			}
-			cur.AuthTime = now
+			cur.AuthTime, cur.Methods = now, methods
 			sess = *cur
 			return nil
 		})

@@ -274,7 +274,7 @@ func TestReauthenticateWrongPassword(t *testing.T) {
 	p := e.principal(reg.AccessToken)
 	e.clock.Advance(time.Hour)
 
-	pair, err := e.svc.Reauthenticate(e.ctx, p, "wrong password", meta)
+	pair, err := e.svc.Reauthenticate(e.ctx, p, auth.ReauthInput{Password: "wrong password"}, meta)
 	wantErr(t, "reauthenticate with a wrong password", err, domauth.ErrInvalidCredentials)
 	if pair.AccessToken != "" {
 		t.Fatal("a failed reauthentication returned an access token")
@@ -297,7 +297,7 @@ func TestReauthenticate(t *testing.T) {
 
 	e.clock.Advance(time.Hour)
 	reauthAt := t0.Add(70 * time.Minute)
-	pair, err := e.svc.Reauthenticate(e.ctx, p, adaPassword, meta)
+	pair, err := e.svc.Reauthenticate(e.ctx, p, auth.ReauthInput{Password: adaPassword}, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestReauthenticateRevokedSession(t *testing.T) {
 	if err := e.svc.Logout(e.ctx, auth.LogoutInput{Principal: &p}, meta); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.Reauthenticate(e.ctx, p, adaPassword, meta)
+	_, err := e.svc.Reauthenticate(e.ctx, p, auth.ReauthInput{Password: adaPassword}, meta)
 	wantErr(t, "reauthenticate in a revoked session", err, domauth.ErrSessionRevoked)
 	if n := len(e.store.EventsOfType(reg.User.ID, audit.Reauthenticated)); n != 0 {
 		t.Fatal("reauthentication of a revoked session was recorded")
@@ -354,7 +354,7 @@ func TestReauthenticateDeletedAccount(t *testing.T) {
 	if err := e.store.Users.Delete(e.ctx, reg.User.ID); err != nil {
 		t.Fatal(err)
 	}
-	pair, err := e.svc.Reauthenticate(e.ctx, p, adaPassword, meta)
+	pair, err := e.svc.Reauthenticate(e.ctx, p, auth.ReauthInput{Password: adaPassword}, meta)
 	wantErr(t, "reauthenticate after the account was deleted", err, domauth.ErrSessionRevoked)
 	if pair.AccessToken != "" {
 		t.Fatal("an access token was minted for a deleted account")

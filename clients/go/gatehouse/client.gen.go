@@ -63,7 +63,9 @@ const (
 	MAILUNAVAILABLE      ErrorCode = "MAIL_UNAVAILABLE"
 	MALFORMEDJSON        ErrorCode = "MALFORMED_JSON"
 	METHODNOTALLOWED     ErrorCode = "METHOD_NOT_ALLOWED"
+	MFACODEINVALID       ErrorCode = "MFA_CODE_INVALID"
 	NOTFOUND             ErrorCode = "NOT_FOUND"
+	PASSKEYINVALID       ErrorCode = "PASSKEY_INVALID"
 	PAYLOADTOOLARGE      ErrorCode = "PAYLOAD_TOO_LARGE"
 	REFRESHTOKENINVALID  ErrorCode = "REFRESH_TOKEN_INVALID"
 	REFRESHTOKENREUSED   ErrorCode = "REFRESH_TOKEN_REUSED"
@@ -103,7 +105,11 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case METHODNOTALLOWED:
 		return true
+	case MFACODEINVALID:
+		return true
 	case NOTFOUND:
+		return true
+	case PASSKEYINVALID:
 		return true
 	case PAYLOADTOOLARGE:
 		return true
@@ -215,6 +221,54 @@ func (e JWKUse) Valid() bool {
 	}
 }
 
+// Defines values for LoginEnvelopeSuccess.
+const (
+	LoginEnvelopeSuccessTrue LoginEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the LoginEnvelopeSuccess enum.
+func (e LoginEnvelopeSuccess) Valid() bool {
+	switch e {
+	case LoginEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MFARequiredMethods.
+const (
+	RecoveryCode MFARequiredMethods = "recovery_code"
+	Totp         MFARequiredMethods = "totp"
+)
+
+// Valid indicates whether the value is a known member of the MFARequiredMethods enum.
+func (e MFARequiredMethods) Valid() bool {
+	switch e {
+	case RecoveryCode:
+		return true
+	case Totp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MFARequiredMfaRequired.
+const (
+	MFARequiredMfaRequiredTrue MFARequiredMfaRequired = true
+)
+
+// Valid indicates whether the value is a known member of the MFARequiredMfaRequired enum.
+func (e MFARequiredMfaRequired) Valid() bool {
+	switch e {
+	case MFARequiredMfaRequiredTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NullEnvelopeSuccess.
 const (
 	NullEnvelopeSuccessTrue NullEnvelopeSuccess = true
@@ -239,6 +293,21 @@ const (
 func (e OpenIDConfigurationSubjectTypesSupported) Valid() bool {
 	switch e {
 	case Public:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecoveryCodesEnvelopeSuccess.
+const (
+	RecoveryCodesEnvelopeSuccessTrue RecoveryCodesEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the RecoveryCodesEnvelopeSuccess enum.
+func (e RecoveryCodesEnvelopeSuccess) Valid() bool {
+	switch e {
+	case RecoveryCodesEnvelopeSuccessTrue:
 		return true
 	default:
 		return false
@@ -279,9 +348,15 @@ const (
 	LoginFailed               SecurityEventType = "login_failed"
 	LoginSucceeded            SecurityEventType = "login_succeeded"
 	LogoutAll                 SecurityEventType = "logout_all"
+	MfaDisabled               SecurityEventType = "mfa_disabled"
+	MfaEnabled                SecurityEventType = "mfa_enabled"
+	PasskeyAdded              SecurityEventType = "passkey_added"
+	PasskeyRemoved            SecurityEventType = "passkey_removed"
 	PasswordChanged           SecurityEventType = "password_changed"
 	PasswordReset             SecurityEventType = "password_reset"
 	Reauthenticated           SecurityEventType = "reauthenticated"
+	RecoveryCodeUsed          SecurityEventType = "recovery_code_used"
+	RecoveryCodesRegenerated  SecurityEventType = "recovery_codes_regenerated"
 	RefreshReuseDetected      SecurityEventType = "refresh_reuse_detected"
 	SessionRevoked            SecurityEventType = "session_revoked"
 )
@@ -317,11 +392,23 @@ func (e SecurityEventType) Valid() bool {
 		return true
 	case LogoutAll:
 		return true
+	case MfaDisabled:
+		return true
+	case MfaEnabled:
+		return true
+	case PasskeyAdded:
+		return true
+	case PasskeyRemoved:
+		return true
 	case PasswordChanged:
 		return true
 	case PasswordReset:
 		return true
 	case Reauthenticated:
+		return true
+	case RecoveryCodeUsed:
+		return true
+	case RecoveryCodesRegenerated:
 		return true
 	case RefreshReuseDetected:
 		return true
@@ -470,6 +557,21 @@ const (
 func (e SuccessEnvelopeSuccess) Valid() bool {
 	switch e {
 	case SuccessEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TOTPEnrollmentEnvelopeSuccess.
+const (
+	TOTPEnrollmentEnvelopeSuccessTrue TOTPEnrollmentEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the TOTPEnrollmentEnvelopeSuccess enum.
+func (e TOTPEnrollmentEnvelopeSuccess) Valid() bool {
+	switch e {
+	case TOTPEnrollmentEnvelopeSuccessTrue:
 		return true
 	default:
 		return false
@@ -741,6 +843,35 @@ type JWKSet struct {
 	Keys []JWK `json:"keys"`
 }
 
+// LoginEnvelope defines model for LoginEnvelope.
+type LoginEnvelope struct {
+	Data LoginEnvelope_Data `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                  `json:"statusCode"`
+	Success    LoginEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// LoginEnvelope_Data defines model for LoginEnvelope.Data.
+type LoginEnvelope_Data struct {
+	union json.RawMessage
+}
+
+// LoginEnvelopeSuccess defines model for LoginEnvelope.Success.
+type LoginEnvelopeSuccess bool
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	// Email Trimmed and compared case-insensitively.
@@ -762,6 +893,35 @@ type LoginRequest struct {
 type LogoutRequest struct {
 	// RefreshToken The refresh token of the session to end.
 	RefreshToken *string `json:"refreshToken,omitempty"`
+}
+
+// MFARequired The answer to a right password of an account with a second factor.
+//
+// Example: {"methods":["totp","recovery_code"],"mfaRequired":true,"mfaToken":"Zr4yQ2m9XbVt7Lk1Hn5Jc8Pd3Fs6Wa0Ge_Ti-Uo2Rq4"}
+type MFARequired struct {
+	Methods     []MFARequiredMethods   `json:"methods"`
+	MfaRequired MFARequiredMfaRequired `json:"mfaRequired"`
+
+	// MfaToken Single-use, 5 minutes, void after 5 wrong codes.
+	MfaToken string `json:"mfaToken"`
+}
+
+// MFARequiredMethods defines model for MFARequired.Methods.
+type MFARequiredMethods string
+
+// MFARequiredMfaRequired defines model for MFARequired.MfaRequired.
+type MFARequiredMfaRequired bool
+
+// MFAVerifyRequest `mfaToken` and exactly one of `code` and `recoveryCode`.
+type MFAVerifyRequest struct {
+	Code         *string `json:"code,omitempty"`
+	MfaToken     string  `json:"mfaToken"`
+	RecoveryCode *string `json:"recoveryCode,omitempty"`
+
+	// RefreshTokenTransport `cookie` (browsers): the refresh token is set in the `refresh_token` cookie.
+	// `body` (native apps, CLIs, servers): it is returned in `data.refreshToken` and no
+	// cookie is set.
+	RefreshTokenTransport *RefreshTokenTransport `json:"refreshTokenTransport,omitempty"`
 }
 
 // Name 1 to 100 characters, no control characters.
@@ -815,9 +975,46 @@ type Password = string
 
 // ReauthenticateRequest defines model for ReauthenticateRequest.
 type ReauthenticateRequest struct {
+	// Code The current TOTP code; required (or `recoveryCode`) when two-step verification
+	// is on, and then the new token is `aal2`. Not together with `recoveryCode`.
+	Code *string `json:"code,omitempty"`
+
 	// Password The account's current password.
 	Password string `json:"password"`
+
+	// RecoveryCode A recovery code instead of `code`; it is used up.
+	RecoveryCode *string `json:"recoveryCode,omitempty"`
 }
+
+// RecoveryCodes defines model for RecoveryCodes.
+type RecoveryCodes struct {
+	// RecoveryCodes Ten single-use codes; shown once, stored only hashed.
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
+// RecoveryCodesEnvelope defines model for RecoveryCodesEnvelope.
+type RecoveryCodesEnvelope struct {
+	Data RecoveryCodes `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                          `json:"statusCode"`
+	Success    RecoveryCodesEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// RecoveryCodesEnvelopeSuccess defines model for RecoveryCodesEnvelope.Success.
+type RecoveryCodesEnvelopeSuccess bool
 
 // RefreshRequest Optional body. With `refreshToken`, the new refresh token comes back in
 // `data.refreshToken`; without (or with no body), the `refresh_token` cookie is used
@@ -1122,6 +1319,47 @@ type SuccessEnvelope struct {
 // SuccessEnvelopeSuccess defines model for SuccessEnvelope.Success.
 type SuccessEnvelopeSuccess bool
 
+// TOTPConfirmRequest defines model for TOTPConfirmRequest.
+type TOTPConfirmRequest struct {
+	// Code The current 6-digit code from the authenticator app.
+	Code string `json:"code"`
+}
+
+// TOTPEnrollment defines model for TOTPEnrollment.
+type TOTPEnrollment struct {
+	OtpauthUri string `json:"otpauthUri"`
+
+	// QrCode A PNG of a QR code of `otpauthUri`, as a data URL.
+	QrCode string `json:"qrCode"`
+
+	// Secret The base32 shared secret, for typing into an authenticator app.
+	Secret string `json:"secret"`
+}
+
+// TOTPEnrollmentEnvelope defines model for TOTPEnrollmentEnvelope.
+type TOTPEnrollmentEnvelope struct {
+	Data TOTPEnrollment `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                           `json:"statusCode"`
+	Success    TOTPEnrollmentEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// TOTPEnrollmentEnvelopeSuccess defines model for TOTPEnrollmentEnvelope.Success.
+type TOTPEnrollmentEnvelopeSuccess bool
+
 // TokenPair The result of register, login, refresh and reauthenticate. `refreshToken` is
 // present only when the client asked for body transport (never for reauthenticate).
 type TokenPair struct {
@@ -1286,6 +1524,12 @@ type InvalidParameters = ErrorEnvelope
 // LogoutRejected The error envelope. `data` is absent.
 type LogoutRejected = ErrorEnvelope
 
+// MFACodeInvalid The error envelope. `data` is absent.
+type MFACodeInvalid = ErrorEnvelope
+
+// MFACodeOrBearerRejected The error envelope. `data` is absent.
+type MFACodeOrBearerRejected = ErrorEnvelope
+
 // MailUnavailable The error envelope. `data` is absent.
 type MailUnavailable = ErrorEnvelope
 
@@ -1357,6 +1601,12 @@ type LoginJSONRequestBody = LoginRequest
 // LogoutJSONRequestBody defines body for Logout for application/json ContentType.
 type LogoutJSONRequestBody = LogoutRequest
 
+// ConfirmTotpJSONRequestBody defines body for ConfirmTotp for application/json ContentType.
+type ConfirmTotpJSONRequestBody = TOTPConfirmRequest
+
+// VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
+type VerifyMfaJSONRequestBody = MFAVerifyRequest
+
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
 
@@ -1380,6 +1630,68 @@ type ChangeEmailJSONRequestBody = ChangeEmailRequest
 
 // ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
 type ChangePasswordJSONRequestBody = ChangePasswordRequest
+
+// AsTokenPair returns the union data inside the LoginEnvelope_Data as a TokenPair
+func (t LoginEnvelope_Data) AsTokenPair() (TokenPair, error) {
+	var body TokenPair
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTokenPair overwrites any union data inside the LoginEnvelope_Data as the provided TokenPair
+func (t *LoginEnvelope_Data) FromTokenPair(v TokenPair) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTokenPair performs a merge with any union data inside the LoginEnvelope_Data, using the provided TokenPair
+func (t *LoginEnvelope_Data) MergeTokenPair(v TokenPair) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMFARequired returns the union data inside the LoginEnvelope_Data as a MFARequired
+func (t LoginEnvelope_Data) AsMFARequired() (MFARequired, error) {
+	var body MFARequired
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMFARequired overwrites any union data inside the LoginEnvelope_Data as the provided MFARequired
+func (t *LoginEnvelope_Data) FromMFARequired(v MFARequired) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMFARequired performs a merge with any union data inside the LoginEnvelope_Data, using the provided MFARequired
+func (t *LoginEnvelope_Data) MergeMFARequired(v MFARequired) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t LoginEnvelope_Data) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *LoginEnvelope_Data) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1625,6 +1937,11 @@ type ClientInterface interface {
 	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
+	// When the account has TOTP on, a right password answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+	// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+	// in the account's throttle until the second factor is proven.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -1638,6 +1955,11 @@ type ClientInterface interface {
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
 	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// When the account has TOTP on, a right password answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+	// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+	// in the account's throttle until the second factor is proven.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1692,6 +2014,88 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 	LogoutAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegenerateRecoveryCodes Replace the recovery codes
+	//
+	// Voids every recovery code of the caller and returns ten new ones (security event
+	// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+	// `404 NOT_FOUND` when TOTP is not on.
+	//
+	// Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableTotp Turn TOTP off
+	//
+	// Removes the caller's TOTP secret and recovery codes (security event
+	// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
+	// is not on.
+	//
+	// Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
+	DisableTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrollTotp Start TOTP enrolment
+	//
+	// Makes a new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) for the caller and
+	// returns it with its `otpauth://` URI and a QR code. It stays pending until
+	// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
+	// one, and an active secret stays in force until the new one is confirmed. Needs
+	// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
+	// passkey).
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
+	EnrollTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmTotpWithBody Confirm TOTP enrolment with a first code
+	//
+	// Activates the pending secret with a current code from it and returns ten recovery
+	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+	ConfirmTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmTotp Confirm TOTP enrolment with a first code
+	//
+	// Activates the pending secret with a current code from it and returns ten recovery
+	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+	ConfirmTotp(ctx context.Context, body ConfirmTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyMfaWithBody Finish a login with a TOTP code or a recovery code
+	//
+	// The second step of a login that answered `mfaRequired`. With the right code it
+	// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyMfa Finish a login with a TOTP code or a recovery code
+	//
+	// The second step of a login that answered `mfaRequired`. With the right code it
+	// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForgotPasswordWithBody Ask for a password-reset link
 	//
@@ -1755,7 +2159,10 @@ type ClientInterface interface {
 	// (`fresh: true`, new `auth_time`) for the same session, to be used for the
 	// sensitive operations. The refresh token is not rotated: the response has no
 	// `data.refreshToken` and sets no cookie. A wrong password is
-	// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1768,7 +2175,10 @@ type ClientInterface interface {
 	// (`fresh: true`, new `auth_time`) for the same session, to be used for the
 	// sensitive operations. The refresh token is not rotated: the response has no
 	// `data.refreshToken` and sets no cookie. A wrong password is
-	// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2372,6 +2782,11 @@ func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBod
 // `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 // the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
+// When the account has TOTP on, a right password answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+// in the account's throttle until the second factor is proven.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -2395,6 +2810,11 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
 // `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 // the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
+//
+// When the account has TOTP on, a right password answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+// in the account's throttle until the second factor is proven.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2480,6 +2900,158 @@ func (c *Client) Logout(ctx context.Context, body LogoutJSONRequestBody, reqEdit
 // Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 func (c *Client) LogoutAll(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutAllRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegenerateRecoveryCodes Replace the recovery codes
+//
+// Voids every recovery code of the caller and returns ten new ones (security event
+// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+// `404 NOT_FOUND` when TOTP is not on.
+//
+// Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *Client) RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateRecoveryCodesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableTotp Turn TOTP off
+//
+// Removes the caller's TOTP secret and recovery codes (security event
+// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
+// is not on.
+//
+// Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
+func (c *Client) DisableTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableTotpRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrollTotp Start TOTP enrolment
+//
+// Makes a new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) for the caller and
+// returns it with its `otpauth://` URI and a QR code. It stays pending until
+// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
+// one, and an active secret stays in force until the new one is confirmed. Needs
+// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
+// passkey).
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
+func (c *Client) EnrollTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrollTotpRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmTotpWithBody Confirm TOTP enrolment with a first code
+//
+// Activates the pending secret with a current code from it and returns ten recovery
+// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+// Needs fresh authentication (at `aal2` when a passkey is registered).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+func (c *Client) ConfirmTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmTotp Confirm TOTP enrolment with a first code
+//
+// Activates the pending secret with a current code from it and returns ten recovery
+// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+// Needs fresh authentication (at `aal2` when a passkey is registered).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+func (c *Client) ConfirmTotp(ctx context.Context, body ConfirmTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmTotpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyMfaWithBody Finish a login with a TOTP code or a recovery code
+//
+// The second step of a login that answered `mfaRequired`. With the right code it
+// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *Client) VerifyMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMfaRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyMfa Finish a login with a TOTP code or a recovery code
+//
+// The second step of a login that answered `mfaRequired`. With the right code it
+// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMfaRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2592,7 +3164,10 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 // (`fresh: true`, new `auth_time`) for the same session, to be used for the
 // sensitive operations. The refresh token is not rotated: the response has no
 // `data.refreshToken` and sets no cookie. A wrong password is
-// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2615,7 +3190,10 @@ func (c *Client) ReauthenticateWithBody(ctx context.Context, contentType string,
 // (`fresh: true`, new `auth_time`) for the same session, to be used for the
 // sensitive operations. The refresh token is not rotated: the response has no
 // `data.refreshToken` and sets no cookie. A wrong password is
-// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3737,6 +4315,167 @@ func NewLogoutAllRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewRegenerateRecoveryCodesRequest constructs an http.Request for the RegenerateRecoveryCodes method
+func NewRegenerateRecoveryCodesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/recovery-codes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDisableTotpRequest constructs an http.Request for the DisableTotp method
+func NewDisableTotpRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEnrollTotpRequest constructs an http.Request for the EnrollTotp method
+func NewEnrollTotpRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConfirmTotpRequest calls the generic ConfirmTotp builder with application/json body
+func NewConfirmTotpRequest(server string, body ConfirmTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewConfirmTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewConfirmTotpRequestWithBody constructs an http.Request for the ConfirmTotp method, with any body, and a specified content type
+func NewConfirmTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/totp/confirm")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyMfaRequest calls the generic VerifyMfa builder with application/json body
+func NewVerifyMfaRequest(server string, body VerifyMfaJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyMfaRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyMfaRequestWithBody constructs an http.Request for the VerifyMfa method, with any body, and a specified content type
+func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewForgotPasswordRequest calls the generic ForgotPassword builder with application/json body
 func NewForgotPasswordRequest(server string, body ForgotPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4709,6 +5448,11 @@ type ClientWithResponsesInterface interface {
 	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 	//
+	// When the account has TOTP on, a right password answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+	// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+	// in the account's throttle until the second factor is proven.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -4722,6 +5466,11 @@ type ClientWithResponsesInterface interface {
 	// passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
 	// `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 	// the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// When the account has TOTP on, a right password answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+	// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+	// in the account's throttle until the second factor is proven.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4778,6 +5527,94 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/logout-all (the `LogoutAll` operationId).
 	LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllResponse, error)
+
+	// RegenerateRecoveryCodesWithResponse Replace the recovery codes
+	//
+	// Voids every recovery code of the caller and returns ten new ones (security event
+	// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+	// `404 NOT_FOUND` when TOTP is not on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error)
+
+	// DisableTotpWithResponse Turn TOTP off
+	//
+	// Removes the caller's TOTP secret and recovery codes (security event
+	// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
+	// is not on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
+	DisableTotpWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error)
+
+	// EnrollTotpWithResponse Start TOTP enrolment
+	//
+	// Makes a new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) for the caller and
+	// returns it with its `otpauth://` URI and a QR code. It stays pending until
+	// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
+	// one, and an active secret stays in force until the new one is confirmed. Needs
+	// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
+	// passkey).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
+	EnrollTotpWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*EnrollTotpResponse, error)
+
+	// ConfirmTotpWithBodyWithResponse Confirm TOTP enrolment with a first code
+	//
+	// Activates the pending secret with a current code from it and returns ten recovery
+	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+	ConfirmTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmTotpResponse, error)
+
+	// ConfirmTotpWithResponse Confirm TOTP enrolment with a first code
+	//
+	// Activates the pending secret with a current code from it and returns ten recovery
+	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+	ConfirmTotpWithResponse(ctx context.Context, body ConfirmTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*ConfirmTotpResponse, error)
+
+	// VerifyMfaWithBodyWithResponse Finish a login with a TOTP code or a recovery code
+	//
+	// The second step of a login that answered `mfaRequired`. With the right code it
+	// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
+
+	// VerifyMfaWithResponse Finish a login with a TOTP code or a recovery code
+	//
+	// The second step of a login that answered `mfaRequired`. With the right code it
+	// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
 
 	// ForgotPasswordWithBodyWithResponse Ask for a password-reset link
 	//
@@ -4841,7 +5678,10 @@ type ClientWithResponsesInterface interface {
 	// (`fresh: true`, new `auth_time`) for the same session, to be used for the
 	// sensitive operations. The refresh token is not rotated: the response has no
 	// `data.refreshToken` and sets no cookie. A wrong password is
-	// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4854,7 +5694,10 @@ type ClientWithResponsesInterface interface {
 	// (`fresh: true`, new `auth_time`) for the same session, to be used for the
 	// sensitive operations. The refresh token is not rotated: the response has no
 	// `data.refreshToken` and sets no cookie. A wrong password is
-	// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6822,7 +7665,7 @@ type LoginResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *TokenPairEnvelope
+	JSON200 *LoginEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -6864,7 +7707,7 @@ type LoginResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LoginResponse) GetJSON200() *TokenPairEnvelope {
+func (r LoginResponse) GetJSON200() *LoginEnvelope {
 	return r.JSON200
 }
 
@@ -7235,6 +8078,783 @@ func (r LogoutAllResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LogoutAllResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegenerateRecoveryCodesResponse200Headers the declared response headers of an HTTP 200 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse200Headers struct {
+	CacheControl string
+	XRequestID   string
+}
+
+// RegenerateRecoveryCodesResponse401Headers the declared response headers of an HTTP 401 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// RegenerateRecoveryCodesResponse403Headers the declared response headers of an HTTP 403 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// RegenerateRecoveryCodesResponse404Headers the declared response headers of an HTTP 404 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse404Headers struct {
+	XRequestID string
+}
+
+// RegenerateRecoveryCodesResponse429Headers the declared response headers of an HTTP 429 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// RegenerateRecoveryCodesResponse500Headers the declared response headers of an HTTP 500 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse500Headers struct {
+	XRequestID string
+}
+
+// RegenerateRecoveryCodesResponse503Headers the declared response headers of an HTTP 503 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse503Headers struct {
+	XRequestID string
+}
+
+// RegenerateRecoveryCodesResponseDefaultHeaders the declared response headers of an HTTP default response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type RegenerateRecoveryCodesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecoveryCodesEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RegenerateRecoveryCodesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegenerateRecoveryCodesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RegenerateRecoveryCodesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RegenerateRecoveryCodesResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegenerateRecoveryCodesResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RegenerateRecoveryCodesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RegenerateRecoveryCodesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RegenerateRecoveryCodesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON200() *RecoveryCodesEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegenerateRecoveryCodesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegenerateRecoveryCodesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegenerateRecoveryCodesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegenerateRecoveryCodesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DisableTotpResponse200Headers the declared response headers of an HTTP 200 response for DisableTotp
+type DisableTotpResponse200Headers struct {
+	XRequestID string
+}
+
+// DisableTotpResponse401Headers the declared response headers of an HTTP 401 response for DisableTotp
+type DisableTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// DisableTotpResponse403Headers the declared response headers of an HTTP 403 response for DisableTotp
+type DisableTotpResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// DisableTotpResponse404Headers the declared response headers of an HTTP 404 response for DisableTotp
+type DisableTotpResponse404Headers struct {
+	XRequestID string
+}
+
+// DisableTotpResponse429Headers the declared response headers of an HTTP 429 response for DisableTotp
+type DisableTotpResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// DisableTotpResponse500Headers the declared response headers of an HTTP 500 response for DisableTotp
+type DisableTotpResponse500Headers struct {
+	XRequestID string
+}
+
+// DisableTotpResponse503Headers the declared response headers of an HTTP 503 response for DisableTotp
+type DisableTotpResponse503Headers struct {
+	XRequestID string
+}
+
+// DisableTotpResponseDefaultHeaders the declared response headers of an HTTP default response for DisableTotp
+type DisableTotpResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type DisableTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NullEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DisableTotpResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DisableTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DisableTotpResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DisableTotpResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DisableTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DisableTotpResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DisableTotpResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisableTotpResponse) GetJSON200() *NullEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisableTotpResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DisableTotpResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisableTotpResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableTotpResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DisableTotpResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DisableTotpResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DisableTotpResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnrollTotpResponse200Headers the declared response headers of an HTTP 200 response for EnrollTotp
+type EnrollTotpResponse200Headers struct {
+	CacheControl string
+	XRequestID   string
+}
+
+// EnrollTotpResponse401Headers the declared response headers of an HTTP 401 response for EnrollTotp
+type EnrollTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// EnrollTotpResponse403Headers the declared response headers of an HTTP 403 response for EnrollTotp
+type EnrollTotpResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// EnrollTotpResponse429Headers the declared response headers of an HTTP 429 response for EnrollTotp
+type EnrollTotpResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// EnrollTotpResponse500Headers the declared response headers of an HTTP 500 response for EnrollTotp
+type EnrollTotpResponse500Headers struct {
+	XRequestID string
+}
+
+// EnrollTotpResponse503Headers the declared response headers of an HTTP 503 response for EnrollTotp
+type EnrollTotpResponse503Headers struct {
+	XRequestID string
+}
+
+// EnrollTotpResponseDefaultHeaders the declared response headers of an HTTP default response for EnrollTotp
+type EnrollTotpResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type EnrollTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TOTPEnrollmentEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EnrollTotpResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EnrollTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EnrollTotpResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnrollTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EnrollTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EnrollTotpResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *EnrollTotpResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnrollTotpResponse) GetJSON200() *TOTPEnrollmentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EnrollTotpResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EnrollTotpResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnrollTotpResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EnrollTotpResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EnrollTotpResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r EnrollTotpResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r EnrollTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnrollTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnrollTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnrollTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ConfirmTotpResponse200Headers the declared response headers of an HTTP 200 response for ConfirmTotp
+type ConfirmTotpResponse200Headers struct {
+	CacheControl string
+	XRequestID   string
+}
+
+// ConfirmTotpResponse400Headers the declared response headers of an HTTP 400 response for ConfirmTotp
+type ConfirmTotpResponse400Headers struct {
+	XRequestID string
+}
+
+// ConfirmTotpResponse401Headers the declared response headers of an HTTP 401 response for ConfirmTotp
+type ConfirmTotpResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// ConfirmTotpResponse403Headers the declared response headers of an HTTP 403 response for ConfirmTotp
+type ConfirmTotpResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// ConfirmTotpResponse413Headers the declared response headers of an HTTP 413 response for ConfirmTotp
+type ConfirmTotpResponse413Headers struct {
+	XRequestID string
+}
+
+// ConfirmTotpResponse415Headers the declared response headers of an HTTP 415 response for ConfirmTotp
+type ConfirmTotpResponse415Headers struct {
+	XRequestID string
+}
+
+// ConfirmTotpResponse429Headers the declared response headers of an HTTP 429 response for ConfirmTotp
+type ConfirmTotpResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ConfirmTotpResponse500Headers the declared response headers of an HTTP 500 response for ConfirmTotp
+type ConfirmTotpResponse500Headers struct {
+	XRequestID string
+}
+
+// ConfirmTotpResponse503Headers the declared response headers of an HTTP 503 response for ConfirmTotp
+type ConfirmTotpResponse503Headers struct {
+	XRequestID string
+}
+
+// ConfirmTotpResponseDefaultHeaders the declared response headers of an HTTP default response for ConfirmTotp
+type ConfirmTotpResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type ConfirmTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecoveryCodesEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *MFACodeOrBearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ConfirmTotpResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ConfirmTotpResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConfirmTotpResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ConfirmTotpResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ConfirmTotpResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ConfirmTotpResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ConfirmTotpResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ConfirmTotpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ConfirmTotpResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ConfirmTotpResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ConfirmTotpResponse) GetJSON200() *RecoveryCodesEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ConfirmTotpResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ConfirmTotpResponse) GetJSON401() *MFACodeOrBearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ConfirmTotpResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ConfirmTotpResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ConfirmTotpResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ConfirmTotpResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ConfirmTotpResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ConfirmTotpResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ConfirmTotpResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ConfirmTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConfirmTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConfirmTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConfirmTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyMfaResponse200Headers the declared response headers of an HTTP 200 response for VerifyMfa
+type VerifyMfaResponse200Headers struct {
+	CacheControl string
+	SetCookie    *string
+	XRequestID   string
+}
+
+// VerifyMfaResponse400Headers the declared response headers of an HTTP 400 response for VerifyMfa
+type VerifyMfaResponse400Headers struct {
+	XRequestID string
+}
+
+// VerifyMfaResponse401Headers the declared response headers of an HTTP 401 response for VerifyMfa
+type VerifyMfaResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// VerifyMfaResponse413Headers the declared response headers of an HTTP 413 response for VerifyMfa
+type VerifyMfaResponse413Headers struct {
+	XRequestID string
+}
+
+// VerifyMfaResponse415Headers the declared response headers of an HTTP 415 response for VerifyMfa
+type VerifyMfaResponse415Headers struct {
+	XRequestID string
+}
+
+// VerifyMfaResponse429Headers the declared response headers of an HTTP 429 response for VerifyMfa
+type VerifyMfaResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// VerifyMfaResponse500Headers the declared response headers of an HTTP 500 response for VerifyMfa
+type VerifyMfaResponse500Headers struct {
+	XRequestID string
+}
+
+// VerifyMfaResponse503Headers the declared response headers of an HTTP 503 response for VerifyMfa
+type VerifyMfaResponse503Headers struct {
+	XRequestID string
+}
+
+// VerifyMfaResponseDefaultHeaders the declared response headers of an HTTP default response for VerifyMfa
+type VerifyMfaResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type VerifyMfaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPairEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *MFACodeInvalid
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VerifyMfaResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *VerifyMfaResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VerifyMfaResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *VerifyMfaResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *VerifyMfaResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyMfaResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *VerifyMfaResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyMfaResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *VerifyMfaResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyMfaResponse) GetJSON200() *TokenPairEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyMfaResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyMfaResponse) GetJSON401() *MFACodeInvalid {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyMfaResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyMfaResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyMfaResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyMfaResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyMfaResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r VerifyMfaResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyMfaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyMfaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyMfaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyMfaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9964,6 +11584,11 @@ func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body 
 // `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 // the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
 //
+// When the account has TOTP on, a right password answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+// in the account's throttle until the second factor is proven.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -9983,6 +11608,11 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // passwords the account is locked for a while: `429 TOO_MANY_REQUESTS` with
 // `Retry-After`, even for the right password. With `REQUIRE_EMAIL_VERIFICATION=true`,
 // the right password of an unverified account is `403 EMAIL_NOT_VERIFIED`.
+//
+// When the account has TOTP on, a right password answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else: no tokens, no cookie, no
+// session. Finish with `POST /auth/mfa/verify`. The password attempt stays counted
+// in the account's throttle until the second factor is proven.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10062,6 +11692,136 @@ func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseLogoutAllResponse(rsp)
+}
+
+// RegenerateRecoveryCodesWithResponse Replace the recovery codes
+//
+// Voids every recovery code of the caller and returns ten new ones (security event
+// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+// `404 NOT_FOUND` when TOTP is not on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *ClientWithResponses) RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error) {
+	rsp, err := c.RegenerateRecoveryCodes(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateRecoveryCodesResponse(rsp)
+}
+
+// DisableTotpWithResponse Turn TOTP off
+//
+// Removes the caller's TOTP secret and recovery codes (security event
+// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
+// is not on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
+func (c *ClientWithResponses) DisableTotpWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DisableTotpResponse, error) {
+	rsp, err := c.DisableTotp(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableTotpResponse(rsp)
+}
+
+// EnrollTotpWithResponse Start TOTP enrolment
+//
+// Makes a new TOTP secret (RFC 6238: SHA-1, 6 digits, 30 s) for the caller and
+// returns it with its `otpauth://` URI and a QR code. It stays pending until
+// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
+// one, and an active secret stays in force until the new one is confirmed. Needs
+// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
+// passkey).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
+func (c *ClientWithResponses) EnrollTotpWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*EnrollTotpResponse, error) {
+	rsp, err := c.EnrollTotp(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrollTotpResponse(rsp)
+}
+
+// ConfirmTotpWithBodyWithResponse Confirm TOTP enrolment with a first code
+//
+// Activates the pending secret with a current code from it and returns ten recovery
+// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+// Needs fresh authentication (at `aal2` when a passkey is registered).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+func (c *ClientWithResponses) ConfirmTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmTotpResponse, error) {
+	rsp, err := c.ConfirmTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmTotpResponse(rsp)
+}
+
+// ConfirmTotpWithResponse Confirm TOTP enrolment with a first code
+//
+// Activates the pending secret with a current code from it and returns ten recovery
+// codes (any earlier set is void); security event `mfa_enabled`. From now on login
+// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
+// Needs fresh authentication (at `aal2` when a passkey is registered).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/totp/confirm (the `ConfirmTotp` operationId).
+func (c *ClientWithResponses) ConfirmTotpWithResponse(ctx context.Context, body ConfirmTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*ConfirmTotpResponse, error) {
+	rsp, err := c.ConfirmTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmTotpResponse(rsp)
+}
+
+// VerifyMfaWithBodyWithResponse Finish a login with a TOTP code or a recovery code
+//
+// The second step of a login that answered `mfaRequired`. With the right code it
+// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *ClientWithResponses) VerifyMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error) {
+	rsp, err := c.VerifyMfaWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyMfaResponse(rsp)
+}
+
+// VerifyMfaWithResponse Finish a login with a TOTP code or a recovery code
+//
+// The second step of a login that answered `mfaRequired`. With the right code it
+// starts the session: a token pair, fresh, `aal: aal2`, `amr: ["pwd","otp","mfa"]`
+// (a recovery code is used up, security event `recovery_code_used`). A wrong,
+// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
+// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error) {
+	rsp, err := c.VerifyMfa(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyMfaResponse(rsp)
 }
 
 // ForgotPasswordWithBodyWithResponse Ask for a password-reset link
@@ -10150,7 +11910,10 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 // (`fresh: true`, new `auth_time`) for the same session, to be used for the
 // sensitive operations. The refresh token is not rotated: the response has no
 // `data.refreshToken` and sets no cookie. A wrong password is
-// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10169,7 +11932,10 @@ func (c *ClientWithResponses) ReauthenticateWithBodyWithResponse(ctx context.Con
 // (`fresh: true`, new `auth_time`) for the same session, to be used for the
 // sensitive operations. The refresh token is not rotated: the response has no
 // `data.refreshToken` and sets no cookie. A wrong password is
-// `401 INVALID_CREDENTIALS` and counts towards the account lockout.
+// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
+// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
+// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12445,7 +14211,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest TokenPairEnvelope
+		var dest LoginEnvelope
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12995,6 +14761,963 @@ func ParseLogoutAllResponse(rsp *http.Response) (*LogoutAllResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers LogoutAllResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegenerateRecoveryCodesResponse parses an HTTP response from a RegenerateRecoveryCodesWithResponse call
+func ParseRegenerateRecoveryCodesResponse(rsp *http.Response) (*RegenerateRecoveryCodesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegenerateRecoveryCodesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecoveryCodesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RegenerateRecoveryCodesResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RegenerateRecoveryCodesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RegenerateRecoveryCodesResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RegenerateRecoveryCodesResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers RegenerateRecoveryCodesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RegenerateRecoveryCodesResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RegenerateRecoveryCodesResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RegenerateRecoveryCodesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDisableTotpResponse parses an HTTP response from a DisableTotpWithResponse call
+func ParseDisableTotpResponse(rsp *http.Response) (*DisableTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DisableTotpResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers DisableTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DisableTotpResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DisableTotpResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers DisableTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DisableTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DisableTotpResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DisableTotpResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnrollTotpResponse parses an HTTP response from a EnrollTotpWithResponse call
+func ParseEnrollTotpResponse(rsp *http.Response) (*EnrollTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnrollTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TOTPEnrollmentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EnrollTotpResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers EnrollTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EnrollTotpResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers EnrollTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers EnrollTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers EnrollTotpResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers EnrollTotpResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseConfirmTotpResponse parses an HTTP response from a ConfirmTotpWithResponse call
+func ParseConfirmTotpResponse(rsp *http.Response) (*ConfirmTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConfirmTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecoveryCodesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest MFACodeOrBearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ConfirmTotpResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ConfirmTotpResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ConfirmTotpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ConfirmTotpResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers ConfirmTotpResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ConfirmTotpResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers ConfirmTotpResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ConfirmTotpResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ConfirmTotpResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ConfirmTotpResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyMfaResponse parses an HTTP response from a VerifyMfaWithResponse call
+func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyMfaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPairEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest MFACodeInvalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VerifyMfaResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers VerifyMfaResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers VerifyMfaResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers VerifyMfaResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers VerifyMfaResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyMfaResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers VerifyMfaResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyMfaResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers VerifyMfaResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -1,0 +1,144 @@
+package httpadapter
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+)
+
+// The second-factor routes: TOTP enrolment and removal, recovery codes,
+// the second step of a login, and passkeys. The step-up rule for changing
+// factors (fresh, and aal2 once a factor is active) lives in the use case.
+
+type totpConfirmRequest struct {
+	Code string `json:"code" validate:"required,max=64"`
+}
+
+type mfaVerifyRequest struct {
+	MFAToken              string `json:"mfaToken" validate:"required,max=128"`
+	Code                  string `json:"code" validate:"required_without=RecoveryCode,excluded_with=RecoveryCode,max=64"`
+	RecoveryCode          string `json:"recoveryCode" validate:"max=64"`
+	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
+}
+
+type totpEnrollmentDTO struct {
+	Secret     string `json:"secret"`
+	OTPAuthURI string `json:"otpauthUri"`
+	QRCode     string `json:"qrCode"`
+}
+
+type recoveryCodesDTO struct {
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
+type mfaRequiredDTO struct {
+	MFARequired bool     `json:"mfaRequired"`
+	MFAToken    string   `json:"mfaToken"`
+	Methods     []string `json:"methods"`
+}
+
+func mfaMeta(c echo.Context) mfauc.Meta {
+	return mfauc.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// respondLogin answers a credential exchange that may stop at the second
+// factor: then no token, no cookie and no session, only the mfaToken.
+func (h *handlers) respondLogin(c echo.Context, p auth.TokenPair, transport string) error {
+	if p.MFA != nil {
+		noStore(c)
+		return ok(c, http.StatusOK, "Second factor required", mfaRequiredDTO{
+			MFARequired: true, MFAToken: p.MFA.Token, Methods: p.MFA.Methods,
+		})
+	}
+	return h.respondPair(c, http.StatusOK, "Logged in", p, transport)
+}
+
+func (h *handlers) enrollTOTP(c echo.Context) error {
+	k, err := h.mfa.EnrollTOTP(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return ok(c, http.StatusOK, "Scan the QR code, then confirm with a code", totpEnrollmentDTO{
+		Secret: k.Secret, OTPAuthURI: k.URI,
+		QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(k.QRPNG),
+	})
+}
+
+func (h *handlers) confirmTOTP(c echo.Context) error {
+	var req totpConfirmRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	codes, err := h.mfa.ConfirmTOTP(c.Request().Context(), principal(c), req.Code, mfaMeta(c))
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return ok(c, http.StatusOK, "Two-step verification on; keep these recovery codes", recoveryCodesDTO{RecoveryCodes: codes})
+}
+
+func (h *handlers) disableTOTP(c echo.Context) error {
+	if err := h.mfa.DisableTOTP(c.Request().Context(), principal(c), mfaMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Two-step verification off", nil)
+}
+
+func (h *handlers) regenerateRecoveryCodes(c echo.Context) error {
+	codes, err := h.mfa.RegenerateRecoveryCodes(c.Request().Context(), principal(c), mfaMeta(c))
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return ok(c, http.StatusOK, "New recovery codes; the old ones no longer work", recoveryCodesDTO{RecoveryCodes: codes})
+}
+
+func (h *handlers) verifyMFA(c echo.Context) error {
+	var req mfaVerifyRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	p, err := h.auth.VerifyMFA(c.Request().Context(), auth.MFAVerifyInput{
+		Token: req.MFAToken, Code: req.Code, RecoveryCode: req.RecoveryCode,
+	}, meta(c))
+	if err != nil {
+		return err
+	}
+	return h.respondPair(c, http.StatusOK, "Logged in", p, req.RefreshTokenTransport)
+}
+
+// aal2Challenge is the RFC 9470 challenge of an operation that needs a
+// second factor: the client steps up with a code (reauthenticate) or a
+// passkey login.
+const aal2Challenge = `Bearer error="insufficient_user_authentication", error_description="A second factor is required", acr_values="aal2"`
+
+// secondFactorChallenge reports the WWW-Authenticate header err calls for.
+func secondFactorChallenge(err error) (string, bool) {
+	if errors.Is(err, domauth.ErrSecondFactorRequired) {
+		return aal2Challenge, true
+	}
+	return "", false
+}
+
+// passkeyName checks an optional passkey name: 1 to 64 characters without
+// control characters.
+func passkeyName(raw string) (string, error) {
+	n := strings.TrimSpace(raw)
+	if n == "" {
+		return "", nil
+	}
+	if len([]rune(n)) > 64 || strings.IndexFunc(n, unicode.IsControl) >= 0 {
+		return "", &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+			Details: []fieldDetail{{Field: "name", Message: "must be 1 to 64 characters without control characters"}}}
+	}
+	return n, nil
+}
