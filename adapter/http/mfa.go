@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 )
@@ -141,4 +143,132 @@ func passkeyName(raw string) (string, error) {
 			Details: []fieldDetail{{Field: "name", Message: "must be 1 to 64 characters without control characters"}}}
 	}
 	return n, nil
+}
+
+type passkeyOptionsRequest struct {
+	Name string `json:"name" validate:"max=256"`
+}
+
+type passkeyRegistrationRequest struct {
+	Credential json.RawMessage `json:"credential" validate:"required"`
+	Name       string          `json:"name" validate:"max=256"`
+}
+
+type passkeyLoginRequest struct {
+	ChallengeID           string          `json:"challengeId" validate:"required,max=64"`
+	Credential            json.RawMessage `json:"credential" validate:"required"`
+	RefreshTokenTransport string          `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
+}
+
+type passkeyDTO struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	CreatedAt  string  `json:"createdAt"`
+	LastUsedAt *string `json:"lastUsedAt"`
+}
+
+type passkeyLoginOptionsDTO struct {
+	ChallengeID string          `json:"challengeId"`
+	Options     json.RawMessage `json:"options"`
+}
+
+func toPasskeyDTO(p mfa.Passkey) passkeyDTO {
+	d := passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt)}
+	if !p.LastUsedAt.IsZero() {
+		s := rfc3339(p.LastUsedAt)
+		d.LastUsedAt = &s
+	}
+	return d
+}
+
+// credentialObject checks that a WebAuthn answer is a JSON object; what is
+// inside is the ceremony's to judge (PASSKEY_INVALID).
+func credentialObject(raw json.RawMessage) error {
+	if t := strings.TrimSpace(string(raw)); !strings.HasPrefix(t, "{") {
+		return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+			Details: []fieldDetail{{Field: "credential", Message: "must be a PublicKeyCredential as a JSON object"}}}
+	}
+	return nil
+}
+
+func (h *handlers) passkeyRegistrationOptions(c echo.Context) error {
+	var req passkeyOptionsRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	name, err := passkeyName(req.Name)
+	if err != nil {
+		return err
+	}
+	opts, err := h.mfa.BeginPasskeyRegistration(c.Request().Context(), principal(c), name)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Passkey registration options", json.RawMessage(opts))
+}
+
+func (h *handlers) passkeyRegistration(c echo.Context) error {
+	var req passkeyRegistrationRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	if err := credentialObject(req.Credential); err != nil {
+		return err
+	}
+	name, err := passkeyName(req.Name)
+	if err != nil {
+		return err
+	}
+	pk, err := h.mfa.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name, mfaMeta(c))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusCreated, "Passkey added", toPasskeyDTO(pk))
+}
+
+func (h *handlers) listPasskeys(c echo.Context) error {
+	list, err := h.mfa.ListPasskeys(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	out := make([]passkeyDTO, len(list))
+	for i, p := range list {
+		out[i] = toPasskeyDTO(p)
+	}
+	return ok(c, http.StatusOK, "Passkeys", out)
+}
+
+func (h *handlers) deletePasskey(c echo.Context) error {
+	if err := h.mfa.DeletePasskey(c.Request().Context(), principal(c), c.Param("id"), mfaMeta(c)); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Passkey removed", nil)
+}
+
+func (h *handlers) passkeyLoginOptions(c echo.Context) error {
+	var req struct{}
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	cid, opts, err := h.mfa.BeginPasskeyLogin(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return ok(c, http.StatusOK, "Passkey login options", passkeyLoginOptionsDTO{ChallengeID: cid, Options: opts})
+}
+
+func (h *handlers) passkeyLogin(c echo.Context) error {
+	var req passkeyLoginRequest
+	if err := h.bind.bind(c, &req); err != nil {
+		return err
+	}
+	if err := credentialObject(req.Credential); err != nil {
+		return err
+	}
+	p, err := h.auth.PasskeyLogin(c.Request().Context(), req.ChallengeID, req.Credential, meta(c))
+	if err != nil {
+		return err
+	}
+	return h.respondPair(c, http.StatusOK, "Logged in", p, req.RefreshTokenTransport)
 }

@@ -125,6 +125,12 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.DELETE("/mfa/totp", h.disableTOTP, authed, fresh)
 	a.POST("/mfa/recovery-codes", h.regenerateRecoveryCodes, authed, fresh)
 	a.POST("/mfa/verify", h.verifyMFA)
+	a.POST("/passkeys/registration/options", h.passkeyRegistrationOptions, authed, fresh)
+	a.POST("/passkeys/registration", h.passkeyRegistration, authed, fresh)
+	a.GET("/passkeys", h.listPasskeys, authed)
+	a.DELETE("/passkeys/:id", h.deletePasskey, authed, fresh)
+	a.POST("/passkeys/login/options", h.passkeyLoginOptions)
+	a.POST("/passkeys/login", h.passkeyLogin)
 
 	u := e.Group("/users/me")
 	get(u, "", h.me, authed)

@@ -353,3 +353,191 @@ func (s *MFAChallengeStore) PurgeExpired(ctx context.Context, before time.Time) 
 	}
 	return int(res.RowsAffected), nil
 }
+
+// passkeyRecord is a row of passkeys.
+type passkeyRecord struct {
+	ID           string       `gorm:"column:id;primaryKey"`
+	UserID       string       `gorm:"column:user_id"`
+	Name         string       `gorm:"column:name"`
+	CredentialID []byte       `gorm:"column:credential_id"`
+	Credential   []byte       `gorm:"column:credential"`
+	CreatedAt    time.Time    `gorm:"column:created_at;autoCreateTime:false"`
+	LastUsedAt   sql.NullTime `gorm:"column:last_used_at"`
+}
+
+func (passkeyRecord) TableName() string { return "passkeys" }
+
+func (r passkeyRecord) toDomain() mfa.Passkey {
+	return mfa.Passkey{ID: r.ID, UserID: r.UserID, Name: r.Name, CredentialID: r.CredentialID,
+		Credential: r.Credential, CreatedAt: fromDB(r.CreatedAt), LastUsedAt: fromDBNull(r.LastUsedAt)}
+}
+
+// Constraint names of passkeys, for telling a duplicate credential apart.
+const (
+	pgPasskeyCredentialKey     = "passkeys_credential_id_key"
+	sqlitePasskeyCredentialKey = "passkeys.credential_id"
+)
+
+// PasskeyStore keeps passkeys.
+type PasskeyStore struct{ db *gorm.DB }
+
+var _ mfauc.PasskeyStore = (*PasskeyStore)(nil)
+
+// NewPasskeyStore returns a PasskeyStore on db.
+func NewPasskeyStore(db *gorm.DB) *PasskeyStore { return &PasskeyStore{db: db} }
+
+// Create implements mfa.PasskeyStore.
+func (s *PasskeyStore) Create(ctx context.Context, p mfa.Passkey) error {
+	r := passkeyRecord{ID: p.ID, UserID: p.UserID, Name: p.Name, CredentialID: p.CredentialID,
+		Credential: p.Credential, CreatedAt: toDB(p.CreatedAt), LastUsedAt: toDBNull(p.LastUsedAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		if isUniqueViolation(err, pgPasskeyCredentialKey, sqlitePasskeyCredentialKey) {
+			return mfa.ErrPasskeyInvalid
+		}
+		return wrapErr("create passkey", err)
+	}
+	return nil
+}
+
+// ListByUser implements mfa.PasskeyStore.
+func (s *PasskeyStore) ListByUser(ctx context.Context, userID string) ([]mfa.Passkey, error) {
+	if !id.Valid(userID) {
+		return nil, nil
+	}
+	var recs []passkeyRecord
+	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&recs).Error; err != nil {
+		return nil, wrapErr("list passkeys", err)
+	}
+	out := make([]mfa.Passkey, len(recs))
+	for i, r := range recs {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// ByCredentialID implements mfa.PasskeyStore.
+func (s *PasskeyStore) ByCredentialID(ctx context.Context, credentialID []byte) (mfa.Passkey, error) {
+	var r passkeyRecord
+	err := conn(ctx, s.db).Where("credential_id = ?", credentialID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return mfa.Passkey{}, mfa.ErrNotFound
+	}
+	if err != nil {
+		return mfa.Passkey{}, wrapErr("get passkey", err)
+	}
+	return r.toDomain(), nil
+}
+
+// Update implements mfa.PasskeyStore.
+func (s *PasskeyStore) Update(ctx context.Context, p mfa.Passkey) error {
+	res := conn(ctx, s.db).Model(&passkeyRecord{}).Where("id = ?", p.ID).
+		Updates(map[string]any{"credential": p.Credential, "last_used_at": toDBNull(p.LastUsedAt)})
+	if res.Error != nil {
+		return wrapErr("update passkey", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return mfa.ErrNotFound
+	}
+	return nil
+}
+
+// Delete implements mfa.PasskeyStore.
+func (s *PasskeyStore) Delete(ctx context.Context, userID, passkeyID string) error {
+	if !id.Valid(passkeyID) || !id.Valid(userID) {
+		return mfa.ErrNotFound
+	}
+	res := conn(ctx, s.db).Where("id = ? AND user_id = ?", passkeyID, userID).Delete(&passkeyRecord{})
+	if res.Error != nil {
+		return wrapErr("delete passkey", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return mfa.ErrNotFound
+	}
+	return nil
+}
+
+// ceremonyRecord is a row of webauthn_challenges.
+type ceremonyRecord struct {
+	ID          string         `gorm:"column:id;primaryKey"`
+	UserID      sql.NullString `gorm:"column:user_id"`
+	Purpose     string         `gorm:"column:purpose"`
+	Name        string         `gorm:"column:name"`
+	SessionData []byte         `gorm:"column:session_data"`
+	CreatedAt   time.Time      `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt   time.Time      `gorm:"column:expires_at"`
+}
+
+func (ceremonyRecord) TableName() string { return "webauthn_challenges" }
+
+func (r ceremonyRecord) toDomain() mfauc.Ceremony {
+	return mfauc.Ceremony{ID: r.ID, UserID: r.UserID.String, Purpose: r.Purpose, Name: r.Name,
+		State: r.SessionData, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+}
+
+// CeremonyStore keeps WebAuthn ceremonies in progress, so one begun on one
+// instance can be finished on another.
+type CeremonyStore struct{ db *gorm.DB }
+
+var _ mfauc.CeremonyStore = (*CeremonyStore)(nil)
+
+// NewCeremonyStore returns a CeremonyStore on db.
+func NewCeremonyStore(db *gorm.DB) *CeremonyStore { return &CeremonyStore{db: db} }
+
+// Create implements mfa.CeremonyStore.
+func (s *CeremonyStore) Create(ctx context.Context, c mfauc.Ceremony) error {
+	r := ceremonyRecord{ID: c.ID, UserID: sql.NullString{String: c.UserID, Valid: c.UserID != ""}, Purpose: c.Purpose,
+		Name: c.Name, SessionData: c.State, CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		return wrapErr("create webauthn ceremony", err)
+	}
+	return nil
+}
+
+// Take implements mfa.CeremonyStore. The row is deleted by the statement
+// that reads it (DELETE ... RETURNING, which both engines have), so of two
+// instances finishing one ceremony at once exactly one gets it.
+func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (mfauc.Ceremony, error) {
+	if !id.Valid(ceremonyID) {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	var recs []ceremonyRecord
+	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where("id = ? AND purpose = ?", ceremonyID, purpose).Delete(&recs).Error
+	if err != nil {
+		return mfauc.Ceremony{}, wrapErr("take webauthn ceremony", err)
+	}
+	if len(recs) != 1 {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	return recs[0].toDomain(), nil
+}
+
+// TakeForUser implements mfa.CeremonyStore.
+func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (mfauc.Ceremony, error) {
+	if !id.Valid(userID) {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	var recs []ceremonyRecord
+	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where("user_id = ? AND purpose = ?", userID, purpose).Delete(&recs).Error
+	if err != nil {
+		return mfauc.Ceremony{}, wrapErr("take webauthn ceremony", err)
+	}
+	if len(recs) == 0 {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	newest := recs[0]
+	for _, r := range recs[1:] {
+		if r.CreatedAt.After(newest.CreatedAt) {
+			newest = r
+		}
+	}
+	return newest.toDomain(), nil
+}
+
+// PurgeExpired deletes ceremonies that expired before before.
+func (s *CeremonyStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&ceremonyRecord{})
+	if res.Error != nil {
+		return 0, wrapErr("purge webauthn ceremonies", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 )
 
 func TestTOTPStore(t *testing.T) {
@@ -244,5 +245,109 @@ func TestSessionMethodsRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		equal(t, "methods", again.Methods, []string{"pwd", "otp", "mfa"})
+	})
+}
+
+func TestPasskeyStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		store := persistence.NewPasskeyStore(s.db)
+		u := mustCreateUser(t, s, "keys@example.com")
+		other := mustCreateUser(t, s, "other@example.com")
+		pk := mfa.Passkey{ID: id.New(), UserID: u.ID, Name: "Laptop", CredentialID: []byte{1, 2, 3}, Credential: []byte(`{"x":1}`), CreatedAt: base}
+		if err := store.Create(ctx, pk); err != nil {
+			t.Fatal(err)
+		}
+		// One credential belongs to one account.
+		dup := pk
+		dup.ID, dup.UserID = id.New(), other.ID
+		if err := store.Create(ctx, dup); !errors.Is(err, mfa.ErrPasskeyInvalid) {
+			t.Fatalf("duplicate credential: %v", err)
+		}
+		got, err := store.ByCredentialID(ctx, []byte{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk.CreatedAt = norm(base)
+		equal(t, "passkey", got, pk)
+		if _, err := store.ByCredentialID(ctx, []byte{9}); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("unknown credential: %v", err)
+		}
+		got.Credential, got.LastUsedAt = []byte(`{"x":2}`), base.Add(time.Hour)
+		if err := store.Update(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		list, err := store.ListByUser(ctx, u.ID)
+		if err != nil || len(list) != 1 || string(list[0].Credential) != `{"x":2}` || !list[0].LastUsedAt.Equal(norm(base.Add(time.Hour))) {
+			t.Fatalf("after update: %+v, %v", list, err)
+		}
+		// Another account cannot delete it, and an unknown id is not found.
+		if err := store.Delete(ctx, other.ID, pk.ID); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("foreign delete: %v", err)
+		}
+		if err := store.Delete(ctx, u.ID, "nope"); !errors.Is(err, mfa.ErrNotFound) {
+			t.Fatalf("malformed id: %v", err)
+		}
+		if err := store.Delete(ctx, u.ID, pk.ID); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ := store.ListByUser(ctx, u.ID); len(list) != 0 {
+			t.Fatalf("%d passkeys after delete", len(list))
+		}
+	})
+}
+
+func TestCeremonyStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		store := persistence.NewCeremonyStore(s.db)
+		u := mustCreateUser(t, s, "ceremony@example.com")
+		login := mfauc.Ceremony{ID: id.New(), Purpose: mfauc.PurposeLogin, State: []byte("state"), CreatedAt: base, ExpiresAt: base.Add(5 * time.Minute)}
+		if err := store.Create(ctx, login); err != nil {
+			t.Fatal(err)
+		}
+		// The wrong purpose does not take it; ten parallel takes get it once.
+		if _, err := store.Take(ctx, login.ID, mfauc.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
+			t.Fatalf("take for another purpose: %v", err)
+		}
+		warmPool(t, s, 10)
+		var got atomic.Int32
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				c, err := store.Take(ctx, login.ID, mfauc.PurposeLogin)
+				switch {
+				case err == nil:
+					got.Add(1)
+					if string(c.State) != "state" || c.UserID != "" || !c.ExpiresAt.Equal(norm(login.ExpiresAt)) {
+						t.Errorf("taken %+v", c)
+					}
+				case !errors.Is(err, mfa.ErrPasskeyInvalid):
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if got.Load() != 1 {
+			t.Fatalf("one ceremony taken %d times", got.Load())
+		}
+		// Registration: the newest of the user's ceremonies wins, all go.
+		for i, name := range []string{"old", "new"} {
+			c := mfauc.Ceremony{ID: id.New(), UserID: u.ID, Purpose: mfauc.PurposeRegistration, Name: name, State: []byte(name),
+				CreatedAt: base.Add(time.Duration(i) * time.Second), ExpiresAt: base.Add(time.Hour)}
+			if err := store.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := store.TakeForUser(ctx, u.ID, mfauc.PurposeRegistration)
+		if err != nil || c.Name != "new" {
+			t.Fatalf("TakeForUser = %+v, %v", c, err)
+		}
+		if _, err := store.TakeForUser(ctx, u.ID, mfauc.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
+			t.Fatalf("second TakeForUser: %v", err)
+		}
+		if n := count(t, s, "webauthn_challenges"); n != 0 {
+			t.Fatalf("%d ceremonies left", n)
+		}
 	})
 }

@@ -154,6 +154,12 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"POST", "/auth/mfa/totp/confirm"},
 		{"POST", "/auth/mfa/recovery-codes"},
 		{"POST", "/auth/mfa/verify"},
+		{"POST", "/auth/passkeys/registration/options"},
+		{"POST", "/auth/passkeys/registration"},
+		{"GET", "/auth/passkeys"},
+		{"DELETE", "/auth/passkeys/{id}"},
+		{"POST", "/auth/passkeys/login/options"},
+		{"POST", "/auth/passkeys/login"},
 	}
 	got := newValidator(t).Operations()
 	for _, op := range want {
@@ -174,7 +180,9 @@ func TestSpecConventions(t *testing.T) {
 	fresh := map[string]bool{"PUT /users/me/password": true, "PUT /users/me/email": true, "DELETE /users/me": true,
 		"PATCH /admin/users/{id}": true, "DELETE /admin/users/{id}": true, "POST /admin/users/{id}/revoke-sessions": true,
 		"POST /admin/keys/rotate": true,
-		"POST /auth/mfa/totp":     true, "DELETE /auth/mfa/totp": true, "POST /auth/mfa/totp/confirm": true, "POST /auth/mfa/recovery-codes": true}
+		"POST /auth/mfa/totp":     true, "DELETE /auth/mfa/totp": true, "POST /auth/mfa/totp/confirm": true, "POST /auth/mfa/recovery-codes": true,
+
+		"POST /auth/passkeys/registration/options": true, "POST /auth/passkeys/registration": true, "DELETE /auth/passkeys/{id}": true}
 	for _, op := range v.Operations() {
 		name := op.Method + " " + op.Path
 		o := v.doc.Paths.Value(op.Path).GetOperation(op.Method)

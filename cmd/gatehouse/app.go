@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
+	"github.com/gatehouse/gatehouse/adapter/webauthnrp"
 	"github.com/gatehouse/gatehouse/api/docs"
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -85,6 +86,9 @@ func serveOptions(cfg fx.Option) fx.Option {
 			newTOTPStore,
 			persistence.NewRecoveryCodeStore,
 			persistence.NewMFAChallengeStore,
+			persistence.NewPasskeyStore,
+			persistence.NewCeremonyStore,
+			newRelyingParty,
 			newMFAService,
 			newIPLimiter,
 			newHasher,
@@ -275,7 +279,7 @@ func newAuthService(d authDeps) *auth.Service {
 		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
 		Throttle: d.Throttle, Observer: warnObserver{d.Metrics, d.Log},
 		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
-		Factors: d.MFA, MFAChallenges: d.MFATok,
+		Factors: d.MFA, MFAChallenges: d.MFATok, Passkeys: d.MFA,
 		LivenessCacheTTL:   d.Cfg.Session.RevocationCacheTTL,
 		MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
 		ThrottlePolicy: throttle.Policy{
@@ -300,12 +304,19 @@ func newTOTPStore(db *gorm.DB, keys *sealbox.Keyring, log *slog.Logger) *persist
 	return persistence.NewTOTPStore(db, keys)
 }
 
+func newRelyingParty(cfg config.Config) (*webauthnrp.RP, error) {
+	return webauthnrp.New(webauthnrp.Config{RPID: cfg.MFA.RPID, RPName: cfg.MFA.RPName, Origins: cfg.MFA.Origins})
+}
+
 type mfaDeps struct {
 	fx.In
 	Cfg   config.Config
 	Users *persistence.UserRepository
 	TOTP  *persistence.TOTPStore
 	Codes *persistence.RecoveryCodeStore
+	Keys  *persistence.PasskeyStore
+	Cer   *persistence.CeremonyStore
+	RP    *webauthnrp.RP
 	Audit *persistence.AuditLog
 	Tx    *persistence.Transactor
 	Clock systemClock
@@ -314,6 +325,7 @@ type mfaDeps struct {
 func newMFAService(d mfaDeps) *mfauc.Service {
 	return mfauc.NewService(mfauc.Deps{
 		Users: d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
+		Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		StepUp: domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer: d.Cfg.MFA.Issuer,

@@ -41,8 +41,9 @@ type MFAChallengeStore interface {
 
 // PasskeyVerifier finishes passkey logins.
 type PasskeyVerifier interface {
-	// FinishLogin consumes login ceremony challengeID and checks the
-	// assertion credential against it, updating the passkey's sign counter.
+	// FinishLogin consumes login ceremony challengeID (even when the
+	// answer fails) and checks the assertion credential against it,
+	// updating the passkey's sign counter. Called outside any transaction.
 	// It returns the account and whether the user was verified;
 	// mfa.ErrPasskeyInvalid on any failure.
 	FinishLogin(ctx context.Context, challengeID string, credential []byte) (userID string, userVerified bool, err error)
@@ -184,13 +185,18 @@ func (s *Service) PasskeyLogin(ctx context.Context, challengeID string, credenti
 	if s.d.Passkeys == nil {
 		return TokenPair{}, mfa.ErrPasskeyInvalid
 	}
+	// The ceremony is checked (and used up) before the session's
+	// transaction: a failed answer must consume it too.
+	userID, verified, err := s.d.Passkeys.FinishLogin(ctx, challengeID, credential)
+	if err != nil {
+		if errors.Is(err, mfa.ErrPasskeyInvalid) {
+			s.d.Observer.LoginFailed()
+		}
+		return TokenPair{}, err
+	}
 	now := s.now()
 	var pair TokenPair
-	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		userID, verified, err := s.d.Passkeys.FinishLogin(ctx, challengeID, credential)
-		if err != nil {
-			return err
-		}
+	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		u, err := s.d.Users.ByID(ctx, userID)
 		if errors.Is(err, user.ErrNotFound) {
 			return mfa.ErrPasskeyInvalid

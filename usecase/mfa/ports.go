@@ -99,6 +99,8 @@ type Ceremony struct {
 	// UserID is empty for a discoverable login.
 	UserID  string
 	Purpose string
+	// Name is the passkey name asked for when a registration began.
+	Name string
 	// State is the adapter's serialized session data (the challenge).
 	State     []byte
 	CreatedAt time.Time

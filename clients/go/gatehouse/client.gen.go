@@ -299,6 +299,51 @@ func (e OpenIDConfigurationSubjectTypesSupported) Valid() bool {
 	}
 }
 
+// Defines values for PasskeyEnvelopeSuccess.
+const (
+	PasskeyEnvelopeSuccessTrue PasskeyEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyEnvelopeSuccess enum.
+func (e PasskeyEnvelopeSuccess) Valid() bool {
+	switch e {
+	case PasskeyEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyListEnvelopeSuccess.
+const (
+	PasskeyListEnvelopeSuccessTrue PasskeyListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyListEnvelopeSuccess enum.
+func (e PasskeyListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case PasskeyListEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasskeyLoginOptionsEnvelopeSuccess.
+const (
+	PasskeyLoginOptionsEnvelopeSuccessTrue PasskeyLoginOptionsEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the PasskeyLoginOptionsEnvelopeSuccess enum.
+func (e PasskeyLoginOptionsEnvelopeSuccess) Valid() bool {
+	switch e {
+	case PasskeyLoginOptionsEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RecoveryCodesEnvelopeSuccess.
 const (
 	RecoveryCodesEnvelopeSuccessTrue RecoveryCodesEnvelopeSuccess = true
@@ -623,6 +668,21 @@ func (e UserEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for WebAuthnOptionsEnvelopeSuccess.
+const (
+	WebAuthnOptionsEnvelopeSuccessTrue WebAuthnOptionsEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the WebAuthnOptionsEnvelopeSuccess enum.
+func (e WebAuthnOptionsEnvelopeSuccess) Valid() bool {
+	switch e {
+	case WebAuthnOptionsEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // AdminUser A user plus what administrators see.
 type AdminUser struct {
 	ActiveSessions int                 `json:"activeSessions"`
@@ -727,6 +787,9 @@ type Email = openapi_types.Email
 //
 // Example: 3q2-7wX9kLmN0pQrStUvWxYz_AbCdEfGhIjKlMnOpQr
 type EmailLinkToken = string
+
+// EmptyRequest defines model for EmptyRequest.
+type EmptyRequest = map[string]interface{}
 
 // ErrorBody defines model for ErrorBody.
 type ErrorBody struct {
@@ -968,6 +1031,117 @@ type OpenIDConfiguration struct {
 
 // OpenIDConfigurationSubjectTypesSupported defines model for OpenIDConfiguration.SubjectTypesSupported.
 type OpenIDConfigurationSubjectTypesSupported string
+
+// Passkey defines model for Passkey.
+type Passkey struct {
+	CreatedAt  time.Time          `json:"createdAt"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"lastUsedAt"`
+	Name       string             `json:"name"`
+}
+
+// PasskeyEnvelope defines model for PasskeyEnvelope.
+type PasskeyEnvelope struct {
+	Data Passkey `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                    `json:"statusCode"`
+	Success    PasskeyEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// PasskeyEnvelopeSuccess defines model for PasskeyEnvelope.Success.
+type PasskeyEnvelopeSuccess bool
+
+// PasskeyListEnvelope defines model for PasskeyListEnvelope.
+type PasskeyListEnvelope struct {
+	Data []Passkey `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                        `json:"statusCode"`
+	Success    PasskeyListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// PasskeyListEnvelopeSuccess defines model for PasskeyListEnvelope.Success.
+type PasskeyListEnvelopeSuccess bool
+
+// PasskeyLoginOptionsEnvelope defines model for PasskeyLoginOptionsEnvelope.
+type PasskeyLoginOptionsEnvelope struct {
+	Data struct {
+		ChallengeId openapi_types.UUID `json:"challengeId"`
+		Options     struct {
+			PublicKey map[string]interface{} `json:"publicKey"`
+		} `json:"options"`
+	} `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                                `json:"statusCode"`
+	Success    PasskeyLoginOptionsEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// PasskeyLoginOptionsEnvelopeSuccess defines model for PasskeyLoginOptionsEnvelope.Success.
+type PasskeyLoginOptionsEnvelopeSuccess bool
+
+// PasskeyLoginRequest defines model for PasskeyLoginRequest.
+type PasskeyLoginRequest struct {
+	ChallengeId string `json:"challengeId"`
+
+	// Credential The `PublicKeyCredential` from `navigator.credentials.get`, in JSON form.
+	Credential map[string]interface{} `json:"credential"`
+
+	// RefreshTokenTransport `cookie` (browsers): the refresh token is set in the `refresh_token` cookie.
+	// `body` (native apps, CLIs, servers): it is returned in `data.refreshToken` and no
+	// cookie is set.
+	RefreshTokenTransport *RefreshTokenTransport `json:"refreshTokenTransport,omitempty"`
+}
+
+// PasskeyOptionsRequest defines model for PasskeyOptionsRequest.
+type PasskeyOptionsRequest struct {
+	// Name A name for the passkey (1 to 64 characters), used if the finish names none.
+	Name *string `json:"name,omitempty"`
+}
+
+// PasskeyRegistrationRequest defines model for PasskeyRegistrationRequest.
+type PasskeyRegistrationRequest struct {
+	// Credential The `PublicKeyCredential` from `navigator.credentials.create`, in JSON form.
+	Credential map[string]interface{} `json:"credential"`
+	Name       *string                `json:"name,omitempty"`
+}
 
 // Password 8 to 128 characters (Unicode allowed, counted as characters, never truncated); must
 // not equal the email.
@@ -1470,6 +1644,33 @@ type VerifyEmailRequest struct {
 	Token EmailLinkToken `json:"token"`
 }
 
+// WebAuthnOptionsEnvelope defines model for WebAuthnOptionsEnvelope.
+type WebAuthnOptionsEnvelope struct {
+	// Data WebAuthn options in JSON form, with the options under publicKey.
+	Data struct {
+		PublicKey map[string]interface{} `json:"publicKey"`
+	} `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                            `json:"statusCode"`
+	Success    WebAuthnOptionsEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// WebAuthnOptionsEnvelopeSuccess defines model for WebAuthnOptionsEnvelope.Success.
+type WebAuthnOptionsEnvelopeSuccess bool
+
 // AdminUserID defines model for AdminUserID.
 type AdminUserID = string
 
@@ -1535,6 +1736,12 @@ type MailUnavailable = ErrorEnvelope
 
 // NotFound The error envelope. `data` is absent.
 type NotFound = ErrorEnvelope
+
+// PasskeyInvalid The error envelope. `data` is absent.
+type PasskeyInvalid = ErrorEnvelope
+
+// PasskeyOrBearerRejected The error envelope. `data` is absent.
+type PasskeyOrBearerRejected = ErrorEnvelope
 
 // PayloadTooLarge The error envelope. `data` is absent.
 type PayloadTooLarge = ErrorEnvelope
@@ -1606,6 +1813,18 @@ type ConfirmTotpJSONRequestBody = TOTPConfirmRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MFAVerifyRequest
+
+// PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
+type PasskeyLoginJSONRequestBody = PasskeyLoginRequest
+
+// PasskeyLoginOptionsJSONRequestBody defines body for PasskeyLoginOptions for application/json ContentType.
+type PasskeyLoginOptionsJSONRequestBody = EmptyRequest
+
+// PasskeyRegistrationJSONRequestBody defines body for PasskeyRegistration for application/json ContentType.
+type PasskeyRegistrationJSONRequestBody = PasskeyRegistrationRequest
+
+// PasskeyRegistrationOptionsJSONRequestBody defines body for PasskeyRegistrationOptions for application/json ContentType.
+type PasskeyRegistrationOptionsJSONRequestBody = PasskeyOptionsRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = ForgotPasswordRequest
@@ -2096,6 +2315,128 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPasskeys List the caller's passkeys
+	//
+	// The caller's passkeys, oldest first.
+	//
+	// Corresponds with GET /auth/passkeys (the `ListPasskeys` operationId).
+	ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLoginWithBody Finish a passwordless login with a passkey
+	//
+	// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+	// `challengeId` (used up either way), updates the passkey's sign counter and backup
+	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+	// `401 PASSKEY_INVALID`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLogin Finish a passwordless login with a passkey
+	//
+	// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+	// `challengeId` (used up either way), updates the passkey's sign counter and backup
+	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+	// `401 PASSKEY_INVALID`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+	PasskeyLogin(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLoginOptionsWithBody Start a passwordless login with a passkey
+	//
+	// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+	// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+	// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+	// every instance.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLoginOptions Start a passwordless login with a passkey
+	//
+	// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+	// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+	// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+	// every instance.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptions(ctx context.Context, body PasskeyLoginOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistrationWithBody Finish registering a passkey
+	//
+	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+	// against the caller's newest registration ceremony, which is used up either way,
+	// and stores the passkey (security event `passkey_added`). A failed, expired or
+	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+	// once the account has a second factor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+	PasskeyRegistrationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistration Finish registering a passkey
+	//
+	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+	// against the caller's newest registration ceremony, which is used up either way,
+	// and stores the passkey (security event `passkey_added`). A failed, expired or
+	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+	// once the account has a second factor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+	PasskeyRegistration(ctx context.Context, body PasskeyRegistrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistrationOptionsWithBody Start registering a passkey
+	//
+	// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+	// base64url) for `navigator.credentials.create`: a discoverable credential
+	// (`residentKey: required`) with user verification required, the caller's passkeys
+	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+	// finish it. Needs fresh authentication, and `aal2` once the account has a second
+	// factor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistrationOptions Start registering a passkey
+	//
+	// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+	// base64url) for `navigator.credentials.create`: a discoverable credential
+	// (`residentKey: required`) with user verification required, the caller's passkeys
+	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+	// finish it. Needs fresh authentication, and `aal2` once the account has a second
+	// factor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptions(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePasskey Remove a passkey
+	//
+	// Removes one of the caller's passkeys (security event `passkey_removed`). Another
+	// account's passkey, or an unknown id, is `404 NOT_FOUND`.
+	// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+	//
+	// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForgotPasswordWithBody Ask for a password-reset link
 	//
@@ -3052,6 +3393,228 @@ func (c *Client) VerifyMfaWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyMfaRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPasskeys List the caller's passkeys
+//
+// The caller's passkeys, oldest first.
+//
+// Corresponds with GET /auth/passkeys (the `ListPasskeys` operationId).
+func (c *Client) ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPasskeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLoginWithBody Finish a passwordless login with a passkey
+//
+// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+// `challengeId` (used up either way), updates the passkey's sign counter and backup
+// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+// `401 PASSKEY_INVALID`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+func (c *Client) PasskeyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLogin Finish a passwordless login with a passkey
+//
+// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+// `challengeId` (used up either way), updates the passkey's sign counter and backup
+// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+// `401 PASSKEY_INVALID`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+func (c *Client) PasskeyLogin(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLoginOptionsWithBody Start a passwordless login with a passkey
+//
+// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+// every instance.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+func (c *Client) PasskeyLoginOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginOptionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLoginOptions Start a passwordless login with a passkey
+//
+// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+// every instance.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+func (c *Client) PasskeyLoginOptions(ctx context.Context, body PasskeyLoginOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginOptionsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistrationWithBody Finish registering a passkey
+//
+// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+// against the caller's newest registration ceremony, which is used up either way,
+// and stores the passkey (security event `passkey_added`). A failed, expired or
+// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+// once the account has a second factor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+func (c *Client) PasskeyRegistrationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistration Finish registering a passkey
+//
+// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+// against the caller's newest registration ceremony, which is used up either way,
+// and stores the passkey (security event `passkey_added`). A failed, expired or
+// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+// once the account has a second factor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+func (c *Client) PasskeyRegistration(ctx context.Context, body PasskeyRegistrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistrationOptionsWithBody Start registering a passkey
+//
+// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+// base64url) for `navigator.credentials.create`: a discoverable credential
+// (`residentKey: required`) with user verification required, the caller's passkeys
+// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+// finish it. Needs fresh authentication, and `aal2` once the account has a second
+// factor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+func (c *Client) PasskeyRegistrationOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationOptionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistrationOptions Start registering a passkey
+//
+// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+// base64url) for `navigator.credentials.create`: a discoverable credential
+// (`residentKey: required`) with user verification required, the caller's passkeys
+// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+// finish it. Needs fresh authentication, and `aal2` once the account has a second
+// factor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationOptionsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePasskey Remove a passkey
+//
+// Removes one of the caller's passkeys (security event `passkey_removed`). Another
+// account's passkey, or an unknown id, is `404 NOT_FOUND`.
+// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+//
+// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *Client) DeletePasskey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePasskeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -4476,6 +5039,227 @@ func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
+// NewListPasskeysRequest constructs an http.Request for the ListPasskeys method
+func NewListPasskeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPasskeyLoginRequest calls the generic PasskeyLogin builder with application/json body
+func NewPasskeyLoginRequest(server string, body PasskeyLoginJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyLoginRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyLoginRequestWithBody constructs an http.Request for the PasskeyLogin method, with any body, and a specified content type
+func NewPasskeyLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyLoginOptionsRequest calls the generic PasskeyLoginOptions builder with application/json body
+func NewPasskeyLoginOptionsRequest(server string, body PasskeyLoginOptionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyLoginOptionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyLoginOptionsRequestWithBody constructs an http.Request for the PasskeyLoginOptions method, with any body, and a specified content type
+func NewPasskeyLoginOptionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys/login/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyRegistrationRequest calls the generic PasskeyRegistration builder with application/json body
+func NewPasskeyRegistrationRequest(server string, body PasskeyRegistrationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyRegistrationRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyRegistrationRequestWithBody constructs an http.Request for the PasskeyRegistration method, with any body, and a specified content type
+func NewPasskeyRegistrationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys/registration")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyRegistrationOptionsRequest calls the generic PasskeyRegistrationOptions builder with application/json body
+func NewPasskeyRegistrationOptionsRequest(server string, body PasskeyRegistrationOptionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyRegistrationOptionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyRegistrationOptionsRequestWithBody constructs an http.Request for the PasskeyRegistrationOptions method, with any body, and a specified content type
+func NewPasskeyRegistrationOptionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys/registration/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeletePasskeyRequest constructs an http.Request for the DeletePasskey method
+func NewDeletePasskeyRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkeys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewForgotPasswordRequest calls the generic ForgotPassword builder with application/json body
 func NewForgotPasswordRequest(server string, body ForgotPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5615,6 +6399,132 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
+
+	// ListPasskeysWithResponse List the caller's passkeys
+	//
+	// The caller's passkeys, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/passkeys (the `ListPasskeys` operationId).
+	ListPasskeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPasskeysResponse, error)
+
+	// PasskeyLoginWithBodyWithResponse Finish a passwordless login with a passkey
+	//
+	// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+	// `challengeId` (used up either way), updates the passkey's sign counter and backup
+	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+	// `401 PASSKEY_INVALID`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error)
+
+	// PasskeyLoginWithResponse Finish a passwordless login with a passkey
+	//
+	// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+	// `challengeId` (used up either way), updates the passkey's sign counter and backup
+	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+	// `401 PASSKEY_INVALID`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithResponse(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error)
+
+	// PasskeyLoginOptionsWithBodyWithResponse Start a passwordless login with a passkey
+	//
+	// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+	// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+	// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+	// every instance.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error)
+
+	// PasskeyLoginOptionsWithResponse Start a passwordless login with a passkey
+	//
+	// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+	// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+	// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+	// every instance.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptionsWithResponse(ctx context.Context, body PasskeyLoginOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error)
+
+	// PasskeyRegistrationWithBodyWithResponse Finish registering a passkey
+	//
+	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+	// against the caller's newest registration ceremony, which is used up either way,
+	// and stores the passkey (security event `passkey_added`). A failed, expired or
+	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+	// once the account has a second factor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+	PasskeyRegistrationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationResponse, error)
+
+	// PasskeyRegistrationWithResponse Finish registering a passkey
+	//
+	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+	// against the caller's newest registration ceremony, which is used up either way,
+	// and stores the passkey (security event `passkey_added`). A failed, expired or
+	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+	// once the account has a second factor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+	PasskeyRegistrationWithResponse(ctx context.Context, body PasskeyRegistrationJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationResponse, error)
+
+	// PasskeyRegistrationOptionsWithBodyWithResponse Start registering a passkey
+	//
+	// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+	// base64url) for `navigator.credentials.create`: a discoverable credential
+	// (`residentKey: required`) with user verification required, the caller's passkeys
+	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+	// finish it. Needs fresh authentication, and `aal2` once the account has a second
+	// factor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error)
+
+	// PasskeyRegistrationOptionsWithResponse Start registering a passkey
+	//
+	// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+	// base64url) for `navigator.credentials.create`: a discoverable credential
+	// (`residentKey: required`) with user verification required, the caller's passkeys
+	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+	// finish it. Needs fresh authentication, and `aal2` once the account has a second
+	// factor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithResponse(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error)
+
+	// DeletePasskeyWithResponse Remove a passkey
+	//
+	// Removes one of the caller's passkeys (security event `passkey_removed`). Another
+	// account's passkey, or an unknown id, is `404 NOT_FOUND`.
+	// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskeyWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error)
 
 	// ForgotPasswordWithBodyWithResponse Ask for a password-reset link
 	//
@@ -8861,6 +9771,941 @@ func (r VerifyMfaResponse) ContentType() string {
 	return ""
 }
 
+// ListPasskeysResponse200Headers the declared response headers of an HTTP 200 response for ListPasskeys
+type ListPasskeysResponse200Headers struct {
+	XRequestID string
+}
+
+// ListPasskeysResponse401Headers the declared response headers of an HTTP 401 response for ListPasskeys
+type ListPasskeysResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// ListPasskeysResponse429Headers the declared response headers of an HTTP 429 response for ListPasskeys
+type ListPasskeysResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// ListPasskeysResponse500Headers the declared response headers of an HTTP 500 response for ListPasskeys
+type ListPasskeysResponse500Headers struct {
+	XRequestID string
+}
+
+// ListPasskeysResponse503Headers the declared response headers of an HTTP 503 response for ListPasskeys
+type ListPasskeysResponse503Headers struct {
+	XRequestID string
+}
+
+// ListPasskeysResponseDefaultHeaders the declared response headers of an HTTP default response for ListPasskeys
+type ListPasskeysResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type ListPasskeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListPasskeysResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPasskeysResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListPasskeysResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListPasskeysResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPasskeysResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListPasskeysResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPasskeysResponse) GetJSON200() *PasskeyListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPasskeysResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListPasskeysResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPasskeysResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListPasskeysResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListPasskeysResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPasskeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPasskeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPasskeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPasskeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyLoginResponse200Headers the declared response headers of an HTTP 200 response for PasskeyLogin
+type PasskeyLoginResponse200Headers struct {
+	CacheControl string
+	SetCookie    *string
+	XRequestID   string
+}
+
+// PasskeyLoginResponse400Headers the declared response headers of an HTTP 400 response for PasskeyLogin
+type PasskeyLoginResponse400Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginResponse401Headers the declared response headers of an HTTP 401 response for PasskeyLogin
+type PasskeyLoginResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// PasskeyLoginResponse413Headers the declared response headers of an HTTP 413 response for PasskeyLogin
+type PasskeyLoginResponse413Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginResponse415Headers the declared response headers of an HTTP 415 response for PasskeyLogin
+type PasskeyLoginResponse415Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginResponse429Headers the declared response headers of an HTTP 429 response for PasskeyLogin
+type PasskeyLoginResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// PasskeyLoginResponse500Headers the declared response headers of an HTTP 500 response for PasskeyLogin
+type PasskeyLoginResponse500Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginResponse503Headers the declared response headers of an HTTP 503 response for PasskeyLogin
+type PasskeyLoginResponse503Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginResponseDefaultHeaders the declared response headers of an HTTP default response for PasskeyLogin
+type PasskeyLoginResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type PasskeyLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPairEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *PasskeyInvalid
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyLoginResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PasskeyLoginResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PasskeyLoginResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PasskeyLoginResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PasskeyLoginResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyLoginResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PasskeyLoginResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyLoginResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PasskeyLoginResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyLoginResponse) GetJSON200() *TokenPairEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PasskeyLoginResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PasskeyLoginResponse) GetJSON401() *PasskeyInvalid {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PasskeyLoginResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PasskeyLoginResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PasskeyLoginResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PasskeyLoginResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PasskeyLoginResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PasskeyLoginResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyLoginOptionsResponse200Headers the declared response headers of an HTTP 200 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse200Headers struct {
+	CacheControl string
+	XRequestID   string
+}
+
+// PasskeyLoginOptionsResponse400Headers the declared response headers of an HTTP 400 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse400Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponse413Headers the declared response headers of an HTTP 413 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse413Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponse415Headers the declared response headers of an HTTP 415 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse415Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponse429Headers the declared response headers of an HTTP 429 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponse500Headers the declared response headers of an HTTP 500 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse500Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponse503Headers the declared response headers of an HTTP 503 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse503Headers struct {
+	XRequestID string
+}
+
+// PasskeyLoginOptionsResponseDefaultHeaders the declared response headers of an HTTP default response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type PasskeyLoginOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyLoginOptionsEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyLoginOptionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PasskeyLoginOptionsResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PasskeyLoginOptionsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PasskeyLoginOptionsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyLoginOptionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PasskeyLoginOptionsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyLoginOptionsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PasskeyLoginOptionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON200() *PasskeyLoginOptionsEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyLoginOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyLoginOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyLoginOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyLoginOptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyRegistrationResponse201Headers the declared response headers of an HTTP 201 response for PasskeyRegistration
+type PasskeyRegistrationResponse201Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse400Headers the declared response headers of an HTTP 400 response for PasskeyRegistration
+type PasskeyRegistrationResponse400Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse401Headers the declared response headers of an HTTP 401 response for PasskeyRegistration
+type PasskeyRegistrationResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// PasskeyRegistrationResponse403Headers the declared response headers of an HTTP 403 response for PasskeyRegistration
+type PasskeyRegistrationResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// PasskeyRegistrationResponse413Headers the declared response headers of an HTTP 413 response for PasskeyRegistration
+type PasskeyRegistrationResponse413Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse415Headers the declared response headers of an HTTP 415 response for PasskeyRegistration
+type PasskeyRegistrationResponse415Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse429Headers the declared response headers of an HTTP 429 response for PasskeyRegistration
+type PasskeyRegistrationResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse500Headers the declared response headers of an HTTP 500 response for PasskeyRegistration
+type PasskeyRegistrationResponse500Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponse503Headers the declared response headers of an HTTP 503 response for PasskeyRegistration
+type PasskeyRegistrationResponse503Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationResponseDefaultHeaders the declared response headers of an HTTP default response for PasskeyRegistration
+type PasskeyRegistrationResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type PasskeyRegistrationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *PasskeyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *PasskeyOrBearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *PasskeyRegistrationResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PasskeyRegistrationResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PasskeyRegistrationResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PasskeyRegistrationResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PasskeyRegistrationResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PasskeyRegistrationResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyRegistrationResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PasskeyRegistrationResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyRegistrationResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PasskeyRegistrationResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON201() *PasskeyEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON401() *PasskeyOrBearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PasskeyRegistrationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PasskeyRegistrationResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyRegistrationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyRegistrationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyRegistrationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyRegistrationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyRegistrationOptionsResponse200Headers the declared response headers of an HTTP 200 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse200Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse400Headers the declared response headers of an HTTP 400 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse400Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse401Headers the declared response headers of an HTTP 401 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// PasskeyRegistrationOptionsResponse403Headers the declared response headers of an HTTP 403 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// PasskeyRegistrationOptionsResponse413Headers the declared response headers of an HTTP 413 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse413Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse415Headers the declared response headers of an HTTP 415 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse415Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse429Headers the declared response headers of an HTTP 429 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse500Headers the declared response headers of an HTTP 500 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse500Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponse503Headers the declared response headers of an HTTP 503 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse503Headers struct {
+	XRequestID string
+}
+
+// PasskeyRegistrationOptionsResponseDefaultHeaders the declared response headers of an HTTP default response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type PasskeyRegistrationOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebAuthnOptionsEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyRegistrationOptionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PasskeyRegistrationOptionsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PasskeyRegistrationOptionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PasskeyRegistrationOptionsResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PasskeyRegistrationOptionsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PasskeyRegistrationOptionsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyRegistrationOptionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PasskeyRegistrationOptionsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyRegistrationOptionsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PasskeyRegistrationOptionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON200() *WebAuthnOptionsEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyRegistrationOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyRegistrationOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyRegistrationOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyRegistrationOptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeletePasskeyResponse200Headers the declared response headers of an HTTP 200 response for DeletePasskey
+type DeletePasskeyResponse200Headers struct {
+	XRequestID string
+}
+
+// DeletePasskeyResponse401Headers the declared response headers of an HTTP 401 response for DeletePasskey
+type DeletePasskeyResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// DeletePasskeyResponse403Headers the declared response headers of an HTTP 403 response for DeletePasskey
+type DeletePasskeyResponse403Headers struct {
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// DeletePasskeyResponse404Headers the declared response headers of an HTTP 404 response for DeletePasskey
+type DeletePasskeyResponse404Headers struct {
+	XRequestID string
+}
+
+// DeletePasskeyResponse429Headers the declared response headers of an HTTP 429 response for DeletePasskey
+type DeletePasskeyResponse429Headers struct {
+	RetryAfter int
+	XRequestID string
+}
+
+// DeletePasskeyResponse500Headers the declared response headers of an HTTP 500 response for DeletePasskey
+type DeletePasskeyResponse500Headers struct {
+	XRequestID string
+}
+
+// DeletePasskeyResponse503Headers the declared response headers of an HTTP 503 response for DeletePasskey
+type DeletePasskeyResponse503Headers struct {
+	XRequestID string
+}
+
+// DeletePasskeyResponseDefaultHeaders the declared response headers of an HTTP default response for DeletePasskey
+type DeletePasskeyResponseDefaultHeaders struct {
+	XRequestID string
+}
+
+type DeletePasskeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NullEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeletePasskeyResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeletePasskeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeletePasskeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeletePasskeyResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeletePasskeyResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeletePasskeyResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeletePasskeyResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeletePasskeyResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeletePasskeyResponse) GetJSON200() *NullEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeletePasskeyResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeletePasskeyResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeletePasskeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeletePasskeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeletePasskeyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeletePasskeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeletePasskeyResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePasskeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePasskeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePasskeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePasskeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ForgotPasswordResponse202Headers the declared response headers of an HTTP 202 response for ForgotPassword
 type ForgotPasswordResponse202Headers struct {
 	XRequestID string
@@ -11822,6 +13667,192 @@ func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body Ve
 		return nil, err
 	}
 	return ParseVerifyMfaResponse(rsp)
+}
+
+// ListPasskeysWithResponse List the caller's passkeys
+//
+// The caller's passkeys, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/passkeys (the `ListPasskeys` operationId).
+func (c *ClientWithResponses) ListPasskeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPasskeysResponse, error) {
+	rsp, err := c.ListPasskeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPasskeysResponse(rsp)
+}
+
+// PasskeyLoginWithBodyWithResponse Finish a passwordless login with a passkey
+//
+// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+// `challengeId` (used up either way), updates the passkey's sign counter and backup
+// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+// `401 PASSKEY_INVALID`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+func (c *ClientWithResponses) PasskeyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error) {
+	rsp, err := c.PasskeyLoginWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginResponse(rsp)
+}
+
+// PasskeyLoginWithResponse Finish a passwordless login with a passkey
+//
+// Checks the assertion (`PublicKeyCredential` in JSON form) against the ceremony
+// `challengeId` (used up either way), updates the passkey's sign counter and backup
+// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
+// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
+// foreign ceremony, an unknown credential, or a sign counter that went backwards is
+// `401 PASSKEY_INVALID`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/login (the `PasskeyLogin` operationId).
+func (c *ClientWithResponses) PasskeyLoginWithResponse(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error) {
+	rsp, err := c.PasskeyLogin(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginResponse(rsp)
+}
+
+// PasskeyLoginOptionsWithBodyWithResponse Start a passwordless login with a passkey
+//
+// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+// every instance.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+func (c *ClientWithResponses) PasskeyLoginOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error) {
+	rsp, err := c.PasskeyLoginOptionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginOptionsResponse(rsp)
+}
+
+// PasskeyLoginOptionsWithResponse Start a passwordless login with a passkey
+//
+// Returns `challengeId` and `PublicKeyCredentialRequestOptions` (JSON form) with an
+// empty allow list, for `navigator.credentials.get`: the authenticator offers the
+// passkeys it holds for this site. The ceremony lives 5 minutes, single-use, on
+// every instance.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/login/options (the `PasskeyLoginOptions` operationId).
+func (c *ClientWithResponses) PasskeyLoginOptionsWithResponse(ctx context.Context, body PasskeyLoginOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error) {
+	rsp, err := c.PasskeyLoginOptions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginOptionsResponse(rsp)
+}
+
+// PasskeyRegistrationWithBodyWithResponse Finish registering a passkey
+//
+// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+// against the caller's newest registration ceremony, which is used up either way,
+// and stores the passkey (security event `passkey_added`). A failed, expired or
+// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+// once the account has a second factor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationResponse, error) {
+	rsp, err := c.PasskeyRegistrationWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationResponse(rsp)
+}
+
+// PasskeyRegistrationWithResponse Finish registering a passkey
+//
+// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
+// against the caller's newest registration ceremony, which is used up either way,
+// and stores the passkey (security event `passkey_added`). A failed, expired or
+// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
+// once the account has a second factor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/registration (the `PasskeyRegistration` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationWithResponse(ctx context.Context, body PasskeyRegistrationJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationResponse, error) {
+	rsp, err := c.PasskeyRegistration(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationResponse(rsp)
+}
+
+// PasskeyRegistrationOptionsWithBodyWithResponse Start registering a passkey
+//
+// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+// base64url) for `navigator.credentials.create`: a discoverable credential
+// (`residentKey: required`) with user verification required, the caller's passkeys
+// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+// finish it. Needs fresh authentication, and `aal2` once the account has a second
+// factor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error) {
+	rsp, err := c.PasskeyRegistrationOptionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationOptionsResponse(rsp)
+}
+
+// PasskeyRegistrationOptionsWithResponse Start registering a passkey
+//
+// Returns WebAuthn `PublicKeyCredentialCreationOptions` (JSON form: binary fields in
+// base64url) for `navigator.credentials.create`: a discoverable credential
+// (`residentKey: required`) with user verification required, the caller's passkeys
+// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
+// finish it. Needs fresh authentication, and `aal2` once the account has a second
+// factor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkeys/registration/options (the `PasskeyRegistrationOptions` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error) {
+	rsp, err := c.PasskeyRegistrationOptions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationOptionsResponse(rsp)
+}
+
+// DeletePasskeyWithResponse Remove a passkey
+//
+// Removes one of the caller's passkeys (security event `passkey_removed`). Another
+// account's passkey, or an unknown id, is `404 NOT_FOUND`.
+// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error) {
+	rsp, err := c.DeletePasskey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePasskeyResponse(rsp)
 }
 
 // ForgotPasswordWithBodyWithResponse Ask for a password-reset link
@@ -15718,6 +17749,1124 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers VerifyMfaResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPasskeysResponse parses an HTTP response from a ListPasskeysWithResponse call
+func ParseListPasskeysResponse(rsp *http.Response) (*ListPasskeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPasskeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListPasskeysResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListPasskeysResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListPasskeysResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListPasskeysResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPasskeysResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListPasskeysResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyLoginResponse parses an HTTP response from a PasskeyLoginWithResponse call
+func ParsePasskeyLoginResponse(rsp *http.Response) (*PasskeyLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPairEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest PasskeyInvalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyLoginResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PasskeyLoginResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PasskeyLoginResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers PasskeyLoginResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PasskeyLoginResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyLoginResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PasskeyLoginResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyLoginResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PasskeyLoginResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyLoginOptionsResponse parses an HTTP response from a PasskeyLoginOptionsWithResponse call
+func ParsePasskeyLoginOptionsResponse(rsp *http.Response) (*PasskeyLoginOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyLoginOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyLoginOptionsEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyLoginOptionsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PasskeyLoginOptionsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers PasskeyLoginOptionsResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PasskeyLoginOptionsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyLoginOptionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PasskeyLoginOptionsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyLoginOptionsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PasskeyLoginOptionsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyRegistrationResponse parses an HTTP response from a PasskeyRegistrationWithResponse call
+func ParsePasskeyRegistrationResponse(rsp *http.Response) (*PasskeyRegistrationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyRegistrationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest PasskeyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest PasskeyOrBearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers PasskeyRegistrationResponse201Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers PasskeyRegistrationResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PasskeyRegistrationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PasskeyRegistrationResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers PasskeyRegistrationResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PasskeyRegistrationResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyRegistrationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PasskeyRegistrationResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyRegistrationResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PasskeyRegistrationResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyRegistrationOptionsResponse parses an HTTP response from a PasskeyRegistrationOptionsWithResponse call
+func ParsePasskeyRegistrationOptionsResponse(rsp *http.Response) (*PasskeyRegistrationOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyRegistrationOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebAuthnOptionsEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyRegistrationOptionsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PasskeyRegistrationOptionsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PasskeyRegistrationOptionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PasskeyRegistrationOptionsResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers PasskeyRegistrationOptionsResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PasskeyRegistrationOptionsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyRegistrationOptionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers PasskeyRegistrationOptionsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyRegistrationOptionsResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PasskeyRegistrationOptionsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeletePasskeyResponse parses an HTTP response from a DeletePasskeyWithResponse call
+func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePasskeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeletePasskeyResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeletePasskeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeletePasskeyResponse403Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeletePasskeyResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeletePasskeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeletePasskeyResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeletePasskeyResponse503Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DeletePasskeyResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

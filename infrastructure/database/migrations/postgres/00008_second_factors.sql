@@ -61,6 +61,8 @@ CREATE TABLE webauthn_challenges (
     id           UUID        PRIMARY KEY,
     user_id      UUID        NULL REFERENCES users (id) ON DELETE CASCADE,
     purpose      TEXT        NOT NULL,
+    -- The name asked for with registration options, used when the finish names none.
+    name         TEXT        NOT NULL DEFAULT '',
     session_data BYTEA       NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
     expires_at   TIMESTAMPTZ NOT NULL

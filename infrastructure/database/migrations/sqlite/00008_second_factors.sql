@@ -62,6 +62,8 @@ CREATE TABLE webauthn_challenges (
     id           TEXT        NOT NULL PRIMARY KEY,
     user_id      TEXT        NULL REFERENCES users (id) ON DELETE CASCADE,
     purpose      TEXT        NOT NULL,
+    -- The name asked for with registration options, used when the finish names none.
+    name         TEXT        NOT NULL DEFAULT '',
     session_data BLOB        NOT NULL,
     created_at   DATETIME    NOT NULL,
     expires_at   DATETIME    NOT NULL
