@@ -257,3 +257,81 @@ func TestSecondFactorThrottle(t *testing.T) {
 		expect(t, lr, 429, "TOO_MANY_REQUESTS")
 	})
 }
+
+// The passkey routes answer bad input with PASSKEY_INVALID, NOT_FOUND or
+// VALIDATION_FAILED, never a 500; the ceremonies with a real authenticator
+// are driven in Chromium (e2e).
+func TestPasskeyBadInput(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		s := startServer(t, testEnv(dbURL(t)))
+		c := s.client()
+		c.register("keys@example.com", "passkey password")
+
+		r := c.do("POST", "/auth/passkeys/registration/options", map[string]any{"name": "Laptop"})
+		expect(t, r, 200, "")
+		var creation struct {
+			Challenge string `json:"challenge"`
+			User      struct {
+				ID string `json:"id"`
+			} `json:"user"`
+			AuthenticatorSelection struct {
+				ResidentKey      string `json:"residentKey"`
+				UserVerification string `json:"userVerification"`
+			} `json:"authenticatorSelection"`
+		}
+		r.data(t, &creation)
+		if len(creation.Challenge) < 43 || creation.AuthenticatorSelection.ResidentKey != "required" ||
+			creation.AuthenticatorSelection.UserVerification != "required" {
+			t.Fatalf("creation options %s", r.Env.Data)
+		}
+		expect(t, c.do("POST", "/auth/passkeys/registration/options", map[string]any{"name": "bad\x01name"}), 400, "VALIDATION_FAILED")
+		expect(t, c.do("POST", "/auth/passkeys/registration", map[string]any{"credential": "not an object"}), 400, "VALIDATION_FAILED")
+		expect(t, c.do("POST", "/auth/passkeys/registration", map[string]any{}), 400, "VALIDATION_FAILED")
+		// A forged answer fails, and uses the ceremony up.
+		forged := map[string]any{"id": "AQID", "rawId": "AQID", "type": "public-key",
+			"response": map[string]any{"clientDataJSON": "e30", "attestationObject": "oA"}}
+		expect(t, c.do("POST", "/auth/passkeys/registration", map[string]any{"credential": forged}), 401, "PASSKEY_INVALID")
+		expect(t, c.do("POST", "/auth/passkeys/registration", map[string]any{"credential": forged}), 401, "PASSKEY_INVALID")
+
+		r = c.do("GET", "/auth/passkeys", nil)
+		expect(t, r, 200, "")
+		if string(r.Env.Data) != "[]" {
+			t.Fatalf("passkeys of a new account: %s", r.Env.Data)
+		}
+		expect(t, c.do("DELETE", "/auth/passkeys/0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", nil), 404, "NOT_FOUND")
+		expect(t, c.do("DELETE", "/auth/passkeys/not-a-uuid", nil), 404, "NOT_FOUND")
+
+		anon := s.client()
+		r = anon.do("POST", "/auth/passkeys/login/options", nil)
+		expect(t, r, 200, "")
+		var lo struct {
+			ChallengeID string `json:"challengeId"`
+			Options     struct {
+				Challenge        string `json:"challenge"`
+				AllowCredentials []any  `json:"allowCredentials"`
+			} `json:"options"`
+		}
+		r.data(t, &lo)
+		if lo.ChallengeID == "" || lo.Options.Challenge == "" || len(lo.Options.AllowCredentials) != 0 {
+			t.Fatalf("login options %s", r.Env.Data)
+		}
+		assertion := map[string]any{"id": "AQID", "rawId": "AQID", "type": "public-key",
+			"response": map[string]any{"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": "AA"}}
+		for name, body := range map[string]map[string]any{
+			"unknown challenge":   {"challengeId": "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", "credential": assertion},
+			"malformed challenge": {"challengeId": "x", "credential": assertion},
+			"forged assertion":    {"challengeId": lo.ChallengeID, "credential": assertion},
+			"used challenge":      {"challengeId": lo.ChallengeID, "credential": assertion},
+		} {
+			t.Run(name, func(t *testing.T) {
+				r := anon.do("POST", "/auth/passkeys/login", body)
+				expect(t, r, 401, "PASSKEY_INVALID")
+				if len(r.Cookies) != 0 {
+					t.Error("a failed passkey login set a cookie")
+				}
+			})
+		}
+		expect(t, anon.do("POST", "/auth/passkeys/login", map[string]any{"challengeId": lo.ChallengeID}), 400, "VALIDATION_FAILED")
+		expect(t, anon.do("POST", "/auth/passkeys/login/options", map[string]any{"x": 1}), 400, "VALIDATION_FAILED")
+	})
+}

@@ -1092,9 +1092,9 @@ type PasskeyListEnvelopeSuccess bool
 type PasskeyLoginOptionsEnvelope struct {
 	Data struct {
 		ChallengeId openapi_types.UUID `json:"challengeId"`
-		Options     struct {
-			PublicKey map[string]interface{} `json:"publicKey"`
-		} `json:"options"`
+
+		// Options PublicKeyCredentialRequestOptions in JSON form (binary fields base64url).
+		Options map[string]interface{} `json:"options"`
 	} `json:"data"`
 
 	// Message For humans; may change. Never switch on it.
@@ -1646,10 +1646,8 @@ type VerifyEmailRequest struct {
 
 // WebAuthnOptionsEnvelope defines model for WebAuthnOptionsEnvelope.
 type WebAuthnOptionsEnvelope struct {
-	// Data WebAuthn options in JSON form, with the options under publicKey.
-	Data struct {
-		PublicKey map[string]interface{} `json:"publicKey"`
-	} `json:"data"`
+	// Data PublicKeyCredentialCreationOptions in JSON form (binary fields base64url).
+	Data map[string]interface{} `json:"data"`
 
 	// Message For humans; may change. Never switch on it.
 	Message string `json:"message"`
