@@ -200,8 +200,14 @@ let stepUpInFlight = null;
  */
 function stepUp() {
   if (stepUpInFlight === null) {
-    stepUpInFlight = askPassword(async (password) => {
-      const pair = await api('POST', '/auth/reauthenticate', { password }, { stepUp: false });
+    stepUpInFlight = askPassword(async (password, code) => {
+      // With two-step verification on, the service wants the code too (and the
+      // new token is then aal2, which changing factors needs).
+      const body = { password };
+      if (code) {
+        body.code = code;
+      }
+      const pair = await api('POST', '/auth/reauthenticate', body, { stepUp: false });
       signedIn(pair);
       count('reauthenticated', 'Password confirmed: got a fresh access token for the same session');
       return pair.accessToken;
@@ -264,10 +270,185 @@ async function api(method, path, body, { stepUp: allowStepUp = true } = {}) {
 async function login(email, password) {
   // refreshTokenTransport "cookie" is the default; it is spelled out here because it
   // is the point: browsers keep the refresh token in the HttpOnly cookie.
-  const pair = await send('POST', '/auth/login', { body: { email, password, refreshTokenTransport: 'cookie' } });
-  signedIn(pair);
-  count('signed-in', `Signed in as ${pair.user.email}; access token valid for ${pair.expiresIn} s`);
+  const data = await send('POST', '/auth/login', { body: { email, password, refreshTokenTransport: 'cookie' } });
+  if (data.mfaRequired) {
+    // The password was right; the account wants its second factor. Nothing was
+    // issued yet: keep the mfaToken (5 minutes, single use) for the next step.
+    pendingMfaToken = data.mfaToken;
+    els.mfaForm.hidden = false;
+    els.mfaCode.focus();
+    count('mfa-required', 'Password accepted; two-step verification asks for a code');
+    return;
+  }
+  signedIn(data);
+  count('signed-in', `Signed in as ${data.user.email}; access token valid for ${data.expiresIn} s`);
   loadSessions().catch(report(els.sessionsStatus));
+  loadPasskeys().catch(report(els.securityStatus));
+}
+
+/** The mfaToken of a sign-in waiting for its code, or null. */
+let pendingMfaToken = null;
+
+async function verifyMfa(code, recoveryCode) {
+  const body = { mfaToken: pendingMfaToken, refreshTokenTransport: 'cookie' };
+  if (recoveryCode) {
+    body.recoveryCode = recoveryCode;
+  } else {
+    body.code = code;
+  }
+  const pair = await send('POST', '/auth/mfa/verify', { body });
+  pendingMfaToken = null;
+  els.mfaForm.hidden = true;
+  signedIn(pair);
+  count('signed-in', `Signed in as ${pair.user.email} with two-step verification`);
+  loadSessions().catch(report(els.sessionsStatus));
+  loadPasskeys().catch(report(els.securityStatus));
+}
+
+// ---------------------------------------------------------------------------------------
+// Second factors. WebAuthn options and answers travel as JSON with binary fields in
+// base64url; the browser API wants and gives ArrayBuffers.
+
+function b64urlToBytes(s) {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+function bytesToB64url(buf) {
+  let bin = '';
+  for (const b of new Uint8Array(buf)) {
+    bin += String.fromCharCode(b);
+  }
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** A PublicKeyCredential in the JSON form the service reads. */
+function credentialJSON(cred) {
+  const r = cred.response;
+  const response = { clientDataJSON: bytesToB64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = bytesToB64url(r.attestationObject);
+    if (r.getTransports) {
+      response.transports = r.getTransports();
+    }
+  } else {
+    response.authenticatorData = bytesToB64url(r.authenticatorData);
+    response.signature = bytesToB64url(r.signature);
+    if (r.userHandle) {
+      response.userHandle = bytesToB64url(r.userHandle);
+    }
+  }
+  return {
+    id: cred.id, rawId: bytesToB64url(cred.rawId), type: cred.type, response,
+    clientExtensionResults: cred.getClientExtensionResults(),
+    authenticatorAttachment: cred.authenticatorAttachment || undefined,
+  };
+}
+
+/** Passwordless sign-in: the authenticator offers the passkeys it holds for this site. */
+async function passkeyLogin() {
+  const { challengeId, options } = await send('POST', '/auth/passkeys/login/options');
+  options.challenge = b64urlToBytes(options.challenge);
+  for (const c of options.allowCredentials || []) {
+    c.id = b64urlToBytes(c.id);
+  }
+  const cred = await navigator.credentials.get({ publicKey: options });
+  const pair = await send('POST', '/auth/passkeys/login', {
+    body: { challengeId, credential: credentialJSON(cred), refreshTokenTransport: 'cookie' },
+  });
+  signedIn(pair);
+  count('signed-in', `Signed in as ${pair.user.email} with a passkey`);
+  loadSessions().catch(report(els.sessionsStatus));
+  loadPasskeys().catch(report(els.securityStatus));
+}
+
+async function addPasskey() {
+  const options = await api('POST', '/auth/passkeys/registration/options', { name: 'This browser' });
+  options.challenge = b64urlToBytes(options.challenge);
+  options.user.id = b64urlToBytes(options.user.id);
+  for (const c of options.excludeCredentials || []) {
+    c.id = b64urlToBytes(c.id);
+  }
+  const cred = await navigator.credentials.create({ publicKey: options });
+  await api('POST', '/auth/passkeys/registration', { credential: credentialJSON(cred) });
+  count('passkey-added', 'Passkey added');
+  await loadPasskeys();
+}
+
+async function loadPasskeys() {
+  const list = await api('GET', '/auth/passkeys');
+  const items = list.map((k) => {
+    const li = document.createElement('li');
+    li.dataset.testid = 'passkey';
+    const used = k.lastUsedAt ? `, last used ${formatTime(k.lastUsedAt)}` : '';
+    li.textContent = `${k.name} (added ${formatTime(k.createdAt)}${used}) `;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary small';
+    button.textContent = 'Remove';
+    button.addEventListener('click', busy(button, els.securityStatus, async () => {
+      await api('DELETE', `/auth/passkeys/${encodeURIComponent(k.id)}`);
+      count('passkey-removed', 'Passkey removed');
+      await loadPasskeys();
+    }));
+    li.append(button);
+    return li;
+  });
+  els.passkeysList.replaceChildren(...items);
+  els.passkeysList.dataset.count = String(list.length);
+}
+
+async function enrollTotp() {
+  const e = await api('POST', '/auth/mfa/totp');
+  els.totpQr.src = e.qrCode; // a data: URL; the page's CSP allows img-src data:
+  els.totpSecret.textContent = e.secret;
+  els.totpForm.hidden = false;
+  els.totpCode.focus();
+}
+
+async function confirmTotp(code) {
+  const { recoveryCodes } = await api('POST', '/auth/mfa/totp/confirm', { code });
+  els.totpForm.hidden = true;
+  els.totpSecret.textContent = '';
+  showCodes(recoveryCodes);
+  count('mfa-enabled', 'Two-step verification is on');
+}
+
+async function regenerateCodes() {
+  const { recoveryCodes } = await api('POST', '/auth/mfa/recovery-codes');
+  showCodes(recoveryCodes);
+  count('codes-regenerated', 'New recovery codes; the old ones no longer work');
+}
+
+async function disableTotp() {
+  await api('DELETE', '/auth/mfa/totp');
+  els.codesView.hidden = true;
+  count('mfa-disabled', 'Two-step verification is off');
+}
+
+/** The recovery codes last shown, for the download button. */
+let shownCodes = [];
+
+function showCodes(codes) {
+  shownCodes = codes;
+  els.codesList.replaceChildren(...codes.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = c;
+    return li;
+  }));
+  els.codesView.hidden = false;
+}
+
+/** Saves the codes as a text file; they exist nowhere else once this page closes. */
+function downloadCodes() {
+  const text = `Gatehouse recovery codes for ${currentUser ? currentUser.email : ''}\n` +
+    'Each code works once.\n\n' + shownCodes.join('\n') + '\n';
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  a.download = 'gatehouse-recovery-codes.txt';
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  count('codes-downloaded', 'Recovery codes downloaded');
 }
 
 async function register(email, password, name) {
@@ -420,6 +601,25 @@ const els = {
   reauthDialog: byId('reauth-dialog'),
   reauthForm: byId('reauth-form'),
   reauthPassword: byId('reauth-password'),
+  reauthCode: byId('reauth-code'),
+  passkeyLogin: byId('passkey-login'),
+  mfaForm: byId('mfa-form'),
+  mfaCode: byId('mfa-code'),
+  mfaRecovery: byId('mfa-recovery'),
+  mfaError: byId('mfa-error'),
+  totpEnroll: byId('totp-enroll'),
+  totpForm: byId('totp-form'),
+  totpQr: byId('totp-qr'),
+  totpSecret: byId('totp-secret'),
+  totpCode: byId('totp-code'),
+  codesRegenerate: byId('codes-regenerate'),
+  totpDisable: byId('totp-disable'),
+  codesView: byId('codes-view'),
+  codesList: byId('codes-list'),
+  codesDownload: byId('codes-download'),
+  passkeysList: byId('passkeys-list'),
+  passkeyAdd: byId('passkey-add'),
+  securityStatus: byId('security-status'),
   reauthError: byId('reauth-error'),
   reauthCancel: byId('reauth-cancel'),
   linkView: byId('link-view'),
@@ -589,6 +789,7 @@ function askPassword(attempt) {
       els.reauthCancel.removeEventListener('click', onCancel);
       dialog.removeEventListener('cancel', onCancel);
       els.reauthPassword.value = ''; // do not leave the password in the DOM
+      els.reauthCode.value = '';
       if (dialog.open) {
         dialog.close();
       }
@@ -599,10 +800,12 @@ function askPassword(attempt) {
       const submit = els.reauthForm.querySelector('[type=submit]');
       submit.disabled = true;
       try {
-        finish(resolve, await attempt(els.reauthPassword.value));
+        finish(resolve, await attempt(els.reauthPassword.value, els.reauthCode.value.trim()));
       } catch (e) {
-        if (e.code === 'INVALID_CREDENTIALS' || e.code === 'VALIDATION_FAILED' || e.code === 'TOO_MANY_REQUESTS') {
-          showMessage(els.reauthError, e.code === 'VALIDATION_FAILED' ? 'Enter your password.' : describe(e));
+        if (['INVALID_CREDENTIALS', 'VALIDATION_FAILED', 'TOO_MANY_REQUESTS', 'MFA_CODE_INVALID'].includes(e.code)) {
+          const codeWanted = e.details.some((d) => d.field === 'code');
+          showMessage(els.reauthError, codeWanted ? 'Enter the code from your authenticator app.'
+            : e.code === 'VALIDATION_FAILED' ? 'Enter your password.' : describe(e));
           els.reauthPassword.select();
         } else {
           finish(reject, e);
@@ -772,6 +975,23 @@ const mailLink = takeMailLink();
 if (mailLink) {
   handleMailLink(mailLink);
 }
+els.passkeyLogin.addEventListener('click', busy(els.passkeyLogin, els.loginError, passkeyLogin));
+
+els.mfaForm.addEventListener('submit', busy(els.mfaForm.querySelector('[type=submit]'), els.mfaError, async () => {
+  await verifyMfa(els.mfaCode.value.trim(), els.mfaRecovery.value.trim());
+  els.mfaCode.value = '';
+  els.mfaRecovery.value = '';
+}));
+
+els.totpEnroll.addEventListener('click', busy(els.totpEnroll, els.securityStatus, enrollTotp));
+els.totpForm.addEventListener('submit', busy(els.totpForm.querySelector('[type=submit]'), els.securityStatus, async () => {
+  await confirmTotp(els.totpCode.value.trim());
+  els.totpCode.value = '';
+}));
+els.codesRegenerate.addEventListener('click', busy(els.codesRegenerate, els.securityStatus, regenerateCodes));
+els.totpDisable.addEventListener('click', busy(els.totpDisable, els.securityStatus, disableTotp));
+els.codesDownload.addEventListener('click', downloadCodes);
+els.passkeyAdd.addEventListener('click', busy(els.passkeyAdd, els.securityStatus, addPasskey));
 
 // A small handle for the browser console and for the end-to-end tests. It exposes
 // operations, not the token: the token stays in this module's variable. (A script
