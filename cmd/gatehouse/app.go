@@ -477,9 +477,14 @@ func registerRoutes(d routeDeps) {
 
 // schedulePurge deletes ended sessions in the background on every instance;
 // the deletes are idempotent, so instances running it at once do no harm.
-func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, acc *account.Service, log *slog.Logger) {
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, acc *account.Service, m *mfauc.Service, log *slog.Logger) {
 	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		n, err := a.PurgeEnded(ctx)
+		if err == nil {
+			var c int
+			c, err = m.PurgeCeremonies(ctx)
+			n += c
+		}
 		if n > 0 {
 			log.Info("purged ended sessions", slog.Int("count", n))
 		}

@@ -188,3 +188,9 @@ func (s *Service) FinishLogin(ctx context.Context, challengeID string, response 
 	}
 	return used.UserID, verified, nil
 }
+
+// PurgeCeremonies deletes WebAuthn ceremonies that were begun and never
+// finished, once expired.
+func (s *Service) PurgeCeremonies(ctx context.Context) (int, error) {
+	return s.d.Ceremonies.PurgeExpired(ctx, s.now())
+}

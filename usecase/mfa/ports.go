@@ -125,6 +125,8 @@ type CeremonyStore interface {
 	// TakeForUser removes userID's ceremonies of purpose and returns the
 	// newest; mfa.ErrPasskeyInvalid if there is none.
 	TakeForUser(ctx context.Context, userID, purpose string) (Ceremony, error)
+	// PurgeExpired deletes ceremonies that expired before before.
+	PurgeExpired(ctx context.Context, before time.Time) (int, error)
 }
 
 // WebAuthn runs the relying party's side of WebAuthn ceremonies.
