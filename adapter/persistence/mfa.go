@@ -267,13 +267,14 @@ type mfaChallengeRecord struct {
 	ExpiresAt time.Time    `gorm:"column:expires_at"`
 	Failures  int          `gorm:"column:failures"`
 	UsedAt    sql.NullTime `gorm:"column:used_at"`
+	CredVer   int64        `gorm:"column:credential_version"`
 }
 
 func (mfaChallengeRecord) TableName() string { return "mfa_challenges" }
 
 func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
-		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt)}
+		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
 	copy(c.Hash[:], r.TokenHash)
 	return c
 }
@@ -289,7 +290,7 @@ func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallenge
 // Create implements auth.MFAChallengeStore.
 func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
-		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt)}
+		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion}
 	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
 		return wrapErr("create mfa challenge", err)
 	}

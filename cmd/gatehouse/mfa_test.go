@@ -335,3 +335,20 @@ func TestPasskeyBadInput(t *testing.T) {
 		expect(t, anon.do("POST", "/auth/passkeys/login/options", map[string]any{"x": 1}), 400, "VALIDATION_FAILED")
 	})
 }
+
+// A password change between the password and the code voids the pending
+// login: the mfaToken was bought with the old password.
+func TestSecondFactorPasswordChangeVoidsToken(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		s := startServer(t, testEnv(dbURL(t)))
+		const email, password = "changed@example.com", "first password 123"
+		owner := s.client()
+		owner.register(email, password)
+		_, codes := enableTOTP(t, owner)
+		m := startMFALogin(t, s, email, password)
+		expect(t, owner.do("PUT", "/users/me/password", map[string]any{"currentPassword": password, "newPassword": "second password 456"}), 200, "")
+		expect(t, s.client().do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": m.MFAToken, "recoveryCode": codes[0]}), 401, "MFA_CODE_INVALID")
+		m2 := startMFALogin(t, s, email, "second password 456")
+		expect(t, s.client().do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": m2.MFAToken, "recoveryCode": codes[0]}), 200, "")
+	})
+}

@@ -123,6 +123,9 @@ type Challenge struct {
 	Failures int
 	// UsedAt is set once the token started a session.
 	UsedAt time.Time
+	// CredentialVersion is the account's credential version when the
+	// password was proven; a password change since voids the token.
+	CredentialVersion int64
 }
 
 // ChallengeTTL is how long an mfaToken lives.

@@ -74,7 +74,8 @@ func (s *Service) challenge(ctx context.Context, u user.User, factors []string) 
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.now()
-	c := mfa.Challenge{Hash: sha256.Sum256([]byte(tok)), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL)}
+	c := mfa.Challenge{Hash: sha256.Sum256([]byte(tok)), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL),
+		CredentialVersion: u.CredentialVersion}
 	if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error { return s.d.MFAChallenges.Create(ctx, c) }); err != nil {
 		return TokenPair{}, err
 	}
@@ -131,7 +132,17 @@ func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (
 			if c.UserID != u.ID || !c.Usable(now) {
 				return mfa.ErrCodeInvalid
 			}
-			err := s.proveFactor(ctx, u, "", in.Code, in.RecoveryCode, meta)
+			// A password change since the password was proven voids the
+			// pending login, as it would a session (the credential version
+			// is locked so a change cannot commit in between).
+			v, err := s.d.Users.LockCredential(ctx, u.ID)
+			if errors.Is(err, user.ErrNotFound) || err == nil && v != c.CredentialVersion {
+				return mfa.ErrCodeInvalid
+			}
+			if err != nil {
+				return err
+			}
+			err = s.proveFactor(ctx, u, "", in.Code, in.RecoveryCode, meta)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
 				// Kept: the wrong code counts against the token.
 				c.Failures++

@@ -37,6 +37,7 @@ CREATE TABLE mfa_challenges (
     created_at TIMESTAMPTZ NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL,
     failures   INTEGER     NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    credential_version BIGINT      NOT NULL DEFAULT 0,
     used_at    TIMESTAMPTZ NULL
 );
 CREATE INDEX mfa_challenges_expires_at_idx ON mfa_challenges (expires_at);

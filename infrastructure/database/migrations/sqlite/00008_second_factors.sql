@@ -38,6 +38,7 @@ CREATE TABLE mfa_challenges (
     created_at DATETIME    NOT NULL,
     expires_at DATETIME    NOT NULL,
     failures   INTEGER     NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    credential_version INTEGER     NOT NULL DEFAULT 0,
     used_at    DATETIME    NULL
 );
 CREATE INDEX mfa_challenges_expires_at_idx ON mfa_challenges (expires_at);
