@@ -186,6 +186,32 @@ func TestPasskeys(t *testing.T) {
 		expect(t, anon.do("POST", "/auth/passkeys/login", map[string]any{"challengeId": lo3.ChallengeID, "credential": key.get(lo3.Options)}), 401, "PASSKEY_INVALID")
 		key.count = 10
 
+		// A good passkey of a disabled account starts no session.
+		const rootPW = "correct horse battery"
+		if code, out, errOut := cli(t, env, rootPW+"\n", "users", "create", "--email", "root@example.com", "--role", "admin", "--role", "user"); code != 0 {
+			t.Fatalf("users create: %d %q %q", code, out, errOut)
+		}
+		root := a.client()
+		if _, r := root.login("root@example.com", rootPW, "body"); r.Status != 200 {
+			t.Fatalf("root login: %s", r.Body)
+		}
+		expect(t, root.do("PATCH", "/admin/users/"+reg.User.ID, map[string]any{"disabled": true}), 200, "")
+		r = anon.do("POST", "/auth/passkeys/login/options", nil)
+		var loOff loginOptions
+		r.data(t, &loOff)
+		expect(t, anon.do("POST", "/auth/passkeys/login", map[string]any{"challengeId": loOff.ChallengeID, "credential": key.get(loOff.Options)}), 403, "USER_DISABLED")
+		expect(t, root.do("PATCH", "/admin/users/"+reg.User.ID, map[string]any{"disabled": false}), 200, "")
+		// Disabling revoked every session: sign in with the passkey again.
+		r = anon.do("POST", "/auth/passkeys/login/options", nil)
+		var loOn loginOptions
+		r.data(t, &loOn)
+		r = anon.do("POST", "/auth/passkeys/login", map[string]any{"challengeId": loOn.ChallengeID, "credential": key.get(loOn.Options), "refreshTokenTransport": "body"})
+		expect(t, r, 200, "")
+		r.data(t, &p)
+		if _, r := onA.login("passkey@example.com", "passkey password", "body"); r.Status != 200 {
+			t.Fatalf("password login after re-enabling: %s", r.Body)
+		}
+
 		// The passkey session is aal2: it can manage factors; the list shows the use.
 		c := b.client()
 		c.bearer = p.AccessToken

@@ -134,13 +134,28 @@ func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (
 			}
 			// A password change since the password was proven voids the
 			// pending login, as it would a session (the credential version
-			// is locked so a change cannot commit in between).
+			// is locked so a change cannot commit in between). An account
+			// disabled since then (which also moves the version) is told
+			// so rather than that its code is wrong.
 			v, err := s.d.Users.LockCredential(ctx, u.ID)
-			if errors.Is(err, user.ErrNotFound) || err == nil && v != c.CredentialVersion {
+			if errors.Is(err, user.ErrNotFound) {
 				return mfa.ErrCodeInvalid
 			}
 			if err != nil {
 				return err
+			}
+			cur, err := s.d.Users.ByID(ctx, u.ID)
+			if errors.Is(err, user.ErrNotFound) {
+				return mfa.ErrCodeInvalid
+			}
+			if err != nil {
+				return err
+			}
+			if err := cur.CanSignIn(); err != nil {
+				return err
+			}
+			if v != c.CredentialVersion {
+				return mfa.ErrCodeInvalid
 			}
 			err = s.proveFactor(ctx, u, "", in.Code, in.RecoveryCode, meta)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
@@ -208,11 +223,26 @@ func (s *Service) PasskeyLogin(ctx context.Context, challengeID string, credenti
 	now := s.now()
 	var pair TokenPair
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		// Like a password login: the credential is held so a password
+		// change or reset (which revokes every session) either committed
+		// before or waits until this session exists, and the account is
+		// read under that hold.
+		if _, err := s.d.Users.LockCredential(ctx, userID); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				return mfa.ErrPasskeyInvalid
+			}
+			return err
+		}
 		u, err := s.d.Users.ByID(ctx, userID)
 		if errors.Is(err, user.ErrNotFound) {
 			return mfa.ErrPasskeyInvalid
 		}
 		if err != nil {
+			return err
+		}
+		// The passkey proved the person; a disabled account still may not
+		// sign in.
+		if err := u.CanSignIn(); err != nil {
 			return err
 		}
 		methods := passkeyUnverified

@@ -1759,6 +1759,9 @@ type TooManyRequests = ErrorEnvelope
 // UnsupportedMediaType The error envelope. `data` is absent.
 type UnsupportedMediaType = ErrorEnvelope
 
+// UserDisabled The error envelope. `data` is absent.
+type UserDisabled = ErrorEnvelope
+
 // UserOK defines model for UserOK.
 type UserOK = UserEnvelope
 
@@ -2328,7 +2331,8 @@ type ClientInterface interface {
 	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
-	// `401 PASSKEY_INVALID`.
+	// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+	// is `403 USER_DISABLED`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2342,7 +2346,8 @@ type ClientInterface interface {
 	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
-	// `401 PASSKEY_INVALID`.
+	// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+	// is `403 USER_DISABLED`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3425,7 +3430,8 @@ func (c *Client) ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn
 // flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 // `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 // foreign ceremony, an unknown credential, or a sign counter that went backwards is
-// `401 PASSKEY_INVALID`.
+// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+// is `403 USER_DISABLED`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3449,7 +3455,8 @@ func (c *Client) PasskeyLoginWithBody(ctx context.Context, contentType string, b
 // flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 // `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 // foreign ceremony, an unknown credential, or a sign counter that went backwards is
-// `401 PASSKEY_INVALID`.
+// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+// is `403 USER_DISABLED`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6414,7 +6421,8 @@ type ClientWithResponsesInterface interface {
 	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
-	// `401 PASSKEY_INVALID`.
+	// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+	// is `403 USER_DISABLED`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6428,7 +6436,8 @@ type ClientWithResponsesInterface interface {
 	// flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 	// `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 	// foreign ceremony, an unknown credential, or a sign counter that went backwards is
-	// `401 PASSKEY_INVALID`.
+	// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+	// is `403 USER_DISABLED`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9623,6 +9632,11 @@ type VerifyMfaResponse401Headers struct {
 	XRequestID      string
 }
 
+// VerifyMfaResponse403Headers the declared response headers of an HTTP 403 response for VerifyMfa
+type VerifyMfaResponse403Headers struct {
+	XRequestID string
+}
+
 // VerifyMfaResponse413Headers the declared response headers of an HTTP 413 response for VerifyMfa
 type VerifyMfaResponse413Headers struct {
 	XRequestID string
@@ -9663,6 +9677,8 @@ type VerifyMfaResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *MFACodeInvalid
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UserDisabled
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -9681,6 +9697,8 @@ type VerifyMfaResponse struct {
 	Headers400 *VerifyMfaResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *VerifyMfaResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *VerifyMfaResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *VerifyMfaResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -9708,6 +9726,11 @@ func (r VerifyMfaResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r VerifyMfaResponse) GetJSON401() *MFACodeInvalid {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifyMfaResponse) GetJSON403() *UserDisabled {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -9907,6 +9930,11 @@ type PasskeyLoginResponse401Headers struct {
 	XRequestID      string
 }
 
+// PasskeyLoginResponse403Headers the declared response headers of an HTTP 403 response for PasskeyLogin
+type PasskeyLoginResponse403Headers struct {
+	XRequestID string
+}
+
 // PasskeyLoginResponse413Headers the declared response headers of an HTTP 413 response for PasskeyLogin
 type PasskeyLoginResponse413Headers struct {
 	XRequestID string
@@ -9947,6 +9975,8 @@ type PasskeyLoginResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *PasskeyInvalid
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UserDisabled
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -9965,6 +9995,8 @@ type PasskeyLoginResponse struct {
 	Headers400 *PasskeyLoginResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PasskeyLoginResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PasskeyLoginResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *PasskeyLoginResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -9992,6 +10024,11 @@ func (r PasskeyLoginResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r PasskeyLoginResponse) GetJSON401() *PasskeyInvalid {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PasskeyLoginResponse) GetJSON403() *UserDisabled {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -13689,7 +13726,8 @@ func (c *ClientWithResponses) ListPasskeysWithResponse(ctx context.Context, reqE
 // flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 // `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 // foreign ceremony, an unknown credential, or a sign counter that went backwards is
-// `401 PASSKEY_INVALID`.
+// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+// is `403 USER_DISABLED`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13709,7 +13747,8 @@ func (c *ClientWithResponses) PasskeyLoginWithBodyWithResponse(ctx context.Conte
 // flags, and starts a new session: a token pair, fresh, `aal: aal2`,
 // `amr: ["hwk","mfa"]` (user verification is required). A failed, expired or
 // foreign ceremony, an unknown credential, or a sign counter that went backwards is
-// `401 PASSKEY_INVALID`.
+// `401 PASSKEY_INVALID`. The account of a good passkey that an administrator disabled
+// is `403 USER_DISABLED`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17592,6 +17631,13 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UserDisabled
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17688,6 +17734,16 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers VerifyMfaResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers VerifyMfaResponse413Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -17933,6 +17989,13 @@ func ParsePasskeyLoginResponse(rsp *http.Response) (*PasskeyLoginResponse, error
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UserDisabled
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18029,6 +18092,16 @@ func ParsePasskeyLoginResponse(rsp *http.Response) (*PasskeyLoginResponse, error
 			headers.XRequestID = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PasskeyLoginResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers PasskeyLoginResponse413Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
