@@ -352,3 +352,39 @@ func TestSecondFactorPasswordChangeVoidsToken(t *testing.T) {
 		expect(t, s.client().do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": m2.MFAToken, "recoveryCode": codes[0]}), 200, "")
 	})
 }
+
+// An account disabled between its password and its code gets no session,
+// and a disabled account with a second factor is told USER_DISABLED after
+// the password, before any code is asked for (no mfaToken).
+func TestSecondFactorDisabledAccount(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		env := testEnv(dbURL(t))
+		s := startServer(t, env)
+		const rootPW = "correct horse battery"
+		if code, out, errOut := cli(t, env, rootPW+"\n", "users", "create", "--email", "root@example.com", "--role", "admin", "--role", "user"); code != 0 {
+			t.Fatalf("users create: %d %q %q", code, out, errOut)
+		}
+		root := s.client()
+		if _, r := root.login("root@example.com", rootPW, "body"); r.Status != 200 {
+			t.Fatalf("root login: %s", r.Body)
+		}
+		const email, password = "disabled@example.com", "disabled password 1"
+		owner := s.client()
+		reg := owner.register(email, password)
+		_, codes := enableTOTP(t, owner)
+
+		m := startMFALogin(t, s, email, password)
+		expect(t, root.do("PATCH", "/admin/users/"+reg.User.ID, map[string]any{"disabled": true}), 200, "")
+		expect(t, s.client().do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": m.MFAToken, "recoveryCode": codes[0]}), 403, "USER_DISABLED")
+		r := s.client().do("POST", "/auth/login", map[string]any{"email": email, "password": password})
+		expect(t, r, 403, "USER_DISABLED")
+		if strings.Contains(string(r.Body), "mfaToken") {
+			t.Fatalf("a disabled account was asked for a code: %s", r.Body)
+		}
+
+		// Enabled again, the recovery code was not used up by the refusal.
+		expect(t, root.do("PATCH", "/admin/users/"+reg.User.ID, map[string]any{"disabled": false}), 200, "")
+		m2 := startMFALogin(t, s, email, password)
+		expect(t, s.client().do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": m2.MFAToken, "recoveryCode": codes[0]}), 200, "")
+	})
+}
