@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -27,10 +28,24 @@ type Config struct {
 // RP runs ceremonies.
 type RP struct{ w *webauthn.WebAuthn }
 
+// errNoDomain answers every ceremony of an RP whose ID is an IP address:
+// WebAuthn binds credentials to a domain, so browsers refuse such an RP.
+var errNoDomain = fmt.Errorf("%w: passkeys need a domain name as relying party ID (WEBAUTHN_RP_ID or PUBLIC_URL)", mfa.ErrPasskeyInvalid)
+
+// Available reports whether ceremonies can run (the RP ID is a domain).
+func (r *RP) Available() bool { return r.w != nil }
+
 var _ mfauc.WebAuthn = (*RP)(nil)
 
 // New returns an RP for cfg.
+//
+// An RP ID that is an IP address (PUBLIC_URL such as http://127.0.0.1:3000
+// in development) is no error: the service starts, and every ceremony
+// answers PASSKEY_INVALID, since no browser would run one for it.
 func New(cfg Config) (*RP, error) {
+	if net.ParseIP(cfg.RPID) != nil {
+		return &RP{}, nil
+	}
 	w, err := webauthn.New(&webauthn.Config{
 		RPID: cfg.RPID, RPDisplayName: cfg.RPName, RPOrigins: cfg.Origins,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
@@ -78,6 +93,9 @@ func newAccount(u user.User, keys []mfa.Passkey) (account, error) {
 
 // BeginRegistration implements mfa.WebAuthn.
 func (r *RP) BeginRegistration(u user.User, existing []mfa.Passkey) ([]byte, []byte, error) {
+	if r.w == nil {
+		return nil, nil, errNoDomain
+	}
 	a, err := newAccount(u, existing)
 	if err != nil {
 		return nil, nil, err
@@ -93,6 +111,9 @@ func (r *RP) BeginRegistration(u user.User, existing []mfa.Passkey) ([]byte, []b
 
 // FinishRegistration implements mfa.WebAuthn.
 func (r *RP) FinishRegistration(u user.User, existing []mfa.Passkey, state, response []byte) ([]byte, []byte, error) {
+	if r.w == nil {
+		return nil, nil, errNoDomain
+	}
 	var session webauthn.SessionData
 	if err := json.Unmarshal(state, &session); err != nil {
 		return nil, nil, fmt.Errorf("webauthn: stored session: %w", err)
@@ -122,6 +143,9 @@ func (r *RP) FinishRegistration(u user.User, existing []mfa.Passkey, state, resp
 // BeginLogin implements mfa.WebAuthn: a discoverable login, so the allow
 // list is empty and the page need not know who is signing in.
 func (r *RP) BeginLogin() ([]byte, []byte, error) {
+	if r.w == nil {
+		return nil, nil, errNoDomain
+	}
 	assertion, session, err := r.w.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, nil, fmt.Errorf("webauthn: begin login: %w", err)
@@ -133,6 +157,9 @@ func (r *RP) BeginLogin() ([]byte, []byte, error) {
 // flags are updated in the returned credential; a counter that went
 // backwards (a cloned authenticator) is refused.
 func (r *RP) FinishLogin(state, response []byte, find func(credentialID, userHandle []byte) (user.User, []mfa.Passkey, error)) (mfa.Passkey, bool, error) {
+	if r.w == nil {
+		return mfa.Passkey{}, false, errNoDomain
+	}
 	var session webauthn.SessionData
 	if err := json.Unmarshal(state, &session); err != nil {
 		return mfa.Passkey{}, false, fmt.Errorf("webauthn: stored session: %w", err)

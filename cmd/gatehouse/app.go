@@ -304,8 +304,13 @@ func newTOTPStore(db *gorm.DB, keys *sealbox.Keyring, log *slog.Logger) *persist
 	return persistence.NewTOTPStore(db, keys)
 }
 
-func newRelyingParty(cfg config.Config) (*webauthnrp.RP, error) {
-	return webauthnrp.New(webauthnrp.Config{RPID: cfg.MFA.RPID, RPName: cfg.MFA.RPName, Origins: cfg.MFA.Origins})
+func newRelyingParty(cfg config.Config, log *slog.Logger) (*webauthnrp.RP, error) {
+	rp, err := webauthnrp.New(webauthnrp.Config{RPID: cfg.MFA.RPID, RPName: cfg.MFA.RPName, Origins: cfg.MFA.Origins})
+	if err == nil && !rp.Available() {
+		log.Warn("passkeys are off: the WebAuthn relying party ID is an IP address; set PUBLIC_URL or WEBAUTHN_RP_ID to a domain name",
+			slog.String("rpId", cfg.MFA.RPID))
+	}
+	return rp, err
 }
 
 type mfaDeps struct {
