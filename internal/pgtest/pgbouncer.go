@@ -243,15 +243,7 @@ func (b *Bouncer) stopLocked() error {
 	}
 	cmd, exited := b.cmd, b.exited
 	b.cmd, b.exited = nil, nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return errors.New("pgbouncer ignored SIGTERM for 10s; killed")
+	return signalAndWait(cmd, exited, syscall.SIGTERM, 10*time.Second, "pgbouncer")
 }
 
 // Repoint makes pgbouncer forward to the PostgreSQL server on

@@ -2,7 +2,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -216,15 +215,21 @@ func (s *Server) stopLocked() error {
 	}
 	cmd, exited := s.cmd, s.exited
 	s.cmd, s.exited = nil, nil
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	return signalAndWait(cmd, exited, syscall.SIGQUIT, 15*time.Second, "postgres")
+}
+
+// signalAndWait sends sig to the process of cmd and waits for exited to
+// close; after grace it kills the process and reports that it had to.
+func signalAndWait(cmd *exec.Cmd, exited <-chan struct{}, sig syscall.Signal, grace time.Duration, name string) error {
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-exited:
 		return nil
-	case <-time.After(15 * time.Second):
+	case <-time.After(grace):
 	}
 	_ = cmd.Process.Kill()
 	<-exited
-	return errors.New("postgres ignored SIGQUIT for 15s; killed")
+	return fmt.Errorf("%s ignored %v for %s; killed", name, sig, grace)
 }
 
 // destroy stops the server and removes its directory.
