@@ -91,7 +91,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 		dest = append(dest, urec.targetsAfterID()...)
 	}
 	begin := time.Now()
-	err := db.Statement.ConnPool.QueryRowContext(ctx, query, args...).Scan(dest...)
+	err := queryRow(ctx, db, query, args, dest...)
 	s.trace(ctx, db, begin, query, err)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, user.User{}, false, nil
@@ -126,13 +126,15 @@ func (s *SessionStore) trace(ctx context.Context, db *gorm.DB, begin time.Time, 
 }
 
 // withUserSQL is the per-request liveness check: the session and its user
-// by the session's primary key, one indexed lookup.
+// by the session's primary key, one indexed lookup. SQLite reads $1 as a
+// named parameter, bound by position like ?1.
 var withUserSQL = `SELECT ` + sessionColumns("s.") + `, ` + userColumnsAfterID("u.") + `
-FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
+FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`
 
 // WithUser implements auth.SessionAuthenticator. It runs on every
-// authenticated request, so it scans into the records directly rather
-// than through gorm's reflective mapping.
+// authenticated request, so it goes straight to the connection and scans
+// into the records directly rather than through gorm's reflective mapping;
+// like the rotation, it reports to gorm's logger.
 func (s *SessionStore) WithUser(ctx context.Context, sessionID string) (session.Session, user.User, error) {
 	if !id.Valid(sessionID) {
 		return session.Session{}, user.User{}, session.ErrNotFound
@@ -141,7 +143,10 @@ func (s *SessionStore) WithUser(ctx context.Context, sessionID string) (session.
 		srec sessionRecord
 		urec userRecord
 	)
-	err := conn(ctx, s.db).Raw(withUserSQL, sessionID).Row().Scan(append(srec.targets(), urec.targetsAfterID()...)...)
+	db := conn(ctx, s.db)
+	begin := time.Now()
+	err := queryRow(ctx, db, withUserSQL, []any{sessionID}, append(srec.targets(), urec.targetsAfterID()...)...)
+	s.trace(ctx, db, begin, withUserSQL, err)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Session{}, user.User{}, session.ErrNotFound
 	}
