@@ -63,6 +63,9 @@ var rotateSQLite = strings.NewReplacer("$1", "?1", "$2", "?2", "$3", "?3", "$4",
 WHERE` + rotateWhere + `
 RETURNING ` + sessionColumns(""))
 
+// userAfterRotateSQL reads the rotated session's user on SQLite.
+var userAfterRotateSQL = `SELECT ` + userColumnsAfterID("") + ` FROM users WHERE id = $1`
+
 // RotateCurrent implements auth.RefreshRotator with one UPDATE of one row.
 // It goes straight to the connection (or the caller's transaction) with
 // positional parameters: building the statement through gorm cost more CPU
@@ -101,12 +104,16 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 	}
 	sess := srec.toDomain()
 	if !pg {
-		var u user.User
-		u, err = NewUserRepository(s.db).ByID(ctx, sess.UserID)
-		if err != nil {
-			return session.Session{}, user.User{}, false, err
+		// Straight to the connection too: on SQLite every statement is
+		// compiled again at each run, and gorm's reflective Take cost
+		// more than the rotation itself.
+		err = queryRow(ctx, db, userAfterRotateSQL, []any{srec.UserID}, urec.targetsAfterID()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return session.Session{}, user.User{}, false, user.ErrNotFound
 		}
-		return sess, u, true, nil
+		if err != nil {
+			return session.Session{}, user.User{}, false, wrapErr("user of rotated session", err)
+		}
 	}
 	urec.ID = srec.UserID
 	return sess, urec.toDomain(), true, nil
