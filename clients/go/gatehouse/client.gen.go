@@ -692,11 +692,15 @@ type AdminUser struct {
 	EmailVerified  bool                `json:"emailVerified"`
 	Id             openapi_types.UUID  `json:"id"`
 	LastLoginAt    *time.Time          `json:"lastLoginAt"`
-	MfaEnabled     bool                `json:"mfaEnabled"`
-	Name           string              `json:"name"`
-	Passkeys       int                 `json:"passkeys"`
-	Roles          []string            `json:"roles"`
-	UpdatedAt      time.Time           `json:"updatedAt"`
+
+	// MfaEnabled A TOTP second factor is confirmed (an enrollment never confirmed does not count).
+	MfaEnabled bool   `json:"mfaEnabled"`
+	Name       string `json:"name"`
+
+	// Passkeys Passkeys registered to the account.
+	Passkeys  int       `json:"passkeys"`
+	Roles     []string  `json:"roles"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // AdminUserEnvelope defines model for AdminUserEnvelope.
