@@ -95,21 +95,13 @@ func (d *AdminDirectory) Facts(ctx context.Context, ids []string, now time.Time)
 		return out, nil
 	}
 	db := conn(ctx, d.db)
-	var counts []struct {
-		UserID string
-		N      int
-	}
 	t := toDB(now)
-	err := db.Raw(`SELECT user_id, count(*) AS n FROM sessions
+	err := countPerUser(db, out, "count sessions", func(f *admin.Facts, n int) { f.ActiveSessions = n },
+		`SELECT user_id, count(*) AS n FROM sessions
 		WHERE user_id IN ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
-		GROUP BY user_id`, ids, t, t).Scan(&counts).Error
+		GROUP BY user_id`, ids, t, t)
 	if err != nil {
-		return nil, wrapErr("count sessions", err)
-	}
-	for _, c := range counts {
-		f := out[c.UserID]
-		f.ActiveSessions = c.N
-		out[c.UserID] = f
+		return nil, err
 	}
 	var logins []securityEventRecord
 	// The newest login per account, without an aggregate: SQLite returns
@@ -140,18 +132,28 @@ func (d *AdminDirectory) Facts(ctx context.Context, ids []string, now time.Time)
 		f.MFAEnabled = true
 		out[userID] = f
 	}
-	var passkeys []struct {
+	err = countPerUser(db, out, "count passkeys", func(f *admin.Facts, n int) { f.Passkeys = n },
+		`SELECT user_id, count(*) AS n FROM passkeys WHERE user_id IN ? GROUP BY user_id`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// countPerUser runs a grouped count (columns user_id and n) and hands each
+// account's count to set.
+func countPerUser(db *gorm.DB, out map[string]admin.Facts, what string, set func(*admin.Facts, int), query string, args ...any) error {
+	var counts []struct {
 		UserID string
 		N      int
 	}
-	err = db.Raw(`SELECT user_id, count(*) AS n FROM passkeys WHERE user_id IN ? GROUP BY user_id`, ids).Scan(&passkeys).Error
-	if err != nil {
-		return nil, wrapErr("count passkeys", err)
+	if err := db.Raw(query, args...).Scan(&counts).Error; err != nil {
+		return wrapErr(what, err)
 	}
-	for _, c := range passkeys {
+	for _, c := range counts {
 		f := out[c.UserID]
-		f.Passkeys = c.N
+		set(&f, c.N)
 		out[c.UserID] = f
 	}
-	return out, nil
+	return nil
 }
