@@ -32,7 +32,7 @@ type CookieOptions struct {
 }
 
 type handlers struct {
-	auth     *auth.Service
+	auth     AuthInteractors
 	account  *account.Service
 	recovery *recovery.Service
 	bind     *binder
@@ -88,15 +88,15 @@ func (h *handlers) register(c echo.Context) error {
 	in := auth.RegisterInput{
 		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
 	}
-	if h.auth.VerificationRequired() {
+	if h.auth.Registrar.VerificationRequired() {
 		// The same answer for a new and an existing address: the account
 		// is usable once its address is verified.
-		if err := h.auth.RegisterPending(c.Request().Context(), in, meta(c)); err != nil {
+		if err := h.auth.Registrar.RegisterPending(c.Request().Context(), in, meta(c)); err != nil {
 			return err
 		}
 		return ok(c, http.StatusAccepted, "Check your mail to finish registration", nil)
 	}
-	p, err := h.auth.Register(c.Request().Context(), in, meta(c))
+	p, err := h.auth.Registrar.Register(c.Request().Context(), in, meta(c))
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (h *handlers) login(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	p, err := h.auth.Login(c.Request().Context(), auth.Credentials{Email: req.Email, Password: req.Password}, meta(c))
+	p, err := h.auth.Login.Login(c.Request().Context(), auth.Credentials{Email: req.Email, Password: req.Password}, meta(c))
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (h *handlers) refresh(c echo.Context) error {
 	if tok == "" {
 		return session.ErrRefreshInvalid
 	}
-	p, err := h.auth.Refresh(c.Request().Context(), tok, meta(c))
+	p, err := h.auth.Refresher.Refresh(c.Request().Context(), tok, meta(c))
 	if err != nil {
 		if transport == transportCookie {
 			// A cookie that can never work again is removed, so the browser
@@ -172,7 +172,7 @@ func (h *handlers) logout(c echo.Context) error {
 	// The bearer token is the fallback credential. When a refresh token came
 	// too, a stale access token must not stop the logout.
 	if c.Request().Header.Get(echo.HeaderAuthorization) != "" || tok == "" {
-		p, err := authenticate(c, h.auth)
+		p, err := authenticate(c, h.auth.Authenticator)
 		switch {
 		case err == nil:
 			in.Principal = &p
@@ -180,7 +180,7 @@ func (h *handlers) logout(c echo.Context) error {
 			return err
 		}
 	}
-	if err := h.auth.Logout(c.Request().Context(), in, meta(c)); err != nil {
+	if err := h.auth.Revoker.Logout(c.Request().Context(), in, meta(c)); err != nil {
 		return err
 	}
 	h.clearRefreshCookie(c)
@@ -188,7 +188,7 @@ func (h *handlers) logout(c echo.Context) error {
 }
 
 func (h *handlers) logoutAll(c echo.Context) error {
-	if err := h.auth.LogoutAll(c.Request().Context(), principal(c), meta(c)); err != nil {
+	if err := h.auth.Revoker.LogoutAll(c.Request().Context(), principal(c), meta(c)); err != nil {
 		return err
 	}
 	h.clearRefreshCookie(c)
@@ -200,7 +200,7 @@ func (h *handlers) reauthenticate(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	p, err := h.auth.Reauthenticate(c.Request().Context(), principal(c), auth.ReauthInput{
+	p, err := h.auth.Reauthenticator.Reauthenticate(c.Request().Context(), principal(c), auth.ReauthInput{
 		Password: req.Password, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
 	if err != nil {
@@ -220,7 +220,7 @@ func (h *handlers) listSessions(c echo.Context) error {
 		}
 		limit = n
 	}
-	list, err := h.auth.ListSessions(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
+	list, err := h.auth.Lister.ListSessions(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (h *handlers) revokeSession(c echo.Context) error {
 		return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
 			Details: []fieldDetail{{Field: "id", Message: "must be a UUID"}}}
 	}
-	if err := h.auth.RevokeSession(c.Request().Context(), principal(c), sid, meta(c)); err != nil {
+	if err := h.auth.Revoker.RevokeSession(c.Request().Context(), principal(c), sid, meta(c)); err != nil {
 		return err
 	}
 	if sid == principal(c).SessionID() {

@@ -109,7 +109,7 @@ func (h *handlers) verifyMFA(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	p, err := h.auth.VerifyMFA(c.Request().Context(), auth.MFAVerifyInput{
+	p, err := h.auth.MFA.VerifyMFA(c.Request().Context(), auth.MFAVerifyInput{
 		Token: req.MFAToken, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
 	if err != nil {
@@ -266,7 +266,7 @@ func (h *handlers) passkeyLogin(c echo.Context) error {
 	if err := credentialObject(req.Credential); err != nil {
 		return err
 	}
-	p, err := h.auth.PasskeyLogin(c.Request().Context(), req.ChallengeID, req.Credential, meta(c))
+	p, err := h.auth.Passkey.Login(c.Request().Context(), req.ChallengeID, req.Credential, meta(c))
 	if err != nil {
 		return err
 	}

@@ -153,13 +153,8 @@ func bearerToken(h string) (token string, present bool) {
 	return tok, true
 }
 
-// authenticator is what the middleware needs of the auth use cases.
-type authenticator interface {
-	Authenticate(ctx context.Context, raw string) (domauth.Principal, error)
-}
-
 // requireAuth admits only callers with a valid access token of a live session.
-func requireAuth(a authenticator) echo.MiddlewareFunc {
+func requireAuth(a Authenticator) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			// Whatever an authenticated route answers is the caller's own.
@@ -174,7 +169,7 @@ func requireAuth(a authenticator) echo.MiddlewareFunc {
 	}
 }
 
-func authenticate(c echo.Context, a authenticator) (domauth.Principal, error) {
+func authenticate(c echo.Context, a Authenticator) (domauth.Principal, error) {
 	tok, present := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 	if !present {
 		return domauth.Principal{}, domauth.ErrUnauthenticated

@@ -14,14 +14,14 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	"github.com/gatehouse/gatehouse/usecase/auth"
 	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // Deps are what the HTTP layer serves.
 type Deps struct {
-	Auth    *auth.Service
+	// Auth are the authentication interactors.
+	Auth    AuthInteractors
 	Account *account.Service
 	// Recovery runs verification and password reset.
 	Recovery *recovery.Service
@@ -94,7 +94,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	}
 	e.Use(timeoutMiddleware(o.RequestTimeout))
 
-	authed := requireAuth(d.Auth)
+	authed := requireAuth(d.Auth.Authenticator)
 	fresh := requireFresh(o.StepUp, d.Now)
 
 	// Middleware is attached per route, never to a group: an Echo group

@@ -94,14 +94,26 @@ func serveOptions(cfg fx.Option) fx.Option {
 			newHasher,
 			newTokens,
 			newRefreshCodec,
-			newAuthService,
+			newPasswordGate,
+			newLivenessCache,
+			newSessionOpener,
+			newRegistrar,
+			newPasswordLogin,
+			newMFAVerifier,
+			newPasskeyLogin,
+			newRefresher,
+			newAuthenticator,
+			newSessionRevoker,
+			newSessionListing,
+			newReauthenticator,
+			newPurger,
 			newAccountService,
 			newMetrics,
 			// The metrics listener serves what the adapter renders.
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, guardRecovery, scheduleMail, scheduleKeys, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -273,16 +285,29 @@ func (o warnObserver) LoginThrottled() {
 	o.log.Warn("security event", slog.String("event", "login_throttled"))
 }
 
-func newAuthService(d authDeps) *auth.Service {
-	return auth.NewService(auth.Deps{
-		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Codec: d.Codec,
-		Hasher: d.Hasher, Tokens: d.Tokens, Verifier: d.Tokens, Clock: d.Clock,
-		Throttle: d.Throttle, Observer: warnObserver{d.Metrics, d.Log},
-		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
-		Factors: d.MFA, MFAChallenges: d.MFATok, Passkeys: d.MFA,
-		LivenessCacheTTL:   d.Cfg.Session.RevocationCacheTTL,
-		MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
-		ThrottlePolicy: throttle.Policy{
+func (d authDeps) observer() auth.Observer { return warnObserver{d.Metrics, d.Log} }
+
+// The authentication interactors, one per operation, and the collaborators
+// they share: one PasswordGate (also guarding the password checks of the
+// account and recovery use cases), one LivenessCache per instance, and one
+// SessionOpener.
+
+// gateDeps are the PasswordGate's: not authDeps, which holds the recovery
+// use cases, which hold the gate.
+type gateDeps struct {
+	fx.In
+	Cfg      config.Config
+	Throttle *persistence.LoginThrottle
+	Tx       *persistence.Transactor
+	Clock    systemClock
+	Metrics  *metricsadapter.Metrics
+	Log      *slog.Logger
+}
+
+func newPasswordGate(d gateDeps) *auth.PasswordGate {
+	return auth.NewPasswordGate(auth.PasswordGateDeps{
+		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: warnObserver{d.Metrics, d.Log},
+		ClientPolicy: throttle.Policy{
 			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,
 		},
@@ -292,7 +317,80 @@ func newAuthService(d authDeps) *auth.Service {
 			BackoffAfter: d.Cfg.Login.AccountBackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: math.MaxInt32, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.AccountMaxDelay,
 		},
-	}, sessionPolicy(d.Cfg))
+	})
+}
+
+func newLivenessCache(cfg config.Config) *auth.LivenessCache {
+	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
+}
+
+func newSessionOpener(d authDeps, live *auth.LivenessCache) *auth.SessionOpener {
+	return auth.NewSessionOpener(auth.SessionOpenerDeps{
+		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
+		Live: live, Policy: sessionPolicy(d.Cfg), MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
+	})
+}
+
+func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.Registrar {
+	return auth.NewRegistrar(auth.RegistrarDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+	})
+}
+
+func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.PasswordLogin {
+	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Observer: d.observer(), Factors: d.MFA, Challenges: d.MFATok,
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+	})
+}
+
+func newMFAVerifier(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.MFAVerifier {
+	return auth.NewMFAVerifier(auth.MFAVerifierDeps{
+		Challenges: d.MFATok, Users: d.Users, Factors: d.MFA, Gate: gate, Sessions: opener,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
+	})
+}
+
+func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin {
+	return auth.NewPasskeyLogin(auth.PasskeyLoginDeps{
+		Passkeys: d.MFA, Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Observer: d.observer(),
+	})
+}
+
+func newRefresher(d authDeps, live *auth.LivenessCache) *auth.Refresher {
+	return auth.NewRefresher(auth.RefresherDeps{
+		Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg),
+	})
+}
+
+func newAuthenticator(d authDeps, live *auth.LivenessCache) *auth.Authenticator {
+	return auth.NewAuthenticator(d.Tokens, d.Sessions, d.Clock, live)
+}
+
+func newSessionRevoker(d authDeps, live *auth.LivenessCache) *auth.SessionRevoker {
+	return auth.NewSessionRevoker(auth.SessionRevokerDeps{
+		Sessions: d.Sessions, Codec: d.Codec, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Live: live, Policy: sessionPolicy(d.Cfg),
+	})
+}
+
+func newSessionListing(d authDeps) *auth.SessionListing {
+	return auth.NewSessionListing(d.Sessions, d.Clock)
+}
+
+func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
+	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA,
+	})
+}
+
+func newPurger(d authDeps, gate *auth.PasswordGate) *auth.Purger {
+	return auth.NewPurger(d.Sessions, d.MFATok, gate, d.Clock, sessionPolicy(d.Cfg))
 }
 
 // newTOTPStore keeps TOTP secrets sealed with DATA_ENCRYPTION_KEY. Without
@@ -337,11 +435,11 @@ func newMFAService(d mfaDeps) *mfauc.Service {
 	})
 }
 
-func newAccountService(d authDeps, a *auth.Service) *account.Service {
+func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.Service {
 	return account.NewService(account.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
-		Guard: a, Cache: a, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
+		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
 		EmailChangePolicy: throttle.Policy{
 			MaxFailures: d.Cfg.Login.EmailChanges, Window: d.Cfg.Login.EmailChangeWindow, Lockout: d.Cfg.Login.EmailChangeWindow,
 		},
@@ -364,6 +462,8 @@ type recoveryDeps struct {
 	Clock    systemClock
 	Metrics  *metricsadapter.Metrics
 	Log      *slog.Logger
+	Gate     *auth.PasswordGate
+	Live     *auth.LivenessCache
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -376,6 +476,9 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 	deps := recovery.Deps{
 		Users: d.Users, Tokens: d.Tokens, Outbox: d.Outbox, Sessions: d.Sessions, Audit: d.Audit,
 		Tx: d.Tx, Hasher: d.Hasher, Limiter: d.Throttle, Clock: d.Clock, Observer: d.Metrics, Log: d.Log,
+		// The reset's new password goes through the login throttle, and its
+		// revocation is seen by this instance's liveness cache at once.
+		Guard: d.Gate, Cache: d.Live,
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {
@@ -404,12 +507,6 @@ func mailPolicy(n int, window time.Duration) throttle.Policy {
 	return throttle.Policy{MaxFailures: n, Window: window, Lockout: window}
 }
 
-// guardRecovery puts the password reset under the login throttle and the
-// liveness cache of the auth use cases. Set after both exist: the auth use
-// cases call recovery (registration mails), so recovery cannot take them as
-// a constructor argument.
-func guardRecovery(r *recovery.Service, a *auth.Service) { r.UseGuard(a, a) }
-
 // scheduleMail delivers the outbox on every instance (claims keep them from
 // sending one message twice) and purges expired emailed tokens.
 func scheduleMail(r *scheduler.Runner, cfg config.Config, rec *recovery.Service, log *slog.Logger) {
@@ -425,13 +522,27 @@ func scheduleMail(r *scheduler.Runner, cfg config.Config, rec *recovery.Service,
 	})
 }
 
+// authRoutes are the auth interactors the routes serve.
+type authRoutes struct {
+	fx.In
+	Registrar       *auth.Registrar
+	Login           *auth.PasswordLogin
+	Refresher       *auth.Refresher
+	Authenticator   *auth.Authenticator
+	Revoker         *auth.SessionRevoker
+	Lister          *auth.SessionListing
+	Reauthenticator *auth.Reauthenticator
+	MFA             *auth.MFAVerifier
+	Passkey         *auth.PasskeyLogin
+}
+
 type routeDeps struct {
 	fx.In
 	Cfg     config.Config
 	Echo    *echo.Echo
 	Server  *httpserver.Server
 	DB      *gorm.DB
-	Auth    *auth.Service
+	Auth    authRoutes
 	Account *account.Service
 	Recover *recovery.Service
 	Admin   *admin.Service
@@ -449,7 +560,12 @@ func registerRoutes(d routeDeps) {
 		example = spa.Handler()
 	}
 	httpadapter.Register(d.Echo, httpadapter.Deps{
-		Auth: d.Auth, Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
+		Auth: httpadapter.AuthInteractors{
+			Registrar: d.Auth.Registrar, Login: d.Auth.Login, Refresher: d.Auth.Refresher,
+			Authenticator: d.Auth.Authenticator, Revoker: d.Auth.Revoker, Lister: d.Auth.Lister,
+			Reauthenticator: d.Auth.Reauthenticator, MFA: d.Auth.MFA, Passkey: d.Auth.Passkey,
+		},
+		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: d.Tokens.JWKS,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
@@ -482,7 +598,7 @@ func registerRoutes(d routeDeps) {
 
 // schedulePurge deletes ended sessions in the background on every instance;
 // the deletes are idempotent, so instances running it at once do no harm.
-func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Service, acc *account.Service, m *mfauc.Service, log *slog.Logger) {
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Purger, acc *account.Service, m *mfauc.Service, log *slog.Logger) {
 	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		n, err := a.PurgeEnded(ctx)
 		if err == nil {

@@ -37,8 +37,16 @@ type env struct {
 	clock  *fakes.Clock
 	store  *fakes.Store
 	hasher *fakes.Hasher
-	auth   *auth.Service
+	auth   *authInteractors
 	svc    *account.Service
+}
+
+// authInteractors are the auth interactors the tests act through.
+type authInteractors struct {
+	*auth.Registrar
+	*auth.PasswordLogin
+	*auth.Refresher
+	*auth.Authenticator
 }
 
 func newEnv(t *testing.T) *env {
@@ -47,10 +55,23 @@ func newEnv(t *testing.T) *env {
 	store := fakes.NewStore()
 	hasher := fakes.NewHasher()
 	tokens := fakes.NewTokens(clock, 15*time.Minute)
-	authSvc := auth.NewService(auth.Deps{
-		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store, Codec: fakes.NewCodec(),
-		Hasher: hasher, Tokens: tokens, Verifier: tokens, Clock: clock,
-	}, session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second})
+	policy := session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second}
+	codec := fakes.NewCodec()
+	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
+		Starter: store.Sessions, Capper: store.Sessions, Codec: codec, Tokens: tokens, Audit: store.Audit, Policy: policy,
+	})
+	authSvc := &authInteractors{
+		Registrar: auth.NewRegistrar(auth.RegistrarDeps{
+			Users: store.Users, Hasher: hasher, Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock,
+		}),
+		PasswordLogin: auth.NewPasswordLogin(auth.PasswordLoginDeps{
+			Users: store.Users, Hasher: hasher, Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock,
+		}),
+		Refresher: auth.NewRefresher(auth.RefresherDeps{
+			Sessions: store.Sessions, Codec: codec, Tokens: tokens, Audit: store.Audit, Tx: store, Clock: clock, Policy: policy,
+		}),
+		Authenticator: auth.NewAuthenticator(tokens, store.Sessions, clock, nil),
+	}
 	svc := account.NewService(account.Deps{
 		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
 		Users:  store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,

@@ -57,7 +57,7 @@ type PasswordHasher interface {
 }
 
 // PasswordGuard throttles password proofs per account and client, as login
-// does; the auth use cases implement it.
+// does; auth.PasswordGate implements it.
 type PasswordGuard interface {
 	// AdmitPassword counts an attempt before the password is checked;
 	// throttle.LimitedError when refused.

@@ -7,9 +7,9 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
 
-// benchService is a Service on the in-memory store with one registered
+// benchService is the interactors on the in-memory store with one registered
 // user, and that user's first token pair.
-func benchService(b *testing.B) (*auth.Service, auth.TokenPair) {
+func benchService(b *testing.B) (*interactors, auth.TokenPair) {
 	clock := fakes.NewClock(t0)
 	store := fakes.NewStore()
 	tokens := fakes.NewTokens(clock, accessTTL)

@@ -8,6 +8,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
@@ -35,7 +36,7 @@ type env struct {
 	store  *fakes.Store
 	hasher *fakes.Hasher
 	tokens *fakes.Tokens
-	svc    *auth.Service
+	svc    *interactors
 }
 
 func newEnv(t *testing.T) *env {
@@ -44,21 +45,92 @@ func newEnv(t *testing.T) *env {
 	store := fakes.NewStore()
 	hasher := fakes.NewHasher()
 	tokens := fakes.NewTokens(clock, accessTTL)
-	svc := newService(clock, store, tokens, func(d *auth.Deps) { d.Hasher = hasher })
+	svc := newService(clock, store, tokens, func(d *deps) { d.Hasher = hasher })
 	return &env{t: t, ctx: t.Context(), clock: clock, store: store, hasher: hasher, tokens: tokens, svc: svc}
 }
 
-// newService is a Service on the fake store with the test lifetimes; with,
-// when not nil, adjusts its dependencies first.
-func newService(clock *fakes.Clock, store *fakes.Store, tokens *fakes.Tokens, with func(*auth.Deps)) *auth.Service {
-	d := auth.Deps{
+// deps are the ports and settings the tests vary; newService assembles the
+// interactors from them as the composition root does.
+type deps struct {
+	Users    auth.UserRepository
+	Sessions auth.SessionStore
+	Codec    *session.RefreshCodec
+	Audit    auth.AuditLog
+	Tx       auth.Transactor
+	Hasher   auth.PasswordHasher
+	Tokens   auth.TokenIssuer
+	Verifier auth.TokenVerifier
+	Clock    auth.Clock
+	Observer auth.Observer
+
+	Throttle       auth.LoginThrottle
+	ThrottlePolicy throttle.Policy
+	AccountPolicy  throttle.Policy
+
+	MaxSessionsPerUser int
+	LivenessCacheTTL   time.Duration
+}
+
+// interactors are the interactors of one instance, assembled like
+// cmd/gatehouse does; the tests call them through the embedded types.
+type interactors struct {
+	*auth.Registrar
+	*auth.PasswordLogin
+	*auth.Refresher
+	*auth.Authenticator
+	*auth.SessionRevoker
+	*auth.SessionListing
+	*auth.Reauthenticator
+	*auth.Purger
+}
+
+// newService assembles the interactors on the fake store with the test
+// lifetimes; with, when not nil, adjusts their dependencies first.
+func newService(clock *fakes.Clock, store *fakes.Store, tokens *fakes.Tokens, with func(*deps)) *interactors {
+	d := deps{
 		Users: store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store, Codec: fakes.NewCodec(),
 		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
 	}
 	if with != nil {
 		with(&d)
 	}
-	return auth.NewService(d, session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace})
+	return assemble(d)
+}
+
+func assemble(d deps) *interactors {
+	policy := session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace}
+	live := auth.NewLivenessCache(d.LivenessCacheTTL)
+	gate := auth.NewPasswordGate(auth.PasswordGateDeps{
+		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: d.Observer,
+		ClientPolicy: d.ThrottlePolicy, AccountPolicy: d.AccountPolicy,
+	})
+	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
+		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
+		Live: live, Policy: policy, MaxSessionsPerUser: d.MaxSessionsPerUser,
+	})
+	return &interactors{
+		Registrar: auth.NewRegistrar(auth.RegistrarDeps{
+			Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		}),
+		PasswordLogin: auth.NewPasswordLogin(auth.PasswordLoginDeps{
+			Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+			Observer: d.Observer,
+		}),
+		Refresher: auth.NewRefresher(auth.RefresherDeps{
+			Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+			Live: live, Observer: d.Observer, Policy: policy,
+		}),
+		Authenticator: auth.NewAuthenticator(d.Verifier, d.Sessions, d.Clock, live),
+		SessionRevoker: auth.NewSessionRevoker(auth.SessionRevokerDeps{
+			Sessions: d.Sessions, Codec: d.Codec, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Live: live, Policy: policy,
+		}),
+		SessionListing: auth.NewSessionListing(d.Sessions, d.Clock),
+		Reauthenticator: auth.NewReauthenticator(auth.ReauthenticatorDeps{
+			Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens, Audit: d.Audit,
+			Tx: d.Tx, Clock: d.Clock, Observer: d.Observer,
+		}),
+		Purger: auth.NewPurger(d.Sessions, nil, gate, d.Clock, policy),
+	}
 }
 
 func (e *env) register(email, password string) auth.TokenPair {

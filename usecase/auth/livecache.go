@@ -8,12 +8,17 @@ import (
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
-// liveCache remembers, for at most ttl, what the store said about a session,
-// so that a burst of requests with one access token costs one lookup. It is
-// per instance: a revocation made elsewhere is seen here at most ttl late
-// (the contract allows at most one second), and a revocation made through
-// this Service is seen at once, because it evicts the entry.
-type liveCache struct {
+// LivenessCache remembers, for at most its TTL, what the store said about a
+// session, so that a burst of requests with one access token costs one
+// lookup. It is per instance and shared by the interactors of the instance:
+// Authenticator reads it, and every interactor that revokes sessions evicts
+// them (and other packages' use cases call ForgetUser). A revocation made
+// elsewhere is seen here at most a TTL late (the contract allows at most one
+// second); one made on this instance is seen at once.
+//
+// A nil *LivenessCache, which NewLivenessCache returns for a TTL of zero,
+// caches nothing.
+type LivenessCache struct {
 	ttl time.Duration
 	mu  sync.RWMutex
 	m   map[string]liveEntry
@@ -29,14 +34,16 @@ type liveEntry struct {
 // costs at most one lookup per session.
 const maxLiveEntries = 100_000
 
-func newLiveCache(ttl time.Duration) *liveCache {
+// NewLivenessCache returns a cache that trusts an answer for ttl (at most a
+// second, by contract); nil, which caches nothing, when ttl is not positive.
+func NewLivenessCache(ttl time.Duration) *LivenessCache {
 	if ttl <= 0 {
 		return nil
 	}
-	return &liveCache{ttl: ttl, m: make(map[string]liveEntry)}
+	return &LivenessCache{ttl: ttl, m: make(map[string]liveEntry)}
 }
 
-func (c *liveCache) get(id string, now time.Time) (liveEntry, bool) {
+func (c *LivenessCache) get(id string, now time.Time) (liveEntry, bool) {
 	if c == nil {
 		return liveEntry{}, false
 	}
@@ -49,7 +56,7 @@ func (c *liveCache) get(id string, now time.Time) (liveEntry, bool) {
 	return e, true
 }
 
-func (c *liveCache) put(s session.Session, u user.User, now time.Time) {
+func (c *LivenessCache) put(s session.Session, u user.User, now time.Time) {
 	if c == nil {
 		return
 	}
@@ -61,7 +68,7 @@ func (c *liveCache) put(s session.Session, u user.User, now time.Time) {
 	c.mu.Unlock()
 }
 
-func (c *liveCache) evict(ids ...string) {
+func (c *LivenessCache) evict(ids ...string) {
 	if c == nil {
 		return
 	}
@@ -72,8 +79,10 @@ func (c *liveCache) evict(ids ...string) {
 	c.mu.Unlock()
 }
 
-// evictUser drops every entry of userID's sessions.
-func (c *liveCache) evictUser(userID string) {
+// ForgetUser drops every entry of userID's sessions, for use cases that
+// revoke or delete them (password change or reset, account deletion), so
+// this instance sees that at once.
+func (c *LivenessCache) ForgetUser(userID string) {
 	if c == nil {
 		return
 	}

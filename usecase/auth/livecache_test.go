@@ -15,8 +15,8 @@ func TestLivenessCache(t *testing.T) {
 	clock := fakes.NewClock(t0)
 	store := fakes.NewStore()
 	tokens := fakes.NewTokens(clock, accessTTL)
-	newSvc := func() *auth.Service {
-		return newService(clock, store, tokens, func(d *auth.Deps) { d.LivenessCacheTTL = time.Second })
+	newSvc := func() *interactors {
+		return newService(clock, store, tokens, func(d *deps) { d.LivenessCacheTTL = time.Second })
 	}
 	// Two instances on one store, each with its own cache.
 	a, b := newSvc(), newSvc()

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -26,15 +25,31 @@ type SecondFactors interface {
 	VerifyCode(ctx context.Context, userID, code, recoveryCode string) (usedRecovery bool, err error)
 }
 
-// MFAChallengeStore keeps logins awaiting their second factor.
+// MFAChallengeStore keeps logins awaiting their second factor: every
+// challenge port, what a store implements.
 type MFAChallengeStore interface {
+	ChallengeIssuer
+	ChallengeTaker
+	ChallengePurger
+}
+
+// ChallengeIssuer stores a pending login (password proven, factor asked).
+type ChallengeIssuer interface {
 	Create(ctx context.Context, c mfa.Challenge) error
+}
+
+// ChallengeTaker finds and settles pending logins.
+type ChallengeTaker interface {
 	// Get finds the challenge with hash; mfa.ErrCodeInvalid when there is none.
 	Get(ctx context.Context, hash [32]byte) (mfa.Challenge, error)
 	// Update loads the challenge with hash, locks it until the transaction
 	// ends, calls fn and stores what fn leaves (Failures, UsedAt) unless fn
 	// fails. mfa.ErrCodeInvalid when there is none.
 	Update(ctx context.Context, hash [32]byte, fn func(*mfa.Challenge) error) error
+}
+
+// ChallengePurger deletes pending logins that expired.
+type ChallengePurger interface {
 	// PurgeExpired deletes challenges that expired before before.
 	PurgeExpired(ctx context.Context, before time.Time) (int, error)
 }
@@ -64,24 +79,6 @@ var (
 	passkeyUnverified = []string{domauth.MethodHardwareKey}
 )
 
-// mfaTokenBytes is the entropy of an mfaToken: 256 bits.
-const mfaTokenBytes = 32
-
-// challenge stores a pending login for u and returns its token. No session
-// exists yet: nothing usable is issued until the second factor is proven.
-func (s *Service) challenge(ctx context.Context, u user.User, factors []string) (TokenPair, error) {
-	var b [mfaTokenBytes]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	now := s.now()
-	c := mfa.Challenge{Hash: sha256.Sum256([]byte(tok)), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL),
-		CredentialVersion: u.CredentialVersion}
-	if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error { return s.d.MFAChallenges.Create(ctx, c) }); err != nil {
-		return TokenPair{}, err
-	}
-	return TokenPair{MFA: &MFAChallenge{Token: tok, Methods: factors, ExpiresAt: c.ExpiresAt}}, nil
-}
-
 // MFAVerifyInput is the second step of a login: the mfaToken and a TOTP
 // code or a recovery code.
 type MFAVerifyInput struct {
@@ -90,45 +87,88 @@ type MFAVerifyInput struct {
 	RecoveryCode string
 }
 
+// MFAVerifierDeps are the ports of an MFAVerifier.
+type MFAVerifierDeps struct {
+	Challenges ChallengeTaker
+	Users      MFAUsers
+	Factors    SecondFactors
+	Gate       *PasswordGate
+	Sessions   *SessionOpener
+	Audit      AuditLog
+	Tx         Transactor
+	Clock      Clock
+	// Observer is optional.
+	Observer Observer
+}
+
+// MFAUsers is what finishing a second step needs of the accounts.
+type MFAUsers interface {
+	UserReader
+	CredentialLocker
+}
+
+// MFAVerifier finishes a password login that awaits its second factor
+// (the second step of PasswordLogin). Without Challenges or Factors every
+// attempt is mfa.ErrCodeInvalid.
+type MFAVerifier struct {
+	challenges ChallengeTaker
+	users      MFAUsers
+	proof      factorProof
+	sessions   *SessionOpener
+	rec        recorder
+	tx         Transactor
+	clock      Clock
+	obs        Observer
+}
+
+// NewMFAVerifier returns an MFAVerifier.
+func NewMFAVerifier(d MFAVerifierDeps) *MFAVerifier {
+	return &MFAVerifier{
+		challenges: d.Challenges, users: d.Users,
+		proof:    factorProof{factors: d.Factors, gate: d.Gate, rec: recorder{d.Audit}, clock: d.Clock},
+		sessions: d.Sessions, rec: recorder{d.Audit}, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
+	}
+}
+
 // VerifyMFA finishes a login that proved its password: with a valid code
 // it starts a session whose tokens are aal2. Every attempt counts in the
 // account's login throttle (a success clears it); a wrong code counts
 // against the token too, which dies after mfa.MaxChallengeFailures. Any
 // unknown, used, expired or exhausted token, and any wrong code, is
 // mfa.ErrCodeInvalid.
-func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (TokenPair, error) {
+func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	if s.d.MFAChallenges == nil || s.d.Factors == nil || len(in.Token) != base64.RawURLEncoding.EncodedLen(mfaTokenBytes) {
+	if m.challenges == nil || m.proof.factors == nil || len(in.Token) != base64.RawURLEncoding.EncodedLen(mfaTokenBytes) {
 		return TokenPair{}, mfa.ErrCodeInvalid
 	}
 	hash := sha256.Sum256([]byte(in.Token))
 	// Find the account first (without a lock) for its throttle key: the
 	// attempt must be counted before the code is checked, in its own
 	// transaction, so parallel guesses cannot slip past the count.
-	now := s.now()
-	c, err := s.d.MFAChallenges.Get(ctx, hash)
+	now := nowUTC(m.clock)
+	c, err := m.challenges.Get(ctx, hash)
 	if err != nil {
 		return TokenPair{}, err
 	}
 	if !c.Usable(now) {
 		return TokenPair{}, mfa.ErrCodeInvalid
 	}
-	u, err := s.d.Users.ByID(ctx, c.UserID)
+	u, err := m.users.ByID(ctx, c.UserID)
 	if errors.Is(err, user.ErrNotFound) {
 		return TokenPair{}, mfa.ErrCodeInvalid
 	}
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if err := s.admit(ctx, s.throttleKeys(u.Email, meta.IP)); err != nil {
+	if err := m.proof.gate.admit(ctx, gateKeys(u.Email, meta.IP)); err != nil {
 		return TokenPair{}, err
 	}
 	var (
 		pair  TokenPair
 		wrong bool
 	)
-	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		return s.d.MFAChallenges.Update(ctx, hash, func(c *mfa.Challenge) error {
+	err = m.tx.WithinTx(ctx, func(ctx context.Context) error {
+		return m.challenges.Update(ctx, hash, func(c *mfa.Challenge) error {
 			if c.UserID != u.ID || !c.Usable(now) {
 				return mfa.ErrCodeInvalid
 			}
@@ -137,14 +177,14 @@ func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (
 			// is locked so a change cannot commit in between). An account
 			// disabled since then (which also moves the version) is told
 			// so rather than that its code is wrong.
-			v, err := s.d.Users.LockCredential(ctx, u.ID)
+			v, err := m.users.LockCredential(ctx, u.ID)
 			if errors.Is(err, user.ErrNotFound) {
 				return mfa.ErrCodeInvalid
 			}
 			if err != nil {
 				return err
 			}
-			cur, err := s.d.Users.ByID(ctx, u.ID)
+			cur, err := m.users.ByID(ctx, u.ID)
 			if errors.Is(err, user.ErrNotFound) {
 				return mfa.ErrCodeInvalid
 			}
@@ -157,7 +197,7 @@ func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (
 			if v != c.CredentialVersion {
 				return mfa.ErrCodeInvalid
 			}
-			err = s.proveFactor(ctx, u, "", in.Code, in.RecoveryCode, meta)
+			err = m.proof.prove(ctx, u, "", in.Code, in.RecoveryCode, meta)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
 				// Kept: the wrong code counts against the token.
 				c.Failures++
@@ -168,72 +208,88 @@ func (s *Service) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (
 				return err
 			}
 			c.UsedAt = now
-			pair, err = s.startSession(ctx, u, now, meta, twoFactors)
+			pair, err = m.sessions.open(ctx, u, now, meta, twoFactors)
 			if err != nil {
 				return err
 			}
-			return s.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+			return m.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
 		})
 	})
 	if err != nil {
 		return TokenPair{}, err
 	}
 	if wrong {
-		s.d.Observer.LoginFailed()
+		m.obs.LoginFailed()
 		return TokenPair{}, mfa.ErrCodeInvalid
 	}
-	s.d.Observer.LoginSucceeded()
+	m.obs.LoginSucceeded()
 	return pair, nil
 }
 
-// proveFactor checks and consumes u's code or recovery code in the
-// caller's transaction, records the use of a recovery code, and clears the
-// account's throttle: the login attempt that began with the password has
-// now succeeded.
-func (s *Service) proveFactor(ctx context.Context, u user.User, sessionID, code, recoveryCode string, meta Meta) error {
-	usedRecovery, err := s.d.Factors.VerifyCode(ctx, u.ID, code, recoveryCode)
-	if err != nil {
-		return err
-	}
-	if usedRecovery {
-		if err := s.record(ctx, audit.RecoveryCodeUsed, u.ID, sessionID, meta, s.now()); err != nil {
-			return err
-		}
-	}
-	return s.clearThrottle(ctx, s.throttleKeys(u.Email, meta.IP))
+// PasskeyLoginDeps are the ports of a PasskeyLogin.
+type PasskeyLoginDeps struct {
+	// Passkeys is optional; without it every attempt is
+	// mfa.ErrPasskeyInvalid.
+	Passkeys PasskeyVerifier
+	Users    MFAUsers
+	Sessions *SessionOpener
+	Audit    AuditLog
+	Tx       Transactor
+	Clock    Clock
+	// Observer is optional.
+	Observer Observer
 }
 
-// PasskeyLogin finishes a passwordless login with a passkey and starts a
+// PasskeyLogin finishes passwordless logins with a passkey.
+type PasskeyLogin struct {
+	passkeys PasskeyVerifier
+	users    MFAUsers
+	sessions *SessionOpener
+	rec      recorder
+	tx       Transactor
+	clock    Clock
+	obs      Observer
+}
+
+// NewPasskeyLogin returns a PasskeyLogin.
+func NewPasskeyLogin(d PasskeyLoginDeps) *PasskeyLogin {
+	return &PasskeyLogin{
+		passkeys: d.Passkeys, users: d.Users, sessions: d.Sessions, rec: recorder{d.Audit},
+		tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
+	}
+}
+
+// Login finishes a passwordless login with a passkey and starts a
 // session. A passkey with user verification (a PIN or biometric on the
 // authenticator) is two factors, aal2; without it, one (hwk, aal1).
-func (s *Service) PasskeyLogin(ctx context.Context, challengeID string, credential []byte, meta Meta) (TokenPair, error) {
+func (l *PasskeyLogin) Login(ctx context.Context, challengeID string, credential []byte, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	if s.d.Passkeys == nil {
+	if l.passkeys == nil {
 		return TokenPair{}, mfa.ErrPasskeyInvalid
 	}
 	// The ceremony is checked (and used up) before the session's
 	// transaction: a failed answer must consume it too.
-	userID, verified, err := s.d.Passkeys.FinishLogin(ctx, challengeID, credential)
+	userID, verified, err := l.passkeys.FinishLogin(ctx, challengeID, credential)
 	if err != nil {
 		if errors.Is(err, mfa.ErrPasskeyInvalid) {
-			s.d.Observer.LoginFailed()
+			l.obs.LoginFailed()
 		}
 		return TokenPair{}, err
 	}
-	now := s.now()
+	now := nowUTC(l.clock)
 	var pair TokenPair
-	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	err = l.tx.WithinTx(ctx, func(ctx context.Context) error {
 		// Like a password login: the credential is held so a password
 		// change or reset (which revokes every session) either committed
 		// before or waits until this session exists, and the account is
 		// read under that hold.
-		if _, err := s.d.Users.LockCredential(ctx, userID); err != nil {
+		if _, err := l.users.LockCredential(ctx, userID); err != nil {
 			if errors.Is(err, user.ErrNotFound) {
 				return mfa.ErrPasskeyInvalid
 			}
 			return err
 		}
-		u, err := s.d.Users.ByID(ctx, userID)
+		u, err := l.users.ByID(ctx, userID)
 		if errors.Is(err, user.ErrNotFound) {
 			return mfa.ErrPasskeyInvalid
 		}
@@ -249,18 +305,18 @@ func (s *Service) PasskeyLogin(ctx context.Context, challengeID string, credenti
 		if verified {
 			methods = passkeyVerified
 		}
-		pair, err = s.startSession(ctx, u, now, meta, methods)
+		pair, err = l.sessions.open(ctx, u, now, meta, methods)
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+		return l.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
 	})
 	if err != nil {
 		if errors.Is(err, mfa.ErrPasskeyInvalid) {
-			s.d.Observer.LoginFailed()
+			l.obs.LoginFailed()
 		}
 		return TokenPair{}, err
 	}
-	s.d.Observer.LoginSucceeded()
+	l.obs.LoginSucceeded()
 	return pair, nil
 }

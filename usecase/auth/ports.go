@@ -1,6 +1,13 @@
-// Package auth holds the interactors of authentication: register, login,
-// refresh, logout, reauthenticate, session management and the access-token
-// check. Each owns its transaction; the ports it consumes are declared here.
+// Package auth holds the interactors of authentication, one type per
+// operation: Registrar, PasswordLogin, MFAVerifier, PasskeyLogin, Refresher,
+// Authenticator, Reauthenticator (step-up), SessionRevoker, SessionListing
+// and Purger. Each owns its transaction and takes, in its constructor, only
+// the ports it calls. What several share is a collaborator they hold, not a
+// common base: SessionOpener (a new session under the per-account cap, with
+// its first token pair), PasswordGate (the per-account password throttle,
+// which other packages' password checks go through too) and LivenessCache
+// (this instance's memory of session liveness). The ports are declared here,
+// sized to their uses.
 package auth
 
 import (
@@ -25,22 +32,43 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository stores accounts.
+// UserRepository is every account port: what a store implements.
 type UserRepository interface {
+	UserCreator
+	UserReader
+	PasswordAccounts
+}
+
+// UserCreator stores new accounts (registration).
+type UserCreator interface {
 	// Create inserts u; user.ErrEmailTaken when the normalized email exists.
 	Create(ctx context.Context, u user.User) error
-	// ByEmail finds an account by normalized email; user.ErrNotFound if none.
-	ByEmail(ctx context.Context, email string) (user.User, error)
+}
+
+// UserReader reads an account by ID.
+type UserReader interface {
 	// ByID finds an account; user.ErrNotFound if none.
 	ByID(ctx context.Context, id string) (user.User, error)
-	// Update writes the mutable fields of u (email, name, roles, password
-	// hash, updatedAt); user.ErrEmailTaken, user.ErrNotFound.
-	Update(ctx context.Context, u user.User) error
+}
+
+// CredentialLocker holds an account's credential while a session starts.
+type CredentialLocker interface {
 	// LockCredential returns the account's current credential version and
 	// holds it (a share lock where the store has row locks) until the
 	// transaction ends, so a credential change either committed before or
 	// waits until after; user.ErrNotFound if the account is gone.
 	LockCredential(ctx context.Context, id string) (int64, error)
+}
+
+// PasswordAccounts is what a password check needs of the accounts: find
+// one by email, hold its credential, and store an upgraded hash.
+type PasswordAccounts interface {
+	CredentialLocker
+	// ByEmail finds an account by normalized email; user.ErrNotFound if none.
+	ByEmail(ctx context.Context, email string) (user.User, error)
+	// Update writes the mutable fields of u (email, name, roles, password
+	// hash, updatedAt); user.ErrEmailTaken, user.ErrNotFound.
+	Update(ctx context.Context, u user.User) error
 }
 
 // The session ports are sized to their uses; a store implements them all
@@ -74,6 +102,7 @@ type SessionUpdater interface {
 // common case, and the update function for everything the policy decides.
 type RefreshRotator interface {
 	SessionUpdater
+	LegacyTokens
 	// RotateCurrent is the fast path. If in.Token is the current token of
 	// its session and the session is active at in.Now (the Rotate case of
 	// in.Policy.Decide), it applies in.Policy.Rotate in one step and returns
@@ -81,6 +110,10 @@ type RefreshRotator interface {
 	// and returns false, and the caller takes Update, where the policy
 	// decides.
 	RotateCurrent(ctx context.Context, in RotateInput) (session.Session, user.User, bool, error)
+}
+
+// LegacyTokens recognises refresh tokens of the format before the MAC.
+type LegacyTokens interface {
 	// LegacyToken finds a token issued before the authenticated format: its
 	// session and generation. session.ErrRefreshInvalid if the store never
 	// knew its hash.
@@ -192,6 +225,14 @@ func (noObserver) LoginFailed()          {}
 func (noObserver) RefreshRotated()       {}
 func (noObserver) RefreshReuseDetected() {}
 func (noObserver) LoginThrottled()       {}
+
+// observerOr is o, or one that observes nothing when o is nil.
+func observerOr(o Observer) Observer {
+	if o == nil {
+		return noObserver{}
+	}
+	return o
+}
 
 // LoginThrottle keeps the per-account throttle state, shared by every
 // instance on the store.

@@ -10,6 +10,50 @@ import (
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
+// RefreshSessions is what Refresher asks of the session store: the
+// rotation itself, and the session with its user after a locked decision.
+type RefreshSessions interface {
+	RefreshRotator
+	SessionAuthenticator
+}
+
+// RefresherDeps are the ports and settings of a Refresher.
+type RefresherDeps struct {
+	Sessions RefreshSessions
+	// Codec issues and checks refresh tokens under the server's key.
+	Codec  *session.RefreshCodec
+	Tokens TokenIssuer
+	Audit  AuditLog
+	Tx     Transactor
+	Clock  Clock
+	// Live, when not nil, forgets a session revoked for reuse.
+	Live *LivenessCache
+	// Observer is optional.
+	Observer Observer
+	Policy   session.Policy
+}
+
+// Refresher rotates refresh tokens: the hottest write. See Refresh.
+type Refresher struct {
+	sessions RefreshSessions
+	codec    *session.RefreshCodec
+	mint     minter
+	rec      recorder
+	tx       Transactor
+	clock    Clock
+	live     *LivenessCache
+	obs      Observer
+	policy   session.Policy
+}
+
+// NewRefresher returns a Refresher.
+func NewRefresher(d RefresherDeps) *Refresher {
+	return &Refresher{
+		sessions: d.Sessions, codec: d.Codec, mint: minter{d.Tokens}, rec: recorder{d.Audit},
+		tx: d.Tx, clock: d.Clock, live: d.Live, obs: observerOr(d.Observer), policy: d.Policy,
+	}
+}
+
 // Refresh exchanges a refresh token for a new pair in the same session,
 // rotating the token.
 //
@@ -23,32 +67,21 @@ import (
 // everything else runs in the store's update function, under the session's
 // lock, where session.Policy.Decide decides. Parallel refreshes with one
 // token therefore serialize on that row and can never grow two lineages.
-func (s *Service) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
+func (r *Refresher) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	tok, err := s.presented(ctx, raw)
+	tok, err := presented(ctx, r.codec, r.sessions, raw)
 	if err != nil {
 		return TokenPair{}, err
 	}
 	// The successor is made once and offered to whichever path rotates.
-	next, err := s.newSuccessor(raw, tok, tok.Generation+1)
+	next, err := r.newSuccessor(raw, tok, tok.Generation+1)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if pair, ok, err := s.fastRotate(ctx, tok, next, meta); err != nil || ok {
+	if pair, ok, err := r.fastRotate(ctx, tok, next, meta); err != nil || ok {
 		return pair, err
 	}
-	return s.refreshLocked(ctx, raw, tok, next, meta)
-}
-
-// presented parses a token and, for one of the legacy format, finds its
-// session: every genuine token names its session and generation.
-func (s *Service) presented(ctx context.Context, raw string) (session.Presented, error) {
-	tok, err := s.d.Codec.Parse(raw)
-	if err != nil || !tok.Legacy {
-		return tok, err
-	}
-	tok.SessionID, tok.Generation, err = s.d.Sessions.LegacyToken(ctx, tok.Hash)
-	return tok, err
+	return r.refreshLocked(ctx, raw, tok, next, meta)
 }
 
 // successor is the token a rotation hands out, with what the store keeps of
@@ -59,8 +92,8 @@ type successor struct {
 	sealed []byte
 }
 
-func (s *Service) newSuccessor(current string, tok session.Presented, gen int64) (successor, error) {
-	raw, hash, err := s.d.Codec.Issue(tok.SessionID, gen)
+func (r *Refresher) newSuccessor(current string, tok session.Presented, gen int64) (successor, error) {
+	raw, hash, err := r.codec.Issue(tok.SessionID, gen)
 	if err != nil {
 		return successor{}, fmt.Errorf("refresh: issue: %w", err)
 	}
@@ -71,45 +104,45 @@ func (s *Service) newSuccessor(current string, tok session.Presented, gen int64)
 // token, in one step of the store. It reports false when the store declined:
 // a replay, a reuse, an ended session or a token that is not current, all
 // of which the locked path decides.
-func (s *Service) fastRotate(ctx context.Context, tok session.Presented, next successor, meta Meta) (TokenPair, bool, error) {
-	now := s.now()
-	sess, u, ok, err := s.d.Sessions.RotateCurrent(ctx, RotateInput{
-		Token: tok, Policy: s.policy, Now: now, Next: next.hash,
+func (r *Refresher) fastRotate(ctx context.Context, tok session.Presented, next successor, meta Meta) (TokenPair, bool, error) {
+	now := nowUTC(r.clock)
+	sess, u, ok, err := r.sessions.RotateCurrent(ctx, RotateInput{
+		Token: tok, Policy: r.policy, Now: now, Next: next.hash,
 		SuccessorSealed: next.sealed, UserAgent: meta.UserAgent, IP: meta.IP,
 	})
 	if err != nil || !ok {
 		return TokenPair{}, false, err
 	}
-	pair, err := s.pair(u, sess, next.raw, false, now)
+	pair, err := r.mint.pair(u, sess, next.raw, false, now)
 	if err != nil {
 		return TokenPair{}, false, err
 	}
-	s.d.Observer.RefreshRotated()
+	r.obs.RefreshRotated()
 	return pair, true, nil
 }
 
 // refreshLocked decides under the session's lock.
-func (s *Service) refreshLocked(ctx context.Context, raw string, tok session.Presented, next successor, meta Meta) (TokenPair, error) {
+func (r *Refresher) refreshLocked(ctx context.Context, raw string, tok session.Presented, next successor, meta Meta) (TokenPair, error) {
 	var (
 		pair     TokenPair
 		decision session.Decision
 	)
-	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		now := s.now()
+	err := r.tx.WithinTx(ctx, func(ctx context.Context) error {
+		now := nowUTC(r.clock)
 		var answer string
-		err := s.d.Sessions.Update(ctx, tok.SessionID, func(sess *session.Session) error {
-			decision = s.policy.Decide(*sess, tok, now)
+		err := r.sessions.Update(ctx, tok.SessionID, func(sess *session.Session) error {
+			decision = r.policy.Decide(*sess, tok, now)
 			switch decision {
 			case session.Rotate:
 				if sess.Generation != tok.Generation {
 					// Only a legacy row out of step with its session gets
 					// here; the successor must carry the right generation.
 					var err error
-					if next, err = s.newSuccessor(raw, tok, sess.Generation+1); err != nil {
+					if next, err = r.newSuccessor(raw, tok, sess.Generation+1); err != nil {
 						return err
 					}
 				}
-				s.policy.Rotate(sess, next.hash, next.sealed, now, meta.UserAgent, meta.IP)
+				r.policy.Rotate(sess, next.hash, next.sealed, now, meta.UserAgent, meta.IP)
 				answer = next.raw
 			case session.Replay:
 				again, err := session.OpenSuccessor(raw, sess.SuccessorSealed, string(tok.Hash[:]))
@@ -130,15 +163,15 @@ func (s *Service) refreshLocked(ctx context.Context, raw string, tok session.Pre
 		if err != nil {
 			return err
 		}
-		sess, u, err := s.d.Sessions.WithUser(ctx, tok.SessionID)
+		sess, u, err := r.sessions.WithUser(ctx, tok.SessionID)
 		if err != nil {
 			return sessionUserErr(err)
 		}
 		if decision == session.RevokeForReuse {
-			s.live.evict(sess.ID)
-			return s.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
+			r.live.evict(sess.ID)
+			return r.rec.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
 		}
-		pair, err = s.pair(u, sess, answer, false, now)
+		pair, err = r.mint.pair(u, sess, answer, false, now)
 		return err
 	})
 	if err != nil {
@@ -147,10 +180,10 @@ func (s *Service) refreshLocked(ctx context.Context, raw string, tok session.Pre
 	switch decision {
 	case session.RevokeForReuse:
 		// Reported only after the revocation committed.
-		s.d.Observer.RefreshReuseDetected()
+		r.obs.RefreshReuseDetected()
 		return TokenPair{}, session.ErrRefreshReused
 	case session.Rotate:
-		s.d.Observer.RefreshRotated()
+		r.obs.RefreshRotated()
 	}
 	return pair, nil
 }

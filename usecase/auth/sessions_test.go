@@ -403,7 +403,7 @@ func TestListSessionsPages(t *testing.T) {
 
 func TestSessionsPerUserAreCapped(t *testing.T) {
 	e := newEnv(t)
-	e.svc = newService(e.clock, e.store, e.tokens, func(d *auth.Deps) { d.Hasher = e.hasher; d.MaxSessionsPerUser = 3 })
+	e.svc = newService(e.clock, e.store, e.tokens, func(d *deps) { d.Hasher = e.hasher; d.MaxSessionsPerUser = 3 })
 	first := e.register(adaEmail, adaPassword)
 	var pairs []auth.TokenPair
 	for range 4 {

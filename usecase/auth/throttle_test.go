@@ -54,7 +54,7 @@ func TestThrottleCountsOnlyCheckedPasswords(t *testing.T) {
 	users := &flakyUsers{UserRepository: store.Users}
 	lt := &memThrottle{m: map[string]throttle.State{}}
 	policy := throttle.Policy{BackoffAfter: 5, BaseDelay: time.Second, MaxFailures: 3, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
-	svc := newService(clock, store, tokens, func(d *auth.Deps) {
+	svc := newService(clock, store, tokens, func(d *deps) {
 		d.Users, d.Throttle, d.ThrottlePolicy = users, lt, policy
 	})
 	ctx := context.Background()

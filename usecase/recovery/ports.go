@@ -38,7 +38,7 @@ type UserRepository interface {
 }
 
 // PasswordGuard throttles password-hashing attempts per account and client,
-// as login does; the auth use cases implement it.
+// as login does; auth.PasswordGate implements it.
 type PasswordGuard interface {
 	AdmitPassword(ctx context.Context, email, ip string) error
 	PasswordProven(ctx context.Context, email, ip string) error

@@ -71,12 +71,6 @@ func NewService(d Deps, cfg Config) *Service {
 	return &Service{d: d, cfg: cfg}
 }
 
-// UseGuard sets the password guard and session cache (see Deps). Call it
-// once while wiring, before the service serves requests.
-func (s *Service) UseGuard(g PasswordGuard, c SessionCache) {
-	s.d.Guard, s.d.Cache = g, c
-}
-
 // Meta describes the client of a request.
 type Meta struct {
 	IP        string

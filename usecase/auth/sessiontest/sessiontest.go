@@ -342,14 +342,17 @@ func (f *fastCounter) count() int {
 	return f.n
 }
 
-// world is the refresh interactor over a store under test.
+// world is the refresh interactor over a store under test, with the login
+// that starts its sessions and the logout that ends them.
 type world struct {
-	t      *testing.T
-	h      Harness
-	clock  *fakes.Clock
-	codec  *session.RefreshCodec
-	svc    *auth.Service
-	counts *fastCounter
+	t         *testing.T
+	h         Harness
+	clock     *fakes.Clock
+	codec     *session.RefreshCodec
+	logins    *auth.PasswordLogin
+	refresher *auth.Refresher
+	revoker   *auth.SessionRevoker
+	counts    *fastCounter
 }
 
 func newWorld(t *testing.T, h Harness, slow bool) *world {
@@ -364,11 +367,21 @@ func newWorld(t *testing.T, h Harness, slow bool) *world {
 		store = slowOnly{h.Sessions}
 	}
 	tokens := fakes.NewTokens(clock, 15*time.Minute)
-	svc := auth.NewService(auth.Deps{
-		Users: h.Users, Sessions: store, Audit: h.Audit, Tx: h.Tx, Codec: codec,
-		Hasher: fakes.NewHasher(), Tokens: tokens, Verifier: tokens, Clock: clock,
-	}, Policy)
-	return &world{t: t, h: h, clock: clock, codec: codec, svc: svc, counts: counts}
+	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
+		Starter: store, Capper: store, Codec: codec, Tokens: tokens, Audit: h.Audit, Policy: Policy,
+	})
+	return &world{
+		t: t, h: h, clock: clock, codec: codec, counts: counts,
+		logins: auth.NewPasswordLogin(auth.PasswordLoginDeps{
+			Users: h.Users, Hasher: fakes.NewHasher(), Sessions: opener, Audit: h.Audit, Tx: h.Tx, Clock: clock,
+		}),
+		refresher: auth.NewRefresher(auth.RefresherDeps{
+			Sessions: store, Codec: codec, Tokens: tokens, Audit: h.Audit, Tx: h.Tx, Clock: clock, Policy: Policy,
+		}),
+		revoker: auth.NewSessionRevoker(auth.SessionRevokerDeps{
+			Sessions: store, Codec: codec, Audit: h.Audit, Tx: h.Tx, Clock: clock, Policy: Policy,
+		}),
+	}
 }
 
 var meta = auth.Meta{IP: "203.0.113.7", UserAgent: "ContractAgent/1.0"}
@@ -376,7 +389,7 @@ var meta = auth.Meta{IP: "203.0.113.7", UserAgent: "ContractAgent/1.0"}
 func (w *world) login() auth.TokenPair {
 	w.t.Helper()
 	u := mkUser(w.t, w.h)
-	p, err := w.svc.Login(context.Background(), auth.Credentials{Email: u.Email, Password: "correct horse battery"}, meta)
+	p, err := w.logins.Login(context.Background(), auth.Credentials{Email: u.Email, Password: "correct horse battery"}, meta)
 	if err != nil {
 		w.t.Fatalf("login: %v", err)
 	}
@@ -384,7 +397,7 @@ func (w *world) login() auth.TokenPair {
 }
 
 func (w *world) refresh(raw string) (auth.TokenPair, error) {
-	return w.svc.Refresh(context.Background(), raw, meta)
+	return w.refresher.Refresh(context.Background(), raw, meta)
 }
 
 func (w *world) mustRefresh(raw string) auth.TokenPair {
@@ -490,7 +503,7 @@ func runRefresh(t *testing.T, open func(t *testing.T) Harness, slow bool) {
 
 		w.clock.Set(T0)
 		out := w.login()
-		if err := w.svc.Logout(context.Background(), auth.LogoutInput{RefreshToken: out.RefreshToken}, meta); err != nil {
+		if err := w.revoker.Logout(context.Background(), auth.LogoutInput{RefreshToken: out.RefreshToken}, meta); err != nil {
 			t.Fatal(err)
 		}
 		_, err = w.refresh(out.RefreshToken)
@@ -516,7 +529,7 @@ func runRefresh(t *testing.T, open func(t *testing.T) Harness, slow bool) {
 			if raw == "" {
 				continue
 			}
-			if err := w.svc.Logout(context.Background(), auth.LogoutInput{RefreshToken: raw}, meta); err != nil {
+			if err := w.revoker.Logout(context.Background(), auth.LogoutInput{RefreshToken: raw}, meta); err != nil {
 				t.Fatalf("logout(%q) = %v", raw, err)
 			}
 		}
@@ -617,7 +630,7 @@ func runRaces(t *testing.T, open func(t *testing.T) Harness) {
 			var r auth.TokenPair
 			wg.Go(func() { r, rerr = w.refresh(p.RefreshToken) })
 			wg.Go(func() {
-				if err := w.svc.Logout(context.Background(), auth.LogoutInput{RefreshToken: p.RefreshToken}, meta); err != nil {
+				if err := w.revoker.Logout(context.Background(), auth.LogoutInput{RefreshToken: p.RefreshToken}, meta); err != nil {
 					t.Errorf("logout: %v", err)
 				}
 			})
@@ -753,12 +766,12 @@ func Growth(t *testing.T, h Harness, n int, at []int) map[int][2]int64 {
 	return out
 }
 
-// Service returns the auth interactors over h with the contract's policy,
+// Service returns the refresh interactor over h with the contract's policy,
 // a fake clock starting at start (advance moves it) and the test key.
-func Service(t *testing.T, h Harness, start time.Time) (svc *auth.Service, advance func(time.Duration)) {
+func Service(t *testing.T, h Harness, start time.Time) (refresher *auth.Refresher, advance func(time.Duration)) {
 	w := newWorld(t, h, false)
 	w.clock.Set(start)
-	return w.svc, w.clock.Advance
+	return w.refresher, w.clock.Advance
 }
 
 // TestKey is the refresh-token key of Service.

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/user"
+)
+
+// passwordCheck proves an email and password, for login and for
+// reauthentication: the throttle, the constant-work answer for unknown
+// accounts, the failure record, the hash upgrade, the account rules, and
+// which second factors must follow.
+type passwordCheck struct {
+	users   PasswordAccounts
+	hasher  PasswordHasher
+	gate    *PasswordGate
+	factors SecondFactors
+	tx      Transactor
+	rec     recorder
+	clock   Clock
+	obs     Observer
+}
+
+// check finds the account and checks the password, recording a failure for
+// an existing account, and upgrading the hash when the configured cost
+// changed. The account throttle is keyed by the email as typed
+// (normalized), whether or not an account has it, so its answers do not
+// tell existing accounts from unknown ones.
+//
+// factors are the second-factor methods the account requires after its
+// password. While one is required, the attempt stays counted in the
+// throttle until the factor is proven too (see factorProof): otherwise each
+// password success would wipe the count of wrong codes, and a thief with
+// the password could guess codes without end.
+func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u user.User, factors []string, err error) {
+	email, ok := user.NormalizeEmail(in.Email)
+	if !ok {
+		email = strings.ToLower(strings.TrimSpace(in.Email))
+	}
+	keys := gateKeys(email, meta.IP)
+	if err := c.gate.admit(ctx, keys); err != nil {
+		return user.User{}, nil, err
+	}
+	if !ok {
+		c.hasher.VerifyDummy(ctx, in.Password)
+		c.obs.LoginFailed()
+		return user.User{}, nil, domauth.ErrInvalidCredentials
+	}
+	u, err = c.users.ByEmail(ctx, email)
+	if errors.Is(err, user.ErrNotFound) {
+		c.hasher.VerifyDummy(ctx, in.Password)
+		c.obs.LoginFailed()
+		return user.User{}, nil, domauth.ErrInvalidCredentials
+	}
+	if err != nil {
+		c.gate.undoAttempt(ctx, keys)
+		return user.User{}, nil, err
+	}
+	match, rehash, err := c.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		c.gate.undoAttempt(ctx, keys)
+		return user.User{}, nil, fmt.Errorf("login: verify: %w", err)
+	}
+	if !match {
+		c.obs.LoginFailed()
+		// The failure is recorded in a transaction of its own: the answer is
+		// an error, and the record must outlive it.
+		if err := c.tx.WithinTx(ctx, func(ctx context.Context) error {
+			return c.rec.record(ctx, audit.LoginFailed, u.ID, "", meta, nowUTC(c.clock))
+		}); err != nil {
+			return user.User{}, nil, err
+		}
+		return user.User{}, nil, domauth.ErrInvalidCredentials
+	}
+	if rehash {
+		c.upgradeHash(ctx, u, in.Password)
+	}
+	// Account rules that apply once the password is proven, before any
+	// second factor: a disabled account is told so and asked for nothing.
+	if err := u.CanSignIn(); err != nil {
+		if cerr := c.gate.clear(ctx, keys); cerr != nil {
+			return user.User{}, nil, cerr
+		}
+		return user.User{}, nil, err
+	}
+	if c.factors != nil {
+		if factors, err = c.factors.LoginFactors(ctx, u.ID); err != nil {
+			return user.User{}, nil, err
+		}
+		if len(factors) > 0 {
+			return u, factors, nil
+		}
+	}
+	if err := c.gate.clear(ctx, keys); err != nil {
+		return user.User{}, nil, err
+	}
+	return u, nil, nil
+}
+
+// upgradeHash re-hashes a password whose stored hash used other parameters.
+// A failure only delays the upgrade to the next login, so it is not fatal.
+func (c passwordCheck) upgradeHash(ctx context.Context, u user.User, plain string) {
+	hash, err := c.hasher.Hash(ctx, plain)
+	if err != nil {
+		return
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = nowUTC(c.clock)
+	// Only while the credential is the one just proven: never over a
+	// password change that committed meanwhile.
+	_ = c.tx.WithinTx(ctx, func(ctx context.Context) error {
+		if v, err := c.users.LockCredential(ctx, u.ID); err != nil || v != u.CredentialVersion {
+			return err
+		}
+		return c.users.Update(ctx, u)
+	})
+}
+
+// factorProof checks and consumes an account's code or recovery code in the
+// caller's transaction, for the second step of a login and for
+// reauthentication.
+type factorProof struct {
+	factors SecondFactors
+	gate    *PasswordGate
+	rec     recorder
+	clock   Clock
+}
+
+// prove checks and consumes u's code or recovery code in the caller's
+// transaction, records the use of a recovery code, and clears the account's
+// throttle: the login attempt that began with the password has now
+// succeeded.
+func (f factorProof) prove(ctx context.Context, u user.User, sessionID, code, recoveryCode string, meta Meta) error {
+	usedRecovery, err := f.factors.VerifyCode(ctx, u.ID, code, recoveryCode)
+	if err != nil {
+		return err
+	}
+	if usedRecovery {
+		if err := f.rec.record(ctx, audit.RecoveryCodeUsed, u.ID, sessionID, meta, nowUTC(f.clock)); err != nil {
+			return err
+		}
+	}
+	return f.gate.clear(ctx, gateKeys(u.Email, meta.IP))
+}
