@@ -189,6 +189,7 @@ func (n warnNotifier) AdminAction(ctx context.Context, e audit.Event) {
 
 type adminDeps struct {
 	fx.In
+	Cfg       config.Config
 	Directory *persistence.AdminDirectory
 	Sessions  *persistence.SessionStore
 	Audit     *persistence.AuditLog
@@ -203,6 +204,7 @@ func newAdminService(d adminDeps) *admin.Service {
 	return admin.NewService(admin.Deps{
 		Users: d.Directory, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Clock: d.Clock, Hasher: d.Hasher, Keys: d.Tokens, Notifier: warnNotifier{d.Log},
+		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 

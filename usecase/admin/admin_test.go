@@ -222,3 +222,41 @@ func TestBadInput(t *testing.T) {
 		t.Fatal("limit 0 accepted")
 	}
 }
+
+// With the step-up rule configured, the sensitive operations refuse an
+// administrator whose token is not fresh, whoever calls the use case, and
+// change nothing; a fresh token and the command line pass.
+func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
+	e := newEnv(t)
+	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
+		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}})
+	stale := e.root
+	stale.Principal.Claims.Fresh, stale.Principal.Claims.AuthTime = true, t0.Add(-11*time.Minute)
+	name := "Countess"
+	calls := map[string]error{}
+	_, calls["update"] = svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Name: &name})
+	_, calls["update, stale"] = svc.Update(e.ctx, stale, e.ada.ID, admin.Patch{Name: &name})
+	calls["revoke"] = svc.RevokeSessions(e.ctx, e.root, e.ada.ID)
+	calls["delete"] = svc.Delete(e.ctx, e.root, e.ada.ID)
+	_, calls["rotate"] = svc.RotateKey(e.ctx, e.root)
+	for what, err := range calls {
+		if !errors.Is(err, domauth.ErrFreshAuthRequired) {
+			t.Errorf("%s without a fresh token: %v", what, err)
+		}
+	}
+	if u, ok := e.store.User(e.ada.ID); !ok || u.Name == name {
+		t.Fatalf("a refused change was made: %+v %v", u, ok)
+	}
+	if page, err := e.store.Sessions.ListActive(e.ctx, e.ada.ID, t0, "", 10); err != nil || len(page.Sessions) != 2 {
+		t.Fatalf("sessions after refused revocation: %d %v", len(page.Sessions), err)
+	}
+	fresh := e.root
+	fresh.Principal.Claims.Fresh, fresh.Principal.Claims.AuthTime = true, t0.Add(-time.Minute)
+	if _, err := svc.Update(e.ctx, fresh, e.ada.ID, admin.Patch{Name: &name}); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	if err := svc.RevokeSessions(e.ctx, admin.CLIActor, e.ada.ID); err != nil {
+		t.Fatalf("command line: %v", err)
+	}
+}

@@ -26,6 +26,11 @@ type Deps struct {
 	Keys     SigningKeys
 	// Notifier is optional.
 	Notifier Notifier
+	// StepUp, when set, is the freshness rule of the sensitive operations
+	// (Update, RevokeSessions, Delete, RotateKey) for signed-in callers, so
+	// any caller gets it, not only the routes that declare it. The command
+	// line has no token and is exempt.
+	StepUp *domauth.StepUpPolicy
 }
 
 // Service runs the administration use cases.
@@ -60,6 +65,18 @@ func (a Actor) authorize() error {
 		return nil
 	}
 	return domauth.ErrForbidden
+}
+
+// authorizeSensitive is authorize plus, for a signed-in caller, the
+// step-up rule (see Deps.StepUp).
+func (s *Service) authorizeSensitive(a Actor) error {
+	if err := a.authorize(); err != nil {
+		return err
+	}
+	if a.CLI || s.d.StepUp == nil {
+		return nil
+	}
+	return s.d.StepUp.Check(a.Principal.Claims, s.now())
 }
 
 // View is an account as administrators see it.
@@ -147,7 +164,7 @@ type Patch struct {
 // same transaction. An administrator cannot remove their own admin role or
 // disable themselves (ErrForbidden), so there is always a way back in.
 func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (View, error) {
-	if err := a.authorize(); err != nil {
+	if err := s.authorizeSensitive(a); err != nil {
 		return View{}, err
 	}
 	var errs []error
@@ -222,7 +239,7 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 
 // RevokeSessions ends every session of the account.
 func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) error {
-	if err := a.authorize(); err != nil {
+	if err := s.authorizeSensitive(a); err != nil {
 		return err
 	}
 	var ev audit.Event
@@ -246,7 +263,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) er
 // Delete removes the account with its sessions; its events stay, scrubbed
 // of client data, with the deletion recorded. Not oneself (ErrForbidden).
 func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
-	if err := a.authorize(); err != nil {
+	if err := s.authorizeSensitive(a); err != nil {
 		return err
 	}
 	if !a.CLI && userID == a.Principal.UserID() {
@@ -367,7 +384,7 @@ func (s *Service) Keys(ctx context.Context, a Actor) ([]domauth.KeyStatus, error
 // RotateKey adds the next signing key (published now, signing after the
 // publish-ahead time).
 func (s *Service) RotateKey(ctx context.Context, a Actor) (domauth.KeyStatus, error) {
-	if err := a.authorize(); err != nil {
+	if err := s.authorizeSensitive(a); err != nil {
 		return domauth.KeyStatus{}, err
 	}
 	k, err := s.d.Keys.Rotate(ctx)
