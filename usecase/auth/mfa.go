@@ -101,7 +101,9 @@ type MFAVerifierDeps struct {
 	Observer Observer
 }
 
-// MFAUsers is what finishing a second step needs of the accounts.
+// MFAUsers is what finishing a login whose proof came first (a second
+// factor, a passkey) needs of the accounts: read one, and hold its
+// credential while the session starts.
 type MFAUsers interface {
 	UserReader
 	CredentialLocker

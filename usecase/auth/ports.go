@@ -1,13 +1,13 @@
 // Package auth holds the interactors of authentication, one type per
 // operation: Registrar, PasswordLogin, MFAVerifier, PasskeyLogin, Refresher,
 // Authenticator, Reauthenticator (step-up), SessionRevoker, SessionListing
-// and Purger. Each owns its transaction and takes, in its constructor, only
-// the ports it calls. What several share is a collaborator they hold, not a
-// common base: SessionOpener (a new session under the per-account cap, with
-// its first token pair), PasswordGate (the per-account password throttle,
-// which other packages' password checks go through too) and LivenessCache
-// (this instance's memory of session liveness). The ports are declared here,
-// sized to their uses.
+// and Purger. Each that writes owns its transaction, and each takes, in its
+// constructor, only the ports it calls. What several share is a collaborator
+// they hold, not a common base: SessionOpener (a new session under the
+// per-account cap, with its first token pair), PasswordGate (the
+// per-account password throttle, which other packages' password checks go
+// through too) and LivenessCache (this instance's memory of session
+// liveness). The ports are declared here, sized to their uses.
 package auth
 
 import (
