@@ -37,34 +37,38 @@ type passwordCheck struct {
 // throttle until the factor is proven too (see factorProof): otherwise each
 // password success would wipe the count of wrong codes, and a thief with
 // the password could guess codes without end.
-func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u user.User, factors []string, err error) {
+//
+// On success without factors the attempt is still counted: the caller
+// takes it back with c.gate.clear(ctx, keys), in the transaction that
+// uses the proof (login saves a commit that way), or on its own.
+func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u user.User, factors []string, keys throttleKeys, err error) {
 	email, ok := user.NormalizeEmail(in.Email)
 	if !ok {
 		email = strings.ToLower(strings.TrimSpace(in.Email))
 	}
-	keys := gateKeys(email, meta.IP)
+	keys = gateKeys(email, meta.IP)
 	if err := c.gate.admit(ctx, keys); err != nil {
-		return user.User{}, nil, err
+		return user.User{}, nil, keys, err
 	}
 	if !ok {
 		c.hasher.VerifyDummy(ctx, in.Password)
 		c.obs.LoginFailed()
-		return user.User{}, nil, domauth.ErrInvalidCredentials
+		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
 	}
 	u, err = c.users.ByEmail(ctx, email)
 	if errors.Is(err, user.ErrNotFound) {
 		c.hasher.VerifyDummy(ctx, in.Password)
 		c.obs.LoginFailed()
-		return user.User{}, nil, domauth.ErrInvalidCredentials
+		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
 	}
 	if err != nil {
 		c.gate.undoAttempt(ctx, keys)
-		return user.User{}, nil, err
+		return user.User{}, nil, keys, err
 	}
 	match, rehash, err := c.hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
 		c.gate.undoAttempt(ctx, keys)
-		return user.User{}, nil, fmt.Errorf("login: verify: %w", err)
+		return user.User{}, nil, keys, fmt.Errorf("login: verify: %w", err)
 	}
 	if !match {
 		c.obs.LoginFailed()
@@ -73,9 +77,9 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u 
 		if err := c.tx.WithinTx(ctx, func(ctx context.Context) error {
 			return c.rec.record(ctx, audit.LoginFailed, u.ID, "", meta, nowUTC(c.clock))
 		}); err != nil {
-			return user.User{}, nil, err
+			return user.User{}, nil, keys, err
 		}
-		return user.User{}, nil, domauth.ErrInvalidCredentials
+		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
 	}
 	if rehash {
 		c.upgradeHash(ctx, u, in.Password)
@@ -84,22 +88,19 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u 
 	// second factor: a disabled account is told so and asked for nothing.
 	if err := u.CanSignIn(); err != nil {
 		if cerr := c.gate.clear(ctx, keys); cerr != nil {
-			return user.User{}, nil, cerr
+			return user.User{}, nil, keys, cerr
 		}
-		return user.User{}, nil, err
+		return user.User{}, nil, keys, err
 	}
 	if c.factors != nil {
 		if factors, err = c.factors.LoginFactors(ctx, u.ID); err != nil {
-			return user.User{}, nil, err
+			return user.User{}, nil, keys, err
 		}
 		if len(factors) > 0 {
-			return u, factors, nil
+			return u, factors, keys, nil
 		}
 	}
-	if err := c.gate.clear(ctx, keys); err != nil {
-		return user.User{}, nil, err
-	}
-	return u, nil, nil
+	return u, nil, keys, nil
 }
 
 // upgradeHash re-hashes a password whose stored hash used other parameters.

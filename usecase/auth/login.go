@@ -66,7 +66,7 @@ func NewPasswordLogin(d PasswordLoginDeps) *PasswordLogin {
 // wrong passwords get the same error after the same amount of hashing work.
 func (l *PasswordLogin) Login(ctx context.Context, in Credentials, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	u, factors, err := l.check.check(ctx, in, meta)
+	u, factors, keys, err := l.check.check(ctx, in, meta)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -95,7 +95,12 @@ func (l *PasswordLogin) Login(ctx context.Context, in Credentials, meta Meta) (T
 		if err != nil {
 			return err
 		}
-		return l.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+		if err := l.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now); err != nil {
+			return err
+		}
+		// The attempt is taken back with the session it made, in one
+		// commit; if the session cannot start, it stays counted.
+		return l.check.gate.clear(ctx, keys)
 	})
 	if err != nil {
 		return TokenPair{}, err

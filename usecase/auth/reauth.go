@@ -87,9 +87,14 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 	if err != nil {
 		return TokenPair{}, err
 	}
-	_, factors, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta)
+	_, factors, keys, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta)
 	if err != nil {
 		return TokenPair{}, err
+	}
+	if len(factors) == 0 {
+		if err := r.check.gate.clear(ctx, keys); err != nil {
+			return TokenPair{}, err
+		}
 	}
 	methods := passwordOnly
 	if len(factors) > 0 {

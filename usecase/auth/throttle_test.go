@@ -81,3 +81,48 @@ func TestThrottleCountsOnlyCheckedPasswords(t *testing.T) {
 		t.Fatalf("after three failures: %v, want throttled", err)
 	}
 }
+
+// TestSuccessfulLoginTakesBackItsAttempts: a login that starts its session
+// forgets the client's failures with it (in the session's own commit), and
+// a step-up with the right password does the same; otherwise an owner who
+// mistyped twice would be locked out by the next typo after logging in.
+func TestSuccessfulLoginTakesBackItsAttempts(t *testing.T) {
+	clock := fakes.NewClock(t0)
+	store := fakes.NewStore()
+	tokens := fakes.NewTokens(clock, accessTTL)
+	lt := &memThrottle{m: map[string]throttle.State{}}
+	policy := throttle.Policy{BackoffAfter: 5, BaseDelay: time.Second, MaxFailures: 3, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+	svc := newService(clock, store, tokens, func(d *deps) { d.Throttle, d.ThrottlePolicy = lt, policy })
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	var pair auth.TokenPair
+	for round := range 3 {
+		for range 2 {
+			if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta); err == nil {
+				t.Fatal("a wrong password logged in")
+			}
+		}
+		var err error
+		if pair, err = svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); err != nil {
+			t.Fatalf("round %d: login after two typos: %v", round, err)
+		}
+	}
+	p, err := svc.Authenticate(ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, _ = svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta)
+	}
+	if _, err := svc.Reauthenticate(ctx, p, auth.ReauthInput{Password: adaPassword}, meta); err != nil {
+		t.Fatalf("step-up after two typos: %v", err)
+	}
+	for range 2 {
+		_, _ = svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta)
+	}
+	if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); err != nil {
+		t.Fatalf("login after a step-up and two typos: %v", err)
+	}
+}
