@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
@@ -38,28 +37,48 @@ var (
 // NewLoginThrottle returns a LoginThrottle on db.
 func NewLoginThrottle(db *gorm.DB) *LoginThrottle { return &LoginThrottle{db: db} }
 
+// The throttle's statements, run straight on the connection: every
+// password attempt makes two of them per key, and gorm's statement
+// building cost more than the statements themselves. SQLite reads $N as
+// named parameters, bound by position.
+const (
+	// throttleLockPostgres makes sure the key has a row and locks it, in one
+	// statement: a new key gets a zero row (no state); an existing one is
+	// updated to itself, which takes the row's lock and returns what it
+	// holds. Without a row to lock, two first failures of a key would both
+	// read "no failures" and the burst would be under-counted.
+	throttleLockPostgres = `INSERT INTO login_throttle (key, failures, window_start, last_failure)
+VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures
+RETURNING failures, window_start, last_failure, locked_until`
+	// throttleRead is SQLite's read, inside the transaction whose write
+	// lock already serializes the writers.
+	throttleRead = `SELECT failures, window_start, last_failure, locked_until FROM login_throttle WHERE key = $1`
+	// throttleWrite is an upsert, since on SQLite there may be no row yet.
+	throttleWrite = `INSERT INTO login_throttle (key, failures, window_start, last_failure, locked_until)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+window_start = excluded.window_start, last_failure = excluded.last_failure, locked_until = excluded.locked_until`
+	throttleDelete = `DELETE FROM login_throttle WHERE key = $1`
+)
+
 // Update implements auth.LoginThrottle. On PostgreSQL the row is created if
-// missing and then locked (SELECT ... FOR UPDATE), so concurrent attempts on
-// one account serialize; on SQLite the transaction's write lock does that.
+// missing and locked in one statement, so concurrent attempts on one key
+// serialize; on SQLite the transaction's write lock does that. A state
+// fn leaves empty deletes the row.
 func (l *LoginThrottle) Update(ctx context.Context, key string, fn func(*throttle.State) error) error {
 	err := inTx(ctx, l.db, func(db *gorm.DB) error {
+		pool := db.Statement.ConnPool
 		var rec throttleRecord
-		q := db.Where("key = ?", key)
+		var err error
 		if isPostgres(db) {
-			// Make sure there is a row to lock: without one, two first
-			// failures of a key would both read "no failures" and the burst
-			// would be under-counted. A zero-failure row means no state.
 			now := toDB(time.Now())
-			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&throttleRecord{
-				Key: key, WindowStart: now, LastFailure: now,
-			}).Error; err != nil {
-				return err
-			}
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+			err = pool.QueryRowContext(ctx, throttleLockPostgres, key, now).
+				Scan(&rec.Failures, &rec.WindowStart, &rec.LastFailure, &rec.LockedUntil)
+		} else {
+			err = pool.QueryRowContext(ctx, throttleRead, key).
+				Scan(&rec.Failures, &rec.WindowStart, &rec.LastFailure, &rec.LockedUntil)
 		}
-		err := q.Take(&rec).Error
 		exists := err == nil
-		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		st := throttle.State{}
@@ -76,18 +95,12 @@ func (l *LoginThrottle) Update(ctx context.Context, key string, fn func(*throttl
 			if !exists {
 				return nil
 			}
-			return db.Where("key = ?", key).Delete(&throttleRecord{}).Error
+			_, err := pool.ExecContext(ctx, throttleDelete, key)
+			return err
 		}
-		next := throttleRecord{
-			Key: key, Failures: st.Failures, WindowStart: toDB(st.WindowStart),
-			LastFailure: toDB(st.LastFailure), LockedUntil: toDBNull(st.LockedUntil),
-		}
-		// An upsert, since on SQLite there may be no row yet (the
-		// transaction's write lock already serializes writers there).
-		return db.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "key"}},
-			DoUpdates: clause.AssignmentColumns([]string{"failures", "window_start", "last_failure", "locked_until"}),
-		}).Create(&next).Error
+		_, err = pool.ExecContext(ctx, throttleWrite, key, st.Failures, toDB(st.WindowStart),
+			toDB(st.LastFailure), toDBNull(st.LockedUntil))
+		return err
 	})
 	var limited *throttle.LimitedError
 	if err != nil && !errors.As(err, &limited) {
