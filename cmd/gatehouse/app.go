@@ -319,6 +319,8 @@ func newPasswordGate(d gateDeps) *auth.PasswordGate {
 			BackoffAfter: d.Cfg.Login.AccountBackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: math.MaxInt32, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.AccountMaxDelay,
 		},
+		// The email-change counts live in the same table.
+		SharedPolicies: []throttle.Policy{emailChangePolicy(d.Cfg)},
 	})
 }
 
@@ -437,16 +439,19 @@ func newMFAService(d mfaDeps) *mfauc.Service {
 	})
 }
 
+// emailChangePolicy is EMAIL_CHANGE_LIMIT: every attempt counts.
+func emailChangePolicy(cfg config.Config) throttle.Policy {
+	return throttle.Policy{MaxFailures: cfg.Login.EmailChanges, Window: cfg.Login.EmailChangeWindow, Lockout: cfg.Login.EmailChangeWindow}
+}
+
 func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.Service {
 	return account.NewService(account.Deps{
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
 		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
-		EmailChangePolicy: throttle.Policy{
-			MaxFailures: d.Cfg.Login.EmailChanges, Window: d.Cfg.Login.EmailChangeWindow, Lockout: d.Cfg.Login.EmailChangeWindow,
-		},
-		Mail:   d.Recovery,
-		StepUp: domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		EmailChangePolicy: emailChangePolicy(d.Cfg),
+		Mail:              d.Recovery,
+		StepUp:            domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 

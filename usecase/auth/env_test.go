@@ -66,6 +66,7 @@ type deps struct {
 	Throttle       auth.LoginThrottle
 	ThrottlePolicy throttle.Policy
 	AccountPolicy  throttle.Policy
+	SharedPolicies []throttle.Policy
 
 	MaxSessionsPerUser int
 	LivenessCacheTTL   time.Duration
@@ -102,7 +103,7 @@ func assemble(d deps) *interactors {
 	live := auth.NewLivenessCache(d.LivenessCacheTTL)
 	gate := auth.NewPasswordGate(auth.PasswordGateDeps{
 		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: d.Observer,
-		ClientPolicy: d.ThrottlePolicy, AccountPolicy: d.AccountPolicy,
+		ClientPolicy: d.ThrottlePolicy, AccountPolicy: d.AccountPolicy, SharedPolicies: d.SharedPolicies,
 	})
 	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
 		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,

@@ -22,6 +22,10 @@ type PasswordGateDeps struct {
 	// much higher ceiling that slows distributed guessing.
 	ClientPolicy  throttle.Policy
 	AccountPolicy throttle.Policy
+	// SharedPolicies are the policies of other records kept in the same
+	// store (the email-change limit): the purge keeps every record for as
+	// long as the longest-lived policy needs it.
+	SharedPolicies []throttle.Policy
 }
 
 // PasswordGate is the per-account throttle every password proof goes
@@ -41,6 +45,9 @@ type PasswordGate struct {
 	clock                 Clock
 	obs                   Observer
 	client, accountPolicy throttle.Policy
+	// retention is how long after its last failure any record of the store
+	// can still matter.
+	retention time.Duration
 }
 
 // NewPasswordGate returns a PasswordGate.
@@ -48,7 +55,18 @@ func NewPasswordGate(d PasswordGateDeps) *PasswordGate {
 	return &PasswordGate{
 		store: d.Throttle, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
 		client: d.ClientPolicy, accountPolicy: d.AccountPolicy,
+		retention: retention(append([]throttle.Policy{d.ClientPolicy, d.AccountPolicy}, d.SharedPolicies...)),
 	}
+}
+
+// retention is the longest a record of any of the policies matters after
+// its last failure: a window plus a lockout.
+func retention(policies []throttle.Policy) time.Duration {
+	var longest time.Duration
+	for _, p := range policies {
+		longest = max(longest, p.Window+p.Lockout)
+	}
+	return longest
 }
 
 // throttleKeys name the throttle records of a password attempt: the account
@@ -159,12 +177,13 @@ func (g *PasswordGate) clear(ctx context.Context, k throttleKeys) error {
 }
 
 // purgeStale deletes throttle records that no longer matter: a record
-// matters for at most a window plus a lockout after its last failure.
+// matters for at most a window plus a lockout after its last failure, under
+// the longest-lived policy that shares the store.
 func (g *PasswordGate) purgeStale(ctx context.Context) (int, error) {
 	if g.off() {
 		return 0, nil
 	}
-	return g.store.PurgeStale(ctx, nowUTC(g.clock).Add(-g.client.Window-g.client.Lockout))
+	return g.store.PurgeStale(ctx, nowUTC(g.clock).Add(-g.retention))
 }
 
 // AdmitPassword counts a password proof of another use case (a password

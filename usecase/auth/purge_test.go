@@ -1,11 +1,14 @@
 package auth_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
 
 func TestPurgeEndedKeepsRecentAndLiveSessions(t *testing.T) {
@@ -74,4 +77,36 @@ func TestPurgeEndedErasesSealedSuccessorsAfterGrace(t *testing.T) {
 	// The predecessor is now plain reuse.
 	_, err := e.svc.Refresh(e.ctx, a.RefreshToken, meta)
 	wantErr(t, "predecessor after the erase", err, session.ErrRefreshReused)
+}
+
+// purgeRecorder is a throttle store that remembers the purge's cut-off.
+type purgeRecorder struct {
+	memThrottle
+	before time.Time
+}
+
+func (p *purgeRecorder) PurgeStale(_ context.Context, before time.Time) (int, error) {
+	p.before = before
+	return 0, nil
+}
+
+// TestPurgeKeepsThrottleRecordsForTheLongestPolicy: the throttle table also
+// holds the email-change counts (an hour's window), so the purge must not
+// drop records after the login window (30 minutes here): that would reset
+// an email-change limit halfway through its hour.
+func TestPurgeKeepsThrottleRecordsForTheLongestPolicy(t *testing.T) {
+	clock := fakes.NewClock(t0)
+	store := fakes.NewStore()
+	rec := &purgeRecorder{memThrottle: memThrottle{m: map[string]throttle.State{}}}
+	login := throttle.Policy{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+	emailChange := throttle.Policy{MaxFailures: 10, Window: time.Hour, Lockout: time.Hour}
+	svc := newService(clock, store, fakes.NewTokens(clock, accessTTL), func(d *deps) {
+		d.Throttle, d.ThrottlePolicy, d.SharedPolicies = rec, login, []throttle.Policy{emailChange}
+	})
+	if _, err := svc.PurgeEnded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(-2 * time.Hour); !rec.before.Equal(want) {
+		t.Fatalf("throttle records purged before %v; want before %v (the email-change window and lockout)", rec.before, want)
+	}
 }
