@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -134,6 +135,8 @@ type Service struct {
 	// b64 decodes token segments: unpadded base64url that also refuses
 	// non-zero trailing bits, so each token has exactly one spelling.
 	b64 *base64.Encoding
+	// verified remembers tokens whose signature held.
+	verified *verifiedCache
 }
 
 // current is the key set in force.
@@ -163,6 +166,7 @@ func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time
 		now:      now,
 		cfg:      cfg,
 		b64:      base64.RawURLEncoding.Strict(),
+		verified: newVerifiedCache(),
 	}
 	if rs, ok := store.(RotatingKeyStore); ok && cfg.PrivateKeyFile == "" {
 		svc.store = rs
@@ -315,6 +319,13 @@ func (s *Service) Verify(raw string) (auth.Claims, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenSize {
 		return auth.Claims{}, invalid("empty or oversized")
 	}
+	// A token seen before under the same keys skips decoding and the
+	// signature; the claim rules still run (see verifiedCache).
+	keys := s.current()
+	sum := sha256.Sum256([]byte(raw))
+	if pc, ok := s.verified.get(sum, keys); ok {
+		return s.checkClaims(&pc)
+	}
 
 	// Split the compact form by hand: exactly three non-empty base64url
 	// segments. This also refuses the JSON serialization, which can carry
@@ -401,7 +412,14 @@ func (s *Service) Verify(raw string) (auth.Claims, error) {
 	if err := json.Unmarshal(payBuf[:n], &pc); err != nil {
 		return auth.Claims{}, invalid("claims are malformed")
 	}
-	return s.checkClaims(&pc)
+	claims, err := s.checkClaims(&pc)
+	// Only a token that passes every rule is remembered, and only under
+	// the key set it was checked with (a reload for an unknown kid may
+	// have replaced it meanwhile).
+	if err == nil && keys == s.current() {
+		s.verified.put(sum, keys, pc, s.now())
+	}
+	return claims, err
 }
 
 // checkClaims applies the claim rules to a signed payload. Expiry is
