@@ -53,12 +53,13 @@ type targetSpec struct {
 	threshold float64
 }
 
-// targets are the ratio targets of issue 7, in run order.
+// targets are the ratio targets, in run order: those of issue 11, which
+// raised me to 0.8 of its floor and set login at 0.85 of raw argon2id.
 func targets() []targetSpec {
 	return []targetSpec{
-		{scenarioMe, floorMe, 0.5},
+		{scenarioMe, floorMe, 0.8},
 		{scenarioRefresh, floorRefresh, 0.5},
-		{scenarioLogin, floorArgon2, 0.9},
+		{scenarioLogin, floorArgon2, 0.85},
 	}
 }
 

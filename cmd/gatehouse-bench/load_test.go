@@ -244,7 +244,7 @@ func TestCompareLoginAgainstArgon2Floor(t *testing.T) {
 		t.Fatalf("comparisons %+v, %d results", rep.Comparisons, len(rep.Results))
 	}
 	c := rep.Comparisons[0]
-	if c.Target != scenarioLogin || c.Floor != floorArgon2 || c.Threshold != 0.9 || len(c.Ratios) != 2 || c.Max <= 0 || c.Verdict == "" {
+	if c.Target != scenarioLogin || c.Floor != floorArgon2 || c.Threshold != 0.85 || len(c.Ratios) != 2 || c.Max <= 0 || c.Verdict == "" {
 		t.Errorf("comparison = %+v", c)
 	}
 	// Round 1 runs the service first, round 2 the floor first; each side's

@@ -229,6 +229,25 @@ func oneCharacter(s string) bool {
 	return true
 }
 
+// CheckNewAccount checks what a new account is made of: a valid email, a
+// password CheckPassword accepts for it, and an optional display name. It
+// returns the normalized email and name, or a ValidationError naming every
+// failing field at once.
+func CheckNewAccount(email, password, name string) (normEmail, normName string, err error) {
+	normEmail, ok := NormalizeEmail(email)
+	var emailErr, nameErr error
+	if !ok {
+		emailErr = Invalid("email", "must be a valid email address")
+	}
+	if name != "" {
+		normName, nameErr = NormalizeName(name)
+	}
+	if err := Join(emailErr, CheckPassword("password", password, normEmail), nameErr); err != nil {
+		return "", "", err
+	}
+	return normEmail, normName, nil
+}
+
 // NormalizeName trims a display name and checks it: 1 to 100 characters, no
 // control characters.
 func NormalizeName(raw string) (string, error) {

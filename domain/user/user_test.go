@@ -214,3 +214,27 @@ func TestValidationErrorMessageListsEveryField(t *testing.T) {
 		t.Fatalf("Invalid(name, x) = %#v", ve)
 	}
 }
+
+// TestCheckNewAccount: a new account's fields are normalized together, and
+// every failing field is named in one answer.
+func TestCheckNewAccount(t *testing.T) {
+	email, name, err := user.CheckNewAccount("  Ada@Example.COM ", "correct-Horse-battery-9", "  Ada  ")
+	if err != nil || email != "ada@example.com" || name != "Ada" {
+		t.Fatalf("CheckNewAccount = %q, %q, %v", email, name, err)
+	}
+	if _, name, err := user.CheckNewAccount("ada@example.com", "correct-Horse-battery-9", ""); err != nil || name != "" {
+		t.Fatalf("without a name: %q, %v", name, err)
+	}
+	_, _, err = user.CheckNewAccount("not an address", "short", "\x01")
+	var ve *user.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("bad fields: %v", err)
+	}
+	var fields []string
+	for _, f := range ve.Fields {
+		fields = append(fields, f.Field)
+	}
+	if strings.Join(fields, ",") != "email,password,name" {
+		t.Fatalf("failing fields %v; want email, password and name", fields)
+	}
+}

@@ -319,20 +319,12 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (user.Use
 	if err := a.authorize(); err != nil {
 		return user.User{}, err
 	}
-	email, ok := user.NormalizeEmail(in.Email)
-	var emailErr, nameErr error
-	if !ok {
-		emailErr = user.Invalid("email", "must be a valid email address")
-	}
-	name := ""
-	if in.Name != "" {
-		name, nameErr = user.NormalizeName(in.Name)
-	}
 	roles := in.Roles
 	if len(roles) == 0 {
 		roles = []string{user.RoleUser}
 	}
-	if err := user.Join(emailErr, nameErr, user.CheckPassword("password", in.Password, email), user.CheckRoles("roles", roles)); err != nil {
+	email, name, err := user.CheckNewAccount(in.Email, in.Password, in.Name)
+	if err := user.Join(err, user.CheckRoles("roles", roles)); err != nil {
 		return user.User{}, err
 	}
 	hash, err := s.d.Hasher.Hash(ctx, in.Password)

@@ -64,16 +64,8 @@ func (r *Registrar) Register(ctx context.Context, in RegisterInput, meta Meta) (
 // withSession, starts its first session, all in one transaction.
 func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, withSession bool) (TokenPair, error) {
 	meta = meta.clean()
-	email, ok := user.NormalizeEmail(in.Email)
-	var emailErr, nameErr error
-	if !ok {
-		emailErr = user.Invalid("email", "must be a valid email address")
-	}
-	name := ""
-	if in.Name != "" {
-		name, nameErr = user.NormalizeName(in.Name)
-	}
-	if err := user.Join(emailErr, user.CheckPassword("password", in.Password, email), nameErr); err != nil {
+	email, name, err := user.CheckNewAccount(in.Email, in.Password, in.Name)
+	if err != nil {
 		return TokenPair{}, err
 	}
 	// Hashing is costly and EMAIL_TAKEN tells accounts apart: both go
