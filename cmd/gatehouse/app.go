@@ -198,6 +198,7 @@ type adminDeps struct {
 	Tokens    *token.Service
 	Clock     systemClock
 	Log       *slog.Logger
+	Live      *auth.LivenessCache
 }
 
 func newAdminService(d adminDeps) *admin.Service {
@@ -205,6 +206,7 @@ func newAdminService(d adminDeps) *admin.Service {
 		Users: d.Directory, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Clock: d.Clock, Hasher: d.Hasher, Keys: d.Tokens, Notifier: warnNotifier{d.Log},
 		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Cache:  d.Live,
 	})
 }
 

@@ -260,3 +260,54 @@ func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 		t.Fatalf("command line: %v", err)
 	}
 }
+
+// forgotten records the accounts the admin use cases evict.
+type forgotten struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (f *forgotten) ForgetUser(userID string) {
+	f.mu.Lock()
+	f.ids = append(f.ids, userID)
+	f.mu.Unlock()
+}
+
+// TestChangesEvictTheSessionCache: with SESSION_CACHE_TTL on, an instance
+// remembers sessions and their accounts for a moment; disabling an account,
+// changing its roles, ending its sessions or deleting it must evict it on
+// the instance that did so, or its tokens (and old roles) would still pass
+// there until the entry ran out.
+func TestChangesEvictTheSessionCache(t *testing.T) {
+	e := newEnv(t)
+	cache := &forgotten{}
+	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Cache: cache})
+	yes := true
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"nothing changes", func() error { _, err := svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{}); return err }},
+		{"roles", func() error {
+			_, err := svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user", "admin"}})
+			return err
+		}},
+		{"disable", func() error { _, err := svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Disabled: &yes}); return err }},
+		{"revoke sessions", func() error { return svc.RevokeSessions(e.ctx, e.root, e.ada.ID) }},
+		{"delete", func() error { return svc.Delete(e.ctx, e.root, e.ada.ID) }},
+	}
+	for i, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if want := i; len(cache.ids) != want {
+			t.Fatalf("after %q: %d evictions %v; want %d", st.name, len(cache.ids), cache.ids, want)
+		}
+		for _, id := range cache.ids {
+			if id != e.ada.ID {
+				t.Fatalf("evicted %q; want only %q", id, e.ada.ID)
+			}
+		}
+	}
+}

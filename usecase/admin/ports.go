@@ -48,6 +48,13 @@ type Facts struct {
 	Passkeys       int
 }
 
+// SessionCache forgets what an instance cached about an account's sessions
+// and the account itself (auth.LivenessCache), so a change made here is
+// seen at once on this instance even with SESSION_CACHE_TTL on.
+type SessionCache interface {
+	ForgetUser(userID string)
+}
+
 // Sessions ends an account's sessions.
 type Sessions interface {
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)

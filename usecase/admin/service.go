@@ -26,6 +26,9 @@ type Deps struct {
 	Keys     SigningKeys
 	// Notifier is optional.
 	Notifier Notifier
+	// Cache, when set, forgets an account after any change made to it or
+	// its sessions.
+	Cache SessionCache
 	// StepUp, when set, is the freshness rule of the sensitive operations
 	// (Update, RevokeSessions, Delete, RotateKey) for signed-in callers, so
 	// any caller gets it, not only the routes that declare it. The command
@@ -233,8 +236,19 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 	if err != nil {
 		return View{}, err
 	}
+	if len(events) > 0 {
+		s.forget(userID)
+	}
 	s.notify(ctx, events)
 	return s.view(ctx, out)
+}
+
+// forget evicts userID from this instance's session cache: disabled, its
+// roles changed or its sessions ended, what the cache holds is stale.
+func (s *Service) forget(userID string) {
+	if s.d.Cache != nil {
+		s.d.Cache.ForgetUser(userID)
+	}
 }
 
 // RevokeSessions ends every session of the account.
@@ -255,6 +269,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) er
 		return s.d.Audit.Append(ctx, ev)
 	})
 	if err == nil {
+		s.forget(userID)
 		s.notify(ctx, []audit.Event{ev})
 	}
 	return err
@@ -284,6 +299,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
 		return s.d.Audit.Append(ctx, ev)
 	})
 	if err == nil {
+		s.forget(userID)
 		s.notify(ctx, []audit.Event{ev})
 	}
 	return err
