@@ -218,14 +218,26 @@ func (r *UserRepository) BumpCredential(ctx context.Context, userID string) erro
 	return nil
 }
 
-// userColumnsAfterID lists the user columns other than id (joined reads
-// take it from the session), prefixed, in the order of targetsAfterID.
-func userColumnsAfterID(prefix string) string {
-	return prefix + "email, " + prefix + "name, " + prefix + "roles, " + prefix + "password_hash, " +
+// userColumnsPublic lists the user columns other than id (joined reads
+// take it from the session) and the password hash, prefixed, in the order
+// of targetsPublic: what reads whose user never needs the hash take.
+func userColumnsPublic(prefix string) string {
+	return prefix + "email, " + prefix + "name, " + prefix + "roles, " +
 		prefix + "email_verified, " + prefix + "disabled, " + prefix + "created_at, " + prefix + "updated_at"
+}
+
+// targetsPublic are the scan destinations of userColumnsPublic.
+func (r *userRecord) targetsPublic() []any {
+	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.CreatedAt, &r.UpdatedAt}
+}
+
+// userColumnsAfterID is userColumnsPublic and the password hash, in the
+// order of targetsAfterID.
+func userColumnsAfterID(prefix string) string {
+	return userColumnsPublic(prefix) + ", " + prefix + "password_hash"
 }
 
 // targetsAfterID are the scan destinations of userColumnsAfterID.
 func (r *userRecord) targetsAfterID() []any {
-	return []any{&r.Email, &r.Name, &r.Roles, &r.PasswordHash, &r.EmailVerified, &r.Disabled, &r.CreatedAt, &r.UpdatedAt}
+	return append(r.targetsPublic(), &r.PasswordHash)
 }

@@ -98,8 +98,33 @@ func (s Session) ExpiresAt() time.Time {
 
 // Active reports whether the session is neither revoked nor past either
 // lifetime at now.
-func (s Session) Active(now time.Time) bool {
-	return !s.Revoked() && now.Before(s.ExpiresAt())
+func (s Session) Active(now time.Time) bool { return s.Liveness().Active(now) }
+
+// Liveness is what decides whether a session's access tokens still work:
+// its account, whether it was revoked, and its two lifetimes. The
+// per-request access check reads only this, not the token material.
+type Liveness struct {
+	ID                string
+	UserID            string
+	RevokedAt         time.Time // zero while not revoked
+	IdleExpiresAt     time.Time
+	AbsoluteExpiresAt time.Time
+}
+
+// Liveness returns what of s decides whether its tokens still work.
+func (s Session) Liveness() Liveness {
+	return Liveness{ID: s.ID, UserID: s.UserID, RevokedAt: s.RevokedAt,
+		IdleExpiresAt: s.IdleExpiresAt, AbsoluteExpiresAt: s.AbsoluteExpiresAt}
+}
+
+// Active reports whether the session is neither revoked nor past either
+// lifetime at now.
+func (l Liveness) Active(now time.Time) bool {
+	end := l.IdleExpiresAt
+	if l.AbsoluteExpiresAt.Before(end) {
+		end = l.AbsoluteExpiresAt
+	}
+	return l.RevokedAt.IsZero() && now.Before(end)
 }
 
 // Revoke marks the session revoked at now for reason; revoking twice keeps the

@@ -12,13 +12,13 @@ import (
 // path. It reads the LivenessCache; what revokes sessions evicts them.
 type Authenticator struct {
 	verifier TokenVerifier
-	sessions SessionAuthenticator
+	sessions SessionLivenessReader
 	clock    Clock
 	live     *LivenessCache
 }
 
 // NewAuthenticator returns an Authenticator; live may be nil (no cache).
-func NewAuthenticator(verifier TokenVerifier, sessions SessionAuthenticator, clock Clock, live *LivenessCache) *Authenticator {
+func NewAuthenticator(verifier TokenVerifier, sessions SessionLivenessReader, clock Clock, live *LivenessCache) *Authenticator {
 	return &Authenticator{verifier: verifier, sessions: sessions, clock: clock, live: live}
 }
 
@@ -37,7 +37,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (domauth.P
 	now := nowUTC(a.clock)
 	e, cached := a.live.get(c.SessionID, now)
 	if !cached {
-		e.sess, e.user, err = a.sessions.WithUser(ctx, c.SessionID)
+		e.sess, e.user, err = a.sessions.Liveness(ctx, c.SessionID)
 		if errors.Is(err, session.ErrNotFound) {
 			return domauth.Principal{}, domauth.ErrSessionRevoked
 		}

@@ -25,7 +25,7 @@ type LivenessCache struct {
 }
 
 type liveEntry struct {
-	sess    session.Session
+	sess    session.Liveness
 	user    user.User
 	fetched time.Time
 }
@@ -56,7 +56,7 @@ func (c *LivenessCache) get(id string, now time.Time) (liveEntry, bool) {
 	return e, true
 }
 
-func (c *LivenessCache) put(s session.Session, u user.User, now time.Time) {
+func (c *LivenessCache) put(s session.Liveness, u user.User, now time.Time) {
 	if c == nil {
 		return
 	}

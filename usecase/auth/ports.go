@@ -81,7 +81,15 @@ type SessionStarter interface {
 	Create(ctx context.Context, s session.Session) error
 }
 
-// SessionAuthenticator is the per-request liveness check.
+// SessionLivenessReader is the per-request liveness check.
+type SessionLivenessReader interface {
+	// Liveness reads a session's liveness (session.Liveness) and its user
+	// in one lookup; session.ErrNotFound if none. The user comes without
+	// its password hash: nothing downstream of an access check needs it.
+	Liveness(ctx context.Context, id string) (session.Liveness, user.User, error)
+}
+
+// SessionAuthenticator reads a session whole with its user.
 type SessionAuthenticator interface {
 	// WithUser finds a session, revoked or not, and its user in one lookup.
 	// session.ErrNotFound if none.
@@ -161,6 +169,7 @@ type SessionPurger interface {
 type SessionStore interface {
 	SessionStarter
 	SessionAuthenticator
+	SessionLivenessReader
 	RefreshRotator
 	SessionBulkRevoker
 	SessionLister

@@ -62,6 +62,56 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 	t.Run("update function", func(t *testing.T) { runUpdate(t, open) })
 	t.Run("erase sealed", func(t *testing.T) { runErase(t, open) })
 	t.Run("listing and cap", func(t *testing.T) { runListing(t, open) })
+	t.Run("liveness", func(t *testing.T) { runLiveness(t, open) })
+}
+
+// runLiveness checks the access check's narrow read against the session
+// as stored: live, revoked, idle-expired and past its absolute lifetime,
+// with its user and never the user's password hash.
+func runLiveness(t *testing.T, open func(t *testing.T) Harness) {
+	h := open(t)
+	ctx := context.Background()
+	u := mkUser(t, h)
+	cases := []struct {
+		name string
+		edit func(*session.Session)
+	}{
+		{"live", noChange},
+		{"revoked", func(s *session.Session) { s.Revoke(T0.Add(time.Minute), session.ReasonLogout) }},
+		{"idle expiry before absolute", func(s *session.Session) { s.IdleExpiresAt = T0.Add(time.Hour) }},
+		{"absolute before idle", func(s *session.Session) { s.AbsoluteExpiresAt = T0.Add(30 * time.Minute) }},
+	}
+	for _, tc := range cases {
+		s := Policy.Start(id.New(), u.ID, T0, "agent", "192.0.2.1")
+		s.TokenHash = hashOf(9)
+		tc.edit(&s)
+		if err := h.Sessions.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		got, gotUser, err := h.Sessions.Liveness(ctx, s.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := s.Liveness()
+		if got.ID != want.ID || got.UserID != want.UserID || !got.RevokedAt.Equal(want.RevokedAt) ||
+			!got.IdleExpiresAt.Equal(want.IdleExpiresAt) || !got.AbsoluteExpiresAt.Equal(want.AbsoluteExpiresAt) {
+			t.Errorf("%s: liveness %+v; want %+v", tc.name, got, want)
+		}
+		for _, now := range []time.Time{T0, T0.Add(45 * time.Minute), T0.Add(2 * time.Hour), T0.Add(Policy.AbsoluteTTL)} {
+			if got.Active(now) != s.Active(now) {
+				t.Errorf("%s at %v: active %v; the session says %v", tc.name, now, got.Active(now), s.Active(now))
+			}
+		}
+		if gotUser.ID != u.ID || gotUser.Email != u.Email || len(gotUser.Roles) != len(u.Roles) || gotUser.PasswordHash != "" {
+			t.Errorf("%s: user %+v; want %s/%s with roles %v and no password hash", tc.name, gotUser, u.ID, u.Email, u.Roles)
+		}
+	}
+	if _, _, err := h.Sessions.Liveness(ctx, id.New()); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("liveness of an unknown session = %v", err)
+	}
+	if _, _, err := h.Sessions.Liveness(ctx, "not-a-uuid"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("liveness of a malformed id = %v", err)
+	}
 }
 
 // runListing pages through an account's active sessions and caps them.

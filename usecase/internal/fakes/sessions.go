@@ -287,6 +287,16 @@ func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, us
 	return sess, u, nil
 }
 
+// Liveness implements auth.SessionLivenessReader.
+func (r *Sessions) Liveness(ctx context.Context, id string) (session.Liveness, user.User, error) {
+	sess, u, err := r.WithUser(ctx, id)
+	if err != nil {
+		return session.Liveness{}, user.User{}, err
+	}
+	u.PasswordHash = ""
+	return sess.Liveness(), u, nil
+}
+
 func copySession(s session.Session) session.Session {
 	s.SuccessorSealed = slices.Clone(s.SuccessorSealed)
 	return s
