@@ -75,7 +75,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 	if !id.Valid(in.Token.SessionID) {
 		return session.Session{}, user.User{}, false, nil
 	}
-	db := conn(ctx, s.db)
+	db := rawConn(ctx, s.db)
 	pg := isPostgres(db)
 	query := rotateSQLite
 	if pg {
@@ -161,7 +161,7 @@ func (s *SessionStore) Liveness(ctx context.Context, sessionID string) (session.
 		idle time.Time
 		abs  time.Time
 	)
-	db := conn(ctx, s.db)
+	db := rawConn(ctx, s.db)
 	begin := time.Now()
 	err := queryRow(ctx, db, livenessSQL, []any{sessionID}, append([]any{&rec.ID, &rev, &idle, &abs}, rec.targetsPublic()...)...)
 	s.trace(ctx, db, begin, livenessSQL, err)
@@ -187,7 +187,7 @@ func (s *SessionStore) WithUser(ctx context.Context, sessionID string) (session.
 		srec sessionRecord
 		urec userRecord
 	)
-	db := conn(ctx, s.db)
+	db := rawConn(ctx, s.db)
 	begin := time.Now()
 	err := queryRow(ctx, db, withUserSQL, []any{sessionID}, append(srec.targets(), urec.targetsAfterID()...)...)
 	s.trace(ctx, db, begin, withUserSQL, err)

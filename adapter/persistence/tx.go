@@ -79,6 +79,16 @@ func conn(ctx context.Context, pool *gorm.DB) *gorm.DB {
 	return pool.WithContext(ctx)
 }
 
+// rawConn is conn for the hand-run statements of the hot paths, which read
+// only the handle's pool (or transaction), dialect and logger and pass ctx
+// themselves: it skips the per-call gorm session, a copy of its statement.
+func rawConn(ctx context.Context, pool *gorm.DB) *gorm.DB {
+	if tx, ok := txFrom(ctx); ok {
+		return tx
+	}
+	return pool
+}
+
 // inTx runs fn on the caller's transaction, or on a new one when there is
 // none, for operations made of several statements that must apply together.
 func inTx(ctx context.Context, pool *gorm.DB, fn func(db *gorm.DB) error) error {
