@@ -9,7 +9,8 @@ import (
 // verifiedCacheSize bounds the verified-token cache: about 300 bytes an
 // entry, so a few MiB at most. A client uses its access token for every
 // call until it expires, so a few thousand live tokens cover a busy
-// instance; past the bound, expired entries go first, then everything.
+// instance; past the bound, expired entries go first, and everything when
+// that frees less than an eighth.
 const verifiedCacheSize = 8192
 
 // verifiedCache remembers tokens whose signature held, so that the next
@@ -64,7 +65,10 @@ func (c *verifiedCache) put(sum [sha256.Size]byte, keys *keySet, pc parsedClaims
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= verifiedCacheSize {
+		// A sweep that freed little would run again a few puts later, each
+		// time over the whole map under the lock: start over instead, so a
+		// sweep comes at most once per verifiedCacheSize/8 new tokens.
+		if len(c.entries) > verifiedCacheSize-verifiedCacheSize/8 {
 			clear(c.entries)
 		}
 	}

@@ -100,3 +100,28 @@ func TestVerifiedTokenCacheIsBounded(t *testing.T) {
 		t.Fatal("an expired token was cached")
 	}
 }
+
+// TestVerifiedTokenCacheSweepFreesAnEighth: when a full cache's sweep of
+// expired entries frees only a few, the cache starts over, so the next
+// sweep (a walk of the whole map under its lock) is thousands of tokens
+// away rather than a few puts.
+func TestVerifiedTokenCacheSweepFreesAnEighth(t *testing.T) {
+	c := newVerifiedCache()
+	now := testNow()
+	keys := &keySet{}
+	live := parsedClaims{ExpiresAt: numericDate{unix: now.Add(time.Hour).Unix(), set: true}}
+	soon := parsedClaims{ExpiresAt: numericDate{unix: now.Add(time.Second).Unix(), set: true}}
+	for i := range verifiedCacheSize {
+		var sum [32]byte
+		sum[0], sum[1] = byte(i), byte(i>>8)
+		pc := live
+		if i < 3 {
+			pc = soon
+		}
+		c.put(sum, keys, pc, now)
+	}
+	c.put([32]byte{0xff, 0xff, 0xff}, keys, live, now.Add(2*time.Second))
+	if n := c.len(); n > verifiedCacheSize/8 {
+		t.Fatalf("after a sweep that freed 3 of %d entries the cache holds %d; want it started over", verifiedCacheSize, n)
+	}
+}
