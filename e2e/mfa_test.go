@@ -106,7 +106,7 @@ func TestExampleAppSecondFactors(t *testing.T) {
 		chromedp.Click(chromedp.ID("reauth-submit")),
 	)
 	app.waitJS(`document.getElementById("passkeys-list").dataset.count === "1"` + idle)
-	creds, err := chromedp.Call(app.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
+	creds, err := chromedp.Call(app.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams(auth))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestExampleAppSecondFactors(t *testing.T) {
 	if used := eval[string](app, `document.querySelector('[data-testid="passkey"]').textContent`); !strings.Contains(used, "last used") {
 		t.Errorf("the passkey's last use was not recorded: %q", used)
 	}
-	creds, _ = chromedp.Call(app.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
+	creds, _ = chromedp.Call(app.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams(auth))
 	if len(creds.Credentials) != 1 || creds.Credentials[0].SignCount < 2 {
 		t.Errorf("sign counter after registration and a login: %+v", creds.Credentials)
 	}

@@ -54,7 +54,7 @@ type Sender struct {
 var _ recovery.MailSender = (*Sender)(nil)
 
 // ErrBadURL is a MAIL_URL this package cannot use.
-var ErrBadURL = errors.New("mailer: MAIL_URL must be smtp://, smtps:// or log:")
+var ErrBadURL = errors.New("mailer: MAIL_URL must be an smtp, smtps or log URL")
 
 // New returns a Sender for o.URL.
 func New(o Options) (*Sender, error) {

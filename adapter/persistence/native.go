@@ -43,7 +43,7 @@ func queryRowPgx(ctx context.Context, pool *sql.DB, query string, args, dest []a
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return c.Raw(func(driverConn any) error {
 		pc, ok := driverConn.(pgxConn)
 		if !ok {

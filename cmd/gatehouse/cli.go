@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -170,7 +169,6 @@ func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func
 		Audit: persistence.NewAuditLog(db), Tx: persistence.NewTransactor(db),
 		Clock: systemClock{}, Hasher: hasher, Keys: tokens,
 	})
-	var _ *password.Hasher = hasher
 	return svc, tokens, closeDB, nil
 }
 

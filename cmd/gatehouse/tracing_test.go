@@ -77,7 +77,7 @@ func spanTree(spans tracetest.SpanStubs, traceID trace.TraceID) (string, map[str
 		for _, a := range s.Attributes {
 			switch a.Key {
 			case "http.route", "http.response.status_code", "db.query.text", "db.system.name":
-				attrs = append(attrs, fmt.Sprintf("%s=%v", a.Key, a.Value.Emit()))
+				attrs = append(attrs, fmt.Sprintf("%s=%v", a.Key, a.Value.String()))
 			}
 		}
 		fmt.Fprintf(&b, "%s%s [%s] %s\n", strings.Repeat("  ", d), s.Name, s.EndTime.Sub(s.StartTime).Round(time.Microsecond), strings.Join(attrs, " "))

@@ -304,7 +304,7 @@ func walk(ctype, cte string, body io.Reader, p *Parsed) error {
 			}
 		}
 	}
-	var r io.Reader = body
+	r := io.Reader(body)
 	switch strings.ToLower(cte) {
 	case "quoted-printable":
 		r = quotedprintable.NewReader(body)
