@@ -29,6 +29,9 @@ type totpRecord struct {
 	PendingKeyID     string       `gorm:"column:pending_key_id"`
 	PendingCreatedAt sql.NullTime `gorm:"column:pending_created_at"`
 	UpdatedAt        time.Time    `gorm:"column:updated_at;autoUpdateTime:false"`
+	// FailedCodes is read with the row; only AddFailure and ClearFailures
+	// write it (Update's upsert leaves it out).
+	FailedCodes int `gorm:"column:failed_codes"`
 }
 
 func (totpRecord) TableName() string { return "totp_factors" }
@@ -77,7 +80,8 @@ func (s *TOTPStore) open(stored []byte, keyID, context string) ([]byte, error) {
 func sealContext(userID, slot string) string { return "totp:" + slot + ":" + userID }
 
 func (s *TOTPStore) toDomain(r totpRecord) (mfa.TOTP, error) {
-	t := mfa.TOTP{UserID: r.UserID, ConfirmedAt: fromDBNull(r.ConfirmedAt), LastStep: r.LastStep, PendingCreatedAt: fromDBNull(r.PendingCreatedAt)}
+	t := mfa.TOTP{UserID: r.UserID, ConfirmedAt: fromDBNull(r.ConfirmedAt), LastStep: r.LastStep,
+		PendingCreatedAt: fromDBNull(r.PendingCreatedAt), Failures: r.FailedCodes}
 	if r.Secret != nil {
 		b, err := s.open(r.Secret, r.SecretKeyID, sealContext(r.UserID, "active"))
 		if err != nil {
@@ -183,6 +187,39 @@ func (s *TOTPStore) Update(ctx context.Context, userID string, fn func(*mfa.TOTP
 			return err
 		}
 		return wrapErr("update totp", err)
+	}
+	return nil
+}
+
+// AddFailure implements mfa.TOTPStore: one statement that increments the
+// count and returns it, so parallel failures on any number of instances
+// each get a distinct count and none is lost.
+func (s *TOTPStore) AddFailure(ctx context.Context, userID string) (int, error) {
+	if !id.Valid(userID) {
+		return 0, nil
+	}
+	var counts []int
+	err := conn(ctx, s.db).Raw("UPDATE totp_factors SET failed_codes = failed_codes + 1 WHERE user_id = ? RETURNING failed_codes", userID).
+		Scan(&counts).Error
+	if err != nil {
+		return 0, wrapErr("count failed code", err)
+	}
+	if len(counts) == 0 {
+		return 0, nil
+	}
+	return counts[0], nil
+}
+
+// ClearFailures implements mfa.TOTPStore (and the reset's port). A count
+// already at zero is not written, so a success after no failure costs no
+// write.
+func (s *TOTPStore) ClearFailures(ctx context.Context, userID string) error {
+	if !id.Valid(userID) {
+		return nil
+	}
+	err := conn(ctx, s.db).Exec("UPDATE totp_factors SET failed_codes = 0 WHERE user_id = ? AND failed_codes <> 0", userID).Error
+	if err != nil {
+		return wrapErr("clear failed codes", err)
 	}
 	return nil
 }

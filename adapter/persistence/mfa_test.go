@@ -120,6 +120,89 @@ func TestTOTPStore(t *testing.T) {
 	})
 }
 
+// The count of failed codes moves only by its own statements: parallel
+// failures each get a distinct count (none lost), the factor's update does
+// not write it back, and clearing it sets it to zero.
+func TestTOTPFailureCount(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		store := persistence.NewTOTPStore(s.db, nil)
+		u := mustCreateUser(t, s, "count@example.com")
+		if n, err := store.AddFailure(ctx, u.ID); err != nil || n != 0 {
+			t.Fatalf("AddFailure without a factor = %d, %v", n, err)
+		}
+		if err := store.Update(ctx, u.ID, func(tt *mfa.TOTP) error {
+			tt.Secret, tt.ConfirmedAt = "JBSWY3DPEHPK3PXP", base
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		const parallel = 16
+		warmPool(t, s, 8)
+		seen := make(chan int, parallel)
+		var wg sync.WaitGroup
+		for i := range parallel {
+			wg.Go(func() {
+				var (
+					n   int
+					err error
+				)
+				// Half in a transaction (as a code check runs), half on their own.
+				if i%2 == 0 {
+					n, err = store.AddFailure(ctx, u.ID)
+				} else {
+					err = s.tx.WithinTx(ctx, func(ctx context.Context) error {
+						var err error
+						n, err = store.AddFailure(ctx, u.ID)
+						return err
+					})
+				}
+				if err != nil {
+					t.Errorf("AddFailure: %v", err)
+				}
+				seen <- n
+			})
+		}
+		wg.Wait()
+		close(seen)
+		got := map[int]bool{}
+		for n := range seen {
+			got[n] = true
+		}
+		for n := 1; n <= parallel; n++ {
+			if !got[n] {
+				t.Fatalf("counts returned %v: %d missing (a lost or repeated increment)", got, n)
+			}
+		}
+		// The factor's own update (a code accepted) leaves the count alone.
+		if err := store.Update(ctx, u.ID, func(tt *mfa.TOTP) error {
+			if tt.Failures != parallel {
+				t.Errorf("Update read %d failures, want %d", tt.Failures, parallel)
+			}
+			tt.LastStep, tt.Failures = 7, 0
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := store.Get(ctx, u.ID); f.Failures != parallel || f.LastStep != 7 {
+			t.Fatalf("after Update: %+v", f)
+		}
+		if err := store.ClearFailures(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := store.Get(ctx, u.ID); f.Failures != 0 {
+			t.Fatalf("after ClearFailures: %d", f.Failures)
+		}
+		if n, err := store.AddFailure(ctx, u.ID); err != nil || n != 1 {
+			t.Fatalf("AddFailure after clearing = %d, %v", n, err)
+		}
+		if err := store.ClearFailures(ctx, "not-a-uuid"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestRecoveryCodeStore(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *env) {
 		ctx := context.Background()

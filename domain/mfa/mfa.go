@@ -152,10 +152,37 @@ type TOTP struct {
 	LastStep         int64
 	Pending          string
 	PendingCreatedAt time.Time
+	// Failures counts the account's consecutive failed second-factor codes
+	// (TOTP and recovery codes). Stores change it only by an atomic
+	// increment or a reset, never by writing back what was read.
+	Failures int
 }
 
 // Active reports whether a confirmed secret is in force.
 func (t TOTP) Active() bool { return !t.ConfirmedAt.IsZero() && t.Secret != "" }
+
+// DefaultMaxFailures is the default ceiling of consecutive failed
+// second-factor codes per account. NIST SP 800-63B section 5.2.2: a
+// verifier shall limit consecutive failed attempts on one account to no
+// more than 100, so this is also the highest ceiling allowed.
+const DefaultMaxFailures = 100
+
+// FailureCeiling is how many consecutive failed second-factor codes an
+// account may see before its TOTP codes are refused, right or wrong, until
+// a recovery code succeeds or the password is reset. Recovery codes stay
+// accepted past it: at about 79 bits each they cannot be guessed online
+// (SP 800-63B 5.1.2.2 asks rate limiting only of look-up secrets under 64
+// bits), and they are how the owner gets back in.
+type FailureCeiling int
+
+// Refuses reports whether TOTP codes are refused after failures
+// consecutive failed codes.
+func (c FailureCeiling) Refuses(failures int) bool { return failures >= int(c) }
+
+// ReachedBy reports whether the failure counted as the n-th in a row is
+// the one that reached the ceiling: true for exactly one failure of each
+// series, so the owner is told once.
+func (c FailureCeiling) ReachedBy(n int) bool { return n == int(c) }
 
 // Passkey is a WebAuthn credential registered to an account.
 type Passkey struct {
