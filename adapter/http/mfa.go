@@ -22,6 +22,9 @@ import (
 
 type totpConfirmRequest struct {
 	Code string `json:"code" validate:"required,max=64"`
+	// SignOutOtherSessions ends every other session of the account with
+	// the new factor, as a password change does.
+	SignOutOtherSessions bool `json:"signOutOtherSessions"`
 }
 
 type mfaVerifyRequest struct {
@@ -80,7 +83,8 @@ func (h *handlers) confirmTOTP(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	codes, err := h.mfa.ConfirmTOTP(c.Request().Context(), principal(c), req.Code, mfaMeta(c))
+	codes, err := h.mfa.ConfirmTOTP(c.Request().Context(), principal(c), req.Code,
+		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
 	}
@@ -150,8 +154,9 @@ type passkeyOptionsRequest struct {
 }
 
 type passkeyRegistrationRequest struct {
-	Credential json.RawMessage `json:"credential" validate:"required"`
-	Name       string          `json:"name" validate:"max=256"`
+	Credential           json.RawMessage `json:"credential" validate:"required"`
+	Name                 string          `json:"name" validate:"max=256"`
+	SignOutOtherSessions bool            `json:"signOutOtherSessions"`
 }
 
 type passkeyLoginRequest struct {
@@ -219,7 +224,8 @@ func (h *handlers) passkeyRegistration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pk, err := h.mfa.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name, mfaMeta(c))
+	pk, err := h.mfa.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name,
+		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
 	}

@@ -105,7 +105,8 @@ func TestEveryKindRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []outbox.Kind{outbox.KindVerifyEmail, outbox.KindPasswordReset, outbox.KindEmailChanged, outbox.KindPasswordChanged, outbox.KindAccountExists} {
+	for _, k := range []outbox.Kind{outbox.KindVerifyEmail, outbox.KindPasswordReset, outbox.KindEmailChanged, outbox.KindPasswordChanged, outbox.KindAccountExists,
+		outbox.KindTOTPEnabled, outbox.KindTOTPDisabled, outbox.KindRecoveryCodesRegenerated, outbox.KindPasskeyAdded, outbox.KindPasskeyRemoved, outbox.KindMFALocked} {
 		m := outbox.Message{Kind: k, To: "ada@example.com"}
 		if k == outbox.KindVerifyEmail || k == outbox.KindPasswordReset {
 			m.Link, m.TTL = "http://x/#/t?token=abc", 30*time.Minute

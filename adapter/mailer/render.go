@@ -50,7 +50,51 @@ var contents = map[outbox.Kind]content{
 		Subject: "Your {product} password was reset",
 		Paragraphs: []string{
 			"The password of the {product} account of {email} was just reset with a link sent to this address, and every signed-in device was signed out.",
+			"Passkeys and two-step verification were kept, as a reset never removes them. Sign in and look at them: remove any you did not add yourself.",
 			"If you did not do this, reset your password again at once and contact support.",
+		},
+	},
+	outbox.KindTOTPEnabled: {
+		Subject: "Two-step verification was turned on for your {product} account",
+		Paragraphs: []string{
+			"An authenticator app was just set up for two-step verification on the {product} account of {email}: signing in with the password now also takes a code from that app.",
+			factorNotYou,
+		},
+	},
+	outbox.KindTOTPDisabled: {
+		Subject: "Two-step verification was turned off for your {product} account",
+		Paragraphs: []string{
+			"Two-step verification with an authenticator app was just turned off on the {product} account of {email}, and its recovery codes no longer work.",
+			factorNotYou,
+		},
+	},
+	outbox.KindRecoveryCodesRegenerated: {
+		Subject: "New recovery codes for your {product} account",
+		Paragraphs: []string{
+			"A new set of recovery codes was just made for the {product} account of {email}; the earlier codes no longer work.",
+			factorNotYou,
+		},
+	},
+	outbox.KindPasskeyAdded: {
+		Subject: "A passkey was added to your {product} account",
+		Paragraphs: []string{
+			"A passkey was just added to the {product} account of {email}: whoever holds it can sign in without the password.",
+			factorNotYou,
+		},
+	},
+	outbox.KindPasskeyRemoved: {
+		Subject: "A passkey was removed from your {product} account",
+		Paragraphs: []string{
+			"A passkey was just removed from the {product} account of {email}.",
+			factorNotYou,
+		},
+	},
+	outbox.KindMFALocked: {
+		Subject: "Someone is guessing your {product} verification codes",
+		Paragraphs: []string{
+			"Too many wrong two-step verification codes in a row were entered for the {product} account of {email}, after its password. Codes from your authenticator app are no longer accepted, so the guessing is over.",
+			"To sign in, use one of your recovery codes, or reset your password with \"Forgot password\": either makes your app's codes work again.",
+			"Whoever entered them knows your password: if it was not you, reset it at once.",
 		},
 	},
 	outbox.KindAccountExists: {
@@ -61,6 +105,9 @@ var contents = map[outbox.Kind]content{
 		Ignore: "If it was not you, ignore this mail: nothing was changed.",
 	},
 }
+
+// factorNotYou closes every notice of a factor change.
+const factorNotYou = "If you did not do this, someone else is using your account: sign in, remove any passkey or authenticator you do not recognise in your account's security settings and change your password, or contact support if you cannot."
 
 // Rendered is a message ready to send.
 type Rendered struct {

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/docs"
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
@@ -429,6 +430,11 @@ type mfaDeps struct {
 	Audit *persistence.AuditLog
 	Tx    *persistence.Transactor
 	Clock systemClock
+	// Mail sends the factor notices and tells whether addresses can be
+	// verified; Sessions and Live end the other sessions on request.
+	Mail     *recovery.Service
+	Sessions *persistence.SessionStore
+	Live     *auth.LivenessCache
 }
 
 func newMFAService(d mfaDeps) *mfauc.Service {
@@ -436,8 +442,10 @@ func newMFAService(d mfaDeps) *mfauc.Service {
 		Users: d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
 		Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		StepUp: domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
-		Issuer: d.Cfg.MFA.Issuer,
+		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live,
+		StepUp:      domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Issuer:      d.Cfg.MFA.Issuer,
+		MaxFailures: mfa.FailureCeiling(d.Cfg.MFA.MaxFailures),
 	})
 }
 
@@ -473,6 +481,7 @@ type recoveryDeps struct {
 	Log      *slog.Logger
 	Gate     *auth.PasswordGate
 	Live     *auth.LivenessCache
+	TOTP     *persistence.TOTPStore
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -488,6 +497,8 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 		// The reset's new password goes through the login throttle, and its
 		// revocation is seen by this instance's liveness cache at once.
 		Guard: d.Gate, Cache: d.Live,
+		// A reset lifts the ceiling of failed second-factor codes.
+		Factors: d.TOTP,
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {

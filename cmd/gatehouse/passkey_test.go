@@ -208,8 +208,9 @@ func TestPasskeys(t *testing.T) {
 		r = anon.do("POST", "/auth/passkeys/login", map[string]any{"challengeId": loOn.ChallengeID, "credential": key.get(loOn.Options), "refreshTokenTransport": "body"})
 		expect(t, r, 200, "")
 		r.data(t, &p)
-		if _, r := onA.login("passkey@example.com", "passkey password", "body"); r.Status != 200 {
-			t.Fatalf("password login after re-enabling: %s", r.Body)
+		pwPair, lr := onA.login("passkey@example.com", "passkey password", "body")
+		if lr.Status != 200 {
+			t.Fatalf("password login after re-enabling: %s", lr.Body)
 		}
 
 		// The passkey session is aal2: it can manage factors; the list shows the use.
@@ -220,7 +221,14 @@ func TestPasskeys(t *testing.T) {
 		if !strings.Contains(string(r.Env.Data), `"lastUsedAt":"20`) {
 			t.Errorf("last use not recorded: %s", r.Env.Data)
 		}
-		// The registration session (aal1) cannot remove it; the passkey one can.
+		// A passkey does not raise the bar by itself: a refreshed token
+		// cannot remove it, a fresh one can (the passkey session's here; a
+		// password session's in TestPlantedFactorPreHijacking).
+		r = onA.do("POST", "/auth/refresh", map[string]any{"refreshToken": pwPair.RefreshToken})
+		expect(t, r, 200, "")
+		var refreshed tokenPair
+		r.data(t, &refreshed)
+		onA.bearer = refreshed.AccessToken
 		expect(t, onA.do("DELETE", "/auth/passkeys/"+pk.ID, nil), 403, "FRESH_AUTH_REQUIRED")
 		expect(t, c.do("DELETE", "/auth/passkeys/"+pk.ID, nil), 200, "")
 		r = anon.do("POST", "/auth/passkeys/login/options", nil)

@@ -42,6 +42,10 @@ const (
 	RecoveryCodesRegenerated Type = "recovery_codes_regenerated"
 	PasskeyAdded             Type = "passkey_added"
 	PasskeyRemoved           Type = "passkey_removed"
+	// MFAFailed is a wrong (or refused) TOTP or recovery code, at the second
+	// step of a login or at a reauthentication: routine, but the owner
+	// sees someone who knows the password guessing at the second factor.
+	MFAFailed Type = "mfa_failed"
 )
 
 // ActorCLI is the ActorID of actions taken with the command line, which has

@@ -25,6 +25,17 @@ const (
 	// account and drops otherwise. Queuing the request rather than deciding
 	// at once makes the request do the same work for every address.
 	KindResetRequested Kind = "reset_requested"
+
+	// Notices (no link) of a change to the account's second factors, so a
+	// factor nobody asked for never goes unseen.
+	KindTOTPEnabled              Kind = "totp_enabled"
+	KindTOTPDisabled             Kind = "totp_disabled"
+	KindRecoveryCodesRegenerated Kind = "recovery_codes_regenerated"
+	KindPasskeyAdded             Kind = "passkey_added"
+	KindPasskeyRemoved           Kind = "passkey_removed"
+	// KindMFALocked tells the owner that second-factor codes reached the
+	// failure ceiling: someone with the password is guessing them.
+	KindMFALocked Kind = "mfa_locked"
 )
 
 // Message is one queued mail. Link and TTL are empty for notices.

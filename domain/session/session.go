@@ -32,6 +32,9 @@ const (
 	ReasonPasswordChange = "password_changed"
 	ReasonPasswordReset  = "password_reset"
 	ReasonAccountDeleted = "account_deleted"
+	// ReasonFactorAdded: the owner enrolled a second factor and asked for
+	// every other session to end with it.
+	ReasonFactorAdded = "factor_added"
 	// ReasonSessionLimit: the account started more sessions than it may
 	// hold, and this was the oldest.
 	ReasonSessionLimit = "session_limit"

@@ -370,7 +370,9 @@ async function addPasskey() {
     c.id = b64urlToBytes(c.id);
   }
   const cred = await navigator.credentials.create({ publicKey: options });
-  await api('POST', '/auth/passkeys/registration', { credential: credentialJSON(cred) });
+  await api('POST', '/auth/passkeys/registration', {
+    credential: credentialJSON(cred), signOutOtherSessions: els.signOutOthers.checked,
+  });
   count('passkey-added', 'Passkey added');
   await loadPasskeys();
 }
@@ -407,7 +409,9 @@ async function enrollTotp() {
 }
 
 async function confirmTotp(code) {
-  const { recoveryCodes } = await api('POST', '/auth/mfa/totp/confirm', { code });
+  const { recoveryCodes } = await api('POST', '/auth/mfa/totp/confirm', {
+    code, signOutOtherSessions: els.signOutOthers.checked,
+  });
   els.totpForm.hidden = true;
   els.totpSecret.textContent = '';
   showCodes(recoveryCodes);
@@ -619,6 +623,7 @@ const els = {
   codesDownload: byId('codes-download'),
   passkeysList: byId('passkeys-list'),
   passkeyAdd: byId('passkey-add'),
+  signOutOthers: byId('sign-out-others'),
   securityStatus: byId('security-status'),
   reauthError: byId('reauth-error'),
   reauthCancel: byId('reauth-cancel'),

@@ -325,6 +325,10 @@ type MFA struct {
 	// Issuer is the label authenticator apps show (MFA_ISSUER, default
 	// "Gatehouse").
 	Issuer string
+	// MaxFailures is the ceiling of consecutive failed second-factor codes
+	// per account, past which TOTP codes are refused until a recovery code
+	// or a password reset (MFA_MAX_FAILURES, 1 to 100, default 100).
+	MaxFailures int
 	// RPID is the WebAuthn relying party ID (WEBAUTHN_RP_ID); empty in the
 	// setting means the host of PUBLIC_URL, which Load fills in.
 	RPID string

@@ -104,7 +104,7 @@ func defaults() Config {
 			PerAddress: 3, PerAddressWindow: 15 * time.Minute, PerIP: 30, PerIPWindow: 15 * time.Minute,
 		},
 		MFA: MFA{
-			Issuer: "Gatehouse", RPID: "localhost", RPName: "Gatehouse",
+			Issuer: "Gatehouse", MaxFailures: 100, RPID: "localhost", RPName: "Gatehouse",
 			Origins: []string{"http://localhost:3000"},
 		},
 	}
@@ -225,6 +225,7 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"MAIL_RATE_PER_ADDRESS", "0", func(c Config) any { return c.Mail.PerAddress }, 0},
 		{"MAIL_RATE_PER_IP", "100/1h", func(c Config) any { return [2]any{c.Mail.PerIP, c.Mail.PerIPWindow} }, [2]any{100, time.Hour}},
 		{"MFA_ISSUER", "Example Inc", func(c Config) any { return c.MFA.Issuer }, "Example Inc"},
+		{"MFA_MAX_FAILURES", "20", func(c Config) any { return c.MFA.MaxFailures }, 20},
 		{"WEBAUTHN_RP_ID", "Example.com", func(c Config) any { return c.MFA.RPID }, "example.com"},
 		{"WEBAUTHN_RP_NAME", "Example", func(c Config) any { return c.MFA.RPName }, "Example"},
 		{"WEBAUTHN_ORIGINS", "https://auth.example.com, https://App.example.com", func(c Config) any { return c.MFA.Origins },
@@ -412,6 +413,9 @@ func TestBadValues(t *testing.T) {
 		{"bad integer", env{"DB_MAX_OPEN_CONNS": "twenty"}, `invalid integer "twenty"`, ""},
 		{"zero open conns", env{"DB_MAX_OPEN_CONNS": "0"}, "between 1 and", ""},
 		{"zero max failures", env{"LOGIN_MAX_FAILURES": "0"}, "between 1 and", ""},
+		// NIST SP 800-63B 5.2.2: at most 100, and never off.
+		{"second-factor ceiling off", env{"MFA_MAX_FAILURES": "0"}, "between 1 and 100", ""},
+		{"second-factor ceiling above NIST's", env{"MFA_MAX_FAILURES": "101"}, "between 1 and 100", ""},
 		{"rate without window", env{"RATE_LIMIT_PER_IP": "600"}, `invalid rate "600"`, ""},
 		{"rate bad window", env{"RATE_LIMIT_PER_IP": "600/minute"}, `invalid rate "600/minute"`, ""},
 		{"rate zero over window", env{"RATE_LIMIT_PER_IP": "0/1m"}, `use "0"`, ""},

@@ -210,6 +210,9 @@ func settings(c *Config) []setting {
 
 		field("OTEL_EXPORTER_OTLP_ENDPOINT", "", &c.Tracing.OTLPEndpoint, httpURL),
 		field("MFA_ISSUER", "Gatehouse", &c.MFA.Issuer, nonEmpty),
+		// NIST SP 800-63B 5.2.2: no more than 100 consecutive failures, and
+		// no "off".
+		field("MFA_MAX_FAILURES", "100", &c.MFA.MaxFailures, intIn(1, 100)),
 		field("WEBAUTHN_RP_ID", "", &c.MFA.RPID, rpID),
 		field("WEBAUTHN_RP_NAME", "Gatehouse", &c.MFA.RPName, nonEmpty),
 		field("WEBAUTHN_ORIGINS", "", &c.MFA.Origins, origins),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -135,9 +136,18 @@ type factorProof struct {
 // prove checks and consumes u's code or recovery code in the caller's
 // transaction, records the use of a recovery code, and clears the account's
 // throttle: the login attempt that began with the password has now
-// succeeded.
+// succeeded. A wrong code is recorded (mfa_failed) and counted against the
+// account's ceiling in that transaction, and is mfa.ErrCodeInvalid: the
+// caller commits the transaction all the same, or the failure would leave
+// no trace.
 func (f factorProof) prove(ctx context.Context, u user.User, sessionID, code, recoveryCode string, meta Meta) error {
 	usedRecovery, err := f.factors.VerifyCode(ctx, u.ID, code, recoveryCode)
+	if errors.Is(err, mfa.ErrCodeInvalid) {
+		if rerr := f.rec.record(ctx, audit.MFAFailed, u.ID, sessionID, meta, nowUTC(f.clock)); rerr != nil {
+			return rerr
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}

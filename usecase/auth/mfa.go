@@ -201,7 +201,8 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 			}
 			err = m.proof.prove(ctx, u, "", in.Code, in.RecoveryCode, meta)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
-				// Kept: the wrong code counts against the token.
+				// Committed: the wrong code counts against the token, and
+				// prove recorded it and counted it against the account.
 				c.Failures++
 				wrong = true
 				return nil

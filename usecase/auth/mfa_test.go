@@ -333,3 +333,45 @@ func TestPasswordGateForOtherUseCases(t *testing.T) {
 		t.Fatalf("another client: %v", err)
 	}
 }
+
+// Every wrong second-factor code leaves an mfa_failed event, at the second
+// step of a login and at a reauthentication alike: the transaction that
+// counts it commits although the answer is an error.
+func TestWrongCodesAreRecorded(t *testing.T) {
+	m := newMFAEnv(t)
+	tok := m.startLogin()
+	_, err := m.verify.VerifyMFA(m.ctx, auth.MFAVerifyInput{Token: tok, Code: "000000"}, meta)
+	wantErr(t, "wrong code", err, mfa.ErrCodeInvalid)
+	_, err = m.verify.VerifyMFA(m.ctx, auth.MFAVerifyInput{Token: tok, RecoveryCode: "not-it"}, meta)
+	wantErr(t, "wrong recovery code", err, mfa.ErrCodeInvalid)
+	if n := len(m.store.EventsOfType(m.ada.ID, audit.MFAFailed)); n != 2 {
+		t.Fatalf("mfa_failed events after two wrong codes at login: %d", n)
+	}
+
+	reauth := auth.NewReauthenticator(auth.ReauthenticatorDeps{
+		Users: m.store.Users, Hasher: m.hasher, Sessions: m.store.Sessions, Tokens: m.tokens,
+		Audit: m.store.Audit, Tx: m.store, Clock: m.clock, Factors: m.factors,
+	})
+	p, err := m.verify.VerifyMFA(m.ctx, auth.MFAVerifyInput{Token: tok, Code: goodCode}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := m.principal(p.AccessToken)
+	before := m.storedSession(p.Session.ID).AuthTime
+	m.clock.Advance(time.Minute)
+	_, err = reauth.Reauthenticate(m.ctx, caller, auth.ReauthInput{Password: adaPassword, Code: "000000"}, meta)
+	wantErr(t, "reauthenticate with a wrong code", err, mfa.ErrCodeInvalid)
+	evs := m.store.EventsOfType(m.ada.ID, audit.MFAFailed)
+	if len(evs) != 3 || evs[2].SessionID != p.Session.ID {
+		t.Fatalf("mfa_failed events after a wrong code at reauthentication: %+v", evs)
+	}
+	if got := m.storedSession(p.Session.ID).AuthTime; !got.Equal(before) || len(m.store.EventsOfType(m.ada.ID, audit.Reauthenticated)) != 0 {
+		t.Fatalf("a wrong code stepped the session up: auth time %v (was %v)", got, before)
+	}
+	if _, err := reauth.Reauthenticate(m.ctx, caller, auth.ReauthInput{Password: adaPassword, Code: goodCode}, meta); err != nil {
+		t.Fatalf("reauthenticate with the right code: %v", err)
+	}
+	if n := len(m.store.EventsOfType(m.ada.ID, audit.MFAFailed)); n != 3 {
+		t.Fatalf("a right code was recorded as failed: %d events", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -103,10 +104,19 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 		}
 		methods = twoFactors
 	}
-	var pair TokenPair
+	var (
+		pair  TokenPair
+		wrong bool
+	)
 	err = r.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if len(factors) > 0 {
-			if err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta); err != nil {
+			err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta)
+			if errors.Is(err, mfa.ErrCodeInvalid) {
+				// Committed: the failure's record and count must stay.
+				wrong = true
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -135,5 +145,8 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 		}
 		return nil
 	})
+	if err == nil && wrong {
+		return TokenPair{}, mfa.ErrCodeInvalid
+	}
 	return pair, err
 }

@@ -8,6 +8,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -21,7 +22,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, p domauth.Princi
 	if err := s.stepUp(ctx, p); err != nil {
 		return nil, err
 	}
-	u, err := s.user(ctx, p)
+	u, err := s.enrollable(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -44,12 +45,13 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, p domauth.Princi
 // FinishPasskeyRegistration checks the browser's answer to the caller's
 // newest registration ceremony and stores the passkey. The ceremony is
 // used up whether or not the answer verifies. A failed, expired or missing
-// ceremony is mfa.ErrPasskeyInvalid.
-func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, meta Meta) (mfa.Passkey, error) {
+// ceremony is mfa.ErrPasskeyInvalid. opt.SignOutOthers ends every other
+// session of the account with the passkey's addition.
+func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, opt Enrolment, meta Meta) (mfa.Passkey, error) {
 	if err := s.stepUp(ctx, p); err != nil {
 		return mfa.Passkey{}, err
 	}
-	u, err := s.user(ctx, p)
+	u, err := s.enrollable(ctx, p)
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
@@ -74,11 +76,20 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Princ
 		name = defaultPasskeyName
 	}
 	pk := mfa.Passkey{ID: id.New(), UserID: u.ID, Name: name, CredentialID: credID, Credential: cred, CreatedAt: s.now()}
+	if opt.SignOutOthers {
+		defer s.forget(u.ID)
+	}
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		// The address is read again in the transaction: it may have
+		// changed (and be unverified) since the ceremony began.
+		u, err := s.enrollable(ctx, p)
+		if err != nil {
+			return err
+		}
 		if err := s.d.Passkeys.Create(ctx, pk); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.PasskeyAdded, u.ID, p.SessionID(), meta)
+		return s.enrolled(ctx, p, u, audit.PasskeyAdded, outbox.KindPasskeyAdded, opt, meta)
 	})
 	if err != nil {
 		return mfa.Passkey{}, err
@@ -119,7 +130,10 @@ func (s *Service) DeletePasskey(ctx context.Context, p domauth.Principal, passke
 		if err := s.d.Passkeys.Delete(ctx, p.UserID(), passkeyID); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta)
+		if err := s.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta); err != nil {
+			return err
+		}
+		return s.notifyCaller(ctx, p, outbox.KindPasskeyRemoved)
 	})
 }
 

@@ -1,8 +1,9 @@
 // Package mfa holds the interactors of second factors: TOTP enrolment,
 // confirmation and removal, recovery codes, passkey registration, listing
 // and removal, and the checks login and reauthentication ask of them. The
-// step-up rule for changing factors (fresh, and aal2 once a factor is
-// active) is enforced here, for every factor operation alike.
+// rules for changing factors are enforced here, for every factor operation
+// alike: a fresh token, aal2 once TOTP is active, a verified address to
+// enrol one while mail is on, and a notice mailed for every change.
 package mfa
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -41,9 +43,37 @@ type TOTPStore interface {
 	Get(ctx context.Context, userID string) (mfa.TOTP, error)
 	// Update loads userID's factor (a zero TOTP with UserID set if none),
 	// locks it until the transaction ends, calls fn and stores what fn
-	// leaves; a factor with neither Secret nor Pending is deleted. fn's
-	// error is returned and nothing is stored.
+	// leaves (but Failures); a factor with neither Secret nor Pending is
+	// deleted. fn's error is returned and nothing is stored.
 	Update(ctx context.Context, userID string, fn func(*mfa.TOTP) error) error
+	// AddFailure counts one more failed code of userID atomically (one
+	// statement, whatever runs in parallel) and returns the new count; 0
+	// when userID has no factor.
+	AddFailure(ctx context.Context, userID string) (int, error)
+	// ClearFailures sets userID's count of failed codes to zero.
+	ClearFailures(ctx context.Context, userID string) error
+}
+
+// FactorMail mails the account's owner notices about its factors.
+type FactorMail interface {
+	// Enabled reports whether mail is configured: only then can an address
+	// be proven, so only then does enrolment ask for a proven one.
+	Enabled() bool
+	// Notice queues a notice (no link) of kind to address to, in the
+	// caller's transaction; nothing when mail is off.
+	Notice(ctx context.Context, to string, kind outbox.Kind) error
+}
+
+// SessionRevoker ends the account's other sessions when the owner asks for
+// it together with a new factor.
+type SessionRevoker interface {
+	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
+}
+
+// SessionCache forgets what this instance cached about a user's sessions,
+// so a revocation made here is seen here at once.
+type SessionCache interface {
+	ForgetUser(userID string)
 }
 
 // RecoveryCodeStore keeps the hashes of each account's recovery codes.

@@ -3,7 +3,9 @@ package mfa_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,9 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/outbox"
+	"github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
@@ -51,6 +56,7 @@ func (f *totpStore) Update(_ context.Context, userID string, fn func(*mfa.TOTP) 
 	if !ok {
 		t = mfa.TOTP{UserID: userID}
 	}
+	failures := t.Failures
 	if err := fn(&t); err != nil {
 		return err
 	}
@@ -58,9 +64,60 @@ func (f *totpStore) Update(_ context.Context, userID string, fn func(*mfa.TOTP) 
 		delete(f.rows, userID)
 		return nil
 	}
+	t.Failures = failures // the count is written only by the two below
 	f.rows[userID] = t
 	return nil
 }
+
+func (f *totpStore) AddFailure(_ context.Context, userID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.rows[userID]
+	if !ok {
+		return 0, nil
+	}
+	t.Failures++
+	f.rows[userID] = t
+	return t.Failures, nil
+}
+
+func (f *totpStore) ClearFailures(_ context.Context, userID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.rows[userID]; ok {
+		t.Failures = 0
+		f.rows[userID] = t
+	}
+	return nil
+}
+
+// mailbox records the notices queued, as "kind to address".
+type mailbox struct {
+	enabled bool
+	sent    []string
+}
+
+func (f *mailbox) Enabled() bool { return f.enabled }
+
+func (f *mailbox) Notice(_ context.Context, to string, kind outbox.Kind) error {
+	if f.enabled {
+		f.sent = append(f.sent, string(kind)+" to "+to)
+	}
+	return nil
+}
+
+// revoker records RevokeAllForUser calls, as "user except reason".
+type revoker struct {
+	calls     []string
+	forgotten []string
+}
+
+func (f *revoker) RevokeAllForUser(_ context.Context, userID, exceptID, reason string, _ time.Time) ([]string, error) {
+	f.calls = append(f.calls, userID+" "+exceptID+" "+reason)
+	return nil, nil
+}
+
+func (f *revoker) ForgetUser(userID string) { f.forgotten = append(f.forgotten, userID) }
 
 type codeStore struct{ codes map[[32]byte]bool } // hash -> used
 
@@ -133,28 +190,73 @@ func (otpFake) Match(_, code string, now time.Time) (int64, bool) {
 }
 
 type env struct {
-	svc   *mfauc.Service
-	clock *fakes.Clock
-	u     user.User
-	totp  *totpStore
-	codes *codeStore
-	keys  *passkeys
-	audit *auditLog
+	svc      *mfauc.Service
+	clock    *fakes.Clock
+	u        user.User
+	users    *users
+	totp     *totpStore
+	codes    *codeStore
+	keys     *passkeys
+	audit    *auditLog
+	mail     *mailbox
+	sessions *revoker
 }
 
 var t0 = time.Date(2026, 12, 1, 2, 0, 15, 0, time.UTC)
 
-func newEnv() *env {
-	u := user.User{ID: id.New(), Email: "ada@example.com"}
-	e := &env{clock: fakes.NewClock(t0), u: u, totp: &totpStore{rows: map[string]mfa.TOTP{}},
-		codes: &codeStore{}, keys: &passkeys{}, audit: &auditLog{}}
-	e.svc = mfauc.NewService(mfauc.Deps{
-		Users: &users{u: u}, TOTP: e.totp, RecoveryCodes: e.codes, Passkeys: e.keys,
+// newEnv is a verified account with mail on and the default ceiling;
+// with changes deps before the service is built.
+func newEnv(with ...func(*mfauc.Deps)) *env {
+	u := user.User{ID: id.New(), Email: "ada@example.com", EmailVerified: true}
+	e := &env{clock: fakes.NewClock(t0), u: u, users: &users{u: u}, totp: &totpStore{rows: map[string]mfa.TOTP{}},
+		codes: &codeStore{}, keys: &passkeys{}, audit: &auditLog{}, mail: &mailbox{enabled: true}, sessions: &revoker{}}
+	d := mfauc.Deps{
+		Users: e.users, TOTP: e.totp, RecoveryCodes: e.codes, Passkeys: e.keys,
 		OTP: otpFake{}, Audit: e.audit, Tx: tx{}, Clock: e.clock,
-		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Issuer: "Gatehouse",
-	})
+		Mail: e.mail, Sessions: e.sessions, Cache: e.sessions, WebAuthn: webauthnFake{},
+		Ceremonies: &ceremonies{},
+		StepUp:     domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Issuer: "Gatehouse",
+	}
+	for _, w := range with {
+		w(&d)
+	}
+	e.svc = mfauc.NewService(d)
 	return e
 }
+
+// webauthnFake accepts any registration answer as credential "cred".
+type webauthnFake struct{}
+
+func (webauthnFake) BeginRegistration(user.User, []mfa.Passkey) ([]byte, []byte, error) {
+	return []byte(`{"challenge":"c"}`), []byte("state"), nil
+}
+func (webauthnFake) FinishRegistration(_ user.User, _ []mfa.Passkey, _, _ []byte) ([]byte, []byte, error) {
+	return []byte("cred"), []byte("serialized"), nil
+}
+func (webauthnFake) BeginLogin() ([]byte, []byte, error) { return nil, nil, errors.New("unused") }
+func (webauthnFake) FinishLogin([]byte, []byte, func([]byte, []byte) (user.User, []mfa.Passkey, error)) (mfa.Passkey, bool, error) {
+	return mfa.Passkey{}, false, errors.New("unused")
+}
+
+type ceremonies struct{ list []mfauc.Ceremony }
+
+func (f *ceremonies) Create(_ context.Context, c mfauc.Ceremony) error {
+	f.list = append(f.list, c)
+	return nil
+}
+func (f *ceremonies) Take(context.Context, string, string) (mfauc.Ceremony, error) {
+	return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+}
+func (f *ceremonies) TakeForUser(_ context.Context, userID, purpose string) (mfauc.Ceremony, error) {
+	for i, c := range f.list {
+		if c.UserID == userID && c.Purpose == purpose {
+			f.list = append(f.list[:i], f.list[i+1:]...)
+			return c, nil
+		}
+	}
+	return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+}
+func (f *ceremonies) PurgeExpired(context.Context, time.Time) (int, error) { return 0, nil }
 
 func (e *env) principal(aal string, fresh bool) domauth.Principal {
 	return domauth.Principal{Claims: domauth.Claims{Subject: e.u.ID, SessionID: id.New(), Fresh: fresh, AuthTime: e.clock.Now(), AAL: aal}}
@@ -168,7 +270,7 @@ func (e *env) enable(t *testing.T) []string {
 	if _, err := e.svc.EnrollTOTP(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	codes, err := e.svc.ConfirmTOTP(context.Background(), p, step(e.clock.Now()), mfauc.Meta{})
+	codes, err := e.svc.ConfirmTOTP(context.Background(), p, step(e.clock.Now()), mfauc.Enrolment{}, mfauc.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +284,7 @@ func TestEnrolmentAndConfirmation(t *testing.T) {
 	if _, err := e.svc.EnrollTOTP(ctx, e.principal(domauth.AAL1, false)); !errors.Is(err, domauth.ErrFreshAuthRequired) {
 		t.Fatalf("enrol with a refreshed token: %v", err)
 	}
-	if _, err := e.svc.ConfirmTOTP(ctx, p, step(t0), mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
+	if _, err := e.svc.ConfirmTOTP(ctx, p, step(t0), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
 		t.Fatalf("confirm without enrolment: %v", err)
 	}
 	k, err := e.svc.EnrollTOTP(ctx, p)
@@ -192,12 +294,12 @@ func TestEnrolmentAndConfirmation(t *testing.T) {
 	if f, _ := e.svc.LoginFactors(ctx, e.u.ID); len(f) != 0 {
 		t.Fatalf("a pending enrolment already asks for codes: %v", f)
 	}
-	if _, err := e.svc.ConfirmTOTP(ctx, p, "12", mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
+	if _, err := e.svc.ConfirmTOTP(ctx, p, "12", mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
 		t.Fatalf("confirm with a wrong code: %v", err)
 	}
 	// A pending enrolment expires.
 	e.clock.Advance(mfauc.PendingTOTPTTL + time.Second)
-	if _, err := e.svc.ConfirmTOTP(ctx, e.principal(domauth.AAL1, true), step(e.clock.Now()), mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
+	if _, err := e.svc.ConfirmTOTP(ctx, e.principal(domauth.AAL1, true), step(e.clock.Now()), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
 		t.Fatalf("confirm after the enrolment expired: %v", err)
 	}
 	codes := e.enable(t)
@@ -287,15 +389,25 @@ func TestChangingFactorsNeedsAAL2(t *testing.T) {
 	if err := e.svc.DisableTOTP(ctx, aal2, mfauc.Meta{}); !errors.Is(err, mfa.ErrNotFound) {
 		t.Fatalf("disable twice: %v", err)
 	}
-	// With only a passkey, it counts as a factor too.
-	e.keys.list = []mfa.Passkey{{ID: id.New(), UserID: e.u.ID}}
-	if err := e.svc.DeletePasskey(ctx, aal1, e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, domauth.ErrSecondFactorRequired) {
-		t.Fatalf("delete a passkey at aal1: %v", err)
+	// A passkey alone does not raise the bar: it is another way to sign
+	// in, so the password's owner (fresh, aal1) removes one they did not
+	// add. A refreshed token still may not.
+	e.keys.list = []mfa.Passkey{{ID: id.New(), UserID: e.u.ID}, {ID: id.New(), UserID: e.u.ID}}
+	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL1, false), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, domauth.ErrFreshAuthRequired) {
+		t.Fatalf("delete a passkey with a refreshed token: %v", err)
 	}
-	if err := e.svc.DeletePasskey(ctx, aal2, e.keys.list[0].ID, mfauc.Meta{}); err != nil {
+	if err := e.svc.DeletePasskey(ctx, aal1, e.keys.list[0].ID, mfauc.Meta{}); err != nil {
+		t.Fatalf("delete a passkey at aal1 without TOTP: %v", err)
+	}
+	// Once TOTP is on, every factor change takes aal2 again.
+	e.enable(t)
+	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL1, true), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+		t.Fatalf("delete a passkey at aal1 with TOTP on: %v", err)
+	}
+	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL2, true), e.keys.list[0].ID, mfauc.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	want := []audit.Type{audit.MFAEnabled, audit.RecoveryCodesRegenerated, audit.MFADisabled, audit.PasskeyRemoved}
+	want := []audit.Type{audit.MFAEnabled, audit.RecoveryCodesRegenerated, audit.MFADisabled, audit.PasskeyRemoved, audit.MFAEnabled, audit.PasskeyRemoved}
 	if len(e.audit.types) != len(want) {
 		t.Fatalf("events %v, want %v", e.audit.types, want)
 	}
@@ -303,5 +415,168 @@ func TestChangingFactorsNeedsAAL2(t *testing.T) {
 		if e.audit.types[i] != want[i] {
 			t.Fatalf("events %v, want %v", e.audit.types, want)
 		}
+	}
+}
+
+// While mail is on, a factor can be enrolled only on a proven address, at
+// every step of the enrolment; with mail off (no address can be proven)
+// it can.
+func TestEnrolmentNeedsAVerifiedAddress(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	e.users.u.EmailVerified = false
+	p := e.principal(domauth.AAL1, true)
+	if _, err := e.svc.EnrollTOTP(ctx, p); !errors.Is(err, recovery.ErrEmailNotVerified) {
+		t.Fatalf("enrol TOTP on an unverified address: %v", err)
+	}
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, p, ""); !errors.Is(err, recovery.ErrEmailNotVerified) {
+		t.Fatalf("begin a passkey on an unverified address: %v", err)
+	}
+	// Begun while verified, finished after the address changed: refused.
+	e.users.u.EmailVerified = true
+	if _, err := e.svc.EnrollTOTP(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.users.u.EmailVerified = false
+	if _, err := e.svc.ConfirmTOTP(ctx, p, step(e.clock.Now()), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, recovery.ErrEmailNotVerified) {
+		t.Fatalf("confirm TOTP on an unverified address: %v", err)
+	}
+	if _, err := e.svc.FinishPasskeyRegistration(ctx, p, []byte(`{}`), "", mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, recovery.ErrEmailNotVerified) {
+		t.Fatalf("finish a passkey on an unverified address: %v", err)
+	}
+	if f, _ := e.svc.LoginFactors(ctx, e.u.ID); len(f) != 0 || len(e.keys.list) != 0 || len(e.mail.sent) != 0 {
+		t.Fatalf("a refused enrolment left factors %v, passkeys %v or mail %v", f, e.keys.list, e.mail.sent)
+	}
+
+	off := newEnv()
+	off.mail.enabled = false
+	off.users.u.EmailVerified = false
+	off.enable(t)
+	if _, err := off.svc.BeginPasskeyRegistration(ctx, off.principal(domauth.AAL2, true), ""); err != nil {
+		t.Fatalf("mail off: %v", err)
+	}
+}
+
+// Every factor added or removed queues a notice to the account's address,
+// in the change's transaction.
+func TestFactorChangesAreMailed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	aal1 := e.principal(domauth.AAL1, true)
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal1, "Laptop"); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := e.svc.FinishPasskeyRegistration(ctx, aal1, []byte(`{}`), "", mfauc.Enrolment{}, mfauc.Meta{})
+	if err != nil || pk.Name != "Laptop" {
+		t.Fatalf("passkey %+v, %v", pk, err)
+	}
+	if err := e.svc.DeletePasskey(ctx, aal1, pk.ID, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	e.enable(t)
+	aal2 := e.principal(domauth.AAL2, true)
+	if _, err := e.svc.RegenerateRecoveryCodes(ctx, aal2, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DisableTOTP(ctx, aal2, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"passkey_added to ada@example.com", "passkey_removed to ada@example.com", "totp_enabled to ada@example.com",
+		"recovery_codes_regenerated to ada@example.com", "totp_disabled to ada@example.com"}
+	if !slices.Equal(e.mail.sent, want) {
+		t.Fatalf("notices %v, want %v", e.mail.sent, want)
+	}
+	// A refused change mails nothing.
+	if err := e.svc.DisableTOTP(ctx, aal2, mfauc.Meta{}); !errors.Is(err, mfa.ErrNotFound) || len(e.mail.sent) != len(want) {
+		t.Fatalf("disable twice: %v, notices %v", err, e.mail.sent)
+	}
+}
+
+// Enrolling a factor can end every other session in the same step, the
+// caller's excepted, as a password change does; by default it ends none.
+func TestEnrolmentSignsOutOtherSessions(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	p := e.principal(domauth.AAL1, true)
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.FinishPasskeyRegistration(ctx, p, []byte(`{}`), "", mfauc.Enrolment{}, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.sessions.calls) != 0 {
+		t.Fatalf("a passkey without the option revoked sessions: %v", e.sessions.calls)
+	}
+	if _, err := e.svc.EnrollTOTP(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ConfirmTOTP(ctx, p, step(e.clock.Now()), mfauc.Enrolment{SignOutOthers: true}, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	want := e.u.ID + " " + p.SessionID() + " " + session.ReasonFactorAdded
+	if !slices.Equal(e.sessions.calls, []string{want}) || !slices.Equal(e.sessions.forgotten, []string{e.u.ID}) {
+		t.Fatalf("revocations %v (want %q), forgotten %v", e.sessions.calls, want, e.sessions.forgotten)
+	}
+	aal2 := e.principal(domauth.AAL2, true)
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.FinishPasskeyRegistration(ctx, aal2, []byte(`{}`), "", mfauc.Enrolment{SignOutOthers: true}, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.sessions.calls) != 2 || !strings.HasSuffix(e.sessions.calls[1], aal2.SessionID()+" "+session.ReasonFactorAdded) {
+		t.Fatalf("revocations %v", e.sessions.calls)
+	}
+}
+
+// Past the ceiling a right TOTP code gets the wrong code's answer; the
+// owner is mailed once; a recovery code lifts the ceiling.
+func TestFailureCeiling(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(func(d *mfauc.Deps) { d.MaxFailures = 3 })
+	codes := e.enable(t)
+	wrong := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := e.svc.VerifyCode(ctx, e.u.ID, "000", ""); !errors.Is(err, mfa.ErrCodeInvalid) {
+				t.Fatalf("wrong code: %v", err)
+			}
+		}
+	}
+	wrong(2)
+	// A success below the ceiling starts the count over.
+	e.clock.Advance(30 * time.Second)
+	if _, err := e.svc.VerifyCode(ctx, e.u.ID, step(e.clock.Now()), ""); err != nil {
+		t.Fatalf("right code after 2 failures: %v", err)
+	}
+	wrong(2)
+	if _, err := e.svc.VerifyCode(ctx, e.u.ID, "", "aaaa-aaaa-aaaa-aaaa"); !errors.Is(err, mfa.ErrCodeInvalid) {
+		t.Fatalf("wrong recovery code: %v", err)
+	}
+	// Three in a row (TOTP and recovery codes alike): the ceiling.
+	locked := "mfa_locked to ada@example.com"
+	if !slices.Equal(e.mail.sent, []string{"totp_enabled to ada@example.com", locked}) {
+		t.Fatalf("notices %v", e.mail.sent)
+	}
+	e.clock.Advance(30 * time.Second)
+	right := step(e.clock.Now())
+	if _, err := e.svc.VerifyCode(ctx, e.u.ID, right, ""); !errors.Is(err, mfa.ErrCodeInvalid) {
+		t.Fatalf("right code past the ceiling: %v", err)
+	}
+	wrong(5)
+	if n := slices.Index(e.mail.sent, locked); n != 1 || len(e.mail.sent) != 2 {
+		t.Fatalf("the owner was not mailed exactly once: %v", e.mail.sent)
+	}
+	if used, err := e.svc.VerifyCode(ctx, e.u.ID, "", codes[0]); err != nil || !used {
+		t.Fatalf("recovery code past the ceiling: %v, %v", used, err)
+	}
+	if _, err := e.svc.VerifyCode(ctx, e.u.ID, right, ""); err != nil {
+		t.Fatalf("right code after a recovery code: %v", err)
+	}
+	if got := e.totp.rows[e.u.ID].Failures; got != 0 {
+		t.Fatalf("count after a success: %d", got)
 	}
 }

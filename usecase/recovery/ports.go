@@ -45,6 +45,12 @@ type PasswordGuard interface {
 	PasswordUnchecked(ctx context.Context, email, ip string)
 }
 
+// FactorFailures forgets an account's failed second-factor codes: a reset
+// proves the mailbox and lifts the ceiling they reached (the factors stay).
+type FactorFailures interface {
+	ClearFailures(ctx context.Context, userID string) error
+}
+
 // SessionCache forgets what an instance cached about a user's sessions, so
 // a reset's revocation is seen here at once.
 type SessionCache interface {

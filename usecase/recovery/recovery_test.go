@@ -152,6 +152,14 @@ func (r *revoker) RevokeAllForUser(_ context.Context, userID, _, _ string, _ tim
 	return nil, nil
 }
 
+// failures records whose failed second-factor codes were cleared.
+type failures struct{ cleared []string }
+
+func (f *failures) ClearFailures(_ context.Context, userID string) error {
+	f.cleared = append(f.cleared, userID)
+	return nil
+}
+
 type auditLog struct{ events []audit.Type }
 
 func (a *auditLog) Append(_ context.Context, e audit.Event) error {
@@ -184,6 +192,7 @@ type fixture struct {
 	sender *sender
 	rev    *revoker
 	obs    *observer
+	fails  *failures
 	ada    user.User
 }
 
@@ -193,13 +202,13 @@ func newFixture(t *testing.T) *fixture {
 		clock:  &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)},
 		users:  &users{byID: map[string]user.User{}},
 		tokens: &tokens{m: map[[32]byte]domrec.Token{}},
-		box:    &box{}, sender: &sender{}, rev: &revoker{}, obs: &observer{},
+		box:    &box{}, sender: &sender{}, rev: &revoker{}, obs: &observer{}, fails: &failures{},
 	}
 	f.ada = user.User{ID: "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "ada@example.com", PasswordHash: "hash:old"}
 	f.users.byID[f.ada.ID] = f.ada
 	f.svc = recovery.NewService(recovery.Deps{
 		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
-		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs,
+		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs, Factors: f.fails,
 	}, recovery.Config{
 		VerifyLink: "https://app/#/verify-email?token={token}", ResetLink: "https://app/#/reset-password?token={token}",
 		VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
@@ -249,7 +258,7 @@ func TestResetLinkExpires(t *testing.T) {
 	if !errors.Is(err, domrec.ErrLinkInvalid) {
 		t.Fatalf("a reset link at its expiry: %v, want ErrLinkInvalid", err)
 	}
-	if f.users.byID[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 {
+	if f.users.byID[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 || len(f.fails.cleared) != 0 {
 		t.Fatal("an expired link changed something")
 	}
 }
@@ -264,6 +273,10 @@ func TestResetRevokesSessionsAndVerifies(t *testing.T) {
 	u := f.users.byID[f.ada.ID]
 	if u.PasswordHash != "hash:a new long password" || !u.EmailVerified || len(f.rev.revoked) != 1 || u.CredentialVersion != 1 {
 		t.Fatalf("after reset: %+v, revoked %v", u, f.rev.revoked)
+	}
+	// The ceiling of failed second-factor codes is lifted (the factors stay).
+	if len(f.fails.cleared) != 1 || f.fails.cleared[0] != f.ada.ID {
+		t.Fatalf("failed codes cleared for %v", f.fails.cleared)
 	}
 	if _, err := f.svc.DeliverDue(context.Background()); err != nil {
 		t.Fatal(err)
@@ -345,5 +358,25 @@ func TestForgotPasswordDisabledAccountSendsNothing(t *testing.T) {
 	f.users.byID[ada.ID] = ada
 	if sent := f.requestReset(t, ada.Email); len(sent) != 1 {
 		t.Fatalf("enabled again: sent %d mails; want 1", len(sent))
+	}
+}
+
+// A notice goes through the outbox as a mail without a link, and nowhere
+// while mail is off.
+func TestNotice(t *testing.T) {
+	f := newFixture(t)
+	if err := f.svc.Notice(context.Background(), "ada@example.com", outbox.KindPasskeyAdded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.sender.sent) != 1 || f.sender.sent[0].Kind != outbox.KindPasskeyAdded || f.sender.sent[0].To != "ada@example.com" || f.sender.sent[0].Link != "" {
+		t.Fatalf("sent %+v", f.sender.sent)
+	}
+	off := recovery.NewService(recovery.Deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, recovery.Config{})
+	queued := len(f.box.rows)
+	if err := off.Notice(context.Background(), "ada@example.com", outbox.KindPasskeyAdded); err != nil || len(f.box.rows) != queued {
+		t.Fatalf("mail off: %v, %d queued", err, len(f.box.rows)-queued)
 	}
 }

@@ -38,6 +38,8 @@ type Deps struct {
 	// throttle; Cache, when set, is told of the reset's revocation.
 	Guard PasswordGuard
 	Cache SessionCache
+	// Factors, when set, has a reset clear the failed second-factor codes.
+	Factors FactorFailures
 }
 
 // Config are the recovery settings.
@@ -247,6 +249,15 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
 			return err
 		}
+		// Second factors are kept (a mailbox alone never removes one); only
+		// the ceiling of failed codes is lifted, as the contract promises
+		// the owner who reached it. Before the sessions, the order in which
+		// a code check and a factor enrolment lock these rows.
+		if s.d.Factors != nil {
+			if err := s.d.Factors.ClearFailures(ctx, u.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonPasswordReset, now); err != nil {
 			return err
 		}
@@ -273,6 +284,17 @@ func (s *Service) Registered(ctx context.Context, u user.User) error {
 		return nil
 	}
 	return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, s.now())
+}
+
+// Notice queues a notice (no link) of kind to address to, in the caller's
+// transaction, so it goes out if and only if what it reports commits.
+// Without mail it does nothing. Notices are not throttled: each reports a
+// change the account's owner made or must hear about.
+func (s *Service) Notice(ctx context.Context, to string, kind outbox.Kind) error {
+	if !s.Enabled() {
+		return nil
+	}
+	return s.queue(ctx, outbox.Message{Kind: kind, To: to}, s.now())
 }
 
 // RegisteredAgain tells the owner of email that someone tried to register

@@ -395,6 +395,7 @@ const (
 	LogoutAll                 SecurityEventType = "logout_all"
 	MfaDisabled               SecurityEventType = "mfa_disabled"
 	MfaEnabled                SecurityEventType = "mfa_enabled"
+	MfaFailed                 SecurityEventType = "mfa_failed"
 	PasskeyAdded              SecurityEventType = "passkey_added"
 	PasskeyRemoved            SecurityEventType = "passkey_removed"
 	PasswordChanged           SecurityEventType = "password_changed"
@@ -440,6 +441,8 @@ func (e SecurityEventType) Valid() bool {
 	case MfaDisabled:
 		return true
 	case MfaEnabled:
+		return true
+	case MfaFailed:
 		return true
 	case PasskeyAdded:
 		return true
@@ -1145,6 +1148,11 @@ type PasskeyRegistrationRequest struct {
 	// Credential The `PublicKeyCredential` from `navigator.credentials.create`, in JSON form.
 	Credential map[string]interface{} `json:"credential"`
 	Name       *string                `json:"name,omitempty"`
+
+	// SignOutOtherSessions `true` revokes every other session of the account together with the new factor
+	// (the caller's session stays), as a password change does. Use it for a first factor:
+	// sessions opened before it never proved it.
+	SignOutOtherSessions *SignOutOtherSessions `json:"signOutOtherSessions,omitempty"`
 }
 
 // Password 8 to 128 characters (Unicode allowed, counted as characters, never truncated); must
@@ -1404,6 +1412,11 @@ type SessionStateEnvelope struct {
 // SessionStateEnvelopeSuccess defines model for SessionStateEnvelope.Success.
 type SessionStateEnvelopeSuccess bool
 
+// SignOutOtherSessions `true` revokes every other session of the account together with the new factor
+// (the caller's session stays), as a password change does. Use it for a first factor:
+// sessions opened before it never proved it.
+type SignOutOtherSessions = bool
+
 // SigningKey defines model for SigningKey.
 type SigningKey struct {
 	ActivatesAt *time.Time    `json:"activatesAt"`
@@ -1501,6 +1514,11 @@ type SuccessEnvelopeSuccess bool
 type TOTPConfirmRequest struct {
 	// Code The current 6-digit code from the authenticator app.
 	Code string `json:"code"`
+
+	// SignOutOtherSessions `true` revokes every other session of the account together with the new factor
+	// (the caller's session stays), as a password change does. Use it for a first factor:
+	// sessions opened before it never proved it.
+	SignOutOtherSessions *SignOutOtherSessions `json:"signOutOtherSessions,omitempty"`
 }
 
 // TOTPEnrollment defines model for TOTPEnrollment.
@@ -1705,6 +1723,9 @@ type EmailNotVerified = ErrorEnvelope
 
 // EmailTaken The error envelope. `data` is absent.
 type EmailTaken = ErrorEnvelope
+
+// EnrolmentForbidden The error envelope. `data` is absent.
+type EnrolmentForbidden = ErrorEnvelope
 
 // Error The error envelope. `data` is absent.
 type Error = ErrorEnvelope
@@ -2242,7 +2263,8 @@ type ClientInterface interface {
 	// RegenerateRecoveryCodes Replace the recovery codes
 	//
 	// Voids every recovery code of the caller and returns ten new ones (security event
-	// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+	// `recovery_codes_regenerated`; a notice is mailed to the account's address). Needs
+	// fresh authentication at `aal2`.
 	// `404 NOT_FOUND` when TOTP is not on.
 	//
 	// Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
@@ -2251,8 +2273,8 @@ type ClientInterface interface {
 	// DisableTotp Turn TOTP off
 	//
 	// Removes the caller's TOTP secret and recovery codes (security event
-	// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
-	// is not on.
+	// `mfa_disabled`; a notice is mailed to the account's address). Needs
+	// fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP is not on.
 	//
 	// Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
 	DisableTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2263,8 +2285,10 @@ type ClientInterface interface {
 	// returns it with its `otpauth://` URI and a QR code. It stays pending until
 	// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
 	// one, and an active secret stays in force until the new one is confirmed. Needs
-	// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
-	// passkey).
+	// fresh authentication, and `aal2` once TOTP is on (a passkey alone does not raise
+	// the bar). While mail is configured, the account's address must be verified:
+	// otherwise `403 EMAIL_NOT_VERIFIED`, so nobody can plant a factor on an address
+	// they never proved.
 	//
 	// Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
 	EnrollTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2272,9 +2296,16 @@ type ClientInterface interface {
 	// ConfirmTotpWithBody Confirm TOTP enrolment with a first code
 	//
 	// Activates the pending secret with a current code from it and returns ten recovery
-	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+	// mailed to the account's address. From now on login asks for a code. A wrong code,
+	// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+	// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+	// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+	// opened before the factor never proved it, and whoever holds one (a stolen password's
+	// session) would stay signed in.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2284,9 +2315,16 @@ type ClientInterface interface {
 	// ConfirmTotp Confirm TOTP enrolment with a first code
 	//
 	// Activates the pending secret with a current code from it and returns ten recovery
-	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+	// mailed to the account's address. From now on login asks for a code. A wrong code,
+	// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+	// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+	// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+	// opened before the factor never proved it, and whoever holds one (a stolen password's
+	// session) would stay signed in.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2300,7 +2338,11 @@ type ClientInterface interface {
 	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
 	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+	// an `mfa_failed` security event and counts against the account's ceiling
+	// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+	// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+	// is reset.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2314,7 +2356,11 @@ type ClientInterface interface {
 	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
 	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+	// an `mfa_failed` security event and counts against the account's ceiling
+	// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+	// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+	// is reset.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2386,9 +2432,13 @@ type ClientInterface interface {
 	//
 	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 	// against the caller's newest registration ceremony, which is used up either way,
-	// and stores the passkey (security event `passkey_added`). A failed, expired or
-	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-	// once the account has a second factor.
+	// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+	// account's address). A failed, expired or missing ceremony is
+	// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+	// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2399,9 +2449,13 @@ type ClientInterface interface {
 	//
 	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 	// against the caller's newest registration ceremony, which is used up either way,
-	// and stores the passkey (security event `passkey_added`). A failed, expired or
-	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-	// once the account has a second factor.
+	// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+	// account's address). A failed, expired or missing ceremony is
+	// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+	// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2414,8 +2468,8 @@ type ClientInterface interface {
 	// base64url) for `navigator.credentials.create`: a discoverable credential
 	// (`residentKey: required`) with user verification required, the caller's passkeys
 	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-	// finish it. Needs fresh authentication, and `aal2` once the account has a second
-	// factor.
+	// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+	// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2428,8 +2482,8 @@ type ClientInterface interface {
 	// base64url) for `navigator.credentials.create`: a discoverable credential
 	// (`residentKey: required`) with user verification required, the caller's passkeys
 	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-	// finish it. Needs fresh authentication, and `aal2` once the account has a second
-	// factor.
+	// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+	// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2438,9 +2492,12 @@ type ClientInterface interface {
 
 	// DeletePasskey Remove a passkey
 	//
-	// Removes one of the caller's passkeys (security event `passkey_removed`). Another
-	// account's passkey, or an unknown id, is `404 NOT_FOUND`.
-	// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+	// Removes one of the caller's passkeys (security event `passkey_removed`; a notice is
+	// mailed to the account's address). Another account's passkey, or an unknown id, is
+	// `404 NOT_FOUND`. Needs fresh authentication, and `aal2` once TOTP is on. A passkey
+	// is another way to sign in, not a second step of the password login, so it does not
+	// raise the bar by itself: whoever proves the password can remove a passkey they did
+	// not add.
 	//
 	// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 	DeletePasskey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2509,8 +2566,10 @@ type ClientInterface interface {
 	// `data.refreshToken` and sets no cookie. A wrong password is
 	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+	// `mfa_failed` security event, and counts against the account's ceiling of failed
+	// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+	// with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2525,8 +2584,10 @@ type ClientInterface interface {
 	// `data.refreshToken` and sets no cookie. A wrong password is
 	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+	// `mfa_failed` security event, and counts against the account's ceiling of failed
+	// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+	// with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3261,7 +3322,8 @@ func (c *Client) LogoutAll(ctx context.Context, reqEditors ...RequestEditorFn) (
 // RegenerateRecoveryCodes Replace the recovery codes
 //
 // Voids every recovery code of the caller and returns ten new ones (security event
-// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+// `recovery_codes_regenerated`; a notice is mailed to the account's address). Needs
+// fresh authentication at `aal2`.
 // `404 NOT_FOUND` when TOTP is not on.
 //
 // Corresponds with POST /auth/mfa/recovery-codes (the `RegenerateRecoveryCodes` operationId).
@@ -3280,8 +3342,8 @@ func (c *Client) RegenerateRecoveryCodes(ctx context.Context, reqEditors ...Requ
 // DisableTotp Turn TOTP off
 //
 // Removes the caller's TOTP secret and recovery codes (security event
-// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
-// is not on.
+// `mfa_disabled`; a notice is mailed to the account's address). Needs
+// fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP is not on.
 //
 // Corresponds with DELETE /auth/mfa/totp (the `DisableTotp` operationId).
 func (c *Client) DisableTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3302,8 +3364,10 @@ func (c *Client) DisableTotp(ctx context.Context, reqEditors ...RequestEditorFn)
 // returns it with its `otpauth://` URI and a QR code. It stays pending until
 // `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
 // one, and an active secret stays in force until the new one is confirmed. Needs
-// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
-// passkey).
+// fresh authentication, and `aal2` once TOTP is on (a passkey alone does not raise
+// the bar). While mail is configured, the account's address must be verified:
+// otherwise `403 EMAIL_NOT_VERIFIED`, so nobody can plant a factor on an address
+// they never proved.
 //
 // Corresponds with POST /auth/mfa/totp (the `EnrollTotp` operationId).
 func (c *Client) EnrollTotp(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3321,9 +3385,16 @@ func (c *Client) EnrollTotp(ctx context.Context, reqEditors ...RequestEditorFn) 
 // ConfirmTotpWithBody Confirm TOTP enrolment with a first code
 //
 // Activates the pending secret with a current code from it and returns ten recovery
-// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-// Needs fresh authentication (at `aal2` when a passkey is registered).
+// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+// mailed to the account's address. From now on login asks for a code. A wrong code,
+// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+// opened before the factor never proved it, and whoever holds one (a stolen password's
+// session) would stay signed in.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3343,9 +3414,16 @@ func (c *Client) ConfirmTotpWithBody(ctx context.Context, contentType string, bo
 // ConfirmTotp Confirm TOTP enrolment with a first code
 //
 // Activates the pending secret with a current code from it and returns ten recovery
-// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-// Needs fresh authentication (at `aal2` when a passkey is registered).
+// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+// mailed to the account's address. From now on login asks for a code. A wrong code,
+// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+// opened before the factor never proved it, and whoever holds one (a stolen password's
+// session) would stay signed in.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3369,7 +3447,11 @@ func (c *Client) ConfirmTotp(ctx context.Context, body ConfirmTotpJSONRequestBod
 // (a recovery code is used up, security event `recovery_code_used`). A wrong,
 // replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 // `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+// an `mfa_failed` security event and counts against the account's ceiling
+// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+// is reset.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3393,7 +3475,11 @@ func (c *Client) VerifyMfaWithBody(ctx context.Context, contentType string, body
 // (a recovery code is used up, security event `recovery_code_used`). A wrong,
 // replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 // `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+// an `mfa_failed` security event and counts against the account's ceiling
+// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+// is reset.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3525,9 +3611,13 @@ func (c *Client) PasskeyLoginOptions(ctx context.Context, body PasskeyLoginOptio
 //
 // Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 // against the caller's newest registration ceremony, which is used up either way,
-// and stores the passkey (security event `passkey_added`). A failed, expired or
-// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-// once the account has a second factor.
+// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+// account's address). A failed, expired or missing ceremony is
+// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3548,9 +3638,13 @@ func (c *Client) PasskeyRegistrationWithBody(ctx context.Context, contentType st
 //
 // Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 // against the caller's newest registration ceremony, which is used up either way,
-// and stores the passkey (security event `passkey_added`). A failed, expired or
-// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-// once the account has a second factor.
+// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+// account's address). A failed, expired or missing ceremony is
+// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3573,8 +3667,8 @@ func (c *Client) PasskeyRegistration(ctx context.Context, body PasskeyRegistrati
 // base64url) for `navigator.credentials.create`: a discoverable credential
 // (`residentKey: required`) with user verification required, the caller's passkeys
 // excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-// finish it. Needs fresh authentication, and `aal2` once the account has a second
-// factor.
+// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3597,8 +3691,8 @@ func (c *Client) PasskeyRegistrationOptionsWithBody(ctx context.Context, content
 // base64url) for `navigator.credentials.create`: a discoverable credential
 // (`residentKey: required`) with user verification required, the caller's passkeys
 // excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-// finish it. Needs fresh authentication, and `aal2` once the account has a second
-// factor.
+// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3617,9 +3711,12 @@ func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyReg
 
 // DeletePasskey Remove a passkey
 //
-// Removes one of the caller's passkeys (security event `passkey_removed`). Another
-// account's passkey, or an unknown id, is `404 NOT_FOUND`.
-// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+// Removes one of the caller's passkeys (security event `passkey_removed`; a notice is
+// mailed to the account's address). Another account's passkey, or an unknown id, is
+// `404 NOT_FOUND`. Needs fresh authentication, and `aal2` once TOTP is on. A passkey
+// is another way to sign in, not a second step of the password login, so it does not
+// raise the bar by itself: whoever proves the password can remove a passkey they did
+// not add.
 //
 // Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 func (c *Client) DeletePasskey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3738,8 +3835,10 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 // `data.refreshToken` and sets no cookie. A wrong password is
 // `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 // `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+// `mfa_failed` security event, and counts against the account's ceiling of failed
+// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+// with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3764,8 +3863,10 @@ func (c *Client) ReauthenticateWithBody(ctx context.Context, contentType string,
 // `data.refreshToken` and sets no cookie. A wrong password is
 // `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 // `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+// `mfa_failed` security event, and counts against the account's ceiling of failed
+// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+// with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6324,7 +6425,8 @@ type ClientWithResponsesInterface interface {
 	// RegenerateRecoveryCodesWithResponse Replace the recovery codes
 	//
 	// Voids every recovery code of the caller and returns ten new ones (security event
-	// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+	// `recovery_codes_regenerated`; a notice is mailed to the account's address). Needs
+	// fresh authentication at `aal2`.
 	// `404 NOT_FOUND` when TOTP is not on.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6335,8 +6437,8 @@ type ClientWithResponsesInterface interface {
 	// DisableTotpWithResponse Turn TOTP off
 	//
 	// Removes the caller's TOTP secret and recovery codes (security event
-	// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
-	// is not on.
+	// `mfa_disabled`; a notice is mailed to the account's address). Needs
+	// fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP is not on.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6349,8 +6451,10 @@ type ClientWithResponsesInterface interface {
 	// returns it with its `otpauth://` URI and a QR code. It stays pending until
 	// `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
 	// one, and an active secret stays in force until the new one is confirmed. Needs
-	// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
-	// passkey).
+	// fresh authentication, and `aal2` once TOTP is on (a passkey alone does not raise
+	// the bar). While mail is configured, the account's address must be verified:
+	// otherwise `403 EMAIL_NOT_VERIFIED`, so nobody can plant a factor on an address
+	// they never proved.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6360,9 +6464,16 @@ type ClientWithResponsesInterface interface {
 	// ConfirmTotpWithBodyWithResponse Confirm TOTP enrolment with a first code
 	//
 	// Activates the pending secret with a current code from it and returns ten recovery
-	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+	// mailed to the account's address. From now on login asks for a code. A wrong code,
+	// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+	// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+	// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+	// opened before the factor never proved it, and whoever holds one (a stolen password's
+	// session) would stay signed in.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6372,9 +6483,16 @@ type ClientWithResponsesInterface interface {
 	// ConfirmTotpWithResponse Confirm TOTP enrolment with a first code
 	//
 	// Activates the pending secret with a current code from it and returns ten recovery
-	// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-	// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-	// Needs fresh authentication (at `aal2` when a passkey is registered).
+	// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+	// mailed to the account's address. From now on login asks for a code. A wrong code,
+	// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+	// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+	// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+	// opened before the factor never proved it, and whoever holds one (a stolen password's
+	// session) would stay signed in.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6388,7 +6506,11 @@ type ClientWithResponsesInterface interface {
 	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
 	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+	// an `mfa_failed` security event and counts against the account's ceiling
+	// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+	// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+	// is reset.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6402,7 +6524,11 @@ type ClientWithResponsesInterface interface {
 	// (a recovery code is used up, security event `recovery_code_used`). A wrong,
 	// replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 	// `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+	// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+	// an `mfa_failed` security event and counts against the account's ceiling
+	// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+	// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+	// is reset.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6476,9 +6602,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 	// against the caller's newest registration ceremony, which is used up either way,
-	// and stores the passkey (security event `passkey_added`). A failed, expired or
-	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-	// once the account has a second factor.
+	// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+	// account's address). A failed, expired or missing ceremony is
+	// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+	// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6489,9 +6619,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 	// against the caller's newest registration ceremony, which is used up either way,
-	// and stores the passkey (security event `passkey_added`). A failed, expired or
-	// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-	// once the account has a second factor.
+	// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+	// account's address). A failed, expired or missing ceremony is
+	// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+	// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+	//
+	// With `signOutOtherSessions: true`, every other session of the account is revoked in
+	// the same step (the caller's stays), as `PUT /users/me/password` does.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6504,8 +6638,8 @@ type ClientWithResponsesInterface interface {
 	// base64url) for `navigator.credentials.create`: a discoverable credential
 	// (`residentKey: required`) with user verification required, the caller's passkeys
 	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-	// finish it. Needs fresh authentication, and `aal2` once the account has a second
-	// factor.
+	// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+	// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6518,8 +6652,8 @@ type ClientWithResponsesInterface interface {
 	// base64url) for `navigator.credentials.create`: a discoverable credential
 	// (`residentKey: required`) with user verification required, the caller's passkeys
 	// excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-	// finish it. Needs fresh authentication, and `aal2` once the account has a second
-	// factor.
+	// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+	// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6528,9 +6662,12 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePasskeyWithResponse Remove a passkey
 	//
-	// Removes one of the caller's passkeys (security event `passkey_removed`). Another
-	// account's passkey, or an unknown id, is `404 NOT_FOUND`.
-	// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+	// Removes one of the caller's passkeys (security event `passkey_removed`; a notice is
+	// mailed to the account's address). Another account's passkey, or an unknown id, is
+	// `404 NOT_FOUND`. Needs fresh authentication, and `aal2` once TOTP is on. A passkey
+	// is another way to sign in, not a second step of the password login, so it does not
+	// raise the bar by itself: whoever proves the password can remove a passkey they did
+	// not add.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6601,8 +6738,10 @@ type ClientWithResponsesInterface interface {
 	// `data.refreshToken` and sets no cookie. A wrong password is
 	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+	// `mfa_failed` security event, and counts against the account's ceiling of failed
+	// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+	// with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6617,8 +6756,10 @@ type ClientWithResponsesInterface interface {
 	// `data.refreshToken` and sets no cookie. A wrong password is
 	// `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 	// `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-	// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+	// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+	// `mfa_failed` security event, and counts against the account's ceiling of failed
+	// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+	// with `amr` `["pwd","otp","mfa"]`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9318,7 +9459,7 @@ type EnrollTotpResponse401Headers struct {
 
 // EnrollTotpResponse403Headers the declared response headers of an HTTP 403 response for EnrollTotp
 type EnrollTotpResponse403Headers struct {
-	WWWAuthenticate string
+	WWWAuthenticate *string
 	XRequestID      string
 }
 
@@ -9351,7 +9492,7 @@ type EnrollTotpResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *BearerRejected
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *FreshAuthRequired
+	JSON403 *EnrolmentForbidden
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -9387,7 +9528,7 @@ func (r EnrollTotpResponse) GetJSON401() *BearerRejected {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r EnrollTotpResponse) GetJSON403() *FreshAuthRequired {
+func (r EnrollTotpResponse) GetJSON403() *EnrolmentForbidden {
 	return r.JSON403
 }
 
@@ -9459,7 +9600,7 @@ type ConfirmTotpResponse401Headers struct {
 
 // ConfirmTotpResponse403Headers the declared response headers of an HTTP 403 response for ConfirmTotp
 type ConfirmTotpResponse403Headers struct {
-	WWWAuthenticate string
+	WWWAuthenticate *string
 	XRequestID      string
 }
 
@@ -9504,7 +9645,7 @@ type ConfirmTotpResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *MFACodeOrBearerRejected
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *FreshAuthRequired
+	JSON403 *EnrolmentForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -9555,7 +9696,7 @@ func (r ConfirmTotpResponse) GetJSON401() *MFACodeOrBearerRejected {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r ConfirmTotpResponse) GetJSON403() *FreshAuthRequired {
+func (r ConfirmTotpResponse) GetJSON403() *EnrolmentForbidden {
 	return r.JSON403
 }
 
@@ -10260,7 +10401,7 @@ type PasskeyRegistrationResponse401Headers struct {
 
 // PasskeyRegistrationResponse403Headers the declared response headers of an HTTP 403 response for PasskeyRegistration
 type PasskeyRegistrationResponse403Headers struct {
-	WWWAuthenticate string
+	WWWAuthenticate *string
 	XRequestID      string
 }
 
@@ -10305,7 +10446,7 @@ type PasskeyRegistrationResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *PasskeyOrBearerRejected
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *FreshAuthRequired
+	JSON403 *EnrolmentForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -10356,7 +10497,7 @@ func (r PasskeyRegistrationResponse) GetJSON401() *PasskeyOrBearerRejected {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PasskeyRegistrationResponse) GetJSON403() *FreshAuthRequired {
+func (r PasskeyRegistrationResponse) GetJSON403() *EnrolmentForbidden {
 	return r.JSON403
 }
 
@@ -10437,7 +10578,7 @@ type PasskeyRegistrationOptionsResponse401Headers struct {
 
 // PasskeyRegistrationOptionsResponse403Headers the declared response headers of an HTTP 403 response for PasskeyRegistrationOptions
 type PasskeyRegistrationOptionsResponse403Headers struct {
-	WWWAuthenticate string
+	WWWAuthenticate *string
 	XRequestID      string
 }
 
@@ -10482,7 +10623,7 @@ type PasskeyRegistrationOptionsResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *BearerRejected
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *FreshAuthRequired
+	JSON403 *EnrolmentForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -10533,7 +10674,7 @@ func (r PasskeyRegistrationOptionsResponse) GetJSON401() *BearerRejected {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PasskeyRegistrationOptionsResponse) GetJSON403() *FreshAuthRequired {
+func (r PasskeyRegistrationOptionsResponse) GetJSON403() *EnrolmentForbidden {
 	return r.JSON403
 }
 
@@ -13581,7 +13722,8 @@ func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEdit
 // RegenerateRecoveryCodesWithResponse Replace the recovery codes
 //
 // Voids every recovery code of the caller and returns ten new ones (security event
-// `recovery_codes_regenerated`). Needs fresh authentication at `aal2`.
+// `recovery_codes_regenerated`; a notice is mailed to the account's address). Needs
+// fresh authentication at `aal2`.
 // `404 NOT_FOUND` when TOTP is not on.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13598,8 +13740,8 @@ func (c *ClientWithResponses) RegenerateRecoveryCodesWithResponse(ctx context.Co
 // DisableTotpWithResponse Turn TOTP off
 //
 // Removes the caller's TOTP secret and recovery codes (security event
-// `mfa_disabled`). Needs fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP
-// is not on.
+// `mfa_disabled`; a notice is mailed to the account's address). Needs
+// fresh authentication at `aal2`. `404 NOT_FOUND` when TOTP is not on.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13618,8 +13760,10 @@ func (c *ClientWithResponses) DisableTotpWithResponse(ctx context.Context, reqEd
 // returns it with its `otpauth://` URI and a QR code. It stays pending until
 // `POST /auth/mfa/totp/confirm` (within 15 minutes); a new call replaces a pending
 // one, and an active secret stays in force until the new one is confirmed. Needs
-// fresh authentication, and `aal2` once the account has a second factor (TOTP or a
-// passkey).
+// fresh authentication, and `aal2` once TOTP is on (a passkey alone does not raise
+// the bar). While mail is configured, the account's address must be verified:
+// otherwise `403 EMAIL_NOT_VERIFIED`, so nobody can plant a factor on an address
+// they never proved.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13635,9 +13779,16 @@ func (c *ClientWithResponses) EnrollTotpWithResponse(ctx context.Context, reqEdi
 // ConfirmTotpWithBodyWithResponse Confirm TOTP enrolment with a first code
 //
 // Activates the pending secret with a current code from it and returns ten recovery
-// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-// Needs fresh authentication (at `aal2` when a passkey is registered).
+// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+// mailed to the account's address. From now on login asks for a code. A wrong code,
+// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+// opened before the factor never proved it, and whoever holds one (a stolen password's
+// session) would stay signed in.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13653,9 +13804,16 @@ func (c *ClientWithResponses) ConfirmTotpWithBodyWithResponse(ctx context.Contex
 // ConfirmTotpWithResponse Confirm TOTP enrolment with a first code
 //
 // Activates the pending secret with a current code from it and returns ten recovery
-// codes (any earlier set is void); security event `mfa_enabled`. From now on login
-// asks for a code. A wrong code, or no pending enrolment, is `401 MFA_CODE_INVALID`.
-// Needs fresh authentication (at `aal2` when a passkey is registered).
+// codes (any earlier set is void); security event `mfa_enabled`, and a notice is
+// mailed to the account's address. From now on login asks for a code. A wrong code,
+// or no pending enrolment, is `401 MFA_CODE_INVALID`. Needs fresh authentication
+// (at `aal2` when TOTP is already on and this replaces it) and, while mail is
+// configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does: sessions
+// opened before the factor never proved it, and whoever holds one (a stolen password's
+// session) would stay signed in.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13675,7 +13833,11 @@ func (c *ClientWithResponses) ConfirmTotpWithResponse(ctx context.Context, body 
 // (a recovery code is used up, security event `recovery_code_used`). A wrong,
 // replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 // `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+// an `mfa_failed` security event and counts against the account's ceiling
+// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+// is reset.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13695,7 +13857,11 @@ func (c *ClientWithResponses) VerifyMfaWithBodyWithResponse(ctx context.Context,
 // (a recovery code is used up, security event `recovery_code_used`). A wrong,
 // replayed or expired code, and a used, expired or exhausted `mfaToken`, is
 // `401 MFA_CODE_INVALID`; every attempt counts in the account's login throttle
-// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked).
+// (`429 TOO_MANY_REQUESTS` with `Retry-After` once it is locked). Every wrong code is
+// an `mfa_failed` security event and counts against the account's ceiling
+// (`MFA_MAX_FAILURES`, see the introduction): past it a TOTP code, right or wrong,
+// gets the same `401 MFA_CODE_INVALID` until a recovery code succeeds or the password
+// is reset.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13805,9 +13971,13 @@ func (c *ClientWithResponses) PasskeyLoginOptionsWithResponse(ctx context.Contex
 //
 // Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 // against the caller's newest registration ceremony, which is used up either way,
-// and stores the passkey (security event `passkey_added`). A failed, expired or
-// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-// once the account has a second factor.
+// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+// account's address). A failed, expired or missing ceremony is
+// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13824,9 +13994,13 @@ func (c *ClientWithResponses) PasskeyRegistrationWithBodyWithResponse(ctx contex
 //
 // Checks the browser's `PublicKeyCredential` (JSON form, as `toJSON()` gives it)
 // against the caller's newest registration ceremony, which is used up either way,
-// and stores the passkey (security event `passkey_added`). A failed, expired or
-// missing ceremony is `401 PASSKEY_INVALID`. Needs fresh authentication, and `aal2`
-// once the account has a second factor.
+// and stores the passkey (security event `passkey_added`; a notice is mailed to the
+// account's address). A failed, expired or missing ceremony is
+// `401 PASSKEY_INVALID`. Needs fresh authentication, `aal2` once TOTP is on, and,
+// while mail is configured, a verified address (`403 EMAIL_NOT_VERIFIED`).
+//
+// With `signOutOtherSessions: true`, every other session of the account is revoked in
+// the same step (the caller's stays), as `PUT /users/me/password` does.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13845,8 +14019,8 @@ func (c *ClientWithResponses) PasskeyRegistrationWithResponse(ctx context.Contex
 // base64url) for `navigator.credentials.create`: a discoverable credential
 // (`residentKey: required`) with user verification required, the caller's passkeys
 // excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-// finish it. Needs fresh authentication, and `aal2` once the account has a second
-// factor.
+// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13865,8 +14039,8 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithBodyWithResponse(ctx
 // base64url) for `navigator.credentials.create`: a discoverable credential
 // (`residentKey: required`) with user verification required, the caller's passkeys
 // excluded. The ceremony is kept server-side for 5 minutes, so any instance can
-// finish it. Needs fresh authentication, and `aal2` once the account has a second
-// factor.
+// finish it. Needs fresh authentication, and `aal2` once TOTP is on. While mail is
+// configured, the account's address must be verified (`403 EMAIL_NOT_VERIFIED`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13881,9 +14055,12 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context
 
 // DeletePasskeyWithResponse Remove a passkey
 //
-// Removes one of the caller's passkeys (security event `passkey_removed`). Another
-// account's passkey, or an unknown id, is `404 NOT_FOUND`.
-// Needs fresh authentication at `aal2` (a passkey is itself a second factor).
+// Removes one of the caller's passkeys (security event `passkey_removed`; a notice is
+// mailed to the account's address). Another account's passkey, or an unknown id, is
+// `404 NOT_FOUND`. Needs fresh authentication, and `aal2` once TOTP is on. A passkey
+// is another way to sign in, not a second step of the password login, so it does not
+// raise the bar by itself: whoever proves the password can remove a passkey they did
+// not add.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13984,8 +14161,10 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 // `data.refreshToken` and sets no cookie. A wrong password is
 // `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 // `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+// `mfa_failed` security event, and counts against the account's ceiling of failed
+// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+// with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14006,8 +14185,10 @@ func (c *ClientWithResponses) ReauthenticateWithBodyWithResponse(ctx context.Con
 // `data.refreshToken` and sets no cookie. A wrong password is
 // `401 INVALID_CREDENTIALS` and counts towards the account lockout. With TOTP on,
 // `code` (or `recoveryCode`) is required (`400 VALIDATION_FAILED` on `code` without
-// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`; the new
-// token is `aal2` with `amr` `["pwd","otp","mfa"]`.
+// it, after the password was proven); a wrong one is `401 MFA_CODE_INVALID`, an
+// `mfa_failed` security event, and counts against the account's ceiling of failed
+// codes (`MFA_MAX_FAILURES`, as at `POST /auth/mfa/verify`); the new token is `aal2`
+// with `amr` `["pwd","otp","mfa"]`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17240,7 +17421,7 @@ func ParseEnrollTotpResponse(rsp *http.Response) (*EnrollTotpResponse, error) {
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FreshAuthRequired
+		var dest EnrolmentForbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -17315,10 +17496,10 @@ func ParseEnrollTotpResponse(rsp *http.Response) (*EnrollTotpResponse, error) {
 		var headers EnrollTotpResponse403Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.WWWAuthenticate = value
+			headers.WWWAuthenticate = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
@@ -17416,7 +17597,7 @@ func ParseConfirmTotpResponse(rsp *http.Response) (*ConfirmTotpResponse, error) 
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FreshAuthRequired
+		var dest EnrolmentForbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -17515,10 +17696,10 @@ func ParseConfirmTotpResponse(rsp *http.Response) (*ConfirmTotpResponse, error) 
 		var headers ConfirmTotpResponse403Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.WWWAuthenticate = value
+			headers.WWWAuthenticate = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
@@ -18386,7 +18567,7 @@ func ParsePasskeyRegistrationResponse(rsp *http.Response) (*PasskeyRegistrationR
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FreshAuthRequired
+		var dest EnrolmentForbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -18478,10 +18659,10 @@ func ParsePasskeyRegistrationResponse(rsp *http.Response) (*PasskeyRegistrationR
 		var headers PasskeyRegistrationResponse403Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.WWWAuthenticate = value
+			headers.WWWAuthenticate = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
@@ -18599,7 +18780,7 @@ func ParsePasskeyRegistrationOptionsResponse(rsp *http.Response) (*PasskeyRegist
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FreshAuthRequired
+		var dest EnrolmentForbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -18691,10 +18872,10 @@ func ParsePasskeyRegistrationOptionsResponse(rsp *http.Response) (*PasskeyRegist
 		var headers PasskeyRegistrationOptionsResponse403Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.WWWAuthenticate = value
+			headers.WWWAuthenticate = &value
 		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
