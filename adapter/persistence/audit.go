@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"errors"
@@ -38,36 +39,40 @@ type securityEventRecord struct {
 	UserAgent string         `gorm:"column:user_agent"`
 	CreatedAt time.Time      `gorm:"column:created_at;autoCreateTime:false"`
 	ActorID   sql.NullString `gorm:"column:actor_id"`
+	// Suppressed is set on events_suppressed markers only.
+	Suppressed sql.NullInt64 `gorm:"column:suppressed"`
 }
 
 // TableName implements gorm's tabler.
 func (securityEventRecord) TableName() string { return "security_events" }
 
-const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id"
+const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id, suppressed"
 
 func eventFromDomain(e audit.Event) securityEventRecord {
 	return securityEventRecord{
-		ID:        e.ID,
-		UserID:    e.UserID,
-		SessionID: sql.NullString{String: e.SessionID, Valid: e.SessionID != ""},
-		Type:      string(e.Type),
-		IP:        e.IP,
-		UserAgent: e.UserAgent,
-		CreatedAt: toDB(e.CreatedAt),
-		ActorID:   sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
+		ID:         e.ID,
+		UserID:     e.UserID,
+		SessionID:  sql.NullString{String: e.SessionID, Valid: e.SessionID != ""},
+		Type:       string(e.Type),
+		IP:         e.IP,
+		UserAgent:  e.UserAgent,
+		CreatedAt:  toDB(e.CreatedAt),
+		ActorID:    sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
+		Suppressed: sql.NullInt64{Int64: int64(e.Suppressed), Valid: e.Suppressed > 0},
 	}
 }
 
 func (r securityEventRecord) toDomain() audit.Event {
 	return audit.Event{
-		ID:        r.ID,
-		UserID:    r.UserID,
-		SessionID: r.SessionID.String,
-		Type:      audit.Type(r.Type),
-		IP:        r.IP,
-		UserAgent: r.UserAgent,
-		CreatedAt: fromDB(r.CreatedAt),
-		ActorID:   r.ActorID.String,
+		ID:         r.ID,
+		UserID:     r.UserID,
+		SessionID:  r.SessionID.String,
+		Type:       audit.Type(r.Type),
+		IP:         r.IP,
+		UserAgent:  r.UserAgent,
+		CreatedAt:  fromDB(r.CreatedAt),
+		ActorID:    r.ActorID.String,
+		Suppressed: int(r.Suppressed.Int64),
 	}
 }
 
@@ -101,13 +106,13 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	if e.UserID == "" || e.Type == "" {
 		return errors.New("persistence: append event: user ID and type are required")
 	}
-	if a.perUser > 0 && !alwaysKept[e.Type] {
+	if a.perUser > 0 && e.Type.Routine() {
 		full, err := a.full(ctx, e)
 		if err != nil {
 			return err
 		}
 		if full {
-			return nil
+			return a.suppress(ctx, e)
 		}
 	}
 	rec := eventFromDomain(e)
@@ -117,33 +122,65 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	return nil
 }
 
-// Limit returns the log bounding how many routine events (logins, failed
-// attempts, revocations, reauthentications) one account adds: at most
-// perUser within window; past it they are not recorded, so a flood of
-// attempts cannot grow the table at the attacker's pace. Changes to the
-// account (password, email, deletion, reuse alarms, logout-all) are always
-// recorded; they are bounded by their own throttles.
+// Limit returns the log bounding how many routine events (audit.Type's
+// Routine: logins, failed attempts, revocations, reauthentications, wrong
+// codes) one account adds: at most perUser within window. Past it they are
+// not recorded, so a flood of attempts cannot grow the table at the
+// attacker's pace; one events_suppressed marker per account and window
+// counts what was dropped. Every other event is always recorded (bounded by
+// its own throttle or step-up), and never counts toward the bound, so
+// filling it hides nothing that changed the account.
 func (a *AuditLog) Limit(perUser int, window time.Duration) *AuditLog {
+	if window <= 0 {
+		perUser = 0
+	}
 	return &AuditLog{db: a.db, perUser: perUser, window: window}
 }
 
-// alwaysKept are the event types never dropped by the per-account bound.
-var alwaysKept = map[audit.Type]bool{
-	audit.PasswordChanged: true, audit.EmailChanged: true, audit.AccountDeleted: true,
-	audit.RefreshReuseDetected: true, audit.LogoutAll: true,
-}
+// routineTypes are the types the bound counts (audit.RoutineTypes), as
+// strings for the query.
+var routineTypes = func() []string {
+	var out []string
+	for _, t := range audit.RoutineTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
 
-// full reports whether e's account already has its bound of events in the
-// window before e; the count stops at the bound, on the (user, time) index.
+// full reports whether e's account already has its bound of routine events
+// in the window before e; the count stops at the bound, on the (user, time)
+// index.
 func (a *AuditLog) full(ctx context.Context, e audit.Event) (bool, error) {
 	var n int64
 	err := conn(ctx, a.db).Raw(
-		"SELECT count(*) FROM (SELECT 1 FROM security_events WHERE user_id = ? AND created_at > ? LIMIT ?) recent",
-		e.UserID, toDB(e.CreatedAt.Add(-a.window)), a.perUser).Scan(&n).Error
+		"SELECT count(*) FROM (SELECT 1 FROM security_events WHERE user_id = ? AND created_at > ? AND type IN ? LIMIT ?) recent",
+		e.UserID, toDB(e.CreatedAt.Add(-a.window)), routineTypes, a.perUser).Scan(&n).Error
 	if err != nil {
 		return false, wrapErr("count events", err)
 	}
 	return n >= int64(a.perUser), nil
+}
+
+// suppress counts e, which the bound drops, in its account's marker for the
+// window e falls in (windows are fixed, counted from the Unix epoch): the
+// first drop writes the marker with the first dropped event's time and
+// client, later ones add to its count. The marker's ID is derived from the
+// account and the window, so instances dropping at once meet on one row.
+func (a *AuditLog) suppress(ctx context.Context, e audit.Event) error {
+	slot := e.CreatedAt.UnixNano() / int64(a.window)
+	sum := sha256.Sum256([]byte(string(audit.EventsSuppressed) + "|" + e.UserID + "|" + strconv.FormatInt(slot, 10)))
+	var b [16]byte
+	copy(b[:], sum[:])
+	b[6] = (b[6] & 0x0f) | 0x80 // RFC 9562 version 8: a name-based ID of our own
+	b[8] = (b[8] & 0x3f) | 0x80
+	err := conn(ctx, a.db).Exec(
+		"INSERT INTO security_events (id, user_id, type, ip, user_agent, created_at, suppressed) VALUES (?, ?, ?, ?, ?, ?, 1) "+
+			"ON CONFLICT (id) DO UPDATE SET suppressed = security_events.suppressed + 1",
+		id.FromBytes(b), e.UserID, string(audit.EventsSuppressed), e.IP, e.UserAgent, toDB(e.CreatedAt)).Error
+	if err != nil {
+		return wrapErr("count suppressed event", err)
+	}
+	return nil
 }
 
 // PurgeBefore implements account.AuditLog. On PostgreSQL rows another
