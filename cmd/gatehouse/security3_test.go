@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/internal/smtptest"
 )
 
 // attackScale reads an integer knob for the attack re-runs of issue 21
@@ -85,6 +90,59 @@ func TestSecurityEventFloodKeepsAccountEvents(t *testing.T) {
 		}
 		if counts["events_suppressed"] != 1 || suppressed != flood+1-limit {
 			t.Errorf("%d markers counting %d, want one counting %d", counts["events_suppressed"], suppressed, flood+1-limit)
+		}
+	})
+}
+
+// queuedMail counts the mails of kind waiting in the outbox (the SMTP
+// server is down, so nothing leaves it).
+func queuedMail(t *testing.T, db *gorm.DB, kind string) int {
+	t.Helper()
+	var n int
+	if err := db.Raw("SELECT count(*) FROM mail_outbox WHERE kind = ?", kind).Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Issue 21 item 10: the verification mails registration sends count in
+// MAIL_RATE_PER_IP and MAIL_RATE_PER_ADDRESS; over budget the account is
+// still created, its mail is simply not sent.
+func TestRegistrationMailsCountInMailBudgets(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		mail.Stop()
+		url := dbURL(t)
+		env := mailEnv(url, mail)
+		env["MAIL_RATE_PER_IP"] = "3/1h"
+		s := startServer(t, env)
+		for i := range 5 {
+			s.client().register(fmt.Sprintf("many%d@example.com", i), "correct horse battery")
+		}
+		db := openDB(t, url)
+		if n := queuedMail(t, db, "verify_email"); n != 3 {
+			t.Errorf("%d verification mails queued for 5 registrations from one IP with MAIL_RATE_PER_IP=3", n)
+		}
+		// Every account exists: the one whose mail was not sent logs in.
+		if _, r := s.client().login("many4@example.com", "correct horse battery", ""); r.Status != 200 {
+			t.Errorf("login of a registration over the mail budget: %d %s", r.Status, r.Body)
+		}
+
+		// Per address: a registration and its repeats (which mail the owner
+		// a notice when registration must not tell accounts apart) share
+		// the address's budget.
+		url2 := dbURL(t)
+		env = mailEnv(url2, mail)
+		env["REQUIRE_EMAIL_VERIFICATION"] = "true"
+		env["MAIL_RATE_PER_IP"] = "0"
+		env["MAIL_RATE_PER_ADDRESS"] = "2/1h"
+		s = startServer(t, env)
+		for range 5 {
+			expect(t, s.client().do("POST", "/auth/register", map[string]any{"email": "one@example.com", "password": "correct horse battery"}), 202, "")
+		}
+		db = openDB(t, url2)
+		if v, n := queuedMail(t, db, "verify_email"), queuedMail(t, db, "account_exists"); v+n != 2 || v != 1 {
+			t.Errorf("%d verification mails and %d notices for 5 registrations of one address with MAIL_RATE_PER_ADDRESS=2", v, n)
 		}
 	})
 }
