@@ -41,6 +41,8 @@ type handlers struct {
 	jwks     func() []byte
 	ready    func(context.Context) error
 	issuer   string
+	// publicURL is PUBLIC_URL: the base of every URL the service writes.
+	publicURL string
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
 	mfa        *mfauc.Service

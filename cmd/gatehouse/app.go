@@ -612,6 +612,7 @@ func registerRoutes(d routeDeps) {
 		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
 		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer:             d.Cfg.JWT.Issuer,
+		PublicURL:          d.Cfg.Mail.PublicURL,
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
