@@ -116,7 +116,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/reauthenticate", h.reauthenticate, authed)
 	get(a, "/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
-	get(a, "/session", h.sessionState, authed)
+	get(a, "/session", h.sessionState, sessionCheckAuth(d.Auth.Authenticator, d.IPLimiter, d.Metrics))
 	a.POST("/email/verification", h.requestVerification, authed)
 	a.POST("/email/verify", h.verifyEmail)
 	a.POST("/password/forgot", h.forgotPassword)

@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/gatehouse/gatehouse/api/verify"
 	"github.com/gatehouse/gatehouse/internal/smtptest"
 )
 
@@ -145,4 +148,93 @@ func TestRegistrationMailsCountInMailBudgets(t *testing.T) {
 			t.Errorf("%d verification mails and %d notices for 5 registrations of one address with MAIL_RATE_PER_ADDRESS=2", v, n)
 		}
 	})
+}
+
+// Issue 21 item 11: GET /auth/session has a budget per session, not the
+// caller's per-IP one: a resource server checking many users' sessions from
+// one address is not refused (on main, past RATE_LIMIT_PER_IP checks every
+// one was 429, a 503 at the resource server), one session's checks are
+// still bounded, and requests without a valid token spend the IP's budget.
+func TestSessionCheckBudgetPerSession(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		env := testEnv(dbURL(t))
+		env["RATE_LIMIT_PER_IP"] = "20/1h"
+		env["TRUSTED_PROXIES"] = "127.0.0.1/32"
+		s := startServer(t, env)
+		from := func(ip string) reqOpt { return withHeader("X-Forwarded-For", ip) }
+		// 30 users, each signed up from an address of their own.
+		tokens := make([]string, 30)
+		for i := range tokens {
+			c := s.client()
+			r := c.do("POST", "/auth/register", map[string]any{"email": fmt.Sprintf("live%d@example.com", i), "password": "live password 1"},
+				from(fmt.Sprintf("198.51.100.%d", i+1)))
+			expect(t, r, 201, "")
+			var p tokenPair
+			r.data(t, &p)
+			tokens[i] = p.AccessToken
+		}
+		// The resource server, at one address, checks every session once.
+		rs := s.client()
+		ok := 0
+		for _, tok := range tokens {
+			rs.bearer = tok
+			if r := rs.do("GET", "/auth/session", nil, from("203.0.113.80")); r.Status == 200 {
+				ok++
+			}
+		}
+		if ok != len(tokens) {
+			t.Errorf("%d of %d live sessions checked from one address with RATE_LIMIT_PER_IP=20", ok, len(tokens))
+		}
+		// One session's checks are bounded by a budget of their own.
+		rs.bearer = tokens[0]
+		for range 19 {
+			expect(t, rs.do("GET", "/auth/session", nil, from("203.0.113.81")), 200, "")
+		}
+		if r := rs.do("GET", "/auth/session", nil, from("203.0.113.82")); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Errorf("the 21st check of one session: %d", r.Status)
+		}
+		// Anything without a valid token spends the client's budget, which
+		// the session checks above left untouched.
+		anon := s.client()
+		anon.bearer = "not.a.token"
+		for range 20 {
+			expect(t, anon.do("GET", "/auth/session", nil, from("203.0.113.80")), 401, "TOKEN_INVALID")
+		}
+		expect(t, anon.do("GET", "/auth/session", nil, from("203.0.113.80")), 429, "TOO_MANY_REQUESTS")
+		// And that address's budget is spent for its other requests too.
+		expect(t, anon.do("GET", "/healthz", nil, from("203.0.113.80")), 200, "")
+		anon.bearer = tokens[1]
+		expect(t, anon.do("GET", "/users/me", nil, from("203.0.113.80")), 429, "TOO_MANY_REQUESTS")
+	})
+}
+
+// Issue 21 item 11: api/verify's online mode takes the roles from Gatehouse's
+// live answer: an account's roles changed after its token was minted count
+// once the cached answer expires, where the token still says otherwise.
+func TestVerifierUsesLiveRoles(t *testing.T) {
+	env := testEnv("sqlite://" + t.TempDir() + "/roles.db")
+	s := startServer(t, env)
+	clk := &testClock{now: time.Now()}
+	v, err := verify.New(t.Context(), verify.Config{
+		JWKSURL: s.base + "/.well-known/jwks.json", Issuer: s.cfg.JWT.Issuer, Audience: "gatehouse",
+		SessionURL: s.base + "/auth/session", SessionCacheTTL: time.Second, Now: clk.Now, Leeway: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.client().register("roles@example.com", "roles password 1")
+	if c, err := v.Verify(t.Context(), p.AccessToken); err != nil || !slices.Equal(c.Roles, []string{"user"}) {
+		t.Fatalf("before: %+v %v", c, err)
+	}
+	if code, _, errOut := cli(t, env, "", "users", "set-roles", "--email", "roles@example.com", "billing"); code != 0 {
+		t.Fatalf("set-roles: %d %s", code, errOut)
+	}
+	clk.add(2 * time.Second)
+	c, err := v.Verify(t.Context(), p.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Roles, []string{"billing"}) || c.HasRole("user") {
+		t.Errorf("roles %v after the change, want the live [billing] (the token says [user])", c.Roles)
+	}
 }
