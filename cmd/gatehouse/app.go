@@ -94,6 +94,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			newHasher,
 			newTokens,
 			newRefreshCodec,
+			newDeviceCodec,
 			newPasswordGate,
 			newLivenessCache,
 			newSessionOpener,
@@ -313,6 +314,7 @@ func (d authDeps) observer() auth.Observer { return warnObserver{d.Metrics, d.Lo
 type gateDeps struct {
 	fx.In
 	Cfg      config.Config
+	Devices  *throttle.DeviceCodec
 	Throttle *persistence.LoginThrottle
 	Tx       *persistence.Transactor
 	Clock    systemClock
@@ -323,6 +325,7 @@ type gateDeps struct {
 func newPasswordGate(d gateDeps) *auth.PasswordGate {
 	return auth.NewPasswordGate(auth.PasswordGateDeps{
 		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: warnObserver{d.Metrics, d.Log},
+		Devices: d.Devices,
 		ClientPolicy: throttle.Policy{
 			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
 			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,
@@ -342,11 +345,20 @@ func newLivenessCache(cfg config.Config) *auth.LivenessCache {
 	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
 }
 
-func newSessionOpener(d authDeps, live *auth.LivenessCache) *auth.SessionOpener {
+func newSessionOpener(d authDeps, live *auth.LivenessCache, devices *throttle.DeviceCodec) *auth.SessionOpener {
 	return auth.NewSessionOpener(auth.SessionOpenerDeps{
 		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
 		Live: live, Policy: sessionPolicy(d.Cfg), MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
+		Devices: devices,
 	})
+}
+
+// newDeviceCodec makes and checks the known-device proofs (the device
+// cookie) under a key derived from the refresh-token key: one server
+// secret, every instance on it agreeing, and a changed refresh key voids
+// the proofs with the sessions.
+func newDeviceCodec(codec *session.RefreshCodec) (*throttle.DeviceCodec, error) {
+	return throttle.NewDeviceCodec(codec.Subkey("known device"))
 }
 
 func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.Registrar {
@@ -497,9 +509,11 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 	deps := recovery.Deps{
 		Users: d.Users, Tokens: d.Tokens, Outbox: d.Outbox, Sessions: d.Sessions, Audit: d.Audit,
 		Tx: d.Tx, Hasher: d.Hasher, Limiter: d.Throttle, Clock: d.Clock, Observer: d.Metrics, Log: d.Log,
-		// The reset's new password goes through the login throttle, and its
-		// revocation is seen by this instance's liveness cache at once.
-		Guard: d.Gate, Cache: d.Live,
+		// The reset's new password goes through the login throttle (the
+		// client's count only: the link proves the mailbox, and back-off
+		// others caused on the account never slows it), and its revocation
+		// is seen by this instance's liveness cache at once.
+		Guard: d.Gate.ClientOnly(), Cache: d.Live,
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {

@@ -87,7 +87,10 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 	if err != nil {
 		return TokenPair{}, err
 	}
-	_, factors, keys, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta)
+	// The caller's session proves this client signed in before: its
+	// attempts are counted for the session, and back-off others caused on
+	// the account does not keep the owner from stepping up.
+	_, factors, keys, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta, "session:"+p.SessionID())
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -106,7 +109,7 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 	var pair TokenPair
 	err = r.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if len(factors) > 0 {
-			if err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta); err != nil {
+			if err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta, keys); err != nil {
 				return err
 			}
 		}
