@@ -180,9 +180,9 @@ func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func
 // pipe, a file), the first line as is, without its line ending.
 func readPassword(r io.Reader, prompt io.Writer) (string, error) {
 	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(prompt, "Password: ")
+		_, _ = fmt.Fprint(prompt, "Password: ")
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(prompt) // the Enter key was not echoed either
+		_, _ = fmt.Fprintln(prompt) // the Enter key was not echoed either
 		if err != nil {
 			return "", fmt.Errorf("read password: %w", err)
 		}
