@@ -3,7 +3,7 @@
 
 -- +goose Up
 -- Set on events_suppressed markers only.
-ALTER TABLE security_events ADD COLUMN suppressed INTEGER NULL CHECK (suppressed > 0);
+ALTER TABLE security_events ADD COLUMN suppressed INTEGER NULL;
 
 -- With DATA_ENCRYPTION_KEY the key is stored sealed (sealbox text, bound to
 -- the row) in sealed, and secret is NULL; without it, as before. SQLite
