@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -83,6 +84,9 @@ type AuditLog struct {
 	// Limit); zero means no bound.
 	perUser int
 	window  time.Duration
+	// dropped counts the routine events the bound dropped, until
+	// FlushSuppressed writes them to their markers.
+	dropped *suppressions
 }
 
 var (
@@ -112,7 +116,8 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 			return err
 		}
 		if full {
-			return a.suppress(ctx, e)
+			a.dropped.add(a.markerID(e), e)
+			return nil
 		}
 	}
 	rec := eventFromDomain(e)
@@ -134,7 +139,7 @@ func (a *AuditLog) Limit(perUser int, window time.Duration) *AuditLog {
 	if window <= 0 {
 		perUser = 0
 	}
-	return &AuditLog{db: a.db, perUser: perUser, window: window}
+	return &AuditLog{db: a.db, perUser: perUser, window: window, dropped: &suppressions{m: map[string]*suppressed{}}}
 }
 
 // routineTypes are the types the bound counts (audit.RoutineTypes), as
@@ -161,26 +166,103 @@ func (a *AuditLog) full(ctx context.Context, e audit.Event) (bool, error) {
 	return n >= int64(a.perUser), nil
 }
 
-// suppress counts e, which the bound drops, in its account's marker for the
-// window e falls in (windows are fixed, counted from the Unix epoch): the
-// first drop writes the marker with the first dropped event's time and
-// client, later ones add to its count. The marker's ID is derived from the
-// account and the window, so instances dropping at once meet on one row.
-func (a *AuditLog) suppress(ctx context.Context, e audit.Event) error {
+// markerID is the ID of the events_suppressed marker of e's account for
+// the window e falls in (windows are fixed, counted from the Unix epoch):
+// derived from the two, so every instance counting drops meets on one row.
+func (a *AuditLog) markerID(e audit.Event) string {
 	slot := e.CreatedAt.UnixNano() / int64(a.window)
 	sum := sha256.Sum256([]byte(string(audit.EventsSuppressed) + "|" + e.UserID + "|" + strconv.FormatInt(slot, 10)))
 	var b [16]byte
 	copy(b[:], sum[:])
 	b[6] = (b[6] & 0x0f) | 0x80 // RFC 9562 version 8: a name-based ID of our own
 	b[8] = (b[8] & 0x3f) | 0x80
-	err := conn(ctx, a.db).Exec(
-		"INSERT INTO security_events (id, user_id, type, ip, user_agent, created_at, suppressed) VALUES (?, ?, ?, ?, ?, ?, 1) "+
-			"ON CONFLICT (id) DO UPDATE SET suppressed = security_events.suppressed + 1",
-		id.FromBytes(b), e.UserID, string(audit.EventsSuppressed), e.IP, e.UserAgent, toDB(e.CreatedAt)).Error
-	if err != nil {
-		return wrapErr("count suppressed event", err)
+	return id.FromBytes(b)
+}
+
+// suppressions are the drops counted in memory, by marker. A drop writes
+// nothing in the request's transaction: one marker row written by every
+// request of a flooded account would serialize their transactions (which
+// hold the account's credential lock) behind it, and a password change
+// behind those. FlushSuppressed writes the counts, each marker in a
+// statement of its own, every second (and before a listing reads them).
+type suppressions struct {
+	mu sync.Mutex
+	m  map[string]*suppressed
+}
+
+// suppressed is a marker's pending count and the first drop it stands for.
+type suppressed struct {
+	first audit.Event
+	n     int
+}
+
+func (s *suppressions) add(marker string, e audit.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.m[marker]; ok {
+		p.n++
+		return
 	}
-	return nil
+	s.m[marker] = &suppressed{first: e, n: 1}
+}
+
+// take removes and returns the pending counts, of userID's markers only
+// when userID is not "".
+func (s *suppressions) take(userID string) map[string]*suppressed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*suppressed{}
+	for k, p := range s.m {
+		if userID == "" || p.first.UserID == userID {
+			out[k] = p
+			delete(s.m, k)
+		}
+	}
+	return out
+}
+
+// putBack returns counts a failed flush could not write.
+func (s *suppressions) putBack(pending map[string]*suppressed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, p := range pending {
+		if cur, ok := s.m[k]; ok {
+			cur.n += p.n
+			cur.first = p.first
+			continue
+		}
+		s.m[k] = p
+	}
+}
+
+// FlushSuppressed writes the drops counted since the last flush to their
+// markers: the first drop of a window creates the marker (with that event's
+// time and client), later ones add to its count. It returns how many drops
+// it wrote; on an error the rest stay pending for the next flush.
+func (a *AuditLog) FlushSuppressed(ctx context.Context) (int, error) {
+	return a.flush(ctx, "")
+}
+
+func (a *AuditLog) flush(ctx context.Context, userID string) (int, error) {
+	if a.dropped == nil {
+		return 0, nil
+	}
+	pending := a.dropped.take(userID)
+	written := 0
+	for marker, p := range pending {
+		e := p.first
+		err := conn(ctx, a.db).Exec(
+			"INSERT INTO security_events (id, user_id, type, ip, user_agent, created_at, suppressed) VALUES (?, ?, ?, ?, ?, ?, ?) "+
+				"ON CONFLICT (id) DO UPDATE SET suppressed = security_events.suppressed + excluded.suppressed",
+			marker, e.UserID, string(audit.EventsSuppressed), e.IP, e.UserAgent, toDB(e.CreatedAt), p.n).Error
+		if err != nil {
+			a.dropped.putBack(pending)
+			return written, wrapErr("count suppressed events", err)
+		}
+		written += p.n
+		delete(pending, marker)
+	}
+	return written, nil
 }
 
 // PurgeBefore implements account.AuditLog. On PostgreSQL rows another
@@ -219,6 +301,11 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 // client pages do not shift or repeat entries, and events sharing a
 // timestamp are still ordered and never skipped.
 func (a *AuditLog) ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error) {
+	// The drops this instance counted show at once; other instances'
+	// within their next flush.
+	if _, err := a.flush(ctx, userID); err != nil {
+		return audit.Page{}, err
+	}
 	if limit <= 0 {
 		limit = DefaultEventPageSize
 	}

@@ -189,6 +189,17 @@ func TestAuditBoundAndRetention(t *testing.T) {
 		if err := log.Append(ctx, audit.Event{UserID: other, Type: audit.LoginFailed, CreatedAt: base}); err != nil {
 			t.Fatal(err)
 		}
+		// Drops are counted in memory and written by the flush (every
+		// second in the service, and before a listing).
+		if n := count(t, s, "security_events"); n != 12 {
+			t.Fatalf("%d rows before the flush, want 12 (no marker yet)", n)
+		}
+		if n, err := log.FlushSuppressed(ctx); err != nil || n != 3 {
+			t.Fatalf("flush wrote %d drops, %v; want 3", n, err)
+		}
+		if n, err := log.FlushSuppressed(ctx); err != nil || n != 0 {
+			t.Fatalf("second flush wrote %d drops, %v", n, err)
+		}
 		page, err := log.ListByUser(ctx, userID, "", 100)
 		if err != nil {
 			t.Fatal(err)

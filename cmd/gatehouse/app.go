@@ -114,7 +114,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, scheduleAuditFlush, func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -657,6 +657,24 @@ func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Purger, acc *
 // SECURITY_EVENT_LIMIT.
 func newAuditLog(cfg config.Config, db *gorm.DB) *persistence.AuditLog {
 	return persistence.NewAuditLog(db).Limit(cfg.Audit.PerUser, cfg.Audit.Window)
+}
+
+// auditFlushInterval is how often each instance writes the security events
+// SECURITY_EVENT_LIMIT dropped to their accounts' markers.
+const auditFlushInterval = time.Second
+
+// scheduleAuditFlush writes the dropped-event counts every second, and a
+// last time at stop, so a marker's count is never more than a second
+// behind (a listing on this instance flushes that account's at once).
+func scheduleAuditFlush(r *scheduler.Runner, lc fx.Lifecycle, a *persistence.AuditLog) {
+	r.Every("security-event-flush", auditFlushInterval, func(ctx context.Context) error {
+		_, err := a.FlushSuppressed(ctx)
+		return err
+	})
+	lc.Append(fx.StopHook(func(ctx context.Context) error {
+		_, err := a.FlushSuppressed(ctx)
+		return err
+	}))
 }
 
 // ipLimiterSync is how often each instance adds its per-IP counts to the
