@@ -3,9 +3,7 @@ package httpadapter
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"sort"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -69,10 +67,15 @@ type discoveryDTO struct {
 // tokenClaims are the claims an access token carries (the contract's list).
 var tokenClaims = []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "auth_time", "fresh", "amr", "aal", "roles"}
 
+// discovery answers the discovery document. Every URL in it comes from
+// PUBLIC_URL, never from the request's Host or X-Forwarded-* headers, so the
+// document is the same for every request and a shared cache may keep it: a
+// forged header can neither point a verifier at other keys nor poison a
+// cache with such a document.
 func (h *handlers) discovery(c echo.Context) error {
 	algs := jwksAlgorithms(h.jwks())
 	doc := discoveryDTO{
-		Issuer: h.issuer, JWKSURI: h.baseURL(c) + "/.well-known/jwks.json",
+		Issuer: h.issuer, JWKSURI: h.publicURL + "/.well-known/jwks.json",
 		SigningAlgs: algs, AccessTokenSigningAlgs: algs,
 		SubjectTypes: []string{"public"}, ClaimsSupported: tokenClaims,
 	}
@@ -82,16 +85,6 @@ func (h *handlers) discovery(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.Blob(http.StatusOK, "application/json; charset=utf-8", b)
-}
-
-// baseURL is where the keys are published: the issuer itself when it is an
-// https URL (OIDC's rule, and safe from a forged Host header), otherwise the
-// scheme and host this request reached.
-func (h *handlers) baseURL(c echo.Context) string {
-	if u, err := url.Parse(h.issuer); err == nil && u.Scheme == "https" && u.Host != "" {
-		return strings.TrimRight(h.issuer, "/")
-	}
-	return c.Scheme() + "://" + c.Request().Host
 }
 
 // jwksAlgorithms lists the distinct "alg" values of a JWK Set document.

@@ -98,6 +98,9 @@ type securityEventDTO struct {
 	UserAgent string  `json:"userAgent"`
 	// ActorID names the administrator (or "cli") who acted on the account.
 	ActorID *string `json:"actorId,omitempty"`
+	// Suppressed, on an events_suppressed marker, counts the routine events
+	// its window did not record.
+	Suppressed int `json:"suppressed,omitempty"`
 }
 
 type securityEventsDTO struct {
@@ -148,7 +151,8 @@ func toSessionDTO(v auth.SessionView) sessionDTO {
 func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
 	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
 	for _, e := range p.Events {
-		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent}
+		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
+			Suppressed: e.Suppressed}
 		if e.SessionID != "" {
 			sid := e.SessionID
 			d.SessionID = &sid

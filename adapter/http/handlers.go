@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
@@ -41,13 +42,37 @@ type handlers struct {
 	jwks     func() []byte
 	ready    func(context.Context) error
 	issuer   string
+	// publicURL is PUBLIC_URL: the base of every URL the service writes.
+	publicURL string
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
 	mfa        *mfauc.Service
 }
 
 func meta(c echo.Context) auth.Meta {
-	return auth.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	m := auth.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	for _, ck := range c.Request().Cookies() {
+		if ck.Name == deviceCookieName && ck.Value != "" {
+			m.Devices = append(m.Devices, ck.Value)
+		}
+	}
+	return m
+}
+
+// deviceCookieName is the known-device cookie: proof that this browser
+// signed in to an account before, which exempts it from the account-wide
+// login back-off other clients cause (see auth.PasswordGate). It grants
+// nothing by itself.
+const deviceCookieName = "known_device"
+
+// setDeviceCookie keeps a sign-in's device proof for a year (the proof's
+// own lifetime), on the auth routes only, out of scripts' reach.
+func (h *handlers) setDeviceCookie(c echo.Context, proof string) {
+	c.SetCookie(&http.Cookie{
+		Name: deviceCookieName, Value: proof, Path: refreshCookiePath,
+		MaxAge: int(throttle.DeviceLifetime / time.Second), HttpOnly: true,
+		Secure: h.cookie.Secure, SameSite: h.cookie.SameSite,
+	})
 }
 
 func accountMeta(c echo.Context) account.Meta {
@@ -76,6 +101,11 @@ func (h *handlers) respondPair(c echo.Context, status int, message string, p aut
 	body := transport == transportBody
 	if !body && p.RefreshToken != "" {
 		h.setRefreshCookie(c, p.RefreshToken)
+	}
+	if p.Device != "" {
+		// With either transport: a native client keeping cookies is a
+		// known device too.
+		h.setDeviceCookie(c, p.Device)
 	}
 	return ok(c, status, message, toTokenPairDTO(p, body))
 }

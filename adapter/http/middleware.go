@@ -296,7 +296,7 @@ var unbudgeted = map[string]bool{"/healthz": true, "/readyz": true}
 func rateLimit(l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if unbudgeted[c.Request().URL.Path] {
+			if unbudgeted[c.Request().URL.Path] || c.Path() == sessionCheckRoute {
 				return next(c)
 			}
 			if ok, wait := l.AllowN(c.RealIP(), routeWeight(c.Request().Method, c.Path())); !ok {
@@ -306,6 +306,50 @@ func rateLimit(l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
 				return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
 					Message: "Too many requests, try again later", RetryAfter: wait}
 			}
+			return next(c)
+		}
+	}
+}
+
+// sessionCheckRoute is GET /auth/session, which resource servers call for
+// many users from one address: it has a budget of its own (sessionCheckAuth).
+const sessionCheckRoute = "/auth/session"
+
+// sessionKeyPrefix marks the per-session budget keys, apart from client IPs.
+const sessionKeyPrefix = "session:"
+
+// sessionCheckAuth authenticates GET /auth/session and budgets it per
+// session rather than per client: a resource server in online mode asks
+// about every user's session from its own address, so under the per-IP
+// budget a few dozen live tokens used up its whole budget and every check
+// answered 429 (503 at the resource server). A request with a valid token
+// spends its session's budget (RATE_LIMIT_PER_IP's number per window,
+// far above what a verifier's cache asks), which only a holder of that
+// session can spend; anything else (no token, a bad, expired or revoked
+// one) spends the client's per-IP budget, so the route is no free way to
+// try tokens. With the limit off it is requireAuth.
+func sessionCheckAuth(a Authenticator, l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			noStore(c)
+			p, err := authenticate(c, a)
+			if l != nil {
+				key := c.RealIP()
+				if err == nil {
+					key = sessionKeyPrefix + p.SessionID()
+				}
+				if ok, wait := l.AllowN(key, 1); !ok {
+					if obs != nil {
+						obs.IPThrottled()
+					}
+					return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+						Message: "Too many requests, try again later", RetryAfter: wait}
+				}
+			}
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
 			return next(c)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,6 +60,9 @@ type Options struct {
 	StepUp             domauth.StepUpPolicy
 	// Issuer is the iss of access tokens, published by the discovery document.
 	Issuer string
+	// PublicURL is the service's external URL (PUBLIC_URL, no trailing
+	// slash): every URL the service writes is built on it.
+	PublicURL string
 	// JWKSMaxAge is the JWKS Cache-Control max-age; zero means no-cache.
 	JWKSMaxAge time.Duration
 }
@@ -72,7 +76,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	h := &handlers{
 		auth: d.Auth, account: d.Account, recovery: d.Recovery, mfa: d.MFA, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
-		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, jwksMaxAge: o.JWKSMaxAge,
+		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, publicURL: strings.TrimSuffix(o.PublicURL, "/"), jwksMaxAge: o.JWKSMaxAge,
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -112,7 +116,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/reauthenticate", h.reauthenticate, authed)
 	get(a, "/sessions", h.listSessions, authed)
 	a.DELETE("/sessions/:id", h.revokeSession, authed)
-	get(a, "/session", h.sessionState, authed)
+	get(a, "/session", h.sessionState, sessionCheckAuth(d.Auth.Authenticator, d.IPLimiter, d.Metrics))
 	a.POST("/email/verification", h.requestVerification, authed)
 	a.POST("/email/verify", h.verifyEmail)
 	a.POST("/password/forgot", h.forgotPassword)

@@ -2,12 +2,14 @@ package persistence
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -38,36 +40,40 @@ type securityEventRecord struct {
 	UserAgent string         `gorm:"column:user_agent"`
 	CreatedAt time.Time      `gorm:"column:created_at;autoCreateTime:false"`
 	ActorID   sql.NullString `gorm:"column:actor_id"`
+	// Suppressed is set on events_suppressed markers only.
+	Suppressed sql.NullInt64 `gorm:"column:suppressed"`
 }
 
 // TableName implements gorm's tabler.
 func (securityEventRecord) TableName() string { return "security_events" }
 
-const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id"
+const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id, suppressed"
 
 func eventFromDomain(e audit.Event) securityEventRecord {
 	return securityEventRecord{
-		ID:        e.ID,
-		UserID:    e.UserID,
-		SessionID: sql.NullString{String: e.SessionID, Valid: e.SessionID != ""},
-		Type:      string(e.Type),
-		IP:        e.IP,
-		UserAgent: e.UserAgent,
-		CreatedAt: toDB(e.CreatedAt),
-		ActorID:   sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
+		ID:         e.ID,
+		UserID:     e.UserID,
+		SessionID:  sql.NullString{String: e.SessionID, Valid: e.SessionID != ""},
+		Type:       string(e.Type),
+		IP:         e.IP,
+		UserAgent:  e.UserAgent,
+		CreatedAt:  toDB(e.CreatedAt),
+		ActorID:    sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
+		Suppressed: sql.NullInt64{Int64: int64(e.Suppressed), Valid: e.Suppressed > 0},
 	}
 }
 
 func (r securityEventRecord) toDomain() audit.Event {
 	return audit.Event{
-		ID:        r.ID,
-		UserID:    r.UserID,
-		SessionID: r.SessionID.String,
-		Type:      audit.Type(r.Type),
-		IP:        r.IP,
-		UserAgent: r.UserAgent,
-		CreatedAt: fromDB(r.CreatedAt),
-		ActorID:   r.ActorID.String,
+		ID:         r.ID,
+		UserID:     r.UserID,
+		SessionID:  r.SessionID.String,
+		Type:       audit.Type(r.Type),
+		IP:         r.IP,
+		UserAgent:  r.UserAgent,
+		CreatedAt:  fromDB(r.CreatedAt),
+		ActorID:    r.ActorID.String,
+		Suppressed: int(r.Suppressed.Int64),
 	}
 }
 
@@ -78,6 +84,9 @@ type AuditLog struct {
 	// Limit); zero means no bound.
 	perUser int
 	window  time.Duration
+	// dropped counts the routine events the bound dropped, until
+	// FlushSuppressed writes them to their markers.
+	dropped *suppressions
 }
 
 var (
@@ -101,12 +110,13 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	if e.UserID == "" || e.Type == "" {
 		return errors.New("persistence: append event: user ID and type are required")
 	}
-	if a.perUser > 0 && !alwaysKept[e.Type] {
+	if a.perUser > 0 && e.Type.Routine() {
 		full, err := a.full(ctx, e)
 		if err != nil {
 			return err
 		}
 		if full {
+			a.dropped.add(a.markerID(e), e)
 			return nil
 		}
 	}
@@ -117,33 +127,142 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 	return nil
 }
 
-// Limit returns the log bounding how many routine events (logins, failed
-// attempts, revocations, reauthentications) one account adds: at most
-// perUser within window; past it they are not recorded, so a flood of
-// attempts cannot grow the table at the attacker's pace. Changes to the
-// account (password, email, deletion, reuse alarms, logout-all) are always
-// recorded; they are bounded by their own throttles.
+// Limit returns the log bounding how many routine events (audit.Type's
+// Routine: logins, failed attempts, revocations, reauthentications, wrong
+// codes) one account adds: at most perUser within window. Past it they are
+// not recorded, so a flood of attempts cannot grow the table at the
+// attacker's pace; one events_suppressed marker per account and window
+// counts what was dropped. Every other event is always recorded (bounded by
+// its own throttle or step-up), and never counts toward the bound, so
+// filling it hides nothing that changed the account.
 func (a *AuditLog) Limit(perUser int, window time.Duration) *AuditLog {
-	return &AuditLog{db: a.db, perUser: perUser, window: window}
+	if window <= 0 {
+		perUser = 0
+	}
+	return &AuditLog{db: a.db, perUser: perUser, window: window, dropped: &suppressions{m: map[string]*suppressed{}}}
 }
 
-// alwaysKept are the event types never dropped by the per-account bound.
-var alwaysKept = map[audit.Type]bool{
-	audit.PasswordChanged: true, audit.EmailChanged: true, audit.AccountDeleted: true,
-	audit.RefreshReuseDetected: true, audit.LogoutAll: true,
-}
+// routineTypes are the types the bound counts (audit.RoutineTypes), as
+// strings for the query.
+var routineTypes = func() []string {
+	var out []string
+	for _, t := range audit.RoutineTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
 
-// full reports whether e's account already has its bound of events in the
-// window before e; the count stops at the bound, on the (user, time) index.
+// full reports whether e's account already has its bound of routine events
+// in the window before e; the count stops at the bound, on the (user, time)
+// index.
 func (a *AuditLog) full(ctx context.Context, e audit.Event) (bool, error) {
 	var n int64
 	err := conn(ctx, a.db).Raw(
-		"SELECT count(*) FROM (SELECT 1 FROM security_events WHERE user_id = ? AND created_at > ? LIMIT ?) recent",
-		e.UserID, toDB(e.CreatedAt.Add(-a.window)), a.perUser).Scan(&n).Error
+		"SELECT count(*) FROM (SELECT 1 FROM security_events WHERE user_id = ? AND created_at > ? AND type IN ? LIMIT ?) recent",
+		e.UserID, toDB(e.CreatedAt.Add(-a.window)), routineTypes, a.perUser).Scan(&n).Error
 	if err != nil {
 		return false, wrapErr("count events", err)
 	}
 	return n >= int64(a.perUser), nil
+}
+
+// markerID is the ID of the events_suppressed marker of e's account for
+// the window e falls in (windows are fixed, counted from the Unix epoch):
+// derived from the two, so every instance counting drops meets on one row.
+func (a *AuditLog) markerID(e audit.Event) string {
+	slot := e.CreatedAt.UnixNano() / int64(a.window)
+	sum := sha256.Sum256([]byte(string(audit.EventsSuppressed) + "|" + e.UserID + "|" + strconv.FormatInt(slot, 10)))
+	var b [16]byte
+	copy(b[:], sum[:])
+	b[6] = (b[6] & 0x0f) | 0x80 // RFC 9562 version 8: a name-based ID of our own
+	b[8] = (b[8] & 0x3f) | 0x80
+	return id.FromBytes(b)
+}
+
+// suppressions are the drops counted in memory, by marker. A drop writes
+// nothing in the request's transaction: one marker row written by every
+// request of a flooded account would serialize their transactions (which
+// hold the account's credential lock) behind it, and a password change
+// behind those. FlushSuppressed writes the counts, each marker in a
+// statement of its own, every second (and before a listing reads them).
+type suppressions struct {
+	mu sync.Mutex
+	m  map[string]*suppressed
+}
+
+// suppressed is a marker's pending count and the first drop it stands for.
+type suppressed struct {
+	first audit.Event
+	n     int
+}
+
+func (s *suppressions) add(marker string, e audit.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.m[marker]; ok {
+		p.n++
+		return
+	}
+	s.m[marker] = &suppressed{first: e, n: 1}
+}
+
+// take removes and returns the pending counts, of userID's markers only
+// when userID is not "".
+func (s *suppressions) take(userID string) map[string]*suppressed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*suppressed{}
+	for k, p := range s.m {
+		if userID == "" || p.first.UserID == userID {
+			out[k] = p
+			delete(s.m, k)
+		}
+	}
+	return out
+}
+
+// putBack returns counts a failed flush could not write.
+func (s *suppressions) putBack(pending map[string]*suppressed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, p := range pending {
+		if cur, ok := s.m[k]; ok {
+			cur.n += p.n
+			cur.first = p.first
+			continue
+		}
+		s.m[k] = p
+	}
+}
+
+// FlushSuppressed writes the drops counted since the last flush to their
+// markers: the first drop of a window creates the marker (with that event's
+// time and client), later ones add to its count. It returns how many drops
+// it wrote; on an error the rest stay pending for the next flush.
+func (a *AuditLog) FlushSuppressed(ctx context.Context) (int, error) {
+	return a.flush(ctx, "")
+}
+
+func (a *AuditLog) flush(ctx context.Context, userID string) (int, error) {
+	if a.dropped == nil {
+		return 0, nil
+	}
+	pending := a.dropped.take(userID)
+	written := 0
+	for marker, p := range pending {
+		e := p.first
+		err := conn(ctx, a.db).Exec(
+			"INSERT INTO security_events (id, user_id, type, ip, user_agent, created_at, suppressed) VALUES (?, ?, ?, ?, ?, ?, ?) "+
+				"ON CONFLICT (id) DO UPDATE SET suppressed = security_events.suppressed + excluded.suppressed",
+			marker, e.UserID, string(audit.EventsSuppressed), e.IP, e.UserAgent, toDB(e.CreatedAt), p.n).Error
+		if err != nil {
+			a.dropped.putBack(pending)
+			return written, wrapErr("count suppressed events", err)
+		}
+		written += p.n
+		delete(pending, marker)
+	}
+	return written, nil
 }
 
 // PurgeBefore implements account.AuditLog. On PostgreSQL rows another
@@ -182,6 +301,11 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 // client pages do not shift or repeat entries, and events sharing a
 // timestamp are still ordered and never skipped.
 func (a *AuditLog) ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error) {
+	// The drops this instance counted show at once; other instances'
+	// within their next flush.
+	if _, err := a.flush(ctx, userID); err != nil {
+		return audit.Page{}, err
+	}
 	if limit <= 0 {
 		limit = DefaultEventPageSize
 	}

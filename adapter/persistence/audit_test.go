@@ -155,41 +155,89 @@ func TestAuditScrubUserAndTransactions(t *testing.T) {
 	})
 }
 
-// Issue 10 item 11: one account cannot add routine events faster than the
-// bound, account changes are always recorded, and old events are purged.
+// Issue 10 item 11, issue 21 item 3: one account cannot add routine events
+// faster than the bound; past it one marker per window counts what was
+// dropped; account, factor, recovery and admin events are always recorded
+// and do not fill the bound; old events are purged.
 func TestAuditBoundAndRetention(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *env) {
 		ctx := context.Background()
 		log := s.audit.Limit(3, time.Hour)
 		userID, other := id.New(), id.New()
-		for i := range 6 {
-			if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.LoginFailed, CreatedAt: base.Add(time.Duration(i) * time.Second)}); err != nil {
+		at := func(d time.Duration) time.Time { return base.Add(d) }
+		// Kept events first: they must not use up the routine bound.
+		for i, typ := range []audit.Type{audit.PasskeyAdded, audit.AdminRolesChanged, audit.MFAEnabled} {
+			if err := log.Append(ctx, audit.Event{UserID: userID, Type: typ, CreatedAt: at(time.Duration(i) * time.Millisecond)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.PasswordChanged, CreatedAt: base.Add(time.Minute)}); err != nil {
-			t.Fatal(err)
+		for i := range 6 {
+			typ := audit.LoginFailed
+			if i%2 == 1 {
+				typ = audit.Reauthenticated
+			}
+			if err := log.Append(ctx, audit.Event{UserID: userID, Type: typ, IP: "203.0.113.9", CreatedAt: at(time.Duration(i) * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Past the bound, what matters is still recorded.
+		for i, typ := range []audit.Type{audit.PasswordChanged, audit.PasskeyAdded, audit.MFADisabled, audit.PasswordReset, audit.AdminUserDisabled} {
+			if err := log.Append(ctx, audit.Event{UserID: userID, Type: typ, CreatedAt: at(time.Minute + time.Duration(i)*time.Second)}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := log.Append(ctx, audit.Event{UserID: other, Type: audit.LoginFailed, CreatedAt: base}); err != nil {
 			t.Fatal(err)
+		}
+		// Drops are counted in memory and written by the flush (every
+		// second in the service, and before a listing).
+		if n := count(t, s, "security_events"); n != 12 {
+			t.Fatalf("%d rows before the flush, want 12 (no marker yet)", n)
+		}
+		if n, err := log.FlushSuppressed(ctx); err != nil || n != 3 {
+			t.Fatalf("flush wrote %d drops, %v; want 3", n, err)
+		}
+		if n, err := log.FlushSuppressed(ctx); err != nil || n != 0 {
+			t.Fatalf("second flush wrote %d drops, %v", n, err)
 		}
 		page, err := log.ListByUser(ctx, userID, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) != 4 || page.Events[0].Type != audit.PasswordChanged {
-			t.Fatalf("stored %d events (newest %v), want 3 failures and the password change", len(page.Events), page.Events[0].Type)
+		byType := map[audit.Type]int{}
+		var marker audit.Event
+		for _, e := range page.Events {
+			byType[e.Type]++
+			if e.Type == audit.EventsSuppressed {
+				marker = e
+			}
 		}
-		// A window later the account may add events again.
-		if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.LoginFailed, CreatedAt: base.Add(2 * time.Hour)}); err != nil {
-			t.Fatal(err)
+		if byType[audit.LoginFailed]+byType[audit.Reauthenticated] != 3 || byType[audit.PasskeyAdded] != 2 ||
+			byType[audit.AdminRolesChanged] != 1 || byType[audit.MFAEnabled] != 1 || byType[audit.PasswordChanged] != 1 ||
+			byType[audit.MFADisabled] != 1 || byType[audit.PasswordReset] != 1 || byType[audit.AdminUserDisabled] != 1 ||
+			byType[audit.EventsSuppressed] != 1 {
+			t.Fatalf("stored %v, want 3 routine, every kept event and one marker", byType)
+		}
+		if marker.Suppressed != 3 || marker.IP != "203.0.113.9" || !marker.CreatedAt.Equal(at(3*time.Second).Truncate(time.Microsecond)) || marker.SessionID != "" {
+			t.Errorf("marker %+v, want 3 suppressed since the 4th routine event", marker)
+		}
+		// A window later the account may add events again, and a later
+		// flood gets a marker of its own.
+		for i := range 5 {
+			if err := log.Append(ctx, audit.Event{UserID: userID, Type: audit.LoginFailed, CreatedAt: at(2*time.Hour + time.Duration(i)*time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, _ = log.ListByUser(ctx, userID, "", 2)
+		if page.Events[0].Type != audit.EventsSuppressed || page.Events[0].Suppressed != 2 || page.Events[1].Type != audit.LoginFailed {
+			t.Errorf("second window: newest %+v, %+v; want a marker of 2 after the 3rd failure", page.Events[0], page.Events[1])
 		}
 		n, err := s.audit.PurgeBefore(ctx, base.Add(90*time.Minute), 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 5 || count(t, s, "security_events") != 1 {
-			t.Errorf("purged %d, %d left; want 5 purged, 1 left", n, count(t, s, "security_events"))
+		if n != 13 || count(t, s, "security_events") != 4 {
+			t.Errorf("purged %d, %d left; want 13 purged, 4 left", n, count(t, s, "security_events"))
 		}
 	})
 }

@@ -190,20 +190,119 @@ func (k *KeyStore) SealAtRest(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// refreshKeyAD binds the sealed refresh-token key to its (only) row.
+var refreshKeyAD = []byte("refresh_token_keys:1")
+
 // EnsureRefreshKey returns the refresh-token MAC key stored in the
 // database, storing candidate first when there is none. Instances starting
 // together each offer a candidate; the single-row table lets exactly one
-// win, and all of them read it back.
+// win, and all of them read it back. With a keyring the key is stored
+// sealed (sealed column, secret NULL), like the signing keys.
 func (k *KeyStore) EnsureRefreshKey(ctx context.Context, candidate []byte) ([]byte, error) {
 	db := conn(ctx, k.db)
-	err := db.Exec("INSERT INTO refresh_token_keys (id, secret, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
-		candidate, toDB(time.Now())).Error
+	secret, sealed, err := k.refreshKeyColumns(candidate)
+	if err != nil {
+		return nil, err
+	}
+	var plain any // NULL, not an empty BLOB, when the key is sealed
+	if secret != nil {
+		plain = secret
+	}
+	err = db.Exec("INSERT INTO refresh_token_keys (id, secret, sealed, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		plain, sealed, toDB(time.Now())).Error
 	if err != nil {
 		return nil, wrapErr("store refresh token key", err)
 	}
-	var secret []byte
-	if err := db.Raw("SELECT secret FROM refresh_token_keys WHERE id = 1").Row().Scan(&secret); err != nil {
-		return nil, wrapErr("read refresh token key", err)
+	row, err := k.readRefreshKey(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return secret, nil
+	return k.openRefreshKey(row)
+}
+
+// refreshKeyRow is the stored form: exactly one of the two is set.
+type refreshKeyRow struct {
+	secret []byte
+	sealed sql.NullString
+}
+
+// refreshKeyColumns is how key is stored: sealed with the keyring's current
+// key when there is one, else as it is.
+func (k *KeyStore) refreshKeyColumns(key []byte) ([]byte, sql.NullString, error) {
+	if k.ring == nil {
+		return key, sql.NullString{}, nil
+	}
+	s, err := k.ring.Seal(key, refreshKeyAD)
+	if err != nil {
+		return nil, sql.NullString{}, fmt.Errorf("persistence: seal refresh token key: %w", err)
+	}
+	return nil, sql.NullString{String: s, Valid: true}, nil
+}
+
+// errNoRefreshKey means no key is stored yet.
+var errNoRefreshKey = errors.New("persistence: no refresh token key stored")
+
+func (k *KeyStore) readRefreshKey(ctx context.Context) (refreshKeyRow, error) {
+	var r refreshKeyRow
+	err := conn(ctx, k.db).Raw("SELECT secret, sealed FROM refresh_token_keys WHERE id = 1").Row().Scan(&r.secret, &r.sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return refreshKeyRow{}, errNoRefreshKey
+	}
+	if err != nil {
+		return refreshKeyRow{}, wrapErr("read refresh token key", err)
+	}
+	return r, nil
+}
+
+func (k *KeyStore) openRefreshKey(r refreshKeyRow) ([]byte, error) {
+	if !r.sealed.Valid {
+		return r.secret, nil
+	}
+	if k.ring == nil {
+		return nil, fmt.Errorf("the refresh token key is encrypted (key id %s) but DATA_ENCRYPTION_KEY is not set", sealbox.SealedWith(r.sealed.String))
+	}
+	key, err := k.ring.Open(r.sealed.String, refreshKeyAD)
+	if err != nil {
+		return nil, fmt.Errorf("refresh token key: %w", err)
+	}
+	return key, nil
+}
+
+// SealRefreshKeyAtRest seals a refresh-token key stored in plain text, or
+// re-seals one sealed with an older data-encryption key, with the keyring's
+// current key, and reports whether it rewrote the row; without a keyring,
+// or without a stored key, it does nothing. Safe on several instances at
+// once: the row is rewritten only if it still holds what was read.
+func (k *KeyStore) SealRefreshKeyAtRest(ctx context.Context) (bool, error) {
+	if k.ring == nil {
+		return false, nil
+	}
+	r, err := k.readRefreshKey(ctx)
+	if errors.Is(err, errNoRefreshKey) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if r.sealed.Valid && sealbox.SealedWith(r.sealed.String) == k.ring.KeyID() {
+		return false, nil
+	}
+	key, err := k.openRefreshKey(r)
+	if err != nil {
+		return false, err
+	}
+	_, sealed, err := k.refreshKeyColumns(key)
+	if err != nil {
+		return false, err
+	}
+	var res *gorm.DB
+	if r.sealed.Valid {
+		res = conn(ctx, k.db).Exec("UPDATE refresh_token_keys SET sealed = ? WHERE id = 1 AND sealed = ?", sealed, r.sealed.String)
+	} else {
+		res = conn(ctx, k.db).Exec("UPDATE refresh_token_keys SET secret = NULL, sealed = ? WHERE id = 1 AND secret = ?", sealed, r.secret)
+	}
+	if res.Error != nil {
+		return false, wrapErr("seal refresh token key", res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }

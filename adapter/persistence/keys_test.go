@@ -189,3 +189,74 @@ func TestSigningKeysSealedAtRest(t *testing.T) {
 		}
 	})
 }
+
+// Issue 21 item 12: with DATA_ENCRYPTION_KEY the refresh-token MAC key is
+// sealed like the signing keys: a key stored in clear is sealed on the first
+// start with the setting, a new key is stored sealed, NEW,OLD re-seals, and
+// without the right key the start fails naming the key id.
+func TestRefreshKeySealedAtRest(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		raw := func() (secret []byte, sealed *string) {
+			t.Helper()
+			if err := s.db.Raw("SELECT secret, sealed FROM refresh_token_keys WHERE id = 1").Row().Scan(&secret, &sealed); err != nil {
+				t.Fatal(err)
+			}
+			return secret, sealed
+		}
+		ring1, _ := sealbox.New(bytes.Repeat([]byte{1}, 32))
+		if ok, err := persistence.NewKeyStore(s.db, ring1).SealRefreshKeyAtRest(ctx); err != nil || ok {
+			t.Fatalf("sealing with no key stored: %v %v", ok, err)
+		}
+		key := bytes.Repeat([]byte{7}, 32)
+		got, err := s.keys.EnsureRefreshKey(ctx, key)
+		if err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("plain store: %x %v", got, err)
+		}
+		if secret, sealed := raw(); !bytes.Equal(secret, key) || sealed != nil {
+			t.Fatal("without a data key the row should hold the key as is")
+		}
+		sealing := persistence.NewKeyStore(s.db, ring1)
+		if ok, err := sealing.SealRefreshKeyAtRest(ctx); err != nil || !ok {
+			t.Fatalf("seal: %v %v", ok, err)
+		}
+		if ok, _ := sealing.SealRefreshKeyAtRest(ctx); ok {
+			t.Fatal("second start resealed")
+		}
+		secret, sealed := raw()
+		if secret != nil || sealed == nil || sealbox.SealedWith(*sealed) != ring1.KeyID() || bytes.Contains([]byte(*sealed), key) {
+			t.Fatalf("row after sealing: secret %x sealed %v", secret, sealed)
+		}
+		// Every later start reads the same key through the keyring; a
+		// candidate offered then does not replace it.
+		if got, err := sealing.EnsureRefreshKey(ctx, bytes.Repeat([]byte{9}, 32)); err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("sealed read back: %x %v", got, err)
+		}
+		if _, err := s.keys.EnsureRefreshKey(ctx, key); err == nil || !strings.Contains(err.Error(), "DATA_ENCRYPTION_KEY is not set") || !strings.Contains(err.Error(), ring1.KeyID()) {
+			t.Fatalf("plain store on a sealed key: %v", err)
+		}
+		ring2, _ := sealbox.New(bytes.Repeat([]byte{2}, 32))
+		if _, err := persistence.NewKeyStore(s.db, ring2).EnsureRefreshKey(ctx, key); err == nil || !strings.Contains(err.Error(), ring1.KeyID()) {
+			t.Fatalf("other data key: %v", err)
+		}
+		both, _ := sealbox.New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+		if ok, err := persistence.NewKeyStore(s.db, both).SealRefreshKeyAtRest(ctx); err != nil || !ok {
+			t.Fatalf("reseal with NEW,OLD: %v %v", ok, err)
+		}
+		if got, err := persistence.NewKeyStore(s.db, ring2).EnsureRefreshKey(ctx, nil); err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("new data key alone after reseal: %x %v", got, err)
+		}
+
+		// A first start with the data key stores a new key sealed.
+		if err := s.db.Exec("DELETE FROM refresh_token_keys").Error; err != nil {
+			t.Fatal(err)
+		}
+		fresh := bytes.Repeat([]byte{5}, 32)
+		if got, err := sealing.EnsureRefreshKey(ctx, fresh); err != nil || !bytes.Equal(got, fresh) {
+			t.Fatalf("first sealed store: %x %v", got, err)
+		}
+		if secret, sealed := raw(); secret != nil || sealed == nil {
+			t.Fatal("a new key was stored in clear")
+		}
+	})
+}

@@ -13,7 +13,10 @@
 // it expires. Online mode (Config.SessionURL, Gatehouse's GET /auth/session)
 // asks Gatehouse whether the session is still alive and caches the answer per
 // session for Config.SessionCacheTTL, so a revoked session is refused within
-// that time. When Gatehouse cannot be reached the request is refused with
+// that time. In online mode Claims.Roles are the account's roles from
+// Gatehouse's answer (as they are now), not the token's (as they were when
+// it was minted): a role an administrator removed stops counting within the
+// cache time too. When Gatehouse cannot be reached the request is refused with
 // 503 SERVICE_UNAVAILABLE (fail closed), unless Config.FailOpen is set.
 //
 // Refusals are *Error values with Gatehouse's codes (UNAUTHENTICATED,

@@ -18,7 +18,9 @@ type sessionCache struct {
 }
 
 type sessionEntry struct {
-	err     error // nil: alive
+	err error // nil: alive
+	// roles are the account's roles as Gatehouse answered (alive only).
+	roles   []string
 	expires time.Time
 }
 
@@ -30,17 +32,17 @@ func newSessionCache() *sessionCache {
 	return &sessionCache{entries: map[string]sessionEntry{}}
 }
 
-func (c *sessionCache) get(sid string, now time.Time) (error, bool) {
+func (c *sessionCache) get(sid string, now time.Time) (sessionEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[sid]
 	if !ok || !now.Before(e.expires) {
-		return nil, false
+		return sessionEntry{}, false
 	}
-	return e.err, true
+	return e, true
 }
 
-func (c *sessionCache) put(sid string, err error, expires, now time.Time) {
+func (c *sessionCache) put(sid string, e sessionEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= maxSessionEntries {
@@ -53,20 +55,25 @@ func (c *sessionCache) put(sid string, err error, expires, now time.Time) {
 			clear(c.entries)
 		}
 	}
-	c.entries[sid] = sessionEntry{err: err, expires: expires}
+	c.entries[sid] = e
 }
 
 // checkSession asks Gatehouse whether the token's session is alive, or
-// reuses an answer younger than SessionCacheTTL.
+// reuses an answer younger than SessionCacheTTL. When it is, the claims
+// take the account's roles from the answer: they are the roles as they are
+// now, where the token's are those of when it was minted (up to
+// ACCESS_TOKEN_TTL ago), so a role an administrator removed stops counting
+// within the cache time, as a logout does.
 func (v *Verifier) checkSession(ctx context.Context, raw string, c *Claims) error {
 	now := v.cfg.Now()
-	if err, ok := v.live.get(c.SessionID, now); ok {
-		return err
+	if e, ok := v.live.get(c.SessionID, now); ok {
+		return e.apply(c)
 	}
-	err := v.askGatehouse(ctx, raw)
+	roles, err := v.askGatehouse(ctx, raw)
 	if err == nil || AsError(err) != ErrUnavailable {
-		v.live.put(c.SessionID, err, now.Add(v.cfg.SessionCacheTTL), now)
-		return err
+		e := sessionEntry{err: err, roles: roles, expires: now.Add(v.cfg.SessionCacheTTL)}
+		v.live.put(c.SessionID, e, now)
+		return e.apply(c)
 	}
 	if v.cfg.FailOpen {
 		return nil
@@ -74,48 +81,59 @@ func (v *Verifier) checkSession(ctx context.Context, raw string, c *Claims) erro
 	return err
 }
 
-// askGatehouse calls GET /auth/session with the token. 200 is alive; a 401
-// carries Gatehouse's own code; anything else (a network error, 429, 5xx, an
-// answer that is not Gatehouse's) is ErrUnavailable.
-func (v *Verifier) askGatehouse(ctx context.Context, raw string) error {
+// apply puts a cached answer on c: its refusal, or its live roles.
+func (e sessionEntry) apply(c *Claims) error {
+	if e.err != nil {
+		return e.err
+	}
+	c.Roles = append([]string(nil), e.roles...)
+	return nil
+}
+
+// askGatehouse calls GET /auth/session with the token. 200 is alive, with
+// the account's current roles; a 401 carries Gatehouse's own code; anything
+// else (a network error, 429, 5xx, an answer that is not Gatehouse's) is
+// ErrUnavailable.
+func (v *Verifier) askGatehouse(ctx context.Context, raw string) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.SessionURL, nil)
 	if err != nil {
-		return refuse(ErrUnavailable, "session check: "+err.Error())
+		return nil, refuse(ErrUnavailable, "session check: "+err.Error())
 	}
 	req.Header.Set("Authorization", "Bearer "+raw)
 	req.Header.Set("Accept", "application/json")
 	resp, err := v.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return refuse(ErrUnavailable, "session check: "+err.Error())
+		return nil, refuse(ErrUnavailable, "session check: "+err.Error())
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return refuse(ErrUnavailable, "session check: "+err.Error())
+		return nil, refuse(ErrUnavailable, "session check: "+err.Error())
 	}
 	var env struct {
 		Success bool `json:"success"`
 		Data    struct {
-			Active bool `json:"active"`
+			Active bool     `json:"active"`
+			Roles  []string `json:"roles"`
 		} `json:"data"`
 		Error struct {
 			Code string `json:"code"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &env) != nil {
-		return refuse(ErrUnavailable, "session check: answer is not an envelope")
+		return nil, refuse(ErrUnavailable, "session check: answer is not an envelope")
 	}
 	switch {
-	case resp.StatusCode == http.StatusOK && env.Success && env.Data.Active:
-		return nil
+	case resp.StatusCode == http.StatusOK && env.Success && env.Data.Active && env.Data.Roles != nil:
+		return env.Data.Roles, nil
 	case resp.StatusCode == http.StatusUnauthorized:
 		for _, e := range []*Error{ErrSessionRevoked, ErrTokenExpired, ErrTokenInvalid, ErrUnauthenticated} {
 			if e.Code == env.Error.Code {
-				return refuse(e, "session check")
+				return nil, refuse(e, "session check")
 			}
 		}
 		// A 401 with a code this package does not know is still a no.
-		return refuse(ErrSessionRevoked, "session check: "+env.Error.Code)
+		return nil, refuse(ErrSessionRevoked, "session check: "+env.Error.Code)
 	}
-	return refuse(ErrUnavailable, "session check: status "+resp.Status)
+	return nil, refuse(ErrUnavailable, "session check: status "+resp.Status)
 }

@@ -32,6 +32,7 @@ type Config struct {
 
 	// SessionURL, when set, turns on online mode: Gatehouse's
 	// GET /auth/session, e.g. "https://auth.example.com/auth/session".
+	// Claims.Roles then come from its answer (the account's roles now).
 	SessionURL string
 	// SessionCacheTTL is how long a session check's answer is reused for
 	// that session, and so the longest a revoked session is still accepted;

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,12 +31,15 @@ type issuer struct {
 	public  []string // kids published
 	fetches atomic.Int32
 	session atomic.Int32 // status GET /auth/session answers; 0 = 200
-	checks  atomic.Int32
-	srv     *httptest.Server
+	// liveRoles are the account's roles GET /auth/session reports (JSON).
+	liveRoles atomic.Value
+	checks    atomic.Int32
+	srv       *httptest.Server
 }
 
 func newIssuer(t *testing.T) *issuer {
 	is := &issuer{t: t, keys: map[string]ed25519.PrivateKey{}}
+	is.liveRoles.Store(`["user"]`)
 	is.addKey("k1", true)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +65,7 @@ func newIssuer(t *testing.T) *issuer {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		switch st := is.session.Load(); st {
 		case 0:
-			_, _ = w.Write([]byte(`{"success":true,"statusCode":200,"message":"Session active","data":{"active":true}}`))
+			_, _ = w.Write([]byte(`{"success":true,"statusCode":200,"message":"Session active","data":{"active":true,"roles":` + is.liveRoles.Load().(string) + `}}`))
 		case 401:
 			w.WriteHeader(401)
 			_, _ = w.Write([]byte(`{"success":false,"statusCode":401,"message":"Session revoked","error":{"code":"SESSION_REVOKED"}}`))
@@ -354,6 +358,55 @@ func TestOnlineMode(t *testing.T) {
 	if _, err := open.Verify(t.Context(), tok2); err != nil {
 		t.Fatalf("fail open: %v", err)
 	}
+}
+
+// Issue 21 item 11: in online mode the roles are the live answer's, the
+// account's roles now, not the token's from when it was minted: a role an
+// administrator removed stops counting once the cached answer expires, and
+// one added counts.
+func TestOnlineModeUsesLiveRoles(t *testing.T) {
+	is := newIssuer(t)
+	clk := &clock{now: t0.Add(time.Minute)}
+	v := is.verifier(t, clk, func(c *verify.Config) {
+		c.SessionURL = is.srv.URL + "/auth/session"
+		c.SessionCacheTTL = 5 * time.Second
+	})
+	p := claims()
+	p["roles"] = []string{"user", "admin"}
+	tok := is.sign("k1", p, nil)
+	admin := v.Middleware(v.RequireRole("admin")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	status := func() int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/admin", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		admin.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	is.liveRoles.Store(`["user"]`) // demoted after the token was minted
+	c, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Roles, []string{"user"}) || c.HasRole("admin") {
+		t.Errorf("roles %v, want the live answer's [user]", c.Roles)
+	}
+	if got := status(); got != http.StatusForbidden {
+		t.Errorf("a demoted admin's token reached an admin route: %d", got)
+	}
+	// From the cache too; and a role added shows after the cache time.
+	is.liveRoles.Store(`["user","admin"]`)
+	if got := status(); got != http.StatusForbidden {
+		t.Errorf("cached answer: %d", got)
+	}
+	clk.add(6 * time.Second)
+	if got := status(); got != http.StatusOK {
+		t.Errorf("after promotion and the cache time: %d", got)
+	}
+	// An answer without roles is not Gatehouse's: closed, as for any other.
+	is.liveRoles.Store(`null`)
+	clk.add(6 * time.Second)
+	_, err = v.Verify(t.Context(), tok)
+	wantCode(t, err, verify.ErrUnavailable)
 }
 
 // TestMiddlewareAnswers: refusals come in Gatehouse's envelope with its

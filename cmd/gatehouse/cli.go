@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -35,7 +37,7 @@ const (
 var stdin io.Reader = os.Stdin
 
 const cliUsage = `usage:
-  gatehouse users create --email E [--name N] [--role R]...   (password on stdin)
+  gatehouse users create --email E [--name N] [--role R]...   (password on stdin; typed unechoed on a terminal)
   gatehouse users set-roles --email E R[,R...]
   gatehouse keys list
   gatehouse keys rotate`
@@ -82,7 +84,7 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 		if *email == "" || fs.NArg() != 0 {
 			return fail(exitUsage, "users create: --email is required and the password is read from stdin")
 		}
-		pw, err := readPassword(stdin)
+		pw, err := readPassword(stdin, stderr)
 		if err != nil {
 			return fail(exitInvalid, "users create: %v", err)
 		}
@@ -172,9 +174,23 @@ func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func
 	return svc, tokens, closeDB, nil
 }
 
-// readPassword reads the first line of r (a pipe or a terminal) without
-// its line ending.
-func readPassword(r io.Reader) (string, error) {
+// readPassword reads the password of `users create`: from a terminal,
+// after a prompt on stderr and without echoing what is typed (so it is
+// neither on the screen nor in a terminal recording); from anything else (a
+// pipe, a file), the first line as is, without its line ending.
+func readPassword(r io.Reader, prompt io.Writer) (string, error) {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		_, _ = fmt.Fprint(prompt, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		_, _ = fmt.Fprintln(prompt) // the Enter key was not echoed either
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", errors.New("no password typed")
+		}
+		return string(b), nil
+	}
 	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err

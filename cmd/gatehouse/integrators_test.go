@@ -2,9 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // TestSessionCheck: GET /auth/session reports a live session and refuses a
@@ -45,45 +51,92 @@ func TestSessionCheck(t *testing.T) {
 	})
 }
 
-// TestDiscovery: the discovery document names the issuer, a jwks_uri that
-// serves the key set, and the algorithm of the published keys.
+// TestDiscovery: the discovery document names the issuer (PUBLIC_URL by
+// default), a jwks_uri that serves the key set, and the algorithm of the
+// published keys; every URL in it comes from PUBLIC_URL whatever Host and
+// X-Forwarded-* headers the request carries (issue 21 item 9).
 func TestDiscovery(t *testing.T) {
 	env := testEnv("sqlite::memory:")
-	env["JWT_ISSUER"] = "https://auth.example.com"
+	env["PUBLIC_URL"] = "https://auth.example.com/"
 	s := startServer(t, env)
 	c := s.client()
-	r := c.do("GET", "/.well-known/openid-configuration", nil)
-	if r.Status != 200 {
-		t.Fatalf("status %d: %s", r.Status, r.Body)
-	}
 	var doc struct {
 		Issuer  string   `json:"issuer"`
 		JWKSURI string   `json:"jwks_uri"`
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 		Success *bool    `json:"success"`
 	}
-	if err := json.Unmarshal(r.Body, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Success != nil {
-		t.Error("the discovery document is wrapped in the envelope")
-	}
-	if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"EdDSA"}) {
-		t.Errorf("discovery document %+v", doc)
+	for _, opts := range [][]reqOpt{
+		nil,
+		{withHost("evil.example")},
+		{withHeader("X-Forwarded-Host", "evil.example"), withHeader("X-Forwarded-Proto", "http"), withHeader("Forwarded", "host=evil.example;proto=http")},
+	} {
+		r := c.do("GET", "/.well-known/openid-configuration", nil, opts...)
+		if r.Status != 200 {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+		if err := json.Unmarshal(r.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Success != nil {
+			t.Error("the discovery document is wrapped in the envelope")
+		}
+		if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"EdDSA"}) {
+			t.Errorf("discovery document %+v", doc)
+		}
 	}
 
-	// An issuer that is not an https URL: the keys are where this request went.
-	s2 := startServer(t, testEnv("sqlite::memory:"))
-	r = s2.client().do("GET", "/.well-known/openid-configuration", nil)
+	// An issuer set apart from PUBLIC_URL is published as set; the keys
+	// are still under PUBLIC_URL.
+	env = testEnv("sqlite::memory:")
+	env["PUBLIC_URL"] = "http://id.internal:8080"
+	env["JWT_ISSUER"] = "gatehouse"
+	s2 := startServer(t, env)
+	r := s2.client().do("GET", "/.well-known/openid-configuration", nil, withHost("evil.example"))
 	if err := json.Unmarshal(r.Body, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Issuer != "gatehouse" || doc.JWKSURI != s2.base+"/.well-known/jwks.json" {
-		t.Errorf("discovery document %+v (base %s)", doc, s2.base)
+	if doc.Issuer != "gatehouse" || doc.JWKSURI != "http://id.internal:8080/.well-known/jwks.json" {
+		t.Errorf("discovery document %+v", doc)
 	}
-	keys := s2.client().do("GET", "/.well-known/jwks.json", nil)
-	if keys.Status != 200 {
-		t.Fatalf("jwks_uri answered %d", keys.Status)
+}
+
+// withHost sends the request with another Host header.
+func withHost(host string) reqOpt { return func(r *http.Request) { r.Host = host } }
+
+// TestDiscoveryAcceptedByGoOIDC: a standard OpenID Connect client
+// (github.com/coreos/go-oidc) accepts the discovery document of a default
+// configuration, where the issuer is PUBLIC_URL, and verifies access tokens
+// with the keys it names. With the old default issuer "gatehouse" it
+// refuses the document (issuer mismatch). Gatehouse runs behind a proxy at
+// PUBLIC_URL, as in production.
+func TestDiscoveryAcceptedByGoOIDC(t *testing.T) {
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := "http://" + front.Addr().String()
+	env := testEnv("sqlite::memory:")
+	env["PUBLIC_URL"] = public
+	s := startServer(t, env)
+	backend, _ := url.Parse(s.base)
+	proxy := &http.Server{Handler: httputil.NewSingleHostReverseProxy(backend), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = proxy.Serve(front) }()
+	t.Cleanup(func() { _ = proxy.Close() })
+
+	ctx := t.Context()
+	provider, err := oidc.NewProvider(ctx, public)
+	if err != nil {
+		t.Fatalf("go-oidc refuses the discovery document: %v", err)
+	}
+	c := s.client()
+	p := c.register("oidc@example.com", "oidc password 1")
+	tok, err := provider.Verifier(&oidc.Config{ClientID: "gatehouse"}).Verify(ctx, p.AccessToken)
+	if err != nil {
+		t.Fatalf("go-oidc refuses an access token: %v", err)
+	}
+	if tok.Subject != p.User.ID || tok.Issuer != public {
+		t.Errorf("verified token sub %q iss %q", tok.Subject, tok.Issuer)
 	}
 }
 

@@ -67,8 +67,9 @@ func TestWarnLines(t *testing.T) {
 	}
 }
 
-// Keys written before DATA_ENCRYPTION_KEY was set are sealed by the first
-// start with it, tokens keep verifying (same key), and a start without the
+// Keys written before DATA_ENCRYPTION_KEY was set (signing keys and the
+// refresh-token key) are sealed by the first start with it, tokens keep
+// verifying and refreshing (same keys), and a start without the
 // key then fails with one clear error instead of serving.
 func TestSigningKeysEncryptedOnFirstStartWithKey(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
@@ -96,10 +97,22 @@ func TestSigningKeysEncryptedOnFirstStartWithKey(t *testing.T) {
 		if err := db.Raw("SELECT private_key_pem FROM signing_keys").Row().Scan(&pem); err != nil {
 			t.Fatal(err)
 		}
+		// Issue 21 item 12: the refresh-token MAC key too; sessions begun
+		// before go on refreshing (the same key, now sealed).
+		var secret []byte
+		var sealed *string
+		if err := db.Raw("SELECT secret, sealed FROM refresh_token_keys").Row().Scan(&secret, &sealed); err != nil {
+			t.Fatal(err)
+		}
 		_ = database.Close(db)
 		if strings.Contains(pem, "PRIVATE KEY") || !strings.HasPrefix(pem, "gh1:") {
 			t.Fatalf("stored key not sealed: %.40q", pem)
 		}
+		if secret != nil || sealed == nil || !strings.HasPrefix(*sealed, "gh1:") {
+			t.Fatalf("refresh token key not sealed: secret %d bytes, sealed %v", len(secret), sealed)
+		}
+		c2.cookies = c.cookies
+		expect(t, c2.do("POST", "/auth/refresh", nil), 200, "")
 		s2.stop()
 
 		delete(env, "DATA_ENCRYPTION_KEY")

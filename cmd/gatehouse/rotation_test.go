@@ -22,6 +22,7 @@ import (
 // second) when a token names a kid it does not know, as JWT libraries do.
 type resourceServer struct {
 	jwksURL string
+	issuer  string
 	mu      sync.Mutex
 	set     jwk.Set
 	expires time.Time
@@ -66,7 +67,7 @@ func (rs *resourceServer) verify(tok string) error {
 		}
 	}
 	_, err = jwt.Parse([]byte(tok), jwt.WithKeySet(set), jwt.WithValidate(true),
-		jwt.WithIssuer("gatehouse"), jwt.WithAudience("gatehouse"))
+		jwt.WithIssuer(rs.issuer), jwt.WithAudience("gatehouse"))
 	return err
 }
 
@@ -136,7 +137,7 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		env["JWT_KEY_ROTATION_INTERVAL"] = "0"
 		a := startServer(t, env)
 		b := startServer(t, env)
-		rs := &resourceServer{jwksURL: b.base + "/.well-known/jwks.json"}
+		rs := &resourceServer{jwksURL: b.base + "/.well-known/jwks.json", issuer: b.cfg.JWT.Issuer}
 		rsSrv := httptest.NewServer(rs.handler())
 		t.Cleanup(rsSrv.Close)
 		useAt := func(tok string) int {

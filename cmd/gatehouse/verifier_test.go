@@ -34,7 +34,7 @@ func TestVerifierAgainstGatehouse(t *testing.T) {
 		clk := &testClock{now: time.Now()}
 		const ttl = 2 * time.Second
 		v, err := verify.New(t.Context(), verify.Config{
-			JWKSURL: s.base + "/.well-known/jwks.json", Issuer: "gatehouse", Audience: "gatehouse",
+			JWKSURL: s.base + "/.well-known/jwks.json", Issuer: s.cfg.JWT.Issuer, Audience: "gatehouse",
 			SessionURL: s.base + "/auth/session", SessionCacheTTL: ttl, Now: clk.Now,
 			// The clock stands still from here, and the tokens are issued
 			// after: one issued past the next second boundary carries an

@@ -4,6 +4,7 @@ package audit
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -46,7 +47,39 @@ const (
 	// step of a login or at a reauthentication: routine, but the owner
 	// sees someone who knows the password guessing at the second factor.
 	MFAFailed Type = "mfa_failed"
+
+	// EventsSuppressed marks routine events the per-account bound did not
+	// record: one per account and window, its Suppressed counting them.
+	EventsSuppressed Type = "events_suppressed"
 )
+
+// routine are the event types the per-account bound (SECURITY_EVENT_LIMIT)
+// may drop: what a client can repeat at will, so that a flood of them
+// cannot grow the table at the attacker's pace. The list is the rule: a
+// type not on it (every account, factor, recovery and admin event, and any
+// type added later) is always recorded, so an attacker who fills the bound
+// hides nothing that changed the account.
+var routine = map[Type]bool{
+	LoginSucceeded:  true,
+	LoginFailed:     true,
+	Reauthenticated: true,
+	MFAFailed:       true,
+	SessionRevoked:  true,
+}
+
+// Routine reports whether events of type t may be dropped past the
+// per-account bound; false for every type not listed as routine.
+func (t Type) Routine() bool { return routine[t] }
+
+// RoutineTypes returns the routine types, for stores that count them.
+func RoutineTypes() []Type {
+	out := make([]Type, 0, len(routine))
+	for t := range routine {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // ActorCLI is the ActorID of actions taken with the command line, which has
 // database access and no signed-in administrator.
@@ -64,6 +97,9 @@ type Event struct {
 	// ActorID is who acted, when not the account's owner: the
 	// administrator's user ID, or ActorCLI. Empty for the owner's own actions.
 	ActorID string
+	// Suppressed is, on an EventsSuppressed marker, how many routine events
+	// were not recorded in its window; 0 on every other event.
+	Suppressed int
 }
 
 // Page is one page of a user's events, newest first, and the cursor of the

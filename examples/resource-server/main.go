@@ -7,9 +7,9 @@
 //	go run ./examples/resource-server         # this API on :8081
 //	curl -H "Authorization: Bearer $TOKEN" localhost:8081/notes
 //
-// Settings (environment): GATEHOUSE_URL (http://localhost:3000), JWT_ISSUER and
-// JWT_AUDIENCE (gatehouse), ADDR (:8081), SESSION_CHECK (on; "off" for
-// offline only).
+// Settings (environment): GATEHOUSE_URL (http://localhost:3000, Gatehouse's
+// PUBLIC_URL), JWT_ISSUER (GATEHOUSE_URL, as Gatehouse's default), JWT_AUDIENCE
+// (gatehouse), ADDR (:8081), SESSION_CHECK (on; "off" for offline only).
 package main
 
 import (
@@ -28,8 +28,9 @@ import (
 func main() {
 	base := strings.TrimRight(env("GATEHOUSE_URL", "http://localhost:3000"), "/")
 	cfg := verify.Config{
-		JWKSURL:  base + "/.well-known/jwks.json",
-		Issuer:   env("JWT_ISSUER", "gatehouse"),
+		JWKSURL: base + "/.well-known/jwks.json",
+		// Gatehouse's issuer is its PUBLIC_URL unless JWT_ISSUER was set.
+		Issuer:   env("JWT_ISSUER", base),
 		Audience: env("JWT_AUDIENCE", "gatehouse"),
 		Leeway:   2 * time.Second,
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -39,7 +40,17 @@ func TestExampleAPI(t *testing.T) {
 			_, _ = w.Write([]byte(`{"success":false,"statusCode":401,"error":{"code":"SESSION_REVOKED"}}`))
 			return
 		}
-		_, _ = w.Write([]byte(`{"success":true,"statusCode":200,"data":{"active":true}}`))
+		// The account's roles are those the token was minted with (Gatehouse
+		// answers the account's roles now, which api/verify uses).
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		parts := strings.Split(tok, ".")
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var c struct {
+			Roles []string `json:"roles"`
+		}
+		_ = json.Unmarshal(payload, &c)
+		roles, _ := json.Marshal(c.Roles)
+		_, _ = w.Write([]byte(`{"success":true,"statusCode":200,"data":{"active":true,"roles":` + string(roles) + `}}`))
 	})
 	ghs := httptest.NewServer(gh)
 	defer ghs.Close()

@@ -129,7 +129,9 @@ type Database struct {
 
 // JWT configures access tokens.
 type JWT struct {
-	// Issuer is the iss claim (JWT_ISSUER, default "gatehouse").
+	// Issuer is the iss claim and the discovery document's issuer
+	// (JWT_ISSUER, default PUBLIC_URL, so standard OIDC clients accept the
+	// document; it defaulted to "gatehouse" before).
 	Issuer string
 	// Audience is the aud claim (JWT_AUDIENCE, default "gatehouse").
 	Audience string

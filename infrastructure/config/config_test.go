@@ -73,7 +73,7 @@ func defaults() Config {
 			MigrateOnStart:  true,
 		},
 		JWT: JWT{
-			Issuer:           "gatehouse",
+			Issuer:           "http://localhost:3000",
 			Audience:         "gatehouse",
 			AccessTokenTTL:   15 * time.Minute,
 			RotationInterval: 720 * time.Hour, PublishAhead: time.Hour, ReloadInterval: time.Minute,
@@ -435,7 +435,7 @@ func TestBadValues(t *testing.T) {
 		{"empty listen address", env{"HTTP_ADDR": ""}, "invalid listen address", ""},
 		{"bad metrics port", env{"METRICS_ADDR": ":99999"}, "invalid port", ""},
 		{"metrics on public listener", env{"METRICS_ADDR": ":3000"}, "must differ from HTTP_ADDR", ""},
-		{"empty issuer", env{"JWT_ISSUER": " "}, "must not be empty", ""},
+		{"issuer with a control character", env{"JWT_ISSUER": "a\x01b"}, "control characters", ""},
 		{"unknown log level", env{"LOG_LEVEL": "verbose"}, `invalid value "verbose"`, ""},
 		{"unknown log format", env{"LOG_FORMAT": "xml"}, `invalid value "xml"`, ""},
 		{"missing key file", env{"JWT_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "no such file", ""},
@@ -663,5 +663,17 @@ func TestDatabasePasswordFile(t *testing.T) {
 		if _, err := Load(noFile(t, bad).lookup); err == nil || !strings.Contains(err.Error(), "DATABASE_PASSWORD_FILE") {
 			t.Errorf("%v: %v", bad, err)
 		}
+	}
+}
+
+// Issue 21 item 9: the issuer defaults to PUBLIC_URL, where the discovery
+// document is served (standard OIDC clients refuse any other); a set one,
+// the old "gatehouse" included, is kept as it is.
+func TestIssuerDefaultsToPublicURL(t *testing.T) {
+	if c := mustLoad(t, noFile(t, env{"PUBLIC_URL": "https://id.example.com/"})); c.JWT.Issuer != "https://id.example.com" {
+		t.Errorf("issuer %q, want PUBLIC_URL without its trailing slash", c.JWT.Issuer)
+	}
+	if c := mustLoad(t, noFile(t, env{"PUBLIC_URL": "https://id.example.com", "JWT_ISSUER": "gatehouse"})); c.JWT.Issuer != "gatehouse" {
+		t.Errorf("explicit issuer replaced: %q", c.JWT.Issuer)
 	}
 }

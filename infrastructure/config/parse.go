@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // The parsers below turn one raw, already trimmed value into a typed one.
@@ -160,6 +161,14 @@ func formatSize(n int64) string {
 func nonEmpty(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("must not be empty")
+	}
+	return s, nil
+}
+
+// printable accepts any text without control characters, "" included.
+func printable(s string) (string, error) {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", errors.New("must not contain control characters")
 	}
 	return s, nil
 }

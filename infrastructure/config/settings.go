@@ -103,7 +103,8 @@ func settings(c *Config) []setting {
 		field("DB_CONN_MAX_LIFETIME", "30m", &c.Database.ConnMaxLifetime, duration(0, noMax)),
 		field("DB_MIGRATE_ON_START", "true", &c.Database.MigrateOnStart, boolean),
 
-		field("JWT_ISSUER", "gatehouse", &c.JWT.Issuer, nonEmpty),
+		// Empty means PUBLIC_URL (derived below, once PUBLIC_URL is known).
+		field("JWT_ISSUER", "", &c.JWT.Issuer, printable),
 		field("JWT_AUDIENCE", "gatehouse", &c.JWT.Audience, nonEmpty),
 		field("ACCESS_TOKEN_TTL", "15m", &c.JWT.AccessTokenTTL, duration(1, 24*time.Hour)),
 		field("JWT_LEEWAY", "0s", &c.JWT.Leeway, duration(0, 30*time.Second)),
@@ -295,6 +296,14 @@ func checks() []check {
 			}
 			if c.JWT.RotationInterval > 0 && c.JWT.RotationInterval <= c.JWT.PublishAhead {
 				return fmt.Errorf("must be shorter than JWT_KEY_ROTATION_INTERVAL (%s), got %s", c.JWT.RotationInterval, c.JWT.PublishAhead)
+			}
+			return nil
+		}},
+		// Derived, not checked: the issuer is where the discovery document
+		// is served, which standard OIDC clients insist on.
+		{"JWT_ISSUER", []string{"JWT_ISSUER", "PUBLIC_URL"}, func(c *Config) error {
+			if c.JWT.Issuer == "" {
+				c.JWT.Issuer = c.Mail.PublicURL
 			}
 			return nil
 		}},

@@ -42,12 +42,27 @@ type passwordCheck struct {
 // On success without factors the attempt is still counted: the caller
 // takes it back with c.gate.clear(ctx, keys), in the transaction that
 // uses the proof (login saves a commit that way), or on its own.
-func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u user.User, factors []string, keys throttleKeys, err error) {
+//
+// device, when not "", names the known device the caller already proved
+// (a step-up's session); otherwise a known-device proof in meta is looked
+// at (see PasswordGate.keysFor). Either way the attempt is counted for that
+// device, apart from the account-wide ceiling.
+func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta, device string) (u user.User, factors []string, keys throttleKeys, err error) {
 	email, ok := user.NormalizeEmail(in.Email)
 	if !ok {
 		email = strings.ToLower(strings.TrimSpace(in.Email))
 	}
 	keys = gateKeys(email, meta.IP)
+	switch {
+	case device != "":
+		keys = deviceKeys(email, device, meta.IP)
+	case ok && c.gate.knowsDevices(meta):
+		// Only a client holding a proof the gate can open pays for this
+		// lookup; the answer does not depend on it.
+		if known, err := c.users.ByEmail(ctx, email); err == nil {
+			keys = c.gate.keysFor(known, meta)
+		}
+	}
 	if err := c.gate.admit(ctx, keys); err != nil {
 		return user.User{}, nil, keys, err
 	}
@@ -136,11 +151,12 @@ type factorProof struct {
 // prove checks and consumes u's code or recovery code in the caller's
 // transaction, records the use of a recovery code, and clears the account's
 // throttle: the login attempt that began with the password has now
-// succeeded. A wrong code is recorded (mfa_failed) and counted against the
+// succeeded (the throttle records keys, those the attempt was counted in).
+// A wrong code is recorded (mfa_failed) and counted against the
 // account's ceiling in that transaction, and is mfa.ErrCodeInvalid: the
 // caller commits the transaction all the same, or the failure would leave
 // no trace.
-func (f factorProof) prove(ctx context.Context, u user.User, sessionID, code, recoveryCode string, meta Meta) error {
+func (f factorProof) prove(ctx context.Context, u user.User, sessionID, code, recoveryCode string, meta Meta, keys throttleKeys) error {
 	usedRecovery, err := f.factors.VerifyCode(ctx, u.ID, code, recoveryCode)
 	if errors.Is(err, mfa.ErrCodeInvalid) {
 		if rerr := f.rec.record(ctx, audit.MFAFailed, u.ID, sessionID, meta, nowUTC(f.clock)); rerr != nil {
@@ -156,5 +172,5 @@ func (f factorProof) prove(ctx context.Context, u user.User, sessionID, code, re
 			return err
 		}
 	}
-	return f.gate.clear(ctx, gateKeys(u.Email, meta.IP))
+	return f.gate.clear(ctx, keys)
 }

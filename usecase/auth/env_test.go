@@ -67,6 +67,7 @@ type deps struct {
 	ThrottlePolicy throttle.Policy
 	AccountPolicy  throttle.Policy
 	SharedPolicies []throttle.Policy
+	Devices        *throttle.DeviceCodec
 
 	MaxSessionsPerUser int
 	LivenessCacheTTL   time.Duration
@@ -104,10 +105,11 @@ func assemble(d deps) *interactors {
 	gate := auth.NewPasswordGate(auth.PasswordGateDeps{
 		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: d.Observer,
 		ClientPolicy: d.ThrottlePolicy, AccountPolicy: d.AccountPolicy, SharedPolicies: d.SharedPolicies,
+		Devices: d.Devices,
 	})
 	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
 		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
-		Live: live, Policy: policy, MaxSessionsPerUser: d.MaxSessionsPerUser,
+		Live: live, Policy: policy, MaxSessionsPerUser: d.MaxSessionsPerUser, Devices: d.Devices,
 	})
 	return &interactors{
 		Registrar: auth.NewRegistrar(auth.RegistrarDeps{

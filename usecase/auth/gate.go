@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // PasswordGateDeps are the ports and policies of a PasswordGate.
@@ -26,6 +27,9 @@ type PasswordGateDeps struct {
 	// store (the email-change limit): the purge keeps every record for as
 	// long as the longest-lived policy needs it.
 	SharedPolicies []throttle.Policy
+	// Devices, when set, opens the known-device proofs clients present
+	// (issued by the SessionOpener holding the same codec).
+	Devices *throttle.DeviceCodec
 }
 
 // PasswordGate is the per-account throttle every password proof goes
@@ -38,12 +42,21 @@ type PasswordGateDeps struct {
 // whether or not an account has it, so answers never tell existing accounts
 // from unknown ones.
 //
+// The account-wide ceiling is what anyone can drive up, so it must not
+// lock the owner out: a client that proves it signed in to the account
+// before (a known device: a proof issued at a sign-in, bound to the
+// account's current credentials) is counted per device instead, with the
+// client policy, and neither counts in nor waits for the ceiling; so is a
+// step-up, whose session is such a proof. A reset link proves the mailbox
+// and goes through ClientOnly, without the ceiling.
+//
 // A nil *PasswordGate, or one without a Throttle, admits everything.
 type PasswordGate struct {
 	store                 LoginThrottle
 	tx                    Transactor
 	clock                 Clock
 	obs                   Observer
+	devices               *throttle.DeviceCodec
 	client, accountPolicy throttle.Policy
 	// retention is how long after its last failure any record of the store
 	// can still matter.
@@ -53,7 +66,7 @@ type PasswordGate struct {
 // NewPasswordGate returns a PasswordGate.
 func NewPasswordGate(d PasswordGateDeps) *PasswordGate {
 	return &PasswordGate{
-		store: d.Throttle, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
+		store: d.Throttle, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer), devices: d.Devices,
 		client: d.ClientPolicy, accountPolicy: d.AccountPolicy,
 		retention: retention(append([]throttle.Policy{d.ClientPolicy, d.AccountPolicy}, d.SharedPolicies...)),
 	}
@@ -72,8 +85,10 @@ func retention(policies []throttle.Policy) time.Duration {
 // throttleKeys name the throttle records of a password attempt: the account
 // (by normalized email, whether or not an account has it, so answers never
 // tell existing accounts from unknown ones) together with the client, and
-// the account alone.
-type throttleKeys struct{ client, account string }
+// the account alone ("" for an attempt the ceiling does not apply to).
+// forgive, when set, is one more record a success clears: the client's, for
+// an attempt counted for a known device.
+type throttleKeys struct{ client, account, forgive string }
 
 func gateKeys(email, ip string) throttleKeys {
 	return throttleKeys{
@@ -82,10 +97,55 @@ func gateKeys(email, ip string) throttleKeys {
 	}
 }
 
+// deviceKeys name the record of a known device's attempts on the account
+// (device: a device proof's ID, or "session:" and a session ID): counted
+// with the client policy, outside the account-wide ceiling.
+// A success forgives the client's failures too, as a success counted for
+// the client would.
+func deviceKeys(email, device, ip string) throttleKeys {
+	return throttleKeys{client: "account:" + email + "|device:" + device, forgive: gateKeys(email, ip).client}
+}
+
+// keysFor are the throttle keys of an attempt on u's account from the
+// client of meta: its known device's, when it presents a valid proof of a
+// sign-in to u at u's current credentials, else the client's and the
+// account's.
+func (g *PasswordGate) keysFor(u user.User, meta Meta) throttleKeys {
+	if g != nil && g.devices != nil {
+		now := nowUTC(g.clock)
+		for _, raw := range meta.Devices {
+			if d, ok := g.devices.Open(raw, now); ok && d.UserID == u.ID && d.CredentialVersion == u.CredentialVersion {
+				return deviceKeys(u.Email, d.ID, meta.IP)
+			}
+		}
+	}
+	return gateKeys(u.Email, meta.IP)
+}
+
+// knowsDevices reports whether meta carries proofs this gate could honour.
+func (g *PasswordGate) knowsDevices(meta Meta) bool {
+	return g != nil && g.devices != nil && len(meta.Devices) > 0
+}
+
+// ClientOnly returns a gate sharing g's store and counts whose attempts
+// skip the account-wide ceiling: for proofs that carry a possession of
+// their own (a reset link proves the mailbox), which back-off caused by
+// other clients must never slow. Each client's own count still applies.
+func (g *PasswordGate) ClientOnly() *PasswordGate {
+	if g == nil {
+		return nil
+	}
+	c := *g
+	c.accountPolicy = throttle.Policy{}
+	return &c
+}
+
 func (g *PasswordGate) off() bool { return g == nil || g.store == nil }
 
-// accountWide reports whether the all-clients ceiling is configured.
-func (g *PasswordGate) accountWide() bool { return g.accountPolicy.BackoffAfter > 0 }
+// accountWide reports whether the all-clients ceiling applies to k.
+func (g *PasswordGate) accountWide(k throttleKeys) bool {
+	return g.accountPolicy.BackoffAfter > 0 && k.account != ""
+}
 
 // admit asks the throttle whether this attempt may proceed and, if so,
 // counts it as a failure, for this client and for the account, before the
@@ -111,7 +171,7 @@ func (g *PasswordGate) admit(ctx context.Context, k throttleKeys) error {
 		if err := step(ctx, k.client, g.client); err != nil {
 			return err
 		}
-		if g.accountWide() {
+		if g.accountWide(k) {
 			return step(ctx, k.account, g.accountPolicy)
 		}
 		return nil
@@ -138,7 +198,7 @@ func (g *PasswordGate) undoAttempt(ctx context.Context, k throttleKeys) {
 		if err := g.undo(ctx, k.client, g.client); err != nil {
 			return err
 		}
-		if g.accountWide() {
+		if g.accountWide(k) {
 			return g.undo(ctx, k.account, g.accountPolicy)
 		}
 		return nil
@@ -163,13 +223,18 @@ func (g *PasswordGate) clear(ctx context.Context, k throttleKeys) error {
 		return nil
 	}
 	return g.tx.WithinTx(ctx, func(ctx context.Context) error {
-		if err := g.store.Update(ctx, k.client, func(st *throttle.State) error {
-			*st = throttle.State{}
-			return nil
-		}); err != nil {
-			return err
+		for _, key := range []string{k.client, k.forgive} {
+			if key == "" {
+				continue
+			}
+			if err := g.store.Update(ctx, key, func(st *throttle.State) error {
+				*st = throttle.State{}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
-		if g.accountWide() {
+		if g.accountWide(k) {
 			return g.undo(ctx, k.account, g.accountPolicy)
 		}
 		return nil

@@ -66,7 +66,7 @@ func NewPasswordLogin(d PasswordLoginDeps) *PasswordLogin {
 // wrong passwords get the same error after the same amount of hashing work.
 func (l *PasswordLogin) Login(ctx context.Context, in Credentials, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	u, factors, keys, err := l.check.check(ctx, in, meta)
+	u, factors, keys, err := l.check.check(ctx, in, meta, "")
 	if err != nil {
 		return TokenPair{}, err
 	}

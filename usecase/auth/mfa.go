@@ -162,7 +162,11 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if err := m.proof.gate.admit(ctx, gateKeys(u.Email, meta.IP)); err != nil {
+	// Counted where the login's password attempt was: the known device's
+	// record when the client proves one, else the client's and the
+	// account's.
+	keys := m.proof.gate.keysFor(u, meta)
+	if err := m.proof.gate.admit(ctx, keys); err != nil {
 		return TokenPair{}, err
 	}
 	var (
@@ -199,7 +203,7 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 			if v != c.CredentialVersion {
 				return mfa.ErrCodeInvalid
 			}
-			err = m.proof.prove(ctx, u, "", in.Code, in.RecoveryCode, meta)
+			err = m.proof.prove(ctx, u, "", in.Code, in.RecoveryCode, meta, keys)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
 				// Committed: the wrong code counts against the token, and
 				// prove recorded it and counted it against the account.

@@ -258,8 +258,10 @@ type LoginThrottle interface {
 // AccountMail queues the mails that go with registration (a verification
 // link, or a notice to the owner of an address already registered). The
 // call runs in the caller's transaction, so the mail is queued if and only
-// if the account change commits.
+// if the account change commits. ip is the registering client's: both
+// mails count in the per-IP and per-address mail budgets, and past either
+// the mail is not sent while the account is still created.
 type AccountMail interface {
-	Registered(ctx context.Context, u user.User) error
-	RegisteredAgain(ctx context.Context, email string) error
+	Registered(ctx context.Context, u user.User, ip string) error
+	RegisteredAgain(ctx context.Context, email, ip string) error
 }

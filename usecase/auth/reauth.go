@@ -88,7 +88,10 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 	if err != nil {
 		return TokenPair{}, err
 	}
-	_, factors, keys, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta)
+	// The caller's session proves this client signed in before: its
+	// attempts are counted for the session, and back-off others caused on
+	// the account does not keep the owner from stepping up.
+	_, factors, keys, err := r.check.check(ctx, Credentials{Email: u.Email, Password: in.Password}, meta, "session:"+p.SessionID())
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -110,7 +113,7 @@ func (r *Reauthenticator) Reauthenticate(ctx context.Context, p domauth.Principa
 	)
 	err = r.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if len(factors) > 0 {
-			err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta)
+			err := r.proof.prove(ctx, u, p.SessionID(), in.Code, in.RecoveryCode, meta, keys)
 			if errors.Is(err, mfa.ErrCodeInvalid) {
 				// Committed: the failure's record and count must stay.
 				wrong = true

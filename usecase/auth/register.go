@@ -90,7 +90,7 @@ func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, w
 			return err
 		}
 		if r.mail != nil {
-			if err := r.mail.Registered(ctx, u); err != nil {
+			if err := r.mail.Registered(ctx, u, meta.IP); err != nil {
 				return err
 			}
 		}
@@ -134,6 +134,6 @@ func (r *Registrar) RegisterPending(ctx context.Context, in RegisterInput, meta 
 		return nil
 	}
 	return r.tx.WithinTx(ctx, func(ctx context.Context) error {
-		return r.mail.RegisteredAgain(ctx, email)
+		return r.mail.RegisteredAgain(ctx, email, meta.IP)
 	})
 }

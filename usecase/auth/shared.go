@@ -10,6 +10,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -17,6 +18,9 @@ import (
 type Meta struct {
 	IP        string
 	UserAgent string
+	// Devices are the known-device proofs the client sent (the HTTP
+	// adapter's device cookie), unchecked; see PasswordGate.
+	Devices []string
 }
 
 // TokenPair is what a successful credential or refresh exchange returns.
@@ -30,6 +34,10 @@ type TokenPair struct {
 	// MFA is set, and everything else empty, when a login proved the
 	// password and now awaits the account's second factor.
 	MFA *MFAChallenge
+	// Device, set when a sign-in started a session, proves to later
+	// password attempts that this client signed in to the account before
+	// (see PasswordGate); the HTTP adapter keeps it in a cookie.
+	Device string
 }
 
 // Credentials are an email and a password as the client sent them.
@@ -41,6 +49,9 @@ type Credentials struct {
 // maxUserAgent bounds what is stored of a User-Agent header.
 const maxUserAgent = 512
 
+// maxDeviceProofs bounds the device proofs looked at per request.
+const maxDeviceProofs = 4
+
 // clean bounds and repairs client-supplied metadata: PostgreSQL rejects
 // invalid UTF-8 in text columns, and a cut may split a character.
 func (m Meta) clean() Meta {
@@ -49,6 +60,9 @@ func (m Meta) clean() Meta {
 	}
 	m.UserAgent = strings.ToValidUTF8(m.UserAgent, "")
 	m.IP = strings.ToValidUTF8(m.IP, "")
+	if len(m.Devices) > maxDeviceProofs {
+		m.Devices = m.Devices[:maxDeviceProofs]
+	}
 	return m
 }
 
@@ -115,6 +129,9 @@ type SessionOpenerDeps struct {
 	// MaxSessionsPerUser, when positive, caps an account's active
 	// sessions: starting one more revokes the oldest.
 	MaxSessionsPerUser int
+	// Devices, when set, issues every new session's client a known-device
+	// proof (TokenPair.Device).
+	Devices *throttle.DeviceCodec
 }
 
 // SessionOpener starts sessions for the interactors that prove who someone
@@ -130,6 +147,7 @@ type SessionOpener struct {
 	live    *LivenessCache
 	policy  session.Policy
 	max     int
+	devices *throttle.DeviceCodec
 }
 
 // NewSessionOpener returns a SessionOpener.
@@ -137,6 +155,7 @@ func NewSessionOpener(d SessionOpenerDeps) *SessionOpener {
 	return &SessionOpener{
 		starter: d.Starter, capper: d.Capper, codec: d.Codec, mint: minter{d.Tokens},
 		rec: recorder{d.Audit}, live: d.Live, policy: d.Policy, max: d.MaxSessionsPerUser,
+		devices: d.Devices,
 	}
 }
 
@@ -156,7 +175,11 @@ func (o *SessionOpener) open(ctx context.Context, u user.User, now time.Time, me
 	if err := o.capSessions(ctx, u.ID, now, meta); err != nil {
 		return TokenPair{}, err
 	}
-	return o.mint.pair(u, sess, raw, true, now)
+	pair, err := o.mint.pair(u, sess, raw, true, now)
+	if err == nil && o.devices != nil {
+		pair.Device = o.devices.Issue(u.ID, u.CredentialVersion, now)
+	}
+	return pair, err
 }
 
 // capSessions revokes the oldest of the account's active sessions beyond

@@ -1,8 +1,10 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +126,65 @@ func TestSuccessfulLoginTakesBackItsAttempts(t *testing.T) {
 	}
 	if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta); err != nil {
 		t.Fatalf("login after a step-up and two typos: %v", err)
+	}
+}
+
+// Issue 21 item 5: the account-wide ceiling others drive up does not slow a
+// client presenting the device proof of an earlier sign-in to the account,
+// nor a step-up; a proof of another account, or none, waits like anyone.
+func TestAccountCeilingSparesKnownDevices(t *testing.T) {
+	clock := fakes.NewClock(t0)
+	store := fakes.NewStore()
+	tokens := fakes.NewTokens(clock, accessTTL)
+	lt := &memThrottle{m: map[string]throttle.State{}}
+	devices, err := throttle.NewDeviceCodec(bytes.Repeat([]byte{8}, throttle.DeviceKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(clock, store, tokens, func(d *deps) {
+		d.Throttle, d.Devices = lt, devices
+		d.ThrottlePolicy = throttle.Policy{BackoffAfter: 5, BaseDelay: time.Second, MaxFailures: 10, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
+		d.AccountPolicy = throttle.Policy{BackoffAfter: 6, BaseDelay: time.Second, MaxFailures: 1 << 30, Window: 15 * time.Minute, Lockout: 30 * time.Second}
+	})
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: "bea@example.com", Password: adaPassword}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := svc.Register(ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, meta)
+	if err != nil || known.Device == "" || reg.Device == "" {
+		t.Fatalf("sign-ins issue device proofs: %q %q %v", reg.Device, known.Device, err)
+	}
+	bea, _ := svc.Login(ctx, auth.Credentials{Email: "bea@example.com", Password: adaPassword}, meta)
+	// Seven addresses, one wrong password each: past the ceiling of 6.
+	for i := range 7 {
+		_, _ = svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, auth.Meta{IP: fmt.Sprintf("198.51.100.%d", i)})
+	}
+	var limited *throttle.LimitedError
+	owner := auth.Meta{IP: "192.0.2.50"}
+	if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, owner); !errors.As(err, &limited) {
+		t.Fatalf("a client without a proof: %v, want the account-wide wait", err)
+	}
+	forged := []byte(known.Device)
+	forged[10] ^= 1 // still base64url: A<->B, a<->b, 0<->1, ...
+	for _, other := range []string{bea.Device, string(forged), "garbage"} {
+		if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, auth.Meta{IP: owner.IP, Devices: []string{other}}); !errors.As(err, &limited) {
+			t.Fatalf("a foreign or forged proof: %v, want the account-wide wait", err)
+		}
+	}
+	for range 3 {
+		if _, err := svc.Login(ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, auth.Meta{IP: owner.IP, Devices: []string{"garbage", known.Device}}); err != nil {
+			t.Fatalf("the known device: %v", err)
+		}
+	}
+	p, err := svc.Authenticate(ctx, known.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reauthenticate(ctx, p, auth.ReauthInput{Password: adaPassword}, owner); err != nil {
+		t.Fatalf("step-up during the attack: %v", err)
 	}
 }

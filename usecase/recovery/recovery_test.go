@@ -303,7 +303,7 @@ func TestForgotPasswordUnknownAddressSendsNothing(t *testing.T) {
 func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if err := f.svc.Registered(ctx, f.ada); err != nil {
+	if err := f.svc.Registered(ctx, f.ada, "203.0.113.5"); err != nil {
 		t.Fatal(err)
 	}
 	f.sender.err = errors.New("421 service not available")
@@ -335,7 +335,7 @@ func TestMailOff(t *testing.T) {
 	if err := off.ForgotPassword(context.Background(), "ada@example.com", recovery.Meta{}); !errors.Is(err, domrec.ErrMailUnavailable) {
 		t.Fatalf("forgot with mail off: %v", err)
 	}
-	if err := off.Registered(context.Background(), f.ada); err != nil || len(f.box.rows) != 0 {
+	if err := off.Registered(context.Background(), f.ada, ""); err != nil || len(f.box.rows) != 0 {
 		t.Fatalf("register with mail off: %v, %d queued", err, len(f.box.rows))
 	}
 }

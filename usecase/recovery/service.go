@@ -180,11 +180,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, meta Meta) e
 			ID: id.New(), Kind: outbox.KindResetRequested, To: e, CreatedAt: now,
 		}, now)
 	})
-	var limited *throttle.LimitedError
-	if errors.As(err, &limited) {
-		return nil
-	}
-	return err
+	return s.unlessLimited(err)
 }
 
 // ResetPassword sets a new password with a reset token: every session of
@@ -277,15 +273,6 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 	return err
 }
 
-// Registered queues a verification link for a new account, in the
-// caller's transaction. Without mail it does nothing.
-func (s *Service) Registered(ctx context.Context, u user.User) error {
-	if !s.Enabled() {
-		return nil
-	}
-	return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, s.now())
-}
-
 // Notice queues a notice (no link) of kind to address to, in the caller's
 // transaction, so it goes out if and only if what it reports commits.
 // Without mail it does nothing. Notices are not throttled: each reports a
@@ -297,20 +284,43 @@ func (s *Service) Notice(ctx context.Context, to string, kind outbox.Kind) error
 	return s.queue(ctx, outbox.Message{Kind: kind, To: to}, s.now())
 }
 
-// RegisteredAgain tells the owner of email that someone tried to register
-// it, when registration must not tell accounts apart. Throttled per address
-// like the other mails, silently.
-func (s *Service) RegisteredAgain(ctx context.Context, email string) error {
+// Registered queues a verification link for a new account, in the
+// caller's transaction. Without mail it does nothing. The mail counts in
+// the per-IP and per-address mail budgets like any other a client can
+// trigger: past either it is not sent (the account stands; its owner can
+// ask for a link later), so registration cannot mail an address at will.
+func (s *Service) Registered(ctx context.Context, u user.User, ip string) error {
 	if !s.Enabled() {
 		return nil
 	}
 	now := s.now()
-	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		if err := s.admitAddress(ctx, email, now); err != nil {
+	return s.unlessLimited(s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.admit(ctx, u.Email, ip, now); err != nil {
+			return err
+		}
+		return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now)
+	}))
+}
+
+// RegisteredAgain tells the owner of email that someone tried to register
+// it, when registration must not tell accounts apart. Throttled per IP and
+// per address like the other mails, silently.
+func (s *Service) RegisteredAgain(ctx context.Context, email, ip string) error {
+	if !s.Enabled() {
+		return nil
+	}
+	now := s.now()
+	return s.unlessLimited(s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.admit(ctx, email, ip, now); err != nil {
 			return err
 		}
 		return s.queue(ctx, outbox.Message{Kind: outbox.KindAccountExists, To: email}, now)
-	})
+	}))
+}
+
+// unlessLimited drops a throttle refusal: a mail over budget is simply not
+// sent, and the request answers as if it had been.
+func (s *Service) unlessLimited(err error) error {
 	var limited *throttle.LimitedError
 	if errors.As(err, &limited) {
 		return nil
@@ -370,17 +380,14 @@ const (
 	ipKeyPrefix      = "mail:ip:"
 )
 
-// admit counts a mail request against the client's IP and the address.
+// admit counts a mail request against the client (its IP, an IPv6 client
+// by its /64, which one host holds whole) and the address.
 func (s *Service) admit(ctx context.Context, email, ip string, now time.Time) error {
 	if ip != "" {
-		if err := s.count(ctx, ipKeyPrefix+ip, s.cfg.PerIP, now); err != nil {
+		if err := s.count(ctx, ipKeyPrefix+throttle.ClientKey(ip), s.cfg.PerIP, now); err != nil {
 			return err
 		}
 	}
-	return s.admitAddress(ctx, email, now)
-}
-
-func (s *Service) admitAddress(ctx context.Context, email string, now time.Time) error {
 	return s.count(ctx, addressKeyPrefix+email, s.cfg.PerAddress, now)
 }
 

@@ -390,6 +390,7 @@ const (
 	AdminUserEnabled          SecurityEventType = "admin_user_enabled"
 	EmailChanged              SecurityEventType = "email_changed"
 	EmailVerified             SecurityEventType = "email_verified"
+	EventsSuppressed          SecurityEventType = "events_suppressed"
 	LoginFailed               SecurityEventType = "login_failed"
 	LoginSucceeded            SecurityEventType = "login_succeeded"
 	LogoutAll                 SecurityEventType = "logout_all"
@@ -431,6 +432,8 @@ func (e SecurityEventType) Valid() bool {
 	case EmailChanged:
 		return true
 	case EmailVerified:
+		return true
+	case EventsSuppressed:
 		return true
 	case LoginFailed:
 		return true
@@ -1261,13 +1264,29 @@ type SecurityEvent struct {
 
 	// SessionId The session concerned; `null` when there is none (e.g. `login_failed`).
 	SessionId *openapi_types.UUID `json:"sessionId"`
-	Type      SecurityEventType   `json:"type"`
+
+	// Suppressed On `events_suppressed` only: how many routine events its window did not
+	// record. The marker carries the time, IP and user agent of the first of them.
+	Suppressed *int `json:"suppressed,omitempty"`
+
+	// Type What happened. `SECURITY_EVENT_LIMIT` bounds only the routine types
+	// (`login_succeeded`, `login_failed`, `reauthenticated`, `mfa_failed`,
+	// `session_revoked`): past it they are not recorded, and one
+	// `events_suppressed` marker per account and window (windows of the limit's
+	// length, counted from the Unix epoch) says how many were dropped. Every other
+	// type, and any type added later, is always recorded.
+	Type SecurityEventType `json:"type"`
 
 	// UserAgent The `User-Agent` of that request; `""` when none was sent.
 	UserAgent string `json:"userAgent"`
 }
 
-// SecurityEventType defines model for SecurityEvent.Type.
+// SecurityEventType What happened. `SECURITY_EVENT_LIMIT` bounds only the routine types
+// (`login_succeeded`, `login_failed`, `reauthenticated`, `mfa_failed`,
+// `session_revoked`): past it they are not recorded, and one
+// `events_suppressed` marker per account and window (windows of the limit's
+// length, counted from the Unix epoch) says how many were dropped. Every other
+// type, and any type added later, is always recorded.
 type SecurityEventType string
 
 // SecurityEventPage defines model for SecurityEventPage.
@@ -2037,11 +2056,14 @@ type ClientInterface interface {
 	//
 	// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
 	// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-	// tokens, `JWT_ISSUER`), `jwks_uri` and the signing algorithms in use. A plain JSON
-	// document like the JWK Set, **not** wrapped in the envelope. `jwks_uri` is below
-	// the issuer when the issuer is an `https` URL, else below the address the request
-	// reached. Gatehouse issues no ID tokens; the algorithms are those of its access
-	// tokens.
+	// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
+	// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
+	// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
+	// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
+	// writes derives from `PUBLIC_URL`, never from the request's `Host` or
+	// `X-Forwarded-*` headers, so the document is the same for every request and may be
+	// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
+	// ID tokens; the algorithms are those of its access tokens.
 	//
 	// Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 	GetOpenIDConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2644,8 +2666,13 @@ type ClientInterface interface {
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
 	// When mail is configured, a verification link goes to the address (`emailVerified`
-	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-	// `202` with `data: null` instead, for a new and an existing address alike.
+	// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+	// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+	// the account is still created and the answer is the same, but no mail is sent
+	// (`POST /auth/email/verification` asks for one later). With
+	// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+	// for a new and an existing address alike (the owner of an existing one gets a
+	// notice, counted in the same budgets).
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -2658,8 +2685,13 @@ type ClientInterface interface {
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
 	// When mail is configured, a verification link goes to the address (`emailVerified`
-	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-	// `202` with `data: null` instead, for a new and an existing address alike.
+	// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+	// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+	// the account is still created and the answer is the same, but no mail is sent
+	// (`POST /auth/email/verification` asks for one later). With
+	// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+	// for a new and an existing address alike (the owner of an existing one gets a
+	// notice, counted in the same budgets).
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -2676,7 +2708,14 @@ type ClientInterface interface {
 	// offline (with the keys at `/.well-known/jwks.json`) calls this to learn that a
 	// session was logged out or revoked before its access tokens expire; the Go package
 	// `api/verify` does so in its online mode, with a short cache. `roles` are the
-	// account's current roles, which may differ from the token's.
+	// account's current roles, which may differ from the token's; `api/verify` uses
+	// them in place of the token's.
+	//
+	// Budget: a resource server asks about many users' sessions from one address, so
+	// this route does not spend the caller's `RATE_LIMIT_PER_IP` budget when the token
+	// is valid: each session has a budget of its own of the same size (only a holder
+	// of that session's token can spend it). A request without a valid token spends
+	// the client's per-IP budget as any other. Past either, `429` with `Retry-After`.
 	//
 	// Corresponds with GET /auth/session (the `GetSession` operationId).
 	GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2916,11 +2955,14 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 //
 // The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
 // generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-// tokens, `JWT_ISSUER`), `jwks_uri` and the signing algorithms in use. A plain JSON
-// document like the JWK Set, **not** wrapped in the envelope. `jwks_uri` is below
-// the issuer when the issuer is an `https` URL, else below the address the request
-// reached. Gatehouse issues no ID tokens; the algorithms are those of its access
-// tokens.
+// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
+// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
+// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
+// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
+// writes derives from `PUBLIC_URL`, never from the request's `Host` or
+// `X-Forwarded-*` headers, so the document is the same for every request and may be
+// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
+// ID tokens; the algorithms are those of its access tokens.
 //
 // Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 func (c *Client) GetOpenIDConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3953,8 +3995,13 @@ func (c *Client) Refresh(ctx context.Context, body RefreshJSONRequestBody, reqEd
 //
 // Creates the account and starts a new session. The returned access token is fresh.
 // When mail is configured, a verification link goes to the address (`emailVerified`
-// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-// `202` with `data: null` instead, for a new and an existing address alike.
+// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+// the account is still created and the answer is the same, but no mail is sent
+// (`POST /auth/email/verification` asks for one later). With
+// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+// for a new and an existing address alike (the owner of an existing one gets a
+// notice, counted in the same budgets).
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -3977,8 +4024,13 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 //
 // Creates the account and starts a new session. The returned access token is fresh.
 // When mail is configured, a verification link goes to the address (`emailVerified`
-// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-// `202` with `data: null` instead, for a new and an existing address alike.
+// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+// the account is still created and the answer is the same, but no mail is sent
+// (`POST /auth/email/verification` asks for one later). With
+// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+// for a new and an existing address alike (the owner of an existing one gets a
+// notice, counted in the same budgets).
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -4005,7 +4057,14 @@ func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, req
 // offline (with the keys at `/.well-known/jwks.json`) calls this to learn that a
 // session was logged out or revoked before its access tokens expire; the Go package
 // `api/verify` does so in its online mode, with a short cache. `roles` are the
-// account's current roles, which may differ from the token's.
+// account's current roles, which may differ from the token's; `api/verify` uses
+// them in place of the token's.
+//
+// Budget: a resource server asks about many users' sessions from one address, so
+// this route does not spend the caller's `RATE_LIMIT_PER_IP` budget when the token
+// is valid: each session has a budget of its own of the same size (only a holder
+// of that session's token can spend it). A request without a valid token spends
+// the client's per-IP budget as any other. Past either, `429` with `Retry-After`.
 //
 // Corresponds with GET /auth/session (the `GetSession` operationId).
 func (c *Client) GetSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6179,11 +6238,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
 	// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-	// tokens, `JWT_ISSUER`), `jwks_uri` and the signing algorithms in use. A plain JSON
-	// document like the JWK Set, **not** wrapped in the envelope. `jwks_uri` is below
-	// the issuer when the issuer is an `https` URL, else below the address the request
-	// reached. Gatehouse issues no ID tokens; the algorithms are those of its access
-	// tokens.
+	// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
+	// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
+	// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
+	// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
+	// writes derives from `PUBLIC_URL`, never from the request's `Host` or
+	// `X-Forwarded-*` headers, so the document is the same for every request and may be
+	// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
+	// ID tokens; the algorithms are those of its access tokens.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6816,8 +6878,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
 	// When mail is configured, a verification link goes to the address (`emailVerified`
-	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-	// `202` with `data: null` instead, for a new and an existing address alike.
+	// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+	// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+	// the account is still created and the answer is the same, but no mail is sent
+	// (`POST /auth/email/verification` asks for one later). With
+	// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+	// for a new and an existing address alike (the owner of an existing one gets a
+	// notice, counted in the same budgets).
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -6830,8 +6897,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Creates the account and starts a new session. The returned access token is fresh.
 	// When mail is configured, a verification link goes to the address (`emailVerified`
-	// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-	// `202` with `data: null` instead, for a new and an existing address alike.
+	// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+	// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+	// the account is still created and the answer is the same, but no mail is sent
+	// (`POST /auth/email/verification` asks for one later). With
+	// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+	// for a new and an existing address alike (the owner of an existing one gets a
+	// notice, counted in the same budgets).
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
 	//
@@ -6848,7 +6920,14 @@ type ClientWithResponsesInterface interface {
 	// offline (with the keys at `/.well-known/jwks.json`) calls this to learn that a
 	// session was logged out or revoked before its access tokens expire; the Go package
 	// `api/verify` does so in its online mode, with a short cache. `roles` are the
-	// account's current roles, which may differ from the token's.
+	// account's current roles, which may differ from the token's; `api/verify` uses
+	// them in place of the token's.
+	//
+	// Budget: a resource server asks about many users' sessions from one address, so
+	// this route does not spend the caller's `RATE_LIMIT_PER_IP` budget when the token
+	// is valid: each session has a budget of its own of the same size (only a holder
+	// of that session's token can spend it). A request without a valid token spends
+	// the client's per-IP budget as any other. Past either, `429` with `Retry-After`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13368,11 +13447,14 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 //
 // The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
 // generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-// tokens, `JWT_ISSUER`), `jwks_uri` and the signing algorithms in use. A plain JSON
-// document like the JWK Set, **not** wrapped in the envelope. `jwks_uri` is below
-// the issuer when the issuer is an `https` URL, else below the address the request
-// reached. Gatehouse issues no ID tokens; the algorithms are those of its access
-// tokens.
+// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
+// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
+// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
+// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
+// writes derives from `PUBLIC_URL`, never from the request's `Host` or
+// `X-Forwarded-*` headers, so the document is the same for every request and may be
+// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
+// ID tokens; the algorithms are those of its access tokens.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14263,8 +14345,13 @@ func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body Refr
 //
 // Creates the account and starts a new session. The returned access token is fresh.
 // When mail is configured, a verification link goes to the address (`emailVerified`
-// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-// `202` with `data: null` instead, for a new and an existing address alike.
+// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+// the account is still created and the answer is the same, but no mail is sent
+// (`POST /auth/email/verification` asks for one later). With
+// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+// for a new and an existing address alike (the owner of an existing one gets a
+// notice, counted in the same budgets).
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -14283,8 +14370,13 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 //
 // Creates the account and starts a new session. The returned access token is fresh.
 // When mail is configured, a verification link goes to the address (`emailVerified`
-// is false until it is opened). With `REQUIRE_EMAIL_VERIFICATION=true` the answer is
-// `202` with `data: null` instead, for a new and an existing address alike.
+// is false until it is opened). That mail counts in `MAIL_RATE_PER_IP` and
+// `MAIL_RATE_PER_ADDRESS` like every mail a client can trigger: over either budget
+// the account is still created and the answer is the same, but no mail is sent
+// (`POST /auth/email/verification` asks for one later). With
+// `REQUIRE_EMAIL_VERIFICATION=true` the answer is `202` with `data: null` instead,
+// for a new and an existing address alike (the owner of an existing one gets a
+// notice, counted in the same budgets).
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
 //
@@ -14307,7 +14399,14 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 // offline (with the keys at `/.well-known/jwks.json`) calls this to learn that a
 // session was logged out or revoked before its access tokens expire; the Go package
 // `api/verify` does so in its online mode, with a short cache. `roles` are the
-// account's current roles, which may differ from the token's.
+// account's current roles, which may differ from the token's; `api/verify` uses
+// them in place of the token's.
+//
+// Budget: a resource server asks about many users' sessions from one address, so
+// this route does not spend the caller's `RATE_LIMIT_PER_IP` budget when the token
+// is valid: each session has a budget of its own of the same size (only a holder
+// of that session's token can spend it). A request without a valid token spends
+// the client's per-IP budget as any other. Past either, `429` with `Retry-After`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
