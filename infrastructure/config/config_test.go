@@ -210,6 +210,7 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.Log.Level }, "debug"},
 		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", func(c Config) any { return c.Tracing.OTLPEndpoint }, "http://collector:4318"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example.com/v1/traces", func(c Config) any { return c.Tracing.OTLPTracesEndpoint }, "https://otlp.example.com/v1/traces"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
@@ -658,6 +659,29 @@ func TestDatabasePasswordFile(t *testing.T) {
 	} {
 		if _, err := Load(noFile(t, bad).lookup); err == nil || !strings.Contains(err.Error(), "DATABASE_PASSWORD_FILE") {
 			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+// The OpenTelemetry conventions: the base URL gets v1/traces appended as a
+// path segment, the per-signal URL is used as is and wins.
+func TestTracesURL(t *testing.T) {
+	for _, c := range []struct{ base, traces, want string }{
+		{"", "", ""},
+		{"http://collector:4318", "", "http://collector:4318/v1/traces"},
+		{"http://collector:4318/", "", "http://collector:4318/v1/traces"},
+		{"https://otlp.example.com/prefix", "", "https://otlp.example.com/prefix/v1/traces"},
+		{"http://collector:4318", "http://other:4318/custom", "http://other:4318/custom"},
+		{"", "http://other:4318", "http://other:4318"},
+	} {
+		e := env{"OTEL_EXPORTER_OTLP_ENDPOINT": c.base, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.traces}
+		if got := mustLoad(t, noFile(t, e)).Tracing.TracesURL(); got != c.want {
+			t.Errorf("%q, %q: %q, want %q", c.base, c.traces, got, c.want)
+		}
+	}
+	for _, bad := range []string{"collector:4318", "grpc://collector:4317", "http://collector:4318/v1/traces?x=1"} {
+		if _, err := Load(noFile(t, env{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": bad}).lookup); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }

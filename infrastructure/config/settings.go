@@ -209,6 +209,7 @@ func settings(c *Config) []setting {
 		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
 
 		field("OTEL_EXPORTER_OTLP_ENDPOINT", "", &c.Tracing.OTLPEndpoint, httpURL),
+		field("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", &c.Tracing.OTLPTracesEndpoint, httpURL),
 		field("MFA_ISSUER", "Gatehouse", &c.MFA.Issuer, nonEmpty),
 		field("WEBAUTHN_RP_ID", "", &c.MFA.RPID, rpID),
 		field("WEBAUTHN_RP_NAME", "Gatehouse", &c.MFA.RPName, nonEmpty),
@@ -339,6 +340,11 @@ func httpURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", errors.New("want an http:// or https:// URL, e.g. http://collector:4318")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		// The exporter keeps only scheme, host and path: a query would be
+		// dropped without a word.
+		return "", errors.New("want a URL without a query or fragment")
 	}
 	return raw, nil
 }
