@@ -603,6 +603,9 @@ func registerRoutes(d routeDeps) {
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
+	for _, w := range d.Cfg.Warnings() {
+		d.Log.Warn(w)
+	}
 }
 
 // schedulePurge deletes ended sessions in the background on every instance;

@@ -685,3 +685,77 @@ func TestTracesURL(t *testing.T) {
 		}
 	}
 }
+
+// Mail on, the example app off and a link template left at its default
+// (the example app's page) would mail links that answer 404: the start is
+// refused, naming the template that is unset, on one line.
+func TestDefaultLinksNeedTheExampleApp(t *testing.T) {
+	const verify, reset = "https://app.example.com/#/v?token={token}", "https://app.example.com/#/r?token={token}"
+	for _, c := range []struct {
+		name      string
+		env       env
+		refused   []string
+		unnamed   []string
+		wantLinks [2]string
+	}{
+		{"mail on, both default", env{"MAIL_URL": "smtp://mail.example.com"}, []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK"}, nil, [2]string{}},
+		{"mail on, reset default", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify}, []string{"PASSWORD_RESET_LINK"}, []string{"EMAIL_VERIFY_LINK"}, [2]string{}},
+		{"mail on, both set", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify, "PASSWORD_RESET_LINK": reset}, nil, nil, [2]string{verify, reset}},
+		{"mail on, example app on", env{"MAIL_URL": "log:", "EXAMPLE_APP_ENABLED": "true", "PUBLIC_URL": "https://id.example.com"}, nil, nil,
+			[2]string{"https://id.example.com/example/#/verify-email?token={token}", "https://id.example.com/example/#/reset-password?token={token}"}},
+		{"mail off", env{}, nil, nil, [2]string{"http://localhost:3000/example/#/verify-email?token={token}", "http://localhost:3000/example/#/reset-password?token={token}"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(noFile(t, c.env).lookup)
+			if len(c.refused) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := [2]string{cfg.Mail.VerifyLink, cfg.Mail.ResetLink}; got != c.wantLinks {
+					t.Fatalf("links %q, want %q", got, c.wantLinks)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("started")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, "EXAMPLE_APP_ENABLED=false") {
+				t.Fatalf("%q", msg)
+			}
+			for _, n := range c.refused {
+				if !strings.Contains(msg, n+": ") {
+					t.Errorf("%q does not name %s", msg, n)
+				}
+			}
+			for _, n := range c.unnamed {
+				if strings.Contains(msg, n+": ") {
+					t.Errorf("%q names %s, which is set", msg, n)
+				}
+			}
+		})
+	}
+}
+
+// A port other than PUBLIC_URL's default one is a warning, not an error:
+// a proxy may map it; every other setting is quiet.
+func TestWarnings(t *testing.T) {
+	for _, c := range []struct {
+		env  env
+		warn string
+	}{
+		{env{}, ""},
+		{env{"HTTP_ADDR": ":8080"}, "HTTP_ADDR listens on port 8080 but PUBLIC_URL is its default http://localhost:3000"},
+		{env{"HTTP_ADDR": "127.0.0.1:3000"}, ""},
+		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "https://id.example.com"}, ""},
+		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "http://localhost:3000/"}, "port 8080"},
+	} {
+		w := mustLoad(t, noFile(t, c.env)).Warnings()
+		switch {
+		case c.warn == "" && len(w) != 0:
+			t.Errorf("%v: warnings %q", c.env, w)
+		case c.warn != "" && (len(w) != 1 || !strings.Contains(w[0], c.warn) || !strings.Contains(w[0], "PUBLIC_URL")):
+			t.Errorf("%v: warnings %q, want one with %q", c.env, w, c.warn)
+		}
+	}
+}

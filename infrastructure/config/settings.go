@@ -195,7 +195,7 @@ func settings(c *Config) []setting {
 		field("LOG_LEVEL", "info", &c.Log.Level, oneOf("debug", "info", "warn", "error")),
 		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
 
-		field("PUBLIC_URL", "http://localhost:3000", &c.Mail.PublicURL, publicURL),
+		field("PUBLIC_URL", defaultPublicURL, &c.Mail.PublicURL, publicURL),
 		field("MAIL_URL", "", &c.Mail.URL, mailURL).shownAs(func() any { return redactMailURL(c.Mail.URL) }),
 		field("MAIL_FROM", "Gatehouse <no-reply@localhost>", &c.Mail.From, mailFrom),
 		field("EMAIL_VERIFY_LINK", "", &c.Mail.VerifyLink, linkTemplate),
@@ -254,17 +254,8 @@ func checks() []check {
 			}
 			return nil
 		}},
-		// Derived, not checked: empty link templates point at the example
-		// app under PUBLIC_URL.
-		{"EMAIL_VERIFY_LINK", []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK", "PUBLIC_URL"}, func(c *Config) error {
-			if c.Mail.VerifyLink == "" {
-				c.Mail.VerifyLink = c.Mail.PublicURL + "/example/#/verify-email?token={token}"
-			}
-			if c.Mail.ResetLink == "" {
-				c.Mail.ResetLink = c.Mail.PublicURL + "/example/#/reset-password?token={token}"
-			}
-			return nil
-		}},
+		exampleLink("EMAIL_VERIFY_LINK", func(c *Config) *string { return &c.Mail.VerifyLink }, "verify-email"),
+		exampleLink("PASSWORD_RESET_LINK", func(c *Config) *string { return &c.Mail.ResetLink }, "reset-password"),
 		{"DATABASE_PASSWORD_FILE", []string{"DATABASE_PASSWORD_FILE", "DATABASE_URL"}, func(c *Config) error {
 			// Not only a check: it completes the URL with the secret.
 			if c.Database.PasswordFile == "" {
@@ -310,6 +301,39 @@ func checks() []check {
 		}},
 	}
 }
+
+// exampleLink derives an empty link template: the example app's page under
+// PUBLIC_URL. With mail on and the example app off, that default would mail
+// links to a page that answers 404, so the start is refused instead.
+func exampleLink(name string, link func(*Config) *string, page string) check {
+	return check{name, []string{name, "PUBLIC_URL", "MAIL_URL", "EXAMPLE_APP_ENABLED"}, func(c *Config) error {
+		p := link(c)
+		if *p != "" {
+			return nil
+		}
+		*p = c.Mail.PublicURL + "/example/#/" + page + "?token={token}"
+		if c.Mail.Enabled() && !c.ExampleApp {
+			return fmt.Errorf("unset while MAIL_URL is set and EXAMPLE_APP_ENABLED=false: the default (%s) would mail links to a page that is off; set it to your app's page with {token}, or EXAMPLE_APP_ENABLED=true", *p)
+		}
+		return nil
+	}}
+}
+
+// Warnings are settings that are valid but probably not what the operator
+// meant; the service logs each once at start.
+func (c Config) Warnings() []string {
+	var out []string
+	// The default PUBLIC_URL names port 3000: listening elsewhere, every
+	// mailed link, the WebAuthn origin and the discovery document point at
+	// a port nothing serves.
+	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err == nil && c.Mail.PublicURL == defaultPublicURL && port != "3000" {
+		out = append(out, fmt.Sprintf("HTTP_ADDR listens on port %s but PUBLIC_URL is its default %s: links, passkey origins and the discovery document name port 3000; set PUBLIC_URL to the URL clients use", port, defaultPublicURL))
+	}
+	return out
+}
+
+// defaultPublicURL is PUBLIC_URL's default.
+const defaultPublicURL = "http://localhost:3000"
 
 // rateSetting is a "N/WINDOW" (or "0" for off) setting stored in two fields.
 func rateSetting(name, def string, n *int, window *time.Duration) setting {
