@@ -87,7 +87,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 			AllowOrigins:     o.CORSAllowedOrigins,
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
-			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After", echo.HeaderWWWAuthenticate},
+			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After", headerRateLimit, headerRateLimitPolicy, echo.HeaderWWWAuthenticate},
 			AllowCredentials: true,
 			MaxAge:           600,
 		}))

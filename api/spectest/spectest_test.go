@@ -202,6 +202,11 @@ func TestSpecConventions(t *testing.T) {
 			if status == "429" && r.Value.Headers["Retry-After"] == nil {
 				t.Errorf("%s 429: no Retry-After", name)
 			}
+			// The per-client budget covers every route but the probes.
+			if budgeted := op.Path != "/healthz" && op.Path != "/readyz"; budgeted &&
+				(r.Value.Headers["RateLimit"] == nil || r.Value.Headers["RateLimit-Policy"] == nil) {
+				t.Errorf("%s %s: response does not reference the RateLimit and RateLimit-Policy headers", name, status)
+			}
 			mt := r.Value.Content.Get("application/json")
 			if mt != nil && mt.Schema.Ref == "#/components/schemas/TokenPairEnvelope" && r.Value.Headers["Cache-Control"] == nil {
 				t.Errorf("%s %s: token-bearing response without Cache-Control", name, status)
