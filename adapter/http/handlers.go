@@ -169,9 +169,15 @@ func (h *handlers) logout(c echo.Context) error {
 		return err
 	}
 	in := auth.LogoutInput{RefreshToken: tok}
+	bearer := c.Request().Header.Get(echo.HeaderAuthorization) != ""
+	if tok == "" && !bearer {
+		// No credential at all: the same code as a refresh without a token,
+		// so a client handles "no refresh token" once for both routes.
+		return session.ErrRefreshInvalid
+	}
 	// The bearer token is the fallback credential. When a refresh token came
 	// too, a stale access token must not stop the logout.
-	if c.Request().Header.Get(echo.HeaderAuthorization) != "" || tok == "" {
+	if bearer || tok == "" {
 		p, err := authenticate(c, h.auth.Authenticator)
 		switch {
 		case err == nil:

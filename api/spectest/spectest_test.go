@@ -2,6 +2,8 @@ package spectest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/gatehouse/gatehouse/api/docs"
 )
@@ -172,6 +176,75 @@ func TestOperationsCoverAPI(t *testing.T) {
 			t.Errorf("spec has %s %s, which API.md does not list", op.Method, op.Path)
 		}
 	}
+}
+
+// TestSuccessEnvelopesRequireData: every 2xx JSON answer is a success
+// envelope whose data is required (a strict generated client then types
+// `data` as present, with no hand edit), save the documents that are not
+// envelopes by contract. An envelope is SuccessEnvelope in an allOf whose
+// other member requires and defines data.
+func TestSuccessEnvelopesRequireData(t *testing.T) {
+	v := newValidator(t)
+	notEnvelopes := map[string]bool{
+		"GET /.well-known/jwks.json": true, "GET /.well-known/openid-configuration": true, "GET /docs/openapi.json": true,
+		"GET /docs/{asset}": true, // Swagger UI's files, source maps among them
+	}
+	checked := 0
+	for _, op := range v.Operations() {
+		name := op.Method + " " + op.Path
+		o := v.doc.Paths.Value(op.Path).GetOperation(op.Method)
+		for status, r := range o.Responses.Map() {
+			if len(status) != 3 || status[0] != '2' {
+				continue
+			}
+			mt := r.Value.Content.Get("application/json")
+			if mt == nil {
+				continue
+			}
+			if notEnvelopes[name] {
+				continue
+			}
+			checked++
+			if err := requiresData(mt.Schema); err != nil {
+				t.Errorf("%s %s: %v", name, status, err)
+			}
+		}
+	}
+	if checked < 40 {
+		t.Fatalf("only %d success answers checked", checked)
+	}
+	// The rule catches an envelope that lacks it.
+	loose := &openapi3.SchemaRef{Value: &openapi3.Schema{AllOf: openapi3.SchemaRefs{
+		v.doc.Components.Schemas["SuccessEnvelope"],
+		{Value: &openapi3.Schema{Properties: openapi3.Schemas{"data": {Value: openapi3.NewObjectSchema()}}}},
+	}}}
+	if requiresData(loose) == nil {
+		t.Fatal("an envelope with an optional data passed")
+	}
+}
+
+// requiresData reports why s is not a success envelope with a required data.
+func requiresData(s *openapi3.SchemaRef) error {
+	if s == nil || s.Value == nil {
+		return errors.New("no schema")
+	}
+	envelope, data := false, false
+	for _, part := range s.Value.AllOf {
+		if part.Ref == "#/components/schemas/SuccessEnvelope" {
+			envelope = true
+			continue
+		}
+		if part.Value != nil && slices.Contains(part.Value.Required, "data") && part.Value.Properties["data"] != nil {
+			data = true
+		}
+	}
+	switch {
+	case !envelope:
+		return fmt.Errorf("schema %s is not allOf [SuccessEnvelope, ...]", s.Ref)
+	case !data:
+		return fmt.Errorf("schema %s does not require data", s.Ref)
+	}
+	return nil
 }
 
 // TestSpecConventions checks the house rules every operation of the spec follows.
