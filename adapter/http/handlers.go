@@ -44,6 +44,7 @@ type handlers struct {
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
 	mfa        *mfauc.Service
+	locales    localeMatcher
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -87,6 +88,8 @@ func (h *handlers) register(c echo.Context) error {
 	}
 	in := auth.RegisterInput{
 		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
+		// The language of the account's mails, until the user picks one.
+		Locale: h.locales.match(c.Request().Header.Get("Accept-Language")),
 	}
 	if h.auth.Registrar.VerificationRequired() {
 		// The same answer for a new and an existing address: the account
@@ -268,7 +271,7 @@ func (h *handlers) updateMe(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := h.account.UpdateName(c.Request().Context(), principal(c), *req.Name)
+	u, err := h.account.UpdateProfile(c.Request().Context(), principal(c), account.ProfileInput{Name: req.Name, Locale: req.Locale})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ type Options struct {
 	Issuer string
 	// JWKSMaxAge is the JWKS Cache-Control max-age; zero means no-cache.
 	JWKSMaxAge time.Duration
+	// Locales are the mail languages accounts may have, the default first;
+	// registration picks one from Accept-Language.
+	Locales []string
 }
 
 // Register installs the error handler, the middleware chain and every route
@@ -73,6 +76,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 		auth: d.Auth, account: d.Account, recovery: d.Recovery, mfa: d.MFA, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, jwksMaxAge: o.JWKSMaxAge,
+		locales: newLocaleMatcher(o.Locales),
 	}
 
 	// Order matters: the request ID first so everything after can log it;

@@ -49,7 +49,7 @@ func headers(kv ...string) http.Header {
 
 func user() map[string]any {
 	return map[string]any{
-		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false,
+		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false, "locale": "en",
 		"createdAt": "2026-11-25T22:30:00.123Z", "updatedAt": "2026-11-25T22:30:00.123Z",
 	}
 }

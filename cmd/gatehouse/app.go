@@ -82,6 +82,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewIPCounts,
 			persistence.NewEmailTokenStore,
 			persistence.NewMailOutbox,
+			newMailTemplates,
 			newRecoveryService,
 			newTOTPStore,
 			persistence.NewRecoveryCodeStore,
@@ -446,9 +447,10 @@ func emailChangePolicy(cfg config.Config) throttle.Policy {
 	return throttle.Policy{MaxFailures: cfg.Login.EmailChanges, Window: cfg.Login.EmailChangeWindow, Lockout: cfg.Login.EmailChangeWindow}
 }
 
-func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.Service {
+func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache, mail *mailer.Templates) *account.Service {
 	return account.NewService(account.Deps{
-		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
+		Locales: mail.Locales(),
+		Users:   d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
 		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
 		EmailChangePolicy: emailChangePolicy(d.Cfg),
@@ -457,22 +459,34 @@ func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessC
 	})
 }
 
+// newMailTemplates loads the bundled mail templates with
+// MAIL_TEMPLATES_DIR over them, checking every one, whether or not mail is
+// on: the locales they have are the ones accounts may choose.
+func newMailTemplates(cfg config.Config) (*mailer.Templates, error) {
+	t, err := mailer.LoadTemplates(cfg.Mail.TemplatesDir)
+	if err != nil && cfg.Mail.TemplatesDir != "" {
+		return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %w", err)
+	}
+	return t, err
+}
+
 type recoveryDeps struct {
 	fx.In
-	Cfg      config.Config
-	Users    *persistence.UserRepository
-	Sessions *persistence.SessionStore
-	Audit    *persistence.AuditLog
-	Tx       *persistence.Transactor
-	Tokens   *persistence.EmailTokenStore
-	Outbox   *persistence.MailOutbox
-	Hasher   *password.Hasher
-	Throttle *persistence.LoginThrottle
-	Clock    systemClock
-	Metrics  *metricsadapter.Metrics
-	Log      *slog.Logger
-	Gate     *auth.PasswordGate
-	Live     *auth.LivenessCache
+	Cfg       config.Config
+	Templates *mailer.Templates
+	Users     *persistence.UserRepository
+	Sessions  *persistence.SessionStore
+	Audit     *persistence.AuditLog
+	Tx        *persistence.Transactor
+	Tokens    *persistence.EmailTokenStore
+	Outbox    *persistence.MailOutbox
+	Hasher    *password.Hasher
+	Throttle  *persistence.LoginThrottle
+	Clock     systemClock
+	Metrics   *metricsadapter.Metrics
+	Log       *slog.Logger
+	Gate      *auth.PasswordGate
+	Live      *auth.LivenessCache
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -491,7 +505,7 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {
-		sender, err := mailer.New(mailer.Options{URL: m.URL, From: m.From, Log: d.Log})
+		sender, err := mailer.New(mailer.Options{URL: m.URL, From: m.From, Log: d.Log, Templates: d.Templates})
 		if err != nil {
 			return nil, err
 		}
@@ -548,6 +562,7 @@ type authRoutes struct {
 type routeDeps struct {
 	fx.In
 	Cfg     config.Config
+	Mail    *mailer.Templates
 	Echo    *echo.Echo
 	Server  *httpserver.Server
 	DB      *gorm.DB
@@ -601,6 +616,7 @@ func registerRoutes(d routeDeps) {
 		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer:             d.Cfg.JWT.Issuer,
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),
+		Locales:            d.Mail.Locales(),
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
 	for _, w := range d.Cfg.Warnings() {

@@ -272,10 +272,11 @@ type tokenPair struct {
 	ExpiresIn    int    `json:"expiresIn"`
 	RefreshToken string `json:"refreshToken"`
 	User         struct {
-		ID    string   `json:"id"`
-		Email string   `json:"email"`
-		Name  string   `json:"name"`
-		Roles []string `json:"roles"`
+		ID     string   `json:"id"`
+		Email  string   `json:"email"`
+		Name   string   `json:"name"`
+		Roles  []string `json:"roles"`
+		Locale string   `json:"locale"`
 	} `json:"user"`
 	Session struct {
 		ID        string `json:"id"`

@@ -32,7 +32,9 @@ const mailWait = 15 * time.Second
 type userData struct {
 	ID            string `json:"id"`
 	Email         string `json:"email"`
+	Name          string `json:"name"`
 	EmailVerified bool   `json:"emailVerified"`
+	Locale        string `json:"locale"`
 }
 
 func (c *client) me() userData {

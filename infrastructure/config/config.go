@@ -308,6 +308,11 @@ type Mail struct {
 	URL string
 	// From is the sender (MAIL_FROM, default "Gatehouse <no-reply@localhost>").
 	From string
+	// TemplatesDir is a directory of mail templates over the bundled ones
+	// (MAIL_TEMPLATES_DIR, default "": the bundled ones only). Load checks
+	// that it is a directory; its templates are checked when the mailer
+	// loads them, at start.
+	TemplatesDir string
 	// VerifyLink and ResetLink are the link templates ({token} is replaced;
 	// EMAIL_VERIFY_LINK, PASSWORD_RESET_LINK). Empty configured means the
 	// example app under PublicURL, which Load fills in.

@@ -198,6 +198,7 @@ func settings(c *Config) []setting {
 		field("PUBLIC_URL", defaultPublicURL, &c.Mail.PublicURL, publicURL),
 		field("MAIL_URL", "", &c.Mail.URL, mailURL).shownAs(func() any { return redactMailURL(c.Mail.URL) }),
 		field("MAIL_FROM", "Gatehouse <no-reply@localhost>", &c.Mail.From, mailFrom),
+		field("MAIL_TEMPLATES_DIR", "", &c.Mail.TemplatesDir, directory),
 		field("EMAIL_VERIFY_LINK", "", &c.Mail.VerifyLink, linkTemplate),
 		field("PASSWORD_RESET_LINK", "", &c.Mail.ResetLink, linkTemplate),
 		field("EMAIL_VERIFY_TTL", "24h", &c.Mail.VerifyTTL, duration(time.Minute, 30*24*time.Hour)),

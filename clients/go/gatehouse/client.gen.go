@@ -894,6 +894,17 @@ type AdminUser struct {
 	Id             openapi_types.UUID  `json:"id"`
 	LastLoginAt    *time.Time          `json:"lastLoginAt"`
 
+	// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
+	// mail templates for: `en` and `de` bundled, plus any an operator adds with
+	// `MAIL_TEMPLATES_DIR` (any other is `400 VALIDATION_FAILED`, the message listing
+	// them; the match ignores case). Registration sets it from the request's
+	// `Accept-Language` (the best match, `de-CH` giving `de`; `en` when nothing
+	// matches); `PATCH /users/me` changes it.
+	//
+	//
+	// Example: en
+	Locale Locale `json:"locale"`
+
 	// MfaEnabled A TOTP second factor is confirmed (an enrollment never confirmed does not count).
 	MfaEnabled bool   `json:"mfaEnabled"`
 	Name       string `json:"name"`
@@ -1146,6 +1157,16 @@ type JWKUse string
 type JWKSet struct {
 	Keys []JWK `json:"keys"`
 }
+
+// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
+// mail templates for: `en` and `de` bundled, plus any an operator adds with
+// `MAIL_TEMPLATES_DIR` (any other is `400 VALIDATION_FAILED`, the message listing
+// them; the match ignores case). Registration sets it from the request's
+// `Accept-Language` (the best match, `de-CH` giving `de`; `en` when nothing
+// matches); `PATCH /users/me` changes it.
+//
+// Example: en
+type Locale = string
 
 // LoginEnvelope defines model for LoginEnvelope.
 type LoginEnvelope struct {
@@ -1954,10 +1975,21 @@ type TokenPairEnvelope struct {
 // TokenPairEnvelopeSuccess defines model for TokenPairEnvelope.Success.
 type TokenPairEnvelopeSuccess bool
 
-// UpdateMeRequest defines model for UpdateMeRequest.
+// UpdateMeRequest At least one of `name` and `locale`; what is left out stays as it is.
 type UpdateMeRequest struct {
+	// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
+	// mail templates for: `en` and `de` bundled, plus any an operator adds with
+	// `MAIL_TEMPLATES_DIR` (any other is `400 VALIDATION_FAILED`, the message listing
+	// them; the match ignores case). Registration sets it from the request's
+	// `Accept-Language` (the best match, `de-CH` giving `de`; `en` when nothing
+	// matches); `PATCH /users/me` changes it.
+	//
+	//
+	// Example: en
+	Locale *Locale `json:"locale,omitempty"`
+
 	// Name 1 to 100 characters, no control characters.
-	Name Name `json:"name"`
+	Name *Name `json:"name,omitempty"`
 }
 
 // User A user account. Never contains password material.
@@ -1971,6 +2003,17 @@ type User struct {
 	// an email change sets it back to false.
 	EmailVerified bool               `json:"emailVerified"`
 	Id            openapi_types.UUID `json:"id"`
+
+	// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
+	// mail templates for: `en` and `de` bundled, plus any an operator adds with
+	// `MAIL_TEMPLATES_DIR` (any other is `400 VALIDATION_FAILED`, the message listing
+	// them; the match ignores case). Registration sets it from the request's
+	// `Accept-Language` (the best match, `de-CH` giving `de`; `en` when nothing
+	// matches); `PATCH /users/me` changes it.
+	//
+	//
+	// Example: en
+	Locale Locale `json:"locale"`
 
 	// Name The display name; `""` when the user gave none at registration.
 	Name string `json:"name"`
@@ -2969,6 +3012,10 @@ type ClientInterface interface {
 	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
+	// The account's `locale` (the language of its mails) is the best match of the
+	// request's `Accept-Language` header among the service's mail locales (`de-CH,
+	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+	// `PATCH /users/me`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2983,6 +3030,10 @@ type ClientInterface interface {
 	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
+	// The account's `locale` (the language of its mails) is the best match of the
+	// request's `Accept-Language` header among the service's mail locales (`de-CH,
+	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+	// `PATCH /users/me`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3092,20 +3143,26 @@ type ClientInterface interface {
 	// Corresponds with GET /users/me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateMeWithBody Change the caller's name
+	// UpdateMeWithBody Change the caller's name or mail language
 	//
-	// Sets the display name (1 to 100 characters, no control characters). Needs only a
-	// valid access token; the name is not sensitive, so no step-up is asked.
+	// Sets the display name (1 to 100 characters, no control characters) and/or the
+	// language of the account's mails (`locale`, one of the service's mail locales);
+	// a field left out stays as it is, and a body with neither is
+	// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+	// token; neither is sensitive, so no step-up is asked.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /users/me (the `UpdateMe` operationId).
 	UpdateMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateMe Change the caller's name
+	// UpdateMe Change the caller's name or mail language
 	//
-	// Sets the display name (1 to 100 characters, no control characters). Needs only a
-	// valid access token; the name is not sensitive, so no step-up is asked.
+	// Sets the display name (1 to 100 characters, no control characters) and/or the
+	// language of the account's mails (`locale`, one of the service's mail locales);
+	// a field left out stays as it is, and a body with neither is
+	// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+	// token; neither is sensitive, so no step-up is asked.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4250,6 +4307,10 @@ func (c *Client) Refresh(ctx context.Context, body RefreshJSONRequestBody, reqEd
 // `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
+// The account's `locale` (the language of its mails) is the best match of the
+// request's `Accept-Language` header among the service's mail locales (`de-CH,
+// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+// `PATCH /users/me`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4274,6 +4335,10 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
+// The account's `locale` (the language of its mails) is the best match of the
+// request's `Accept-Language` header among the service's mail locales (`de-CH,
+// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+// `PATCH /users/me`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4503,10 +4568,13 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 	return c.Client.Do(req)
 }
 
-// UpdateMeWithBody Change the caller's name
+// UpdateMeWithBody Change the caller's name or mail language
 //
-// Sets the display name (1 to 100 characters, no control characters). Needs only a
-// valid access token; the name is not sensitive, so no step-up is asked.
+// Sets the display name (1 to 100 characters, no control characters) and/or the
+// language of the account's mails (`locale`, one of the service's mail locales);
+// a field left out stays as it is, and a body with neither is
+// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+// token; neither is sensitive, so no step-up is asked.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4523,10 +4591,13 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 	return c.Client.Do(req)
 }
 
-// UpdateMe Change the caller's name
+// UpdateMe Change the caller's name or mail language
 //
-// Sets the display name (1 to 100 characters, no control characters). Needs only a
-// valid access token; the name is not sensitive, so no step-up is asked.
+// Sets the display name (1 to 100 characters, no control characters) and/or the
+// language of the account's mails (`locale`, one of the service's mail locales);
+// a field left out stays as it is, and a body with neither is
+// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+// token; neither is sensitive, so no step-up is asked.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7085,6 +7156,10 @@ type ClientWithResponsesInterface interface {
 	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
+	// The account's `locale` (the language of its mails) is the best match of the
+	// request's `Accept-Language` header among the service's mail locales (`de-CH,
+	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+	// `PATCH /users/me`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7099,6 +7174,10 @@ type ClientWithResponsesInterface interface {
 	// `202` with `data: null` instead, for a new and an existing address alike.
 	// Emails are trimmed and compared case-insensitively; the password must not equal
 	// the email. `name` is optional: when absent the user's name is `""`.
+	// The account's `locale` (the language of its mails) is the best match of the
+	// request's `Accept-Language` header among the service's mail locales (`de-CH,
+	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+	// `PATCH /users/me`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7230,20 +7309,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /users/me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
-	// UpdateMeWithBodyWithResponse Change the caller's name
+	// UpdateMeWithBodyWithResponse Change the caller's name or mail language
 	//
-	// Sets the display name (1 to 100 characters, no control characters). Needs only a
-	// valid access token; the name is not sensitive, so no step-up is asked.
+	// Sets the display name (1 to 100 characters, no control characters) and/or the
+	// language of the account's mails (`locale`, one of the service's mail locales);
+	// a field left out stays as it is, and a body with neither is
+	// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+	// token; neither is sensitive, so no step-up is asked.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /users/me (the `UpdateMe` operationId).
 	UpdateMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateMeResponse, error)
 
-	// UpdateMeWithResponse Change the caller's name
+	// UpdateMeWithResponse Change the caller's name or mail language
 	//
-	// Sets the display name (1 to 100 characters, no control characters). Needs only a
-	// valid access token; the name is not sensitive, so no step-up is asked.
+	// Sets the display name (1 to 100 characters, no control characters) and/or the
+	// language of the account's mails (`locale`, one of the service's mail locales);
+	// a field left out stays as it is, and a body with neither is
+	// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+	// token; neither is sensitive, so no step-up is asked.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15154,6 +15239,10 @@ func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body Refr
 // `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
+// The account's `locale` (the language of its mails) is the best match of the
+// request's `Accept-Language` header among the service's mail locales (`de-CH,
+// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+// `PATCH /users/me`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15174,6 +15263,10 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // `202` with `data: null` instead, for a new and an existing address alike.
 // Emails are trimmed and compared case-insensitively; the password must not equal
 // the email. `name` is optional: when absent the user's name is `""`.
+// The account's `locale` (the language of its mails) is the best match of the
+// request's `Accept-Language` header among the service's mail locales (`de-CH,
+// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
+// `PATCH /users/me`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15377,10 +15470,13 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
-// UpdateMeWithBodyWithResponse Change the caller's name
+// UpdateMeWithBodyWithResponse Change the caller's name or mail language
 //
-// Sets the display name (1 to 100 characters, no control characters). Needs only a
-// valid access token; the name is not sensitive, so no step-up is asked.
+// Sets the display name (1 to 100 characters, no control characters) and/or the
+// language of the account's mails (`locale`, one of the service's mail locales);
+// a field left out stays as it is, and a body with neither is
+// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+// token; neither is sensitive, so no step-up is asked.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15393,10 +15489,13 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 	return ParseUpdateMeResponse(rsp)
 }
 
-// UpdateMeWithResponse Change the caller's name
+// UpdateMeWithResponse Change the caller's name or mail language
 //
-// Sets the display name (1 to 100 characters, no control characters). Needs only a
-// valid access token; the name is not sensitive, so no step-up is asked.
+// Sets the display name (1 to 100 characters, no control characters) and/or the
+// language of the account's mails (`locale`, one of the service's mail locales);
+// a field left out stays as it is, and a body with neither is
+// `400 VALIDATION_FAILED`. Only those fields are written. Needs only a valid access
+// token; neither is sensitive, so no step-up is asked.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

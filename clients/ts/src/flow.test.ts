@@ -47,6 +47,10 @@ test("register, login, me, refresh, sessions, reauthenticate, email change, logo
   const me = await unwrap(client.GET("/users/me"));
   assert.equal(me.name, "Ada");
   assert.deepEqual(me.roles, ["user"]);
+  assert.equal(me.locale, "en");
+  const german = await unwrap(client.PATCH("/users/me", { body: { locale: "de" } }));
+  assert.equal(german.locale, "de");
+  assert.equal(german.name, "Ada");
 
   // Refresh by the cookie register set (the jar sends it under /auth), then by the body.
   const byCookie = await unwrap(client.POST("/auth/refresh", { body: {} }));
