@@ -8,6 +8,7 @@ require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.25.1
 	github.com/fxamacker/cbor/v2 v2.9.4
+	github.com/gatehouse/gatehouse/api/verify v0.0.0-00010101000000-000000000000
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/glebarez/sqlite v1.11.0
 	github.com/go-playground/validator/v10 v10.30.6
@@ -120,3 +121,8 @@ require (
 )
 
 tool github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
+
+// The verifier is a module of its own (api/verify/go.mod), so a resource
+// server fetches it without the service's dependencies; the service, its
+// tests and examples/resource-server build it from this tree.
+replace github.com/gatehouse/gatehouse/api/verify => ./api/verify
