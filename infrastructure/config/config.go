@@ -306,6 +306,10 @@ type Mail struct {
 	// "log:" writes mails to the log, smtp:// and smtps:// deliver. It may
 	// hold a password: log Config.Redacted, never this field.
 	URL string
+	// PasswordFile names a file holding the SMTP password
+	// (MAIL_PASSWORD_FILE), for a mounted secret: Load puts it into URL, so
+	// the password appears in no environment variable or compose file.
+	PasswordFile string
 	// From is the sender (MAIL_FROM, default "Gatehouse <no-reply@localhost>").
 	From string
 	// TemplatesDir is a directory of mail templates over the bundled ones

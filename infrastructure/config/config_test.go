@@ -214,8 +214,10 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
-		{"MAIL_URL", "smtps://u:p@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
+		// The password comes from MAIL_PASSWORD_FILE (pwFile holds "p").
+		{"MAIL_URL", "smtps://u@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
 		{"MAIL_FROM", "Acme <id@example.com>", func(c Config) any { return c.Mail.From }, "Acme <id@example.com>"},
+		{"MAIL_PASSWORD_FILE", pwFile, func(c Config) any { return c.Mail.PasswordFile }, pwFile},
 		{"MAIL_TEMPLATES_DIR", os.TempDir(), func(c Config) any { return c.Mail.TemplatesDir }, os.TempDir()},
 		{"EMAIL_VERIFY_LINK", "https://app.example.com/#/v?token={token}", func(c Config) any { return c.Mail.VerifyLink }, "https://app.example.com/#/v?token={token}"},
 		{"PASSWORD_RESET_LINK", "https://app.example.com/#/r?token={token}", func(c Config) any { return c.Mail.ResetLink }, "https://app.example.com/#/r?token={token}"},
@@ -759,6 +761,39 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("%v: warnings %q", c.env, w)
 		case c.warn != "" && (len(w) != 1 || !strings.Contains(w[0], c.warn) || !strings.Contains(w[0], "PUBLIC_URL")):
 			t.Errorf("%v: warnings %q, want one with %q", c.env, w, c.warn)
+		}
+	}
+}
+
+// The SMTP password can come from a secret file, so a compose file names
+// the user and host but never the password.
+func TestMailPasswordFile(t *testing.T) {
+	pw := writeFile(t, "smtp_password", "s3cr:t/@pw\n")
+	c, err := Load(noFile(t, env{"MAIL_URL": "smtp://postmaster%40example.com@smtp.example.com:587", "MAIL_PASSWORD_FILE": pw,
+		"EXAMPLE_APP_ENABLED": "true"}).lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.Mail.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := u.User.Password(); p != "s3cr:t/@pw" || u.User.Username() != "postmaster@example.com" || u.Host != "smtp.example.com:587" {
+		t.Fatalf("MAIL_URL %q", c.Mail.URL)
+	}
+	if strings.Contains(fmt.Sprint(c.Redacted()), "s3cr") {
+		t.Fatal("password in the redacted config")
+	}
+	for _, bad := range []env{
+		{"MAIL_PASSWORD_FILE": pw}, // mail off
+		{"MAIL_URL": "log:", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://smtp.example.com", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://u:p@smtp.example.com", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://u@smtp.example.com", "MAIL_PASSWORD_FILE": "/nonexistent"},
+	} {
+		bad["EXAMPLE_APP_ENABLED"] = "true"
+		if _, err := Load(noFile(t, bad).lookup); err == nil || !strings.Contains(err.Error(), "MAIL_PASSWORD_FILE") || strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("%v: %v", bad, err)
 		}
 	}
 }

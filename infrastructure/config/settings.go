@@ -197,6 +197,7 @@ func settings(c *Config) []setting {
 
 		field("PUBLIC_URL", defaultPublicURL, &c.Mail.PublicURL, publicURL),
 		field("MAIL_URL", "", &c.Mail.URL, mailURL).shownAs(func() any { return redactMailURL(c.Mail.URL) }),
+		field("MAIL_PASSWORD_FILE", "", &c.Mail.PasswordFile, regularFile),
 		field("MAIL_FROM", "Gatehouse <no-reply@localhost>", &c.Mail.From, mailFrom),
 		field("MAIL_TEMPLATES_DIR", "", &c.Mail.TemplatesDir, directory),
 		field("EMAIL_VERIFY_LINK", "", &c.Mail.VerifyLink, linkTemplate),
@@ -276,6 +277,29 @@ func checks() []check {
 			}
 			u.User = url.UserPassword(u.User.Username(), pw)
 			c.Database.URL, c.Database.DSN = u.String(), u.String()
+			return nil
+		}},
+		{"MAIL_PASSWORD_FILE", []string{"MAIL_PASSWORD_FILE", "MAIL_URL"}, func(c *Config) error {
+			// Not only a check: it completes MAIL_URL with the secret.
+			if c.Mail.PasswordFile == "" {
+				return nil
+			}
+			u, err := url.Parse(c.Mail.URL)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+				return errors.New("is only for an smtp:// or smtps:// MAIL_URL")
+			}
+			if u.User == nil || u.User.Username() == "" {
+				return errors.New("needs a user name in MAIL_URL (smtp://USER@host:587)")
+			}
+			if _, set := u.User.Password(); set {
+				return errors.New("MAIL_URL has a password already")
+			}
+			b, err := os.ReadFile(c.Mail.PasswordFile)
+			if err != nil {
+				return errors.New("cannot be read")
+			}
+			u.User = url.UserPassword(u.User.Username(), strings.TrimRight(string(b), "\r\n"))
+			c.Mail.URL = u.String()
 			return nil
 		}},
 		{"JWT_KEY_PUBLISH_AHEAD", []string{"JWT_KEY_PUBLISH_AHEAD", "JWT_KEY_RELOAD_INTERVAL", "JWT_KEY_ROTATION_INTERVAL"}, func(c *Config) error {
