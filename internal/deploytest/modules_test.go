@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -21,9 +20,13 @@ var serviceOnly = []string{
 // changing go.mod or go.sum.
 func goCmd(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(bin); err != nil {
-		bin = "go"
+	// The go command that runs this test, when it says (go test sets
+	// GOROOT for its children); else the one on PATH.
+	bin := "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		if _, err := os.Stat(filepath.Join(root, "bin", "go")); err == nil {
+			bin = filepath.Join(root, "bin", "go")
+		}
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
