@@ -3,6 +3,8 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# The verifier module the service builds through a replace (go.mod).
+COPY api/verify/go.mod api/verify/go.sum ./api/verify/
 RUN go mod download
 COPY . .
 ARG VERSION=docker

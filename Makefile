@@ -38,11 +38,19 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
 
+# The modules published beside the service (a resource server fetches them
+# without the service's dependencies); the root module builds the verifier
+# from ./api/verify through a replace, and each is tested in its own module,
+# with its own go.sum, as a consumer would build it.
+SUBMODULES := api/verify api/verify/verifyecho
+
 ## test: the whole suite (SQLite always; PostgreSQL when its binaries exist,
-## required when REQUIRE_POSTGRES=1).
+## required when REQUIRE_POSTGRES=1), the verifier modules included.
 test:
 	$(GO) vet ./...
+	@set -e; for m in $(SUBMODULES); do echo "vet $$m"; (cd $$m && GOWORK=off $(GO) vet ./...); done
 	$(GO) test $(TEST_FLAGS) ./...
+	@set -e; for m in $(SUBMODULES); do (cd $$m && GOWORK=off $(GO) test $(TEST_FLAGS) ./...); done
 	$(MAKE) --no-print-directory fuzz-smoke
 
 # The fuzz targets: package and name. `make test` runs each briefly on top of
@@ -75,6 +83,7 @@ test-e2e:
 ## test-short: the suite without -race, for a quick loop.
 test-short:
 	$(GO) test -count=1 ./...
+	@set -e; for m in $(SUBMODULES); do (cd $$m && GOWORK=off $(GO) test -count=1 ./...); done
 
 ## bench: load a running service for a fixed time (`make run` in another shell;
 ## elsewhere start the service with RATE_LIMIT_PER_IP=0, since the load comes from one address).
@@ -93,7 +102,8 @@ bench-coldstart: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"; fi
+	@set -e; for m in $(SUBMODULES); do (cd $$m && GOWORK=off $(GO) vet ./...); done
+	@if command -v golangci-lint >/dev/null 2>&1; then golangci-lint run ./... && for m in $(SUBMODULES); do (cd $$m && golangci-lint run ./...) || exit 1; done; else echo "golangci-lint not installed; skipped (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"; fi
 
 ## lint-spec: lint api/openapi.yaml with Redocly and Spectral (zero errors
 ## wanted; settings in redocly.yaml, .redocly.lint-ignore.yaml, .spectral.yaml).

@@ -43,7 +43,8 @@ type reauthenticateRequest struct {
 }
 
 type updateMeRequest struct {
-	Name *string `json:"name" validate:"required"`
+	Name   *string `json:"name" validate:"required_without=Locale"`
+	Locale *string `json:"locale" validate:"required_without=Name,omitempty,max=35"`
 }
 
 type changePasswordRequest struct {
@@ -61,6 +62,7 @@ type userDTO struct {
 	Name          string   `json:"name"`
 	Roles         []string `json:"roles"`
 	EmailVerified bool     `json:"emailVerified"`
+	Locale        string   `json:"locale"`
 	CreatedAt     string   `json:"createdAt"`
 	UpdatedAt     string   `json:"updatedAt"`
 }
@@ -120,9 +122,18 @@ func toUserDTO(u user.User) userDTO {
 		roles = []string{}
 	}
 	return userDTO{
-		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified,
+		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
 		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
+}
+
+// locale is the account's mail language; an account read before it was
+// stored (in a test's fake) has the default.
+func locale(u user.User) string {
+	if u.Locale == "" {
+		return user.DefaultLocale
+	}
+	return u.Locale
 }
 
 // toTokenPairDTO shapes a pair; the refresh token is included only for body

@@ -209,8 +209,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		h := c.Response().Header()
 		if ae.RetryAfter > 0 {
-			secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
-			h.Set("Retry-After", strconv.Itoa(secs))
+			h.Set("Retry-After", strconv.FormatInt(ceilSeconds(ae.RetryAfter), 10))
 		}
 		if ch, ok := secondFactorChallenge(err); ok {
 			h.Set(echo.HeaderWWWAuthenticate, ch)

@@ -47,6 +47,7 @@ type handlers struct {
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
 	mfa        *mfauc.Service
+	locales    localeMatcher
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -117,6 +118,8 @@ func (h *handlers) register(c echo.Context) error {
 	}
 	in := auth.RegisterInput{
 		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
+		// The language of the account's mails, until the user picks one.
+		Locale: h.locales.match(c.Request().Header.Get("Accept-Language")),
 	}
 	if h.auth.Registrar.VerificationRequired() {
 		// The same answer for a new and an existing address: the account
@@ -199,9 +202,15 @@ func (h *handlers) logout(c echo.Context) error {
 		return err
 	}
 	in := auth.LogoutInput{RefreshToken: tok}
+	bearer := c.Request().Header.Get(echo.HeaderAuthorization) != ""
+	if tok == "" && !bearer {
+		// No credential at all: the same code as a refresh without a token,
+		// so a client handles "no refresh token" once for both routes.
+		return session.ErrRefreshInvalid
+	}
 	// The bearer token is the fallback credential. When a refresh token came
 	// too, a stale access token must not stop the logout.
-	if c.Request().Header.Get(echo.HeaderAuthorization) != "" || tok == "" {
+	if bearer || tok == "" {
 		p, err := authenticate(c, h.auth.Authenticator)
 		switch {
 		case err == nil:
@@ -292,7 +301,7 @@ func (h *handlers) updateMe(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := h.account.UpdateName(c.Request().Context(), principal(c), *req.Name)
+	u, err := h.account.UpdateProfile(c.Request().Context(), principal(c), account.ProfileInput{Name: req.Name, Locale: req.Locale})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
 
 // maxRequestIDLength bounds an accepted incoming X-Request-ID.
@@ -262,9 +263,11 @@ func (p originPolicy) allows(c echo.Context, origin string) bool {
 
 // IPLimiter is the per-client request budget (IPv6 clients by /64).
 type IPLimiter interface {
-	// AllowN counts a request of weight n from ip and reports whether it
-	// fits; if not, how long until it may.
-	AllowN(ip string, n int64) (bool, time.Duration)
+	// Take counts a request of weight n from ip and decides it.
+	Take(ip string, n int64) ratelimit.Decision
+	// Limit and Window are the budget: Limit units per Window.
+	Limit() int64
+	Window() time.Duration
 }
 
 // hashWeight is what a request that hashes a password (or, for email
@@ -288,27 +291,64 @@ func routeWeight(method, route string) int64 {
 // keep answering whatever a client on the same address does.
 var unbudgeted = map[string]bool{"/healthz": true, "/readyz": true}
 
+// The IETF rate-limit fields (draft-ietf-httpapi-ratelimit-headers-11):
+// RateLimit-Policy names the budget ("ip";q=LIMIT;w=WINDOW seconds) and
+// RateLimit what is left of it ("ip";r=REMAINING;t=SECONDS until the window
+// ends), both Structured Field lists of one item whose value is a String.
+const (
+	headerRateLimit       = "RateLimit"
+	headerRateLimitPolicy = "RateLimit-Policy"
+	rateLimitPolicyName   = `"ip"`
+	// sessionPolicyName is GET /auth/session's per-session budget.
+	sessionPolicyName = `"session"`
+)
+
+// ceilSeconds is d in whole seconds, rounded up: a client that waits that
+// long never comes back early.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}
+
 // rateLimit refuses requests past the client's budget with 429 and
 // Retry-After, on every route but the health probes, routes that hash a
-// password costing more. The IP is the one Echo's extractor trusts: the peer
-// address, or X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header
-// cannot dodge the limit.
+// password costing more. Every budgeted answer, refusals included, carries
+// RateLimit-Policy and RateLimit, so a client can slow down before a 429.
+// The IP is the one Echo's extractor trusts: the peer address, or
+// X-Forwarded-For only from TRUSTED_PROXIES, so a spoofed header cannot
+// dodge the limit.
 func rateLimit(l IPLimiter, obs RequestObserver) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if unbudgeted[c.Request().URL.Path] || c.Path() == sessionCheckRoute {
 				return next(c)
 			}
-			if ok, wait := l.AllowN(c.RealIP(), routeWeight(c.Request().Method, c.Path())); !ok {
-				if obs != nil {
-					obs.IPThrottled()
-				}
-				return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
-					Message: "Too many requests, try again later", RetryAfter: wait}
+			if err := spend(c, l, obs, rateLimitPolicyName, c.RealIP(), routeWeight(c.Request().Method, c.Path())); err != nil {
+				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// spend takes n units of key's budget under the policy named name, announces
+// the budget and what is left of it, and refuses with 429 past it.
+func spend(c echo.Context, l IPLimiter, obs RequestObserver, name, key string, n int64) error {
+	d := l.Take(key, n)
+	h := c.Response().Header()
+	h.Set(headerRateLimitPolicy, name+";q="+strconv.FormatInt(l.Limit(), 10)+
+		";w="+strconv.FormatInt(max(1, ceilSeconds(l.Window())), 10))
+	h.Set(headerRateLimit, name+";r="+strconv.FormatInt(d.Remaining, 10)+
+		";t="+strconv.FormatInt(ceilSeconds(d.Reset), 10))
+	if d.Allowed {
+		return nil
+	}
+	if obs != nil {
+		obs.IPThrottled()
+	}
+	// Retry-After is the same end of the window as t, rounded alike, as the
+	// draft asks of the two together.
+	return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+		Message: "Too many requests, try again later", RetryAfter: d.Reset}
 }
 
 // sessionCheckRoute is GET /auth/session, which resource servers call for
@@ -334,16 +374,12 @@ func sessionCheckAuth(a Authenticator, l IPLimiter, obs RequestObserver) echo.Mi
 			noStore(c)
 			p, err := authenticate(c, a)
 			if l != nil {
-				key := c.RealIP()
+				name, key := rateLimitPolicyName, c.RealIP()
 				if err == nil {
-					key = sessionKeyPrefix + p.SessionID()
+					name, key = sessionPolicyName, sessionKeyPrefix+p.SessionID()
 				}
-				if ok, wait := l.AllowN(key, 1); !ok {
-					if obs != nil {
-						obs.IPThrottled()
-					}
-					return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
-						Message: "Too many requests, try again later", RetryAfter: wait}
+				if err := spend(c, l, obs, name, key, 1); err != nil {
+					return err
 				}
 			}
 			if err != nil {

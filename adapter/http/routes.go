@@ -65,6 +65,9 @@ type Options struct {
 	PublicURL string
 	// JWKSMaxAge is the JWKS Cache-Control max-age; zero means no-cache.
 	JWKSMaxAge time.Duration
+	// Locales are the mail languages accounts may have, the default first;
+	// registration picks one from Accept-Language.
+	Locales []string
 }
 
 // Register installs the error handler, the middleware chain and every route
@@ -77,6 +80,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 		auth: d.Auth, account: d.Account, recovery: d.Recovery, mfa: d.MFA, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, publicURL: strings.TrimSuffix(o.PublicURL, "/"), jwksMaxAge: o.JWKSMaxAge,
+		locales: newLocaleMatcher(o.Locales),
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -91,7 +95,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 			AllowOrigins:     o.CORSAllowedOrigins,
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
-			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After", echo.HeaderWWWAuthenticate},
+			ExposeHeaders:    []string{echo.HeaderXRequestID, "Retry-After", headerRateLimit, headerRateLimitPolicy, echo.HeaderWWWAuthenticate},
 			AllowCredentials: true,
 			MaxAge:           600,
 		}))

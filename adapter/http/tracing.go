@@ -23,7 +23,7 @@ var useCases = map[string]string{
 	"GET /auth/sessions":                    "auth.ListSessions",
 	"DELETE /auth/sessions/:id":             "auth.RevokeSession",
 	"GET /users/me":                         "account.Me",
-	"PATCH /users/me":                       "account.UpdateName",
+	"PATCH /users/me":                       "account.UpdateProfile",
 	"GET /users/me/security-events":         "account.SecurityEvents",
 	"PUT /users/me/password":                "account.ChangePassword",
 	"PUT /users/me/email":                   "account.ChangeEmail",

@@ -1,5 +1,6 @@
 // Package mailer is the mail transport: it renders outbox messages from the
-// embedded templates (multipart text and HTML) and sends them over SMTP
+// mail templates (multipart text and HTML, by kind and locale: the bundled
+// ones, or an operator's MAIL_TEMPLATES_DIR over them) and sends them over SMTP
 // with github.com/wneessen/go-mail, or writes them to the log in
 // development.
 //
@@ -42,13 +43,16 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// Log receives the messages of the log: transport.
 	Log *slog.Logger
+	// Templates render the mails; nil means the bundled ones.
+	Templates *Templates
 }
 
 // Sender renders and sends outbox messages.
 type Sender struct {
-	render *renderer
-	from   *netmail.Address
-	send   func(ctx context.Context, msg *gomail.Msg, r Rendered, to string) error
+	templates *Templates
+	product   string
+	from      *netmail.Address
+	send      func(ctx context.Context, msg *gomail.Msg, r Rendered, to string) error
 }
 
 var _ recovery.MailSender = (*Sender)(nil)
@@ -68,11 +72,14 @@ func New(o Options) (*Sender, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
 	}
-	r, err := newRenderer(o.Product)
-	if err != nil {
-		return nil, err
+	if o.Templates == nil {
+		t, err := LoadTemplates("")
+		if err != nil {
+			return nil, err
+		}
+		o.Templates = t
 	}
-	s := &Sender{render: r, from: from}
+	s := &Sender{templates: o.Templates, product: o.Product, from: from}
 	u, err := url.Parse(o.URL)
 	if err != nil {
 		return nil, ErrBadURL
@@ -148,12 +155,12 @@ func clientOptions(u *url.URL, o Options) ([]gomail.Option, error) {
 	return opts, nil
 }
 
-// Render builds the subject, text and HTML of m.
-func (s *Sender) Render(m outbox.Message) (Rendered, error) { return s.render.render(m) }
+// Render builds the subject, text and HTML of m, in m's locale.
+func (s *Sender) Render(m outbox.Message) (Rendered, error) { return s.templates.Render(m, s.product) }
 
 // Send implements recovery.MailSender.
 func (s *Sender) Send(ctx context.Context, m outbox.Message) error {
-	r, err := s.render.render(m)
+	r, err := s.Render(m)
 	if err != nil {
 		return err
 	}

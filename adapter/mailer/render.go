@@ -5,109 +5,41 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
+	"os"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/gatehouse/gatehouse/domain/outbox"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
-//go:embed templates/*.tmpl
-var templatesFS embed.FS
+// The bundled templates, laid out as an operator's MAIL_TEMPLATES_DIR is:
+//
+//	layout.txt.tmpl, layout.html.tmpl         the frame of every mail; it
+//	                                          calls {{template "body" .}}
+//	{locale}/{kind}.subject.tmpl              one line
+//	{locale}/{kind}.txt.tmpl                  the text part's body
+//	{locale}/{kind}.html.tmpl                 the HTML part's body
+//
+// {locale} is a BCP 47 tag (en, de, pt-BR), {kind} an outbox kind
+// (verify_email, password_reset, ...).
+//
+//go:embed templates
+var bundledFS embed.FS
 
-// content is what differs between kinds of message; the layouts in
-// templates/ put it into a text and an HTML part.
-type content struct {
-	Subject    string
-	Paragraphs []string
-	Action     string
-	Ignore     string
-}
+// Template file names.
+const (
+	layoutText = "layout.txt.tmpl"
+	layoutHTML = "layout.html.tmpl"
+)
 
-// contents are the texts of each kind; {product} is replaced by the product
-// name, {email} by the recipient's address.
-var contents = map[outbox.Kind]content{
-	outbox.KindVerifyEmail: {
-		Subject:    "Confirm your email address for {product}",
-		Paragraphs: []string{"Please confirm that {email} is your email address for your {product} account."},
-		Action:     "Confirm my address",
-		Ignore:     "If you did not create an account or change your address, ignore this mail: nothing changes until the link is opened.",
-	},
-	outbox.KindPasswordReset: {
-		Subject:    "Reset your {product} password",
-		Paragraphs: []string{"Someone asked to reset the password of the {product} account of {email}. If it was you, choose a new password with the link below; every signed-in device will then be signed out."},
-		Action:     "Choose a new password",
-		Ignore:     "If you did not ask for this, ignore this mail: your password stays as it is.",
-	},
-	outbox.KindEmailChanged: {
-		Subject: "The email address of your {product} account was changed",
-		Paragraphs: []string{
-			"The email address of your {product} account is no longer {email}: it was changed to another address, which has to be confirmed.",
-			"If you did not make this change, contact support at once: someone else may be using your account.",
-		},
-	},
-	outbox.KindPasswordChanged: {
-		Subject: "Your {product} password was reset",
-		Paragraphs: []string{
-			"The password of the {product} account of {email} was just reset with a link sent to this address, and every signed-in device was signed out.",
-			"Passkeys and two-step verification were kept, as a reset never removes them. Sign in and look at them: remove any you did not add yourself.",
-			"If you did not do this, reset your password again at once and contact support.",
-		},
-	},
-	outbox.KindTOTPEnabled: {
-		Subject: "Two-step verification was turned on for your {product} account",
-		Paragraphs: []string{
-			"An authenticator app was just set up for two-step verification on the {product} account of {email}: signing in with the password now also takes a code from that app.",
-			factorNotYou,
-		},
-	},
-	outbox.KindTOTPDisabled: {
-		Subject: "Two-step verification was turned off for your {product} account",
-		Paragraphs: []string{
-			"Two-step verification with an authenticator app was just turned off on the {product} account of {email}, and its recovery codes no longer work.",
-			factorNotYou,
-		},
-	},
-	outbox.KindRecoveryCodesRegenerated: {
-		Subject: "New recovery codes for your {product} account",
-		Paragraphs: []string{
-			"A new set of recovery codes was just made for the {product} account of {email}; the earlier codes no longer work.",
-			factorNotYou,
-		},
-	},
-	outbox.KindPasskeyAdded: {
-		Subject: "A passkey was added to your {product} account",
-		Paragraphs: []string{
-			"A passkey was just added to the {product} account of {email}: whoever holds it can sign in without the password.",
-			factorNotYou,
-		},
-	},
-	outbox.KindPasskeyRemoved: {
-		Subject: "A passkey was removed from your {product} account",
-		Paragraphs: []string{
-			"A passkey was just removed from the {product} account of {email}.",
-			factorNotYou,
-		},
-	},
-	outbox.KindMFALocked: {
-		Subject: "Someone is guessing your {product} verification codes",
-		Paragraphs: []string{
-			"Too many wrong two-step verification codes in a row were entered for the {product} account of {email}, after its password. Codes from your authenticator app are no longer accepted, so the guessing is over.",
-			"To sign in, use one of your recovery codes, or reset your password with \"Forgot password\": either makes your app's codes work again.",
-			"Whoever entered them knows your password: if it was not you, reset it at once.",
-		},
-	},
-	outbox.KindAccountExists: {
-		Subject: "You already have a {product} account",
-		Paragraphs: []string{
-			"Someone tried to create a {product} account for {email}, but this address already has one. You can sign in with it, or use \"Forgot password\" if you no longer know the password.",
-		},
-		Ignore: "If it was not you, ignore this mail: nothing was changed.",
-	},
-}
-
-// factorNotYou closes every notice of a factor change.
-const factorNotYou = "If you did not do this, someone else is using your account: sign in, remove any passkey or authenticator you do not recognise in your account's security settings and change your password, or contact support if you cannot."
+// parts are the three files of a mail, in the order they are checked.
+var parts = []string{"subject", "txt", "html"}
 
 // Rendered is a message ready to send.
 type Rendered struct {
@@ -116,73 +48,399 @@ type Rendered struct {
 	HTML    string
 }
 
-// renderer holds the parsed layouts.
-type renderer struct {
-	product string
+// View is what a template sees.
+type View struct {
+	// Product names the service ("Gatehouse").
+	Product string
+	// Email is the recipient's address.
+	Email string
+	// Link is the mailed link; empty in notices.
+	Link string
+	// Lifetime is how long the link works, in words of the mail's
+	// language ("30 minutes", "24 Stunden"; English where the service
+	// knows no words for it); Hours and Minutes are the same, for
+	// templates that say it their own way.
+	Lifetime       string
+	Hours, Minutes int
+	// Locale is the language the mail is rendered in (the HTML lang).
+	Locale string
+	// Subject is the rendered subject, for the HTML title.
+	Subject string
+}
+
+// mailTemplate is one kind of mail in one language.
+type mailTemplate struct {
+	subject *template.Template
 	text    *template.Template
 	html    *htmltemplate.Template
 }
 
-func newRenderer(product string) (*renderer, error) {
-	text, err := template.ParseFS(templatesFS, "templates/mail.txt.tmpl")
-	if err != nil {
-		return nil, fmt.Errorf("mailer: text template: %w", err)
-	}
-	html, err := htmltemplate.ParseFS(templatesFS, "templates/mail.html.tmpl")
-	if err != nil {
-		return nil, fmt.Errorf("mailer: html template: %w", err)
-	}
-	return &renderer{product: product, text: text, html: html}, nil
+// Templates are the mail templates by locale and kind: the bundled ones,
+// with an operator's directory over them. Any kind with bundled English
+// templates can be sent; a new mail plugs in by adding its files under
+// templates/{locale}/ (English at least: a kind missing in another locale
+// is sent in English). Safe for concurrent use once loaded.
+type Templates struct {
+	locales []string // user.DefaultLocale first, then sorted
+	set     map[string]map[outbox.Kind]mailTemplate
 }
 
-// view is what the layouts see.
-type view struct {
-	Subject, Greeting, Action, Ignore, Product, Link, Lifetime string
-	Paragraphs                                                 []string
+// source is one template file: where it came from (for messages) and its
+// text.
+type source struct {
+	name, text string
 }
 
-// render builds the subject, text and HTML of m.
-func (r *renderer) render(m outbox.Message) (Rendered, error) {
-	c, ok := contents[m.Kind]
+// LoadTemplates returns the bundled templates, with the templates of dir
+// (MAIL_TEMPLATES_DIR; "" for none) over them. dir may replace the layouts,
+// single files of a bundled locale, and add locales; a new locale needs
+// every kind, each with its three files. Everything is checked here, so a
+// mistake stops the start instead of a mail: unknown files, templates that
+// do not parse, and a sample rendering of every kind in every locale (a
+// non-empty one-line subject; the link in both parts of a mail that
+// carries one).
+func LoadTemplates(dir string) (*Templates, error) {
+	files, err := readTree(bundledFS, "templates")
+	if err != nil {
+		return nil, fmt.Errorf("mailer: bundled templates: %w", err)
+	}
+	// The kinds are those with a bundled English subject.
+	var kinds []outbox.Kind
+	for name := range files {
+		loc, file, ok := strings.Cut(name, "/")
+		if ok && loc == user.DefaultLocale && strings.HasSuffix(file, ".subject.tmpl") {
+			kinds = append(kinds, outbox.Kind(strings.TrimSuffix(file, ".subject.tmpl")))
+		}
+	}
+	slices.Sort(kinds)
+	bundledLocales := localesOf(files)
+	if dir != "" {
+		own, err := readTree(os.DirFS(dir), ".")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkOwn(own, kinds, bundledLocales); err != nil {
+			return nil, err
+		}
+		for name, s := range own {
+			files[name] = s
+		}
+	}
+	t := &Templates{set: map[string]map[outbox.Kind]mailTemplate{}}
+	for _, loc := range localesOf(files) {
+		t.set[loc] = map[outbox.Kind]mailTemplate{}
+		for _, k := range kinds {
+			if files[loc+"/"+string(k)+".subject.tmpl"].name == "" {
+				continue // a bundled locale without this kind: English is sent
+			}
+			mt, err := compile(files, loc, k)
+			if err != nil {
+				return nil, err
+			}
+			t.set[loc][k] = mt
+		}
+		t.locales = append(t.locales, loc)
+	}
+	slices.SortFunc(t.locales, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == user.DefaultLocale:
+			return -1
+		case b == user.DefaultLocale:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	if err := t.check(kinds); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Locales are the languages mails can be rendered in, user.DefaultLocale
+// first.
+func (t *Templates) Locales() []string { return slices.Clone(t.locales) }
+
+// Kinds returns the kinds of mail there are templates for (those bundled
+// in English), sorted: what a new locale in MAIL_TEMPLATES_DIR must cover.
+func (t *Templates) Kinds() []outbox.Kind {
+	out := make([]outbox.Kind, 0, len(t.set[user.DefaultLocale]))
+	for k := range t.set[user.DefaultLocale] {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readTree reads every template file under root of fsys, keyed by its path
+// below root ("layout.txt.tmpl", "de/verify_email.txt.tmpl"). Dot files
+// are skipped; anything nested deeper than a locale directory is an error.
+func readTree(fsys fs.FS, root string) (map[string]source, error) {
+	out := map[string]source{}
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+		if rel == "" {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.Count(rel, "/") > 1 || (d.IsDir() && strings.Contains(rel, "/")) {
+			return fmt.Errorf("%s: unexpected here (want LOCALE/KIND.PART.tmpl or layout files)", rel)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		out[rel] = source{name: rel, text: string(b)}
+		return nil
+	})
+	return out, err
+}
+
+// localesOf lists the locale directories among files.
+func localesOf(files map[string]source) []string {
+	var out []string
+	for name := range files {
+		if loc, _, ok := strings.Cut(name, "/"); ok && !slices.Contains(out, loc) {
+			out = append(out, loc)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkOwn checks the names in an operator's directory: only layouts at
+// the top, locale directories named by a canonical BCP 47 tag, only known
+// kinds and parts in them, and a new locale complete.
+func checkOwn(own map[string]source, kinds []outbox.Kind, bundled []string) error {
+	names := make([]string, 0, len(own))
+	for name := range own {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		loc, file, nested := strings.Cut(name, "/")
+		if !nested {
+			if name != layoutText && name != layoutHTML {
+				return fmt.Errorf("%s: unknown file (top-level files are %s and %s)", name, layoutText, layoutHTML)
+			}
+			continue
+		}
+		tag, err := language.Parse(loc)
+		if err != nil || tag.String() != loc {
+			return fmt.Errorf("%s: %q is not a BCP 47 language tag as written canonically (e.g. en, de, pt-BR)", name, loc)
+		}
+		kind, part, _ := strings.Cut(strings.TrimSuffix(file, ".tmpl"), ".")
+		if !strings.HasSuffix(file, ".tmpl") || !slices.Contains(kinds, outbox.Kind(kind)) || !slices.Contains(parts, part) {
+			return fmt.Errorf("%s: unknown file (want KIND.{subject,txt,html}.tmpl, KIND one of %s)", name, kindList(kinds))
+		}
+	}
+	for _, loc := range localesOf(own) {
+		if slices.Contains(bundled, loc) {
+			continue
+		}
+		for _, k := range kinds {
+			for _, part := range parts {
+				if name := loc + "/" + string(k) + "." + part + ".tmpl"; own[name].name == "" {
+					return fmt.Errorf("%s: missing (a new locale needs every kind: %s)", name, kindList(kinds))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func kindList(kinds []outbox.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// compile parses the three templates of kind k in locale loc, the bodies
+// inside their layouts.
+func compile(files map[string]source, loc string, k outbox.Kind) (mailTemplate, error) {
+	base := loc + "/" + string(k) + "."
+	get := func(name string) (source, error) {
+		s := files[name]
+		if s.name == "" {
+			return s, fmt.Errorf("%s: missing", name)
+		}
+		return s, nil
+	}
+	var mt mailTemplate
+	subj, err := get(base + "subject.tmpl")
+	if err != nil {
+		return mt, err
+	}
+	if mt.subject, err = template.New(subj.name).Option("missingkey=error").Parse(subj.text); err != nil {
+		return mt, err
+	}
+	lt, err := get(layoutText)
+	if err != nil {
+		return mt, err
+	}
+	body, err := get(base + "txt.tmpl")
+	if err != nil {
+		return mt, err
+	}
+	if mt.text, err = template.New(lt.name).Option("missingkey=error").Parse(lt.text); err != nil {
+		return mt, err
+	}
+	if _, err = mt.text.New("body").Parse(body.text); err != nil {
+		return mt, fmt.Errorf("%s: %w", body.name, err)
+	}
+	lh, err := get(layoutHTML)
+	if err != nil {
+		return mt, err
+	}
+	if body, err = get(base + "html.tmpl"); err != nil {
+		return mt, err
+	}
+	if mt.html, err = htmltemplate.New(lh.name).Option("missingkey=error").Parse(lh.text); err != nil {
+		return mt, err
+	}
+	if _, err = mt.html.New("body").Parse(body.text); err != nil {
+		return mt, fmt.Errorf("%s: %w", body.name, err)
+	}
+	return mt, nil
+}
+
+// linkKinds are the kinds whose mail carries a link.
+var linkKinds = []outbox.Kind{outbox.KindVerifyEmail, outbox.KindPasswordReset}
+
+// sampleLink is what the start-up check renders; it has no character the
+// HTML escaper would change, so it must appear as is.
+const sampleLink = "https://app.example.invalid/#/check?token=SAMPLE0123456789"
+
+// check renders every kind in every locale once.
+func (t *Templates) check(kinds []outbox.Kind) error {
+	for _, loc := range t.locales {
+		for _, k := range kinds {
+			mt, ok := t.set[loc][k]
+			if !ok {
+				continue
+			}
+			m := outbox.Message{Kind: k, To: "ada@example.com", Locale: loc}
+			if slices.Contains(linkKinds, k) {
+				m.Link, m.TTL = sampleLink, 90*time.Minute
+			}
+			r, part, err := execute(mt, view(m, loc, "Gatehouse"))
+			file := func(part string) string { return loc + "/" + string(k) + "." + part + ".tmpl" }
+			switch {
+			case err != nil:
+				return fmt.Errorf("%s: %w", file(part), err)
+			case r.Subject == "":
+				return fmt.Errorf("%s: renders an empty subject", file("subject"))
+			case m.Link != "" && !strings.Contains(r.Text, m.Link):
+				return fmt.Errorf("%s: the text part lacks the link ({{.Link}})", file("txt"))
+			case m.Link != "" && !strings.Contains(r.HTML, m.Link):
+				return fmt.Errorf("%s: the HTML part lacks the link ({{.Link}})", file("html"))
+			}
+		}
+	}
+	return nil
+}
+
+// pick finds the template of kind k for locale: the locale itself, its
+// language alone (de-AT is sent in de), else the default locale.
+func (t *Templates) pick(k outbox.Kind, locale string) (mailTemplate, string, bool) {
+	candidates := []string{locale}
+	if base, _, ok := strings.Cut(locale, "-"); ok {
+		candidates = append(candidates, base)
+	}
+	candidates = append(candidates, user.DefaultLocale)
+	for _, loc := range candidates {
+		if mt, ok := t.set[loc][k]; ok {
+			return mt, loc, true
+		}
+	}
+	return mailTemplate{}, "", false
+}
+
+// Render builds the subject, text and HTML of m in m's locale.
+func (t *Templates) Render(m outbox.Message, product string) (Rendered, error) {
+	mt, loc, ok := t.pick(m.Kind, m.Locale)
 	if !ok {
 		return Rendered{}, fmt.Errorf("mailer: no template for %q", m.Kind)
 	}
-	fill := strings.NewReplacer("{product}", r.product, "{email}", m.To).Replace
-	v := view{
-		Subject: fill(c.Subject), Greeting: "Hello,", Action: c.Action, Ignore: fill(c.Ignore),
-		Product: r.product, Link: m.Link, Lifetime: lifetime(m.TTL),
+	r, part, err := execute(mt, view(m, loc, product))
+	if err != nil {
+		return Rendered{}, fmt.Errorf("mailer: render %s %s: %w", loc, part, err)
 	}
-	for _, p := range c.Paragraphs {
-		v.Paragraphs = append(v.Paragraphs, fill(p))
+	return r, nil
+}
+
+// view is what the templates of m in locale see.
+func view(m outbox.Message, locale, product string) View {
+	d := m.TTL.Round(time.Minute)
+	v := View{
+		Product: product, Email: m.To, Link: m.Link, Locale: locale,
+		Hours: int(d / time.Hour), Minutes: int(d % time.Hour / time.Minute),
 	}
-	var text, html bytes.Buffer
-	if err := r.text.Execute(&text, v); err != nil {
-		return Rendered{}, fmt.Errorf("mailer: render text: %w", err)
+	v.Lifetime = lifetime(locale, v.Hours, v.Minutes)
+	return v
+}
+
+// execute renders the three parts; on failure part names the one that
+// failed ("subject", "txt" or "html").
+func execute(mt mailTemplate, v View) (r Rendered, part string, err error) {
+	var subject, text, html bytes.Buffer
+	if err := mt.subject.Execute(&subject, v); err != nil {
+		return r, "subject", err
 	}
-	if err := r.html.Execute(&html, v); err != nil {
-		return Rendered{}, fmt.Errorf("mailer: render html: %w", err)
+	// One line: a template's trailing newline is not part of the subject,
+	// and a line break inside would end the header.
+	v.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	if err := mt.text.Execute(&text, v); err != nil {
+		return r, "txt", err
 	}
-	return Rendered{Subject: v.Subject, Text: text.String(), HTML: html.String()}, nil
+	if err := mt.html.Execute(&html, v); err != nil {
+		return r, "html", err
+	}
+	return Rendered{Subject: v.Subject, Text: text.String(), HTML: html.String()}, "", nil
+}
+
+// units are the words of a lifetime per language: hour, hours, minute,
+// minutes. A language without an entry says it in English.
+var units = map[string][4]string{
+	"en": {"hour", "hours", "minute", "minutes"},
+	"de": {"Stunde", "Stunden", "Minute", "Minuten"},
 }
 
 // lifetime says a link's lifetime the way a person would: "30 minutes",
-// "24 hours", "1 hour 30 minutes".
-func lifetime(d time.Duration) string {
-	d = d.Round(time.Minute)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	var parts []string
+// "24 hours", "1 hour 30 minutes" ("1 Stunde 30 Minuten").
+func lifetime(locale string, h, m int) string {
+	base, _, _ := strings.Cut(locale, "-")
+	u, ok := units[base]
+	if !ok {
+		u = units["en"]
+	}
+	var out []string
 	if h > 0 {
-		parts = append(parts, plural(h, "hour"))
+		out = append(out, count(h, u[0], u[1]))
 	}
 	if m > 0 || h == 0 {
-		parts = append(parts, plural(m, "minute"))
+		out = append(out, count(m, u[2], u[3]))
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(out, " ")
 }
 
-func plural(n int, unit string) string {
+func count(n int, one, many string) string {
 	if n == 1 {
-		return "1 " + unit
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %ss", n, unit)
+	return fmt.Sprintf("%d %s", n, many)
 }

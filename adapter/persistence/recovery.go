@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/domain/user"
 	recoveryuc "github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -116,6 +117,7 @@ type outboxRecord struct {
 	ID            string    `gorm:"column:id;primaryKey"`
 	Kind          string    `gorm:"column:kind"`
 	Recipient     string    `gorm:"column:recipient"`
+	Locale        string    `gorm:"column:locale"`
 	Link          string    `gorm:"column:link"`
 	TTLSeconds    int64     `gorm:"column:ttl_seconds"`
 	Status        string    `gorm:"column:status"`
@@ -150,8 +152,12 @@ func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Tim
 	if !id.Valid(m.ID) {
 		return fmt.Errorf("persistence: enqueue mail: invalid id %q", m.ID)
 	}
+	locale := m.Locale
+	if locale == "" {
+		locale = user.DefaultLocale
+	}
 	rec := outboxRecord{
-		ID: m.ID, Kind: string(m.Kind), Recipient: m.To, Link: m.Link,
+		ID: m.ID, Kind: string(m.Kind), Recipient: m.To, Locale: locale, Link: m.Link,
 		TTLSeconds: int64(m.TTL / time.Second), Status: outboxPending,
 		NextAttemptAt: due.UnixMilli(), CreatedAt: toDB(m.CreatedAt),
 	}
@@ -177,7 +183,7 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
 			"SELECT id FROM mail_outbox WHERE status = ? AND next_attempt_at <= ? AND locked_until <= ?"+
 			" ORDER BY next_attempt_at LIMIT ?"+lock+
-			") RETURNING id, kind, recipient, link, ttl_seconds, attempts, created_at",
+			") RETURNING id, kind, recipient, locale, link, ttl_seconds, attempts, created_at",
 		now.Add(lease).UnixMilli(), outboxPending, nowMS, nowMS, limit).Scan(&recs).Error
 	if err != nil {
 		return nil, wrapErr("claim mail", err)
@@ -185,7 +191,7 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 	out := make([]outbox.Message, len(recs))
 	for i, r := range recs {
 		out[i] = outbox.Message{
-			ID: r.ID, Kind: outbox.Kind(r.Kind), To: r.Recipient, Link: r.Link,
+			ID: r.ID, Kind: outbox.Kind(r.Kind), To: r.Recipient, Locale: r.Locale, Link: r.Link,
 			TTL: time.Duration(r.TTLSeconds) * time.Second, CreatedAt: fromDB(r.CreatedAt), Attempts: r.Attempts,
 		}
 	}

@@ -120,7 +120,7 @@ func TestMailOutbox(t *testing.T) {
 		now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		lease := time.Minute
 
-		msg := outbox.Message{ID: id.New(), Kind: outbox.KindVerifyEmail, To: "a@example.com",
+		msg := outbox.Message{ID: id.New(), Kind: outbox.KindVerifyEmail, To: "a@example.com", Locale: "de",
 			Link: "http://x/#/verify-email?token=abc", TTL: 24 * time.Hour, CreatedAt: now}
 		// Written in a transaction that rolls back: nothing queued.
 		_ = s.tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -176,8 +176,8 @@ func TestMailOutbox(t *testing.T) {
 		}
 		// The other message; given up, it stays for operators without its link.
 		last, err := ob.Claim(ctx, now.Add(2*time.Hour), lease, 10)
-		if err != nil || len(last) != 1 || last[0].ID != later.ID {
-			t.Fatalf("second message: %+v, %v", last, err)
+		if err != nil || len(last) != 1 || last[0].ID != later.ID || last[0].Locale != "en" {
+			t.Fatalf("second message (queued without a locale: the default): %+v, %v", last, err)
 		}
 		if err := ob.GiveUp(ctx, later.ID, "550 no such user"); err != nil {
 			t.Fatal(err)

@@ -141,7 +141,9 @@ func newUser(email string) user.User {
 	return user.User{
 		ID: id.New(), Email: email, Name: "Ada", Roles: []string{user.RoleUser},
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		CreatedAt:    base, UpdatedAt: base,
+		// Not the default, so every read shows it came from the row.
+		Locale:    "de",
+		CreatedAt: base, UpdatedAt: base,
 	}
 }
 

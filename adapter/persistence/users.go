@@ -24,6 +24,7 @@ type userRecord struct {
 	PasswordHash  string `gorm:"column:password_hash"`
 	Disabled      bool   `gorm:"column:disabled"`
 	EmailVerified bool   `gorm:"column:email_verified"`
+	Locale        string `gorm:"column:locale"`
 	// CredentialVersion is written only by BumpCredential.
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
 	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
@@ -48,6 +49,7 @@ func userFromDomain(u user.User) (userRecord, error) {
 		PasswordHash:  u.PasswordHash,
 		Disabled:      u.Disabled,
 		EmailVerified: u.EmailVerified,
+		Locale:        u.Locale,
 		CreatedAt:     toDB(u.CreatedAt),
 		UpdatedAt:     toDB(u.UpdatedAt),
 	}, nil
@@ -67,6 +69,7 @@ func (r userRecord) toDomain() user.User {
 		CredentialVersion: r.CredentialVersion,
 		Disabled:          r.Disabled,
 		EmailVerified:     r.EmailVerified,
+		Locale:            r.Locale,
 		CreatedAt:         fromDB(r.CreatedAt),
 		UpdatedAt:         fromDB(r.UpdatedAt),
 	}
@@ -95,6 +98,9 @@ func (r *UserRepository) Create(ctx context.Context, u user.User) error {
 	rec, err := userFromDomain(u)
 	if err != nil {
 		return err
+	}
+	if rec.Locale == "" {
+		rec.Locale = user.DefaultLocale
 	}
 	if err := conn(ctx, r.db).Create(&rec).Error; err != nil {
 		if isUniqueViolation(err, pgUsersEmailKey, sqliteUsersEmailKey) {
@@ -154,6 +160,29 @@ func (r *UserRepository) Update(ctx context.Context, u user.User) error {
 			return user.ErrEmailTaken
 		}
 		return wrapErr("update user", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// UpdateProfile implements account.UserRepository: one statement that
+// sets only the columns ch names, and updated_at.
+func (r *UserRepository) UpdateProfile(ctx context.Context, userID string, ch account.ProfileChange) error {
+	if !id.Valid(userID) {
+		return user.ErrNotFound
+	}
+	set, args := "updated_at = ?", []any{toDB(ch.UpdatedAt)}
+	if ch.Name != nil {
+		set, args = set+", name = ?", append(args, *ch.Name)
+	}
+	if ch.Locale != nil {
+		set, args = set+", locale = ?", append(args, *ch.Locale)
+	}
+	res := conn(ctx, r.db).Exec("UPDATE users SET "+set+" WHERE id = ?", append(args, userID)...)
+	if res.Error != nil {
+		return wrapErr("update profile", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return user.ErrNotFound
@@ -223,12 +252,12 @@ func (r *UserRepository) BumpCredential(ctx context.Context, userID string) erro
 // of targetsPublic: what reads whose user never needs the hash take.
 func userColumnsPublic(prefix string) string {
 	return prefix + "email, " + prefix + "name, " + prefix + "roles, " +
-		prefix + "email_verified, " + prefix + "disabled, " + prefix + "created_at, " + prefix + "updated_at"
+		prefix + "email_verified, " + prefix + "disabled, " + prefix + "locale, " + prefix + "created_at, " + prefix + "updated_at"
 }
 
 // targetsPublic are the scan destinations of userColumnsPublic.
 func (r *userRecord) targetsPublic() []any {
-	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.CreatedAt, &r.UpdatedAt}
+	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.Locale, &r.CreatedAt, &r.UpdatedAt}
 }
 
 // userColumnsAfterID is userColumnsPublic and the password hash, in the

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/account"
 )
 
 func TestUserCreateFindUpdateDelete(t *testing.T) {
@@ -144,6 +146,67 @@ func TestUserRolesRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			equal(t, "roles", got.Roles, v.Roles)
+		}
+	})
+}
+
+// UpdateProfile writes its fields and nothing else: a password change or an
+// email change committed between a profile form's read and its save stays.
+// The locale is read back by every read of the account, the per-request
+// access check included.
+func TestUserUpdateProfileAndLocale(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		u := mustCreateUser(t, s, "ada@example.com")
+		sess, _ := mustStartSession(t, s, u, base)
+		if _, got, err := s.sessions.Liveness(ctx, sess.ID); err != nil || got.Locale != "de" {
+			t.Fatalf("Liveness user locale %q, %v", got.Locale, err)
+		}
+
+		// Another operation commits in between.
+		changed := u
+		changed.Email, changed.PasswordHash, changed.UpdatedAt = "ada.l@example.com", "$argon2id$other", base.Add(time.Minute)
+		if err := s.users.Update(ctx, changed); err != nil {
+			t.Fatal(err)
+		}
+		en := "en"
+		if err := s.users.UpdateProfile(ctx, u.ID, account.ProfileChange{Locale: &en, UpdatedAt: base.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.users.ByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := normUser(changed)
+		want.Locale, want.UpdatedAt = "en", norm(base.Add(time.Hour))
+		equal(t, "after a locale change", got, want)
+
+		name := "Augusta"
+		if err := s.users.UpdateProfile(ctx, u.ID, account.ProfileChange{Name: &name, UpdatedAt: base.Add(2 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.users.ByEmail(ctx, "ada.l@example.com"); got.Name != "Augusta" || got.Locale != "en" || got.PasswordHash != "$argon2id$other" {
+			t.Fatalf("after a name change: %+v", got)
+		}
+		// Update (every other write) leaves the locale alone.
+		changed.Name = "Ada"
+		if err := s.users.Update(ctx, changed); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.users.ByID(ctx, u.ID); got.Locale != "en" {
+			t.Fatalf("Update changed the locale to %q", got.Locale)
+		}
+		if err := s.users.UpdateProfile(ctx, id.New(), account.ProfileChange{Name: &name}); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("unknown account: %v", err)
+		}
+		// An account created without one reads the default.
+		plain := newUser("plain@example.com")
+		plain.Locale = ""
+		if err := s.users.Create(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.users.ByID(ctx, plain.ID); got.Locale != user.DefaultLocale {
+			t.Fatalf("default locale %q", got.Locale)
 		}
 	})
 }

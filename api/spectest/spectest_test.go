@@ -2,6 +2,8 @@ package spectest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -47,7 +49,7 @@ func headers(kv ...string) http.Header {
 
 func user() map[string]any {
 	return map[string]any{
-		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false,
+		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false, "locale": "en",
 		"createdAt": "2026-11-25T22:30:00.123Z", "updatedAt": "2026-11-25T22:30:00.123Z",
 	}
 }
@@ -176,6 +178,75 @@ func TestOperationsCoverAPI(t *testing.T) {
 	}
 }
 
+// TestSuccessEnvelopesRequireData: every 2xx JSON answer is a success
+// envelope whose data is required (a strict generated client then types
+// `data` as present, with no hand edit), save the documents that are not
+// envelopes by contract. An envelope is SuccessEnvelope in an allOf whose
+// other member requires and defines data.
+func TestSuccessEnvelopesRequireData(t *testing.T) {
+	v := newValidator(t)
+	notEnvelopes := map[string]bool{
+		"GET /.well-known/jwks.json": true, "GET /.well-known/openid-configuration": true, "GET /docs/openapi.json": true,
+		"GET /docs/{asset}": true, // Swagger UI's files, source maps among them
+	}
+	checked := 0
+	for _, op := range v.Operations() {
+		name := op.Method + " " + op.Path
+		o := v.doc.Paths.Value(op.Path).GetOperation(op.Method)
+		for status, r := range o.Responses.Map() {
+			if len(status) != 3 || status[0] != '2' {
+				continue
+			}
+			mt := r.Value.Content.Get("application/json")
+			if mt == nil {
+				continue
+			}
+			if notEnvelopes[name] {
+				continue
+			}
+			checked++
+			if err := requiresData(mt.Schema); err != nil {
+				t.Errorf("%s %s: %v", name, status, err)
+			}
+		}
+	}
+	if checked < 40 {
+		t.Fatalf("only %d success answers checked", checked)
+	}
+	// The rule catches an envelope that lacks it.
+	loose := &openapi3.SchemaRef{Value: &openapi3.Schema{AllOf: openapi3.SchemaRefs{
+		v.doc.Components.Schemas["SuccessEnvelope"],
+		{Value: &openapi3.Schema{Properties: openapi3.Schemas{"data": {Value: openapi3.NewObjectSchema()}}}},
+	}}}
+	if requiresData(loose) == nil {
+		t.Fatal("an envelope with an optional data passed")
+	}
+}
+
+// requiresData reports why s is not a success envelope with a required data.
+func requiresData(s *openapi3.SchemaRef) error {
+	if s == nil || s.Value == nil {
+		return errors.New("no schema")
+	}
+	envelope, data := false, false
+	for _, part := range s.Value.AllOf {
+		if part.Ref == "#/components/schemas/SuccessEnvelope" {
+			envelope = true
+			continue
+		}
+		if part.Value != nil && slices.Contains(part.Value.Required, "data") && part.Value.Properties["data"] != nil {
+			data = true
+		}
+	}
+	switch {
+	case !envelope:
+		return fmt.Errorf("schema %s is not allOf [SuccessEnvelope, ...]", s.Ref)
+	case !data:
+		return fmt.Errorf("schema %s does not require data", s.Ref)
+	}
+	return nil
+}
+
 // TestSpecConventions checks the house rules every operation of the spec follows.
 func TestSpecConventions(t *testing.T) {
 	v := newValidator(t)
@@ -203,6 +274,11 @@ func TestSpecConventions(t *testing.T) {
 			}
 			if status == "429" && r.Value.Headers["Retry-After"] == nil {
 				t.Errorf("%s 429: no Retry-After", name)
+			}
+			// The per-client budget covers every route but the probes.
+			if budgeted := op.Path != "/healthz" && op.Path != "/readyz"; budgeted &&
+				(r.Value.Headers["RateLimit"] == nil || r.Value.Headers["RateLimit-Policy"] == nil) {
+				t.Errorf("%s %s: response does not reference the RateLimit and RateLimit-Policy headers", name, status)
 			}
 			mt := r.Value.Content.Get("application/json")
 			if mt != nil && mt.Schema.Ref == "#/components/schemas/TokenPairEnvelope" && r.Value.Headers["Cache-Control"] == nil {

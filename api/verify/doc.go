@@ -26,5 +26,16 @@
 // handles a resource server's 401 and 403 exactly as it handles Gatehouse's.
 // Middleware (net/http) and the verifyecho package (Echo) put the verified
 // Claims in the request; RequireFresh and RequireAAL answer step-up
-// challenges as RFC 9470 describes.
+// challenges as RFC 9470 describes. A resource server's own errors can go
+// out the same way: WriteError with an *Error of its own (Details for a
+// VALIDATION_FAILED).
+//
+// Why a request was refused is the operator's to see, not the client's:
+// Config.OnRefuse and Config.Logger get every refusal once, with its code
+// and reason ("wrong aud", "exp passed", "unknown kid", "key set: ..."),
+// never the token.
+//
+// This package is a Go module of its own, github.com/gatehouse/gatehouse/api/verify
+// (tags api/verify/vX.Y.Z), requiring only jwx; the Echo middleware is
+// another, .../api/verify/verifyecho, so a net/http server does not get Echo.
 package verify

@@ -19,6 +19,17 @@ type Error struct {
 	Message string
 	// Challenge, when set, is the WWW-Authenticate header of the answer.
 	Challenge string
+	// Details name the failing fields of a VALIDATION_FAILED answer, as
+	// Gatehouse's envelope does; a resource server's own validation errors
+	// can be written with WriteError like the verifier's.
+	Details []FieldError
+}
+
+// FieldError is one failing field of a validation error: its JSON name and
+// what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -73,7 +84,8 @@ type envelope struct {
 }
 
 type errorBody struct {
-	Code string `json:"code"`
+	Code    string       `json:"code"`
+	Details []FieldError `json:"details,omitempty"`
 }
 
 // DefaultRealm is the realm of the challenges, as Gatehouse sends them.
@@ -111,7 +123,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, realm string)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(envelope{
-		Success: false, StatusCode: e.Status, Message: e.Message, Error: errorBody{Code: e.Code},
+		Success: false, StatusCode: e.Status, Message: e.Message, Error: errorBody{Code: e.Code, Details: e.Details},
 		Timestamp: time.Now().UTC().Format(timestampLayout), Path: r.URL.Path, RequestID: rid,
 	})
 }

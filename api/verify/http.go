@@ -36,18 +36,25 @@ func BearerToken(r *http.Request) (string, error) {
 	return tok, nil
 }
 
-// Authenticate verifies the bearer token of r.
+// Authenticate verifies the bearer token of r. A refusal goes to
+// Config.OnRefuse and Config.Logger, naming the request.
 func (v *Verifier) Authenticate(r *http.Request) (*Claims, error) {
 	tok, err := BearerToken(r)
 	if err != nil {
-		return nil, err
+		return nil, v.refused(r.Context(), r, err)
 	}
-	return v.Verify(r.Context(), tok)
+	ctx := r.Context()
+	if v.reports() {
+		ctx = context.WithValue(ctx, requestKey{}, r)
+	}
+	return v.Verify(ctx, tok)
 }
 
-// WriteError answers r with err as Gatehouse would, with this Verifier's realm.
+// WriteError answers r with err as Gatehouse would, with this Verifier's
+// realm, and reports a refusal not reported yet (a guard's) to
+// Config.OnRefuse and Config.Logger.
 func (v *Verifier) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, err, v.cfg.Realm)
+	writeError(w, r, v.refused(r.Context(), r, err), v.cfg.Realm)
 }
 
 // Middleware admits requests with a valid Gatehouse access token and puts its

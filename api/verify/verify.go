@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,6 +51,17 @@ type Config struct {
 	Realm string
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+
+	// OnRefuse, when set, is called once for every refusal (by Verify,
+	// Authenticate, the middleware and the Require guards) with its code
+	// and reason, never the token: the operator's answer to "why is this
+	// request turned away?". It runs on the request's goroutine; keep it
+	// quick.
+	OnRefuse func(ctx context.Context, r Refusal)
+	// Logger, when set, logs the same as one line per refusal ("gatehouse
+	// token refused", code, reason, method, path): at Info, or Warn when
+	// the token could not be judged (SERVICE_UNAVAILABLE).
+	Logger *slog.Logger
 }
 
 // Claims are the verified claims of a Gatehouse access token.
@@ -153,14 +165,15 @@ func (v *Verifier) Prefetch(ctx context.Context) error {
 // claims, or a refusal: ErrUnauthenticated for an empty token,
 // ErrTokenInvalid, ErrTokenExpired, ErrSessionRevoked (online mode) or
 // ErrUnavailable when the keys or the session check cannot be had.
+// A refusal goes to Config.OnRefuse and Config.Logger.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	c, err := v.verifyOffline(ctx, raw)
 	if err != nil {
-		return nil, err
+		return nil, v.refused(ctx, nil, err)
 	}
 	if v.live != nil {
 		if err := v.checkSession(ctx, raw, c); err != nil {
-			return nil, err
+			return nil, v.refused(ctx, nil, err)
 		}
 	}
 	return c, nil

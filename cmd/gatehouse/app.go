@@ -83,6 +83,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			persistence.NewIPCounts,
 			persistence.NewEmailTokenStore,
 			persistence.NewMailOutbox,
+			newMailTemplates,
 			newRecoveryService,
 			newTOTPStore,
 			persistence.NewRecoveryCodeStore,
@@ -478,9 +479,10 @@ func emailChangePolicy(cfg config.Config) throttle.Policy {
 	return throttle.Policy{MaxFailures: cfg.Login.EmailChanges, Window: cfg.Login.EmailChangeWindow, Lockout: cfg.Login.EmailChangeWindow}
 }
 
-func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.Service {
+func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache, mail *mailer.Templates) *account.Service {
 	return account.NewService(account.Deps{
-		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
+		Locales: mail.Locales(),
+		Users:   d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
 		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
 		EmailChangePolicy: emailChangePolicy(d.Cfg),
@@ -489,23 +491,35 @@ func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessC
 	})
 }
 
+// newMailTemplates loads the bundled mail templates with
+// MAIL_TEMPLATES_DIR over them, checking every one, whether or not mail is
+// on: the locales they have are the ones accounts may choose.
+func newMailTemplates(cfg config.Config) (*mailer.Templates, error) {
+	t, err := mailer.LoadTemplates(cfg.Mail.TemplatesDir)
+	if err != nil && cfg.Mail.TemplatesDir != "" {
+		return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %w", err)
+	}
+	return t, err
+}
+
 type recoveryDeps struct {
 	fx.In
-	Cfg      config.Config
-	Users    *persistence.UserRepository
-	Sessions *persistence.SessionStore
-	Audit    *persistence.AuditLog
-	Tx       *persistence.Transactor
-	Tokens   *persistence.EmailTokenStore
-	Outbox   *persistence.MailOutbox
-	Hasher   *password.Hasher
-	Throttle *persistence.LoginThrottle
-	Clock    systemClock
-	Metrics  *metricsadapter.Metrics
-	Log      *slog.Logger
-	Gate     *auth.PasswordGate
-	Live     *auth.LivenessCache
-	TOTP     *persistence.TOTPStore
+	Cfg       config.Config
+	Templates *mailer.Templates
+	Users     *persistence.UserRepository
+	Sessions  *persistence.SessionStore
+	Audit     *persistence.AuditLog
+	Tx        *persistence.Transactor
+	Tokens    *persistence.EmailTokenStore
+	Outbox    *persistence.MailOutbox
+	Hasher    *password.Hasher
+	Throttle  *persistence.LoginThrottle
+	Clock     systemClock
+	Metrics   *metricsadapter.Metrics
+	Log       *slog.Logger
+	Gate      *auth.PasswordGate
+	Live      *auth.LivenessCache
+	TOTP      *persistence.TOTPStore
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -528,7 +542,7 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {
-		sender, err := mailer.New(mailer.Options{URL: m.URL, From: m.From, Log: d.Log})
+		sender, err := mailer.New(mailer.Options{URL: m.URL, From: m.From, Log: d.Log, Templates: d.Templates})
 		if err != nil {
 			return nil, err
 		}
@@ -585,6 +599,7 @@ type authRoutes struct {
 type routeDeps struct {
 	fx.In
 	Cfg     config.Config
+	Mail    *mailer.Templates
 	Echo    *echo.Echo
 	Server  *httpserver.Server
 	DB      *gorm.DB
@@ -639,8 +654,12 @@ func registerRoutes(d routeDeps) {
 		Issuer:             d.Cfg.JWT.Issuer,
 		PublicURL:          d.Cfg.Mail.PublicURL,
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),
+		Locales:            d.Mail.Locales(),
 	})
 	d.Log.Info("gatehouse configured", slog.Any("config", d.Cfg.Redacted()))
+	for _, w := range d.Cfg.Warnings() {
+		d.Log.Warn(w)
+	}
 }
 
 // schedulePurge deletes ended sessions in the background on every instance;

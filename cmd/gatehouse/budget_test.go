@@ -2,7 +2,9 @@ package main
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -145,4 +147,70 @@ func TestSessionCacheEvictedByPasswordChangeAndDeletion(t *testing.T) {
 	expect(t, c.do("DELETE", "/users/me", nil), 200, "")
 	r := a.do("GET", "/users/me", nil, func(r *http.Request) {})
 	expect(t, r, 401, "SESSION_REVOKED")
+}
+
+// Issue 24 item 7: every budgeted answer carries the IETF RateLimit-Policy
+// and RateLimit fields (draft-ietf-httpapi-ratelimit-headers), so a client
+// can slow down before the 429; the 429 has them beside Retry-After, which
+// does not end before the window; the health probes carry none.
+func TestRateLimitHeaders(t *testing.T) {
+	env := testEnv("sqlite::memory:")
+	// A day's window: the counts below must not start over at a window's
+	// end in the middle of the test (windows are fixed, counted from the
+	// Unix epoch), which a one-minute window did now and then.
+	env["RATE_LIMIT_PER_IP"] = "25/24h"
+	s := startServer(t, env)
+	c := s.client()
+	field := regexp.MustCompile(`^"ip";r=([0-9]+);t=([0-9]+)$`)
+	remaining := func(r *response) (int, int) {
+		t.Helper()
+		if p := r.Header.Get("RateLimit-Policy"); p != `"ip";q=25;w=86400` {
+			t.Fatalf("RateLimit-Policy %q", p)
+		}
+		m := field.FindStringSubmatch(r.Header.Get("RateLimit"))
+		if m == nil {
+			t.Fatalf("RateLimit %q", r.Header.Get("RateLimit"))
+		}
+		left, _ := strconv.Atoi(m[1])
+		reset, _ := strconv.Atoi(m[2])
+		if reset < 1 || reset > 86400 {
+			t.Fatalf("t=%d outside the day's window", reset)
+		}
+		return left, reset
+	}
+	r := c.do("GET", "/users/me", nil)
+	expect(t, r, 401, "UNAUTHENTICATED")
+	if left, _ := remaining(r); left != 24 {
+		t.Fatalf("r=%d after one request of 25, want 24", left)
+	}
+	c.register("ratelimit@example.com", "the right passphrase") // a hash: 10
+	r = c.do("GET", "/users/me", nil)
+	expect(t, r, 200, "")
+	if left, _ := remaining(r); left != 13 {
+		t.Fatalf("r=%d after 1 + 10 + 1 of 25, want 13", left)
+	}
+	r = c.do("POST", "/auth/login", map[string]any{"email": "ratelimit@example.com", "password": "the right passphrase"})
+	expect(t, r, 200, "")
+	if left, _ := remaining(r); left != 3 {
+		t.Fatalf("r=%d, want 3", left)
+	}
+	// A login costs 10 of the 3 left: refused, and the 3 are still there.
+	r = c.do("POST", "/auth/login", map[string]any{"email": "ratelimit@example.com", "password": "the right passphrase"})
+	expect(t, r, 429, "TOO_MANY_REQUESTS")
+	left, reset := remaining(r)
+	if left != 3 || retryAfter(t, r) < reset {
+		t.Fatalf("429: r=%d t=%d Retry-After %d", left, reset, retryAfter(t, r))
+	}
+	r = c.do("GET", "/healthz", nil)
+	if r.Header.Get("RateLimit") != "" || r.Header.Get("RateLimit-Policy") != "" {
+		t.Fatalf("a health probe carries rate-limit fields: %v", r.Header)
+	}
+	// Browsers let a page read them across origins.
+	env = testEnv("sqlite::memory:")
+	env["CORS_ALLOWED_ORIGINS"] = "https://app.example.com"
+	s = startServer(t, env)
+	r = s.client().do("GET", "/users/me", nil, withHeader("Origin", "https://app.example.com"))
+	if exp := r.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "RateLimit") || !strings.Contains(exp, "RateLimit-Policy") {
+		t.Fatalf("Access-Control-Expose-Headers %q", exp)
+	}
 }

@@ -79,6 +79,13 @@ type server struct {
 // startServer starts the real application graph with env over testEnv.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
+	return startServerWith(t, env)
+}
+
+// startServerWith is startServer with more fx options (decorators of a
+// logger or tracer a test wants to see).
+func startServerWith(t *testing.T, env map[string]string, opts ...fx.Option) *server {
+	t.Helper()
 	cfg, err := config.Load(func(k string) (string, bool) {
 		v, ok := env[k]
 		if k == "CONFIG_FILE" && !ok {
@@ -93,7 +100,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 		srv *httpserver.Server
 		e   *echo.Echo
 	)
-	app := fx.New(serveOptions(fx.Supply(cfg)), fx.Populate(&srv, &e), fx.NopLogger)
+	app := fx.New(serveOptions(fx.Supply(cfg)), fx.Options(opts...), fx.Populate(&srv, &e), fx.NopLogger)
 	if err := app.Err(); err != nil {
 		t.Fatalf("build app: %v", err)
 	}
@@ -265,10 +272,11 @@ type tokenPair struct {
 	ExpiresIn    int    `json:"expiresIn"`
 	RefreshToken string `json:"refreshToken"`
 	User         struct {
-		ID    string   `json:"id"`
-		Email string   `json:"email"`
-		Name  string   `json:"name"`
-		Roles []string `json:"roles"`
+		ID     string   `json:"id"`
+		Email  string   `json:"email"`
+		Name   string   `json:"name"`
+		Roles  []string `json:"roles"`
+		Locale string   `json:"locale"`
 	} `json:"user"`
 	Session struct {
 		ID        string `json:"id"`

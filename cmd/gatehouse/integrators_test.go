@@ -150,3 +150,24 @@ func TestRootRedirectsToDocs(t *testing.T) {
 		t.Fatalf("GET / = %d Location %q", r.Status, r.Header.Get("Location"))
 	}
 }
+
+// Issue 24 item 6: "no refresh token" is one code on both routes that take
+// one: refresh and logout with no credential at all are 401
+// REFRESH_TOKEN_INVALID (logout said UNAUTHENTICATED); a bearer that fails
+// on logout keeps the bearer codes.
+func TestNoRefreshTokenIsOneCode(t *testing.T) {
+	s := startServer(t, testEnv("sqlite::memory:"))
+	anon := s.client()
+	for _, body := range []any{nil, map[string]any{}} {
+		expect(t, anon.do("POST", "/auth/refresh", body), 401, "REFRESH_TOKEN_INVALID")
+		expect(t, anon.do("POST", "/auth/logout", body), 401, "REFRESH_TOKEN_INVALID")
+	}
+	anon.bearer = "not.a.token"
+	expect(t, anon.do("POST", "/auth/logout", nil), 401, "TOKEN_INVALID")
+	// A bearer alone still logs out.
+	c := s.client()
+	p := c.register("nocookie@example.com", "no cookie password")
+	b := s.client()
+	b.bearer = p.AccessToken
+	expect(t, b.do("POST", "/auth/logout", nil), 200, "")
+}

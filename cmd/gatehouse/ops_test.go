@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,4 +130,59 @@ func TestSigningKeysEncryptedOnFirstStartWithKey(t *testing.T) {
 			t.Fatalf("start without the key: %v", err)
 		}
 	})
+}
+
+// Mail on, the example app off and the default link templates: the service
+// refuses to start, with one line naming the template, instead of mailing
+// links to a page that answers 404.
+func TestMailLinksToAnOffExampleAppRefused(t *testing.T) {
+	t.Setenv("CONFIG_FILE", "")
+	t.Setenv("DATABASE_URL", "sqlite::memory:")
+	t.Setenv("MAIL_URL", "smtp://mail.example.com")
+	t.Setenv("EXAMPLE_APP_ENABLED", "false")
+	t.Setenv("PASSWORD_RESET_LINK", "https://app.example.com/#/reset?token={token}")
+	var out, errOut bytes.Buffer
+	code := run(nil, &out, &errOut)
+	msg := errOut.String()
+	if code != 1 || strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "config: EMAIL_VERIFY_LINK: ") ||
+		strings.Contains(msg, "PASSWORD_RESET_LINK") {
+		t.Fatalf("exit %d, stderr %q", code, msg)
+	}
+}
+
+// HTTP_ADDR on another port than the default PUBLIC_URL's is one WARN line
+// at start, naming both settings.
+func TestPortMismatchWarnedOnce(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s := startServerWith(t, testEnv("sqlite::memory:"), fx.Decorate(func(*slog.Logger) *slog.Logger { return log }))
+	expect(t, s.client().do("GET", "/healthz", nil), 200, "")
+	s.stop()
+	var warned []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if strings.Contains(line, "PUBLIC_URL") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], `"level":"WARN"`) || !strings.Contains(warned[0], "HTTP_ADDR listens on port 0") {
+		t.Fatalf("warnings about PUBLIC_URL: %q", warned)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

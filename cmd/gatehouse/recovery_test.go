@@ -19,6 +19,8 @@ import (
 func mailEnv(dbURL string, srv *smtptest.Server) map[string]string {
 	env := testEnv(dbURL)
 	env["MAIL_URL"] = srv.URL()
+	// The default links point at the example app, which must then be on.
+	env["EXAMPLE_APP_ENABLED"] = "true"
 	env["MAIL_FROM"] = "Gatehouse <no-reply@example.com>"
 	env["MAIL_POLL_INTERVAL"] = "50ms"
 	env["MAIL_RETRY_BASE"] = "200ms"
@@ -30,7 +32,9 @@ const mailWait = 15 * time.Second
 type userData struct {
 	ID            string `json:"id"`
 	Email         string `json:"email"`
+	Name          string `json:"name"`
 	EmailVerified bool   `json:"emailVerified"`
+	Locale        string `json:"locale"`
 }
 
 func (c *client) me() userData {

@@ -180,6 +180,7 @@ func TestForgotPasswordTimingDoesNotRevealAccounts(t *testing.T) {
 	mail := smtptest.Start(t, smtptest.Options{})
 	env := timingEnv()
 	env["MAIL_URL"] = mail.URL()
+	env["EXAMPLE_APP_ENABLED"] = "true" // the default links' page
 	env["MAIL_POLL_INTERVAL"] = "50ms"
 	// The per-address budget would answer known addresses (used again and
 	// again here) from its cheaper refusal path; it is the same path for

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
 // tsClientDir holds the TypeScript client: package.json pins openapi-typescript,
@@ -49,9 +53,15 @@ func TestTypeScriptClient(t *testing.T) {
 	build := run(nil, "npm", "run", "--silent", "build")
 	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
 
-	s := startServer(t, testEnv("sqlite::memory:"))
-	out := run([]string{"GATEHOUSE_URL=" + s.base}, "node", "--test", "dist/flow.test.js")
-	if !strings.Contains(out, "# pass 1") || !strings.Contains(out, "# fail 0") {
+	var adm *admin.Service
+	s := startServerWith(t, testEnv("sqlite::memory:"), fx.Populate(&adm))
+	const adminEmail, adminPassword = "ts-admin@example.com", "typescript admin password"
+	if _, err := adm.Create(ctx, admin.CLIActor, admin.CreateInput{Email: adminEmail, Password: adminPassword, Name: "Root", Roles: []string{"admin", "user"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := run([]string{"GATEHOUSE_URL=" + s.base, "GATEHOUSE_ADMIN_EMAIL=" + adminEmail, "GATEHOUSE_ADMIN_PASSWORD=" + adminPassword},
+		"node", "--test", "dist/flow.test.js")
+	if !strings.Contains(out, "# pass 2") || !strings.Contains(out, "# fail 0") {
 		t.Fatalf("node --test:\n%s", out)
 	}
 }

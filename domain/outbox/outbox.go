@@ -40,9 +40,12 @@ const (
 
 // Message is one queued mail. Link and TTL are empty for notices.
 type Message struct {
-	ID        string
-	Kind      Kind
-	To        string
+	ID   string
+	Kind Kind
+	To   string
+	// Locale is the language the mail is rendered in (the account's when
+	// it was queued); empty means the default.
+	Locale    string
 	Link      string
 	TTL       time.Duration
 	CreatedAt time.Time

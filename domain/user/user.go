@@ -54,8 +54,12 @@ type User struct {
 	// EmailVerified records that the address was proven (or an
 	// administrator said so).
 	EmailVerified bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Locale is the language of the account's mails: a BCP 47 tag among
+	// the locales the service has templates for (DefaultLocale unless the
+	// user chose, or registration's Accept-Language named, another).
+	Locale    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CanSignIn is the rule checked after a credential was proven: a disabled
@@ -262,4 +266,20 @@ func NormalizeName(raw string) (string, error) {
 		}
 	}
 	return n, nil
+}
+
+// DefaultLocale is the language of an account that named none; the bundled
+// mail templates always have it.
+const DefaultLocale = "en"
+
+// CheckLocale returns raw as the supported locale it names, compared
+// case-insensitively ("DE" is "de"), or a validation error on field that
+// lists the supported ones.
+func CheckLocale(field, raw string, supported []string) (string, error) {
+	for _, l := range supported {
+		if strings.EqualFold(strings.TrimSpace(raw), l) {
+			return l, nil
+		}
+	}
+	return "", Invalid(field, "must be one of: "+strings.Join(supported, ", "))
 }

@@ -238,3 +238,19 @@ func TestCheckNewAccount(t *testing.T) {
 		t.Fatalf("failing fields %v; want email, password and name", fields)
 	}
 }
+
+func TestCheckLocale(t *testing.T) {
+	supported := []string{"de", "en", "pt-BR"}
+	for raw, want := range map[string]string{"de": "de", "EN": "en", " pt-br ": "pt-BR"} {
+		if got, err := user.CheckLocale("locale", raw, supported); err != nil || got != want {
+			t.Errorf("%q: %q %v", raw, got, err)
+		}
+	}
+	for _, raw := range []string{"", "fr", "de-AT", "e"} {
+		_, err := user.CheckLocale("locale", raw, supported)
+		var ve *user.ValidationError
+		if !errors.As(err, &ve) || ve.Fields[0].Field != "locale" || ve.Fields[0].Message != "must be one of: de, en, pt-BR" {
+			t.Errorf("%q: %v", raw, err)
+		}
+	}
+}

@@ -10,12 +10,19 @@
 // Settings (environment): GATEHOUSE_URL (http://localhost:3000, Gatehouse's
 // PUBLIC_URL), JWT_ISSUER (GATEHOUSE_URL, as Gatehouse's default), JWT_AUDIENCE
 // (gatehouse), ADDR (:8081), SESSION_CHECK (on; "off" for offline only).
+//
+// Every refusal is one log line with its reason (never the token), and
+// every error this API answers, its own included (no such route, a bad
+// body), is Gatehouse's envelope, so a client handles both alike.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log"
+	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -33,6 +40,8 @@ func main() {
 		Issuer:   env("JWT_ISSUER", base),
 		Audience: env("JWT_AUDIENCE", "gatehouse"),
 		Leeway:   2 * time.Second,
+		// Why a request was turned away ("wrong aud", "unknown kid", ...).
+		Logger: slog.Default(),
 	}
 	if env("SESSION_CHECK", "on") != "off" {
 		cfg.SessionURL = base + "/auth/session"
@@ -75,8 +84,53 @@ func newHandler(v *verify.Verifier) http.Handler {
 	mux.Handle("POST /notes", v.Middleware(http.HandlerFunc(n.add)))
 	mux.Handle("DELETE /notes", v.Middleware(v.RequireFresh(10*time.Minute)(http.HandlerFunc(n.clear))))
 	mux.Handle("GET /stats", v.Middleware(v.RequireRole("admin")(http.HandlerFunc(n.stats))))
-	return mux
+	return envelopeErrors(mux)
 }
+
+// The example's own refusals, with Gatehouse's codes.
+var (
+	errNotFound         = &verify.Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "Not found"}
+	errMethodNotAllowed = &verify.Error{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED", Message: "Method not allowed"}
+	errMalformedJSON    = &verify.Error{Status: http.StatusBadRequest, Code: "MALFORMED_JSON", Message: "Malformed JSON"}
+	errTooLarge         = &verify.Error{Status: http.StatusRequestEntityTooLarge, Code: "PAYLOAD_TOO_LARGE", Message: "Payload too large"}
+	errMediaType        = &verify.Error{Status: http.StatusUnsupportedMediaType, Code: "UNSUPPORTED_MEDIA_TYPE", Message: "Content-Type must be application/json"}
+)
+
+func invalid(field, message string) *verify.Error {
+	return &verify.Error{Status: http.StatusBadRequest, Code: "VALIDATION_FAILED", Message: "Validation failed",
+		Details: []verify.FieldError{{Field: field, Message: message}}}
+}
+
+// envelopeErrors answers what the mux itself refuses (no such route, or a
+// method the route does not take) in the envelope, where http.ServeMux
+// would answer plain text.
+func envelopeErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Ask the mux which refusal it would give, keeping its Allow.
+		probe := &statusOnly{header: http.Header{}}
+		mux.ServeHTTP(probe, r)
+		err := errNotFound
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			err = errMethodNotAllowed
+		}
+		verify.WriteError(w, r, err)
+	})
+}
+
+// statusOnly records a status and headers and drops the body.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(status int)      { s.status = status }
 
 func (n *notes) list(w http.ResponseWriter, r *http.Request) {
 	c, _ := verify.FromContext(r.Context())
@@ -91,8 +145,12 @@ func (n *notes) add(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Text string `json:"text"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&in); err != nil || in.Text == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"text\": \"...\"}"})
+	if err := decode(w, r, &in); err != nil {
+		verify.WriteError(w, r, err)
+		return
+	}
+	if in.Text == "" {
+		verify.WriteError(w, r, invalid("text", "is required"))
 		return
 	}
 	n.mu.Lock()
@@ -114,6 +172,29 @@ func (n *notes) stats(w http.ResponseWriter, _ *http.Request) {
 	users := len(n.byUser)
 	n.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]int{"users": users})
+}
+
+// decode reads a JSON body as Gatehouse does: application/json only, at
+// most 4 KiB, one object with no unknown field.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return errMediaType
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil && dec.More():
+		return errMalformedJSON
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return errTooLarge
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not allowed")
+	}
+	return errMalformedJSON
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -78,6 +78,9 @@ func TestExampleAPI(t *testing.T) {
 
 	do := func(method, path, tok, body string) (int, string) {
 		req, _ := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
@@ -114,5 +117,60 @@ func TestExampleAPI(t *testing.T) {
 	revoked.Store(true)
 	if st, body := do("GET", "/notes", user, ""); st != 401 || !strings.Contains(body, `"SESSION_REVOKED"`) {
 		t.Errorf("revoked session: %d %s", st, body)
+	}
+
+	revoked.Store(false)
+
+	// The example's own errors are Gatehouse's envelope too.
+	type envelope struct {
+		Success    bool   `json:"success"`
+		StatusCode int    `json:"statusCode"`
+		Message    string `json:"message"`
+		Error      struct {
+			Code    string `json:"code"`
+			Details []struct {
+				Field, Message string
+			} `json:"details"`
+		} `json:"error"`
+		Path      string `json:"path"`
+		RequestID string `json:"requestId"`
+	}
+	for _, c := range []struct {
+		method, path, contentType, body string
+		status                          int
+		code, field                     string
+	}{
+		{"GET", "/nope", "", "", 404, "NOT_FOUND", ""},
+		{"PUT", "/notes", "", "", 405, "METHOD_NOT_ALLOWED", ""},
+		{"POST", "/notes", "text/plain", "milk", 415, "UNSUPPORTED_MEDIA_TYPE", ""},
+		{"POST", "/notes", "application/json", `{"text":`, 400, "MALFORMED_JSON", ""},
+		{"POST", "/notes", "application/json", `{"text":"a"} {"text":"b"}`, 400, "MALFORMED_JSON", ""},
+		{"POST", "/notes", "application/json", `{"text":""}`, 400, "VALIDATION_FAILED", "text"},
+		{"POST", "/notes", "application/json; charset=utf-8", `{"text":"a","colour":"red"}`, 400, "VALIDATION_FAILED", "colour"},
+		{"POST", "/notes", "application/json", `{"text":"` + strings.Repeat("a", 5000) + `"}`, 413, "PAYLOAD_TOO_LARGE", ""},
+	} {
+		req, _ := http.NewRequest(c.method, api.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+user)
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env envelope
+		err = json.NewDecoder(resp.Body).Decode(&env)
+		_ = resp.Body.Close()
+		name := c.method + " " + c.path + " " + c.code
+		if err != nil || resp.StatusCode != c.status || env.Success || env.StatusCode != c.status || env.Error.Code != c.code ||
+			env.Path != c.path || env.RequestID == "" || env.RequestID != resp.Header.Get("X-Request-ID") || env.Message == "" {
+			t.Errorf("%s: %d %+v %v", name, resp.StatusCode, env, err)
+		}
+		if c.field != "" && (len(env.Error.Details) != 1 || env.Error.Details[0].Field != c.field) {
+			t.Errorf("%s: details %+v", name, env.Error.Details)
+		}
+		if c.status == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s: no Allow header", name)
+		}
 	}
 }

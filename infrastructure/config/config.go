@@ -18,10 +18,12 @@
 package config
 
 import (
-	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
 
 // Config is the complete, validated configuration of the service. Obtain it
@@ -56,10 +58,28 @@ type Config struct {
 
 // Tracing configures OpenTelemetry.
 type Tracing struct {
-	// OTLPEndpoint is the OTLP/HTTP endpoint spans are sent to
-	// (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318). Empty, the
-	// default, turns tracing off.
+	// OTLPEndpoint is the base URL of an OTLP/HTTP collector
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318): spans go to
+	// its /v1/traces, as the OpenTelemetry environment conventions say.
 	OTLPEndpoint string
+	// OTLPTracesEndpoint is the full URL spans are posted to
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), used as is; it wins over
+	// OTLPEndpoint. Both empty, the default, turns tracing off.
+	OTLPTracesEndpoint string
+}
+
+// TracesURL is where spans are posted, or "" when tracing is off: the
+// per-signal URL as is, else the base URL with "v1/traces" appended as a
+// path segment (http://collector:4318 and http://collector:4318/ both give
+// http://collector:4318/v1/traces; a base with a path keeps it).
+func (t Tracing) TracesURL() string {
+	if t.OTLPTracesEndpoint != "" {
+		return t.OTLPTracesEndpoint
+	}
+	if t.OTLPEndpoint == "" {
+		return ""
+	}
+	return strings.TrimRight(t.OTLPEndpoint, "/") + "/v1/traces"
 }
 
 // HTTP configures the public HTTP listener.
@@ -288,8 +308,17 @@ type Mail struct {
 	// "log:" writes mails to the log, smtp:// and smtps:// deliver. It may
 	// hold a password: log Config.Redacted, never this field.
 	URL string
+	// PasswordFile names a file holding the SMTP password
+	// (MAIL_PASSWORD_FILE), for a mounted secret: Load puts it into URL, so
+	// the password appears in no environment variable or compose file.
+	PasswordFile string
 	// From is the sender (MAIL_FROM, default "Gatehouse <no-reply@localhost>").
 	From string
+	// TemplatesDir is a directory of mail templates over the bundled ones
+	// (MAIL_TEMPLATES_DIR, default "": the bundled ones only). Load checks
+	// that it is a directory; its templates are checked when the mailer
+	// loads them, at start.
+	TemplatesDir string
 	// VerifyLink and ResetLink are the link templates ({token} is replaced;
 	// EMAIL_VERIFY_LINK, PASSWORD_RESET_LINK). Empty configured means the
 	// example app under PublicURL, which Load fills in.

@@ -210,11 +210,15 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.Log.Level }, "debug"},
 		{"LOG_FORMAT", "text", func(c Config) any { return c.Log.Format }, "text"},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", func(c Config) any { return c.Tracing.OTLPEndpoint }, "http://collector:4318"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example.com/v1/traces", func(c Config) any { return c.Tracing.OTLPTracesEndpoint }, "https://otlp.example.com/v1/traces"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
-		{"MAIL_URL", "smtps://u:p@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
+		// The password comes from MAIL_PASSWORD_FILE (pwFile holds "p").
+		{"MAIL_URL", "smtps://u@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
 		{"MAIL_FROM", "Acme <id@example.com>", func(c Config) any { return c.Mail.From }, "Acme <id@example.com>"},
+		{"MAIL_PASSWORD_FILE", pwFile, func(c Config) any { return c.Mail.PasswordFile }, pwFile},
+		{"MAIL_TEMPLATES_DIR", os.TempDir(), func(c Config) any { return c.Mail.TemplatesDir }, os.TempDir()},
 		{"EMAIL_VERIFY_LINK", "https://app.example.com/#/v?token={token}", func(c Config) any { return c.Mail.VerifyLink }, "https://app.example.com/#/v?token={token}"},
 		{"PASSWORD_RESET_LINK", "https://app.example.com/#/r?token={token}", func(c Config) any { return c.Mail.ResetLink }, "https://app.example.com/#/r?token={token}"},
 		{"EMAIL_VERIFY_TTL", "48h", func(c Config) any { return c.Mail.VerifyTTL }, 48 * time.Hour},
@@ -391,6 +395,8 @@ func TestBadValues(t *testing.T) {
 		{"mail URL scheme", env{"MAIL_URL": "http://mail:25"}, "invalid mail URL", ""},
 		{"mail URL password not echoed", env{"MAIL_URL": "smtp://u:hunter2@:x"}, "invalid", ""},
 		{"mail from", env{"MAIL_FROM": "not an address"}, "invalid address", ""},
+		{"templates dir missing", env{"MAIL_TEMPLATES_DIR": "/nonexistent/mail"}, "cannot use", ""},
+		{"templates dir a file", env{"MAIL_TEMPLATES_DIR": "/dev/null"}, "not a directory", ""},
 		{"link without token", env{"PASSWORD_RESET_LINK": "https://app.example.com/reset"}, "has no {token}", ""},
 		{"relative link", env{"EMAIL_VERIFY_LINK": "/verify?token={token}"}, "invalid link", ""},
 		{"public URL", env{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
@@ -675,5 +681,135 @@ func TestIssuerDefaultsToPublicURL(t *testing.T) {
 	}
 	if c := mustLoad(t, noFile(t, env{"PUBLIC_URL": "https://id.example.com", "JWT_ISSUER": "gatehouse"})); c.JWT.Issuer != "gatehouse" {
 		t.Errorf("explicit issuer replaced: %q", c.JWT.Issuer)
+	}
+}
+
+// The OpenTelemetry conventions: the base URL gets v1/traces appended as a
+// path segment, the per-signal URL is used as is and wins.
+func TestTracesURL(t *testing.T) {
+	for _, c := range []struct{ base, traces, want string }{
+		{"", "", ""},
+		{"http://collector:4318", "", "http://collector:4318/v1/traces"},
+		{"http://collector:4318/", "", "http://collector:4318/v1/traces"},
+		{"https://otlp.example.com/prefix", "", "https://otlp.example.com/prefix/v1/traces"},
+		{"http://collector:4318", "http://other:4318/custom", "http://other:4318/custom"},
+		{"", "http://other:4318", "http://other:4318"},
+	} {
+		e := env{"OTEL_EXPORTER_OTLP_ENDPOINT": c.base, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.traces}
+		if got := mustLoad(t, noFile(t, e)).Tracing.TracesURL(); got != c.want {
+			t.Errorf("%q, %q: %q, want %q", c.base, c.traces, got, c.want)
+		}
+	}
+	for _, bad := range []string{"collector:4318", "grpc://collector:4317", "http://collector:4318/v1/traces?x=1"} {
+		if _, err := Load(noFile(t, env{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": bad}).lookup); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// Mail on, the example app off and a link template left at its default
+// (the example app's page) would mail links that answer 404: the start is
+// refused, naming the template that is unset, on one line.
+func TestDefaultLinksNeedTheExampleApp(t *testing.T) {
+	const verify, reset = "https://app.example.com/#/v?token={token}", "https://app.example.com/#/r?token={token}"
+	for _, c := range []struct {
+		name      string
+		env       env
+		refused   []string
+		unnamed   []string
+		wantLinks [2]string
+	}{
+		{"mail on, both default", env{"MAIL_URL": "smtp://mail.example.com"}, []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK"}, nil, [2]string{}},
+		{"mail on, reset default", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify}, []string{"PASSWORD_RESET_LINK"}, []string{"EMAIL_VERIFY_LINK"}, [2]string{}},
+		{"mail on, both set", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify, "PASSWORD_RESET_LINK": reset}, nil, nil, [2]string{verify, reset}},
+		{"mail on, example app on", env{"MAIL_URL": "log:", "EXAMPLE_APP_ENABLED": "true", "PUBLIC_URL": "https://id.example.com"}, nil, nil,
+			[2]string{"https://id.example.com/example/#/verify-email?token={token}", "https://id.example.com/example/#/reset-password?token={token}"}},
+		{"mail off", env{}, nil, nil, [2]string{"http://localhost:3000/example/#/verify-email?token={token}", "http://localhost:3000/example/#/reset-password?token={token}"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(noFile(t, c.env).lookup)
+			if len(c.refused) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := [2]string{cfg.Mail.VerifyLink, cfg.Mail.ResetLink}; got != c.wantLinks {
+					t.Fatalf("links %q, want %q", got, c.wantLinks)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("started")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, "EXAMPLE_APP_ENABLED=false") {
+				t.Fatalf("%q", msg)
+			}
+			for _, n := range c.refused {
+				if !strings.Contains(msg, n+": ") {
+					t.Errorf("%q does not name %s", msg, n)
+				}
+			}
+			for _, n := range c.unnamed {
+				if strings.Contains(msg, n+": ") {
+					t.Errorf("%q names %s, which is set", msg, n)
+				}
+			}
+		})
+	}
+}
+
+// A port other than PUBLIC_URL's default one is a warning, not an error:
+// a proxy may map it; every other setting is quiet.
+func TestWarnings(t *testing.T) {
+	for _, c := range []struct {
+		env  env
+		warn string
+	}{
+		{env{}, ""},
+		{env{"HTTP_ADDR": ":8080"}, "HTTP_ADDR listens on port 8080 but PUBLIC_URL is its default http://localhost:3000"},
+		{env{"HTTP_ADDR": "127.0.0.1:3000"}, ""},
+		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "https://id.example.com"}, ""},
+		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "http://localhost:3000/"}, "port 8080"},
+	} {
+		w := mustLoad(t, noFile(t, c.env)).Warnings()
+		switch {
+		case c.warn == "" && len(w) != 0:
+			t.Errorf("%v: warnings %q", c.env, w)
+		case c.warn != "" && (len(w) != 1 || !strings.Contains(w[0], c.warn) || !strings.Contains(w[0], "PUBLIC_URL")):
+			t.Errorf("%v: warnings %q, want one with %q", c.env, w, c.warn)
+		}
+	}
+}
+
+// The SMTP password can come from a secret file, so a compose file names
+// the user and host but never the password.
+func TestMailPasswordFile(t *testing.T) {
+	pw := writeFile(t, "smtp_password", "s3cr:t/@pw\n")
+	c, err := Load(noFile(t, env{"MAIL_URL": "smtp://postmaster%40example.com@smtp.example.com:587", "MAIL_PASSWORD_FILE": pw,
+		"EXAMPLE_APP_ENABLED": "true"}).lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.Mail.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := u.User.Password(); p != "s3cr:t/@pw" || u.User.Username() != "postmaster@example.com" || u.Host != "smtp.example.com:587" {
+		t.Fatalf("MAIL_URL %q", c.Mail.URL)
+	}
+	if strings.Contains(fmt.Sprint(c.Redacted()), "s3cr") {
+		t.Fatal("password in the redacted config")
+	}
+	for _, bad := range []env{
+		{"MAIL_PASSWORD_FILE": pw}, // mail off
+		{"MAIL_URL": "log:", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://smtp.example.com", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://u:p@smtp.example.com", "MAIL_PASSWORD_FILE": pw},
+		{"MAIL_URL": "smtp://u@smtp.example.com", "MAIL_PASSWORD_FILE": "/nonexistent"},
+	} {
+		bad["EXAMPLE_APP_ENABLED"] = "true"
+		if _, err := Load(noFile(t, bad).lookup); err == nil || !strings.Contains(err.Error(), "MAIL_PASSWORD_FILE") || strings.Contains(err.Error(), "s3cr") {
+			t.Errorf("%v: %v", bad, err)
+		}
 	}
 }

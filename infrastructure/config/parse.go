@@ -205,6 +205,21 @@ func listenAddr(optional bool) func(string) (string, error) {
 	}
 }
 
+// directory accepts "" (unset) or the path of an existing directory.
+func directory(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(s)
+	if err != nil {
+		return "", fmt.Errorf("cannot use %q: %v", s, errors.Unwrap(err))
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%q is not a directory", s)
+	}
+	return s, nil
+}
+
 // regularFile accepts "" (unset) or the path of an existing regular file.
 // Checking at start turns a typo in a mounted secret's path into a clear
 // message naming the variable instead of a failure deep in key loading.

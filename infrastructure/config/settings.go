@@ -196,9 +196,11 @@ func settings(c *Config) []setting {
 		field("LOG_LEVEL", "info", &c.Log.Level, oneOf("debug", "info", "warn", "error")),
 		field("LOG_FORMAT", "json", &c.Log.Format, oneOf("json", "text")),
 
-		field("PUBLIC_URL", "http://localhost:3000", &c.Mail.PublicURL, publicURL),
+		field("PUBLIC_URL", defaultPublicURL, &c.Mail.PublicURL, publicURL),
 		field("MAIL_URL", "", &c.Mail.URL, mailURL).shownAs(func() any { return redactMailURL(c.Mail.URL) }),
+		field("MAIL_PASSWORD_FILE", "", &c.Mail.PasswordFile, regularFile),
 		field("MAIL_FROM", "Gatehouse <no-reply@localhost>", &c.Mail.From, mailFrom),
+		field("MAIL_TEMPLATES_DIR", "", &c.Mail.TemplatesDir, directory),
 		field("EMAIL_VERIFY_LINK", "", &c.Mail.VerifyLink, linkTemplate),
 		field("PASSWORD_RESET_LINK", "", &c.Mail.ResetLink, linkTemplate),
 		field("EMAIL_VERIFY_TTL", "24h", &c.Mail.VerifyTTL, duration(time.Minute, 30*24*time.Hour)),
@@ -210,6 +212,7 @@ func settings(c *Config) []setting {
 		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
 
 		field("OTEL_EXPORTER_OTLP_ENDPOINT", "", &c.Tracing.OTLPEndpoint, httpURL),
+		field("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", &c.Tracing.OTLPTracesEndpoint, httpURL),
 		field("MFA_ISSUER", "Gatehouse", &c.MFA.Issuer, nonEmpty),
 		// NIST SP 800-63B 5.2.2: no more than 100 consecutive failures, and
 		// no "off".
@@ -257,17 +260,8 @@ func checks() []check {
 			}
 			return nil
 		}},
-		// Derived, not checked: empty link templates point at the example
-		// app under PUBLIC_URL.
-		{"EMAIL_VERIFY_LINK", []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK", "PUBLIC_URL"}, func(c *Config) error {
-			if c.Mail.VerifyLink == "" {
-				c.Mail.VerifyLink = c.Mail.PublicURL + "/example/#/verify-email?token={token}"
-			}
-			if c.Mail.ResetLink == "" {
-				c.Mail.ResetLink = c.Mail.PublicURL + "/example/#/reset-password?token={token}"
-			}
-			return nil
-		}},
+		exampleLink("EMAIL_VERIFY_LINK", func(c *Config) *string { return &c.Mail.VerifyLink }, "verify-email"),
+		exampleLink("PASSWORD_RESET_LINK", func(c *Config) *string { return &c.Mail.ResetLink }, "reset-password"),
 		{"DATABASE_PASSWORD_FILE", []string{"DATABASE_PASSWORD_FILE", "DATABASE_URL"}, func(c *Config) error {
 			// Not only a check: it completes the URL with the secret.
 			if c.Database.PasswordFile == "" {
@@ -287,6 +281,29 @@ func checks() []check {
 			}
 			u.User = url.UserPassword(u.User.Username(), pw)
 			c.Database.URL, c.Database.DSN = u.String(), u.String()
+			return nil
+		}},
+		{"MAIL_PASSWORD_FILE", []string{"MAIL_PASSWORD_FILE", "MAIL_URL"}, func(c *Config) error {
+			// Not only a check: it completes MAIL_URL with the secret.
+			if c.Mail.PasswordFile == "" {
+				return nil
+			}
+			u, err := url.Parse(c.Mail.URL)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+				return errors.New("is only for an smtp:// or smtps:// MAIL_URL")
+			}
+			if u.User == nil || u.User.Username() == "" {
+				return errors.New("needs a user name in MAIL_URL (smtp://USER@host:587)")
+			}
+			if _, set := u.User.Password(); set {
+				return errors.New("MAIL_URL has a password already")
+			}
+			b, err := os.ReadFile(c.Mail.PasswordFile)
+			if err != nil {
+				return errors.New("cannot be read")
+			}
+			u.User = url.UserPassword(u.User.Username(), strings.TrimRight(string(b), "\r\n"))
+			c.Mail.URL = u.String()
 			return nil
 		}},
 		{"JWT_KEY_PUBLISH_AHEAD", []string{"JWT_KEY_PUBLISH_AHEAD", "JWT_KEY_RELOAD_INTERVAL", "JWT_KEY_ROTATION_INTERVAL"}, func(c *Config) error {
@@ -322,6 +339,39 @@ func checks() []check {
 	}
 }
 
+// exampleLink derives an empty link template: the example app's page under
+// PUBLIC_URL. With mail on and the example app off, that default would mail
+// links to a page that answers 404, so the start is refused instead.
+func exampleLink(name string, link func(*Config) *string, page string) check {
+	return check{name, []string{name, "PUBLIC_URL", "MAIL_URL", "EXAMPLE_APP_ENABLED"}, func(c *Config) error {
+		p := link(c)
+		if *p != "" {
+			return nil
+		}
+		*p = c.Mail.PublicURL + "/example/#/" + page + "?token={token}"
+		if c.Mail.Enabled() && !c.ExampleApp {
+			return fmt.Errorf("unset while MAIL_URL is set and EXAMPLE_APP_ENABLED=false: the default (%s) would mail links to a page that is off; set it to your app's page with {token}, or EXAMPLE_APP_ENABLED=true", *p)
+		}
+		return nil
+	}}
+}
+
+// Warnings are settings that are valid but probably not what the operator
+// meant; the service logs each once at start.
+func (c Config) Warnings() []string {
+	var out []string
+	// The default PUBLIC_URL names port 3000: listening elsewhere, every
+	// mailed link, the WebAuthn origin and the discovery document point at
+	// a port nothing serves.
+	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err == nil && c.Mail.PublicURL == defaultPublicURL && port != "3000" {
+		out = append(out, fmt.Sprintf("HTTP_ADDR listens on port %s but PUBLIC_URL is its default %s: links, passkey origins and the discovery document name port 3000; set PUBLIC_URL to the URL clients use", port, defaultPublicURL))
+	}
+	return out
+}
+
+// defaultPublicURL is PUBLIC_URL's default.
+const defaultPublicURL = "http://localhost:3000"
+
 // rateSetting is a "N/WINDOW" (or "0" for off) setting stored in two fields.
 func rateSetting(name, def string, n *int, window *time.Duration) setting {
 	return setting{
@@ -351,6 +401,11 @@ func httpURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", errors.New("want an http:// or https:// URL, e.g. http://collector:4318")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		// The exporter keeps only scheme, host and path: a query would be
+		// dropped without a word.
+		return "", errors.New("want a URL without a query or fragment")
 	}
 	return raw, nil
 }

@@ -1,5 +1,6 @@
 // Package tracing sets up OpenTelemetry tracing: an OTLP/HTTP exporter when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set, a no-op provider otherwise (spans then
+// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set,
+// a no-op provider otherwise (spans then
 // cost next to nothing), and spans for every database statement gorm runs.
 package tracing
 
@@ -30,12 +31,16 @@ func Module() fx.Option {
 }
 
 func fromConfig(lc fx.Lifecycle, cfg config.Config) (trace.TracerProvider, error) {
-	if cfg.Tracing.OTLPEndpoint == "" {
+	endpoint := cfg.Tracing.TracesURL()
+	if endpoint == "" {
 		return noop.NewTracerProvider(), nil
 	}
-	// The exporter also reads the other OTEL_EXPORTER_OTLP_* variables
-	// (headers, timeout, certificates) from the environment.
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(cfg.Tracing.OTLPEndpoint))
+	// The URL is resolved by the configuration (OTEL_EXPORTER_OTLP_ENDPOINT
+	// plus /v1/traces, or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is) and
+	// given whole: the exporter would take a base URL's empty path for "/".
+	// It still reads the other OTEL_EXPORTER_OTLP_* variables (headers,
+	// timeout, certificates, compression) from the environment.
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}

@@ -137,17 +137,18 @@ func TestMe(t *testing.T) {
 	wantErr(t, "Me of a deleted account", err, domauth.ErrSessionRevoked)
 }
 
-func TestUpdateName(t *testing.T) {
+func TestUpdateProfile(t *testing.T) {
 	e := newEnv(t)
 	reg, p := e.signUp(adaEmail)
 	e.clock.Advance(time.Hour)
+	name := func(s string) account.ProfileInput { return account.ProfileInput{Name: &s} }
 
-	u, err := e.svc.UpdateName(e.ctx, p, "  Augusta Ada King  ")
+	u, err := e.svc.UpdateProfile(e.ctx, p, name("  Augusta Ada King  "))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Name != "Augusta Ada King" || !u.UpdatedAt.Equal(t0.Add(time.Hour)) {
-		t.Fatalf("UpdateName = %+v; want trimmed name, updatedAt now", u)
+	if u.Name != "Augusta Ada King" || !u.UpdatedAt.Equal(t0.Add(time.Hour)) || u.Locale != "en" {
+		t.Fatalf("UpdateProfile = %+v; want trimmed name, updatedAt now, locale kept", u)
 	}
 	stored := e.storedUser(reg.User.ID)
 	if stored.Name != "Augusta Ada King" || stored.Email != adaEmail || stored.PasswordHash != reg.User.PasswordHash {
@@ -155,15 +156,41 @@ func TestUpdateName(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "   ", strings.Repeat("n", 101), "Ada\nKing", "Ada\x00"} {
-		_, err := e.svc.UpdateName(e.ctx, p, bad)
+		_, err := e.svc.UpdateProfile(e.ctx, p, name(bad))
 		wantField(t, err, "name")
 		if got := e.storedUser(reg.User.ID).Name; got != "Augusta Ada King" {
 			t.Fatalf("rejected name %q changed the stored name to %q", bad, got)
 		}
 	}
-	u, err = e.svc.UpdateName(e.ctx, p, strings.Repeat("é", 100))
+	u, err = e.svc.UpdateProfile(e.ctx, p, name(strings.Repeat("é", 100)))
 	if err != nil || u.Name != strings.Repeat("é", 100) {
 		t.Fatalf("100-character name: %q, %v", u.Name, err)
+	}
+	if _, err := e.svc.UpdateProfile(e.ctx, p, account.ProfileInput{}); err == nil {
+		t.Fatal("an empty change passed")
+	}
+}
+
+// The mail language is one of the configured locales, case-insensitively,
+// stored as the locale is spelled; a bad one changes nothing, and a bad
+// name beside it is reported too.
+func TestUpdateLocale(t *testing.T) {
+	e := newEnv(t)
+	e.svc = account.NewService(account.Deps{Users: e.store.Users, Tx: e.store, Clock: e.clock, Locales: []string{"en", "de"}})
+	reg, p := e.signUp(adaEmail)
+	de := "DE"
+	u, err := e.svc.UpdateProfile(e.ctx, p, account.ProfileInput{Locale: &de})
+	if err != nil || u.Locale != "de" || u.Name != "Ada" || e.storedUser(reg.User.ID).Locale != "de" {
+		t.Fatalf("locale DE: %+v %v", u, err)
+	}
+	fr, empty := "fr", ""
+	_, err = e.svc.UpdateProfile(e.ctx, p, account.ProfileInput{Locale: &fr, Name: &empty})
+	var ve *user.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[1].Field != "locale" || ve.Fields[1].Message != "must be one of: en, de" {
+		t.Fatalf("locale fr with an empty name: %v", err)
+	}
+	if got := e.storedUser(reg.User.ID); got.Locale != "de" || got.Name != "Ada" {
+		t.Fatalf("a refused change changed %+v", got)
 	}
 }
 

@@ -27,11 +27,21 @@ type UserRepository interface {
 	ByID(ctx context.Context, id string) (user.User, error)
 	// Update writes the mutable fields; user.ErrEmailTaken, user.ErrNotFound.
 	Update(ctx context.Context, u user.User) error
+	// UpdateProfile writes only the fields ch sets, and updatedAt;
+	// user.ErrNotFound.
+	UpdateProfile(ctx context.Context, id string, ch ProfileChange) error
 	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
 	// BumpCredential increments the account's credential version, so no
 	// session proven with the old credential can start after it.
 	BumpCredential(ctx context.Context, id string) error
+}
+
+// ProfileChange is a change of the profile fields a user edits; a nil
+// field stays as it is.
+type ProfileChange struct {
+	Name, Locale *string
+	UpdatedAt    time.Time
 }
 
 // SessionRevoker ends sessions.

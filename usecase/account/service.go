@@ -36,6 +36,9 @@ type Deps struct {
 	EventRetention time.Duration
 	// Mail is optional; without it an email change mails nobody.
 	Mail EmailChangeMail
+	// Locales are the mail languages a user may choose (the mail
+	// templates'); empty means only user.DefaultLocale.
+	Locales []string
 	// StepUp is the freshness rule of the sensitive operations (change of
 	// password or email, deletion). It is checked here, so every caller
 	// gets it; the HTTP routes check it too, to answer before reading a
@@ -73,27 +76,72 @@ func (s *Service) user(ctx context.Context, p domauth.Principal) (user.User, err
 	return u, err
 }
 
-// UpdateName changes the caller's display name.
-func (s *Service) UpdateName(ctx context.Context, p domauth.Principal, name string) (user.User, error) {
-	n, err := user.NormalizeName(name)
-	if err != nil {
-		return user.User{}, err
+// ProfileInput is what a user changes of their profile; a nil field stays
+// as it is.
+type ProfileInput struct {
+	Name *string
+	// Locale is the language of the account's mails, one of Deps.Locales.
+	Locale *string
+}
+
+// UpdateProfile changes the caller's display name and mail language. Only
+// those columns are written, so it cannot undo a password, email or role
+// change that commits meanwhile.
+func (s *Service) UpdateProfile(ctx context.Context, p domauth.Principal, in ProfileInput) (user.User, error) {
+	ch := ProfileChange{UpdatedAt: s.d.Clock.Now().UTC()}
+	var invalid user.ValidationError
+	if in.Name != nil {
+		n, err := user.NormalizeName(*in.Name)
+		if !collect(&invalid, err) {
+			return user.User{}, err
+		}
+		ch.Name = &n
+	}
+	if in.Locale != nil {
+		l, err := user.CheckLocale("locale", *in.Locale, s.locales())
+		if !collect(&invalid, err) {
+			return user.User{}, err
+		}
+		ch.Locale = &l
+	}
+	if len(invalid.Fields) > 0 {
+		return user.User{}, &invalid
+	}
+	if ch.Name == nil && ch.Locale == nil {
+		return user.User{}, user.Invalid("name", "is required (or locale)")
 	}
 	var out user.User
-	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		u, err := s.user(ctx, p)
-		if err != nil {
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.d.Users.UpdateProfile(ctx, p.UserID(), ch); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				return domauth.ErrSessionRevoked
+			}
 			return err
 		}
-		u.Name = n
-		u.UpdatedAt = s.d.Clock.Now().UTC()
-		if err := s.d.Users.Update(ctx, u); err != nil {
-			return err
-		}
-		out = u
-		return nil
+		var err error
+		out, err = s.user(ctx, p)
+		return err
 	})
 	return out, err
+}
+
+// locales are the locales a user may choose.
+func (s *Service) locales() []string {
+	if len(s.d.Locales) == 0 {
+		return []string{user.DefaultLocale}
+	}
+	return s.d.Locales
+}
+
+// collect adds the fields of a validation error to into and reports true;
+// any other error (or none) reports whether err is nil.
+func collect(into *user.ValidationError, err error) bool {
+	var ve *user.ValidationError
+	if errors.As(err, &ve) {
+		into.Fields = append(into.Fields, ve.Fields...)
+		return true
+	}
+	return err == nil
 }
 
 // ChangePassword checks the current password, sets the new one and revokes

@@ -14,6 +14,9 @@ import (
 type RegisterInput struct {
 	Credentials
 	Name string
+	// Locale is the language of the account's mails (the adapter matched
+	// it against the supported ones); empty means user.DefaultLocale.
+	Locale string
 }
 
 // RegistrarDeps are the ports and settings of a Registrar.
@@ -82,7 +85,10 @@ func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, w
 	now := nowUTC(r.clock)
 	u := user.User{
 		ID: id.New(), Email: email, Name: name, Roles: []string{user.RoleUser},
-		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+		PasswordHash: hash, Locale: in.Locale, CreatedAt: now, UpdatedAt: now,
+	}
+	if u.Locale == "" {
+		u.Locale = user.DefaultLocale
 	}
 	var pair TokenPair
 	err = r.tx.WithinTx(ctx, func(ctx context.Context) error {

@@ -63,16 +63,45 @@ func New(limit int, window time.Duration, store Store, now func() time.Time) *Li
 // Enabled reports whether the limiter limits anything.
 func (l *Limiter) Enabled() bool { return l.limit > 0 && l.window > 0 }
 
+// Limit is the budget of one client per window (0 when off).
+func (l *Limiter) Limit() int64 { return l.limit }
+
+// Window is the length of a budget window.
+func (l *Limiter) Window() time.Duration { return l.window }
+
+// Decision is the outcome of counting one request, with what it leaves of
+// the client's budget, as far as this instance knows (the fleet's counts of
+// the last sync plus its own since).
+type Decision struct {
+	// Allowed is whether the request fits in the budget.
+	Allowed bool
+	// Remaining is what is left of the budget in this window: after the
+	// request when allowed, as it was when refused (a cheaper request may
+	// still fit).
+	Remaining int64
+	// Reset is how long until the window ends and the budget is whole again.
+	Reset time.Duration
+}
+
 // Allow counts one request from ip and reports whether it is within the
 // budget; if not, how long until the window ends.
 func (l *Limiter) Allow(ip string) (bool, time.Duration) { return l.AllowN(ip, 1) }
 
-// AllowN counts a request of weight n (a costly one counts as several) from
-// ip and reports whether it fits in the budget; if not, how long until the
-// window ends. Clients are counted by throttle.ClientKey: IPv6 by /64.
+// AllowN counts a request of weight n from ip and reports whether it fits
+// in the budget; if not, how long until the window ends.
 func (l *Limiter) AllowN(ip string, n int64) (bool, time.Duration) {
-	if !l.Enabled() {
+	d := l.Take(ip, n)
+	if d.Allowed {
 		return true, 0
+	}
+	return false, d.Reset
+}
+
+// Take counts a request of weight n (a costly one counts as several) from
+// ip and decides it. Clients are counted by throttle.ClientKey: IPv6 by /64.
+func (l *Limiter) Take(ip string, n int64) Decision {
+	if !l.Enabled() {
+		return Decision{Allowed: true}
 	}
 	// A weight above the whole budget costs the whole budget, so a small
 	// budget still admits one costly request per window.
@@ -83,11 +112,12 @@ func (l *Limiter) AllowN(ip string, n int64) (bool, time.Duration) {
 	l.roll(now)
 	key := l.key(throttle.ClientKey(ip))
 	used := l.totals[key] + l.pending[key]
+	reset := l.start.Add(l.window).Sub(now)
 	if used+n > l.limit {
-		return false, l.start.Add(l.window).Sub(now)
+		return Decision{Remaining: max(0, l.limit-used), Reset: reset}
 	}
 	l.pending[key] += n
-	return true, 0
+	return Decision{Allowed: true, Remaining: l.limit - used - n, Reset: reset}
 }
 
 // key is the counter a client is counted in: its own while there is room,

@@ -178,3 +178,41 @@ func TestAllowNWeighs(t *testing.T) {
 		t.Error("a light request was refused with budget left")
 	}
 }
+
+// Take reports what is left of the budget and when the window ends, which
+// the RateLimit header passes on; the fleet's synced counts are included.
+func TestTakeReportsRemainingAndReset(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 15, 0, time.UTC)}
+	store := newMemStore()
+	l := New(25, time.Minute, store, c.now)
+	d := l.Take("203.0.113.7", 10)
+	if !d.Allowed || d.Remaining != 15 || d.Reset != 45*time.Second {
+		t.Fatalf("first: %+v", d)
+	}
+	// Another instance spent 5 of the same client's budget.
+	other := New(25, time.Minute, store, c.now)
+	other.Take("203.0.113.7", 5)
+	if err := other.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(5 * time.Second)
+	if d = l.Take("203.0.113.7", 1); !d.Allowed || d.Remaining != 9 || d.Reset != 40*time.Second {
+		t.Fatalf("after the other instance's 5: %+v", d)
+	}
+	// Refused: the budget is what it was, and a cheaper request still fits.
+	if d = l.Take("203.0.113.7", 10); d.Allowed || d.Remaining != 9 || d.Reset != 40*time.Second {
+		t.Fatalf("refused: %+v", d)
+	}
+	if d = l.Take("203.0.113.7", 9); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("the last 9: %+v", d)
+	}
+	if l.Limit() != 25 || l.Window() != time.Minute {
+		t.Fatalf("policy %d/%s", l.Limit(), l.Window())
+	}
+	if d := New(0, time.Minute, store, c.now).Take("x", 1); !d.Allowed {
+		t.Fatal("an off limiter refused")
+	}
+}

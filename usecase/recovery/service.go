@@ -263,7 +263,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		if err := s.record(ctx, audit.PasswordReset, u.ID, meta, now); err != nil {
 			return err
 		}
-		return s.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email}, now)
+		return s.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email, Locale: u.Locale}, now)
 	})
 	if err == nil && s.d.Guard != nil {
 		// The link proved the mailbox: earlier failed guesses of this
@@ -314,7 +314,12 @@ func (s *Service) RegisteredAgain(ctx context.Context, email, ip string) error {
 		if err := s.admit(ctx, email, ip, now); err != nil {
 			return err
 		}
-		return s.queue(ctx, outbox.Message{Kind: outbox.KindAccountExists, To: email}, now)
+		// In the owner's language: the account has the address.
+		owner, err := s.d.Users.ByEmail(ctx, email)
+		if err != nil && !errors.Is(err, user.ErrNotFound) {
+			return err
+		}
+		return s.queue(ctx, outbox.Message{Kind: outbox.KindAccountExists, To: email, Locale: owner.Locale}, now)
 	}))
 }
 
@@ -344,7 +349,7 @@ func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string
 	if err := s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now); err != nil {
 		return err
 	}
-	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail}, now)
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail, Locale: u.Locale}, now)
 }
 
 // queueLink issues a token for u and queues the mail that carries it, in
@@ -360,7 +365,7 @@ func (s *Service) queueLink(ctx context.Context, u user.User, p recovery.Purpose
 			return err
 		}
 		return s.queue(ctx, outbox.Message{
-			Kind: kind, To: u.Email, Link: strings.ReplaceAll(tmpl, "{token}", raw), TTL: ttl,
+			Kind: kind, To: u.Email, Locale: u.Locale, Link: strings.ReplaceAll(tmpl, "{token}", raw), TTL: ttl,
 		}, now)
 	})
 }

@@ -47,6 +47,10 @@ test("register, login, me, refresh, sessions, reauthenticate, email change, logo
   const me = await unwrap(client.GET("/users/me"));
   assert.equal(me.name, "Ada");
   assert.deepEqual(me.roles, ["user"]);
+  assert.equal(me.locale, "en");
+  const german = await unwrap(client.PATCH("/users/me", { body: { locale: "de" } }));
+  assert.equal(german.locale, "de");
+  assert.equal(german.name, "Ada");
 
   // Refresh by the cookie register set (the jar sends it under /auth), then by the body.
   const byCookie = await unwrap(client.POST("/auth/refresh", { body: {} }));
@@ -76,4 +80,45 @@ test("register, login, me, refresh, sessions, reauthenticate, email change, logo
   const gone = await refused(unwrap(client.GET("/users/me")));
   assert.equal(gone.status, 401);
   assert.equal(gone.code, "SESSION_REVOKED");
+});
+
+// The admin API, the signing keys and the WebAuthn options, used as a strict
+// client would, with no cast: the envelopes require `data` and the WebAuthn
+// objects are typed (issue 24 item 6), or this file does not compile.
+test("admin users and keys, passkey options", async () => {
+  const adminEmail = process.env.GATEHOUSE_ADMIN_EMAIL;
+  const adminPassword = process.env.GATEHOUSE_ADMIN_PASSWORD;
+  if (adminEmail === undefined || adminPassword === undefined) throw new Error("GATEHOUSE_ADMIN_* is not set");
+  const { client, setToken } = gatehouse(base);
+  const login = await unwrap(
+    client.POST("/auth/login", { body: { email: adminEmail, password: adminPassword, refreshTokenTransport: "body" } }),
+  );
+  if ("mfaRequired" in login) throw new Error("login asked for a second factor");
+  setToken(login.accessToken);
+
+  const page = await unwrap(client.GET("/admin/users", { params: { query: { q: adminEmail, limit: 10 } } }));
+  const first = page.items[0];
+  assert.ok(first !== undefined, "the admin finds itself");
+  assert.equal(first.email, adminEmail);
+  assert.equal(page.nextCursor, null);
+  const one = await unwrap(client.GET("/admin/users/{id}", { params: { path: { id: first.id } } }));
+  assert.ok(one.roles.includes("admin"));
+  assert.equal(one.activeSessions, 1);
+
+  const keys = await unwrap(client.GET("/admin/keys"));
+  assert.ok(keys.some((k) => k.state === "active"));
+  const next = await unwrap(client.POST("/admin/keys/rotate"));
+  assert.equal(next.state, "next");
+  assert.ok(next.activatesAt !== null);
+
+  const creation = await unwrap(client.POST("/auth/passkeys/registration/options", { body: { name: "laptop" } }));
+  assert.equal(creation.rp.id, "localhost");
+  assert.equal(creation.user.name, adminEmail);
+  assert.match(creation.challenge, /^[A-Za-z0-9_-]{16,}$/);
+  assert.ok(creation.pubKeyCredParams.some((p) => p.type === "public-key" && p.alg === -8));
+  assert.equal(creation.authenticatorSelection?.residentKey, "required");
+  const request = await unwrap(client.POST("/auth/passkeys/login/options"));
+  assert.match(request.challengeId, /^[0-9a-f-]{36}$/);
+  assert.match(request.options.challenge, /^[A-Za-z0-9_-]{16,}$/);
+  assert.equal(request.options.userVerification, "required");
 });

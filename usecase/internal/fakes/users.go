@@ -85,6 +85,26 @@ func (r *Users) Update(ctx context.Context, u user.User) error {
 	return nil
 }
 
+// UpdateProfile writes only the fields ch sets, and updatedAt, as the
+// persistence adapter does.
+func (r *Users) UpdateProfile(ctx context.Context, id string, ch account.ProfileChange) error {
+	s := r.s
+	defer s.access(ctx)()
+	u, ok := s.st.users[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	if ch.Name != nil {
+		u.Name = *ch.Name
+	}
+	if ch.Locale != nil {
+		u.Locale = *ch.Locale
+	}
+	u.UpdatedAt = ch.UpdatedAt
+	s.st.users[id] = copyUser(u)
+	return nil
+}
+
 // Delete removes the account with its sessions and refresh tokens (the
 // database cascades). Security events are kept.
 func (r *Users) Delete(ctx context.Context, id string) error {
