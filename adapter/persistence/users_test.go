@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -30,16 +32,19 @@ func TestUserCreateFindUpdateDelete(t *testing.T) {
 		}
 		equal(t, "ByEmail", got, normUser(u))
 
-		u.Email, u.Name, u.Roles = "ada.l@example.com", "Ada L", []string{"user", "admin"}
-		u.PasswordHash, u.UpdatedAt = "$argon2id$new", base.Add(time.Hour)
-		if err := s.users.Update(ctx, u); err != nil {
+		later := base.Add(time.Hour)
+		if err := s.users.SetEmail(ctx, u.ID, "ada.l@example.com", true, later); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.users.SetName(ctx, u.ID, "Ada L", later); err != nil {
+			t.Fatal(err)
+		}
+		u.Email, u.Name, u.EmailVerified, u.UpdatedAt = "ada.l@example.com", "Ada L", true, later
 		got, err = s.users.ByEmail(ctx, "ada.l@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
-		equal(t, "after Update", got, normUser(u))
+		equal(t, "after SetEmail and SetName", got, normUser(u))
 		if _, err := s.users.ByEmail(ctx, "ada@example.com"); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("old email: err = %v, want ErrNotFound", err)
 		}
@@ -53,8 +58,14 @@ func TestUserCreateFindUpdateDelete(t *testing.T) {
 		if err := s.users.Delete(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("second Delete: err = %v, want ErrNotFound", err)
 		}
-		if err := s.users.Update(ctx, u); !errors.Is(err, user.ErrNotFound) {
-			t.Fatalf("Update of a deleted user: err = %v, want ErrNotFound", err)
+		if err := s.users.SetName(ctx, u.ID, "Gone", base); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("SetName of a deleted user: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.SetPassword(ctx, u.ID, "$argon2id$x", 0, base); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("SetPassword of a deleted user: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.UpgradeHash(ctx, u.ID, "$argon2id$x", 0); err != nil {
+			t.Fatalf("UpgradeHash of a deleted user: err = %v, want nothing done", err)
 		}
 		for _, bad := range []string{"", "not-a-uuid", "0B6F6C1E-4C7A-4F1E-9A53-2C1D0E6B7A10"} {
 			if _, err := s.users.ByID(ctx, bad); !errors.Is(err, user.ErrNotFound) {
@@ -72,9 +83,8 @@ func TestUserDuplicateEmail(t *testing.T) {
 			t.Fatalf("Create: err = %v, want ErrEmailTaken", err)
 		}
 		other := mustCreateUser(t, s, "other@example.com")
-		other.Email = "taken@example.com"
-		if err := s.users.Update(ctx, other); !errors.Is(err, user.ErrEmailTaken) {
-			t.Fatalf("Update: err = %v, want ErrEmailTaken", err)
+		if err := s.users.SetEmail(ctx, other.ID, "taken@example.com", false, base); !errors.Is(err, user.ErrEmailTaken) {
+			t.Fatalf("SetEmail: err = %v, want ErrEmailTaken", err)
 		}
 		// The database refuses an email the domain forgot to normalize.
 		if err := s.users.Create(ctx, newUser("Upper@example.com")); err == nil || errors.Is(err, user.ErrEmailTaken) {
@@ -144,6 +154,82 @@ func TestUserRolesRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			equal(t, "roles", got.Roles, v.Roles)
+		}
+	})
+}
+
+// TestUserWritesChangeOnlyTheirFields: every write of an account changes
+// the columns of its operation and nothing else, so it cannot undo a
+// change another request committed after the caller read the account
+// (issue 21 item 2). The stale copy below stands for a read made before
+// two hashes; an administrator's changes land in between.
+func TestUserWritesChangeOnlyTheirFields(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		stale := mustCreateUser(t, s, "fields@example.com")
+		admin := persistence.NewAdminDirectory(s.db)
+		now := base.Add(time.Minute)
+		changed, err := admin.UpdateAdmin(ctx, stale.ID, func(u *user.User) error {
+			u.Roles, u.Disabled, u.Name, u.UpdatedAt = []string{"auditor"}, true, "Renamed", now
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed.CredentialVersion != stale.CredentialVersion+1 {
+			t.Fatalf("disabling moved the credential version %d -> %d, want +1", stale.CredentialVersion, changed.CredentialVersion)
+		}
+		after := func(what string) user.User {
+			t.Helper()
+			u, err := s.users.ByID(ctx, stale.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(u.Roles, []string{"auditor"}) || !u.Disabled {
+				t.Fatalf("after %s: roles %v, disabled %v: the administrator's change was undone", what, u.Roles, u.Disabled)
+			}
+			return u
+		}
+
+		// A password proven against the stale version lost the race to the
+		// disable (which bumped it): nothing is written.
+		if err := s.users.SetPassword(ctx, stale.ID, "$argon2id$stale", stale.CredentialVersion, now); !errors.Is(err, user.ErrCredentialChanged) {
+			t.Fatalf("SetPassword with a stale version: err = %v, want ErrCredentialChanged", err)
+		}
+		if err := s.users.UpgradeHash(ctx, stale.ID, "$argon2id$stale", stale.CredentialVersion); err != nil {
+			t.Fatal(err)
+		}
+		if u := after("stale password writes"); u.PasswordHash != stale.PasswordHash || u.Name != "Renamed" {
+			t.Fatalf("a stale password write changed the hash to %q (name %q)", u.PasswordHash, u.Name)
+		}
+
+		if err := s.users.SetPassword(ctx, stale.ID, "$argon2id$new", changed.CredentialVersion, now); err != nil {
+			t.Fatal(err)
+		}
+		u := after("SetPassword")
+		if u.PasswordHash != "$argon2id$new" || u.CredentialVersion != changed.CredentialVersion+1 || u.Name != "Renamed" {
+			t.Fatalf("after SetPassword: %+v", u)
+		}
+		if err := s.users.UpgradeHash(ctx, stale.ID, "$argon2id$upgraded", u.CredentialVersion); err != nil {
+			t.Fatal(err)
+		}
+		if v := after("UpgradeHash"); v.PasswordHash != "$argon2id$upgraded" || v.CredentialVersion != u.CredentialVersion || !v.UpdatedAt.Equal(u.UpdatedAt) {
+			t.Fatalf("after UpgradeHash: %+v (before %+v)", v, u)
+		}
+		if err := s.users.SetName(ctx, stale.ID, "Ada", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.SetEmail(ctx, stale.ID, "moved@example.com", false, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.MarkEmailVerified(ctx, stale.ID, "fields@example.com", now); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("MarkEmailVerified of a left address: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.MarkEmailVerified(ctx, stale.ID, "moved@example.com", now); err != nil {
+			t.Fatal(err)
+		}
+		if v := after("SetName, SetEmail, MarkEmailVerified"); v.Name != "Ada" || v.Email != "moved@example.com" || !v.EmailVerified || v.PasswordHash != "$argon2id$upgraded" {
+			t.Fatalf("after the profile writes: %+v", v)
 		}
 	})
 }

@@ -22,16 +22,23 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository stores accounts.
+// UserRepository stores accounts. Each write changes only the fields its
+// operation changes, so it never undoes another request's change made
+// between the caller's read and its write; user.ErrNotFound when the
+// account is gone.
 type UserRepository interface {
 	ByID(ctx context.Context, id string) (user.User, error)
-	// Update writes the mutable fields; user.ErrEmailTaken, user.ErrNotFound.
-	Update(ctx context.Context, u user.User) error
+	// SetName writes the display name.
+	SetName(ctx context.Context, id, name string, now time.Time) error
+	// SetPassword stores a new hash and increments the credential version
+	// (so no session proven with the old credential can start after it),
+	// only while the version is still proven; user.ErrCredentialChanged
+	// otherwise.
+	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+	// SetEmail moves the account to an address; user.ErrEmailTaken.
+	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
 	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
-	// BumpCredential increments the account's credential version, so no
-	// session proven with the old credential can start after it.
-	BumpCredential(ctx context.Context, id string) error
 }
 
 // SessionRevoker ends sessions.

@@ -81,17 +81,15 @@ func (s *Service) UpdateName(ctx context.Context, p domauth.Principal, name stri
 	}
 	var out user.User
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		u, err := s.user(ctx, p)
+		err := s.d.Users.SetName(ctx, p.UserID(), n, s.d.Clock.Now().UTC())
+		if errors.Is(err, user.ErrNotFound) {
+			return domauth.ErrSessionRevoked
+		}
 		if err != nil {
 			return err
 		}
-		u.Name = n
-		u.UpdatedAt = s.d.Clock.Now().UTC()
-		if err := s.d.Users.Update(ctx, u); err != nil {
-			return err
-		}
-		out = u
-		return nil
+		out, err = s.user(ctx, p)
+		return err
 	})
 	return out, err
 }
@@ -143,15 +141,20 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	defer s.forget(u.ID)
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.d.Clock.Now().UTC()
-		u.PasswordHash = hash
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
-			return err
+		// The hash and the credential version only, and only if the
+		// credential is still the one just proven: the account was read
+		// before two hashes, and anything else changed meanwhile (roles, a
+		// disable, the address) stays as it was committed. The statement
+		// holds the row: a login that proved the old password now either
+		// sees the new version or has its session committed in time for
+		// the revocation below.
+		err := s.d.Users.SetPassword(ctx, u.ID, hash, u.CredentialVersion, now)
+		if errors.Is(err, user.ErrCredentialChanged) {
+			// Another change or a reset won meanwhile: what was proven is
+			// no longer the current password.
+			return user.Invalid("currentPassword", "is not the current password")
 		}
-		// After the update, which holds the row: a login that proved the old
-		// password now either sees the new version or has its session
-		// committed in time for the revocation below.
-		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+		if err != nil {
 			return err
 		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
@@ -189,7 +192,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 		// The new address is unproven until its link is opened.
 		u.EmailVerified = false
 		u.UpdatedAt = s.d.Clock.Now().UTC()
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		if err := s.d.Users.SetEmail(ctx, u.ID, u.Email, false, u.UpdatedAt); err != nil {
 			return err
 		}
 		if s.d.Mail != nil {

@@ -311,3 +311,59 @@ func TestChangesEvictTheSessionCache(t *testing.T) {
 		}
 	}
 }
+
+// TestLastAdminStays: nobody, the command line included, can take the
+// admin role from the last enabled administrator, disable them or delete
+// them (ErrLastAdmin, a FORBIDDEN); with a second one it works. An
+// administrator demoted meanwhile (the account as it is now, under the
+// lock) acts no more, even with the principal loaded before.
+func TestLastAdminStays(t *testing.T) {
+	e := newEnv(t)
+	rootID := e.root.Principal.UserID()
+	yes := true
+	refused := map[string]error{}
+	_, refused["demote"] = e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Roles: []string{"user"}})
+	_, refused["disable"] = e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes})
+	refused["delete"] = e.svc.Delete(e.ctx, admin.CLIActor, rootID)
+	_, refused["set-roles"] = e.svc.SetRolesByEmail(e.ctx, admin.CLIActor, "root@example.com", []string{"user"})
+	for what, err := range refused {
+		if !errors.Is(err, domauth.ErrLastAdmin) || !errors.Is(err, domauth.ErrForbidden) {
+			t.Errorf("%s of the last admin: %v", what, err)
+		}
+	}
+	if u, _ := e.store.User(rootID); !u.ActiveAdmin() {
+		t.Fatalf("the last admin was changed: %+v", u)
+	}
+	// Ada becomes the second administrator: now root can be demoted, by
+	// her, and then she is the last one.
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user", "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	ada, _ := e.store.User(e.ada.ID)
+	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: ada.ID}, User: ada}}
+	if _, err := e.svc.Update(e.ctx, adaActor, rootID, admin.Patch{Roles: []string{"user"}}); err != nil {
+		t.Fatalf("demote one of two admins: %v", err)
+	}
+	// Root's principal still says admin (loaded before): refused, since the
+	// account under the lock no longer is one.
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("a demoted admin demoting the last one: %v", err)
+	}
+	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("a demoted admin deleting: %v", err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+		t.Fatalf("disable the last admin: %v", err)
+	}
+	// A disabled admin does not count: re-granting root and disabling her
+	// leaves root; disabling root then is refused.
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+		t.Fatalf("disable the last enabled admin: %v", err)
+	}
+}

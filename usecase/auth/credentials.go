@@ -105,21 +105,16 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u 
 
 // upgradeHash re-hashes a password whose stored hash used other parameters.
 // A failure only delays the upgrade to the next login, so it is not fatal.
+// The store writes the hash alone, and only while the credential is the one
+// just proven: never over a password change that committed meanwhile, and
+// never over another column (an administrator's role change made during
+// the two hashes stays).
 func (c passwordCheck) upgradeHash(ctx context.Context, u user.User, plain string) {
 	hash, err := c.hasher.Hash(ctx, plain)
 	if err != nil {
 		return
 	}
-	u.PasswordHash = hash
-	u.UpdatedAt = nowUTC(c.clock)
-	// Only while the credential is the one just proven: never over a
-	// password change that committed meanwhile.
-	_ = c.tx.WithinTx(ctx, func(ctx context.Context) error {
-		if v, err := c.users.LockCredential(ctx, u.ID); err != nil || v != u.CredentialVersion {
-			return err
-		}
-		return c.users.Update(ctx, u)
-	})
+	_ = c.users.UpgradeHash(ctx, u.ID, hash, u.CredentialVersion)
 }
 
 // factorProof checks and consumes an account's code or recovery code in the

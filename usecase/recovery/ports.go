@@ -27,14 +27,21 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository reads and updates accounts.
+// UserRepository reads and updates accounts, each write changing only
+// its own fields.
 type UserRepository interface {
 	ByEmail(ctx context.Context, email string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
-	Update(ctx context.Context, u user.User) error
-	// BumpCredential increments the account's credential version, so no
-	// session proven with the old password can start after a reset.
-	BumpCredential(ctx context.Context, id string) error
+	// SetPassword stores a new hash and increments the credential version
+	// (so no session proven with the old password can start after a
+	// reset), only while the version is still proven;
+	// user.ErrCredentialChanged otherwise.
+	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+	// MarkEmailVerified records the address email proven, only while the
+	// account has it; user.ErrNotFound otherwise.
+	MarkEmailVerified(ctx context.Context, id, email string, now time.Time) error
+	// SetEmail moves the account to an address; user.ErrEmailTaken.
+	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
 }
 
 // PasswordGuard throttles password-hashing attempts per account and client,

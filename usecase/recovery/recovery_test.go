@@ -44,10 +44,34 @@ func (u *users) ByID(_ context.Context, id string) (user.User, error) {
 	}
 	return x, nil
 }
-func (u *users) Update(_ context.Context, x user.User) error { u.byID[x.ID] = x; return nil }
-func (u *users) BumpCredential(_ context.Context, id string) error {
-	x := u.byID[id]
+func (u *users) SetPassword(_ context.Context, id, hash string, proven int64, now time.Time) error {
+	x, ok := u.byID[id]
+	switch {
+	case !ok:
+		return user.ErrNotFound
+	case x.CredentialVersion != proven:
+		return user.ErrCredentialChanged
+	}
+	x.PasswordHash, x.UpdatedAt = hash, now
 	x.CredentialVersion++
+	u.byID[id] = x
+	return nil
+}
+func (u *users) MarkEmailVerified(_ context.Context, id, email string, now time.Time) error {
+	x, ok := u.byID[id]
+	if !ok || x.Email != email {
+		return user.ErrNotFound
+	}
+	x.EmailVerified, x.UpdatedAt = true, now
+	u.byID[id] = x
+	return nil
+}
+func (u *users) SetEmail(_ context.Context, id, email string, verified bool, now time.Time) error {
+	x, ok := u.byID[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	x.Email, x.EmailVerified, x.UpdatedAt = email, verified, now
 	u.byID[id] = x
 	return nil
 }

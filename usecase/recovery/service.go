@@ -131,11 +131,14 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		if u.EmailVerified {
 			return nil
 		}
-		u.EmailVerified = true
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		if err := s.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				// The account left the address since the read above.
+				return recovery.ErrLinkInvalid
+			}
 			return err
 		}
+		u.EmailVerified, u.UpdatedAt = true, now
 		out = u
 		return s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
 	})
@@ -234,17 +237,22 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		if err != nil {
 			return err
 		}
-		u.PasswordHash = encoded
-		// The link reached the address, which proves it as well as a
-		// verification link would.
-		u.EmailVerified = true
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		// A reset is a credential change (the version moves with the hash):
+		// a login that proved the old password and is about to start its
+		// session must not succeed.
+		err = s.d.Users.SetPassword(ctx, u.ID, encoded, u.CredentialVersion, now)
+		if errors.Is(err, user.ErrCredentialChanged) {
+			return recovery.ErrLinkInvalid
+		}
+		if err != nil {
 			return err
 		}
-		// A reset is a credential change: a login that proved the old
-		// password and is about to start its session must not succeed.
-		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+		// The link reached the address, which proves it as well as a
+		// verification link would.
+		if err := s.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				return recovery.ErrLinkInvalid
+			}
 			return err
 		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonPasswordReset, now); err != nil {
