@@ -21,7 +21,10 @@ type AdminDirectory struct {
 	*UserRepository
 }
 
-var _ admin.Directory = (*AdminDirectory)(nil)
+var (
+	_ admin.Directory = (*AdminDirectory)(nil)
+	_ admin.Factors   = (*AdminDirectory)(nil)
+)
 
 // NewAdminDirectory returns an AdminDirectory on db.
 func NewAdminDirectory(db *gorm.DB) *AdminDirectory {
@@ -152,6 +155,21 @@ func (d *AdminDirectory) LockAdmins(ctx context.Context) ([]string, error) {
 		return nil, wrapErr("lock admins", err)
 	}
 	return ids, nil
+}
+
+// HasSecondFactor implements admin.Factors: whether the account has a
+// confirmed TOTP factor, the factor whose code makes a token aal2.
+func (d *AdminDirectory) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	if !id.Valid(userID) {
+		return false, nil
+	}
+	var n []int
+	err := conn(ctx, d.db).Raw(`SELECT 1 FROM totp_factors
+		WHERE user_id = ? AND confirmed_at IS NOT NULL AND secret IS NOT NULL`, userID).Scan(&n).Error
+	if err != nil {
+		return false, wrapErr("second factor", err)
+	}
+	return len(n) > 0, nil
 }
 
 // Facts implements admin.Directory in four grouped queries for a whole

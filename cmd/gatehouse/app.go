@@ -205,8 +205,9 @@ func newAdminService(d adminDeps) *admin.Service {
 	return admin.NewService(admin.Deps{
 		Users: d.Directory, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Clock: d.Clock, Hasher: d.Hasher, Keys: d.Tokens, Notifier: warnNotifier{d.Log},
-		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
-		Cache:  d.Live,
+		StepUp:  &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Factors: d.Directory,
+		Cache:   d.Live,
 	})
 }
 

@@ -367,3 +367,62 @@ func TestLastAdminStays(t *testing.T) {
 		t.Fatalf("disable the last enabled admin: %v", err)
 	}
 }
+
+// factors says which accounts have a second factor.
+type factors map[string]bool
+
+func (f factors) HasSecondFactor(_ context.Context, userID string) (bool, error) {
+	return f[userID], nil
+}
+
+// TestWritesNeedAAL2WithASecondFactor: once an administrator's account has
+// a second factor, every administrative write needs a token that proved it
+// (aal2), as changing one's own factors does: a fresh aal1 token (the
+// password alone, or a session older than the factor) is refused with
+// ErrSecondFactorRequired and changes nothing. Without a factor aal1 is
+// enough; the command line is exempt.
+func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
+	e := newEnv(t)
+	f := factors{}
+	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
+		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
+	aal1 := e.root
+	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), domauth.AAL1
+	aal2 := aal1
+	aal2.Principal.Claims.AAL = domauth.AAL2
+	name := "Countess"
+	writes := func(a admin.Actor) map[string]error {
+		calls := map[string]error{}
+		_, calls["update"] = svc.Update(e.ctx, a, e.ada.ID, admin.Patch{Name: &name})
+		calls["revoke"] = svc.RevokeSessions(e.ctx, a, e.ada.ID)
+		_, calls["rotate"] = svc.RotateKey(e.ctx, a)
+		calls["authorize"] = svc.AuthorizeWrite(e.ctx, a)
+		return calls
+	}
+	// No factor: aal1 passes the rule (rotate fails later: no key store).
+	if err := svc.AuthorizeWrite(e.ctx, aal1); err != nil {
+		t.Fatalf("aal1 without a factor: %v", err)
+	}
+	f[e.root.Principal.UserID()] = true
+	for what, err := range writes(aal1) {
+		if !errors.Is(err, domauth.ErrSecondFactorRequired) {
+			t.Errorf("%s with an aal1 token and a second factor: %v", what, err)
+		}
+	}
+	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+		t.Errorf("delete with an aal1 token: %v", err)
+	}
+	if u, _ := e.store.User(e.ada.ID); u.Name == name {
+		t.Fatal("a refused update was made")
+	}
+	if err := svc.AuthorizeWrite(e.ctx, aal2); err != nil {
+		t.Fatalf("aal2: %v", err)
+	}
+	if _, err := svc.Update(e.ctx, aal2, e.ada.ID, admin.Patch{Name: &name}); err != nil {
+		t.Fatalf("update with aal2: %v", err)
+	}
+	if err := svc.AuthorizeWrite(e.ctx, admin.CLIActor); err != nil {
+		t.Fatalf("command line: %v", err)
+	}
+}

@@ -49,6 +49,14 @@ type Directory interface {
 	Facts(ctx context.Context, ids []string, now time.Time) (map[string]Facts, error)
 }
 
+// Factors tells whether an administrator's account has a second factor,
+// which raises the bar of administrative writes to aal2.
+type Factors interface {
+	// HasSecondFactor reports whether the account has an active factor
+	// whose code makes a token aal2 (a confirmed TOTP).
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
+}
+
 // Facts are the per-account figures of the admin view.
 type Facts struct {
 	ActiveSessions int

@@ -35,6 +35,11 @@ type Deps struct {
 	// any caller gets it, not only the routes that declare it. The command
 	// line has no token and is exempt.
 	StepUp *domauth.StepUpPolicy
+	// Factors, when set with StepUp, adds aal2 to that rule for an
+	// administrator whose account has a second factor: a stolen password
+	// (or a session that never proved the factor) must not be enough to
+	// change other accounts.
+	Factors Factors
 }
 
 // Service runs the administration use cases.
@@ -71,16 +76,30 @@ func (a Actor) authorize() error {
 	return domauth.ErrForbidden
 }
 
-// authorizeSensitive is authorize plus, for a signed-in caller, the
-// step-up rule (see Deps.StepUp).
-func (s *Service) authorizeSensitive(a Actor) error {
+// AuthorizeWrite applies the rule of every administrative write to a: the
+// command line, or an administrator with a fresh token, aal2 when their
+// account has a second factor (see Deps.StepUp and Deps.Factors). The
+// writes check it themselves; the routes call it first, to answer before
+// reading a body.
+func (s *Service) AuthorizeWrite(ctx context.Context, a Actor) error {
 	if err := a.authorize(); err != nil {
 		return err
 	}
 	if a.CLI || s.d.StepUp == nil {
 		return nil
 	}
-	return s.d.StepUp.Check(a.Principal.Claims, s.now())
+	now := s.now()
+	if err := s.d.StepUp.Check(a.Principal.Claims, now); err != nil {
+		return err
+	}
+	if s.d.Factors == nil {
+		return nil
+	}
+	has, err := s.d.Factors.HasSecondFactor(ctx, a.Principal.UserID())
+	if err != nil {
+		return err
+	}
+	return s.d.StepUp.CheckAAL2(a.Principal.Claims, has, now)
 }
 
 // View is an account as administrators see it.
@@ -172,7 +191,7 @@ type Patch struct {
 // role from the last enabled administrator or disable them (domauth.ErrLastAdmin),
 // so there is always a way back in.
 func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (View, error) {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return View{}, err
 	}
 	var errs []error
@@ -301,7 +320,7 @@ func (s *Service) forget(userID string) {
 
 // RevokeSessions ends every session of the account.
 func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) error {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return err
 	}
 	var ev audit.Event
@@ -326,7 +345,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) er
 // Delete removes the account with its sessions; its events stay, scrubbed
 // of client data, with the deletion recorded. Not oneself (ErrForbidden).
 func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return err
 	}
 	if !a.CLI && userID == a.Principal.UserID() {
@@ -447,7 +466,7 @@ func (s *Service) Keys(ctx context.Context, a Actor) ([]domauth.KeyStatus, error
 // RotateKey adds the next signing key (published now, signing after the
 // publish-ahead time).
 func (s *Service) RotateKey(ctx context.Context, a Actor) (domauth.KeyStatus, error) {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return domauth.KeyStatus{}, err
 	}
 	k, err := s.d.Keys.Rotate(ctx)

@@ -2038,7 +2038,8 @@ type ClientInterface interface {
 
 	// AdminRotateKey Add the next signing key (admin, fresh)
 	//
-	// **Requires fresh authentication.** A new key is published now and starts signing
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+	// key is published now and starts signing
 	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 	//
@@ -2056,9 +2057,10 @@ type ClientInterface interface {
 
 	// AdminDeleteUser Delete an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** The account and its sessions are gone; its
-	// security events stay (without client data) with an `admin_user_deleted` event.
-	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// account and its sessions are gone; its security events stay (without client data)
+	// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+	// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 	//
 	// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
 	AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2073,13 +2075,17 @@ type ClientInterface interface {
 
 	// AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2088,13 +2094,17 @@ type ClientInterface interface {
 
 	// AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2103,9 +2113,9 @@ type ClientInterface interface {
 
 	// AdminRevokeSessions Revoke every session of an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** Every access token of the account gets
-	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-	// `REFRESH_TOKEN_INVALID`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+	// access token of the account gets `SESSION_REVOKED` on its next use, on every
+	// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 	//
 	// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
 	AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2897,7 +2907,8 @@ func (c *Client) AdminListKeys(ctx context.Context, reqEditors ...RequestEditorF
 
 // AdminRotateKey Add the next signing key (admin, fresh)
 //
-// **Requires fresh authentication.** A new key is published now and starts signing
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+// key is published now and starts signing
 // `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 // from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 //
@@ -2935,9 +2946,10 @@ func (c *Client) AdminSearchUsers(ctx context.Context, params *AdminSearchUsersP
 
 // AdminDeleteUser Delete an account (admin, fresh)
 //
-// **Requires fresh authentication.** The account and its sessions are gone; its
-// security events stay (without client data) with an `admin_user_deleted` event.
-// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// account and its sessions are gone; its security events stay (without client data)
+// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 //
 // Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
 func (c *Client) AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2972,13 +2984,17 @@ func (c *Client) AdminGetUser(ctx context.Context, id AdminUserID, reqEditors ..
 
 // AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2997,13 +3013,17 @@ func (c *Client) AdminUpdateUserWithBody(ctx context.Context, id AdminUserID, co
 
 // AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3022,9 +3042,9 @@ func (c *Client) AdminUpdateUser(ctx context.Context, id AdminUserID, body Admin
 
 // AdminRevokeSessions Revoke every session of an account (admin, fresh)
 //
-// **Requires fresh authentication.** Every access token of the account gets
-// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-// `REFRESH_TOKEN_INVALID`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+// access token of the account gets `SESSION_REVOKED` on its next use, on every
+// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 //
 // Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
 func (c *Client) AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6104,7 +6124,8 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
 	//
-	// **Requires fresh authentication.** A new key is published now and starts signing
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+	// key is published now and starts signing
 	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 	//
@@ -6126,9 +6147,10 @@ type ClientWithResponsesInterface interface {
 
 	// AdminDeleteUserWithResponse Delete an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** The account and its sessions are gone; its
-	// security events stay (without client data) with an `admin_user_deleted` event.
-	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// account and its sessions are gone; its security events stay (without client data)
+	// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+	// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6147,13 +6169,17 @@ type ClientWithResponsesInterface interface {
 
 	// AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6162,13 +6188,17 @@ type ClientWithResponsesInterface interface {
 
 	// AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6177,9 +6207,9 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** Every access token of the account gets
-	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-	// `REFRESH_TOKEN_INVALID`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+	// access token of the account gets `SESSION_REVOKED` on its next use, on every
+	// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13265,7 +13295,8 @@ func (c *ClientWithResponses) AdminListKeysWithResponse(ctx context.Context, req
 
 // AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
 //
-// **Requires fresh authentication.** A new key is published now and starts signing
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+// key is published now and starts signing
 // `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 // from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 //
@@ -13299,9 +13330,10 @@ func (c *ClientWithResponses) AdminSearchUsersWithResponse(ctx context.Context, 
 
 // AdminDeleteUserWithResponse Delete an account (admin, fresh)
 //
-// **Requires fresh authentication.** The account and its sessions are gone; its
-// security events stay (without client data) with an `admin_user_deleted` event.
-// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// account and its sessions are gone; its security events stay (without client data)
+// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13332,13 +13364,17 @@ func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, id A
 
 // AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13353,13 +13389,17 @@ func (c *ClientWithResponses) AdminUpdateUserWithBodyWithResponse(ctx context.Co
 
 // AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13374,9 +13414,9 @@ func (c *ClientWithResponses) AdminUpdateUserWithResponse(ctx context.Context, i
 
 // AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
 //
-// **Requires fresh authentication.** Every access token of the account gets
-// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-// `REFRESH_TOKEN_INVALID`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+// access token of the account gets `SESSION_REVOKED` on its next use, on every
+// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
