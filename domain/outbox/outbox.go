@@ -20,18 +20,33 @@ const (
 	// KindAccountExists tells the owner of an address that someone tried to
 	// register it again (no link).
 	KindAccountExists Kind = "account_exists"
-	// KindResetRequested is not a mail: it is a forgot-password request,
-	// which delivery turns into a reset mail when the address has an
-	// account and drops otherwise. Queuing the request rather than deciding
-	// at once makes the request do the same work for every address.
+)
+
+// The kinds of request the outbox holds instead of a mail with a link.
+// Delivery turns each into its mail at send time: it issues the token then,
+// stores its hash and renders the link in memory, so the outbox never holds
+// a link or a token a copy of the database could use (issue 21 item 6).
+// Rows of the link kinds above written before that (migration 00010 blanks
+// their links) are delivered the same way.
+const (
+	// KindVerifyRequested asks for a verification link to UserID's address
+	// To, sent only while the account still has that address unverified.
+	KindVerifyRequested Kind = "verify_requested"
+	// KindResetRequested is a forgot-password request for the address To:
+	// delivery sends a reset link when the address has an enabled account
+	// and drops it otherwise. Queuing the request rather than deciding at
+	// once makes the request do the same work for every address.
 	KindResetRequested Kind = "reset_requested"
 )
 
-// Message is one queued mail. Link and TTL are empty for notices.
+// Message is one queued mail or request. Link and TTL are set at send time
+// only, in memory: the outbox never stores a link.
 type Message struct {
-	ID        string
-	Kind      Kind
-	To        string
+	ID   string
+	Kind Kind
+	To   string
+	// UserID is the account a link is for, when it is known at queue time.
+	UserID    string
 	Link      string
 	TTL       time.Duration
 	CreatedAt time.Time

@@ -68,13 +68,17 @@ type TokenStore interface {
 	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
 	// DeleteForUser deletes userID's unused tokens of purpose p.
 	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+	// Supersede deletes userID's unused tokens of purpose p but the one
+	// with hash keep: a newer link replaces the older.
+	Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error
 	// PurgeExpired deletes tokens that expired before now.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // Outbox is the transactional mail outbox.
 type Outbox interface {
-	// Enqueue stores m in the caller's transaction, due at due.
+	// Enqueue stores m in the caller's transaction, due at due. It refuses
+	// a message with a link: links are made at send time, never stored.
 	Enqueue(ctx context.Context, m outbox.Message, due time.Time) error
 	// Claim takes up to limit due messages for this instance until
 	// now+lease, counting an attempt on each; no other instance claims them
@@ -84,7 +88,7 @@ type Outbox interface {
 	Delivered(ctx context.Context, id string) error
 	// Retry releases the claim and makes the message due again at at.
 	Retry(ctx context.Context, id string, at time.Time, reason string) error
-	// GiveUp marks the message failed for good and forgets its link.
+	// GiveUp marks the message failed for good.
 	GiveUp(ctx context.Context, id, reason string) error
 }
 

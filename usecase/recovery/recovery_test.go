@@ -99,6 +99,14 @@ func (s *tokens) DeleteForUser(_ context.Context, id string, p domrec.Purpose) e
 	}
 	return nil
 }
+func (s *tokens) Supersede(_ context.Context, id string, p domrec.Purpose, keep [32]byte) error {
+	for h, t := range s.m {
+		if t.UserID == id && t.Purpose == p && h != keep {
+			delete(s.m, h)
+		}
+	}
+	return nil
+}
 func (s *tokens) PurgeExpired(context.Context, time.Time) (int, error) { return 0, nil }
 
 type row struct {
@@ -111,6 +119,9 @@ type row struct {
 type box struct{ rows []*row }
 
 func (b *box) Enqueue(_ context.Context, m outbox.Message, due time.Time) error {
+	if m.Link != "" {
+		return errors.New("the outbox never stores a link")
+	}
 	b.rows = append(b.rows, &row{m: m, due: due})
 	return nil
 }
@@ -252,11 +263,8 @@ func (f *fixture) requestReset(t *testing.T, email string) []outbox.Message {
 		t.Fatal(err)
 	}
 	before := len(f.sender.sent)
-	// The request is resolved on one run, the mail it queued sent on the next.
-	for range 2 {
-		if _, err := f.svc.DeliverDue(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := f.svc.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	return f.sender.sent[before:]
 }
@@ -369,5 +377,122 @@ func TestForgotPasswordDisabledAccountSendsNothing(t *testing.T) {
 	f.users.byID[ada.ID] = ada
 	if sent := f.requestReset(t, ada.Email); len(sent) != 1 {
 		t.Fatalf("enabled again: sent %d mails; want 1", len(sent))
+	}
+}
+
+// TestLinksAreMadeAtSendTime (issue 21 item 6): what the outbox holds for a
+// verification or reset mail carries no link; the token is made when the
+// mail is sent, stored only as its hash, and a failed attempt leaves no
+// token behind (the next attempt makes a new one, which works).
+func TestLinksAreMadeAtSendTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.svc.Registered(ctx, f.ada); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ForgotPassword(ctx, f.ada.Email, recovery.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.box.rows) != 2 || len(f.tokens.m) != 0 {
+		t.Fatalf("queued %d rows and %d tokens; want 2 requests and no token yet", len(f.box.rows), len(f.tokens.m))
+	}
+	f.sender.err = errors.New("421 try later")
+	if _, err := f.svc.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tokens.m) != 0 {
+		t.Fatalf("%d tokens left by failed attempts", len(f.tokens.m))
+	}
+	for _, r := range f.box.rows {
+		if r.m.Link != "" {
+			t.Fatalf("a queued row holds a link: %+v", r.m)
+		}
+	}
+	f.sender.err = nil
+	f.clock.t = f.clock.t.Add(time.Hour)
+	if n, err := f.svc.DeliverDue(ctx); err != nil || n != 2 {
+		t.Fatalf("delivered %d, %v", n, err)
+	}
+	var verify, reset string
+	for _, m := range f.sender.sent {
+		switch m.Kind {
+		case outbox.KindVerifyEmail:
+			verify = tokenOf(t, m)
+		case outbox.KindPasswordReset:
+			reset = tokenOf(t, m)
+		}
+	}
+	if len(f.tokens.m) != 2 || verify == "" || reset == "" {
+		t.Fatalf("sent %+v with %d tokens stored", f.sender.sent, len(f.tokens.m))
+	}
+	if u, err := f.svc.Verify(ctx, verify); err != nil || !u.EmailVerified {
+		t.Fatalf("verify with the link made at send time: %+v %v", u, err)
+	}
+	if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); err != nil {
+		t.Fatalf("reset with the link made at send time: %v", err)
+	}
+}
+
+// TestResetLinkDies (issue 21 item 7): a reset link stops working when the
+// password changes by another path, when the address changes, and when a
+// newer reset link has been sent.
+func TestResetLinkDies(t *testing.T) {
+	ctx := context.Background()
+	t.Run("password change", func(t *testing.T) {
+		f := newFixture(t)
+		tok := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset after a password change: %v", err)
+		}
+		if f.users.byID[f.ada.ID].PasswordHash != "hash:changed" {
+			t.Fatal("the old link reset the password")
+		}
+	})
+	t.Run("address change", func(t *testing.T) {
+		f := newFixture(t)
+		tok := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.users.SetEmail(ctx, f.ada.ID, "ada@example.org", false, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset after an address change: %v", err)
+		}
+	})
+	t.Run("newer link", func(t *testing.T) {
+		f := newFixture(t)
+		older := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		newer := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.svc.ResetPassword(ctx, older, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset with the older of two links: %v", err)
+		}
+		if err := f.svc.ResetPassword(ctx, newer, "a new long password", recovery.Meta{}); err != nil {
+			t.Fatalf("reset with the newer link: %v", err)
+		}
+	})
+}
+
+// TestQueuedBeforeTheUpgrade: a reset mail queued by a version that stored
+// its link (migration 00010 blanks it; the row names no account) is still
+// delivered, with a link made at send time for the account that has the
+// address, and that link works.
+func TestQueuedBeforeTheUpgrade(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.box.Enqueue(ctx, outbox.Message{ID: "00000000-0000-4000-8000-000000000001", Kind: outbox.KindPasswordReset,
+		To: f.ada.Email, CreatedAt: f.clock.t}, f.clock.t); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.DeliverDue(ctx); err != nil || n != 1 {
+		t.Fatalf("delivered %d, %v", n, err)
+	}
+	m := f.sender.sent[0]
+	if m.Kind != outbox.KindPasswordReset || m.TTL != 30*time.Minute {
+		t.Fatalf("sent %+v", m)
+	}
+	if err := f.svc.ResetPassword(ctx, tokenOf(t, m), "a new long password", recovery.Meta{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
@@ -100,7 +99,7 @@ func (s *Service) RequestVerification(ctx context.Context, p domauth.Principal, 
 		if err := s.admit(ctx, u.Email, meta.IP, now); err != nil {
 			return err
 		}
-		return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now)
+		return s.queueVerification(ctx, u, now)
 	})
 }
 
@@ -154,7 +153,7 @@ func (s *Service) tokenUser(ctx context.Context, t recovery.Token, p recovery.Pu
 	if err != nil {
 		return user.User{}, err
 	}
-	if !t.Accepts(p, u.Email, now) {
+	if !t.Accepts(p, u, now) {
 		return user.User{}, recovery.ErrLinkInvalid
 	}
 	return u, nil
@@ -240,7 +239,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		// A reset is a credential change (the version moves with the hash):
 		// a login that proved the old password and is about to start its
 		// session must not succeed.
-		err = s.d.Users.SetPassword(ctx, u.ID, encoded, u.CredentialVersion, now)
+		err = s.d.Users.SetPassword(ctx, u.ID, encoded, t.CredentialVersion, now)
 		if errors.Is(err, user.ErrCredentialChanged) {
 			return recovery.ErrLinkInvalid
 		}
@@ -280,7 +279,7 @@ func (s *Service) Registered(ctx context.Context, u user.User) error {
 	if !s.Enabled() {
 		return nil
 	}
-	return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, s.now())
+	return s.queueVerification(ctx, u, s.now())
 }
 
 // RegisteredAgain tells the owner of email that someone tried to register
@@ -317,28 +316,17 @@ func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string
 	if !s.Enabled() {
 		return nil
 	}
-	if err := s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now); err != nil {
+	if err := s.queueVerification(ctx, u, now); err != nil {
 		return err
 	}
 	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail}, now)
 }
 
-// queueLink issues a token for u and queues the mail that carries it, in
-// one transaction.
-func (s *Service) queueLink(ctx context.Context, u user.User, p recovery.Purpose, now time.Time) error {
-	raw, hash := recovery.NewSecret()
-	tmpl, ttl, kind := s.cfg.VerifyLink, s.cfg.VerifyTTL, outbox.KindVerifyEmail
-	if p == recovery.PurposePasswordReset {
-		tmpl, ttl, kind = s.cfg.ResetLink, s.cfg.ResetTTL, outbox.KindPasswordReset
-	}
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u.ID, u.Email, now, ttl)); err != nil {
-			return err
-		}
-		return s.queue(ctx, outbox.Message{
-			Kind: kind, To: u.Email, Link: strings.ReplaceAll(tmpl, "{token}", raw), TTL: ttl,
-		}, now)
-	})
+// queueVerification queues, in the caller's transaction, the request for a
+// verification link to u's address: the link is issued when the mail is
+// sent (see deliver), so the outbox never holds it.
+func (s *Service) queueVerification(ctx context.Context, u user.User, now time.Time) error {
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindVerifyRequested, UserID: u.ID, To: u.Email}, now)
 }
 
 func (s *Service) queue(ctx context.Context, m outbox.Message, now time.Time) error {

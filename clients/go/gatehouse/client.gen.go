@@ -2460,7 +2460,9 @@ type ClientInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -2474,7 +2476,9 @@ type ClientInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -2489,8 +2493,10 @@ type ClientInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2503,8 +2509,10 @@ type ClientInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2784,7 +2792,9 @@ type ClientInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2801,7 +2811,9 @@ type ClientInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3659,7 +3671,9 @@ func (c *Client) DeletePasskey(ctx context.Context, id string, reqEditors ...Req
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; once it has gone out, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -3683,7 +3697,9 @@ func (c *Client) ForgotPasswordWithBody(ctx context.Context, contentType string,
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; once it has gone out, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -3708,8 +3724,10 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3732,8 +3750,10 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4233,7 +4253,9 @@ func (c *Client) ChangeEmail(ctx context.Context, body ChangeEmailJSONRequestBod
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4260,7 +4282,9 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6572,7 +6596,9 @@ type ClientWithResponsesInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -6586,7 +6612,9 @@ type ClientWithResponsesInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -6601,8 +6629,10 @@ type ClientWithResponsesInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6615,8 +6645,10 @@ type ClientWithResponsesInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6918,7 +6950,9 @@ type ClientWithResponsesInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6935,7 +6969,9 @@ type ClientWithResponsesInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13941,7 +13977,9 @@ func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id 
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; once it has gone out, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -13961,7 +13999,9 @@ func (c *ClientWithResponses) ForgotPasswordWithBodyWithResponse(ctx context.Con
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; once it has gone out, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -13982,8 +14022,10 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14002,8 +14044,10 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14437,7 +14481,9 @@ func (c *ClientWithResponses) ChangeEmailWithResponse(ctx context.Context, body 
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14460,7 +14506,9 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
