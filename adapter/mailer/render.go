@@ -53,6 +53,19 @@ var contents = map[outbox.Kind]content{
 			"If you did not do this, reset your password again at once and contact support.",
 		},
 	},
+	outbox.KindConfirmEmailChange: {
+		Subject:    "Confirm the new email address of your {product} account",
+		Paragraphs: []string{"Someone signed in to a {product} account asked to change its email address to {email}. If it was you, confirm with the link below: the account then uses this address."},
+		Action:     "Confirm the new address",
+		Ignore:     "If you did not ask for this, ignore this mail: nothing changes until the link is opened.",
+	},
+	outbox.KindEmailInUse: {
+		Subject: "Someone tried to use your address for another {product} account",
+		Paragraphs: []string{
+			"Someone signed in to a {product} account asked to change its email address to {email}, which already belongs to your account. Nothing was changed, and your account is as it was.",
+		},
+		Ignore: "If it was you, sign in to the account that has this address instead.",
+	},
 	outbox.KindAccountExists: {
 		Subject: "You already have a {product} account",
 		Paragraphs: []string{

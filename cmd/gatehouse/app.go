@@ -452,9 +452,10 @@ func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessC
 		Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
 		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
-		EmailChangePolicy: emailChangePolicy(d.Cfg),
-		Mail:              d.Recovery,
-		StepUp:            domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		EmailChangePolicy:  emailChangePolicy(d.Cfg),
+		Mail:               d.Recovery,
+		ConfirmEmailChange: d.Cfg.Mail.RequireVerification,
+		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 

@@ -513,3 +513,70 @@ func TestResetLinkDies(t *testing.T) {
 		expect(t, r, 200, "")
 	})
 }
+
+// TestEmailChangeNeedsConfirmation (issue 21 item 8): with
+// REQUIRE_EMAIL_VERIFICATION=true an email change answers 202 `data: null`
+// for every address (main answered 409 EMAIL_TAKEN for a taken one, telling
+// accounts apart) and moves nothing; the link mailed to a free address
+// moves the account there, and the owner of a taken address gets a notice
+// without a link.
+func TestEmailChangeNeedsConfirmation(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		env := mailEnv(dbURL(t), mail)
+		env["REQUIRE_EMAIL_VERIFICATION"] = "true"
+		env["MAIL_RATE_PER_ADDRESS"] = "0"
+		s := startServer(t, env)
+		signUp := func(email string) *client {
+			c := s.client()
+			expect(t, c.do("POST", "/auth/register", map[string]any{"email": email, "password": "correct horse battery"}), 202, "")
+			link := mail.WaitFor(t, email, "Confirm your email", mailWait)
+			expect(t, c.do("POST", "/auth/email/verify", map[string]any{"token": link.Token()}), 200, "")
+			_, r := c.login(email, "correct horse battery", "")
+			expect(t, r, 200, "")
+			return c
+		}
+		ada := signUp("ada@example.com")
+		signUp("taken@example.com")
+
+		taken := ada.do("PUT", "/users/me/email", map[string]any{"email": "TAKEN@example.com"})
+		free := ada.do("PUT", "/users/me/email", map[string]any{"email": "free@example.com"})
+		own := ada.do("PUT", "/users/me/email", map[string]any{"email": "ada@example.com"})
+		for _, r := range []*response{taken, free, own} {
+			expect(t, r, 202, "")
+			if string(r.Env.Data) != "null" || r.Env.Message != free.Env.Message {
+				t.Fatalf("answers differ: %s / %s", r.Body, free.Body)
+			}
+		}
+		if me := ada.me(); me.Email != "ada@example.com" || !me.EmailVerified {
+			t.Fatalf("a requested change moved the account: %+v", me)
+		}
+
+		// The owner of the taken address hears of it, with nothing to click.
+		notice := mail.WaitFor(t, "taken@example.com", "Someone tried to use your address", mailWait)
+		if notice.Token() != "" || notice.Link() != "" {
+			t.Fatalf("the notice to the taken address carries a link:\n%s", notice.Text)
+		}
+		confirm := mail.WaitFor(t, "free@example.com", "Confirm the new email address", mailWait)
+		time.Sleep(300 * time.Millisecond) // room for a (wrong) mail about the own address
+		if n := countMail(t, mail, "ada@example.com", "Confirm the new email address"); n != 0 {
+			t.Fatalf("a change to the own address mailed %d confirmation links", n)
+		}
+		if n := countMail(t, mail, "taken@example.com", "Confirm"); n != 1 { // its own sign-up link only
+			t.Fatalf("the taken address got %d confirmation mails", n)
+		}
+
+		r := s.client().do("POST", "/auth/email/verify", map[string]any{"token": confirm.Token()})
+		expect(t, r, 200, "")
+		var u userData
+		r.data(t, &u)
+		if u.Email != "free@example.com" || !u.EmailVerified {
+			t.Fatalf("after the link: %+v", u)
+		}
+		mail.WaitFor(t, "ada@example.com", "was changed", mailWait)
+		if _, r := s.client().login("free@example.com", "correct horse battery", ""); r.Status != 200 {
+			t.Fatalf("login at the new address: %d %s", r.Status, r.Body)
+		}
+		expect(t, s.client().do("POST", "/auth/email/verify", map[string]any{"token": confirm.Token()}), 400, "EMAIL_LINK_INVALID")
+	})
+}

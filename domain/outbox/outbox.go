@@ -20,6 +20,12 @@ const (
 	// KindAccountExists tells the owner of an address that someone tried to
 	// register it again (no link).
 	KindAccountExists Kind = "account_exists"
+	// KindConfirmEmailChange carries the link that moves an account to the
+	// address it is mailed to (REQUIRE_EMAIL_VERIFICATION).
+	KindConfirmEmailChange Kind = "confirm_email_change"
+	// KindEmailInUse tells the owner of an address that someone asked to
+	// move another account to it (no link; nothing changed).
+	KindEmailInUse Kind = "email_in_use"
 )
 
 // The kinds of request the outbox holds instead of a mail with a link.
@@ -37,6 +43,11 @@ const (
 	// and drops it otherwise. Queuing the request rather than deciding at
 	// once makes the request do the same work for every address.
 	KindResetRequested Kind = "reset_requested"
+	// KindEmailChangeRequested asks to move UserID's account to the address
+	// To: delivery mails To a KindConfirmEmailChange link, or a
+	// KindEmailInUse notice when another account has To, so the request
+	// itself does the same work for every address.
+	KindEmailChangeRequested Kind = "email_change_requested"
 )
 
 // Message is one queued mail or request. Link and TTL are set at send time

@@ -88,9 +88,14 @@ type SessionCache interface {
 	ForgetUser(userID string)
 }
 
-// EmailChangeMail voids the emailed links of the old address and queues a
-// verification link to the new one and a notice to the old one, in the
-// caller's transaction.
+// EmailChangeMail is the mail of an email change, queued in the caller's
+// transaction.
 type EmailChangeMail interface {
+	// EmailChanged voids the emailed links of the old address and queues a
+	// verification link to the new one and a notice to the old one.
 	EmailChanged(ctx context.Context, u user.User, oldEmail string) error
+	// EmailChangeRequested queues the confirmation of a change of u's
+	// address to newEmail: a link to newEmail, or a notice to its owner
+	// when another account has it, decided when the mail is sent.
+	EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error
 }

@@ -36,6 +36,11 @@ type Deps struct {
 	EventRetention time.Duration
 	// Mail is optional; without it an email change mails nobody.
 	Mail EmailChangeMail
+	// ConfirmEmailChange (REQUIRE_EMAIL_VERIFICATION) makes an email change
+	// a request: the account moves only when the link mailed to the new
+	// address is used, and the answer is the same for every address. It
+	// needs Mail.
+	ConfirmEmailChange bool
 	// StepUp is the freshness rule of the sensitive operations (change of
 	// password or email, deletion). It is checked here, so every caller
 	// gets it; the HTTP routes check it too, to answer before reading a
@@ -164,18 +169,34 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	})
 }
 
+// EmailChange is the outcome of ChangeEmail: the account as it is now,
+// and whether the change waits for the new address to confirm it.
+type EmailChange struct {
+	User    user.User
+	Pending bool
+}
+
 // ChangeEmail moves the account to a new address; user.ErrEmailTaken when
 // another account has it (compared case-insensitively).
-func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (user.User, error) {
+//
+// With ConfirmEmailChange it moves nothing yet: it queues a request, and
+// the mail sender later mails a confirmation link to the new address, or,
+// when another account has that address, a notice to its owner. The caller
+// gets Pending and the same answer, after the same work, for every address,
+// so an email change never tells whether an address has an account.
+func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (EmailChange, error) {
 	if err := s.stepUp(p); err != nil {
-		return user.User{}, err
+		return EmailChange{}, err
 	}
 	e, ok := user.NormalizeEmail(email)
 	if !ok {
-		return user.User{}, user.Invalid("email", "must be a valid email address")
+		return EmailChange{}, user.Invalid("email", "must be a valid email address")
 	}
 	if err := s.countEmailChange(ctx, p.UserID()); err != nil {
-		return user.User{}, err
+		return EmailChange{}, err
+	}
+	if s.d.ConfirmEmailChange {
+		return s.requestEmailChange(ctx, p, e, meta)
 	}
 	var out user.User
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -203,7 +224,28 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 		out = u
 		return s.record(ctx, audit.EmailChanged, p, meta)
 	})
-	return out, err
+	return EmailChange{User: out}, err
+}
+
+// requestEmailChange queues the confirmation of a change to e, the same
+// for every e (the caller's own address included: the sender drops that).
+func (s *Service) requestEmailChange(ctx context.Context, p domauth.Principal, e string, meta Meta) (EmailChange, error) {
+	if s.d.Mail == nil {
+		return EmailChange{}, errors.New("account: email change confirmation needs mail")
+	}
+	var out user.User
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.user(ctx, p)
+		if err != nil {
+			return err
+		}
+		out = u
+		if err := s.d.Mail.EmailChangeRequested(ctx, u, e); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.EmailChangeRequested, p, meta)
+	})
+	return EmailChange{User: out, Pending: true}, err
 }
 
 // DeleteAccount removes the caller's account, sessions and refresh tokens.

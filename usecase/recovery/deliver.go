@@ -133,6 +133,9 @@ func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message
 		// A disabled account gets no reset link: a reset must not undo an
 		// administrator's decision.
 		ok = func(u user.User) bool { return u.Email == m.To && u.CanSignIn() == nil }
+	case outbox.KindEmailChangeRequested:
+		p, kind = recovery.PurposeChangeEmail, outbox.KindConfirmEmailChange
+		ok = func(u user.User) bool { return u.Email != m.To }
 	default:
 		return &m, nil, nil
 	}
@@ -145,6 +148,17 @@ func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message
 		}
 		if err != nil {
 			return err
+		}
+		if p == recovery.PurposeChangeEmail {
+			// Another account has the address: its owner hears of the
+			// attempt, and the requester learns nothing.
+			switch owner, err := s.d.Users.ByEmail(ctx, m.To); {
+			case err == nil && owner.ID != u.ID:
+				out.Kind = outbox.KindEmailInUse
+				return nil
+			case err != nil && !errors.Is(err, user.ErrNotFound):
+				return err
+			}
 		}
 		raw, hash := recovery.NewSecret()
 		now, ttl, link := s.now(), s.cfg.VerifyTTL, s.cfg.VerifyLink

@@ -496,3 +496,86 @@ func TestQueuedBeforeTheUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEmailChangeConfirmation (issue 21 item 8): a requested change mails
+// the new address a link that moves the account there (verified), voids
+// the old address's links and tells the old address; to an address another
+// account has, the owner gets a notice and nobody a link; a password change
+// voids a pending change link, and so does a newer request's link.
+func TestEmailChangeConfirmation(t *testing.T) {
+	ctx := context.Background()
+	deliver := func(t *testing.T, f *fixture) []outbox.Message {
+		t.Helper()
+		before := len(f.sender.sent)
+		if _, err := f.svc.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return f.sender.sent[before:]
+	}
+	t.Run("free address", func(t *testing.T) {
+		f := newFixture(t)
+		reset := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "new@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+			t.Fatal("the request moved the account")
+		}
+		sent := deliver(t, f)
+		if len(sent) != 1 || sent[0].Kind != outbox.KindConfirmEmailChange || sent[0].To != "new@example.org" {
+			t.Fatalf("sent %+v", sent)
+		}
+		u, err := f.svc.Verify(ctx, tokenOf(t, sent[0]))
+		if err != nil || u.Email != "new@example.org" || !u.EmailVerified {
+			t.Fatalf("confirm: %+v %v", u, err)
+		}
+		if got := f.users.byID[f.ada.ID]; got.Email != "new@example.org" || !got.EmailVerified {
+			t.Fatalf("stored %+v", got)
+		}
+		if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("a reset link of the old address after the move: %v", err)
+		}
+		notice := deliver(t, f)
+		if len(notice) != 1 || notice[0].Kind != outbox.KindEmailChanged || notice[0].To != f.ada.Email || notice[0].Link != "" {
+			t.Fatalf("notice %+v", notice)
+		}
+	})
+	t.Run("taken address", func(t *testing.T) {
+		f := newFixture(t)
+		bob := user.User{ID: "1c9e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "bob@example.com"}
+		f.users.byID[bob.ID] = bob
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, bob.Email); err != nil {
+			t.Fatal(err)
+		}
+		sent := deliver(t, f)
+		if len(sent) != 1 || sent[0].Kind != outbox.KindEmailInUse || sent[0].To != bob.Email || sent[0].Link != "" {
+			t.Fatalf("sent %+v", sent)
+		}
+		if len(f.tokens.m) != 0 {
+			t.Fatal("a token was made for a taken address")
+		}
+	})
+	t.Run("voided by a password change and by a newer request", func(t *testing.T) {
+		f := newFixture(t)
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "one@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		one := tokenOf(t, deliver(t, f)[0])
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "two@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		two := tokenOf(t, deliver(t, f)[0])
+		if _, err := f.svc.Verify(ctx, one); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("the older change link: %v", err)
+		}
+		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Verify(ctx, two); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("a change link after a password change: %v", err)
+		}
+		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+			t.Fatal("a void link moved the account")
+		}
+	})
+}

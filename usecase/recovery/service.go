@@ -119,6 +119,10 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		if err != nil {
 			return err
 		}
+		if t.Purpose == recovery.PurposeChangeEmail {
+			out, err = s.confirmEmailChange(ctx, t, now)
+			return err
+		}
 		u, err := s.tokenUser(ctx, t, recovery.PurposeVerifyEmail, now)
 		if err != nil {
 			return err
@@ -142,6 +146,37 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		return s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
 	})
 	return out, err
+}
+
+// confirmEmailChange moves the account of t to the address t was mailed
+// to, which the use of the link proves; in the caller's transaction, after
+// t was taken. user.ErrEmailTaken when another account took the address
+// meanwhile (the link stays usable). The links of the old address die, and
+// the old address gets a notice.
+func (s *Service) confirmEmailChange(ctx context.Context, t recovery.Token, now time.Time) (user.User, error) {
+	u, err := s.tokenUser(ctx, t, recovery.PurposeChangeEmail, now)
+	if err != nil {
+		return user.User{}, err
+	}
+	old := u.Email
+	if err := s.d.Users.SetEmail(ctx, u.ID, t.Email, true, now); err != nil {
+		return user.User{}, err
+	}
+	u.Email, u.EmailVerified, u.UpdatedAt = t.Email, true, now
+	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
+		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
+			return user.User{}, err
+		}
+	}
+	if old != u.Email {
+		if err := s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: old}, now); err != nil {
+			return user.User{}, err
+		}
+	}
+	if err := s.record(ctx, audit.EmailChanged, u.ID, Meta{}, now); err != nil {
+		return user.User{}, err
+	}
+	return u, s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
 }
 
 // tokenUser loads the account of t and checks that t may be used for p.
@@ -304,11 +339,11 @@ func (s *Service) RegisteredAgain(ctx context.Context, email string) error {
 }
 
 // EmailChanged, in the caller's transaction, voids the links sent to the
-// old address, queues a verification link to the new one and a notice to
-// the old one.
+// old address (and pending email-change links), queues a verification link
+// to the new one and a notice to the old one.
 func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string) error {
 	now := s.now()
-	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset} {
+	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
 		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
 			return err
 		}
@@ -320,6 +355,18 @@ func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string
 		return err
 	}
 	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail}, now)
+}
+
+// EmailChangeRequested queues, in the caller's transaction, the request to
+// move u to newEmail (REQUIRE_EMAIL_VERIFICATION): whether newEmail gets the
+// confirmation link or, when another account has it, a notice, is decided
+// when the mail is sent, so the request does the same work for every
+// address.
+func (s *Service) EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error {
+	if !s.Enabled() {
+		return recovery.ErrMailUnavailable
+	}
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChangeRequested, UserID: u.ID, To: newEmail}, s.now())
 }
 
 // queueVerification queues, in the caller's transaction, the request for a

@@ -388,6 +388,7 @@ const (
 	AdminUserDeleted          SecurityEventType = "admin_user_deleted"
 	AdminUserDisabled         SecurityEventType = "admin_user_disabled"
 	AdminUserEnabled          SecurityEventType = "admin_user_enabled"
+	EmailChangeRequested      SecurityEventType = "email_change_requested"
 	EmailChanged              SecurityEventType = "email_changed"
 	EmailVerified             SecurityEventType = "email_verified"
 	LoginFailed               SecurityEventType = "login_failed"
@@ -426,6 +427,8 @@ func (e SecurityEventType) Valid() bool {
 	case AdminUserDisabled:
 		return true
 	case AdminUserEnabled:
+		return true
+	case EmailChangeRequested:
 		return true
 	case EmailChanged:
 		return true
@@ -2145,6 +2148,13 @@ type ClientInterface interface {
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
 	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -2156,6 +2166,13 @@ type ClientInterface interface {
 	// to: a used, expired, unknown or reset token, or one mailed to an address the account
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
+	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2760,6 +2777,15 @@ type ClientInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -2776,6 +2802,15 @@ type ClientInterface interface {
 	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
+	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3116,6 +3151,13 @@ func (c *Client) RequestEmailVerification(ctx context.Context, reqEditors ...Req
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
 //
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -3137,6 +3179,13 @@ func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, bo
 // to: a used, expired, unknown or reset token, or one mailed to an address the account
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
+//
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4201,6 +4250,15 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -4227,6 +4285,15 @@ func (c *Client) ChangeEmailWithBody(ctx context.Context, contentType string, bo
 // Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
+//
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6269,6 +6336,13 @@ type ClientWithResponsesInterface interface {
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
 	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -6280,6 +6354,13 @@ type ClientWithResponsesInterface interface {
 	// to: a used, expired, unknown or reset token, or one mailed to an address the account
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
+	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6918,6 +6999,15 @@ type ClientWithResponsesInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -6934,6 +7024,15 @@ type ClientWithResponsesInterface interface {
 	// Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
+	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8458,6 +8557,11 @@ type VerifyEmailResponse400Headers struct {
 	XRequestID string
 }
 
+// VerifyEmailResponse409Headers the declared response headers of an HTTP 409 response for VerifyEmail
+type VerifyEmailResponse409Headers struct {
+	XRequestID string
+}
+
 // VerifyEmailResponse413Headers the declared response headers of an HTTP 413 response for VerifyEmail
 type VerifyEmailResponse413Headers struct {
 	XRequestID string
@@ -8496,6 +8600,8 @@ type VerifyEmailResponse struct {
 	JSON200 *UserEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *EmailLinkInvalid
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *EmailTaken
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -8512,6 +8618,8 @@ type VerifyEmailResponse struct {
 	Headers200 *VerifyEmailResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *VerifyEmailResponse400Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *VerifyEmailResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *VerifyEmailResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -8534,6 +8642,11 @@ func (r VerifyEmailResponse) GetJSON200() *UserEnvelope {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r VerifyEmailResponse) GetJSON400() *EmailLinkInvalid {
 	return r.JSON400
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyEmailResponse) GetJSON409() *EmailTaken {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -12800,6 +12913,11 @@ type ChangeEmailResponse200Headers struct {
 	XRequestID string
 }
 
+// ChangeEmailResponse202Headers the declared response headers of an HTTP 202 response for ChangeEmail
+type ChangeEmailResponse202Headers struct {
+	XRequestID string
+}
+
 // ChangeEmailResponse400Headers the declared response headers of an HTTP 400 response for ChangeEmail
 type ChangeEmailResponse400Headers struct {
 	XRequestID string
@@ -12852,6 +12970,8 @@ type ChangeEmailResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UserOK
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *NullEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -12872,6 +12992,8 @@ type ChangeEmailResponse struct {
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ChangeEmailResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeEmailResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ChangeEmailResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12895,6 +13017,11 @@ type ChangeEmailResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeEmailResponse) GetJSON200() *UserOK {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeEmailResponse) GetJSON202() *NullEnvelope {
+	return r.JSON202
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13506,6 +13633,13 @@ func (c *ClientWithResponses) RequestEmailVerificationWithResponse(ctx context.C
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
 //
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -13523,6 +13657,13 @@ func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Contex
 // to: a used, expired, unknown or reset token, or one mailed to an address the account
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
+//
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14437,6 +14578,15 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, body Upd
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -14459,6 +14609,15 @@ func (c *ClientWithResponses) ChangeEmailWithBodyWithResponse(ctx context.Contex
 // Sessions are kept. The new address is unverified (`emailVerified: false`): with mail
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
+//
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16219,6 +16378,13 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest EmailTaken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16284,6 +16450,16 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 409:
+		var headers VerifyEmailResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers VerifyEmailResponse413Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
@@ -21296,6 +21472,13 @@ func ParseChangeEmailResponse(rsp *http.Response) (*ChangeEmailResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21372,6 +21555,16 @@ func ParseChangeEmailResponse(rsp *http.Response) (*ChangeEmailResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers ChangeEmailResponse202Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 400:
 		var headers ChangeEmailResponse400Headers
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
