@@ -95,6 +95,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			newTokens,
 			newRefreshCodec,
 			newPasswordGate,
+			newFailureLog,
 			newLivenessCache,
 			newSessionOpener,
 			newRegistrar,
@@ -113,7 +114,8 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, scheduleFailureLog,
+			func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -270,6 +272,7 @@ type authDeps struct {
 	Log      *slog.Logger
 	MFA      *mfauc.Service
 	MFATok   *persistence.MFAChallengeStore
+	Failures *auth.FailureLog
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -327,6 +330,23 @@ func newPasswordGate(d gateDeps) *auth.PasswordGate {
 	})
 }
 
+// newFailureLog queues the login_failed events of this instance and
+// writes the rest of them when it stops; the requests still finishing then
+// write theirs at once.
+func newFailureLog(lc fx.Lifecycle, events *persistence.AuditLog, tx *persistence.Transactor) *auth.FailureLog {
+	f := auth.NewFailureLog(events, tx)
+	lc.Append(fx.StopHook(f.Close))
+	return f
+}
+
+// failureFlush is how often each instance writes its queued login_failed
+// events (see auth.FailureLog).
+const failureFlush = time.Second
+
+func scheduleFailureLog(r *scheduler.Runner, f *auth.FailureLog) {
+	r.Every("login-failure-events", failureFlush, f.Flush)
+}
+
 func newLivenessCache(cfg config.Config) *auth.LivenessCache {
 	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
 }
@@ -349,7 +369,7 @@ func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionO
 	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Observer: d.observer(), Factors: d.MFA, Challenges: d.MFATok,
-		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
 	})
 }
 
@@ -392,7 +412,7 @@ func newSessionListing(d authDeps) *auth.SessionListing {
 func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
 	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
-		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA, Failures: d.Failures,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -24,6 +25,8 @@ type passwordCheck struct {
 	rec     recorder
 	clock   Clock
 	obs     Observer
+	// failures, when set, records wrong passwords off the request path.
+	failures *FailureLog
 }
 
 // check finds the account and checks the password, recording a failure for
@@ -72,11 +75,7 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u 
 	}
 	if !match {
 		c.obs.LoginFailed()
-		// The failure is recorded in a transaction of its own: the answer is
-		// an error, and the record must outlive it.
-		if err := c.tx.WithinTx(ctx, func(ctx context.Context) error {
-			return c.rec.record(ctx, audit.LoginFailed, u.ID, "", meta, nowUTC(c.clock))
-		}); err != nil {
+		if err := c.recordFailure(ctx, u.ID, meta); err != nil {
 			return user.User{}, nil, keys, err
 		}
 		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
@@ -101,6 +100,23 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta) (u 
 		}
 	}
 	return u, nil, keys, nil
+}
+
+// recordFailure records a wrong password of account userID. With a
+// FailureLog it is queued (see FailureLog: the request then does the same
+// database work as one for an unknown email); without, it is written in a
+// transaction of its own, since the answer is an error and the record must
+// outlive it.
+func (c passwordCheck) recordFailure(ctx context.Context, userID string, meta Meta) error {
+	now := nowUTC(c.clock)
+	if c.failures != nil {
+		return c.failures.Record(ctx, audit.Event{
+			ID: id.New(), UserID: userID, Type: audit.LoginFailed, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+		})
+	}
+	return c.tx.WithinTx(ctx, func(ctx context.Context) error {
+		return c.rec.record(ctx, audit.LoginFailed, userID, "", meta, now)
+	})
 }
 
 // upgradeHash re-hashes a password whose stored hash used other parameters.
