@@ -295,15 +295,8 @@ func TestMigrationVoidsQueuedLinks(t *testing.T) {
 		}
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := database.Open(database.Config{Driver: e.driver, DSN: e.dsn(t), MaxOpenConns: 4, MaxIdleConns: 4}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = database.Close(db) })
+			db := openAt(t, e, 9)
 			ctx := context.Background()
-			if err := database.MigrateTo(ctx, db, e.driver, 9); err != nil {
-				t.Fatal(err)
-			}
 			exec := func(q string, args ...any) {
 				t.Helper()
 				if err := db.Exec(q, args...).Error; err != nil {

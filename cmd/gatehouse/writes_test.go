@@ -61,6 +61,16 @@ func setRoles(t *testing.T, admin *client, userID string, roles ...string) {
 	expect(t, admin.do("PATCH", "/admin/users/"+userID, map[string]any{"roles": roles}), 200, "")
 }
 
+// reportRounds logs in how many rounds what happened, for the record, and
+// fails the test if it happened at all.
+func reportRounds(t *testing.T, what string, happened, rounds int) {
+	t.Helper()
+	t.Logf("%s in %d of %d rounds", what, happened, rounds)
+	if happened > 0 {
+		t.Fatalf("%s in %d of %d rounds", what, happened, rounds)
+	}
+}
+
 // both runs a and b at once; b starts after delay, so that it lands inside
 // a's hashing window.
 func both(a, b func(), delay time.Duration) {
@@ -102,10 +112,7 @@ func TestPasswordChangeRacingDemotionKeepsBoth(t *testing.T) {
 			_, r := victim.login("victim@example.com", next, "body")
 			expect(t, r, 200, "")
 		}
-		t.Logf("password change racing a demotion: the demotion was lost in %d of %d rounds", lost, rounds)
-		if lost > 0 {
-			t.Fatalf("a password change undid a demotion made meanwhile in %d of %d rounds", lost, rounds)
-		}
+		reportRounds(t, "a password change racing a demotion undid the demotion", lost, rounds)
 	})
 }
 
@@ -153,10 +160,7 @@ func TestHashUpgradeRacingDemotionKeepsBoth(t *testing.T) {
 				lost++
 			}
 		}
-		t.Logf("hash upgrade at login racing a demotion: the demotion was lost in %d of %d rounds", lost, rounds)
-		if lost > 0 {
-			t.Fatalf("a hash upgrade undid a demotion made meanwhile in %d of %d rounds", lost, rounds)
-		}
+		reportRounds(t, "a hash upgrade at login racing a demotion undid the demotion", lost, rounds)
 	})
 }
 
@@ -205,10 +209,7 @@ func TestAdminsActingAtOnce(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("two admins demoting each other: both went through (no admin left) in %d of %d rounds", bothThrough, rounds)
-		if bothThrough > 0 {
-			t.Fatalf("the only two admins demoted each other in %d of %d rounds, leaving none", bothThrough, rounds)
-		}
+		reportRounds(t, "the only two admins demoting each other both went through, leaving none,", bothThrough, rounds)
 		// The last one, alone: refused outright, by the command line too.
 		setRoles(t, a, bID, "user")
 		if code, _, errOut := cli(t, env, "", "users", "set-roles", "--email", "a@example.com", "user"); code == 0 {
@@ -246,9 +247,6 @@ func TestAdminsActingAtOnce(t *testing.T) {
 			}
 			expect(t, a.do("PATCH", "/admin/users/"+targetID, map[string]any{"disabled": false}), 200, "")
 		}
-		t.Logf("a disable racing a rename: one change lost in %d of %d rounds", lost, rounds)
-		if lost > 0 {
-			t.Fatalf("two admin patches at once lost a change in %d of %d rounds", lost, rounds)
-		}
+		reportRounds(t, "a disable racing a rename lost one of the two", lost, rounds)
 	})
 }
