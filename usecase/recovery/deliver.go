@@ -46,13 +46,6 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 	}
 }
 
-// issued is a link token made for one attempt at sending a message.
-type issued struct {
-	hash    [32]byte
-	userID  string
-	purpose recovery.Purpose
-}
-
 // deliver handles one claimed message; true when a mail went out.
 //
 // A message that carries a link is rendered here, at send time: the token
@@ -61,7 +54,9 @@ type issued struct {
 // process's memory and in the mail. The outbox row never holds it, so a
 // copy of the database taken while a mail waits (up to a day while the
 // mail server is down) holds nothing that resets a password. A failed
-// attempt deletes its token, and the next attempt makes a new one.
+// attempt deletes its token, and the next attempt makes a new one. A new
+// reset or email-change link voids the account's older ones as it is made:
+// the user asked for a new one.
 func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 	out, tok, err := s.render(ctx, m)
 	switch {
@@ -80,7 +75,7 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 		cancel()
 		if err == nil {
 			s.d.Observer.MailSent()
-			if derr := s.sent(ctx, m.ID, tok); derr != nil {
+			if derr := s.d.Outbox.Delivered(ctx, m.ID); derr != nil {
 				// The mail went out; the row stays claimed until the lease
 				// ends and may be sent once more then.
 				s.d.Log.Warn("mail sent but not marked delivered",
@@ -117,7 +112,7 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 // render turns a claimed message into the mail to send: notices as they
 // are, requests for a link into a mail with a newly issued one. A nil mail
 // means there is nothing to send.
-func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message, *issued, error) {
+func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
 	var (
 		p    recovery.Purpose
 		kind outbox.Kind
@@ -140,7 +135,7 @@ func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message
 		return &m, nil, nil
 	}
 	out := m
-	var tok *issued
+	var tok *[32]byte
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		u, err := s.recipient(ctx, m)
 		if errors.Is(err, user.ErrNotFound) || err == nil && !ok(u) {
@@ -168,8 +163,15 @@ func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message
 		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u, m.To, now, ttl)); err != nil {
 			return err
 		}
+		// A newer reset (or email-change) link replaces the older ones the
+		// moment it is made, so they are dead before it arrives.
+		if recovery.Supersedes(p) {
+			if err := s.d.Tokens.Supersede(ctx, u.ID, p, hash); err != nil {
+				return err
+			}
+		}
 		out.Kind, out.Link, out.TTL = kind, strings.ReplaceAll(link, "{token}", raw), ttl
-		tok = &issued{hash: hash, userID: u.ID, purpose: p}
+		tok = &hash
 		return nil
 	})
 	if errors.Is(err, errNothingToSend) {
@@ -194,29 +196,16 @@ func (s *Service) recipient(ctx context.Context, m outbox.Message) (user.User, e
 	return s.d.Users.ByEmail(ctx, m.To)
 }
 
-// sent finishes a delivered message: it leaves the outbox, and a link that
-// replaces the older ones of its purpose (a reset link) voids them now that
-// it has gone out, in one transaction.
-func (s *Service) sent(ctx context.Context, msgID string, tok *issued) error {
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		if tok != nil && recovery.Supersedes(tok.purpose) {
-			if err := s.d.Tokens.Supersede(ctx, tok.userID, tok.purpose, tok.hash); err != nil {
-				return err
-			}
-		}
-		return s.d.Outbox.Delivered(ctx, msgID)
-	})
-}
-
-// unissue deletes the token of a mail that did not go out. Best effort: a
-// token left behind is a hash nobody holds the secret of, and expires.
-func (s *Service) unissue(ctx context.Context, tok *issued) {
+// unissue deletes the token (by its hash) of a mail that did not go out.
+// Best effort: a token left behind is a hash nobody holds the secret of,
+// and expires.
+func (s *Service) unissue(ctx context.Context, tok *[32]byte) {
 	if tok == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unissueTimeout)
 	defer cancel()
-	_, _ = s.d.Tokens.Take(ctx, tok.hash)
+	_, _ = s.d.Tokens.Take(ctx, *tok)
 }
 
 // unissueTimeout bounds unissue.

@@ -2478,7 +2478,7 @@ type ClientInterface interface {
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 	// belongs to an existing, enabled account. The link is made when the mail is sent and
-	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// never stored readable; when it is sent, the account's earlier reset links stop
 	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -2494,7 +2494,7 @@ type ClientInterface interface {
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 	// belongs to an existing, enabled account. The link is made when the mail is sent and
-	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// never stored readable; when it is sent, the account's earlier reset links stop
 	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -3721,7 +3721,7 @@ func (c *Client) DeletePasskey(ctx context.Context, id string, reqEditors ...Req
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 // belongs to an existing, enabled account. The link is made when the mail is sent and
-// never stored readable; once it has gone out, the account's earlier reset links stop
+// never stored readable; when it is sent, the account's earlier reset links stop
 // working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -3747,7 +3747,7 @@ func (c *Client) ForgotPasswordWithBody(ctx context.Context, contentType string,
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 // belongs to an existing, enabled account. The link is made when the mail is sent and
-// never stored readable; once it has gone out, the account's earlier reset links stop
+// never stored readable; when it is sent, the account's earlier reset links stop
 // working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -6678,7 +6678,7 @@ type ClientWithResponsesInterface interface {
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 	// belongs to an existing, enabled account. The link is made when the mail is sent and
-	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// never stored readable; when it is sent, the account's earlier reset links stop
 	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -6694,7 +6694,7 @@ type ClientWithResponsesInterface interface {
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 	// belongs to an existing, enabled account. The link is made when the mail is sent and
-	// never stored readable; once it has gone out, the account's earlier reset links stop
+	// never stored readable; when it is sent, the account's earlier reset links stop
 	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -14119,7 +14119,7 @@ func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id 
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 // belongs to an existing, enabled account. The link is made when the mail is sent and
-// never stored readable; once it has gone out, the account's earlier reset links stop
+// never stored readable; when it is sent, the account's earlier reset links stop
 // working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
@@ -14141,7 +14141,7 @@ func (c *ClientWithResponses) ForgotPasswordWithBodyWithResponse(ctx context.Con
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
 // belongs to an existing, enabled account. The link is made when the mail is sent and
-// never stored readable; once it has gone out, the account's earlier reset links stop
+// never stored readable; when it is sent, the account's earlier reset links stop
 // working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
