@@ -163,10 +163,8 @@ func (s *Service) confirmEmailChange(ctx context.Context, t recovery.Token, now 
 		return user.User{}, err
 	}
 	u.Email, u.EmailVerified, u.UpdatedAt = t.Email, true, now
-	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
-		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
-			return user.User{}, err
-		}
+	if err := s.voidLinks(ctx, u.ID); err != nil {
+		return user.User{}, err
 	}
 	if old != u.Email {
 		if err := s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: old}, now); err != nil {
@@ -177,6 +175,18 @@ func (s *Service) confirmEmailChange(ctx context.Context, t recovery.Token, now 
 		return user.User{}, err
 	}
 	return u, s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
+}
+
+// voidLinks deletes every unused link of the account: after an address
+// change, what was mailed to the old address (and any pending change) must
+// not work any more.
+func (s *Service) voidLinks(ctx context.Context, userID string) error {
+	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
+		if err := s.d.Tokens.DeleteForUser(ctx, userID, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tokenUser loads the account of t and checks that t may be used for p.
@@ -343,10 +353,8 @@ func (s *Service) RegisteredAgain(ctx context.Context, email string) error {
 // to the new one and a notice to the old one.
 func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string) error {
 	now := s.now()
-	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
-		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
-			return err
-		}
+	if err := s.voidLinks(ctx, u.ID); err != nil {
+		return err
 	}
 	if !s.Enabled() {
 		return nil
