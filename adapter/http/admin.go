@@ -13,8 +13,10 @@ import (
 )
 
 // adminHandlers serve /admin. The use case checks the admin role (against
-// the caller's current account, not the token's claims); the routes add
-// the step-up rule to writes.
+// the caller's current account, not the token's claims) and the rule of
+// writes; the routes declare that rule too (fresh, then the use case's
+// AuthorizeWrite: aal2 once the administrator has a second factor), so a
+// refusal comes with its RFC 9470 challenge before any body is read.
 type adminHandlers struct {
 	admin *admin.Service
 	bind  *binder
@@ -22,14 +24,22 @@ type adminHandlers struct {
 
 func registerAdmin(e *echo.Echo, a *admin.Service, bind *binder, authed, fresh echo.MiddlewareFunc) {
 	h := &adminHandlers{admin: a, bind: bind}
+	write := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := a.AuthorizeWrite(c.Request().Context(), actor(c)); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
 	get(e, "/admin/users", h.search, authed)
 	get(e, "/admin/users/:id", h.get, authed)
-	e.PATCH("/admin/users/:id", h.update, authed, fresh)
-	e.POST("/admin/users/:id/revoke-sessions", h.revokeSessions, authed, fresh)
-	e.DELETE("/admin/users/:id", h.delete, authed, fresh)
+	e.PATCH("/admin/users/:id", h.update, authed, fresh, write)
+	e.POST("/admin/users/:id/revoke-sessions", h.revokeSessions, authed, fresh, write)
+	e.DELETE("/admin/users/:id", h.delete, authed, fresh, write)
 	get(e, "/admin/users/:id/security-events", h.events, authed)
 	get(e, "/admin/keys", h.keys, authed)
-	e.POST("/admin/keys/rotate", h.rotate, authed, fresh)
+	e.POST("/admin/keys/rotate", h.rotate, authed, fresh, write)
 }
 
 func actor(c echo.Context) admin.Actor {

@@ -96,6 +96,8 @@ var errorTable = []mapping{
 	// Before ErrFreshAuthRequired, which it wraps.
 	{domauth.ErrSecondFactorRequired, http.StatusForbidden, CodeFreshAuthRequired, "A second factor is required"},
 	{domauth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	// Before ErrForbidden, which it wraps.
+	{domauth.ErrLastAdmin, http.StatusForbidden, CodeForbidden, "The last enabled administrator cannot lose the role, be disabled or be deleted"},
 	{domauth.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
 	{user.ErrDisabled, http.StatusForbidden, CodeUserDisabled, "Account disabled"},
 	{mfa.ErrCodeInvalid, http.StatusUnauthorized, CodeMFACodeInvalid, "Invalid or expired code"},

@@ -324,11 +324,15 @@ func (h *handlers) changeEmail(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := h.account.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
+	ch, err := h.account.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
 	if err != nil {
 		return err
 	}
-	return ok(c, http.StatusOK, "Email changed", toUserDTO(u))
+	if ch.Pending {
+		// The same answer for every address (REQUIRE_EMAIL_VERIFICATION).
+		return ok(c, http.StatusAccepted, "Use the link mailed to the new address to confirm it", nil)
+	}
+	return ok(c, http.StatusOK, "Email changed", toUserDTO(ch.User))
 }
 
 func (h *handlers) deleteMe(c echo.Context) error {

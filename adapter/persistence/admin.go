@@ -2,10 +2,13 @@ package persistence
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/id"
@@ -18,7 +21,10 @@ type AdminDirectory struct {
 	*UserRepository
 }
 
-var _ admin.Directory = (*AdminDirectory)(nil)
+var (
+	_ admin.Directory = (*AdminDirectory)(nil)
+	_ admin.Factors   = (*AdminDirectory)(nil)
+)
 
 // NewAdminDirectory returns an AdminDirectory on db.
 func NewAdminDirectory(db *gorm.DB) *AdminDirectory {
@@ -60,30 +66,110 @@ func (d *AdminDirectory) Search(ctx context.Context, q, cursor string, limit int
 	return out, next, nil
 }
 
-// UpdateAdmin implements admin.Directory: name, roles, disabled, verified
-// flag and updatedAt, the fields administrators change.
-func (d *AdminDirectory) UpdateAdmin(ctx context.Context, u user.User) error {
-	if !id.Valid(u.ID) {
-		return user.ErrNotFound
+// UpdateAdmin implements admin.Directory: a locked read-modify-write in
+// the caller's transaction (or one of its own). The account is read under
+// its row lock (PostgreSQL: FOR UPDATE; SQLite: the write transaction
+// already excludes every other writer), fn changes it, and the fields
+// administrators change (name, roles, disabled, emailVerified, updatedAt)
+// are written when fn changed any of them. So two administrators' patches
+// never overwrite each other with what they read before the other's commit
+// (a name change cannot re-enable an account disabled meanwhile), and the
+// columns other operations own (password hash, email) are never written.
+func (d *AdminDirectory) UpdateAdmin(ctx context.Context, userID string, fn func(*user.User) error) (user.User, error) {
+	if !id.Valid(userID) {
+		return user.User{}, user.ErrNotFound
 	}
-	rec, err := userFromDomain(u)
-	if err != nil {
-		return err
-	}
-	res := conn(ctx, d.db).Exec(
-		// Disabling bumps the credential version in the same statement, so a
-		// login that proved the password before the disable committed
+	var out user.User
+	err := inTx(ctx, d.db, func(db *gorm.DB) error {
+		q := db.Where("id = ?", userID)
+		if isPostgres(db) {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var rec userRecord
+		if err := q.Take(&rec).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return user.ErrNotFound
+			}
+			return wrapErr("lock user", err)
+		}
+		before := rec.toDomain()
+		u := before
+		u.Roles = slices.Clone(before.Roles)
+		if err := fn(&u); err != nil {
+			return err
+		}
+		out = u
+		if u.Name == before.Name && slices.Equal(u.Roles, before.Roles) &&
+			u.Disabled == before.Disabled && u.EmailVerified == before.EmailVerified {
+			out = before
+			return nil
+		}
+		after, err := userFromDomain(u)
+		if err != nil {
+			return err
+		}
+		// Disabling bumps the credential version in the same statement, so
+		// a login that proved the password before the disable committed
 		// starts no session after it (the re-check at session start).
-		"UPDATE users SET credential_version = credential_version + CASE WHEN ? AND NOT disabled THEN 1 ELSE 0 END, "+
+		bump := u.Disabled && !before.Disabled
+		if bump {
+			out.CredentialVersion++
+		}
+		err = db.Exec("UPDATE users SET credential_version = credential_version + ?, "+
 			"name = ?, roles = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?",
-		rec.Disabled, rec.Name, rec.Roles, rec.Disabled, rec.EmailVerified, rec.UpdatedAt, rec.ID)
-	if res.Error != nil {
-		return wrapErr("update user", res.Error)
+			boolInt(bump), after.Name, after.Roles, after.Disabled, after.EmailVerified, after.UpdatedAt, userID).Error
+		if err != nil {
+			return wrapErr("update user", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
+	return 0
+}
+
+// adminPredicate selects the accounts holding the admin role (roles are
+// stored comma-separated). Written exactly as the partial index
+// users_admins_idx (migration 00010) is, so both engines use it.
+const adminPredicate = `(',' || roles || ',') LIKE '%,admin,%'`
+
+// LockAdmins implements admin.Directory: the IDs of the enabled accounts
+// holding the admin role, locked until the caller's transaction ends. On
+// PostgreSQL FOR UPDATE in id order, so two callers never deadlock and one
+// that waited sees the other's commit (a row it waited for that no longer
+// qualifies is left out); on SQLite the write transaction already excludes
+// every other writer. It must run inside a transaction.
+func (d *AdminDirectory) LockAdmins(ctx context.Context) ([]string, error) {
+	db := conn(ctx, d.db)
+	q := "SELECT id FROM users WHERE " + adminPredicate + " AND NOT disabled ORDER BY id"
+	if isPostgres(db) {
+		q += " FOR UPDATE"
 	}
-	return nil
+	var ids []string
+	if err := db.Raw(q).Scan(&ids).Error; err != nil {
+		return nil, wrapErr("lock admins", err)
+	}
+	return ids, nil
+}
+
+// HasSecondFactor implements admin.Factors: whether the account has a
+// confirmed TOTP factor, the factor whose code makes a token aal2.
+func (d *AdminDirectory) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	if !id.Valid(userID) {
+		return false, nil
+	}
+	var n []int
+	err := conn(ctx, d.db).Raw(`SELECT 1 FROM totp_factors
+		WHERE user_id = ? AND confirmed_at IS NOT NULL AND secret IS NOT NULL`, userID).Scan(&n).Error
+	if err != nil {
+		return false, wrapErr("second factor", err)
+	}
+	return len(n) > 0, nil
 }
 
 // Facts implements admin.Directory in four grouped queries for a whole

@@ -2,11 +2,15 @@ package persistence_test
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // TestDisableBumpsCredentialVersion: disabling an account moves its
@@ -27,33 +31,116 @@ func TestDisableBumpsCredentialVersion(t *testing.T) {
 			return got.CredentialVersion
 		}
 		v0 := version()
-
-		u.Name = "Ada L"
-		if err := dir.UpdateAdmin(ctx, u); err != nil {
-			t.Fatal(err)
+		set := func(fn func(*user.User)) {
+			t.Helper()
+			if _, err := dir.UpdateAdmin(ctx, u.ID, func(u *user.User) error { fn(u); return nil }); err != nil {
+				t.Fatal(err)
+			}
 		}
+
+		set(func(u *user.User) { u.Name = "Ada L" })
 		if v := version(); v != v0 {
 			t.Fatalf("a name change moved the credential version %d -> %d", v0, v)
 		}
-		u.Disabled = true
-		if err := dir.UpdateAdmin(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		set(func(u *user.User) { u.Disabled = true })
 		if v := version(); v != v0+1 {
 			t.Fatalf("disable: credential version %d; want %d", v, v0+1)
 		}
-		if err := dir.UpdateAdmin(ctx, u); err != nil { // still disabled
-			t.Fatal(err)
-		}
-		u.Disabled = false
-		if err := dir.UpdateAdmin(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+		set(func(u *user.User) { u.Disabled = true }) // still disabled
+		set(func(u *user.User) { u.Disabled = false })
 		if v := version(); v != v0+1 {
 			t.Fatalf("after staying disabled and re-enabling: %d; want %d", v, v0+1)
 		}
+		boom := errors.New("refused")
+		if _, err := dir.UpdateAdmin(ctx, u.ID, func(u *user.User) error { u.Name = "Nope"; return boom }); !errors.Is(err, boom) {
+			t.Fatalf("fn's error: %v", err)
+		}
+		if got, _ := s.users.ByID(ctx, u.ID); got.Name != "Ada L" {
+			t.Fatalf("a refused update wrote the name %q", got.Name)
+		}
+		if _, err := dir.UpdateAdmin(ctx, id.New(), func(*user.User) error { return nil }); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("unknown account: %v", err)
+		}
 	})
 }
+
+// TestLockAdmins: the enabled accounts holding the admin role, in id
+// order, whatever else their roles hold; and on PostgreSQL two transactions
+// each demoting the other admin, with the set locked first, end with one
+// admin left, not none (the second sees the first's change once it gets
+// the lock).
+func TestLockAdmins(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		dir := persistence.NewAdminDirectory(s.db)
+		mk := func(email string, roles []string, disabled bool) string {
+			u := newUser(email)
+			u.Roles, u.Disabled = roles, disabled
+			if err := s.users.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}
+		a := mk("a@example.com", []string{"user", "admin"}, false)
+		b := mk("b@example.com", []string{"admin"}, false)
+		mk("c@example.com", []string{"administrator", "superadmin", "admins"}, false)
+		mk("d@example.com", []string{"admin"}, true)
+		mk("e@example.com", []string{"user"}, false)
+		want := []string{a, b}
+		slices.Sort(want)
+		var got []string
+		err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
+			var err error
+			got, err = dir.LockAdmins(ctx)
+			return err
+		})
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("LockAdmins = %v, %v; want %v", got, err, want)
+		}
+
+		warmPool(t, s, 2)
+		demote := func(self, other string) error {
+			return s.tx.WithinTx(ctx, func(ctx context.Context) error {
+				admins, err := dir.LockAdmins(ctx)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(admins, self) || len(admins) < 2 {
+					return errLast
+				}
+				_, err = dir.UpdateAdmin(ctx, other, func(u *user.User) error { u.Roles = []string{"user"}; return nil })
+				return err
+			})
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Go(func() { errs[0] = demote(a, b) })
+		wg.Go(func() { errs[1] = demote(b, a) })
+		wg.Wait()
+		refused := 0
+		for _, err := range errs {
+			switch {
+			case errors.Is(err, errLast):
+				refused++
+			case err != nil:
+				t.Fatal(err)
+			}
+		}
+		left, err := func() ([]string, error) {
+			var ids []string
+			return ids, s.tx.WithinTx(ctx, func(ctx context.Context) error {
+				var err error
+				ids, err = dir.LockAdmins(ctx)
+				return err
+			})
+		}()
+		if err != nil || refused != 1 || len(left) != 1 {
+			t.Fatalf("two admins demoting each other: %d refused, admins left %v (%v); want 1 refused, 1 left", refused, left, err)
+		}
+	})
+}
+
+var errLast = errors.New("last admin")
 
 // TestAdminFactsShowSecondFactors: the admin view says which accounts have a
 // confirmed TOTP factor (a pending enrollment is not one) and how many

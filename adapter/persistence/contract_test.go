@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -112,6 +114,21 @@ func TestRefreshStorageDoesNotGrow(t *testing.T) {
 	})
 }
 
+// openAt opens a new database of engine e migrated up to version, for a
+// test that writes what an older schema held and then migrates.
+func openAt(t *testing.T, e engine, version int64) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(database.Config{Driver: e.driver, DSN: e.dsn(t), MaxOpenConns: 4, MaxIdleConns: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	if err := database.MigrateTo(context.Background(), db, e.driver, version); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // TestMigrationKeepsIssuedTokens writes a session as the schema before the
 // session-row refresh state held it (a token family in refresh_tokens),
 // migrates, and refreshes with the old tokens: the current one rotates
@@ -127,15 +144,8 @@ func TestMigrationKeepsIssuedTokens(t *testing.T) {
 		}
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := database.Open(database.Config{Driver: e.driver, DSN: e.dsn(t), MaxOpenConns: 4, MaxIdleConns: 4}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = database.Close(db) })
+			db := openAt(t, e, 3)
 			ctx := context.Background()
-			if err := database.MigrateTo(ctx, db, e.driver, 3); err != nil {
-				t.Fatal(err)
-			}
 			now := sessiontest.T0
 			uid, sid := id.New(), id.New()
 			g1, h1 := session.NewLegacyRefreshSecret()

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,20 +19,24 @@ import (
 
 // emailTokenRecord is a row of email_tokens.
 type emailTokenRecord struct {
-	TokenHash []byte    `gorm:"column:token_hash;primaryKey"`
-	Purpose   string    `gorm:"column:purpose"`
-	UserID    string    `gorm:"column:user_id"`
-	Email     string    `gorm:"column:email"`
-	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
-	ExpiresAt time.Time `gorm:"column:expires_at"`
+	TokenHash         []byte    `gorm:"column:token_hash;primaryKey"`
+	Purpose           string    `gorm:"column:purpose"`
+	UserID            string    `gorm:"column:user_id"`
+	Email             string    `gorm:"column:email"`
+	CredentialVersion int64     `gorm:"column:credential_version"`
+	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt         time.Time `gorm:"column:expires_at"`
 }
 
 func (emailTokenRecord) TableName() string { return "email_tokens" }
 
+// emailTokenColumns are the columns of email_tokens, for RETURNING.
+const emailTokenColumns = "token_hash, purpose, user_id, email, credential_version, created_at, expires_at"
+
 func (r emailTokenRecord) toDomain() (recovery.Token, error) {
 	t := recovery.Token{
 		Purpose: recovery.Purpose(r.Purpose), UserID: r.UserID, Email: r.Email,
-		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
+		CredentialVersion: r.CredentialVersion, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
 	}
 	if len(r.TokenHash) != len(t.Hash) {
 		return recovery.Token{}, fmt.Errorf("persistence: email token hash of %d bytes", len(r.TokenHash))
@@ -52,7 +57,7 @@ func NewEmailTokenStore(db *gorm.DB) *EmailTokenStore { return &EmailTokenStore{
 func (s *EmailTokenStore) Insert(ctx context.Context, t recovery.Token) error {
 	rec := emailTokenRecord{
 		TokenHash: t.Hash[:], Purpose: string(t.Purpose), UserID: t.UserID, Email: t.Email,
-		CreatedAt: toDB(t.CreatedAt), ExpiresAt: toDB(t.ExpiresAt),
+		CredentialVersion: t.CredentialVersion, CreatedAt: toDB(t.CreatedAt), ExpiresAt: toDB(t.ExpiresAt),
 	}
 	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
 		return wrapErr("insert email token", err)
@@ -80,8 +85,7 @@ func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.T
 func (s *EmailTokenStore) Take(ctx context.Context, hash [32]byte) (recovery.Token, error) {
 	var recs []emailTokenRecord
 	err := conn(ctx, s.db).Raw(
-		"DELETE FROM email_tokens WHERE token_hash = ? RETURNING token_hash, purpose, user_id, email, created_at, expires_at",
-		hash[:]).Scan(&recs).Error
+		"DELETE FROM email_tokens WHERE token_hash = ? RETURNING "+emailTokenColumns, hash[:]).Scan(&recs).Error
 	if err != nil {
 		return recovery.Token{}, wrapErr("take email token", err)
 	}
@@ -102,6 +106,19 @@ func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p re
 	return nil
 }
 
+// Supersede implements recovery.TokenStore.
+func (s *EmailTokenStore) Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error {
+	if !id.Valid(userID) {
+		return nil
+	}
+	err := conn(ctx, s.db).Where("user_id = ? AND purpose = ? AND token_hash <> ?", userID, string(p), keep[:]).
+		Delete(&emailTokenRecord{}).Error
+	if err != nil {
+		return wrapErr("supersede email tokens", err)
+	}
+	return nil
+}
+
 // PurgeExpired implements recovery.TokenStore.
 func (s *EmailTokenStore) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	res := conn(ctx, s.db).Where("expires_at < ?", toDB(now)).Delete(&emailTokenRecord{})
@@ -112,20 +129,22 @@ func (s *EmailTokenStore) PurgeExpired(ctx context.Context, now time.Time) (int,
 }
 
 // outboxRecord is a row of mail_outbox. Times the sender compares are Unix
-// milliseconds (see the migration).
+// milliseconds (see the migration). The link column of rows written before
+// migration 00010 is blank since, and nothing writes it: links are made at
+// send time.
 type outboxRecord struct {
-	ID            string    `gorm:"column:id;primaryKey"`
-	Kind          string    `gorm:"column:kind"`
-	Recipient     string    `gorm:"column:recipient"`
-	Locale        string    `gorm:"column:locale"`
-	Link          string    `gorm:"column:link"`
-	TTLSeconds    int64     `gorm:"column:ttl_seconds"`
-	Status        string    `gorm:"column:status"`
-	Attempts      int       `gorm:"column:attempts"`
-	NextAttemptAt int64     `gorm:"column:next_attempt_at"`
-	LockedUntil   int64     `gorm:"column:locked_until"`
-	LastError     string    `gorm:"column:last_error"`
-	CreatedAt     time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ID            string         `gorm:"column:id;primaryKey"`
+	Kind          string         `gorm:"column:kind"`
+	Recipient     string         `gorm:"column:recipient"`
+	UserID        sql.NullString `gorm:"column:user_id"`
+	Locale        string         `gorm:"column:locale"`
+	TTLSeconds    int64          `gorm:"column:ttl_seconds"`
+	Status        string         `gorm:"column:status"`
+	Attempts      int            `gorm:"column:attempts"`
+	NextAttemptAt int64          `gorm:"column:next_attempt_at"`
+	LockedUntil   int64          `gorm:"column:locked_until"`
+	LastError     string         `gorm:"column:last_error"`
+	CreatedAt     time.Time      `gorm:"column:created_at;autoCreateTime:false"`
 }
 
 func (outboxRecord) TableName() string { return "mail_outbox" }
@@ -152,12 +171,16 @@ func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Tim
 	if !id.Valid(m.ID) {
 		return fmt.Errorf("persistence: enqueue mail: invalid id %q", m.ID)
 	}
+	if m.Link != "" {
+		return errors.New("persistence: enqueue mail: the outbox never stores a link")
+	}
 	locale := m.Locale
 	if locale == "" {
 		locale = user.DefaultLocale
 	}
 	rec := outboxRecord{
-		ID: m.ID, Kind: string(m.Kind), Recipient: m.To, Locale: locale, Link: m.Link,
+		ID: m.ID, Kind: string(m.Kind), Recipient: m.To, Locale: locale,
+		UserID:     sql.NullString{String: m.UserID, Valid: m.UserID != ""},
 		TTLSeconds: int64(m.TTL / time.Second), Status: outboxPending,
 		NextAttemptAt: due.UnixMilli(), CreatedAt: toDB(m.CreatedAt),
 	}
@@ -183,7 +206,7 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
 			"SELECT id FROM mail_outbox WHERE status = ? AND next_attempt_at <= ? AND locked_until <= ?"+
 			" ORDER BY next_attempt_at LIMIT ?"+lock+
-			") RETURNING id, kind, recipient, locale, link, ttl_seconds, attempts, created_at",
+			") RETURNING id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at",
 		now.Add(lease).UnixMilli(), outboxPending, nowMS, nowMS, limit).Scan(&recs).Error
 	if err != nil {
 		return nil, wrapErr("claim mail", err)
@@ -191,7 +214,7 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 	out := make([]outbox.Message, len(recs))
 	for i, r := range recs {
 		out[i] = outbox.Message{
-			ID: r.ID, Kind: outbox.Kind(r.Kind), To: r.Recipient, Locale: r.Locale, Link: r.Link,
+			ID: r.ID, Kind: outbox.Kind(r.Kind), To: r.Recipient, UserID: r.UserID.String, Locale: r.Locale,
 			TTL: time.Duration(r.TTLSeconds) * time.Second, CreatedAt: fromDB(r.CreatedAt), Attempts: r.Attempts,
 		}
 	}
@@ -216,10 +239,9 @@ func (o *MailOutbox) Retry(ctx context.Context, msgID string, at time.Time, reas
 	return nil
 }
 
-// GiveUp implements recovery.Outbox. The row stays for operators, without
-// its link: a token nobody will receive should not sit in the database.
+// GiveUp implements recovery.Outbox. The row stays for operators.
 func (o *MailOutbox) GiveUp(ctx context.Context, msgID, reason string) error {
-	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET status = ?, link = '', locked_until = 0, last_error = ? WHERE id = ?",
+	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET status = ?, locked_until = 0, last_error = ? WHERE id = ?",
 		outboxFailed, clip(reason), msgID).Error
 	if err != nil {
 		return wrapErr("mail give up", err)

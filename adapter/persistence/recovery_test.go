@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/recovery"
+	"github.com/gatehouse/gatehouse/infrastructure/database"
 )
 
 func TestEmailTokenStore(t *testing.T) {
@@ -19,8 +20,9 @@ func TestEmailTokenStore(t *testing.T) {
 		ctx := context.Background()
 		store := persistence.NewEmailTokenStore(s.db)
 		u := mustCreateUser(t, s, "tok@example.com")
+		u.CredentialVersion = 7 // carried by the token as issued
 		raw, hash := recovery.NewSecret()
-		tok := recovery.Issue(hash, recovery.PurposePasswordReset, u.ID, u.Email, base, 30*time.Minute)
+		tok := recovery.Issue(hash, recovery.PurposePasswordReset, u, u.Email, base, 30*time.Minute)
 		if err := store.Insert(ctx, tok); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +68,7 @@ func TestEmailTokenStore(t *testing.T) {
 
 		// A take rolled back leaves the token usable.
 		_, hash2 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash2, recovery.PurposeVerifyEmail, u.ID, u.Email, base, time.Hour)); err != nil {
+		if err := store.Insert(ctx, recovery.Issue(hash2, recovery.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		errAbort := errors.New("abort")
@@ -82,7 +84,7 @@ func TestEmailTokenStore(t *testing.T) {
 
 		// DeleteForUser is per purpose; PurgeExpired by expiry.
 		_, hash3 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash3, recovery.PurposePasswordReset, u.ID, u.Email, base, time.Minute)); err != nil {
+		if err := store.Insert(ctx, recovery.Issue(hash3, recovery.PurposePasswordReset, u, u.Email, base, time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if err := store.DeleteForUser(ctx, u.ID, recovery.PurposePasswordReset); err != nil {
@@ -99,13 +101,43 @@ func TestEmailTokenStore(t *testing.T) {
 			t.Fatalf("purge: %d, %v; want 1", n, err)
 		}
 
-		// Deleting the account deletes its tokens.
-		_, hash4 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash4, recovery.PurposeVerifyEmail, u.ID, u.Email, base, time.Hour)); err != nil {
+		// Supersede keeps one link of a purpose and deletes the others of
+		// that account and purpose, no more.
+		other := mustCreateUser(t, s, "other@example.com")
+		var keep, older, verify, others [32]byte
+		for _, tk := range []struct {
+			h *[32]byte
+			p recovery.Purpose
+			u string
+		}{{&keep, recovery.PurposePasswordReset, u.ID}, {&older, recovery.PurposePasswordReset, u.ID},
+			{&verify, recovery.PurposeVerifyEmail, u.ID}, {&others, recovery.PurposePasswordReset, other.ID}} {
+			_, *tk.h = recovery.NewSecret()
+			holder := u
+			if tk.u == other.ID {
+				holder = other
+			}
+			if err := store.Insert(ctx, recovery.Issue(*tk.h, tk.p, holder, holder.Email, base, time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.Supersede(ctx, u.ID, recovery.PurposePasswordReset, keep); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.users.Delete(ctx, u.ID); err != nil {
+		for h, want := range map[[32]byte]bool{keep: true, older: false, verify: true, others: true} {
+			if _, err := store.ByHash(ctx, h); (err == nil) != want {
+				t.Errorf("after Supersede: token present = %v, want %v", err == nil, want)
+			}
+		}
+
+		// Deleting the account deletes its tokens.
+		_, hash4 := recovery.NewSecret()
+		if err := store.Insert(ctx, recovery.Issue(hash4, recovery.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
 			t.Fatal(err)
+		}
+		for _, gone := range []string{u.ID, other.ID} {
+			if err := s.users.Delete(ctx, gone); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if c := count(t, s, "email_tokens"); c != 0 {
 			t.Fatalf("%d tokens outlived their account", c)
@@ -120,8 +152,14 @@ func TestMailOutbox(t *testing.T) {
 		now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		lease := time.Minute
 
-		msg := outbox.Message{ID: id.New(), Kind: outbox.KindVerifyEmail, To: "a@example.com", Locale: "de",
-			Link: "http://x/#/verify-email?token=abc", TTL: 24 * time.Hour, CreatedAt: now}
+		// A link is never stored: the outbox refuses one.
+		withLink := outbox.Message{ID: id.New(), Kind: outbox.KindVerifyEmail, To: "a@example.com",
+			Link: "http://x/#/verify-email?token=abc", CreatedAt: now}
+		if err := ob.Enqueue(ctx, withLink, now); err == nil {
+			t.Fatal("the outbox stored a message with a link")
+		}
+		msg := outbox.Message{ID: id.New(), Kind: outbox.KindVerifyRequested, To: "a@example.com", Locale: "de",
+			UserID: id.New(), CreatedAt: now}
 		// Written in a transaction that rolls back: nothing queued.
 		_ = s.tx.WithinTx(ctx, func(ctx context.Context) error {
 			if err := ob.Enqueue(ctx, msg, now); err != nil {
@@ -174,7 +212,7 @@ func TestMailOutbox(t *testing.T) {
 		if err := ob.Delivered(ctx, msg.ID); err != nil {
 			t.Fatal(err)
 		}
-		// The other message; given up, it stays for operators without its link.
+		// The other message; given up, it stays for operators.
 		last, err := ob.Claim(ctx, now.Add(2*time.Hour), lease, 10)
 		if err != nil || len(last) != 1 || last[0].ID != later.ID || last[0].Locale != "en" {
 			t.Fatalf("second message (queued without a locale: the default): %+v, %v", last, err)
@@ -243,4 +281,63 @@ func TestMailOutboxClaimsAreExclusive(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMigrationVoidsQueuedLinks: messages queued before migration 00010
+// held their link in clear. After it no row holds a link, the tokens of
+// those links are void (whoever copied the database before cannot use
+// them), other tokens stay, and the messages are still due: delivery makes
+// a new link at send time.
+func TestMigrationVoidsQueuedLinks(t *testing.T) {
+	for _, e := range engines {
+		if e.migrated {
+			continue // see TestMigrationKeepsIssuedTokens
+		}
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			db := openAt(t, e, 9)
+			ctx := context.Background()
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if err := db.Exec(q, args...).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			now := base
+			uid := id.New()
+			exec("INSERT INTO users (id, email, name, roles, password_hash, created_at, updated_at) VALUES (?, ?, '', 'user', ?, ?, ?)",
+				uid, "queued@example.com", "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", now, now)
+			token := func(purpose string) [32]byte {
+				_, h := recovery.NewSecret()
+				exec("INSERT INTO email_tokens (token_hash, purpose, user_id, email, created_at, expires_at) VALUES ( ?, ?, ?, ?, ?, ?)", // "( ?": gorm would spread a byte slice right after "("
+					h[:], purpose, uid, "queued@example.com", now, now.Add(time.Hour))
+				return h
+			}
+			queuedReset, delivered := token("password_reset"), token("verify_email")
+			exec(`INSERT INTO mail_outbox (id, kind, recipient, link, ttl_seconds, next_attempt_at, created_at)
+				VALUES (?, 'password_reset', 'queued@example.com', ?, 1800, 0, ?)`, id.New(), "http://x/#/reset-password?token=secret", now)
+
+			if err := database.Migrate(ctx, db, e.driver); err != nil {
+				t.Fatal(err)
+			}
+			store := persistence.NewEmailTokenStore(db)
+			if _, err := store.ByHash(ctx, queuedReset); !errors.Is(err, recovery.ErrLinkInvalid) {
+				t.Fatalf("the token of a link that sat in the outbox still works: %v", err)
+			}
+			if _, err := store.ByHash(ctx, delivered); err != nil {
+				t.Fatalf("another token was lost: %v", err)
+			}
+			var links []string
+			if err := db.Raw("SELECT link FROM mail_outbox").Scan(&links).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(links) != 1 || links[0] != "" {
+				t.Fatalf("outbox links after the migration: %q", links)
+			}
+			msgs, err := persistence.NewMailOutbox(db).Claim(ctx, now, time.Minute, 10)
+			if err != nil || len(msgs) != 1 || msgs[0].Kind != outbox.KindPasswordReset || msgs[0].Link != "" {
+				t.Fatalf("the queued message after the migration: %+v, %v", msgs, err)
+			}
+		})
+	}
 }

@@ -25,7 +25,8 @@ type userRecord struct {
 	Disabled      bool   `gorm:"column:disabled"`
 	EmailVerified bool   `gorm:"column:email_verified"`
 	Locale        string `gorm:"column:locale"`
-	// CredentialVersion is written only by BumpCredential.
+	// CredentialVersion is written only by SetPassword and the admin
+	// update (a disable).
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
 	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt         time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
@@ -141,25 +142,71 @@ func (r *UserRepository) ByID(ctx context.Context, userID string) (user.User, er
 	return rec.toDomain(), nil
 }
 
-// Update writes the mutable fields of u: email, name, roles, password hash,
-// emailVerified and updatedAt. user.ErrEmailTaken if the new email belongs to another
-// account, user.ErrNotFound if u does not exist.
-func (r *UserRepository) Update(ctx context.Context, u user.User) error {
-	if !id.Valid(u.ID) {
+// The writes below each change only what their operation changes (issue 21
+// item 2): a statement that wrote every column back would undo whatever
+// another request committed between the caller's read and its write, such
+// as an administrator's role change during a password change's hashing.
+
+// SetPassword stores a new password hash and bumps the credential version
+// in one statement, only while the version is still proven, the one the
+// caller checked the old credential (or the reset link) against: after a
+// password change that committed meanwhile it changes nothing and returns
+// user.ErrCredentialChanged. Bumping the version ends every session proven
+// with the old password and every link bound to it.
+func (r *UserRepository) SetPassword(ctx context.Context, userID, hash string, proven int64, now time.Time) error {
+	err := r.exec(ctx, "set password", userID,
+		"UPDATE users SET password_hash = ?, credential_version = credential_version + 1, updated_at = ? WHERE id = ? AND credential_version = ?",
+		hash, toDB(now), userID, proven)
+	if errors.Is(err, user.ErrNotFound) {
+		if _, err := r.ByID(ctx, userID); err != nil {
+			return err
+		}
+		return user.ErrCredentialChanged
+	}
+	return err
+}
+
+// UpgradeHash replaces the stored hash of the same password (new hashing
+// parameters) while the credential version is still proven; otherwise it
+// does nothing. Not a credential change: no version bump, no updatedAt.
+func (r *UserRepository) UpgradeHash(ctx context.Context, userID, hash string, proven int64) error {
+	err := r.exec(ctx, "upgrade hash", userID, "UPDATE users SET password_hash = ? WHERE id = ? AND credential_version = ?",
+		hash, userID, proven)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// SetEmail moves the account to a (normalized) address and sets whether it
+// is verified; user.ErrEmailTaken when another account has it.
+func (r *UserRepository) SetEmail(ctx context.Context, userID, email string, verified bool, now time.Time) error {
+	return r.exec(ctx, "set email", userID, "UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ?",
+		email, verified, toDB(now), userID)
+}
+
+// MarkEmailVerified records that the account's address email is proven,
+// only while the account still has that address: user.ErrNotFound when no
+// account with this ID has it (any more).
+func (r *UserRepository) MarkEmailVerified(ctx context.Context, userID, email string, now time.Time) error {
+	return r.exec(ctx, "mark email verified", userID,
+		"UPDATE users SET email_verified = TRUE, updated_at = CASE WHEN email_verified THEN updated_at ELSE ? END WHERE id = ? AND email = ?",
+		toDB(now), userID, email)
+}
+
+// exec runs an UPDATE of the one account userID: user.ErrNotFound when it
+// matched no row, user.ErrEmailTaken when it would give the account an
+// address another has.
+func (r *UserRepository) exec(ctx context.Context, what, userID, query string, args ...any) error {
+	if !id.Valid(userID) {
 		return user.ErrNotFound
 	}
-	rec, err := userFromDomain(u)
-	if err != nil {
-		return err
-	}
-	res := conn(ctx, r.db).Exec(
-		"UPDATE users SET email = ?, name = ?, roles = ?, password_hash = ?, email_verified = ?, updated_at = ? WHERE id = ?",
-		rec.Email, rec.Name, rec.Roles, rec.PasswordHash, rec.EmailVerified, rec.UpdatedAt, rec.ID)
+	res := conn(ctx, r.db).Exec(query, args...)
 	if res.Error != nil {
 		if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
 			return user.ErrEmailTaken
 		}
-		return wrapErr("update user", res.Error)
+		return wrapErr(what, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return user.ErrNotFound
@@ -229,22 +276,6 @@ func (r *UserRepository) LockCredential(ctx context.Context, userID string) (int
 		return 0, user.ErrNotFound
 	}
 	return v[0], nil
-}
-
-// BumpCredential implements account.UserRepository: every session started
-// after it must have proven the new credential.
-func (r *UserRepository) BumpCredential(ctx context.Context, userID string) error {
-	if !id.Valid(userID) {
-		return user.ErrNotFound
-	}
-	res := conn(ctx, r.db).Exec("UPDATE users SET credential_version = credential_version + 1 WHERE id = ?", userID)
-	if res.Error != nil {
-		return wrapErr("bump credential", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
-	}
-	return nil
 }
 
 // userColumnsPublic lists the user columns other than id (joined reads

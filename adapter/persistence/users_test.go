@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
@@ -32,16 +34,20 @@ func TestUserCreateFindUpdateDelete(t *testing.T) {
 		}
 		equal(t, "ByEmail", got, normUser(u))
 
-		u.Email, u.Name, u.Roles = "ada.l@example.com", "Ada L", []string{"user", "admin"}
-		u.PasswordHash, u.UpdatedAt = "$argon2id$new", base.Add(time.Hour)
-		if err := s.users.Update(ctx, u); err != nil {
+		later := base.Add(time.Hour)
+		if err := s.users.SetEmail(ctx, u.ID, "ada.l@example.com", true, later); err != nil {
 			t.Fatal(err)
 		}
+		name := "Ada L"
+		if err := s.users.UpdateProfile(ctx, u.ID, account.ProfileChange{Name: &name, UpdatedAt: later}); err != nil {
+			t.Fatal(err)
+		}
+		u.Email, u.Name, u.EmailVerified, u.UpdatedAt = "ada.l@example.com", "Ada L", true, later
 		got, err = s.users.ByEmail(ctx, "ada.l@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
-		equal(t, "after Update", got, normUser(u))
+		equal(t, "after SetEmail and UpdateProfile", got, normUser(u))
 		if _, err := s.users.ByEmail(ctx, "ada@example.com"); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("old email: err = %v, want ErrNotFound", err)
 		}
@@ -55,8 +61,15 @@ func TestUserCreateFindUpdateDelete(t *testing.T) {
 		if err := s.users.Delete(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("second Delete: err = %v, want ErrNotFound", err)
 		}
-		if err := s.users.Update(ctx, u); !errors.Is(err, user.ErrNotFound) {
-			t.Fatalf("Update of a deleted user: err = %v, want ErrNotFound", err)
+		gone := "Gone"
+		if err := s.users.UpdateProfile(ctx, u.ID, account.ProfileChange{Name: &gone, UpdatedAt: base}); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("UpdateProfile of a deleted user: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.SetPassword(ctx, u.ID, "$argon2id$x", 0, base); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("SetPassword of a deleted user: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.UpgradeHash(ctx, u.ID, "$argon2id$x", 0); err != nil {
+			t.Fatalf("UpgradeHash of a deleted user: err = %v, want nothing done", err)
 		}
 		for _, bad := range []string{"", "not-a-uuid", "0B6F6C1E-4C7A-4F1E-9A53-2C1D0E6B7A10"} {
 			if _, err := s.users.ByID(ctx, bad); !errors.Is(err, user.ErrNotFound) {
@@ -74,9 +87,8 @@ func TestUserDuplicateEmail(t *testing.T) {
 			t.Fatalf("Create: err = %v, want ErrEmailTaken", err)
 		}
 		other := mustCreateUser(t, s, "other@example.com")
-		other.Email = "taken@example.com"
-		if err := s.users.Update(ctx, other); !errors.Is(err, user.ErrEmailTaken) {
-			t.Fatalf("Update: err = %v, want ErrEmailTaken", err)
+		if err := s.users.SetEmail(ctx, other.ID, "taken@example.com", false, base); !errors.Is(err, user.ErrEmailTaken) {
+			t.Fatalf("SetEmail: err = %v, want ErrEmailTaken", err)
 		}
 		// The database refuses an email the domain forgot to normalize.
 		if err := s.users.Create(ctx, newUser("Upper@example.com")); err == nil || errors.Is(err, user.ErrEmailTaken) {
@@ -163,10 +175,14 @@ func TestUserUpdateProfileAndLocale(t *testing.T) {
 			t.Fatalf("Liveness user locale %q, %v", got.Locale, err)
 		}
 
-		// Another operation commits in between.
+		// Other operations commit in between.
 		changed := u
 		changed.Email, changed.PasswordHash, changed.UpdatedAt = "ada.l@example.com", "$argon2id$other", base.Add(time.Minute)
-		if err := s.users.Update(ctx, changed); err != nil {
+		changed.CredentialVersion++
+		if err := s.users.SetEmail(ctx, u.ID, changed.Email, false, changed.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.SetPassword(ctx, u.ID, changed.PasswordHash, u.CredentialVersion, changed.UpdatedAt); err != nil {
 			t.Fatal(err)
 		}
 		en := "en"
@@ -188,13 +204,12 @@ func TestUserUpdateProfileAndLocale(t *testing.T) {
 		if got, _ := s.users.ByEmail(ctx, "ada.l@example.com"); got.Name != "Augusta" || got.Locale != "en" || got.PasswordHash != "$argon2id$other" {
 			t.Fatalf("after a name change: %+v", got)
 		}
-		// Update (every other write) leaves the locale alone.
-		changed.Name = "Ada"
-		if err := s.users.Update(ctx, changed); err != nil {
+		// Every other write leaves the locale alone.
+		if err := s.users.SetEmail(ctx, u.ID, "ada@example.com", true, base.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.users.ByID(ctx, u.ID); got.Locale != "en" {
-			t.Fatalf("Update changed the locale to %q", got.Locale)
+			t.Fatalf("SetEmail changed the locale to %q", got.Locale)
 		}
 		if err := s.users.UpdateProfile(ctx, id.New(), account.ProfileChange{Name: &name}); !errors.Is(err, user.ErrNotFound) {
 			t.Fatalf("unknown account: %v", err)
@@ -207,6 +222,83 @@ func TestUserUpdateProfileAndLocale(t *testing.T) {
 		}
 		if got, _ := s.users.ByID(ctx, plain.ID); got.Locale != user.DefaultLocale {
 			t.Fatalf("default locale %q", got.Locale)
+		}
+	})
+}
+
+// TestUserWritesChangeOnlyTheirFields: every write of an account changes
+// the columns of its operation and nothing else, so it cannot undo a
+// change another request committed after the caller read the account
+// (issue 21 item 2). The stale copy below stands for a read made before
+// two hashes; an administrator's changes land in between.
+func TestUserWritesChangeOnlyTheirFields(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		stale := mustCreateUser(t, s, "fields@example.com")
+		admin := persistence.NewAdminDirectory(s.db)
+		now := base.Add(time.Minute)
+		changed, err := admin.UpdateAdmin(ctx, stale.ID, func(u *user.User) error {
+			u.Roles, u.Disabled, u.Name, u.UpdatedAt = []string{"auditor"}, true, "Renamed", now
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed.CredentialVersion != stale.CredentialVersion+1 {
+			t.Fatalf("disabling moved the credential version %d -> %d, want +1", stale.CredentialVersion, changed.CredentialVersion)
+		}
+		after := func(what string) user.User {
+			t.Helper()
+			u, err := s.users.ByID(ctx, stale.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(u.Roles, []string{"auditor"}) || !u.Disabled {
+				t.Fatalf("after %s: roles %v, disabled %v: the administrator's change was undone", what, u.Roles, u.Disabled)
+			}
+			return u
+		}
+
+		// A password proven against the stale version lost the race to the
+		// disable (which bumped it): nothing is written.
+		if err := s.users.SetPassword(ctx, stale.ID, "$argon2id$stale", stale.CredentialVersion, now); !errors.Is(err, user.ErrCredentialChanged) {
+			t.Fatalf("SetPassword with a stale version: err = %v, want ErrCredentialChanged", err)
+		}
+		if err := s.users.UpgradeHash(ctx, stale.ID, "$argon2id$stale", stale.CredentialVersion); err != nil {
+			t.Fatal(err)
+		}
+		if u := after("stale password writes"); u.PasswordHash != stale.PasswordHash || u.Name != "Renamed" {
+			t.Fatalf("a stale password write changed the hash to %q (name %q)", u.PasswordHash, u.Name)
+		}
+
+		if err := s.users.SetPassword(ctx, stale.ID, "$argon2id$new", changed.CredentialVersion, now); err != nil {
+			t.Fatal(err)
+		}
+		u := after("SetPassword")
+		if u.PasswordHash != "$argon2id$new" || u.CredentialVersion != changed.CredentialVersion+1 || u.Name != "Renamed" {
+			t.Fatalf("after SetPassword: %+v", u)
+		}
+		if err := s.users.UpgradeHash(ctx, stale.ID, "$argon2id$upgraded", u.CredentialVersion); err != nil {
+			t.Fatal(err)
+		}
+		if v := after("UpgradeHash"); v.PasswordHash != "$argon2id$upgraded" || v.CredentialVersion != u.CredentialVersion || !v.UpdatedAt.Equal(u.UpdatedAt) {
+			t.Fatalf("after UpgradeHash: %+v (before %+v)", v, u)
+		}
+		name := "Ada"
+		if err := s.users.UpdateProfile(ctx, stale.ID, account.ProfileChange{Name: &name, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.SetEmail(ctx, stale.ID, "moved@example.com", false, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.MarkEmailVerified(ctx, stale.ID, "fields@example.com", now); !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("MarkEmailVerified of a left address: err = %v, want ErrNotFound", err)
+		}
+		if err := s.users.MarkEmailVerified(ctx, stale.ID, "moved@example.com", now); err != nil {
+			t.Fatal(err)
+		}
+		if v := after("UpdateProfile, SetEmail, MarkEmailVerified"); v.Name != "Ada" || v.Email != "moved@example.com" || !v.EmailVerified || v.PasswordHash != "$argon2id$upgraded" {
+			t.Fatalf("after the profile writes: %+v", v)
 		}
 	})
 }

@@ -98,6 +98,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 			newRefreshCodec,
 			newDeviceCodec,
 			newPasswordGate,
+			newFailureLog,
 			newLivenessCache,
 			newSessionOpener,
 			newRegistrar,
@@ -116,7 +117,8 @@ func serveOptions(cfg fx.Option) fx.Option {
 			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
 		),
 		// Asking for the Server makes fx build it and run its lifecycle hooks.
-		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, scheduleAuditFlush, func(*httpserver.Server) {}, warmBreachedList),
+		fx.Invoke(registerRoutes, schedulePurge, scheduleRateLimitSync, scheduleMail, scheduleKeys, scheduleAuditFlush, scheduleFailureLog,
+			func(*httpserver.Server) {}, warmBreachedList),
 	)
 }
 
@@ -208,8 +210,9 @@ func newAdminService(d adminDeps) *admin.Service {
 	return admin.NewService(admin.Deps{
 		Users: d.Directory, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Clock: d.Clock, Hasher: d.Hasher, Keys: d.Tokens, Notifier: warnNotifier{d.Log},
-		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
-		Cache:  d.Live,
+		StepUp:  &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Factors: d.Directory,
+		Cache:   d.Live,
 	})
 }
 
@@ -284,6 +287,7 @@ type authDeps struct {
 	Log      *slog.Logger
 	MFA      *mfauc.Service
 	MFATok   *persistence.MFAChallengeStore
+	Failures *auth.FailureLog
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -343,6 +347,23 @@ func newPasswordGate(d gateDeps) *auth.PasswordGate {
 	})
 }
 
+// newFailureLog queues the login_failed events of this instance and
+// writes the rest of them when it stops; the requests still finishing then
+// write theirs at once.
+func newFailureLog(lc fx.Lifecycle, events *persistence.AuditLog, tx *persistence.Transactor) *auth.FailureLog {
+	f := auth.NewFailureLog(events, tx)
+	lc.Append(fx.StopHook(f.Close))
+	return f
+}
+
+// failureFlush is how often each instance writes its queued login_failed
+// events (see auth.FailureLog).
+const failureFlush = time.Second
+
+func scheduleFailureLog(r *scheduler.Runner, f *auth.FailureLog) {
+	r.Every("login-failure-events", failureFlush, f.Flush)
+}
+
 func newLivenessCache(cfg config.Config) *auth.LivenessCache {
 	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
 }
@@ -374,7 +395,7 @@ func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionO
 	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Observer: d.observer(), Factors: d.MFA, Challenges: d.MFATok,
-		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
 	})
 }
 
@@ -417,7 +438,7 @@ func newSessionListing(d authDeps) *auth.SessionListing {
 func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
 	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
-		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA, Failures: d.Failures,
 	})
 }
 
@@ -485,9 +506,10 @@ func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessC
 		Users:   d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock,
 		Guard: gate, Cache: live, Throttle: d.Throttle, EventRetention: d.Cfg.Audit.Retention,
-		EmailChangePolicy: emailChangePolicy(d.Cfg),
-		Mail:              d.Recovery,
-		StepUp:            domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		EmailChangePolicy:  emailChangePolicy(d.Cfg),
+		Mail:               d.Recovery,
+		ConfirmEmailChange: d.Cfg.Mail.RequireVerification,
+		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 

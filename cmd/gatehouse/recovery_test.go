@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -247,6 +248,10 @@ func TestForgotPasswordThrottled(t *testing.T) {
 // TestMailQueuedWhileSMTPDown: with the mail server down, registration and
 // forgot-password still answer; the messages wait in the outbox, are
 // retried, and arrive once the server is back. Nothing is lost or doubled.
+//
+// Issue 21 item 6: while the messages wait, no outbox row holds a link or a
+// token (main stored the reset link in clear, so a copy of the database
+// reset the password); the links are made when the mails are sent.
 func TestMailQueuedWhileSMTPDown(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		mail := smtptest.Start(t, smtptest.Options{})
@@ -256,24 +261,32 @@ func TestMailQueuedWhileSMTPDown(t *testing.T) {
 		s.client().register("down@example.com", "correct horse battery")
 		expect(t, s.client().do("POST", "/auth/password/forgot", map[string]any{"email": "down@example.com"}), 202, "")
 
-		// Wait until delivery has failed at least twice.
+		// Wait until delivery of each message has failed at least twice,
+		// reading every row of the outbox each time.
 		db := openDB(t, url)
+		var seen []string
 		deadline := time.Now().Add(mailWait)
 		for {
-			var attempts int
-			if err := db.Raw("SELECT COALESCE(MAX(attempts), 0) FROM mail_outbox WHERE kind = 'verify_email'").Scan(&attempts).Error; err != nil {
+			seen = append(seen, tableText(t, db, "mail_outbox"))
+			var attempts []int
+			if err := db.Raw("SELECT attempts FROM mail_outbox").Scan(&attempts).Error; err != nil {
 				t.Fatal(err)
 			}
-			if attempts >= 2 {
+			if len(attempts) == 2 && min(attempts[0], attempts[1]) >= 2 {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no retries seen (attempts %d)", attempts)
+				t.Fatalf("no retries seen (attempts %v)", attempts)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		for _, text := range seen {
+			if strings.Contains(text, "token=") || strings.Contains(text, "#/") {
+				t.Fatalf("a queued outbox row holds a link:\n%s", text)
+			}
+		}
 		var lastError string
-		if err := db.Raw("SELECT last_error FROM mail_outbox WHERE kind = 'verify_email'").Scan(&lastError).Error; err != nil {
+		if err := db.Raw("SELECT last_error FROM mail_outbox WHERE kind IN ('verify_email', 'verify_requested')").Scan(&lastError).Error; err != nil {
 			t.Fatal(err)
 		}
 		if lastError == "" || strings.Contains(lastError, "token=") {
@@ -284,8 +297,8 @@ func TestMailQueuedWhileSMTPDown(t *testing.T) {
 		}
 
 		mail.Restart(t)
-		mail.WaitFor(t, "down@example.com", "Confirm your email address", 30*time.Second)
-		mail.WaitFor(t, "down@example.com", "Reset your", 30*time.Second)
+		verify := mail.WaitFor(t, "down@example.com", "Confirm your email address", 30*time.Second)
+		reset := mail.WaitFor(t, "down@example.com", "Reset your", 30*time.Second)
 		time.Sleep(500 * time.Millisecond)
 		if n := mail.Count("down@example.com"); n != 2 {
 			t.Fatalf("%d mails delivered, want exactly 2", n)
@@ -297,7 +310,59 @@ func TestMailQueuedWhileSMTPDown(t *testing.T) {
 		if left != 0 {
 			t.Fatalf("%d messages left in the outbox after delivery", left)
 		}
+		// Neither token was anywhere in the database, the token table
+		// included (it keeps hashes), and both work.
+		tokens := tableText(t, db, "email_tokens")
+		for _, tok := range []string{verify.Token(), reset.Token()} {
+			if len(tok) != 43 {
+				t.Fatalf("token %q", tok)
+			}
+			for _, text := range append(seen, tokens) {
+				if strings.Contains(text, tok) {
+					t.Fatalf("a delivered token sat in the database:\n%s", text)
+				}
+			}
+		}
+		anon := s.client()
+		expect(t, anon.do("POST", "/auth/email/verify", map[string]any{"token": verify.Token()}), 200, "")
+		expect(t, anon.do("POST", "/auth/password/reset", map[string]any{"token": reset.Token(), "newPassword": "a new long password"}), 200, "")
 	})
+}
+
+// tableText reads every row of a table as text, for looking for secrets.
+func tableText(t *testing.T, db *gorm.DB, table string) string {
+	t.Helper()
+	rows, err := db.Raw("SELECT * FROM " + table).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%s=%v ", cols[i], v)
+		}
+		b.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // openDB opens a second handle on a test database, for looking inside.
@@ -381,4 +446,142 @@ func TestFleetSendsEachMailOnce(t *testing.T) {
 	if got := len(mail.Messages()); got != n {
 		t.Fatalf("%d messages for %d registrations", got, n)
 	}
+}
+
+// countMail counts the messages to rcpt whose subject contains subject.
+func countMail(t *testing.T, mail *smtptest.Server, rcpt, subject string) int {
+	t.Helper()
+	n := 0
+	for _, m := range mail.Messages() {
+		p, err := smtptest.Parse(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(m.To, rcpt) && strings.Contains(p.Subject, subject) {
+			n++
+		}
+	}
+	return n
+}
+
+// resetLink asks for a reset link for email and returns its token once the
+// mail has arrived.
+func resetLink(t *testing.T, s *server, mail *smtptest.Server, email string) string {
+	t.Helper()
+	before := countMail(t, mail, email, "Reset your")
+	expect(t, s.client().do("POST", "/auth/password/forgot", map[string]any{"email": email}), 202, "")
+	for deadline := time.Now().Add(mailWait); countMail(t, mail, email, "Reset your") == before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reset mail to %s", email)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return mail.WaitFor(t, email, "Reset your", mailWait).Token()
+}
+
+// TestResetLinkDies (issue 21 item 7): a reset link stops working when the
+// password is changed (main let it reset the password again afterwards),
+// when a newer reset link has been sent (main kept every one valid), and
+// when the address changes.
+func TestResetLinkDies(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		env := mailEnv(dbURL(t), mail)
+		env["MAIL_RATE_PER_ADDRESS"] = "0"
+		s := startServer(t, env)
+		ada := s.client()
+		ada.register("dies@example.com", "first passphrase")
+		reset := func(tok, pw string) *response {
+			return s.client().do("POST", "/auth/password/reset", map[string]any{"token": tok, "newPassword": pw})
+		}
+
+		// A password change.
+		before := resetLink(t, s, mail, "dies@example.com")
+		expect(t, ada.do("PUT", "/users/me/password", map[string]any{"currentPassword": "first passphrase", "newPassword": "second passphrase"}), 200, "")
+		expect(t, reset(before, "attacker's passphrase"), 400, "EMAIL_LINK_INVALID")
+
+		// A newer link: the older dies, the newer works (once).
+		older := resetLink(t, s, mail, "dies@example.com")
+		newer := resetLink(t, s, mail, "dies@example.com")
+		expect(t, reset(older, "third passphrase"), 400, "EMAIL_LINK_INVALID")
+		expect(t, reset(newer, "third passphrase"), 200, "")
+		_, r := ada.login("dies@example.com", "third passphrase", "")
+		expect(t, r, 200, "")
+
+		// A reset is a password change too: a link sent before another
+		// link's reset dies with it (covered above by the newer link), and
+		// an address change voids the links sent to the old address.
+		moved := resetLink(t, s, mail, "dies@example.com")
+		expect(t, ada.do("PUT", "/users/me/email", map[string]any{"email": "moved@example.com"}), 200, "")
+		expect(t, reset(moved, "fourth passphrase"), 400, "EMAIL_LINK_INVALID")
+		_, r = s.client().login("moved@example.com", "third passphrase", "")
+		expect(t, r, 200, "")
+	})
+}
+
+// TestEmailChangeNeedsConfirmation (issue 21 item 8): with
+// REQUIRE_EMAIL_VERIFICATION=true an email change answers 202 `data: null`
+// for every address (main answered 409 EMAIL_TAKEN for a taken one, telling
+// accounts apart) and moves nothing; the link mailed to a free address
+// moves the account there, and the owner of a taken address gets a notice
+// without a link.
+func TestEmailChangeNeedsConfirmation(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		env := mailEnv(dbURL(t), mail)
+		env["REQUIRE_EMAIL_VERIFICATION"] = "true"
+		env["MAIL_RATE_PER_ADDRESS"] = "0"
+		s := startServer(t, env)
+		signUp := func(email string) *client {
+			c := s.client()
+			expect(t, c.do("POST", "/auth/register", map[string]any{"email": email, "password": "correct horse battery"}), 202, "")
+			link := mail.WaitFor(t, email, "Confirm your email", mailWait)
+			expect(t, c.do("POST", "/auth/email/verify", map[string]any{"token": link.Token()}), 200, "")
+			_, r := c.login(email, "correct horse battery", "")
+			expect(t, r, 200, "")
+			return c
+		}
+		ada := signUp("ada@example.com")
+		signUp("taken@example.com")
+
+		taken := ada.do("PUT", "/users/me/email", map[string]any{"email": "TAKEN@example.com"})
+		free := ada.do("PUT", "/users/me/email", map[string]any{"email": "free@example.com"})
+		own := ada.do("PUT", "/users/me/email", map[string]any{"email": "ada@example.com"})
+		for _, r := range []*response{taken, free, own} {
+			expect(t, r, 202, "")
+			if string(r.Env.Data) != "null" || r.Env.Message != free.Env.Message {
+				t.Fatalf("answers differ: %s / %s", r.Body, free.Body)
+			}
+		}
+		if me := ada.me(); me.Email != "ada@example.com" || !me.EmailVerified {
+			t.Fatalf("a requested change moved the account: %+v", me)
+		}
+
+		// The owner of the taken address hears of it, with nothing to click.
+		notice := mail.WaitFor(t, "taken@example.com", "Someone tried to use your address", mailWait)
+		if notice.Token() != "" || notice.Link() != "" {
+			t.Fatalf("the notice to the taken address carries a link:\n%s", notice.Text)
+		}
+		confirm := mail.WaitFor(t, "free@example.com", "Confirm the new email address", mailWait)
+		time.Sleep(300 * time.Millisecond) // room for a (wrong) mail about the own address
+		if n := countMail(t, mail, "ada@example.com", "Confirm the new email address"); n != 0 {
+			t.Fatalf("a change to the own address mailed %d confirmation links", n)
+		}
+		if n := countMail(t, mail, "taken@example.com", "Confirm"); n != 1 { // its own sign-up link only
+			t.Fatalf("the taken address got %d confirmation mails", n)
+		}
+
+		r := s.client().do("POST", "/auth/email/verify", map[string]any{"token": confirm.Token()})
+		expect(t, r, 200, "")
+		var u userData
+		r.data(t, &u)
+		if u.Email != "free@example.com" || !u.EmailVerified {
+			t.Fatalf("after the link: %+v", u)
+		}
+		mail.WaitFor(t, "ada@example.com", "was changed", mailWait)
+		if _, r := s.client().login("free@example.com", "correct horse battery", ""); r.Status != 200 {
+			t.Fatalf("login at the new address: %d %s", r.Status, r.Body)
+		}
+		expect(t, s.client().do("POST", "/auth/email/verify", map[string]any{"token": confirm.Token()}), 400, "EMAIL_LINK_INVALID")
+	})
 }

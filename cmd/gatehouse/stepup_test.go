@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStepUp(t *testing.T) {
@@ -101,6 +102,18 @@ func TestStepUp(t *testing.T) {
 			c.register("events@example.com", "events password")
 			s.client().login("events@example.com", "wrong password", "")
 			c.login("events@example.com", "events password", "")
+			// A failed attempt is written off the request path, within a
+			// second (auth.FailureLog).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				r := c.do("GET", "/users/me/security-events?limit=100", nil)
+				expect(t, r, 200, "")
+				if strings.Contains(string(r.Env.Data), `"login_failed"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no login_failed event: %s", r.Env.Data)
+				}
+			}
 			r := c.do("GET", "/users/me/security-events?limit=1", nil)
 			expect(t, r, 200, "")
 			var page struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,57 @@ func timingAccounts(tb testing.TB, hc *http.Client, base string, n int) []string
 		}
 	}
 	return emails
+}
+
+// pairedTiming is a comparison of two kinds of request, measured in
+// interleaved pairs: the baseline a and the kind b.
+type pairedTiming struct {
+	a, b durations
+	// paired is the median of the per-pair ratios b/a, quartiles the
+	// ratio of the lower quartiles.
+	paired, quartiles float64
+}
+
+// timePairs sends n pairs of a and b, alternating which goes first
+// (ABBA...), so both are sampled under the same conditions; each function
+// gets the pair's index and returns how long its request took.
+func timePairs(n int, a, b func(i int) time.Duration) pairedTiming {
+	var tm pairedTiming
+	ratios := make([]float64, 0, n)
+	for i := range n {
+		var da, db time.Duration
+		if i%2 == 0 {
+			da = a(i)
+			db = b(i)
+		} else {
+			db = b(i)
+			da = a(i)
+		}
+		tm.a, tm.b = append(tm.a, da), append(tm.b, db)
+		ratios = append(ratios, float64(db)/float64(da))
+	}
+	slices.Sort(ratios)
+	tm.paired = (ratios[n/2-1] + ratios[n/2]) / 2
+	tm.quartiles = float64(tm.b.quantile(0.25)) / float64(tm.a.quantile(0.25))
+	return tm
+}
+
+// check logs both distributions and the estimators, and fails the test
+// when both estimators are further from 1 than maxRatio: a real difference
+// shifts the whole distribution and moves both, while noise on a busy
+// machine tends to push one of them at a time. bName and aName name the
+// two kinds in the messages; revealed says what a failure gives away.
+func (tm pairedTiming) check(t *testing.T, maxRatio float64, bName, aName, revealed string) {
+	t.Helper()
+	t.Logf("%s: %s", aName, tm.a)
+	t.Logf("%s: %s", bName, tm.b)
+	t.Logf("%s / %s: median per-pair ratio %.3f, ratio of lower quartiles %.3f, ratio of medians %.3f (allowed %.2f..%.2f)",
+		bName, aName, tm.paired, tm.quartiles, float64(tm.b.median())/float64(tm.a.median()), 1/maxRatio, maxRatio)
+	off := func(r float64) bool { return r > maxRatio || r < 1/maxRatio }
+	if off(tm.paired) && off(tm.quartiles) {
+		t.Errorf("%s takes %.2f times as long as %s (medians %s and %s): %s",
+			bName, tm.paired, aName, tm.b.median(), tm.a.median(), revealed)
+	}
 }
 
 // failedLogin sends one login that must fail with INVALID_CREDENTIALS and
@@ -85,40 +137,56 @@ func TestLoginTimingDoesNotRevealAccounts(t *testing.T) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	emails := timingAccounts(t, hc, base, accounts)
 
-	var unknown, wrong durations
-	var ratios []float64 // wrong/unknown, per pair
 	// Warm up both paths (connections, the dummy hash, page cache).
 	for i := range 2 {
 		failedLogin(t, hc, base, fmt.Sprintf("warmup%d@example.com", i))
 		failedLogin(t, hc, base, emails[i%accounts])
 	}
-	for i := range pairs {
-		var u, w time.Duration
-		unknownLogin := func() { u = failedLogin(t, hc, base, fmt.Sprintf("nobody%d@example.com", i)) }
-		wrongLogin := func() { w = failedLogin(t, hc, base, emails[i%accounts]) }
-		if i%2 == 0 {
-			unknownLogin()
-			wrongLogin()
-		} else {
-			wrongLogin()
-			unknownLogin()
+	timePairs(pairs,
+		func(i int) time.Duration { return failedLogin(t, hc, base, fmt.Sprintf("nobody%d@example.com", i)) },
+		func(i int) time.Duration { return failedLogin(t, hc, base, emails[i%accounts]) },
+	).check(t, maxRatio, "a login with a wrong password", "one with an unknown email",
+		"response times reveal which emails have an account")
+}
+
+// TestFailedLoginDatabaseWorkDoesNotRevealAccounts (issue 21 item 8): the
+// database work of a failed login must not depend on whether the account
+// exists either. Main recorded a wrong password's login_failed event in a
+// transaction of its own (an event-cap count, an insert, a commit: 4.5 to
+// 6.4 ms with a real disk's fsync), which unknown emails never paid. With
+// the real hash that hides in its noise here (fsync is off in the test
+// cluster); with a cheap hash the hash no longer hides anything, so this
+// measures the rest of the request: known/unknown was 1.36 on main on both
+// engines (medians 1.5 vs 1.1 ms on SQLite, 3.0 vs 2.2 ms on PostgreSQL).
+// Interleaved pairs in ABBA order through the built binary; it fails when
+// both the median per-pair ratio and the ratio of lower quartiles are more
+// than 20% off, like the tests above.
+func TestFailedLoginDatabaseWorkDoesNotRevealAccounts(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		const (
+			pairs    = 100
+			accounts = 5
+			maxRatio = 1.2
+		)
+		env := timingEnv()
+		env["PASSWORD_ARGON2_MEMORY"] = "64KiB"
+		env["PASSWORD_ARGON2_ITERATIONS"] = "1"
+		if url := dbURL(t); strings.HasPrefix(url, "postgres") {
+			env["DATABASE_URL"] = url
 		}
-		unknown, wrong = append(unknown, u), append(wrong, w)
-		ratios = append(ratios, float64(w)/float64(u))
-	}
-	slices.Sort(ratios)
-	paired := (ratios[pairs/2-1] + ratios[pairs/2]) / 2
-	quartiles := float64(wrong.quantile(0.25)) / float64(unknown.quantile(0.25))
-	t.Logf("unknown email:  %s", unknown)
-	t.Logf("wrong password: %s", wrong)
-	t.Logf("wrong/unknown: median per-pair ratio %.3f, ratio of lower quartiles %.3f, ratio of medians %.3f (allowed %.2f..%.2f)",
-		paired, quartiles, float64(wrong.median())/float64(unknown.median()), 1/maxRatio, maxRatio)
-	off := func(r float64) bool { return r > maxRatio || r < 1/maxRatio }
-	if off(paired) && off(quartiles) {
-		t.Errorf("a login with a wrong password takes %.2f times as long as one with an unknown email "+
-			"(medians %s and %s): response times reveal which emails have an account",
-			paired, wrong.median(), unknown.median())
-	}
+		p := startBinary(t, env)
+		hc := &http.Client{Timeout: 30 * time.Second}
+		emails := timingAccounts(t, hc, p.base, accounts)
+		for i := range 10 {
+			failedLogin(t, hc, p.base, fmt.Sprintf("warmup%d@example.com", i))
+			failedLogin(t, hc, p.base, emails[i%accounts])
+		}
+		timePairs(pairs,
+			func(i int) time.Duration { return failedLogin(t, hc, p.base, fmt.Sprintf("nobody%d@example.com", i)) },
+			func(i int) time.Duration { return failedLogin(t, hc, p.base, emails[i%accounts]) },
+		).check(t, maxRatio, "a failed login of an existing account", "one of an unknown email",
+			"its database work reveals which emails have an account")
+	})
 }
 
 // BenchmarkLoginUnknownEmail and BenchmarkLoginWrongPassword measure the
@@ -191,43 +259,26 @@ func TestForgotPasswordTimingDoesNotRevealAccounts(t *testing.T) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	emails := timingAccounts(t, hc, p.base, accounts)
 
-	var unknown, known durations
-	var ratios []float64 // known/unknown, per pair
 	for i := range 4 {
 		forgot(t, hc, p.base, fmt.Sprintf("warmup%d@example.com", i))
 		forgot(t, hc, p.base, emails[i%accounts])
 	}
-	for i := range pairs {
-		var u, k time.Duration
-		var ub, kb string
-		unknownReq := func() { u, ub = forgot(t, hc, p.base, fmt.Sprintf("nobody%d@example.com", i)) }
-		knownReq := func() { k, kb = forgot(t, hc, p.base, emails[i%accounts]) }
-		if i%2 == 0 {
-			unknownReq()
-			knownReq()
-		} else {
-			knownReq()
-			unknownReq()
-		}
-		if ub != kb {
-			t.Fatalf("answers differ: unknown %q, known %q", ub, kb)
-		}
-		unknown, known = append(unknown, u), append(known, k)
-		ratios = append(ratios, float64(k)/float64(u))
-	}
-	slices.Sort(ratios)
-	paired := (ratios[pairs/2-1] + ratios[pairs/2]) / 2
-	quartiles := float64(known.quantile(0.25)) / float64(unknown.quantile(0.25))
-	t.Logf("unknown address: %s", unknown)
-	t.Logf("known address:   %s", known)
-	t.Logf("known/unknown: median per-pair ratio %.3f, ratio of lower quartiles %.3f, ratio of medians %.3f (allowed %.2f..%.2f)",
-		paired, quartiles, float64(known.median())/float64(unknown.median()), 1/maxRatio, maxRatio)
-	off := func(r float64) bool { return r > maxRatio || r < 1/maxRatio }
-	if off(paired) && off(quartiles) {
-		t.Errorf("forgot-password for a known address takes %.2f times as long as for an unknown one "+
-			"(medians %s and %s): response times reveal which addresses have an account",
-			paired, known.median(), unknown.median())
-	}
+	var unknownBody string
+	timePairs(pairs,
+		func(i int) time.Duration {
+			d, body := forgot(t, hc, p.base, fmt.Sprintf("nobody%d@example.com", i))
+			unknownBody = body
+			return d
+		},
+		func(i int) time.Duration {
+			d, body := forgot(t, hc, p.base, emails[i%accounts])
+			if unknownBody != "" && body != unknownBody {
+				t.Fatalf("answers differ: unknown %q, known %q", unknownBody, body)
+			}
+			return d
+		},
+	).check(t, maxRatio, "forgot-password for a known address", "for an unknown one",
+		"response times reveal which addresses have an account")
 	// The known addresses did get their links; the unknown ones nothing.
 	mail.WaitFor(t, emails[0], "Reset", 30*time.Second)
 	if n := mail.Count("nobody0@example.com"); n != 0 {

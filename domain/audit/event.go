@@ -21,6 +21,9 @@ const (
 	Reauthenticated      Type = "reauthenticated"
 	PasswordChanged      Type = "password_changed"
 	EmailChanged         Type = "email_changed"
+	// EmailChangeRequested is a change of address waiting for the new
+	// address to confirm it (REQUIRE_EMAIL_VERIFICATION).
+	EmailChangeRequested Type = "email_change_requested"
 	AccountDeleted       Type = "account_deleted"
 	EmailVerified        Type = "email_verified"
 	PasswordReset        Type = "password_reset"

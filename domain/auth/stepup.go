@@ -15,6 +15,11 @@ var ErrFreshAuthRequired = errors.New("fresh authentication required")
 // ErrForbidden means an authenticated caller who may not do this.
 var ErrForbidden = errors.New("forbidden")
 
+// ErrLastAdmin refuses a change that would leave no enabled administrator:
+// taking the admin role from the last one, disabling or deleting them. It
+// is an ErrForbidden.
+var ErrLastAdmin = fmt.Errorf("%w: the last enabled administrator cannot lose the role, be disabled or be deleted", ErrForbidden)
+
 // ErrSecondFactorRequired means an operation that changes second factors
 // needs a token of assurance level aal2, because the account has one. It is
 // an ErrFreshAuthRequired, so clients that know only that code still step up.

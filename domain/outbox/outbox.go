@@ -20,11 +20,6 @@ const (
 	// KindAccountExists tells the owner of an address that someone tried to
 	// register it again (no link).
 	KindAccountExists Kind = "account_exists"
-	// KindResetRequested is not a mail: it is a forgot-password request,
-	// which delivery turns into a reset mail when the address has an
-	// account and drops otherwise. Queuing the request rather than deciding
-	// at once makes the request do the same work for every address.
-	KindResetRequested Kind = "reset_requested"
 
 	// Notices (no link) of a change to the account's second factors, so a
 	// factor nobody asked for never goes unseen.
@@ -36,16 +31,47 @@ const (
 	// KindMFALocked tells the owner that second-factor codes reached the
 	// failure ceiling: someone with the password is guessing them.
 	KindMFALocked Kind = "mfa_locked"
+	// KindConfirmEmailChange carries the link that moves an account to the
+	// address it is mailed to (REQUIRE_EMAIL_VERIFICATION).
+	KindConfirmEmailChange Kind = "confirm_email_change"
+	// KindEmailInUse tells the owner of an address that someone asked to
+	// move another account to it (no link; nothing changed).
+	KindEmailInUse Kind = "email_in_use"
 )
 
-// Message is one queued mail. Link and TTL are empty for notices.
+// The kinds of request the outbox holds instead of a mail with a link.
+// Delivery turns each into its mail at send time: it issues the token then,
+// stores its hash and renders the link in memory, so the outbox never holds
+// a link or a token a copy of the database could use (issue 21 item 6).
+// Rows of the link kinds above written before that (migration 00010 blanks
+// their links) are delivered the same way.
+const (
+	// KindVerifyRequested asks for a verification link to UserID's address
+	// To, sent only while the account still has that address unverified.
+	KindVerifyRequested Kind = "verify_requested"
+	// KindResetRequested is a forgot-password request for the address To:
+	// delivery sends a reset link when the address has an enabled account
+	// and drops it otherwise. Queuing the request rather than deciding at
+	// once makes the request do the same work for every address.
+	KindResetRequested Kind = "reset_requested"
+	// KindEmailChangeRequested asks to move UserID's account to the address
+	// To: delivery mails To a KindConfirmEmailChange link, or a
+	// KindEmailInUse notice when another account has To, so the request
+	// itself does the same work for every address.
+	KindEmailChangeRequested Kind = "email_change_requested"
+)
+
+// Message is one queued mail or request. Link and TTL are set at send time
+// only, in memory: the outbox never stores a link.
 type Message struct {
 	ID   string
 	Kind Kind
 	To   string
 	// Locale is the language the mail is rendered in (the account's when
 	// it was queued); empty means the default.
-	Locale    string
+	Locale string
+	// UserID is the account a link is for, when it is known at queue time.
+	UserID    string
 	Link      string
 	TTL       time.Duration
 	CreatedAt time.Time

@@ -34,6 +34,10 @@ var (
 	// ErrDisabled means an administrator disabled the account; it is
 	// reported only after the password was proven.
 	ErrDisabled = errors.New("user disabled")
+	// ErrCredentialChanged means a password write found the account's
+	// credential changed since the caller proved it (another password
+	// change or reset committed meanwhile): nothing was written.
+	ErrCredentialChanged = errors.New("credential changed meanwhile")
 )
 
 // User is an account. PasswordHash is an encoded argon2id hash and never
@@ -71,6 +75,10 @@ func (u User) CanSignIn() error {
 	}
 	return nil
 }
+
+// ActiveAdmin reports whether u is an enabled administrator: one who can
+// sign in and use the administration API.
+func (u User) ActiveAdmin() bool { return u.HasRole(RoleAdmin) && !u.Disabled }
 
 // HasRole reports whether u holds role.
 func (u User) HasRole(role string) bool {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -107,23 +108,50 @@ func newProvider(sqlDB *sql.DB, driver string) (*goose.Provider, error) {
 	return goose.NewProvider(dialect, sqlDB, fsys, opts...)
 }
 
-// advisoryLocker is a goose SessionLocker that waits on
-// pg_advisory_lock. goose's own PostgreSQL locker polls
-// pg_try_advisory_lock every few seconds; blocking hands the lock over the
-// moment the first instance finishes and still honours ctx (pgx cancels the
-// query, and a session lock dies with its connection).
+// advisoryLocker is a goose SessionLocker on a PostgreSQL session-level
+// advisory lock, taken by polling pg_try_advisory_lock at a short interval
+// (goose's own locker polls every few seconds), so the lock passes on
+// within a fraction of a second of the first instance finishing, and ctx
+// is honoured between tries.
+//
+// It must not wait inside pg_advisory_lock: a waiting statement holds a
+// snapshot, and CREATE INDEX CONCURRENTLY, run by the instance holding the
+// lock, waits for every transaction with an older snapshot to end. The two
+// waits close a cycle that PostgreSQL breaks by failing one side (deadlock
+// detected, 40P01), which stopped the start of every instance but the
+// first with migration 00010.
 type advisoryLocker struct {
 	id int64
 }
 
 var _ lock.SessionLocker = advisoryLocker{}
 
+// Bounds of the wait between two tries of the migration lock.
+const (
+	lockPollMin = 20 * time.Millisecond
+	lockPollMax = 500 * time.Millisecond
+)
+
 // SessionLock implements lock.SessionLocker.
 func (l advisoryLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", l.id); err != nil {
-		return fmt.Errorf("take migration lock: %w", err)
+	wait := lockPollMin
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", l.id).Scan(&got); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		if got {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("take migration lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, lockPollMax)
 	}
-	return nil
 }
 
 // SessionUnlock implements lock.SessionLocker.

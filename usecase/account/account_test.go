@@ -296,12 +296,12 @@ func TestChangeEmail(t *testing.T) {
 		t.Fatalf("refused changes moved the email to %q", got)
 	}
 
-	u, err := e.svc.ChangeEmail(e.ctx, p, "  Countess@Lovelace.ORG ", meta)
+	ch, err := e.svc.ChangeEmail(e.ctx, p, "  Countess@Lovelace.ORG ", meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Email != "countess@lovelace.org" || !u.UpdatedAt.Equal(t0.Add(5*time.Minute)) {
-		t.Fatalf("ChangeEmail = %+v; want normalized email, updatedAt now", u)
+	if u := ch.User; ch.Pending || u.Email != "countess@lovelace.org" || !u.UpdatedAt.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("ChangeEmail = %+v; want normalized email, updatedAt now", ch)
 	}
 	if got := e.storedUser(reg.User.ID).Email; got != "countess@lovelace.org" {
 		t.Fatalf("stored email %q", got)
@@ -323,12 +323,12 @@ func TestChangeEmailToSameIsNoOp(t *testing.T) {
 	reg, p := e.signUp(adaEmail)
 	e.clock.Advance(5 * time.Minute)
 	for _, same := range []string{adaEmail, "ADA@Example.com"} {
-		u, err := e.svc.ChangeEmail(e.ctx, p, same, meta)
+		ch, err := e.svc.ChangeEmail(e.ctx, p, same, meta)
 		if err != nil {
 			t.Fatalf("ChangeEmail to own address %q: %v", same, err)
 		}
-		if u.Email != adaEmail || !u.UpdatedAt.Equal(t0) {
-			t.Fatalf("no-op change returned %+v; want unchanged", u)
+		if u := ch.User; u.Email != adaEmail || !u.UpdatedAt.Equal(t0) {
+			t.Fatalf("no-op change returned %+v; want unchanged", ch)
 		}
 	}
 	if !e.storedUser(reg.User.ID).UpdatedAt.Equal(t0) {
@@ -523,4 +523,61 @@ func TestSensitiveOperationsNeedStepUp(t *testing.T) {
 	if _, ok := e.store.User(reg.User.ID); !ok {
 		t.Fatal("a refused deletion deleted the account")
 	}
+}
+
+// emailMail records what the account use cases ask the mail of.
+type emailMail struct {
+	changed   []string // old addresses
+	requested []string // requested new addresses
+}
+
+func (m *emailMail) EmailChanged(_ context.Context, _ user.User, old string) error {
+	m.changed = append(m.changed, old)
+	return nil
+}
+
+func (m *emailMail) EmailChangeRequested(_ context.Context, _ user.User, newEmail string) error {
+	m.requested = append(m.requested, newEmail)
+	return nil
+}
+
+// TestChangeEmailWithConfirmation (issue 21 item 8): with
+// ConfirmEmailChange (REQUIRE_EMAIL_VERIFICATION) a change to any address,
+// taken, free or the caller's own, answers the same (Pending), moves
+// nothing, and queues the request; the account moves when the new address
+// confirms (usecase/recovery).
+func TestChangeEmailWithConfirmation(t *testing.T) {
+	e := newEnv(t)
+	mail := &emailMail{}
+	svc := account.NewService(account.Deps{
+		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
+		Users:  e.store.Users, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+		Hasher: e.hasher, Clock: e.clock, Mail: mail, ConfirmEmailChange: true,
+	})
+	reg, p := e.signUp(adaEmail)
+	e.signUp("bob@example.com")
+	var answers []account.EmailChange
+	for _, to := range []string{"Bob@example.com", "free@example.com", adaEmail} {
+		ch, err := svc.ChangeEmail(e.ctx, p, to, meta)
+		if err != nil {
+			t.Fatalf("ChangeEmail(%s): %v", to, err)
+		}
+		answers = append(answers, ch)
+	}
+	for _, ch := range answers {
+		if !ch.Pending || ch.User.Email != adaEmail || !ch.User.UpdatedAt.Equal(answers[0].User.UpdatedAt) {
+			t.Fatalf("answers differ or moved the account: %+v", answers)
+		}
+	}
+	if got := e.storedUser(reg.User.ID); got.Email != adaEmail {
+		t.Fatalf("a requested change moved the account to %q", got.Email)
+	}
+	if strings.Join(mail.requested, ",") != "bob@example.com,free@example.com,ada@example.com" || len(mail.changed) != 0 {
+		t.Fatalf("mail asked for %+v", mail)
+	}
+	if n := len(e.store.EventsOfType(reg.User.ID, audit.EmailChangeRequested)); n != 3 {
+		t.Fatalf("%d email_change_requested events; want 3", n)
+	}
+	_, err := svc.ChangeEmail(e.ctx, p, "not an email", meta)
+	wantField(t, err, "email")
 }

@@ -22,19 +22,24 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository stores accounts.
+// UserRepository stores accounts. Each write changes only the fields its
+// operation changes, so it never undoes another request's change made
+// between the caller's read and its write; user.ErrNotFound when the
+// account is gone.
 type UserRepository interface {
 	ByID(ctx context.Context, id string) (user.User, error)
-	// Update writes the mutable fields; user.ErrEmailTaken, user.ErrNotFound.
-	Update(ctx context.Context, u user.User) error
 	// UpdateProfile writes only the fields ch sets, and updatedAt;
 	// user.ErrNotFound.
 	UpdateProfile(ctx context.Context, id string, ch ProfileChange) error
+	// SetPassword stores a new hash and increments the credential version
+	// (so no session proven with the old credential can start after it),
+	// only while the version is still proven; user.ErrCredentialChanged
+	// otherwise.
+	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+	// SetEmail moves the account to an address; user.ErrEmailTaken.
+	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
 	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
-	// BumpCredential increments the account's credential version, so no
-	// session proven with the old credential can start after it.
-	BumpCredential(ctx context.Context, id string) error
 }
 
 // ProfileChange is a change of the profile fields a user edits; a nil
@@ -91,9 +96,14 @@ type SessionCache interface {
 	ForgetUser(userID string)
 }
 
-// EmailChangeMail voids the emailed links of the old address and queues a
-// verification link to the new one and a notice to the old one, in the
-// caller's transaction.
+// EmailChangeMail is the mail of an email change, queued in the caller's
+// transaction.
 type EmailChangeMail interface {
+	// EmailChanged voids the emailed links of the old address and queues a
+	// verification link to the new one and a notice to the old one.
 	EmailChanged(ctx context.Context, u user.User, oldEmail string) error
+	// EmailChangeRequested queues the confirmation of a change of u's
+	// address to newEmail: a link to newEmail, or a notice to its owner
+	// when another account has it, decided when the mail is sent.
+	EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error
 }

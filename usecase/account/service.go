@@ -39,6 +39,11 @@ type Deps struct {
 	// Locales are the mail languages a user may choose (the mail
 	// templates'); empty means only user.DefaultLocale.
 	Locales []string
+	// ConfirmEmailChange (REQUIRE_EMAIL_VERIFICATION) makes an email change
+	// a request: the account moves only when the link mailed to the new
+	// address is used, and the answer is the same for every address. It
+	// needs Mail.
+	ConfirmEmailChange bool
 	// StepUp is the freshness rule of the sensitive operations (change of
 	// password or email, deletion). It is checked here, so every caller
 	// gets it; the HTTP routes check it too, to answer before reading a
@@ -191,15 +196,20 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	defer s.forget(u.ID)
 	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := s.d.Clock.Now().UTC()
-		u.PasswordHash = hash
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
-			return err
+		// The hash and the credential version only, and only if the
+		// credential is still the one just proven: the account was read
+		// before two hashes, and anything else changed meanwhile (roles, a
+		// disable, the address) stays as it was committed. The statement
+		// holds the row: a login that proved the old password now either
+		// sees the new version or has its session committed in time for
+		// the revocation below.
+		err := s.d.Users.SetPassword(ctx, u.ID, hash, u.CredentialVersion, now)
+		if errors.Is(err, user.ErrCredentialChanged) {
+			// Another change or a reset won meanwhile: what was proven is
+			// no longer the current password.
+			return user.Invalid("currentPassword", "is not the current password")
 		}
-		// After the update, which holds the row: a login that proved the old
-		// password now either sees the new version or has its session
-		// committed in time for the revocation below.
-		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+		if err != nil {
 			return err
 		}
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
@@ -209,18 +219,34 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 	})
 }
 
+// EmailChange is the outcome of ChangeEmail: the account as it is now,
+// and whether the change waits for the new address to confirm it.
+type EmailChange struct {
+	User    user.User
+	Pending bool
+}
+
 // ChangeEmail moves the account to a new address; user.ErrEmailTaken when
 // another account has it (compared case-insensitively).
-func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (user.User, error) {
+//
+// With ConfirmEmailChange it moves nothing yet: it queues a request, and
+// the mail sender later mails a confirmation link to the new address, or,
+// when another account has that address, a notice to its owner. The caller
+// gets Pending and the same answer, after the same work, for every address,
+// so an email change never tells whether an address has an account.
+func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (EmailChange, error) {
 	if err := s.stepUp(p); err != nil {
-		return user.User{}, err
+		return EmailChange{}, err
 	}
 	e, ok := user.NormalizeEmail(email)
 	if !ok {
-		return user.User{}, user.Invalid("email", "must be a valid email address")
+		return EmailChange{}, user.Invalid("email", "must be a valid email address")
 	}
 	if err := s.countEmailChange(ctx, p.UserID()); err != nil {
-		return user.User{}, err
+		return EmailChange{}, err
+	}
+	if s.d.ConfirmEmailChange {
+		return s.requestEmailChange(ctx, p, e, meta)
 	}
 	var out user.User
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -237,7 +263,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 		// The new address is unproven until its link is opened.
 		u.EmailVerified = false
 		u.UpdatedAt = s.d.Clock.Now().UTC()
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		if err := s.d.Users.SetEmail(ctx, u.ID, u.Email, false, u.UpdatedAt); err != nil {
 			return err
 		}
 		if s.d.Mail != nil {
@@ -248,7 +274,28 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 		out = u
 		return s.record(ctx, audit.EmailChanged, p, meta)
 	})
-	return out, err
+	return EmailChange{User: out}, err
+}
+
+// requestEmailChange queues the confirmation of a change to e, the same
+// for every e (the caller's own address included: the sender drops that).
+func (s *Service) requestEmailChange(ctx context.Context, p domauth.Principal, e string, meta Meta) (EmailChange, error) {
+	if s.d.Mail == nil {
+		return EmailChange{}, errors.New("account: email change confirmation needs mail")
+	}
+	var out user.User
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.user(ctx, p)
+		if err != nil {
+			return err
+		}
+		out = u
+		if err := s.d.Mail.EmailChangeRequested(ctx, u, e); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.EmailChangeRequested, p, meta)
+	})
+	return EmailChange{User: out, Pending: true}, err
 }
 
 // DeleteAccount removes the caller's account, sessions and refresh tokens.

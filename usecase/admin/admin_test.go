@@ -311,3 +311,118 @@ func TestChangesEvictTheSessionCache(t *testing.T) {
 		}
 	}
 }
+
+// TestLastAdminStays: nobody, the command line included, can take the
+// admin role from the last enabled administrator, disable them or delete
+// them (ErrLastAdmin, a FORBIDDEN); with a second one it works. An
+// administrator demoted meanwhile (the account as it is now, under the
+// lock) acts no more, even with the principal loaded before.
+func TestLastAdminStays(t *testing.T) {
+	e := newEnv(t)
+	rootID := e.root.Principal.UserID()
+	yes := true
+	refused := map[string]error{}
+	_, refused["demote"] = e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Roles: []string{"user"}})
+	_, refused["disable"] = e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes})
+	refused["delete"] = e.svc.Delete(e.ctx, admin.CLIActor, rootID)
+	_, refused["set-roles"] = e.svc.SetRolesByEmail(e.ctx, admin.CLIActor, "root@example.com", []string{"user"})
+	for what, err := range refused {
+		if !errors.Is(err, domauth.ErrLastAdmin) || !errors.Is(err, domauth.ErrForbidden) {
+			t.Errorf("%s of the last admin: %v", what, err)
+		}
+	}
+	if u, _ := e.store.User(rootID); !u.ActiveAdmin() {
+		t.Fatalf("the last admin was changed: %+v", u)
+	}
+	// Ada becomes the second administrator: now root can be demoted, by
+	// her, and then she is the last one.
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user", "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	ada, _ := e.store.User(e.ada.ID)
+	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: ada.ID}, User: ada}}
+	if _, err := e.svc.Update(e.ctx, adaActor, rootID, admin.Patch{Roles: []string{"user"}}); err != nil {
+		t.Fatalf("demote one of two admins: %v", err)
+	}
+	// Root's principal still says admin (loaded before): refused, since the
+	// account under the lock no longer is one.
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("a demoted admin demoting the last one: %v", err)
+	}
+	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, domauth.ErrForbidden) {
+		t.Fatalf("a demoted admin deleting: %v", err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+		t.Fatalf("disable the last admin: %v", err)
+	}
+	// A disabled admin does not count: re-granting root and disabling her
+	// leaves root; disabling root then is refused.
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+		t.Fatalf("disable the last enabled admin: %v", err)
+	}
+}
+
+// factors says which accounts have a second factor.
+type factors map[string]bool
+
+func (f factors) HasSecondFactor(_ context.Context, userID string) (bool, error) {
+	return f[userID], nil
+}
+
+// TestWritesNeedAAL2WithASecondFactor: once an administrator's account has
+// a second factor, every administrative write needs a token that proved it
+// (aal2), as changing one's own factors does: a fresh aal1 token (the
+// password alone, or a session older than the factor) is refused with
+// ErrSecondFactorRequired and changes nothing. Without a factor aal1 is
+// enough; the command line is exempt.
+func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
+	e := newEnv(t)
+	f := factors{}
+	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
+		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
+	aal1 := e.root
+	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), domauth.AAL1
+	aal2 := aal1
+	aal2.Principal.Claims.AAL = domauth.AAL2
+	name := "Countess"
+	writes := func(a admin.Actor) map[string]error {
+		calls := map[string]error{}
+		_, calls["update"] = svc.Update(e.ctx, a, e.ada.ID, admin.Patch{Name: &name})
+		calls["revoke"] = svc.RevokeSessions(e.ctx, a, e.ada.ID)
+		_, calls["rotate"] = svc.RotateKey(e.ctx, a)
+		calls["authorize"] = svc.AuthorizeWrite(e.ctx, a)
+		return calls
+	}
+	// No factor: aal1 passes the rule (rotate fails later: no key store).
+	if err := svc.AuthorizeWrite(e.ctx, aal1); err != nil {
+		t.Fatalf("aal1 without a factor: %v", err)
+	}
+	f[e.root.Principal.UserID()] = true
+	for what, err := range writes(aal1) {
+		if !errors.Is(err, domauth.ErrSecondFactorRequired) {
+			t.Errorf("%s with an aal1 token and a second factor: %v", what, err)
+		}
+	}
+	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+		t.Errorf("delete with an aal1 token: %v", err)
+	}
+	if u, _ := e.store.User(e.ada.ID); u.Name == name {
+		t.Fatal("a refused update was made")
+	}
+	if err := svc.AuthorizeWrite(e.ctx, aal2); err != nil {
+		t.Fatalf("aal2: %v", err)
+	}
+	if _, err := svc.Update(e.ctx, aal2, e.ada.ID, admin.Patch{Name: &name}); err != nil {
+		t.Fatalf("update with aal2: %v", err)
+	}
+	if err := svc.AuthorizeWrite(e.ctx, admin.CLIActor); err != nil {
+		t.Fatalf("command line: %v", err)
+	}
+}

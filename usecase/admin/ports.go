@@ -33,11 +33,28 @@ type Directory interface {
 	ByID(ctx context.Context, id string) (user.User, error)
 	ByEmail(ctx context.Context, email string) (user.User, error)
 	Create(ctx context.Context, u user.User) error
-	// UpdateAdmin writes name, roles, disabled, emailVerified and updatedAt.
-	UpdateAdmin(ctx context.Context, u user.User) error
+	// UpdateAdmin reads the account under its row lock in the caller's
+	// transaction, lets fn change it and, when fn changed one of them,
+	// writes name, roles, disabled, emailVerified and updatedAt (nothing
+	// else), bumping the credential version on a disable. It returns the
+	// account as stored; fn's error is returned and nothing is written.
+	// user.ErrNotFound if none.
+	UpdateAdmin(ctx context.Context, id string, fn func(*user.User) error) (user.User, error)
+	// LockAdmins returns the IDs of the enabled accounts holding the admin
+	// role, locked until the caller's transaction ends, so that two
+	// administrators acting at once cannot both take away the last one.
+	LockAdmins(ctx context.Context) ([]string, error)
 	Delete(ctx context.Context, id string) error
 	// Facts returns what an administrator sees beside each account.
 	Facts(ctx context.Context, ids []string, now time.Time) (map[string]Facts, error)
+}
+
+// Factors tells whether an administrator's account has a second factor,
+// which raises the bar of administrative writes to aal2.
+type Factors interface {
+	// HasSecondFactor reports whether the account has an active factor
+	// whose code makes a token aal2 (a confirmed TOTP).
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
 }
 
 // Facts are the per-account figures of the admin view.

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ type Deps struct {
 	// any caller gets it, not only the routes that declare it. The command
 	// line has no token and is exempt.
 	StepUp *domauth.StepUpPolicy
+	// Factors, when set with StepUp, adds aal2 to that rule for an
+	// administrator whose account has a second factor: a stolen password
+	// (or a session that never proved the factor) must not be enough to
+	// change other accounts.
+	Factors Factors
 }
 
 // Service runs the administration use cases.
@@ -70,16 +76,30 @@ func (a Actor) authorize() error {
 	return domauth.ErrForbidden
 }
 
-// authorizeSensitive is authorize plus, for a signed-in caller, the
-// step-up rule (see Deps.StepUp).
-func (s *Service) authorizeSensitive(a Actor) error {
+// AuthorizeWrite applies the rule of every administrative write to a: the
+// command line, or an administrator with a fresh token, aal2 when their
+// account has a second factor (see Deps.StepUp and Deps.Factors). The
+// writes check it themselves; the routes call it first, to answer before
+// reading a body.
+func (s *Service) AuthorizeWrite(ctx context.Context, a Actor) error {
 	if err := a.authorize(); err != nil {
 		return err
 	}
 	if a.CLI || s.d.StepUp == nil {
 		return nil
 	}
-	return s.d.StepUp.Check(a.Principal.Claims, s.now())
+	now := s.now()
+	if err := s.d.StepUp.Check(a.Principal.Claims, now); err != nil {
+		return err
+	}
+	if s.d.Factors == nil {
+		return nil
+	}
+	has, err := s.d.Factors.HasSecondFactor(ctx, a.Principal.UserID())
+	if err != nil {
+		return err
+	}
+	return s.d.StepUp.CheckAAL2(a.Principal.Claims, has, now)
 }
 
 // View is an account as administrators see it.
@@ -163,11 +183,15 @@ type Patch struct {
 	EmailVerified *bool
 }
 
-// Update applies p. Disabling revokes every session of the account in the
-// same transaction. An administrator cannot remove their own admin role or
-// disable themselves (ErrForbidden), so there is always a way back in.
+// Update applies p in a locked read-modify-write, so it changes only what
+// p names and never writes back what another administrator changed since
+// (see Directory.UpdateAdmin). Disabling revokes every session of the
+// account in the same transaction. An administrator cannot remove their own
+// admin role or disable themselves (ErrForbidden), and nobody can take the
+// role from the last enabled administrator or disable them (domauth.ErrLastAdmin),
+// so there is always a way back in.
 func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (View, error) {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return View{}, err
 	}
 	var errs []error
@@ -187,49 +211,66 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 	if self && ((p.Roles != nil && !(user.User{Roles: p.Roles}).HasRole(user.RoleAdmin)) || (p.Disabled != nil && *p.Disabled)) {
 		return View{}, domauth.ErrForbidden
 	}
+	// Only a change of roles or a disable can take an administrator away.
+	guard := p.Roles != nil || p.Disabled != nil && *p.Disabled
 	var (
 		out    user.User
 		events []audit.Event
 	)
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		events = events[:0]
-		u, err := s.d.Users.ByID(ctx, userID)
+		var admins []string
+		if guard {
+			// Before the account's own lock, always in this order, so two
+			// administrators demoting each other queue instead of deadlocking,
+			// and the second sees the first's change.
+			var err error
+			if admins, err = s.lockAdmins(ctx, a); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		disabling := false
+		u, err := s.d.Users.UpdateAdmin(ctx, userID, func(u *user.User) error {
+			wasAdmin := u.ActiveAdmin()
+			add := func(t audit.Type) { events = append(events, s.event(a, t, u.ID, now)) }
+			if p.Name != nil && name != u.Name {
+				u.Name = name
+				add(audit.AdminNameChanged)
+			}
+			if p.Roles != nil && strings.Join(p.Roles, ",") != strings.Join(u.Roles, ",") {
+				u.Roles = append([]string(nil), p.Roles...)
+				add(audit.AdminRolesChanged)
+			}
+			if p.EmailVerified != nil && *p.EmailVerified != u.EmailVerified {
+				u.EmailVerified = *p.EmailVerified
+				add(audit.AdminEmailVerifiedSet)
+			}
+			if p.Disabled != nil && *p.Disabled != u.Disabled {
+				u.Disabled = *p.Disabled
+				disabling = u.Disabled
+				if u.Disabled {
+					add(audit.AdminUserDisabled)
+				} else {
+					add(audit.AdminUserEnabled)
+				}
+			}
+			if wasAdmin && !u.ActiveAdmin() && !othersRemain(admins, u.ID) {
+				return domauth.ErrLastAdmin
+			}
+			if len(events) > 0 {
+				u.UpdatedAt = now
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		add := func(t audit.Type) { events = append(events, s.event(a, t, u.ID, now)) }
-		if p.Name != nil && name != u.Name {
-			u.Name = name
-			add(audit.AdminNameChanged)
-		}
-		if p.Roles != nil && strings.Join(p.Roles, ",") != strings.Join(u.Roles, ",") {
-			u.Roles = append([]string(nil), p.Roles...)
-			add(audit.AdminRolesChanged)
-		}
-		if p.EmailVerified != nil && *p.EmailVerified != u.EmailVerified {
-			u.EmailVerified = *p.EmailVerified
-			add(audit.AdminEmailVerifiedSet)
-		}
-		if p.Disabled != nil && *p.Disabled != u.Disabled {
-			u.Disabled = *p.Disabled
-			if u.Disabled {
-				add(audit.AdminUserDisabled)
-				if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonAdmin, now); err != nil {
-					return err
-				}
-			} else {
-				add(audit.AdminUserEnabled)
+		out = u
+		if disabling {
+			if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonAdmin, now); err != nil {
+				return err
 			}
-		}
-		out = u
-		if len(events) == 0 {
-			return nil
-		}
-		u.UpdatedAt = now
-		out = u
-		if err := s.d.Users.UpdateAdmin(ctx, u); err != nil {
-			return err
 		}
 		return s.append(ctx, events)
 	})
@@ -243,6 +284,32 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 	return s.view(ctx, out)
 }
 
+// lockAdmins locks the set of enabled administrators for the rest of the
+// transaction and checks that a signed-in actor is still one of them: an
+// administrator demoted or disabled by a change that committed while this
+// request waited acts no more.
+func (s *Service) lockAdmins(ctx context.Context, a Actor) ([]string, error) {
+	admins, err := s.d.Users.LockAdmins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.CLI && !slices.Contains(admins, a.Principal.UserID()) {
+		return nil, domauth.ErrForbidden
+	}
+	return admins, nil
+}
+
+// othersRemain reports whether an enabled administrator other than userID
+// is among admins.
+func othersRemain(admins []string, userID string) bool {
+	for _, id := range admins {
+		if id != userID {
+			return true
+		}
+	}
+	return false
+}
+
 // forget evicts userID from this instance's session cache: disabled, its
 // roles changed or its sessions ended, what the cache holds is stale.
 func (s *Service) forget(userID string) {
@@ -253,7 +320,7 @@ func (s *Service) forget(userID string) {
 
 // RevokeSessions ends every session of the account.
 func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) error {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return err
 	}
 	var ev audit.Event
@@ -278,7 +345,7 @@ func (s *Service) RevokeSessions(ctx context.Context, a Actor, userID string) er
 // Delete removes the account with its sessions; its events stay, scrubbed
 // of client data, with the deletion recorded. Not oneself (ErrForbidden).
 func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return err
 	}
 	if !a.CLI && userID == a.Principal.UserID() {
@@ -286,6 +353,13 @@ func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
 	}
 	var ev audit.Event
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		admins, err := s.lockAdmins(ctx, a)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(admins, userID) && !othersRemain(admins, userID) {
+			return domauth.ErrLastAdmin
+		}
 		if err := s.d.Users.Delete(ctx, userID); err != nil {
 			return err
 		}
@@ -392,7 +466,7 @@ func (s *Service) Keys(ctx context.Context, a Actor) ([]domauth.KeyStatus, error
 // RotateKey adds the next signing key (published now, signing after the
 // publish-ahead time).
 func (s *Service) RotateKey(ctx context.Context, a Actor) (domauth.KeyStatus, error) {
-	if err := s.authorizeSensitive(a); err != nil {
+	if err := s.AuthorizeWrite(ctx, a); err != nil {
 		return domauth.KeyStatus{}, err
 	}
 	k, err := s.d.Keys.Rotate(ctx)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -25,6 +26,8 @@ type passwordCheck struct {
 	rec     recorder
 	clock   Clock
 	obs     Observer
+	// failures, when set, records wrong passwords off the request path.
+	failures *FailureLog
 }
 
 // check finds the account and checks the password, recording a failure for
@@ -88,11 +91,7 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta, dev
 	}
 	if !match {
 		c.obs.LoginFailed()
-		// The failure is recorded in a transaction of its own: the answer is
-		// an error, and the record must outlive it.
-		if err := c.tx.WithinTx(ctx, func(ctx context.Context) error {
-			return c.rec.record(ctx, audit.LoginFailed, u.ID, "", meta, nowUTC(c.clock))
-		}); err != nil {
+		if err := c.recordFailure(ctx, u.ID, meta); err != nil {
 			return user.User{}, nil, keys, err
 		}
 		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
@@ -119,23 +118,35 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta, dev
 	return u, nil, keys, nil
 }
 
+// recordFailure records a wrong password of account userID. With a
+// FailureLog it is queued (see FailureLog: the request then does the same
+// database work as one for an unknown email); without, it is written in a
+// transaction of its own, since the answer is an error and the record must
+// outlive it.
+func (c passwordCheck) recordFailure(ctx context.Context, userID string, meta Meta) error {
+	now := nowUTC(c.clock)
+	if c.failures != nil {
+		return c.failures.Record(ctx, audit.Event{
+			ID: id.New(), UserID: userID, Type: audit.LoginFailed, IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+		})
+	}
+	return c.tx.WithinTx(ctx, func(ctx context.Context) error {
+		return c.rec.record(ctx, audit.LoginFailed, userID, "", meta, now)
+	})
+}
+
 // upgradeHash re-hashes a password whose stored hash used other parameters.
 // A failure only delays the upgrade to the next login, so it is not fatal.
+// The store writes the hash alone, and only while the credential is the one
+// just proven: never over a password change that committed meanwhile, and
+// never over another column (an administrator's role change made during
+// the two hashes stays).
 func (c passwordCheck) upgradeHash(ctx context.Context, u user.User, plain string) {
 	hash, err := c.hasher.Hash(ctx, plain)
 	if err != nil {
 		return
 	}
-	u.PasswordHash = hash
-	u.UpdatedAt = nowUTC(c.clock)
-	// Only while the credential is the one just proven: never over a
-	// password change that committed meanwhile.
-	_ = c.tx.WithinTx(ctx, func(ctx context.Context) error {
-		if v, err := c.users.LockCredential(ctx, u.ID); err != nil || v != u.CredentialVersion {
-			return err
-		}
-		return c.users.Update(ctx, u)
-	})
+	_ = c.users.UpgradeHash(ctx, u.ID, hash, u.CredentialVersion)
 }
 
 // factorProof checks and consumes an account's code or recovery code in the

@@ -16,8 +16,7 @@ func TestLoginOfDisabledAccount(t *testing.T) {
 	e := newEnv(t)
 	p := e.register(adaEmail, adaPassword)
 	u := e.storedUser(p.User.ID)
-	u.Disabled = true
-	if err := e.store.Users.UpdateAdmin(e.ctx, u); err != nil {
+	if _, err := e.store.Users.UpdateAdmin(e.ctx, u.ID, func(u *user.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, meta); !errors.Is(err, domauth.ErrInvalidCredentials) {

@@ -32,6 +32,8 @@ type PasswordLoginDeps struct {
 	// RequireVerifiedEmail refuses login, after the password was proven, to
 	// accounts whose address is not verified.
 	RequireVerifiedEmail bool
+	// Failures, when set, records wrong passwords off the request path.
+	Failures *FailureLog
 }
 
 // PasswordLogin checks an email and password and starts a session, or,
@@ -55,7 +57,7 @@ func NewPasswordLogin(d PasswordLoginDeps) *PasswordLogin {
 	return &PasswordLogin{
 		check: passwordCheck{
 			users: d.Users, hasher: d.Hasher, gate: d.Gate, factors: d.Factors,
-			tx: d.Tx, rec: recorder{d.Audit}, clock: d.Clock, obs: obs,
+			tx: d.Tx, rec: recorder{d.Audit}, clock: d.Clock, obs: obs, failures: d.Failures,
 		},
 		users: d.Users, sessions: d.Sessions, challenges: d.Challenges, rec: recorder{d.Audit},
 		tx: d.Tx, clock: d.Clock, obs: obs, verify: d.RequireVerifiedEmail,

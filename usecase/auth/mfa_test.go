@@ -287,8 +287,7 @@ func TestPasskeyLogin(t *testing.T) {
 		t.Fatalf("failures reported: %d, want 2", obs.failed)
 	}
 	u := e.storedUser(ada.ID)
-	u.Disabled = true
-	if err := e.store.Users.UpdateAdmin(e.ctx, u); err != nil {
+	if _, err := e.store.Users.UpdateAdmin(e.ctx, u.ID, func(u *user.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	_, err = newLogin(passkeys{userID: ada.ID, verified: true}).Login(e.ctx, "ceremony", []byte("{}"), meta)

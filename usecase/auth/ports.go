@@ -66,9 +66,9 @@ type PasswordAccounts interface {
 	CredentialLocker
 	// ByEmail finds an account by normalized email; user.ErrNotFound if none.
 	ByEmail(ctx context.Context, email string) (user.User, error)
-	// Update writes the mutable fields of u (email, name, roles, password
-	// hash, updatedAt); user.ErrEmailTaken, user.ErrNotFound.
-	Update(ctx context.Context, u user.User) error
+	// UpgradeHash replaces the password hash, and nothing else, while the
+	// credential version is still proven; otherwise it does nothing.
+	UpgradeHash(ctx context.Context, id, hash string, proven int64) error
 }
 
 // The session ports are sized to their uses; a store implements them all

@@ -33,6 +33,8 @@ type ReauthenticatorDeps struct {
 	Observer Observer
 	// Factors, when set, asks for the account's second factor too.
 	Factors SecondFactors
+	// Failures, when set, records wrong passwords off the request path.
+	Failures *FailureLog
 }
 
 // Reauthenticator is the step-up: it proves the caller again (password,
@@ -58,7 +60,7 @@ func NewReauthenticator(d ReauthenticatorDeps) *Reauthenticator {
 		users: d.Users,
 		check: passwordCheck{
 			users: d.Users, hasher: d.Hasher, gate: d.Gate, factors: d.Factors,
-			tx: d.Tx, rec: rec, clock: d.Clock, obs: observerOr(d.Observer),
+			tx: d.Tx, rec: rec, clock: d.Clock, obs: observerOr(d.Observer), failures: d.Failures,
 		},
 		proof:    factorProof{factors: d.Factors, gate: d.Gate, rec: rec, clock: d.Clock},
 		sessions: d.Sessions, mint: minter{d.Tokens}, rec: rec, tx: d.Tx, clock: d.Clock,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/recovery"
@@ -45,18 +47,31 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // deliver handles one claimed message; true when a mail went out.
+//
+// A message that carries a link is rendered here, at send time: the token
+// is made now, its hash stored (committed before the mail leaves, so the
+// link works the moment it arrives), and the link exists only in this
+// process's memory and in the mail. The outbox row never holds it, so a
+// copy of the database taken while a mail waits (up to a day while the
+// mail server is down) holds nothing that resets a password. A failed
+// attempt deletes its token, and the next attempt makes a new one. A new
+// reset or email-change link voids the account's older ones as it is made:
+// the user asked for a new one.
 func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
-	var err error
-	if m.Kind == outbox.KindResetRequested {
-		err = s.resolveResetRequest(ctx, m)
-		if err == nil {
-			return false
+	out, tok, err := s.render(ctx, m)
+	switch {
+	case err == nil && out == nil:
+		// Nothing to send any more (the account is gone, moved, verified or
+		// disabled): the request is done.
+		if err := s.d.Outbox.Delivered(ctx, m.ID); err != nil {
+			s.d.Log.Warn("mail outbox update failed", slog.String("messageId", m.ID), slog.String("error", err.Error()))
 		}
-	} else {
+		return false
+	case err == nil:
 		// One attempt may take at most half the lease, so the claim always
 		// outlives it.
 		sendCtx, cancel := context.WithTimeout(ctx, s.cfg.Lease/2)
-		err = s.d.Sender.Send(sendCtx, m)
+		err = s.d.Sender.Send(sendCtx, *out)
 		cancel()
 		if err == nil {
 			s.d.Observer.MailSent()
@@ -68,6 +83,7 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 			}
 			return true
 		}
+		s.unissue(ctx, tok)
 	}
 	if ctx.Err() != nil {
 		// Shutting down (or out of time): not the message's fault. The claim
@@ -93,28 +109,110 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 	return false
 }
 
-// resolveResetRequest turns a forgot-password request into a reset mail
-// when the address has an account, and drops it otherwise, in one
-// transaction with the removal of the request.
-func (s *Service) resolveResetRequest(ctx context.Context, m outbox.Message) error {
-	now := s.now()
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		u, err := s.d.Users.ByEmail(ctx, m.To)
-		switch {
-		case errors.Is(err, user.ErrNotFound):
-		case err != nil:
+// render turns a claimed message into the mail to send: notices as they
+// are, requests for a link into a mail with a newly issued one. A nil mail
+// means there is nothing to send.
+func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
+	var (
+		p    recovery.Purpose
+		kind outbox.Kind
+		ok   func(user.User) bool
+	)
+	switch m.Kind {
+	case outbox.KindVerifyRequested, outbox.KindVerifyEmail:
+		p, kind = recovery.PurposeVerifyEmail, outbox.KindVerifyEmail
+		// Only while the account still has the address, unproven.
+		ok = func(u user.User) bool { return u.Email == m.To && !u.EmailVerified }
+	case outbox.KindResetRequested, outbox.KindPasswordReset:
+		p, kind = recovery.PurposePasswordReset, outbox.KindPasswordReset
+		// A disabled account gets no reset link: a reset must not undo an
+		// administrator's decision.
+		ok = func(u user.User) bool { return u.Email == m.To && u.CanSignIn() == nil }
+	case outbox.KindEmailChangeRequested:
+		p, kind = recovery.PurposeChangeEmail, outbox.KindConfirmEmailChange
+		ok = func(u user.User) bool { return u.Email != m.To }
+	default:
+		return &m, nil, nil
+	}
+	out := m
+	var tok *[32]byte
+	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+		u, err := s.recipient(ctx, m)
+		if errors.Is(err, user.ErrNotFound) || err == nil && !ok(u) {
+			return errNothingToSend
+		}
+		if err != nil {
 			return err
-		case u.CanSignIn() != nil:
-			// A disabled account gets no reset link: a reset must not
-			// undo an administrator's decision.
-		default:
-			if err := s.queueLink(ctx, u, recovery.PurposePasswordReset, now); err != nil {
+		}
+		// In the account's language (a forgot-password request does not
+		// know the account when it is queued).
+		out.Locale = u.Locale
+		if p == recovery.PurposeChangeEmail {
+			// Another account has the address: its owner hears of the
+			// attempt, and the requester learns nothing.
+			switch owner, err := s.d.Users.ByEmail(ctx, m.To); {
+			case err == nil && owner.ID != u.ID:
+				out.Kind, out.Locale = outbox.KindEmailInUse, owner.Locale
+				return nil
+			case err != nil && !errors.Is(err, user.ErrNotFound):
 				return err
 			}
 		}
-		return s.d.Outbox.Delivered(ctx, m.ID)
+		raw, hash := recovery.NewSecret()
+		now, ttl, link := s.now(), s.cfg.VerifyTTL, s.cfg.VerifyLink
+		if p == recovery.PurposePasswordReset {
+			ttl, link = s.cfg.ResetTTL, s.cfg.ResetLink
+		}
+		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u, m.To, now, ttl)); err != nil {
+			return err
+		}
+		// A newer reset (or email-change) link replaces the older ones the
+		// moment it is made, so they are dead before it arrives.
+		if recovery.Supersedes(p) {
+			if err := s.d.Tokens.Supersede(ctx, u.ID, p, hash); err != nil {
+				return err
+			}
+		}
+		out.Kind, out.Link, out.TTL = kind, strings.ReplaceAll(link, "{token}", raw), ttl
+		tok = &hash
+		return nil
 	})
+	if errors.Is(err, errNothingToSend) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &out, tok, nil
 }
+
+// errNothingToSend ends render's transaction when the request is void.
+var errNothingToSend = errors.New("nothing to send")
+
+// recipient is the account a link request is for: by its ID when the
+// request names one, else by the address (forgot-password requests, and
+// rows queued before requests named their account).
+func (s *Service) recipient(ctx context.Context, m outbox.Message) (user.User, error) {
+	if m.UserID != "" {
+		return s.d.Users.ByID(ctx, m.UserID)
+	}
+	return s.d.Users.ByEmail(ctx, m.To)
+}
+
+// unissue deletes the token (by its hash) of a mail that did not go out.
+// Best effort: a token left behind is a hash nobody holds the secret of,
+// and expires.
+func (s *Service) unissue(ctx context.Context, tok *[32]byte) {
+	if tok == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unissueTimeout)
+	defer cancel()
+	_, _ = s.d.Tokens.Take(ctx, *tok)
+}
+
+// unissueTimeout bounds unissue.
+const unissueTimeout = 2 * time.Second
 
 // PurgeExpiredTokens deletes emailed tokens that expired before now.
 func (s *Service) PurgeExpiredTokens(ctx context.Context) (int, error) {

@@ -27,14 +27,21 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository reads and updates accounts.
+// UserRepository reads and updates accounts, each write changing only
+// its own fields.
 type UserRepository interface {
 	ByEmail(ctx context.Context, email string) (user.User, error)
 	ByID(ctx context.Context, id string) (user.User, error)
-	Update(ctx context.Context, u user.User) error
-	// BumpCredential increments the account's credential version, so no
-	// session proven with the old password can start after a reset.
-	BumpCredential(ctx context.Context, id string) error
+	// SetPassword stores a new hash and increments the credential version
+	// (so no session proven with the old password can start after a
+	// reset), only while the version is still proven;
+	// user.ErrCredentialChanged otherwise.
+	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+	// MarkEmailVerified records the address email proven, only while the
+	// account has it; user.ErrNotFound otherwise.
+	MarkEmailVerified(ctx context.Context, id, email string, now time.Time) error
+	// SetEmail moves the account to an address; user.ErrEmailTaken.
+	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
 }
 
 // PasswordGuard throttles password-hashing attempts per account and client,
@@ -67,13 +74,17 @@ type TokenStore interface {
 	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
 	// DeleteForUser deletes userID's unused tokens of purpose p.
 	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+	// Supersede deletes userID's unused tokens of purpose p but the one
+	// with hash keep: a newer link replaces the older.
+	Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error
 	// PurgeExpired deletes tokens that expired before now.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // Outbox is the transactional mail outbox.
 type Outbox interface {
-	// Enqueue stores m in the caller's transaction, due at due.
+	// Enqueue stores m in the caller's transaction, due at due. It refuses
+	// a message with a link: links are made at send time, never stored.
 	Enqueue(ctx context.Context, m outbox.Message, due time.Time) error
 	// Claim takes up to limit due messages for this instance until
 	// now+lease, counting an attempt on each; no other instance claims them
@@ -83,7 +94,7 @@ type Outbox interface {
 	Delivered(ctx context.Context, id string) error
 	// Retry releases the claim and makes the message due again at at.
 	Retry(ctx context.Context, id string, at time.Time, reason string) error
-	// GiveUp marks the message failed for good and forgets its link.
+	// GiveUp marks the message failed for good.
 	GiveUp(ctx context.Context, id, reason string) error
 }
 

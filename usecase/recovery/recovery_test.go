@@ -44,10 +44,34 @@ func (u *users) ByID(_ context.Context, id string) (user.User, error) {
 	}
 	return x, nil
 }
-func (u *users) Update(_ context.Context, x user.User) error { u.byID[x.ID] = x; return nil }
-func (u *users) BumpCredential(_ context.Context, id string) error {
-	x := u.byID[id]
+func (u *users) SetPassword(_ context.Context, id, hash string, proven int64, now time.Time) error {
+	x, ok := u.byID[id]
+	switch {
+	case !ok:
+		return user.ErrNotFound
+	case x.CredentialVersion != proven:
+		return user.ErrCredentialChanged
+	}
+	x.PasswordHash, x.UpdatedAt = hash, now
 	x.CredentialVersion++
+	u.byID[id] = x
+	return nil
+}
+func (u *users) MarkEmailVerified(_ context.Context, id, email string, now time.Time) error {
+	x, ok := u.byID[id]
+	if !ok || x.Email != email {
+		return user.ErrNotFound
+	}
+	x.EmailVerified, x.UpdatedAt = true, now
+	u.byID[id] = x
+	return nil
+}
+func (u *users) SetEmail(_ context.Context, id, email string, verified bool, now time.Time) error {
+	x, ok := u.byID[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	x.Email, x.EmailVerified, x.UpdatedAt = email, verified, now
 	u.byID[id] = x
 	return nil
 }
@@ -75,6 +99,14 @@ func (s *tokens) DeleteForUser(_ context.Context, id string, p domrec.Purpose) e
 	}
 	return nil
 }
+func (s *tokens) Supersede(_ context.Context, id string, p domrec.Purpose, keep [32]byte) error {
+	for h, t := range s.m {
+		if t.UserID == id && t.Purpose == p && h != keep {
+			delete(s.m, h)
+		}
+	}
+	return nil
+}
 func (s *tokens) PurgeExpired(context.Context, time.Time) (int, error) { return 0, nil }
 
 type row struct {
@@ -87,6 +119,9 @@ type row struct {
 type box struct{ rows []*row }
 
 func (b *box) Enqueue(_ context.Context, m outbox.Message, due time.Time) error {
+	if m.Link != "" {
+		return errors.New("the outbox never stores a link")
+	}
 	b.rows = append(b.rows, &row{m: m, due: due})
 	return nil
 }
@@ -237,11 +272,8 @@ func (f *fixture) requestReset(t *testing.T, email string) []outbox.Message {
 		t.Fatal(err)
 	}
 	before := len(f.sender.sent)
-	// The request is resolved on one run, the mail it queued sent on the next.
-	for range 2 {
-		if _, err := f.svc.DeliverDue(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := f.svc.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	return f.sender.sent[before:]
 }
@@ -379,4 +411,204 @@ func TestNotice(t *testing.T) {
 	if err := off.Notice(context.Background(), "ada@example.com", outbox.KindPasskeyAdded); err != nil || len(f.box.rows) != queued {
 		t.Fatalf("mail off: %v, %d queued", err, len(f.box.rows)-queued)
 	}
+}
+
+// TestLinksAreMadeAtSendTime (issue 21 item 6): what the outbox holds for a
+// verification or reset mail carries no link; the token is made when the
+// mail is sent, stored only as its hash, and a failed attempt leaves no
+// token behind (the next attempt makes a new one, which works).
+func TestLinksAreMadeAtSendTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.svc.Registered(ctx, f.ada, "203.0.113.5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ForgotPassword(ctx, f.ada.Email, recovery.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.box.rows) != 2 || len(f.tokens.m) != 0 {
+		t.Fatalf("queued %d rows and %d tokens; want 2 requests and no token yet", len(f.box.rows), len(f.tokens.m))
+	}
+	f.sender.err = errors.New("421 try later")
+	if _, err := f.svc.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tokens.m) != 0 {
+		t.Fatalf("%d tokens left by failed attempts", len(f.tokens.m))
+	}
+	for _, r := range f.box.rows {
+		if r.m.Link != "" {
+			t.Fatalf("a queued row holds a link: %+v", r.m)
+		}
+	}
+	f.sender.err = nil
+	f.clock.t = f.clock.t.Add(time.Hour)
+	if n, err := f.svc.DeliverDue(ctx); err != nil || n != 2 {
+		t.Fatalf("delivered %d, %v", n, err)
+	}
+	var verify, reset string
+	for _, m := range f.sender.sent {
+		switch m.Kind {
+		case outbox.KindVerifyEmail:
+			verify = tokenOf(t, m)
+		case outbox.KindPasswordReset:
+			reset = tokenOf(t, m)
+		}
+	}
+	if len(f.tokens.m) != 2 || verify == "" || reset == "" {
+		t.Fatalf("sent %+v with %d tokens stored", f.sender.sent, len(f.tokens.m))
+	}
+	if u, err := f.svc.Verify(ctx, verify); err != nil || !u.EmailVerified {
+		t.Fatalf("verify with the link made at send time: %+v %v", u, err)
+	}
+	if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); err != nil {
+		t.Fatalf("reset with the link made at send time: %v", err)
+	}
+}
+
+// TestResetLinkDies (issue 21 item 7): a reset link stops working when the
+// password changes by another path, when the address changes, and when a
+// newer reset link has been sent.
+func TestResetLinkDies(t *testing.T) {
+	ctx := context.Background()
+	t.Run("password change", func(t *testing.T) {
+		f := newFixture(t)
+		tok := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset after a password change: %v", err)
+		}
+		if f.users.byID[f.ada.ID].PasswordHash != "hash:changed" {
+			t.Fatal("the old link reset the password")
+		}
+	})
+	t.Run("address change", func(t *testing.T) {
+		f := newFixture(t)
+		tok := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.users.SetEmail(ctx, f.ada.ID, "ada@example.org", false, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset after an address change: %v", err)
+		}
+	})
+	t.Run("newer link", func(t *testing.T) {
+		f := newFixture(t)
+		older := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		newer := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.svc.ResetPassword(ctx, older, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("reset with the older of two links: %v", err)
+		}
+		if err := f.svc.ResetPassword(ctx, newer, "a new long password", recovery.Meta{}); err != nil {
+			t.Fatalf("reset with the newer link: %v", err)
+		}
+	})
+}
+
+// TestQueuedBeforeTheUpgrade: a reset mail queued by a version that stored
+// its link (migration 00010 blanks it; the row names no account) is still
+// delivered, with a link made at send time for the account that has the
+// address, and that link works.
+func TestQueuedBeforeTheUpgrade(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.box.Enqueue(ctx, outbox.Message{ID: "00000000-0000-4000-8000-000000000001", Kind: outbox.KindPasswordReset,
+		To: f.ada.Email, CreatedAt: f.clock.t}, f.clock.t); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.DeliverDue(ctx); err != nil || n != 1 {
+		t.Fatalf("delivered %d, %v", n, err)
+	}
+	m := f.sender.sent[0]
+	if m.Kind != outbox.KindPasswordReset || m.TTL != 30*time.Minute {
+		t.Fatalf("sent %+v", m)
+	}
+	if err := f.svc.ResetPassword(ctx, tokenOf(t, m), "a new long password", recovery.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmailChangeConfirmation (issue 21 item 8): a requested change mails
+// the new address a link that moves the account there (verified), voids
+// the old address's links and tells the old address; to an address another
+// account has, the owner gets a notice and nobody a link; a password change
+// voids a pending change link, and so does a newer request's link.
+func TestEmailChangeConfirmation(t *testing.T) {
+	ctx := context.Background()
+	deliver := func(t *testing.T, f *fixture) []outbox.Message {
+		t.Helper()
+		before := len(f.sender.sent)
+		if _, err := f.svc.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return f.sender.sent[before:]
+	}
+	t.Run("free address", func(t *testing.T) {
+		f := newFixture(t)
+		reset := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "new@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+			t.Fatal("the request moved the account")
+		}
+		sent := deliver(t, f)
+		if len(sent) != 1 || sent[0].Kind != outbox.KindConfirmEmailChange || sent[0].To != "new@example.org" {
+			t.Fatalf("sent %+v", sent)
+		}
+		u, err := f.svc.Verify(ctx, tokenOf(t, sent[0]))
+		if err != nil || u.Email != "new@example.org" || !u.EmailVerified {
+			t.Fatalf("confirm: %+v %v", u, err)
+		}
+		if got := f.users.byID[f.ada.ID]; got.Email != "new@example.org" || !got.EmailVerified {
+			t.Fatalf("stored %+v", got)
+		}
+		if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("a reset link of the old address after the move: %v", err)
+		}
+		notice := deliver(t, f)
+		if len(notice) != 1 || notice[0].Kind != outbox.KindEmailChanged || notice[0].To != f.ada.Email || notice[0].Link != "" {
+			t.Fatalf("notice %+v", notice)
+		}
+	})
+	t.Run("taken address", func(t *testing.T) {
+		f := newFixture(t)
+		bob := user.User{ID: "1c9e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "bob@example.com"}
+		f.users.byID[bob.ID] = bob
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, bob.Email); err != nil {
+			t.Fatal(err)
+		}
+		sent := deliver(t, f)
+		if len(sent) != 1 || sent[0].Kind != outbox.KindEmailInUse || sent[0].To != bob.Email || sent[0].Link != "" {
+			t.Fatalf("sent %+v", sent)
+		}
+		if len(f.tokens.m) != 0 {
+			t.Fatal("a token was made for a taken address")
+		}
+	})
+	t.Run("voided by a password change and by a newer request", func(t *testing.T) {
+		f := newFixture(t)
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "one@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		one := tokenOf(t, deliver(t, f)[0])
+		if err := f.svc.EmailChangeRequested(ctx, f.ada, "two@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		two := tokenOf(t, deliver(t, f)[0])
+		if _, err := f.svc.Verify(ctx, one); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("the older change link: %v", err)
+		}
+		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Verify(ctx, two); !errors.Is(err, domrec.ErrLinkInvalid) {
+			t.Fatalf("a change link after a password change: %v", err)
+		}
+		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+			t.Fatal("a void link moved the account")
+		}
+	})
 }

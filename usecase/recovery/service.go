@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
@@ -102,7 +101,7 @@ func (s *Service) RequestVerification(ctx context.Context, p domauth.Principal, 
 		if err := s.admit(ctx, u.Email, meta.IP, now); err != nil {
 			return err
 		}
-		return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now)
+		return s.queueVerification(ctx, u, now)
 	})
 }
 
@@ -122,6 +121,10 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		if err != nil {
 			return err
 		}
+		if t.Purpose == recovery.PurposeChangeEmail {
+			out, err = s.confirmEmailChange(ctx, t, now)
+			return err
+		}
 		u, err := s.tokenUser(ctx, t, recovery.PurposeVerifyEmail, now)
 		if err != nil {
 			return err
@@ -133,15 +136,59 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		if u.EmailVerified {
 			return nil
 		}
-		u.EmailVerified = true
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		if err := s.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				// The account left the address since the read above.
+				return recovery.ErrLinkInvalid
+			}
 			return err
 		}
+		u.EmailVerified, u.UpdatedAt = true, now
 		out = u
 		return s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
 	})
 	return out, err
+}
+
+// confirmEmailChange moves the account of t to the address t was mailed
+// to, which the use of the link proves; in the caller's transaction, after
+// t was taken. user.ErrEmailTaken when another account took the address
+// meanwhile (the link stays usable). The links of the old address die, and
+// the old address gets a notice.
+func (s *Service) confirmEmailChange(ctx context.Context, t recovery.Token, now time.Time) (user.User, error) {
+	u, err := s.tokenUser(ctx, t, recovery.PurposeChangeEmail, now)
+	if err != nil {
+		return user.User{}, err
+	}
+	old := u.Email
+	if err := s.d.Users.SetEmail(ctx, u.ID, t.Email, true, now); err != nil {
+		return user.User{}, err
+	}
+	u.Email, u.EmailVerified, u.UpdatedAt = t.Email, true, now
+	if err := s.voidLinks(ctx, u.ID); err != nil {
+		return user.User{}, err
+	}
+	if old != u.Email {
+		if err := s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: old}, now); err != nil {
+			return user.User{}, err
+		}
+	}
+	if err := s.record(ctx, audit.EmailChanged, u.ID, Meta{}, now); err != nil {
+		return user.User{}, err
+	}
+	return u, s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
+}
+
+// voidLinks deletes every unused link of the account: after an address
+// change, what was mailed to the old address (and any pending change) must
+// not work any more.
+func (s *Service) voidLinks(ctx context.Context, userID string) error {
+	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
+		if err := s.d.Tokens.DeleteForUser(ctx, userID, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tokenUser loads the account of t and checks that t may be used for p.
@@ -153,7 +200,7 @@ func (s *Service) tokenUser(ctx context.Context, t recovery.Token, p recovery.Pu
 	if err != nil {
 		return user.User{}, err
 	}
-	if !t.Accepts(p, u.Email, now) {
+	if !t.Accepts(p, u, now) {
 		return user.User{}, recovery.ErrLinkInvalid
 	}
 	return u, nil
@@ -232,17 +279,22 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 		if err != nil {
 			return err
 		}
-		u.PasswordHash = encoded
-		// The link reached the address, which proves it as well as a
-		// verification link would.
-		u.EmailVerified = true
-		u.UpdatedAt = now
-		if err := s.d.Users.Update(ctx, u); err != nil {
+		// A reset is a credential change (the version moves with the hash):
+		// a login that proved the old password and is about to start its
+		// session must not succeed.
+		err = s.d.Users.SetPassword(ctx, u.ID, encoded, t.CredentialVersion, now)
+		if errors.Is(err, user.ErrCredentialChanged) {
+			return recovery.ErrLinkInvalid
+		}
+		if err != nil {
 			return err
 		}
-		// A reset is a credential change: a login that proved the old
-		// password and is about to start its session must not succeed.
-		if err := s.d.Users.BumpCredential(ctx, u.ID); err != nil {
+		// The link reached the address, which proves it as well as a
+		// verification link would.
+		if err := s.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
+			if errors.Is(err, user.ErrNotFound) {
+				return recovery.ErrLinkInvalid
+			}
 			return err
 		}
 		// Second factors are kept (a mailbox alone never removes one); only
@@ -298,7 +350,7 @@ func (s *Service) Registered(ctx context.Context, u user.User, ip string) error 
 		if err := s.admit(ctx, u.Email, ip, now); err != nil {
 			return err
 		}
-		return s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now)
+		return s.queueVerification(ctx, u, now)
 	}))
 }
 
@@ -334,40 +386,39 @@ func (s *Service) unlessLimited(err error) error {
 }
 
 // EmailChanged, in the caller's transaction, voids the links sent to the
-// old address, queues a verification link to the new one and a notice to
-// the old one.
+// old address (and pending email-change links), queues a verification link
+// to the new one and a notice to the old one.
 func (s *Service) EmailChanged(ctx context.Context, u user.User, oldEmail string) error {
 	now := s.now()
-	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset} {
-		if err := s.d.Tokens.DeleteForUser(ctx, u.ID, p); err != nil {
-			return err
-		}
+	if err := s.voidLinks(ctx, u.ID); err != nil {
+		return err
 	}
 	if !s.Enabled() {
 		return nil
 	}
-	if err := s.queueLink(ctx, u, recovery.PurposeVerifyEmail, now); err != nil {
+	if err := s.queueVerification(ctx, u, now); err != nil {
 		return err
 	}
 	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChanged, To: oldEmail, Locale: u.Locale}, now)
 }
 
-// queueLink issues a token for u and queues the mail that carries it, in
-// one transaction.
-func (s *Service) queueLink(ctx context.Context, u user.User, p recovery.Purpose, now time.Time) error {
-	raw, hash := recovery.NewSecret()
-	tmpl, ttl, kind := s.cfg.VerifyLink, s.cfg.VerifyTTL, outbox.KindVerifyEmail
-	if p == recovery.PurposePasswordReset {
-		tmpl, ttl, kind = s.cfg.ResetLink, s.cfg.ResetTTL, outbox.KindPasswordReset
+// EmailChangeRequested queues, in the caller's transaction, the request to
+// move u to newEmail (REQUIRE_EMAIL_VERIFICATION): whether newEmail gets the
+// confirmation link or, when another account has it, a notice, is decided
+// when the mail is sent, so the request does the same work for every
+// address.
+func (s *Service) EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error {
+	if !s.Enabled() {
+		return recovery.ErrMailUnavailable
 	}
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u.ID, u.Email, now, ttl)); err != nil {
-			return err
-		}
-		return s.queue(ctx, outbox.Message{
-			Kind: kind, To: u.Email, Locale: u.Locale, Link: strings.ReplaceAll(tmpl, "{token}", raw), TTL: ttl,
-		}, now)
-	})
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindEmailChangeRequested, UserID: u.ID, To: newEmail, Locale: u.Locale}, s.now())
+}
+
+// queueVerification queues, in the caller's transaction, the request for a
+// verification link to u's address: the link is issued when the mail is
+// sent (see deliver), so the outbox never holds it.
+func (s *Service) queueVerification(ctx context.Context, u user.User, now time.Time) error {
+	return s.queue(ctx, outbox.Message{Kind: outbox.KindVerifyRequested, UserID: u.ID, To: u.Email, Locale: u.Locale}, now)
 }
 
 func (s *Service) queue(ctx context.Context, m outbox.Message, now time.Time) error {

@@ -589,6 +589,7 @@ const (
 	AdminUserDeleted          SecurityEventType = "admin_user_deleted"
 	AdminUserDisabled         SecurityEventType = "admin_user_disabled"
 	AdminUserEnabled          SecurityEventType = "admin_user_enabled"
+	EmailChangeRequested      SecurityEventType = "email_change_requested"
 	EmailChanged              SecurityEventType = "email_changed"
 	EmailVerified             SecurityEventType = "email_verified"
 	EventsSuppressed          SecurityEventType = "events_suppressed"
@@ -629,6 +630,8 @@ func (e SecurityEventType) Valid() bool {
 	case AdminUserDisabled:
 		return true
 	case AdminUserEnabled:
+		return true
+	case EmailChangeRequested:
 		return true
 	case EmailChanged:
 		return true
@@ -2494,7 +2497,8 @@ type ClientInterface interface {
 
 	// AdminRotateKey Add the next signing key (admin, fresh)
 	//
-	// **Requires fresh authentication.** A new key is published now and starts signing
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+	// key is published now and starts signing
 	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 	//
@@ -2512,9 +2516,10 @@ type ClientInterface interface {
 
 	// AdminDeleteUser Delete an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** The account and its sessions are gone; its
-	// security events stay (without client data) with an `admin_user_deleted` event.
-	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// account and its sessions are gone; its security events stay (without client data)
+	// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+	// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 	//
 	// Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
 	AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2529,13 +2534,17 @@ type ClientInterface interface {
 
 	// AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2544,13 +2553,17 @@ type ClientInterface interface {
 
 	// AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2559,9 +2572,9 @@ type ClientInterface interface {
 
 	// AdminRevokeSessions Revoke every session of an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** Every access token of the account gets
-	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-	// `REFRESH_TOKEN_INVALID`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+	// access token of the account gets `SESSION_REVOKED` on its next use, on every
+	// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 	//
 	// Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
 	AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2591,6 +2604,13 @@ type ClientInterface interface {
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
 	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -2602,6 +2622,13 @@ type ClientInterface interface {
 	// to: a used, expired, unknown or reset token, or one mailed to an address the account
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
+	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2952,7 +2979,9 @@ type ClientInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; when it is sent, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -2966,7 +2995,9 @@ type ClientInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; when it is sent, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -2981,8 +3012,10 @@ type ClientInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2995,8 +3028,10 @@ type ClientInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3281,6 +3316,15 @@ type ClientInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -3298,6 +3342,15 @@ type ClientInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -3313,7 +3366,9 @@ type ClientInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3330,7 +3385,9 @@ type ClientInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3439,7 +3496,8 @@ func (c *Client) AdminListKeys(ctx context.Context, reqEditors ...RequestEditorF
 
 // AdminRotateKey Add the next signing key (admin, fresh)
 //
-// **Requires fresh authentication.** A new key is published now and starts signing
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+// key is published now and starts signing
 // `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 // from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 //
@@ -3477,9 +3535,10 @@ func (c *Client) AdminSearchUsers(ctx context.Context, params *AdminSearchUsersP
 
 // AdminDeleteUser Delete an account (admin, fresh)
 //
-// **Requires fresh authentication.** The account and its sessions are gone; its
-// security events stay (without client data) with an `admin_user_deleted` event.
-// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// account and its sessions are gone; its security events stay (without client data)
+// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 //
 // Corresponds with DELETE /admin/users/{id} (the `AdminDeleteUser` operationId).
 func (c *Client) AdminDeleteUser(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3514,13 +3573,17 @@ func (c *Client) AdminGetUser(ctx context.Context, id AdminUserID, reqEditors ..
 
 // AdminUpdateUserWithBody Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3539,13 +3602,17 @@ func (c *Client) AdminUpdateUserWithBody(ctx context.Context, id AdminUserID, co
 
 // AdminUpdateUser Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3564,9 +3631,9 @@ func (c *Client) AdminUpdateUser(ctx context.Context, id AdminUserID, body Admin
 
 // AdminRevokeSessions Revoke every session of an account (admin, fresh)
 //
-// **Requires fresh authentication.** Every access token of the account gets
-// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-// `REFRESH_TOKEN_INVALID`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+// access token of the account gets `SESSION_REVOKED` on its next use, on every
+// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 //
 // Corresponds with POST /admin/users/{id}/revoke-sessions (the `AdminRevokeSessions` operationId).
 func (c *Client) AdminRevokeSessions(ctx context.Context, id AdminUserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3626,6 +3693,13 @@ func (c *Client) RequestEmailVerification(ctx context.Context, reqEditors ...Req
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
 //
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -3647,6 +3721,13 @@ func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, bo
 // to: a used, expired, unknown or reset token, or one mailed to an address the account
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
+//
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4227,7 +4308,9 @@ func (c *Client) DeletePasskey(ctx context.Context, id openapi_types.UUID, reqEd
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; when it is sent, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -4251,7 +4334,9 @@ func (c *Client) ForgotPasswordWithBody(ctx context.Context, contentType string,
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; when it is sent, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -4276,8 +4361,10 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4300,8 +4387,10 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4786,6 +4875,15 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -4813,6 +4911,15 @@ func (c *Client) ChangeEmailWithBody(ctx context.Context, contentType string, bo
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -4838,7 +4945,9 @@ func (c *Client) ChangeEmail(ctx context.Context, body ChangeEmailJSONRequestBod
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4865,7 +4974,9 @@ func (c *Client) ChangePasswordWithBody(ctx context.Context, contentType string,
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6732,7 +6843,8 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
 	//
-	// **Requires fresh authentication.** A new key is published now and starts signing
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+	// key is published now and starts signing
 	// `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 	// from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 	//
@@ -6754,9 +6866,10 @@ type ClientWithResponsesInterface interface {
 
 	// AdminDeleteUserWithResponse Delete an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** The account and its sessions are gone; its
-	// security events stay (without client data) with an `admin_user_deleted` event.
-	// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// account and its sessions are gone; its security events stay (without client data)
+	// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+	// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6775,13 +6888,17 @@ type ClientWithResponsesInterface interface {
 
 	// AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6790,13 +6907,17 @@ type ClientWithResponsesInterface interface {
 
 	// AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 	//
-	// **Requires fresh authentication.** Fields left out stay. Each change is a security
-	// event on the account with the administrator as `actorId`. `disabled: true` revokes
-	// every session of the account at once; its login then answers `403 USER_DISABLED`
-	// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-	// An administrator cannot remove their own `admin` role or disable themselves
-	// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-	// `400 VALIDATION_FAILED`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+	// left out stay, whatever else changed meanwhile: the account is read and written
+	// under its row lock, and only the fields named here are written. Each change is a
+	// security event on the account with the administrator as `actorId`.
+	// `disabled: true` revokes every session of the account at once; its login then
+	// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+	// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+	// disable themselves, and nobody can take the role from the last enabled
+	// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+	// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+	// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6805,9 +6926,9 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
 	//
-	// **Requires fresh authentication.** Every access token of the account gets
-	// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-	// `REFRESH_TOKEN_INVALID`.
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+	// access token of the account gets `SESSION_REVOKED` on its next use, on every
+	// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6843,6 +6964,13 @@ type ClientWithResponsesInterface interface {
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
 	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -6854,6 +6982,13 @@ type ClientWithResponsesInterface interface {
 	// to: a used, expired, unknown or reset token, or one mailed to an address the account
 	// has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 	// does not use it up.
+	//
+	// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+	// comes here too: it moves the account to the address it was mailed to, verified, and
+	// answers the user with that address; the old address gets a notice and its links stop
+	// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+	// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+	// took the address meanwhile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7216,7 +7351,9 @@ type ClientWithResponsesInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; when it is sent, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -7230,7 +7367,9 @@ type ClientWithResponsesInterface interface {
 	// Always `202` with the same body, after the same work, whether or not an account has
 	// the address: the request is queued as is, and the background sender mails a reset
 	// link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-	// belongs to an existing, enabled account. Throttled per address and per client IP;
+	// belongs to an existing, enabled account. The link is made when the mail is sent and
+	// never stored readable; when it is sent, the account's earlier reset links stop
+	// working. Throttled per address and per client IP;
 	// a throttled request is still answered `202` and sends nothing. A malformed address
 	// is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 	//
@@ -7245,8 +7384,10 @@ type ClientWithResponsesInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7259,8 +7400,10 @@ type ClientWithResponsesInterface interface {
 	// tokens stop working), marks the address verified (the link proved it), and mails
 	// a notice to it. The user then logs in with the new password. The token is single-use
 	// and purpose-bound: an unknown, used, expired or verification token is
-	// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-	// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+	// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+	// that was mailed before the password changed (by any path) or before the address
+	// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+	// `newPassword` and leaves the link usable.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7567,6 +7710,15 @@ type ClientWithResponsesInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -7584,6 +7736,15 @@ type ClientWithResponsesInterface interface {
 	// configured, a verification link goes to it and a notice (no link) to the old one,
 	// and links mailed earlier stop working.
 	//
+	// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+	// every address, taken, free or the caller's own, is answered `202` with `data: null`
+	// after the same work, so the answer never tells whether an address has an account.
+	// The account keeps its address until the link mailed to the new one (the
+	// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+	// `POST /auth/email/verify`; the owner of an address another account has gets a
+	// notice instead (no link), and nothing changes. Only the newest such link works, and
+	// a password change voids it. Security event `email_change_requested`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -7599,7 +7760,9 @@ type ClientWithResponsesInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7616,7 +7779,9 @@ type ClientWithResponsesInterface interface {
 	// `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 	// not equal to the email) and must differ from the current password; violations are
 	// `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-	// user is revoked; the caller's session stays valid.
+	// user is revoked, and every reset link mailed before stops working; the caller's
+	// session stays valid. Only the password changes: a change of roles or of the account's
+	// state made by an administrator meanwhile stays.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9255,6 +9420,13 @@ type VerifyEmailResponse400Headers struct {
 	XRequestID      string
 }
 
+// VerifyEmailResponse409Headers the declared response headers of an HTTP 409 response for VerifyEmail
+type VerifyEmailResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
 // VerifyEmailResponse413Headers the declared response headers of an HTTP 413 response for VerifyEmail
 type VerifyEmailResponse413Headers struct {
 	RateLimit       *string
@@ -9305,6 +9477,8 @@ type VerifyEmailResponse struct {
 	JSON200 *UserEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *EmailLinkInvalid
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *EmailTaken
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -9321,6 +9495,8 @@ type VerifyEmailResponse struct {
 	Headers200 *VerifyEmailResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *VerifyEmailResponse400Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *VerifyEmailResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *VerifyEmailResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -9343,6 +9519,11 @@ func (r VerifyEmailResponse) GetJSON200() *UserEnvelope {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r VerifyEmailResponse) GetJSON400() *EmailLinkInvalid {
 	return r.JSON400
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyEmailResponse) GetJSON409() *EmailTaken {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -14047,6 +14228,13 @@ type ChangeEmailResponse200Headers struct {
 	XRequestID      string
 }
 
+// ChangeEmailResponse202Headers the declared response headers of an HTTP 202 response for ChangeEmail
+type ChangeEmailResponse202Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
 // ChangeEmailResponse400Headers the declared response headers of an HTTP 400 response for ChangeEmail
 type ChangeEmailResponse400Headers struct {
 	RateLimit       *string
@@ -14117,6 +14305,8 @@ type ChangeEmailResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UserOK
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *NullEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -14137,6 +14327,8 @@ type ChangeEmailResponse struct {
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ChangeEmailResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ChangeEmailResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ChangeEmailResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14160,6 +14352,11 @@ type ChangeEmailResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ChangeEmailResponse) GetJSON200() *UserOK {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ChangeEmailResponse) GetJSON202() *NullEnvelope {
+	return r.JSON202
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -14629,7 +14826,8 @@ func (c *ClientWithResponses) AdminListKeysWithResponse(ctx context.Context, req
 
 // AdminRotateKeyWithResponse Add the next signing key (admin, fresh)
 //
-// **Requires fresh authentication.** A new key is published now and starts signing
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). A new
+// key is published now and starts signing
 // `JWT_KEY_PUBLISH_AHEAD` later, on every instance; nobody is logged out. With keys
 // from `JWT_PRIVATE_KEY_FILE` this is `403 FORBIDDEN` (rotate the file).
 //
@@ -14663,9 +14861,10 @@ func (c *ClientWithResponses) AdminSearchUsersWithResponse(ctx context.Context, 
 
 // AdminDeleteUserWithResponse Delete an account (admin, fresh)
 //
-// **Requires fresh authentication.** The account and its sessions are gone; its
-// security events stay (without client data) with an `admin_user_deleted` event.
-// Deleting oneself here is `403 FORBIDDEN` (use `DELETE /users/me`).
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// account and its sessions are gone; its security events stay (without client data)
+// with an `admin_user_deleted` event. Deleting oneself here, or the last enabled
+// administrator, is `403 FORBIDDEN` (use `DELETE /users/me`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14696,13 +14895,17 @@ func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, id A
 
 // AdminUpdateUserWithBodyWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14717,13 +14920,17 @@ func (c *ClientWithResponses) AdminUpdateUserWithBodyWithResponse(ctx context.Co
 
 // AdminUpdateUserWithResponse Change name, roles, disabled or emailVerified (admin, fresh)
 //
-// **Requires fresh authentication.** Fields left out stay. Each change is a security
-// event on the account with the administrator as `actorId`. `disabled: true` revokes
-// every session of the account at once; its login then answers `403 USER_DISABLED`
-// after the password was proven, and its refresh tokens `REFRESH_TOKEN_INVALID`.
-// An administrator cannot remove their own `admin` role or disable themselves
-// (`403 FORBIDDEN`). Roles: 1 to 16 distinct strings of `[a-z0-9_-]{1,32}`, else
-// `400 VALIDATION_FAILED`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Fields
+// left out stay, whatever else changed meanwhile: the account is read and written
+// under its row lock, and only the fields named here are written. Each change is a
+// security event on the account with the administrator as `actorId`.
+// `disabled: true` revokes every session of the account at once; its login then
+// answers `403 USER_DISABLED` after the password was proven, and its refresh tokens
+// `REFRESH_TOKEN_INVALID`. An administrator cannot remove their own `admin` role or
+// disable themselves, and nobody can take the role from the last enabled
+// administrator or disable them (`403 FORBIDDEN`; of two administrators demoting each
+// other at once, the second is refused). Roles: 1 to 16 distinct strings of
+// `[a-z0-9_-]{1,32}`, else `400 VALIDATION_FAILED`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14738,9 +14945,9 @@ func (c *ClientWithResponses) AdminUpdateUserWithResponse(ctx context.Context, i
 
 // AdminRevokeSessionsWithResponse Revoke every session of an account (admin, fresh)
 //
-// **Requires fresh authentication.** Every access token of the account gets
-// `SESSION_REVOKED` on its next use, on every instance; its refresh tokens
-// `REFRESH_TOKEN_INVALID`.
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). Every
+// access token of the account gets `SESSION_REVOKED` on its next use, on every
+// instance; its refresh tokens `REFRESH_TOKEN_INVALID`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14794,6 +15001,13 @@ func (c *ClientWithResponses) RequestEmailVerificationWithResponse(ctx context.C
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
 //
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
@@ -14811,6 +15025,13 @@ func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Contex
 // to: a used, expired, unknown or reset token, or one mailed to an address the account
 // has since left, is `400 EMAIL_LINK_INVALID`. Using a token for the wrong purpose
 // does not use it up.
+//
+// The link of an email change waiting for confirmation (`REQUIRE_EMAIL_VERIFICATION`)
+// comes here too: it moves the account to the address it was mailed to, verified, and
+// answers the user with that address; the old address gets a notice and its links stop
+// working. It is `400 EMAIL_LINK_INVALID` once a newer change link was sent or the
+// password changed, and `409 EMAIL_TAKEN` (the link stays usable) if another account
+// took the address meanwhile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15311,7 +15532,9 @@ func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id 
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; when it is sent, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -15331,7 +15554,9 @@ func (c *ClientWithResponses) ForgotPasswordWithBodyWithResponse(ctx context.Con
 // Always `202` with the same body, after the same work, whether or not an account has
 // the address: the request is queued as is, and the background sender mails a reset
 // link (`PASSWORD_RESET_LINK`, valid `PASSWORD_RESET_TTL`, once) only when the address
-// belongs to an existing, enabled account. Throttled per address and per client IP;
+// belongs to an existing, enabled account. The link is made when the mail is sent and
+// never stored readable; when it is sent, the account's earlier reset links stop
+// working. Throttled per address and per client IP;
 // a throttled request is still answered `202` and sends nothing. A malformed address
 // is `400 VALIDATION_FAILED`; with no mail transport, `503 MAIL_UNAVAILABLE`.
 //
@@ -15352,8 +15577,10 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15372,8 +15599,10 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 // tokens stop working), marks the address verified (the link proved it), and mails
 // a notice to it. The user then logs in with the new password. The token is single-use
 // and purpose-bound: an unknown, used, expired or verification token is
-// `400 EMAIL_LINK_INVALID`; a new password that breaks the rules is
-// `400 VALIDATION_FAILED` on `newPassword` and leaves the link usable.
+// `400 EMAIL_LINK_INVALID`, and so is a reset link that a newer reset link replaced, or
+// that was mailed before the password changed (by any path) or before the address
+// changed; a new password that breaks the rules is `400 VALIDATION_FAILED` on
+// `newPassword` and leaves the link usable.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15800,6 +16029,15 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, body Upd
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -15823,6 +16061,15 @@ func (c *ClientWithResponses) ChangeEmailWithBodyWithResponse(ctx context.Contex
 // configured, a verification link goes to it and a notice (no link) to the old one,
 // and links mailed earlier stop working.
 //
+// **With `REQUIRE_EMAIL_VERIFICATION=true`** the change waits for the new address:
+// every address, taken, free or the caller's own, is answered `202` with `data: null`
+// after the same work, so the answer never tells whether an address has an account.
+// The account keeps its address until the link mailed to the new one (the
+// `EMAIL_VERIFY_LINK` page, valid `EMAIL_VERIFY_TTL`) is used with
+// `POST /auth/email/verify`; the owner of an address another account has gets a
+// notice instead (no link), and nothing changes. Only the newest such link works, and
+// a password change voids it. Security event `email_change_requested`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
@@ -15844,7 +16091,9 @@ func (c *ClientWithResponses) ChangeEmailWithResponse(ctx context.Context, body 
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15867,7 +16116,9 @@ func (c *ClientWithResponses) ChangePasswordWithBodyWithResponse(ctx context.Con
 // `currentPassword`. `newPassword` follows the password rules (8 to 128 characters,
 // not equal to the email) and must differ from the current password; violations are
 // `400 VALIDATION_FAILED` on `newPassword`. On success every other session of the
-// user is revoked; the caller's session stays valid.
+// user is revoked, and every reset link mailed before stops working; the caller's
+// session stays valid. Only the password changes: a change of roles or of the account's
+// state made by an administrator meanwhile stays.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18614,6 +18865,13 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest EmailTaken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18707,6 +18965,30 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 409:
+		var headers VerifyEmailResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers VerifyEmailResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -26855,6 +27137,13 @@ func ParseChangeEmailResponse(rsp *http.Response) (*ChangeEmailResponse, error) 
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26945,6 +27234,30 @@ func ParseChangeEmailResponse(rsp *http.Response) (*ChangeEmailResponse, error) 
 			headers.XRequestID = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers ChangeEmailResponse202Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 400:
 		var headers ChangeEmailResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {

@@ -2,20 +2,43 @@ package fakes
 
 import (
 	"context"
+	"slices"
+	"sort"
 
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
-// UpdateAdmin writes the fields administrators change (name, roles,
-// disabled, emailVerified, updatedAt), as the persistence adapter does.
-func (r *Users) UpdateAdmin(ctx context.Context, u user.User) error {
+// UpdateAdmin changes the account id with fn and writes the fields
+// administrators change (name, roles, disabled, emailVerified, updatedAt),
+// bumping the credential version on a disable, as the persistence adapter
+// does. The store serializes transactions, which is the row lock.
+func (r *Users) UpdateAdmin(ctx context.Context, id string, fn func(*user.User) error) (user.User, error) {
+	var out user.User
+	err := r.modify(ctx, id, func(u *user.User) error {
+		next := copyUser(*u)
+		if err := fn(&next); err != nil {
+			return err
+		}
+		if next.Disabled && !u.Disabled {
+			u.CredentialVersion++
+		}
+		u.Name, u.Roles, u.Disabled, u.EmailVerified, u.UpdatedAt = next.Name, slices.Clone(next.Roles), next.Disabled, next.EmailVerified, next.UpdatedAt
+		out = copyUser(*u)
+		return nil
+	})
+	return out, err
+}
+
+// LockAdmins returns the IDs of the enabled administrators, in order.
+func (r *Users) LockAdmins(ctx context.Context) ([]string, error) {
 	s := r.s
 	defer s.access(ctx)()
-	old, ok := s.st.users[u.ID]
-	if !ok {
-		return user.ErrNotFound
+	var ids []string
+	for id, u := range s.st.users {
+		if u.ActiveAdmin() {
+			ids = append(ids, id)
+		}
 	}
-	old.Name, old.Roles, old.Disabled, old.EmailVerified, old.UpdatedAt = u.Name, u.Roles, u.Disabled, u.EmailVerified, u.UpdatedAt
-	s.st.users[u.ID] = copyUser(old)
-	return nil
+	sort.Strings(ids)
+	return ids, nil
 }

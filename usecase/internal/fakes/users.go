@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
@@ -62,26 +63,27 @@ func (r *Users) ByID(ctx context.Context, id string) (user.User, error) {
 	return copyUser(u), nil
 }
 
-// Update writes the mutable fields of u (email, name, roles, password hash,
-// updatedAt).
-func (r *Users) Update(ctx context.Context, u user.User) error {
+// modify changes the stored account id with fn, as one statement: the
+// writes below change their own fields only, like the persistence adapter's.
+func (r *Users) modify(ctx context.Context, id string, fn func(*user.User) error) error {
 	s := r.s
 	defer s.access(ctx)()
-	old, ok := s.st.users[u.ID]
+	u, ok := s.st.users[id]
 	if !ok {
 		return user.ErrNotFound
 	}
-	if owner, ok := s.st.emails[u.Email]; ok && owner != u.ID {
-		return user.ErrEmailTaken
+	old := u.Email
+	if err := fn(&u); err != nil {
+		return err
 	}
-	delete(s.st.emails, old.Email)
-	s.st.emails[u.Email] = u.ID
-	old.Email = u.Email
-	old.Name = u.Name
-	old.Roles = u.Roles
-	old.PasswordHash = u.PasswordHash
-	old.UpdatedAt = u.UpdatedAt
-	s.st.users[u.ID] = copyUser(old)
+	if u.Email != old {
+		if owner, ok := s.st.emails[u.Email]; ok && owner != id {
+			return user.ErrEmailTaken
+		}
+		delete(s.st.emails, old)
+		s.st.emails[u.Email] = id
+	}
+	s.st.users[id] = copyUser(u)
 	return nil
 }
 
@@ -103,6 +105,54 @@ func (r *Users) UpdateProfile(ctx context.Context, id string, ch account.Profile
 	u.UpdatedAt = ch.UpdatedAt
 	s.st.users[id] = copyUser(u)
 	return nil
+}
+
+// SetPassword stores a hash and bumps the credential version, while it is
+// still proven; user.ErrCredentialChanged otherwise.
+func (r *Users) SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error {
+	return r.modify(ctx, id, func(u *user.User) error {
+		if u.CredentialVersion != proven {
+			return user.ErrCredentialChanged
+		}
+		u.PasswordHash, u.UpdatedAt = hash, now
+		u.CredentialVersion++
+		return nil
+	})
+}
+
+// UpgradeHash replaces the hash while the credential version is proven.
+func (r *Users) UpgradeHash(ctx context.Context, id, hash string, proven int64) error {
+	err := r.modify(ctx, id, func(u *user.User) error {
+		if u.CredentialVersion == proven {
+			u.PasswordHash = hash
+		}
+		return nil
+	})
+	if errors.Is(err, user.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// SetEmail moves the account to an address; user.ErrEmailTaken.
+func (r *Users) SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error {
+	return r.modify(ctx, id, func(u *user.User) error {
+		u.Email, u.EmailVerified, u.UpdatedAt = email, verified, now
+		return nil
+	})
+}
+
+// MarkEmailVerified records the address proven while the account has it.
+func (r *Users) MarkEmailVerified(ctx context.Context, id, email string, now time.Time) error {
+	return r.modify(ctx, id, func(u *user.User) error {
+		if u.Email != email {
+			return user.ErrNotFound
+		}
+		if !u.EmailVerified {
+			u.EmailVerified, u.UpdatedAt = true, now
+		}
+		return nil
+	})
 }
 
 // Delete removes the account with its sessions and refresh tokens (the
