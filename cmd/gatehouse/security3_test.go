@@ -126,7 +126,7 @@ func TestRegistrationMailsCountInMailBudgets(t *testing.T) {
 			s.client().register(fmt.Sprintf("many%d@example.com", i), "correct horse battery")
 		}
 		db := openDB(t, url)
-		if n := queuedMail(t, db, "verify_email"); n != 3 {
+		if n := queuedMail(t, db, "verify_requested"); n != 3 {
 			t.Errorf("%d verification mails queued for 5 registrations from one IP with MAIL_RATE_PER_IP=3", n)
 		}
 		// Every account exists: the one whose mail was not sent logs in.
@@ -147,7 +147,7 @@ func TestRegistrationMailsCountInMailBudgets(t *testing.T) {
 			expect(t, s.client().do("POST", "/auth/register", map[string]any{"email": "one@example.com", "password": "correct horse battery"}), 202, "")
 		}
 		db = openDB(t, url2)
-		if v, n := queuedMail(t, db, "verify_email"), queuedMail(t, db, "account_exists"); v+n != 2 || v != 1 {
+		if v, n := queuedMail(t, db, "verify_requested"), queuedMail(t, db, "account_exists"); v+n != 2 || v != 1 {
 			t.Errorf("%d verification mails and %d notices for 5 registrations of one address with MAIL_RATE_PER_ADDRESS=2", v, n)
 		}
 	})
