@@ -131,6 +131,7 @@ func (a *AuditLog) Limit(perUser int, window time.Duration) *AuditLog {
 var alwaysKept = map[audit.Type]bool{
 	audit.PasswordChanged: true, audit.EmailChanged: true, audit.AccountDeleted: true,
 	audit.RefreshReuseDetected: true, audit.LogoutAll: true,
+	audit.OAuthConsentGranted: true, audit.OAuthGrantRevoked: true,
 }
 
 // full reports whether e's account already has its bound of events in the

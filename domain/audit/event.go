@@ -42,6 +42,10 @@ const (
 	RecoveryCodesRegenerated Type = "recovery_codes_regenerated"
 	PasskeyAdded             Type = "passkey_added"
 	PasskeyRemoved           Type = "passkey_removed"
+	// The OpenID provider: a user consented to a client (or to more of its
+	// scopes), or withdrew a consent.
+	OAuthConsentGranted Type = "oauth_consent_granted"
+	OAuthGrantRevoked   Type = "oauth_grant_revoked"
 )
 
 // ActorCLI is the ActorID of actions taken with the command line, which has
