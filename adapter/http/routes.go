@@ -47,6 +47,8 @@ type Deps struct {
 	// Metrics, when not nil, records every request (route, method, status,
 	// duration) and per-IP throttling.
 	Metrics RequestObserver
+	// OIDC, when not nil, serves the OpenID provider.
+	OIDC *OIDCProvider
 }
 
 // Options are the HTTP layer's settings.
@@ -73,6 +75,10 @@ func Register(e *echo.Echo, d Deps, o Options) {
 		auth: d.Auth, account: d.Account, recovery: d.Recovery, mfa: d.MFA, bind: newBinder(o.BodyLimit),
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, jwksMaxAge: o.JWKSMaxAge,
+		oidc: d.OIDC,
+	}
+	if d.OIDC != nil {
+		h.grants = d.OIDC.Grants
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -143,6 +149,9 @@ func Register(e *echo.Echo, d Deps, o Options) {
 
 	if d.Admin != nil {
 		registerAdmin(e, d.Admin, h.bind, authed, fresh)
+	}
+	if d.OIDC != nil {
+		registerOIDC(e, d.OIDC, h.bind, authed, fresh)
 	}
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)

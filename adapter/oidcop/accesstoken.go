@@ -132,16 +132,11 @@ func (a *accessTokens) Decrypt(token string) (string, error) {
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, typeAccessToken) && !strings.EqualFold(typ, "application/"+typeAccessToken) {
 		return "", errors.New("oidcop: typ is not at+jwt")
 	}
-	var pub any
-	for _, k := range a.st.d.RSA.PublicKeys() {
-		if k.KID == h.KeyID && k.Alg == h.Algorithm {
-			pub = k.Key
-		}
-	}
-	if pub == nil {
+	k, ok := a.st.d.RSA.PublicKeyByKID(h.KeyID)
+	if !ok || k.Alg != h.Algorithm {
 		return "", errors.New("oidcop: unknown kid")
 	}
-	payload, err := jws.Verify(pub)
+	payload, err := jws.Verify(k.Key)
 	if err != nil {
 		return "", errors.New("oidcop: bad signature")
 	}

@@ -67,10 +67,13 @@ type KeySet interface {
 	PublicKeys() []domauth.PublicKey
 }
 
-// LazyKeySet is a KeySet that makes its first key when asked.
+// LazyKeySet is a KeySet that makes its first key when asked, and may
+// learn of keys another instance made.
 type LazyKeySet interface {
 	KeySet
 	Ensure(ctx context.Context) error
+	PublicKeyByKID(kid string) (domauth.PublicKey, bool)
+	LoadIfEmpty()
 }
 
 // Config are the provider's settings.
@@ -113,6 +116,8 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		// iss, exp); the library's own fallback check gets no keys, so an
 		// ID token can never pass for an access token.
 		op.WithAccessTokenKeySet(noKeys{}),
+		// id_token_hint is an ID token of either algorithm.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("RS256", "EdDSA")),
 	}
 	if u, err := url.Parse(cfg.Issuer); err == nil && u.Scheme == "http" {
 		// Development and tests on http://localhost.
@@ -202,10 +207,10 @@ func oauthErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, oidcprovider.ErrLoginRequired):
-		return oidc.ErrLoginRequired().WithDescription(err.Error())
+		return oidc.ErrLoginRequired().WithDescription("%s", err.Error())
 	case errors.Is(err, oidcprovider.ErrPKCERequired), errors.Is(err, oidcprovider.ErrPKCEMethod),
 		errors.Is(err, oidcprovider.ErrResponseMode), errors.Is(err, oidcprovider.ErrScopeOpenID):
-		return oidc.ErrInvalidRequest().WithDescription(err.Error())
+		return oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
 	case errors.Is(err, oauth.ErrCodeInvalid), errors.Is(err, oauth.ErrCodeReused):
 		return oidc.ErrInvalidGrant().WithDescription("code is invalid, expired or already used").WithParent(err)
 	}

@@ -228,6 +228,7 @@ func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 
 // KeySet verifies id_token_hint at logout: every public key of both sets.
 func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	s.d.RSA.LoadIfEmpty()
 	var out []op.Key
 	for _, set := range []KeySet{s.d.RSA, s.d.EdDSA} {
 		for _, k := range set.PublicKeys() {
@@ -292,6 +293,8 @@ func fillUserinfo(info *oidc.UserInfo, u user.User, scopes []string) {
 	if slices.Contains(scopes, oauth.ScopeEmail) {
 		info.Email = u.Email
 		info.EmailVerified = oidc.Bool(u.EmailVerified)
+		// The struct field leaves out false; the claim is always there.
+		info.AppendClaims("email_verified", u.EmailVerified)
 	}
 	if slices.Contains(scopes, oauth.ScopeProfile) {
 		info.Name = u.Name

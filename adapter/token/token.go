@@ -143,6 +143,7 @@ type Service struct {
 	store      RotatingKeyStore
 	reloadMu   sync.Mutex
 	lastReload atomic.Int64 // Unix nanoseconds of the last reload
+	lastEmpty  atomic.Int64 // Unix nanoseconds of LoadIfEmpty's last look
 	// b64 decodes token segments: unpadded base64url that also refuses
 	// non-zero trailing bits, so each token has exactly one spelling.
 	b64 *base64.Encoding

@@ -273,19 +273,31 @@ type Proof struct {
 // (max_age) or the client asked for a new one (prompt=login).
 var ErrReauthenticate = errors.New("the request needs a recent sign-in")
 
+// ReauthenticateError is ErrReauthenticate with the age, in seconds, the
+// sign-in may have (0: a new one).
+type ReauthenticateError struct{ MaxAge int64 }
+
+func (e *ReauthenticateError) Error() string { return ErrReauthenticate.Error() }
+
+// Is makes errors.Is(err, ErrReauthenticate) hold.
+func (e *ReauthenticateError) Is(target error) bool { return target == ErrReauthenticate }
+
 // CheckProof applies max_age and prompt=login to p at now. With
-// prompt=login the user must have signed in after the request began (a
-// fresh token, auth_time at or after the request's creation, to the
-// second: tokens carry whole seconds).
+// prompt=login (or max_age=0) the user must have signed in after the
+// request began (a fresh token, auth_time at or after the request's
+// creation: p.AuthTime is the session's, to the microsecond, when known);
+// with max_age=N, auth_time must be at most N seconds old.
 func (r Request) CheckProof(p Proof, now time.Time) error {
-	if r.HasPrompt(PromptLogin) {
-		if !p.Fresh || p.AuthTime.Before(r.CreatedAt.Truncate(time.Second)) {
-			return ErrReauthenticate
+	// max_age=0 asks for a sign-in now, like prompt=login (OIDC Core
+	// 3.1.2.1); the library also turns prompt=login into max_age=0.
+	if r.HasPrompt(PromptLogin) || r.MaxAge != nil && *r.MaxAge == 0 {
+		if !p.Fresh || p.AuthTime.Before(r.CreatedAt) {
+			return &ReauthenticateError{MaxAge: 0}
 		}
 		return nil
 	}
 	if r.MaxAge != nil && now.Sub(p.AuthTime) > time.Duration(*r.MaxAge)*time.Second {
-		return ErrReauthenticate
+		return &ReauthenticateError{MaxAge: *r.MaxAge}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // Errors of an authorization request that the client hears about through
@@ -38,6 +40,11 @@ type AuthorizerDeps struct {
 	Audit    AuditLog
 	Tx       Transactor
 	Clock    Clock
+	// Sessions reads the accepting app session: its auth_time to the
+	// microsecond (tokens carry whole seconds).
+	Sessions interface {
+		WithUser(ctx context.Context, id string) (session.Session, user.User, error)
+	}
 	// CodeTTL is how long a code may wait for its exchange (OIDC_CODE_TTL).
 	CodeTTL time.Duration
 }
@@ -162,6 +169,15 @@ func (a *Authorizer) Accept(ctx context.Context, requestID string, p oauth.Proof
 	var ans Answer
 	err := a.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := a.d.Clock.Now().UTC()
+		if a.d.Sessions != nil && p.SessionID != "" {
+			s, _, err := a.d.Sessions.WithUser(ctx, p.SessionID)
+			if err != nil {
+				return err
+			}
+			if s.UserID == p.UserID && s.AuthTime.Truncate(time.Second).Equal(p.AuthTime.Truncate(time.Second)) {
+				p.AuthTime = s.AuthTime
+			}
+		}
 		var req oauth.Request
 		err := a.d.Requests.UpdateRequest(ctx, requestID, func(r *oauth.Request) error {
 			if !r.Pending(now) {

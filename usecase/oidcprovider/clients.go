@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"errors"
 
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // Reasons the provider revokes client sessions, kept with the session.
@@ -35,6 +37,35 @@ type ClientAdminDeps struct {
 	Tx       Transactor
 	Clock    Clock
 	Live     Evicter
+	// StepUp, when not nil, is the freshness rule for writes by a signed-in
+	// administrator (the command line is exempt).
+	StepUp *domauth.StepUpPolicy
+	// Keys, when not nil, is given its first key by the first registration,
+	// so the key that signs a client's tokens is published before them.
+	Keys interface{ Ensure(ctx context.Context) error }
+}
+
+// Actor is who administers clients: a signed-in administrator, or the
+// command line.
+type Actor struct {
+	Principal domauth.Principal
+	CLI       bool
+}
+
+// authorize admits the command line and callers whose account (as loaded
+// with their session) holds the admin role; writes also need a fresh
+// token.
+func (a *ClientAdmin) authorize(act Actor, write bool) error {
+	if act.CLI {
+		return nil
+	}
+	if !act.Principal.User.HasRole(user.RoleAdmin) {
+		return domauth.ErrForbidden
+	}
+	if write && a.d.StepUp != nil {
+		return a.d.StepUp.Check(act.Principal.Claims, a.d.Clock.Now())
+	}
+	return nil
 }
 
 // ClientAdmin registers, lists and deletes clients, and checks their
@@ -47,10 +78,18 @@ func NewClientAdmin(d ClientAdminDeps) *ClientAdmin { return &ClientAdmin{d: d} 
 // Register stores a new client and returns it with its secret, which is
 // shown only here and stored only as its SHA-256 (empty for a public
 // client). A *oauth.FieldError names what is wrong with reg.
-func (a *ClientAdmin) Register(ctx context.Context, reg oauth.Registration) (oauth.Client, string, error) {
+func (a *ClientAdmin) Register(ctx context.Context, act Actor, reg oauth.Registration) (oauth.Client, string, error) {
+	if err := a.authorize(act, true); err != nil {
+		return oauth.Client{}, "", err
+	}
 	reg, err := reg.Normalize()
 	if err != nil {
 		return oauth.Client{}, "", err
+	}
+	if a.d.Keys != nil {
+		if err := a.d.Keys.Ensure(ctx); err != nil {
+			return oauth.Client{}, "", err
+		}
 	}
 	c := oauth.Client{
 		ID: id.New(), Name: reg.Name, RedirectURIs: reg.RedirectURIs,
@@ -69,7 +108,10 @@ func (a *ClientAdmin) Register(ctx context.Context, reg oauth.Registration) (oau
 }
 
 // List lists every client, without secrets.
-func (a *ClientAdmin) List(ctx context.Context) ([]oauth.Client, error) {
+func (a *ClientAdmin) List(ctx context.Context, act Actor) ([]oauth.Client, error) {
+	if err := a.authorize(act, false); err != nil {
+		return nil, err
+	}
 	return a.d.Clients.ListClients(ctx)
 }
 
@@ -81,7 +123,10 @@ func (a *ClientAdmin) Get(ctx context.Context, clientID string) (oauth.Client, e
 // Delete removes a client: its sessions are revoked (their access and
 // refresh tokens stop working), its pending requests, codes and the
 // consents given to it go with it.
-func (a *ClientAdmin) Delete(ctx context.Context, clientID string) error {
+func (a *ClientAdmin) Delete(ctx context.Context, act Actor, clientID string) error {
+	if err := a.authorize(act, true); err != nil {
+		return err
+	}
 	var ended []string
 	err := a.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		if _, err := a.d.Clients.ClientByID(ctx, clientID); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 )
@@ -16,6 +17,8 @@ type GrantsDeps struct {
 	Tx       Transactor
 	Clock    Clock
 	Live     Evicter
+	// StepUp, when not nil, is the freshness rule for withdrawing a consent.
+	StepUp *domauth.StepUpPolicy
 }
 
 // Grants lets users see and withdraw the consents they gave, and names the
@@ -33,7 +36,13 @@ func (g *Grants) List(ctx context.Context, userID string) ([]oauth.Grant, error)
 // Revoke withdraws userID's consent to clientID and ends that client's
 // sessions of the account (an oauth_grant_revoked event);
 // oauth.ErrGrantNotFound when there is none.
-func (g *Grants) Revoke(ctx context.Context, userID, clientID, sessionID, ip, userAgent string) error {
+func (g *Grants) Revoke(ctx context.Context, p domauth.Principal, clientID, ip, userAgent string) error {
+	if g.d.StepUp != nil {
+		if err := g.d.StepUp.Check(p.Claims, g.d.Clock.Now()); err != nil {
+			return err
+		}
+	}
+	userID, sessionID := p.UserID(), p.SessionID()
 	var ended []string
 	err := g.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		now := g.d.Clock.Now().UTC()

@@ -38,14 +38,14 @@ CREATE TABLE oauth_requests (
     created_at            TIMESTAMPTZ NOT NULL,
     expires_at            TIMESTAMPTZ NOT NULL,
     done_at               TIMESTAMPTZ NULL,
-    user_id               TEXT        NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id               UUID        NULL REFERENCES users (id) ON DELETE CASCADE,
     granted_scopes        TEXT        NOT NULL DEFAULT '',
     auth_time             TIMESTAMPTZ NULL,
     auth_methods          TEXT        NOT NULL DEFAULT '',
     -- The app session whose token accepted the request: its code opens
     -- nothing once that session has ended (a password change meanwhile).
-    login_session_id      TEXT        NULL,
-    session_id            TEXT        NULL,
+    login_session_id      UUID        NULL,
+    session_id            UUID        NULL,
     code_hash             BYTEA       NULL UNIQUE CHECK (length(code_hash) = 32),
     code_expires_at       TIMESTAMPTZ NULL,
     code_used_at          TIMESTAMPTZ NULL
@@ -54,7 +54,7 @@ CREATE INDEX oauth_requests_expires_at_idx ON oauth_requests (expires_at);
 
 -- Consent, remembered per user and client for the scopes granted.
 CREATE TABLE oauth_grants (
-    user_id    TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id    UUID        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     client_id  TEXT        NOT NULL REFERENCES oauth_clients (client_id) ON DELETE CASCADE,
     scopes     TEXT        NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
@@ -67,9 +67,9 @@ CREATE INDEX oauth_grants_client_id_idx ON oauth_grants (client_id);
 -- revoked, capped and purged with the user's), plus what the client was
 -- granted. Kept beside sessions so that table is not altered.
 CREATE TABLE oauth_sessions (
-    session_id TEXT        PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id UUID        PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
     client_id  TEXT        NOT NULL REFERENCES oauth_clients (client_id) ON DELETE CASCADE,
-    user_id    TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id    UUID        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     scopes     TEXT        NOT NULL,
     nonce      TEXT        NOT NULL DEFAULT '',
     created_at TIMESTAMPTZ NOT NULL
