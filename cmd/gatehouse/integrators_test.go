@@ -68,12 +68,27 @@ func TestDiscovery(t *testing.T) {
 	if doc.Success != nil {
 		t.Error("the discovery document is wrapped in the envelope")
 	}
-	if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"EdDSA"}) {
+	// The OpenID provider is on by default: ID tokens are RS256 first.
+	if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"RS256", "EdDSA"}) {
 		t.Errorf("discovery document %+v", doc)
 	}
 
-	// An issuer that is not an https URL: the keys are where this request went.
-	s2 := startServer(t, testEnv("sqlite::memory:"))
+	// With the provider on and an issuer that is not a URL, everything
+	// derives from PUBLIC_URL, never from the request.
+	s1 := startServer(t, testEnv("sqlite::memory:"))
+	r = s1.client().do("GET", "/.well-known/openid-configuration", nil, withHeader("X-Forwarded-Host", "evil.example"))
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Issuer != "http://localhost:3000" || doc.JWKSURI != "http://localhost:3000/.well-known/jwks.json" {
+		t.Errorf("discovery document %+v", doc)
+	}
+
+	// With the provider off and an issuer that is not an https URL: the keys
+	// are where this request went.
+	off := testEnv("sqlite::memory:")
+	off["OIDC_PROVIDER_ENABLED"] = "false"
+	s2 := startServer(t, off)
 	r = s2.client().do("GET", "/.well-known/openid-configuration", nil)
 	if err := json.Unmarshal(r.Body, &doc); err != nil {
 		t.Fatal(err)

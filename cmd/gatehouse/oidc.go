@@ -208,4 +208,3 @@ func mergeJWKS(sets ...func() []byte) func() []byte {
 		return b
 	}
 }
-

@@ -261,7 +261,7 @@ type Proof struct {
 	UserID string
 	// SessionID is the app session of that token.
 	SessionID string
-	AuthTime time.Time
+	AuthTime  time.Time
 	// Fresh means the token was minted right after a credential proof.
 	Fresh   bool
 	Methods []string

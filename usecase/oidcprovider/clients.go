@@ -42,7 +42,9 @@ type ClientAdminDeps struct {
 	StepUp *domauth.StepUpPolicy
 	// Keys, when not nil, is given its first key by the first registration,
 	// so the key that signs a client's tokens is published before them.
-	Keys interface{ Ensure(ctx context.Context) error }
+	Keys interface {
+		Ensure(ctx context.Context) error
+	}
 }
 
 // Actor is who administers clients: a signed-in administrator, or the
