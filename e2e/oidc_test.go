@@ -68,7 +68,7 @@ func (rp *relyingParty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var claims struct {
-			Name string `json:"name"`
+			Name string   `json:"name"`
 			AMR  []string `json:"amr"`
 		}
 		_ = info.Claims(&claims)
