@@ -124,7 +124,7 @@ func (a *accessTokens) Encrypt(s string) (string, error) {
 
 // Decrypt verifies an access token and returns "tokenID:subject".
 func (a *accessTokens) Decrypt(token string) (string, error) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return "", errors.New("oidcop: not an access token")
 	}

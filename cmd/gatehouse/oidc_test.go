@@ -338,6 +338,12 @@ func TestOpenIDProvider(t *testing.T) {
 			intruder := a.client()
 			intruder.bearer = tok.AccessToken
 			expect(t, intruder.do("GET", "/users/me", nil), 401, "TOKEN_INVALID")
+			// An ID token is no access token, at userinfo or anywhere.
+			if st, _ := userinfo(t, a.base, rawID); st != 401 {
+				t.Errorf("userinfo took an ID token: %d", st)
+			}
+			intruder.bearer = rawID
+			expect(t, intruder.do("GET", "/users/me", nil), 401, "TOKEN_INVALID")
 			if tok.RefreshToken == "" {
 				t.Fatal("no refresh token with offline_access")
 			}
