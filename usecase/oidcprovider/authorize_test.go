@@ -107,7 +107,7 @@ func (m *memOAuth) SaveGrant(_ context.Context, g oauth.Grant) error {
 }
 
 func (m *memOAuth) ListGrants(context.Context, string) ([]oauth.Grant, error) { return nil, nil }
-func (m *memOAuth) DeleteGrant(context.Context, string, string) error       { return nil }
+func (m *memOAuth) DeleteGrant(context.Context, string, string) error         { return nil }
 
 type authorizeEnv struct {
 	store  *fakes.Store
