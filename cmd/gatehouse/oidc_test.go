@@ -191,6 +191,11 @@ type registeredClient struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
+// intraRPFor is the relying party of a first-party EdDSA client.
+func intraRPFor(t *testing.T, issuer string, c registeredClient, redirect string) *rp {
+	return newRP(t, issuer, c.ClientID, c.ClientSecret, redirect, "EdDSA")
+}
+
 func TestOpenIDProvider(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		addrA := freeAddr(t)
@@ -597,6 +602,23 @@ func TestOpenIDProvider(t *testing.T) {
 			if _, err := wikiRP.conf.TokenSource(wikiRP.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthErrorCode(err) != "invalid_grant" {
 				t.Errorf("client refresh after a password change: %v", err)
 			}
+			// Logging out everywhere ends the clients' sessions too.
+			if _, r := ada.login("ada@example.com", pw+" 2", "body"); r.Status != 200 {
+				t.Fatal(r.Body)
+			}
+			f, _ = wikiRP.begin(a.base)
+			q = accept(t, ada, f, nil)
+			tok, err = wikiRP.exchange(a.base, q.Get("code"), f.verifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expect(t, ada.do("POST", "/auth/logout-all", nil), 200, "")
+			if st, _ := userinfo(t, a.base, tok.AccessToken); st == 200 {
+				t.Error("client token survived logout everywhere")
+			}
+			if _, r := ada.login("ada@example.com", pw+" 2", "body"); r.Status != 200 {
+				t.Fatal(r.Body)
+			}
 			// Deleting the client ends what it holds.
 			f, _ = wikiRP.begin(a.base)
 			q = accept(t, ada, f, nil)
@@ -608,6 +630,25 @@ func TestOpenIDProvider(t *testing.T) {
 			expect(t, root.do("DELETE", "/admin/oauth-clients/"+wiki.ClientID, nil), 404, "NOT_FOUND")
 			if st, _ := userinfo(t, a.base, tok.AccessToken); st == 200 {
 				t.Error("client token survived the client's deletion")
+			}
+			// Disabling the account ends the other clients' sessions.
+			intra := intraRPFor(t, issuer, intranet, redirect)
+			f, _ = intra.begin(a.base)
+			q = accept(t, ada, f, nil)
+			tok, err = intra.exchange(a.base, q.Get("code"), f.verifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := root.do("GET", "/admin/users?q=ada", nil)
+			var page struct {
+				Items []struct {
+					ID string `json:"id"`
+				} `json:"items"`
+			}
+			r.data(t, &page)
+			expect(t, root.do("PATCH", "/admin/users/"+page.Items[0].ID, map[string]any{"disabled": true}), 200, "")
+			if st, _ := userinfo(t, a.base, tok.AccessToken); st == 200 {
+				t.Error("client token survived disabling the account")
 			}
 		})
 	})
