@@ -103,7 +103,11 @@ func (a *accessTokens) Encrypt(s string) (string, error) {
 	if err != nil || c.Subject != sub {
 		return "", errors.New("oidcop: malformed token ID")
 	}
-	k, err := a.st.rsaSigner(context.Background())
+	// The library gives Encrypt no context; making the first key (once per
+	// database) is bounded here.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	k, err := a.st.rsaSigner(ctx)
 	if err != nil {
 		return "", err
 	}
