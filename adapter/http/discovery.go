@@ -3,7 +3,9 @@ package httpadapter
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -56,8 +58,10 @@ func (h *handlers) sessionState(c echo.Context) error {
 // plain JSON document (like the JWK Set), not an envelope, since generic
 // libraries read it as is.
 type discoveryDTO struct {
-	Issuer                 string   `json:"issuer"`
-	JWKSURI                string   `json:"jwks_uri"`
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
+	// The provider's endpoints and capabilities, when it is served.
+	*providerMetadata
 	SigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
 	AccessTokenSigningAlgs []string `json:"access_token_signing_alg_values_supported"`
 	SubjectTypes           []string `json:"subject_types_supported"`
@@ -66,6 +70,10 @@ type discoveryDTO struct {
 
 // tokenClaims are the claims an access token carries (the contract's list).
 var tokenClaims = []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "auth_time", "fresh", "amr", "aal", "roles"}
+
+// idTokenClaims are the claims the provider's ID tokens and userinfo carry.
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid",
+	"at_hash", "c_hash", "email", "email_verified", "name"}
 
 // discovery answers the discovery document. Every URL in it comes from
 // PUBLIC_URL, never from the request's Host or X-Forwarded-* headers, so the
@@ -78,6 +86,15 @@ func (h *handlers) discovery(c echo.Context) error {
 		Issuer: h.issuer, JWKSURI: h.publicURL + "/.well-known/jwks.json",
 		SigningAlgs: algs, AccessTokenSigningAlgs: algs,
 		SubjectTypes: []string{"public"}, ClaimsSupported: tokenClaims,
+	}
+	if h.oidc != nil {
+		// An OpenID client checks that the issuer is the URL it read this
+		// document from; the provider's endpoints derive from it.
+		md := h.oidc.metadata()
+		doc.providerMetadata = &md
+		doc.Issuer = strings.TrimRight(h.oidc.Issuer, "/")
+		doc.SigningAlgs = []string{"RS256", "EdDSA"}
+		doc.ClaimsSupported = mergeClaims(tokenClaims, idTokenClaims)
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
@@ -112,4 +129,15 @@ func jwksAlgorithms(set []byte) []string {
 // root sends a browser that opens the service's address to the docs.
 func root(c echo.Context) error {
 	return c.Redirect(http.StatusFound, "/docs")
+}
+
+// mergeClaims lists a's claims, then b's not in a.
+func mergeClaims(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, c := range b {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

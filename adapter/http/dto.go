@@ -89,6 +89,9 @@ type sessionDTO struct {
 	UserAgent  string `json:"userAgent"`
 	IP         string `json:"ip"`
 	Current    bool   `json:"current"`
+	// Client names the OpenID client a session belongs to; absent for the
+	// app's own sessions.
+	Client *clientRefDTO `json:"client,omitempty"`
 }
 
 type securityEventDTO struct {

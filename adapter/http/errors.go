@@ -13,6 +13,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
@@ -111,6 +112,11 @@ var errorTable = []mapping{
 	{recovery.ErrEmailNotVerified, http.StatusForbidden, CodeEmailNotVerified, "Email address not verified"},
 	{recovery.ErrLinkInvalid, http.StatusBadRequest, CodeEmailLinkInvalid, "This link is invalid or has expired"},
 	{recovery.ErrMailUnavailable, http.StatusServiceUnavailable, CodeMailUnavailable, "Mail is not configured on this service"},
+	{oauth.ErrRequestNotFound, http.StatusNotFound, CodeNotFound, "Authorization request not found"},
+	{oauth.ErrClientNotFound, http.StatusNotFound, CodeNotFound, "Client not found"},
+	{oauth.ErrGrantNotFound, http.StatusNotFound, CodeNotFound, "Grant not found"},
+	// max_age or prompt=login: the login page signs the user in again.
+	{oauth.ErrReauthenticate, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 }
 
@@ -127,6 +133,9 @@ func toAPIError(err error) *apiError {
 			out.Details = append(out.Details, fieldDetail{Field: f.Field, Message: f.Message})
 		}
 		return out
+	}
+	if fe, ok := oauthFieldError(err); ok {
+		return fe
 	}
 	var limited *throttle.LimitedError
 	if errors.As(err, &limited) {
@@ -215,6 +224,11 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if ch, ok := secondFactorChallenge(err); ok {
 			h.Set(echo.HeaderWWWAuthenticate, ch)
+		}
+		var re *oauth.ReauthenticateError
+		if errors.As(err, &re) {
+			// RFC 9470: the OpenID client's max_age (0 for prompt=login).
+			h.Set(echo.HeaderWWWAuthenticate, `Bearer error="insufficient_user_authentication", error_description="The client asks for a recent sign-in", max_age=`+strconv.FormatInt(re.MaxAge, 10))
 		}
 		if ae.Status == http.StatusUnauthorized && h.Get(echo.HeaderWWWAuthenticate) == "" {
 			h.Set(echo.HeaderWWWAuthenticate, wwwAuthenticate(ae.Code))

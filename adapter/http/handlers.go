@@ -48,6 +48,9 @@ type handlers struct {
 	jwksMaxAge time.Duration
 	mfa        *mfauc.Service
 	locales    localeMatcher
+	// oidc and grants are set when the OpenID provider is served.
+	oidc   *OIDCProvider
+	grants UserGrants
 }
 
 func meta(c echo.Context) auth.Meta {
@@ -266,6 +269,9 @@ func (h *handlers) listSessions(c echo.Context) error {
 	out := make([]sessionDTO, len(list.Sessions))
 	for i, v := range list.Sessions {
 		out[i] = toSessionDTO(v)
+	}
+	if err := withClients(c.Request().Context(), h.grants, out); err != nil {
+		return err
 	}
 	if list.NextCursor != "" {
 		c.Response().Header().Set("X-Next-Cursor", list.NextCursor)

@@ -48,6 +48,8 @@ type Deps struct {
 	// Metrics, when not nil, records every request (route, method, status,
 	// duration) and per-IP throttling.
 	Metrics RequestObserver
+	// OIDC, when not nil, serves the OpenID provider.
+	OIDC *OIDCProvider
 }
 
 // Options are the HTTP layer's settings.
@@ -81,6 +83,10 @@ func Register(e *echo.Echo, d Deps, o Options) {
 		cookie: o.Cookie, origins: newOriginPolicy(o.CORSAllowedOrigins),
 		jwks: d.JWKS, ready: d.Ready, issuer: o.Issuer, publicURL: strings.TrimSuffix(o.PublicURL, "/"), jwksMaxAge: o.JWKSMaxAge,
 		locales: newLocaleMatcher(o.Locales),
+		oidc:    d.OIDC,
+	}
+	if d.OIDC != nil {
+		h.grants = d.OIDC.Grants
 	}
 
 	// Order matters: the request ID first so everything after can log it;
@@ -151,6 +157,9 @@ func Register(e *echo.Echo, d Deps, o Options) {
 
 	if d.Admin != nil {
 		registerAdmin(e, d.Admin, h.bind, authed, fresh)
+	}
+	if d.OIDC != nil {
+		registerOIDC(e, d.OIDC, h.bind, authed, fresh)
 	}
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)

@@ -41,16 +41,32 @@ const signingKeyColumns = "kid, alg, private_key_pem, created_at, slot, activate
 type KeyStore struct {
 	db   *gorm.DB
 	ring *sealbox.Keyring
+	// table is signing_keys (access tokens) or oidc_signing_keys (the
+	// OpenID provider's RSA keys); the two share their shape and rules.
+	table string
 }
 
 // NewKeyStore returns a KeyStore on db; ring may be nil (keys stored plain).
 func NewKeyStore(db *gorm.DB, ring *sealbox.Keyring) *KeyStore {
-	return &KeyStore{db: db, ring: ring}
+	return &KeyStore{db: db, ring: ring, table: "signing_keys"}
 }
 
-// keyAD binds a sealed private key to its kid, so it cannot be moved to
-// another row.
-func keyAD(kid string) []byte { return []byte("signing_keys:" + kid) }
+// OIDCKeyStore keeps the OpenID provider's RSA signing keys.
+type OIDCKeyStore struct{ *KeyStore }
+
+// NewOIDCKeyStore returns the store of the OpenID provider's keys, which
+// are kept, sealed and rotated like the access-token keys in a table of
+// their own.
+func NewOIDCKeyStore(db *gorm.DB, ring *sealbox.Keyring) *OIDCKeyStore {
+	return &OIDCKeyStore{&KeyStore{db: db, ring: ring, table: "oidc_signing_keys"}}
+}
+
+// keyAD binds a sealed private key to its table and kid, so it cannot be
+// moved to another row.
+func (k *KeyStore) keyAD(kid string) []byte { return []byte(k.table + ":" + kid) }
+
+// tbl is a query on the store's table.
+func (k *KeyStore) tbl(ctx context.Context) *gorm.DB { return conn(ctx, k.db).Table(k.table) }
 
 func (k *KeyStore) toRecord(sk domauth.SigningKey) (signingKeyRecord, error) {
 	if sk.ID == "" || sk.Algorithm == "" || len(sk.PrivateKeyPEM) == 0 || sk.Generation < 1 {
@@ -65,7 +81,7 @@ func (k *KeyStore) toRecord(sk domauth.SigningKey) (signingKeyRecord, error) {
 	material := string(sk.PrivateKeyPEM)
 	if k.ring != nil {
 		var err error
-		if material, err = k.ring.Seal(sk.PrivateKeyPEM, keyAD(sk.ID)); err != nil {
+		if material, err = k.ring.Seal(sk.PrivateKeyPEM, k.keyAD(sk.ID)); err != nil {
 			return signingKeyRecord{}, fmt.Errorf("persistence: seal signing key: %w", err)
 		}
 	}
@@ -83,7 +99,7 @@ func (k *KeyStore) toDomain(r signingKeyRecord) (domauth.SigningKey, error) {
 			return domauth.SigningKey{}, fmt.Errorf("signing key %s is encrypted (key id %s) but DATA_ENCRYPTION_KEY is not set", r.Kid, sealbox.SealedWith(r.PrivateKeyPEM))
 		}
 		var err error
-		if material, err = k.ring.Open(r.PrivateKeyPEM, keyAD(r.Kid)); err != nil {
+		if material, err = k.ring.Open(r.PrivateKeyPEM, k.keyAD(r.Kid)); err != nil {
 			return domauth.SigningKey{}, fmt.Errorf("signing key %s: %w", r.Kid, err)
 		}
 	}
@@ -119,7 +135,7 @@ func (k *KeyStore) InsertSigningKey(ctx context.Context, sk domauth.SigningKey) 
 	}
 	// No conflict target: a taken slot and a taken kid both mean "keep
 	// what is there".
-	res := conn(ctx, k.db).Clauses(clause.OnConflict{DoNothing: true}).Create(&rec)
+	res := k.tbl(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rec)
 	if res.Error != nil {
 		return false, wrapErr("insert signing key", res.Error)
 	}
@@ -129,7 +145,7 @@ func (k *KeyStore) InsertSigningKey(ctx context.Context, sk domauth.SigningKey) 
 // SigningKeys returns every stored key, oldest generation first.
 func (k *KeyStore) SigningKeys(ctx context.Context) ([]domauth.SigningKey, error) {
 	var recs []signingKeyRecord
-	err := conn(ctx, k.db).Select(signingKeyColumns).Order("CASE WHEN slot IS NULL THEN 1 ELSE 0 END, slot, created_at, kid").Find(&recs).Error
+	err := k.tbl(ctx).Select(signingKeyColumns).Order("CASE WHEN slot IS NULL THEN 1 ELSE 0 END, slot, created_at, kid").Find(&recs).Error
 	if err != nil {
 		return nil, wrapErr("list signing keys", err)
 	}
@@ -148,7 +164,7 @@ func (k *KeyStore) DeleteSigningKeys(ctx context.Context, kids []string) error {
 	if len(kids) == 0 {
 		return nil
 	}
-	if err := conn(ctx, k.db).Where("kid IN ?", kids).Delete(&signingKeyRecord{}).Error; err != nil {
+	if err := k.tbl(ctx).Where("kid IN ?", kids).Delete(&signingKeyRecord{}).Error; err != nil {
 		return wrapErr("delete signing keys", err)
 	}
 	return nil
@@ -164,7 +180,7 @@ func (k *KeyStore) SealAtRest(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var recs []signingKeyRecord
-	if err := conn(ctx, k.db).Select(signingKeyColumns).Find(&recs).Error; err != nil {
+	if err := k.tbl(ctx).Select(signingKeyColumns).Find(&recs).Error; err != nil {
 		return 0, wrapErr("list signing keys", err)
 	}
 	n := 0
@@ -176,11 +192,11 @@ func (k *KeyStore) SealAtRest(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		sealed, err := k.ring.Seal(sk.PrivateKeyPEM, keyAD(r.Kid))
+		sealed, err := k.ring.Seal(sk.PrivateKeyPEM, k.keyAD(r.Kid))
 		if err != nil {
 			return n, err
 		}
-		res := conn(ctx, k.db).Exec("UPDATE signing_keys SET private_key_pem = ? WHERE kid = ? AND private_key_pem = ?",
+		res := conn(ctx, k.db).Exec("UPDATE "+k.table+" SET private_key_pem = ? WHERE kid = ? AND private_key_pem = ?",
 			sealed, r.Kid, r.PrivateKeyPEM)
 		if res.Error != nil {
 			return n, wrapErr("seal signing key", res.Error)

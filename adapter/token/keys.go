@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -170,8 +171,8 @@ func parseStored(sk auth.SigningKey) (*key, error) {
 
 // mustCandidate is newCandidate for callers that report a failure of the
 // system's random source as the store's error would be: it cannot happen.
-func mustCandidate(now time.Time) auth.SigningKey {
-	c, err := newCandidate(now)
+func mustCandidate(now time.Time, alg string) auth.SigningKey {
+	c, err := newCandidate(now, alg)
 	if err != nil {
 		panic(err)
 	}
@@ -193,6 +194,14 @@ func newKey(priv crypto.Signer) (*key, error) {
 		}
 		alg = jwa.EdDSA
 		pub = k.Public().(ed25519.PublicKey)
+	case *rsa.PrivateKey:
+		// RS256 signs the OpenID provider's ID tokens (OIDC's mandatory
+		// algorithm); Service refuses it for the app's access tokens.
+		if k.N == nil || k.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("RSA key must have at least %d bits", minRSABits)
+		}
+		alg = jwa.RS256
+		pub = &k.PublicKey
 	case *ecdsa.PrivateKey:
 		if k.Curve == nil || k.Curve.Params().Name != "P-256" {
 			name := "unknown"
@@ -328,11 +337,21 @@ func parsePEMKeys(data []byte) ([]crypto.Signer, error) {
 	return out, nil
 }
 
-// newCandidate generates a fresh Ed25519 key in the form a KeyStore keeps.
-func newCandidate(createdAt time.Time) (auth.SigningKey, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+// minRSABits is the smallest RSA modulus accepted, and the size generated.
+const minRSABits = 2048
+
+// newCandidate generates a fresh key in the form a KeyStore keeps: Ed25519,
+// or RSA for alg RS256.
+func newCandidate(createdAt time.Time, alg string) (auth.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	if alg == AlgRS256 {
+		priv, err = rsa.GenerateKey(rand.Reader, minRSABits)
+	} else {
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	}
 	if err != nil {
-		return auth.SigningKey{}, fmt.Errorf("generate Ed25519 key: %w", err)
+		return auth.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
@@ -354,7 +373,7 @@ func newCandidate(createdAt time.Time) (auth.SigningKey, error) {
 // holds. Every instance generates its own candidate, but the store keeps
 // only the first, so instances on one database converge on one key.
 func keysFromStore(ctx context.Context, store KeyStore, now time.Time) ([]crypto.Signer, error) {
-	candidate, err := newCandidate(now)
+	candidate, err := newCandidate(now, "")
 	if err != nil {
 		return nil, err
 	}

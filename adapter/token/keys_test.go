@@ -254,7 +254,7 @@ func TestThirdPartyVerification(t *testing.T) {
 }
 
 func TestCandidateIsStorable(t *testing.T) {
-	sk, err := newCandidate(testNow())
+	sk, err := newCandidate(testNow(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

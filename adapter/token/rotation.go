@@ -21,6 +21,11 @@ func (s *Service) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("token: key store: %w", err)
 	}
+	if len(stored) == 0 && s.cfg.Lazy {
+		s.keys.Store(emptyKeySet())
+		s.lastReload.Store(s.now().UnixNano())
+		return nil
+	}
 	ks, err := newStoredKeySet(stored, s.now(), s.retention())
 	if err != nil {
 		return fmt.Errorf("token: key store: %w", err)
@@ -90,7 +95,8 @@ func (s *Service) Rotate(ctx context.Context) (auth.KeyStatus, error) {
 // key there), then deletes keys whose last token expired long ago. It
 // reports the key it added, if any.
 func (s *Service) RotateIfDue(ctx context.Context) (*auth.KeyStatus, error) {
-	if s.store == nil {
+	if s.store == nil || s.current().signing == nil {
+		// A lazy set (see Config.Lazy) starts rotating once it has a key.
 		return nil, nil
 	}
 	policy := auth.RotationPolicy{Interval: s.cfg.RotationInterval, PublishAhead: s.cfg.PublishAhead}
@@ -137,7 +143,7 @@ func (s *Service) add(ctx context.Context, decide func([]auth.KeyStatus) (time.T
 		for _, k := range stored {
 			gen = max(gen, k.Generation)
 		}
-		cand, err := newCandidate(now)
+		cand, err := newCandidate(now, s.cfg.Algorithm)
 		if err != nil {
 			return auth.KeyStatus{}, err
 		}

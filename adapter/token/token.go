@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -102,7 +103,17 @@ type Config struct {
 	// the next one takes over (JWT_KEY_ROTATION_INTERVAL); zero turns
 	// automatic rotation off.
 	RotationInterval time.Duration
+	// Algorithm is that of generated keys: empty for Ed25519 (EdDSA), the
+	// app's; AlgRS256 for the OpenID provider's ID tokens. Only an RS256
+	// service accepts RSA keys.
+	Algorithm string
+	// Lazy leaves a database-managed set empty until Ensure is called, so
+	// a key nobody needs yet (RSA, slow to generate) is not made at start.
+	Lazy bool
 }
+
+// AlgRS256 is Config.Algorithm for RSA keys.
+const AlgRS256 = "RS256"
 
 func (c Config) validate() error {
 	switch {
@@ -132,6 +143,7 @@ type Service struct {
 	store      RotatingKeyStore
 	reloadMu   sync.Mutex
 	lastReload atomic.Int64 // Unix nanoseconds of the last reload
+	lastEmpty  atomic.Int64 // Unix nanoseconds of LoadIfEmpty's last look
 	// b64 decodes token segments: unpadded base64url that also refuses
 	// non-zero trailing bits, so each token has exactly one spelling.
 	b64 *base64.Encoding
@@ -170,8 +182,10 @@ func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time
 	}
 	if rs, ok := store.(RotatingKeyStore); ok && cfg.PrivateKeyFile == "" {
 		svc.store = rs
-		if _, err := rs.EnsureSigningKey(ctx, mustCandidate(now())); err != nil {
-			return nil, fmt.Errorf("token: key store: ensure signing key: %w", err)
+		if !cfg.Lazy {
+			if _, err := rs.EnsureSigningKey(ctx, mustCandidate(now(), cfg.Algorithm)); err != nil {
+				return nil, fmt.Errorf("token: key store: ensure signing key: %w", err)
+			}
 		}
 		if err := svc.Reload(ctx); err != nil {
 			return nil, err
@@ -205,6 +219,11 @@ func NewService(ctx context.Context, cfg Config, store KeyStore, now func() time
 		return nil, errors.New("token: no signing key: set a private key file or provide a key store")
 	}
 
+	for i, p := range privs {
+		if _, isRSA := p.(*rsa.PrivateKey); isRSA != (cfg.Algorithm == AlgRS256) {
+			return nil, fmt.Errorf("token: %s: key %d: use Ed25519 or ECDSA P-256 for access tokens (RSA keys sign only the OpenID provider's ID tokens)", source, i+1)
+		}
+	}
 	keys, err := newKeySet(privs)
 	if err != nil {
 		return nil, fmt.Errorf("token: %s: %w", source, err)

@@ -69,6 +69,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		scheduler.Module(),
 		metrics.Module(),
 		tracing.Module(),
+		oidcOptions(),
 		fx.Provide(
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
@@ -635,6 +636,8 @@ type routeDeps struct {
 	Limiter *ratelimit.Limiter
 	Metrics *metricsadapter.Metrics
 	Tracer  trace.TracerProvider
+	OIDC    *httpadapter.OIDCProvider
+	OIDCKey providerKeys
 }
 
 func registerRoutes(d routeDeps) {
@@ -649,7 +652,8 @@ func registerRoutes(d routeDeps) {
 			Reauthenticator: d.Auth.Reauthenticator, MFA: d.Auth.MFA, Passkey: d.Auth.Passkey,
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
-		JWKS: d.Tokens.JWKS,
+		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),
+		OIDC: d.OIDC,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
 				return errShuttingDown

@@ -40,7 +40,8 @@ const cliUsage = `usage:
   gatehouse users create --email E [--name N] [--role R]...   (password on stdin; typed unechoed on a terminal)
   gatehouse users set-roles --email E R[,R...]
   gatehouse keys list
-  gatehouse keys rotate`
+  gatehouse keys rotate
+  gatehouse clients create --name N --redirect-uri U [--redirect-uri U2]... [--post-logout-redirect-uri U]... [--public] [--first-party] [--id-token-alg RS256|EdDSA]`
 
 // operatorCommand runs `users ...` and `keys ...`: one line on stdout on
 // success, one line on stderr and a distinct exit code on failure.

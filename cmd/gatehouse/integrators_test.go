@@ -81,18 +81,30 @@ func TestDiscovery(t *testing.T) {
 		if doc.Success != nil {
 			t.Error("the discovery document is wrapped in the envelope")
 		}
-		if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"EdDSA"}) {
+		if doc.Issuer != "https://auth.example.com" || doc.JWKSURI != "https://auth.example.com/.well-known/jwks.json" || !slices.Equal(doc.Algs, []string{"RS256", "EdDSA"}) {
 			t.Errorf("discovery document %+v", doc)
 		}
 	}
 
-	// An issuer set apart from PUBLIC_URL is published as set; the keys
-	// are still under PUBLIC_URL.
+	// With the OpenID provider on (the default), an issuer that is not a
+	// URL gives way to PUBLIC_URL, which OIDC clients require.
 	env = testEnv("sqlite::memory:")
 	env["PUBLIC_URL"] = "http://id.internal:8080"
 	env["JWT_ISSUER"] = "gatehouse"
+	s1 := startServer(t, env)
+	r := s1.client().do("GET", "/.well-known/openid-configuration", nil, withHost("evil.example"))
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Issuer != "http://id.internal:8080" || doc.JWKSURI != "http://id.internal:8080/.well-known/jwks.json" {
+		t.Errorf("discovery document with the provider on %+v", doc)
+	}
+
+	// With the provider off, an issuer set apart from PUBLIC_URL is
+	// published as set; the keys are still under PUBLIC_URL.
+	env["OIDC_PROVIDER_ENABLED"] = "false"
 	s2 := startServer(t, env)
-	r := s2.client().do("GET", "/.well-known/openid-configuration", nil, withHost("evil.example"))
+	r = s2.client().do("GET", "/.well-known/openid-configuration", nil, withHost("evil.example"))
 	if err := json.Unmarshal(r.Body, &doc); err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "users", "keys":
 		return operatorCommand(args, stdout, stderr)
+	case "clients":
+		return clientsCommand(args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return 0

@@ -54,6 +54,11 @@ const (
 	// EventsSuppressed marks routine events the per-account bound did not
 	// record: one per account and window, its Suppressed counting them.
 	EventsSuppressed Type = "events_suppressed"
+
+	// The OpenID provider: a user consented to a client (or to more of its
+	// scopes), or withdrew a consent.
+	OAuthConsentGranted Type = "oauth_consent_granted"
+	OAuthGrantRevoked   Type = "oauth_grant_revoked"
 )
 
 // routine are the event types the per-account bound (SECURITY_EVENT_LIMIT)

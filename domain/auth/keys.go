@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto"
 	"sort"
 	"time"
 )
@@ -130,4 +131,19 @@ func Prunable(sched []KeyStatus, now time.Time, margin time.Duration) []string {
 		}
 	}
 	return out
+}
+
+// KeySigner is a private key that signs tokens now, with its kid and JOSE
+// alg: what a signer outside the token adapter (the OpenID provider) uses.
+type KeySigner struct {
+	KID string
+	Alg string
+	Key crypto.Signer
+}
+
+// PublicKey is a public key that verifies tokens, with its kid and alg.
+type PublicKey struct {
+	KID string
+	Alg string
+	Key crypto.PublicKey
 }

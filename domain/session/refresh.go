@@ -53,6 +53,11 @@ const macLabel = "gatehouse refresh token v1\x00"
 // RefreshCodec issues and parses refresh tokens under one server key.
 type RefreshCodec struct {
 	key []byte
+	// label separates the MACs of one family of tokens from another's
+	// under the same key (macLabel, or clientMACLabel).
+	label string
+	// legacy accepts tokens of the format before the MAC.
+	legacy bool
 	// macs holds keyed HMAC states for reuse: every refresh checks one MAC
 	// and makes another, and a fresh HMAC costs two hash states and the
 	// key's pads.
@@ -67,9 +72,7 @@ func NewRefreshCodec(key []byte) (*RefreshCodec, error) {
 	if len(key) != RefreshKeyBytes {
 		return nil, ErrRefreshKey
 	}
-	c := &RefreshCodec{key: append([]byte(nil), key...)}
-	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
-	return c, nil
+	return newCodec(key, macLabel, true), nil
 }
 
 // Subkey derives a 32-byte key for another MAC from the refresh-token key
@@ -81,6 +84,22 @@ func (c *RefreshCodec) Subkey(label string) []byte {
 	return m.Sum(nil)
 }
 
+func newCodec(key []byte, label string, legacy bool) *RefreshCodec {
+	c := &RefreshCodec{key: append([]byte(nil), key...), label: label, legacy: legacy}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
+	return c
+}
+
+// clientMACLabel is the MAC label of refresh tokens held by the OpenID
+// provider's clients.
+const clientMACLabel = "gatehouse client refresh token v1\x00"
+
+// ForClients returns a codec under the same key for the refresh tokens of
+// OpenID clients: same format and rules, another MAC label and no legacy
+// tokens, so a client's token is refused by the app's refresh (and the
+// app's by the token endpoint) before anything is looked up.
+func (c *RefreshCodec) ForClients() *RefreshCodec { return newCodec(c.key, clientMACLabel, false) }
+
 // NewRefreshKey returns a new random key for NewRefreshCodec.
 func NewRefreshKey() []byte {
 	k := make([]byte, RefreshKeyBytes)
@@ -91,7 +110,7 @@ func NewRefreshKey() []byte {
 func (c *RefreshCodec) mac(body []byte) []byte {
 	m := c.macs.Get().(hash.Hash)
 	m.Reset()
-	m.Write([]byte(macLabel))
+	m.Write([]byte(c.label))
 	m.Write(body)
 	sum := m.Sum(make([]byte, 0, sha256.Size))[:refreshMAC]
 	c.macs.Put(m)
@@ -135,6 +154,9 @@ type Presented struct {
 func (c *RefreshCodec) Parse(raw string) (Presented, error) {
 	switch len(raw) {
 	case LegacyRefreshTokenLength:
+		if !c.legacy {
+			return Presented{}, ErrRefreshInvalid
+		}
 		h, err := HashRefreshToken(raw)
 		return Presented{Hash: h, Legacy: true}, err
 	case RefreshTokenLength:

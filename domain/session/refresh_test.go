@@ -176,3 +176,27 @@ func TestSealAndOpenSuccessor(t *testing.T) {
 		})
 	}
 }
+
+func TestClientCodecIsDistinct(t *testing.T) {
+	app, err := session.NewRefreshCodec(session.NewRefreshKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := app.ForClients()
+	sid := "0b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a10"
+	appTok, _, _ := app.Issue(sid, 1)
+	cliTok, _, _ := cli.Issue(sid, 1)
+	if _, err := cli.Parse(appTok); !errors.Is(err, session.ErrRefreshInvalid) {
+		t.Errorf("client codec took an app token: %v", err)
+	}
+	if _, err := app.Parse(cliTok); !errors.Is(err, session.ErrRefreshInvalid) {
+		t.Errorf("app codec took a client token: %v", err)
+	}
+	if p, err := cli.Parse(cliTok); err != nil || p.SessionID != sid || p.Generation != 1 {
+		t.Errorf("client codec refused its own token: %+v %v", p, err)
+	}
+	legacy, _ := session.NewLegacyRefreshSecret()
+	if _, err := cli.Parse(legacy); !errors.Is(err, session.ErrRefreshInvalid) {
+		t.Errorf("client codec took a legacy token: %v", err)
+	}
+}

@@ -42,6 +42,7 @@ type Config struct {
 	Mail      Mail
 	Tracing   Tracing
 	MFA       MFA
+	OIDC      OIDC
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
@@ -349,6 +350,27 @@ type Mail struct {
 
 // Enabled reports whether a mail transport is configured.
 func (m Mail) Enabled() bool { return m.URL != "" }
+
+// OIDC configures Gatehouse as an OpenID provider for other apps.
+type OIDC struct {
+	// Enabled serves the provider's endpoints (OIDC_PROVIDER_ENABLED,
+	// default true).
+	Enabled bool
+	// LoginURL is where /oauth2/authorize sends the browser, "{id}" the
+	// request's ID (OIDC_LOGIN_URL); empty in the setting means the example
+	// app's authorize page under PUBLIC_URL, which Load fills in.
+	LoginURL string
+	// AccessTokenTTL is the lifetime of clients' access tokens
+	// (OIDC_ACCESS_TOKEN_TTL, default 15m).
+	AccessTokenTTL time.Duration
+	// CodeTTL is the lifetime of authorization codes (OIDC_CODE_TTL,
+	// default 60s).
+	CodeTTL time.Duration
+	// Issuer is the iss of ID tokens and the base of the provider's
+	// endpoints: JWT_ISSUER when it is an http(s) URL, else PUBLIC_URL
+	// (derived by Load; OIDC clients need a URL).
+	Issuer string
+}
 
 // MFA configures second factors. Their secrets at rest are sealed with
 // JWT.DataKeys (DATA_ENCRYPTION_KEY), the one data-encryption setting.

@@ -107,6 +107,10 @@ func defaults() Config {
 			Issuer: "Gatehouse", MaxFailures: 100, RPID: "localhost", RPName: "Gatehouse",
 			Origins: []string{"http://localhost:3000"},
 		},
+		OIDC: OIDC{
+			Enabled: true, LoginURL: "http://localhost:3000/example/#/authorize?request={id}",
+			AccessTokenTTL: 15 * time.Minute, CodeTTL: time.Minute, Issuer: "http://localhost:3000",
+		},
 	}
 }
 
@@ -213,6 +217,10 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://otlp.example.com/v1/traces", func(c Config) any { return c.Tracing.OTLPTracesEndpoint }, "https://otlp.example.com/v1/traces"},
 		{"METRICS_ADDR", ":9090", func(c Config) any { return c.MetricsAddr }, ":9090"},
 		{"EXAMPLE_APP_ENABLED", "1", func(c Config) any { return c.ExampleApp }, true},
+		{"OIDC_PROVIDER_ENABLED", "false", func(c Config) any { return c.OIDC.Enabled }, false},
+		{"OIDC_LOGIN_URL", "https://app.example.com/login?r={id}", func(c Config) any { return c.OIDC.LoginURL }, "https://app.example.com/login?r={id}"},
+		{"OIDC_ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.OIDC.AccessTokenTTL }, 5 * time.Minute},
+		{"OIDC_CODE_TTL", "30s", func(c Config) any { return c.OIDC.CodeTTL }, 30 * time.Second},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
 		// The password comes from MAIL_PASSWORD_FILE (pwFile holds "p").
 		{"MAIL_URL", "smtps://u@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
@@ -400,6 +408,8 @@ func TestBadValues(t *testing.T) {
 		{"link without token", env{"PASSWORD_RESET_LINK": "https://app.example.com/reset"}, "has no {token}", ""},
 		{"relative link", env{"EMAIL_VERIFY_LINK": "/verify?token={token}"}, "invalid link", ""},
 		{"public URL", env{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
+		{"login URL without id", env{"OIDC_LOGIN_URL": "https://app.example.com/login"}, "has no {id}", ""},
+		{"code TTL too long", env{"OIDC_CODE_TTL": "1h"}, "at most 10m", ""},
 		{"verification without mail", env{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
 		{"DB URL without scheme", env{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
 		{"malformed postgres URL", env{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},

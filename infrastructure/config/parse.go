@@ -526,3 +526,19 @@ func linkTemplate(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// loginURLTemplate checks OIDC_LOGIN_URL: empty (the default, derived from
+// PUBLIC_URL) or an absolute http(s) URL with {id}.
+func loginURLTemplate(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	u, err := url.Parse(strings.ReplaceAll(s, "{id}", "i"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("invalid URL %q (want an absolute http(s) URL)", s)
+	}
+	if !strings.Contains(s, "{id}") {
+		return "", fmt.Errorf("URL %q has no {id}", s)
+	}
+	return s, nil
+}

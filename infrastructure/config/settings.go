@@ -221,6 +221,11 @@ func settings(c *Config) []setting {
 		field("WEBAUTHN_RP_NAME", "Gatehouse", &c.MFA.RPName, nonEmpty),
 		field("WEBAUTHN_ORIGINS", "", &c.MFA.Origins, origins),
 
+		field("OIDC_PROVIDER_ENABLED", "true", &c.OIDC.Enabled, boolean),
+		field("OIDC_LOGIN_URL", "", &c.OIDC.LoginURL, loginURLTemplate),
+		field("OIDC_ACCESS_TOKEN_TTL", "15m", &c.OIDC.AccessTokenTTL, duration(time.Minute, 24*time.Hour)),
+		field("OIDC_CODE_TTL", "60s", &c.OIDC.CodeTTL, duration(time.Second, 10*time.Minute)),
+
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
@@ -262,6 +267,18 @@ func checks() []check {
 		}},
 		exampleLink("EMAIL_VERIFY_LINK", func(c *Config) *string { return &c.Mail.VerifyLink }, "verify-email"),
 		exampleLink("PASSWORD_RESET_LINK", func(c *Config) *string { return &c.Mail.ResetLink }, "reset-password"),
+		// Derived: the provider's login page and issuer come from PUBLIC_URL
+		// unless set.
+		{"OIDC_LOGIN_URL", []string{"OIDC_LOGIN_URL", "PUBLIC_URL", "JWT_ISSUER"}, func(c *Config) error {
+			if c.OIDC.LoginURL == "" {
+				c.OIDC.LoginURL = c.Mail.PublicURL + "/example/#/authorize?request={id}"
+			}
+			c.OIDC.Issuer = c.Mail.PublicURL
+			if u, err := url.Parse(c.JWT.Issuer); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+				c.OIDC.Issuer = strings.TrimRight(c.JWT.Issuer, "/")
+			}
+			return nil
+		}},
 		{"DATABASE_PASSWORD_FILE", []string{"DATABASE_PASSWORD_FILE", "DATABASE_URL"}, func(c *Config) error {
 			// Not only a check: it completes the URL with the secret.
 			if c.Database.PasswordFile == "" {

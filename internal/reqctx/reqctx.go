@@ -16,3 +16,24 @@ func RequestID(ctx context.Context) string {
 	rid, _ := ctx.Value(key{}).(string)
 	return rid
 }
+
+type clientKey struct{}
+
+// Client is who sent a request: the client IP (as the HTTP layer trusts
+// it, proxies considered) and the User-Agent.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// WithClient returns ctx carrying c, for handlers mounted from libraries
+// that see only the *http.Request (the OpenID provider's endpoints).
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientOf is the client in ctx, zero if none.
+func ClientOf(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
+}

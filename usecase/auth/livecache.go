@@ -68,6 +68,11 @@ func (c *LivenessCache) put(s session.Liveness, u user.User, now time.Time) {
 	c.mu.Unlock()
 }
 
+// Evict forgets these sessions, so their next use on this instance reads
+// the store: for revocations made outside this package (the OpenID
+// provider's client sessions).
+func (c *LivenessCache) Evict(ids ...string) { c.evict(ids...) }
+
 func (c *LivenessCache) evict(ids ...string) {
 	if c == nil {
 		return

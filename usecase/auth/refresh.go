@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -68,18 +69,39 @@ func NewRefresher(d RefresherDeps) *Refresher {
 // lock, where session.Policy.Decide decides. Parallel refreshes with one
 // token therefore serialize on that row and can never grow two lineages.
 func (r *Refresher) Refresh(ctx context.Context, raw string, meta Meta) (TokenPair, error) {
+	rot, err := r.Rotate(ctx, raw, meta)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return r.mint.pair(rot.User, rot.Session, rot.RefreshToken, false, rot.At)
+}
+
+// Rotation is what a rotation leaves: the session after it, its user, the
+// refresh token to hand out (the successor, or the same one again for a
+// replay within the grace interval) and the time it was decided at.
+type Rotation struct {
+	Session      session.Session
+	User         user.User
+	RefreshToken string
+	At           time.Time
+}
+
+// Rotate applies the rotation and reuse rules of Refresh without minting an
+// access token: the OpenID provider's client sessions rotate exactly like
+// the app's and mint their own tokens.
+func (r *Refresher) Rotate(ctx context.Context, raw string, meta Meta) (Rotation, error) {
 	meta = meta.clean()
 	tok, err := presented(ctx, r.codec, r.sessions, raw)
 	if err != nil {
-		return TokenPair{}, err
+		return Rotation{}, err
 	}
 	// The successor is made once and offered to whichever path rotates.
 	next, err := r.newSuccessor(raw, tok, tok.Generation+1)
 	if err != nil {
-		return TokenPair{}, err
+		return Rotation{}, err
 	}
-	if pair, ok, err := r.fastRotate(ctx, tok, next, meta); err != nil || ok {
-		return pair, err
+	if rot, ok, err := r.fastRotate(ctx, tok, next, meta); err != nil || ok {
+		return rot, err
 	}
 	return r.refreshLocked(ctx, raw, tok, next, meta)
 }
@@ -104,27 +126,23 @@ func (r *Refresher) newSuccessor(current string, tok session.Presented, gen int6
 // token, in one step of the store. It reports false when the store declined:
 // a replay, a reuse, an ended session or a token that is not current, all
 // of which the locked path decides.
-func (r *Refresher) fastRotate(ctx context.Context, tok session.Presented, next successor, meta Meta) (TokenPair, bool, error) {
+func (r *Refresher) fastRotate(ctx context.Context, tok session.Presented, next successor, meta Meta) (Rotation, bool, error) {
 	now := nowUTC(r.clock)
 	sess, u, ok, err := r.sessions.RotateCurrent(ctx, RotateInput{
 		Token: tok, Policy: r.policy, Now: now, Next: next.hash,
 		SuccessorSealed: next.sealed, UserAgent: meta.UserAgent, IP: meta.IP,
 	})
 	if err != nil || !ok {
-		return TokenPair{}, false, err
-	}
-	pair, err := r.mint.pair(u, sess, next.raw, false, now)
-	if err != nil {
-		return TokenPair{}, false, err
+		return Rotation{}, false, err
 	}
 	r.obs.RefreshRotated()
-	return pair, true, nil
+	return Rotation{Session: sess, User: u, RefreshToken: next.raw, At: now}, true, nil
 }
 
 // refreshLocked decides under the session's lock.
-func (r *Refresher) refreshLocked(ctx context.Context, raw string, tok session.Presented, next successor, meta Meta) (TokenPair, error) {
+func (r *Refresher) refreshLocked(ctx context.Context, raw string, tok session.Presented, next successor, meta Meta) (Rotation, error) {
 	var (
-		pair     TokenPair
+		rot      Rotation
 		decision session.Decision
 	)
 	err := r.tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -171,21 +189,21 @@ func (r *Refresher) refreshLocked(ctx context.Context, raw string, tok session.P
 			r.live.evict(sess.ID)
 			return r.rec.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
 		}
-		pair, err = r.mint.pair(u, sess, answer, false, now)
-		return err
+		rot = Rotation{Session: sess, User: u, RefreshToken: answer, At: now}
+		return nil
 	})
 	if err != nil {
-		return TokenPair{}, err
+		return Rotation{}, err
 	}
 	switch decision {
 	case session.RevokeForReuse:
 		// Reported only after the revocation committed.
 		r.obs.RefreshReuseDetected()
-		return TokenPair{}, session.ErrRefreshReused
+		return Rotation{}, session.ErrRefreshReused
 	case session.Rotate:
 		r.obs.RefreshRotated()
 	}
-	return pair, nil
+	return rot, nil
 }
 
 // sessionUserErr maps a missing session or owner (deleted while we looked)

@@ -83,6 +83,21 @@ func (e AuthenticationResponseJSONType) Valid() bool {
 	}
 }
 
+// Defines values for AuthorizationRequestEnvelopeSuccess.
+const (
+	AuthorizationRequestEnvelopeSuccessTrue AuthorizationRequestEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the AuthorizationRequestEnvelopeSuccess enum.
+func (e AuthorizationRequestEnvelopeSuccess) Valid() bool {
+	switch e {
+	case AuthorizationRequestEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CSRFREJECTED         ErrorCode = "CSRF_REJECTED"
@@ -188,6 +203,21 @@ func (e ErrorEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for GrantListEnvelopeSuccess.
+const (
+	GrantListEnvelopeSuccessTrue GrantListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the GrantListEnvelopeSuccess enum.
+func (e GrantListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case GrantListEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -212,6 +242,24 @@ const (
 func (e HealthEnvelopeSuccess) Valid() bool {
 	switch e {
 	case HealthEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IDTokenSigningAlg.
+const (
+	IDTokenSigningAlgEdDSA IDTokenSigningAlg = "EdDSA"
+	IDTokenSigningAlgRS256 IDTokenSigningAlg = "RS256"
+)
+
+// Valid indicates whether the value is a known member of the IDTokenSigningAlg enum.
+func (e IDTokenSigningAlg) Valid() bool {
+	switch e {
+	case IDTokenSigningAlgEdDSA:
+		return true
+	case IDTokenSigningAlgRS256:
 		return true
 	default:
 		return false
@@ -311,6 +359,60 @@ const (
 func (e NullEnvelopeSuccess) Valid() bool {
 	switch e {
 	case NullEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthClientEnvelopeSuccess.
+const (
+	OAuthClientEnvelopeSuccessTrue OAuthClientEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the OAuthClientEnvelopeSuccess enum.
+func (e OAuthClientEnvelopeSuccess) Valid() bool {
+	switch e {
+	case OAuthClientEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthClientListEnvelopeSuccess.
+const (
+	OAuthClientListEnvelopeSuccessTrue OAuthClientListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the OAuthClientListEnvelopeSuccess enum.
+func (e OAuthClientListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case OAuthClientListEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OAuthScope.
+const (
+	OAuthScopeEmail         OAuthScope = "email"
+	OAuthScopeOfflineAccess OAuthScope = "offline_access"
+	OAuthScopeOpenID        OAuthScope = "openid"
+	OAuthScopeProfile       OAuthScope = "profile"
+)
+
+// Valid indicates whether the value is a known member of the OAuthScope enum.
+func (e OAuthScope) Valid() bool {
+	switch e {
+	case OAuthScopeEmail:
+		return true
+	case OAuthScopeOfflineAccess:
+		return true
+	case OAuthScopeOpenID:
+		return true
+	case OAuthScopeProfile:
 		return true
 	default:
 		return false
@@ -527,6 +629,21 @@ func (e RecoveryCodesEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for RedirectToEnvelopeSuccess.
+const (
+	RedirectToEnvelopeSuccessTrue RedirectToEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the RedirectToEnvelopeSuccess enum.
+func (e RedirectToEnvelopeSuccess) Valid() bool {
+	switch e {
+	case RedirectToEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RefreshTokenTransport.
 const (
 	Body   RefreshTokenTransport = "body"
@@ -599,6 +716,8 @@ const (
 	MfaDisabled               SecurityEventType = "mfa_disabled"
 	MfaEnabled                SecurityEventType = "mfa_enabled"
 	MfaFailed                 SecurityEventType = "mfa_failed"
+	OauthConsentGranted       SecurityEventType = "oauth_consent_granted"
+	OauthGrantRevoked         SecurityEventType = "oauth_grant_revoked"
 	PasskeyAdded              SecurityEventType = "passkey_added"
 	PasskeyRemoved            SecurityEventType = "passkey_removed"
 	PasswordChanged           SecurityEventType = "password_changed"
@@ -650,6 +769,10 @@ func (e SecurityEventType) Valid() bool {
 	case MfaEnabled:
 		return true
 	case MfaFailed:
+		return true
+	case OauthConsentGranted:
+		return true
+	case OauthGrantRevoked:
 		return true
 	case PasskeyAdded:
 		return true
@@ -893,6 +1016,12 @@ func (e WebAuthnOptionsEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// AcceptAuthorizationRequest defines model for AcceptAuthorizationRequest.
+type AcceptAuthorizationRequest struct {
+	// Scopes The scopes granted, a subset of those asked; all when left out.
+	Scopes *[]string `json:"scopes,omitempty"`
+}
+
 // AdminUser A user plus what administrators see.
 type AdminUser struct {
 	ActiveSessions int                 `json:"activeSessions"`
@@ -1017,6 +1146,41 @@ type AuthenticationResponseJSONAuthenticatorAttachment string
 // AuthenticationResponseJSONType defines model for AuthenticationResponseJSON.Type.
 type AuthenticationResponseJSONType string
 
+// AuthorizationRequest defines model for AuthorizationRequest.
+type AuthorizationRequest struct {
+	Client          OAuthClientRef `json:"client"`
+	ConsentRequired bool           `json:"consentRequired"`
+
+	// MaxAge The client's `max_age` in seconds; `null` when it sent none.
+	MaxAge *int         `json:"maxAge"`
+	Prompt []string     `json:"prompt"`
+	Scopes []OAuthScope `json:"scopes"`
+}
+
+// AuthorizationRequestEnvelope defines model for AuthorizationRequestEnvelope.
+type AuthorizationRequestEnvelope struct {
+	Data AuthorizationRequest `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                                 `json:"statusCode"`
+	Success    AuthorizationRequestEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// AuthorizationRequestEnvelopeSuccess defines model for AuthorizationRequestEnvelope.Success.
+type AuthorizationRequestEnvelopeSuccess bool
+
 // Base64URL Bytes in base64url without padding.
 type Base64URL = string
 
@@ -1105,6 +1269,37 @@ type ForgotPasswordRequest struct {
 	Email Email `json:"email"`
 }
 
+// Grant defines model for Grant.
+type Grant struct {
+	Client    OAuthClientRef `json:"client"`
+	CreatedAt time.Time      `json:"createdAt"`
+	Scopes    []string       `json:"scopes"`
+}
+
+// GrantListEnvelope defines model for GrantListEnvelope.
+type GrantListEnvelope struct {
+	Data []Grant `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                      `json:"statusCode"`
+	Success    GrantListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// GrantListEnvelopeSuccess defines model for GrantListEnvelope.Success.
+type GrantListEnvelopeSuccess bool
+
 // Health defines model for Health.
 type Health struct {
 	Status HealthStatus `json:"status"`
@@ -1136,6 +1331,9 @@ type HealthEnvelope struct {
 
 // HealthEnvelopeSuccess defines model for HealthEnvelope.Success.
 type HealthEnvelopeSuccess bool
+
+// IDTokenSigningAlg How a client's ID tokens are signed; `RS256` (the default) or `EdDSA`.
+type IDTokenSigningAlg string
 
 // JWK A public key (RFC 7517/8037). Ed25519 keys have `kty: OKP`, `crv: Ed25519`, `x`;
 // EC and RSA keys (when configured through `JWT_PRIVATE_KEY_FILE`) have `crv`/`x`/`y`
@@ -1289,15 +1487,146 @@ type NullEnvelope struct {
 // NullEnvelopeSuccess defines model for NullEnvelope.Success.
 type NullEnvelopeSuccess bool
 
+// OAuthClient defines model for OAuthClient.
+type OAuthClient struct {
+	ClientId string `json:"clientId"`
+
+	// ClientSecret Only in the answer to the registration of a confidential client.
+	ClientSecret *string   `json:"clientSecret,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	FirstParty   bool      `json:"firstParty"`
+
+	// IdTokenSignedResponseAlg How a client's ID tokens are signed; `RS256` (the default) or `EdDSA`.
+	IdTokenSignedResponseAlg IDTokenSigningAlg `json:"idTokenSignedResponseAlg"`
+	Name                     string            `json:"name"`
+	PostLogoutRedirectUris   []string          `json:"postLogoutRedirectUris"`
+	Public                   bool              `json:"public"`
+	RedirectUris             []string          `json:"redirectUris"`
+	Scopes                   []string          `json:"scopes"`
+}
+
+// OAuthClientCreate defines model for OAuthClientCreate.
+type OAuthClientCreate struct {
+	FirstParty *bool `json:"firstParty,omitempty"`
+
+	// IdTokenSignedResponseAlg How a client's ID tokens are signed; `RS256` (the default) or `EdDSA`.
+	IdTokenSignedResponseAlg *IDTokenSigningAlg `json:"idTokenSignedResponseAlg,omitempty"`
+
+	// Name 1 to 100 characters, no control characters.
+	Name                   Name          `json:"name"`
+	PostLogoutRedirectUris *[]string     `json:"postLogoutRedirectUris,omitempty"`
+	Public                 *bool         `json:"public,omitempty"`
+	RedirectUris           []string      `json:"redirectUris"`
+	Scopes                 *[]OAuthScope `json:"scopes,omitempty"`
+}
+
+// OAuthClientEnvelope defines model for OAuthClientEnvelope.
+type OAuthClientEnvelope struct {
+	Data OAuthClient `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                        `json:"statusCode"`
+	Success    OAuthClientEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// OAuthClientEnvelopeSuccess defines model for OAuthClientEnvelope.Success.
+type OAuthClientEnvelopeSuccess bool
+
+// OAuthClientListEnvelope defines model for OAuthClientListEnvelope.
+type OAuthClientListEnvelope struct {
+	Data []OAuthClient `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                            `json:"statusCode"`
+	Success    OAuthClientListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// OAuthClientListEnvelopeSuccess defines model for OAuthClientListEnvelope.Success.
+type OAuthClientListEnvelopeSuccess bool
+
+// OAuthClientRef defines model for OAuthClientRef.
+type OAuthClientRef struct {
+	ClientId string `json:"clientId"`
+	Name     string `json:"name"`
+}
+
+// OAuthError defines model for OAuthError.
+type OAuthError struct {
+	// Error Example: invalid_grant
+	Error            string  `json:"error"`
+	ErrorDescription *string `json:"error_description,omitempty"`
+	State            *string `json:"state,omitempty"`
+}
+
+// OAuthForm The form parameters of the protocol endpoint (RFC 6749, OpenID Connect).
+type OAuthForm map[string]string
+
+// OAuthScope defines model for OAuthScope.
+type OAuthScope string
+
+// OAuthTokenResponse defines model for OAuthTokenResponse.
+type OAuthTokenResponse struct {
+	AccessToken  string  `json:"access_token"`
+	ExpiresIn    int     `json:"expires_in"`
+	IdToken      *string `json:"id_token,omitempty"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
+	Scope        *string `json:"scope,omitempty"`
+
+	// TokenType Always `Bearer`.
+	TokenType string `json:"token_type"`
+}
+
+// OIDCUserInfo defines model for OIDCUserInfo.
+type OIDCUserInfo struct {
+	Email         *string `json:"email,omitempty"`
+	EmailVerified *bool   `json:"email_verified,omitempty"`
+	Name          *string `json:"name,omitempty"`
+	Sub           string  `json:"sub"`
+}
+
 // OpenIDConfiguration OpenID Connect Discovery 1.0 provider metadata, the members that apply. Other
 // members may be added, so extra properties are allowed.
 type OpenIDConfiguration struct {
 	AccessTokenSigningAlgValuesSupported *[]string                                   `json:"access_token_signing_alg_values_supported,omitempty"`
+	AuthorizationEndpoint                *string                                     `json:"authorization_endpoint,omitempty"`
 	ClaimsSupported                      *[]string                                   `json:"claims_supported,omitempty"`
+	CodeChallengeMethodsSupported        *[]string                                   `json:"code_challenge_methods_supported,omitempty"`
+	EndSessionEndpoint                   *string                                     `json:"end_session_endpoint,omitempty"`
+	GrantTypesSupported                  *[]string                                   `json:"grant_types_supported,omitempty"`
 	IdTokenSigningAlgValuesSupported     []string                                    `json:"id_token_signing_alg_values_supported"`
 	Issuer                               string                                      `json:"issuer"`
 	JwksUri                              string                                      `json:"jwks_uri"`
+	ResponseTypesSupported               *[]string                                   `json:"response_types_supported,omitempty"`
+	RevocationEndpoint                   *string                                     `json:"revocation_endpoint,omitempty"`
+	ScopesSupported                      *[]string                                   `json:"scopes_supported,omitempty"`
 	SubjectTypesSupported                *[]OpenIDConfigurationSubjectTypesSupported `json:"subject_types_supported,omitempty"`
+	TokenEndpoint                        *string                                     `json:"token_endpoint,omitempty"`
+	TokenEndpointAuthMethodsSupported    *[]string                                   `json:"token_endpoint_auth_methods_supported,omitempty"`
+	UserinfoEndpoint                     *string                                     `json:"userinfo_endpoint,omitempty"`
 }
 
 // OpenIDConfigurationSubjectTypesSupported defines model for OpenIDConfiguration.SubjectTypesSupported.
@@ -1561,6 +1890,35 @@ type RecoveryCodesEnvelope struct {
 // RecoveryCodesEnvelopeSuccess defines model for RecoveryCodesEnvelope.Success.
 type RecoveryCodesEnvelopeSuccess bool
 
+// RedirectTo defines model for RedirectTo.
+type RedirectTo struct {
+	RedirectTo string `json:"redirectTo"`
+}
+
+// RedirectToEnvelope defines model for RedirectToEnvelope.
+type RedirectToEnvelope struct {
+	Data RedirectTo `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                       `json:"statusCode"`
+	Success    RedirectToEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// RedirectToEnvelopeSuccess defines model for RedirectToEnvelope.Success.
+type RedirectToEnvelopeSuccess bool
+
 // RefreshRequest Optional body. With `refreshToken`, the new refresh token comes back in
 // `data.refreshToken`; without (or with no body), the `refresh_token` cookie is used
 // and a new cookie is set.
@@ -1714,6 +2072,8 @@ type SecurityEventPageEnvelopeSuccess bool
 
 // SessionInfo defines model for SessionInfo.
 type SessionInfo struct {
+	Client *OAuthClientRef `json:"client,omitempty"`
+
 	// CreatedAt When the session started (login or register).
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -2129,6 +2489,12 @@ type WebAuthnOptionsEnvelopeSuccess bool
 // AdminUserID defines model for AdminUserID.
 type AdminUserID = openapi_types.UUID
 
+// AuthorizationRequestID defines model for AuthorizationRequestID.
+type AuthorizationRequestID = string
+
+// ClientID defines model for ClientID.
+type ClientID = string
+
 // Accepted Success envelope of an operation with nothing to return.
 type Accepted = NullEnvelope
 
@@ -2140,6 +2506,9 @@ type AdminNullOK = NullEnvelope
 
 // AdminUserOK defines model for AdminUserOK.
 type AdminUserOK = AdminUserEnvelope
+
+// AuthorizationAnswer defines model for AuthorizationAnswer.
+type AuthorizationAnswer = RedirectToEnvelope
 
 // BadRequest The error envelope. `data` is absent.
 type BadRequest = ErrorEnvelope
@@ -2195,6 +2564,9 @@ type MailUnavailable = ErrorEnvelope
 // NotFound The error envelope. `data` is absent.
 type NotFound = ErrorEnvelope
 
+// OAuthErrorResponse defines model for OAuthErrorResponse.
+type OAuthErrorResponse = OAuthError
+
 // PasskeyInvalid The error envelope. `data` is absent.
 type PasskeyInvalid = ErrorEnvelope
 
@@ -2225,6 +2597,9 @@ type UserDisabled = ErrorEnvelope
 // UserOK defines model for UserOK.
 type UserOK = UserEnvelope
 
+// UserinfoOK defines model for UserinfoOK.
+type UserinfoOK = OIDCUserInfo
+
 // AdminSearchUsersParams defines parameters for AdminSearchUsers.
 type AdminSearchUsersParams struct {
 	// Q Substring of the email or name.
@@ -2248,6 +2623,29 @@ type ListSessionsParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// OauthAuthorizeParams defines parameters for OauthAuthorize.
+type OauthAuthorizeParams struct {
+	ClientId            *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+	RedirectUri         *string `form:"redirect_uri,omitempty" json:"redirect_uri,omitempty"`
+	ResponseType        *string `form:"response_type,omitempty" json:"response_type,omitempty"`
+	Scope               *string `form:"scope,omitempty" json:"scope,omitempty"`
+	State               *string `form:"state,omitempty" json:"state,omitempty"`
+	Nonce               *string `form:"nonce,omitempty" json:"nonce,omitempty"`
+	CodeChallenge       *string `form:"code_challenge,omitempty" json:"code_challenge,omitempty"`
+	CodeChallengeMethod *string `form:"code_challenge_method,omitempty" json:"code_challenge_method,omitempty"`
+	Prompt              *string `form:"prompt,omitempty" json:"prompt,omitempty"`
+	MaxAge              *string `form:"max_age,omitempty" json:"max_age,omitempty"`
+	ResponseMode        *string `form:"response_mode,omitempty" json:"response_mode,omitempty"`
+}
+
+// OauthLogoutParams defines parameters for OauthLogout.
+type OauthLogoutParams struct {
+	IdTokenHint           *string `form:"id_token_hint,omitempty" json:"id_token_hint,omitempty"`
+	ClientId              *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+	PostLogoutRedirectUri *string `form:"post_logout_redirect_uri,omitempty" json:"post_logout_redirect_uri,omitempty"`
+	State                 *string `form:"state,omitempty" json:"state,omitempty"`
+}
+
 // ListSecurityEventsParams defines parameters for ListSecurityEvents.
 type ListSecurityEventsParams struct {
 	// Limit Page size.
@@ -2256,6 +2654,9 @@ type ListSecurityEventsParams struct {
 	// Cursor Opaque cursor from a previous page's `nextCursor`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// AdminCreateOAuthClientJSONRequestBody defines body for AdminCreateOAuthClient for application/json ContentType.
+type AdminCreateOAuthClientJSONRequestBody = OAuthClientCreate
 
 // AdminUpdateUserJSONRequestBody defines body for AdminUpdateUser for application/json ContentType.
 type AdminUpdateUserJSONRequestBody = AdminUserPatch
@@ -2301,6 +2702,21 @@ type RefreshJSONRequestBody = RefreshRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
+
+// OauthAuthorizePostFormdataRequestBody defines body for OauthAuthorizePost for application/x-www-form-urlencoded ContentType.
+type OauthAuthorizePostFormdataRequestBody = OAuthForm
+
+// OauthLogoutPostFormdataRequestBody defines body for OauthLogoutPost for application/x-www-form-urlencoded ContentType.
+type OauthLogoutPostFormdataRequestBody = OAuthForm
+
+// AcceptAuthorizationRequestJSONRequestBody defines body for AcceptAuthorizationRequest for application/json ContentType.
+type AcceptAuthorizationRequestJSONRequestBody = AcceptAuthorizationRequest
+
+// OauthRevokeFormdataRequestBody defines body for OauthRevoke for application/x-www-form-urlencoded ContentType.
+type OauthRevokeFormdataRequestBody = OAuthForm
+
+// OauthTokenFormdataRequestBody defines body for OauthToken for application/x-www-form-urlencoded ContentType.
+type OauthTokenFormdataRequestBody = OAuthForm
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateMeRequest
@@ -2454,13 +2870,16 @@ type ClientInterface interface {
 	// Corresponds with GET / (the `GetRoot` operationId).
 	GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetJWKS Public keys that verify access tokens (JWK Set)
+	// GetJWKS Public keys that verify access tokens and ID tokens (JWK Set)
 	//
 	// A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 	// read it as is. Only public keys are published; a key's `kid` matches the `kid`
 	// header of the access tokens it verifies. During key rotation more than one key is
 	// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
-	// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+	// key stays until the last token it signed has expired. With the OpenID provider on,
+	// the RSA keys (`kty: RSA`, `alg: RS256`) that sign ID tokens and clients' access
+	// tokens are listed beside them, rotated the same way; the first is made when the first
+	// client is registered. `Cache-Control: max-age` is
 	// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
 	// cache fetched just before a rotation refreshes before the new key signs
 	// (`no-cache` when that is zero; 5 minutes for keys from a file).
@@ -2470,16 +2889,22 @@ type ClientInterface interface {
 
 	// GetOpenIDConfiguration Discovery document (issuer, key set, algorithms)
 	//
-	// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
-	// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-	// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
-	// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
-	// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
-	// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
-	// writes derives from `PUBLIC_URL`, never from the request's `Host` or
-	// `X-Forwarded-*` headers, so the document is the same for every request and may be
-	// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
-	// ID tokens; the algorithms are those of its access tokens.
+	// OpenID Connect Discovery 1.0 metadata, a plain JSON document like the JWK Set,
+	// **not** wrapped in the envelope. With the OpenID provider on (`OIDC_PROVIDER_ENABLED`,
+	// the default) it is the provider's: `issuer` is `JWT_ISSUER` when that is an
+	// http(s) URL, else `PUBLIC_URL`, and the provider's endpoints (`authorization_endpoint`, `token_endpoint`,
+	// `userinfo_endpoint`, `revocation_endpoint`, `end_session_endpoint`) are below that
+	// issuer; `response_types_supported: [code]`, `grant_types_supported`
+	// (`authorization_code`, `refresh_token`), `code_challenge_methods_supported: [S256]`,
+	// `scopes_supported` (`openid`, `profile`, `email`, `offline_access`),
+	// `token_endpoint_auth_methods_supported` (`client_secret_basic`,
+	// `client_secret_post`, `none`), `id_token_signing_alg_values_supported` (`RS256`
+	// first, `EdDSA`). With the provider off, only `issuer` (the `iss` of access tokens,
+	// `JWT_ISSUER`, by default `PUBLIC_URL`), `jwks_uri` and the algorithms of the access
+	// tokens. `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the
+	// service writes derives from `PUBLIC_URL` or the issuer, never from the request's
+	// `Host` or `X-Forwarded-*` headers, so the document is the same for every request
+	// and may be cached by shared caches (`Cache-Control: public, max-age=300`).
 	//
 	// Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 	GetOpenIDConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2504,6 +2929,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
 	AdminRotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListOAuthClients Registered OpenID clients (admin)
+	//
+	// Every client, oldest first, without secrets.
+	//
+	// Corresponds with GET /admin/oauth-clients (the `AdminListOAuthClients` operationId).
+	AdminListOAuthClients(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminCreateOAuthClientWithBody Register an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+	// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+	// or user information, and are compared exactly. `clientSecret` is shown only in this
+	// answer and stored only as its SHA-256; public clients (single-page and native apps)
+	// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+	// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+	// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+	// does the same: `gatehouse clients create`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+	AdminCreateOAuthClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminCreateOAuthClient Register an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+	// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+	// or user information, and are compared exactly. `clientSecret` is shown only in this
+	// answer and stored only as its SHA-256; public clients (single-page and native apps)
+	// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+	// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+	// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+	// does the same: `gatehouse clients create`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+	AdminCreateOAuthClient(ctx context.Context, body AdminCreateOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDeleteOAuthClient Delete an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Its sessions are revoked (every access and
+	// refresh token it holds stops working), its pending requests, codes and the consents
+	// given to it are deleted. An unknown client is `404 NOT_FOUND`.
+	//
+	// Corresponds with DELETE /admin/oauth-clients/{clientId} (the `AdminDeleteOAuthClient` operationId).
+	AdminDeleteOAuthClient(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminSearchUsers Find accounts (admin)
 	//
@@ -3253,6 +3726,214 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// OauthAuthorize Authorization endpoint (OpenID Connect, plain OAuth answers)
+	//
+	// **Protocol endpoint: answers follow OpenID Connect Core 1.0 and RFC 6749, not the
+	// envelope.** A browser navigation from a registered client: `response_type=code`,
+	// `client_id`, `redirect_uri` (registered, compared exactly), `scope` (with `openid`;
+	// `profile`, `email`, `offline_access`), `state`, `nonce`, `code_challenge` with
+	// `code_challenge_method=S256` (required of public clients), and optionally `prompt`
+	// (`login`, `consent`; `none` is always answered `login_required`), `max_age`,
+	// `response_mode` (`query` or `fragment`). The request is stored server side (single
+	// use, 10 minutes, any instance) and the browser is sent to `OIDC_LOGIN_URL` with its
+	// id. An unknown client or a `redirect_uri` not registered exactly is `400` with an
+	// OAuth error body and never a redirect; any other bad request is a `302` to the
+	// `redirect_uri` with `error`, `error_description` and `state` (RFC 6749 4.1.2.1).
+	//
+	// Corresponds with GET /oauth2/authorize (the `OauthAuthorize` operationId).
+	OauthAuthorize(ctx context.Context, params *OauthAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthAuthorizePostWithBody Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+	// `application/x-www-form-urlencoded` body.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+	OauthAuthorizePostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthAuthorizePostWithFormdataBody Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+	// `application/x-www-form-urlencoded` body.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+	OauthAuthorizePostWithFormdataBody(ctx context.Context, body OauthAuthorizePostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthLogout RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)
+	//
+	// **Protocol endpoint.** `id_token_hint` (an ID token of the client, expired ones
+	// accepted), `client_id`, `post_logout_redirect_uri` (registered, compared exactly),
+	// `state`. Ends the client session named by the ID token's `sid` and redirects to
+	// `post_logout_redirect_uri` (with `state`), or to `PUBLIC_URL` without one. The app's
+	// own session is not touched: the provider cannot see the browser's.
+	//
+	// Corresponds with GET /oauth2/logout (the `OauthLogout` operationId).
+	OauthLogout(ctx context.Context, params *OauthLogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthLogoutPostWithBody RP-initiated logout, form-posted
+	//
+	// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+	OauthLogoutPostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthLogoutPostWithFormdataBody RP-initiated logout, form-posted
+	//
+	// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+	OauthLogoutPostWithFormdataBody(ctx context.Context, body OauthLogoutPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAuthorizationRequest What a client asks of the signed-in user (the login hand-off)
+	//
+	// The login page (`OIDC_LOGIN_URL`) reads the request it was sent with, after signing
+	// the user in with the usual API (any method, second factors included). An unknown,
+	// answered or expired request is `404 NOT_FOUND`. `consentRequired` is false for
+	// first-party clients and when the user's remembered consent covers the scopes (true
+	// again with `prompt=consent`). `maxAge` and `prompt` tell the page to sign the user
+	// in again first: accepting needs an `auth_time` within `maxAge`, and with
+	// `prompt=login` (or `maxAge` 0) a fresh token obtained after the request began.
+	//
+	// Corresponds with GET /oauth2/requests/{id} (the `GetAuthorizationRequest` operationId).
+	GetAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcceptAuthorizationRequestWithBody Accept a client's request as the signed-in user (consent)
+	//
+	// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+	// out) and answers where the browser goes: the client's `redirect_uri` with a
+	// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+	// consent: it is remembered per user and client for the scopes granted (an
+	// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+	// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+	// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+	// reauthenticate) and accept again. The code opens a session of its own for the client
+	// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+	// that accepted has ended.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+	AcceptAuthorizationRequestWithBody(ctx context.Context, id AuthorizationRequestID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AcceptAuthorizationRequest Accept a client's request as the signed-in user (consent)
+	//
+	// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+	// out) and answers where the browser goes: the client's `redirect_uri` with a
+	// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+	// consent: it is remembered per user and client for the scopes granted (an
+	// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+	// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+	// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+	// reauthenticate) and accept again. The code opens a session of its own for the client
+	// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+	// that accepted has ended.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+	AcceptAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, body AcceptAuthorizationRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectAuthorizationRequest Refuse a client's request as the signed-in user
+	//
+	// Answers where the browser goes: the client's `redirect_uri` with
+	// `error=access_denied`, `state` and `iss`. The request is used up.
+	//
+	// Corresponds with POST /oauth2/requests/{id}/reject (the `RejectAuthorizationRequest` operationId).
+	RejectAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthRevokeWithBody Token revocation (RFC 7009)
+	//
+	// **Protocol endpoint.** With client authentication, `token` (and optionally
+	// `token_type_hint`): a refresh or access token of that client. Either ends the
+	// client's session, so both stop working. `200` with an empty body also for a token
+	// that is unknown, expired or another client's (RFC 7009 2.2).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+	OauthRevokeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthRevokeWithFormdataBody Token revocation (RFC 7009)
+	//
+	// **Protocol endpoint.** With client authentication, `token` (and optionally
+	// `token_type_hint`): a refresh or access token of that client. Either ends the
+	// client's session, so both stop working. `200` with an empty body also for a token
+	// that is unknown, expired or another client's (RFC 7009 2.2).
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+	OauthRevokeWithFormdataBody(ctx context.Context, body OauthRevokeFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthTokenWithBody Token endpoint (RFC 6749, plain OAuth answers)
+	//
+	// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+	// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+	// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+	// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+	// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+	// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+	// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+	// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+	// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+	// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+	// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+	// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+	// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+	// successor, an older one revokes the client's session.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+	OauthTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthTokenWithFormdataBody Token endpoint (RFC 6749, plain OAuth answers)
+	//
+	// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+	// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+	// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+	// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+	// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+	// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+	// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+	// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+	// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+	// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+	// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+	// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+	// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+	// successor, an older one revokes the client's session.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+	OauthTokenWithFormdataBody(ctx context.Context, body OauthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthUserinfo UserInfo endpoint (OpenID Connect Core 5.3)
+	//
+	// **Protocol endpoint: plain JSON, not the envelope.** With a client's access token
+	// (`Authorization: Bearer`): `sub`, plus `email` and `email_verified` (scope `email`)
+	// and `name` (scope `profile`). A token whose session ended (revoked, logged out,
+	// password changed, grant withdrawn, client deleted) is refused.
+	//
+	// Corresponds with GET /oauth2/userinfo (the `OauthUserinfo` operationId).
+	OauthUserinfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthUserinfoPost UserInfo endpoint, POST (OpenID Connect Core 5.3.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/userinfo`.
+	//
+	// Corresponds with POST /oauth2/userinfo (the `OauthUserinfoPost` operationId).
+	OauthUserinfoPost(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Readyz Readiness
 	//
 	// 200 when the database answers; 503 `SERVICE_UNAVAILABLE` otherwise or while shutting down.
@@ -3356,6 +4037,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
 	ChangeEmail(ctx context.Context, body ChangeEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListMyGrants The clients the caller consented to
+	//
+	// Remembered consents, newest first: the client and the scopes granted. First-party
+	// clients never ask, so they are not listed (their sessions are, in
+	// `GET /auth/sessions`).
+	//
+	// Corresponds with GET /users/me/grants (the `ListMyGrants` operationId).
+	ListMyGrants(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeMyGrant Withdraw a consent (fresh)
+	//
+	// **Requires fresh authentication.** The consent is forgotten (the next sign-in asks
+	// again) and that client's sessions of the account end with their tokens; an
+	// `oauth_grant_revoked` event. No consent to that client is `404 NOT_FOUND`.
+	//
+	// Corresponds with DELETE /users/me/grants/{clientId} (the `RevokeMyGrant` operationId).
+	RevokeMyGrant(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ChangePasswordWithBody Change the caller's password (fresh authentication required)
 	//
 	// **Requires fresh authentication** (see Step-up): an access token with
@@ -3423,13 +4122,16 @@ func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
-// GetJWKS Public keys that verify access tokens (JWK Set)
+// GetJWKS Public keys that verify access tokens and ID tokens (JWK Set)
 //
 // A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 // read it as is. Only public keys are published; a key's `kid` matches the `kid`
 // header of the access tokens it verifies. During key rotation more than one key is
 // listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
-// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+// key stays until the last token it signed has expired. With the OpenID provider on,
+// the RSA keys (`kty: RSA`, `alg: RS256`) that sign ID tokens and clients' access
+// tokens are listed beside them, rotated the same way; the first is made when the first
+// client is registered. `Cache-Control: max-age` is
 // half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
 // cache fetched just before a rotation refreshes before the new key signs
 // (`no-cache` when that is zero; 5 minutes for keys from a file).
@@ -3449,16 +4151,22 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetOpenIDConfiguration Discovery document (issuer, key set, algorithms)
 //
-// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
-// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
-// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
-// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
-// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
-// writes derives from `PUBLIC_URL`, never from the request's `Host` or
-// `X-Forwarded-*` headers, so the document is the same for every request and may be
-// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
-// ID tokens; the algorithms are those of its access tokens.
+// OpenID Connect Discovery 1.0 metadata, a plain JSON document like the JWK Set,
+// **not** wrapped in the envelope. With the OpenID provider on (`OIDC_PROVIDER_ENABLED`,
+// the default) it is the provider's: `issuer` is `JWT_ISSUER` when that is an
+// http(s) URL, else `PUBLIC_URL`, and the provider's endpoints (`authorization_endpoint`, `token_endpoint`,
+// `userinfo_endpoint`, `revocation_endpoint`, `end_session_endpoint`) are below that
+// issuer; `response_types_supported: [code]`, `grant_types_supported`
+// (`authorization_code`, `refresh_token`), `code_challenge_methods_supported: [S256]`,
+// `scopes_supported` (`openid`, `profile`, `email`, `offline_access`),
+// `token_endpoint_auth_methods_supported` (`client_secret_basic`,
+// `client_secret_post`, `none`), `id_token_signing_alg_values_supported` (`RS256`
+// first, `EdDSA`). With the provider off, only `issuer` (the `iss` of access tokens,
+// `JWT_ISSUER`, by default `PUBLIC_URL`), `jwks_uri` and the algorithms of the access
+// tokens. `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the
+// service writes derives from `PUBLIC_URL` or the issuer, never from the request's
+// `Host` or `X-Forwarded-*` headers, so the document is the same for every request
+// and may be cached by shared caches (`Cache-Control: public, max-age=300`).
 //
 // Corresponds with GET /.well-known/openid-configuration (the `GetOpenIDConfiguration` operationId).
 func (c *Client) GetOpenIDConfiguration(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3504,6 +4212,94 @@ func (c *Client) AdminListKeys(ctx context.Context, reqEditors ...RequestEditorF
 // Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
 func (c *Client) AdminRotateKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminRotateKeyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListOAuthClients Registered OpenID clients (admin)
+//
+// Every client, oldest first, without secrets.
+//
+// Corresponds with GET /admin/oauth-clients (the `AdminListOAuthClients` operationId).
+func (c *Client) AdminListOAuthClients(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListOAuthClientsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminCreateOAuthClientWithBody Register an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+// or user information, and are compared exactly. `clientSecret` is shown only in this
+// answer and stored only as its SHA-256; public clients (single-page and native apps)
+// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+// does the same: `gatehouse clients create`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+func (c *Client) AdminCreateOAuthClientWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateOAuthClientRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminCreateOAuthClient Register an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+// or user information, and are compared exactly. `clientSecret` is shown only in this
+// answer and stored only as its SHA-256; public clients (single-page and native apps)
+// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+// does the same: `gatehouse clients create`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+func (c *Client) AdminCreateOAuthClient(ctx context.Context, body AdminCreateOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateOAuthClientRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDeleteOAuthClient Delete an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Its sessions are revoked (every access and
+// refresh token it holds stops working), its pending requests, codes and the consents
+// given to it are deleted. An unknown client is `404 NOT_FOUND`.
+//
+// Corresponds with DELETE /admin/oauth-clients/{clientId} (the `AdminDeleteOAuthClient` operationId).
+func (c *Client) AdminDeleteOAuthClient(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDeleteOAuthClientRequest(c.Server, clientId)
 	if err != nil {
 		return nil, err
 	}
@@ -4762,6 +5558,374 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// OauthAuthorize Authorization endpoint (OpenID Connect, plain OAuth answers)
+//
+// **Protocol endpoint: answers follow OpenID Connect Core 1.0 and RFC 6749, not the
+// envelope.** A browser navigation from a registered client: `response_type=code`,
+// `client_id`, `redirect_uri` (registered, compared exactly), `scope` (with `openid`;
+// `profile`, `email`, `offline_access`), `state`, `nonce`, `code_challenge` with
+// `code_challenge_method=S256` (required of public clients), and optionally `prompt`
+// (`login`, `consent`; `none` is always answered `login_required`), `max_age`,
+// `response_mode` (`query` or `fragment`). The request is stored server side (single
+// use, 10 minutes, any instance) and the browser is sent to `OIDC_LOGIN_URL` with its
+// id. An unknown client or a `redirect_uri` not registered exactly is `400` with an
+// OAuth error body and never a redirect; any other bad request is a `302` to the
+// `redirect_uri` with `error`, `error_description` and `state` (RFC 6749 4.1.2.1).
+//
+// Corresponds with GET /oauth2/authorize (the `OauthAuthorize` operationId).
+func (c *Client) OauthAuthorize(ctx context.Context, params *OauthAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthAuthorizeRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthAuthorizePostWithBody Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+// `application/x-www-form-urlencoded` body.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+func (c *Client) OauthAuthorizePostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthAuthorizePostRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthAuthorizePostWithFormdataBody Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+// `application/x-www-form-urlencoded` body.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+func (c *Client) OauthAuthorizePostWithFormdataBody(ctx context.Context, body OauthAuthorizePostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthAuthorizePostRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthLogout RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)
+//
+// **Protocol endpoint.** `id_token_hint` (an ID token of the client, expired ones
+// accepted), `client_id`, `post_logout_redirect_uri` (registered, compared exactly),
+// `state`. Ends the client session named by the ID token's `sid` and redirects to
+// `post_logout_redirect_uri` (with `state`), or to `PUBLIC_URL` without one. The app's
+// own session is not touched: the provider cannot see the browser's.
+//
+// Corresponds with GET /oauth2/logout (the `OauthLogout` operationId).
+func (c *Client) OauthLogout(ctx context.Context, params *OauthLogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthLogoutRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthLogoutPostWithBody RP-initiated logout, form-posted
+//
+// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+func (c *Client) OauthLogoutPostWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthLogoutPostRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthLogoutPostWithFormdataBody RP-initiated logout, form-posted
+//
+// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+func (c *Client) OauthLogoutPostWithFormdataBody(ctx context.Context, body OauthLogoutPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthLogoutPostRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAuthorizationRequest What a client asks of the signed-in user (the login hand-off)
+//
+// The login page (`OIDC_LOGIN_URL`) reads the request it was sent with, after signing
+// the user in with the usual API (any method, second factors included). An unknown,
+// answered or expired request is `404 NOT_FOUND`. `consentRequired` is false for
+// first-party clients and when the user's remembered consent covers the scopes (true
+// again with `prompt=consent`). `maxAge` and `prompt` tell the page to sign the user
+// in again first: accepting needs an `auth_time` within `maxAge`, and with
+// `prompt=login` (or `maxAge` 0) a fresh token obtained after the request began.
+//
+// Corresponds with GET /oauth2/requests/{id} (the `GetAuthorizationRequest` operationId).
+func (c *Client) GetAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAuthorizationRequestRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcceptAuthorizationRequestWithBody Accept a client's request as the signed-in user (consent)
+//
+// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+// out) and answers where the browser goes: the client's `redirect_uri` with a
+// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+// consent: it is remembered per user and client for the scopes granted (an
+// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+// reauthenticate) and accept again. The code opens a session of its own for the client
+// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+// that accepted has ended.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+func (c *Client) AcceptAuthorizationRequestWithBody(ctx context.Context, id AuthorizationRequestID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcceptAuthorizationRequestRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AcceptAuthorizationRequest Accept a client's request as the signed-in user (consent)
+//
+// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+// out) and answers where the browser goes: the client's `redirect_uri` with a
+// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+// consent: it is remembered per user and client for the scopes granted (an
+// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+// reauthenticate) and accept again. The code opens a session of its own for the client
+// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+// that accepted has ended.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+func (c *Client) AcceptAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, body AcceptAuthorizationRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAcceptAuthorizationRequestRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RejectAuthorizationRequest Refuse a client's request as the signed-in user
+//
+// Answers where the browser goes: the client's `redirect_uri` with
+// `error=access_denied`, `state` and `iss`. The request is used up.
+//
+// Corresponds with POST /oauth2/requests/{id}/reject (the `RejectAuthorizationRequest` operationId).
+func (c *Client) RejectAuthorizationRequest(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectAuthorizationRequestRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthRevokeWithBody Token revocation (RFC 7009)
+//
+// **Protocol endpoint.** With client authentication, `token` (and optionally
+// `token_type_hint`): a refresh or access token of that client. Either ends the
+// client's session, so both stop working. `200` with an empty body also for a token
+// that is unknown, expired or another client's (RFC 7009 2.2).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+func (c *Client) OauthRevokeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthRevokeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthRevokeWithFormdataBody Token revocation (RFC 7009)
+//
+// **Protocol endpoint.** With client authentication, `token` (and optionally
+// `token_type_hint`): a refresh or access token of that client. Either ends the
+// client's session, so both stop working. `200` with an empty body also for a token
+// that is unknown, expired or another client's (RFC 7009 2.2).
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+func (c *Client) OauthRevokeWithFormdataBody(ctx context.Context, body OauthRevokeFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthRevokeRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthTokenWithBody Token endpoint (RFC 6749, plain OAuth answers)
+//
+// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+// successor, an older one revokes the client's session.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+func (c *Client) OauthTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthTokenWithFormdataBody Token endpoint (RFC 6749, plain OAuth answers)
+//
+// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+// successor, an older one revokes the client's session.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+func (c *Client) OauthTokenWithFormdataBody(ctx context.Context, body OauthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthTokenRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthUserinfo UserInfo endpoint (OpenID Connect Core 5.3)
+//
+// **Protocol endpoint: plain JSON, not the envelope.** With a client's access token
+// (`Authorization: Bearer`): `sub`, plus `email` and `email_verified` (scope `email`)
+// and `name` (scope `profile`). A token whose session ended (revoked, logged out,
+// password changed, grant withdrawn, client deleted) is refused.
+//
+// Corresponds with GET /oauth2/userinfo (the `OauthUserinfo` operationId).
+func (c *Client) OauthUserinfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthUserinfoRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthUserinfoPost UserInfo endpoint, POST (OpenID Connect Core 5.3.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/userinfo`.
+//
+// Corresponds with POST /oauth2/userinfo (the `OauthUserinfoPost` operationId).
+func (c *Client) OauthUserinfoPost(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthUserinfoPostRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // Readyz Readiness
 //
 // 200 when the database answers; 503 `SERVICE_UNAVAILABLE` otherwise or while shutting down.
@@ -4925,6 +6089,44 @@ func (c *Client) ChangeEmailWithBody(ctx context.Context, contentType string, bo
 // Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
 func (c *Client) ChangeEmail(ctx context.Context, body ChangeEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangeEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListMyGrants The clients the caller consented to
+//
+// Remembered consents, newest first: the client and the scopes granted. First-party
+// clients never ask, so they are not listed (their sessions are, in
+// `GET /auth/sessions`).
+//
+// Corresponds with GET /users/me/grants (the `ListMyGrants` operationId).
+func (c *Client) ListMyGrants(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListMyGrantsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeMyGrant Withdraw a consent (fresh)
+//
+// **Requires fresh authentication.** The consent is forgotten (the next sign-in asks
+// again) and that client's sessions of the account end with their tokens; an
+// `oauth_grant_revoked` event. No consent to that client is `404 NOT_FOUND`.
+//
+// Corresponds with DELETE /users/me/grants/{clientId} (the `RevokeMyGrant` operationId).
+func (c *Client) RevokeMyGrant(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeMyGrantRequest(c.Server, clientId)
 	if err != nil {
 		return nil, err
 	}
@@ -5142,6 +6344,107 @@ func NewAdminRotateKeyRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListOAuthClientsRequest constructs an http.Request for the AdminListOAuthClients method
+func NewAdminListOAuthClientsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/oauth-clients")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminCreateOAuthClientRequest calls the generic AdminCreateOAuthClient builder with application/json body
+func NewAdminCreateOAuthClientRequest(server string, body AdminCreateOAuthClientJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminCreateOAuthClientRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminCreateOAuthClientRequestWithBody constructs an http.Request for the AdminCreateOAuthClient method, with any body, and a specified content type
+func NewAdminCreateOAuthClientRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/oauth-clients")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminDeleteOAuthClientRequest constructs an http.Request for the AdminDeleteOAuthClient method
+func NewAdminDeleteOAuthClientRequest(server string, clientId ClientID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/oauth-clients/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6474,6 +7777,599 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewOauthAuthorizeRequest constructs an http.Request for the OauthAuthorize method
+func NewOauthAuthorizeRequest(server string, params *OauthAuthorizeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/authorize")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ClientId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "client_id", *params.ClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RedirectUri != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirect_uri", *params.RedirectUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResponseType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "response_type", *params.ResponseType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Scope != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", *params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Nonce != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "nonce", *params.Nonce, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge", *params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallengeMethod != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge_method", *params.CodeChallengeMethod, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Prompt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prompt", *params.Prompt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MaxAge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "max_age", *params.MaxAge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResponseMode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "response_mode", *params.ResponseMode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOauthAuthorizePostRequestWithFormdataBody calls the generic OauthAuthorizePost builder with application/x-www-form-urlencoded body
+func NewOauthAuthorizePostRequestWithFormdataBody(server string, body OauthAuthorizePostFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewOauthAuthorizePostRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewOauthAuthorizePostRequestWithBody constructs an http.Request for the OauthAuthorizePost method, with any body, and a specified content type
+func NewOauthAuthorizePostRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/authorize")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOauthLogoutRequest constructs an http.Request for the OauthLogout method
+func NewOauthLogoutRequest(server string, params *OauthLogoutParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IdTokenHint != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id_token_hint", *params.IdTokenHint, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ClientId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "client_id", *params.ClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PostLogoutRedirectUri != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "post_logout_redirect_uri", *params.PostLogoutRedirectUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOauthLogoutPostRequestWithFormdataBody calls the generic OauthLogoutPost builder with application/x-www-form-urlencoded body
+func NewOauthLogoutPostRequestWithFormdataBody(server string, body OauthLogoutPostFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewOauthLogoutPostRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewOauthLogoutPostRequestWithBody constructs an http.Request for the OauthLogoutPost method, with any body, and a specified content type
+func NewOauthLogoutPostRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAuthorizationRequestRequest constructs an http.Request for the GetAuthorizationRequest method
+func NewGetAuthorizationRequestRequest(server string, id AuthorizationRequestID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/requests/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAcceptAuthorizationRequestRequest calls the generic AcceptAuthorizationRequest builder with application/json body
+func NewAcceptAuthorizationRequestRequest(server string, id AuthorizationRequestID, body AcceptAuthorizationRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAcceptAuthorizationRequestRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewAcceptAuthorizationRequestRequestWithBody constructs an http.Request for the AcceptAuthorizationRequest method, with any body, and a specified content type
+func NewAcceptAuthorizationRequestRequestWithBody(server string, id AuthorizationRequestID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/requests/%s/accept", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRejectAuthorizationRequestRequest constructs an http.Request for the RejectAuthorizationRequest method
+func NewRejectAuthorizationRequestRequest(server string, id AuthorizationRequestID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/requests/%s/reject", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOauthRevokeRequestWithFormdataBody calls the generic OauthRevoke builder with application/x-www-form-urlencoded body
+func NewOauthRevokeRequestWithFormdataBody(server string, body OauthRevokeFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewOauthRevokeRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewOauthRevokeRequestWithBody constructs an http.Request for the OauthRevoke method, with any body, and a specified content type
+func NewOauthRevokeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/revoke")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOauthTokenRequestWithFormdataBody calls the generic OauthToken builder with application/x-www-form-urlencoded body
+func NewOauthTokenRequestWithFormdataBody(server string, body OauthTokenFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewOauthTokenRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewOauthTokenRequestWithBody constructs an http.Request for the OauthToken method, with any body, and a specified content type
+func NewOauthTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOauthUserinfoRequest constructs an http.Request for the OauthUserinfo method
+func NewOauthUserinfoRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/userinfo")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOauthUserinfoPostRequest constructs an http.Request for the OauthUserinfoPost method
+func NewOauthUserinfoPostRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/userinfo")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewReadyzRequest constructs an http.Request for the Readyz method
 func NewReadyzRequest(server string) (*http.Request, error) {
 	var err error
@@ -6631,6 +8527,67 @@ func NewChangeEmailRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListMyGrantsRequest constructs an http.Request for the ListMyGrants method
+func NewListMyGrantsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/grants")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRevokeMyGrantRequest constructs an http.Request for the RevokeMyGrant method
+func NewRevokeMyGrantRequest(server string, clientId ClientID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "clientId", clientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/grants/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -6794,13 +8751,16 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET / (the `GetRoot` operationId).
 	GetRootWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRootResponse, error)
 
-	// GetJWKSWithResponse Public keys that verify access tokens (JWK Set)
+	// GetJWKSWithResponse Public keys that verify access tokens and ID tokens (JWK Set)
 	//
 	// A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 	// read it as is. Only public keys are published; a key's `kid` matches the `kid`
 	// header of the access tokens it verifies. During key rotation more than one key is
 	// listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
-	// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+	// key stays until the last token it signed has expired. With the OpenID provider on,
+	// the RSA keys (`kty: RSA`, `alg: RS256`) that sign ID tokens and clients' access
+	// tokens are listed beside them, rotated the same way; the first is made when the first
+	// client is registered. `Cache-Control: max-age` is
 	// half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
 	// cache fetched just before a rotation refreshes before the new key signs
 	// (`no-cache` when that is zero; 5 minutes for keys from a file).
@@ -6812,16 +8772,22 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenIDConfigurationWithResponse Discovery document (issuer, key set, algorithms)
 	//
-	// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
-	// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-	// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
-	// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
-	// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
-	// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
-	// writes derives from `PUBLIC_URL`, never from the request's `Host` or
-	// `X-Forwarded-*` headers, so the document is the same for every request and may be
-	// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
-	// ID tokens; the algorithms are those of its access tokens.
+	// OpenID Connect Discovery 1.0 metadata, a plain JSON document like the JWK Set,
+	// **not** wrapped in the envelope. With the OpenID provider on (`OIDC_PROVIDER_ENABLED`,
+	// the default) it is the provider's: `issuer` is `JWT_ISSUER` when that is an
+	// http(s) URL, else `PUBLIC_URL`, and the provider's endpoints (`authorization_endpoint`, `token_endpoint`,
+	// `userinfo_endpoint`, `revocation_endpoint`, `end_session_endpoint`) are below that
+	// issuer; `response_types_supported: [code]`, `grant_types_supported`
+	// (`authorization_code`, `refresh_token`), `code_challenge_methods_supported: [S256]`,
+	// `scopes_supported` (`openid`, `profile`, `email`, `offline_access`),
+	// `token_endpoint_auth_methods_supported` (`client_secret_basic`,
+	// `client_secret_post`, `none`), `id_token_signing_alg_values_supported` (`RS256`
+	// first, `EdDSA`). With the provider off, only `issuer` (the `iss` of access tokens,
+	// `JWT_ISSUER`, by default `PUBLIC_URL`), `jwks_uri` and the algorithms of the access
+	// tokens. `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the
+	// service writes derives from `PUBLIC_URL` or the issuer, never from the request's
+	// `Host` or `X-Forwarded-*` headers, so the document is the same for every request
+	// and may be cached by shared caches (`Cache-Control: public, max-age=300`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6852,6 +8818,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /admin/keys/rotate (the `AdminRotateKey` operationId).
 	AdminRotateKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminRotateKeyResponse, error)
+
+	// AdminListOAuthClientsWithResponse Registered OpenID clients (admin)
+	//
+	// Every client, oldest first, without secrets.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/oauth-clients (the `AdminListOAuthClients` operationId).
+	AdminListOAuthClientsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminListOAuthClientsResponse, error)
+
+	// AdminCreateOAuthClientWithBodyWithResponse Register an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+	// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+	// or user information, and are compared exactly. `clientSecret` is shown only in this
+	// answer and stored only as its SHA-256; public clients (single-page and native apps)
+	// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+	// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+	// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+	// does the same: `gatehouse clients create`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+	AdminCreateOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateOAuthClientResponse, error)
+
+	// AdminCreateOAuthClientWithResponse Register an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+	// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+	// or user information, and are compared exactly. `clientSecret` is shown only in this
+	// answer and stored only as its SHA-256; public clients (single-page and native apps)
+	// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+	// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+	// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+	// does the same: `gatehouse clients create`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+	AdminCreateOAuthClientWithResponse(ctx context.Context, body AdminCreateOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateOAuthClientResponse, error)
+
+	// AdminDeleteOAuthClientWithResponse Delete an OpenID client (admin, fresh)
+	//
+	// **Requires fresh authentication.** Its sessions are revoked (every access and
+	// refresh token it holds stops working), its pending requests, codes and the consents
+	// given to it are deleted. An unknown client is `404 NOT_FOUND`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/oauth-clients/{clientId} (the `AdminDeleteOAuthClient` operationId).
+	AdminDeleteOAuthClientWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*AdminDeleteOAuthClientResponse, error)
 
 	// AdminSearchUsersWithResponse Find accounts (admin)
 	//
@@ -7641,6 +9659,226 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
+	// OauthAuthorizeWithResponse Authorization endpoint (OpenID Connect, plain OAuth answers)
+	//
+	// **Protocol endpoint: answers follow OpenID Connect Core 1.0 and RFC 6749, not the
+	// envelope.** A browser navigation from a registered client: `response_type=code`,
+	// `client_id`, `redirect_uri` (registered, compared exactly), `scope` (with `openid`;
+	// `profile`, `email`, `offline_access`), `state`, `nonce`, `code_challenge` with
+	// `code_challenge_method=S256` (required of public clients), and optionally `prompt`
+	// (`login`, `consent`; `none` is always answered `login_required`), `max_age`,
+	// `response_mode` (`query` or `fragment`). The request is stored server side (single
+	// use, 10 minutes, any instance) and the browser is sent to `OIDC_LOGIN_URL` with its
+	// id. An unknown client or a `redirect_uri` not registered exactly is `400` with an
+	// OAuth error body and never a redirect; any other bad request is a `302` to the
+	// `redirect_uri` with `error`, `error_description` and `state` (RFC 6749 4.1.2.1).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth2/authorize (the `OauthAuthorize` operationId).
+	OauthAuthorizeWithResponse(ctx context.Context, params *OauthAuthorizeParams, reqEditors ...RequestEditorFn) (*OauthAuthorizeResponse, error)
+
+	// OauthAuthorizePostWithBodyWithResponse Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+	// `application/x-www-form-urlencoded` body.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+	OauthAuthorizePostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthAuthorizePostResponse, error)
+
+	// OauthAuthorizePostWithFormdataBodyWithResponse Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+	// `application/x-www-form-urlencoded` body.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+	OauthAuthorizePostWithFormdataBodyWithResponse(ctx context.Context, body OauthAuthorizePostFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthAuthorizePostResponse, error)
+
+	// OauthLogoutWithResponse RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)
+	//
+	// **Protocol endpoint.** `id_token_hint` (an ID token of the client, expired ones
+	// accepted), `client_id`, `post_logout_redirect_uri` (registered, compared exactly),
+	// `state`. Ends the client session named by the ID token's `sid` and redirects to
+	// `post_logout_redirect_uri` (with `state`), or to `PUBLIC_URL` without one. The app's
+	// own session is not touched: the provider cannot see the browser's.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth2/logout (the `OauthLogout` operationId).
+	OauthLogoutWithResponse(ctx context.Context, params *OauthLogoutParams, reqEditors ...RequestEditorFn) (*OauthLogoutResponse, error)
+
+	// OauthLogoutPostWithBodyWithResponse RP-initiated logout, form-posted
+	//
+	// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+	OauthLogoutPostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthLogoutPostResponse, error)
+
+	// OauthLogoutPostWithFormdataBodyWithResponse RP-initiated logout, form-posted
+	//
+	// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+	OauthLogoutPostWithFormdataBodyWithResponse(ctx context.Context, body OauthLogoutPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthLogoutPostResponse, error)
+
+	// GetAuthorizationRequestWithResponse What a client asks of the signed-in user (the login hand-off)
+	//
+	// The login page (`OIDC_LOGIN_URL`) reads the request it was sent with, after signing
+	// the user in with the usual API (any method, second factors included). An unknown,
+	// answered or expired request is `404 NOT_FOUND`. `consentRequired` is false for
+	// first-party clients and when the user's remembered consent covers the scopes (true
+	// again with `prompt=consent`). `maxAge` and `prompt` tell the page to sign the user
+	// in again first: accepting needs an `auth_time` within `maxAge`, and with
+	// `prompt=login` (or `maxAge` 0) a fresh token obtained after the request began.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth2/requests/{id} (the `GetAuthorizationRequest` operationId).
+	GetAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*GetAuthorizationRequestResponse, error)
+
+	// AcceptAuthorizationRequestWithBodyWithResponse Accept a client's request as the signed-in user (consent)
+	//
+	// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+	// out) and answers where the browser goes: the client's `redirect_uri` with a
+	// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+	// consent: it is remembered per user and client for the scopes granted (an
+	// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+	// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+	// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+	// reauthenticate) and accept again. The code opens a session of its own for the client
+	// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+	// that accepted has ended.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+	AcceptAuthorizationRequestWithBodyWithResponse(ctx context.Context, id AuthorizationRequestID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcceptAuthorizationRequestResponse, error)
+
+	// AcceptAuthorizationRequestWithResponse Accept a client's request as the signed-in user (consent)
+	//
+	// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+	// out) and answers where the browser goes: the client's `redirect_uri` with a
+	// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+	// consent: it is remembered per user and client for the scopes granted (an
+	// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+	// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+	// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+	// reauthenticate) and accept again. The code opens a session of its own for the client
+	// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+	// that accepted has ended.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+	AcceptAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, body AcceptAuthorizationRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*AcceptAuthorizationRequestResponse, error)
+
+	// RejectAuthorizationRequestWithResponse Refuse a client's request as the signed-in user
+	//
+	// Answers where the browser goes: the client's `redirect_uri` with
+	// `error=access_denied`, `state` and `iss`. The request is used up.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/requests/{id}/reject (the `RejectAuthorizationRequest` operationId).
+	RejectAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*RejectAuthorizationRequestResponse, error)
+
+	// OauthRevokeWithBodyWithResponse Token revocation (RFC 7009)
+	//
+	// **Protocol endpoint.** With client authentication, `token` (and optionally
+	// `token_type_hint`): a refresh or access token of that client. Either ends the
+	// client's session, so both stop working. `200` with an empty body also for a token
+	// that is unknown, expired or another client's (RFC 7009 2.2).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+	OauthRevokeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthRevokeResponse, error)
+
+	// OauthRevokeWithFormdataBodyWithResponse Token revocation (RFC 7009)
+	//
+	// **Protocol endpoint.** With client authentication, `token` (and optionally
+	// `token_type_hint`): a refresh or access token of that client. Either ends the
+	// client's session, so both stop working. `200` with an empty body also for a token
+	// that is unknown, expired or another client's (RFC 7009 2.2).
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+	OauthRevokeWithFormdataBodyWithResponse(ctx context.Context, body OauthRevokeFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthRevokeResponse, error)
+
+	// OauthTokenWithBodyWithResponse Token endpoint (RFC 6749, plain OAuth answers)
+	//
+	// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+	// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+	// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+	// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+	// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+	// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+	// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+	// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+	// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+	// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+	// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+	// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+	// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+	// successor, an older one revokes the client's session.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+	OauthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthTokenResponse, error)
+
+	// OauthTokenWithFormdataBodyWithResponse Token endpoint (RFC 6749, plain OAuth answers)
+	//
+	// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+	// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+	// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+	// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+	// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+	// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+	// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+	// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+	// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+	// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+	// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+	// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+	// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+	// successor, an older one revokes the client's session.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+	OauthTokenWithFormdataBodyWithResponse(ctx context.Context, body OauthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthTokenResponse, error)
+
+	// OauthUserinfoWithResponse UserInfo endpoint (OpenID Connect Core 5.3)
+	//
+	// **Protocol endpoint: plain JSON, not the envelope.** With a client's access token
+	// (`Authorization: Bearer`): `sub`, plus `email` and `email_verified` (scope `email`)
+	// and `name` (scope `profile`). A token whose session ended (revoked, logged out,
+	// password changed, grant withdrawn, client deleted) is refused.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth2/userinfo (the `OauthUserinfo` operationId).
+	OauthUserinfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OauthUserinfoResponse, error)
+
+	// OauthUserinfoPostWithResponse UserInfo endpoint, POST (OpenID Connect Core 5.3.1)
+	//
+	// **Protocol endpoint.** As `GET /oauth2/userinfo`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/userinfo (the `OauthUserinfoPost` operationId).
+	OauthUserinfoPostWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OauthUserinfoPostResponse, error)
+
 	// ReadyzWithResponse Readiness
 	//
 	// 200 when the database answers; 503 `SERVICE_UNAVAILABLE` otherwise or while shutting down.
@@ -7749,6 +9987,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /users/me/email (the `ChangeEmail` operationId).
 	ChangeEmailWithResponse(ctx context.Context, body ChangeEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeEmailResponse, error)
+
+	// ListMyGrantsWithResponse The clients the caller consented to
+	//
+	// Remembered consents, newest first: the client and the scopes granted. First-party
+	// clients never ask, so they are not listed (their sessions are, in
+	// `GET /auth/sessions`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/grants (the `ListMyGrants` operationId).
+	ListMyGrantsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMyGrantsResponse, error)
+
+	// RevokeMyGrantWithResponse Withdraw a consent (fresh)
+	//
+	// **Requires fresh authentication.** The consent is forgotten (the next sign-in asks
+	// again) and that client's sessions of the account end with their tokens; an
+	// `oauth_grant_revoked` event. No consent to that client is `404 NOT_FOUND`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/grants/{clientId} (the `RevokeMyGrant` operationId).
+	RevokeMyGrantWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*RevokeMyGrantResponse, error)
 
 	// ChangePasswordWithBodyWithResponse Change the caller's password (fresh authentication required)
 	//
@@ -8316,6 +10576,467 @@ func (r AdminRotateKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminRotateKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminListOAuthClientsResponse200Headers the declared response headers of an HTTP 200 response for AdminListOAuthClients
+type AdminListOAuthClientsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListOAuthClientsResponse401Headers the declared response headers of an HTTP 401 response for AdminListOAuthClients
+type AdminListOAuthClientsResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminListOAuthClientsResponse403Headers the declared response headers of an HTTP 403 response for AdminListOAuthClients
+type AdminListOAuthClientsResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminListOAuthClientsResponse500Headers the declared response headers of an HTTP 500 response for AdminListOAuthClients
+type AdminListOAuthClientsResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListOAuthClientsResponse503Headers the declared response headers of an HTTP 503 response for AdminListOAuthClients
+type AdminListOAuthClientsResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListOAuthClientsResponseDefaultHeaders the declared response headers of an HTTP default response for AdminListOAuthClients
+type AdminListOAuthClientsResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AdminListOAuthClientsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OAuthClientListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminListOAuthClientsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminListOAuthClientsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminListOAuthClientsResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminListOAuthClientsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListOAuthClientsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminListOAuthClientsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSON200() *OAuthClientListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminListOAuthClientsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListOAuthClientsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListOAuthClientsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListOAuthClientsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListOAuthClientsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminCreateOAuthClientResponse201Headers the declared response headers of an HTTP 201 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse201Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse400Headers the declared response headers of an HTTP 400 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse401Headers the declared response headers of an HTTP 401 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse403Headers the declared response headers of an HTTP 403 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse413Headers the declared response headers of an HTTP 413 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse415Headers the declared response headers of an HTTP 415 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse500Headers the declared response headers of an HTTP 500 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponse503Headers the declared response headers of an HTTP 503 response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminCreateOAuthClientResponseDefaultHeaders the declared response headers of an HTTP default response for AdminCreateOAuthClient
+type AdminCreateOAuthClientResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AdminCreateOAuthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *OAuthClientEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AdminCreateOAuthClientResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminCreateOAuthClientResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminCreateOAuthClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminCreateOAuthClientResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminCreateOAuthClientResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminCreateOAuthClientResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminCreateOAuthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminCreateOAuthClientResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminCreateOAuthClientResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON201() *OAuthClientEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminCreateOAuthClientResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminCreateOAuthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminCreateOAuthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminCreateOAuthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminCreateOAuthClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminDeleteOAuthClientResponse200Headers the declared response headers of an HTTP 200 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponse401Headers the declared response headers of an HTTP 401 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponse403Headers the declared response headers of an HTTP 403 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponse404Headers the declared response headers of an HTTP 404 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponse500Headers the declared response headers of an HTTP 500 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponse503Headers the declared response headers of an HTTP 503 response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminDeleteOAuthClientResponseDefaultHeaders the declared response headers of an HTTP default response for AdminDeleteOAuthClient
+type AdminDeleteOAuthClientResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AdminDeleteOAuthClientResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminNullOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminDeleteOAuthClientResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminDeleteOAuthClientResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminDeleteOAuthClientResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminDeleteOAuthClientResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminDeleteOAuthClientResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminDeleteOAuthClientResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminDeleteOAuthClientResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON200() *AdminNullOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminDeleteOAuthClientResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDeleteOAuthClientResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDeleteOAuthClientResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDeleteOAuthClientResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDeleteOAuthClientResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13668,7 +16389,9 @@ func (r GetDocsAssetResponse) ContentType() string {
 
 // HealthzResponse200Headers the declared response headers of an HTTP 200 response for Healthz
 type HealthzResponse200Headers struct {
-	XRequestID string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
 }
 
 // HealthzResponseDefaultHeaders the declared response headers of an HTTP default response for Healthz
@@ -13730,9 +16453,1161 @@ func (r HealthzResponse) ContentType() string {
 	return ""
 }
 
+// OauthAuthorizeResponse302Headers the declared response headers of an HTTP 302 response for OauthAuthorize
+type OauthAuthorizeResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthAuthorizeResponse400Headers the declared response headers of an HTTP 400 response for OauthAuthorize
+type OauthAuthorizeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthAuthorizeResponseDefaultHeaders the declared response headers of an HTTP default response for OauthAuthorize
+type OauthAuthorizeResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthAuthorizeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthAuthorizeResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthAuthorizeResponse400Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthAuthorizeResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthAuthorizeResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthAuthorizeResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthAuthorizeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthAuthorizeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthAuthorizeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthAuthorizeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthAuthorizePostResponse302Headers the declared response headers of an HTTP 302 response for OauthAuthorizePost
+type OauthAuthorizePostResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthAuthorizePostResponse400Headers the declared response headers of an HTTP 400 response for OauthAuthorizePost
+type OauthAuthorizePostResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthAuthorizePostResponseDefaultHeaders the declared response headers of an HTTP default response for OauthAuthorizePost
+type OauthAuthorizePostResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthAuthorizePostResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthAuthorizePostResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthAuthorizePostResponse400Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthAuthorizePostResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthAuthorizePostResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthAuthorizePostResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthAuthorizePostResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthAuthorizePostResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthAuthorizePostResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthAuthorizePostResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthLogoutResponse302Headers the declared response headers of an HTTP 302 response for OauthLogout
+type OauthLogoutResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthLogoutResponse400Headers the declared response headers of an HTTP 400 response for OauthLogout
+type OauthLogoutResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthLogoutResponseDefaultHeaders the declared response headers of an HTTP default response for OauthLogout
+type OauthLogoutResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthLogoutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthLogoutResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthLogoutResponse400Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthLogoutResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthLogoutResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthLogoutResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthLogoutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthLogoutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthLogoutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthLogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthLogoutPostResponse302Headers the declared response headers of an HTTP 302 response for OauthLogoutPost
+type OauthLogoutPostResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthLogoutPostResponse400Headers the declared response headers of an HTTP 400 response for OauthLogoutPost
+type OauthLogoutPostResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthLogoutPostResponseDefaultHeaders the declared response headers of an HTTP default response for OauthLogoutPost
+type OauthLogoutPostResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthLogoutPostResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthLogoutPostResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthLogoutPostResponse400Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthLogoutPostResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthLogoutPostResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthLogoutPostResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthLogoutPostResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthLogoutPostResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthLogoutPostResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthLogoutPostResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAuthorizationRequestResponse200Headers the declared response headers of an HTTP 200 response for GetAuthorizationRequest
+type GetAuthorizationRequestResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// GetAuthorizationRequestResponse401Headers the declared response headers of an HTTP 401 response for GetAuthorizationRequest
+type GetAuthorizationRequestResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// GetAuthorizationRequestResponse404Headers the declared response headers of an HTTP 404 response for GetAuthorizationRequest
+type GetAuthorizationRequestResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// GetAuthorizationRequestResponse500Headers the declared response headers of an HTTP 500 response for GetAuthorizationRequest
+type GetAuthorizationRequestResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// GetAuthorizationRequestResponse503Headers the declared response headers of an HTTP 503 response for GetAuthorizationRequest
+type GetAuthorizationRequestResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// GetAuthorizationRequestResponseDefaultHeaders the declared response headers of an HTTP default response for GetAuthorizationRequest
+type GetAuthorizationRequestResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type GetAuthorizationRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuthorizationRequestEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAuthorizationRequestResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetAuthorizationRequestResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetAuthorizationRequestResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetAuthorizationRequestResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAuthorizationRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetAuthorizationRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSON200() *AuthorizationRequestEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAuthorizationRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAuthorizationRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAuthorizationRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAuthorizationRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAuthorizationRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AcceptAuthorizationRequestResponse200Headers the declared response headers of an HTTP 200 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse400Headers the declared response headers of an HTTP 400 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse401Headers the declared response headers of an HTTP 401 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse403Headers the declared response headers of an HTTP 403 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse404Headers the declared response headers of an HTTP 404 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse413Headers the declared response headers of an HTTP 413 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse415Headers the declared response headers of an HTTP 415 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse500Headers the declared response headers of an HTTP 500 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponse503Headers the declared response headers of an HTTP 503 response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AcceptAuthorizationRequestResponseDefaultHeaders the declared response headers of an HTTP default response for AcceptAuthorizationRequest
+type AcceptAuthorizationRequestResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AcceptAuthorizationRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuthorizationAnswer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AcceptAuthorizationRequestResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AcceptAuthorizationRequestResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AcceptAuthorizationRequestResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AcceptAuthorizationRequestResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AcceptAuthorizationRequestResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AcceptAuthorizationRequestResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AcceptAuthorizationRequestResponse415Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AcceptAuthorizationRequestResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AcceptAuthorizationRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AcceptAuthorizationRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON200() *AuthorizationAnswer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AcceptAuthorizationRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AcceptAuthorizationRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AcceptAuthorizationRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AcceptAuthorizationRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AcceptAuthorizationRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RejectAuthorizationRequestResponse200Headers the declared response headers of an HTTP 200 response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RejectAuthorizationRequestResponse401Headers the declared response headers of an HTTP 401 response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// RejectAuthorizationRequestResponse404Headers the declared response headers of an HTTP 404 response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RejectAuthorizationRequestResponse500Headers the declared response headers of an HTTP 500 response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RejectAuthorizationRequestResponse503Headers the declared response headers of an HTTP 503 response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RejectAuthorizationRequestResponseDefaultHeaders the declared response headers of an HTTP default response for RejectAuthorizationRequest
+type RejectAuthorizationRequestResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type RejectAuthorizationRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuthorizationAnswer
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RejectAuthorizationRequestResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RejectAuthorizationRequestResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RejectAuthorizationRequestResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RejectAuthorizationRequestResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RejectAuthorizationRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RejectAuthorizationRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSON200() *AuthorizationAnswer {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RejectAuthorizationRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RejectAuthorizationRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RejectAuthorizationRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RejectAuthorizationRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RejectAuthorizationRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthRevokeResponse200Headers the declared response headers of an HTTP 200 response for OauthRevoke
+type OauthRevokeResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthRevokeResponse400Headers the declared response headers of an HTTP 400 response for OauthRevoke
+type OauthRevokeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthRevokeResponse401Headers the declared response headers of an HTTP 401 response for OauthRevoke
+type OauthRevokeResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthRevokeResponseDefaultHeaders the declared response headers of an HTTP default response for OauthRevoke
+type OauthRevokeResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthRevokeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OauthRevokeResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthRevokeResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OauthRevokeResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthRevokeResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthRevokeResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OauthRevokeResponse) GetJSON401() *OAuthErrorResponse {
+	return r.JSON401
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthRevokeResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthRevokeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthRevokeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthRevokeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthRevokeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthTokenResponse200Headers the declared response headers of an HTTP 200 response for OauthToken
+type OauthTokenResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthTokenResponse400Headers the declared response headers of an HTTP 400 response for OauthToken
+type OauthTokenResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthTokenResponse401Headers the declared response headers of an HTTP 401 response for OauthToken
+type OauthTokenResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthTokenResponseDefaultHeaders the declared response headers of an HTTP default response for OauthToken
+type OauthTokenResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OAuthTokenResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthErrorResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OauthTokenResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthTokenResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OauthTokenResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthTokenResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OauthTokenResponse) GetJSON200() *OAuthTokenResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthTokenResponse) GetJSON400() *OAuthErrorResponse {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OauthTokenResponse) GetJSON401() *OAuthErrorResponse {
+	return r.JSON401
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthTokenResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthUserinfoResponse200Headers the declared response headers of an HTTP 200 response for OauthUserinfo
+type OauthUserinfoResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoResponse401Headers the declared response headers of an HTTP 401 response for OauthUserinfo
+type OauthUserinfoResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoResponse403Headers the declared response headers of an HTTP 403 response for OauthUserinfo
+type OauthUserinfoResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoResponseDefaultHeaders the declared response headers of an HTTP default response for OauthUserinfo
+type OauthUserinfoResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthUserinfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserinfoOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OAuthErrorResponse
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OauthUserinfoResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OauthUserinfoResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *OauthUserinfoResponse403Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthUserinfoResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OauthUserinfoResponse) GetJSON200() *UserinfoOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OauthUserinfoResponse) GetJSON401() *OAuthErrorResponse {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r OauthUserinfoResponse) GetJSON403() *OAuthErrorResponse {
+	return r.JSON403
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthUserinfoResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthUserinfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthUserinfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthUserinfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthUserinfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthUserinfoPostResponse200Headers the declared response headers of an HTTP 200 response for OauthUserinfoPost
+type OauthUserinfoPostResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoPostResponse401Headers the declared response headers of an HTTP 401 response for OauthUserinfoPost
+type OauthUserinfoPostResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoPostResponse403Headers the declared response headers of an HTTP 403 response for OauthUserinfoPost
+type OauthUserinfoPostResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthUserinfoPostResponseDefaultHeaders the declared response headers of an HTTP default response for OauthUserinfoPost
+type OauthUserinfoPostResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthUserinfoPostResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserinfoOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OAuthErrorResponse
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthErrorResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OauthUserinfoPostResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OauthUserinfoPostResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *OauthUserinfoPostResponse403Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthUserinfoPostResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OauthUserinfoPostResponse) GetJSON200() *UserinfoOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OauthUserinfoPostResponse) GetJSON401() *OAuthErrorResponse {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r OauthUserinfoPostResponse) GetJSON403() *OAuthErrorResponse {
+	return r.JSON403
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthUserinfoPostResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthUserinfoPostResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthUserinfoPostResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthUserinfoPostResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthUserinfoPostResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ReadyzResponse200Headers the declared response headers of an HTTP 200 response for Readyz
 type ReadyzResponse200Headers struct {
-	XRequestID string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
 }
 
 // ReadyzResponse503Headers the declared response headers of an HTTP 503 response for Readyz
@@ -14433,6 +18308,269 @@ func (r ChangeEmailResponse) ContentType() string {
 	return ""
 }
 
+// ListMyGrantsResponse200Headers the declared response headers of an HTTP 200 response for ListMyGrants
+type ListMyGrantsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListMyGrantsResponse401Headers the declared response headers of an HTTP 401 response for ListMyGrants
+type ListMyGrantsResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// ListMyGrantsResponse500Headers the declared response headers of an HTTP 500 response for ListMyGrants
+type ListMyGrantsResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListMyGrantsResponse503Headers the declared response headers of an HTTP 503 response for ListMyGrants
+type ListMyGrantsResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListMyGrantsResponseDefaultHeaders the declared response headers of an HTTP default response for ListMyGrants
+type ListMyGrantsResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type ListMyGrantsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GrantListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListMyGrantsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListMyGrantsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListMyGrantsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListMyGrantsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListMyGrantsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListMyGrantsResponse) GetJSON200() *GrantListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListMyGrantsResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListMyGrantsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListMyGrantsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListMyGrantsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListMyGrantsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListMyGrantsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListMyGrantsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListMyGrantsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeMyGrantResponse200Headers the declared response headers of an HTTP 200 response for RevokeMyGrant
+type RevokeMyGrantResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponse401Headers the declared response headers of an HTTP 401 response for RevokeMyGrant
+type RevokeMyGrantResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponse403Headers the declared response headers of an HTTP 403 response for RevokeMyGrant
+type RevokeMyGrantResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponse404Headers the declared response headers of an HTTP 404 response for RevokeMyGrant
+type RevokeMyGrantResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponse500Headers the declared response headers of an HTTP 500 response for RevokeMyGrant
+type RevokeMyGrantResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponse503Headers the declared response headers of an HTTP 503 response for RevokeMyGrant
+type RevokeMyGrantResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RevokeMyGrantResponseDefaultHeaders the declared response headers of an HTTP default response for RevokeMyGrant
+type RevokeMyGrantResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type RevokeMyGrantResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminNullOK
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RevokeMyGrantResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeMyGrantResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeMyGrantResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeMyGrantResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RevokeMyGrantResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeMyGrantResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RevokeMyGrantResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON200() *AdminNullOK {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RevokeMyGrantResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RevokeMyGrantResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeMyGrantResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeMyGrantResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeMyGrantResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeMyGrantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ChangePasswordResponse200Headers the declared response headers of an HTTP 200 response for ChangePassword
 type ChangePasswordResponse200Headers struct {
 	RateLimit       *string
@@ -14759,13 +18897,16 @@ func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditor
 	return ParseGetRootResponse(rsp)
 }
 
-// GetJWKSWithResponse Public keys that verify access tokens (JWK Set)
+// GetJWKSWithResponse Public keys that verify access tokens and ID tokens (JWK Set)
 //
 // A plain RFC 7517 JWK Set, **not** wrapped in the envelope, so JWT libraries can
 // read it as is. Only public keys are published; a key's `kid` matches the `kid`
 // header of the access tokens it verifies. During key rotation more than one key is
 // listed: the next key appears `JWT_KEY_PUBLISH_AHEAD` before it signs, and a retired
-// key stays until the last token it signed has expired. `Cache-Control: max-age` is
+// key stays until the last token it signed has expired. With the OpenID provider on,
+// the RSA keys (`kty: RSA`, `alg: RS256`) that sign ID tokens and clients' access
+// tokens are listed beside them, rotated the same way; the first is made when the first
+// client is registered. `Cache-Control: max-age` is
 // half of (`JWT_KEY_PUBLISH_AHEAD` - `JWT_KEY_RELOAD_INTERVAL`), at most 15 minutes, so a
 // cache fetched just before a rotation refreshes before the new key signs
 // (`no-cache` when that is zero; 5 minutes for keys from a file).
@@ -14783,16 +18924,22 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 
 // GetOpenIDConfigurationWithResponse Discovery document (issuer, key set, algorithms)
 //
-// The part of OpenID Connect Discovery 1.0 metadata that holds for Gatehouse, so
-// generic OIDC-aware JWT verifiers find the keys: `issuer` (the `iss` of access
-// tokens, `JWT_ISSUER`, by default `PUBLIC_URL`, the URL this document is served
-// under, as OpenID Connect clients require), `jwks_uri` and the signing algorithms
-// in use. A plain JSON document like the JWK Set, **not** wrapped in the envelope.
-// `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the service
-// writes derives from `PUBLIC_URL`, never from the request's `Host` or
-// `X-Forwarded-*` headers, so the document is the same for every request and may be
-// cached by shared caches (`Cache-Control: public, max-age=300`). Gatehouse issues no
-// ID tokens; the algorithms are those of its access tokens.
+// OpenID Connect Discovery 1.0 metadata, a plain JSON document like the JWK Set,
+// **not** wrapped in the envelope. With the OpenID provider on (`OIDC_PROVIDER_ENABLED`,
+// the default) it is the provider's: `issuer` is `JWT_ISSUER` when that is an
+// http(s) URL, else `PUBLIC_URL`, and the provider's endpoints (`authorization_endpoint`, `token_endpoint`,
+// `userinfo_endpoint`, `revocation_endpoint`, `end_session_endpoint`) are below that
+// issuer; `response_types_supported: [code]`, `grant_types_supported`
+// (`authorization_code`, `refresh_token`), `code_challenge_methods_supported: [S256]`,
+// `scopes_supported` (`openid`, `profile`, `email`, `offline_access`),
+// `token_endpoint_auth_methods_supported` (`client_secret_basic`,
+// `client_secret_post`, `none`), `id_token_signing_alg_values_supported` (`RS256`
+// first, `EdDSA`). With the provider off, only `issuer` (the `iss` of access tokens,
+// `JWT_ISSUER`, by default `PUBLIC_URL`), `jwks_uri` and the algorithms of the access
+// tokens. `jwks_uri` is always `{PUBLIC_URL}/.well-known/jwks.json`: every URL the
+// service writes derives from `PUBLIC_URL` or the issuer, never from the request's
+// `Host` or `X-Forwarded-*` headers, so the document is the same for every request
+// and may be cached by shared caches (`Cache-Control: public, max-age=300`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14840,6 +18987,82 @@ func (c *ClientWithResponses) AdminRotateKeyWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseAdminRotateKeyResponse(rsp)
+}
+
+// AdminListOAuthClientsWithResponse Registered OpenID clients (admin)
+//
+// Every client, oldest first, without secrets.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/oauth-clients (the `AdminListOAuthClients` operationId).
+func (c *ClientWithResponses) AdminListOAuthClientsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminListOAuthClientsResponse, error) {
+	rsp, err := c.AdminListOAuthClients(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListOAuthClientsResponse(rsp)
+}
+
+// AdminCreateOAuthClientWithBodyWithResponse Register an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+// or user information, and are compared exactly. `clientSecret` is shown only in this
+// answer and stored only as its SHA-256; public clients (single-page and native apps)
+// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+// does the same: `gatehouse clients create`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+func (c *ClientWithResponses) AdminCreateOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateOAuthClientResponse, error) {
+	rsp, err := c.AdminCreateOAuthClientWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateOAuthClientResponse(rsp)
+}
+
+// AdminCreateOAuthClientWithResponse Register an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Redirect URIs (and post-logout ones) are
+// absolute, `https` (or `http` on `localhost`, `127.0.0.1`, `::1`), without fragment
+// or user information, and are compared exactly. `clientSecret` is shown only in this
+// answer and stored only as its SHA-256; public clients (single-page and native apps)
+// get none and must use PKCE. `scopes` (default all of `openid`, `profile`, `email`,
+// `offline_access`) must include `openid`. `firstParty` clients skip the consent
+// screen. `idTokenSignedResponseAlg` is `RS256` (default) or `EdDSA`. The command line
+// does the same: `gatehouse clients create`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/oauth-clients (the `AdminCreateOAuthClient` operationId).
+func (c *ClientWithResponses) AdminCreateOAuthClientWithResponse(ctx context.Context, body AdminCreateOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateOAuthClientResponse, error) {
+	rsp, err := c.AdminCreateOAuthClient(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateOAuthClientResponse(rsp)
+}
+
+// AdminDeleteOAuthClientWithResponse Delete an OpenID client (admin, fresh)
+//
+// **Requires fresh authentication.** Its sessions are revoked (every access and
+// refresh token it holds stops working), its pending requests, codes and the consents
+// given to it are deleted. An unknown client is `404 NOT_FOUND`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/oauth-clients/{clientId} (the `AdminDeleteOAuthClient` operationId).
+func (c *ClientWithResponses) AdminDeleteOAuthClientWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*AdminDeleteOAuthClientResponse, error) {
+	rsp, err := c.AdminDeleteOAuthClient(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDeleteOAuthClientResponse(rsp)
 }
 
 // AdminSearchUsersWithResponse Find accounts (admin)
@@ -15930,6 +20153,322 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 	return ParseHealthzResponse(rsp)
 }
 
+// OauthAuthorizeWithResponse Authorization endpoint (OpenID Connect, plain OAuth answers)
+//
+// **Protocol endpoint: answers follow OpenID Connect Core 1.0 and RFC 6749, not the
+// envelope.** A browser navigation from a registered client: `response_type=code`,
+// `client_id`, `redirect_uri` (registered, compared exactly), `scope` (with `openid`;
+// `profile`, `email`, `offline_access`), `state`, `nonce`, `code_challenge` with
+// `code_challenge_method=S256` (required of public clients), and optionally `prompt`
+// (`login`, `consent`; `none` is always answered `login_required`), `max_age`,
+// `response_mode` (`query` or `fragment`). The request is stored server side (single
+// use, 10 minutes, any instance) and the browser is sent to `OIDC_LOGIN_URL` with its
+// id. An unknown client or a `redirect_uri` not registered exactly is `400` with an
+// OAuth error body and never a redirect; any other bad request is a `302` to the
+// `redirect_uri` with `error`, `error_description` and `state` (RFC 6749 4.1.2.1).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth2/authorize (the `OauthAuthorize` operationId).
+func (c *ClientWithResponses) OauthAuthorizeWithResponse(ctx context.Context, params *OauthAuthorizeParams, reqEditors ...RequestEditorFn) (*OauthAuthorizeResponse, error) {
+	rsp, err := c.OauthAuthorize(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthAuthorizeResponse(rsp)
+}
+
+// OauthAuthorizePostWithBodyWithResponse Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+// `application/x-www-form-urlencoded` body.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+func (c *ClientWithResponses) OauthAuthorizePostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthAuthorizePostResponse, error) {
+	rsp, err := c.OauthAuthorizePostWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthAuthorizePostResponse(rsp)
+}
+
+// OauthAuthorizePostWithFormdataBodyWithResponse Authorization endpoint, form-posted (OpenID Connect Core 3.1.2.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/authorize`, the parameters in an
+// `application/x-www-form-urlencoded` body.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/authorize (the `OauthAuthorizePost` operationId).
+func (c *ClientWithResponses) OauthAuthorizePostWithFormdataBodyWithResponse(ctx context.Context, body OauthAuthorizePostFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthAuthorizePostResponse, error) {
+	rsp, err := c.OauthAuthorizePostWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthAuthorizePostResponse(rsp)
+}
+
+// OauthLogoutWithResponse RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)
+//
+// **Protocol endpoint.** `id_token_hint` (an ID token of the client, expired ones
+// accepted), `client_id`, `post_logout_redirect_uri` (registered, compared exactly),
+// `state`. Ends the client session named by the ID token's `sid` and redirects to
+// `post_logout_redirect_uri` (with `state`), or to `PUBLIC_URL` without one. The app's
+// own session is not touched: the provider cannot see the browser's.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth2/logout (the `OauthLogout` operationId).
+func (c *ClientWithResponses) OauthLogoutWithResponse(ctx context.Context, params *OauthLogoutParams, reqEditors ...RequestEditorFn) (*OauthLogoutResponse, error) {
+	rsp, err := c.OauthLogout(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthLogoutResponse(rsp)
+}
+
+// OauthLogoutPostWithBodyWithResponse RP-initiated logout, form-posted
+//
+// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+func (c *ClientWithResponses) OauthLogoutPostWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthLogoutPostResponse, error) {
+	rsp, err := c.OauthLogoutPostWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthLogoutPostResponse(rsp)
+}
+
+// OauthLogoutPostWithFormdataBodyWithResponse RP-initiated logout, form-posted
+//
+// **Protocol endpoint.** As `GET /oauth2/logout`, the parameters in a form body.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/logout (the `OauthLogoutPost` operationId).
+func (c *ClientWithResponses) OauthLogoutPostWithFormdataBodyWithResponse(ctx context.Context, body OauthLogoutPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthLogoutPostResponse, error) {
+	rsp, err := c.OauthLogoutPostWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthLogoutPostResponse(rsp)
+}
+
+// GetAuthorizationRequestWithResponse What a client asks of the signed-in user (the login hand-off)
+//
+// The login page (`OIDC_LOGIN_URL`) reads the request it was sent with, after signing
+// the user in with the usual API (any method, second factors included). An unknown,
+// answered or expired request is `404 NOT_FOUND`. `consentRequired` is false for
+// first-party clients and when the user's remembered consent covers the scopes (true
+// again with `prompt=consent`). `maxAge` and `prompt` tell the page to sign the user
+// in again first: accepting needs an `auth_time` within `maxAge`, and with
+// `prompt=login` (or `maxAge` 0) a fresh token obtained after the request began.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth2/requests/{id} (the `GetAuthorizationRequest` operationId).
+func (c *ClientWithResponses) GetAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*GetAuthorizationRequestResponse, error) {
+	rsp, err := c.GetAuthorizationRequest(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAuthorizationRequestResponse(rsp)
+}
+
+// AcceptAuthorizationRequestWithBodyWithResponse Accept a client's request as the signed-in user (consent)
+//
+// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+// out) and answers where the browser goes: the client's `redirect_uri` with a
+// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+// consent: it is remembered per user and client for the scopes granted (an
+// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+// reauthenticate) and accept again. The code opens a session of its own for the client
+// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+// that accepted has ended.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+func (c *ClientWithResponses) AcceptAuthorizationRequestWithBodyWithResponse(ctx context.Context, id AuthorizationRequestID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AcceptAuthorizationRequestResponse, error) {
+	rsp, err := c.AcceptAuthorizationRequestWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcceptAuthorizationRequestResponse(rsp)
+}
+
+// AcceptAuthorizationRequestWithResponse Accept a client's request as the signed-in user (consent)
+//
+// Grants `scopes` (a subset of those asked, `openid` always included; all when left
+// out) and answers where the browser goes: the client's `redirect_uri` with a
+// single-use `code` (valid `OIDC_CODE_TTL`), `state` and `iss`. Accepting is the
+// consent: it is remembered per user and client for the scopes granted (an
+// `oauth_consent_granted` event when it adds scopes), except for first-party clients.
+// A sign-in older than the client's `max_age`, or, with `prompt=login`, one that is
+// not fresh and newer than the request, is `403 FRESH_AUTH_REQUIRED`: sign in (or
+// reauthenticate) and accept again. The code opens a session of its own for the client
+// (listed by `GET /auth/sessions` with `client`); it opens nothing once the session
+// that accepted has ended.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/requests/{id}/accept (the `AcceptAuthorizationRequest` operationId).
+func (c *ClientWithResponses) AcceptAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, body AcceptAuthorizationRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*AcceptAuthorizationRequestResponse, error) {
+	rsp, err := c.AcceptAuthorizationRequest(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAcceptAuthorizationRequestResponse(rsp)
+}
+
+// RejectAuthorizationRequestWithResponse Refuse a client's request as the signed-in user
+//
+// Answers where the browser goes: the client's `redirect_uri` with
+// `error=access_denied`, `state` and `iss`. The request is used up.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/requests/{id}/reject (the `RejectAuthorizationRequest` operationId).
+func (c *ClientWithResponses) RejectAuthorizationRequestWithResponse(ctx context.Context, id AuthorizationRequestID, reqEditors ...RequestEditorFn) (*RejectAuthorizationRequestResponse, error) {
+	rsp, err := c.RejectAuthorizationRequest(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectAuthorizationRequestResponse(rsp)
+}
+
+// OauthRevokeWithBodyWithResponse Token revocation (RFC 7009)
+//
+// **Protocol endpoint.** With client authentication, `token` (and optionally
+// `token_type_hint`): a refresh or access token of that client. Either ends the
+// client's session, so both stop working. `200` with an empty body also for a token
+// that is unknown, expired or another client's (RFC 7009 2.2).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+func (c *ClientWithResponses) OauthRevokeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthRevokeResponse, error) {
+	rsp, err := c.OauthRevokeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthRevokeResponse(rsp)
+}
+
+// OauthRevokeWithFormdataBodyWithResponse Token revocation (RFC 7009)
+//
+// **Protocol endpoint.** With client authentication, `token` (and optionally
+// `token_type_hint`): a refresh or access token of that client. Either ends the
+// client's session, so both stop working. `200` with an empty body also for a token
+// that is unknown, expired or another client's (RFC 7009 2.2).
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/revoke (the `OauthRevoke` operationId).
+func (c *ClientWithResponses) OauthRevokeWithFormdataBodyWithResponse(ctx context.Context, body OauthRevokeFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthRevokeResponse, error) {
+	rsp, err := c.OauthRevokeWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthRevokeResponse(rsp)
+}
+
+// OauthTokenWithBodyWithResponse Token endpoint (RFC 6749, plain OAuth answers)
+//
+// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+// successor, an older one revokes the client's session.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+func (c *ClientWithResponses) OauthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthTokenResponse, error) {
+	rsp, err := c.OauthTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthTokenResponse(rsp)
+}
+
+// OauthTokenWithFormdataBodyWithResponse Token endpoint (RFC 6749, plain OAuth answers)
+//
+// **Protocol endpoint: RFC 6749 JSON, not the envelope.** `grant_type=authorization_code`
+// (`code`, `redirect_uri`, `code_verifier`) or `grant_type=refresh_token`
+// (`refresh_token`, optional narrower `scope`). Confidential clients authenticate with
+// `client_secret_basic` or `client_secret_post`; public clients send `client_id` and
+// must have used PKCE `S256`. A code lives `OIDC_CODE_TTL` (60 s) and is single use: a
+// second exchange is `invalid_grant` and revokes what the first issued. A code issued
+// with a `code_challenge` needs its `code_verifier` from every client. The answer has
+// `access_token` (an RFC 9068 JWT: `typ: at+jwt`, `aud` and `client_id` the client,
+// `scope`, `sid`; accepted only by `/oauth2/userinfo`, refused by Gatehouse's own
+// routes with `TOKEN_INVALID`), `token_type: Bearer`, `expires_in`, `id_token` (RS256,
+// or EdDSA for clients registered with it), `scope`, and `refresh_token` when
+// `offline_access` was granted. Refresh tokens rotate with reuse detection exactly
+// like the app's: the predecessor within `REFRESH_REUSE_GRACE` gets the same
+// successor, an older one revokes the client's session.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/token (the `OauthToken` operationId).
+func (c *ClientWithResponses) OauthTokenWithFormdataBodyWithResponse(ctx context.Context, body OauthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*OauthTokenResponse, error) {
+	rsp, err := c.OauthTokenWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthTokenResponse(rsp)
+}
+
+// OauthUserinfoWithResponse UserInfo endpoint (OpenID Connect Core 5.3)
+//
+// **Protocol endpoint: plain JSON, not the envelope.** With a client's access token
+// (`Authorization: Bearer`): `sub`, plus `email` and `email_verified` (scope `email`)
+// and `name` (scope `profile`). A token whose session ended (revoked, logged out,
+// password changed, grant withdrawn, client deleted) is refused.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth2/userinfo (the `OauthUserinfo` operationId).
+func (c *ClientWithResponses) OauthUserinfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OauthUserinfoResponse, error) {
+	rsp, err := c.OauthUserinfo(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthUserinfoResponse(rsp)
+}
+
+// OauthUserinfoPostWithResponse UserInfo endpoint, POST (OpenID Connect Core 5.3.1)
+//
+// **Protocol endpoint.** As `GET /oauth2/userinfo`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/userinfo (the `OauthUserinfoPost` operationId).
+func (c *ClientWithResponses) OauthUserinfoPostWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OauthUserinfoPostResponse, error) {
+	rsp, err := c.OauthUserinfoPost(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthUserinfoPostResponse(rsp)
+}
+
 // ReadyzWithResponse Readiness
 //
 // 200 when the database answers; 503 `SERVICE_UNAVAILABLE` otherwise or while shutting down.
@@ -16079,6 +20618,40 @@ func (c *ClientWithResponses) ChangeEmailWithResponse(ctx context.Context, body 
 		return nil, err
 	}
 	return ParseChangeEmailResponse(rsp)
+}
+
+// ListMyGrantsWithResponse The clients the caller consented to
+//
+// Remembered consents, newest first: the client and the scopes granted. First-party
+// clients never ask, so they are not listed (their sessions are, in
+// `GET /auth/sessions`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/grants (the `ListMyGrants` operationId).
+func (c *ClientWithResponses) ListMyGrantsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMyGrantsResponse, error) {
+	rsp, err := c.ListMyGrants(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListMyGrantsResponse(rsp)
+}
+
+// RevokeMyGrantWithResponse Withdraw a consent (fresh)
+//
+// **Requires fresh authentication.** The consent is forgotten (the next sign-in asks
+// again) and that client's sessions of the account end with their tokens; an
+// `oauth_grant_revoked` event. No consent to that client is `404 NOT_FOUND`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/grants/{clientId} (the `RevokeMyGrant` operationId).
+func (c *ClientWithResponses) RevokeMyGrantWithResponse(ctx context.Context, clientId ClientID, reqEditors ...RequestEditorFn) (*RevokeMyGrantResponse, error) {
+	rsp, err := c.RevokeMyGrant(ctx, clientId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeMyGrantResponse(rsp)
 }
 
 // ChangePasswordWithBodyWithResponse Change the caller's password (fresh authentication required)
@@ -16946,6 +21519,803 @@ func ParseAdminRotateKeyResponse(rsp *http.Response) (*AdminRotateKeyResponse, e
 		response.Headers503 = &headers
 	case true:
 		var headers AdminRotateKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminListOAuthClientsResponse parses an HTTP response from a AdminListOAuthClientsWithResponse call
+func ParseAdminListOAuthClientsResponse(rsp *http.Response) (*AdminListOAuthClientsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListOAuthClientsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OAuthClientListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminListOAuthClientsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminListOAuthClientsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminListOAuthClientsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminListOAuthClientsResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminListOAuthClientsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminListOAuthClientsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminCreateOAuthClientResponse parses an HTTP response from a AdminCreateOAuthClientWithResponse call
+func ParseAdminCreateOAuthClientResponse(rsp *http.Response) (*AdminCreateOAuthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminCreateOAuthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest OAuthClientEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AdminCreateOAuthClientResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminCreateOAuthClientResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminCreateOAuthClientResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminCreateOAuthClientResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminCreateOAuthClientResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminCreateOAuthClientResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminCreateOAuthClientResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminCreateOAuthClientResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminCreateOAuthClientResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminDeleteOAuthClientResponse parses an HTTP response from a AdminDeleteOAuthClientWithResponse call
+func ParseAdminDeleteOAuthClientResponse(rsp *http.Response) (*AdminDeleteOAuthClientResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDeleteOAuthClientResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminNullOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminDeleteOAuthClientResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminDeleteOAuthClientResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminDeleteOAuthClientResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminDeleteOAuthClientResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminDeleteOAuthClientResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminDeleteOAuthClientResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminDeleteOAuthClientResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -26288,6 +31658,20 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers HealthzResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26298,6 +31682,1855 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 		response.Headers200 = &headers
 	case true:
 		var headers HealthzResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthAuthorizeResponse parses an HTTP response from a OauthAuthorizeWithResponse call
+func ParseOauthAuthorizeResponse(rsp *http.Response) (*OauthAuthorizeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthAuthorizeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthAuthorizeResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthAuthorizeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case true:
+		var headers OauthAuthorizeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthAuthorizePostResponse parses an HTTP response from a OauthAuthorizePostWithResponse call
+func ParseOauthAuthorizePostResponse(rsp *http.Response) (*OauthAuthorizePostResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthAuthorizePostResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthAuthorizePostResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthAuthorizePostResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case true:
+		var headers OauthAuthorizePostResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthLogoutResponse parses an HTTP response from a OauthLogoutWithResponse call
+func ParseOauthLogoutResponse(rsp *http.Response) (*OauthLogoutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthLogoutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthLogoutResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthLogoutResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case true:
+		var headers OauthLogoutResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthLogoutPostResponse parses an HTTP response from a OauthLogoutPostWithResponse call
+func ParseOauthLogoutPostResponse(rsp *http.Response) (*OauthLogoutPostResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthLogoutPostResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthLogoutPostResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthLogoutPostResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case true:
+		var headers OauthLogoutPostResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAuthorizationRequestResponse parses an HTTP response from a GetAuthorizationRequestWithResponse call
+func ParseGetAuthorizationRequestResponse(rsp *http.Response) (*GetAuthorizationRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAuthorizationRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuthorizationRequestEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAuthorizationRequestResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetAuthorizationRequestResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetAuthorizationRequestResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetAuthorizationRequestResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAuthorizationRequestResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetAuthorizationRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAcceptAuthorizationRequestResponse parses an HTTP response from a AcceptAuthorizationRequestWithResponse call
+func ParseAcceptAuthorizationRequestResponse(rsp *http.Response) (*AcceptAuthorizationRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AcceptAuthorizationRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuthorizationAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AcceptAuthorizationRequestResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AcceptAuthorizationRequestResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AcceptAuthorizationRequestResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AcceptAuthorizationRequestResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AcceptAuthorizationRequestResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers AcceptAuthorizationRequestResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AcceptAuthorizationRequestResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 500:
+		var headers AcceptAuthorizationRequestResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AcceptAuthorizationRequestResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AcceptAuthorizationRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRejectAuthorizationRequestResponse parses an HTTP response from a RejectAuthorizationRequestWithResponse call
+func ParseRejectAuthorizationRequestResponse(rsp *http.Response) (*RejectAuthorizationRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RejectAuthorizationRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuthorizationAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RejectAuthorizationRequestResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RejectAuthorizationRequestResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RejectAuthorizationRequestResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers RejectAuthorizationRequestResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RejectAuthorizationRequestResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RejectAuthorizationRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthRevokeResponse parses an HTTP response from a OauthRevokeWithResponse call
+func ParseOauthRevokeResponse(rsp *http.Response) (*OauthRevokeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthRevokeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OauthRevokeResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthRevokeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers OauthRevokeResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers OauthRevokeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthTokenResponse parses an HTTP response from a OauthTokenWithResponse call
+func ParseOauthTokenResponse(rsp *http.Response) (*OauthTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OAuthTokenResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OauthTokenResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthTokenResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers OauthTokenResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers OauthTokenResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthUserinfoResponse parses an HTTP response from a OauthUserinfoWithResponse call
+func ParseOauthUserinfoResponse(rsp *http.Response) (*OauthUserinfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthUserinfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserinfoOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OauthUserinfoResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers OauthUserinfoResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers OauthUserinfoResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case true:
+		var headers OauthUserinfoResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthUserinfoPostResponse parses an HTTP response from a OauthUserinfoPostWithResponse call
+func ParseOauthUserinfoPostResponse(rsp *http.Response) (*OauthUserinfoPostResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthUserinfoPostResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserinfoOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OauthUserinfoPostResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers OauthUserinfoPostResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers OauthUserinfoPostResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case true:
+		var headers OauthUserinfoPostResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -26365,6 +33598,20 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ReadyzResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -27466,6 +34713,443 @@ func ParseChangeEmailResponse(rsp *http.Response) (*ChangeEmailResponse, error) 
 		response.Headers503 = &headers
 	case true:
 		var headers ChangeEmailResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListMyGrantsResponse parses an HTTP response from a ListMyGrantsWithResponse call
+func ParseListMyGrantsResponse(rsp *http.Response) (*ListMyGrantsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListMyGrantsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GrantListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListMyGrantsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListMyGrantsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListMyGrantsResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListMyGrantsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListMyGrantsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeMyGrantResponse parses an HTTP response from a RevokeMyGrantWithResponse call
+func ParseRevokeMyGrantResponse(rsp *http.Response) (*RevokeMyGrantResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeMyGrantResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminNullOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RevokeMyGrantResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RevokeMyGrantResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeMyGrantResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeMyGrantResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers RevokeMyGrantResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeMyGrantResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RevokeMyGrantResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
