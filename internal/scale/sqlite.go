@@ -23,7 +23,7 @@ type sqliteWriter struct {
 // SQLite's limit on a statement's parameters is 32,766; a few hundred rows
 // a statement is past the point where bigger statements help.
 const (
-	sqliteMaxParams  = 8000
+	sqliteMaxParams  = 250
 	sqliteRowsPerTx  = 50_000
 	sqliteCacheBytes = 256 << 20
 )
