@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -107,23 +108,43 @@ func newProvider(sqlDB *sql.DB, driver string) (*goose.Provider, error) {
 	return goose.NewProvider(dialect, sqlDB, fsys, opts...)
 }
 
-// advisoryLocker is a goose SessionLocker that waits on
-// pg_advisory_lock. goose's own PostgreSQL locker polls
-// pg_try_advisory_lock every few seconds; blocking hands the lock over the
-// moment the first instance finishes and still honours ctx (pgx cancels the
-// query, and a session lock dies with its connection).
+// advisoryLocker is a goose SessionLocker on a PostgreSQL advisory lock,
+// taken by polling pg_try_advisory_lock every lockPoll (and honouring ctx;
+// a session lock dies with its connection).
+//
+// Not a blocking pg_advisory_lock: a statement waiting on it keeps its
+// snapshot open, and CREATE INDEX CONCURRENTLY in the migrating instance
+// waits for every older snapshot to end, so the two waited for each other
+// until PostgreSQL broke the deadlock by failing one instance's start.
+// A poll is a statement of microseconds, which an index build outwaits.
 type advisoryLocker struct {
 	id int64
 }
+
+// lockPoll is how often an instance waiting for another's migrations asks
+// for the lock again.
+const lockPoll = 100 * time.Millisecond
 
 var _ lock.SessionLocker = advisoryLocker{}
 
 // SessionLock implements lock.SessionLocker.
 func (l advisoryLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", l.id); err != nil {
-		return fmt.Errorf("take migration lock: %w", err)
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", l.id).Scan(&got); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		if got {
+			return nil
+		}
+		t := time.NewTimer(lockPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("take migration lock: %w", ctx.Err())
+		case <-t.C:
+		}
 	}
-	return nil
 }
 
 // SessionUnlock implements lock.SessionLocker.
