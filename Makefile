@@ -145,7 +145,7 @@ soak: build
 	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/hatest/ -args -soak.duration=$(SOAK) -soak.every=$(SOAK_EVERY)
 
 ## scale: the figures of the README's "At scale" (tools/scale/scale.sh; not part of
-## `make test`): its own PostgreSQL, 1M accounts seeded (and SQLite, 100k), size
+## `make test`): its own PostgreSQL, 1M accounts seeded on it and on SQLite, size
 ## comparisons, operator paths, CPU per operation, memory after SCALE_SOAK (1h) of
 ## mixed load, refresh during the purge, the mail claim, the migration lock test.
 ## Output in SCALE_OUT (./scale-out); needs PostgreSQL binaries and psql.

@@ -94,7 +94,7 @@ func runPurgeCommand(ctx context.Context, b *bench, rep *Report, logf func(strin
 	workers := refreshWorkers(b.opts.Concurrency, len(b.users))
 	op := refreshOp(b.api, b.users, workers)
 	var during *Result
-	for pctx.Err() == nil && ctx.Err() == nil {
+	for during == nil || pctx.Err() == nil && ctx.Err() == nil {
 		during = mergeResults(during, RunLoad(ctx, b.loadConfig(workers, 0, time.Second), op))
 	}
 	during.Scenario, during.Target = scenarioRefresh+"-during-purge", b.sides[0].name

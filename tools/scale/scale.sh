@@ -24,7 +24,7 @@
 # SCALE_OUT/summary.txt. Variables:
 #   SCALE_ACCOUNTS (1000000)   the large database
 #   SCALE_SMALL (1000)         the small database
-#   SCALE_SQLITE_ACCOUNTS (100000)  SQLite's large database
+#   SCALE_SQLITE_ACCOUNTS (1000000) SQLite's large database
 #   SCALE_ROUNDS (3) SCALE_DURATION (10s) SCALE_WARMUP (2s) SCALE_WORKERS (8) SCALE_USERS (256)
 #   SCALE_SOAK (1h)            each memory run
 #   SCALE_PORT (55440)         the cluster's port, services on the next five (the next
@@ -37,7 +37,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(realpath -m "${SCALE_OUT:-$root/scale-out}")
 large=${SCALE_ACCOUNTS:-1000000}
 small=${SCALE_SMALL:-1000}
-sqlite_large=${SCALE_SQLITE_ACCOUNTS:-100000}
+sqlite_large=${SCALE_SQLITE_ACCOUNTS:-1000000}
 rounds=${SCALE_ROUNDS:-3}
 duration=${SCALE_DURATION:-10s}
 warmup=${SCALE_WARMUP:-2s}
@@ -146,8 +146,11 @@ if step operators; then
 	note "## 3. operator paths, 2 workers (an admin console, not a load test)"
 	for name in pg-large sqlite-large pg-small; do
 		log "operators on $name"
+		dbflag=()
+		[ "$name" = pg-large ] && dbflag=(-database-url "$(pgurl large)")
+		[ "$name" = pg-small ] && dbflag=(-database-url "$(pgurl small)")
 		for r in $(seq 1 "$rounds"); do
-			"$bench" -url "$name=${url[$name]}" -pid "${pid[$name]}" -manifest "$out/$name.json" -users 64 -concurrency 2 \
+			"$bench" -url "$name=${url[$name]}" -pid "${pid[$name]}" -manifest "$out/$name.json" "${dbflag[@]}" -users 64 -concurrency 2 \
 				-duration "$duration" -warmup "$warmup" -scenarios "$operators" -json "$out/operators-$name-$r.json" \
 				>"$out/operators-$name-$r.txt" 2>"$out/operators-$name-$r.log"
 		done
@@ -194,10 +197,11 @@ fi
 if step outbox; then
 	note ""
 	note "## 7. the mail claim with $(grep -o '"mail_outbox": [0-9]*' "$out/pg-large.json" | grep -o '[0-9]*$') messages, failed ones but 100 (PostgreSQL, large)"
-	"$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d large -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-		UPDATE mail_outbox SET locked_until = 0 WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending'
+	# The claim's statement (adapter/persistence MailOutbox.Claim), rolled back.
+	"$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d large -c "BEGIN" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+		UPDATE mail_outbox SET locked_until = 0, attempts = attempts + 1 WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending'
 		AND next_attempt_at <= (extract(epoch FROM now()) * 1000)::bigint AND locked_until <= 0 ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)" \
-		>"$out/outbox.txt" 2>&1
+		-c "ROLLBACK" >"$out/outbox.txt" 2>&1
 	cat "$out/outbox.txt" >>"$summary"
 fi
 
