@@ -160,6 +160,9 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 	lock := ""
 	if isPostgres(a.db) {
 		lock = " FOR UPDATE SKIP LOCKED"
+	} else {
+		// SQLite's one writer: small batches, and yieldWriter between them.
+		batch = min(batch, 2*sqlitePurgeBatch)
 	}
 	query := "DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at > ? AND created_at <= ?" + lock + ")"
 	cutoff := toDB(before)
@@ -180,6 +183,7 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 			query = strings.Replace(query, "created_at <= ?", "created_at < ?", 1)
 			hi = cutoff
 		}
+		began := time.Now()
 		res := conn(ctx, a.db).Exec(query, lo, toDB(hi))
 		if res.Error != nil {
 			return total, wrapErr("purge events", res.Error)
@@ -189,6 +193,9 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 			return total, nil
 		}
 		lo = toDB(hi)
+		if err := yieldWriter(ctx, a.db, began); err != nil {
+			return total, err
+		}
 	}
 }
 
