@@ -15,7 +15,7 @@ DEV_ENV = COOKIE_SECURE=$${COOKIE_SECURE:-false} EXAMPLE_APP_ENABLED=$${EXAMPLE_
 	MAIL_URL=$${MAIL_URL:-log:}
 AIR ?= github.com/air-verse/air@v1.67.4
 
-.PHONY: test-ha soak
+.PHONY: test-ha soak scale
 .PHONY: help run dev build test test-short test-e2e bench bench-compare bench-coldstart fuzz-smoke fuzz lint lint-spec generate cover migrate fmt vet tidy clean
 
 ## run: serve on :3000 with the embedded SQLite database (./data), /docs and the
@@ -153,3 +153,11 @@ SOAK       ?= 10m
 SOAK_EVERY ?= 1m
 soak: build
 	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/hatest/ -args -soak.duration=$(SOAK) -soak.every=$(SOAK_EVERY)
+
+## scale: the figures of the README's "At scale" (tools/scale/scale.sh; not part of
+## `make test`): its own PostgreSQL, 1M accounts seeded on it and on SQLite, size
+## comparisons, operator paths, CPU per operation, memory after SCALE_SOAK (1h) of
+## mixed load, refresh during the purge, the mail claim, the migration lock test.
+## Output in SCALE_OUT (./scale-out); needs PostgreSQL binaries and psql.
+scale:
+	tools/scale/scale.sh

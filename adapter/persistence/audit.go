@@ -265,8 +265,13 @@ func (a *AuditLog) flush(ctx context.Context, userID string) (int, error) {
 	return written, nil
 }
 
-// PurgeBefore implements account.AuditLog. On PostgreSQL rows another
-// instance is deleting are skipped.
+// PurgeBefore implements account.AuditLog: it walks the events older than
+// before in time order, batch at a time, each batch a range (lo, hi] of
+// creation times whose upper end is the batch-th event after lo. A batch
+// never starts over at the oldest event, whose index entries on
+// PostgreSQL stay until vacuum after their rows are deleted: starting over
+// would step over every deleted one, batch after batch. On PostgreSQL
+// rows another instance is deleting are skipped.
 func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
@@ -274,20 +279,41 @@ func (a *AuditLog) PurgeBefore(ctx context.Context, before time.Time, batch int)
 	lock := ""
 	if isPostgres(a.db) {
 		lock = " FOR UPDATE SKIP LOCKED"
+	} else {
+		// SQLite's one writer: small batches, and yieldWriter between them.
+		batch = min(batch, 2*sqlitePurgeBatch)
 	}
-	query := "DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at < ? LIMIT ?" + lock + ")"
+	query := "DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE created_at > ? AND created_at <= ?" + lock + ")"
+	cutoff := toDB(before)
 	total := 0
-	for {
+	for lo := toDB(time.Unix(0, 0)); ; {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		res := conn(ctx, a.db).Exec(query, toDB(before), batch)
+		var hi time.Time
+		err := conn(ctx, a.db).Raw("SELECT created_at FROM security_events WHERE created_at > ? AND created_at < ? ORDER BY created_at LIMIT 1 OFFSET ?",
+			lo, cutoff, batch-1).Row().Scan(&hi)
+		last := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !last {
+			return total, wrapErr("purge events", err)
+		}
+		if last {
+			// The rest: up to, not including, the cutoff.
+			query = strings.Replace(query, "created_at <= ?", "created_at < ?", 1)
+			hi = cutoff
+		}
+		began := time.Now()
+		res := conn(ctx, a.db).Exec(query, lo, toDB(hi))
 		if res.Error != nil {
 			return total, wrapErr("purge events", res.Error)
 		}
 		total += int(res.RowsAffected)
-		if res.RowsAffected < int64(batch) {
+		if last {
 			return total, nil
+		}
+		lo = toDB(hi)
+		if err := yieldWriter(ctx, a.db, began); err != nil {
+			return total, err
 		}
 	}
 }
@@ -316,9 +342,7 @@ func (a *AuditLog) ListByUser(ctx context.Context, userID, cursor string, limit 
 		if err != nil {
 			return audit.Page{}, err
 		}
-		// Spelled out rather than as a row comparison so that both
-		// dialects use the (user_id, created_at, id) index the same way.
-		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", at, at, afterID)
+		q = q.Where(keysetAfter, at, at, afterID)
 	}
 	var recs []securityEventRecord
 	// One extra row tells whether another page follows.
@@ -348,6 +372,15 @@ func (a *AuditLog) ScrubUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// keysetAfter is the condition for rows after a keyset cursor (created_at,
+// id), newest first: "(created_at, id) < (at, id)", spelled so that both
+// engines start an index range at the cursor (created_at <= at) and filter
+// only the rows sharing its timestamp. Spelled as "created_at < at OR
+// (created_at = at AND id < id)", neither engine bounds the range: a page
+// deep in a list of a million read every newer row first. Arguments: at,
+// at, id.
+const keysetAfter = "created_at <= ? AND (created_at < ? OR id < ?)"
 
 // encodeCursor makes the opaque cursor after an event: base64url of
 // "<created_at in Unix microseconds>.<event id>".

@@ -43,8 +43,10 @@ const rotateWhere = `
 	AND sessions.revoked_at IS NULL AND sessions.idle_expires_at > $3 AND sessions.absolute_expires_at > $3`
 
 // rotatePostgres is the whole common-case refresh on PostgreSQL: one
-// UPDATE of one row, which also returns the session's user. No insert, no
-// second table: the session row carries the current token's hash.
+// UPDATE of one row, which also returns the session's user (without the
+// password hash: a refresh has no use for it, and it was a third of the
+// bytes returned). No insert, no second table: the session row carries the
+// current token's hash.
 //
 // Concurrency: the UPDATE takes the row's lock. A second rotation of the
 // same token waits for it, re-checks its WHERE against the committed row,
@@ -52,7 +54,7 @@ const rotateWhere = `
 // the locked path and gets the grace replay.
 var rotatePostgres = `UPDATE sessions SET` + rotateSet + `
 FROM users u WHERE` + rotateWhere + ` AND u.id = sessions.user_id
-RETURNING ` + sessionColumns("sessions.") + `, ` + userColumnsAfterID("u.")
+RETURNING ` + sessionColumns("sessions.") + `, ` + userColumnsPublic("u.")
 
 // rotateSQLite is the same statement where SQLite cannot return the joined
 // user (RETURNING names only the updated table); the user is read after.
@@ -64,7 +66,7 @@ WHERE` + rotateWhere + `
 RETURNING ` + sessionColumns(""))
 
 // userAfterRotateSQL reads the rotated session's user on SQLite.
-var userAfterRotateSQL = `SELECT ` + userColumnsAfterID("") + ` FROM users WHERE id = $1`
+var userAfterRotateSQL = `SELECT ` + userColumnsPublic("") + ` FROM users WHERE id = $1`
 
 // RotateCurrent implements auth.RefreshRotator with one UPDATE of one row.
 // It goes straight to the connection (or the caller's transaction) with
@@ -91,7 +93,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 	)
 	dest := srec.targets()
 	if pg {
-		dest = append(dest, urec.targetsAfterID()...)
+		dest = append(dest, urec.targetsPublic()...)
 	}
 	err := runRow(ctx, db, query, args, dest...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -105,7 +107,7 @@ func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (
 		// Straight to the connection too: on SQLite every statement is
 		// compiled again at each run, and gorm's reflective Take cost
 		// more than the rotation itself.
-		err = runRow(ctx, db, userAfterRotateSQL, []any{srec.UserID}, urec.targetsAfterID()...)
+		err = runRow(ctx, db, userAfterRotateSQL, []any{srec.UserID}, urec.targetsPublic()...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return session.Session{}, user.User{}, false, user.ErrNotFound
 		}

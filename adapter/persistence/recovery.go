@@ -204,10 +204,13 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 	var recs []outboxRecord
 	err := conn(ctx, o.db).Raw(
 		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
-			"SELECT id FROM mail_outbox WHERE status = ? AND next_attempt_at <= ? AND locked_until <= ?"+
+			// 'pending' is written out, not bound: a prepared statement's
+			// generic plan can use the partial index mail_outbox_claim_idx
+			// only when the query repeats the index's predicate literally.
+			"SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ?"+
 			" ORDER BY next_attempt_at LIMIT ?"+lock+
 			") RETURNING id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at",
-		now.Add(lease).UnixMilli(), outboxPending, nowMS, nowMS, limit).Scan(&recs).Error
+		now.Add(lease).UnixMilli(), nowMS, nowMS, limit).Scan(&recs).Error
 	if err != nil {
 		return nil, wrapErr("claim mail", err)
 	}

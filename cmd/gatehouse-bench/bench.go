@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse/internal/scale"
 )
 
 // Floor names, as targets of a Result and subcommands.
@@ -21,7 +24,12 @@ const (
 
 // Options are the settings of one invocation (from the command line).
 type Options struct {
+	// URL is the service under load; with a second -url, Others are the
+	// services compared with it (compare: each scenario on URL over the
+	// same on Others[0]).
 	URL          string
+	Others       []namedURL
+	Name         string // URL's label (default "service")
 	DatabaseURL  string
 	Duration     time.Duration
 	Warmup       time.Duration
@@ -44,6 +52,17 @@ type Options struct {
 	// FloorCPUProfile, when set, is where the floor-me process writes a
 	// CPU profile of its life.
 	FloorCPUProfile string
+	// Manifests are the seeded fixtures behind URL and Others, in order
+	// (internal/scale): with one, the virtual users are seeded accounts
+	// logged in, and the scale scenarios have what to look for.
+	Manifests []string
+}
+
+// namedURL is a service address with its label and process.
+type namedURL struct {
+	Name string
+	URL  string
+	PID  int
 }
 
 // targetSpec is one comparison: a service scenario, its floor, the target.
@@ -51,6 +70,21 @@ type targetSpec struct {
 	scenario  string
 	floor     string
 	threshold float64
+}
+
+// sizeThreshold is the least a service may reach of the same service on a
+// small database (issue 25: within 10 %).
+const sizeThreshold = 0.9
+
+// sizeTargets compare each scenario on the service under load with the
+// same scenario on another service (the same build on a smaller
+// database): throughput must not depend on size.
+func sizeTargets(scenarios []string, other string) []targetSpec {
+	out := make([]targetSpec, len(scenarios))
+	for i, sc := range scenarios {
+		out[i] = targetSpec{scenario: sc, floor: other, threshold: sizeThreshold}
+	}
+	return out
 }
 
 // targets are the ratio targets, in run order: those of issue 11, which
@@ -63,14 +97,34 @@ func targets() []targetSpec {
 	}
 }
 
-// bench holds the state shared by the runs of one invocation: the
-// virtual users, and the floors, started on first use.
-type bench struct {
-	opts  Options
+// side is one service under load: its address, its virtual users, its
+// process (for -pid) and, for a seeded database, its manifest and the
+// administrator's session.
+type side struct {
+	name  string
 	api   *apiClient
 	users []*vuser
+	pid   int
+	man   *scale.Manifest
+	admin *adminSession
+}
+
+// bench holds the state shared by the runs of one invocation: the
+// services' virtual users, and the floors, started on first use.
+type bench struct {
+	opts  Options
+	sides []*side
+	api   *apiClient // sides[0]'s, which the floors follow
+	users []*vuser   // sides[0]'s
 	logf  func(string, ...any)
 	seq   int
+	// pgRoot is the PostgreSQL server process (with -database-url), whose
+	// CPU time is sampled during every run.
+	pgRoot int
+	// pace is the rate (per second) the paced targets run at: the service's
+	// refresh rate in the cost command's round.
+	pace     float64
+	rotation *rotationLoop
 
 	stderr    io.Writer
 	pool      *pgxpool.Pool
@@ -84,34 +138,91 @@ type bench struct {
 }
 
 func newBench(opts Options, logf func(string, ...any), stderr io.Writer) *bench {
-	return &bench{
-		opts:   opts,
-		api:    &apiClient{base: opts.URL, hc: newHTTPClient(opts.Concurrency, opts.Timeout)},
-		logf:   logf,
-		stderr: stderr,
+	b := &bench{opts: opts, logf: logf, stderr: stderr}
+	name := opts.Name
+	if name == "" {
+		name = "service"
 	}
+	all := append([]namedURL{{Name: name, URL: opts.URL, PID: opts.PID}}, opts.Others...)
+	for i, u := range all {
+		if u.Name == "" {
+			u.Name = fmt.Sprintf("service%d", i+1)
+		}
+		b.sides = append(b.sides, &side{name: u.Name, pid: u.PID,
+			api: &apiClient{base: u.URL, hc: newHTTPClient(opts.Concurrency, opts.Timeout)}})
+	}
+	b.api = b.sides[0].api
+	return b
 }
 
-// setup waits for the service to be ready and registers the virtual users.
+// sideNamed returns the service called name, nil if there is none.
+func (b *bench) sideNamed(name string) *side {
+	for _, s := range b.sides {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// setup waits for every service to be ready and makes the virtual users:
+// registered, or with a manifest, seeded accounts logged in (and the
+// administrator). With -database-url it finds PostgreSQL's processes.
 func (b *bench) setup(ctx context.Context) error {
+	for i, sd := range b.sides {
+		if i < len(b.opts.Manifests) && b.opts.Manifests[i] != "" {
+			m, err := scale.ReadManifest(b.opts.Manifests[i])
+			if err != nil {
+				return err
+			}
+			sd.man = m
+		}
+		if err := b.setupSide(ctx, sd); err != nil {
+			return err
+		}
+	}
+	b.users = b.sides[0].users
+	if b.opts.DatabaseURL != "" && strings.HasPrefix(b.opts.DatabaseURL, "postgres") {
+		pid, err := postmasterPID(ctx, b.opts.DatabaseURL)
+		if err != nil {
+			b.logf("PostgreSQL CPU not sampled: %v", err)
+		} else {
+			b.pgRoot = pid
+		}
+	}
+	return nil
+}
+
+func (b *bench) setupSide(ctx context.Context, sd *side) error {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for !probe(rctx, b.api.hc, b.opts.URL+"/readyz") {
+	for !probe(rctx, sd.api.hc, sd.api.base+"/readyz") {
 		select {
 		case <-rctx.Done():
-			return fmt.Errorf("service at %s is not ready (GET /readyz): start it first (make run)", b.opts.URL)
+			return fmt.Errorf("service at %s is not ready (GET /readyz): start it first (make run)", sd.api.base)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	sctx, cancel2 := context.WithTimeout(ctx, 2*time.Minute)
+	sctx, cancel2 := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel2()
 	t0 := time.Now()
-	users, err := setupUsers(sctx, b.api, b.opts.Users, b.opts.Concurrency, b.opts.Prefix, b.opts.Password)
+	var err error
+	if sd.man != nil {
+		sd.users, err = loginSeeded(sctx, sd.api, sd.man, b.opts.Users, b.opts.Concurrency)
+		if err == nil {
+			sd.admin, err = newAdminSession(sctx, sd.api, sd.man.Admin, sd.man.Password)
+		}
+		if err != nil {
+			return err
+		}
+		b.logf("setup %s: logged in %d seeded accounts of %d and the admin in %s", sd.name, len(sd.users), sd.man.Users, time.Since(t0).Round(time.Millisecond))
+		return nil
+	}
+	sd.users, err = setupUsers(sctx, sd.api, b.opts.Users, b.opts.Concurrency, b.opts.Prefix, b.opts.Password)
 	if err != nil {
 		return err
 	}
-	b.users = users
-	b.logf("setup: registered %d users (%s) in %s", len(users), b.opts.Prefix, time.Since(t0).Round(time.Millisecond))
+	b.logf("setup %s: registered %d users (%s) in %s", sd.name, len(sd.users), b.opts.Prefix, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
@@ -170,15 +281,53 @@ func (b *bench) ensureFloorMe(ctx context.Context) error {
 	return nil
 }
 
-// run runs one scenario against one target ("service" or a floor name)
+// run runs one scenario against one target (a service's name or a floor's)
 // for -warmup and -duration, and summarizes it.
 func (b *bench) run(ctx context.Context, scenario, target string) (*Result, error) {
-	brokenBefore := brokenChains(b.users)
+	brokenBefore := b.broken()
 	res, samples, err := b.runSlice(ctx, scenario, target, b.opts.Warmup, b.opts.Duration)
 	if res != nil {
 		b.finish(res, samples, brokenBefore)
 	}
 	return res, err
+}
+
+// broken counts the lost refresh chains of every service.
+func (b *bench) broken() int {
+	n := 0
+	for _, sd := range b.sides {
+		n += brokenChains(sd.users)
+	}
+	return n
+}
+
+// serviceOp is scenario's operation on service sd, and the workers it runs with.
+func (b *bench) serviceOp(sd *side, scenario string, workers int) (Op, int, error) {
+	switch scenario {
+	case scenarioMe:
+		return meOp(sd.api, sd.users, workers), workers, nil
+	case scenarioRefresh:
+		workers = refreshWorkers(workers, len(sd.users))
+		return refreshOp(sd.api, sd.users, workers), workers, nil
+	case scenarioLogin:
+		return loginOp(sd.api, sd.users, workers, b.loginPassword(sd)), workers, nil
+	case scenarioRegister:
+		b.seq++
+		return registerOp(sd.api, fmt.Sprintf("%s-reg%d", b.opts.Prefix, b.seq), b.opts.Password), workers, nil
+	}
+	op, err := scaleOp(sd, scenario, workers, b.loginPassword(sd))
+	if scenario == scenarioMixed {
+		workers = refreshWorkers(workers, len(sd.users))
+	}
+	return op, workers, err
+}
+
+// loginPassword is the virtual users' password on sd.
+func (b *bench) loginPassword(sd *side) string {
+	if sd.man != nil {
+		return sd.man.Password
+	}
+	return b.opts.Password
 }
 
 // runSlice runs one scenario against one target for warmup plus
@@ -188,34 +337,28 @@ func (b *bench) runSlice(ctx context.Context, scenario, target string, warmup, d
 	var (
 		op      Op
 		workers = b.opts.Concurrency
+		sd      = b.sideNamed(target)
 	)
 	switch target {
-	case "service":
-		switch scenario {
-		case scenarioMe:
-			op = meOp(b.api, b.users, workers)
-		case scenarioRefresh:
-			workers = refreshWorkers(workers, len(b.users))
-			op = refreshOp(b.api, b.users, workers)
-		case scenarioLogin:
-			op = loginOp(b.api, b.users, workers, b.opts.Password)
-		case scenarioRegister:
-			b.seq++
-			op = registerOp(b.api, fmt.Sprintf("%s-reg%d", b.opts.Prefix, b.seq), b.opts.Password)
-		default:
-			return nil, nil, fmt.Errorf("unknown scenario %q", scenario)
-		}
 	case floorMe:
 		if err := b.ensureFloorMe(ctx); err != nil {
 			return nil, nil, err
 		}
 		op = meOp(b.floorAPI, b.users, workers)
-	case floorRefresh:
+	case floorRefresh, floorRefreshPaced:
 		if err := b.ensurePool(ctx); err != nil {
 			return nil, nil, err
 		}
 		workers = refreshWorkers(workers, len(b.users))
 		op = floorRefreshOp(b.pool, b.users, workers)
+		if target == floorRefreshPaced {
+			op = paced(op, b.pace)
+		}
+	case rotationPaced:
+		if b.rotation == nil {
+			return nil, nil, errors.New("the rotation target runs in the cost command only")
+		}
+		op = paced(b.rotation.op(workers), b.pace)
 	case floorArgon2:
 		// argon2id is CPU-bound: the raw rate is reached with one hash per
 		// CPU, which is also the service's own cap on concurrent hashes.
@@ -227,43 +370,67 @@ func (b *bench) runSlice(ctx context.Context, scenario, target string, warmup, d
 		}
 		op = argon2Op(b.opts.Argon2)
 	default:
-		return nil, nil, fmt.Errorf("unknown target %q", target)
+		if sd == nil {
+			return nil, nil, fmt.Errorf("unknown target %q", target)
+		}
+		var err error
+		if op, workers, err = b.serviceOp(sd, scenario, workers); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// The process whose memory and CPU time are sampled: the service (with
 	// -pid), the floor-me process, or this one for the in-process floors.
 	pid, cpuOf := 0, ""
 	switch {
-	case target == "service" && b.opts.PID > 0:
-		pid, cpuOf = b.opts.PID, "service"
+	case sd != nil && sd.pid > 0:
+		pid, cpuOf = sd.pid, "service"
 	case target == floorMe:
 		pid, cpuOf = b.floorProc.cmd.Process.Pid, "floor-me process"
-	case target != "service":
+	case sd == nil:
 		pid, cpuOf = os.Getpid(), "bench process"
 	}
 	var sampler *rssSampler
 	if pid > 0 {
 		sampler = startRSS(pid, b.opts.RSSInterval)
 	}
+	var pgSampler *treeSampler
+	if b.pgRoot > 0 {
+		pgSampler = startTree(b.pgRoot, b.opts.RSSInterval)
+	}
 	res := RunLoad(ctx, b.loadConfig(workers, warmup, duration), op)
 	res.Scenario, res.Target = scenario, target
 	var inWindow []rssSample
 	if sampler != nil {
 		samples, err := sampler.Stop()
-		if err != nil && target == "service" && b.rssErr == nil {
+		if err != nil && sd != nil && b.rssErr == nil {
 			b.rssErr = fmt.Errorf("reading /proc/%d: %w", pid, err)
 		}
-		for _, sm := range samples {
-			if !sm.at.Before(res.Start) && !sm.at.After(res.End) {
-				inWindow = append(inWindow, sm)
-			}
-		}
+		inWindow = within(samples, res.Start, res.End)
 		res.CPU, res.CPUOf = cpuOver(inWindow, res.OK(), res.Window), cpuOf
 	}
-	if target != "service" {
-		inWindow = nil // memory is reported for the service only
+	if pgSampler != nil {
+		samples, err := pgSampler.Stop()
+		if err != nil {
+			b.logf("PostgreSQL CPU: %v", err)
+		}
+		res.PGCPU = cpuOver(within(samples, res.Start, res.End), res.OK(), res.Window)
+	}
+	if sd != b.sides[0] {
+		inWindow = nil // memory is reported for the service under load only
 	}
 	return res, inWindow, ctx.Err()
+}
+
+// within keeps the samples taken in [from, to].
+func within(samples []rssSample, from, to time.Time) []rssSample {
+	var out []rssSample
+	for _, sm := range samples {
+		if !sm.at.Before(from) && !sm.at.After(to) {
+			out = append(out, sm)
+		}
+	}
+	return out
 }
 
 // finish summarizes memory, adds notes and logs one line.
@@ -272,7 +439,7 @@ func (b *bench) finish(res *Result, samples []rssSample, brokenBefore int) {
 		res.RSS = summarizeRSS(samples, samples[0].at, samples[len(samples)-1].at)
 		b.noteRSS(res)
 	}
-	if lost := brokenChains(b.users) - brokenBefore; lost > 0 && res.Target == "service" {
+	if lost := b.broken() - brokenBefore; lost > 0 && b.sideNamed(res.Target) != nil {
 		res.Note = fmt.Sprintf("%d refresh chains lost (refused by the service)", lost)
 	}
 	if hint := benchHint(res.ErrorKinds); hint != "" {
@@ -346,13 +513,13 @@ func (b *bench) compare(ctx context.Context, specs []targetSpec, rounds int) ([]
 	shortWarm := min(b.opts.Warmup, max(sliceDur/5, 100*time.Millisecond))
 	for round := 1; round <= rounds; round++ {
 		for i, t := range specs {
-			order := []string{"service", t.floor}
+			order := []string{b.sides[0].name, t.floor}
 			if round%2 == 0 {
 				order[0], order[1] = order[1], order[0]
 			}
 			acc := map[string]*Result{}
 			samples := map[string][]rssSample{}
-			broken := brokenChains(b.users)
+			broken := b.broken()
 			for s := range nSlices {
 				warm := shortWarm
 				if s == 0 {
@@ -373,10 +540,10 @@ func (b *bench) compare(ctx context.Context, specs []targetSpec, rounds int) ([]
 			}
 			ratio := 0.0
 			if f := acc[t.floor].RPS(); f > 0 {
-				ratio = round3(acc["service"].RPS() / f)
+				ratio = round3(acc[b.sides[0].name].RPS() / f)
 			}
 			comps[i].Ratios = append(comps[i].Ratios, ratio)
-			b.logf("round %d %s: service/floor = %.3f", round, t.scenario, ratio)
+			b.logf("round %d %s: %s/%s = %.3f", round, t.scenario, b.sides[0].name, t.floor, ratio)
 		}
 	}
 	for i := range comps {
@@ -401,6 +568,10 @@ func mergeResults(acc, r *Result) *Result {
 	acc.Window += r.Window
 	acc.CPU.cpu += r.CPU.cpu
 	acc.CPU.ops += r.CPU.ops
+	acc.PGCPU.cpu += r.PGCPU.cpu
+	acc.PGCPU.ops += r.PGCPU.ops
+	acc.PGCPU.span += r.PGCPU.span
+	acc.CPU.span += r.CPU.span
 	acc.End = r.End
 	acc.Workers = max(acc.Workers, r.Workers)
 	return acc

@@ -68,6 +68,23 @@ type Result struct {
 	// CPU is the CPU time the sampled process (CPUOf) spent in the window.
 	CPU   cpuUse
 	CPUOf string
+	// PGCPU is the CPU time of the whole PostgreSQL server in the window
+	// (with -database-url).
+	PGCPU cpuUse
+}
+
+// PGCPUPerOp returns PostgreSQL's CPU time per successful call, 0 when
+// unknown.
+func (r *Result) PGCPUPerOp() time.Duration { return r.PGCPUPerOpLess(0) }
+
+// PGCPUPerOpLess is PGCPUPerOp without what PostgreSQL spends idle, at
+// idle CPU-seconds per second, over the same time.
+func (r *Result) PGCPUPerOpLess(idle float64) time.Duration {
+	if r.PGCPU.ops <= 0 {
+		return 0
+	}
+	cpu := float64(r.PGCPU.cpu) - idle*float64(r.PGCPU.span)
+	return time.Duration(max(cpu, 0) / r.PGCPU.ops)
 }
 
 // CPUPerOp returns the sampled process's CPU time per successful call, 0

@@ -10,6 +10,12 @@
 //	gatehouse-bench floor-refresh [flags]      refresh vs a bare UPDATE ... RETURNING loop
 //	gatehouse-bench floor-argon2 [flags]       login vs raw argon2id hashing
 //	gatehouse-bench coldstart -binary PATH     exec to first 200 from /readyz, fresh SQLite
+//	gatehouse-bench seed -database-url URL -accounts N -manifest PATH
+//	                                           migrate and fill a database with a scale fixture
+//	gatehouse-bench purge -database-url URL    refresh p99 quiet and while the service's purge runs
+//	gatehouse-bench cost -pid N -database-url URL
+//	                                           CPU per refresh and login, service and PostgreSQL, beside floors
+//	gatehouse-bench summary REPORT.json...     min/median/max of several runs' figures
 //
 // Every request goes to a loopback address. Scenarios run for -warmup
 // (not counted) plus -duration at -concurrency, one after another; the
@@ -29,6 +35,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,7 +43,7 @@ import (
 
 // commands are the subcommands; the default (none) runs service scenarios.
 func commands() []string {
-	return []string{"compare", floorMe, floorRefresh, floorArgon2, "coldstart", stubCommand, floorServerCommand}
+	return []string{"compare", floorMe, floorRefresh, floorArgon2, "coldstart", seedCommand, purgeCommand, costCommand, summaryCommand, stubCommand, floorServerCommand}
 }
 
 func main() {
@@ -64,6 +71,22 @@ type cli struct {
 	roundsSet  bool
 	remoteOK   bool
 	scenarioFl string
+	seed       SeedOptions
+	// scenariosSet: the scenarios were named (-scenarios or arguments).
+	scenariosSet bool
+	// files are the summary command's JSON reports.
+	files []string
+}
+
+// listFlag collects every value of a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // parseArgs parses flags before and after an optional subcommand; the
@@ -73,7 +96,9 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	o := &c.opts
 	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:3000", "base URL of the running service (loopback only)")
+	var urls, pids, manifests listFlag
+	fs.Var(&urls, "url", "base URL of the running service (loopback only; default http://127.0.0.1:3000), as NAME=URL to label it;\n"+
+		"compare with a second -url measures each scenario on the first over the same on the second")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per run")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each measured run (not counted)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
@@ -83,7 +108,7 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	fs.StringVar(&c.scenarioFl, "scenarios", strings.Join(allScenarios(), ","), "comma-separated service scenarios (default command)")
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds of compare (floor-* default to 1)")
 	fs.IntVar(&o.Slices, "slices", 5, "compare: alternating service/floor slices per round (-duration is split among them)")
-	fs.IntVar(&o.PID, "pid", 0, "service process ID: sample its VmRSS and CPU time during service runs")
+	fs.Var(&pids, "pid", "service process ID: sample its VmRSS and CPU time during service runs (one per -url, in order)")
 	fs.DurationVar(&o.RSSInterval, "rss-interval", 100*time.Millisecond, "RSS sampling interval")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the service's PostgreSQL URL, for the floors (default $DATABASE_URL)")
 	fs.StringVar(&o.Issuer, "jwt-issuer", "gatehouse", "iss the floor accepts (the service's JWT_ISSUER)")
@@ -101,9 +126,13 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	fs.IntVar(&c.runs, "runs", 5, "coldstart: number of starts")
 	fs.BoolVar(&c.coldFloor, "coldstart-floor", true, "coldstart: also time a bare Go HTTP server, interleaved")
 	fs.BoolVar(&c.remoteOK, "allow-remote", false, "allow a non-loopback -url (never needed here)")
+	fs.IntVar(&c.seed.Accounts, "accounts", 1000, "seed: accounts to create (besides the administrator)")
+	fs.Uint64Var(&c.seed.Seed, "seed", 25, "seed: the generator's seed (the same seed gives the same database)")
+	fs.Var(&manifests, "manifest", "seed: where to write the fixture's manifest; otherwise the manifest of the database behind each -url, in order")
+	fs.Int64Var(&c.seed.MigrateTo, "migrate-to", 0, "seed: migrate only up to this version first (0: all)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: gatehouse-bench [command] [flags] [scenario...]\n\ncommands: (none) %s\n\nflags:\n",
-			strings.Join(commands()[:5], " "))
+			strings.Join(commands()[:9], " "))
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -117,7 +146,17 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 		}
 		rest = fs.Args()
 	}
-	fs.Visit(func(f *flag.Flag) { c.roundsSet = c.roundsSet || f.Name == "rounds" })
+	fs.Visit(func(f *flag.Flag) {
+		c.roundsSet = c.roundsSet || f.Name == "rounds"
+		c.scenariosSet = c.scenariosSet || f.Name == "scenarios"
+	})
+	c.scenariosSet = c.scenariosSet || len(rest) > 0
+	if err := c.targetsFrom(urls, pids, manifests); err != nil {
+		return nil, err
+	}
+	if c.command == summaryCommand {
+		c.files, rest = rest, nil
+	}
 	if c.command != "" && len(rest) > 0 {
 		return nil, fmt.Errorf("%s takes no arguments (got %q)", c.command, rest)
 	}
@@ -126,9 +165,10 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	if len(c.scenarios) == 0 {
 		c.scenarios = splitList(c.scenarioFl)
 	}
+	known := append(allScenarios(), scaleScenarios()...)
 	for _, s := range c.scenarios {
-		if !slices.Contains(allScenarios(), s) {
-			return nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(allScenarios(), ", "))
+		if !slices.Contains(known, s) {
+			return nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(known, ", "))
 		}
 	}
 	if mem > 1<<30 || iter > 1<<16 || par < 1 || par > 255 {
@@ -144,11 +184,12 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 		return nil, errors.New("-rss-interval must be at least 1ms")
 	}
 	if !c.remoteOK {
-		if err := checkLoopback(o.URL); err != nil {
-			return nil, err
+		for _, u := range append([]namedURL{{URL: o.URL}}, o.Others...) {
+			if err := checkLoopback(u.URL); err != nil {
+				return nil, err
+			}
 		}
 	}
-	o.URL = strings.TrimRight(o.URL, "/")
 	if o.DatabaseURL == "" {
 		o.DatabaseURL = os.Getenv("DATABASE_URL")
 	}
@@ -159,6 +200,40 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 		o.Rounds = 1
 	}
 	return c, nil
+}
+
+// targetsFrom sets the services (-url, labelled NAME=URL), their processes
+// (-pid) and manifests (-manifest) in order.
+func (c *cli) targetsFrom(urls, pids, manifests []string) error {
+	o := &c.opts
+	if len(urls) == 0 {
+		urls = []string{"http://127.0.0.1:3000"}
+	}
+	if len(pids) > len(urls) {
+		return errors.New("more -pid than -url")
+	}
+	var all []namedURL
+	for i, u := range urls {
+		n := namedURL{URL: u}
+		if name, rest, ok := strings.Cut(u, "="); ok && !strings.Contains(name, "/") {
+			n.Name, n.URL = name, rest
+		}
+		n.URL = strings.TrimRight(n.URL, "/")
+		if i < len(pids) {
+			pid, err := strconv.Atoi(pids[i])
+			if err != nil || pid < 0 {
+				return fmt.Errorf("-pid %q: not a process ID", pids[i])
+			}
+			n.PID = pid
+		}
+		all = append(all, n)
+	}
+	o.URL, o.Name, o.PID, o.Others = all[0].URL, all[0].Name, all[0].PID, all[1:]
+	o.Manifests = manifests
+	if len(manifests) > 0 {
+		c.seed.Manifest = manifests[0]
+	}
+	return nil
 }
 
 func splitList(s string) []string {
@@ -199,6 +274,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Command = "scenarios"
 	}
 
+	if c.command == summaryCommand {
+		return runSummary(c.files, stdout)
+	}
+	if c.command == seedCommand {
+		if c.seed.Accounts < 1 {
+			return errors.New("-accounts must be at least 1")
+		}
+		return runSeed(ctx, c.opts, c.seed, stdout, logf)
+	}
 	var runErr error
 	if c.command == "coldstart" {
 		rep.ColdStart, runErr = runColdStart(ctx, ColdStartConfig{
@@ -231,9 +315,16 @@ func runLoadCommand(ctx context.Context, c *cli, rep *Report, logf func(string, 
 	}
 	defer func() { rep.Memory = b.memoryReport() }()
 
+	switch c.command {
+	case purgeCommand:
+		return runPurgeCommand(ctx, b, rep, logf)
+	case costCommand:
+		rep.Settings.Rounds = c.opts.Rounds
+		return runCostCommand(ctx, b, rep)
+	}
 	if c.command == "" {
 		for _, s := range c.scenarios {
-			res, err := b.run(ctx, s, "service")
+			res, err := b.run(ctx, s, b.sides[0].name)
 			if res != nil {
 				rep.Results = append(rep.Results, res.toJSON(0))
 			}
@@ -247,6 +338,14 @@ func runLoadCommand(ctx context.Context, c *cli, rep *Report, logf func(string, 
 	specs := targets()
 	if c.command != "compare" {
 		specs = slices.DeleteFunc(specs, func(t targetSpec) bool { return t.floor != c.command })
+	}
+	if c.command == "compare" && len(b.sides) > 1 {
+		// Two services: each scenario on the first over the same on the second.
+		scenarios := c.scenarios
+		if !c.scenariosSet {
+			scenarios = []string{scenarioMe, scenarioRefresh, scenarioLogin}
+		}
+		specs = sizeTargets(scenarios, b.sides[1].name)
 	}
 	rep.Settings.Rounds = c.opts.Rounds
 	rows, comps, err := b.compare(ctx, specs, c.opts.Rounds)

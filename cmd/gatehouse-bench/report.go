@@ -21,6 +21,8 @@ type Report struct {
 	Comparisons []Comparison     `json:"comparisons,omitempty"`
 	Memory      *MemoryReport    `json:"memory,omitempty"`
 	ColdStart   *ColdStartReport `json:"coldStart,omitempty"`
+	Purge       *PurgeReport     `json:"purge,omitempty"`
+	Costs       []CostFigure     `json:"costs,omitempty"`
 }
 
 // Settings echoes the load parameters, so a JSON file stands on its own.
@@ -55,7 +57,11 @@ type ResultJSON struct {
 	// PostgreSQL work is not included, nor is the service's).
 	CPUMsPerOp float64 `json:"cpuMsPerOp,omitempty"`
 	CPUOf      string  `json:"cpuOf,omitempty"`
-	Note       string  `json:"note,omitempty"`
+	// PGCPUMsPerOp is the whole PostgreSQL server's CPU time per
+	// successful call (with -database-url): the postmaster and all its
+	// children, sampled from /proc.
+	PGCPUMsPerOp float64 `json:"pgCpuMsPerOp,omitempty"`
+	Note         string  `json:"note,omitempty"`
 }
 
 // toJSON flattens a Result; round 0 means "not part of a comparison".
@@ -71,7 +77,7 @@ func (r *Result) toJSON(round int) ResultJSON {
 		P50Ms: round3(ms(r.Latency.Quantile(0.50))), P99Ms: round3(ms(r.Latency.Quantile(0.99))),
 		MeanMs: round3(ms(r.Latency.Mean())), MaxMs: round3(ms(r.Latency.Max())),
 		WindowS: round3(r.Window.Seconds()), RSS: r.RSS, Note: r.Note,
-		CPUMsPerOp: round3(ms(r.CPUPerOp())), CPUOf: r.CPUOf,
+		CPUMsPerOp: round3(ms(r.CPUPerOp())), CPUOf: r.CPUOf, PGCPUMsPerOp: round3(ms(r.PGCPUPerOp())),
 	}
 }
 
@@ -159,6 +165,7 @@ func printResults(w io.Writer, rows []ResultJSON) error {
 	withRound := slices.ContainsFunc(rows, func(r ResultJSON) bool { return r.Round > 0 })
 	withRSS := slices.ContainsFunc(rows, func(r ResultJSON) bool { return r.RSS != nil })
 	withCPU := slices.ContainsFunc(rows, func(r ResultJSON) bool { return r.CPUMsPerOp > 0 })
+	withPG := slices.ContainsFunc(rows, func(r ResultJSON) bool { return r.PGCPUMsPerOp > 0 })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"SCENARIO", "TARGET"}
 	if withRound {
@@ -167,6 +174,9 @@ func printResults(w io.Writer, rows []ResultJSON) error {
 	head = append(head, "WORKERS", "REQUESTS", "REQ/S", "P50", "P99", "ERRORS")
 	if withCPU {
 		head = append(head, "CPU/OP")
+	}
+	if withPG {
+		head = append(head, "PG CPU/OP")
 	}
 	if withRSS {
 		head = append(head, "RSS MAX", "RSS STEADY")
@@ -188,6 +198,9 @@ func printResults(w io.Writer, rows []ResultJSON) error {
 				cells = append(cells, "-")
 			}
 		}
+		if withPG {
+			cells = append(cells, msCell(r.PGCPUMsPerOp))
+		}
 		if withRSS {
 			if r.RSS != nil {
 				cells = append(cells, fmt.Sprintf("%.1fMiB", r.RSS.MaxMiB), fmt.Sprintf("%.1fMiB", r.RSS.SteadyMiB))
@@ -203,6 +216,9 @@ func printResults(w io.Writer, rows []ResultJSON) error {
 	if withCPU {
 		fmt.Fprintln(w, "  CPU/OP: CPU time per successful call of the service (-pid), the floor-me process, or this process (floor-refresh, floor-argon2); PostgreSQL's own CPU is in none of them")
 	}
+	if withPG {
+		fmt.Fprintln(w, "  PG CPU/OP: CPU time per successful call of the whole PostgreSQL server (postmaster and children, from /proc)")
+	}
 	for _, r := range rows {
 		prefix := fmt.Sprintf("  %s/%s", r.Scenario, r.Target)
 		if r.Round > 0 {
@@ -216,6 +232,14 @@ func printResults(w io.Writer, rows []ResultJSON) error {
 		}
 	}
 	return nil
+}
+
+// msCell prints a CPU time in milliseconds, "-" when unknown.
+func msCell(v float64) string {
+	if v <= 0 {
+		return "-"
+	}
+	return fmtMs(time.Duration(v * float64(time.Millisecond)))
 }
 
 // printComparisons writes the ratio table.
@@ -261,6 +285,16 @@ func printReport(w io.Writer, rep *Report) error {
 				fmt.Fprintf(w, "  steady by scenario: %s\n", strings.Join(by, ", "))
 			}
 		}
+	}
+	if len(rep.Costs) > 0 {
+		fmt.Fprintln(w)
+		if err := printCosts(w, rep.Costs); err != nil {
+			return err
+		}
+	}
+	if rep.Purge != nil {
+		fmt.Fprintln(w)
+		printPurge(w, rep.Purge)
 	}
 	if c := rep.ColdStart; c != nil {
 		fmt.Fprintln(w)

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,5 +420,106 @@ func TestMemoryReport(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "steady by scenario: login 130.0 MiB, me 48.0 MiB") || !strings.Contains(buf.String(), "MISS") {
 		t.Errorf("memory text:\n%s", buf.String())
+	}
+}
+
+// TestParseArgsSeveralServices: two -url (labelled or not), their -pid and
+// -manifest in order; a -pid beyond the services is refused.
+func TestParseArgsSeveralServices(t *testing.T) {
+	c, err := parseArgs([]string{"compare", "-url", "large=http://127.0.0.1:3001", "-url", "http://127.0.0.1:3002/",
+		"-pid", "11", "-pid", "12", "-manifest", "a.json", "-manifest", "b.json"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.opts
+	if o.URL != "http://127.0.0.1:3001" || o.Name != "large" || o.PID != 11 || len(o.Others) != 1 ||
+		o.Others[0].URL != "http://127.0.0.1:3002" || o.Others[0].PID != 12 || !slices.Equal(o.Manifests, []string{"a.json", "b.json"}) {
+		t.Errorf("services: %+v", o)
+	}
+	if c.scenariosSet {
+		t.Error("no scenario was named")
+	}
+	for _, bad := range [][]string{
+		{"-url", "http://127.0.0.1:1", "-pid", "1", "-pid", "2"},
+		{"-pid", "x"},
+		{"-url", "a=http://10.0.0.1:3000"},
+	} {
+		if _, err := parseArgs(bad, io.Discard); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	b := newBench(o, func(string, ...any) {}, io.Discard)
+	if len(b.sides) != 2 || b.sides[0].name != "large" || b.sides[1].name != "service2" || b.sideNamed("service2").pid != 12 {
+		t.Errorf("sides: %+v %+v", b.sides[0], b.sides[1])
+	}
+	specs := sizeTargets([]string{"me", "login"}, "service2")
+	if len(specs) != 2 || specs[1].floor != "service2" || specs[1].threshold != 0.9 {
+		t.Errorf("size targets: %+v", specs)
+	}
+}
+
+// TestParseStatAndTree: ppid and CPU times (own and reaped children's) come
+// from the right fields, a command name with spaces and parentheses
+// included; the tree of this process is at least its own time.
+func TestParseStatAndTree(t *testing.T) {
+	st, err := parseStat([]byte("42 (post (gres) x) S 7 42 42 0 -1 4194560 100 0 0 0 30 12 5 3 20 0 1 0 100 1000 10"))
+	if err != nil || st.ppid != 7 || st.ticks != 42 || st.children != 8 {
+		t.Errorf("parseStat = %+v, %v", st, err)
+	}
+	if _, err := parseStat([]byte("42 (x) S 7")); err == nil {
+		t.Error("short stat accepted")
+	}
+	own, err := readCPUTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := treeTicks(os.Getpid())
+	if err != nil || tree < own {
+		t.Errorf("tree %d < own %d (%v)", tree, own, err)
+	}
+}
+
+// TestPacedNeverExceedsTheRate: call n starts no sooner than n/rate
+// seconds after the first, so 4 workers asking as fast as they can start
+// at most rate calls a second (a slow machine starts fewer, never more).
+func TestPacedNeverExceedsTheRate(t *testing.T) {
+	var n atomic.Int64
+	began := time.Now()
+	op := paced(func(context.Context, int, int) error { n.Add(1); return nil }, 200)
+	RunLoad(context.Background(), LoadConfig{Concurrency: 4, Duration: 300 * time.Millisecond}, op)
+	elapsed := time.Since(began)
+	if got, most := n.Load(), int64(elapsed.Seconds()*200)+1; got == 0 || got > most {
+		t.Errorf("paced at 200/s: %d calls in %s (at most %d)", got, elapsed, most)
+	}
+	free := paced(func(context.Context, int, int) error { return nil }, 0)
+	if err := free(context.Background(), 0, 0); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSummaryOfRounds: the summary command gives min/median/max of each
+// scenario's figures over the reports.
+func TestSummaryOfRounds(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, p99 := range []float64{30, 10, 20} {
+		rep := &Report{Results: []ResultJSON{{Scenario: "admin-page", Target: "large", RPS: 100 + float64(i), P50Ms: 1, P99Ms: p99, PGCPUMsPerOp: 2}}}
+		path := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeJSON(f, rep); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		paths = append(paths, path)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), append([]string{"summary"}, paths...), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "10.0 / 20.0 / 30.0") || !strings.Contains(out.String(), "admin-page") {
+		t.Errorf("summary:\n%s", out.String())
 	}
 }

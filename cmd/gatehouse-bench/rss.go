@@ -83,8 +83,9 @@ func parseStatTicks(stat []byte) (uint64, error) {
 // cpuUse is the CPU time a process spent over part of a window, with the
 // successful operations estimated to have completed in that part.
 type cpuUse struct {
-	cpu time.Duration
-	ops float64
+	cpu  time.Duration
+	ops  float64
+	span time.Duration // between the first and last sample
 }
 
 // cpuOver estimates the CPU time per operation from the samples inside a
@@ -97,8 +98,9 @@ func cpuOver(samples []rssSample, ok uint64, window time.Duration) cpuUse {
 	first, last := samples[0], samples[len(samples)-1]
 	span := last.at.Sub(first.at)
 	return cpuUse{
-		cpu: time.Duration(last.ticks-first.ticks) * clockTick,
-		ops: float64(ok) * span.Seconds() / window.Seconds(),
+		cpu:  time.Duration(last.ticks-first.ticks) * clockTick,
+		ops:  float64(ok) * span.Seconds() / window.Seconds(),
+		span: span,
 	}
 }
 

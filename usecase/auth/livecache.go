@@ -22,6 +22,9 @@ type LivenessCache struct {
 	ttl time.Duration
 	mu  sync.RWMutex
 	m   map[string]liveEntry
+	// sweepAt is the size at which put next drops the entries older than
+	// the TTL.
+	sweepAt int
 }
 
 type liveEntry struct {
@@ -34,13 +37,20 @@ type liveEntry struct {
 // costs at most one lookup per session.
 const maxLiveEntries = 100_000
 
+// liveSweepFloor is the smallest size at which the cache sweeps: entries
+// older than the TTL are never served again, so a sweep keeps the cache at
+// the sessions seen within one TTL (bounded by the request rate), not at
+// every session seen since start (bounded only by the number of sessions
+// in the database, up to maxLiveEntries).
+const liveSweepFloor = 1024
+
 // NewLivenessCache returns a cache that trusts an answer for ttl (at most a
 // second, by contract); nil, which caches nothing, when ttl is not positive.
 func NewLivenessCache(ttl time.Duration) *LivenessCache {
 	if ttl <= 0 {
 		return nil
 	}
-	return &LivenessCache{ttl: ttl, m: make(map[string]liveEntry)}
+	return &LivenessCache{ttl: ttl, m: make(map[string]liveEntry), sweepAt: liveSweepFloor}
 }
 
 func (c *LivenessCache) get(id string, now time.Time) (liveEntry, bool) {
@@ -61,6 +71,16 @@ func (c *LivenessCache) put(s session.Liveness, u user.User, now time.Time) {
 		return
 	}
 	c.mu.Lock()
+	if len(c.m) >= c.sweepAt {
+		for id, e := range c.m {
+			if now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
+				delete(c.m, id)
+			}
+		}
+		// The next sweep waits until the cache has doubled: a sweep
+		// costs O(1) per put however many entries stay.
+		c.sweepAt = max(liveSweepFloor, 2*len(c.m))
+	}
 	if len(c.m) >= maxLiveEntries {
 		c.m = make(map[string]liveEntry)
 	}

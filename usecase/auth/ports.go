@@ -114,7 +114,8 @@ type RefreshRotator interface {
 	// RotateCurrent is the fast path. If in.Token is the current token of
 	// its session and the session is active at in.Now (the Rotate case of
 	// in.Policy.Decide), it applies in.Policy.Rotate in one step and returns
-	// the updated session, its user and true. Otherwise it changes nothing
+	// the updated session, its user (without the password hash, which a
+	// refresh never needs) and true. Otherwise it changes nothing
 	// and returns false, and the caller takes Update, where the policy
 	// decides.
 	RotateCurrent(ctx context.Context, in RotateInput) (session.Session, user.User, bool, error)

@@ -302,8 +302,8 @@ func runDecide(t *testing.T, open func(t *testing.T) Harness, fast bool) {
 				}
 				if ok {
 					same(t, "returned session", got, want)
-					if gotUser.ID != u.ID || gotUser.Email != u.Email {
-						t.Fatalf("returned user %+v; want %+v", gotUser, u)
+					if gotUser.ID != u.ID || gotUser.Email != u.Email || gotUser.PasswordHash != "" {
+						t.Fatalf("returned user %+v; want %+v without its password hash", gotUser, u)
 					}
 				}
 			} else {

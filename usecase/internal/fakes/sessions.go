@@ -117,7 +117,9 @@ func (r *Sessions) RotateCurrent(ctx context.Context, in auth.RotateInput) (sess
 	s.st.sessions[ss.s.ID] = ss
 	s.rotations.Add(1)
 	s.fastRotations.Add(1)
-	return copySession(ss.s), copyUser(u), true, nil
+	pub := copyUser(u)
+	pub.PasswordHash = ""
+	return copySession(ss.s), pub, true, nil
 }
 
 // LegacyToken implements auth.RefreshRotator.
