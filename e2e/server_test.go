@@ -8,19 +8,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api/spectest"
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // accessTTL is the ACCESS_TOKEN_TTL of every test server: short, so that access
@@ -31,37 +29,14 @@ const accessTTL = 3 * time.Second
 type server struct {
 	URL  string // http://127.0.0.1:PORT
 	Port int
-	logs *syncBuffer
-}
-
-// syncBuffer collects the process output from the copying goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1. Another process could take
 // it before the server binds it; startServer then fails with a clear error.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proctest.FreePort()
 	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return port
@@ -98,56 +73,34 @@ func startServer(t *testing.T, port int, env map[string]string) *server {
 		environ = append(environ, k+"="+v)
 	}
 
-	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, logs: &syncBuffer{}}
-	cmd := exec.Command(gatehouseBin)
-	cmd.Dir = dir
-	cmd.Env = environ
-	cmd.Stdout = s.logs
-	cmd.Stderr = s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gatehouse: %v", err)
+	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port}
+	logPath := filepath.Join(dir, "server.log")
+	proc, err := proctest.Start(proctest.Spec{
+		Name:         "gatehouse",
+		Path:         gatehouseBin,
+		Dir:          dir,
+		Env:          environ,
+		LogPath:      logPath,
+		Ready:        proctest.HTTPReady(s.URL + "/readyz"),
+		ReadyTimeout: 20 * time.Second,
+		ReadyPoll:    50 * time.Millisecond,
+		StopSignal:   syscall.SIGTERM,
+		StopGrace:    10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// exited is closed when the process has ended; waitErr is then its exit error.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("gatehouse did not stop within 10s of SIGTERM")
+		if err := proc.Stop(); err != nil {
+			t.Error(err)
 		}
 		if t.Failed() {
-			saveArtifact(t, "server.log", []byte(s.logs.String()))
-		}
-	})
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("gatehouse exited during start: %v\n%s", waitErr, s.logs.String())
-		default:
-		}
-		resp, err := http.Get(s.URL + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
+			if b, err := os.ReadFile(logPath); err == nil {
+				saveArtifact(t, "server.log", b)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gatehouse not ready after 20s (last error %v)\n%s", err, s.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+	return s
 }
 
 // envelope is the JSON envelope of every API response.
