@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -268,11 +267,7 @@ func (s *OAuthStore) UpdateRequest(ctx context.Context, requestID string, fn fun
 		return oauth.ErrRequestNotFound
 	}
 	return inTx(ctx, s.db, func(db *gorm.DB) error {
-		q := db
-		if isPostgres(db) {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
-		r, err := s.requestWhere(ctx, q, "id = ?", requestID)
+		r, err := s.requestWhere(ctx, forUpdate(db), "id = ?", requestID)
 		if err != nil {
 			return err
 		}
@@ -475,32 +470,10 @@ func (s *OAuthStore) RevokeClientSessions(ctx context.Context, f oidcprovider.Se
 		return nil, errors.New("persistence: revoke client sessions: empty filter")
 	}
 	at := toDB(now)
-	var ids []string
-	err := inTx(ctx, s.db, func(db *gorm.DB) error {
-		q := db.Model(&sessionRecord{}).
-			Where("id IN (SELECT session_id FROM oauth_sessions WHERE "+strings.Join(conds, " AND ")+")", args...).
-			Where(activeAt, at, at).Order("id")
-		if isPostgres(db) {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
-		if err := q.Pluck("id", &ids).Error; err != nil {
-			return wrapErr("lock client sessions", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ?, successor_sealed = NULL WHERE id IN ? AND revoked_at IS NULL",
-			at, reason, ids).Error
-		if err != nil {
-			return wrapErr("revoke client sessions", err)
-		}
-		return nil
+	return revokeLocked(ctx, s.db, "client sessions", reason, at, func(q *gorm.DB) *gorm.DB {
+		return q.Where("id IN (SELECT session_id FROM oauth_sessions WHERE "+strings.Join(conds, " AND ")+")", args...).
+			Where(activeAt, at, at)
 	})
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
 
 // SessionClients implements oidcprovider.ClientSessionStore.

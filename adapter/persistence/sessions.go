@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -334,18 +333,24 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		return nil, nil
 	}
 	at := toDB(now)
-	var ids []string
-	err := inTx(ctx, s.db, func(db *gorm.DB) error {
-		q := db.Model(&sessionRecord{}).Where("user_id = ? AND "+activeAt, userID, at, at)
+	return revokeLocked(ctx, s.db, "user sessions", reason, at, func(q *gorm.DB) *gorm.DB {
+		q = q.Where("user_id = ? AND "+activeAt, userID, at, at)
 		if exceptID != "" && id.Valid(exceptID) {
 			q = q.Where("id <> ?", exceptID)
 		}
-		q = q.Order("id")
-		if isPostgres(db) {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
+		return q
+	})
+}
+
+// revokeLocked revokes the sessions that filter selects from sessions and
+// returns their IDs in ascending order. It locks the rows first, in ID
+// order, and only then updates them (see RevokeAllForUser for why).
+func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB) ([]string, error) {
+	var ids []string
+	err := inTx(ctx, pool, func(db *gorm.DB) error {
+		q := forUpdate(filter(db.Model(&sessionRecord{})).Order("id"))
 		if err := q.Pluck("id", &ids).Error; err != nil {
-			return wrapErr("lock user sessions", err)
+			return wrapErr("lock "+what, err)
 		}
 		if len(ids) == 0 {
 			return nil
@@ -353,7 +358,7 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ?, successor_sealed = NULL WHERE id IN ? AND revoked_at IS NULL",
 			at, reason, ids).Error
 		if err != nil {
-			return wrapErr("revoke user sessions", err)
+			return wrapErr("revoke "+what, err)
 		}
 		return nil
 	})
