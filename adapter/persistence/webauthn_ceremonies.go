@@ -57,10 +57,9 @@ func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (m
 	if !id.Valid(ceremonyID) {
 		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
 	}
-	var recs []ceremonyRecord
-	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where("id = ? AND purpose = ?", ceremonyID, purpose).Delete(&recs).Error
+	recs, err := s.take(ctx, "id = ? AND purpose = ?", ceremonyID, purpose)
 	if err != nil {
-		return mfauc.Ceremony{}, wrapErr("take webauthn ceremony", err)
+		return mfauc.Ceremony{}, err
 	}
 	if len(recs) != 1 {
 		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
@@ -68,15 +67,24 @@ func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (m
 	return recs[0].toDomain(), nil
 }
 
+// take deletes the ceremonies where selects and returns them.
+func (s *CeremonyStore) take(ctx context.Context, where string, args ...any) ([]ceremonyRecord, error) {
+	var recs []ceremonyRecord
+	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where(where, args...).Delete(&recs).Error
+	if err != nil {
+		return nil, wrapErr("take webauthn ceremony", err)
+	}
+	return recs, nil
+}
+
 // TakeForUser implements mfa.CeremonyStore.
 func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (mfauc.Ceremony, error) {
 	if !id.Valid(userID) {
 		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
 	}
-	var recs []ceremonyRecord
-	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where("user_id = ? AND purpose = ?", userID, purpose).Delete(&recs).Error
+	recs, err := s.take(ctx, "user_id = ? AND purpose = ?", userID, purpose)
 	if err != nil {
-		return mfauc.Ceremony{}, wrapErr("take webauthn ceremony", err)
+		return mfauc.Ceremony{}, err
 	}
 	if len(recs) == 0 {
 		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
