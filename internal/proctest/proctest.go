@@ -136,6 +136,10 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 // Exited is closed once the process has exited and been waited for.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
+// ExitErr is what waiting for the process returned (nil for exit status
+// 0); read it once Exited is closed.
+func (p *Process) ExitErr() error { return p.waitErr }
+
 // Signal sends sig without waiting (SIGHUP to reload, say).
 func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
