@@ -98,35 +98,12 @@ func inRange[T any](lo, hi string, none T, parse func(string) (T, error), in fun
 
 // stringCheck is the named check of a string setting (arg for oneof and link).
 func stringCheck(name, arg string, _ bool) func(string) (string, error) {
-	switch name {
-	case "listen", "listen?":
-		return listenAddr(name == "listen?")
-	case "file":
-		return regularFile
-	case "dir":
-		return directory
-	case "printable":
-		return printable
-	case "nonempty":
-		return nonEmpty
-	case "publicurl":
-		return publicURL
-	case "mailurl":
-		return mailURL
-	case "from":
-		return mailFrom
-	case "httpurl":
-		return httpURL
-	case "rpid":
-		return rpID
-	case "dburl":
-		return func(s string) (string, error) { _, err := parseDatabaseURL(s); return s, err }
-	case "oneof":
-		return oneOf(strings.Split(arg, ",")...)
-	case "link":
-		return link(arg)
-	}
-	return nil
+	return map[string]func(string) (string, error){
+		"listen": listenAddr(false), "listen?": listenAddr(true), "file": regularFile, "dir": directory,
+		"printable": printable, "nonempty": nonEmpty, "publicurl": publicURL, "mailurl": mailURL,
+		"from": mailFrom, "httpurl": httpURL, "rpid": rpID, "oneof": oneOf(strings.Split(arg, ",")...),
+		"link": link(arg), "dburl": func(s string) (string, error) { _, err := parseDatabaseURL(s); return s, err },
+	}[name]
 }
 
 // noMax marks a range without an upper bound.
@@ -194,34 +171,17 @@ func boolean(s string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean %q (want true/false, 1/0 or yes/no)", s)
 }
 
-// sizeUnit returns the multiplier of a size suffix, case-insensitively. KB
-// and KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
-func sizeUnit(unit string) (int64, bool) {
-	switch strings.ToLower(unit) {
-	case "b":
-		return 1, true
-	case "kb", "kib":
-		return 1 << 10, true
-	case "mb", "mib":
-		return 1 << 20, true
-	case "gb", "gib":
-		return 1 << 30, true
-	}
-	return 0, false
-}
-
 // sizeIn parses a size such as "64KB" or "19MiB" into bytes and checks
 // lo <= n <= hi. A unit is required: a bare number is ambiguous (argon2
 // memory is natively counted in KiB, bodies in bytes) and misreading it
 // would silently weaken or break something.
 func sizeIn(lo, hi int64) func(string) (int64, error) {
 	return func(s string) (int64, error) {
+		// KB and KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
 		i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-		if i <= 0 {
-			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
-		}
-		mult, ok := sizeUnit(strings.TrimSpace(s[i:]))
-		if !ok {
+		mult, ok := map[string]int64{"b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20,
+			"gb": 1 << 30, "gib": 1 << 30}[strings.ToLower(strings.TrimSpace(s[max(i, 0):]))]
+		if i <= 0 || !ok {
 			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
 		}
 		n, err := strconv.ParseInt(s[:i], 10, 64)
