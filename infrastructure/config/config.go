@@ -4,6 +4,9 @@
 // Every setting is one field below: its variable name and default sit in
 // the field's env and envDefault tags (github.com/caarlos0/env reads them),
 // and a check tag adds a range ("1ns,24h") or a named check ("listen").
+// Adding a setting is adding a field (plus its line in configs/config.yaml
+// and configs/.env.example, which tests check); one stored in two fields
+// is a row in compound (settings.go).
 // A value comes from, in order of precedence: the environment variable; a
 // flat YAML file whose keys are the variable names in lower case (the file
 // named by CONFIG_FILE, or configs/config.yaml when that is unset and the

@@ -823,3 +823,21 @@ func TestMailPasswordFile(t *testing.T) {
 		}
 	}
 }
+
+// A typo in a field's check tag must stop the start rather than leave the
+// setting unchecked.
+func TestBadCheckTagIsAnError(t *testing.T) {
+	for _, c := range []struct {
+		tag  string
+		into any
+	}{
+		{"nosuch", new(string)},
+		{"1x,", new(time.Duration)},
+		{"1,z", new(int)},
+		{"1QB,", new(int64)},
+	} {
+		if err := applyCheck(c.tag, "5", reflect.ValueOf(c.into).Elem()); err == nil || !strings.Contains(err.Error(), c.tag) {
+			t.Errorf("tag %q: %v", c.tag, err)
+		}
+	}
+}
