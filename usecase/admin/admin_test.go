@@ -61,12 +61,60 @@ func (n *notes) AdminAction(_ context.Context, e audit.Event) {
 	n.mu.Unlock()
 }
 
+// deps are the ports and settings the admin interactors of a test are
+// built from; each interactor takes the ones it calls.
+type deps struct {
+	Users    admin.Directory
+	Sessions admin.Sessions
+	Audit    admin.AuditLog
+	Tx       admin.Transactor
+	Clock    admin.Clock
+	Hasher   admin.PasswordHasher
+	Keys     admin.SigningKeys
+	Notifier admin.Notifier
+	Cache    admin.SessionCache
+	StepUp   *domauth.StepUpPolicy
+	Factors  admin.Factors
+}
+
+// interactors are the admin interactors the tests act through.
+type interactors struct {
+	*admin.WriteGuard
+	*admin.AccountSearch
+	*admin.AccountReader
+	*admin.AccountUpdater
+	*admin.SessionsRevoker
+	*admin.AccountDeleter
+	*admin.EventListing
+	*admin.AccountCreator
+	*admin.KeyLister
+	*admin.KeyRotator
+}
+
+func newInteractors(d deps) interactors {
+	guard := admin.NewWriteGuard(d.StepUp, d.Factors, d.Clock)
+	w := admin.WriterDeps{Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Guard: guard,
+		Notifier: d.Notifier, Cache: d.Cache}
+	return interactors{
+		WriteGuard:      guard,
+		AccountSearch:   admin.NewAccountSearch(d.Users, d.Clock),
+		AccountReader:   admin.NewAccountReader(d.Users, d.Clock),
+		AccountUpdater:  admin.NewAccountUpdater(d.Users, w),
+		SessionsRevoker: admin.NewSessionsRevoker(d.Users, w),
+		AccountDeleter:  admin.NewAccountDeleter(d.Users, w),
+		EventListing:    admin.NewEventListing(d.Users, d.Audit),
+		AccountCreator:  admin.NewAccountCreator(d.Users, d.Hasher, d.Audit, d.Notifier, d.Tx, d.Clock),
+		KeyLister:       admin.NewKeyLister(d.Keys),
+		KeyRotator:      admin.NewKeyRotator(d.Keys, guard, d.Notifier, d.Clock),
+	}
+}
+
 type env struct {
 	ctx   context.Context
 	store *fakes.Store
 	dir   *directory
 	notes *notes
-	svc   *admin.Service
+	svc   interactors
 	root  admin.Actor
 	ada   user.User
 }
@@ -74,7 +122,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	store := fakes.NewStore()
 	e := &env{ctx: t.Context(), store: store, dir: &directory{Users: store.Users, store: store}, notes: &notes{}}
-	e.svc = admin.NewService(admin.Deps{Users: e.dir, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+	e.svc = newInteractors(deps{Users: e.dir, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes})
 	root, err := e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "root@example.com", Password: "root password", Roles: []string{"admin"}})
 	if err != nil {
@@ -228,7 +276,7 @@ func TestBadInput(t *testing.T) {
 // change nothing; a fresh token and the command line pass.
 func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 	e := newEnv(t)
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
 		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}})
 	stale := e.root
@@ -281,7 +329,7 @@ func (f *forgotten) ForgetUser(userID string) {
 func TestChangesEvictTheSessionCache(t *testing.T) {
 	e := newEnv(t)
 	cache := &forgotten{}
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Cache: cache})
 	yes := true
 	steps := []struct {
@@ -384,7 +432,7 @@ func (f factors) HasSecondFactor(_ context.Context, userID string) (bool, error)
 func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
 	e := newEnv(t)
 	f := factors{}
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
 		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
 	aal1 := e.root
