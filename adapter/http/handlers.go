@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 )
 
 // refreshCookieName is the refresh cookie's name, part of the contract.
@@ -45,7 +44,7 @@ type handlers struct {
 	publicURL string
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
-	mfa        *mfauc.Service
+	mfa        FactorInteractors
 	locales    localeMatcher
 	// oidc and grants are set when the OpenID provider is served.
 	oidc   *OIDCProvider

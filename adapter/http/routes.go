@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 )
 
 // Deps are what the HTTP layer serves.
@@ -27,7 +26,7 @@ type Deps struct {
 	// Admin, when not nil, serves /admin.
 	Admin *AdminInteractors
 	// MFA serves the second-factor routes.
-	MFA *mfauc.Service
+	MFA FactorInteractors
 	// JWKS returns the public key set document.
 	JWKS func() []byte
 	// Ready checks the database.

@@ -5,10 +5,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -245,4 +247,70 @@ var (
 	_ EmailVerifier         = (*recovery.EmailVerifier)(nil)
 	_ ResetRequester        = (*recovery.ResetRequester)(nil)
 	_ PasswordResetter      = (*recovery.PasswordResetter)(nil)
+)
+
+// FactorInteractors are the second-factor operations, one interactor each
+// (usecase/mfa has the types that satisfy them).
+type FactorInteractors struct {
+	TOTPEnroll      TOTPEnroller
+	TOTPConfirm     TOTPConfirmer
+	TOTPDisable     TOTPDisabler
+	Codes           RecoveryCodeRegenerator
+	PasskeyRegister PasskeyRegistrar
+	Passkeys        PasskeyLister
+	PasskeyRemove   PasskeyRemover
+	PasskeyLogin    PasskeyLoginStarter
+}
+
+// TOTPEnroller serves POST /auth/mfa/totp.
+type TOTPEnroller interface {
+	EnrollTOTP(ctx context.Context, p domauth.Principal) (mfauc.OTPKey, error)
+}
+
+// TOTPConfirmer serves POST /auth/mfa/totp/confirm.
+type TOTPConfirmer interface {
+	ConfirmTOTP(ctx context.Context, p domauth.Principal, code string, opt mfauc.Enrolment, meta mfauc.Meta) ([]string, error)
+}
+
+// TOTPDisabler serves DELETE /auth/mfa/totp.
+type TOTPDisabler interface {
+	DisableTOTP(ctx context.Context, p domauth.Principal, meta mfauc.Meta) error
+}
+
+// RecoveryCodeRegenerator serves POST /auth/mfa/recovery-codes.
+type RecoveryCodeRegenerator interface {
+	RegenerateRecoveryCodes(ctx context.Context, p domauth.Principal, meta mfauc.Meta) ([]string, error)
+}
+
+// PasskeyRegistrar serves POST /auth/passkeys/registration/options and
+// POST /auth/passkeys/registration.
+type PasskeyRegistrar interface {
+	BeginPasskeyRegistration(ctx context.Context, p domauth.Principal, name string) ([]byte, error)
+	FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, opt mfauc.Enrolment, meta mfauc.Meta) (mfa.Passkey, error)
+}
+
+// PasskeyLister serves GET /auth/passkeys.
+type PasskeyLister interface {
+	ListPasskeys(ctx context.Context, p domauth.Principal) ([]mfa.Passkey, error)
+}
+
+// PasskeyRemover serves DELETE /auth/passkeys/{id}.
+type PasskeyRemover interface {
+	DeletePasskey(ctx context.Context, p domauth.Principal, passkeyID string, meta mfauc.Meta) error
+}
+
+// PasskeyLoginStarter serves POST /auth/passkeys/login/options.
+type PasskeyLoginStarter interface {
+	BeginPasskeyLogin(ctx context.Context) (challengeID string, options []byte, err error)
+}
+
+var (
+	_ TOTPEnroller            = (*mfauc.TOTPEnroller)(nil)
+	_ TOTPConfirmer           = (*mfauc.TOTPConfirmer)(nil)
+	_ TOTPDisabler            = (*mfauc.TOTPDisabler)(nil)
+	_ RecoveryCodeRegenerator = (*mfauc.RecoveryCodeRegenerator)(nil)
+	_ PasskeyRegistrar        = (*mfauc.PasskeyRegistrar)(nil)
+	_ PasskeyLister           = (*mfauc.PasskeyLister)(nil)
+	_ PasskeyRemover          = (*mfauc.PasskeyRemover)(nil)
+	_ PasskeyLoginStarter     = (*mfauc.PasskeyAuthenticator)(nil)
 )

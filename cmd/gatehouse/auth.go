@@ -74,7 +74,8 @@ type authDeps struct {
 	Metrics  *metricsadapter.Metrics
 	Mail     *recovery.MailQueue
 	Log      *slog.Logger
-	MFA      *mfauc.Service
+	Codes    *mfauc.CodeVerifier
+	Passkeys *mfauc.PasskeyAuthenticator
 	MFATok   *persistence.MFAChallengeStore
 	Failures *auth.FailureLog
 }
@@ -170,21 +171,21 @@ func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpene
 func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.PasswordLogin {
 	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Observer: d.observer(), Factors: d.MFA, Challenges: d.MFATok,
+		Observer: d.observer(), Factors: d.Codes, Challenges: d.MFATok,
 		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
 	})
 }
 
 func newMFAVerifier(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.MFAVerifier {
 	return auth.NewMFAVerifier(auth.MFAVerifierDeps{
-		Challenges: d.MFATok, Users: d.Users, Factors: d.MFA, Gate: gate, Sessions: opener,
+		Challenges: d.MFATok, Users: d.Users, Factors: d.Codes, Gate: gate, Sessions: opener,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
 	})
 }
 
 func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin {
 	return auth.NewPasskeyLogin(auth.PasskeyLoginDeps{
-		Passkeys: d.MFA, Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Passkeys: d.Passkeys, Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Observer: d.observer(),
 	})
 }
@@ -214,7 +215,7 @@ func newSessionListing(d authDeps) *auth.SessionListing {
 func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
 	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
-		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.MFA, Failures: d.Failures,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.Codes, Failures: d.Failures,
 	})
 }
 

@@ -7,10 +7,10 @@ import (
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
+	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/otpauth"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/webauthnrp"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
@@ -21,7 +21,8 @@ import (
 )
 
 // factorsModule is second factors: TOTP with its recovery codes, and
-// passkeys with their WebAuthn relying party.
+// passkeys with their WebAuthn relying party; one interactor per operation
+// around one FactorRules, and the purge of abandoned passkey ceremonies.
 func factorsModule() fx.Option {
 	return fx.Module("factors",
 		fx.Provide(
@@ -30,7 +31,18 @@ func factorsModule() fx.Option {
 			persistence.NewPasskeyStore,
 			persistence.NewCeremonyStore,
 			newRelyingParty,
-			newMFAService,
+			newFactorRules,
+			newTOTPEnroller,
+			newTOTPConfirmer,
+			newTOTPDisabler,
+			newRecoveryCodeRegenerator,
+			newCodeVerifier,
+			newPasskeyRegistrar,
+			newPasskeyLister,
+			newPasskeyRemover,
+			newPasskeyAuthenticator,
+			newCeremonyPurger,
+			newFactorRoutes,
 		),
 		fx.Invoke(scheduleCeremonyPurge),
 	)
@@ -73,21 +85,79 @@ type mfaDeps struct {
 	Live     *auth.LivenessCache
 }
 
-func newMFAService(d mfaDeps) *mfauc.Service {
-	return mfauc.NewService(mfauc.Deps{
-		Users: d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
-		Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP,
-		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live,
-		StepUp:      domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
-		Issuer:      d.Cfg.MFA.Issuer,
-		MaxFailures: mfa.FailureCeiling(d.Cfg.MFA.MaxFailures),
+func newFactorRules(d mfaDeps) *mfauc.FactorRules {
+	return mfauc.NewFactorRules(mfauc.FactorRulesDeps{
+		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock,
+		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live, StepUp: stepUpPolicy(d.Cfg),
 	})
+}
+
+func newTOTPEnroller(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPEnroller {
+	return mfauc.NewTOTPEnroller(r, d.TOTP, otpauth.TOTP{}, d.Cfg.MFA.Issuer, d.Tx)
+}
+
+func newTOTPConfirmer(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPConfirmer {
+	return mfauc.NewTOTPConfirmer(r, d.TOTP, d.Codes, otpauth.TOTP{}, d.Tx)
+}
+
+func newTOTPDisabler(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPDisabler {
+	return mfauc.NewTOTPDisabler(r, d.TOTP, d.Codes, d.Tx)
+}
+
+func newRecoveryCodeRegenerator(d mfaDeps, r *mfauc.FactorRules) *mfauc.RecoveryCodeRegenerator {
+	return mfauc.NewRecoveryCodeRegenerator(r, d.TOTP, d.Codes, d.Tx)
+}
+
+func newCodeVerifier(d mfaDeps) *mfauc.CodeVerifier {
+	return mfauc.NewCodeVerifier(mfauc.CodeVerifierDeps{
+		Users: d.Users, TOTP: d.TOTP, Codes: d.Codes, OTP: otpauth.TOTP{}, Clock: d.Clock,
+		Mail: d.Mail, MaxFailures: mfa.FailureCeiling(d.Cfg.MFA.MaxFailures),
+	})
+}
+
+func newPasskeyRegistrar(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRegistrar {
+	return mfauc.NewPasskeyRegistrar(r, d.Keys, d.Cer, d.RP, d.Tx)
+}
+
+func newPasskeyLister(d mfaDeps) *mfauc.PasskeyLister { return mfauc.NewPasskeyLister(d.Keys) }
+
+func newPasskeyRemover(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRemover {
+	return mfauc.NewPasskeyRemover(r, d.Keys, d.Tx)
+}
+
+func newPasskeyAuthenticator(d mfaDeps) *mfauc.PasskeyAuthenticator {
+	return mfauc.NewPasskeyAuthenticator(mfauc.PasskeyLoginDeps{
+		Users: d.Users, Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP, Tx: d.Tx, Clock: d.Clock,
+	})
+}
+
+func newCeremonyPurger(d mfaDeps) *mfauc.CeremonyPurger {
+	return mfauc.NewCeremonyPurger(d.Cer, d.Clock)
+}
+
+// factorInteractors are the second-factor interactors the routes serve.
+type factorInteractors struct {
+	fx.In
+	Enroll   *mfauc.TOTPEnroller
+	Confirm  *mfauc.TOTPConfirmer
+	Disable  *mfauc.TOTPDisabler
+	Codes    *mfauc.RecoveryCodeRegenerator
+	Register *mfauc.PasskeyRegistrar
+	Passkeys *mfauc.PasskeyLister
+	Remove   *mfauc.PasskeyRemover
+	Login    *mfauc.PasskeyAuthenticator
+}
+
+func newFactorRoutes(f factorInteractors) httpadapter.FactorInteractors {
+	return httpadapter.FactorInteractors{
+		TOTPEnroll: f.Enroll, TOTPConfirm: f.Confirm, TOTPDisable: f.Disable, Codes: f.Codes,
+		PasskeyRegister: f.Register, Passkeys: f.Passkeys, PasskeyRemove: f.Remove, PasskeyLogin: f.Login,
+	}
 }
 
 // scheduleCeremonyPurge deletes passkey ceremonies begun and never finished,
 // on every instance (the deletes are idempotent).
-func scheduleCeremonyPurge(r *scheduler.Runner, cfg config.Config, m *mfauc.Service, log *slog.Logger) {
+func scheduleCeremonyPurge(r *scheduler.Runner, cfg config.Config, m *mfauc.CeremonyPurger, log *slog.Logger) {
 	r.Every("passkey-ceremony-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		n, err := m.PurgeCeremonies(ctx)
 		if n > 0 {

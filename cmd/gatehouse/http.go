@@ -24,7 +24,6 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
 
@@ -62,7 +61,7 @@ type routeDeps struct {
 	Account httpadapter.AccountInteractors
 	Recover httpadapter.RecoveryInteractors
 	Admin   *httpadapter.AdminInteractors
-	MFA     *mfauc.Service
+	MFA     httpadapter.FactorInteractors
 	Tokens  *token.Service
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter

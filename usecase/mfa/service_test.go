@@ -190,7 +190,7 @@ func (otpFake) Match(_, code string, now time.Time) (int64, bool) {
 }
 
 type env struct {
-	svc      *mfauc.Service
+	svc      interactors
 	clock    *fakes.Clock
 	u        user.User
 	users    *users
@@ -204,13 +204,72 @@ type env struct {
 
 var t0 = time.Date(2026, 12, 1, 2, 0, 15, 0, time.UTC)
 
+// deps are the ports and settings the second-factor interactors of a test
+// are built from; each interactor takes the ones it calls.
+type deps struct {
+	Users         mfauc.UserRepository
+	TOTP          mfauc.TOTPStore
+	RecoveryCodes mfauc.RecoveryCodeStore
+	Passkeys      mfauc.PasskeyStore
+	Ceremonies    mfauc.CeremonyStore
+	OTP           mfauc.OTP
+	WebAuthn      mfauc.WebAuthn
+	Audit         mfauc.AuditLog
+	Tx            mfauc.Transactor
+	Clock         mfauc.Clock
+	Mail          mfauc.FactorMail
+	Sessions      mfauc.SessionRevoker
+	Cache         mfauc.SessionCache
+	StepUp        domauth.StepUpPolicy
+	Issuer        string
+	MaxFailures   mfa.FailureCeiling
+}
+
+// interactors are the second-factor interactors the tests act through.
+type interactors struct {
+	*mfauc.TOTPEnroller
+	*mfauc.TOTPConfirmer
+	*mfauc.TOTPDisabler
+	*mfauc.RecoveryCodeRegenerator
+	*mfauc.CodeVerifier
+	*mfauc.PasskeyRegistrar
+	*mfauc.PasskeyLister
+	*mfauc.PasskeyRemover
+	*mfauc.PasskeyAuthenticator
+	*mfauc.CeremonyPurger
+}
+
+func newInteractors(d deps) interactors {
+	rules := mfauc.NewFactorRules(mfauc.FactorRulesDeps{
+		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock, Mail: d.Mail,
+		Sessions: d.Sessions, Cache: d.Cache, StepUp: d.StepUp,
+	})
+	return interactors{
+		TOTPEnroller:            mfauc.NewTOTPEnroller(rules, d.TOTP, d.OTP, d.Issuer, d.Tx),
+		TOTPConfirmer:           mfauc.NewTOTPConfirmer(rules, d.TOTP, d.RecoveryCodes, d.OTP, d.Tx),
+		TOTPDisabler:            mfauc.NewTOTPDisabler(rules, d.TOTP, d.RecoveryCodes, d.Tx),
+		RecoveryCodeRegenerator: mfauc.NewRecoveryCodeRegenerator(rules, d.TOTP, d.RecoveryCodes, d.Tx),
+		CodeVerifier: mfauc.NewCodeVerifier(mfauc.CodeVerifierDeps{
+			Users: d.Users, TOTP: d.TOTP, Codes: d.RecoveryCodes, OTP: d.OTP, Clock: d.Clock,
+			Mail: d.Mail, MaxFailures: d.MaxFailures,
+		}),
+		PasskeyRegistrar: mfauc.NewPasskeyRegistrar(rules, d.Passkeys, d.Ceremonies, d.WebAuthn, d.Tx),
+		PasskeyLister:    mfauc.NewPasskeyLister(d.Passkeys),
+		PasskeyRemover:   mfauc.NewPasskeyRemover(rules, d.Passkeys, d.Tx),
+		PasskeyAuthenticator: mfauc.NewPasskeyAuthenticator(mfauc.PasskeyLoginDeps{
+			Users: d.Users, Passkeys: d.Passkeys, Ceremonies: d.Ceremonies, WebAuthn: d.WebAuthn, Tx: d.Tx, Clock: d.Clock,
+		}),
+		CeremonyPurger: mfauc.NewCeremonyPurger(d.Ceremonies, d.Clock),
+	}
+}
+
 // newEnv is a verified account with mail on and the default ceiling;
 // with changes deps before the service is built.
-func newEnv(with ...func(*mfauc.Deps)) *env {
+func newEnv(with ...func(*deps)) *env {
 	u := user.User{ID: id.New(), Email: "ada@example.com", EmailVerified: true}
 	e := &env{clock: fakes.NewClock(t0), u: u, users: &users{u: u}, totp: &totpStore{rows: map[string]mfa.TOTP{}},
 		codes: &codeStore{}, keys: &passkeys{}, audit: &auditLog{}, mail: &mailbox{enabled: true}, sessions: &revoker{}}
-	d := mfauc.Deps{
+	d := deps{
 		Users: e.users, TOTP: e.totp, RecoveryCodes: e.codes, Passkeys: e.keys,
 		OTP: otpFake{}, Audit: e.audit, Tx: tx{}, Clock: e.clock,
 		Mail: e.mail, Sessions: e.sessions, Cache: e.sessions, WebAuthn: webauthnFake{},
@@ -220,7 +279,7 @@ func newEnv(with ...func(*mfauc.Deps)) *env {
 	for _, w := range with {
 		w(&d)
 	}
-	e.svc = mfauc.NewService(d)
+	e.svc = newInteractors(d)
 	return e
 }
 
@@ -536,7 +595,7 @@ func TestEnrolmentSignsOutOtherSessions(t *testing.T) {
 // owner is mailed once; a recovery code lifts the ceiling.
 func TestFailureCeiling(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(func(d *mfauc.Deps) { d.MaxFailures = 3 })
+	e := newEnv(func(d *deps) { d.MaxFailures = 3 })
 	codes := e.enable(t)
 	wrong := func(n int) {
 		t.Helper()

@@ -168,4 +168,3 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 	}
 	return err
 }
-

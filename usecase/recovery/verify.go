@@ -153,4 +153,3 @@ func tokenUser(ctx context.Context, users UserReader, t recovery.Token, p recove
 	}
 	return u, nil
 }
-
