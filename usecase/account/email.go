@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -28,7 +28,7 @@ type EmailChangerDeps struct {
 	// needs Mail.
 	Confirm bool
 	// StepUp is the freshness the caller's session must have.
-	StepUp domauth.StepUpPolicy
+	StepUp auth.StepUpPolicy
 }
 
 // EmailChanger moves the caller's account to another address.
@@ -70,7 +70,7 @@ type EmailChange struct {
 // another account has that address, a notice to its owner. The caller gets
 // Pending and the same answer, after the same work, for every address, so
 // an email change never tells whether an address has an account.
-func (c *EmailChanger) ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta Meta) (EmailChange, error) {
+func (c *EmailChanger) ChangeEmail(ctx context.Context, p auth.Principal, email string, meta Meta) (EmailChange, error) {
 	if err := c.fresh.check(p); err != nil {
 		return EmailChange{}, err
 	}
@@ -115,7 +115,7 @@ func (c *EmailChanger) ChangeEmail(ctx context.Context, p domauth.Principal, ema
 
 // request queues the confirmation of a change to e, the same for every e
 // (the caller's own address included: the sender drops that).
-func (c *EmailChanger) request(ctx context.Context, p domauth.Principal, e string, meta Meta) (EmailChange, error) {
+func (c *EmailChanger) request(ctx context.Context, p auth.Principal, e string, meta Meta) (EmailChange, error) {
 	if c.mail == nil {
 		return EmailChange{}, errors.New("account: email change confirmation needs mail")
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -21,7 +21,7 @@ type AccountDeleter struct {
 }
 
 // NewAccountDeleter returns an AccountDeleter; cache may be nil.
-func NewAccountDeleter(users UserDeleter, events EventScrubber, tx Transactor, clock Clock, cache SessionCache, step domauth.StepUpPolicy) *AccountDeleter {
+func NewAccountDeleter(users UserDeleter, events EventScrubber, tx Transactor, clock Clock, cache SessionCache, step auth.StepUpPolicy) *AccountDeleter {
 	return &AccountDeleter{
 		users: users, audit: events, rec: recorder{events, clock}, tx: tx, cache: cache,
 		fresh: stepUp{step, clock},
@@ -31,7 +31,7 @@ func NewAccountDeleter(users UserDeleter, events EventScrubber, tx Transactor, c
 // DeleteAccount removes the caller's account, sessions and refresh tokens;
 // it needs a fresh session. Its security events stay for operators,
 // stripped of the IP and user agent.
-func (d *AccountDeleter) DeleteAccount(ctx context.Context, p domauth.Principal, meta Meta) error {
+func (d *AccountDeleter) DeleteAccount(ctx context.Context, p auth.Principal, meta Meta) error {
 	if err := d.fresh.check(p); err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func NewSecurityEventListing(events EventReader) *SecurityEventListing {
 // SecurityEvents lists the caller's security events, newest first; a limit
 // outside 1..MaxEventPage or a cursor it did not issue is a validation
 // error.
-func (l *SecurityEventListing) SecurityEvents(ctx context.Context, p domauth.Principal, cursor string, limit int) (audit.Page, error) {
+func (l *SecurityEventListing) SecurityEvents(ctx context.Context, p auth.Principal, cursor string, limit int) (audit.Page, error) {
 	if limit < 1 || limit > MaxEventPage {
 		return audit.Page{}, user.Invalid("limit", "must be between 1 and 100")
 	}

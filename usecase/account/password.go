@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -25,7 +25,7 @@ type PasswordChangerDeps struct {
 	// Cache, when set, is told of users whose sessions were revoked.
 	Cache SessionCache
 	// StepUp is the freshness the caller's session must have.
-	StepUp domauth.StepUpPolicy
+	StepUp auth.StepUpPolicy
 }
 
 // PasswordChanger changes the caller's password.
@@ -51,10 +51,10 @@ func NewPasswordChanger(d PasswordChangerDeps) *PasswordChanger {
 
 // ChangePassword checks the current password, sets the new one and revokes
 // every other session of the user; the caller's session keeps working. It
-// needs a fresh session (domauth step-up error otherwise). A wrong current
+// needs a fresh session (an auth step-up error otherwise). A wrong current
 // password is a validation error on currentPassword, not an authentication
 // failure: the caller is authenticated, the input is wrong.
-func (c *PasswordChanger) ChangePassword(ctx context.Context, p domauth.Principal, current, next string, meta Meta) error {
+func (c *PasswordChanger) ChangePassword(ctx context.Context, p auth.Principal, current, next string, meta Meta) error {
 	if err := c.fresh.check(p); err != nil {
 		return err
 	}

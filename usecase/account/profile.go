@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -16,8 +16,8 @@ func NewProfileReader(users UserReader) *ProfileReader { return &ProfileReader{u
 
 // Me returns the caller's account: as loaded with the session check when
 // it was, which saves a query on the most frequent authenticated call;
-// domauth.ErrSessionRevoked when the account is gone.
-func (r *ProfileReader) Me(ctx context.Context, p domauth.Principal) (user.User, error) {
+// auth.ErrSessionRevoked when the account is gone.
+func (r *ProfileReader) Me(ctx context.Context, p auth.Principal) (user.User, error) {
 	if p.User.ID == p.UserID() && p.User.ID != "" {
 		return p.User, nil
 	}
@@ -55,7 +55,7 @@ func NewProfileEditor(users ProfileWriter, tx Transactor, clock Clock, locales [
 // those columns are written, so it cannot undo a password, email or role
 // change that commits meanwhile. Every invalid field is reported at once
 // (user.ValidationError).
-func (e *ProfileEditor) UpdateProfile(ctx context.Context, p domauth.Principal, in ProfileInput) (user.User, error) {
+func (e *ProfileEditor) UpdateProfile(ctx context.Context, p auth.Principal, in ProfileInput) (user.User, error) {
 	ch := ProfileChange{UpdatedAt: e.clock.Now().UTC()}
 	var invalid user.ValidationError
 	if in.Name != nil {
@@ -82,7 +82,7 @@ func (e *ProfileEditor) UpdateProfile(ctx context.Context, p domauth.Principal, 
 	err := e.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if err := e.users.UpdateProfile(ctx, p.UserID(), ch); err != nil {
 			if errors.Is(err, user.ErrNotFound) {
-				return domauth.ErrSessionRevoked
+				return auth.ErrSessionRevoked
 			}
 			return err
 		}

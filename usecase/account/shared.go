@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -17,11 +17,11 @@ type Meta struct {
 }
 
 // caller loads the caller's account: a vanished account means the session
-// is gone (domauth.ErrSessionRevoked), whoever asks.
-func caller(ctx context.Context, users UserReader, p domauth.Principal) (user.User, error) {
+// is gone (auth.ErrSessionRevoked), whoever asks.
+func caller(ctx context.Context, users UserReader, p auth.Principal) (user.User, error) {
 	u, err := users.ByID(ctx, p.UserID())
 	if errors.Is(err, user.ErrNotFound) {
-		return user.User{}, domauth.ErrSessionRevoked
+		return user.User{}, auth.ErrSessionRevoked
 	}
 	return u, err
 }
@@ -32,7 +32,7 @@ type recorder struct {
 	clock Clock
 }
 
-func (r recorder) record(ctx context.Context, t audit.Type, p domauth.Principal, meta Meta) error {
+func (r recorder) record(ctx context.Context, t audit.Type, p auth.Principal, meta Meta) error {
 	return r.log.Append(ctx, audit.Event{
 		ID: id.New(), UserID: p.UserID(), SessionID: p.SessionID(), Type: t,
 		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: r.clock.Now().UTC(),
@@ -44,11 +44,11 @@ func (r recorder) record(ctx context.Context, t audit.Type, p domauth.Principal,
 // caller gets it; the HTTP routes check it too, to answer before reading a
 // body.
 type stepUp struct {
-	policy domauth.StepUpPolicy
+	policy auth.StepUpPolicy
 	clock  Clock
 }
 
-func (s stepUp) check(p domauth.Principal) error {
+func (s stepUp) check(p auth.Principal) error {
 	return s.policy.Check(p.Claims, s.clock.Now().UTC())
 }
 

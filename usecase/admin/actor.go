@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -19,7 +19,7 @@ const MaxPage = 100
 // Actor is who acts: an administrator signed in over HTTP, or the command
 // line (CLI true), which has database access and no account.
 type Actor struct {
-	Principal domauth.Principal
+	Principal auth.Principal
 	CLI       bool
 	IP        string
 	UserAgent string
@@ -41,13 +41,13 @@ func (a Actor) authorize() error {
 	if a.CLI || a.Principal.User.HasRole(user.RoleAdmin) {
 		return nil
 	}
-	return domauth.ErrForbidden
+	return auth.ErrForbidden
 }
 
 // WriteGuard is the rule of every administrative write, shared by the
 // interactors that write.
 type WriteGuard struct {
-	stepUp  *domauth.StepUpPolicy
+	stepUp  *auth.StepUpPolicy
 	factors Factors
 	clock   Clock
 }
@@ -59,7 +59,7 @@ type WriteGuard struct {
 // an administrator whose account has a second factor: a stolen password
 // (or a session that never proved the factor) must not be enough to change
 // other accounts.
-func NewWriteGuard(stepUp *domauth.StepUpPolicy, factors Factors, clock Clock) *WriteGuard {
+func NewWriteGuard(stepUp *auth.StepUpPolicy, factors Factors, clock Clock) *WriteGuard {
 	return &WriteGuard{stepUp: stepUp, factors: factors, clock: clock}
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -73,7 +73,7 @@ type deps struct {
 	Keys     admin.SigningKeys
 	Notifier admin.Notifier
 	Cache    admin.SessionCache
-	StepUp   *domauth.StepUpPolicy
+	StepUp   *auth.StepUpPolicy
 	Factors  admin.Factors
 }
 
@@ -133,7 +133,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.dir.ids = []string{root.ID, e.ada.ID}
-	e.root = admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: root.ID}, User: root}}
+	e.root = admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: root.ID}, User: root}}
 	for i := range 2 {
 		s := session.Policy{IdleTTL: time.Hour, AbsoluteTTL: 2 * time.Hour}.Start("00000000-0000-4000-8000-00000000000"+string(rune('1'+i)), e.ada.ID, t0, "", "")
 		s.TokenHash = [32]byte{byte(i + 1)}
@@ -168,7 +168,7 @@ func TestCreateByCLI(t *testing.T) {
 // session, so a token minted before a demotion gives nothing.
 func TestOnlyAdmins(t *testing.T) {
 	e := newEnv(t)
-	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: e.ada.ID, Roles: []string{"admin"}}, User: e.ada}}
+	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID, Roles: []string{"admin"}}, User: e.ada}}
 	calls := map[string]error{}
 	_, calls["search"] = e.svc.Search(e.ctx, adaActor, "", "", 10)
 	_, calls["get"] = e.svc.Get(e.ctx, adaActor, e.ada.ID)
@@ -179,7 +179,7 @@ func TestOnlyAdmins(t *testing.T) {
 	_, calls["keys"] = e.svc.Keys(e.ctx, adaActor)
 	_, calls["rotate"] = e.svc.RotateKey(e.ctx, adaActor)
 	for name, err := range calls {
-		if !errors.Is(err, domauth.ErrForbidden) {
+		if !errors.Is(err, auth.ErrForbidden) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -192,13 +192,13 @@ func TestNotOneself(t *testing.T) {
 	e := newEnv(t)
 	me := e.root.Principal.UserID()
 	tr := true
-	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("own admin role: %v", err)
 	}
-	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Disabled: &tr}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Disabled: &tr}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("disable self: %v", err)
 	}
-	if err := e.svc.Delete(e.ctx, e.root, me); !errors.Is(err, domauth.ErrForbidden) {
+	if err := e.svc.Delete(e.ctx, e.root, me); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("delete self: %v", err)
 	}
 	// Keeping admin while adding a role is fine.
@@ -278,7 +278,7 @@ func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 	e := newEnv(t)
 	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
-		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}})
+		StepUp: &auth.StepUpPolicy{MaxAge: 10 * time.Minute}})
 	stale := e.root
 	stale.Principal.Claims.Fresh, stale.Principal.Claims.AuthTime = true, t0.Add(-11*time.Minute)
 	name := "Countess"
@@ -289,7 +289,7 @@ func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 	calls["delete"] = svc.Delete(e.ctx, e.root, e.ada.ID)
 	_, calls["rotate"] = svc.RotateKey(e.ctx, e.root)
 	for what, err := range calls {
-		if !errors.Is(err, domauth.ErrFreshAuthRequired) {
+		if !errors.Is(err, auth.ErrFreshAuthRequired) {
 			t.Errorf("%s without a fresh token: %v", what, err)
 		}
 	}
@@ -375,7 +375,7 @@ func TestLastAdminStays(t *testing.T) {
 	refused["delete"] = e.svc.Delete(e.ctx, admin.CLIActor, rootID)
 	_, refused["set-roles"] = e.svc.SetRolesByEmail(e.ctx, admin.CLIActor, "root@example.com", []string{"user"})
 	for what, err := range refused {
-		if !errors.Is(err, domauth.ErrLastAdmin) || !errors.Is(err, domauth.ErrForbidden) {
+		if !errors.Is(err, auth.ErrLastAdmin) || !errors.Is(err, auth.ErrForbidden) {
 			t.Errorf("%s of the last admin: %v", what, err)
 		}
 	}
@@ -388,19 +388,19 @@ func TestLastAdminStays(t *testing.T) {
 		t.Fatal(err)
 	}
 	ada, _ := e.store.User(e.ada.ID)
-	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: ada.ID}, User: ada}}
+	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: ada.ID}, User: ada}}
 	if _, err := e.svc.Update(e.ctx, adaActor, rootID, admin.Patch{Roles: []string{"user"}}); err != nil {
 		t.Fatalf("demote one of two admins: %v", err)
 	}
 	// Root's principal still says admin (loaded before): refused, since the
 	// account under the lock no longer is one.
-	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("a demoted admin demoting the last one: %v", err)
 	}
-	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, domauth.ErrForbidden) {
+	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("a demoted admin deleting: %v", err)
 	}
-	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, auth.ErrLastAdmin) {
 		t.Fatalf("disable the last admin: %v", err)
 	}
 	// A disabled admin does not count: re-granting root and disabling her
@@ -411,7 +411,7 @@ func TestLastAdminStays(t *testing.T) {
 	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, auth.ErrLastAdmin) {
 		t.Fatalf("disable the last enabled admin: %v", err)
 	}
 }
@@ -434,11 +434,11 @@ func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
 	f := factors{}
 	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
-		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
+		StepUp: &auth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
 	aal1 := e.root
-	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), domauth.AAL1
+	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), auth.AAL1
 	aal2 := aal1
-	aal2.Principal.Claims.AAL = domauth.AAL2
+	aal2.Principal.Claims.AAL = auth.AAL2
 	name := "Countess"
 	writes := func(a admin.Actor) map[string]error {
 		calls := map[string]error{}
@@ -454,11 +454,11 @@ func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
 	}
 	f[e.root.Principal.UserID()] = true
 	for what, err := range writes(aal1) {
-		if !errors.Is(err, domauth.ErrSecondFactorRequired) {
+		if !errors.Is(err, auth.ErrSecondFactorRequired) {
 			t.Errorf("%s with an aal1 token and a second factor: %v", what, err)
 		}
 	}
-	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Errorf("delete with an aal1 token: %v", err)
 	}
 	if u, _ := e.store.User(e.ada.ID); u.Name == name {

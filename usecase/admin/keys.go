@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 )
 
 // KeyLister lists the signing keys.
@@ -14,7 +14,7 @@ type KeyLister struct{ keys SigningKeys }
 func NewKeyLister(keys SigningKeys) *KeyLister { return &KeyLister{keys: keys} }
 
 // Keys lists the signing keys, to administrators only.
-func (l *KeyLister) Keys(ctx context.Context, a Actor) ([]domauth.KeyStatus, error) {
+func (l *KeyLister) Keys(ctx context.Context, a Actor) ([]auth.KeyStatus, error) {
 	if err := a.authorize(); err != nil {
 		return nil, err
 	}
@@ -36,9 +36,9 @@ func NewKeyRotator(keys SigningKeys, guard *WriteGuard, notifier Notifier, clock
 
 // RotateKey adds the next signing key (published now, signing after the
 // publish-ahead time), under the rule of writes.
-func (r *KeyRotator) RotateKey(ctx context.Context, a Actor) (domauth.KeyStatus, error) {
+func (r *KeyRotator) RotateKey(ctx context.Context, a Actor) (auth.KeyStatus, error) {
 	if err := r.guard.AuthorizeWrite(ctx, a); err != nil {
-		return domauth.KeyStatus{}, err
+		return auth.KeyStatus{}, err
 	}
 	k, err := r.keys.Rotate(ctx)
 	if err == nil && r.notifier != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -154,8 +154,8 @@ type PasswordHasher interface {
 
 // SigningKeys lists and rotates the access-token signing keys.
 type SigningKeys interface {
-	Keys(ctx context.Context) ([]domauth.KeyStatus, error)
-	Rotate(ctx context.Context) (domauth.KeyStatus, error)
+	Keys(ctx context.Context) ([]auth.KeyStatus, error)
+	Rotate(ctx context.Context) (auth.KeyStatus, error)
 }
 
 // Notifier is told of every administrative action after it committed, for

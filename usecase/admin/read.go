@@ -21,7 +21,7 @@ func NewAccountSearch(users AccountSearcher, clock Clock) *AccountSearch {
 }
 
 // Search lists accounts matching q (email or name substring), to
-// administrators only (domauth.ErrForbidden); a limit outside 1..MaxPage,
+// administrators only (auth.ErrForbidden); a limit outside 1..MaxPage,
 // a q longer than an address or a foreign cursor is a validation error.
 func (s *AccountSearch) Search(ctx context.Context, a Actor, q, cursor string, limit int) (Page, error) {
 	if err := a.authorize(); err != nil {

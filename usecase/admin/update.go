@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -35,7 +35,7 @@ type Patch struct {
 // (see Directory.UpdateAdmin). Disabling revokes every session of the
 // account in the same transaction. An administrator cannot remove their own
 // admin role or disable themselves (ErrForbidden), and nobody can take the
-// role from the last enabled administrator or disable them (domauth.ErrLastAdmin),
+// role from the last enabled administrator or disable them (auth.ErrLastAdmin),
 // so there is always a way back in.
 func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p Patch) (View, error) {
 	if err := s.d.Guard.AuthorizeWrite(ctx, a); err != nil {
@@ -56,7 +56,7 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 	}
 	self := !a.CLI && userID == a.Principal.UserID()
 	if self && ((p.Roles != nil && !(user.User{Roles: p.Roles}).HasRole(user.RoleAdmin)) || (p.Disabled != nil && *p.Disabled)) {
-		return View{}, domauth.ErrForbidden
+		return View{}, auth.ErrForbidden
 	}
 	// Only a change of roles or a disable can take an administrator away.
 	guard := p.Roles != nil || p.Disabled != nil && *p.Disabled
@@ -103,7 +103,7 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 				}
 			}
 			if wasAdmin && !u.ActiveAdmin() && !othersRemain(admins, u.ID) {
-				return domauth.ErrLastAdmin
+				return auth.ErrLastAdmin
 			}
 			if len(events) > 0 {
 				u.UpdatedAt = now

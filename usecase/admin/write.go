@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -74,14 +74,14 @@ func NewAccountDeleter(users AccountRemover, d WriterDeps) *AccountDeleter {
 
 // Delete removes the account with its sessions, under the rule of writes;
 // its events stay, scrubbed of client data, with the deletion recorded.
-// Not oneself (domauth.ErrForbidden), nor the last enabled administrator
-// (domauth.ErrLastAdmin).
+// Not oneself (auth.ErrForbidden), nor the last enabled administrator
+// (auth.ErrLastAdmin).
 func (d *AccountDeleter) Delete(ctx context.Context, a Actor, userID string) error {
 	if err := d.d.Guard.AuthorizeWrite(ctx, a); err != nil {
 		return err
 	}
 	if !a.CLI && userID == a.Principal.UserID() {
-		return domauth.ErrForbidden
+		return auth.ErrForbidden
 	}
 	var ev audit.Event
 	err := d.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -90,7 +90,7 @@ func (d *AccountDeleter) Delete(ctx context.Context, a Actor, userID string) err
 			return err
 		}
 		if slices.Contains(admins, userID) && !othersRemain(admins, userID) {
-			return domauth.ErrLastAdmin
+			return auth.ErrLastAdmin
 		}
 		if err := d.users.Delete(ctx, userID); err != nil {
 			return err
@@ -178,7 +178,7 @@ func lockAdmins(ctx context.Context, users AdminLocker, a Actor) ([]string, erro
 		return nil, err
 	}
 	if !a.CLI && !slices.Contains(admins, a.Principal.UserID()) {
-		return nil, domauth.ErrForbidden
+		return nil, auth.ErrForbidden
 	}
 	return admins, nil
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
@@ -34,7 +34,7 @@ func NewPasskeyRegistrar(rules *FactorRules, passkeys PasskeyStore, ceremonies C
 // BeginPasskeyRegistration starts registering a passkey for the caller and
 // returns the creation options for the browser. The ceremony is kept in
 // the store, so any instance can finish it.
-func (s *PasskeyRegistrar) BeginPasskeyRegistration(ctx context.Context, p domauth.Principal, name string) ([]byte, error) {
+func (s *PasskeyRegistrar) BeginPasskeyRegistration(ctx context.Context, p auth.Principal, name string) ([]byte, error) {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *PasskeyRegistrar) BeginPasskeyRegistration(ctx context.Context, p domau
 // used up whether or not the answer verifies. A failed, expired or missing
 // ceremony is mfa.ErrPasskeyInvalid. opt.SignOutOthers ends every other
 // session of the account with the passkey's addition.
-func (s *PasskeyRegistrar) FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, opt Enrolment, meta Meta) (mfa.Passkey, error) {
+func (s *PasskeyRegistrar) FinishPasskeyRegistration(ctx context.Context, p auth.Principal, response []byte, name string, opt Enrolment, meta Meta) (mfa.Passkey, error) {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return mfa.Passkey{}, err
 	}
@@ -140,7 +140,7 @@ func NewPasskeyLister(passkeys PasskeyStore) *PasskeyLister {
 }
 
 // ListPasskeys lists the caller's passkeys, oldest first.
-func (s *PasskeyLister) ListPasskeys(ctx context.Context, p domauth.Principal) ([]mfa.Passkey, error) {
+func (s *PasskeyLister) ListPasskeys(ctx context.Context, p auth.Principal) ([]mfa.Passkey, error) {
 	return s.passkeys.ListByUser(ctx, p.UserID())
 }
 
@@ -158,7 +158,7 @@ func NewPasskeyRemover(rules *FactorRules, passkeys PasskeyStore, tx Transactor)
 
 // DeletePasskey removes one of the caller's passkeys; mfa.ErrNotFound when
 // the caller has none with that id.
-func (s *PasskeyRemover) DeletePasskey(ctx context.Context, p domauth.Principal, passkeyID string, meta Meta) error {
+func (s *PasskeyRemover) DeletePasskey(ctx context.Context, p auth.Principal, passkeyID string, meta Meta) error {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
@@ -44,7 +44,7 @@ type FactorRulesDeps struct {
 	Sessions SessionRevoker
 	Cache    SessionCache
 	// StepUp is the freshness rule for changing factors.
-	StepUp domauth.StepUpPolicy
+	StepUp auth.StepUpPolicy
 }
 
 // FactorRules is what every interactor that changes factors shares: the
@@ -83,7 +83,7 @@ func (s *FactorRules) totpActive(ctx context.Context, userID string) (bool, erro
 // passkey does not raise the bar: it is another way to sign in, not a
 // second step of the password login, so the password's owner can remove a
 // passkey someone else added (the contract's "Second factors").
-func (s *FactorRules) stepUp(ctx context.Context, p domauth.Principal) error {
+func (s *FactorRules) stepUp(ctx context.Context, p auth.Principal) error {
 	if err := s.d.StepUp.Check(p.Claims, s.now()); err != nil {
 		return err
 	}
@@ -95,10 +95,10 @@ func (s *FactorRules) stepUp(ctx context.Context, p domauth.Principal) error {
 }
 
 // user loads the caller's account; a vanished one means the session is gone.
-func (s *FactorRules) user(ctx context.Context, p domauth.Principal) (user.User, error) {
+func (s *FactorRules) user(ctx context.Context, p auth.Principal) (user.User, error) {
 	u, err := s.d.Users.ByID(ctx, p.UserID())
 	if errors.Is(err, user.ErrNotFound) {
-		return user.User{}, domauth.ErrSessionRevoked
+		return user.User{}, auth.ErrSessionRevoked
 	}
 	return u, err
 }
@@ -108,7 +108,7 @@ func (s *FactorRules) user(ctx context.Context, p domauth.Principal) (user.User,
 // address may. Otherwise whoever registered someone else's address could
 // plant a factor that outlives the owner's taking the account back with a
 // password reset (account pre-hijacking, Sudhodanan and Paverd 2022).
-func (s *FactorRules) enrollable(ctx context.Context, p domauth.Principal) (user.User, error) {
+func (s *FactorRules) enrollable(ctx context.Context, p auth.Principal) (user.User, error) {
 	u, err := s.user(ctx, p)
 	if err != nil {
 		return user.User{}, err
@@ -136,7 +136,7 @@ func notify(ctx context.Context, mail FactorMail, u user.User, kind outbox.Kind)
 // enrolled finishes, in the enrolment's transaction, what every added
 // factor does besides storing it: the security event, the notice, and the
 // other sessions' end when asked for.
-func (s *FactorRules) enrolled(ctx context.Context, p domauth.Principal, u user.User, ev audit.Type, kind outbox.Kind, opt Enrolment, meta Meta) error {
+func (s *FactorRules) enrolled(ctx context.Context, p auth.Principal, u user.User, ev audit.Type, kind outbox.Kind, opt Enrolment, meta Meta) error {
 	if err := s.record(ctx, ev, u.ID, p.SessionID(), meta); err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *FactorRules) forget(userID string) {
 
 // notifyCaller queues a notice of kind to the caller's address, in the
 // caller's transaction.
-func (s *FactorRules) notifyCaller(ctx context.Context, p domauth.Principal, kind outbox.Kind) error {
+func (s *FactorRules) notifyCaller(ctx context.Context, p auth.Principal, kind outbox.Kind) error {
 	if s.d.Mail == nil {
 		return nil
 	}

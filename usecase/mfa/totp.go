@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 )
@@ -29,7 +29,7 @@ func NewTOTPEnroller(rules *FactorRules, totp TOTPStore, otp OTP, issuer string,
 // EnrollTOTP makes a new TOTP secret for the caller, pending until
 // confirmed with a first code; it replaces any earlier pending one. An
 // active secret stays in force until the new one is confirmed.
-func (s *TOTPEnroller) EnrollTOTP(ctx context.Context, p domauth.Principal) (OTPKey, error) {
+func (s *TOTPEnroller) EnrollTOTP(ctx context.Context, p auth.Principal) (OTPKey, error) {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return OTPKey{}, err
 	}
@@ -75,7 +75,7 @@ const PendingTOTPTTL = 15 * time.Minute
 // returns a new set of recovery codes (any earlier set is void). A wrong
 // code, or no pending enrolment, is mfa.ErrCodeInvalid. The new secret
 // starts with no failed codes. opt.SignOutOthers ends every other session.
-func (s *TOTPConfirmer) ConfirmTOTP(ctx context.Context, p domauth.Principal, code string, opt Enrolment, meta Meta) ([]string, error) {
+func (s *TOTPConfirmer) ConfirmTOTP(ctx context.Context, p auth.Principal, code string, opt Enrolment, meta Meta) ([]string, error) {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func NewTOTPDisabler(rules *FactorRules, totp TOTPStore, codes RecoveryCodeStore
 
 // DisableTOTP removes the caller's TOTP factor and recovery codes.
 // mfa.ErrNotFound when TOTP is not active.
-func (s *TOTPDisabler) DisableTOTP(ctx context.Context, p domauth.Principal, meta Meta) error {
+func (s *TOTPDisabler) DisableTOTP(ctx context.Context, p auth.Principal, meta Meta) error {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func NewRecoveryCodeRegenerator(rules *FactorRules, totp TOTPReader, codes Recov
 
 // RegenerateRecoveryCodes voids the caller's recovery codes and returns a
 // new set. mfa.ErrNotFound when TOTP is not active.
-func (s *RecoveryCodeRegenerator) RegenerateRecoveryCodes(ctx context.Context, p domauth.Principal, meta Meta) ([]string, error) {
+func (s *RecoveryCodeRegenerator) RegenerateRecoveryCodes(ctx context.Context, p auth.Principal, meta Meta) ([]string, error) {
 	if err := s.rules.stepUp(ctx, p); err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -27,7 +27,7 @@ func NewVerificationRequester(users UserReader, mail *MailQueue, tx Transactor) 
 // RequestVerification queues a verification link to the caller's address;
 // nothing when it is already verified. recovery.ErrMailUnavailable without
 // mail; throttle.LimitedError past the mail budgets.
-func (r *VerificationRequester) RequestVerification(ctx context.Context, p domauth.Principal, meta Meta) error {
+func (r *VerificationRequester) RequestVerification(ctx context.Context, p auth.Principal, meta Meta) error {
 	if !r.mail.Enabled() {
 		return recovery.ErrMailUnavailable
 	}
@@ -35,7 +35,7 @@ func (r *VerificationRequester) RequestVerification(ctx context.Context, p domau
 	return r.tx.WithinTx(ctx, func(ctx context.Context) error {
 		u, err := r.users.ByID(ctx, p.UserID())
 		if errors.Is(err, user.ErrNotFound) {
-			return domauth.ErrSessionRevoked
+			return auth.ErrSessionRevoked
 		}
 		if err != nil || u.EmailVerified {
 			return err
