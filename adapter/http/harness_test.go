@@ -311,7 +311,9 @@ func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 			Registrar: fa, Login: fa, Refresher: fa, Authenticator: fakeAuthenticator{}, Revoker: fa,
 			Lister: fa, Reauthenticator: fa, MFA: fa, Passkey: fakePasskeyLogin{calls: cl},
 		},
-		JWKS:      func() []byte { return []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA","use":"sig"}]}`) },
+		JWKS: func() []byte {
+			return []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA","use":"sig"}]}`)
+		},
 		Ready:     func(context.Context) error { return nil },
 		Now:       func() time.Time { return testNow },
 		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
@@ -319,9 +321,9 @@ func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 	}
 	o := Options{
 		BodyLimit: 4 << 10, RequestTimeout: 5 * time.Second,
-		Cookie:    CookieOptions{Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: 7 * 24 * time.Hour},
-		StepUp:    domauth.StepUpPolicy{MaxAge: 5 * time.Minute},
-		Issuer:    "https://id.example.com", PublicURL: "https://id.example.com/",
+		Cookie: CookieOptions{Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: 7 * 24 * time.Hour},
+		StepUp: domauth.StepUpPolicy{MaxAge: 5 * time.Minute},
+		Issuer: "https://id.example.com", PublicURL: "https://id.example.com/",
 		JWKSMaxAge: time.Hour, Locales: []string{"en", "de"},
 	}
 	for _, opt := range opts {
@@ -329,6 +331,7 @@ func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 	}
 	e := echo.New()
 	Register(e, d, o)
+	lim, _ = d.IPLimiter.(*fakeLimiter)
 	return &testServer{t: t, e: e, auth: fa, calls: cl, limiter: lim, logs: logs}
 }
 
