@@ -287,6 +287,9 @@ func (l *fakeLimiter) keys() []string {
 	return append([]string(nil), l.takes...)
 }
 
+// testJWKS is the key set the test server publishes.
+const testJWKS = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA","use":"sig"}]}`
+
 // testServer is the service's HTTP layer over fakes.
 type testServer struct {
 	t       *testing.T
