@@ -59,6 +59,10 @@ const (
 	tokAAL2    = "aal2"    // fresh, with a second factor
 	tokExpired = "expired" // past exp
 	tokRevoked = "revoked" // its session was revoked
+	// An administrator's tokens: fresh at aal1, refreshed, fresh at aal2.
+	tokAdmin      = "admin"
+	tokAdminStale = "admin-stale"
+	tokAdminAAL2  = "admin-aal2"
 )
 
 func testUser() user.User {
@@ -88,6 +92,14 @@ func (fakeAuthenticator) Authenticate(_ context.Context, raw string) (domauth.Pr
 		return testPrincipal(false, domauth.AAL1, time.Hour), nil
 	case tokAAL2:
 		return testPrincipal(true, domauth.AAL2, time.Minute), nil
+	case tokAdmin, tokAdminStale, tokAdminAAL2:
+		p := testPrincipal(raw != tokAdminStale, domauth.AAL1, time.Minute)
+		if raw == tokAdminAAL2 {
+			p.Claims.AAL = domauth.AAL2
+		}
+		p.Claims.Roles = []string{"user", "admin"}
+		p.User.Roles = p.Claims.Roles
+		return p, nil
 	case tokExpired:
 		return domauth.Principal{}, domauth.ErrTokenExpired
 	case tokRevoked:
