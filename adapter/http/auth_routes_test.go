@@ -184,6 +184,10 @@ func TestAuthRoutesRejectBadInput(t *testing.T) {
 			if tc.field != "" && !r.detail(tc.field) {
 				t.Errorf("no detail for %s: %s", tc.field, r.Body)
 			}
+			// Every answer of the API routes is private, errors included.
+			if r.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q", r.Header.Get("Cache-Control"))
+			}
 			if n := s.calls.names(); len(n) != 0 {
 				t.Errorf("use case called: %v", n)
 			}
