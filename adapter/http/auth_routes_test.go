@@ -9,6 +9,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -238,6 +239,7 @@ func TestAuthErrorsMapped(t *testing.T) {
 	}{
 		{"bad credentials", domauth.ErrInvalidCredentials, 401, CodeInvalidCredentials, `Bearer realm="gatehouse"`, ""},
 		{"disabled", user.ErrDisabled, 403, CodeUserDisabled, "", ""},
+		{"email not verified", recovery.ErrEmailNotVerified, 403, CodeEmailNotVerified, "", ""},
 		{"throttled", &throttle.LimitedError{RetryAfter: 2500 * time.Millisecond}, 429, CodeTooManyRequests, "", "3"},
 		{"database down", unavailableErr{}, 503, CodeServiceUnavailable, "", "1"},
 		{"validation", &user.ValidationError{Fields: []user.FieldError{{Field: "email", Message: "must be a valid email address"}}}, 400, CodeValidationFailed, "", ""},
@@ -260,6 +262,16 @@ func TestAuthErrorsMapped(t *testing.T) {
 				t.Errorf("details %s", r.Body)
 			}
 		})
+	}
+}
+
+// A registration the use case refuses answers the refusal, and no cookie.
+func TestRegisterRefused(t *testing.T) {
+	s := newTestServer(t)
+	s.auth.err = user.ErrEmailTaken
+	r := s.do(http.MethodPost, "/auth/register", `{"email":"ada@example.com","password":"correct horse"}`)
+	if r.Code != 409 || r.errCode() != CodeEmailTaken || r.cookie(refreshCookieName) != nil || r.cookie(deviceCookieName) != nil {
+		t.Errorf("%d %s", r.Code, r.Body)
 	}
 }
 
@@ -611,6 +623,20 @@ func TestSessionCheck(t *testing.T) {
 	r = s.do(http.MethodGet, "/auth/session", "", bearer("guess"))
 	if r.Code != 401 || !strings.HasPrefix(r.Header.Get("RateLimit"), `"ip";`) {
 		t.Errorf("%d %v", r.Code, r.Header)
+	}
+}
+
+// The session check reports the account's current roles when the check
+// loaded the account, else the token's; lists are never null.
+func TestSessionCheckRoles(t *testing.T) {
+	s := newTestServer(t)
+	for tok, want := range map[string][]string{tokPromoted: {"user", "admin"}, tokStale: {"user"}, tokBare: {}} {
+		r := s.do(http.MethodGet, "/auth/session", "", bearer(tok))
+		var st sessionStateDTO
+		r.data(t, &st)
+		if r.Code != 200 || !slices.Equal(st.Roles, want) || st.Methods == nil || st.Fresh {
+			t.Errorf("%s: %d %s", tok, r.Code, r.Body)
+		}
 	}
 }
 

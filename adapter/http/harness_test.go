@@ -63,6 +63,10 @@ const (
 	tokAdmin      = "admin"
 	tokAdminStale = "admin-stale"
 	tokAdminAAL2  = "admin-aal2"
+	// tokPromoted's account became an admin after the token was minted.
+	tokPromoted = "promoted"
+	// tokBare comes from a check that did not load the account.
+	tokBare = "bare"
 )
 
 func testUser() user.User {
@@ -99,6 +103,14 @@ func (fakeAuthenticator) Authenticate(_ context.Context, raw string) (domauth.Pr
 		}
 		p.Claims.Roles = []string{"user", "admin"}
 		p.User.Roles = p.Claims.Roles
+		return p, nil
+	case tokPromoted:
+		p := testPrincipal(false, domauth.AAL1, time.Hour)
+		p.User.Roles = []string{"user", "admin"}
+		return p, nil
+	case tokBare:
+		p := testPrincipal(false, domauth.AAL1, time.Hour)
+		p.User, p.Claims.Methods, p.Claims.Roles = user.User{}, nil, nil
 		return p, nil
 	case tokExpired:
 		return domauth.Principal{}, domauth.ErrTokenExpired
