@@ -71,7 +71,7 @@ func (fixedClock) Now() time.Time { return testNow }
 // withAdmin serves /admin with the use case's write rule (fresh, and aal2
 // for an administrator with a second factor) and nothing else behind it.
 func withAdmin(d *Deps, o *Options) {
-	d.Admin = admin.NewService(admin.Deps{StepUp: &o.StepUp, Factors: adminFactors{}, Clock: fixedClock{}})
+	d.Admin = &AdminInteractors{Guard: admin.NewWriteGuard(&o.StepUp, adminFactors{}, fixedClock{})}
 }
 
 // The admin routes: a malformed user ID names no account (404), a bad limit
