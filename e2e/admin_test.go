@@ -280,6 +280,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	}
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-rotate"]`)))
 	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok" && ` + keyRows + `.length === ` + fmt.Sprint(before+1) + loaded)
+	shot(app, "keys")
 	next := eval[string](app, `document.querySelector('[data-testid="admin-key"][data-state="next"]')?.dataset.kid`)
 	if !jwksHas(t, srv, next) {
 		t.Errorf("the new key %s is not published in the JWKS", next)
@@ -294,6 +295,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 		chromedp.Click(chromedp.CSS(`[data-testid="client-create"]`)),
 	)
 	app.waitJS(`document.querySelector('[data-testid="admin-secret"]') && document.querySelector('[data-testid="admin-clients"]')?.dataset.count === "1"` + idle)
+	shot(app, "client-secret")
 	secret := eval[string](app, `document.querySelector('[data-testid="admin-secret"]')?.textContent`)
 	clientID := eval[string](app, `document.querySelector('[data-testid="admin-new-client-id"]')?.textContent`)
 	if len(secret) < 32 || eval[string](app, `document.querySelector('[data-testid="admin-client"]')?.dataset.clientId`) != clientID {

@@ -165,7 +165,7 @@ async function renderUsers(box) {
   });
   const body = h('tbody', { dataset: { testid: 'admin-users' } });
   box.append(h('h2', {}, 'Users'), form,
-    h('table', {}, h('thead', {}, row('th', ['Email', 'Name', 'Roles', 'Status', 'Sessions', 'Last sign-in'])), body));
+    h('table', { className: 'users' }, h('thead', {}, row('th', ['Email', 'Name', 'Roles', 'Status', 'Sessions', 'Last sign-in'])), body));
 
   const params = new URLSearchParams({ limit: String(PAGE) });
   if (userList.q) {
@@ -395,7 +395,7 @@ async function renderKeys(box) {
   box.append(h('h2', {}, 'Signing keys'),
     h('p', { className: 'muted' }, 'A new key is published at once and starts signing later (JWT_KEY_PUBLISH_AHEAD), on every instance. Retired keys stay published until their last token has expired.'),
     h('div', { className: 'buttons' }, rotate),
-    h('table', {}, h('thead', {}, row('th', ['Key ID', 'Algorithm', 'State', 'Created', 'Signs from', 'Stops signing'])), body));
+    h('table', { className: 'keys' }, h('thead', {}, row('th', ['Key ID', 'Algorithm', 'State', 'Created', 'Signs from', 'Stops signing'])), body));
   const keys = await app.api('GET', '/admin/keys');
   if (gen !== generation) {
     return;
