@@ -196,6 +196,13 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 
 	// Mark the address verified: the token is not fresh, so the page asks for
 	// the password (no code: root has no second factor yet) and retries.
+	// Cancelled first: nothing changes, and the page says so.
+	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-verify"]`)))
+	app.do(chromedp.WaitVisible(chromedp.ID("reauth-password")), chromedp.Click(chromedp.ID("reauth-cancel")))
+	app.waitJS(`document.getElementById("admin-status").textContent === "Cancelled: nothing was changed."` + idle)
+	if root.user(target.User.ID).EmailVerified {
+		t.Fatal("a cancelled step-up verified the address")
+	}
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-verify"]`)))
 	app.do(chromedp.WaitVisible(chromedp.ID("reauth-password")))
 	if eval[string](app, `document.getElementById("reauth-dialog").dataset.aal2`) != "false" {

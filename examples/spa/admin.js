@@ -122,7 +122,13 @@ function route() {
   els.main.replaceChildren();
   els.main.dataset.loading = 'true';
   for (const a of els.nav.querySelectorAll('a[data-view]')) {
-    a.classList.toggle('current', view !== null && (a.dataset.view === view.id || view.id === 'user' && a.dataset.view === 'users'));
+    const current = view !== null && (a.dataset.view === view.id || view.id === 'user' && a.dataset.view === 'users');
+    a.classList.toggle('current', current);
+    if (current) {
+      a.setAttribute('aria-current', 'page');
+    } else {
+      a.removeAttribute('aria-current');
+    }
   }
   if (view === null) {
     els.view.dataset.view = 'unknown';
