@@ -43,7 +43,12 @@
 //
 //   * When a sensitive call (password, email, account deletion) answers 403
 //     FRESH_AUTH_REQUIRED, the app asks for the password, calls
-//     POST /auth/reauthenticate for a fresh access token and retries the call.
+//     POST /auth/reauthenticate for a fresh access token and retries the call. When
+//     the challenge (WWW-Authenticate) says acr_values="aal2", it asks for the
+//     authenticator code at the same time.
+//
+//   * Administrators get an admin console at #/admin/... (admin.js): the same page,
+//     session and api() as everything here, calling only the admin API.
 //
 // Where the API is: `?api=https://auth.example.com` in this page's URL, else the
 // <meta name="gatehouse-api-base"> tag of index.html, else this page's own origin. A
