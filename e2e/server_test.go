@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,6 +30,10 @@ const accessTTL = 3 * time.Second
 type server struct {
 	URL  string // http://127.0.0.1:PORT
 	Port int
+	// environ and dir are the process's environment and working directory, for
+	// the command line (cli) on the same database.
+	environ []string
+	dir     string
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1. Another process could take
@@ -73,7 +78,7 @@ func startServer(t *testing.T, port int, env map[string]string) *server {
 		environ = append(environ, k+"="+v)
 	}
 
-	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port}
+	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, environ: environ, dir: dir}
 	logPath := filepath.Join(dir, "server.log")
 	proc, err := proctest.Start(proctest.Spec{
 		Name:         "gatehouse",
@@ -235,4 +240,22 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// cli runs the gatehouse command line (`gatehouse users create ...`) with the
+// server's settings, so on its database, and stdin as its input; it fails the
+// test when the command does.
+func (s *server) cli(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gatehouseBin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = s.environ
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
