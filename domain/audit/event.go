@@ -37,7 +37,10 @@ const (
 	AdminUserEnabled      Type = "admin_user_enabled"
 	AdminEmailVerifiedSet Type = "admin_email_verified_changed"
 	AdminSessionsRevoked  Type = "admin_sessions_revoked"
-	AdminUserDeleted      Type = "admin_user_deleted"
+	// AdminSessionRevoked is one session ended by an administrator; the
+	// event's SessionID names it.
+	AdminSessionRevoked Type = "admin_session_revoked"
+	AdminUserDeleted    Type = "admin_user_deleted"
 
 	// Second factors.
 	MFAEnabled               Type = "mfa_enabled"
