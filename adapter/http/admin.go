@@ -19,11 +19,13 @@ import (
 // refusal comes with its RFC 9470 challenge before any body is read.
 type adminHandlers struct {
 	admin AdminInteractors
-	bind  *binder
+	// grants names the OpenID clients of sessions; nil without the provider.
+	grants UserGrants
+	bind   *binder
 }
 
-func registerAdmin(e *echo.Echo, a AdminInteractors, bind *binder, authed, fresh echo.MiddlewareFunc) {
-	h := &adminHandlers{admin: a, bind: bind}
+func registerAdmin(e *echo.Echo, a AdminInteractors, grants UserGrants, bind *binder, authed, fresh echo.MiddlewareFunc) {
+	h := &adminHandlers{admin: a, grants: grants, bind: bind}
 	write := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := a.Guard.AuthorizeWrite(c.Request().Context(), actor(c)); err != nil {
@@ -38,6 +40,15 @@ func registerAdmin(e *echo.Echo, a AdminInteractors, bind *binder, authed, fresh
 	e.POST("/admin/users/:id/revoke-sessions", h.revokeSessions, authed, fresh, write)
 	e.DELETE("/admin/users/:id", h.delete, authed, fresh, write)
 	get(e, "/admin/users/:id/security-events", h.events, authed)
+	if a.Sessions != nil {
+		get(e, "/admin/users/:id/sessions", h.sessions, authed)
+	}
+	if a.SessionEnder != nil {
+		e.DELETE("/admin/users/:id/sessions/:sessionId", h.revokeSession, authed, fresh, write)
+	}
+	if a.Factors != nil {
+		get(e, "/admin/users/:id/factors", h.factors, authed)
+	}
 	get(e, "/admin/keys", h.keys, authed)
 	e.POST("/admin/keys/rotate", h.rotate, authed, fresh, write)
 }
@@ -155,6 +166,70 @@ func (h *adminHandlers) events(c echo.Context) error {
 	return ok(c, http.StatusOK, "Security events", toSecurityEventsDTO(page))
 }
 
+// sessions answers a page of an account's sessions as {items, nextCursor},
+// like the other admin listings; each item is what the owner's own listing
+// shows, current marking the administrator's own session.
+func (h *adminHandlers) sessions(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, defaultEventPage)
+	if err != nil {
+		return err
+	}
+	page, err := h.admin.Sessions.Sessions(c.Request().Context(), actor(c), uid, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	out := adminSessionPageDTO{Items: make([]sessionDTO, len(page.Items))}
+	for i, v := range page.Items {
+		out.Items[i] = sessionDTO{
+			ID: v.ID, CreatedAt: rfc3339(v.CreatedAt), LastUsedAt: rfc3339(v.LastUsedAt),
+			ExpiresAt: rfc3339(v.ExpiresAt()), UserAgent: v.UserAgent, IP: v.IP, Current: v.Current,
+		}
+	}
+	if err := withClients(c.Request().Context(), h.grants, out.Items); err != nil {
+		return err
+	}
+	if page.NextCursor != "" {
+		out.NextCursor = &page.NextCursor
+	}
+	return ok(c, http.StatusOK, "Sessions", out)
+}
+
+func (h *adminHandlers) revokeSession(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	sid := c.Param("sessionId")
+	if !id.Valid(sid) {
+		return newAPIError(http.StatusNotFound, CodeNotFound, "Session not found")
+	}
+	if err := h.admin.SessionEnder.RevokeSession(c.Request().Context(), actor(c), uid, sid); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, "Session revoked", nil)
+}
+
+func (h *adminHandlers) factors(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	f, err := h.admin.Factors.Factors(c.Request().Context(), actor(c), uid)
+	if err != nil {
+		return err
+	}
+	out := adminFactorsDTO{TOTP: adminTOTPDTO{Enabled: f.TOTP.Enabled, EnabledAt: optTime(f.TOTP.EnabledAt)},
+		Passkeys: make([]passkeyDTO, len(f.Passkeys))}
+	for i, p := range f.Passkeys {
+		out.Passkeys[i] = passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt), LastUsedAt: optTime(p.LastUsedAt)}
+	}
+	return ok(c, http.StatusOK, "Factors", out)
+}
+
 func (h *adminHandlers) keys(c echo.Context) error {
 	list, err := h.admin.Keys.Keys(c.Request().Context(), actor(c))
 	if err != nil {
@@ -195,6 +270,21 @@ type adminUserDTO struct {
 type adminUserPageDTO struct {
 	Items      []adminUserDTO `json:"items"`
 	NextCursor *string        `json:"nextCursor"`
+}
+
+type adminSessionPageDTO struct {
+	Items      []sessionDTO `json:"items"`
+	NextCursor *string      `json:"nextCursor"`
+}
+
+type adminTOTPDTO struct {
+	Enabled   bool    `json:"enabled"`
+	EnabledAt *string `json:"enabledAt"`
+}
+
+type adminFactorsDTO struct {
+	TOTP     adminTOTPDTO `json:"totp"`
+	Passkeys []passkeyDTO `json:"passkeys"`
 }
 
 type signingKeyDTO struct {

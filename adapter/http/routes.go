@@ -153,7 +153,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	u.DELETE("", h.deleteMe, authed, fresh)
 
 	if d.Admin != nil {
-		registerAdmin(e, *d.Admin, h.bind, authed, fresh)
+		registerAdmin(e, *d.Admin, h.grants, h.bind, authed, fresh)
 	}
 	if d.OIDC != nil {
 		registerOIDC(e, d.OIDC, h.bind, authed, fresh)

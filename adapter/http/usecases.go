@@ -154,6 +154,11 @@ type AdminInteractors struct {
 	Events  AccountEventLister
 	Keys    KeyLister
 	Rotator KeyRotator
+	// Sessions, SessionEnder and Factors open one account's sessions and
+	// factors to the console.
+	Sessions     AccountSessionLister
+	SessionEnder AccountSessionEnder
+	Factors      AccountFactorReader
 }
 
 // AdminWriteGuard applies the rule of administrative writes.
@@ -200,6 +205,27 @@ type KeyLister interface {
 type KeyRotator interface {
 	RotateKey(ctx context.Context, a admin.Actor) (domauth.KeyStatus, error)
 }
+
+// AccountSessionLister serves GET /admin/users/{id}/sessions.
+type AccountSessionLister interface {
+	Sessions(ctx context.Context, a admin.Actor, userID, cursor string, limit int) (admin.SessionPage, error)
+}
+
+// AccountSessionEnder serves DELETE /admin/users/{id}/sessions/{sessionId}.
+type AccountSessionEnder interface {
+	RevokeSession(ctx context.Context, a admin.Actor, userID, sessionID string) error
+}
+
+// AccountFactorReader serves GET /admin/users/{id}/factors.
+type AccountFactorReader interface {
+	Factors(ctx context.Context, a admin.Actor, userID string) (admin.FactorsView, error)
+}
+
+var (
+	_ AccountSessionLister = (*admin.AccountSessionListing)(nil)
+	_ AccountSessionEnder  = (*admin.SessionEnder)(nil)
+	_ AccountFactorReader  = (*admin.FactorReader)(nil)
+)
 
 var (
 	_ AdminWriteGuard        = (*admin.WriteGuard)(nil)

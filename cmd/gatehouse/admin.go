@@ -34,6 +34,9 @@ func adminModule() fx.Option {
 			newAccountCreator,
 			newKeyLister,
 			newKeyRotator,
+			newAccountSessionListing,
+			newSessionEnder,
+			newFactorReader,
 			newAdminRoutes,
 		),
 	)
@@ -61,6 +64,14 @@ type adminDeps struct {
 	Clock     systemClock
 	Log       *slog.Logger
 	Live      *auth.LivenessCache
+}
+
+// accountFactorStores are the factor stores the admin view reads (the
+// factors module provides them).
+type accountFactorStores struct {
+	fx.In
+	TOTP     *persistence.TOTPStore
+	Passkeys *persistence.PasskeyStore
 }
 
 // newWriteGuard is the rule of administrative writes over HTTP: a fresh
@@ -111,6 +122,18 @@ func newKeyRotator(d adminDeps, guard *admin.WriteGuard) *admin.KeyRotator {
 	return admin.NewKeyRotator(d.Tokens, guard, warnNotifier{d.Log}, d.Clock)
 }
 
+func newAccountSessionListing(d adminDeps) *admin.AccountSessionListing {
+	return admin.NewAccountSessionListing(d.Directory, d.Sessions, d.Clock)
+}
+
+func newSessionEnder(d adminDeps, guard *admin.WriteGuard) *admin.SessionEnder {
+	return admin.NewSessionEnder(d.Directory, d.Sessions, guard, d.Audit, warnNotifier{d.Log}, d.Live, d.Tx, d.Clock)
+}
+
+func newFactorReader(d adminDeps, f accountFactorStores) *admin.FactorReader {
+	return admin.NewFactorReader(d.Directory, f.TOTP, f.Passkeys)
+}
+
 // adminInteractors are the admin interactors the routes serve.
 type adminInteractors struct {
 	fx.In
@@ -123,11 +146,16 @@ type adminInteractors struct {
 	Events  *admin.EventListing
 	Keys    *admin.KeyLister
 	Rotator *admin.KeyRotator
+	// The account's sessions and factors, opened one by one.
+	Sessions     *admin.AccountSessionListing
+	SessionEnder *admin.SessionEnder
+	Factors      *admin.FactorReader
 }
 
 func newAdminRoutes(a adminInteractors) *httpadapter.AdminInteractors {
 	return &httpadapter.AdminInteractors{
 		Guard: a.Guard, Search: a.Search, Reader: a.Reader, Updater: a.Updater, Revoker: a.Revoker,
 		Deleter: a.Deleter, Events: a.Events, Keys: a.Keys, Rotator: a.Rotator,
+		Sessions: a.Sessions, SessionEnder: a.SessionEnder, Factors: a.Factors,
 	}
 }
