@@ -137,6 +137,11 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"DELETE", "/admin/users/{id}"},
 		{"POST", "/admin/users/{id}/revoke-sessions"},
 		{"GET", "/admin/users/{id}/security-events"},
+		// One account's sessions and factors for the console (issue 24; the
+		// contract is silent, the spec says what they are).
+		{"GET", "/admin/users/{id}/sessions"},
+		{"DELETE", "/admin/users/{id}/sessions/{sessionId}"},
+		{"GET", "/admin/users/{id}/factors"},
 		{"GET", "/admin/keys"},
 		{"POST", "/admin/keys/rotate"},
 		{"GET", "/.well-known/jwks.json"},
