@@ -246,8 +246,6 @@ async function renderUser(box, id) {
     ['Name', u.name || '(none)', 'name'],
     ['Status', u.disabled ? 'disabled: cannot sign in' : 'enabled', 'status'],
     ['Roles', u.roles.join(', '), 'roles'],
-    ['Second factors', factorsText(u), 'factors'],
-    ['Active sessions', String(u.activeSessions), 'sessions'],
     ['Last sign-in', u.lastLoginAt ? app.formatTime(u.lastLoginAt) : 'never', 'last-login'],
     ['Language', u.locale, 'locale'],
     ['Created', app.formatTime(u.createdAt), 'created'],
@@ -296,6 +294,9 @@ async function renderUser(box, id) {
     location.hash = '#/admin/users';
   });
 
+  const { body: sessions, more: moreSessions, load: loadSessions } = sessionList(u, gen);
+  const { box: factors, load: loadFactors } = factorList(u, gen);
+
   const events = h('tbody', { dataset: { testid: 'admin-events' } });
   const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-events-more' }, hidden: true }, 'Older events');
   let cursor = null;
@@ -326,14 +327,95 @@ async function renderUser(box, id) {
     h('p', {}, h('a', { href: '#/admin/users', dataset: { testid: 'admin-back' } }, '← All users')),
     h('h2', {}, u.name ? `${u.name} <${u.email}>` : u.email),
     facts,
-    h('p', { className: 'muted' }, 'The admin API gives the number of sessions and second factors, not their list: the user sees and manages those in their own account.'),
     h('h3', {}, 'Actions'),
     buttons, rolesForm,
+    h('h3', {}, 'Sessions'),
+    h('table', { className: 'sessions' }, h('thead', {}, row('th', ['Started', 'Last used', 'Expires', 'Device', 'IP', 'App', ''])), sessions),
+    moreSessions,
+    h('h3', {}, 'Second factors'),
+    factors,
     h('h3', {}, 'Security events'),
     h('table', { className: 'events' }, h('thead', {}, row('th', ['When', 'Event', 'By', 'IP', 'Device'])), events),
     more,
   );
-  await loadEvents();
+  await Promise.all([loadSessions(), loadFactors(), loadEvents()]);
+}
+
+/**
+ * The account's active sessions, a page at a time, each with a Revoke button
+ * (DELETE /admin/users/{id}/sessions/{sessionId}: a write, so the step-up applies).
+ * Returns the tbody and the "more" button, and the loader of the next page.
+ */
+function sessionList(u, gen) {
+  const body = h('tbody', { dataset: { testid: 'admin-sessions', count: '0' } });
+  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-sessions-more' }, hidden: true }, 'More sessions');
+  let cursor = null;
+  const load = async () => {
+    const params = new URLSearchParams({ limit: String(PAGE) });
+    if (cursor) {
+      params.set('cursor', cursor);
+    }
+    const page = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/sessions?${params}`);
+    if (gen !== generation) {
+      return;
+    }
+    body.append(...page.items.map((sess) => {
+      const revoke = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-session-revoke' } }, 'Revoke');
+      revoke.addEventListener('click', action(revoke, async () => {
+        await app.api('DELETE', `/admin/users/${encodeURIComponent(u.id)}/sessions/${encodeURIComponent(sess.id)}`);
+        await reload(`A session of ${u.email} was revoked (started ${app.formatTime(sess.createdAt)})`);
+      }));
+      const device = h('span', {}, sess.userAgent || 'unknown');
+      if (sess.current) {
+        device.append(' ', badge('your session', 'muted'));
+      }
+      const tr = row('td', [app.formatTime(sess.createdAt), app.formatTime(sess.lastUsedAt), app.formatTime(sess.expiresAt),
+        device, sess.ip || '', sess.client ? sess.client.name : '', revoke]);
+      tr.dataset.testid = 'admin-session';
+      tr.dataset.sessionId = sess.id;
+      return tr;
+    }));
+    const n = body.querySelectorAll('tr[data-session-id]').length;
+    body.dataset.count = String(n);
+    body.querySelector('tr.empty')?.remove();
+    if (n === 0) {
+      const tr = row('td', ['No active sessions.']);
+      tr.className = 'empty';
+      body.append(tr);
+    }
+    cursor = page.nextCursor;
+    more.hidden = !cursor;
+  };
+  more.addEventListener('click', action(more, load));
+  return { body, more, load };
+}
+
+/** The account's factors: TOTP on or off, and the passkeys (never a secret). */
+function factorList(u, gen) {
+  const box = h('div', { dataset: { testid: 'admin-factors' } });
+  const load = async () => {
+    const f = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/factors`);
+    if (gen !== generation) {
+      return;
+    }
+    box.dataset.totp = String(f.totp.enabled);
+    box.dataset.passkeys = String(f.passkeys.length);
+    const keys = h('tbody', { dataset: { testid: 'admin-passkeys' } },
+      ...f.passkeys.map((k) => {
+        const tr = row('td', [k.name, app.formatTime(k.createdAt), k.lastUsedAt ? app.formatTime(k.lastUsedAt) : 'never']);
+        tr.dataset.testid = 'admin-passkey';
+        return tr;
+      }));
+    if (f.passkeys.length === 0) {
+      keys.append(row('td', ['No passkeys.']));
+    }
+    box.append(
+      h('p', { dataset: { testid: 'admin-totp' } }, f.totp.enabled
+        ? `Authenticator app (TOTP): on since ${app.formatTime(f.totp.enabledAt)}`
+        : 'Authenticator app (TOTP): off'),
+      h('table', { className: 'passkeys' }, h('thead', {}, row('th', ['Passkey', 'Added', 'Last used'])), keys));
+  };
+  return { box, load };
 }
 
 /** Security event types in words; the type itself is the cell's tooltip. */
@@ -356,6 +438,7 @@ const eventText = {
   admin_user_enabled: 'Account enabled',
   admin_email_verified_changed: 'Address verification set',
   admin_sessions_revoked: 'Every session revoked',
+  admin_session_revoked: 'A session revoked by an admin',
   admin_user_deleted: 'Account deleted',
   mfa_enabled: 'Authenticator app turned on',
   mfa_disabled: 'Authenticator app turned off',
@@ -368,12 +451,6 @@ const eventText = {
   oauth_consent_granted: 'Allowed an app',
   oauth_grant_revoked: 'Removed an app',
 };
-
-function factorsText(u) {
-  const parts = [u.mfaEnabled ? 'authenticator app (TOTP)' : 'no authenticator app'];
-  parts.push(u.passkeys === 1 ? '1 passkey' : `${u.passkeys} passkeys`);
-  return parts.join(', ');
-}
 
 /** PATCH /admin/users/{id}, then the user page again with a message. */
 async function patch(id, body, done) {
