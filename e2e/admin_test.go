@@ -26,8 +26,9 @@ const members = 23
 // real instance, on SQLite and on PostgreSQL: the link only for administrators,
 // search and keyset paging forward and back, a user's page, marking the address
 // verified (through a step-up that asks for the password), disabling and enabling,
-// roles, revoking every session, the security events of all that, the signing keys
-// and a rotation, OpenID clients (the secret shown once and working, deletion
+// roles, the sessions and factors listed, revoking one session from its row (its
+// refresh dies, the other session lives) and then every session, the security
+// events of all that, the signing keys and a rotation, OpenID clients (the secret shown once and working, deletion
 // after a typed confirmation), and deleting an account (cancelled once, then done
 // through a step-up that asks for the authenticator code, the administrator
 // having turned TOTP on meanwhile). What the page shows is checked against what
@@ -189,9 +190,18 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	fact := func(name string) string {
 		return eval[string](app, `document.querySelector('[data-testid="admin-user-`+name+`"]')?.textContent`)
 	}
+	// The page lists the sessions (the count is the number of rows).
+	sessionRows := `document.querySelector('[data-testid="admin-sessions"]')?.dataset.count`
+	sessions := func() string { return eval[string](app, sessionRows) }
 	app.waitJS(page + ` && ` + page + `.dataset.userId === "` + target.User.ID + `"` + loaded)
-	if fact("email") != targetEmail || fact("verified") != "not verified" || fact("sessions") != "1" || fact("status") != "enabled" {
-		t.Fatalf("user page: email %q, address %q, sessions %q, status %q", fact("email"), fact("verified"), fact("sessions"), fact("status"))
+	if fact("email") != targetEmail || fact("verified") != "not verified" || sessions() != "1" || fact("status") != "enabled" {
+		t.Fatalf("user page: email %q, address %q, sessions %q, status %q", fact("email"), fact("verified"), sessions(), fact("status"))
+	}
+	if got := eval[string](app, `document.querySelector('[data-testid="admin-session"]')?.dataset.sessionId`); got != target.Session.ID {
+		t.Errorf("the session listed is %q, want the registration's %q", got, target.Session.ID)
+	}
+	if got := eval[string](app, `document.querySelector('[data-testid="admin-totp"]')?.textContent`); got != "Authenticator app (TOTP): off" {
+		t.Errorf("factors say %q", got)
 	}
 
 	// Mark the address verified: the token is not fresh, so the page asks for
@@ -223,8 +233,8 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// Disable: the user's sessions end and their login is refused.
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-disable"]`)))
 	app.waitJS(page + ` && ` + page + `.dataset.disabled === "true"` + loaded)
-	if fact("status") != "disabled: cannot sign in" || fact("sessions") != "0" {
-		t.Errorf("disabled user page: status %q, sessions %q", fact("status"), fact("sessions"))
+	if fact("status") != "disabled: cannot sign in" || sessions() != "0" {
+		t.Errorf("disabled user page: status %q, sessions %q", fact("status"), sessions())
 	}
 	if code := srv.refreshCode(t, target.RefreshToken); code != "REFRESH_TOKEN_INVALID" {
 		t.Errorf("refresh of a disabled user: %q", code)
@@ -237,6 +247,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-enable"]`)))
 	app.waitJS(page + ` && ` + page + `.dataset.disabled === "false"` + loaded)
 	again := srv.login(t, targetEmail, password)
+	spare := srv.login(t, targetEmail, password)
 
 	// Roles.
 	eval[string](app, `document.getElementById("admin-roles").value = "user, support"`)
@@ -256,18 +267,31 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 		t.Errorf("roles after a refused change: %v", got)
 	}
 
-	// Revoke every session: the session made since enabling ends.
-	app.waitJS(`document.querySelector('[data-testid="admin-user-sessions"]')?.textContent === "1"`)
-	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-revoke"]`)))
-	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok" && document.querySelector('[data-testid="admin-user-sessions"]') && document.querySelector('[data-testid="admin-user-sessions"]')?.textContent === "0"` + loaded)
+	// Revoke one session from its row: its refresh token dies, the other
+	// session lives.
+	app.waitJS(sessionRows + ` === "2"` + loaded)
+	shot(app, "user-sessions")
+	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-session"][data-session-id="` + again.Session.ID + `"] [data-testid="admin-session-revoke"]`)))
+	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok" && ` + sessionRows + ` === "1"` + loaded)
+	if got := eval[string](app, `document.querySelector('[data-testid="admin-session"]')?.dataset.sessionId`); got != spare.Session.ID {
+		t.Errorf("after revoking one session the page lists %q, want the other one %q", got, spare.Session.ID)
+	}
 	if code := srv.refreshCode(t, again.RefreshToken); code != "REFRESH_TOKEN_INVALID" {
+		t.Errorf("refresh of the session the console revoked: %q", code)
+	}
+	spare = srv.pair(t, "/auth/refresh", map[string]any{"refreshToken": spare.RefreshToken}, http.StatusOK)
+
+	// Revoke every session: the one left ends.
+	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-revoke"]`)))
+	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok" && ` + sessionRows + ` === "0"` + loaded)
+	if code := srv.refreshCode(t, spare.RefreshToken); code != "REFRESH_TOKEN_INVALID" {
 		t.Errorf("refresh after the console revoked every session: %q", code)
 	}
 
 	// The security events show all of it, newest first.
 	app.waitJS(`document.querySelector('[data-testid="admin-events"]') && Number(document.querySelector('[data-testid="admin-events"]')?.dataset.count) > 0` + loaded)
 	events := eval[[]string](app, `[...document.querySelectorAll('[data-testid="admin-event"]')].map((r) => r.dataset.type)`)
-	for _, want := range []string{"admin_email_verified_changed", "admin_user_disabled", "admin_user_enabled", "admin_roles_changed", "admin_sessions_revoked"} {
+	for _, want := range []string{"admin_email_verified_changed", "admin_user_disabled", "admin_user_enabled", "admin_roles_changed", "admin_session_revoked", "admin_sessions_revoked"} {
 		if !strings.Contains(strings.Join(events, " "), want) {
 			t.Errorf("security events %v lack %s", events, want)
 		}

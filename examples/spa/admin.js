@@ -381,6 +381,7 @@ function sessionList(u, gen) {
     if (n === 0) {
       const tr = row('td', ['No active sessions.']);
       tr.className = 'empty';
+      tr.firstChild.colSpan = 7;
       body.append(tr);
     }
     cursor = page.nextCursor;
@@ -407,7 +408,9 @@ function factorList(u, gen) {
         return tr;
       }));
     if (f.passkeys.length === 0) {
-      keys.append(row('td', ['No passkeys.']));
+      const none = row('td', ['No passkeys.']);
+      none.firstChild.colSpan = 3;
+      keys.append(none);
     }
     box.append(
       h('p', { dataset: { testid: 'admin-totp' } }, f.totp.enabled
