@@ -291,6 +291,7 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		Methods:   c.Methods,
 		AAL:       aal,
 		Roles:     c.Roles,
+		IdP:       c.IdP,
 	})
 	if err != nil {
 		return "", fmt.Errorf("token: issue: encode claims: %w", err)
@@ -488,6 +489,7 @@ func (s *Service) checkClaims(pc *parsedClaims) (auth.Claims, error) {
 		Methods:   pc.Methods,
 		AAL:       verifiedAAL(pc.AAL),
 		Roles:     pc.Roles,
+		IdP:       pc.IdP,
 	}, nil
 }
 

@@ -74,6 +74,10 @@ checks:
 		}
 	}
 
+	if !failed["OAUTH_PROVIDERS"] && !failed["PUBLIC_URL"] && !failed["OAUTH_REDIRECT_URLS"] {
+		problems = append(problems, loadProviders(&c, lookup)...)
+	}
+
 	if len(problems) > 0 {
 		return Config{}, oneLine("config: " + strings.Join(problems, "; "))
 	}

@@ -226,6 +226,11 @@ func settings(c *Config) []setting {
 		field("OIDC_ACCESS_TOKEN_TTL", "15m", &c.OIDC.AccessTokenTTL, duration(time.Minute, 24*time.Hour)),
 		field("OIDC_CODE_TTL", "60s", &c.OIDC.CodeTTL, duration(time.Second, 10*time.Minute)),
 
+		field("OAUTH_PROVIDERS", "", &c.OAuth.IDs, providerIDs),
+		field("OAUTH_REDIRECT_URLS", "", &c.OAuth.RedirectURLs, redirectURLs),
+		field("OAUTH_GITHUB_URL", "https://github.com", &c.OAuth.GitHubURL, publicURL),
+		field("OAUTH_GITHUB_API_URL", "https://api.github.com", &c.OAuth.GitHubAPIURL, publicURL),
+
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}

@@ -166,7 +166,10 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 			return err
 		}
 	}
-	match, _, err := s.d.Hasher.Verify(ctx, current, u.PasswordHash)
+	match, err := false, error(nil)
+	if u.HasPassword() {
+		match, _, err = s.d.Hasher.Verify(ctx, current, u.PasswordHash)
+	}
 	if err != nil {
 		if s.d.Guard != nil {
 			s.d.Guard.PasswordUnchecked(ctx, u.Email, meta.IP)
