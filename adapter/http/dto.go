@@ -132,7 +132,7 @@ func toUserDTO(u user.User) userDTO {
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
 		HasPassword: u.HasPassword(),
-		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		CreatedAt:   rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }
 
