@@ -38,7 +38,7 @@ func registerFederation(e *echo.Echo, f *Federation, h *handlers, authed, fresh 
 	get(e, "/auth/oauth/:provider/authorize", fh.authorize)
 	get(e, "/auth/oauth/:provider/callback", fh.callback)
 	e.POST("/auth/oauth/token", fh.token)
-	e.POST("/auth/identities/:provider", fh.link, authed, fresh)
+	e.POST("/auth/identities/:id", fh.link, authed, fresh)
 	get(e, "/auth/identities", fh.identities, authed)
 	e.DELETE("/auth/identities/:id", fh.unlink, authed, fresh)
 }
@@ -109,7 +109,7 @@ func (fh *federationHandlers) link(c echo.Context) error {
 	if err := fh.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := fh.f.Linker.Start(c.Request().Context(), principal(c), c.Param("provider"), req.RedirectTo)
+	u, err := fh.f.Linker.Start(c.Request().Context(), principal(c), c.Param("id"), req.RedirectTo)
 	if err != nil {
 		return err
 	}
