@@ -6,8 +6,8 @@
 
 -- +goose Up
 CREATE TABLE federated_identities (
-    id         TEXT        PRIMARY KEY,
-    user_id    TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    id         UUID        PRIMARY KEY,
+    user_id    UUID        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     provider   TEXT        NOT NULL,
     subject    TEXT        NOT NULL,
     email      TEXT        NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE federation_flows (
     verifier       TEXT        NOT NULL,
     redirect_to    TEXT        NOT NULL,
     code_challenge TEXT        NOT NULL,
-    link_user_id   TEXT        NULL REFERENCES users (id) ON DELETE CASCADE,
+    link_user_id   UUID        NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at     TIMESTAMPTZ NOT NULL,
     expires_at     TIMESTAMPTZ NOT NULL
 );
@@ -34,7 +34,7 @@ CREATE INDEX federation_flows_expires_at_idx ON federation_flows (expires_at);
 -- The app's one-time code, bound to its PKCE challenge.
 CREATE TABLE federation_codes (
     code_hash      BYTEA       PRIMARY KEY CHECK (length(code_hash) = 32),
-    user_id        TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id        UUID        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     provider       TEXT        NOT NULL,
     code_challenge TEXT        NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL,
