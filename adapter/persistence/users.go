@@ -75,7 +75,7 @@ func (r userRecord) toDomain() user.User {
 		Locale:            r.Locale,
 		CreatedAt:         fromDB(r.CreatedAt),
 		UpdatedAt:         fromDB(r.UpdatedAt),
-		PasswordSet:       r.PasswordSet || r.PasswordHash != "",
+		PasswordSet:       r.PasswordSet && r.PasswordHash == "",
 	}
 }
 

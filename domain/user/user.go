@@ -65,7 +65,8 @@ type User struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// PasswordSet records that the account has a password when a store
-	// read it without the hash (reads that never need the hash).
+	// read it without the hash (reads that never need the hash); false
+	// whenever PasswordHash was read.
 	PasswordSet bool
 }
 
