@@ -19,8 +19,9 @@ type OAuth struct {
 	// empty means {PUBLIC_URL}/*, which Load fills in).
 	RedirectURLs []string
 	// GitHubURL and GitHubAPIURL are GitHub's (or GitHub Enterprise's)
-	// endpoints (OAUTH_GITHUB_URL, OAUTH_GITHUB_API_URL).
-	GitHubURL, GitHubAPIURL string
+	// endpoints.
+	GitHubURL    string `env:"OAUTH_GITHUB_URL" envDefault:"https://github.com" check:"publicurl"`
+	GitHubAPIURL string `env:"OAUTH_GITHUB_API_URL" envDefault:"https://api.github.com" check:"publicurl"`
 }
 
 // Provider is one provider's settings.
