@@ -232,3 +232,12 @@ func (s *FederationStore) CountPasskeys(ctx context.Context, userID string) (int
 	}
 	return int(n), nil
 }
+
+// CountIdentities counts userID's linked identities.
+func (s *FederationStore) CountIdentities(ctx context.Context, userID string) (int, error) {
+	var n int64
+	if err := conn(ctx, s.db).Model(&identityRecord{}).Where("user_id = ?", userID).Count(&n).Error; err != nil {
+		return 0, wrapErr("count identities", err)
+	}
+	return int(n), nil
+}

@@ -483,6 +483,7 @@ type mfaDeps struct {
 	Mail     *recovery.Service
 	Sessions *persistence.SessionStore
 	Live     *auth.LivenessCache
+	Ways     *persistence.FederationStore
 }
 
 func newMFAService(d mfaDeps) *mfauc.Service {
@@ -494,6 +495,7 @@ func newMFAService(d mfaDeps) *mfauc.Service {
 		StepUp:      domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer:      d.Cfg.MFA.Issuer,
 		MaxFailures: mfa.FailureCeiling(d.Cfg.MFA.MaxFailures),
+		Ways:        d.Ways,
 	})
 }
 

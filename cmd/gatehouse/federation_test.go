@@ -337,7 +337,8 @@ func TestFederatedAuthorizeRefusals(t *testing.T) {
 func TestFederatedProviderChecks(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
-		s := startServer(t, w.env)
+		w.env["METRICS_ADDR"] = "127.0.0.1:0"
+		s, ms := startServerWithMetrics(t, w.env)
 		c := noRedirects(s.client())
 		for _, tc := range []struct {
 			defect oidctest.Defect
@@ -361,7 +362,18 @@ func TestFederatedProviderChecks(t *testing.T) {
 			case tc.want != "" && (got.Get("error") != tc.want || got.Get("code") != ""):
 				t.Errorf("%s: got %s, want #error=%s", tc.defect, f.appLocation, tc.want)
 			}
+			if tc.want == "" {
+				expect(t, exchange(t, c, f), 200, "")
+			}
 			t.Logf("%-15s → %s", cmp(string(tc.defect), "none (control)"), strings.TrimPrefix(f.appLocation, fedAppURL))
+		}
+		// The counter of federated sign-ins by provider and outcome.
+		if miss := missing(scrapeMetrics(t, ms), []string{
+			`gatehouse_federated_signins_total{outcome="success",provider="bad"} 1`,
+			`gatehouse_federated_signins_total{outcome="failed",provider="bad"} 5`,
+			`gatehouse_federated_signins_total{outcome="denied",provider="bad"} 1`,
+		}); len(miss) > 0 {
+			t.Errorf("metrics lack %v", miss)
 		}
 	})
 }
@@ -513,6 +525,30 @@ func TestFederatedGitHubLinkAndUnlink(t *testing.T) {
 		expect(t, c.do("DELETE", "/auth/identities/"+ids[0].ID, nil), 200, "")
 		expect(t, other.do("DELETE", "/auth/identities/"+ids[1].ID, nil), 404, "NOT_FOUND")
 		expect(t, c.do("DELETE", "/auth/identities/"+ids[1].ID, nil), 409, "LAST_SIGN_IN_METHOD")
+
+		// With a passkey the identity may go; then the passkey is the last way in.
+		key := newSoftAuthenticator(t, fedPublicURL, fedHost)
+		r = c.do("POST", "/auth/passkeys/registration/options", map[string]any{"name": "Soft key"})
+		expect(t, r, 200, "")
+		r = c.do("POST", "/auth/passkeys/registration", map[string]any{"credential": key.create(r.Env.Data)})
+		expect(t, r, 201, "")
+		var pk struct{ ID string }
+		r.data(t, &pk)
+		expect(t, c.do("DELETE", "/auth/identities/"+ids[1].ID, nil), 200, "")
+		expect(t, c.do("DELETE", "/auth/passkeys/"+pk.ID, nil), 409, "LAST_SIGN_IN_METHOD")
+		r = c.do("GET", "/auth/passkeys", nil)
+		var keys []struct{ ID string }
+		r.data(t, &keys)
+		if len(keys) != 1 {
+			t.Fatalf("the refused delete removed the passkey: %s", r.Env.Data)
+		}
+		// Re-link GitHub for what follows.
+		r = c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL})
+		expect(t, r, 200, "")
+		r.data(t, &link)
+		if lf := follow(t, c, fedFlow{}, link.AuthorizationURL); lf.fragment().Get("linked") != "github" {
+			t.Fatalf("relink: %s", lf.appLocation)
+		}
 
 		// A GitHub primary address GitHub did not verify links nothing.
 		w.gh.SetUser(oidctest.GitHubUser{ID: 777, Login: "mallory", Emails: []oidctest.GitHubEmail{

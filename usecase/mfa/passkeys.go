@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"errors"
+	"github.com/gatehouse/gatehouse/domain/federation"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
@@ -130,6 +131,9 @@ func (s *Service) DeletePasskey(ctx context.Context, p domauth.Principal, passke
 		if err := s.d.Passkeys.Delete(ctx, p.UserID(), passkeyID); err != nil {
 			return err
 		}
+		if err := s.keepsAWayIn(ctx, p.UserID()); err != nil {
+			return err
+		}
 		if err := s.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta); err != nil {
 			return err
 		}
@@ -207,4 +211,26 @@ func (s *Service) FinishLogin(ctx context.Context, challengeID string, response 
 // finished, once expired.
 func (s *Service) PurgeCeremonies(ctx context.Context) (int, error) {
 	return s.d.Ceremonies.PurgeExpired(ctx, s.now())
+}
+
+// keepsAWayIn refuses, with federation.ErrLastSignInMethod, a change that
+// left the account with no password, passkey or linked identity; it runs
+// after the change, in its transaction, which then rolls back.
+func (s *Service) keepsAWayIn(ctx context.Context, userID string) error {
+	if s.d.Ways == nil {
+		return nil
+	}
+	u, err := s.d.Users.ByID(ctx, userID)
+	if err != nil || u.HasPassword() {
+		return err
+	}
+	keys, err := s.d.Ways.CountPasskeys(ctx, userID)
+	if err != nil || keys > 0 {
+		return err
+	}
+	ids, err := s.d.Ways.CountIdentities(ctx, userID)
+	if err != nil || ids > 0 {
+		return err
+	}
+	return federation.ErrLastSignInMethod
 }

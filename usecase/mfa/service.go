@@ -43,6 +43,15 @@ type Deps struct {
 	// MaxFailures is MFA_MAX_FAILURES; zero means mfa.DefaultMaxFailures
 	// (there is no "off").
 	MaxFailures mfa.FailureCeiling
+	// Ways, when set, keeps an account without a password from removing
+	// its last passkey while no identity of another provider is linked.
+	Ways SignInWays
+}
+
+// SignInWays counts an account's ways in besides the password.
+type SignInWays interface {
+	CountPasskeys(ctx context.Context, userID string) (int, error)
+	CountIdentities(ctx context.Context, userID string) (int, error)
 }
 
 // Service runs the second-factor use cases.

@@ -3807,6 +3807,8 @@ type ClientInterface interface {
 	// is another way to sign in, not a second step of the password login, so it does not
 	// raise the bar by itself: whoever proves the password can remove a passkey they did
 	// not add.
+	// An account without a password (made through another provider) cannot remove its
+	// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 	//
 	// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 	DeletePasskey(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5661,6 +5663,8 @@ func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyReg
 // is another way to sign in, not a second step of the password login, so it does not
 // raise the bar by itself: whoever proves the password can remove a passkey they did
 // not add.
+// An account without a password (made through another provider) cannot remove its
+// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 //
 // Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 func (c *Client) DeletePasskey(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10493,6 +10497,8 @@ type ClientWithResponsesInterface interface {
 	// is another way to sign in, not a second step of the password login, so it does not
 	// raise the bar by itself: whoever proves the password can remove a passkey they did
 	// not add.
+	// An account without a password (made through another provider) cannot remove its
+	// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16749,6 +16755,13 @@ type DeletePasskeyResponse404Headers struct {
 	XRequestID      string
 }
 
+// DeletePasskeyResponse409Headers the declared response headers of an HTTP 409 response for DeletePasskey
+type DeletePasskeyResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
 // DeletePasskeyResponse429Headers the declared response headers of an HTTP 429 response for DeletePasskey
 type DeletePasskeyResponse429Headers struct {
 	RateLimit       *string
@@ -16789,6 +16802,8 @@ type DeletePasskeyResponse struct {
 	JSON403 *FreshAuthRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *LastSignInMethod
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -16805,6 +16820,8 @@ type DeletePasskeyResponse struct {
 	Headers403 *DeletePasskeyResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeletePasskeyResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeletePasskeyResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeletePasskeyResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -16833,6 +16850,11 @@ func (r DeletePasskeyResponse) GetJSON403() *FreshAuthRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeletePasskeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeletePasskeyResponse) GetJSON409() *LastSignInMethod {
+	return r.JSON409
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -22136,6 +22158,8 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context
 // is another way to sign in, not a second step of the password login, so it does not
 // raise the bar by itself: whoever proves the password can remove a passkey they did
 // not add.
+// An account without a password (made through another provider) cannot remove its
+// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -32786,6 +32810,13 @@ func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastSignInMethod
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32927,6 +32958,30 @@ func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeletePasskeyResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeletePasskeyResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
