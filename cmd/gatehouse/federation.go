@@ -53,6 +53,7 @@ func newFederatedLogin(d authDeps, opener *auth.SessionOpener) *auth.FederatedLo
 	return auth.NewFederatedLogin(auth.FederatedLoginDeps{
 		Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Factors: d.MFA, Challenges: d.MFATok, Observer: d.observer(),
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 	})
 }
 

@@ -622,3 +622,14 @@ func TestFederatedStateAcrossInstances(t *testing.T) {
 		expect(t, ca.do("GET", pathOf(t, f.callback), nil), 400, "OAUTH_FAILED")
 	})
 }
+
+// TestFederatedRequireVerification: with REQUIRE_EMAIL_VERIFICATION, an
+// account the provider made with an unverified address cannot sign in.
+func TestFederatedRequireVerification(t *testing.T) {
+	w := newFedWorld(t, "sqlite::memory:")
+	w.env["REQUIRE_EMAIL_VERIFICATION"], w.env["MAIL_URL"], w.env["EXAMPLE_APP_ENABLED"] = "true", "log:", "true"
+	s := startServer(t, w.env)
+	c := noRedirects(s.client())
+	expect(t, exchange(t, c, w.corpSignIn(t, c, "new-unverified")), 403, "EMAIL_NOT_VERIFIED")
+	expect(t, exchange(t, c, w.corpSignIn(t, c, "new-verified")), 200, "")
+}

@@ -6,6 +6,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -25,6 +26,9 @@ type FederatedLoginDeps struct {
 	Challenges ChallengeIssuer
 	// Observer is optional.
 	Observer Observer
+	// RequireVerifiedEmail refuses accounts whose address is not verified
+	// (REQUIRE_EMAIL_VERIFICATION), as password login does.
+	RequireVerifiedEmail bool
 }
 
 // FederatedLogin starts a session for an account whose owner proved
@@ -40,6 +44,7 @@ type FederatedLogin struct {
 	factors    SecondFactors
 	challenges ChallengeIssuer
 	obs        Observer
+	verify     bool
 }
 
 // NewFederatedLogin returns a FederatedLogin.
@@ -47,6 +52,7 @@ func NewFederatedLogin(d FederatedLoginDeps) *FederatedLogin {
 	return &FederatedLogin{
 		users: d.Users, sessions: d.Sessions, rec: recorder{d.Audit}, tx: d.Tx, clock: d.Clock,
 		factors: d.Factors, challenges: d.Challenges, obs: observerOr(d.Observer),
+		verify: d.RequireVerifiedEmail,
 	}
 }
 
@@ -61,6 +67,9 @@ func (f *FederatedLogin) SignIn(ctx context.Context, userID, provider string, me
 	}
 	if err := u.CanSignIn(); err != nil {
 		return TokenPair{}, err
+	}
+	if f.verify && !u.EmailVerified {
+		return TokenPair{}, recovery.ErrEmailNotVerified
 	}
 	if f.factors != nil && f.challenges != nil {
 		factors, err := f.factors.LoginFactors(ctx, u.ID)

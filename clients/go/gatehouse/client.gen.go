@@ -2779,6 +2779,9 @@ type OAuthErrorResponse = OAuthError
 // OAuthFailed The error envelope. `data` is absent.
 type OAuthFailed = ErrorEnvelope
 
+// OAuthTokenForbidden The error envelope. `data` is absent.
+type OAuthTokenForbidden = ErrorEnvelope
+
 // PasskeyInvalid The error envelope. `data` is absent.
 type PasskeyInvalid = ErrorEnvelope
 
@@ -3606,7 +3609,8 @@ type ClientInterface interface {
 	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-	// `aal2`). A disabled account is `403 USER_DISABLED`.
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3622,7 +3626,8 @@ type ClientInterface interface {
 	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-	// `aal2`). A disabled account is `403 USER_DISABLED`.
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5332,7 +5337,8 @@ func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, r
 // sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 // `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 // login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-// `aal2`). A disabled account is `403 USER_DISABLED`.
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5358,7 +5364,8 @@ func (c *Client) OauthProviderTokenWithBody(ctx context.Context, contentType str
 // sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 // `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 // login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-// `aal2`). A disabled account is `403 USER_DISABLED`.
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10290,7 +10297,8 @@ type ClientWithResponsesInterface interface {
 	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-	// `aal2`). A disabled account is `403 USER_DISABLED`.
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10306,7 +10314,8 @@ type ClientWithResponsesInterface interface {
 	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-	// `aal2`). A disabled account is `403 USER_DISABLED`.
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15464,7 +15473,7 @@ type OauthProviderTokenResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *OAuthFailed
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *UserDisabled
+	JSON403 *OAuthTokenForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15508,7 +15517,7 @@ func (r OauthProviderTokenResponse) GetJSON400() *OAuthFailed {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r OauthProviderTokenResponse) GetJSON403() *UserDisabled {
+func (r OauthProviderTokenResponse) GetJSON403() *OAuthTokenForbidden {
 	return r.JSON403
 }
 
@@ -21873,7 +21882,8 @@ func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body Ve
 // sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 // `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 // login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-// `aal2`). A disabled account is `403 USER_DISABLED`.
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21895,7 +21905,8 @@ func (c *ClientWithResponses) OauthProviderTokenWithBodyWithResponse(ctx context
 // sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
 // `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
 // login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
-// `aal2`). A disabled account is `403 USER_DISABLED`.
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30436,7 +30447,7 @@ func ParseOauthProviderTokenResponse(rsp *http.Response) (*OauthProviderTokenRes
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest UserDisabled
+		var dest OAuthTokenForbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
