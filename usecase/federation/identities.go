@@ -61,10 +61,9 @@ func (u *IdentityUnlinker) Unlink(ctx context.Context, p domauth.Principal, iden
 		if err != nil {
 			return err
 		}
-		// Counted after the delete, in its transaction: two unlinks at
-		// once each see the other's row gone only after it committed, so
-		// the store's row lock on the account decides (Accounts.ByID
-		// below reads it; the identity rows are what changed).
+		// Counted after the delete, in its transaction, which the store
+		// began by locking the account's row: two unlinks of one account
+		// run one after the other, and the second sees what the first left.
 		left, err := u.d.Identities.ListByUser(ctx, p.UserID())
 		if err != nil {
 			return err
