@@ -204,12 +204,10 @@ func (s *FederationStore) Unlink(ctx context.Context, userID, identityID string)
 	if !id.Valid(identityID) {
 		return fed.Identity{}, fed.ErrIdentityNotFound
 	}
-	db := conn(ctx, s.db)
-	if isPostgres(db) {
-		if err := db.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID).Error; err != nil {
-			return fed.Identity{}, wrapErr("lock account", err)
-		}
+	if err := s.LockAccount(ctx, userID); err != nil {
+		return fed.Identity{}, err
 	}
+	db := conn(ctx, s.db)
 	var r identityRecord
 	err := db.Where("id = ? AND user_id = ?", identityID, userID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -240,4 +238,18 @@ func (s *FederationStore) CountIdentities(ctx context.Context, userID string) (i
 		return 0, wrapErr("count identities", err)
 	}
 	return int(n), nil
+}
+
+// LockAccount locks userID's row until the transaction ends (PostgreSQL;
+// SQLite has one writer at a time), so the checks that keep an account a
+// way to sign in run one after the other.
+func (s *FederationStore) LockAccount(ctx context.Context, userID string) error {
+	db := conn(ctx, s.db)
+	if !isPostgres(db) {
+		return nil
+	}
+	if err := db.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID).Error; err != nil {
+		return wrapErr("lock account", err)
+	}
+	return nil
 }

@@ -220,6 +220,9 @@ func (s *Service) keepsAWayIn(ctx context.Context, userID string) error {
 	if s.d.Ways == nil {
 		return nil
 	}
+	if err := s.d.Ways.LockAccount(ctx, userID); err != nil {
+		return err
+	}
 	u, err := s.d.Users.ByID(ctx, userID)
 	if err != nil || u.HasPassword() {
 		return err

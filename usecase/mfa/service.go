@@ -50,6 +50,9 @@ type Deps struct {
 
 // SignInWays counts an account's ways in besides the password.
 type SignInWays interface {
+	// LockAccount holds the account's row until the transaction ends, so
+	// that this check and an identity's unlink run one after the other.
+	LockAccount(ctx context.Context, userID string) error
 	CountPasskeys(ctx context.Context, userID string) (int, error)
 	CountIdentities(ctx context.Context, userID string) (int, error)
 }
