@@ -52,7 +52,7 @@ func newProviderRegistry(cfg config.Config) *oauthclient.Registry {
 func newFederatedLogin(d authDeps, opener *auth.SessionOpener) *auth.FederatedLogin {
 	return auth.NewFederatedLogin(auth.FederatedLoginDeps{
 		Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Factors: d.MFA, Challenges: d.MFATok, Observer: d.observer(),
+		Factors: d.Codes, Challenges: d.MFATok, Observer: d.observer(),
 		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 	})
 }
@@ -74,7 +74,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock,
 		}),
 		Linker: federation.NewLinkStarter(federation.LinkStarterDeps{
-			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock, Factors: d.MFA, StepUp: stepUp,
+			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock, Factors: d.Codes, StepUp: stepUp,
 		}),
 		Finisher: federation.NewFinisher(federation.FinisherDeps{
 			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
@@ -85,7 +85,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 		}),
 		Identities: federation.NewIdentityLister(store),
 		Unlinker: federation.NewIdentityUnlinker(federation.UnlinkerDeps{
-			Identities: store, Accounts: d.Users, Passkeys: store, Factors: d.MFA,
+			Identities: store, Accounts: d.Users, Passkeys: store, Factors: d.Codes,
 			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, StepUp: stepUp,
 		}),
 	}

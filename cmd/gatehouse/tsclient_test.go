@@ -54,7 +54,7 @@ func TestTypeScriptClient(t *testing.T) {
 	build := run(nil, "npm", "run", "--silent", "build")
 	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
 
-	var adm *admin.Service
+	var adm *admin.AccountCreator
 	gh := oidctest.StartGitHub(t, "ts-gh", "ts-gh-secret", oidctest.GitHubUser{
 		ID: 31337, Login: "ts-user", Name: "TS User",
 		Emails: []oidctest.GitHubEmail{{Email: "ts-gh@example.com", Primary: true, Verified: true}},
