@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
