@@ -46,5 +46,6 @@ func serveOptions(cfg fx.Option) fx.Option {
 		mailModule(),
 		factorsModule(),
 		adminModule(),
+		federationModule(),
 	)
 }

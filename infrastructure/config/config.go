@@ -42,6 +42,7 @@ type Config struct {
 	Tracing   Tracing
 	MFA       MFA
 	OIDC      OIDC
+	OAuth     OAuth
 
 	// MetricsAddr is the Prometheus /metrics listener; empty means none.
 	MetricsAddr string `env:"METRICS_ADDR" check:"listen?"`
