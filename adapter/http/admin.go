@@ -49,6 +49,9 @@ func registerAdmin(e *echo.Echo, a AdminInteractors, grants UserGrants, bind *bi
 	if a.Factors != nil {
 		get(e, "/admin/users/:id/factors", h.factors, authed)
 	}
+	if a.Identities != nil {
+		get(e, "/admin/users/:id/identities", h.identities, authed)
+	}
 	get(e, "/admin/keys", h.keys, authed)
 	e.POST("/admin/keys/rotate", h.rotate, authed, fresh, write)
 }
@@ -228,6 +231,23 @@ func (h *adminHandlers) factors(c echo.Context) error {
 		out.Passkeys[i] = passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt), LastUsedAt: optTime(p.LastUsedAt)}
 	}
 	return ok(c, http.StatusOK, "Factors", out)
+}
+
+// identities answers as GET /auth/identities does, for any account.
+func (h *adminHandlers) identities(c echo.Context) error {
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	list, err := h.admin.Identities.Identities(c.Request().Context(), actor(c), uid)
+	if err != nil {
+		return err
+	}
+	out := make([]identityDTO, len(list))
+	for i, id := range list {
+		out[i] = identityDTO{ID: id.ID, Provider: id.Provider, Email: id.Email, CreatedAt: rfc3339(id.LinkedAt)}
+	}
+	return ok(c, http.StatusOK, "Identities", out)
 }
 
 func (h *adminHandlers) keys(c echo.Context) error {

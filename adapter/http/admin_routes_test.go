@@ -48,10 +48,17 @@ func (f *accountFakes) Factors(_ context.Context, _ admin.Actor, userID string) 
 	}, f.record("AdminFactors:" + userID)
 }
 
+func (f *accountFakes) Identities(_ context.Context, _ admin.Actor, userID string) ([]admin.IdentityView, error) {
+	return []admin.IdentityView{
+		{ID: testSessionID, Provider: "corp", Email: "ada@example.com", LinkedAt: testNow.Add(-48 * time.Hour)},
+		{ID: otherSessionID, Provider: "github", LinkedAt: testNow},
+	}, f.record("AdminIdentities:" + userID)
+}
+
 func withAccountViews(f *accountFakes) serverOpt {
 	return func(d *Deps, o *Options) {
 		withUseCases(f.useCaseFakes)(d, o)
-		d.Admin.Sessions, d.Admin.SessionEnder, d.Admin.Factors = f, f, f
+		d.Admin.Sessions, d.Admin.SessionEnder, d.Admin.Factors, d.Admin.Identities = f, f, f, f
 	}
 }
 
@@ -139,5 +146,42 @@ func TestAdminAccountFactors(t *testing.T) {
 	f.err = user.ErrNotFound
 	if r := s.do(http.MethodGet, "/admin/users/"+testUserID+"/factors", "", bearer(tokAdmin)); r.Code != 404 {
 		t.Errorf("unknown user: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestAdminAccountIdentities: the account's linked identities in the
+// shape of GET /auth/identities (checked against the spec by the
+// harness); an unknown account, a malformed id and a non-admin are
+// refused in the envelope.
+func TestAdminAccountIdentities(t *testing.T) {
+	f := &accountFakes{useCaseFakes: &useCaseFakes{}}
+	s := newTestServer(t, withAccountViews(f))
+	path := "/admin/users/" + testUserID + "/identities"
+	r := s.do(http.MethodGet, path, "", bearer(tokAdmin))
+	var got []identityDTO
+	r.data(t, &got)
+	want := []identityDTO{
+		{ID: testSessionID, Provider: "corp", Email: "ada@example.com", CreatedAt: rfc3339(testNow.Add(-48 * time.Hour))},
+		{ID: otherSessionID, Provider: "github", Email: "", CreatedAt: rfc3339(testNow)},
+	}
+	if r.Code != 200 || r.Env.Message != "Identities" || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("identities: %d %s", r.Code, r.Body)
+	}
+	if c := f.called(); len(c) != 1 || c[0] != "AdminIdentities:"+testUserID {
+		t.Errorf("called %v", c)
+	}
+	if r := s.do(http.MethodGet, "/admin/users/not-a-uuid/identities", "", bearer(tokAdmin)); r.Code != 404 || r.errCode() != CodeNotFound {
+		t.Errorf("malformed id: %d %s", r.Code, r.Body)
+	}
+	if r := s.do(http.MethodGet, path, ""); r.Code != 401 {
+		t.Errorf("anonymous: %d %s", r.Code, r.Body)
+	}
+	f.err = user.ErrNotFound
+	if r := s.do(http.MethodGet, path, "", bearer(tokAdmin)); r.Code != 404 || r.errCode() != CodeNotFound {
+		t.Errorf("unknown user: %d %s", r.Code, r.Body)
+	}
+	f.err = auth.ErrForbidden
+	if r := s.do(http.MethodGet, path, "", bearer(tokFresh)); r.Code != 403 || r.errCode() != CodeForbidden {
+		t.Errorf("non-admin: %d %s", r.Code, r.Body)
 	}
 }

@@ -154,11 +154,12 @@ type AdminInteractors struct {
 	Events  AccountEventLister
 	Keys    KeyLister
 	Rotator KeyRotator
-	// Sessions, SessionEnder and Factors open one account's sessions and
-	// factors to the console.
+	// Sessions, SessionEnder, Factors and Identities open one account's
+	// sessions, factors and linked identities to the console.
 	Sessions     AccountSessionLister
 	SessionEnder AccountSessionEnder
 	Factors      AccountFactorReader
+	Identities   AccountIdentityLister
 }
 
 // AdminWriteGuard applies the rule of administrative writes.
@@ -221,10 +222,16 @@ type AccountFactorReader interface {
 	Factors(ctx context.Context, a admin.Actor, userID string) (admin.FactorsView, error)
 }
 
+// AccountIdentityLister serves GET /admin/users/{id}/identities.
+type AccountIdentityLister interface {
+	Identities(ctx context.Context, a admin.Actor, userID string) ([]admin.IdentityView, error)
+}
+
 var (
-	_ AccountSessionLister = (*admin.AccountSessionListing)(nil)
-	_ AccountSessionEnder  = (*admin.SessionEnder)(nil)
-	_ AccountFactorReader  = (*admin.FactorReader)(nil)
+	_ AccountSessionLister  = (*admin.AccountSessionListing)(nil)
+	_ AccountSessionEnder   = (*admin.SessionEnder)(nil)
+	_ AccountFactorReader   = (*admin.FactorReader)(nil)
+	_ AccountIdentityLister = (*admin.IdentityListing)(nil)
 )
 
 var (

@@ -142,6 +142,7 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"GET", "/admin/users/{id}/sessions"},
 		{"DELETE", "/admin/users/{id}/sessions/{sessionId}"},
 		{"GET", "/admin/users/{id}/factors"},
+		{"GET", "/admin/users/{id}/identities"},
 		{"GET", "/admin/keys"},
 		{"POST", "/admin/keys/rotate"},
 		{"GET", "/.well-known/jwks.json"},

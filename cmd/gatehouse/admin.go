@@ -37,6 +37,7 @@ func adminModule() fx.Option {
 			newAccountSessionListing,
 			newSessionEnder,
 			newFactorReader,
+			newIdentityListing,
 			newAdminRoutes,
 		),
 	)
@@ -134,6 +135,12 @@ func newFactorReader(d adminDeps, f accountFactorStores) *admin.FactorReader {
 	return admin.NewFactorReader(d.Directory, f.TOTP, f.Passkeys)
 }
 
+// newIdentityListing reads the federation module's store, the one behind
+// the owner's own GET /auth/identities.
+func newIdentityListing(d adminDeps, store *persistence.FederationStore) *admin.IdentityListing {
+	return admin.NewIdentityListing(d.Directory, store)
+}
+
 // adminInteractors are the admin interactors the routes serve.
 type adminInteractors struct {
 	fx.In
@@ -146,10 +153,11 @@ type adminInteractors struct {
 	Events  *admin.EventListing
 	Keys    *admin.KeyLister
 	Rotator *admin.KeyRotator
-	// The account's sessions and factors, opened one by one.
+	// The account's sessions, factors and identities, opened one by one.
 	Sessions     *admin.AccountSessionListing
 	SessionEnder *admin.SessionEnder
 	Factors      *admin.FactorReader
+	Identities   *admin.IdentityListing
 }
 
 func newAdminRoutes(a adminInteractors) *httpadapter.AdminInteractors {
@@ -157,5 +165,6 @@ func newAdminRoutes(a adminInteractors) *httpadapter.AdminInteractors {
 		Guard: a.Guard, Search: a.Search, Reader: a.Reader, Updater: a.Updater, Revoker: a.Revoker,
 		Deleter: a.Deleter, Events: a.Events, Keys: a.Keys, Rotator: a.Rotator,
 		Sessions: a.Sessions, SessionEnder: a.SessionEnder, Factors: a.Factors,
+		Identities: a.Identities,
 	}
 }

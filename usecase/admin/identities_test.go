@@ -1,0 +1,58 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/auth"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/admin"
+)
+
+type identities map[string][]fed.Identity
+
+func (m identities) ListByUser(_ context.Context, userID string) ([]fed.Identity, error) {
+	return m[userID], nil
+}
+
+// TestIdentities: an administrator sees an account's linked identities
+// (provider, email, when) in the store's order; a non-admin is refused,
+// an unknown account is not found, an account without any lists none.
+func TestIdentities(t *testing.T) {
+	e := newEnv(t)
+	later := t0.Add(time.Hour)
+	l := admin.NewIdentityListing(e.dir, identities{e.ada.ID: {
+		{ID: "i1", UserID: e.ada.ID, Provider: "corp", Subject: "u-ada", Email: "ada@example.com", CreatedAt: t0},
+		{ID: "i2", UserID: e.ada.ID, Provider: "github", Subject: "4242", CreatedAt: later},
+	}})
+	got, err := l.Identities(e.ctx, e.root, e.ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []admin.IdentityView{
+		{ID: "i1", Provider: "corp", Email: "ada@example.com", LinkedAt: t0},
+		{ID: "i2", Provider: "github", LinkedAt: later},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("identities %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("identity %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	none, err := l.Identities(e.ctx, e.root, e.root.Principal.UserID())
+	if err != nil || none == nil || len(none) != 0 {
+		t.Fatalf("root %+v, %v", none, err)
+	}
+	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
+	if _, err := l.Identities(e.ctx, adaActor, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
+		t.Fatalf("non-admin: %v", err)
+	}
+	if _, err := l.Identities(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}
