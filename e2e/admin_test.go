@@ -203,6 +203,11 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	if got := eval[string](app, `document.querySelector('[data-testid="admin-totp"]')?.textContent`); got != "Authenticator app (TOTP): off" {
 		t.Errorf("factors say %q", got)
 	}
+	// No provider is linked: the section of linked identities stays hidden
+	// (e2e/providers_test.go shows it listing two).
+	if !eval[bool](app, `document.querySelector('[data-testid="admin-identities"]')?.dataset.count === "0" && document.querySelector('[data-testid="admin-identities"]').hidden`) {
+		t.Error("the page shows a section of linked identities for an account without any")
+	}
 
 	// Mark the address verified: the token is not fresh, so the page asks for
 	// the password (no code: root has no second factor yet) and retries.

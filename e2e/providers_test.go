@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +20,8 @@ import (
 // TestExampleAppSignInWithProviders: in the example app, "Sign in with
 // Corp SSO" leaves for a real OpenID provider (zitadel/oidc op), whose login
 // form the browser fills; back in the app the user is signed in; then the
-// settings link GitHub (a fake GitHub) to the account. On both engines.
+// settings link GitHub (a fake GitHub) to the account, and an
+// administrator's console page of the account lists both. On both engines.
 func TestExampleAppSignInWithProviders(t *testing.T) {
 	requireBrowser(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
@@ -28,15 +32,16 @@ func TestExampleAppSignInWithProviders(t *testing.T) {
 			}
 			port := freePort(t)
 			origin := fmt.Sprintf("http://127.0.0.1:%d", port)
+			adaEmail, ghEmail := uniqueEmail("corp"), uniqueEmail("gh")
 			op := oidctest.StartOP(t, "gatehouse-e2e-"+engine, []string{origin + "/auth/oauth/corp/callback"}, oidctest.User{
-				ID: "e2e-ada", Username: "ada", Password: "provider password", Email: uniqueEmail("corp"),
+				ID: "e2e-ada", Username: "ada", Password: "provider password", Email: adaEmail,
 				EmailVerified: true, FirstName: "Ada", LastName: "Lovelace",
 			})
 			gh := oidctest.StartGitHub(t, "gh-e2e", "gh-e2e-secret", oidctest.GitHubUser{
 				ID: 9001, Login: "ada-gh", Name: "Ada GH",
-				Emails: []oidctest.GitHubEmail{{Email: uniqueEmail("gh"), Primary: true, Verified: true}},
+				Emails: []oidctest.GitHubEmail{{Email: ghEmail, Primary: true, Verified: true}},
 			})
-			startServer(t, port, map[string]string{
+			srv := startServer(t, port, map[string]string{
 				"PUBLIC_URL": origin, "ACCESS_TOKEN_TTL": "10m", "DATABASE_URL": db,
 				"OAUTH_PROVIDERS":   "corp,github",
 				"OAUTH_CORP_ISSUER": op.Issuer, "OAUTH_CORP_CLIENT_ID": op.ClientID, "OAUTH_CORP_CLIENT_SECRET": op.ClientSecret,
@@ -92,6 +97,34 @@ func TestExampleAppSignInWithProviders(t *testing.T) {
 				t.Errorf("%d link buttons left after linking every provider", n)
 			}
 			app.screenshot("linked")
+
+			// The admin console's page of the account lists both identities.
+			rootEmail := uniqueEmail("root")
+			srv.cli(t, password+"\n", "users", "create", "--email", rootEmail, "--role", "admin", "--role", "user")
+			root := goClient{t: t, srv: srv, token: srv.login(t, rootEmail, password).AccessToken}
+			status, env := root.do(http.MethodGet, "/admin/users?q="+url.QueryEscape(adaEmail), nil)
+			var found struct{ Items []adminUser }
+			if status != http.StatusOK || json.Unmarshal(env.Data, &found) != nil || len(found.Items) != 1 {
+				t.Fatalf("search for ada: %d %s", status, env.Data)
+			}
+			app.do(chromedp.Click(chromedp.ID("logout")))
+			app.waitJS(`document.body.dataset.state === "logged-out"` + idle)
+			app.do(
+				chromedp.SendKeys(chromedp.ID("login-email"), rootEmail),
+				chromedp.SendKeys(chromedp.ID("login-password"), password),
+				chromedp.Click(chromedp.ID("login-submit")),
+			)
+			app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+			eval[string](app, `location.hash = "#/admin/users/`+found.Items[0].ID+`"`)
+			app.waitJS(`document.querySelector('[data-testid="admin-identities"]')?.dataset.count === "2"` + idle)
+			shown := eval[string](app, `[...document.querySelectorAll('[data-testid="admin-identity"]')].map((r) => r.dataset.provider + " " + r.cells[1].textContent).join(",")`)
+			if shown != "corp "+adaEmail+",github "+ghEmail {
+				t.Fatalf("the console lists identities %q", shown)
+			}
+			if eval[bool](app, `document.querySelector('[data-testid="admin-identities"]').hidden`) {
+				t.Fatal("the console hides the linked identities")
+			}
+			app.screenshot("admin-identities")
 		})
 	}
 }

@@ -296,6 +296,7 @@ async function renderUser(box, id) {
 
   const { body: sessions, more: moreSessions, load: loadSessions } = sessionList(u, gen);
   const { box: factors, load: loadFactors } = factorList(u, gen);
+  const { box: identities, load: loadIdentities } = identityList(u, gen);
 
   const events = h('tbody', { dataset: { testid: 'admin-events' } });
   const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-events-more' }, hidden: true }, 'Older events');
@@ -334,11 +335,12 @@ async function renderUser(box, id) {
     moreSessions,
     h('h3', {}, 'Second factors'),
     factors,
+    identities,
     h('h3', {}, 'Security events'),
     h('table', { className: 'events' }, h('thead', {}, row('th', ['When', 'Event', 'By', 'IP', 'Device'])), events),
     more,
   );
-  await Promise.all([loadSessions(), loadFactors(), loadEvents()]);
+  await Promise.all([loadSessions(), loadFactors(), loadIdentities(), loadEvents()]);
 }
 
 /**
@@ -417,6 +419,35 @@ function factorList(u, gen) {
         ? `Authenticator app (TOTP): on since ${app.formatTime(f.totp.enabledAt)}`
         : 'Authenticator app (TOTP): off'),
       h('table', { className: 'passkeys' }, h('thead', {}, row('th', ['Passkey', 'Added', 'Last used'])), keys));
+  };
+  return { box, load };
+}
+
+/**
+ * The account's identities at other providers (GET /admin/users/{id}/identities):
+ * provider, the address it gave, when linked. The section shows only when there
+ * are some, as most accounts have none.
+ */
+function identityList(u, gen) {
+  const box = h('div', { dataset: { testid: 'admin-identities', count: '0' }, hidden: true });
+  const load = async () => {
+    const list = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/identities`);
+    if (gen !== generation) {
+      return;
+    }
+    box.dataset.count = String(list.length);
+    if (list.length === 0) {
+      return;
+    }
+    const body = h('tbody', {}, ...list.map((i) => {
+      const tr = row('td', [i.provider, i.email || '(none given)', app.formatTime(i.createdAt)]);
+      tr.dataset.testid = 'admin-identity';
+      tr.dataset.provider = i.provider;
+      return tr;
+    }));
+    box.append(h('h3', {}, 'Linked identities'),
+      h('table', { className: 'identities' }, h('thead', {}, row('th', ['Provider', 'Email it gave', 'Linked'])), body));
+    box.hidden = false;
   };
   return { box, load };
 }
