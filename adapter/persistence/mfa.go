@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -305,13 +306,16 @@ type mfaChallengeRecord struct {
 	Failures  int          `gorm:"column:failures"`
 	UsedAt    sql.NullTime `gorm:"column:used_at"`
 	CredVer   int64        `gorm:"column:credential_version"`
+	// FirstMethods is mfa.Challenge.FirstMethods, space separated.
+	FirstMethods string `gorm:"column:first_methods"`
 }
 
 func (mfaChallengeRecord) TableName() string { return "mfa_challenges" }
 
 func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
-		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
+		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer,
+		FirstMethods: strings.Fields(r.FirstMethods)}
 	copy(c.Hash[:], r.TokenHash)
 	return c
 }
@@ -327,7 +331,8 @@ func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallenge
 // Create implements auth.MFAChallengeStore.
 func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
-		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion}
+		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion,
+		FirstMethods: strings.Join(c.FirstMethods, " ")}
 	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
 		return wrapErr("create mfa challenge", err)
 	}

@@ -84,6 +84,13 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta, dev
 		c.gate.undoAttempt(ctx, keys)
 		return user.User{}, nil, keys, err
 	}
+	if u.PasswordHash == "" {
+		// An account made without a password (an emailed code) has none to
+		// guess: answered as a wrong one, after the same work.
+		c.hasher.VerifyDummy(ctx, in.Password)
+		c.obs.LoginFailed()
+		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
+	}
 	match, rehash, err := c.hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
 		c.gate.undoAttempt(ctx, keys)

@@ -79,6 +79,15 @@ var (
 	passkeyUnverified = []string{domauth.MethodHardwareKey}
 )
 
+// withSecondFactor is the amr of a login whose first step proved first
+// (none recorded: a password) and whose second a code.
+func withSecondFactor(first []string) []string {
+	if len(first) == 0 {
+		return twoFactors
+	}
+	return append(append([]string(nil), first...), domauth.MethodOTP, domauth.MethodMFA)
+}
+
 // MFAVerifyInput is the second step of a login: the mfaToken and a TOTP
 // code or a recovery code.
 type MFAVerifyInput struct {
@@ -215,7 +224,7 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 				return err
 			}
 			c.UsedAt = now
-			pair, err = m.sessions.open(ctx, u, now, meta, twoFactors)
+			pair, err = m.sessions.open(ctx, u, now, meta, withSecondFactor(c.FirstMethods))
 			if err != nil {
 				return err
 			}

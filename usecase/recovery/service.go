@@ -39,6 +39,9 @@ type Deps struct {
 	Cache SessionCache
 	// Factors, when set, has a reset clear the failed second-factor codes.
 	Factors FactorFailures
+	// Codes, when set, makes the mails of sign-in code requests; without
+	// it such requests are dropped.
+	Codes CodeIssuer
 }
 
 // Config are the recovery settings.
@@ -435,6 +438,14 @@ const (
 	addressKeyPrefix = "mail:address:"
 	ipKeyPrefix      = "mail:ip:"
 )
+
+// AdmitMail counts a mail a client asks for (a sign-in code) against the
+// budgets forgot-password and verification mails share, per IP and per
+// address; throttle.LimitedError past either. It runs in the caller's
+// transaction.
+func (s *Service) AdmitMail(ctx context.Context, email, ip string) error {
+	return s.admit(ctx, email, ip, s.now())
+}
 
 // admit counts a mail request against the client (its IP, an IPv6 client
 // by its /64, which one host holds whole) and the address.
