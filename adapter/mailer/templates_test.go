@@ -211,4 +211,14 @@ func TestEmailCodeMail(t *testing.T) {
 			t.Errorf("%s: subject %q", locale, r.Subject)
 		}
 	}
+	// Without EMAIL_CODE_LINK (and the example app off) the mail carries
+	// the code alone, no dead link.
+	m.Link, m.Locale = "", "en"
+	r, err := tpl.Render(m, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "045311") || strings.Contains(r.Text, "link") || strings.Contains(r.HTML, "href") {
+		t.Errorf("code-only mail:\n%s\n%s", r.Text, r.HTML)
+	}
 }

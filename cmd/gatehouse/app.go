@@ -70,6 +70,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		metrics.Module(),
 		tracing.Module(),
 		oidcOptions(),
+		emailCodeModule(),
 		fx.Provide(
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
@@ -543,6 +544,7 @@ type recoveryDeps struct {
 	Gate      *auth.PasswordGate
 	Live      *auth.LivenessCache
 	TOTP      *persistence.TOTPStore
+	Codes     *auth.EmailCodeIssuer
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -562,6 +564,8 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 		Guard: d.Gate.ClientOnly(), Cache: d.Live,
 		// A reset lifts the ceiling of failed second-factor codes.
 		Factors: d.TOTP,
+		// Sign-in code requests become mails with a code made at send time.
+		Codes: d.Codes,
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {
@@ -617,6 +621,8 @@ type authRoutes struct {
 	Reauthenticator *auth.Reauthenticator
 	MFA             *auth.MFAVerifier
 	Passkey         *auth.PasskeyLogin
+	EmailCode       *auth.EmailCodeRequester
+	EmailCodeLogin  *auth.EmailCodeLogin
 }
 
 type routeDeps struct {
@@ -650,6 +656,7 @@ func registerRoutes(d routeDeps) {
 			Registrar: d.Auth.Registrar, Login: d.Auth.Login, Refresher: d.Auth.Refresher,
 			Authenticator: d.Auth.Authenticator, Revoker: d.Auth.Revoker, Lister: d.Auth.Lister,
 			Reauthenticator: d.Auth.Reauthenticator, MFA: d.Auth.MFA, Passkey: d.Auth.Passkey,
+			EmailCode: d.Auth.EmailCode, EmailCodeLogin: d.Auth.EmailCodeLogin,
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),

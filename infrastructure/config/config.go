@@ -43,6 +43,7 @@ type Config struct {
 	Tracing   Tracing
 	MFA       MFA
 	OIDC      OIDC
+	EmailCode EmailCode
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.
@@ -352,6 +353,19 @@ type Mail struct {
 func (m Mail) Enabled() bool { return m.URL != "" }
 
 // OIDC configures Gatehouse as an OpenID provider for other apps.
+// EmailCode are the settings of sign-in with an emailed code.
+type EmailCode struct {
+	// TTL is the lifetime of a code and its link (EMAIL_CODE_TTL, 10m).
+	TTL time.Duration
+	// Signup lets a code create an account for an address with none
+	// (EMAIL_CODE_SIGNUP, default false).
+	Signup bool
+	// Link is the link template ({token} is replaced; EMAIL_CODE_LINK).
+	// Empty configured means the example app under PublicURL, which Load
+	// fills in.
+	Link string
+}
+
 type OIDC struct {
 	// Enabled serves the provider's endpoints (OIDC_PROVIDER_ENABLED,
 	// default true).
