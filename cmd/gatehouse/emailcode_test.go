@@ -19,12 +19,29 @@ type codeMail struct {
 	Parsed      smtptest.Parsed
 }
 
-// nextCodeMail waits for the (before+1)-th mail to addr, which must be a
-// sign-in code mail, and takes its code and link token out.
+// codeMails counts the sign-in code mails to addr (other mails, such as
+// the notices of a password change, go to the same address).
+func codeMails(t *testing.T, mail *smtptest.Server, addr string) int {
+	t.Helper()
+	n := 0
+	for _, m := range mail.Messages() {
+		p, err := smtptest.Parse(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(m.To, addr) && strings.Contains(p.Subject, "sign-in code") {
+			n++
+		}
+	}
+	return n
+}
+
+// nextCodeMail waits for the (before+1)-th sign-in code mail to addr and
+// takes its code and link token out.
 func nextCodeMail(t *testing.T, mail *smtptest.Server, addr string, before int) codeMail {
 	t.Helper()
 	deadline := time.Now().Add(mailWait)
-	for mail.Count(addr) <= before {
+	for codeMails(t, mail, addr) <= before {
 		if time.Now().After(deadline) {
 			t.Fatalf("no new mail to %s within %s", addr, mailWait)
 		}
@@ -76,7 +93,7 @@ func TestEmailCodeSignIn(t *testing.T) {
 		anon := s.client()
 
 		// The same answer for an unknown and a known address.
-		before := mail.Count(addr)
+		before := codeMails(t, mail, addr)
 		ru := anon.do("POST", "/auth/email-code", map[string]any{"email": "nobody@example.com"})
 		rk := anon.do("POST", "/auth/email-code", map[string]any{"email": "  CODE@example.com "})
 		expect(t, ru, 202, "")
@@ -124,7 +141,7 @@ func TestEmailCodeSignIn(t *testing.T) {
 		expect(t, c.do("POST", "/auth/refresh", nil), 200, "")
 
 		// The link, with body transport; then it and its code are spent.
-		before = mail.Count(addr)
+		before = codeMails(t, mail, addr)
 		expect(t, anon.do("POST", "/auth/email-code", map[string]any{"email": addr}), 202, "")
 		m = nextCodeMail(t, mail, addr, before)
 		r = anon.do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token, "refreshTokenTransport": "body"})
@@ -137,7 +154,7 @@ func TestEmailCodeSignIn(t *testing.T) {
 		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code}), 401, "EMAIL_CODE_INVALID")
 
 		// A new request voids the previous code and link.
-		before = mail.Count(addr)
+		before = codeMails(t, mail, addr)
 		expect(t, anon.do("POST", "/auth/email-code", map[string]any{"email": addr}), 202, "")
 		first := nextCodeMail(t, mail, addr, before)
 		expect(t, anon.do("POST", "/auth/email-code", map[string]any{"email": addr}), 202, "")
@@ -210,4 +227,151 @@ func TestEmailCodeBadInput(t *testing.T) {
 	off := startServer(t, testEnv("sqlite://"+t.TempDir()+"/off.db")).client()
 	expect(t, off.do("POST", "/auth/email-code", map[string]any{"email": "a@example.com"}), 503, "MAIL_UNAVAILABLE")
 	expect(t, off.do("POST", "/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "123456"}), 401, "EMAIL_CODE_INVALID")
+}
+
+// requestCode asks for a code for addr and returns its mail.
+func requestCode(t *testing.T, s *server, mail *smtptest.Server, addr string) codeMail {
+	t.Helper()
+	before := codeMails(t, mail, addr)
+	expect(t, s.client().do("POST", "/auth/email-code", map[string]any{"email": addr}), 202, "")
+	return nextCodeMail(t, mail, addr, before)
+}
+
+// TestEmailCodeAccountRules: what holds around the code on both engines.
+// The table keeps neither code nor link readable; a password change since
+// the mail voids it; a disabled account gets USER_DISABLED after its code
+// and no further codes; TOTP still applies (mfaRequired, then amr
+// email+otp+mfa); with EMAIL_CODE_SIGNUP a code creates an account without
+// a password, whose password login is INVALID_CREDENTIALS (not a 500) until
+// forgot/reset gives it one.
+func TestEmailCodeAccountRules(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		url := dbURL(t)
+		env := codeEnv(url, mail)
+		env["EMAIL_CODE_SIGNUP"] = "true"
+		s := startServer(t, env)
+		db := openDB(t, url)
+		anon := s.client()
+
+		// Sign-up by code: a new account, verified, without a password.
+		const fresh = "new.person@example.com"
+		m := requestCode(t, s, mail, fresh)
+		if stored := tableText(t, db, "email_codes"); strings.Contains(stored, m.Code) || strings.Contains(stored, m.Token) {
+			t.Fatalf("email_codes holds the code or the link token:\n%s", stored)
+		}
+		c := s.client()
+		r := c.do("POST", "/auth/email-code/verify", map[string]any{"email": fresh, "code": m.Code})
+		expect(t, r, 200, "")
+		var p tokenPair
+		r.data(t, &p)
+		c.bearer = p.AccessToken
+		if u := c.me(); !u.EmailVerified || u.Email != fresh {
+			t.Fatalf("signed-up account %+v", u)
+		}
+		_, lr := s.client().login(fresh, "any password at all", "")
+		expect(t, lr, 401, "INVALID_CREDENTIALS")
+		before := mail.Count(fresh)
+		expect(t, anon.do("POST", "/auth/password/forgot", map[string]any{"email": fresh}), 202, "")
+		reset := mail.WaitFor(t, fresh, "Reset your", mailWait)
+		if mail.Count(fresh) != before+1 {
+			t.Fatal("no reset mail for an account without a password")
+		}
+		expect(t, anon.do("POST", "/auth/password/reset", map[string]any{"token": reset.Token(), "newPassword": "a password at last"}), 200, "")
+		if _, lr := s.client().login(fresh, "a password at last", ""); lr.Status != 200 {
+			t.Fatalf("login after reset: %s", lr.Body)
+		}
+
+		// An account with a password: a password change voids a code
+		// mailed before it.
+		const addr = "rules@example.com"
+		owner := s.client()
+		owner.register(addr, "correct horse battery")
+		m = requestCode(t, s, mail, addr)
+		expect(t, owner.do("PUT", "/users/me/password", map[string]any{"currentPassword": "correct horse battery", "newPassword": "another horse battery"}), 200, "")
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code}), 401, "EMAIL_CODE_INVALID")
+
+		// TOTP still applies. The code's sign-in is fresh, so it may enrol.
+		m = requestCode(t, s, mail, addr)
+		r = owner.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code})
+		expect(t, r, 200, "")
+		r.data(t, &p)
+		owner.bearer = p.AccessToken
+		secret, _ := enableTOTP(t, owner)
+		m = requestCode(t, s, mail, addr)
+		r = anon.do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token})
+		expect(t, r, 200, "")
+		var mr mfaRequired
+		r.data(t, &mr)
+		if !mr.MFARequired || len(mr.MFAToken) != 43 || len(r.Cookies) != 0 || strings.Contains(string(r.Env.Data), "accessToken") {
+			t.Fatalf("with TOTP on, the code answered %s (cookies %v)", r.Body, r.Cookies)
+		}
+		r = anon.do("POST", "/auth/mfa/verify", map[string]any{"mfaToken": mr.MFAToken, "code": totpCode(t, secret, 0)})
+		expect(t, r, 200, "")
+		r.data(t, &p)
+		aal, amr, _ := claimsOf(t, p.AccessToken)
+		if aal != "aal2" || !slices.Equal(amr, []string{"email", "otp", "mfa"}) {
+			t.Fatalf("after code and TOTP: aal %q amr %v", aal, amr)
+		}
+
+		// Disabled after the mail: USER_DISABLED after the code, and no
+		// more codes are mailed.
+		const gone = "disabled@example.com"
+		s.client().register(gone, "correct horse battery")
+		m = requestCode(t, s, mail, gone)
+		if err := db.Exec("UPDATE users SET disabled = ? WHERE email = ?", true, gone).Error; err != nil {
+			t.Fatal(err)
+		}
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": gone, "code": m.Code}), 403, "USER_DISABLED")
+		before = codeMails(t, mail, gone)
+		expect(t, anon.do("POST", "/auth/email-code", map[string]any{"email": gone}), 202, "")
+		// The request is delivered (dropped) within a poll or two.
+		deadline := time.Now().Add(mailWait)
+		for {
+			var queued int64
+			if err := db.Table("mail_outbox").Count(&queued).Error; err != nil {
+				t.Fatal(err)
+			}
+			if queued == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests still queued", queued)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := codeMails(t, mail, gone); n != before {
+			t.Fatalf("a disabled account got %d code mails", n-before)
+		}
+	})
+}
+
+// TestEmailCodeThrottle: wrong codes count in the account's login throttle
+// with wrong passwords; once it is locked even the right code waits.
+func TestEmailCodeThrottle(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		env := codeEnv(dbURL(t), mail)
+		env["LOGIN_MAX_FAILURES"], env["LOGIN_BACKOFF_AFTER"] = "3", "0"
+		s := startServer(t, env)
+		const addr = "throttle.code@example.com"
+		s.client().register(addr, "correct horse battery")
+		m := requestCode(t, s, mail, addr)
+		c := s.client()
+		_, lr := c.login(addr, "a wrong password", "")
+		expect(t, lr, 401, "INVALID_CREDENTIALS")
+		for range 2 {
+			expect(t, c.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": wrongEmailCode(m.Code)}), 401, "EMAIL_CODE_INVALID")
+		}
+		r := c.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code})
+		expect(t, r, 429, "TOO_MANY_REQUESTS")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		_, lr = c.login(addr, "correct horse battery", "")
+		expect(t, lr, 429, "TOO_MANY_REQUESTS")
+		// The link is 256 bits and not throttled: the mailbox's owner still
+		// gets in.
+		expect(t, s.client().do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token}), 200, "")
+	})
 }
