@@ -314,8 +314,10 @@ func (mfaChallengeRecord) TableName() string { return "mfa_challenges" }
 
 func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
-		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer,
-		FirstMethods: strings.Fields(r.FirstMethods)}
+		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
+	if r.FirstMethods != "" {
+		c.FirstMethods = strings.Fields(r.FirstMethods)
+	}
 	copy(c.Hash[:], r.TokenHash)
 	return c
 }
