@@ -106,6 +106,8 @@ type securityEventDTO struct {
 	// Suppressed, on an events_suppressed marker, counts the routine events
 	// its window did not record.
 	Suppressed int `json:"suppressed,omitempty"`
+	// Method says how a sign-in was proven when not with a password.
+	Method string `json:"method,omitempty"`
 }
 
 type securityEventsDTO struct {
@@ -166,7 +168,7 @@ func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
 	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
 	for _, e := range p.Events {
 		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
-			Suppressed: e.Suppressed}
+			Suppressed: e.Suppressed, Method: e.Method}
 		if e.SessionID != "" {
 			sid := e.SessionID
 			d.SessionID = &sid

@@ -306,7 +306,7 @@ type mfaChallengeRecord struct {
 	Failures  int          `gorm:"column:failures"`
 	UsedAt    sql.NullTime `gorm:"column:used_at"`
 	CredVer   int64        `gorm:"column:credential_version"`
-	// FirstMethods is mfa.Challenge.FirstMethods, space separated.
+	// FirstMethods is mfa.Challenge.Methods, space separated.
 	FirstMethods string `gorm:"column:first_methods"`
 }
 
@@ -316,7 +316,7 @@ func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
 		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
 	if r.FirstMethods != "" {
-		c.FirstMethods = strings.Fields(r.FirstMethods)
+		c.Methods = strings.Fields(r.FirstMethods)
 	}
 	copy(c.Hash[:], r.TokenHash)
 	return c
@@ -334,7 +334,7 @@ func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallenge
 func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
 		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion,
-		FirstMethods: strings.Join(c.FirstMethods, " ")}
+		FirstMethods: strings.Join(c.Methods, " ")}
 	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
 		return wrapErr("create mfa challenge", err)
 	}

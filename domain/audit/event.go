@@ -89,6 +89,9 @@ func RoutineTypes() []Type {
 	return out
 }
 
+// MethodEmailCode is the Method of a sign-in with an emailed code or link.
+const MethodEmailCode = "email_code"
+
 // ActorCLI is the ActorID of actions taken with the command line, which has
 // database access and no signed-in administrator.
 const ActorCLI = "cli"
@@ -108,6 +111,9 @@ type Event struct {
 	// Suppressed is, on an EventsSuppressed marker, how many routine events
 	// were not recorded in its window; 0 on every other event.
 	Suppressed int
+	// Method is how a sign-in was proven, on login_succeeded of methods
+	// other than the password (MethodEmailCode); empty otherwise.
+	Method string
 }
 
 // Page is one page of a user's events, newest first, and the cursor of the

@@ -126,10 +126,10 @@ type Challenge struct {
 	// CredentialVersion is the account's credential version when the
 	// password was proven; a password change since voids the token.
 	CredentialVersion int64
-	// FirstMethods is the amr of the first step (an emailed code's
-	// "email"); empty for a password, the first step of every login before
-	// other first steps existed.
-	FirstMethods []string
+	// Methods are the amr of the first step when it was not a password
+	// (an emailed code's "email"); empty means a password, the first step
+	// of every login before other first steps existed.
+	Methods []string
 }
 
 // ChallengeTTL is how long an mfaToken lives.

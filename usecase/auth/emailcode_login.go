@@ -241,7 +241,7 @@ func (l *EmailCodeLogin) finish(ctx context.Context, p emailcode.Pending, now ti
 	if err != nil {
 		return TokenPair{}, err
 	}
-	return pair, l.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+	return pair, l.rec.signedIn(ctx, u.ID, pair.Session.ID, audit.MethodEmailCode, meta, now)
 }
 
 // account is the account p signs in to, its credential held until the
@@ -315,7 +315,7 @@ func (l *EmailCodeLogin) signUp(ctx context.Context, email string, now time.Time
 func (l *EmailCodeLogin) challenge(ctx context.Context, u user.User, factors []string, now time.Time) (TokenPair, error) {
 	tok, hash := newChallengeToken()
 	c := mfa.Challenge{Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL),
-		CredentialVersion: u.CredentialVersion, FirstMethods: emailOnly}
+		CredentialVersion: u.CredentialVersion, Methods: emailOnly}
 	if err := l.challenges.Create(ctx, c); err != nil {
 		return TokenPair{}, err
 	}

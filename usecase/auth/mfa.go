@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
@@ -86,6 +87,15 @@ func withSecondFactor(first []string) []string {
 		return twoFactors
 	}
 	return append(append([]string(nil), first...), domauth.MethodOTP, domauth.MethodMFA)
+}
+
+// firstMethod is the login_succeeded method of a login whose first step
+// proved first: "" for a password.
+func firstMethod(first []string) string {
+	if slices.Contains(first, domauth.MethodEmail) {
+		return audit.MethodEmailCode
+	}
+	return ""
 }
 
 // MFAVerifyInput is the second step of a login: the mfaToken and a TOTP
@@ -224,11 +234,11 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 				return err
 			}
 			c.UsedAt = now
-			pair, err = m.sessions.open(ctx, u, now, meta, withSecondFactor(c.FirstMethods))
+			pair, err = m.sessions.open(ctx, u, now, meta, withSecondFactor(c.Methods))
 			if err != nil {
 				return err
 			}
-			return m.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+			return m.rec.signedIn(ctx, u.ID, pair.Session.ID, firstMethod(c.Methods), meta, now)
 		})
 	})
 	if err != nil {

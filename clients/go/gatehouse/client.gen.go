@@ -698,6 +698,21 @@ func (e RegistrationResponseJSONType) Valid() bool {
 	}
 }
 
+// Defines values for SecurityEventMethod.
+const (
+	EmailCode SecurityEventMethod = "email_code"
+)
+
+// Valid indicates whether the value is a known member of the SecurityEventMethod enum.
+func (e SecurityEventMethod) Valid() bool {
+	switch e {
+	case EmailCode:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SecurityEventType.
 const (
 	AccountDeleted            SecurityEventType = "account_deleted"
@@ -2048,6 +2063,11 @@ type SecurityEvent struct {
 	// Ip The client IP of the request that caused the event.
 	Ip string `json:"ip"`
 
+	// Method On `login_succeeded` only, when the sign-in was not proven with a password or
+	// passkey: `email_code` (an emailed code or link, followed by the second factor
+	// where the account has one). Absent otherwise.
+	Method *SecurityEventMethod `json:"method,omitempty"`
+
 	// SessionId The session concerned; `null` when there is none (e.g. `login_failed`).
 	SessionId *openapi_types.UUID `json:"sessionId"`
 
@@ -2066,6 +2086,11 @@ type SecurityEvent struct {
 	// UserAgent The `User-Agent` of that request; `""` when none was sent.
 	UserAgent string `json:"userAgent"`
 }
+
+// SecurityEventMethod On `login_succeeded` only, when the sign-in was not proven with a password or
+// passkey: `email_code` (an emailed code or link, followed by the second factor
+// where the account has one). Absent otherwise.
+type SecurityEventMethod string
 
 // SecurityEventType What happened. `SECURITY_EVENT_LIMIT` bounds only the routine types
 // (`login_succeeded`, `login_failed`, `reauthenticated`, `mfa_failed`,
