@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,4 +401,36 @@ func eventMethods(t *testing.T, c *client) map[string]int {
 		out[e.Type+"/"+e.Method]++
 	}
 	return out
+}
+
+// TestEmailCodeRace: eight clients present one right code at once, and
+// eight others its link: each starts exactly one session, never a 5xx.
+func TestEmailCodeRace(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		s := startServer(t, codeEnv(dbURL(t), mail))
+		const addr = "race@example.com"
+		s.client().register(addr, "correct horse battery")
+		for _, form := range []string{"code", "link"} {
+			m := requestCode(t, s, mail, addr)
+			body := map[string]any{"email": addr, "code": m.Code}
+			if form == "link" {
+				body = map[string]any{"token": m.Token}
+			}
+			var wg sync.WaitGroup
+			statuses := make(chan int, 8)
+			for range 8 {
+				wg.Go(func() { statuses <- s.client().do("POST", "/auth/email-code/verify", body).Status })
+			}
+			wg.Wait()
+			close(statuses)
+			got := map[int]int{}
+			for st := range statuses {
+				got[st]++
+			}
+			if got[200] != 1 || got[401] != 7 {
+				t.Fatalf("%s: statuses %v, want one 200 and seven 401", form, got)
+			}
+		}
+	})
 }
