@@ -201,8 +201,6 @@ func describe(fe validator.FieldError) string {
 		return "is required with " + lowerFirst(fe.Param())
 	case "len":
 		return "must be exactly " + fe.Param() + " characters"
-	case "numeric":
-		return "must be a number"
 	}
 	return "is invalid"
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/domain/emailcode"
+	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
@@ -18,7 +20,7 @@ type emailCodeRequest struct {
 // emailCodeVerifyRequest is {email, code} or {token}, never both.
 type emailCodeVerifyRequest struct {
 	Email                 string `json:"email" validate:"required_without=Token,excluded_with=Token,max=254"`
-	Code                  string `json:"code" validate:"required_with=Email,excluded_with=Token,omitempty,len=6,numeric"`
+	Code                  string `json:"code" validate:"required_with=Email,excluded_with=Token,omitempty,len=6"`
 	Token                 string `json:"token" validate:"max=256"`
 	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
 }
@@ -41,6 +43,9 @@ func (h *handlers) verifyEmailCode(c echo.Context) error {
 	var req emailCodeVerifyRequest
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
+	}
+	if req.Code != "" && !emailcode.WellFormed(req.Code) {
+		return user.Invalid("code", "must be six digits")
 	}
 	p, err := h.auth.EmailCodeLogin.Verify(c.Request().Context(),
 		auth.EmailCodeInput{Email: req.Email, Code: req.Code, Token: req.Token}, meta(c))

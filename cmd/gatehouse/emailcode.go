@@ -75,9 +75,11 @@ func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *em
 	})
 }
 
-func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, i *auth.EmailCodeIssuer) {
+// scheduleEmailCodePurge deletes expired codes on every instance (the
+// delete is idempotent).
+func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, codes *persistence.EmailCodeStore, clock systemClock) {
 	r.Every("email-code-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		_, err := i.PurgeExpired(ctx)
+		_, err := codes.PurgeExpired(ctx, clock.Now())
 		return err
 	})
 }

@@ -209,6 +209,8 @@ func TestEmailCodeBadInput(t *testing.T) {
 		{"/auth/email-code/verify", map[string]any{"email": "a@example.com"}, "code"},
 		{"/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "12345"}, "code"},
 		{"/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "12ab56"}, "code"},
+		{"/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "-12345"}, "code"},
+		{"/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "１２３４５６"}, "code"},
 		{"/auth/email-code/verify", map[string]any{"email": "a@example.com", "code": "123456", "token": strings.Repeat("A", 43)}, "email"},
 		{"/auth/email-code/verify", map[string]any{"email": "not an address", "code": "123456"}, "email"},
 		{"/auth/email-code/verify", map[string]any{"token": strings.Repeat("A", 43), "refreshTokenTransport": "carrier pigeon"}, "refreshTokenTransport"},

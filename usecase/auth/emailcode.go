@@ -198,8 +198,3 @@ func (i *EmailCodeIssuer) IssueEmailCode(ctx context.Context, m outbox.Message) 
 
 // errNoMail ends IssueEmailCode's transaction when nothing is to be sent.
 var errNoMail = errors.New("no mail to send")
-
-// PurgeExpired deletes codes that expired.
-func (i *EmailCodeIssuer) PurgeExpired(ctx context.Context) (int, error) {
-	return i.codes.PurgeExpired(ctx, nowUTC(i.clock))
-}
