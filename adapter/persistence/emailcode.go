@@ -78,6 +78,28 @@ func (s *EmailCodeStore) Replace(ctx context.Context, p emailcode.Pending) error
 	return nil
 }
 
+// ByEmail implements auth.EmailCodeStore.
+func (s *EmailCodeStore) ByEmail(ctx context.Context, email string) (emailcode.Pending, error) {
+	return s.read(ctx, "email = ?", email)
+}
+
+// ByToken implements auth.EmailCodeStore.
+func (s *EmailCodeStore) ByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
+	return s.read(ctx, "token_hash = ?", hash[:])
+}
+
+func (s *EmailCodeStore) read(ctx context.Context, where string, arg any) (emailcode.Pending, error) {
+	var r emailCodeRecord
+	err := conn(ctx, s.db).Where(where, arg).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return emailcode.Pending{}, emailcode.ErrCodeInvalid
+	}
+	if err != nil {
+		return emailcode.Pending{}, wrapErr("read email code", err)
+	}
+	return r.toDomain()
+}
+
 // TakeByToken implements auth.EmailCodeStore: the DELETE is the one use,
 // so of two transactions taking one link only one gets the row.
 func (s *EmailCodeStore) TakeByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {

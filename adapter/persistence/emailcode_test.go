@@ -42,6 +42,21 @@ func TestEmailCodeStore(t *testing.T) {
 		if _, err := store.TakeByToken(ctx, firstHash); !errors.Is(err, emailcode.ErrCodeInvalid) {
 			t.Fatalf("the replaced link still works: %v", err)
 		}
+		// Reads by address and by link find the replacing code, and take
+		// nothing.
+		for range 2 {
+			byEmail, err := store.ByEmail(ctx, u.Email)
+			if err != nil || byEmail.ID != second.ID {
+				t.Fatalf("by email: %+v, %v", byEmail, err)
+			}
+			byToken, err := store.ByToken(ctx, secondHash)
+			if err != nil || byToken.ID != second.ID {
+				t.Fatalf("by token: %+v, %v", byToken, err)
+			}
+		}
+		if _, err := store.ByToken(ctx, firstHash); !errors.Is(err, emailcode.ErrCodeInvalid) {
+			t.Fatalf("the replaced code is still read: %v", err)
+		}
 
 		// Failures counted one by one; the row is the new one.
 		for i := 1; i <= 2; i++ {

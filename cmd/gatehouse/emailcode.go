@@ -64,14 +64,20 @@ func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *auth.Ema
 	return auth.NewEmailCodeRequester(deps)
 }
 
+// signupHook is the before-signup hook, when the graph provides one (the
+// hook is built apart; tests supply their own).
+type signupHook struct {
+	fx.In
+	Hook auth.SignupHook `optional:"true"`
+}
+
 func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *emailcode.Sealer,
-	gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.EmailCodeLogin {
+	gate *auth.PasswordGate, opener *auth.SessionOpener, hook signupHook) *auth.EmailCodeLogin {
 	return auth.NewEmailCodeLogin(auth.EmailCodeLoginDeps{
 		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, Sessions: opener,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
 		Factors: d.MFA, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
-		// The before-signup hook (being built apart) plugs in here.
-		Hook: nil,
+		Hook: hook.Hook,
 	})
 }
 

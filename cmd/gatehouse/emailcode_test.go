@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
@@ -8,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
+
+	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/internal/smtptest"
+	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
 // codeInText is the six-digit code on a line of its own in the text part.
@@ -433,6 +438,77 @@ func TestEmailCodeRace(t *testing.T) {
 			if got[200] != 1 || got[401] != 7 {
 				t.Fatalf("%s: statuses %v, want one 200 and seven 401", form, got)
 			}
+		}
+	})
+}
+
+// refusingHook is a before-signup hook that refuses while refuse is set
+// and counts the addresses it was asked about.
+type refusingHook struct {
+	mu     sync.Mutex
+	refuse bool
+	asked  []string
+}
+
+func (h *refusingHook) BeforeSignup(_ context.Context, a auth.SignupAttempt) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.asked = append(h.asked, a.Email+"/"+a.Method)
+	if h.refuse {
+		// Any error the route documents goes through as is; the real
+		// hook's refusal (SIGNUP_REJECTED) comes with the webhooks work.
+		return user.ErrDisabled
+	}
+	return nil
+}
+
+func (h *refusingHook) calls() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.asked)
+}
+
+// TestEmailCodeSignupHook: with sign-up by code, the before-signup hook is
+// asked once a right code or link of an address without an account is
+// presented, before anything is written: a refusal creates nothing and
+// leaves the code usable. Wrong codes and codes of existing accounts never
+// reach it. Both engines.
+func TestEmailCodeSignupHook(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		url := dbURL(t)
+		env := codeEnv(url, mail)
+		env["EMAIL_CODE_SIGNUP"] = "true"
+		hook := &refusingHook{refuse: true}
+		s := startServerWith(t, env, fx.Supply(fx.Annotate(hook, fx.As(new(auth.SignupHook)))))
+		db := openDB(t, url)
+		anon := s.client()
+		const addr = "hooked@example.com"
+		m := requestCode(t, s, mail, addr)
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": wrongEmailCode(m.Code)}), 401, "EMAIL_CODE_INVALID")
+		if got := hook.calls(); len(got) != 0 {
+			t.Fatalf("a wrong code reached the hook: %v", got)
+		}
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code}), 403, "USER_DISABLED")
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token}), 403, "USER_DISABLED")
+		var users int64
+		if err := db.Table("users").Where("email = ?", addr).Count(&users).Error; err != nil || users != 0 {
+			t.Fatalf("a refused sign-up created %d accounts (%v)", users, err)
+		}
+		if got := hook.calls(); !slices.Equal(got, []string{addr + "/email_code", addr + "/email_code"}) {
+			t.Fatalf("hook asked %v", got)
+		}
+		hook.mu.Lock()
+		hook.refuse = false
+		hook.mu.Unlock()
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code}), 200, "")
+
+		// An existing account's code never asks the hook.
+		before := len(hook.calls())
+		m = requestCode(t, s, mail, addr)
+		expect(t, anon.do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token}), 200, "")
+		if got := hook.calls(); len(got) != before {
+			t.Fatalf("signing in to an existing account asked the hook: %v", got)
 		}
 	})
 }

@@ -24,6 +24,11 @@ type EmailCodeStore interface {
 	// Replace stores p as the pending code of p.Email; the address's
 	// earlier code, if any, is void from then on.
 	Replace(ctx context.Context, p emailcode.Pending) error
+	// ByEmail and ByToken read the pending code of an address, or of a
+	// link token's hash, without taking it; emailcode.ErrCodeInvalid if
+	// none.
+	ByEmail(ctx context.Context, email string) (emailcode.Pending, error)
+	ByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error)
 	// TakeByToken deletes the pending code whose link token hashes to
 	// hash and returns it: the link's one use. emailcode.ErrCodeInvalid if
 	// none.

@@ -37,8 +37,10 @@ type EmailCodeUsers interface {
 }
 
 // SignupHook is asked before an account is created (the before-signup
-// hook of the webhooks work): an error refuses the sign-up and is
-// returned as is.
+// hook, built apart): an error refuses the sign-up and is returned as is.
+// It is asked before the transaction that takes the code, with nothing
+// written yet, and only for a right code or link of an address without an
+// account, so nobody can make the service call it with guesses.
 type SignupHook interface {
 	BeforeSignup(ctx context.Context, in SignupAttempt) error
 }
@@ -124,6 +126,13 @@ func (l *EmailCodeLogin) byLink(ctx context.Context, token string, meta Meta) (T
 		return TokenPair{}, emailcode.ErrCodeInvalid
 	}
 	now := nowUTC(l.clock)
+	if l.hook != nil && l.signup {
+		if p, err := l.codes.ByToken(ctx, hash); err == nil && p.UserID == "" && p.Usable(now) {
+			if err := l.askHook(ctx, p.Email, meta); err != nil {
+				return TokenPair{}, err
+			}
+		}
+	}
 	var pair TokenPair
 	err := l.tx.WithinTx(ctx, func(ctx context.Context) error {
 		p, err := l.codes.TakeByToken(ctx, hash)
@@ -157,6 +166,14 @@ func (l *EmailCodeLogin) byCode(ctx context.Context, rawEmail, code string, meta
 		return TokenPair{}, err
 	}
 	now := nowUTC(l.clock)
+	if l.hook != nil && l.signup {
+		p, err := l.codes.ByEmail(ctx, email)
+		if err == nil && p.UserID == "" && p.Usable(now) && l.sealer.Matches(p, code) {
+			if err := l.askHook(ctx, email, meta); err != nil {
+				return TokenPair{}, err
+			}
+		}
+	}
 	var (
 		pair  TokenPair
 		wrong bool
@@ -292,14 +309,8 @@ func (l *EmailCodeLogin) signUp(ctx context.Context, email string, now time.Time
 	} else if !errors.Is(err, user.ErrNotFound) {
 		return user.User{}, err
 	}
-	// The seam of the before-signup hook: it decides before anything is
-	// created. (Called in the transaction; a hook that waits on the network
-	// should be asked before it, see the README.)
-	if l.hook != nil {
-		if err := l.hook.BeforeSignup(ctx, SignupAttempt{Email: email, Method: "email_code", IP: meta.IP}); err != nil {
-			return user.User{}, err
-		}
-	}
+	// The before-signup hook, when set, was asked before the transaction
+	// (askHook).
 	u := user.User{
 		ID: id.New(), Email: email, Roles: []string{user.RoleUser}, Locale: user.DefaultLocale,
 		EmailVerified: true, CreatedAt: now, UpdatedAt: now,
@@ -308,6 +319,15 @@ func (l *EmailCodeLogin) signUp(ctx context.Context, email string, now time.Time
 		return user.User{}, err
 	}
 	return u, l.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now)
+}
+
+// askHook asks the before-signup hook whether email may get an account,
+// unless an account has it already (then the code signs in to that one).
+func (l *EmailCodeLogin) askHook(ctx context.Context, email string, meta Meta) error {
+	if _, err := l.users.ByEmail(ctx, email); !errors.Is(err, user.ErrNotFound) {
+		return err
+	}
+	return l.hook.BeforeSignup(ctx, SignupAttempt{Email: email, Method: audit.MethodEmailCode, IP: meta.IP})
 }
 
 // challenge stores a pending login for u, whose first step was the code,
