@@ -512,3 +512,22 @@ func TestEmailCodeSignupHook(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailCodeTwoInstances: a code requested on one instance (and mailed
+// by whichever delivers it) signs in on the other, and its link there too:
+// the pending codes and the key that seals them are shared through the
+// database. Both engines.
+func TestEmailCodeTwoInstances(t *testing.T) {
+	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		mail := smtptest.Start(t, smtptest.Options{})
+		env := codeEnv(dbURL(t), mail)
+		a := startServer(t, env)
+		b := startServer(t, env)
+		const addr = "fleet.code@example.com"
+		a.client().register(addr, "correct horse battery")
+		m := requestCode(t, a, mail, addr)
+		expect(t, b.client().do("POST", "/auth/email-code/verify", map[string]any{"email": addr, "code": m.Code}), 200, "")
+		m = requestCode(t, b, mail, addr)
+		expect(t, a.client().do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token}), 200, "")
+	})
+}
