@@ -54,11 +54,12 @@ func newEmailCodeIssuer(d emailCodeIssuerDeps) *auth.EmailCodeIssuer {
 	})
 }
 
-// newEmailCodeRequester queues requests in the mail outbox when mail is
-// configured; without it every request is MAIL_UNAVAILABLE.
+// newEmailCodeRequester queues requests in the mail outbox, within the
+// mail budgets, when mail is configured; without it every request is
+// MAIL_UNAVAILABLE.
 func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *auth.EmailCodeRequester {
-	deps := auth.EmailCodeRequesterDeps{Budget: d.Recovery, Tx: d.Tx, Clock: d.Clock}
-	if d.Recovery.Enabled() {
+	deps := auth.EmailCodeRequesterDeps{Budget: d.Mail, Tx: d.Tx, Clock: d.Clock}
+	if d.Mail.Enabled() {
 		deps.Queue = outbox
 	}
 	return auth.NewEmailCodeRequester(deps)
@@ -76,7 +77,7 @@ func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *em
 	return auth.NewEmailCodeLogin(auth.EmailCodeLoginDeps{
 		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, Sessions: opener,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
-		Factors: d.MFA, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
+		Factors: d.Codes, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
 		Hook: hook.Hook,
 	})
 }
