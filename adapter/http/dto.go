@@ -63,6 +63,7 @@ type userDTO struct {
 	Roles         []string `json:"roles"`
 	EmailVerified bool     `json:"emailVerified"`
 	Locale        string   `json:"locale"`
+	HasPassword   bool     `json:"hasPassword"`
 	CreatedAt     string   `json:"createdAt"`
 	UpdatedAt     string   `json:"updatedAt"`
 }
@@ -106,8 +107,10 @@ type securityEventDTO struct {
 	// Suppressed, on an events_suppressed marker, counts the routine events
 	// its window did not record.
 	Suppressed int `json:"suppressed,omitempty"`
-	// Method says how a sign-in was proven when not with a password.
-	Method string `json:"method,omitempty"`
+	// Method and Provider describe a federated sign-in, or the provider of
+	// a linked or unlinked identity.
+	Method   string `json:"method,omitempty"`
+	Provider string `json:"provider,omitempty"`
 }
 
 type securityEventsDTO struct {
@@ -128,7 +131,8 @@ func toUserDTO(u user.User) userDTO {
 	}
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
-		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		HasPassword: u.HasPassword(),
+		CreatedAt:   rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }
 
@@ -168,7 +172,7 @@ func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
 	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
 	for _, e := range p.Events {
 		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
-			Suppressed: e.Suppressed, Method: e.Method}
+			Suppressed: e.Suppressed, Method: e.Method, Provider: e.Provider}
 		if e.SessionID != "" {
 			sid := e.SessionID
 			d.SessionID = &sid

@@ -13,6 +13,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/emailcode"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/recovery"
@@ -120,6 +121,11 @@ var errorTable = []mapping{
 	{oauth.ErrGrantNotFound, http.StatusNotFound, CodeNotFound, "Grant not found"},
 	// max_age or prompt=login: the login page signs the user in again.
 	{oauth.ErrReauthenticate, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	{fed.ErrFailed, http.StatusBadRequest, CodeOAuthFailed, "Sign-in with the provider could not finish"},
+	{fed.ErrUnknownProvider, http.StatusNotFound, CodeNotFound, "Unknown provider"},
+	{fed.ErrProviderUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "The provider cannot be reached, try again"},
+	{fed.ErrIdentityNotFound, http.StatusNotFound, CodeNotFound, "Identity not found"},
+	{fed.ErrLastSignInMethod, http.StatusConflict, CodeLastSignInMethod, "This is the account's last way to sign in"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 }
 

@@ -47,6 +47,8 @@ type Deps struct {
 	Metrics RequestObserver
 	// OIDC, when not nil, serves the OpenID provider.
 	OIDC *OIDCProvider
+	// Federation, when not nil, serves sign-in through other providers.
+	Federation *Federation
 }
 
 // Options are the HTTP layer's settings.
@@ -161,6 +163,9 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	}
 	if d.OIDC != nil {
 		registerOIDC(e, d.OIDC, h.bind, authed, fresh)
+	}
+	if d.Federation != nil {
+		registerFederation(e, d.Federation, h, authed, fresh)
 	}
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)

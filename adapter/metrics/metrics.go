@@ -57,6 +57,7 @@ type Metrics struct {
 	mailSent        prometheus.Counter
 	mailRetried     prometheus.Counter
 	mailGivenUp     prometheus.Counter
+	federated       *prometheus.CounterVec
 }
 
 var (
@@ -113,7 +114,15 @@ func New() (*Metrics, error) {
 	m.mailRetried = failed.WithLabelValues("retry")
 	m.mailGivenUp = failed.WithLabelValues("gave_up")
 
+	// Bounded labels: providers come from configuration, outcomes from
+	// the use case's fixed list.
+	m.federated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "federated_signins_total",
+		Help: "Sign-ins through other identity providers, by provider and outcome (success, linked, denied, failed, account_exists, email_required, identity_taken, disabled, signup_rejected).",
+	}, []string{"provider", "outcome"})
+
 	err := errors.Join(
+		m.reg.Register(m.federated),
 		m.reg.Register(m.mailQueued),
 		m.reg.Register(m.mailSent),
 		m.reg.Register(failed),
@@ -230,4 +239,9 @@ func statusLabel(status int) string {
 		return "other"
 	}
 	return strconv.Itoa(status)
+}
+
+// FederatedSignIn counts a sign-in through another provider by outcome.
+func (m *Metrics) FederatedSignIn(provider, outcome string) {
+	m.federated.WithLabelValues(provider, outcome).Inc()
 }

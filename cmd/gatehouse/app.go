@@ -47,5 +47,6 @@ func serveOptions(cfg fx.Option) fx.Option {
 		factorsModule(),
 		adminModule(),
 		emailCodeModule(),
+		federationModule(),
 	)
 }

@@ -71,6 +71,7 @@ type routeDeps struct {
 	Tracer  trace.TracerProvider
 	OIDC    *httpadapter.OIDCProvider
 	OIDCKey providerKeys
+	Fed     *httpadapter.Federation
 }
 
 func registerRoutes(d routeDeps) {
@@ -87,7 +88,7 @@ func registerRoutes(d routeDeps) {
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),
-		OIDC: d.OIDC,
+		OIDC: d.OIDC, Federation: d.Fed,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
 				return errShuttingDown

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/smtptest"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
@@ -59,7 +60,15 @@ func TestTypeScriptClient(t *testing.T) {
 	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
 
 	var adm *admin.AccountCreator
-	s := startServerWith(t, testEnv("sqlite::memory:"), fx.Populate(&adm))
+	gh := oidctest.StartGitHub(t, "ts-gh", "ts-gh-secret", oidctest.GitHubUser{
+		ID: 31337, Login: "ts-user", Name: "TS User",
+		Emails: []oidctest.GitHubEmail{{Email: "ts-gh@example.com", Primary: true, Verified: true}},
+	})
+	env := testEnv("sqlite::memory:")
+	env["OAUTH_PROVIDERS"] = "github"
+	env["OAUTH_GITHUB_CLIENT_ID"], env["OAUTH_GITHUB_CLIENT_SECRET"] = gh.ClientID, gh.ClientSecret
+	env["OAUTH_GITHUB_URL"], env["OAUTH_GITHUB_API_URL"] = gh.URL, gh.APIURL
+	s := startServerWith(t, env, fx.Populate(&adm))
 	const adminEmail, adminPassword = "ts-admin@example.com", "typescript admin password"
 	if _, err := adm.Create(ctx, admin.CLIActor, admin.CreateInput{Email: adminEmail, Password: adminPassword, Name: "Root", Roles: []string{"admin", "user"}}); err != nil {
 		t.Fatal(err)
@@ -77,7 +86,7 @@ func TestTypeScriptClient(t *testing.T) {
 	out := run([]string{"GATEHOUSE_URL=" + s.base, "GATEHOUSE_ADMIN_EMAIL=" + adminEmail, "GATEHOUSE_ADMIN_PASSWORD=" + adminPassword,
 		"GATEHOUSE_MAIL_URL=" + withMail.base, "GATEHOUSE_MAILBOX_URL=" + mailbox.URL},
 		"node", "--test", "dist/flow.test.js")
-	if !strings.Contains(out, "# pass 3") || !strings.Contains(out, "# fail 0") {
+	if !strings.Contains(out, "# pass 4") || !strings.Contains(out, "# fail 0") {
 		t.Fatalf("node --test:\n%s", out)
 	}
 }

@@ -21,6 +21,9 @@ const (
 	// MethodEmail is a code or link mailed to the account's address (the
 	// contract's value; RFC 8176 lists none for it).
 	MethodEmail = "email"
+	// MethodFederated is a sign-in through another identity provider
+	// (OpenID Connect or GitHub); the provider's id is in the "idp" claim.
+	MethodFederated = "fed"
 )
 
 // Authenticator assurance levels ("aal" claim), after NIST SP 800-63B.
@@ -62,6 +65,8 @@ type Claims struct {
 	// AAL is the authenticator assurance level ("aal"), AAL1 or AAL2.
 	AAL   string
 	Roles []string
+	// IdP names the provider of a federated sign-in ("idp"); empty otherwise.
+	IdP string
 }
 
 // Sentinel errors of access-token verification. Adapters return these

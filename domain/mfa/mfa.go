@@ -126,10 +126,11 @@ type Challenge struct {
 	// CredentialVersion is the account's credential version when the
 	// password was proven; a password change since voids the token.
 	CredentialVersion int64
-	// Methods are the amr of the first step when it was not a password
-	// (an emailed code's "email"); empty means a password, the first step
-	// of every login before other first steps existed.
+	// Methods are the amr of the first factor when it was not a password
+	// (a federated sign-in: "fed"); empty means a password.
 	Methods []string
+	// IdP names the provider of a federated first factor.
+	IdP string
 }
 
 // ChallengeTTL is how long an mfaToken lives.

@@ -43,6 +43,7 @@ type Config struct {
 	MFA       MFA
 	OIDC      OIDC
 	EmailCode EmailCode
+	OAuth     OAuth
 
 	// MetricsAddr is the Prometheus /metrics listener; empty means none.
 	MetricsAddr string `env:"METRICS_ADDR" check:"listen?"`

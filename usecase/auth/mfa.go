@@ -234,11 +234,15 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 				return err
 			}
 			c.UsedAt = now
-			pair, err = m.sessions.open(ctx, u, now, meta, withSecondFactor(c.Methods))
+			pair, err = m.sessions.openVia(ctx, u, now, meta, withSecondFactor(c.Methods), c.IdP)
 			if err != nil {
 				return err
 			}
-			return m.rec.signedIn(ctx, u.ID, pair.Session.ID, firstMethod(c.Methods), meta, now)
+			e := signInEvent(u.ID, pair.Session.ID, c.IdP, meta, now)
+			if e.Method == "" {
+				e.Method = firstMethod(c.Methods)
+			}
+			return m.rec.log.Append(ctx, e)
 		})
 	})
 	if err != nil {

@@ -1,6 +1,6 @@
 -- Sign in with an emailed code (issue 22 item 4): the pending code of each
--- address, and what a login awaiting its second factor proved first. A new
--- table and one column with a constant default (no rewrite, a brief lock).
+-- address (a new table; the first step's methods of a pending login and
+-- the method of a sign-in event come with 00016).
 
 -- +goose Up
 CREATE TABLE email_codes (
@@ -21,13 +21,5 @@ CREATE TABLE email_codes (
 CREATE INDEX email_codes_expires_at_idx ON email_codes (expires_at);
 CREATE INDEX email_codes_user_id_idx ON email_codes (user_id);
 
--- The amr of the first step of a login awaiting its second factor, space
--- separated ('' is a password, every row before this version), and how a
--- sign-in was proven when not by password ('' otherwise).
-ALTER TABLE mfa_challenges ADD COLUMN first_methods TEXT NOT NULL DEFAULT '';
-ALTER TABLE security_events ADD COLUMN method TEXT NOT NULL DEFAULT '';
-
 -- +goose Down
-ALTER TABLE security_events DROP COLUMN method;
-ALTER TABLE mfa_challenges DROP COLUMN first_methods;
 DROP TABLE email_codes;

@@ -16,10 +16,5 @@ CREATE TABLE email_codes (
 CREATE INDEX email_codes_expires_at_idx ON email_codes (expires_at);
 CREATE INDEX email_codes_user_id_idx ON email_codes (user_id);
 
-ALTER TABLE mfa_challenges ADD COLUMN first_methods TEXT NOT NULL DEFAULT '';
-ALTER TABLE security_events ADD COLUMN method TEXT NOT NULL DEFAULT '';
-
 -- +goose Down
-ALTER TABLE security_events DROP COLUMN method;
-ALTER TABLE mfa_challenges DROP COLUMN first_methods;
 DROP TABLE email_codes;
