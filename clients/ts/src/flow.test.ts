@@ -168,6 +168,8 @@ test("sign in with an emailed code", async () => {
   const again = await refused(unwrap(client.POST("/auth/email-code/verify", { body: { email, code } })));
   assert.equal(again.status, 401);
   assert.equal(again.code, "EMAIL_CODE_INVALID");
+});
+
 // Sign in with another provider (a fake GitHub the Go test runs): the
 // browser's legs are plain navigations (followed here by hand), then the
 // app exchanges the one-time code from the fragment with its PKCE verifier.
