@@ -63,8 +63,10 @@ type userDTO struct {
 	Roles         []string `json:"roles"`
 	EmailVerified bool     `json:"emailVerified"`
 	Locale        string   `json:"locale"`
-	CreatedAt     string   `json:"createdAt"`
-	UpdatedAt     string   `json:"updatedAt"`
+	// AppMetadata is the administrators' object, {} when none.
+	AppMetadata map[string]any `json:"appMetadata"`
+	CreatedAt   string         `json:"createdAt"`
+	UpdatedAt   string         `json:"updatedAt"`
 }
 
 type sessionRefDTO struct {
@@ -124,9 +126,13 @@ func toUserDTO(u user.User) userDTO {
 	if roles == nil {
 		roles = []string{}
 	}
+	meta := u.AppMetadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
-		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		AppMetadata: meta, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
@@ -212,6 +213,10 @@ func nilIfEmpty(b []byte) []byte {
 // SessionStore stores sessions and their refresh state.
 type SessionStore struct {
 	db *gorm.DB
+	// events, when set, receives session.created and session.revoked in
+	// the transaction of each write: every path that starts or ends a
+	// session goes through these methods, so none can forget the event.
+	events *WebhookOutbox
 }
 
 var (
@@ -221,6 +226,29 @@ var (
 
 // NewSessionStore returns a SessionStore on db.
 func NewSessionStore(db *gorm.DB) *SessionStore { return &SessionStore{db: db} }
+
+// Publishing makes the store report its session starts and ends to o.
+func (s *SessionStore) Publishing(o *WebhookOutbox) *SessionStore {
+	s.events = o
+	return s
+}
+
+// revoked reports sessions revoked with reason (the stored one) at now.
+func (s *SessionStore) revoked(ctx context.Context, userID string, ids []string, reason string, now time.Time) error {
+	if !s.events.Enabled() {
+		return nil
+	}
+	r, ok := webhook.RevokeReason(reason)
+	if !ok {
+		return nil
+	}
+	for _, sid := range ids {
+		if err := s.events.Publish(ctx, webhook.NewSessionRevoked(id.New(), userID, sid, r, now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Create inserts a session with its first token's hash: one row.
 // user.ErrNotFound if the session's user does not exist (deleted while
@@ -233,13 +261,25 @@ func (s *SessionStore) Create(ctx context.Context, sess session.Session) error {
 		return fmt.Errorf("persistence: create session: no refresh token hash")
 	}
 	rec := sessionFromDomain(sess)
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		if isForeignKeyViolation(err, pgSessionsUserFK) {
-			return user.ErrNotFound
+	if !s.events.Enabled() {
+		if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
+			if isForeignKeyViolation(err, pgSessionsUserFK) {
+				return user.ErrNotFound
+			}
+			return wrapErr("create session", err)
 		}
-		return wrapErr("create session", err)
+		return nil
 	}
-	return nil
+	return inTx(ctx, s.db, func(db *gorm.DB) error {
+		if err := db.Create(&rec).Error; err != nil {
+			if isForeignKeyViolation(err, pgSessionsUserFK) {
+				return user.ErrNotFound
+			}
+			return wrapErr("create session", err)
+		}
+		return s.events.Publish(withTx(ctx, db), webhook.NewSessionCreated(id.New(), sess.UserID, sess.ID,
+			webhook.SessionMethod(sess.Methods), sess.IP, sess.UserAgent, sess.CreatedAt))
+	})
 }
 
 // ByID finds a session, revoked or not; session.ErrNotFound if none.
@@ -295,6 +335,9 @@ func (s *SessionStore) Update(ctx context.Context, sessionID string, fn func(*se
 		}
 		if err := db.Exec(sessionWrite, out.writeArgs()...).Error; err != nil {
 			return wrapErr("update session", err)
+		}
+		if before.RevokedAt.IsZero() && !after.RevokedAt.IsZero() {
+			return s.revoked(withTx(ctx, db), after.UserID, []string{after.ID}, after.RevokeReason, after.RevokedAt)
 		}
 		return nil
 	})
@@ -355,7 +398,8 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		if err != nil {
 			return wrapErr("revoke user sessions", err)
 		}
-		return nil
+		slices.Sort(ids)
+		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
 	})
 	if err != nil {
 		return nil, err
@@ -436,7 +480,8 @@ func (s *SessionStore) RevokeBeyond(ctx context.Context, userID string, keep int
 		if err != nil {
 			return wrapErr("revoke sessions beyond the limit", err)
 		}
-		return nil
+		slices.Sort(ids)
+		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
 	})
 	if err != nil {
 		return nil, err

@@ -30,6 +30,8 @@ type issuedClaims struct {
 	Methods   []string `json:"amr,omitempty"`
 	AAL       string   `json:"aal,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	// AppMetadata is the administrators' object, left out when empty.
+	AppMetadata map[string]any `json:"app_metadata,omitempty"`
 }
 
 // parsedClaims is the payload Verify reads. Dates remember whether they

@@ -70,11 +70,12 @@ func serveOptions(cfg fx.Option) fx.Option {
 		metrics.Module(),
 		tracing.Module(),
 		oidcOptions(),
+		webhooksModule(),
 		fx.Provide(
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
 			persistence.NewUserRepository,
-			persistence.NewSessionStore,
+			newSessionStore,
 			newAuditLog,
 			func(cfg config.Config) *sealbox.Keyring { return cfg.JWT.DataKeys },
 			persistence.NewKeyStore,
@@ -205,6 +206,8 @@ type adminDeps struct {
 	Clock     systemClock
 	Log       *slog.Logger
 	Live      *auth.LivenessCache
+	Events    *persistence.WebhookOutbox
+	Hook      signupHook
 }
 
 func newAdminService(d adminDeps) *admin.Service {
@@ -214,6 +217,8 @@ func newAdminService(d adminDeps) *admin.Service {
 		StepUp:  &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Factors: d.Directory,
 		Cache:   d.Live,
+		Events:  d.Events,
+		Hook:    d.Hook.SignupHook,
 	})
 }
 
@@ -289,6 +294,9 @@ type authDeps struct {
 	MFA      *mfauc.Service
 	MFATok   *persistence.MFAChallengeStore
 	Failures *auth.FailureLog
+	// Events and Hook are the webhooks feature's (webhooks.go).
+	Events *persistence.WebhookOutbox
+	Hook   signupHook
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -389,6 +397,7 @@ func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpene
 	return auth.NewRegistrar(auth.RegistrarDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Mail: d.Recovery, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		Events: d.Events, Hook: d.Hook.SignupHook,
 	})
 }
 
@@ -417,7 +426,7 @@ func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin 
 func newRefresher(d authDeps, live *auth.LivenessCache) *auth.Refresher {
 	return auth.NewRefresher(auth.RefresherDeps{
 		Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg),
+		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
 	})
 }
 
@@ -482,11 +491,13 @@ type mfaDeps struct {
 	Mail     *recovery.Service
 	Sessions *persistence.SessionStore
 	Live     *auth.LivenessCache
+	Events   *persistence.WebhookOutbox
 }
 
 func newMFAService(d mfaDeps) *mfauc.Service {
 	return mfauc.NewService(mfauc.Deps{
-		Users: d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
+		Events: d.Events,
+		Users:  d.Users, TOTP: d.TOTP, RecoveryCodes: d.Codes, OTP: otpauth.TOTP{},
 		Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live,
@@ -511,6 +522,7 @@ func newAccountService(d authDeps, gate *auth.PasswordGate, live *auth.LivenessC
 		Mail:               d.Recovery,
 		ConfirmEmailChange: d.Cfg.Mail.RequireVerification,
 		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		Events:             d.Events,
 	})
 }
 
@@ -543,6 +555,7 @@ type recoveryDeps struct {
 	Gate      *auth.PasswordGate
 	Live      *auth.LivenessCache
 	TOTP      *persistence.TOTPStore
+	Events    *persistence.WebhookOutbox
 }
 
 // mailLease is how long an instance holds a claimed message; one delivery
@@ -555,6 +568,7 @@ func newRecoveryService(d recoveryDeps) (*recovery.Service, error) {
 	deps := recovery.Deps{
 		Users: d.Users, Tokens: d.Tokens, Outbox: d.Outbox, Sessions: d.Sessions, Audit: d.Audit,
 		Tx: d.Tx, Hasher: d.Hasher, Limiter: d.Throttle, Clock: d.Clock, Observer: d.Metrics, Log: d.Log,
+		Events: d.Events,
 		// The reset's new password goes through the login throttle (the
 		// client's count only: the link proves the mailbox, and back-off
 		// others caused on the account never slows it), and its revocation
@@ -638,6 +652,8 @@ type routeDeps struct {
 	Tracer  trace.TracerProvider
 	OIDC    *httpadapter.OIDCProvider
 	OIDCKey providerKeys
+	// Webhooks serves the operators' delivery routes.
+	Webhooks *httpadapter.WebhookAdmin
 }
 
 func registerRoutes(d routeDeps) {
@@ -653,7 +669,7 @@ func registerRoutes(d routeDeps) {
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),
-		OIDC: d.OIDC,
+		OIDC: d.OIDC, Webhooks: d.Webhooks,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
 				return errShuttingDown

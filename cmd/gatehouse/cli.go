@@ -167,10 +167,24 @@ func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func
 		closeDB()
 		return nil, nil, nil, err
 	}
+	// The command line creates accounts too: the app hears of them
+	// (user.created, written to the outbox for the servers to post) and
+	// its before-signup hook decides first.
+	events, err := newWebhookOutbox(cfg, db)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	hook, err := newSignupHook(cfg)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
 	svc := admin.NewService(admin.Deps{
-		Users: persistence.NewAdminDirectory(db), Sessions: persistence.NewSessionStore(db),
+		Users: persistence.NewAdminDirectory(db), Sessions: newSessionStore(db, events),
 		Audit: persistence.NewAuditLog(db), Tx: persistence.NewTransactor(db),
 		Clock: systemClock{}, Hasher: hasher, Keys: tokens,
+		Events: events, Hook: hook.SignupHook,
 	})
 	return svc, tokens, closeDB, nil
 }

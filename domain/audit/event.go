@@ -38,6 +38,9 @@ const (
 	AdminEmailVerifiedSet Type = "admin_email_verified_changed"
 	AdminSessionsRevoked  Type = "admin_sessions_revoked"
 	AdminUserDeleted      Type = "admin_user_deleted"
+	// AdminAppMetadataChanged: an administrator replaced the account's
+	// appMetadata (the app_metadata claim of its tokens).
+	AdminAppMetadataChanged Type = "admin_app_metadata_changed"
 
 	// Second factors.
 	MFAEnabled               Type = "mfa_enabled"

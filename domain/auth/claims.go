@@ -59,6 +59,9 @@ type Claims struct {
 	// AAL is the authenticator assurance level ("aal"), AAL1 or AAL2.
 	AAL   string
 	Roles []string
+	// AppMetadata is the account's appMetadata ("app_metadata"), nil when
+	// empty.
+	AppMetadata map[string]any
 }
 
 // Sentinel errors of access-token verification. Adapters return these

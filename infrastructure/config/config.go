@@ -43,6 +43,7 @@ type Config struct {
 	Tracing   Tracing
 	MFA       MFA
 	OIDC      OIDC
+	Webhooks  Webhooks
 
 	// MetricsAddr is the listen address of the Prometheus /metrics listener
 	// (METRICS_ADDR). Empty, the default, means no metrics listener.

@@ -111,6 +111,7 @@ func defaults() Config {
 			Enabled: true, LoginURL: "http://localhost:3000/example/#/authorize?request={id}",
 			AccessTokenTTL: 15 * time.Minute, CodeTTL: time.Minute, Issuer: "http://localhost:3000",
 		},
+		Webhooks: Webhooks{HookTimeout: 2 * time.Second, PollInterval: time.Second},
 	}
 }
 
@@ -221,6 +222,13 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"OIDC_LOGIN_URL", "https://app.example.com/login?r={id}", func(c Config) any { return c.OIDC.LoginURL }, "https://app.example.com/login?r={id}"},
 		{"OIDC_ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.OIDC.AccessTokenTTL }, 5 * time.Minute},
 		{"OIDC_CODE_TTL", "30s", func(c Config) any { return c.OIDC.CodeTTL }, 30 * time.Second},
+		{"WEBHOOK_URL", "https://app.example.com/hooks?k=1", func(c Config) any { return c.Webhooks.URL }, "https://app.example.com/hooks?k=1"},
+		{"WEBHOOK_SECRET", testSecret24 + "," + testSecret32, func(c Config) any { return c.Webhooks.Secrets }, []string{testSecret24, testSecret32}},
+		{"WEBHOOK_EVENTS", "user.created", func(c Config) any { return c.Webhooks.Events }, "user.created"},
+		{"WEBHOOK_POLL_INTERVAL", "200ms", func(c Config) any { return c.Webhooks.PollInterval }, 200 * time.Millisecond},
+		{"HOOK_BEFORE_SIGNUP_URL", "http://app:8080/signup", func(c Config) any { return c.Webhooks.HookURL }, "http://app:8080/signup"},
+		{"HOOK_SECRET", testSecret32, func(c Config) any { return c.Webhooks.HookSecrets }, []string{testSecret32}},
+		{"HOOK_TIMEOUT", "500ms", func(c Config) any { return c.Webhooks.HookTimeout }, 500 * time.Millisecond},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
 		// The password comes from MAIL_PASSWORD_FILE (pwFile holds "p").
 		{"MAIL_URL", "smtps://u@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
@@ -410,6 +418,14 @@ func TestBadValues(t *testing.T) {
 		{"public URL", env{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
 		{"login URL without id", env{"OIDC_LOGIN_URL": "https://app.example.com/login"}, "has no {id}", ""},
 		{"code TTL too long", env{"OIDC_CODE_TTL": "1h"}, "at most 10m", ""},
+		{"webhook URL without secret", env{"WEBHOOK_URL": "https://app.example.com/h"}, "is required", "WEBHOOK_SECRET"},
+		{"webhook secret without prefix", env{"WEBHOOK_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}, "whsec_", ""},
+		{"webhook secret too short", env{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "24 to 64", ""},
+		{"webhook secret not base64", env{"WEBHOOK_SECRET": "whsec_!!!notbase64!!!"}, "base64", ""},
+		{"three webhook secrets", env{"WEBHOOK_SECRET": testSecret24 + "," + testSecret24 + "," + testSecret24}, "two while rotating", ""},
+		{"webhook URL with user info", env{"WEBHOOK_URL": "https://u:p@app.example.com/h", "WEBHOOK_SECRET": testSecret24}, "without user info", "WEBHOOK_URL"},
+		{"hook without any secret", env{"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}, "is required", "HOOK_SECRET"},
+		{"hook timeout too long", env{"HOOK_TIMEOUT": "1m"}, "at most", ""},
 		{"verification without mail", env{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
 		{"DB URL without scheme", env{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
 		{"malformed postgres URL", env{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
@@ -823,3 +839,9 @@ func TestMailPasswordFile(t *testing.T) {
 		}
 	}
 }
+
+// Standard Webhooks secrets of 24 and 32 bytes, for the webhook settings.
+const (
+	testSecret24 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+	testSecret32 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)

@@ -226,6 +226,16 @@ func settings(c *Config) []setting {
 		field("OIDC_ACCESS_TOKEN_TTL", "15m", &c.OIDC.AccessTokenTTL, duration(time.Minute, 24*time.Hour)),
 		field("OIDC_CODE_TTL", "60s", &c.OIDC.CodeTTL, duration(time.Second, 10*time.Minute)),
 
+		field("WEBHOOK_URL", "", &c.Webhooks.URL, endpointURL),
+		field("WEBHOOK_SECRET", "", &c.Webhooks.Secrets, webhookSecrets).
+			shownAs(func() any { return secretCount(c.Webhooks.Secrets) }),
+		field("WEBHOOK_EVENTS", "", &c.Webhooks.Events, func(s string) (string, error) { return s, nil }),
+		field("WEBHOOK_POLL_INTERVAL", "1s", &c.Webhooks.PollInterval, duration(10*time.Millisecond, time.Minute)),
+		field("HOOK_BEFORE_SIGNUP_URL", "", &c.Webhooks.HookURL, endpointURL),
+		field("HOOK_SECRET", "", &c.Webhooks.HookSecrets, webhookSecrets).
+			shownAs(func() any { return secretCount(c.Webhooks.HookSecrets) }),
+		field("HOOK_TIMEOUT", "2s", &c.Webhooks.HookTimeout, duration(100*time.Millisecond, 30*time.Second)),
+
 		field("METRICS_ADDR", "", &c.MetricsAddr, listenAddr(true)),
 		field("EXAMPLE_APP_ENABLED", "false", &c.ExampleApp, boolean),
 	}
@@ -276,6 +286,21 @@ func checks() []check {
 			c.OIDC.Issuer = c.Mail.PublicURL
 			if u, err := url.Parse(c.JWT.Issuer); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 				c.OIDC.Issuer = strings.TrimRight(c.JWT.Issuer, "/")
+			}
+			return nil
+		}},
+		{"WEBHOOK_SECRET", []string{"WEBHOOK_URL", "WEBHOOK_SECRET"}, func(c *Config) error {
+			if c.Webhooks.URL != "" && len(c.Webhooks.Secrets) == 0 {
+				return errors.New("is required with WEBHOOK_URL")
+			}
+			return nil
+		}},
+		{"HOOK_SECRET", []string{"HOOK_BEFORE_SIGNUP_URL", "HOOK_SECRET", "WEBHOOK_SECRET"}, func(c *Config) error {
+			if len(c.Webhooks.HookSecrets) == 0 {
+				c.Webhooks.HookSecrets = c.Webhooks.Secrets
+			}
+			if c.Webhooks.HookURL != "" && len(c.Webhooks.HookSecrets) == 0 {
+				return errors.New("is required with HOOK_BEFORE_SIGNUP_URL (or WEBHOOK_SECRET)")
 			}
 			return nil
 		}},

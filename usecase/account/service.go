@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Deps are the ports the account interactors consume.
@@ -49,6 +50,22 @@ type Deps struct {
 	// gets it; the HTTP routes check it too, to answer before reading a
 	// body.
 	StepUp domauth.StepUpPolicy
+	// Events is optional: user.updated, user.deleted, password.changed.
+	Events Events
+}
+
+// Events publishes webhook events in the caller's transaction; nil
+// publishes nothing.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// publish publishes e when events are configured.
+func (s *Service) publish(ctx context.Context, e webhook.Event) error {
+	if s.d.Events == nil {
+		return nil
+	}
+	return s.d.Events.Publish(ctx, e)
 }
 
 // Service runs the account use cases.
@@ -124,8 +141,17 @@ func (s *Service) UpdateProfile(ctx context.Context, p domauth.Principal, in Pro
 			return err
 		}
 		var err error
-		out, err = s.user(ctx, p)
-		return err
+		if out, err = s.user(ctx, p); err != nil {
+			return err
+		}
+		var changed []string
+		if ch.Name != nil {
+			changed = append(changed, "name")
+		}
+		if ch.Locale != nil {
+			changed = append(changed, "locale")
+		}
+		return s.publish(ctx, webhook.NewUserUpdated(id.New(), out, changed, ch.UpdatedAt))
 	})
 	return out, err
 }
@@ -215,6 +241,9 @@ func (s *Service) ChangePassword(ctx context.Context, p domauth.Principal, curre
 		if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
 			return err
 		}
+		if err := s.publish(ctx, webhook.NewPasswordChanged(id.New(), u.ID, webhook.ViaChange, now)); err != nil {
+			return err
+		}
 		return s.record(ctx, audit.PasswordChanged, p, meta)
 	})
 }
@@ -272,6 +301,9 @@ func (s *Service) ChangeEmail(ctx context.Context, p domauth.Principal, email st
 			}
 		}
 		out = u
+		if err := s.publish(ctx, webhook.NewUserUpdated(id.New(), u, []string{"email", "emailVerified"}, u.UpdatedAt)); err != nil {
+			return err
+		}
 		return s.record(ctx, audit.EmailChanged, p, meta)
 	})
 	return EmailChange{User: out}, err
@@ -313,6 +345,9 @@ func (s *Service) DeleteAccount(ctx context.Context, p domauth.Principal, meta M
 			return err
 		}
 		if err := s.d.Audit.ScrubUser(ctx, p.UserID()); err != nil {
+			return err
+		}
+		if err := s.publish(ctx, webhook.NewUserDeleted(id.New(), p.UserID(), s.d.Clock.Now().UTC())); err != nil {
 			return err
 		}
 		// Recorded after the scrub, and without client data, for the same reason.

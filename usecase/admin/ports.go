@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Clock tells the time.
@@ -99,4 +100,14 @@ type SigningKeys interface {
 // the operators' log. It must not block.
 type Notifier interface {
 	AdminAction(ctx context.Context, e audit.Event)
+}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// SignupHook is the before-signup hook (see auth.SignupHook).
+type SignupHook interface {
+	BeforeSignup(ctx context.Context, s webhook.Signup) error
 }

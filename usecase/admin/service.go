@@ -11,10 +11,14 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // ReasonAdmin is the revoke reason of sessions an administrator ended.
 const ReasonAdmin = "admin"
+
+// ReasonDisabled is the revoke reason of the sessions a disable ended.
+const ReasonDisabled = "disabled"
 
 // Deps are the ports of the admin interactors.
 type Deps struct {
@@ -40,6 +44,9 @@ type Deps struct {
 	// (or a session that never proved the factor) must not be enough to
 	// change other accounts.
 	Factors Factors
+	// Events and Hook are optional (webhooks and the before-signup hook).
+	Events Events
+	Hook   SignupHook
 }
 
 // Service runs the administration use cases.
@@ -181,6 +188,9 @@ type Patch struct {
 	Roles         []string // nil: unchanged
 	Disabled      *bool
 	EmailVerified *bool
+	// AppMetadata, when not nil, replaces the account's appMetadata; a
+	// pointer to a nil or empty map clears it.
+	AppMetadata *map[string]any
 }
 
 // Update applies p in a locked read-modify-write, so it changes only what
@@ -204,6 +214,10 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 	if p.Roles != nil {
 		errs = append(errs, user.CheckRoles("roles", p.Roles))
 	}
+	if p.AppMetadata != nil {
+		_, err := user.CheckAppMetadata("appMetadata", *p.AppMetadata)
+		errs = append(errs, err)
+	}
 	if err := user.Join(errs...); err != nil {
 		return View{}, err
 	}
@@ -214,11 +228,12 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 	// Only a change of roles or a disable can take an administrator away.
 	guard := p.Roles != nil || p.Disabled != nil && *p.Disabled
 	var (
-		out    user.User
-		events []audit.Event
+		out     user.User
+		events  []audit.Event
+		changed []string
 	)
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		events = events[:0]
+		events, changed = events[:0], changed[:0]
 		var admins []string
 		if guard {
 			// Before the account's own lock, always in this order, so two
@@ -237,17 +252,29 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 			if p.Name != nil && name != u.Name {
 				u.Name = name
 				add(audit.AdminNameChanged)
+				changed = append(changed, "name")
 			}
 			if p.Roles != nil && strings.Join(p.Roles, ",") != strings.Join(u.Roles, ",") {
 				u.Roles = append([]string(nil), p.Roles...)
 				add(audit.AdminRolesChanged)
+				changed = append(changed, "roles")
 			}
 			if p.EmailVerified != nil && *p.EmailVerified != u.EmailVerified {
 				u.EmailVerified = *p.EmailVerified
 				add(audit.AdminEmailVerifiedSet)
+				changed = append(changed, "emailVerified")
+			}
+			if p.AppMetadata != nil && !sameMetadata(*p.AppMetadata, u.AppMetadata) {
+				u.AppMetadata = *p.AppMetadata
+				if len(u.AppMetadata) == 0 {
+					u.AppMetadata = nil
+				}
+				add(audit.AdminAppMetadataChanged)
+				changed = append(changed, "appMetadata")
 			}
 			if p.Disabled != nil && *p.Disabled != u.Disabled {
 				u.Disabled = *p.Disabled
+				changed = append(changed, "disabled")
 				disabling = u.Disabled
 				if u.Disabled {
 					add(audit.AdminUserDisabled)
@@ -268,7 +295,12 @@ func (s *Service) Update(ctx context.Context, a Actor, userID string, p Patch) (
 		}
 		out = u
 		if disabling {
-			if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonAdmin, now); err != nil {
+			if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonDisabled, now); err != nil {
+				return err
+			}
+		}
+		if len(changed) > 0 {
+			if err := s.publish(ctx, webhook.NewUserUpdated(id.New(), u, changed, now)); err != nil {
 				return err
 			}
 		}
@@ -370,6 +402,9 @@ func (s *Service) Delete(ctx context.Context, a Actor, userID string) error {
 		// The deleted account's events keep no client data, the
 		// administrator's included.
 		ev.IP, ev.UserAgent = "", ""
+		if err := s.publish(ctx, webhook.NewUserDeleted(id.New(), userID, ev.CreatedAt)); err != nil {
+			return err
+		}
 		return s.d.Audit.Append(ctx, ev)
 	})
 	if err == nil {
@@ -417,6 +452,13 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (user.Use
 	if err := user.Join(err, user.CheckRoles("roles", roles)); err != nil {
 		return user.User{}, err
 	}
+	// The app decides who has an account, whoever creates it; asked
+	// before anything is written.
+	if s.d.Hook != nil {
+		if err := s.d.Hook.BeforeSignup(ctx, webhook.Signup{Email: email, Name: name, Method: webhook.MethodAdmin, IP: a.IP}); err != nil {
+			return user.User{}, err
+		}
+	}
 	hash, err := s.d.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return user.User{}, err
@@ -427,6 +469,9 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (user.Use
 	ev := s.event(a, audit.AdminUserCreated, u.ID, now)
 	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
 		if err := s.d.Users.Create(ctx, u); err != nil {
+			return err
+		}
+		if err := s.publish(ctx, webhook.NewUserCreated(id.New(), u, webhook.MethodAdmin, now)); err != nil {
 			return err
 		}
 		return s.d.Audit.Append(ctx, ev)
@@ -499,4 +544,24 @@ func (s *Service) notify(ctx context.Context, events []audit.Event) {
 	}
 }
 
+// publish publishes e when events are configured.
+func (s *Service) publish(ctx context.Context, e webhook.Event) error {
+	if s.d.Events == nil {
+		return nil
+	}
+	return s.d.Events.Publish(ctx, e)
+}
+
+// sameMetadata compares two appMetadata objects by their JSON encoding
+// (nil and empty are the same: no metadata).
+func sameMetadata(a, b map[string]any) bool {
+	ja, _ := user.CheckAppMetadata("", a)
+	jb, _ := user.CheckAppMetadata("", b)
+	return ja == jb
+}
+
 func (s *Service) now() time.Time { return s.d.Clock.Now().UTC() }
+
+// AuthorizeRead applies the rule of every administrative read to a: the
+// command line, or a caller whose current account holds the admin role.
+func (s *Service) AuthorizeRead(_ context.Context, a Actor) error { return a.authorize() }

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Deps are the ports the recovery interactors consume.
@@ -39,6 +40,26 @@ type Deps struct {
 	Cache SessionCache
 	// Factors, when set, has a reset clear the failed second-factor codes.
 	Factors FactorFailures
+	// Events is optional: email.verified, user.updated, password.changed.
+	Events Events
+}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// publish publishes e when events are configured.
+func (s *Service) publish(ctx context.Context, events ...webhook.Event) error {
+	if s.d.Events == nil {
+		return nil
+	}
+	for _, e := range events {
+		if err := s.d.Events.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Config are the recovery settings.
@@ -145,6 +166,10 @@ func (s *Service) Verify(ctx context.Context, raw string) (user.User, error) {
 		}
 		u.EmailVerified, u.UpdatedAt = true, now
 		out = u
+		if err := s.publish(ctx, webhook.NewUserUpdated(id.New(), u, []string{"emailVerified"}, now),
+			webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
+			return err
+		}
 		return s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
 	})
 	return out, err
@@ -174,6 +199,10 @@ func (s *Service) confirmEmailChange(ctx context.Context, t recovery.Token, now 
 		}
 	}
 	if err := s.record(ctx, audit.EmailChanged, u.ID, Meta{}, now); err != nil {
+		return user.User{}, err
+	}
+	if err := s.publish(ctx, webhook.NewUserUpdated(id.New(), u, []string{"email", "emailVerified"}, now),
+		webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
 		return user.User{}, err
 	}
 	return u, s.record(ctx, audit.EmailVerified, u.ID, Meta{}, now)
@@ -313,6 +342,9 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 			return err
 		}
 		if err := s.record(ctx, audit.PasswordReset, u.ID, meta, now); err != nil {
+			return err
+		}
+		if err := s.publish(ctx, webhook.NewPasswordChanged(id.New(), u.ID, webhook.ViaReset, now)); err != nil {
 			return err
 		}
 		return s.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email, Locale: u.Locale}, now)
