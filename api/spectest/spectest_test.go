@@ -139,6 +139,9 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"GET", "/admin/users/{id}/security-events"},
 		{"GET", "/admin/keys"},
 		{"POST", "/admin/keys/rotate"},
+		// Webhooks, hooks and app claims.
+		{"GET", "/admin/webhooks/deliveries"},
+		{"POST", "/admin/webhooks/deliveries/{id}/retry"},
 		{"GET", "/.well-known/jwks.json"},
 		{"GET", "/.well-known/openid-configuration"},
 		{"GET", "/"},
@@ -345,6 +348,8 @@ func TestSpecConventions(t *testing.T) {
 		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
 		// Second factors.
 		"MFA_CODE_INVALID", "PASSKEY_INVALID",
+		// Webhooks, hooks and app claims.
+		"SIGNUP_REJECTED",
 	}
 	var enum []string
 	for _, e := range v.doc.Components.Schemas["ErrorCode"].Value.Enum {
