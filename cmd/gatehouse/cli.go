@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/token"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -227,6 +228,9 @@ func exitCode(err error) int {
 	case errors.Is(err, user.ErrNotFound):
 		return exitNotFound
 	case errors.Is(err, domauth.ErrForbidden):
+		return exitInvalid
+	case errors.As(err, new(*webhook.RejectedError)):
+		// The before-signup hook said no: refused, not failed.
 		return exitInvalid
 	}
 	return exitFailure
