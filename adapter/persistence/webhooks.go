@@ -72,17 +72,6 @@ func (o *WebhookOutbox) Publish(ctx context.Context, e webhook.Event) error {
 	return nil
 }
 
-// publishAll publishes events in order; for the stores that report their
-// own writes (sessions).
-func (o *WebhookOutbox) publishAll(ctx context.Context, events ...webhook.Event) error {
-	for _, e := range events {
-		if err := o.Publish(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // claimedRecord is what a claim returns of a row.
 type claimedRecord struct {
 	Seq        int64  `gorm:"column:seq"`
