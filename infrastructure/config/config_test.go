@@ -15,14 +15,14 @@ import (
 	"time"
 )
 
-// env is a lookup backed by a map, as Load's tests pass it.
-type env map[string]string
+// vars is a lookup backed by a map, as Load's tests pass it.
+type vars map[string]string
 
-func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
+func (e vars) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
 // noFile points CONFIG_FILE at an empty file so a test never depends on
 // which configs/config.yaml happens to sit in the working directory.
-func noFile(t *testing.T, e env) env {
+func noFile(t *testing.T, e vars) vars {
 	t.Helper()
 	if _, ok := e["CONFIG_FILE"]; !ok {
 		e["CONFIG_FILE"] = writeFile(t, "empty.yaml", "")
@@ -39,7 +39,7 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-func mustLoad(t *testing.T, e env) Config {
+func mustLoad(t *testing.T, e vars) Config {
 	t.Helper()
 	c, err := Load(e.lookup)
 	if err != nil {
@@ -122,9 +122,9 @@ func sameSettings(a, b Config) bool {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	for name, e := range map[string]env{
+	for name, e := range map[string]vars{
 		"nil env, no default file": nil,
-		"empty file":               noFile(t, env{}),
+		"empty file":               noFile(t, vars{}),
 		"CONFIG_FILE empty":        {"CONFIG_FILE": ""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -257,13 +257,13 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 	for _, o := range overrides {
 		covered[o.name] = true
 	}
-	for _, s := range settings(&Config{}) {
+	for _, s := range declared() {
 		if !covered[s.name] {
 			t.Errorf("setting %s has no override case", s.name)
 		}
 	}
 
-	e := noFile(t, env{})
+	e := noFile(t, vars{})
 	for _, o := range overrides {
 		e[o.name] = "  " + o.raw + " " // values are trimmed
 	}
@@ -293,7 +293,7 @@ cors_allowed_origins:
   - https://b.example
 metrics_addr:            # null means empty
 `)
-	c := mustLoad(t, env{"CONFIG_FILE": file, "ACCESS_TOKEN_TTL": "2m", "DB_MAX_OPEN_CONNS": "7"})
+	c := mustLoad(t, vars{"CONFIG_FILE": file, "ACCESS_TOKEN_TTL": "2m", "DB_MAX_OPEN_CONNS": "7"})
 
 	want := defaults()
 	want.HTTP.Addr = ":4000"                  // file over default
@@ -312,7 +312,7 @@ metrics_addr:            # null means empty
 
 	// An empty environment value is a value: it overrides the file.
 	f2 := writeFile(t, "m.yaml", "metrics_addr: \":9090\"\n")
-	if c := mustLoad(t, env{"CONFIG_FILE": f2, "METRICS_ADDR": ""}); c.MetricsAddr != "" {
+	if c := mustLoad(t, vars{"CONFIG_FILE": f2, "METRICS_ADDR": ""}); c.MetricsAddr != "" {
 		t.Errorf("METRICS_ADDR= did not override the file: %q", c.MetricsAddr)
 	}
 }
@@ -326,7 +326,7 @@ func TestDefaultFileInWorkingDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	if c := mustLoad(t, env{}); c.HTTP.Addr != ":5000" {
+	if c := mustLoad(t, vars{}); c.HTTP.Addr != ":5000" {
 		t.Errorf("default file not read: HTTP_ADDR = %q", c.HTTP.Addr)
 	}
 }
@@ -379,7 +379,7 @@ func TestFileErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c, err := Load(env{"CONFIG_FILE": p}.lookup)
+			c, err := Load(vars{"CONFIG_FILE": p}.lookup)
 			assertOneLineError(t, c, err, tt.wants...)
 		})
 	}
@@ -388,99 +388,99 @@ func TestFileErrors(t *testing.T) {
 func TestBadValues(t *testing.T) {
 	tests := []struct {
 		name     string
-		env      env
+		env      vars
 		want     string // besides the variable name
 		variable string // the variable the error must name; "" = the only key of env
 	}{
-		{"unparsable duration", env{"ACCESS_TOKEN_TTL": "abc"}, `invalid duration "abc"`, ""},
-		{"duration without unit", env{"HTTP_READ_TIMEOUT": "15"}, `invalid duration "15"`, ""},
-		{"empty duration", env{"SHUTDOWN_TIMEOUT": ""}, `invalid duration ""`, ""},
-		{"negative duration", env{"REFRESH_REUSE_GRACE": "-1s"}, "negative duration", ""},
-		{"negative lifetime", env{"DB_CONN_MAX_LIFETIME": "-5m"}, "negative duration", ""},
-		{"zero TTL", env{"ACCESS_TOKEN_TTL": "0s"}, "greater than 0", ""},
-		{"TTL too long", env{"ACCESS_TOKEN_TTL": "25h"}, "at most 24h", ""},
-		{"leeway too large", env{"JWT_LEEWAY": "1m"}, "at most 30s", ""},
-		{"reuse grace too large", env{"REFRESH_REUSE_GRACE": "6m"}, "at most 5m", ""},
-		{"cache ttl too large", env{"SESSION_CACHE_TTL": "2s"}, "at most 1s", ""},
-		{"absolute below idle", env{"REFRESH_ABSOLUTE_TTL": "24h"}, "must be at least REFRESH_IDLE_TTL", ""},
-		{"unknown SameSite", env{"COOKIE_SAMESITE": "sometimes"}, `invalid value "sometimes"`, ""},
-		{"SameSite none without Secure", env{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, "requires COOKIE_SECURE=true", "COOKIE_SAMESITE"},
-		{"bad bool", env{"COOKIE_SECURE": "ture"}, `invalid boolean "ture"`, ""},
-		{"bad bool example app", env{"EXAMPLE_APP_ENABLED": "on"}, `invalid boolean "on"`, ""},
-		{"unknown DB scheme", env{"DATABASE_URL": "mysql://u:p@h/db"}, `unsupported database scheme "mysql"`, ""},
-		{"mail URL scheme", env{"MAIL_URL": "http://mail:25"}, "invalid mail URL", ""},
-		{"mail URL password not echoed", env{"MAIL_URL": "smtp://u:hunter2@:x"}, "invalid", ""},
-		{"mail from", env{"MAIL_FROM": "not an address"}, "invalid address", ""},
-		{"templates dir missing", env{"MAIL_TEMPLATES_DIR": "/nonexistent/mail"}, "cannot use", ""},
-		{"templates dir a file", env{"MAIL_TEMPLATES_DIR": "/dev/null"}, "not a directory", ""},
-		{"link without token", env{"PASSWORD_RESET_LINK": "https://app.example.com/reset"}, "has no {token}", ""},
-		{"relative link", env{"EMAIL_VERIFY_LINK": "/verify?token={token}"}, "invalid link", ""},
-		{"public URL", env{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
-		{"login URL without id", env{"OIDC_LOGIN_URL": "https://app.example.com/login"}, "has no {id}", ""},
-		{"code TTL too long", env{"OIDC_CODE_TTL": "1h"}, "at most 10m", ""},
-		{"webhook URL without secret", env{"WEBHOOK_URL": "https://app.example.com/h"}, "is required", "WEBHOOK_SECRET"},
-		{"webhook secret without prefix", env{"WEBHOOK_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}, "whsec_", ""},
-		{"webhook secret too short", env{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "24 to 64", ""},
-		{"webhook secret not base64", env{"WEBHOOK_SECRET": "whsec_!!!notbase64!!!"}, "base64", ""},
-		{"three webhook secrets", env{"WEBHOOK_SECRET": testSecret24 + "," + testSecret24 + "," + testSecret24}, "two while rotating", ""},
-		{"webhook URL with user info", env{"WEBHOOK_URL": "https://u:p@app.example.com/h", "WEBHOOK_SECRET": testSecret24}, "without user info", "WEBHOOK_URL"},
-		{"hook without any secret", env{"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}, "is required", "HOOK_SECRET"},
-		{"hook timeout too long", env{"HOOK_TIMEOUT": "1m"}, "at most", ""},
-		{"verification without mail", env{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
-		{"DB URL without scheme", env{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
-		{"malformed postgres URL", env{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
-		{"postgres URL without host", env{"DATABASE_URL": "postgres:///db"}, "no host", ""},
-		{"sqlite without path", env{"DATABASE_URL": "sqlite://"}, "invalid sqlite URL", ""},
-		{"sqlite opaque", env{"DATABASE_URL": "sqlite:data.db"}, "invalid sqlite URL", ""},
-		{"body limit no unit", env{"BODY_LIMIT": "65536"}, `invalid size "65536"`, ""},
-		{"body limit bad unit", env{"BODY_LIMIT": "64XB"}, `invalid size "64XB"`, ""},
-		{"body limit too small", env{"BODY_LIMIT": "512B"}, "between 1KiB and 64MiB", ""},
-		{"body limit too large", env{"BODY_LIMIT": "65MB"}, "between 1KiB and 64MiB", ""},
-		{"body limit overflow", env{"BODY_LIMIT": "99999999999999999999GB"}, "too large", ""},
-		{"argon memory not whole KiB", env{"PASSWORD_ARGON2_MEMORY": "10000B"}, "whole number of KiB", ""},
-		{"argon memory too small", env{"PASSWORD_ARGON2_MEMORY": "4KiB"}, "between 8KiB and 1GiB", ""},
-		{"argon iterations zero", env{"PASSWORD_ARGON2_ITERATIONS": "0"}, "between 1 and 20", ""},
-		{"argon parallelism", env{"PASSWORD_ARGON2_PARALLELISM": "17"}, "between 1 and 16", ""},
-		{"hash concurrency", env{"PASSWORD_HASH_CONCURRENCY": "-1"}, "between 0 and 1024", ""},
-		{"bad integer", env{"DB_MAX_OPEN_CONNS": "twenty"}, `invalid integer "twenty"`, ""},
-		{"zero open conns", env{"DB_MAX_OPEN_CONNS": "0"}, "between 1 and", ""},
-		{"zero max failures", env{"LOGIN_MAX_FAILURES": "0"}, "between 1 and", ""},
+		{"unparsable duration", vars{"ACCESS_TOKEN_TTL": "abc"}, `invalid duration "abc"`, ""},
+		{"duration without unit", vars{"HTTP_READ_TIMEOUT": "15"}, `invalid duration "15"`, ""},
+		{"empty duration", vars{"SHUTDOWN_TIMEOUT": ""}, `invalid duration ""`, ""},
+		{"negative duration", vars{"REFRESH_REUSE_GRACE": "-1s"}, "negative duration", ""},
+		{"negative lifetime", vars{"DB_CONN_MAX_LIFETIME": "-5m"}, "negative duration", ""},
+		{"zero TTL", vars{"ACCESS_TOKEN_TTL": "0s"}, "greater than 0", ""},
+		{"TTL too long", vars{"ACCESS_TOKEN_TTL": "25h"}, "at most 24h", ""},
+		{"leeway too large", vars{"JWT_LEEWAY": "1m"}, "at most 30s", ""},
+		{"reuse grace too large", vars{"REFRESH_REUSE_GRACE": "6m"}, "at most 5m", ""},
+		{"cache ttl too large", vars{"SESSION_CACHE_TTL": "2s"}, "at most 1s", ""},
+		{"absolute below idle", vars{"REFRESH_ABSOLUTE_TTL": "24h"}, "must be at least REFRESH_IDLE_TTL", ""},
+		{"unknown SameSite", vars{"COOKIE_SAMESITE": "sometimes"}, `invalid value "sometimes"`, ""},
+		{"SameSite none without Secure", vars{"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"}, "requires COOKIE_SECURE=true", "COOKIE_SAMESITE"},
+		{"bad bool", vars{"COOKIE_SECURE": "ture"}, `invalid boolean "ture"`, ""},
+		{"bad bool example app", vars{"EXAMPLE_APP_ENABLED": "on"}, `invalid boolean "on"`, ""},
+		{"unknown DB scheme", vars{"DATABASE_URL": "mysql://u:p@h/db"}, `unsupported database scheme "mysql"`, ""},
+		{"mail URL scheme", vars{"MAIL_URL": "http://mail:25"}, "invalid mail URL", ""},
+		{"mail URL password not echoed", vars{"MAIL_URL": "smtp://u:hunter2@:x"}, "invalid", ""},
+		{"mail from", vars{"MAIL_FROM": "not an address"}, "invalid address", ""},
+		{"templates dir missing", vars{"MAIL_TEMPLATES_DIR": "/nonexistent/mail"}, "cannot use", ""},
+		{"templates dir a file", vars{"MAIL_TEMPLATES_DIR": "/dev/null"}, "not a directory", ""},
+		{"link without token", vars{"PASSWORD_RESET_LINK": "https://app.example.com/reset"}, "has no {token}", ""},
+		{"relative link", vars{"EMAIL_VERIFY_LINK": "/verify?token={token}"}, "invalid link", ""},
+		{"public URL", vars{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
+		{"login URL without id", vars{"OIDC_LOGIN_URL": "https://app.example.com/login"}, "has no {id}", ""},
+		{"code TTL too long", vars{"OIDC_CODE_TTL": "1h"}, "at most 10m", ""},
+		{"webhook URL without secret", vars{"WEBHOOK_URL": "https://app.example.com/h"}, "is required", "WEBHOOK_SECRET"},
+		{"webhook secret without prefix", vars{"WEBHOOK_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}, "whsec_", ""},
+		{"webhook secret too short", vars{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "24 to 64", ""},
+		{"webhook secret not base64", vars{"WEBHOOK_SECRET": "whsec_!!!notbase64!!!"}, "base64", ""},
+		{"three webhook secrets", vars{"WEBHOOK_SECRET": testSecret24 + "," + testSecret24 + "," + testSecret24}, "two while rotating", ""},
+		{"webhook URL with user info", vars{"WEBHOOK_URL": "https://u:p@app.example.com/h", "WEBHOOK_SECRET": testSecret24}, "without user info", "WEBHOOK_URL"},
+		{"hook without any secret", vars{"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}, "is required", "HOOK_SECRET"},
+		{"hook timeout too long", vars{"HOOK_TIMEOUT": "1m"}, "at most", ""},
+		{"verification without mail", vars{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
+		{"DB URL without scheme", vars{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
+		{"malformed postgres URL", vars{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
+		{"postgres URL without host", vars{"DATABASE_URL": "postgres:///db"}, "no host", ""},
+		{"sqlite without path", vars{"DATABASE_URL": "sqlite://"}, "invalid sqlite URL", ""},
+		{"sqlite opaque", vars{"DATABASE_URL": "sqlite:data.db"}, "invalid sqlite URL", ""},
+		{"body limit no unit", vars{"BODY_LIMIT": "65536"}, `invalid size "65536"`, ""},
+		{"body limit bad unit", vars{"BODY_LIMIT": "64XB"}, `invalid size "64XB"`, ""},
+		{"body limit too small", vars{"BODY_LIMIT": "512B"}, "between 1KiB and 64MiB", ""},
+		{"body limit too large", vars{"BODY_LIMIT": "65MB"}, "between 1KiB and 64MiB", ""},
+		{"body limit overflow", vars{"BODY_LIMIT": "99999999999999999999GB"}, "too large", ""},
+		{"argon memory not whole KiB", vars{"PASSWORD_ARGON2_MEMORY": "10000B"}, "whole number of KiB", ""},
+		{"argon memory too small", vars{"PASSWORD_ARGON2_MEMORY": "4KiB"}, "between 8KiB and 1GiB", ""},
+		{"argon iterations zero", vars{"PASSWORD_ARGON2_ITERATIONS": "0"}, "between 1 and 20", ""},
+		{"argon parallelism", vars{"PASSWORD_ARGON2_PARALLELISM": "17"}, "between 1 and 16", ""},
+		{"hash concurrency", vars{"PASSWORD_HASH_CONCURRENCY": "-1"}, "between 0 and 1024", ""},
+		{"bad integer", vars{"DB_MAX_OPEN_CONNS": "twenty"}, `invalid integer "twenty"`, ""},
+		{"zero open conns", vars{"DB_MAX_OPEN_CONNS": "0"}, "between 1 and", ""},
+		{"zero max failures", vars{"LOGIN_MAX_FAILURES": "0"}, "between 1 and", ""},
 		// NIST SP 800-63B 5.2.2: at most 100, and never off.
-		{"second-factor ceiling off", env{"MFA_MAX_FAILURES": "0"}, "between 1 and 100", ""},
-		{"second-factor ceiling above NIST's", env{"MFA_MAX_FAILURES": "101"}, "between 1 and 100", ""},
-		{"rate without window", env{"RATE_LIMIT_PER_IP": "600"}, `invalid rate "600"`, ""},
-		{"rate bad window", env{"RATE_LIMIT_PER_IP": "600/minute"}, `invalid rate "600/minute"`, ""},
-		{"rate zero over window", env{"RATE_LIMIT_PER_IP": "0/1m"}, `use "0"`, ""},
-		{"rate negative", env{"RATE_LIMIT_PER_IP": "-1/1m"}, "invalid rate", ""},
-		{"bad CIDR", env{"TRUSTED_PROXIES": "10.0.0.0/33"}, `invalid CIDR "10.0.0.0/33"`, ""},
-		{"bad IP", env{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, `invalid IP or CIDR "proxy.local"`, ""},
-		{"CIDR with host bits", env{"TRUSTED_PROXIES": "10.0.0.1/8"}, "did you mean 10.0.0.0/8", ""},
-		{"origin wildcard", env{"CORS_ALLOWED_ORIGINS": "*"}, `"*" is not allowed`, ""},
-		{"origin null", env{"CORS_ALLOWED_ORIGINS": "null"}, `"null" is not allowed`, ""},
-		{"origin trailing slash", env{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, "no trailing slash", ""},
-		{"origin with path", env{"CORS_ALLOWED_ORIGINS": "https://app.example.com/app"}, "no path", ""},
-		{"origin without scheme", env{"CORS_ALLOWED_ORIGINS": "app.example.com"}, "want scheme://host[:port]", ""},
-		{"origin with user", env{"CORS_ALLOWED_ORIGINS": "https://u@app.example.com"}, "no user info", ""},
-		{"origin subdomain wildcard", env{"CORS_ALLOWED_ORIGINS": "https://*.example.com"}, "wildcards", ""},
-		{"origin bad port", env{"CORS_ALLOWED_ORIGINS": "https://a.example:0"}, "invalid port", ""},
-		{"bad listen address", env{"HTTP_ADDR": "3000"}, `invalid listen address "3000"`, ""},
-		{"empty listen address", env{"HTTP_ADDR": ""}, "invalid listen address", ""},
-		{"bad metrics port", env{"METRICS_ADDR": ":99999"}, "invalid port", ""},
-		{"metrics on public listener", env{"METRICS_ADDR": ":3000"}, "must differ from HTTP_ADDR", ""},
-		{"issuer with a control character", env{"JWT_ISSUER": "a\x01b"}, "control characters", ""},
-		{"unknown log level", env{"LOG_LEVEL": "verbose"}, `invalid value "verbose"`, ""},
-		{"unknown log format", env{"LOG_FORMAT": "xml"}, `invalid value "xml"`, ""},
-		{"missing key file", env{"JWT_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "no such file", ""},
-		{"key file is a directory", env{"JWT_PRIVATE_KEY_FILE": os.TempDir()}, "not a regular file", ""},
-		{"public URL without scheme", env{"PUBLIC_URL": "auth.example.com"}, "invalid URL", ""},
-		{"public URL with query", env{"PUBLIC_URL": "https://a.example/?x=1"}, "invalid URL", ""},
-		{"RP ID with scheme", env{"WEBAUTHN_RP_ID": "https://example.com"}, "invalid relying party ID", ""},
-		{"RP ID foreign to origins", env{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://evil.test"}, "not a registrable suffix", "WEBAUTHN_RP_ID"},
-		{"RP ID foreign to public URL", env{"WEBAUTHN_RP_ID": "example.com"}, "not a registrable suffix", ""},
-		{"data key too short", env{"DATA_ENCRYPTION_KEY": "c2hvcnQ="}, "decodes to 5 bytes, want 32", ""},
-		{"data key not base64", env{"DATA_ENCRYPTION_KEY": "not base64!"}, "not base64", ""},
-		{"data key file missing", env{"DATA_ENCRYPTION_KEY": "file:/nonexistent/key"}, "read key file", ""},
-		{"newline in value stays on one line", env{"LOG_LEVEL": "info\nforged line"}, `invalid value "info\nforged line"`, ""},
+		{"second-factor ceiling off", vars{"MFA_MAX_FAILURES": "0"}, "between 1 and 100", ""},
+		{"second-factor ceiling above NIST's", vars{"MFA_MAX_FAILURES": "101"}, "between 1 and 100", ""},
+		{"rate without window", vars{"RATE_LIMIT_PER_IP": "600"}, `invalid rate "600"`, ""},
+		{"rate bad window", vars{"RATE_LIMIT_PER_IP": "600/minute"}, `invalid rate "600/minute"`, ""},
+		{"rate zero over window", vars{"RATE_LIMIT_PER_IP": "0/1m"}, `use "0"`, ""},
+		{"rate negative", vars{"RATE_LIMIT_PER_IP": "-1/1m"}, "invalid rate", ""},
+		{"bad CIDR", vars{"TRUSTED_PROXIES": "10.0.0.0/33"}, `invalid CIDR "10.0.0.0/33"`, ""},
+		{"bad IP", vars{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, `invalid IP or CIDR "proxy.local"`, ""},
+		{"CIDR with host bits", vars{"TRUSTED_PROXIES": "10.0.0.1/8"}, "did you mean 10.0.0.0/8", ""},
+		{"origin wildcard", vars{"CORS_ALLOWED_ORIGINS": "*"}, `"*" is not allowed`, ""},
+		{"origin null", vars{"CORS_ALLOWED_ORIGINS": "null"}, `"null" is not allowed`, ""},
+		{"origin trailing slash", vars{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, "no trailing slash", ""},
+		{"origin with path", vars{"CORS_ALLOWED_ORIGINS": "https://app.example.com/app"}, "no path", ""},
+		{"origin without scheme", vars{"CORS_ALLOWED_ORIGINS": "app.example.com"}, "want scheme://host[:port]", ""},
+		{"origin with user", vars{"CORS_ALLOWED_ORIGINS": "https://u@app.example.com"}, "no user info", ""},
+		{"origin subdomain wildcard", vars{"CORS_ALLOWED_ORIGINS": "https://*.example.com"}, "wildcards", ""},
+		{"origin bad port", vars{"CORS_ALLOWED_ORIGINS": "https://a.example:0"}, "invalid port", ""},
+		{"bad listen address", vars{"HTTP_ADDR": "3000"}, `invalid listen address "3000"`, ""},
+		{"empty listen address", vars{"HTTP_ADDR": ""}, "invalid listen address", ""},
+		{"bad metrics port", vars{"METRICS_ADDR": ":99999"}, "invalid port", ""},
+		{"metrics on public listener", vars{"METRICS_ADDR": ":3000"}, "must differ from HTTP_ADDR", ""},
+		{"issuer with a control character", vars{"JWT_ISSUER": "a\x01b"}, "control characters", ""},
+		{"unknown log level", vars{"LOG_LEVEL": "verbose"}, `invalid value "verbose"`, ""},
+		{"unknown log format", vars{"LOG_FORMAT": "xml"}, `invalid value "xml"`, ""},
+		{"missing key file", vars{"JWT_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "no such file", ""},
+		{"key file is a directory", vars{"JWT_PRIVATE_KEY_FILE": os.TempDir()}, "not a regular file", ""},
+		{"public URL without scheme", vars{"PUBLIC_URL": "auth.example.com"}, "invalid URL", ""},
+		{"public URL with query", vars{"PUBLIC_URL": "https://a.example/?x=1"}, "invalid URL", ""},
+		{"RP ID with scheme", vars{"WEBAUTHN_RP_ID": "https://example.com"}, "invalid relying party ID", ""},
+		{"RP ID foreign to origins", vars{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://evil.test"}, "not a registrable suffix", "WEBAUTHN_RP_ID"},
+		{"RP ID foreign to public URL", vars{"WEBAUTHN_RP_ID": "example.com"}, "not a registrable suffix", ""},
+		{"data key too short", vars{"DATA_ENCRYPTION_KEY": "c2hvcnQ="}, "decodes to 5 bytes, want 32", ""},
+		{"data key not base64", vars{"DATA_ENCRYPTION_KEY": "not base64!"}, "not base64", ""},
+		{"data key file missing", vars{"DATA_ENCRYPTION_KEY": "file:/nonexistent/key"}, "read key file", ""},
+		{"newline in value stays on one line", vars{"LOG_LEVEL": "info\nforged line"}, `invalid value "info\nforged line"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -502,7 +502,7 @@ func TestErrorsDoNotLeakDatabasePassword(t *testing.T) {
 		"mysql://user:s3cret@host/db",
 		"postgres://user:s3cret@/db",
 	} {
-		_, err := Load(noFile(t, env{"DATABASE_URL": u}).lookup)
+		_, err := Load(noFile(t, vars{"DATABASE_URL": u}).lookup)
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("DATABASE_URL=%s: error %v (must exist and not show the password)", u, err)
 		}
@@ -510,7 +510,7 @@ func TestErrorsDoNotLeakDatabasePassword(t *testing.T) {
 }
 
 func TestAllProblemsReportedTogether(t *testing.T) {
-	c, err := Load(noFile(t, env{
+	c, err := Load(noFile(t, vars{
 		"ACCESS_TOKEN_TTL":     "abc",
 		"COOKIE_SAMESITE":      "maybe",
 		"REFRESH_IDLE_TTL":     "x", // must not also produce an absolute < idle error
@@ -536,7 +536,7 @@ func TestDatabaseURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			c := mustLoad(t, noFile(t, env{"DATABASE_URL": tt.url}))
+			c := mustLoad(t, noFile(t, vars{"DATABASE_URL": tt.url}))
 			if c.Database.Driver != tt.driver || c.Database.DSN != tt.dsn || c.Database.URL != tt.url {
 				t.Errorf("got %+v, want driver %q dsn %q", c.Database, tt.driver, tt.dsn)
 			}
@@ -547,26 +547,26 @@ func TestDatabaseURL(t *testing.T) {
 func TestMiscAccepted(t *testing.T) {
 	tests := []struct {
 		name  string
-		env   env
+		env   vars
 		check func(Config) bool
 	}{
-		{"rate limit off", env{"RATE_LIMIT_PER_IP": "0"}, func(c Config) bool { return c.RateLimit == RateLimit{} }},
-		{"SameSite none with Secure", env{"COOKIE_SAMESITE": "NONE"}, func(c Config) bool {
+		{"rate limit off", vars{"RATE_LIMIT_PER_IP": "0"}, func(c Config) bool { return c.RateLimit == RateLimit{} }},
+		{"SameSite none with Secure", vars{"COOKIE_SAMESITE": "NONE"}, func(c Config) bool {
 			return c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.SameSiteName == "none"
 		}},
-		{"size with space and lower case", env{"BODY_LIMIT": "2 mb"}, func(c Config) bool { return c.HTTP.BodyLimit == 2<<20 }},
-		{"KB equals KiB", env{"BODY_LIMIT": "1KB"}, func(c Config) bool { return c.HTTP.BodyLimit == 1024 }},
-		{"argon memory 1GiB", env{"PASSWORD_ARGON2_MEMORY": "1GiB"}, func(c Config) bool { return c.Password.MemoryKiB == 1<<20 }},
-		{"bool yes", env{"COOKIE_SECURE": "Yes"}, func(c Config) bool { return c.Cookie.Secure }},
-		{"list with trailing comma", env{"TRUSTED_PROXIES": "10.0.0.0/8,"}, func(c Config) bool { return len(c.HTTP.TrustedProxies) == 1 }},
-		{"mapped IPv4 is unmapped", env{"TRUSTED_PROXIES": "::ffff:10.1.2.3"}, func(c Config) bool {
+		{"size with space and lower case", vars{"BODY_LIMIT": "2 mb"}, func(c Config) bool { return c.HTTP.BodyLimit == 2<<20 }},
+		{"KB equals KiB", vars{"BODY_LIMIT": "1KB"}, func(c Config) bool { return c.HTTP.BodyLimit == 1024 }},
+		{"argon memory 1GiB", vars{"PASSWORD_ARGON2_MEMORY": "1GiB"}, func(c Config) bool { return c.Password.MemoryKiB == 1<<20 }},
+		{"bool yes", vars{"COOKIE_SECURE": "Yes"}, func(c Config) bool { return c.Cookie.Secure }},
+		{"list with trailing comma", vars{"TRUSTED_PROXIES": "10.0.0.0/8,"}, func(c Config) bool { return len(c.HTTP.TrustedProxies) == 1 }},
+		{"mapped IPv4 is unmapped", vars{"TRUSTED_PROXIES": "::ffff:10.1.2.3"}, func(c Config) bool {
 			return c.HTTP.TrustedProxies[0] == netip.MustParsePrefix("10.1.2.3/32")
 		}},
-		{"origins deduplicated and normalized", env{"CORS_ALLOWED_ORIGINS": "http://LOCALHOST:80,http://localhost,http://[::1]:8080"},
+		{"origins deduplicated and normalized", vars{"CORS_ALLOWED_ORIGINS": "http://LOCALHOST:80,http://localhost,http://[::1]:8080"},
 			func(c Config) bool {
 				return reflect.DeepEqual(c.HTTP.CORSAllowedOrigins, []string{"http://localhost", "http://[::1]:8080"})
 			}},
-		{"port 0 for tests", env{"HTTP_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}, func(c Config) bool { return c.HTTP.Addr == "127.0.0.1:0" }},
+		{"port 0 for tests", vars{"HTTP_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}, func(c Config) bool { return c.HTTP.Addr == "127.0.0.1:0" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,7 +578,7 @@ func TestMiscAccepted(t *testing.T) {
 }
 
 func TestRedacted(t *testing.T) {
-	c := mustLoad(t, noFile(t, env{
+	c := mustLoad(t, noFile(t, vars{
 		"DATABASE_URL": "postgres://gatehouse:s3cret@db:5432/app?sslmode=disable&sslpassword=k3y",
 	}))
 	r := c.Redacted()
@@ -586,7 +586,7 @@ func TestRedacted(t *testing.T) {
 	if strings.Contains(got, "s3cret") || strings.Contains(got, "k3y") || !strings.Contains(got, "gatehouse:xxxxx@db:5432") {
 		t.Errorf("DATABASE_URL not redacted: %q", got)
 	}
-	for _, s := range settings(&Config{}) {
+	for _, s := range declared() {
 		if _, ok := r[s.name]; !ok {
 			t.Errorf("Redacted lacks %s", s.name)
 		}
@@ -608,12 +608,12 @@ func TestShippedConfigYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settings(&Config{}) {
+	for _, s := range declared() {
 		if !strings.Contains(string(data), "\n"+strings.ToLower(s.name)+":") {
 			t.Errorf("%s lacks %s", path, strings.ToLower(s.name))
 		}
 	}
-	if c := mustLoad(t, env{"CONFIG_FILE": path}); !sameSettings(c, defaults()) {
+	if c := mustLoad(t, vars{"CONFIG_FILE": path}); !sameSettings(c, defaults()) {
 		t.Errorf("%s does not yield the defaults:\ngot  %+v\nwant %+v", path, c, defaults())
 	}
 }
@@ -627,7 +627,7 @@ func TestShippedEnvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	e := env{}
+	e := vars{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -640,7 +640,7 @@ func TestShippedEnvExample(t *testing.T) {
 		}
 		e[k] = v
 	}
-	for _, s := range settings(&Config{}) {
+	for _, s := range declared() {
 		if _, ok := e[s.name]; !ok {
 			t.Errorf("%s lacks %s", path, s.name)
 		}
@@ -654,7 +654,7 @@ func TestShippedEnvExample(t *testing.T) {
 // variable and never echoes the value.
 func TestBadDataEncryptionKey(t *testing.T) {
 	for _, bad := range []string{"c2hvcnQ=", "not base64 at all", "file:/nonexistent/key"} {
-		_, err := Load(noFile(t, env{"DATA_ENCRYPTION_KEY": bad}).lookup)
+		_, err := Load(noFile(t, vars{"DATA_ENCRYPTION_KEY": bad}).lookup)
 		if err == nil {
 			t.Fatalf("%q accepted", bad)
 		}
@@ -664,7 +664,7 @@ func TestBadDataEncryptionKey(t *testing.T) {
 		}
 	}
 	// Rotation needs the publish-ahead to outlast the reload interval.
-	if _, err := Load(noFile(t, env{"JWT_KEY_PUBLISH_AHEAD": "30s", "JWT_KEY_RELOAD_INTERVAL": "1m"}).lookup); err == nil || !strings.Contains(err.Error(), "JWT_KEY_PUBLISH_AHEAD") {
+	if _, err := Load(noFile(t, vars{"JWT_KEY_PUBLISH_AHEAD": "30s", "JWT_KEY_RELOAD_INTERVAL": "1m"}).lookup); err == nil || !strings.Contains(err.Error(), "JWT_KEY_PUBLISH_AHEAD") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -673,7 +673,7 @@ func TestBadDataEncryptionKey(t *testing.T) {
 // environments never hold it.
 func TestDatabasePasswordFile(t *testing.T) {
 	pw := writeFile(t, "db_password", "s3cr:t/@pw\n")
-	c, err := Load(noFile(t, env{"DATABASE_URL": "postgres://gatehouse@db:5432/gatehouse?sslmode=disable", "DATABASE_PASSWORD_FILE": pw}).lookup)
+	c, err := Load(noFile(t, vars{"DATABASE_URL": "postgres://gatehouse@db:5432/gatehouse?sslmode=disable", "DATABASE_PASSWORD_FILE": pw}).lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,7 +687,7 @@ func TestDatabasePasswordFile(t *testing.T) {
 	if strings.Contains(fmt.Sprint(c.Redacted()), "s3cr") {
 		t.Fatal("password in the redacted config")
 	}
-	for _, bad := range []env{
+	for _, bad := range []vars{
 		{"DATABASE_PASSWORD_FILE": pw}, // sqlite default
 		{"DATABASE_URL": "postgres://db/gatehouse", "DATABASE_PASSWORD_FILE": pw},
 		{"DATABASE_URL": "postgres://u@db/gatehouse", "DATABASE_PASSWORD_FILE": "/nonexistent"},
@@ -702,10 +702,10 @@ func TestDatabasePasswordFile(t *testing.T) {
 // document is served (standard OIDC clients refuse any other); a set one,
 // the old "gatehouse" included, is kept as it is.
 func TestIssuerDefaultsToPublicURL(t *testing.T) {
-	if c := mustLoad(t, noFile(t, env{"PUBLIC_URL": "https://id.example.com/"})); c.JWT.Issuer != "https://id.example.com" {
+	if c := mustLoad(t, noFile(t, vars{"PUBLIC_URL": "https://id.example.com/"})); c.JWT.Issuer != "https://id.example.com" {
 		t.Errorf("issuer %q, want PUBLIC_URL without its trailing slash", c.JWT.Issuer)
 	}
-	if c := mustLoad(t, noFile(t, env{"PUBLIC_URL": "https://id.example.com", "JWT_ISSUER": "gatehouse"})); c.JWT.Issuer != "gatehouse" {
+	if c := mustLoad(t, noFile(t, vars{"PUBLIC_URL": "https://id.example.com", "JWT_ISSUER": "gatehouse"})); c.JWT.Issuer != "gatehouse" {
 		t.Errorf("explicit issuer replaced: %q", c.JWT.Issuer)
 	}
 }
@@ -721,13 +721,13 @@ func TestTracesURL(t *testing.T) {
 		{"http://collector:4318", "http://other:4318/custom", "http://other:4318/custom"},
 		{"", "http://other:4318", "http://other:4318"},
 	} {
-		e := env{"OTEL_EXPORTER_OTLP_ENDPOINT": c.base, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.traces}
+		e := vars{"OTEL_EXPORTER_OTLP_ENDPOINT": c.base, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.traces}
 		if got := mustLoad(t, noFile(t, e)).Tracing.TracesURL(); got != c.want {
 			t.Errorf("%q, %q: %q, want %q", c.base, c.traces, got, c.want)
 		}
 	}
 	for _, bad := range []string{"collector:4318", "grpc://collector:4317", "http://collector:4318/v1/traces?x=1"} {
-		if _, err := Load(noFile(t, env{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": bad}).lookup); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+		if _, err := Load(noFile(t, vars{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": bad}).lookup); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -740,17 +740,17 @@ func TestDefaultLinksNeedTheExampleApp(t *testing.T) {
 	const verify, reset = "https://app.example.com/#/v?token={token}", "https://app.example.com/#/r?token={token}"
 	for _, c := range []struct {
 		name      string
-		env       env
+		env       vars
 		refused   []string
 		unnamed   []string
 		wantLinks [2]string
 	}{
-		{"mail on, both default", env{"MAIL_URL": "smtp://mail.example.com"}, []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK"}, nil, [2]string{}},
-		{"mail on, reset default", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify}, []string{"PASSWORD_RESET_LINK"}, []string{"EMAIL_VERIFY_LINK"}, [2]string{}},
-		{"mail on, both set", env{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify, "PASSWORD_RESET_LINK": reset}, nil, nil, [2]string{verify, reset}},
-		{"mail on, example app on", env{"MAIL_URL": "log:", "EXAMPLE_APP_ENABLED": "true", "PUBLIC_URL": "https://id.example.com"}, nil, nil,
+		{"mail on, both default", vars{"MAIL_URL": "smtp://mail.example.com"}, []string{"EMAIL_VERIFY_LINK", "PASSWORD_RESET_LINK"}, nil, [2]string{}},
+		{"mail on, reset default", vars{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify}, []string{"PASSWORD_RESET_LINK"}, []string{"EMAIL_VERIFY_LINK"}, [2]string{}},
+		{"mail on, both set", vars{"MAIL_URL": "log:", "EMAIL_VERIFY_LINK": verify, "PASSWORD_RESET_LINK": reset}, nil, nil, [2]string{verify, reset}},
+		{"mail on, example app on", vars{"MAIL_URL": "log:", "EXAMPLE_APP_ENABLED": "true", "PUBLIC_URL": "https://id.example.com"}, nil, nil,
 			[2]string{"https://id.example.com/example/#/verify-email?token={token}", "https://id.example.com/example/#/reset-password?token={token}"}},
-		{"mail off", env{}, nil, nil, [2]string{"http://localhost:3000/example/#/verify-email?token={token}", "http://localhost:3000/example/#/reset-password?token={token}"}},
+		{"mail off", vars{}, nil, nil, [2]string{"http://localhost:3000/example/#/verify-email?token={token}", "http://localhost:3000/example/#/reset-password?token={token}"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := Load(noFile(t, c.env).lookup)
@@ -788,14 +788,14 @@ func TestDefaultLinksNeedTheExampleApp(t *testing.T) {
 // a proxy may map it; every other setting is quiet.
 func TestWarnings(t *testing.T) {
 	for _, c := range []struct {
-		env  env
+		env  vars
 		warn string
 	}{
-		{env{}, ""},
-		{env{"HTTP_ADDR": ":8080"}, "HTTP_ADDR listens on port 8080 but PUBLIC_URL is its default http://localhost:3000"},
-		{env{"HTTP_ADDR": "127.0.0.1:3000"}, ""},
-		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "https://id.example.com"}, ""},
-		{env{"HTTP_ADDR": ":8080", "PUBLIC_URL": "http://localhost:3000/"}, "port 8080"},
+		{vars{}, ""},
+		{vars{"HTTP_ADDR": ":8080"}, "HTTP_ADDR listens on port 8080 but PUBLIC_URL is its default http://localhost:3000"},
+		{vars{"HTTP_ADDR": "127.0.0.1:3000"}, ""},
+		{vars{"HTTP_ADDR": ":8080", "PUBLIC_URL": "https://id.example.com"}, ""},
+		{vars{"HTTP_ADDR": ":8080", "PUBLIC_URL": "http://localhost:3000/"}, "port 8080"},
 	} {
 		w := mustLoad(t, noFile(t, c.env)).Warnings()
 		switch {
@@ -811,7 +811,7 @@ func TestWarnings(t *testing.T) {
 // the user and host but never the password.
 func TestMailPasswordFile(t *testing.T) {
 	pw := writeFile(t, "smtp_password", "s3cr:t/@pw\n")
-	c, err := Load(noFile(t, env{"MAIL_URL": "smtp://postmaster%40example.com@smtp.example.com:587", "MAIL_PASSWORD_FILE": pw,
+	c, err := Load(noFile(t, vars{"MAIL_URL": "smtp://postmaster%40example.com@smtp.example.com:587", "MAIL_PASSWORD_FILE": pw,
 		"EXAMPLE_APP_ENABLED": "true"}).lookup)
 	if err != nil {
 		t.Fatal(err)
@@ -826,7 +826,7 @@ func TestMailPasswordFile(t *testing.T) {
 	if strings.Contains(fmt.Sprint(c.Redacted()), "s3cr") {
 		t.Fatal("password in the redacted config")
 	}
-	for _, bad := range []env{
+	for _, bad := range []vars{
 		{"MAIL_PASSWORD_FILE": pw}, // mail off
 		{"MAIL_URL": "log:", "MAIL_PASSWORD_FILE": pw},
 		{"MAIL_URL": "smtp://smtp.example.com", "MAIL_PASSWORD_FILE": pw},
@@ -840,8 +840,45 @@ func TestMailPasswordFile(t *testing.T) {
 	}
 }
 
+// A typo in a field's check tag must stop the start rather than leave the
+// setting unchecked.
+func TestBadCheckTagIsAnError(t *testing.T) {
+	for _, c := range []struct {
+		tag  string
+		into any
+	}{
+		{"nosuch", new(string)},
+		{"1x,", new(time.Duration)},
+		{"1,z", new(int)},
+		{"1QB,", new(int64)},
+	} {
+		if err := applyCheck(c.tag, "5", reflect.ValueOf(c.into).Elem()); err == nil || !strings.Contains(err.Error(), c.tag) {
+			t.Errorf("tag %q: %v", c.tag, err)
+		}
+	}
+}
+
 // Standard Webhooks secrets of 24 and 32 bytes, for the webhook settings.
 const (
 	testSecret24 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
 	testSecret32 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 )
+
+// TestWebhookSecretsRedacted: the startup line says whether the secrets
+// are set, never what they are; the hook falls back to WEBHOOK_SECRET.
+func TestWebhookSecretsRedacted(t *testing.T) {
+	c := mustLoad(t, noFile(t, vars{"WEBHOOK_URL": "https://app.example.com/h", "WEBHOOK_SECRET": testSecret24,
+		"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}))
+	r := c.Redacted()
+	if r["WEBHOOK_SECRET"] != "set" || r["HOOK_SECRET"] != "unset" {
+		t.Errorf("redacted %v %v", r["WEBHOOK_SECRET"], r["HOOK_SECRET"])
+	}
+	for k, v := range r {
+		if strings.Contains(fmt.Sprint(v), "MDEyMzQ1") {
+			t.Errorf("%s shows a secret: %v", k, v)
+		}
+	}
+	if len(c.Webhooks.HookSecrets) != 1 || c.Webhooks.HookSecrets[0] != testSecret24 {
+		t.Errorf("hook secrets %v, want WEBHOOK_SECRET's", c.Webhooks.HookSecrets)
+	}
+}

@@ -4,10 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/caarlos0/env/v11"
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 	"gopkg.in/yaml.v3"
 )
 
@@ -40,32 +45,42 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, oneLine("config: " + err.Error())
 	}
 
+	// One map of every setting's value, the environment over the file over
+	// the default, is what env reads.
 	var c Config
 	if values != nil {
 		c.file = path
 	}
-	failed := map[string]bool{}
-	for _, s := range settings(&c) {
-		raw, from := s.def, ""
+	raw, from := map[string]string{}, map[string]string{}
+	all := declared()
+	for _, s := range all {
+		raw[s.name] = s.def
 		key := strings.ToLower(s.name)
 		if v, ok := values[key]; ok {
-			raw, from = v.value, fmt.Sprintf(" (from %s:%d)", path, v.line)
+			raw[s.name], from[s.name] = v.value, fmt.Sprintf(" (from %s:%d)", path, v.line)
 			delete(values, key) // what is left over afterwards is unknown
 		}
 		if v, ok := lookup(s.name); ok {
-			raw, from = v, ""
+			raw[s.name], from[s.name] = v, ""
 		}
-		if err := s.set(strings.TrimSpace(raw)); err != nil {
-			failed[s.name] = true
-			problems = append(problems, fmt.Sprintf("%s: %v%s", s.name, err, from))
-		}
+		raw[s.name] = strings.TrimSpace(raw[s.name])
 	}
 	problems = append(unknownKeys(path, values), problems...)
+
+	failed := parse(&c, raw)
+	for _, s := range all {
+		if err := failed[s.name]; err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v%s", s.name, err, from[s.name]))
+		}
+	}
+	if err := failed[""]; err != nil { // not a value's fault: a tag env cannot use
+		problems = append(problems, err.Error())
+	}
 
 checks:
 	for _, ch := range checks() {
 		for _, n := range ch.needs {
-			if failed[n] {
+			if failed[n] != nil {
 				continue checks
 			}
 		}
@@ -78,6 +93,126 @@ checks:
 		return Config{}, oneLine("config: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// declared lists every setting: the tagged fields, then the compound rows.
+func declared() []setting {
+	var out []setting
+	fields(reflect.ValueOf(&Config{}).Elem(), func(sf reflect.StructField, _ reflect.Value) {
+		out = append(out, setting{name: sf.Tag.Get("env"), def: sf.Tag.Get("envDefault")})
+	})
+	return append(out, compound(&Config{})...)
+}
+
+// fields calls fn for every tagged field under v, in declaration order.
+func fields(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		switch {
+		case sf.Tag.Get("env") != "":
+			fn(sf, v.Field(i))
+		case sf.IsExported() && sf.Type.Kind() == reflect.Struct:
+			fields(v.Field(i), fn)
+		}
+	}
+}
+
+// parse stores raw into c: env converts each tagged field by its type,
+// then each field's check tag is applied, then the compound rows parse.
+// It returns the error of each variable that failed, by name.
+func parse(c *Config, raw map[string]string) map[string]error {
+	failed := map[string]error{}
+	var key string // the variable env is converting; OnSet names it just before
+	conv := converters(func(err error) { failed[key] = err })
+	err := env.ParseWithOptions(c, env.Options{
+		Environment: raw,
+		// raw holds the defaults already; read through env's tag, env would
+		// also put the default in place of an empty value.
+		DefaultValueTagName: "noDefault",
+		OnSet:               func(k string, _ any, _ bool) { key = k },
+		FuncMap:             conv,
+	})
+	if err != nil && len(failed) == 0 {
+		failed[""] = err
+	}
+
+	fields(reflect.ValueOf(c).Elem(), func(sf reflect.StructField, f reflect.Value) {
+		key = sf.Tag.Get("env")
+		if failed[key] != nil {
+			return
+		}
+		// env leaves a field alone when its value is empty; here empty is a
+		// value, so converters see it too (an empty duration is an error,
+		// an empty list is a list).
+		if p, ok := conv[f.Type()]; ok && raw[key] == "" {
+			if v, err := p(""); err == nil {
+				f.Set(reflect.ValueOf(v))
+			}
+		}
+		if err := applyCheck(sf.Tag.Get("check"), raw[key], f); err != nil && failed[key] == nil {
+			failed[key] = err
+		}
+	})
+	for _, s := range compound(c) {
+		if err := s.set(raw[s.name]); err != nil {
+			failed[s.name] = err
+		}
+	}
+	return failed
+}
+
+// Redacted returns every setting for a startup log line, keyed by variable
+// name, plus CONFIG_FILE (the file read, "" when none). Durations and sizes
+// are rendered as strings ("15m0s", "64KiB"), the passwords in DATABASE_URL
+// (user info or a password query parameter) and MAIL_URL as "xxxxx", and
+// DATA_ENCRYPTION_KEY as whether it is set and its public key ID.
+func (c Config) Redacted() map[string]any {
+	out := map[string]any{"CONFIG_FILE": c.file}
+	fields(reflect.ValueOf(&c).Elem(), func(sf reflect.StructField, f reflect.Value) {
+		out[sf.Tag.Get("env")] = display(sf.Tag.Get("check"), f.Interface())
+	})
+	for _, s := range compound(&c) {
+		out[s.name] = s.show()
+	}
+	return out
+}
+
+// display turns a stored value into something that logs readably and
+// holds no secret: slog's JSON handler would print a Duration as nanoseconds.
+func display(check string, v any) any {
+	switch v := v.(type) {
+	case time.Duration:
+		return v.String()
+	case int64: // BODY_LIMIT, the one size field
+		return formatSize(v)
+	case []netip.Prefix:
+		out := make([]string, len(v))
+		for i, p := range v {
+			out[i] = p.String()
+		}
+		return out
+	case []string:
+		return append([]string{}, v...)
+	case *sealbox.Keyring:
+		if v == nil {
+			return "unset"
+		}
+		return "set (key id " + v.KeyID() + ")"
+	case string:
+		switch check {
+		case "dburl":
+			return redactURL(v)
+		case "mailurl":
+			return redactMailURL(v)
+		case "whsec":
+			// Webhook secrets: whether set, never what.
+			if v == "" {
+				return "unset"
+			}
+			return "set"
+		}
+	}
+	return v
 }
 
 // fileValue is one value from the YAML file with its line, for messages.
@@ -181,7 +316,7 @@ func unknownKeys(path string, left map[string]fileValue) []string {
 	}
 	sort.Slice(keys, func(i, j int) bool { return left[keys[i]].line < left[keys[j]].line })
 	known := map[string]bool{}
-	for _, s := range settings(&Config{}) {
+	for _, s := range declared() {
 		known[strings.ToLower(s.name)] = true
 	}
 	out := make([]string, 0, len(keys))
@@ -200,17 +335,4 @@ func unknownKeys(path string, left map[string]fileValue) []string {
 // (from a YAML or OS error) would be split or truncated by log collectors.
 func oneLine(msg string) error {
 	return errors.New(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg))
-}
-
-// Redacted returns every setting for a startup log line, keyed by variable
-// name, plus CONFIG_FILE (the file read, "" when none). Durations are
-// rendered as strings ("15m0s"), and DATABASE_URL has its password (in the
-// user info or a password query parameter) replaced by "xxxxx". No setting
-// is itself a secret; JWT_PRIVATE_KEY_FILE is only a path.
-func (c Config) Redacted() map[string]any {
-	out := map[string]any{"CONFIG_FILE": c.file}
-	for _, s := range settings(&c) {
-		out[s.name] = s.show()
-	}
-	return out
 }

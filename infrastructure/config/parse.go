@@ -5,21 +5,107 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
-	netmail "net/mail"
 	"net/netip"
-	"net/url"
 	"os"
-	"runtime"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
 
 // The parsers below turn one raw, already trimmed value into a typed one.
 // Their errors never repeat the variable name (Load adds it) and quote the
 // offending value with %q, so a stray newline cannot split the log line.
+
+// converters are how env converts a value by its field's type. Each
+// reports its error through fail too, because env's own error names the Go
+// field (Issuer is in JWT and MFA), where the operator needs the variable.
+func converters(fail func(error)) map[reflect.Type]env.ParserFunc {
+	return map[reflect.Type]env.ParserFunc{
+		reflect.TypeFor[time.Duration]():  conv(fail, duration(0, noMax)),
+		reflect.TypeFor[int]():            conv(fail, parseInt[int]),
+		reflect.TypeFor[uint8]():          conv(fail, parseInt[uint8]),
+		reflect.TypeFor[uint32]():         conv(fail, parseInt[uint32]),
+		reflect.TypeFor[int64]():          conv(fail, sizeIn(0, math.MaxInt64)), // BODY_LIMIT
+		reflect.TypeFor[bool]():           conv(fail, boolean),
+		reflect.TypeFor[[]netip.Prefix](): conv(fail, prefixes),
+		reflect.TypeFor[[]string]():       conv(fail, origins),
+		reflect.TypeFor[sealbox.Keyring](): conv(fail, func(s string) (sealbox.Keyring, error) {
+			k, err := sealbox.Parse(s)
+			if err != nil {
+				return sealbox.Keyring{}, err
+			}
+			return *k, nil
+		}),
+	}
+}
+
+func conv[T any](fail func(error), parse func(string) (T, error)) env.ParserFunc {
+	return func(s string) (any, error) {
+		v, err := parse(s)
+		if err != nil {
+			fail(err)
+		}
+		return v, err
+	}
+}
+
+// applyCheck applies a field's check tag to its raw value, once env converted
+// it: a range "lo,hi" (hi empty for none) in the field's unit, or a named
+// check of a string field, which may also normalize it ("oneof:a,b").
+func applyCheck(tag, raw string, f reflect.Value) error {
+	if tag == "" {
+		return nil
+	}
+	if f.Kind() == reflect.String {
+		fn := stringCheck(strings.Cut(tag, ":"))
+		if fn == nil {
+			return fmt.Errorf("unknown check %q", tag)
+		}
+		v, err := fn(raw)
+		if err == nil {
+			f.SetString(v)
+		}
+		return err
+	}
+	lo, hi, _ := strings.Cut(tag, ",")
+	switch f.Interface().(type) {
+	case time.Duration:
+		return inRange(lo, hi, noMax, time.ParseDuration, duration, raw)
+	case int64:
+		return inRange(lo, hi, math.MaxInt64, sizeIn(0, math.MaxInt64), sizeIn, raw)
+	}
+	return inRange(lo, hi, math.MaxInt64, parseInt[int64], intIn[int64], raw)
+}
+
+// inRange checks raw against the bounds lo and hi of a check tag.
+func inRange[T any](lo, hi string, none T, parse func(string) (T, error), in func(lo, hi T) func(string) (T, error), raw string) error {
+	l, err := parse(lo)
+	h := none
+	if hi != "" && err == nil {
+		h, err = parse(hi)
+	}
+	if err != nil {
+		return fmt.Errorf("bad range %q in the check tag", lo+","+hi)
+	}
+	_, err = in(l, h)(raw)
+	return err
+}
+
+// stringCheck is the named check of a string setting (arg for oneof and link).
+func stringCheck(name, arg string, _ bool) func(string) (string, error) {
+	return map[string]func(string) (string, error){
+		"listen": listenAddr(false), "listen?": listenAddr(true), "file": regularFile, "dir": directory,
+		"printable": printable, "nonempty": nonEmpty, "publicurl": publicURL, "mailurl": mailURL,
+		"from": mailFrom, "httpurl": httpURL, "rpid": rpID, "oneof": oneOf(strings.Split(arg, ",")...),
+		"link": link(arg), "dburl": func(s string) (string, error) { _, err := parseDatabaseURL(s); return s, err },
+		"endpoint": endpointURL, "whsec": whsecCheck,
+	}[name]
+}
 
 // noMax marks a range without an upper bound.
 const noMax = time.Duration(math.MaxInt64)
@@ -51,6 +137,15 @@ type integer interface {
 	~int | ~int64 | ~uint8 | ~uint32
 }
 
+// parseInt parses a base-10 integer; its range is the field's check tag.
+func parseInt[T integer](s string) (T, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid integer %q", s)
+	}
+	return T(n), nil
+}
+
 // intIn parses a base-10 integer and checks lo <= n <= hi.
 func intIn[T integer](lo, hi T) func(string) (T, error) {
 	return func(s string) (T, error) {
@@ -65,17 +160,6 @@ func intIn[T integer](lo, hi T) func(string) (T, error) {
 	}
 }
 
-// hashConcurrency parses PASSWORD_HASH_CONCURRENCY and resolves 0 to the
-// number of usable CPUs, so consumers never have to special-case 0 (a
-// semaphore of size 0 would block every login forever).
-func hashConcurrency(s string) (int, error) {
-	n, err := intIn(0, 1024)(s)
-	if err == nil && n == 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	return n, err
-}
-
 // boolean accepts true/false, 1/0 and yes/no, case-insensitively. Anything
 // else is an error rather than false, so "ture" cannot turn a flag off.
 func boolean(s string) (bool, error) {
@@ -88,34 +172,17 @@ func boolean(s string) (bool, error) {
 	return false, fmt.Errorf("invalid boolean %q (want true/false, 1/0 or yes/no)", s)
 }
 
-// sizeUnit returns the multiplier of a size suffix, case-insensitively. KB
-// and KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
-func sizeUnit(unit string) (int64, bool) {
-	switch strings.ToLower(unit) {
-	case "b":
-		return 1, true
-	case "kb", "kib":
-		return 1 << 10, true
-	case "mb", "mib":
-		return 1 << 20, true
-	case "gb", "gib":
-		return 1 << 30, true
-	}
-	return 0, false
-}
-
 // sizeIn parses a size such as "64KB" or "19MiB" into bytes and checks
 // lo <= n <= hi. A unit is required: a bare number is ambiguous (argon2
 // memory is natively counted in KiB, bodies in bytes) and misreading it
 // would silently weaken or break something.
 func sizeIn(lo, hi int64) func(string) (int64, error) {
 	return func(s string) (int64, error) {
+		// KB and KiB are the same binary unit on purpose: the contract says 1 KB = 1024.
 		i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
-		if i <= 0 {
-			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
-		}
-		mult, ok := sizeUnit(strings.TrimSpace(s[i:]))
-		if !ok {
+		mult, ok := map[string]int64{"b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20,
+			"gb": 1 << 30, "gib": 1 << 30}[strings.ToLower(strings.TrimSpace(s[max(i, 0):]))]
+		if i <= 0 || !ok {
 			return 0, fmt.Errorf("invalid size %q (want an integer and a unit B, KB, MB, GB, KiB, MiB or GiB, e.g. \"64KB\")", s)
 		}
 		n, err := strconv.ParseInt(s[:i], 10, 64)
@@ -276,269 +343,27 @@ func prefixes(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// origins parses comma-separated browser origins; see origin.
-func origins(s string) ([]string, error) {
-	out := []string{}
-	seen := map[string]bool{}
-	for _, item := range splitList(s) {
-		o, err := origin(item)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[o] {
-			seen[o] = true
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
-// origin checks one origin, scheme://host[:port], and normalizes it to the
-// form a browser sends in the Origin header (lower case, no default port),
-// so that a configured "https://App.example.com:443" still matches.
-// "*" and "null" are refused: with credentials they would let any site, or
-// any sandboxed document, act as the user.
-func origin(s string) (string, error) {
-	switch {
-	case s == "*":
-		return "", errors.New(`"*" is not allowed (credentials are sent); list each origin`)
-	case strings.EqualFold(s, "null"):
-		return "", errors.New(`"null" is not allowed as an origin`)
-	case strings.Contains(s, "*"):
-		return "", fmt.Errorf("invalid origin %q (wildcards are not supported)", s)
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || u.Opaque != "" || u.Hostname() == "" {
-		return "", fmt.Errorf("invalid origin %q (want scheme://host[:port])", s)
-	}
-	switch {
-	case u.User != nil:
-		return "", fmt.Errorf("invalid origin %q (no user info allowed)", s)
-	case u.Path == "/" && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "":
-		return "", fmt.Errorf("invalid origin %q (no trailing slash)", s)
-	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("invalid origin %q (no path, query or fragment)", s)
-	}
-	for _, r := range u.Host {
-		if r > 127 {
-			return "", fmt.Errorf("invalid origin %q (use the punycode form of the host)", s)
-		}
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if port != "" {
-		if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-			return "", fmt.Errorf("invalid port in origin %q", s)
-		}
-	}
-	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return scheme + "://" + host, nil
-}
-
-// rate is the parsed form of RATE_LIMIT_PER_IP.
-type rate struct {
-	n      int
-	window time.Duration
-}
-
 // parseRate parses "N/WINDOW" (N >= 1, WINDOW a positive Go duration) or
 // "0", which turns the limit off.
-func parseRate(s string) (rate, error) {
+func parseRate(s string) (int, time.Duration, error) {
 	if s == "0" {
-		return rate{}, nil
+		return 0, 0, nil
 	}
 	bad := fmt.Errorf(`invalid rate %q (want REQUESTS/WINDOW such as "600/1m", or "0" to turn the limit off)`, s)
 	count, win, ok := strings.Cut(s, "/")
 	if !ok {
-		return rate{}, bad
+		return 0, 0, bad
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(count))
 	if err != nil || n < 0 {
-		return rate{}, bad
+		return 0, 0, bad
 	}
 	if n == 0 {
-		return rate{}, fmt.Errorf(`invalid rate %q (use "0" to turn the limit off)`, s)
+		return 0, 0, fmt.Errorf(`invalid rate %q (use "0" to turn the limit off)`, s)
 	}
 	d, err := time.ParseDuration(strings.TrimSpace(win))
 	if err != nil || d <= 0 {
-		return rate{}, bad
+		return 0, 0, bad
 	}
-	return rate{n: n, window: d}, nil
-}
-
-// sameSite parses COOKIE_SAMESITE, case-insensitively, into the
-// attribute and its normalized name.
-func sameSite(s string) (http.SameSite, string, error) {
-	switch name := strings.ToLower(s); name {
-	case "strict":
-		return http.SameSiteStrictMode, name, nil
-	case "lax":
-		return http.SameSiteLaxMode, name, nil
-	case "none":
-		return http.SameSiteNoneMode, name, nil
-	}
-	return 0, "", fmt.Errorf("invalid value %q (want strict, lax or none)", s)
-}
-
-// database is the parsed form of DATABASE_URL.
-type database struct {
-	driver, dsn string
-}
-
-// parseDatabaseURL derives the driver and DSN from DATABASE_URL. Its errors
-// never quote the URL: it may hold a password, and errors end up in logs.
-func parseDatabaseURL(s string) (database, error) {
-	scheme, rest, ok := strings.Cut(s, ":")
-	if !ok || scheme == "" {
-		return database{}, errors.New("invalid database URL (want postgres://..., postgresql://..., sqlite://PATH or sqlite::memory:)")
-	}
-	switch strings.ToLower(scheme) {
-	case "sqlite":
-		// Not parsed with url.Parse: "sqlite://./data/x.db" would make "."
-		// the host. Everything after "sqlite://" is the path, with any
-		// driver query string such as "?_pragma=busy_timeout(5000)".
-		if rest == ":memory:" {
-			return database{driver: "sqlite", dsn: ":memory:"}, nil
-		}
-		path, ok := strings.CutPrefix(rest, "//")
-		if !ok || path == "" || strings.HasPrefix(path, "?") {
-			return database{}, errors.New("invalid sqlite URL (want sqlite://PATH or sqlite::memory:)")
-		}
-		return database{driver: "sqlite", dsn: path}, nil
-	case "postgres", "postgresql":
-		u, err := url.Parse(s)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // url.Error repeats the URL, password included
-			}
-			return database{}, fmt.Errorf("invalid postgres URL: %v", err)
-		}
-		if u.Opaque != "" {
-			return database{}, errors.New("invalid postgres URL (want postgres://[user[:password]@]host[:port]/dbname)")
-		}
-		if u.Host == "" && u.Query().Get("host") == "" {
-			return database{}, errors.New("postgres URL has no host (set one, or host=/socket/dir in the query)")
-		}
-		if p := u.Port(); p != "" {
-			if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-				return database{}, errors.New("invalid port in postgres URL")
-			}
-		}
-		return database{driver: "postgres", dsn: s}, nil
-	}
-	return database{}, fmt.Errorf("unsupported database scheme %q (want postgres, postgresql or sqlite)", scheme)
-}
-
-// redactURL hides the passwords in a database URL, in the user info and in
-// any password-like query parameter (password, sslpassword).
-func redactURL(s string) string {
-	if !strings.HasPrefix(strings.ToLower(s), "postgres") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "xxxxx" // not expected after Load; never risk printing it
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
-			q.Set(k, "xxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
-// publicURL checks PUBLIC_URL: an absolute http(s) URL without query or
-// fragment; a trailing slash is dropped so links can be appended.
-func publicURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", fmt.Errorf("invalid URL %q (want http(s)://host[:port][/path])", s)
-	}
-	return strings.TrimSuffix(s, "/"), nil
-}
-
-// mailURL checks MAIL_URL: empty (mail off), "log:", or smtp(s)://host[:port]
-// with optional user info. The transport adapter reads it again; this is
-// the early, one-line check at start.
-func mailURL(s string) (string, error) {
-	if s == "" || s == "log:" {
-		return s, nil
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Opaque != "" {
-		return "", fmt.Errorf("invalid mail URL %q (want smtp://[user:pass@]host[:port], smtps://... or log:)", redactMailURL(s))
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
-			return "", fmt.Errorf("invalid port in mail URL %q", redactMailURL(s))
-		}
-	}
-	return s, nil
-}
-
-// redactMailURL hides the password of an SMTP URL.
-func redactMailURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if strings.Contains(s, "@") {
-			return "xxxxx"
-		}
-		return s
-	}
-	return u.Redacted()
-}
-
-// mailFrom checks MAIL_FROM: one address, with or without a display name.
-func mailFrom(s string) (string, error) {
-	if _, err := netmail.ParseAddress(s); err != nil {
-		return "", fmt.Errorf("invalid address %q (want \"Name <addr@host>\" or addr@host)", s)
-	}
-	return s, nil
-}
-
-// linkTemplate checks EMAIL_VERIFY_LINK and PASSWORD_RESET_LINK: empty (the
-// default, derived from PUBLIC_URL) or an absolute http(s) URL with {token}.
-func linkTemplate(s string) (string, error) {
-	if s == "" {
-		return s, nil
-	}
-	u, err := url.Parse(strings.ReplaceAll(s, "{token}", "t"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("invalid link %q (want an absolute http(s) URL)", s)
-	}
-	if !strings.Contains(s, "{token}") {
-		return "", fmt.Errorf("link %q has no {token}", s)
-	}
-	return s, nil
-}
-
-// loginURLTemplate checks OIDC_LOGIN_URL: empty (the default, derived from
-// PUBLIC_URL) or an absolute http(s) URL with {id}.
-func loginURLTemplate(s string) (string, error) {
-	if s == "" {
-		return s, nil
-	}
-	u, err := url.Parse(strings.ReplaceAll(s, "{id}", "i"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("invalid URL %q (want an absolute http(s) URL)", s)
-	}
-	if !strings.Contains(s, "{id}") {
-		return "", fmt.Errorf("URL %q has no {id}", s)
-	}
-	return s, nil
+	return n, d, nil
 }

@@ -12,25 +12,27 @@ import (
 // Webhooks configures the events posted to other systems and the
 // before-signup hook.
 type Webhooks struct {
-	// URL is where events are posted (WEBHOOK_URL, default "": off).
-	URL string
-	// Secrets sign them (WEBHOOK_SECRET): "whsec_" + base64 of 24 to 64
-	// bytes; two, comma-separated, while rotating. Required with URL.
-	Secrets []string
-	// Events are the types to send (WEBHOOK_EVENTS, default all),
-	// comma-separated; the names are checked where they are known.
-	Events string
-	// HookURL is the before-signup hook (HOOK_BEFORE_SIGNUP_URL, default
-	// "": every signup allowed).
-	HookURL string
-	// HookSecrets sign the hook's requests (HOOK_SECRET, default the
-	// webhook secrets).
-	HookSecrets []string
-	// HookTimeout bounds the hook's answer (HOOK_TIMEOUT, default 2s).
-	HookTimeout time.Duration
-	// PollInterval is how often each instance looks for due events
-	// (WEBHOOK_POLL_INTERVAL, default 1s).
-	PollInterval time.Duration
+	// URL is where events are posted; empty turns webhooks off.
+	URL string `env:"WEBHOOK_URL" check:"endpoint"`
+	// Secret signs them: "whsec_" + base64 of 24 to 64 bytes; two,
+	// comma-separated, while rotating. Required with URL. Log Redacted,
+	// never this field.
+	Secret string `env:"WEBHOOK_SECRET" check:"whsec"`
+	// Events are the types to send, comma-separated (empty: all); the names
+	// are checked where they are known.
+	Events string `env:"WEBHOOK_EVENTS"`
+	// PollInterval is how often each instance looks for due events.
+	PollInterval time.Duration `env:"WEBHOOK_POLL_INTERVAL" envDefault:"1s" check:"10ms,1m"`
+	// HookURL is the before-signup hook; empty allows every signup.
+	HookURL string `env:"HOOK_BEFORE_SIGNUP_URL" check:"endpoint"`
+	// HookSecret signs the hook's requests; empty means Secret.
+	HookSecret string `env:"HOOK_SECRET" check:"whsec"`
+	// HookTimeout bounds the hook's answer (then the signup is refused).
+	HookTimeout time.Duration `env:"HOOK_TIMEOUT" envDefault:"2s" check:"100ms,30s"`
+
+	// Secrets and HookSecrets are Secret and HookSecret (or Secret) split,
+	// derived by Load.
+	Secrets, HookSecrets []string
 }
 
 // Enabled reports whether events are posted.
@@ -49,10 +51,16 @@ func endpointURL(raw string) (string, error) {
 	return raw, nil
 }
 
-// webhookSecrets accepts "" or one or two comma-separated Standard Webhooks
-// secrets: "whsec_" and the base64 of 24 to 64 bytes. The error never
-// repeats the value.
-func webhookSecrets(raw string) ([]string, error) {
+// whsecCheck is the "whsec" check: "" or one or two comma-separated
+// Standard Webhooks secrets. The error never repeats the value.
+func whsecCheck(raw string) (string, error) {
+	_, err := splitSecrets(raw)
+	return strings.TrimSpace(raw), err
+}
+
+// splitSecrets reads "" or one or two comma-separated secrets: "whsec_"
+// and the base64 of 24 to 64 bytes.
+func splitSecrets(raw string) ([]string, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -79,10 +87,26 @@ func webhookSecrets(raw string) ([]string, error) {
 	return out, nil
 }
 
-// secretCount shows secrets in the startup log without their values.
-func secretCount(s []string) any {
-	if len(s) == 0 {
-		return "unset"
+// webhookChecks derive the secret lists and require a secret wherever a
+// URL is set.
+func webhookChecks() []check {
+	return []check{
+		{"WEBHOOK_SECRET", []string{"WEBHOOK_URL", "WEBHOOK_SECRET"}, func(c *Config) error {
+			c.Webhooks.Secrets, _ = splitSecrets(c.Webhooks.Secret)
+			if c.Webhooks.URL != "" && len(c.Webhooks.Secrets) == 0 {
+				return errors.New("is required with WEBHOOK_URL")
+			}
+			return nil
+		}},
+		{"HOOK_SECRET", []string{"HOOK_BEFORE_SIGNUP_URL", "HOOK_SECRET", "WEBHOOK_SECRET"}, func(c *Config) error {
+			c.Webhooks.HookSecrets, _ = splitSecrets(c.Webhooks.HookSecret)
+			if len(c.Webhooks.HookSecrets) == 0 {
+				c.Webhooks.HookSecrets, _ = splitSecrets(c.Webhooks.Secret)
+			}
+			if c.Webhooks.HookURL != "" && len(c.Webhooks.HookSecrets) == 0 {
+				return errors.New("is required with HOOK_BEFORE_SIGNUP_URL (or WEBHOOK_SECRET)")
+			}
+			return nil
+		}},
 	}
-	return fmt.Sprintf("(%d set)", len(s))
 }
