@@ -326,6 +326,14 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string, me
 			}
 			return err
 		}
+		if !u.EmailVerified {
+			v := u
+			v.EmailVerified, v.UpdatedAt = true, now
+			if err := s.publish(ctx, webhook.NewUserUpdated(id.New(), v, []string{"emailVerified"}, now),
+				webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
+				return err
+			}
+		}
 		// Second factors are kept (a mailbox alone never removes one); only
 		// the ceiling of failed codes is lifted, as the contract promises
 		// the owner who reached it. Before the sessions, the order in which
