@@ -98,8 +98,8 @@ type Load struct {
 	unacked  map[string]int // per email: logins that got no answer
 	// started are the sessions whose login was answered 200, in order:
 	// what a webhook receiver must hear of (session.created).
-	started []string
-	checked  int            // revocations that CheckInvariants has seen
+	started  []string
+	checked  int // revocations that CheckInvariants has seen
 	lastTick time.Time
 
 	run    sync.WaitGroup

@@ -35,10 +35,14 @@ type sink struct {
 	badSig     int
 	refused    int // posts answered 503 while down
 	down       bool
+	// lastAt is each user's newest event timestamp seen; outOfOrder counts
+	// first posts older than it (allowed only around failures).
+	lastAt     map[string]time.Time
+	outOfOrder int
 }
 
 func newSink(t *testing.T) *sink {
-	s := &sink{posts: map[string]int{}, sessions: map[string]string{}, inFlight: map[string]int{}}
+	s := &sink{posts: map[string]int{}, sessions: map[string]string{}, inFlight: map[string]int{}, lastAt: map[string]time.Time{}}
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(webhookSecret, "whsec_"))
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -65,13 +69,21 @@ func newSink(t *testing.T) *sink {
 		s.mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 		var e struct {
-			Type string         `json:"type"`
-			Data map[string]any `json:"data"`
+			Type      string         `json:"type"`
+			Timestamp time.Time      `json:"timestamp"`
+			Data      map[string]any `json:"data"`
 		}
 		_ = json.Unmarshal(body, &e)
 		s.mu.Lock()
 		s.inFlight[id]--
 		s.posts[id]++
+		if uid, _ := e.Data["userId"].(string); uid != "" && s.posts[id] == 1 {
+			if e.Timestamp.Before(s.lastAt[uid]) {
+				s.outOfOrder++
+			} else {
+				s.lastAt[uid] = e.Timestamp
+			}
+		}
 		if e.Type == "session.created" {
 			sid, _ := e.Data["sessionId"].(string)
 			s.sessions[sid] = id
@@ -159,8 +171,8 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	t.Logf("%d kills of g1 and an 8 s receiver outage under load: %d acknowledged logins, %d events delivered "+
 		"(%d posts; %d events posted more than once), %d posts refused during the outage, %d concurrent posts of one event, "+
-		"%d bad signatures, %d acknowledged sessions without session.created",
-		kills, len(started), events, posts, dups, sk.refused, sk.concurrent, sk.badSig, len(missing))
+		"%d bad signatures, %d acknowledged sessions without session.created, %d events of a user delivered after a newer one of that user",
+		kills, len(started), events, posts, dups, sk.refused, sk.concurrent, sk.badSig, len(missing), sk.outOfOrder)
 	if len(missing) > 0 {
 		t.Errorf("lost: %d acknowledged sessions never reported, e.g. %s", len(missing), missing[0])
 	}
