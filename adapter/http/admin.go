@@ -20,15 +20,15 @@ import (
 // AuthorizeWrite: aal2 once the administrator has a second factor), so a
 // refusal comes with its RFC 9470 challenge before any body is read.
 type adminHandlers struct {
-	admin *admin.Service
+	admin AdminInteractors
 	bind  *binder
 }
 
-func registerAdmin(e *echo.Echo, a *admin.Service, bind *binder, authed, fresh echo.MiddlewareFunc) {
+func registerAdmin(e *echo.Echo, a AdminInteractors, bind *binder, authed, fresh echo.MiddlewareFunc) {
 	h := &adminHandlers{admin: a, bind: bind}
 	write := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := a.AuthorizeWrite(c.Request().Context(), actor(c)); err != nil {
+			if err := a.Guard.AuthorizeWrite(c.Request().Context(), actor(c)); err != nil {
 				return err
 			}
 			return next(c)
@@ -75,7 +75,7 @@ func (h *adminHandlers) search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.admin.Search(c.Request().Context(), actor(c), c.QueryParam("q"), c.QueryParam("cursor"), limit)
+	page, err := h.admin.Search.Search(c.Request().Context(), actor(c), c.QueryParam("q"), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (h *adminHandlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.admin.Get(c.Request().Context(), actor(c), uid)
+	v, err := h.admin.Reader.Get(c.Request().Context(), actor(c), uid)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (h *adminHandlers) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.admin.Update(c.Request().Context(), actor(c), uid, admin.Patch{
+	v, err := h.admin.Updater.Update(c.Request().Context(), actor(c), uid, admin.Patch{
 		Name: req.Name, Roles: req.Roles, Disabled: req.Disabled, EmailVerified: req.EmailVerified,
 		AppMetadata: meta,
 	})
@@ -129,7 +129,7 @@ func (h *adminHandlers) revokeSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.admin.RevokeSessions(c.Request().Context(), actor(c), uid); err != nil {
+	if err := h.admin.Revoker.RevokeSessions(c.Request().Context(), actor(c), uid); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Sessions revoked", nil)
@@ -140,7 +140,7 @@ func (h *adminHandlers) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.admin.Delete(c.Request().Context(), actor(c), uid); err != nil {
+	if err := h.admin.Deleter.Delete(c.Request().Context(), actor(c), uid); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "User deleted", nil)
@@ -155,7 +155,7 @@ func (h *adminHandlers) events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.admin.SecurityEvents(c.Request().Context(), actor(c), uid, c.QueryParam("cursor"), limit)
+	page, err := h.admin.Events.SecurityEvents(c.Request().Context(), actor(c), uid, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (h *adminHandlers) events(c echo.Context) error {
 }
 
 func (h *adminHandlers) keys(c echo.Context) error {
-	list, err := h.admin.Keys(c.Request().Context(), actor(c))
+	list, err := h.admin.Keys.Keys(c.Request().Context(), actor(c))
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (h *adminHandlers) keys(c echo.Context) error {
 }
 
 func (h *adminHandlers) rotate(c echo.Context) error {
-	k, err := h.admin.RotateKey(c.Request().Context(), actor(c))
+	k, err := h.admin.Rotator.RotateKey(c.Request().Context(), actor(c))
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
-	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // refreshCookieName is the refresh cookie's name, part of the contract.
@@ -34,8 +32,8 @@ type CookieOptions struct {
 
 type handlers struct {
 	auth     AuthInteractors
-	account  *account.Service
-	recovery *recovery.Service
+	account  AccountInteractors
+	recovery RecoveryInteractors
 	bind     *binder
 	cookie   CookieOptions
 	origins  originPolicy
@@ -46,7 +44,7 @@ type handlers struct {
 	publicURL string
 	// jwksMaxAge fits the key rotation's publish-ahead time.
 	jwksMaxAge time.Duration
-	mfa        *mfauc.Service
+	mfa        FactorInteractors
 	locales    localeMatcher
 	// oidc and grants are set when the OpenID provider is served.
 	oidc   *OIDCProvider
@@ -295,7 +293,7 @@ func (h *handlers) revokeSession(c echo.Context) error {
 }
 
 func (h *handlers) me(c echo.Context) error {
-	u, err := h.account.Me(c.Request().Context(), principal(c))
+	u, err := h.account.Profile.Me(c.Request().Context(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -307,7 +305,7 @@ func (h *handlers) updateMe(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := h.account.UpdateProfile(c.Request().Context(), principal(c), account.ProfileInput{Name: req.Name, Locale: req.Locale})
+	u, err := h.account.Editor.UpdateProfile(c.Request().Context(), principal(c), account.ProfileInput{Name: req.Name, Locale: req.Locale})
 	if err != nil {
 		return err
 	}
@@ -319,7 +317,7 @@ func (h *handlers) changePassword(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	if err := h.account.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, accountMeta(c)); err != nil {
+	if err := h.account.Password.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, accountMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Password changed", nil)
@@ -330,7 +328,7 @@ func (h *handlers) changeEmail(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	ch, err := h.account.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
+	ch, err := h.account.Email.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
 	if err != nil {
 		return err
 	}
@@ -342,7 +340,7 @@ func (h *handlers) changeEmail(c echo.Context) error {
 }
 
 func (h *handlers) deleteMe(c echo.Context) error {
-	if err := h.account.DeleteAccount(c.Request().Context(), principal(c), accountMeta(c)); err != nil {
+	if err := h.account.Deleter.DeleteAccount(c.Request().Context(), principal(c), accountMeta(c)); err != nil {
 		return err
 	}
 	h.clearRefreshCookie(c)
@@ -362,7 +360,7 @@ func (h *handlers) securityEvents(c echo.Context) error {
 		}
 		limit = n
 	}
-	page, err := h.account.SecurityEvents(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
+	page, err := h.account.Events.SecurityEvents(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (h *handlers) respondLogin(c echo.Context, p auth.TokenPair, transport stri
 }
 
 func (h *handlers) enrollTOTP(c echo.Context) error {
-	k, err := h.mfa.EnrollTOTP(c.Request().Context(), principal(c))
+	k, err := h.mfa.TOTPEnroll.EnrollTOTP(c.Request().Context(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (h *handlers) confirmTOTP(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	codes, err := h.mfa.ConfirmTOTP(c.Request().Context(), principal(c), req.Code,
+	codes, err := h.mfa.TOTPConfirm.ConfirmTOTP(c.Request().Context(), principal(c), req.Code,
 		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
@@ -93,14 +93,14 @@ func (h *handlers) confirmTOTP(c echo.Context) error {
 }
 
 func (h *handlers) disableTOTP(c echo.Context) error {
-	if err := h.mfa.DisableTOTP(c.Request().Context(), principal(c), mfaMeta(c)); err != nil {
+	if err := h.mfa.TOTPDisable.DisableTOTP(c.Request().Context(), principal(c), mfaMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Two-step verification off", nil)
 }
 
 func (h *handlers) regenerateRecoveryCodes(c echo.Context) error {
-	codes, err := h.mfa.RegenerateRecoveryCodes(c.Request().Context(), principal(c), mfaMeta(c))
+	codes, err := h.mfa.Codes.RegenerateRecoveryCodes(c.Request().Context(), principal(c), mfaMeta(c))
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (h *handlers) passkeyRegistrationOptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	opts, err := h.mfa.BeginPasskeyRegistration(c.Request().Context(), principal(c), name)
+	opts, err := h.mfa.PasskeyRegister.BeginPasskeyRegistration(c.Request().Context(), principal(c), name)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (h *handlers) passkeyRegistration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pk, err := h.mfa.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name,
+	pk, err := h.mfa.PasskeyRegister.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name,
 		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func (h *handlers) passkeyRegistration(c echo.Context) error {
 }
 
 func (h *handlers) listPasskeys(c echo.Context) error {
-	list, err := h.mfa.ListPasskeys(c.Request().Context(), principal(c))
+	list, err := h.mfa.Passkeys.ListPasskeys(c.Request().Context(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (h *handlers) listPasskeys(c echo.Context) error {
 }
 
 func (h *handlers) deletePasskey(c echo.Context) error {
-	if err := h.mfa.DeletePasskey(c.Request().Context(), principal(c), c.Param("id"), mfaMeta(c)); err != nil {
+	if err := h.mfa.PasskeyRemove.DeletePasskey(c.Request().Context(), principal(c), c.Param("id"), mfaMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Passkey removed", nil)
@@ -256,7 +256,7 @@ func (h *handlers) passkeyLoginOptions(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	cid, opts, err := h.mfa.BeginPasskeyLogin(c.Request().Context())
+	cid, opts, err := h.mfa.PasskeyLogin.BeginPasskeyLogin(c.Request().Context())
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func recoveryMeta(c echo.Context) recovery.Meta {
 
 // requestVerification mails a verification link to the caller's address.
 func (h *handlers) requestVerification(c echo.Context) error {
-	if err := h.recovery.RequestVerification(c.Request().Context(), principal(c), recoveryMeta(c)); err != nil {
+	if err := h.recovery.Verification.RequestVerification(c.Request().Context(), principal(c), recoveryMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusAccepted, "Verification email queued", nil)
@@ -38,7 +38,7 @@ func (h *handlers) verifyEmail(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	u, err := h.recovery.Verify(c.Request().Context(), req.Token)
+	u, err := h.recovery.Verifier.Verify(c.Request().Context(), req.Token)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (h *handlers) forgotPassword(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	if err := h.recovery.ForgotPassword(c.Request().Context(), req.Email, recoveryMeta(c)); err != nil {
+	if err := h.recovery.Forgot.ForgotPassword(c.Request().Context(), req.Email, recoveryMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusAccepted, "If the address has an account, a reset link is on its way", nil)
@@ -62,7 +62,7 @@ func (h *handlers) resetPassword(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
-	if err := h.recovery.ResetPassword(c.Request().Context(), req.Token, req.NewPassword, recoveryMeta(c)); err != nil {
+	if err := h.recovery.Reset.ResetPassword(c.Request().Context(), req.Token, req.NewPassword, recoveryMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Password reset; every session was ended", nil)

@@ -13,23 +13,20 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
-	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/admin"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
-	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // Deps are what the HTTP layer serves.
 type Deps struct {
 	// Auth are the authentication interactors.
-	Auth    AuthInteractors
-	Account *account.Service
+	Auth AuthInteractors
+	// Account are the signed-in user's own account operations.
+	Account AccountInteractors
 	// Recovery runs verification and password reset.
-	Recovery *recovery.Service
+	Recovery RecoveryInteractors
 	// Admin, when not nil, serves /admin.
-	Admin *admin.Service
+	Admin *AdminInteractors
 	// MFA serves the second-factor routes.
-	MFA *mfauc.Service
+	MFA FactorInteractors
 	// JWKS returns the public key set document.
 	JWKS func() []byte
 	// Ready checks the database.
@@ -158,7 +155,7 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	u.DELETE("", h.deleteMe, authed, fresh)
 
 	if d.Admin != nil {
-		registerAdmin(e, d.Admin, h.bind, authed, fresh)
+		registerAdmin(e, *d.Admin, h.bind, authed, fresh)
 	}
 	if d.Webhooks != nil {
 		registerWebhookAdmin(e, d.Webhooks, authed, fresh)

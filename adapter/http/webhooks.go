@@ -1,20 +1,37 @@
 package httpadapter
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/webhook"
+	"github.com/gatehouse/gatehouse/usecase/admin"
 	webhookuc "github.com/gatehouse/gatehouse/usecase/webhook"
 )
 
 // WebhookAdmin are the operators' webhook interactors.
 type WebhookAdmin struct {
-	List  *webhookuc.DeliveryList
-	Retry *webhookuc.DeliveryRetry
+	List  DeliveryLister
+	Retry DeliveryRetrier
 }
+
+// DeliveryLister pages webhook deliveries (webhook.DeliveryList).
+type DeliveryLister interface {
+	List(ctx context.Context, a admin.Actor, status, cursor string, limit int) (webhook.DeliveryPage, error)
+}
+
+// DeliveryRetrier makes a delivery pending again (webhook.DeliveryRetry).
+type DeliveryRetrier interface {
+	Retry(ctx context.Context, a admin.Actor, eventID string) error
+}
+
+var (
+	_ DeliveryLister  = (*webhookuc.DeliveryList)(nil)
+	_ DeliveryRetrier = (*webhookuc.DeliveryRetry)(nil)
+)
 
 // registerWebhookAdmin serves /admin/webhooks; the use cases check the
 // admin role and, for the retry, the rule of writes.

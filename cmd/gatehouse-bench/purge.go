@@ -67,8 +67,7 @@ func runPurgeCommand(ctx context.Context, b *bench, rep *Report, logf func(strin
 	}()
 	purger := auth.NewPurger(persistence.NewSessionStore(db), nil, nil, systemClock{},
 		session.Policy{ReuseGrace: 10 * time.Second})
-	events := account.NewService(account.Deps{Audit: persistence.NewAuditLog(db), Clock: systemClock{},
-		EventRetention: 365 * 24 * time.Hour})
+	events := account.NewEventPurger(persistence.NewAuditLog(db), systemClock{}, 365*24*time.Hour)
 
 	pctx, stop := context.WithCancel(ctx)
 	out := &PurgeReport{}

@@ -74,7 +74,7 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	svc, tokens, closeDB, err := operatorServices(ctx)
+	op, tokens, closeDB, err := operatorServices(ctx)
 	if err != nil {
 		return fail(exitFailure, "%v", oneLine(err))
 	}
@@ -90,7 +90,7 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(exitInvalid, "users create: %v", err)
 		}
-		u, err := svc.Create(ctx, admin.CLIActor, admin.CreateInput{Email: *email, Password: pw, Name: *name, Roles: roles})
+		u, err := op.creator.Create(ctx, admin.CLIActor, admin.CreateInput{Email: *email, Password: pw, Name: *name, Roles: roles})
 		if err != nil {
 			return fail(exitCode(err), "users create: %v", describe(err))
 		}
@@ -99,13 +99,13 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 		if *email == "" || fs.NArg() != 1 {
 			return fail(exitUsage, "users set-roles: want --email E R[,R...]")
 		}
-		v, err := svc.SetRolesByEmail(ctx, admin.CLIActor, *email, strings.Split(fs.Arg(0), ","))
+		v, err := op.roles.SetRolesByEmail(ctx, admin.CLIActor, *email, strings.Split(fs.Arg(0), ","))
 		if err != nil {
 			return fail(exitCode(err), "users set-roles: %v", describe(err))
 		}
 		fmt.Fprintf(stdout, "updated %s %s roles=%s\n", v.ID, v.Email, strings.Join(v.Roles, ","))
 	case "keys list":
-		keys, err := svc.Keys(ctx, admin.CLIActor)
+		keys, err := op.keys.Keys(ctx, admin.CLIActor)
 		if err != nil {
 			return fail(exitFailure, "keys list: %v", oneLine(err))
 		}
@@ -113,7 +113,7 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, keyLine(k))
 		}
 	case "keys rotate":
-		k, err := svc.RotateKey(ctx, admin.CLIActor)
+		k, err := op.rotator.RotateKey(ctx, admin.CLIActor)
 		if err != nil {
 			return fail(exitCode(err), "keys rotate: %v", oneLine(err))
 		}
@@ -133,61 +133,84 @@ func keyLine(k domauth.KeyStatus) string {
 		k.Key.ID, k.Key.Algorithm, k.State, ts(k.Key.CreatedAt), ts(k.Key.ActivatesAt), ts(k.RetiresAt))
 }
 
+// operator is what `users ...` and `keys ...` run: the admin interactors,
+// each through the one method the command line calls.
+type operator struct {
+	creator interface {
+		Create(ctx context.Context, a admin.Actor, in admin.CreateInput) (user.User, error)
+	}
+	roles interface {
+		SetRolesByEmail(ctx context.Context, a admin.Actor, email string, roles []string) (admin.View, error)
+	}
+	keys interface {
+		Keys(ctx context.Context, a admin.Actor) ([]domauth.KeyStatus, error)
+	}
+	rotator interface {
+		RotateKey(ctx context.Context, a admin.Actor) (domauth.KeyStatus, error)
+	}
+}
+
 // operatorServices opens the database (migrating it when
 // DB_MIGRATE_ON_START allows, so the first admin can be made before the
 // first serve) and builds the admin use cases on it.
-func operatorServices(ctx context.Context) (*admin.Service, *token.Service, func(), error) {
+func operatorServices(ctx context.Context) (operator, *token.Service, func(), error) {
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := database.Open(databaseConfig(cfg), log)
 	if err != nil {
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	closeDB := func() { _ = database.Close(db) }
 	if cfg.Database.MigrateOnStart {
 		if err := database.Migrate(ctx, db, cfg.Database.Driver); err != nil {
 			closeDB()
-			return nil, nil, nil, err
+			return operator{}, nil, nil, err
 		}
 	}
 	keys := persistence.NewKeyStore(db, cfg.JWT.DataKeys)
 	if _, err := keys.SealAtRest(ctx); err != nil {
 		closeDB()
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	tokens, err := token.NewService(ctx, tokenConfig(cfg), keys, time.Now)
 	if err != nil {
 		closeDB()
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	hasher, err := newHasher(cfg)
 	if err != nil {
 		closeDB()
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	// The command line creates accounts too: the app hears of them
 	// (user.created, written to the outbox for the servers to post) and
 	// its before-signup hook decides first.
-	events, err := newWebhookOutbox(cfg, db)
+	outbox, err := newWebhookOutbox(cfg, db)
 	if err != nil {
 		closeDB()
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
 	hook, err := newSignupHook(cfg)
 	if err != nil {
 		closeDB()
-		return nil, nil, nil, err
+		return operator{}, nil, nil, err
 	}
-	svc := admin.NewService(admin.Deps{
-		Users: persistence.NewAdminDirectory(db), Sessions: newSessionStore(db, events),
-		Audit: persistence.NewAuditLog(db), Tx: persistence.NewTransactor(db),
-		Clock: systemClock{}, Hasher: hasher, Keys: tokens,
-		Events: events, Hook: hook.SignupHook,
-	})
-	return svc, tokens, closeDB, nil
+	dir, events, tx, clock := persistence.NewAdminDirectory(db), persistence.NewAuditLog(db), persistence.NewTransactor(db), systemClock{}
+	// The command line is exempt from the step-up rule (it has no token).
+	guard := admin.NewWriteGuard(nil, nil, clock)
+	op := operator{
+		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock).WithWebhooks(outbox, hook.SignupHook),
+		roles: admin.NewAccountUpdater(dir, admin.WriterDeps{
+			Sessions: newSessionStore(db, outbox), Audit: events, Tx: tx, Clock: clock, Guard: guard,
+			Events: outbox,
+		}),
+		keys:    admin.NewKeyLister(tokens),
+		rotator: admin.NewKeyRotator(tokens, guard, nil, clock),
+	}
+	return op, tokens, closeDB, nil
 }
 
 // readPassword reads the password of `users create`: from a terminal,

@@ -36,8 +36,9 @@ type providerKeys struct{ *token.Service }
 // idTokenTTL is the lifetime of ID tokens.
 const idTokenTTL = time.Hour
 
-func oidcOptions() fx.Option {
-	return fx.Options(
+// oidcModule is the OpenID provider (see above).
+func oidcModule() fx.Option {
+	return fx.Module("oidc",
 		fx.Provide(
 			persistence.NewOAuthStore,
 			func(db *gorm.DB, ring *sealbox.Keyring) *persistence.OIDCKeyStore {

@@ -53,7 +53,7 @@ func TestTypeScriptClient(t *testing.T) {
 	build := run(nil, "npm", "run", "--silent", "build")
 	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
 
-	var adm *admin.Service
+	var adm *admin.AccountCreator
 	s := startServerWith(t, testEnv("sqlite::memory:"), fx.Populate(&adm))
 	const adminEmail, adminPassword = "ts-admin@example.com", "typescript admin password"
 	if _, err := adm.Create(ctx, admin.CLIActor, admin.CreateInput{Email: adminEmail, Password: adminPassword, Name: "Root", Roles: []string{"admin", "user"}}); err != nil {

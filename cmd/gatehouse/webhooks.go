@@ -75,10 +75,10 @@ func newSignupHook(cfg config.Config) (signupHook, error) {
 	return signupHook{h}, nil
 }
 
-func newWebhookAdmin(a *admin.Service, o *persistence.WebhookOutbox) *httpadapter.WebhookAdmin {
+func newWebhookAdmin(guard *admin.WriteGuard, o *persistence.WebhookOutbox) *httpadapter.WebhookAdmin {
 	return &httpadapter.WebhookAdmin{
-		List:  webhookuc.NewDeliveryList(a, o),
-		Retry: webhookuc.NewDeliveryRetry(a, o, systemClock{}),
+		List:  webhookuc.NewDeliveryList(guard, o),
+		Retry: webhookuc.NewDeliveryRetry(guard, o, systemClock{}),
 	}
 }
 

@@ -109,6 +109,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error is "field: message".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Limits of a registration.
@@ -277,6 +278,7 @@ var ErrReauthenticate = errors.New("the request needs a recent sign-in")
 // sign-in may have (0: a new one).
 type ReauthenticateError struct{ MaxAge int64 }
 
+// Error is ErrReauthenticate's message, whatever the age.
 func (e *ReauthenticateError) Error() string { return ErrReauthenticate.Error() }
 
 // Is makes errors.Is(err, ErrReauthenticate) hold.

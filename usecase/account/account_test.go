@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
@@ -38,7 +39,56 @@ type env struct {
 	store  *fakes.Store
 	hasher *fakes.Hasher
 	auth   *authInteractors
-	svc    *account.Service
+	svc    interactors
+}
+
+// deps are the ports and settings the account interactors of a test are
+// built from; each interactor takes the ones it calls.
+type deps struct {
+	Users              *fakes.Users
+	Sessions           account.SessionRevoker
+	Audit              *fakes.Audit
+	Tx                 account.Transactor
+	Hasher             account.PasswordHasher
+	Clock              account.Clock
+	Guard              account.PasswordGuard
+	Throttle           account.Throttle
+	EmailChangePolicy  throttle.Policy
+	Cache              account.SessionCache
+	EventRetention     time.Duration
+	Mail               account.EmailChangeMail
+	Locales            []string
+	ConfirmEmailChange bool
+	StepUp             domauth.StepUpPolicy
+}
+
+// interactors are the account interactors the tests act through.
+type interactors struct {
+	*account.ProfileReader
+	*account.ProfileEditor
+	*account.PasswordChanger
+	*account.EmailChanger
+	*account.AccountDeleter
+	*account.SecurityEventListing
+	*account.EventPurger
+}
+
+func newInteractors(d deps) interactors {
+	return interactors{
+		ProfileReader: account.NewProfileReader(d.Users),
+		ProfileEditor: account.NewProfileEditor(d.Users, d.Tx, d.Clock, d.Locales),
+		PasswordChanger: account.NewPasswordChanger(account.PasswordChangerDeps{
+			Users: d.Users, Hasher: d.Hasher, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+			Guard: d.Guard, Cache: d.Cache, StepUp: d.StepUp,
+		}),
+		EmailChanger: account.NewEmailChanger(account.EmailChangerDeps{
+			Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Throttle: d.Throttle,
+			Policy: d.EmailChangePolicy, Mail: d.Mail, Confirm: d.ConfirmEmailChange, StepUp: d.StepUp,
+		}),
+		AccountDeleter:       account.NewAccountDeleter(d.Users, d.Audit, d.Tx, d.Clock, d.Cache, d.StepUp),
+		SecurityEventListing: account.NewSecurityEventListing(d.Audit),
+		EventPurger:          account.NewEventPurger(d.Audit, d.Clock, d.EventRetention),
+	}
 }
 
 // authInteractors are the auth interactors the tests act through.
@@ -72,7 +122,7 @@ func newEnv(t *testing.T) *env {
 		}),
 		Authenticator: auth.NewAuthenticator(tokens, store.Sessions, clock, nil),
 	}
-	svc := account.NewService(account.Deps{
+	svc := newInteractors(deps{
 		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
 		Users:  store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
 		Hasher: hasher, Clock: clock,
@@ -176,7 +226,7 @@ func TestUpdateProfile(t *testing.T) {
 // name beside it is reported too.
 func TestUpdateLocale(t *testing.T) {
 	e := newEnv(t)
-	e.svc = account.NewService(account.Deps{Users: e.store.Users, Tx: e.store, Clock: e.clock, Locales: []string{"en", "de"}})
+	e.svc = newInteractors(deps{Users: e.store.Users, Tx: e.store, Clock: e.clock, Locales: []string{"en", "de"}})
 	reg, p := e.signUp(adaEmail)
 	de := "DE"
 	u, err := e.svc.UpdateProfile(e.ctx, p, account.ProfileInput{Locale: &de})
@@ -549,7 +599,7 @@ func (m *emailMail) EmailChangeRequested(_ context.Context, _ user.User, newEmai
 func TestChangeEmailWithConfirmation(t *testing.T) {
 	e := newEnv(t)
 	mail := &emailMail{}
-	svc := account.NewService(account.Deps{
+	svc := newInteractors(deps{
 		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
 		Users:  e.store.Users, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Hasher: e.hasher, Clock: e.clock, Mail: mail, ConfirmEmailChange: true,

@@ -22,22 +22,42 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// UserRepository stores accounts. Each write changes only the fields its
-// operation changes, so it never undoes another request's change made
-// between the caller's read and its write; user.ErrNotFound when the
-// account is gone.
-type UserRepository interface {
+// UserReader loads accounts; user.ErrNotFound when the account is gone.
+// Each write port below changes only the fields its operation changes, so
+// it never undoes another request's change made between the caller's read
+// and its write.
+type UserReader interface {
 	ByID(ctx context.Context, id string) (user.User, error)
+}
+
+// ProfileWriter edits the profile fields.
+type ProfileWriter interface {
+	UserReader
 	// UpdateProfile writes only the fields ch sets, and updatedAt;
 	// user.ErrNotFound.
 	UpdateProfile(ctx context.Context, id string, ch ProfileChange) error
+}
+
+// PasswordWriter replaces the password.
+type PasswordWriter interface {
+	UserReader
 	// SetPassword stores a new hash and increments the credential version
 	// (so no session proven with the old credential can start after it),
 	// only while the version is still proven; user.ErrCredentialChanged
 	// otherwise.
 	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+}
+
+// EmailWriter moves an account to another address.
+type EmailWriter interface {
+	UserReader
 	// SetEmail moves the account to an address; user.ErrEmailTaken.
 	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
+}
+
+// UserDeleter removes accounts.
+type UserDeleter interface {
+	UserReader
 	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
 }
@@ -54,12 +74,26 @@ type SessionRevoker interface {
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
 }
 
-// AuditLog records and lists security events.
-type AuditLog interface {
+// EventRecorder records security events.
+type EventRecorder interface {
 	Append(ctx context.Context, e audit.Event) error
-	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
+}
+
+// EventScrubber records security events and strips accounts' events.
+type EventScrubber interface {
+	EventRecorder
 	// ScrubUser removes personal data (IP, user agent) from a user's events.
 	ScrubUser(ctx context.Context, userID string) error
+}
+
+// EventReader lists a user's security events, newest first;
+// audit.ErrInvalidCursor for a cursor it did not issue.
+type EventReader interface {
+	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
+}
+
+// EventDeleter deletes old security events.
+type EventDeleter interface {
 	// PurgeBefore deletes, in batches of at most batch, events created
 	// before before, and returns how many. Safe on several instances at once.
 	PurgeBefore(ctx context.Context, before time.Time, batch int) (int, error)
@@ -106,4 +140,21 @@ type EmailChangeMail interface {
 	// address to newEmail: a link to newEmail, or a notice to its owner
 	// when another account has it, decided when the mail is sent.
 	EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error
+}
+
+// UserRepository is every account port at once: what a store of accounts
+// implements (each interactor takes only the part it calls).
+type UserRepository interface {
+	ProfileWriter
+	PasswordWriter
+	EmailWriter
+	UserDeleter
+}
+
+// AuditLog is every security-event port at once: what an event store
+// implements (each interactor takes only the part it calls).
+type AuditLog interface {
+	EventScrubber
+	EventReader
+	EventDeleter
 }

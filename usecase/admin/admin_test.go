@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -61,12 +61,60 @@ func (n *notes) AdminAction(_ context.Context, e audit.Event) {
 	n.mu.Unlock()
 }
 
+// deps are the ports and settings the admin interactors of a test are
+// built from; each interactor takes the ones it calls.
+type deps struct {
+	Users    admin.Directory
+	Sessions admin.Sessions
+	Audit    admin.AuditLog
+	Tx       admin.Transactor
+	Clock    admin.Clock
+	Hasher   admin.PasswordHasher
+	Keys     admin.SigningKeys
+	Notifier admin.Notifier
+	Cache    admin.SessionCache
+	StepUp   *auth.StepUpPolicy
+	Factors  admin.Factors
+}
+
+// interactors are the admin interactors the tests act through.
+type interactors struct {
+	*admin.WriteGuard
+	*admin.AccountSearch
+	*admin.AccountReader
+	*admin.AccountUpdater
+	*admin.SessionsRevoker
+	*admin.AccountDeleter
+	*admin.EventListing
+	*admin.AccountCreator
+	*admin.KeyLister
+	*admin.KeyRotator
+}
+
+func newInteractors(d deps) interactors {
+	guard := admin.NewWriteGuard(d.StepUp, d.Factors, d.Clock)
+	w := admin.WriterDeps{Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Guard: guard,
+		Notifier: d.Notifier, Cache: d.Cache}
+	return interactors{
+		WriteGuard:      guard,
+		AccountSearch:   admin.NewAccountSearch(d.Users, d.Clock),
+		AccountReader:   admin.NewAccountReader(d.Users, d.Clock),
+		AccountUpdater:  admin.NewAccountUpdater(d.Users, w),
+		SessionsRevoker: admin.NewSessionsRevoker(d.Users, w),
+		AccountDeleter:  admin.NewAccountDeleter(d.Users, w),
+		EventListing:    admin.NewEventListing(d.Users, d.Audit),
+		AccountCreator:  admin.NewAccountCreator(d.Users, d.Hasher, d.Audit, d.Notifier, d.Tx, d.Clock),
+		KeyLister:       admin.NewKeyLister(d.Keys),
+		KeyRotator:      admin.NewKeyRotator(d.Keys, guard, d.Notifier, d.Clock),
+	}
+}
+
 type env struct {
 	ctx   context.Context
 	store *fakes.Store
 	dir   *directory
 	notes *notes
-	svc   *admin.Service
+	svc   interactors
 	root  admin.Actor
 	ada   user.User
 }
@@ -74,7 +122,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	store := fakes.NewStore()
 	e := &env{ctx: t.Context(), store: store, dir: &directory{Users: store.Users, store: store}, notes: &notes{}}
-	e.svc = admin.NewService(admin.Deps{Users: e.dir, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
+	e.svc = newInteractors(deps{Users: e.dir, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes})
 	root, err := e.svc.Create(e.ctx, admin.CLIActor, admin.CreateInput{Email: "root@example.com", Password: "root password", Roles: []string{"admin"}})
 	if err != nil {
@@ -85,7 +133,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.dir.ids = []string{root.ID, e.ada.ID}
-	e.root = admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: root.ID}, User: root}}
+	e.root = admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: root.ID}, User: root}}
 	for i := range 2 {
 		s := session.Policy{IdleTTL: time.Hour, AbsoluteTTL: 2 * time.Hour}.Start("00000000-0000-4000-8000-00000000000"+string(rune('1'+i)), e.ada.ID, t0, "", "")
 		s.TokenHash = [32]byte{byte(i + 1)}
@@ -120,7 +168,7 @@ func TestCreateByCLI(t *testing.T) {
 // session, so a token minted before a demotion gives nothing.
 func TestOnlyAdmins(t *testing.T) {
 	e := newEnv(t)
-	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: e.ada.ID, Roles: []string{"admin"}}, User: e.ada}}
+	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID, Roles: []string{"admin"}}, User: e.ada}}
 	calls := map[string]error{}
 	_, calls["search"] = e.svc.Search(e.ctx, adaActor, "", "", 10)
 	_, calls["get"] = e.svc.Get(e.ctx, adaActor, e.ada.ID)
@@ -131,7 +179,7 @@ func TestOnlyAdmins(t *testing.T) {
 	_, calls["keys"] = e.svc.Keys(e.ctx, adaActor)
 	_, calls["rotate"] = e.svc.RotateKey(e.ctx, adaActor)
 	for name, err := range calls {
-		if !errors.Is(err, domauth.ErrForbidden) {
+		if !errors.Is(err, auth.ErrForbidden) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -144,13 +192,13 @@ func TestNotOneself(t *testing.T) {
 	e := newEnv(t)
 	me := e.root.Principal.UserID()
 	tr := true
-	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("own admin role: %v", err)
 	}
-	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Disabled: &tr}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, me, admin.Patch{Disabled: &tr}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("disable self: %v", err)
 	}
-	if err := e.svc.Delete(e.ctx, e.root, me); !errors.Is(err, domauth.ErrForbidden) {
+	if err := e.svc.Delete(e.ctx, e.root, me); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("delete self: %v", err)
 	}
 	// Keeping admin while adding a role is fine.
@@ -228,9 +276,9 @@ func TestBadInput(t *testing.T) {
 // change nothing; a fresh token and the command line pass.
 func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 	e := newEnv(t)
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
-		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}})
+		StepUp: &auth.StepUpPolicy{MaxAge: 10 * time.Minute}})
 	stale := e.root
 	stale.Principal.Claims.Fresh, stale.Principal.Claims.AuthTime = true, t0.Add(-11*time.Minute)
 	name := "Countess"
@@ -241,7 +289,7 @@ func TestSensitiveOperationsNeedAFreshToken(t *testing.T) {
 	calls["delete"] = svc.Delete(e.ctx, e.root, e.ada.ID)
 	_, calls["rotate"] = svc.RotateKey(e.ctx, e.root)
 	for what, err := range calls {
-		if !errors.Is(err, domauth.ErrFreshAuthRequired) {
+		if !errors.Is(err, auth.ErrFreshAuthRequired) {
 			t.Errorf("%s without a fresh token: %v", what, err)
 		}
 	}
@@ -281,7 +329,7 @@ func (f *forgotten) ForgetUser(userID string) {
 func TestChangesEvictTheSessionCache(t *testing.T) {
 	e := newEnv(t)
 	cache := &forgotten{}
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Cache: cache})
 	yes := true
 	steps := []struct {
@@ -327,7 +375,7 @@ func TestLastAdminStays(t *testing.T) {
 	refused["delete"] = e.svc.Delete(e.ctx, admin.CLIActor, rootID)
 	_, refused["set-roles"] = e.svc.SetRolesByEmail(e.ctx, admin.CLIActor, "root@example.com", []string{"user"})
 	for what, err := range refused {
-		if !errors.Is(err, domauth.ErrLastAdmin) || !errors.Is(err, domauth.ErrForbidden) {
+		if !errors.Is(err, auth.ErrLastAdmin) || !errors.Is(err, auth.ErrForbidden) {
 			t.Errorf("%s of the last admin: %v", what, err)
 		}
 	}
@@ -340,19 +388,19 @@ func TestLastAdminStays(t *testing.T) {
 		t.Fatal(err)
 	}
 	ada, _ := e.store.User(e.ada.ID)
-	adaActor := admin.Actor{Principal: domauth.Principal{Claims: domauth.Claims{Subject: ada.ID}, User: ada}}
+	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: ada.ID}, User: ada}}
 	if _, err := e.svc.Update(e.ctx, adaActor, rootID, admin.Patch{Roles: []string{"user"}}); err != nil {
 		t.Fatalf("demote one of two admins: %v", err)
 	}
 	// Root's principal still says admin (loaded before): refused, since the
 	// account under the lock no longer is one.
-	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, domauth.ErrForbidden) {
+	if _, err := e.svc.Update(e.ctx, e.root, e.ada.ID, admin.Patch{Roles: []string{"user"}}); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("a demoted admin demoting the last one: %v", err)
 	}
-	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, domauth.ErrForbidden) {
+	if err := e.svc.Delete(e.ctx, e.root, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("a demoted admin deleting: %v", err)
 	}
-	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); !errors.Is(err, auth.ErrLastAdmin) {
 		t.Fatalf("disable the last admin: %v", err)
 	}
 	// A disabled admin does not count: re-granting root and disabling her
@@ -363,7 +411,7 @@ func TestLastAdminStays(t *testing.T) {
 	if _, err := e.svc.Update(e.ctx, admin.CLIActor, e.ada.ID, admin.Patch{Disabled: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, domauth.ErrLastAdmin) {
+	if _, err := e.svc.Update(e.ctx, admin.CLIActor, rootID, admin.Patch{Disabled: &yes}); !errors.Is(err, auth.ErrLastAdmin) {
 		t.Fatalf("disable the last enabled admin: %v", err)
 	}
 }
@@ -384,13 +432,13 @@ func (f factors) HasSecondFactor(_ context.Context, userID string) (bool, error)
 func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
 	e := newEnv(t)
 	f := factors{}
-	svc := admin.NewService(admin.Deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
+	svc := newInteractors(deps{Users: e.dir, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Clock: fakes.NewClock(t0), Hasher: fakes.NewHasher(), Notifier: e.notes,
-		StepUp: &domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
+		StepUp: &auth.StepUpPolicy{MaxAge: 10 * time.Minute}, Factors: f})
 	aal1 := e.root
-	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), domauth.AAL1
+	aal1.Principal.Claims.Fresh, aal1.Principal.Claims.AuthTime, aal1.Principal.Claims.AAL = true, t0.Add(-time.Minute), auth.AAL1
 	aal2 := aal1
-	aal2.Principal.Claims.AAL = domauth.AAL2
+	aal2.Principal.Claims.AAL = auth.AAL2
 	name := "Countess"
 	writes := func(a admin.Actor) map[string]error {
 		calls := map[string]error{}
@@ -406,11 +454,11 @@ func TestWritesNeedAAL2WithASecondFactor(t *testing.T) {
 	}
 	f[e.root.Principal.UserID()] = true
 	for what, err := range writes(aal1) {
-		if !errors.Is(err, domauth.ErrSecondFactorRequired) {
+		if !errors.Is(err, auth.ErrSecondFactorRequired) {
 			t.Errorf("%s with an aal1 token and a second factor: %v", what, err)
 		}
 	}
-	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if err := svc.Delete(e.ctx, aal1, e.ada.ID); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Errorf("delete with an aal1 token: %v", err)
 	}
 	if u, _ := e.store.User(e.ada.ID); u.Name == name {

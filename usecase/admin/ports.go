@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 )
@@ -25,15 +25,46 @@ type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// Directory finds, changes and removes accounts for administrators.
-type Directory interface {
+// UserReader loads one account; user.ErrNotFound.
+type UserReader interface {
+	ByID(ctx context.Context, id string) (user.User, error)
+}
+
+// FactsReader tells what administrators see of accounts beside the
+// accounts themselves.
+type FactsReader interface {
+	// Facts returns the facts of each of ids (missing ones are zero).
+	Facts(ctx context.Context, ids []string, now time.Time) (map[string]Facts, error)
+}
+
+// AccountSearcher finds accounts.
+type AccountSearcher interface {
+	FactsReader
 	// Search lists accounts whose email or name contains q (any case),
 	// newest first, limit per page after cursor; the cursor of the next
 	// page is empty on the last. audit.ErrInvalidCursor for a foreign one.
 	Search(ctx context.Context, q, cursor string, limit int) ([]user.User, string, error)
-	ByID(ctx context.Context, id string) (user.User, error)
+}
+
+// AccountViewer reads one account with its facts.
+type AccountViewer interface {
+	UserReader
+	FactsReader
+}
+
+// AdminLocker locks the administrators.
+type AdminLocker interface {
+	// LockAdmins returns the IDs of the enabled accounts holding the admin
+	// role, locked until the caller's transaction ends, so that two
+	// administrators acting at once cannot both take away the last one.
+	LockAdmins(ctx context.Context) ([]string, error)
+}
+
+// AccountEditor changes accounts in locked read-modify-writes.
+type AccountEditor interface {
+	AccountViewer
+	AdminLocker
 	ByEmail(ctx context.Context, email string) (user.User, error)
-	Create(ctx context.Context, u user.User) error
 	// UpdateAdmin reads the account under its row lock in the caller's
 	// transaction, lets fn change it and, when fn changed one of them,
 	// writes name, roles, disabled, emailVerified and updatedAt (nothing
@@ -41,13 +72,28 @@ type Directory interface {
 	// account as stored; fn's error is returned and nothing is written.
 	// user.ErrNotFound if none.
 	UpdateAdmin(ctx context.Context, id string, fn func(*user.User) error) (user.User, error)
-	// LockAdmins returns the IDs of the enabled accounts holding the admin
-	// role, locked until the caller's transaction ends, so that two
-	// administrators acting at once cannot both take away the last one.
-	LockAdmins(ctx context.Context) ([]string, error)
+}
+
+// AccountRemover deletes accounts.
+type AccountRemover interface {
+	AdminLocker
+	// Delete removes the account with its sessions and refresh tokens.
 	Delete(ctx context.Context, id string) error
-	// Facts returns what an administrator sees beside each account.
-	Facts(ctx context.Context, ids []string, now time.Time) (map[string]Facts, error)
+}
+
+// UserCreator stores a new account; user.ErrEmailTaken.
+type UserCreator interface {
+	Create(ctx context.Context, u user.User) error
+}
+
+// Directory is every account port at once: what a store of accounts
+// implements for the administrators (each interactor takes only the part
+// it calls).
+type Directory interface {
+	AccountSearcher
+	AccountEditor
+	AccountRemover
+	UserCreator
 }
 
 // Factors tells whether an administrator's account has a second factor,
@@ -78,11 +124,28 @@ type Sessions interface {
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
 }
 
-// AuditLog records and lists security events.
-type AuditLog interface {
+// EventRecorder records security events.
+type EventRecorder interface {
 	Append(ctx context.Context, e audit.Event) error
-	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
+}
+
+// EventScrubber records security events and strips accounts' events.
+type EventScrubber interface {
+	EventRecorder
+	// ScrubUser removes personal data (IP, user agent) from a user's events.
 	ScrubUser(ctx context.Context, userID string) error
+}
+
+// EventReader lists a user's security events, newest first;
+// audit.ErrInvalidCursor.
+type EventReader interface {
+	ListByUser(ctx context.Context, userID, cursor string, limit int) (audit.Page, error)
+}
+
+// AuditLog is every security-event port at once.
+type AuditLog interface {
+	EventScrubber
+	EventReader
 }
 
 // PasswordHasher hashes passwords (for accounts made by the command line).
@@ -92,8 +155,8 @@ type PasswordHasher interface {
 
 // SigningKeys lists and rotates the access-token signing keys.
 type SigningKeys interface {
-	Keys(ctx context.Context) ([]domauth.KeyStatus, error)
-	Rotate(ctx context.Context) (domauth.KeyStatus, error)
+	Keys(ctx context.Context) ([]auth.KeyStatus, error)
+	Rotate(ctx context.Context) (auth.KeyStatus, error)
 }
 
 // Notifier is told of every administrative action after it committed, for

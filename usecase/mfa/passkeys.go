@@ -3,9 +3,10 @@ package mfa
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
@@ -15,28 +16,43 @@ import (
 // defaultPasskeyName names a passkey registered without a name.
 const defaultPasskeyName = "Passkey"
 
+// PasskeyRegistrar registers passkeys: options first, then the browser's
+// answer, in one ceremony kept in the store so any instance can finish it.
+type PasskeyRegistrar struct {
+	rules      *FactorRules
+	passkeys   PasskeyStore
+	ceremonies CeremonyStore
+	webauthn   WebAuthn
+	tx         Transactor
+}
+
+// NewPasskeyRegistrar returns a PasskeyRegistrar.
+func NewPasskeyRegistrar(rules *FactorRules, passkeys PasskeyStore, ceremonies CeremonyStore, webauthn WebAuthn, tx Transactor) *PasskeyRegistrar {
+	return &PasskeyRegistrar{rules: rules, passkeys: passkeys, ceremonies: ceremonies, webauthn: webauthn, tx: tx}
+}
+
 // BeginPasskeyRegistration starts registering a passkey for the caller and
 // returns the creation options for the browser. The ceremony is kept in
 // the store, so any instance can finish it.
-func (s *Service) BeginPasskeyRegistration(ctx context.Context, p domauth.Principal, name string) ([]byte, error) {
-	if err := s.stepUp(ctx, p); err != nil {
+func (s *PasskeyRegistrar) BeginPasskeyRegistration(ctx context.Context, p auth.Principal, name string) ([]byte, error) {
+	if err := s.rules.stepUp(ctx, p); err != nil {
 		return nil, err
 	}
-	u, err := s.enrollable(ctx, p)
+	u, err := s.rules.enrollable(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	existing, err := s.d.Passkeys.ListByUser(ctx, u.ID)
+	existing, err := s.passkeys.ListByUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	options, state, err := s.d.WebAuthn.BeginRegistration(u, existing)
+	options, state, err := s.webauthn.BeginRegistration(u, existing)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.rules.now()
 	c := Ceremony{ID: id.New(), UserID: u.ID, Purpose: PurposeRegistration, Name: name, State: state, CreatedAt: now, ExpiresAt: now.Add(CeremonyTTL)}
-	if err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error { return s.d.Ceremonies.Create(ctx, c) }); err != nil {
+	if err := s.tx.WithinTx(ctx, func(ctx context.Context) error { return s.ceremonies.Create(ctx, c) }); err != nil {
 		return nil, err
 	}
 	return options, nil
@@ -47,25 +63,25 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, p domauth.Princi
 // used up whether or not the answer verifies. A failed, expired or missing
 // ceremony is mfa.ErrPasskeyInvalid. opt.SignOutOthers ends every other
 // session of the account with the passkey's addition.
-func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, opt Enrolment, meta Meta) (mfa.Passkey, error) {
-	if err := s.stepUp(ctx, p); err != nil {
+func (s *PasskeyRegistrar) FinishPasskeyRegistration(ctx context.Context, p auth.Principal, response []byte, name string, opt Enrolment, meta Meta) (mfa.Passkey, error) {
+	if err := s.rules.stepUp(ctx, p); err != nil {
 		return mfa.Passkey{}, err
 	}
-	u, err := s.enrollable(ctx, p)
+	u, err := s.rules.enrollable(ctx, p)
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
-	c, err := s.take(ctx, func(ctx context.Context) (Ceremony, error) {
-		return s.d.Ceremonies.TakeForUser(ctx, u.ID, PurposeRegistration)
+	c, err := take(ctx, s.tx, s.rules.d.Clock, func(ctx context.Context) (Ceremony, error) {
+		return s.ceremonies.TakeForUser(ctx, u.ID, PurposeRegistration)
 	})
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
-	existing, err := s.d.Passkeys.ListByUser(ctx, u.ID)
+	existing, err := s.passkeys.ListByUser(ctx, u.ID)
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
-	credID, cred, err := s.d.WebAuthn.FinishRegistration(u, existing, c.State, response)
+	credID, cred, err := s.webauthn.FinishRegistration(u, existing, c.State, response)
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
@@ -75,21 +91,21 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Princ
 	if name == "" {
 		name = defaultPasskeyName
 	}
-	pk := mfa.Passkey{ID: id.New(), UserID: u.ID, Name: name, CredentialID: credID, Credential: cred, CreatedAt: s.now()}
+	pk := mfa.Passkey{ID: id.New(), UserID: u.ID, Name: name, CredentialID: credID, Credential: cred, CreatedAt: s.rules.now()}
 	if opt.SignOutOthers {
-		defer s.forget(u.ID)
+		defer s.rules.forget(u.ID)
 	}
-	err = s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	err = s.tx.WithinTx(ctx, func(ctx context.Context) error {
 		// The address is read again in the transaction: it may have
 		// changed (and be unverified) since the ceremony began.
-		u, err := s.enrollable(ctx, p)
+		u, err := s.rules.enrollable(ctx, p)
 		if err != nil {
 			return err
 		}
-		if err := s.d.Passkeys.Create(ctx, pk); err != nil {
+		if err := s.passkeys.Create(ctx, pk); err != nil {
 			return err
 		}
-		return s.enrolled(ctx, p, u, audit.PasskeyAdded, outbox.KindPasskeyAdded, opt, meta)
+		return s.rules.enrolled(ctx, p, u, audit.PasskeyAdded, outbox.KindPasskeyAdded, opt, meta)
 	})
 	if err != nil {
 		return mfa.Passkey{}, err
@@ -99,9 +115,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p domauth.Princ
 
 // take removes a ceremony in a transaction of its own, so it is used up
 // even when the answer then fails to verify, and checks it has not expired.
-func (s *Service) take(ctx context.Context, fn func(ctx context.Context) (Ceremony, error)) (Ceremony, error) {
+func take(ctx context.Context, tx Transactor, clock Clock, fn func(ctx context.Context) (Ceremony, error)) (Ceremony, error) {
 	var c Ceremony
-	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	err := tx.WithinTx(ctx, func(ctx context.Context) error {
 		var err error
 		c, err = fn(ctx)
 		return err
@@ -109,38 +125,79 @@ func (s *Service) take(ctx context.Context, fn func(ctx context.Context) (Ceremo
 	if err != nil {
 		return Ceremony{}, err
 	}
-	if !s.now().Before(c.ExpiresAt) {
+	if !clock.Now().UTC().Before(c.ExpiresAt) {
 		return Ceremony{}, mfa.ErrPasskeyInvalid
 	}
 	return c, nil
 }
 
+// PasskeyLister lists the caller's passkeys.
+type PasskeyLister struct{ passkeys PasskeyStore }
+
+// NewPasskeyLister returns a PasskeyLister.
+func NewPasskeyLister(passkeys PasskeyStore) *PasskeyLister {
+	return &PasskeyLister{passkeys: passkeys}
+}
+
 // ListPasskeys lists the caller's passkeys, oldest first.
-func (s *Service) ListPasskeys(ctx context.Context, p domauth.Principal) ([]mfa.Passkey, error) {
-	return s.d.Passkeys.ListByUser(ctx, p.UserID())
+func (s *PasskeyLister) ListPasskeys(ctx context.Context, p auth.Principal) ([]mfa.Passkey, error) {
+	return s.passkeys.ListByUser(ctx, p.UserID())
+}
+
+// PasskeyRemover removes passkeys.
+type PasskeyRemover struct {
+	rules    *FactorRules
+	passkeys PasskeyStore
+	tx       Transactor
+}
+
+// NewPasskeyRemover returns a PasskeyRemover.
+func NewPasskeyRemover(rules *FactorRules, passkeys PasskeyStore, tx Transactor) *PasskeyRemover {
+	return &PasskeyRemover{rules: rules, passkeys: passkeys, tx: tx}
 }
 
 // DeletePasskey removes one of the caller's passkeys; mfa.ErrNotFound when
 // the caller has none with that id.
-func (s *Service) DeletePasskey(ctx context.Context, p domauth.Principal, passkeyID string, meta Meta) error {
-	if err := s.stepUp(ctx, p); err != nil {
+func (s *PasskeyRemover) DeletePasskey(ctx context.Context, p auth.Principal, passkeyID string, meta Meta) error {
+	if err := s.rules.stepUp(ctx, p); err != nil {
 		return err
 	}
-	return s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		if err := s.d.Passkeys.Delete(ctx, p.UserID(), passkeyID); err != nil {
+	return s.tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.passkeys.Delete(ctx, p.UserID(), passkeyID); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta); err != nil {
+		if err := s.rules.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta); err != nil {
 			return err
 		}
-		return s.notifyCaller(ctx, p, outbox.KindPasskeyRemoved)
+		return s.rules.notifyCaller(ctx, p, outbox.KindPasskeyRemoved)
 	})
 }
+
+// PasskeyLoginDeps are the ports of a PasskeyAuthenticator.
+type PasskeyLoginDeps struct {
+	Users      UserRepository
+	Passkeys   PasskeyStore
+	Ceremonies CeremonyStore
+	WebAuthn   WebAuthn
+	Tx         Transactor
+	Clock      Clock
+}
+
+// PasskeyAuthenticator runs the ceremony of a passwordless login: the
+// options, then the check of the assertion (for the auth use cases).
+type PasskeyAuthenticator struct{ d PasskeyLoginDeps }
+
+// NewPasskeyAuthenticator returns a PasskeyAuthenticator.
+func NewPasskeyAuthenticator(d PasskeyLoginDeps) *PasskeyAuthenticator {
+	return &PasskeyAuthenticator{d: d}
+}
+
+func (s *PasskeyAuthenticator) now() time.Time { return s.d.Clock.Now().UTC() }
 
 // BeginPasskeyLogin starts a passwordless login: request options with an
 // empty allow list (the authenticator offers the passkeys it holds) and
 // the ceremony's id, to send back with the answer.
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (challengeID string, options []byte, err error) {
+func (s *PasskeyAuthenticator) BeginPasskeyLogin(ctx context.Context) (challengeID string, options []byte, err error) {
 	options, state, err := s.d.WebAuthn.BeginLogin()
 	if err != nil {
 		return "", nil, err
@@ -159,11 +216,11 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context) (challengeID string, op
 // failure is mfa.ErrPasskeyInvalid, whether the ceremony is unknown,
 // expired or of another kind, or the credential is unknown or does not
 // verify.
-func (s *Service) FinishLogin(ctx context.Context, challengeID string, response []byte) (string, bool, error) {
+func (s *PasskeyAuthenticator) FinishLogin(ctx context.Context, challengeID string, response []byte) (string, bool, error) {
 	if !id.Valid(challengeID) {
 		return "", false, mfa.ErrPasskeyInvalid
 	}
-	c, err := s.take(ctx, func(ctx context.Context) (Ceremony, error) {
+	c, err := take(ctx, s.d.Tx, s.d.Clock, func(ctx context.Context) (Ceremony, error) {
 		return s.d.Ceremonies.Take(ctx, challengeID, PurposeLogin)
 	})
 	if err != nil {
@@ -203,8 +260,20 @@ func (s *Service) FinishLogin(ctx context.Context, challengeID string, response 
 	return used.UserID, verified, nil
 }
 
+// CeremonyPurger deletes expired WebAuthn ceremonies.
+type CeremonyPurger struct {
+	ceremonies CeremonyStore
+	clock      Clock
+}
+
+// NewCeremonyPurger returns a CeremonyPurger.
+func NewCeremonyPurger(ceremonies CeremonyStore, clock Clock) *CeremonyPurger {
+	return &CeremonyPurger{ceremonies: ceremonies, clock: clock}
+}
+
 // PurgeCeremonies deletes WebAuthn ceremonies that were begun and never
-// finished, once expired.
-func (s *Service) PurgeCeremonies(ctx context.Context) (int, error) {
-	return s.d.Ceremonies.PurgeExpired(ctx, s.now())
+// finished, once expired, and returns how many; safe on several instances
+// at once.
+func (s *CeremonyPurger) PurgeCeremonies(ctx context.Context) (int, error) {
+	return s.ceremonies.PurgeExpired(ctx, s.clock.Now().UTC())
 }

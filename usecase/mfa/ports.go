@@ -37,6 +37,11 @@ type AuditLog interface {
 	Append(ctx context.Context, e audit.Event) error
 }
 
+// TOTPReader reads a user's TOTP factor; mfa.ErrNotFound when none.
+type TOTPReader interface {
+	Get(ctx context.Context, userID string) (mfa.TOTP, error)
+}
+
 // TOTPStore keeps each account's TOTP factor. Secrets are plain here; the
 // store encrypts them at rest.
 type TOTPStore interface {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
@@ -191,7 +191,7 @@ func (otpFake) Match(_, code string, now time.Time) (int64, bool) {
 }
 
 type env struct {
-	svc      *mfauc.Service
+	svc      interactors
 	clock    *fakes.Clock
 	u        user.User
 	users    *users
@@ -205,23 +205,83 @@ type env struct {
 
 var t0 = time.Date(2026, 12, 1, 2, 0, 15, 0, time.UTC)
 
+// deps are the ports and settings the second-factor interactors of a test
+// are built from; each interactor takes the ones it calls.
+type deps struct {
+	Users         mfauc.UserRepository
+	TOTP          mfauc.TOTPStore
+	RecoveryCodes mfauc.RecoveryCodeStore
+	Passkeys      mfauc.PasskeyStore
+	Ceremonies    mfauc.CeremonyStore
+	OTP           mfauc.OTP
+	WebAuthn      mfauc.WebAuthn
+	Audit         mfauc.AuditLog
+	Tx            mfauc.Transactor
+	Clock         mfauc.Clock
+	Mail          mfauc.FactorMail
+	Sessions      mfauc.SessionRevoker
+	Cache         mfauc.SessionCache
+	StepUp        auth.StepUpPolicy
+	Issuer        string
+	MaxFailures   mfa.FailureCeiling
+	Events        mfauc.Events
+}
+
+// interactors are the second-factor interactors the tests act through.
+type interactors struct {
+	*mfauc.TOTPEnroller
+	*mfauc.TOTPConfirmer
+	*mfauc.TOTPDisabler
+	*mfauc.RecoveryCodeRegenerator
+	*mfauc.CodeVerifier
+	*mfauc.PasskeyRegistrar
+	*mfauc.PasskeyLister
+	*mfauc.PasskeyRemover
+	*mfauc.PasskeyAuthenticator
+	*mfauc.CeremonyPurger
+}
+
+func newInteractors(d deps) interactors {
+	rules := mfauc.NewFactorRules(mfauc.FactorRulesDeps{
+		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock, Mail: d.Mail,
+		Sessions: d.Sessions, Cache: d.Cache, StepUp: d.StepUp, Events: d.Events,
+	})
+	return interactors{
+		TOTPEnroller:            mfauc.NewTOTPEnroller(rules, d.TOTP, d.OTP, d.Issuer, d.Tx),
+		TOTPConfirmer:           mfauc.NewTOTPConfirmer(rules, d.TOTP, d.RecoveryCodes, d.OTP, d.Tx),
+		TOTPDisabler:            mfauc.NewTOTPDisabler(rules, d.TOTP, d.RecoveryCodes, d.Tx),
+		RecoveryCodeRegenerator: mfauc.NewRecoveryCodeRegenerator(rules, d.TOTP, d.RecoveryCodes, d.Tx),
+		CodeVerifier: mfauc.NewCodeVerifier(mfauc.CodeVerifierDeps{
+			Users: d.Users, TOTP: d.TOTP, Codes: d.RecoveryCodes, OTP: d.OTP, Clock: d.Clock,
+			Mail: d.Mail, MaxFailures: d.MaxFailures,
+		}),
+		PasskeyRegistrar: mfauc.NewPasskeyRegistrar(rules, d.Passkeys, d.Ceremonies, d.WebAuthn, d.Tx),
+		PasskeyLister:    mfauc.NewPasskeyLister(d.Passkeys),
+		PasskeyRemover:   mfauc.NewPasskeyRemover(rules, d.Passkeys, d.Tx),
+		PasskeyAuthenticator: mfauc.NewPasskeyAuthenticator(mfauc.PasskeyLoginDeps{
+			Users: d.Users, Passkeys: d.Passkeys, Ceremonies: d.Ceremonies, WebAuthn: d.WebAuthn, Tx: d.Tx, Clock: d.Clock,
+		}),
+		CeremonyPurger: mfauc.NewCeremonyPurger(d.Ceremonies, d.Clock),
+	}
+}
+
 // newEnv is a verified account with mail on and the default ceiling;
 // with changes deps before the service is built.
-func newEnv(with ...func(*mfauc.Deps)) *env {
+func newEnv(with ...func(*deps)) *env {
 	u := user.User{ID: id.New(), Email: "ada@example.com", EmailVerified: true}
 	e := &env{clock: fakes.NewClock(t0), u: u, users: &users{u: u}, totp: &totpStore{rows: map[string]mfa.TOTP{}},
 		codes: &codeStore{}, keys: &passkeys{}, audit: &auditLog{}, mail: &mailbox{enabled: true}, sessions: &revoker{}}
-	d := mfauc.Deps{
+	d := deps{
 		Users: e.users, TOTP: e.totp, RecoveryCodes: e.codes, Passkeys: e.keys,
 		OTP: otpFake{}, Audit: e.audit, Tx: tx{}, Clock: e.clock,
 		Mail: e.mail, Sessions: e.sessions, Cache: e.sessions, WebAuthn: webauthnFake{},
 		Ceremonies: &ceremonies{},
-		StepUp:     domauth.StepUpPolicy{MaxAge: 10 * time.Minute}, Issuer: "Gatehouse",
+		StepUp:     auth.StepUpPolicy{MaxAge: 10 * time.Minute}, Issuer: "Gatehouse",
 	}
 	for _, w := range with {
 		w(&d)
 	}
-	e.svc = mfauc.NewService(d)
+	e.svc = newInteractors(d)
 	return e
 }
 
@@ -259,15 +319,15 @@ func (f *ceremonies) TakeForUser(_ context.Context, userID, purpose string) (mfa
 }
 func (f *ceremonies) PurgeExpired(context.Context, time.Time) (int, error) { return 0, nil }
 
-func (e *env) principal(aal string, fresh bool) domauth.Principal {
-	return domauth.Principal{Claims: domauth.Claims{Subject: e.u.ID, SessionID: id.New(), Fresh: fresh, AuthTime: e.clock.Now(), AAL: aal}}
+func (e *env) principal(aal string, fresh bool) auth.Principal {
+	return auth.Principal{Claims: auth.Claims{Subject: e.u.ID, SessionID: id.New(), Fresh: fresh, AuthTime: e.clock.Now(), AAL: aal}}
 }
 
 func step(at time.Time) string { return strconv.FormatInt(at.Unix()/30, 10) }
 
 func (e *env) enable(t *testing.T) []string {
 	t.Helper()
-	p := e.principal(domauth.AAL1, true)
+	p := e.principal(auth.AAL1, true)
 	if _, err := e.svc.EnrollTOTP(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -281,8 +341,8 @@ func (e *env) enable(t *testing.T) []string {
 func TestEnrolmentAndConfirmation(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	p := e.principal(domauth.AAL1, true)
-	if _, err := e.svc.EnrollTOTP(ctx, e.principal(domauth.AAL1, false)); !errors.Is(err, domauth.ErrFreshAuthRequired) {
+	p := e.principal(auth.AAL1, true)
+	if _, err := e.svc.EnrollTOTP(ctx, e.principal(auth.AAL1, false)); !errors.Is(err, auth.ErrFreshAuthRequired) {
 		t.Fatalf("enrol with a refreshed token: %v", err)
 	}
 	if _, err := e.svc.ConfirmTOTP(ctx, p, step(t0), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
@@ -300,7 +360,7 @@ func TestEnrolmentAndConfirmation(t *testing.T) {
 	}
 	// A pending enrolment expires.
 	e.clock.Advance(mfauc.PendingTOTPTTL + time.Second)
-	if _, err := e.svc.ConfirmTOTP(ctx, e.principal(domauth.AAL1, true), step(e.clock.Now()), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
+	if _, err := e.svc.ConfirmTOTP(ctx, e.principal(auth.AAL1, true), step(e.clock.Now()), mfauc.Enrolment{}, mfauc.Meta{}); !errors.Is(err, mfa.ErrCodeInvalid) {
 		t.Fatalf("confirm after the enrolment expired: %v", err)
 	}
 	codes := e.enable(t)
@@ -360,20 +420,20 @@ func TestChangingFactorsNeedsAAL2(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
 	codes := e.enable(t)
-	aal1 := e.principal(domauth.AAL1, true)
-	if _, err := e.svc.RegenerateRecoveryCodes(ctx, aal1, mfauc.Meta{}); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	aal1 := e.principal(auth.AAL1, true)
+	if _, err := e.svc.RegenerateRecoveryCodes(ctx, aal1, mfauc.Meta{}); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Fatalf("regenerate at aal1: %v", err)
 	}
-	if err := e.svc.DisableTOTP(ctx, aal1, mfauc.Meta{}); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if err := e.svc.DisableTOTP(ctx, aal1, mfauc.Meta{}); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Fatalf("disable at aal1: %v", err)
 	}
-	if _, err := e.svc.EnrollTOTP(ctx, aal1); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if _, err := e.svc.EnrollTOTP(ctx, aal1); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Fatalf("re-enrol at aal1: %v", err)
 	}
-	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal1, ""); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal1, ""); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Fatalf("add a passkey at aal1: %v", err)
 	}
-	aal2 := e.principal(domauth.AAL2, true)
+	aal2 := e.principal(auth.AAL2, true)
 	fresh, err := e.svc.RegenerateRecoveryCodes(ctx, aal2, mfauc.Meta{})
 	if err != nil {
 		t.Fatal(err)
@@ -394,7 +454,7 @@ func TestChangingFactorsNeedsAAL2(t *testing.T) {
 	// in, so the password's owner (fresh, aal1) removes one they did not
 	// add. A refreshed token still may not.
 	e.keys.list = []mfa.Passkey{{ID: id.New(), UserID: e.u.ID}, {ID: id.New(), UserID: e.u.ID}}
-	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL1, false), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, domauth.ErrFreshAuthRequired) {
+	if err := e.svc.DeletePasskey(ctx, e.principal(auth.AAL1, false), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, auth.ErrFreshAuthRequired) {
 		t.Fatalf("delete a passkey with a refreshed token: %v", err)
 	}
 	if err := e.svc.DeletePasskey(ctx, aal1, e.keys.list[0].ID, mfauc.Meta{}); err != nil {
@@ -402,10 +462,10 @@ func TestChangingFactorsNeedsAAL2(t *testing.T) {
 	}
 	// Once TOTP is on, every factor change takes aal2 again.
 	e.enable(t)
-	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL1, true), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if err := e.svc.DeletePasskey(ctx, e.principal(auth.AAL1, true), e.keys.list[0].ID, mfauc.Meta{}); !errors.Is(err, auth.ErrSecondFactorRequired) {
 		t.Fatalf("delete a passkey at aal1 with TOTP on: %v", err)
 	}
-	if err := e.svc.DeletePasskey(ctx, e.principal(domauth.AAL2, true), e.keys.list[0].ID, mfauc.Meta{}); err != nil {
+	if err := e.svc.DeletePasskey(ctx, e.principal(auth.AAL2, true), e.keys.list[0].ID, mfauc.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	want := []audit.Type{audit.MFAEnabled, audit.RecoveryCodesRegenerated, audit.MFADisabled, audit.PasskeyRemoved, audit.MFAEnabled, audit.PasskeyRemoved}
@@ -426,7 +486,7 @@ func TestEnrolmentNeedsAVerifiedAddress(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
 	e.users.u.EmailVerified = false
-	p := e.principal(domauth.AAL1, true)
+	p := e.principal(auth.AAL1, true)
 	if _, err := e.svc.EnrollTOTP(ctx, p); !errors.Is(err, recovery.ErrEmailNotVerified) {
 		t.Fatalf("enrol TOTP on an unverified address: %v", err)
 	}
@@ -456,7 +516,7 @@ func TestEnrolmentNeedsAVerifiedAddress(t *testing.T) {
 	off.mail.enabled = false
 	off.users.u.EmailVerified = false
 	off.enable(t)
-	if _, err := off.svc.BeginPasskeyRegistration(ctx, off.principal(domauth.AAL2, true), ""); err != nil {
+	if _, err := off.svc.BeginPasskeyRegistration(ctx, off.principal(auth.AAL2, true), ""); err != nil {
 		t.Fatalf("mail off: %v", err)
 	}
 }
@@ -466,7 +526,7 @@ func TestEnrolmentNeedsAVerifiedAddress(t *testing.T) {
 func TestFactorChangesAreMailed(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	aal1 := e.principal(domauth.AAL1, true)
+	aal1 := e.principal(auth.AAL1, true)
 	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal1, "Laptop"); err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +538,7 @@ func TestFactorChangesAreMailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.enable(t)
-	aal2 := e.principal(domauth.AAL2, true)
+	aal2 := e.principal(auth.AAL2, true)
 	if _, err := e.svc.RegenerateRecoveryCodes(ctx, aal2, mfauc.Meta{}); err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +561,7 @@ func TestFactorChangesAreMailed(t *testing.T) {
 func TestEnrolmentSignsOutOtherSessions(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	p := e.principal(domauth.AAL1, true)
+	p := e.principal(auth.AAL1, true)
 	if _, err := e.svc.BeginPasskeyRegistration(ctx, p, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +581,7 @@ func TestEnrolmentSignsOutOtherSessions(t *testing.T) {
 	if !slices.Equal(e.sessions.calls, []string{want}) || !slices.Equal(e.sessions.forgotten, []string{e.u.ID}) {
 		t.Fatalf("revocations %v (want %q), forgotten %v", e.sessions.calls, want, e.sessions.forgotten)
 	}
-	aal2 := e.principal(domauth.AAL2, true)
+	aal2 := e.principal(auth.AAL2, true)
 	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal2, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +597,7 @@ func TestEnrolmentSignsOutOtherSessions(t *testing.T) {
 // owner is mailed once; a recovery code lifts the ceiling.
 func TestFailureCeiling(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(func(d *mfauc.Deps) { d.MaxFailures = 3 })
+	e := newEnv(func(d *deps) { d.MaxFailures = 3 })
 	codes := e.enable(t)
 	wrong := func(n int) {
 		t.Helper()
@@ -596,8 +656,8 @@ func (p *published) Publish(_ context.Context, e webhook.Event) error {
 func TestFactorChangesArePublished(t *testing.T) {
 	ctx := context.Background()
 	pub := &published{}
-	e := newEnv(func(d *mfauc.Deps) { d.Events = pub })
-	p := e.principal(domauth.AAL1, true)
+	e := newEnv(func(d *deps) { d.Events = pub })
+	p := e.principal(auth.AAL1, true)
 	if _, err := e.svc.EnrollTOTP(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +665,7 @@ func TestFactorChangesArePublished(t *testing.T) {
 		t.Fatalf("a pending enrolment published %v", pub.events)
 	}
 	e.enable(t)
-	aal2 := e.principal(domauth.AAL2, true)
+	aal2 := e.principal(auth.AAL2, true)
 	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal2, "key"); err != nil {
 		t.Fatal(err)
 	}

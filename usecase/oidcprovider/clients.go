@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -39,7 +39,7 @@ type ClientAdminDeps struct {
 	Live     Evicter
 	// StepUp, when not nil, is the freshness rule for writes by a signed-in
 	// administrator (the command line is exempt).
-	StepUp *domauth.StepUpPolicy
+	StepUp *auth.StepUpPolicy
 	// Keys, when not nil, is given its first key by the first registration,
 	// so the key that signs a client's tokens is published before them.
 	Keys interface {
@@ -50,7 +50,7 @@ type ClientAdminDeps struct {
 // Actor is who administers clients: a signed-in administrator, or the
 // command line.
 type Actor struct {
-	Principal domauth.Principal
+	Principal auth.Principal
 	CLI       bool
 }
 
@@ -62,7 +62,7 @@ func (a *ClientAdmin) authorize(act Actor, write bool) error {
 		return nil
 	}
 	if !act.Principal.User.HasRole(user.RoleAdmin) {
-		return domauth.ErrForbidden
+		return auth.ErrForbidden
 	}
 	if write && a.d.StepUp != nil {
 		return a.d.StepUp.Check(act.Principal.Claims, a.d.Clock.Now())

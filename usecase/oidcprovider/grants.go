@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 )
@@ -18,7 +18,7 @@ type GrantsDeps struct {
 	Clock    Clock
 	Live     Evicter
 	// StepUp, when not nil, is the freshness rule for withdrawing a consent.
-	StepUp *domauth.StepUpPolicy
+	StepUp *auth.StepUpPolicy
 }
 
 // Grants lets users see and withdraw the consents they gave, and names the
@@ -36,7 +36,7 @@ func (g *Grants) List(ctx context.Context, userID string) ([]oauth.Grant, error)
 // Revoke withdraws userID's consent to clientID and ends that client's
 // sessions of the account (an oauth_grant_revoked event);
 // oauth.ErrGrantNotFound when there is none.
-func (g *Grants) Revoke(ctx context.Context, p domauth.Principal, clientID, ip, userAgent string) error {
+func (g *Grants) Revoke(ctx context.Context, p auth.Principal, clientID, ip, userAgent string) error {
 	if g.d.StepUp != nil {
 		if err := g.d.StepUp.Check(p.Claims, g.d.Clock.Now()); err != nil {
 			return err

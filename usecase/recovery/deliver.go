@@ -12,6 +12,54 @@ import (
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
+// DeliveryConfig are the settings of delivery.
+type DeliveryConfig struct {
+	// VerifyLink and ResetLink are link templates; "{token}" is replaced.
+	VerifyLink, ResetLink string
+	VerifyTTL, ResetTTL   time.Duration
+	// Retry is the delivery back-off.
+	Retry outbox.Retry
+	// Lease is how long a claimed message is this instance's; it must
+	// outlast one delivery attempt.
+	Lease time.Duration
+}
+
+// DelivererDeps are the ports of a Deliverer.
+type DelivererDeps struct {
+	Outbox Outbox
+	// Sender is nil when no mail transport is configured (mail off).
+	Sender MailSender
+	Tokens LinkIssuer
+	Users  UserFinder
+	Tx     Transactor
+	Clock  Clock
+	// Observer and Log are optional.
+	Observer Observer
+	Log      *slog.Logger
+}
+
+// Deliverer sends the outbox.
+type Deliverer struct {
+	d   DelivererDeps
+	cfg DeliveryConfig
+}
+
+// NewDeliverer returns a Deliverer.
+func NewDeliverer(d DelivererDeps, cfg DeliveryConfig) *Deliverer {
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Deliverer{d: d, cfg: cfg}
+}
+
+// Enabled reports whether mail can be sent.
+func (s *Deliverer) Enabled() bool { return s.d.Sender != nil }
+
+func (s *Deliverer) now() time.Time { return s.d.Clock.Now().UTC() }
+
 // deliverBatch bounds the messages one instance claims per run.
 const deliverBatch = 20
 
@@ -21,7 +69,7 @@ const deliverBatch = 20
 // once; a crash mid-send leaves the claim to expire and the message is
 // tried again (delivery is at least once). A failed attempt is retried with
 // back-off and logged, without the message's link.
-func (s *Service) DeliverDue(ctx context.Context) (int, error) {
+func (s *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 	if !s.Enabled() {
 		return 0, nil
 	}
@@ -57,7 +105,7 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 // attempt deletes its token, and the next attempt makes a new one. A new
 // reset or email-change link voids the account's older ones as it is made:
 // the user asked for a new one.
-func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
+func (s *Deliverer) deliver(ctx context.Context, m outbox.Message) bool {
 	out, tok, err := s.render(ctx, m)
 	switch {
 	case err == nil && out == nil:
@@ -112,7 +160,7 @@ func (s *Service) deliver(ctx context.Context, m outbox.Message) bool {
 // render turns a claimed message into the mail to send: notices as they
 // are, requests for a link into a mail with a newly issued one. A nil mail
 // means there is nothing to send.
-func (s *Service) render(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
+func (s *Deliverer) render(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
 	var (
 		p    recovery.Purpose
 		kind outbox.Kind
@@ -192,7 +240,7 @@ var errNothingToSend = errors.New("nothing to send")
 // recipient is the account a link request is for: by its ID when the
 // request names one, else by the address (forgot-password requests, and
 // rows queued before requests named their account).
-func (s *Service) recipient(ctx context.Context, m outbox.Message) (user.User, error) {
+func (s *Deliverer) recipient(ctx context.Context, m outbox.Message) (user.User, error) {
 	if m.UserID != "" {
 		return s.d.Users.ByID(ctx, m.UserID)
 	}
@@ -202,7 +250,7 @@ func (s *Service) recipient(ctx context.Context, m outbox.Message) (user.User, e
 // unissue deletes the token (by its hash) of a mail that did not go out.
 // Best effort: a token left behind is a hash nobody holds the secret of,
 // and expires.
-func (s *Service) unissue(ctx context.Context, tok *[32]byte) {
+func (s *Deliverer) unissue(ctx context.Context, tok *[32]byte) {
 	if tok == nil {
 		return
 	}
@@ -214,7 +262,19 @@ func (s *Service) unissue(ctx context.Context, tok *[32]byte) {
 // unissueTimeout bounds unissue.
 const unissueTimeout = 2 * time.Second
 
-// PurgeExpiredTokens deletes emailed tokens that expired before now.
-func (s *Service) PurgeExpiredTokens(ctx context.Context) (int, error) {
-	return s.d.Tokens.PurgeExpired(ctx, s.now())
+// TokenPurger deletes expired emailed tokens.
+type TokenPurger struct {
+	tokens LinkPurger
+	clock  Clock
+}
+
+// NewTokenPurger returns a TokenPurger.
+func NewTokenPurger(tokens LinkPurger, clock Clock) *TokenPurger {
+	return &TokenPurger{tokens: tokens, clock: clock}
+}
+
+// PurgeExpiredTokens deletes emailed tokens that expired before now and
+// returns how many; safe on several instances at once.
+func (p *TokenPurger) PurgeExpiredTokens(ctx context.Context) (int, error) {
+	return p.tokens.PurgeExpired(ctx, p.clock.Now().UTC())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Clock tells the time.
@@ -25,6 +26,69 @@ type Clock interface {
 // write their token and message in that transaction.
 type Transactor interface {
 	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// UserReader loads an account by ID; user.ErrNotFound.
+type UserReader interface {
+	ByID(ctx context.Context, id string) (user.User, error)
+}
+
+// UserFinder loads accounts by ID and by address; user.ErrNotFound.
+type UserFinder interface {
+	UserReader
+	ByEmail(ctx context.Context, email string) (user.User, error)
+}
+
+// AddressWriter proves and changes accounts' addresses.
+type AddressWriter interface {
+	UserReader
+	// MarkEmailVerified marks the address proven while the account still
+	// has it; user.ErrNotFound otherwise.
+	MarkEmailVerified(ctx context.Context, id, email string, now time.Time) error
+	// SetEmail moves the account to an address; user.ErrEmailTaken.
+	SetEmail(ctx context.Context, id, email string, verified bool, now time.Time) error
+}
+
+// PasswordWriter replaces passwords (and proves the address the reset link
+// reached).
+type PasswordWriter interface {
+	UserReader
+	// SetPassword stores a new hash while the credential version is still
+	// proven; user.ErrCredentialChanged otherwise.
+	SetPassword(ctx context.Context, id, hash string, proven int64, now time.Time) error
+	MarkEmailVerified(ctx context.Context, id, email string, now time.Time) error
+}
+
+// LinkVoider deletes an account's unused links of a purpose.
+type LinkVoider interface {
+	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+}
+
+// LinkTaker finds and uses links; recovery.ErrLinkInvalid for unknown ones.
+type LinkTaker interface {
+	LinkVoider
+	ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	// Take deletes and returns the link: its one use.
+	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+}
+
+// LinkIssuer stores the links of mails being sent.
+type LinkIssuer interface {
+	Insert(ctx context.Context, t recovery.Token) error
+	// Take deletes a link (of a mail that did not go out).
+	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	// Supersede deletes the account's other links of the purpose.
+	Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error
+}
+
+// LinkPurger deletes expired links.
+type LinkPurger interface {
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// EventRecorder records security events.
+type EventRecorder interface {
+	Append(ctx context.Context, e audit.Event) error
 }
 
 // UserRepository reads and updates accounts, each write changing only
@@ -108,11 +172,6 @@ type SessionRevoker interface {
 	RevokeAllForUser(ctx context.Context, userID, exceptID, reason string, now time.Time) ([]string, error)
 }
 
-// AuditLog records security events in the caller's transaction.
-type AuditLog interface {
-	Append(ctx context.Context, e audit.Event) error
-}
-
 // PasswordHasher hashes new passwords.
 type PasswordHasher interface {
 	Hash(ctx context.Context, plain string) (string, error)
@@ -138,3 +197,21 @@ type noObserver struct{}
 func (noObserver) MailQueued()     {}
 func (noObserver) MailSent()       {}
 func (noObserver) MailFailed(bool) {}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// publish publishes events in order when ev is set.
+func publish(ctx context.Context, ev Events, events ...webhook.Event) error {
+	if ev == nil {
+		return nil
+	}
+	for _, e := range events {
+		if err := ev.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

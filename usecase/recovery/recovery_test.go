@@ -219,8 +219,70 @@ func (o *observer) MailFailed(final bool) {
 	}
 }
 
+// deps are the ports the recovery interactors of a test are built from;
+// each interactor takes the ones it calls.
+type deps struct {
+	Users    *users
+	Tokens   *tokens
+	Outbox   *box
+	Sessions recovery.SessionRevoker
+	Audit    recovery.EventRecorder
+	Tx       recovery.Transactor
+	Hasher   recovery.PasswordHasher
+	Limiter  recovery.Limiter
+	Clock    recovery.Clock
+	Sender   recovery.MailSender
+	Observer recovery.Observer
+	Factors  recovery.FactorFailures
+	Events   recovery.Events
+}
+
+// config are the recovery settings of a test.
+type config struct {
+	recovery.DeliveryConfig
+	PerAddress, PerIP throttle.Policy
+}
+
+// interactors are the recovery interactors the tests act through.
+type interactors struct {
+	*recovery.MailQueue
+	*recovery.VerificationRequester
+	*recovery.EmailVerifier
+	*recovery.ResetRequester
+	*recovery.PasswordResetter
+	*recovery.Deliverer
+	*recovery.TokenPurger
+}
+
+func newInteractors(d deps, cfg config) interactors {
+	if d.Audit == nil {
+		d.Audit = &auditLog{}
+	}
+	mail := recovery.NewMailQueue(recovery.MailQueueDeps{
+		Outbox: d.Outbox, Tokens: d.Tokens, Users: d.Users, Limiter: d.Limiter, Tx: d.Tx, Clock: d.Clock,
+		Observer: d.Observer, Enabled: d.Sender != nil, PerAddress: cfg.PerAddress, PerIP: cfg.PerIP,
+	})
+	return interactors{
+		MailQueue:             mail,
+		VerificationRequester: recovery.NewVerificationRequester(d.Users, mail, d.Tx),
+		EmailVerifier: recovery.NewEmailVerifier(recovery.EmailVerifierDeps{
+			Tokens: d.Tokens, Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Mail: mail, Events: d.Events,
+		}),
+		ResetRequester: recovery.NewResetRequester(mail, d.Tx),
+		PasswordResetter: recovery.NewPasswordResetter(recovery.PasswordResetterDeps{
+			Tokens: d.Tokens, Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Hasher: d.Hasher,
+			Clock: d.Clock, Mail: mail, Factors: d.Factors, Events: d.Events,
+		}),
+		Deliverer: recovery.NewDeliverer(recovery.DelivererDeps{
+			Outbox: d.Outbox, Sender: d.Sender, Tokens: d.Tokens, Users: d.Users, Tx: d.Tx, Clock: d.Clock,
+			Observer: d.Observer,
+		}, cfg.DeliveryConfig),
+		TokenPurger: recovery.NewTokenPurger(d.Tokens, d.Clock),
+	}
+}
+
 type fixture struct {
-	svc    *recovery.Service
+	svc    interactors
 	clock  *clock
 	users  *users
 	tokens *tokens
@@ -242,14 +304,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.ada = user.User{ID: "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "ada@example.com", PasswordHash: "hash:old"}
 	f.users.byID[f.ada.ID] = f.ada
-	f.svc = recovery.NewService(recovery.Deps{
+	f.svc = newInteractors(deps{
 		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
 		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs, Factors: f.fails,
-	}, recovery.Config{
-		VerifyLink: "https://app/#/verify-email?token={token}", ResetLink: "https://app/#/reset-password?token={token}",
-		VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
-		Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3},
-		Lease: time.Minute,
+	}, config{
+		DeliveryConfig: recovery.DeliveryConfig{
+			VerifyLink: "https://app/#/verify-email?token={token}", ResetLink: "https://app/#/reset-password?token={token}",
+			VerifyTTL: 24 * time.Hour, ResetTTL: 30 * time.Minute,
+			Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3},
+			Lease: time.Minute,
+		},
 		// No Limiter: the throttle's own tests and the HTTP tests cover it.
 		PerAddress: throttle.Policy{}, PerIP: throttle.Policy{},
 	})
@@ -364,7 +428,7 @@ func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
 
 func TestMailOff(t *testing.T) {
 	f := newFixture(t)
-	off := recovery.NewService(recovery.Deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, recovery.Config{})
+	off := newInteractors(deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, config{})
 	if err := off.ForgotPassword(context.Background(), "ada@example.com", recovery.Meta{}); !errors.Is(err, domrec.ErrMailUnavailable) {
 		t.Fatalf("forgot with mail off: %v", err)
 	}
@@ -407,7 +471,7 @@ func TestNotice(t *testing.T) {
 	if len(f.sender.sent) != 1 || f.sender.sent[0].Kind != outbox.KindPasskeyAdded || f.sender.sent[0].To != "ada@example.com" || f.sender.sent[0].Link != "" {
 		t.Fatalf("sent %+v", f.sender.sent)
 	}
-	off := recovery.NewService(recovery.Deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, recovery.Config{})
+	off := newInteractors(deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, config{})
 	queued := len(f.box.rows)
 	if err := off.Notice(context.Background(), "ada@example.com", outbox.KindPasskeyAdded); err != nil || len(f.box.rows) != queued {
 		t.Fatalf("mail off: %v, %d queued", err, len(f.box.rows)-queued)
@@ -628,14 +692,14 @@ func (p *published) Publish(_ context.Context, e webhook.Event) error {
 func TestRecoveryEventsArePublished(t *testing.T) {
 	f := newFixture(t)
 	pub := &published{}
-	f.svc = recovery.NewService(recovery.Deps{
+	f.svc = newInteractors(deps{
 		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
 		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs, Factors: f.fails, Events: pub,
-	}, recovery.Config{
+	}, config{DeliveryConfig: recovery.DeliveryConfig{
 		ResetLink: "https://app/#/reset-password?token={token}", VerifyLink: "https://app/#/verify-email?token={token}",
 		VerifyTTL: time.Hour, ResetTTL: 30 * time.Minute, Lease: time.Minute,
 		Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3},
-	})
+	}})
 	tok := tokenOf(t, f.requestReset(t, "ada@example.com")[0])
 	if err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"time"
+
+	"go.uber.org/fx"
+
+	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/password"
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/adapter/token"
+	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/domain/throttle"
+	"github.com/gatehouse/gatehouse/domain/user/breached"
+	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
+)
+
+// authModule is authentication: one interactor per operation, the
+// collaborators they share (one PasswordGate, also guarding the password
+// checks of the account and recovery use cases, one LivenessCache per
+// instance, one SessionOpener), the queued login_failed events and the
+// purge of ended sessions.
+func authModule() fx.Option {
+	return fx.Module("auth",
+		fx.Provide(
+			persistence.NewMFAChallengeStore,
+			newPasswordGate,
+			newFailureLog,
+			newLivenessCache,
+			newSessionOpener,
+			newRegistrar,
+			newPasswordLogin,
+			newMFAVerifier,
+			newPasskeyLogin,
+			newRefresher,
+			newAuthenticator,
+			newSessionRevoker,
+			newSessionListing,
+			newReauthenticator,
+			newPurger,
+		),
+		fx.Invoke(schedulePurge, scheduleFailureLog, warmBreachedList),
+	)
+}
+
+func sessionPolicy(cfg config.Config) session.Policy {
+	return session.Policy{
+		IdleTTL:     cfg.Session.RefreshIdleTTL,
+		AbsoluteTTL: cfg.Session.RefreshAbsoluteTTL,
+		ReuseGrace:  cfg.Session.RefreshReuseGrace,
+	}
+}
+
+type authDeps struct {
+	fx.In
+	Cfg      config.Config
+	Users    *persistence.UserRepository
+	Sessions *persistence.SessionStore
+	Audit    *persistence.AuditLog
+	Tx       *persistence.Transactor
+	Hasher   *password.Hasher
+	Tokens   *token.Service
+	Codec    *session.RefreshCodec
+	Clock    systemClock
+	Throttle *persistence.LoginThrottle
+	Metrics  *metricsadapter.Metrics
+	Mail     *recovery.MailQueue
+	Log      *slog.Logger
+	Codes    *mfauc.CodeVerifier
+	Passkeys *mfauc.PasskeyAuthenticator
+	MFATok   *persistence.MFAChallengeStore
+	Failures *auth.FailureLog
+	// Events and Hook are the webhooks feature's (webhooks.go).
+	Events *persistence.WebhookOutbox
+	Hook   signupHook
+}
+
+// warnObserver adds WARN lines to the metrics for the outcomes an operator
+// must see: a refresh token replayed (possible theft) and an account
+// throttled. Event names only, no secrets or addresses.
+type warnObserver struct {
+	*metricsadapter.Metrics
+	log *slog.Logger
+}
+
+func (o warnObserver) RefreshReuseDetected() {
+	o.Metrics.RefreshReuseDetected()
+	o.log.Warn("security event", slog.String("event", string(audit.RefreshReuseDetected)))
+}
+
+func (o warnObserver) LoginThrottled() {
+	o.Metrics.LoginThrottled()
+	o.log.Warn("security event", slog.String("event", "login_throttled"))
+}
+
+func (d authDeps) observer() auth.Observer { return warnObserver{d.Metrics, d.Log} }
+
+// gateDeps are the PasswordGate's: not authDeps, which holds the recovery
+// use cases, which hold the gate.
+type gateDeps struct {
+	fx.In
+	Cfg      config.Config
+	Devices  *throttle.DeviceCodec
+	Throttle *persistence.LoginThrottle
+	Tx       *persistence.Transactor
+	Clock    systemClock
+	Metrics  *metricsadapter.Metrics
+	Log      *slog.Logger
+}
+
+func newPasswordGate(d gateDeps) *auth.PasswordGate {
+	return auth.NewPasswordGate(auth.PasswordGateDeps{
+		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: warnObserver{d.Metrics, d.Log},
+		Devices: d.Devices,
+		ClientPolicy: throttle.Policy{
+			BackoffAfter: d.Cfg.Login.BackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
+			MaxFailures: d.Cfg.Login.MaxFailures, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.Lockout,
+		},
+		// Across all clients: a backoff capped at LOGIN_ACCOUNT_MAX_DELAY (the
+		// policy caps waits at Lockout), and no lockout at all.
+		AccountPolicy: throttle.Policy{
+			BackoffAfter: d.Cfg.Login.AccountBackoffAfter, BaseDelay: d.Cfg.Login.BackoffBase,
+			MaxFailures: math.MaxInt32, Window: d.Cfg.Login.Lockout, Lockout: d.Cfg.Login.AccountMaxDelay,
+		},
+		// The email-change counts live in the same table.
+		SharedPolicies: []throttle.Policy{emailChangePolicy(d.Cfg)},
+	})
+}
+
+// newFailureLog queues the login_failed events of this instance and
+// writes the rest of them when it stops; the requests still finishing then
+// write theirs at once.
+func newFailureLog(lc fx.Lifecycle, events *persistence.AuditLog, tx *persistence.Transactor) *auth.FailureLog {
+	f := auth.NewFailureLog(events, tx)
+	lc.Append(fx.StopHook(f.Close))
+	return f
+}
+
+// failureFlush is how often each instance writes its queued login_failed
+// events (see auth.FailureLog).
+const failureFlush = time.Second
+
+func scheduleFailureLog(r *scheduler.Runner, f *auth.FailureLog) {
+	r.Every("login-failure-events", failureFlush, f.Flush)
+}
+
+func newLivenessCache(cfg config.Config) *auth.LivenessCache {
+	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
+}
+
+func newSessionOpener(d authDeps, live *auth.LivenessCache, devices *throttle.DeviceCodec) *auth.SessionOpener {
+	return auth.NewSessionOpener(auth.SessionOpenerDeps{
+		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
+		Live: live, Policy: sessionPolicy(d.Cfg), MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
+		Devices: devices,
+	})
+}
+
+func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.Registrar {
+	return auth.NewRegistrar(auth.RegistrarDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Mail: d.Mail, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		Events: d.Events, Hook: d.Hook.SignupHook,
+	})
+}
+
+func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.PasswordLogin {
+	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Observer: d.observer(), Factors: d.Codes, Challenges: d.MFATok,
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
+	})
+}
+
+func newMFAVerifier(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.MFAVerifier {
+	return auth.NewMFAVerifier(auth.MFAVerifierDeps{
+		Challenges: d.MFATok, Users: d.Users, Factors: d.Codes, Gate: gate, Sessions: opener,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
+	})
+}
+
+func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin {
+	return auth.NewPasskeyLogin(auth.PasskeyLoginDeps{
+		Passkeys: d.Passkeys, Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Observer: d.observer(),
+	})
+}
+
+func newRefresher(d authDeps, live *auth.LivenessCache) *auth.Refresher {
+	return auth.NewRefresher(auth.RefresherDeps{
+		Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
+	})
+}
+
+func newAuthenticator(d authDeps, live *auth.LivenessCache) *auth.Authenticator {
+	return auth.NewAuthenticator(d.Tokens, d.Sessions, d.Clock, live)
+}
+
+func newSessionRevoker(d authDeps, live *auth.LivenessCache) *auth.SessionRevoker {
+	return auth.NewSessionRevoker(auth.SessionRevokerDeps{
+		Sessions: d.Sessions, Codec: d.Codec, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Live: live, Policy: sessionPolicy(d.Cfg),
+	})
+}
+
+func newSessionListing(d authDeps) *auth.SessionListing {
+	return auth.NewSessionListing(d.Sessions, d.Clock)
+}
+
+func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
+	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.Codes, Failures: d.Failures,
+	})
+}
+
+func newPurger(d authDeps, gate *auth.PasswordGate) *auth.Purger {
+	return auth.NewPurger(d.Sessions, d.MFATok, gate, d.Clock, sessionPolicy(d.Cfg))
+}
+
+// schedulePurge deletes ended sessions in the background on every instance;
+// the deletes are idempotent, so instances running it at once do no harm.
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Purger, log *slog.Logger) {
+	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		n, err := a.PurgeEnded(ctx)
+		if n > 0 {
+			log.Info("purged ended sessions", slog.Int("count", n))
+		}
+		return err
+	})
+}
+
+// warmBreachedList loads the breached-password list in the background once
+// the service has started, so neither the start nor the first registration
+// waits for it.
+func warmBreachedList(lc fx.Lifecycle) {
+	lc.Append(fx.StartHook(func() { go breached.Warm() }))
+}
