@@ -5,6 +5,9 @@
 //     from another origin: sign in with the refresh cookie, silent refresh on
 //     TOKEN_EXPIRED, step-up on FRESH_AUTH_REQUIRED, password change, sessions,
 //     sign out; two tabs that refresh at the same moment.
+//   - The admin console of the example app (#/admin/...): every action, against an
+//     instance on SQLite and one on PostgreSQL (REQUIRE_POSTGRES=1 makes missing
+//     PostgreSQL binaries a failure, as elsewhere).
 //   - The Swagger UI at /docs: it renders the spec offline and "Try it out" works.
 //
 // Run them with `make test-e2e` (or `go test ./e2e/`). They need Debian's Chromium

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/pgtest"
 )
 
 // Set once by TestMain, read-only afterwards.
@@ -37,13 +39,13 @@ func runMain(m *testing.M) int {
 	browserPath = findBrowser()
 	if browserPath == "" || testing.Short() {
 		// Every test skips (or fails under REQUIRE_BROWSER): no need to build.
-		return m.Run()
+		return pgtest.Main(m)
 	}
 
 	if bin := os.Getenv("E2E_GATEHOUSE_BIN"); bin != "" {
 		// A binary built beforehand (make build, say): test that one.
 		gatehouseBin = bin
-		return m.Run()
+		return pgtest.Main(m)
 	}
 	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
 	if err != nil {
@@ -61,7 +63,7 @@ func runMain(m *testing.M) int {
 		fmt.Printf("e2e: built gatehouse in %s; browser %s\n", time.Since(start).Round(time.Millisecond), browserPath)
 	}
 	gatehouseBin = bin
-	return m.Run()
+	return pgtest.Main(m)
 }
 
 // build compiles the service once for all tests, as a user would run it.

@@ -8,19 +8,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api/spectest"
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // accessTTL is the ACCESS_TOKEN_TTL of every test server: short, so that access
@@ -31,37 +30,18 @@ const accessTTL = 3 * time.Second
 type server struct {
 	URL  string // http://127.0.0.1:PORT
 	Port int
-	logs *syncBuffer
-}
-
-// syncBuffer collects the process output from the copying goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	// environ and dir are the process's environment and working directory, for
+	// the command line (cli) on the same database.
+	environ []string
+	dir     string
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1. Another process could take
 // it before the server binds it; startServer then fails with a clear error.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proctest.FreePort()
 	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return port
@@ -98,56 +78,34 @@ func startServer(t *testing.T, port int, env map[string]string) *server {
 		environ = append(environ, k+"="+v)
 	}
 
-	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, logs: &syncBuffer{}}
-	cmd := exec.Command(gatehouseBin)
-	cmd.Dir = dir
-	cmd.Env = environ
-	cmd.Stdout = s.logs
-	cmd.Stderr = s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gatehouse: %v", err)
+	s := &server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, environ: environ, dir: dir}
+	logPath := filepath.Join(dir, "server.log")
+	proc, err := proctest.Start(proctest.Spec{
+		Name:         "gatehouse",
+		Path:         gatehouseBin,
+		Dir:          dir,
+		Env:          environ,
+		LogPath:      logPath,
+		Ready:        proctest.HTTPReady(s.URL + "/readyz"),
+		ReadyTimeout: 20 * time.Second,
+		ReadyPoll:    50 * time.Millisecond,
+		StopSignal:   syscall.SIGTERM,
+		StopGrace:    10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// exited is closed when the process has ended; waitErr is then its exit error.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("gatehouse did not stop within 10s of SIGTERM")
+		if err := proc.Stop(); err != nil {
+			t.Error(err)
 		}
 		if t.Failed() {
-			saveArtifact(t, "server.log", []byte(s.logs.String()))
-		}
-	})
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("gatehouse exited during start: %v\n%s", waitErr, s.logs.String())
-		default:
-		}
-		resp, err := http.Get(s.URL + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
+			if b, err := os.ReadFile(logPath); err == nil {
+				saveArtifact(t, "server.log", b)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gatehouse not ready after 20s (last error %v)\n%s", err, s.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+	return s
 }
 
 // envelope is the JSON envelope of every API response.
@@ -282,4 +240,22 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// cli runs the gatehouse command line (`gatehouse users create ...`) with the
+// server's settings, so on its database, and stdin as its input; it fails the
+// test when the command does.
+func (s *server) cli(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gatehouseBin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = s.environ
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -20,195 +18,6 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
-
-// sessionRecord is a row of sessions, the refresh state included: only the
-// current token's hash and its predecessor's are stored, never a token.
-type sessionRecord struct {
-	ID                string       `gorm:"column:id;primaryKey"`
-	UserID            string       `gorm:"column:user_id"`
-	CreatedAt         time.Time    `gorm:"column:created_at;autoCreateTime:false"`
-	LastUsedAt        time.Time    `gorm:"column:last_used_at"`
-	IdleExpiresAt     time.Time    `gorm:"column:idle_expires_at"`
-	AbsoluteExpiresAt time.Time    `gorm:"column:absolute_expires_at"`
-	AuthTime          time.Time    `gorm:"column:auth_time"`
-	RevokedAt         sql.NullTime `gorm:"column:revoked_at"`
-	RevokeReason      string       `gorm:"column:revoke_reason"`
-	UserAgent         string       `gorm:"column:user_agent"`
-	IP                string       `gorm:"column:ip"`
-	Generation        int64        `gorm:"column:generation"`
-	TokenHash         []byte       `gorm:"column:token_hash"`
-	// Nullable bytes are sql.Null, not nil slices: SQLite would store a nil
-	// slice as an empty blob, not NULL.
-	PrevTokenHash   sql.Null[[]byte] `gorm:"column:prev_token_hash"`
-	RotatedAt       sql.NullTime     `gorm:"column:rotated_at"`
-	SuccessorSealed sql.Null[[]byte] `gorm:"column:successor_sealed"`
-	AuthMethods     string           `gorm:"column:auth_methods"`
-}
-
-// TableName implements gorm's tabler.
-func (sessionRecord) TableName() string { return "sessions" }
-
-// sessionField is one column of sessions: its name, where it scans to and
-// whether Update writes it.
-type sessionField struct {
-	col     string
-	ptr     func(r *sessionRecord) any
-	mutable bool
-}
-
-// sessionFields is the one list of the session columns: every read selects
-// them (so a query does not change meaning when columns are added), every
-// scan follows them and Update writes the mutable ones. Adding a column
-// means a field of sessionRecord, its mapping, and a line here.
-var sessionFields = []sessionField{
-	{"id", func(r *sessionRecord) any { return &r.ID }, false},
-	{"user_id", func(r *sessionRecord) any { return &r.UserID }, false},
-	{"created_at", func(r *sessionRecord) any { return &r.CreatedAt }, false},
-	{"last_used_at", func(r *sessionRecord) any { return &r.LastUsedAt }, true},
-	{"idle_expires_at", func(r *sessionRecord) any { return &r.IdleExpiresAt }, true},
-	{"absolute_expires_at", func(r *sessionRecord) any { return &r.AbsoluteExpiresAt }, true},
-	{"auth_time", func(r *sessionRecord) any { return &r.AuthTime }, true},
-	{"revoked_at", func(r *sessionRecord) any { return &r.RevokedAt }, true},
-	{"revoke_reason", func(r *sessionRecord) any { return &r.RevokeReason }, true},
-	{"user_agent", func(r *sessionRecord) any { return &r.UserAgent }, true},
-	{"ip", func(r *sessionRecord) any { return &r.IP }, true},
-	{"generation", func(r *sessionRecord) any { return &r.Generation }, true},
-	{"token_hash", func(r *sessionRecord) any { return &r.TokenHash }, true},
-	{"prev_token_hash", func(r *sessionRecord) any { return &r.PrevTokenHash }, true},
-	{"rotated_at", func(r *sessionRecord) any { return &r.RotatedAt }, true},
-	{"successor_sealed", func(r *sessionRecord) any { return &r.SuccessorSealed }, true},
-	{"auth_methods", func(r *sessionRecord) any { return &r.AuthMethods }, true},
-}
-
-// sessionColumns returns the column list of sessionFields, each name
-// prefixed (a table alias with its dot, or "").
-func sessionColumns(prefix string) string {
-	names := make([]string, len(sessionFields))
-	for i, f := range sessionFields {
-		names[i] = prefix + f.col
-	}
-	return strings.Join(names, ", ")
-}
-
-// targets returns scan destinations in the order of sessionFields.
-func (r *sessionRecord) targets() []any {
-	out := make([]any, len(sessionFields))
-	for i, f := range sessionFields {
-		out[i] = f.ptr(r)
-	}
-	return out
-}
-
-var (
-	sessionSelect = sessionColumns("")
-	// sessionWrite is Update's statement: every mutable column.
-	sessionWrite = func() string {
-		var set []string
-		for _, f := range sessionFields {
-			if f.mutable {
-				set = append(set, f.col+" = ?")
-			}
-		}
-		return "UPDATE sessions SET " + strings.Join(set, ", ") + " WHERE id = ?"
-	}()
-)
-
-// writeArgs are sessionWrite's arguments for r.
-func (r *sessionRecord) writeArgs() []any {
-	var args []any
-	for _, f := range sessionFields {
-		if f.mutable {
-			args = append(args, reflect.ValueOf(f.ptr(r)).Elem().Interface())
-		}
-	}
-	return append(args, r.ID)
-}
-
-func hashBytes(h [32]byte) sql.Null[[]byte] {
-	if h == ([32]byte{}) {
-		return sql.Null[[]byte]{}
-	}
-	return sql.Null[[]byte]{V: h[:], Valid: true}
-}
-
-func nullBytes(b []byte) sql.Null[[]byte] {
-	if len(b) == 0 {
-		return sql.Null[[]byte]{}
-	}
-	return sql.Null[[]byte]{V: b, Valid: true}
-}
-
-func toHash(b []byte) [32]byte {
-	var h [32]byte
-	if len(b) == len(h) {
-		copy(h[:], b)
-	}
-	return h
-}
-
-func sessionFromDomain(s session.Session) sessionRecord {
-	return sessionRecord{
-		ID:                s.ID,
-		UserID:            s.UserID,
-		CreatedAt:         toDB(s.CreatedAt),
-		LastUsedAt:        toDB(s.LastUsedAt),
-		IdleExpiresAt:     toDB(s.IdleExpiresAt),
-		AbsoluteExpiresAt: toDB(s.AbsoluteExpiresAt),
-		AuthTime:          toDB(s.AuthTime),
-		RevokedAt:         toDBNull(s.RevokedAt),
-		RevokeReason:      s.RevokeReason,
-		UserAgent:         s.UserAgent,
-		IP:                s.IP,
-		Generation:        s.Generation,
-		TokenHash:         hashBytes(s.TokenHash).V,
-		PrevTokenHash:     hashBytes(s.PrevTokenHash),
-		RotatedAt:         toDBNull(s.RotatedAt),
-		SuccessorSealed:   nullBytes(s.SuccessorSealed),
-		AuthMethods:       joinMethods(s.Methods),
-	}
-}
-
-func (r sessionRecord) toDomain() session.Session {
-	return session.Session{
-		ID:                r.ID,
-		UserID:            r.UserID,
-		CreatedAt:         fromDB(r.CreatedAt),
-		LastUsedAt:        fromDB(r.LastUsedAt),
-		IdleExpiresAt:     fromDB(r.IdleExpiresAt),
-		AbsoluteExpiresAt: fromDB(r.AbsoluteExpiresAt),
-		AuthTime:          fromDB(r.AuthTime),
-		RevokedAt:         fromDBNull(r.RevokedAt),
-		RevokeReason:      r.RevokeReason,
-		UserAgent:         r.UserAgent,
-		IP:                r.IP,
-		Generation:        r.Generation,
-		TokenHash:         toHash(r.TokenHash),
-		PrevTokenHash:     toHash(r.PrevTokenHash.V),
-		RotatedAt:         fromDBNull(r.RotatedAt),
-		SuccessorSealed:   nilIfEmpty(r.SuccessorSealed.V),
-		Methods:           splitMethods(r.AuthMethods),
-	}
-}
-
-// joinMethods stores a session's authentication methods as one
-// comma-separated column. None is stored as "" and read back as none (the
-// use case treats that as a password, as rows from before the column hold
-// 'pwd'), so a session round-trips unchanged.
-func joinMethods(m []string) string { return strings.Join(m, ",") }
-
-func splitMethods(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
 
 // SessionStore stores sessions and their refresh state.
 type SessionStore struct {
@@ -377,18 +186,24 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		return nil, nil
 	}
 	at := toDB(now)
-	var ids []string
-	err := inTx(ctx, s.db, func(db *gorm.DB) error {
-		q := db.Model(&sessionRecord{}).Where("user_id = ? AND "+activeAt, userID, at, at)
+	return revokeLocked(ctx, s.db, "user sessions", reason, at, func(q *gorm.DB) *gorm.DB {
+		q = q.Where("user_id = ? AND "+activeAt, userID, at, at)
 		if exceptID != "" && id.Valid(exceptID) {
 			q = q.Where("id <> ?", exceptID)
 		}
-		q = q.Order("id")
-		if isPostgres(db) {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
+		return q
+	})
+}
+
+// revokeLocked revokes the sessions that filter selects from sessions and
+// returns their IDs in ascending order. It locks the rows first, in ID
+// order, and only then updates them (see RevokeAllForUser for why).
+func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB) ([]string, error) {
+	var ids []string
+	err := inTx(ctx, pool, func(db *gorm.DB) error {
+		q := forUpdate(filter(db.Model(&sessionRecord{})).Order("id"))
 		if err := q.Pluck("id", &ids).Error; err != nil {
-			return wrapErr("lock user sessions", err)
+			return wrapErr("lock "+what, err)
 		}
 		if len(ids) == 0 {
 			return nil
@@ -396,7 +211,7 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 		err := db.Exec("UPDATE sessions SET revoked_at = ?, revoke_reason = ?, successor_sealed = NULL WHERE id IN ? AND revoked_at IS NULL",
 			at, reason, ids).Error
 		if err != nil {
-			return wrapErr("revoke user sessions", err)
+			return wrapErr("revoke "+what, err)
 		}
 		slices.Sort(ids)
 		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
@@ -488,120 +303,4 @@ func (s *SessionStore) RevokeBeyond(ctx context.Context, userID string, keep int
 	}
 	slices.Sort(ids)
 	return ids, nil
-}
-
-// defaultPurgeBatch is PurgeExpired's batch size when the caller gives none.
-const defaultPurgeBatch = 500
-
-// PurgeExpired deletes the sessions (and, by cascade, their legacy token
-// rows) that were revoked, or passed either expiry, more than retention
-// before now, and returns how many it deleted.
-//
-// It walks the table in primary-key order, batch rows at a time (see
-// sweep): each statement reads and deletes at most batch rows, so it holds
-// few locks briefly, and the walk reads the table once however many rows
-// it deletes. A scan for "the next batch of ended sessions" would start
-// over at every batch and, on PostgreSQL, step over every row the previous
-// batches deleted (dead until vacuumed): quadratic at a million sessions.
-// No index can find idle-expired sessions instead: one on idle_expires_at
-// would cost every rotation a non-HOT update (see migration 00004).
-//
-// On PostgreSQL rows locked by others are skipped (FOR UPDATE SKIP
-// LOCKED): instances purging at the same time share the work instead of
-// queueing on each other or on a refresh in progress.
-func (s *SessionStore) PurgeExpired(ctx context.Context, now time.Time, retention time.Duration, batch int) (int, error) {
-	cutoff := toDB(now.Add(-max(retention, 0)))
-	return s.sweep(ctx, batch, "purge sessions",
-		"DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE id > ? AND id <= ?"+
-			" AND (revoked_at < ? OR idle_expires_at < ? OR absolute_expires_at < ?)%s)",
-		cutoff, cutoff, cutoff)
-}
-
-// EraseSealed implements auth.SessionPurger. A rotation stores the sealed
-// successor; once the grace interval has passed nothing may open it again,
-// so it goes (the next rotation overwrites it too). No index serves this
-// either (one would cost every rotation its maintenance): it walks the
-// table like PurgeExpired.
-func (s *SessionStore) EraseSealed(ctx context.Context, before time.Time, batch int) (int, error) {
-	return s.sweep(ctx, batch, "erase sealed successors",
-		"UPDATE sessions SET successor_sealed = NULL WHERE id IN (SELECT id FROM sessions WHERE id > ? AND id <= ?"+
-			" AND successor_sealed IS NOT NULL AND rotated_at < ?%s)",
-		toDB(before))
-}
-
-// The bounds of a sweep: no version 4 UUID is the nil UUID, and every one
-// sorts at or below the max UUID, as text (SQLite) and as uuid (PostgreSQL).
-const (
-	sweepStart = "00000000-0000-0000-0000-000000000000"
-	sweepEnd   = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-)
-
-// sweep walks sessions in primary-key order, batch rows at a time: it finds
-// the batch-th id after the last one (an index-only walk of the primary
-// key) and runs query on the rows in between. query has the range's two
-// bounds as its first arguments, then args, and %s where the row-lock
-// clause goes. It returns the rows query affected in all.
-func (s *SessionStore) sweep(ctx context.Context, batch int, op, query string, args ...any) (int, error) {
-	if batch <= 0 {
-		batch = defaultPurgeBatch
-	}
-	lock := ""
-	if isPostgres(s.db) {
-		lock = " FOR UPDATE SKIP LOCKED"
-	} else {
-		batch = min(batch, sqlitePurgeBatch)
-	}
-	query = fmt.Sprintf(query, lock)
-	total := 0
-	for lo := sweepStart; ; {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		hi, last := "", false
-		err := conn(ctx, s.db).Raw("SELECT id FROM sessions WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?", lo, batch-1).Row().Scan(&hi)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			hi, last = sweepEnd, true
-		case err != nil:
-			return total, wrapErr(op, err)
-		}
-		began := time.Now()
-		res := conn(ctx, s.db).Exec(query, append([]any{lo, hi}, args...)...)
-		if res.Error != nil {
-			return total, wrapErr(op, res.Error)
-		}
-		total += int(res.RowsAffected)
-		if last {
-			return total, nil
-		}
-		lo = hi
-		if err := yieldWriter(ctx, s.db, began); err != nil {
-			return total, err
-		}
-	}
-}
-
-// sqlitePurgeBatch caps a purge batch on SQLite, whose one writer runs
-// every write of the instance: a batch holds it for its whole statement
-// and every refresh waits behind it. At 500 sessions a batch took tens of
-// milliseconds on a million-account file and the refresh p99 went from 23
-// to 199 ms during the purge.
-const sqlitePurgeBatch = 50
-
-// yieldWriter gives SQLite's writer back between purge batches: it waits as
-// long as the batch begun at began took, so the purge holds the writer at
-// most half the time. PostgreSQL's batches lock only their rows, skip those
-// a request holds, and do not wait.
-func yieldWriter(ctx context.Context, db *gorm.DB, began time.Time) error {
-	if isPostgres(db) {
-		return ctx.Err()
-	}
-	t := time.NewTimer(min(time.Since(began), time.Second))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
@@ -100,6 +101,37 @@ func inTx(ctx context.Context, pool *gorm.DB, fn func(db *gorm.DB) error) error 
 
 // isPostgres tells the dialects apart where their SQL differs (row locks).
 func isPostgres(db *gorm.DB) bool { return db.Dialector.Name() == "postgres" }
+
+// forUpdate makes q lock the rows it reads (FOR UPDATE) on PostgreSQL, so
+// writers of one row serialize. SQLite needs no clause: its transaction
+// holds the database's one write lock.
+func forUpdate(q *gorm.DB) *gorm.DB {
+	if isPostgres(q) {
+		return q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	return q
+}
+
+// updateTx runs a read-modify-write fn in inTx. fn passes the caller's own
+// verdicts (its callback's error, a domain error) through keep, and those
+// come back as they are; so does a storage error already wrapped; any
+// other failure is wrapped as op.
+func updateTx(ctx context.Context, pool *gorm.DB, op string, fn func(db *gorm.DB, keep func(error) error) error) error {
+	var kept error
+	keep := func(err error) error {
+		kept = err
+		return err
+	}
+	err := inTx(ctx, pool, func(db *gorm.DB) error { return fn(db, keep) })
+	if kept != nil {
+		return kept
+	}
+	var dbe *dbError
+	if err == nil || errors.As(err, &dbe) {
+		return err
+	}
+	return wrapErr(op, err)
+}
 
 // toDB prepares a time for storage: UTC, microsecond precision.
 func toDB(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

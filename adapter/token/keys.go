@@ -386,24 +386,11 @@ func keysFromStore(ctx context.Context, store KeyStore, now time.Time) ([]crypto
 	}
 	out := make([]crypto.Signer, 0, len(stored))
 	for _, sk := range stored {
-		privs, err := parsePEMKeys(sk.PrivateKeyPEM)
+		k, err := parseStored(sk)
 		if err != nil {
-			return nil, fmt.Errorf("stored key %q: %w", sk.ID, err)
+			return nil, err
 		}
-		if len(privs) != 1 {
-			return nil, fmt.Errorf("stored key %q: holds %d keys, want 1", sk.ID, len(privs))
-		}
-		k, err := newKey(privs[0])
-		if err != nil {
-			return nil, fmt.Errorf("stored key %q: %w", sk.ID, err)
-		}
-		// The stored ID is what other services may have cached as kid; a
-		// mismatch means the row was edited or corrupted, so refuse it
-		// rather than publish a kid nobody expects.
-		if sk.ID != k.kid || sk.Algorithm != k.alg.String() {
-			return nil, fmt.Errorf("stored key %q (%s) does not match its key material (kid %s, %s)", sk.ID, sk.Algorithm, k.kid, k.alg)
-		}
-		out = append(out, privs[0])
+		out = append(out, k.private)
 	}
 	return out, nil
 }

@@ -70,12 +70,19 @@ func scheduleKeys(r *scheduler.Runner, cfg config.Config, t *token.Service, log 
 	if cfg.JWT.PrivateKeyFile != "" {
 		return
 	}
-	r.Every("signing-key-reload", cfg.JWT.ReloadInterval, t.Reload)
+	scheduleKeySet(r, cfg, "signing-key", "signing key rotated", t, log)
+}
+
+// scheduleKeySet reloads a key set on every instance and, with rotation on,
+// rotates it when due (one instance wins), logging each new key: the same
+// schedule serves the access-token keys and the provider's ID-token keys.
+func scheduleKeySet(r *scheduler.Runner, cfg config.Config, job, rotated string, t *token.Service, log *slog.Logger) {
+	r.Every(job+"-reload", cfg.JWT.ReloadInterval, t.Reload)
 	if cfg.JWT.RotationInterval > 0 {
-		r.Every("signing-key-rotation", cfg.JWT.ReloadInterval, func(ctx context.Context) error {
+		r.Every(job+"-rotation", cfg.JWT.ReloadInterval, func(ctx context.Context) error {
 			k, err := t.RotateIfDue(ctx)
 			if k != nil {
-				log.Warn("signing key rotated", slog.String("event", "signing_key_rotated"),
+				log.Warn(rotated, slog.String("event", "signing_key_rotated"),
 					slog.String("kid", k.Key.ID), slog.Time("activatesAt", k.Key.ActivatesAt))
 			}
 			return err

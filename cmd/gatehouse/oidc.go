@@ -170,17 +170,7 @@ func newOIDCProvider(d providerDeps) (*httpadapter.OIDCProvider, error) {
 // scheduleProvider reloads and rotates the RSA keys like the access-token
 // keys, and purges spent authorization requests.
 func scheduleProvider(r *scheduler.Runner, cfg config.Config, keys providerKeys, a *oidcprovider.Authorizer, log *slog.Logger) {
-	r.Every("oidc-key-reload", cfg.JWT.ReloadInterval, keys.Reload)
-	if cfg.JWT.RotationInterval > 0 {
-		r.Every("oidc-key-rotation", cfg.JWT.ReloadInterval, func(ctx context.Context) error {
-			k, err := keys.RotateIfDue(ctx)
-			if k != nil {
-				log.Warn("ID-token signing key rotated", slog.String("event", "signing_key_rotated"),
-					slog.String("kid", k.Key.ID), slog.Time("activatesAt", k.Key.ActivatesAt))
-			}
-			return err
-		})
-	}
+	scheduleKeySet(r, cfg, "oidc-key", "ID-token signing key rotated", keys.Service, log)
 	r.Every("oidc-request-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		_, err := a.PurgeExpired(ctx)
 		return err

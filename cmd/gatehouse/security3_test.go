@@ -253,6 +253,11 @@ func TestAccountBackoffSparesKnownDevices(t *testing.T) {
 		env["TRUSTED_PROXIES"] = "127.0.0.1/32"
 		env["RATE_LIMIT_PER_IP"] = "0"
 		env["MAIL_RATE_PER_ADDRESS"] = "0"
+		// A back-off far longer than the attack takes on a loaded machine:
+		// with the default 1 s the account's wait could pass before the
+		// new browser's attempt, and the test would see 200, not 429.
+		env["LOGIN_BACKOFF_BASE"] = "20s"
+		env["LOGIN_ACCOUNT_MAX_DELAY"] = "1m"
 		s := startServer(t, env)
 		const email, pw = "owner@example.com", "owner password 1"
 		owner := s.client()

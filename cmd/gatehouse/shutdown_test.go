@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // buildBinary compiles the gatehouse command into a temporary directory,
@@ -53,11 +55,9 @@ func freeAddr(t *testing.T) string {
 
 // proc is one gatehouse process.
 type proc struct {
-	cmd     *exec.Cmd
+	*proctest.Process
 	base    string
 	logPath string
-	exited  chan struct{}
-	waitErr error // set when exited is closed
 }
 
 // startBinary runs the built binary with exactly env (plus HTTP_ADDR on a
@@ -69,12 +69,7 @@ func startBinary(t *testing.T, env map[string]string) *proc {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	p := &proc{base: "http://" + addr, logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
-	logf, err := os.Create(p.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close() // the child has its own descriptor
+	p := &proc{base: "http://" + addr, logPath: filepath.Join(dir, "server.log")}
 	full := map[string]string{
 		"HTTP_ADDR":    addr,
 		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "gatehouse.db"),
@@ -84,44 +79,29 @@ func startBinary(t *testing.T, env map[string]string) *proc {
 	for k, v := range env {
 		full[k] = v
 	}
-	p.cmd = exec.Command(bin)
-	p.cmd.Dir = dir
 	// Only these variables: nothing from the developer's environment (a
 	// DATABASE_URL, say) may leak in.
+	var environ []string
 	for k, v := range full {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
+	var err error
+	p.Process, err = proctest.Start(proctest.Spec{
+		Name:         "gatehouse",
+		Path:         bin,
+		Dir:          dir,
+		Env:          environ,
+		LogPath:      p.logPath,
+		Ready:        proctest.HTTPReady(p.base + "/readyz"),
+		ReadyTimeout: 30 * time.Second,
+		ReadyPoll:    50 * time.Millisecond,
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	hc := &http.Client{Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		select {
-		case <-p.exited:
-			t.Fatalf("gatehouse exited at start: %v\n%s", p.waitErr, readFile(p.logPath))
-		default:
-		}
-		if o := probe(t, hc, p.base, "GET", "/readyz", nil, ""); o.status() == 200 {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gatehouse not ready after 30s\n%s", readFile(p.logPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Tests that stop it themselves leave nothing to do here.
+	t.Cleanup(func() { _ = p.Kill() })
+	return p
 }
 
 // TestGracefulShutdown runs the real binary, loads it, and sends SIGTERM in
@@ -166,7 +146,7 @@ func TestGracefulShutdown(t *testing.T) {
 		"LOG_LEVEL":  "info",
 		"LOG_FORMAT": "json",
 	})
-	base, cmd, exited, logPath := p.base, p.cmd, p.exited, p.logPath
+	base, logPath := p.base, p.logPath
 	hc := &http.Client{Timeout: 5 * time.Second}
 
 	type account struct{ email, access string }
@@ -248,25 +228,17 @@ func TestGracefulShutdown(t *testing.T) {
 	mu.Lock()
 	sigAt = time.Now()
 	mu.Unlock()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err := p.StopWith(syscall.SIGTERM, shutdownTimeout+10*time.Second); err != nil {
+		t.Fatalf("%v (SHUTDOWN_TIMEOUT %s)", err, shutdownTimeout)
 	}
-	var exitAfter time.Duration
-	select {
-	case <-exited:
-		exitAfter = time.Since(sigAt)
-	case <-time.After(shutdownTimeout + 10*time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-		t.Fatalf("gatehouse still running %s after SIGTERM (SHUTDOWN_TIMEOUT %s); killed", shutdownTimeout+10*time.Second, shutdownTimeout)
-	}
+	exitAfter := time.Since(sigAt)
 	// Let the workers see the closed port, then stop them.
 	time.Sleep(100 * time.Millisecond)
 	close(done)
 	wg.Wait()
 
-	if p.waitErr != nil {
-		t.Errorf("gatehouse exit after SIGTERM: %v (want exit status 0)", p.waitErr)
+	if err := p.ExitErr(); err != nil {
+		t.Errorf("gatehouse exit after SIGTERM: %v (want exit status 0)", err)
 	}
 	if exitAfter > shutdownTimeout {
 		t.Errorf("gatehouse exited %s after SIGTERM, more than SHUTDOWN_TIMEOUT %s", exitAfter, shutdownTimeout)
@@ -275,7 +247,7 @@ func TestGracefulShutdown(t *testing.T) {
 	handled, graceful := accessLog(t, logPath)
 	defer func() {
 		if t.Failed() {
-			t.Logf("server log (tail):\n%s", readFile(logPath))
+			t.Logf("server log (tail):\n%s", p.LogTail())
 		}
 	}()
 	if !graceful {
@@ -380,12 +352,4 @@ func accessLog(t *testing.T, path string) (map[string]bool, bool) {
 		t.Fatalf("no access-log lines in %s: cannot tell accepted requests", path)
 	}
 	return ids, graceful
-}
-
-func readFile(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 8<<10 {
-		b = b[len(b)-8<<10:]
-	}
-	return string(b)
 }

@@ -43,12 +43,19 @@
 //
 //   * When a sensitive call (password, email, account deletion) answers 403
 //     FRESH_AUTH_REQUIRED, the app asks for the password, calls
-//     POST /auth/reauthenticate for a fresh access token and retries the call.
+//     POST /auth/reauthenticate for a fresh access token and retries the call. When
+//     the challenge (WWW-Authenticate) says acr_values="aal2", it asks for the
+//     authenticator code at the same time.
+//
+//   * Administrators get an admin console at #/admin/... (admin.js): the same page,
+//     session and api() as everything here, calling only the admin API.
 //
 // Where the API is: `?api=https://auth.example.com` in this page's URL, else the
 // <meta name="gatehouse-api-base"> tag of index.html, else this page's own origin. A
 // cross-origin API must list this page's origin in its CORS_ALLOWED_ORIGINS, and this
 // page's Content-Security-Policy (connect-src) must allow the API's origin.
+
+import { startConsole, sync as syncConsole } from './admin.js';
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -91,7 +98,7 @@ let inFlight = 0;
 
 /** An error envelope from the API, or a network failure (code NETWORK_ERROR). */
 class ApiError extends Error {
-  constructor(status, envelope, retryAfter) {
+  constructor(status, envelope, retryAfter, challenge) {
     const err = (envelope && envelope.error) || {};
     super((envelope && envelope.message) || `HTTP ${status}`);
     this.name = 'ApiError';
@@ -101,6 +108,8 @@ class ApiError extends Error {
     this.details = err.details || [];
     this.requestId = (envelope && envelope.requestId) || null;
     this.retryAfter = retryAfter || null;
+    // The RFC 9470 challenge of a step-up: acr_values="aal2" asks for a second factor.
+    this.challenge = challenge || '';
   }
 }
 
@@ -151,7 +160,7 @@ async function exchange(method, path, body, token) {
     // Not JSON (a proxy's error page, say): report the status alone.
   }
   if (!res.ok || !envelope || envelope.success !== true) {
-    throw new ApiError(res.status, envelope, res.headers.get('Retry-After'));
+    throw new ApiError(res.status, envelope, res.headers.get('Retry-After'), res.headers.get('WWW-Authenticate'));
   }
   return envelope.data;
 }
@@ -205,11 +214,12 @@ let stepUpInFlight = null;
 /**
  * Asks the user for their password and trades it for a fresh access token with
  * POST /auth/reauthenticate (same session, fresh: true). Resolves to the new token;
- * rejects when the user cancels.
+ * rejects when the user cancels. wantsCode: the service asked for aal2, so the
+ * dialog asks for the authenticator code at once.
  */
-function stepUp() {
+function stepUp(wantsCode) {
   if (stepUpInFlight === null) {
-    stepUpInFlight = askPassword(async (password, code) => {
+    stepUpInFlight = askPassword(wantsCode, async (password, code) => {
       // With two-step verification on, the service wants the code too (and the
       // new token is then aal2, which changing factors needs).
       const body = { password };
@@ -262,7 +272,7 @@ async function api(method, path, body, { stepUp: allowStepUp = true } = {}) {
       if (e.code === 'FRESH_AUTH_REQUIRED' && allowStepUp && !steppedUp) {
         steppedUp = true;
         count('fresh-auth-required', `${method} ${path}: the service wants a recent password check`);
-        token = await stepUp();
+        token = await stepUp(/acr_values="?aal2/.test(e.challenge));
         continue;
       }
       if (e.code === 'SESSION_REVOKED' || e.code === 'TOKEN_INVALID' || e.code === 'UNAUTHENTICATED') {
@@ -616,6 +626,7 @@ const els = {
   reauthForm: byId('reauth-form'),
   reauthPassword: byId('reauth-password'),
   reauthCode: byId('reauth-code'),
+  reauthText: byId('reauth-text'),
   passkeyLogin: byId('passkey-login'),
   mfaForm: byId('mfa-form'),
   mfaCode: byId('mfa-code'),
@@ -671,12 +682,16 @@ function shownApiBase() {
   return apiBase || location.origin;
 }
 
+/** Whether the admin console (#/admin/...) is on screen instead of the account page. */
+let consoleShown = false;
+
 /** state: "loading", "logged-in" or "logged-out"; tests wait on body[data-state]. */
 function show(state) {
   document.body.dataset.state = state;
   els.loading.hidden = state !== 'loading';
   els.loginView.hidden = state !== 'logged-out';
-  els.appView.hidden = state !== 'logged-in';
+  els.appView.hidden = state !== 'logged-in' || consoleShown;
+  syncConsole();
 }
 
 function renderUser() {
@@ -802,11 +817,17 @@ function report(el) {
  * wrong password keeps the dialog open with a message; Cancel (or Esc) rejects with
  * an error named StepUpCancelled.
  */
-function askPassword(attempt) {
+function askPassword(wantsCode, attempt) {
   return new Promise((resolve, reject) => {
     const dialog = els.reauthDialog;
     els.reauthError.hidden = true;
     els.reauthPassword.value = '';
+    // acr_values="aal2": the password alone will not do; say so before the first try.
+    dialog.dataset.aal2 = String(Boolean(wantsCode));
+    els.reauthText.textContent = wantsCode
+      ? 'This action needs your password and a code from your authenticator app.'
+      : 'This action needs a recent password check. Enter your password to continue.';
+    els.reauthCode.required = Boolean(wantsCode);
 
     const finish = (fn, value) => {
       els.reauthForm.removeEventListener('submit', onSubmit);
@@ -1114,6 +1135,20 @@ window.gatehouseExample = Object.freeze({
   emailVerified: () => Boolean(currentUser && currentUser.emailVerified),
   pending: () => inFlight,
   currentSessionId: () => currentSessionId,
+});
+
+// The admin area (admin.js): same page, same session, the admin API only.
+startConsole({
+  api: (method, path, body) => api(method, path, body),
+  describe,
+  formatTime,
+  isSignedIn: () => accessToken !== null && currentUser !== null,
+  isAdmin: () => Boolean(currentUser && currentUser.roles && currentUser.roles.includes('admin')),
+  onRoute: (active) => {
+    consoleShown = active;
+    document.body.dataset.console = String(active);
+    els.appView.hidden = document.body.dataset.state !== 'logged-in' || active;
+  },
 });
 
 // Start: show where the API is, then try to restore the session from the cookie.

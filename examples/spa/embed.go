@@ -1,6 +1,7 @@
-// Package spa serves the example single-page app (index.html, app.js, style.css in
-// this folder) under /example/. The app is plain HTML and JavaScript with no build
-// step: a frontend developer can read it in the browser and copy from it.
+// Package spa serves the example single-page app (index.html, app.js, admin.js,
+// style.css in this folder) under /example/; admin.js is its admin console
+// (#/admin/...). The app is plain HTML and JavaScript with no build step: a frontend
+// developer can read it in the browser and copy from it.
 //
 // The service mounts Handler at /example/ when EXAMPLE_APP_ENABLED is true. There the
 // app calls the API on its own origin. To try the app against an API on another
@@ -23,7 +24,7 @@ import (
 // Prefix is the path under which the handlers serve; the page is at Prefix itself.
 const Prefix = "/example/"
 
-//go:embed index.html app.js style.css
+//go:embed index.html app.js admin.js style.css
 var files embed.FS
 
 // contentSecurityPolicy is the page's CSP; %s is the connect-src list.
@@ -81,11 +82,12 @@ var validHost = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{
 func newHandler(connectSrc string) *handler {
 	h := &handler{
 		csp:    fmt.Sprintf(contentSecurityPolicy, connectSrc),
-		assets: make(map[string]*webasset.Asset, 3),
+		assets: make(map[string]*webasset.Asset, 4),
 	}
 	for path, f := range map[string]struct{ file, contentType string }{
 		"":          {"index.html", "text/html; charset=utf-8"},
 		"app.js":    {"app.js", "text/javascript; charset=utf-8"},
+		"admin.js":  {"admin.js", "text/javascript; charset=utf-8"},
 		"style.css": {"style.css", "text/css; charset=utf-8"},
 	} {
 		data, err := files.ReadFile(f.file)

@@ -25,6 +25,7 @@ func TestHandlerServesTheApp(t *testing.T) {
 	}{
 		{"/example/", "text/html; charset=utf-8", `<script type="module" src="app.js">`},
 		{"/example/app.js", "text/javascript; charset=utf-8", "credentials: 'include'"},
+		{"/example/admin.js", "text/javascript; charset=utf-8", "export function startConsole"},
 		{"/example/style.css", "text/css; charset=utf-8", ":root"},
 	} {
 		rec := serve(h, http.MethodGet, tc.path, nil)

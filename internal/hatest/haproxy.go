@@ -8,12 +8,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // HAProxy is one haproxy process balancing the instances, with health
@@ -23,8 +24,7 @@ type HAProxy struct {
 	port, statsPort int
 	cfgPath         string
 	logPath         string
-	cmd             *exec.Cmd
-	exited          chan struct{}
+	proc            *proctest.Process
 }
 
 // haproxyConfig is the load balancer's configuration.
@@ -82,11 +82,11 @@ listen stats
 }
 
 func startHAProxy(bin, dir string, instances []*Instance) (*HAProxy, error) {
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	statsPort, err := freePort()
+	statsPort, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -95,66 +95,34 @@ func startHAProxy(bin, dir string, instances []*Instance) (*HAProxy, error) {
 	if err := os.WriteFile(h.cfgPath, []byte(haproxyConfig(port, statsPort, instances)), 0o644); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(h.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	h.proc, err = proctest.Start(proctest.Spec{
+		Name: "haproxy",
+		Path: bin,
+		// -db: stay in the foreground, so the pid we hold is haproxy's.
+		Args:         []string{"-db", "-f", h.cfgPath},
+		Dir:          dir,
+		LogPath:      h.logPath,
+		SysProcAttr:  &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		Ready:        proctest.DialReady(h.Addr()),
+		ReadyTimeout: 10 * time.Second,
+		// SIGTERM: haproxy's immediate stop.
+		StopSignal: syscall.SIGTERM,
+		StopGrace:  10 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	// -db: stay in the foreground, so the pid we hold is haproxy's.
-	cmd := exec.Command(bin, "-db", "-f", h.cfgPath)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start haproxy: %w", err)
-	}
-	h.cmd, h.exited = cmd, make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(h.exited)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-h.exited:
-			return nil, fmt.Errorf("haproxy exited during start\n%s", tail(h.logPath))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", h.Addr(), time.Second); err == nil {
-			_ = c.Close()
-			return h, nil
-		}
-		if time.Now().After(deadline) {
-			_ = h.Stop()
-			return nil, fmt.Errorf("haproxy not listening after 10s\n%s", tail(h.logPath))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return h, nil
 }
 
 // Addr is the public frontend's host:port.
 func (h *HAProxy) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(h.port)) }
 
 // PID is haproxy's process id.
-func (h *HAProxy) PID() int { return h.cmd.Process.Pid }
+func (h *HAProxy) PID() int { return h.proc.PID() }
 
 // Stop stops haproxy (SIGTERM: immediate stop) and waits for it.
-func (h *HAProxy) Stop() error {
-	select {
-	case <-h.exited:
-		return nil
-	default:
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.exited:
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-h.exited
-		return errors.New("haproxy ignored SIGTERM; killed")
-	}
-}
+func (h *HAProxy) Stop() error { return h.proc.Stop() }
 
 // States returns each backend server's status as haproxy sees it ("UP",
 // "DOWN", "UP 1/2", ...).

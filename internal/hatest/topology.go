@@ -13,9 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // EnvBinary names a prebuilt gatehouse binary (make test-ha builds one);
@@ -152,17 +150,16 @@ type Instance struct {
 	env         []string
 	logPath     string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu   sync.Mutex
+	proc *proctest.Process // nil while stopped
 }
 
 func newInstance(t *Topology, name string, extra []string) (*Instance, error) {
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mport, err := freePort()
+	mport, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -206,51 +203,32 @@ func baseEnv() []string {
 func (i *Instance) Start() error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.cmd != nil {
+	if i.proc != nil {
 		return nil
 	}
-	logf, err := os.OpenFile(i.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	proc, err := proctest.Start(proctest.Spec{
+		Name:         i.Name,
+		Path:         i.top.bin,
+		Dir:          i.top.dir,
+		Env:          append(baseEnv(), i.env...),
+		LogPath:      i.logPath,
+		SysProcAttr:  &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		Ready:        proctest.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", i.Port)),
+		ReadyTimeout: 60 * time.Second,
+		ReadyPoll:    20 * time.Millisecond,
+		StopSignal:   syscall.SIGTERM,
+		StopGrace:    instanceGrace,
+	})
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command(i.top.bin)
-	cmd.Env = append(baseEnv(), i.env...)
-	cmd.Dir = i.top.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", i.Name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	i.cmd, i.exited = cmd, exited
-	deadline := time.Now().Add(60 * time.Second)
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", i.Port)
-	for {
-		select {
-		case <-exited:
-			i.cmd, i.exited = nil, nil
-			return fmt.Errorf("%s exited during start\n%s", i.Name, tail(i.logPath))
-		default:
-		}
-		if resp, err := http.Get(url); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			_ = i.signalLocked(syscall.SIGKILL)
-			return fmt.Errorf("%s not ready after 60s\n%s", i.Name, tail(i.logPath))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	i.proc = proc
+	return nil
 }
+
+// instanceGrace is how long an instance may take to exit after a signal
+// (SHUTDOWN_TIMEOUT is 10s) before it is killed.
+const instanceGrace = 30 * time.Second
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (i *Instance) Kill() error { return i.signal(syscall.SIGKILL) }
@@ -261,36 +239,22 @@ func (i *Instance) Term() error { return i.signal(syscall.SIGTERM) }
 func (i *Instance) signal(sig syscall.Signal) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return i.signalLocked(sig)
-}
-
-func (i *Instance) signalLocked(sig syscall.Signal) error {
-	if i.cmd == nil {
+	if i.proc == nil {
 		return nil
 	}
-	cmd, exited := i.cmd, i.exited
-	i.cmd, i.exited = nil, nil
-	if err := cmd.Process.Signal(sig); err != nil {
-		return err
-	}
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(30 * time.Second):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return fmt.Errorf("%s ignored %v for 30s; killed", i.Name, sig)
+	proc := i.proc
+	i.proc = nil
+	return proc.StopWith(sig, instanceGrace)
 }
 
 // PID is the process id, or 0 while stopped.
 func (i *Instance) PID() int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.cmd == nil {
+	if i.proc == nil {
 		return 0
 	}
-	return i.cmd.Process.Pid
+	return i.proc.PID()
 }
 
 // Stop is for cleanup: SIGTERM, and SIGKILL if that does not do.
@@ -329,28 +293,4 @@ func lookBin(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s is not installed (apt-get install %s)", name, name)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail is the end of a log file, for failure messages.
-func tail(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "(no log)"
-	}
-	defer f.Close()
-	const max = 4096
-	if fi, err := f.Stat(); err == nil && fi.Size() > max {
-		_, _ = f.Seek(fi.Size()-max, io.SeekStart)
-	}
-	b, _ := io.ReadAll(f)
-	return "--- " + path + " ---\n" + string(b)
 }

@@ -3,7 +3,6 @@ package pgtest
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // EnvRequireBouncer makes a missing pgbouncer binary a test failure instead
@@ -40,9 +41,8 @@ type Bouncer struct {
 	owner   *owner
 
 	mu     sync.Mutex
-	target int // the PostgreSQL port it forwards to
-	cmd    *exec.Cmd
-	exited chan struct{}
+	target int               // the PostgreSQL port it forwards to
+	proc   *proctest.Process // nil while stopped
 }
 
 // BouncerBinary returns the path of pgbouncer, from PATH or /usr/sbin
@@ -130,7 +130,7 @@ func newBouncer(bin string, pgPort int) (_ *Bouncer, err error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		if b.port, err = freePort(); err != nil {
+		if b.port, err = proctest.FreePort(); err != nil {
 			return nil, err
 		}
 		if err = b.Start(); err == nil {
@@ -181,52 +181,34 @@ func (b *Bouncer) writeConfig() error {
 func (b *Bouncer) Start() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.cmd != nil {
+	if b.proc != nil {
 		return nil
 	}
 	if err := b.writeConfig(); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(b.dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	attr := b.owner.sysProcAttr(false)
+	// SIGTERM is pgbouncer's immediate shutdown.
+	attr.Pdeathsig = syscall.SIGTERM
+	proc, err := proctest.Start(proctest.Spec{
+		Name:         "pgbouncer",
+		Path:         b.bin,
+		Args:         []string{b.ini},
+		Dir:          b.dir,
+		Env:          serverEnv(),
+		LogPath:      filepath.Join(b.dir, "stderr.log"),
+		ExtraLogs:    []string{b.logPath},
+		SysProcAttr:  attr,
+		Ready:        proctest.DialReady(b.Addr()),
+		ReadyTimeout: 10 * time.Second,
+		StopSignal:   syscall.SIGTERM,
+		StopGrace:    10 * time.Second,
+	})
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command(b.bin, b.ini)
-	cmd.Dir = b.dir
-	cmd.Env = serverEnv()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// SIGTERM is pgbouncer's immediate shutdown.
-	cmd.SysProcAttr = b.owner.sysProcAttr(false)
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start pgbouncer: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	b.cmd, b.exited = cmd, exited
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			b.cmd, b.exited = nil, nil
-			return fmt.Errorf("pgbouncer exited during start\n%s", b.logTail())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
-		if err == nil {
-			_ = c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = b.stopLocked()
-			return fmt.Errorf("pgbouncer not listening after 10s\n%s", b.logTail())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	b.proc = proc
+	return nil
 }
 
 // Stop shuts pgbouncer down at once (SIGTERM: every client and server
@@ -234,16 +216,12 @@ func (b *Bouncer) Start() error {
 func (b *Bouncer) Stop() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.stopLocked()
-}
-
-func (b *Bouncer) stopLocked() error {
-	if b.cmd == nil {
+	if b.proc == nil {
 		return nil
 	}
-	cmd, exited := b.cmd, b.exited
-	b.cmd, b.exited = nil, nil
-	return signalAndWait(cmd, exited, syscall.SIGTERM, 10*time.Second, "pgbouncer")
+	proc := b.proc
+	b.proc = nil
+	return proc.Stop()
 }
 
 // Repoint makes pgbouncer forward to the PostgreSQL server on
@@ -258,20 +236,20 @@ func (b *Bouncer) Repoint(pgPort int) error {
 	if err := b.writeConfig(); err != nil {
 		return err
 	}
-	if b.cmd == nil {
+	if b.proc == nil {
 		return nil
 	}
-	return b.cmd.Process.Signal(syscall.SIGHUP)
+	return b.proc.Signal(syscall.SIGHUP)
 }
 
 // PID is pgbouncer's process id, or 0 while it is stopped.
 func (b *Bouncer) PID() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.cmd == nil {
+	if b.proc == nil {
 		return 0
 	}
-	return b.cmd.Process.Pid
+	return b.proc.PID()
 }
 
 // Addr is host:port of the listener.
@@ -294,19 +272,5 @@ func (b *Bouncer) URL(dbname string) string {
 func (b *Bouncer) LogTail() string { return b.logTail() }
 
 func (b *Bouncer) logTail() string {
-	var out strings.Builder
-	for _, p := range []string{b.logPath, filepath.Join(b.dir, "stderr.log")} {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		const max = 4096
-		if fi, err := f.Stat(); err == nil && fi.Size() > max {
-			_, _ = f.Seek(fi.Size()-max, io.SeekStart)
-		}
-		bs, _ := io.ReadAll(f)
-		_ = f.Close()
-		out.WriteString("--- " + p + " ---\n" + string(bs))
-	}
-	return out.String()
+	return proctest.Tail(b.logPath, filepath.Join(b.dir, "stderr.log"))
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // Replica makes a hot-standby streaming replica of s with pg_basebackup
@@ -80,7 +82,7 @@ func (s *Server) newReplica() (_ *Server, err error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pg_basebackup: %w\n%s", err, r.logTail())
 	}
-	if r.port, err = freePort(); err != nil {
+	if r.port, err = proctest.FreePort(); err != nil {
 		return nil, err
 	}
 	if err := r.Start(); err != nil {
@@ -123,8 +125,8 @@ func (s *Server) Promote(ctx context.Context) error {
 func (s *Server) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return 0
 	}
-	return s.cmd.Process.Pid
+	return s.proc.PID()
 }

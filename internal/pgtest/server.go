@@ -2,8 +2,8 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // Server is one throwaway PostgreSQL cluster: a data directory, a port on
@@ -35,9 +37,8 @@ type Server struct {
 
 	dbSeq atomic.Int64
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
+	mu   sync.Mutex
+	proc *proctest.Process // nil while stopped
 }
 
 // newServer lays out a cluster directory under base, runs initdb and starts
@@ -80,7 +81,7 @@ func newServer(binDir, base string, durable bool) (_ *Server, err error) {
 	// A free port can be taken by someone else between probing it and the
 	// server binding it; try a few.
 	for attempt := 0; ; attempt++ {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = proctest.FreePort(); err != nil {
 			return nil, err
 		}
 		if err = s.Start(); err == nil {
@@ -125,78 +126,64 @@ func (s *Server) initdb() error {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return nil
 	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close() // the child keeps its own descriptor
 	syncCommit := "off"
 	if s.durable {
 		syncCommit = "on"
 	}
-	cmd := exec.Command(filepath.Join(s.binDir, "postgres"),
-		"-D", s.dataDir,
-		"-p", strconv.Itoa(s.port),
-		"-k", s.sockDir,
-		"-c", "listen_addresses=127.0.0.1",
-		// Tests need no durability; these make commits and checkpoints cheap.
-		"-c", "fsync=off",
-		"-c", "synchronous_commit="+syncCommit,
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=200",
-		"-c", "timezone=UTC",
-		"-c", "log_min_messages=warning",
-	)
-	cmd.Dir = s.dir
-	cmd.Env = serverEnv()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// The server is our child rather than pg_ctl's daemon so that it dies
-	// with the test binary even when that is killed (parent-death signal).
-	cmd.SysProcAttr = s.owner.sysProcAttr(true)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start postgres: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-	if err := s.waitReady(exited); err != nil {
-		_ = s.stopLocked() // the start failure is the error to report
+	proc, err := proctest.Start(proctest.Spec{
+		Name: "postgres",
+		Path: filepath.Join(s.binDir, "postgres"),
+		Args: []string{
+			"-D", s.dataDir,
+			"-p", strconv.Itoa(s.port),
+			"-k", s.sockDir,
+			"-c", "listen_addresses=127.0.0.1",
+			// Tests need no durability; these make commits and checkpoints cheap.
+			"-c", "fsync=off",
+			"-c", "synchronous_commit=" + syncCommit,
+			"-c", "full_page_writes=off",
+			"-c", "max_connections=200",
+			"-c", "timezone=UTC",
+			"-c", "log_min_messages=warning",
+		},
+		Dir:     s.dir,
+		Env:     serverEnv(),
+		LogPath: s.logPath,
+		// The server is our child rather than pg_ctl's daemon so that it dies
+		// with the test binary even when that is killed (parent-death signal).
+		SysProcAttr:  s.owner.sysProcAttr(true),
+		Ready:        s.ready,
+		ReadyTimeout: startTimeout,
+		// Immediate mode, what pg_ctl stop -m immediate sends.
+		StopSignal: syscall.SIGQUIT,
+		StopGrace:  15 * time.Second,
+	})
+	if err != nil {
 		return err
 	}
+	s.proc = proc
 	return nil
 }
 
-// waitReady polls postmaster.pid until the postmaster reports "ready" (what
-// pg_ctl -w does), failing early if the process exits.
-func (s *Server) waitReady(exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("postgres exited during start\n%s", s.logTail())
-		default:
-		}
-		if b, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid")); err == nil {
-			lines := strings.Split(string(b), "\n")
-			// A primary says "ready"; a hot standby says "standby" once it
-			// accepts read-only connections.
-			if len(lines) >= 8 {
-				if st := strings.TrimSpace(lines[7]); st == "ready" || st == "standby" {
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres not ready after %s\n%s", startTimeout, s.logTail())
-		}
-		time.Sleep(10 * time.Millisecond)
+// ready reads postmaster.pid for the postmaster's "ready" (what pg_ctl -w
+// does).
+func (s *Server) ready(context.Context) error {
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid"))
+	if err != nil {
+		return err
 	}
+	lines := strings.Split(string(b), "\n")
+	// A primary says "ready"; a hot standby says "standby" once it accepts
+	// read-only connections.
+	if len(lines) >= 8 {
+		if st := strings.TrimSpace(lines[7]); st == "ready" || st == "standby" {
+			return nil
+		}
+	}
+	return errors.New("postmaster.pid does not say ready yet")
 }
 
 // Stop shuts the server down in immediate mode (what pg_ctl stop -m
@@ -206,30 +193,12 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stopLocked()
-}
-
-func (s *Server) stopLocked() error {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return nil
 	}
-	cmd, exited := s.cmd, s.exited
-	s.cmd, s.exited = nil, nil
-	return signalAndWait(cmd, exited, syscall.SIGQUIT, 15*time.Second, "postgres")
-}
-
-// signalAndWait sends sig to the process of cmd and waits for exited to
-// close; after grace it kills the process and reports that it had to.
-func signalAndWait(cmd *exec.Cmd, exited <-chan struct{}, sig syscall.Signal, grace time.Duration, name string) error {
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(grace):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return fmt.Errorf("%s ignored %v for %s; killed", name, sig, grace)
+	proc := s.proc
+	s.proc = nil
+	return proc.Stop()
 }
 
 // destroy stops the server and removes its directory.
@@ -271,29 +240,7 @@ func (s *Server) NewDatabase(tb testing.TB) string {
 }
 
 // logTail returns the end of the server log, for failure messages.
-func (s *Server) logTail() string {
-	f, err := os.Open(s.logPath)
-	if err != nil {
-		return "(no server log)"
-	}
-	defer f.Close()
-	const max = 4096
-	if fi, err := f.Stat(); err == nil && fi.Size() > max {
-		_, _ = f.Seek(fi.Size()-max, io.SeekStart)
-	}
-	b, _ := io.ReadAll(f)
-	return "--- server log (" + s.logPath + ") ---\n" + string(b)
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (s *Server) logTail() string { return proctest.Tail(s.logPath) }
 
 // serverEnv is the environment of initdb and postgres: ours without the
 // libpq and locale variables, which could point the server elsewhere or

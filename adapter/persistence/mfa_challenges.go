@@ -1,0 +1,93 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/domain/mfa"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// mfaChallengeRecord is a row of mfa_challenges.
+type mfaChallengeRecord struct {
+	TokenHash []byte       `gorm:"column:token_hash;primaryKey"`
+	UserID    string       `gorm:"column:user_id"`
+	CreatedAt time.Time    `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt time.Time    `gorm:"column:expires_at"`
+	Failures  int          `gorm:"column:failures"`
+	UsedAt    sql.NullTime `gorm:"column:used_at"`
+	CredVer   int64        `gorm:"column:credential_version"`
+}
+
+func (mfaChallengeRecord) TableName() string { return "mfa_challenges" }
+
+func (r mfaChallengeRecord) toDomain() mfa.Challenge {
+	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
+		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
+	copy(c.Hash[:], r.TokenHash)
+	return c
+}
+
+// MFAChallengeStore keeps logins awaiting their second factor.
+type MFAChallengeStore struct{ db *gorm.DB }
+
+var _ auth.MFAChallengeStore = (*MFAChallengeStore)(nil)
+
+// NewMFAChallengeStore returns an MFAChallengeStore on db.
+func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallengeStore{db: db} }
+
+// Create implements auth.MFAChallengeStore.
+func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
+	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
+		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		return wrapErr("create mfa challenge", err)
+	}
+	return nil
+}
+
+// Get implements auth.MFAChallengeStore.
+func (s *MFAChallengeStore) Get(ctx context.Context, hash [32]byte) (mfa.Challenge, error) {
+	var r mfaChallengeRecord
+	err := conn(ctx, s.db).Where("token_hash = ?", hash[:]).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return mfa.Challenge{}, mfa.ErrCodeInvalid
+	}
+	if err != nil {
+		return mfa.Challenge{}, wrapErr("get mfa challenge", err)
+	}
+	return r.toDomain(), nil
+}
+
+// Update implements auth.MFAChallengeStore; the row is locked on
+// PostgreSQL, so one token cannot start two sessions.
+func (s *MFAChallengeStore) Update(ctx context.Context, hash [32]byte, fn func(*mfa.Challenge) error) error {
+	return updateTx(ctx, s.db, "update mfa challenge", func(db *gorm.DB, keep func(error) error) error {
+		var r mfaChallengeRecord
+		if err := forUpdate(db.Where("token_hash = ?", hash[:])).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return keep(mfa.ErrCodeInvalid)
+			}
+			return err
+		}
+		c := r.toDomain()
+		if err := keep(fn(&c)); err != nil {
+			return err
+		}
+		return db.Model(&mfaChallengeRecord{}).Where("token_hash = ?", hash[:]).
+			Updates(map[string]any{"failures": c.Failures, "used_at": toDBNull(c.UsedAt)}).Error
+	})
+}
+
+// PurgeExpired implements auth.MFAChallengeStore.
+func (s *MFAChallengeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&mfaChallengeRecord{})
+	if res.Error != nil {
+		return 0, wrapErr("purge mfa challenges", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}

@@ -1,0 +1,116 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/mfa"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+)
+
+// passkeyRecord is a row of passkeys.
+type passkeyRecord struct {
+	ID           string       `gorm:"column:id;primaryKey"`
+	UserID       string       `gorm:"column:user_id"`
+	Name         string       `gorm:"column:name"`
+	CredentialID []byte       `gorm:"column:credential_id"`
+	Credential   []byte       `gorm:"column:credential"`
+	CreatedAt    time.Time    `gorm:"column:created_at;autoCreateTime:false"`
+	LastUsedAt   sql.NullTime `gorm:"column:last_used_at"`
+}
+
+func (passkeyRecord) TableName() string { return "passkeys" }
+
+func (r passkeyRecord) toDomain() mfa.Passkey {
+	return mfa.Passkey{ID: r.ID, UserID: r.UserID, Name: r.Name, CredentialID: r.CredentialID,
+		Credential: r.Credential, CreatedAt: fromDB(r.CreatedAt), LastUsedAt: fromDBNull(r.LastUsedAt)}
+}
+
+// Constraint names of passkeys, for telling a duplicate credential apart.
+const (
+	pgPasskeyCredentialKey     = "passkeys_credential_id_key"
+	sqlitePasskeyCredentialKey = "passkeys.credential_id"
+)
+
+// PasskeyStore keeps passkeys.
+type PasskeyStore struct{ db *gorm.DB }
+
+var _ mfauc.PasskeyStore = (*PasskeyStore)(nil)
+
+// NewPasskeyStore returns a PasskeyStore on db.
+func NewPasskeyStore(db *gorm.DB) *PasskeyStore { return &PasskeyStore{db: db} }
+
+// Create implements mfa.PasskeyStore.
+func (s *PasskeyStore) Create(ctx context.Context, p mfa.Passkey) error {
+	r := passkeyRecord{ID: p.ID, UserID: p.UserID, Name: p.Name, CredentialID: p.CredentialID,
+		Credential: p.Credential, CreatedAt: toDB(p.CreatedAt), LastUsedAt: toDBNull(p.LastUsedAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		if isUniqueViolation(err, pgPasskeyCredentialKey, sqlitePasskeyCredentialKey) {
+			return mfa.ErrPasskeyInvalid
+		}
+		return wrapErr("create passkey", err)
+	}
+	return nil
+}
+
+// ListByUser implements mfa.PasskeyStore.
+func (s *PasskeyStore) ListByUser(ctx context.Context, userID string) ([]mfa.Passkey, error) {
+	if !id.Valid(userID) {
+		return nil, nil
+	}
+	var recs []passkeyRecord
+	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&recs).Error; err != nil {
+		return nil, wrapErr("list passkeys", err)
+	}
+	out := make([]mfa.Passkey, len(recs))
+	for i, r := range recs {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// ByCredentialID implements mfa.PasskeyStore.
+func (s *PasskeyStore) ByCredentialID(ctx context.Context, credentialID []byte) (mfa.Passkey, error) {
+	var r passkeyRecord
+	err := conn(ctx, s.db).Where("credential_id = ?", credentialID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return mfa.Passkey{}, mfa.ErrNotFound
+	}
+	if err != nil {
+		return mfa.Passkey{}, wrapErr("get passkey", err)
+	}
+	return r.toDomain(), nil
+}
+
+// Update implements mfa.PasskeyStore.
+func (s *PasskeyStore) Update(ctx context.Context, p mfa.Passkey) error {
+	res := conn(ctx, s.db).Model(&passkeyRecord{}).Where("id = ?", p.ID).
+		Updates(map[string]any{"credential": p.Credential, "last_used_at": toDBNull(p.LastUsedAt)})
+	if res.Error != nil {
+		return wrapErr("update passkey", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return mfa.ErrNotFound
+	}
+	return nil
+}
+
+// Delete implements mfa.PasskeyStore.
+func (s *PasskeyStore) Delete(ctx context.Context, userID, passkeyID string) error {
+	if !id.Valid(passkeyID) || !id.Valid(userID) {
+		return mfa.ErrNotFound
+	}
+	res := conn(ctx, s.db).Where("id = ? AND user_id = ?", passkeyID, userID).Delete(&passkeyRecord{})
+	if res.Error != nil {
+		return wrapErr("delete passkey", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return mfa.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/mfa"
+	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+)
+
+// ceremonyRecord is a row of webauthn_challenges.
+type ceremonyRecord struct {
+	ID          string         `gorm:"column:id;primaryKey"`
+	UserID      sql.NullString `gorm:"column:user_id"`
+	Purpose     string         `gorm:"column:purpose"`
+	Name        string         `gorm:"column:name"`
+	SessionData []byte         `gorm:"column:session_data"`
+	CreatedAt   time.Time      `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt   time.Time      `gorm:"column:expires_at"`
+}
+
+func (ceremonyRecord) TableName() string { return "webauthn_challenges" }
+
+func (r ceremonyRecord) toDomain() mfauc.Ceremony {
+	return mfauc.Ceremony{ID: r.ID, UserID: r.UserID.String, Purpose: r.Purpose, Name: r.Name,
+		State: r.SessionData, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+}
+
+// CeremonyStore keeps WebAuthn ceremonies in progress, so one begun on one
+// instance can be finished on another.
+type CeremonyStore struct{ db *gorm.DB }
+
+var _ mfauc.CeremonyStore = (*CeremonyStore)(nil)
+
+// NewCeremonyStore returns a CeremonyStore on db.
+func NewCeremonyStore(db *gorm.DB) *CeremonyStore { return &CeremonyStore{db: db} }
+
+// Create implements mfa.CeremonyStore.
+func (s *CeremonyStore) Create(ctx context.Context, c mfauc.Ceremony) error {
+	r := ceremonyRecord{ID: c.ID, UserID: sql.NullString{String: c.UserID, Valid: c.UserID != ""}, Purpose: c.Purpose,
+		Name: c.Name, SessionData: c.State, CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		return wrapErr("create webauthn ceremony", err)
+	}
+	return nil
+}
+
+// Take implements mfa.CeremonyStore. The row is deleted by the statement
+// that reads it (DELETE ... RETURNING, which both engines have), so of two
+// instances finishing one ceremony at once exactly one gets it.
+func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (mfauc.Ceremony, error) {
+	if !id.Valid(ceremonyID) {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	recs, err := s.take(ctx, "id = ? AND purpose = ?", ceremonyID, purpose)
+	if err != nil {
+		return mfauc.Ceremony{}, err
+	}
+	if len(recs) != 1 {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	return recs[0].toDomain(), nil
+}
+
+// take deletes the ceremonies where selects and returns them.
+func (s *CeremonyStore) take(ctx context.Context, where string, args ...any) ([]ceremonyRecord, error) {
+	var recs []ceremonyRecord
+	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where(where, args...).Delete(&recs).Error
+	if err != nil {
+		return nil, wrapErr("take webauthn ceremony", err)
+	}
+	return recs, nil
+}
+
+// TakeForUser implements mfa.CeremonyStore.
+func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (mfauc.Ceremony, error) {
+	if !id.Valid(userID) {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	recs, err := s.take(ctx, "user_id = ? AND purpose = ?", userID, purpose)
+	if err != nil {
+		return mfauc.Ceremony{}, err
+	}
+	if len(recs) == 0 {
+		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
+	}
+	newest := recs[0]
+	for _, r := range recs[1:] {
+		if r.CreatedAt.After(newest.CreatedAt) {
+			newest = r
+		}
+	}
+	return newest.toDomain(), nil
+}
+
+// PurgeExpired deletes ceremonies that expired before before.
+func (s *CeremonyStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&ceremonyRecord{})
+	if res.Error != nil {
+		return 0, wrapErr("purge webauthn ceremonies", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
