@@ -192,13 +192,18 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 			q = q.Where("id <> ?", exceptID)
 		}
 		return q
+	}, func(db *gorm.DB, ids []string) error {
+		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
 	})
 }
 
 // revokeLocked revokes the sessions that filter selects from sessions and
 // returns their IDs in ascending order. It locks the rows first, in ID
-// order, and only then updates them (see RevokeAllForUser for why).
-func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB) ([]string, error) {
+// order, and only then updates them (see RevokeAllForUser for why). then,
+// when not nil, runs in the same transaction with the revoked IDs (the
+// webhook events of the revocation).
+func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB,
+	then func(db *gorm.DB, ids []string) error) ([]string, error) {
 	var ids []string
 	err := inTx(ctx, pool, func(db *gorm.DB) error {
 		q := forUpdate(filter(db.Model(&sessionRecord{})).Order("id"))
@@ -213,8 +218,11 @@ func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at ti
 		if err != nil {
 			return wrapErr("revoke "+what, err)
 		}
+		if then == nil {
+			return nil
+		}
 		slices.Sort(ids)
-		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
+		return then(db, ids)
 	})
 	if err != nil {
 		return nil, err
