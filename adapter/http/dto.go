@@ -63,6 +63,7 @@ type userDTO struct {
 	Roles         []string `json:"roles"`
 	EmailVerified bool     `json:"emailVerified"`
 	Locale        string   `json:"locale"`
+	HasPassword   bool     `json:"hasPassword"`
 	// AppMetadata is the administrators' object, {} when none.
 	AppMetadata map[string]any `json:"appMetadata"`
 	CreatedAt   string         `json:"createdAt"`
@@ -108,6 +109,10 @@ type securityEventDTO struct {
 	// Suppressed, on an events_suppressed marker, counts the routine events
 	// its window did not record.
 	Suppressed int `json:"suppressed,omitempty"`
+	// Method and Provider describe a federated sign-in, or the provider of
+	// a linked or unlinked identity.
+	Method   string `json:"method,omitempty"`
+	Provider string `json:"provider,omitempty"`
 }
 
 type securityEventsDTO struct {
@@ -132,7 +137,8 @@ func toUserDTO(u user.User) userDTO {
 	}
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
-		AppMetadata: meta, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		HasPassword: u.HasPassword(), AppMetadata: meta,
+		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }
 
@@ -172,7 +178,7 @@ func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
 	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
 	for _, e := range p.Events {
 		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
-			Suppressed: e.Suppressed}
+			Suppressed: e.Suppressed, Method: e.Method, Provider: e.Provider}
 		if e.SessionID != "" {
 			sid := e.SessionID
 			d.SessionID = &sid

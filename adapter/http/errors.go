@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/recovery"
@@ -123,6 +124,11 @@ var errorTable = []mapping{
 	// closed, nothing was created.
 	{webhook.ErrHookUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 	{webhook.ErrNotFound, http.StatusNotFound, CodeNotFound, "Delivery not found"},
+	{fed.ErrFailed, http.StatusBadRequest, CodeOAuthFailed, "Sign-in with the provider could not finish"},
+	{fed.ErrUnknownProvider, http.StatusNotFound, CodeNotFound, "Unknown provider"},
+	{fed.ErrProviderUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "The provider cannot be reached, try again"},
+	{fed.ErrIdentityNotFound, http.StatusNotFound, CodeNotFound, "Identity not found"},
+	{fed.ErrLastSignInMethod, http.StatusConflict, CodeLastSignInMethod, "This is the account's last way to sign in"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 }
 

@@ -49,6 +49,8 @@ type Deps struct {
 	OIDC *OIDCProvider
 	// Webhooks, when not nil, serves /admin/webhooks.
 	Webhooks *WebhookAdmin
+	// Federation, when not nil, serves sign-in through other providers.
+	Federation *Federation
 }
 
 // Options are the HTTP layer's settings.
@@ -162,6 +164,9 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	}
 	if d.OIDC != nil {
 		registerOIDC(e, d.OIDC, h.bind, authed, fresh)
+	}
+	if d.Federation != nil {
+		registerFederation(e, d.Federation, h, authed, fresh)
 	}
 
 	get(e, "/.well-known/jwks.json", h.jwksHandler)

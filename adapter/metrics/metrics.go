@@ -61,6 +61,7 @@ type Metrics struct {
 	webhookSent     prometheus.Counter
 	webhookRetried  prometheus.Counter
 	webhookGivenUp  prometheus.Counter
+	federated       *prometheus.CounterVec
 }
 
 var (
@@ -117,6 +118,13 @@ func New() (*Metrics, error) {
 	m.mailRetried = failed.WithLabelValues("retry")
 	m.mailGivenUp = failed.WithLabelValues("gave_up")
 
+	// Bounded labels: providers come from configuration, outcomes from
+	// the use case's fixed list.
+	m.federated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "federated_signins_total",
+		Help: "Sign-ins through other identity providers, by provider and outcome (success, linked, denied, failed, account_exists, email_required, identity_taken, disabled, signup_rejected).",
+	}, []string{"provider", "outcome"})
+
 	m.webhookQueued = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Subsystem: "webhook", Name: "queued",
 		Help: "Webhook events waiting in the outbox (pending), as this instance last counted them.",
@@ -136,6 +144,7 @@ func New() (*Metrics, error) {
 		m.reg.Register(m.webhookQueued),
 		m.reg.Register(m.webhookSent),
 		m.reg.Register(whFailed),
+		m.reg.Register(m.federated),
 		m.reg.Register(m.mailQueued),
 		m.reg.Register(m.mailSent),
 		m.reg.Register(failed),
@@ -267,4 +276,9 @@ func statusLabel(status int) string {
 		return "other"
 	}
 	return strconv.Itoa(status)
+}
+
+// FederatedSignIn counts a sign-in through another provider by outcome.
+func (m *Metrics) FederatedSignIn(provider, outcome string) {
+	m.federated.WithLabelValues(provider, outcome).Inc()
 }

@@ -42,12 +42,14 @@ type securityEventRecord struct {
 	ActorID   sql.NullString `gorm:"column:actor_id"`
 	// Suppressed is set on events_suppressed markers only.
 	Suppressed sql.NullInt64 `gorm:"column:suppressed"`
+	Method     string        `gorm:"column:method"`
+	Provider   string        `gorm:"column:provider"`
 }
 
 // TableName implements gorm's tabler.
 func (securityEventRecord) TableName() string { return "security_events" }
 
-const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id, suppressed"
+const eventColumns = "id, user_id, session_id, type, ip, user_agent, created_at, actor_id, suppressed, method, provider"
 
 func eventFromDomain(e audit.Event) securityEventRecord {
 	return securityEventRecord{
@@ -60,6 +62,8 @@ func eventFromDomain(e audit.Event) securityEventRecord {
 		CreatedAt:  toDB(e.CreatedAt),
 		ActorID:    sql.NullString{String: e.ActorID, Valid: e.ActorID != ""},
 		Suppressed: sql.NullInt64{Int64: int64(e.Suppressed), Valid: e.Suppressed > 0},
+		Method:     e.Method,
+		Provider:   e.Provider,
 	}
 }
 
@@ -74,6 +78,8 @@ func (r securityEventRecord) toDomain() audit.Event {
 		CreatedAt:  fromDB(r.CreatedAt),
 		ActorID:    r.ActorID.String,
 		Suppressed: int(r.Suppressed.Int64),
+		Method:     r.Method,
+		Provider:   r.Provider,
 	}
 }
 

@@ -21,13 +21,17 @@ type mfaChallengeRecord struct {
 	Failures  int          `gorm:"column:failures"`
 	UsedAt    sql.NullTime `gorm:"column:used_at"`
 	CredVer   int64        `gorm:"column:credential_version"`
+	// FirstMethods is the first factor's amr when not a password.
+	FirstMethods string `gorm:"column:first_methods"`
+	IdP          string `gorm:"column:idp"`
 }
 
 func (mfaChallengeRecord) TableName() string { return "mfa_challenges" }
 
 func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 	c := mfa.Challenge{UserID: r.UserID, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
-		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer}
+		Failures: r.Failures, UsedAt: fromDBNull(r.UsedAt), CredentialVersion: r.CredVer,
+		Methods: splitMethods(r.FirstMethods), IdP: r.IdP}
 	copy(c.Hash[:], r.TokenHash)
 	return c
 }
@@ -43,7 +47,8 @@ func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallenge
 // Create implements auth.MFAChallengeStore.
 func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
-		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion}
+		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion,
+		FirstMethods: joinMethods(c.Methods), IdP: c.IdP}
 	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
 		return wrapErr("create mfa challenge", err)
 	}

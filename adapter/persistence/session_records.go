@@ -31,6 +31,7 @@ type sessionRecord struct {
 	RotatedAt       sql.NullTime     `gorm:"column:rotated_at"`
 	SuccessorSealed sql.Null[[]byte] `gorm:"column:successor_sealed"`
 	AuthMethods     string           `gorm:"column:auth_methods"`
+	IdP             string           `gorm:"column:idp"`
 }
 
 // TableName implements gorm's tabler.
@@ -66,6 +67,7 @@ var sessionFields = []sessionField{
 	{"rotated_at", func(r *sessionRecord) any { return &r.RotatedAt }, true},
 	{"successor_sealed", func(r *sessionRecord) any { return &r.SuccessorSealed }, true},
 	{"auth_methods", func(r *sessionRecord) any { return &r.AuthMethods }, true},
+	{"idp", func(r *sessionRecord) any { return &r.IdP }, true},
 }
 
 // sessionColumns returns the column list of sessionFields, each name
@@ -153,6 +155,7 @@ func sessionFromDomain(s session.Session) sessionRecord {
 		RotatedAt:         toDBNull(s.RotatedAt),
 		SuccessorSealed:   nullBytes(s.SuccessorSealed),
 		AuthMethods:       joinMethods(s.Methods),
+		IdP:               s.IdP,
 	}
 }
 
@@ -175,6 +178,7 @@ func (r sessionRecord) toDomain() session.Session {
 		RotatedAt:         fromDBNull(r.RotatedAt),
 		SuccessorSealed:   nilIfEmpty(r.SuccessorSealed.V),
 		Methods:           splitMethods(r.AuthMethods),
+		IdP:               r.IdP,
 	}
 }
 

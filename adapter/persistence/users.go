@@ -32,6 +32,8 @@ type userRecord struct {
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
 	CreatedAt         time.Time `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt         time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+	// PasswordSet is read by the reads that leave the hash out.
+	PasswordSet bool `gorm:"-"`
 }
 
 // TableName implements gorm's tabler.
@@ -85,6 +87,7 @@ func (r userRecord) toDomain() user.User {
 		Locale:            r.Locale,
 		CreatedAt:         fromDB(r.CreatedAt),
 		UpdatedAt:         fromDB(r.UpdatedAt),
+		PasswordSet:       r.PasswordSet && r.PasswordHash == "",
 	}
 }
 
@@ -295,12 +298,13 @@ func (r *UserRepository) LockCredential(ctx context.Context, userID string) (int
 // of targetsPublic: what reads whose user never needs the hash take.
 func userColumnsPublic(prefix string) string {
 	return prefix + "email, " + prefix + "name, " + prefix + "roles, " +
-		prefix + "email_verified, " + prefix + "disabled, " + prefix + "locale, " + prefix + "created_at, " + prefix + "updated_at, " + prefix + "app_metadata"
+		prefix + "email_verified, " + prefix + "disabled, " + prefix + "locale, " + prefix + "created_at, " + prefix + "updated_at, " +
+		"(" + prefix + "password_hash <> ''), " + prefix + "app_metadata"
 }
 
 // targetsPublic are the scan destinations of userColumnsPublic.
 func (r *userRecord) targetsPublic() []any {
-	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.Locale, &r.CreatedAt, &r.UpdatedAt, &r.AppMetadata}
+	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.Locale, &r.CreatedAt, &r.UpdatedAt, &r.PasswordSet, &r.AppMetadata}
 }
 
 // userColumnsAfterID is userColumnsPublic and the password hash, in the

@@ -30,6 +30,7 @@ type issuedClaims struct {
 	Methods   []string `json:"amr,omitempty"`
 	AAL       string   `json:"aal,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	IdP       string   `json:"idp,omitempty"`
 	// AppMetadata is the administrators' object, left out when empty.
 	AppMetadata map[string]any `json:"app_metadata,omitempty"`
 }
@@ -50,6 +51,7 @@ type parsedClaims struct {
 	Methods   []string    `json:"amr"`
 	AAL       string      `json:"aal"`
 	Roles     []string    `json:"roles"`
+	IdP       string      `json:"idp"`
 }
 
 // numericDate is an RFC 7519 NumericDate as read from a token.

@@ -289,6 +289,7 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		Methods:     c.Methods,
 		AAL:         aal,
 		Roles:       c.Roles,
+		IdP:         c.IdP,
 		AppMetadata: c.AppMetadata,
 	})
 	if err != nil {

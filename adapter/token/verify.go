@@ -185,6 +185,7 @@ func (s *Service) checkClaims(pc *parsedClaims) (auth.Claims, error) {
 		Methods:   pc.Methods,
 		AAL:       verifiedAAL(pc.AAL),
 		Roles:     pc.Roles,
+		IdP:       pc.IdP,
 	}, nil
 }
 

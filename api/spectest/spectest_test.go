@@ -49,7 +49,7 @@ func headers(kv ...string) http.Header {
 
 func user() map[string]any {
 	return map[string]any{
-		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false, "locale": "en",
+		"id": userID, "email": "ada@example.com", "name": "", "roles": []any{"user"}, "emailVerified": false, "locale": "en", "hasPassword": true,
 		"createdAt": "2026-11-25T22:30:00.123Z", "updatedAt": "2026-11-25T22:30:00.123Z",
 	}
 }
@@ -184,6 +184,14 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"DELETE", "/admin/oauth-clients/{clientId}"},
 		{"GET", "/users/me/grants"},
 		{"DELETE", "/users/me/grants/{clientId}"},
+		// Sign in with other providers.
+		{"GET", "/auth/providers"},
+		{"GET", "/auth/oauth/{provider}/authorize"},
+		{"GET", "/auth/oauth/{provider}/callback"},
+		{"POST", "/auth/oauth/token"},
+		{"POST", "/auth/identities/{id}"},
+		{"GET", "/auth/identities"},
+		{"DELETE", "/auth/identities/{id}"},
 	}
 	got := newValidator(t).Operations()
 	for _, op := range want {
@@ -348,6 +356,8 @@ func TestSpecConventions(t *testing.T) {
 		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
 		// Second factors.
 		"MFA_CODE_INVALID", "PASSKEY_INVALID",
+		// Sign in with other providers.
+		"OAUTH_FAILED", "LAST_SIGN_IN_METHOD",
 		// Webhooks, hooks and app claims.
 		"SIGNUP_REJECTED",
 	}

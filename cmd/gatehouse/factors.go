@@ -83,7 +83,9 @@ type mfaDeps struct {
 	Mail     *recovery.MailQueue
 	Sessions *persistence.SessionStore
 	Live     *auth.LivenessCache
-	Events   *persistence.WebhookOutbox
+	// Ways keeps an account without a password a way to sign in.
+	Ways   *persistence.FederationStore
+	Events *persistence.WebhookOutbox
 }
 
 func newFactorRules(d mfaDeps) *mfauc.FactorRules {
@@ -124,7 +126,7 @@ func newPasskeyRegistrar(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRegistra
 func newPasskeyLister(d mfaDeps) *mfauc.PasskeyLister { return mfauc.NewPasskeyLister(d.Keys) }
 
 func newPasskeyRemover(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRemover {
-	return mfauc.NewPasskeyRemover(r, d.Keys, d.Tx)
+	return mfauc.NewPasskeyRemover(r, d.Keys, d.Tx, d.Ways)
 }
 
 func newPasskeyAuthenticator(d mfaDeps) *mfauc.PasskeyAuthenticator {

@@ -69,6 +69,7 @@ type routeDeps struct {
 	Tracer  trace.TracerProvider
 	OIDC    *httpadapter.OIDCProvider
 	OIDCKey providerKeys
+	Fed     *httpadapter.Federation
 	// Webhooks serves the operators' delivery routes (webhooks.go).
 	Webhooks *httpadapter.WebhookAdmin
 }
@@ -86,7 +87,7 @@ func registerRoutes(d routeDeps) {
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),
-		OIDC: d.OIDC, Webhooks: d.Webhooks,
+		OIDC: d.OIDC, Federation: d.Fed, Webhooks: d.Webhooks,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
 				return errShuttingDown

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
@@ -54,14 +55,22 @@ func TestTypeScriptClient(t *testing.T) {
 	t.Logf("tsc --strict printed %d bytes: %q", len(build), build)
 
 	var adm *admin.AccountCreator
-	s := startServerWith(t, testEnv("sqlite::memory:"), fx.Populate(&adm))
+	gh := oidctest.StartGitHub(t, "ts-gh", "ts-gh-secret", oidctest.GitHubUser{
+		ID: 31337, Login: "ts-user", Name: "TS User",
+		Emails: []oidctest.GitHubEmail{{Email: "ts-gh@example.com", Primary: true, Verified: true}},
+	})
+	env := testEnv("sqlite::memory:")
+	env["OAUTH_PROVIDERS"] = "github"
+	env["OAUTH_GITHUB_CLIENT_ID"], env["OAUTH_GITHUB_CLIENT_SECRET"] = gh.ClientID, gh.ClientSecret
+	env["OAUTH_GITHUB_URL"], env["OAUTH_GITHUB_API_URL"] = gh.URL, gh.APIURL
+	s := startServerWith(t, env, fx.Populate(&adm))
 	const adminEmail, adminPassword = "ts-admin@example.com", "typescript admin password"
 	if _, err := adm.Create(ctx, admin.CLIActor, admin.CreateInput{Email: adminEmail, Password: adminPassword, Name: "Root", Roles: []string{"admin", "user"}}); err != nil {
 		t.Fatal(err)
 	}
 	out := run([]string{"GATEHOUSE_URL=" + s.base, "GATEHOUSE_ADMIN_EMAIL=" + adminEmail, "GATEHOUSE_ADMIN_PASSWORD=" + adminPassword},
 		"node", "--test", "dist/flow.test.js")
-	if !strings.Contains(out, "# pass 2") || !strings.Contains(out, "# fail 0") {
+	if !strings.Contains(out, "# pass 3") || !strings.Contains(out, "# fail 0") {
 		t.Fatalf("node --test:\n%s", out)
 	}
 }

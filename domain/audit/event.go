@@ -62,6 +62,10 @@ const (
 	// scopes), or withdrew a consent.
 	OAuthConsentGranted Type = "oauth_consent_granted"
 	OAuthGrantRevoked   Type = "oauth_grant_revoked"
+
+	// Identities of other providers linked to, and unlinked from, an account.
+	IdentityLinked   Type = "identity_linked"
+	IdentityUnlinked Type = "identity_unlinked"
 )
 
 // routine are the event types the per-account bound (SECURITY_EVENT_LIMIT)
@@ -92,6 +96,9 @@ func RoutineTypes() []Type {
 	return out
 }
 
+// MethodOAuth is the Method of a sign-in through another identity provider.
+const MethodOAuth = "oauth"
+
 // ActorCLI is the ActorID of actions taken with the command line, which has
 // database access and no signed-in administrator.
 const ActorCLI = "cli"
@@ -111,6 +118,12 @@ type Event struct {
 	// Suppressed is, on an EventsSuppressed marker, how many routine events
 	// were not recorded in its window; 0 on every other event.
 	Suppressed int
+	// Method is how a sign-in was proven, on login_succeeded of methods
+	// other than the password ("oauth"); empty otherwise.
+	Method string
+	// Provider names the identity provider of a federated sign-in or of a
+	// linked or unlinked identity.
+	Provider string
 }
 
 // Page is one page of a user's events, newest first, and the cursor of the

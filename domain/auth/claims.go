@@ -18,6 +18,9 @@ const (
 	MethodHardwareKey = "hwk"
 	// MethodMFA marks that more than one factor was proven.
 	MethodMFA = "mfa"
+	// MethodFederated is a sign-in through another identity provider
+	// (OpenID Connect or GitHub); the provider's id is in the "idp" claim.
+	MethodFederated = "fed"
 )
 
 // Authenticator assurance levels ("aal" claim), after NIST SP 800-63B.
@@ -59,6 +62,8 @@ type Claims struct {
 	// AAL is the authenticator assurance level ("aal"), AAL1 or AAL2.
 	AAL   string
 	Roles []string
+	// IdP names the provider of a federated sign-in ("idp"); empty otherwise.
+	IdP string
 	// AppMetadata is the account's appMetadata ("app_metadata"), nil when
 	// empty.
 	AppMetadata map[string]any

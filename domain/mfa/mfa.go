@@ -126,6 +126,11 @@ type Challenge struct {
 	// CredentialVersion is the account's credential version when the
 	// password was proven; a password change since voids the token.
 	CredentialVersion int64
+	// Methods are the amr of the first factor when it was not a password
+	// (a federated sign-in: "fed"); empty means a password.
+	Methods []string
+	// IdP names the provider of a federated first factor.
+	IdP string
 }
 
 // ChallengeTTL is how long an mfaToken lives.

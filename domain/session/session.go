@@ -59,6 +59,9 @@ type Session struct {
 	// ("pwd", or "pwd", "otp", "mfa", ...); refreshed tokens carry them.
 	// Empty means a password.
 	Methods []string
+	// IdP names the provider a federated sign-in came through; empty
+	// for every other sign-in. Tokens minted in the session carry it.
+	IdP string
 	// RevokedAt is zero while the session is not revoked.
 	RevokedAt    time.Time
 	RevokeReason string

@@ -68,7 +68,15 @@ type User struct {
 	AppMetadata map[string]any
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// PasswordSet records that the account has a password when a store
+	// read it without the hash (reads that never need the hash); false
+	// whenever PasswordHash was read.
+	PasswordSet bool
 }
+
+// HasPassword reports whether the account has a password: accounts made
+// by a sign-in through another provider have none until a reset sets one.
+func (u User) HasPassword() bool { return u.PasswordHash != "" || u.PasswordSet }
 
 // CanSignIn is the rule checked after a credential was proven: a disabled
 // account gets ErrDisabled, so only someone who knows the password learns

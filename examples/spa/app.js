@@ -303,6 +303,7 @@ async function login(email, password) {
   count('signed-in', `Signed in as ${data.user.email}; access token valid for ${data.expiresIn} s`);
   loadSessions().catch(report(els.sessionsStatus));
   loadPasskeys().catch(report(els.securityStatus));
+  loadIdentities().catch(report(els.securityStatus));
 }
 
 /** The mfaToken of a sign-in waiting for its code, or null. */
@@ -668,6 +669,9 @@ const els = {
   authorizeAllow: byId('authorize-allow'),
   authorizeDeny: byId('authorize-deny'),
   authorizeStatus: byId('authorize-status'),
+  providers: byId('providers'),
+  identitiesList: byId('identities-list'),
+  identityLink: byId('identity-link'),
 };
 
 function byId(id) {
@@ -1120,6 +1124,147 @@ els.totpDisable.addEventListener('click', busy(els.totpDisable, els.securityStat
 els.codesDownload.addEventListener('click', downloadCodes);
 els.passkeyAdd.addEventListener('click', busy(els.passkeyAdd, els.securityStatus, addPasskey));
 
+// ---------------------------------------------------------------------------------------
+// Sign in with other providers: the browser leaves for the provider and comes back to
+// this page with a one-time code in the fragment, which only this tab can use, since
+// it alone holds the PKCE verifier (sessionStorage). Errors come back the same way.
+
+const verifierKey = 'gatehouse-example-oauth-verifier';
+
+/** The providers of GET /auth/providers, kept for the settings' link buttons. */
+let providers = [];
+
+/** Where the provider's answer comes back to: this page, without fragment. */
+function returnURL() {
+  return location.origin + location.pathname + location.search;
+}
+
+async function pkceChallenge(verifier) {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
+  return bytesToB64url(digest);
+}
+
+async function signInWith(provider) {
+  const verifier = bytesToB64url(crypto.getRandomValues(new Uint8Array(32)));
+  sessionStorage.setItem(verifierKey, verifier);
+  const challenge = await pkceChallenge(verifier);
+  const q = new URLSearchParams({ redirectTo: returnURL(), codeChallenge: challenge });
+  location.assign(`${apiBase}/auth/oauth/${encodeURIComponent(provider.id)}/authorize?${q}`);
+}
+
+async function linkProvider(provider) {
+  const { authorizationUrl } = await api('POST', `/auth/identities/${encodeURIComponent(provider.id)}`, { redirectTo: returnURL() });
+  location.assign(authorizationUrl);
+}
+
+async function loadProviders() {
+  providers = await send('GET', '/auth/providers');
+  els.providers.replaceChildren(...providers.map((p) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary';
+    button.dataset.testid = `provider-${p.id}`;
+    button.textContent = `Sign in with ${p.name}`;
+    button.addEventListener('click', busy(button, els.loginError, () => signInWith(p)));
+    return button;
+  }));
+  renderLinkButtons();
+}
+
+/** The identities linked to the account, for the settings. */
+let identities = [];
+
+async function loadIdentities() {
+  identities = await api('GET', '/auth/identities');
+  els.identitiesList.replaceChildren(...identities.map((i) => {
+    const li = document.createElement('li');
+    li.dataset.testid = 'identity';
+    li.dataset.provider = i.provider;
+    li.textContent = `${i.provider}${i.email ? ` (${i.email})` : ''}, linked ${formatTime(i.createdAt)} `;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary small';
+    button.textContent = 'Unlink';
+    button.addEventListener('click', busy(button, els.securityStatus, async () => {
+      await api('DELETE', `/auth/identities/${encodeURIComponent(i.id)}`);
+      count('identity-unlinked', `Unlinked ${i.provider}`);
+      await loadIdentities();
+    }));
+    li.append(button);
+    return li;
+  }));
+  els.identitiesList.dataset.count = String(identities.length);
+  renderLinkButtons();
+}
+
+function renderLinkButtons() {
+  const linked = new Set(identities.map((i) => i.provider));
+  els.identityLink.replaceChildren(...providers.filter((p) => !linked.has(p.id)).map((p) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.testid = `link-${p.id}`;
+    button.textContent = `Link ${p.name}`;
+    button.addEventListener('click', busy(button, els.securityStatus, () => linkProvider(p)));
+    return button;
+  }));
+}
+
+const providerErrors = {
+  OAUTH_DENIED: 'Sign-in was cancelled at the provider.',
+  OAUTH_FAILED: 'Sign-in with the provider could not finish. Try again.',
+  OAUTH_ACCOUNT_EXISTS: 'An account with this email address exists. Sign in to it, then link the provider from the settings.',
+  OAUTH_IDENTITY_TAKEN: 'That account at the provider is linked to another account here.',
+  OAUTH_EMAIL_REQUIRED: 'The provider gave no email address.',
+  USER_DISABLED: 'This account is disabled.',
+  SIGNUP_REJECTED: 'Sign-up is not allowed for this address.',
+};
+
+/** The provider's answer this page was opened with ({code}, {error}, {linked}), or null. */
+function takeProviderAnswer() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const answer = ['code', 'error', 'linked'].find((k) => params.has(k));
+  if (!answer || location.hash.startsWith('#/')) {
+    return null;
+  }
+  // Out of the address bar and the history at once: the code is a credential.
+  history.replaceState(null, '', location.pathname + location.search);
+  return { kind: answer, value: params.get(answer) };
+}
+
+async function finishProvider(answer) {
+  if (answer.kind === 'error') {
+    sessionStorage.removeItem(verifierKey);
+    show('logged-out');
+    showMessage(els.loginError, providerErrors[answer.value] || answer.value);
+    return;
+  }
+  if (answer.kind === 'linked') {
+    count('identity-linked', `Linked ${answer.value}`);
+    return;
+  }
+  const codeVerifier = sessionStorage.getItem(verifierKey) || '';
+  sessionStorage.removeItem(verifierKey);
+  const data = await send('POST', '/auth/oauth/token', {
+    body: { code: answer.value, codeVerifier, refreshTokenTransport: 'cookie' },
+  });
+  if (data.mfaRequired) {
+    show('logged-out');
+    pendingMfaToken = data.mfaToken;
+    els.mfaForm.hidden = false;
+    els.mfaCode.focus();
+    count('mfa-required', 'Signed in at the provider; two-step verification asks for a code');
+    return;
+  }
+  signedIn(data);
+  count('signed-in', `Signed in as ${data.user.email} through a provider`);
+  loadSessions().catch(report(els.sessionsStatus));
+  loadPasskeys().catch(report(els.securityStatus));
+  loadIdentities().catch(report(els.securityStatus));
+}
+
+const providerAnswer = takeProviderAnswer();
+loadProviders().catch(report(els.loginError));
+
 // A small handle for the browser console and for the end-to-end tests. It exposes
 // operations, not the token: the token stays in this module's variable. (A script
 // injected by an XSS bug could still call these while the page is open; keeping the
@@ -1154,7 +1299,12 @@ startConsole({
 // Start: show where the API is, then try to restore the session from the cookie.
 els.apiBase.textContent = shownApiBase();
 show('loading');
-refreshAccessToken().then(
+if (providerAnswer && providerAnswer.kind !== 'linked') {
+  finishProvider(providerAnswer).catch((e) => {
+    show('logged-out');
+    showMessage(els.loginError, describe(e));
+  });
+} else refreshAccessToken().then(
   () => {
     count('restored', 'Session restored from the refresh cookie (silent refresh)');
     return loadSessions();
@@ -1166,4 +1316,11 @@ refreshAccessToken().then(
       showMessage(els.loginError, describe(e));
     }
   },
-).catch(report(els.sessionsStatus));
+).then(() => {
+  if (accessToken) {
+    loadIdentities().catch(report(els.securityStatus));
+  }
+  if (providerAnswer) {
+    finishProvider(providerAnswer).catch(report(els.securityStatus));
+  }
+}).catch(report(els.sessionsStatus));

@@ -42,6 +42,7 @@ type Config struct {
 	Tracing   Tracing
 	MFA       MFA
 	OIDC      OIDC
+	OAuth     OAuth
 	Webhooks  Webhooks
 
 	// MetricsAddr is the Prometheus /metrics listener; empty means none.

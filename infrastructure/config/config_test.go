@@ -111,6 +111,10 @@ func defaults() Config {
 			Enabled: true, LoginURL: "http://localhost:3000/example/#/authorize?request={id}",
 			AccessTokenTTL: 15 * time.Minute, CodeTTL: time.Minute, Issuer: "http://localhost:3000",
 		},
+		OAuth: OAuth{
+			IDs: []string{}, RedirectURLs: []string{"http://localhost:3000/*"},
+			GitHubURL: "https://github.com", GitHubAPIURL: "https://api.github.com",
+		},
 		Webhooks: Webhooks{HookTimeout: 2 * time.Second, PollInterval: time.Second},
 	}
 }
@@ -250,6 +254,18 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"WEBAUTHN_RP_NAME", "Example", func(c Config) any { return c.MFA.RPName }, "Example"},
 		{"WEBAUTHN_ORIGINS", "https://auth.example.com, https://App.example.com", func(c Config) any { return c.MFA.Origins },
 			[]string{"https://auth.example.com", "https://app.example.com"}},
+		{"OAUTH_PROVIDERS", "github, corp-sso", func(c Config) any { return c.OAuth.IDs }, []string{"github", "corp-sso"}},
+		{"OAUTH_REDIRECT_URLS", "https://app.example.com/*,https://m.example.com/cb", func(c Config) any { return c.OAuth.RedirectURLs },
+			[]string{"https://app.example.com/*", "https://m.example.com/cb"}},
+		{"OAUTH_GITHUB_URL", "https://ghe.example.com", func(c Config) any { return c.OAuth.GitHubURL }, "https://ghe.example.com"},
+		{"OAUTH_GITHUB_API_URL", "https://ghe.example.com/api/v3", func(c Config) any { return c.OAuth.GitHubAPIURL }, "https://ghe.example.com/api/v3"},
+		// The per-provider variables, named after the ids.
+		{"OAUTH_GITHUB_CLIENT_ID", "gh-id", func(c Config) any { return prov(c, 0).ClientID }, "gh-id"},
+		{"OAUTH_GITHUB_CLIENT_SECRET", "gh-secret", func(c Config) any { return prov(c, 0).Scopes }, []string{"read:user", "user:email"}},
+		{"OAUTH_CORP_SSO_ISSUER", "https://sso.example.com", func(c Config) any { return prov(c, 1).Issuer }, "https://sso.example.com"},
+		{"OAUTH_CORP_SSO_CLIENT_ID", "corp", func(c Config) any { return prov(c, 1).Scopes }, []string{"openid", "email", "profile"}},
+		{"OAUTH_CORP_SSO_CLIENT_SECRET", "s", func(c Config) any { return prov(c, 1).ClientSecret }, "s"},
+		{"OAUTH_CORP_SSO_NAME", "Corp SSO", func(c Config) any { return prov(c, 1).Name }, "Corp SSO"},
 	}
 
 	// Every setting of the table must be covered here.
@@ -418,6 +434,10 @@ func TestBadValues(t *testing.T) {
 		{"public URL", vars{"PUBLIC_URL": "localhost:3000"}, "invalid URL", ""},
 		{"login URL without id", vars{"OIDC_LOGIN_URL": "https://app.example.com/login"}, "has no {id}", ""},
 		{"code TTL too long", vars{"OIDC_CODE_TTL": "1h"}, "at most 10m", ""},
+		{"provider id", vars{"OAUTH_PROVIDERS": "Google"}, "invalid provider id", ""},
+		{"provider without issuer", vars{"OAUTH_PROVIDERS": "corp", "OAUTH_CORP_CLIENT_ID": "a", "OAUTH_CORP_CLIENT_SECRET": "b"}, "required", "OAUTH_CORP_ISSUER"},
+		{"provider without secret", vars{"OAUTH_PROVIDERS": "google", "OAUTH_GOOGLE_CLIENT_ID": "a"}, "required", "OAUTH_GOOGLE_CLIENT_SECRET"},
+		{"redirect URL relative", vars{"OAUTH_REDIRECT_URLS": "/app/*"}, "invalid redirect URL", ""},
 		{"webhook URL without secret", vars{"WEBHOOK_URL": "https://app.example.com/h"}, "is required", "WEBHOOK_SECRET"},
 		{"webhook secret without prefix", vars{"WEBHOOK_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}, "whsec_", ""},
 		{"webhook secret too short", vars{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "24 to 64", ""},
@@ -881,4 +901,12 @@ func TestWebhookSecretsRedacted(t *testing.T) {
 	if len(c.Webhooks.HookSecrets) != 1 || c.Webhooks.HookSecrets[0] != testSecret24 {
 		t.Errorf("hook secrets %v, want WEBHOOK_SECRET's", c.Webhooks.HookSecrets)
 	}
+}
+
+// prov is provider i of c, or none.
+func prov(c Config, i int) Provider {
+	if i < len(c.OAuth.Providers) {
+		return c.OAuth.Providers[i]
+	}
+	return Provider{}
 }

@@ -89,6 +89,10 @@ checks:
 		}
 	}
 
+	if failed["OAUTH_PROVIDERS"] == nil && failed["PUBLIC_URL"] == nil && failed["OAUTH_REDIRECT_URLS"] == nil {
+		problems = append(problems, loadProviders(&c, lookup)...)
+	}
+
 	if len(problems) > 0 {
 		return Config{}, oneLine("config: " + strings.Join(problems, "; "))
 	}

@@ -34,7 +34,17 @@ func compound(c *Config) []setting {
 		rateSetting("SECURITY_EVENT_LIMIT", "300/1h", &c.Audit.PerUser, &c.Audit.Window),
 		rateSetting("MAIL_RATE_PER_ADDRESS", "3/15m", &c.Mail.PerAddress, &c.Mail.PerAddressWindow),
 		rateSetting("MAIL_RATE_PER_IP", "30/15m", &c.Mail.PerIP, &c.Mail.PerIPWindow),
+		listSetting("OAUTH_PROVIDERS", &c.OAuth.IDs, providerIDs),
+		listSetting("OAUTH_REDIRECT_URLS", &c.OAuth.RedirectURLs, redirectURLs),
 	}
+}
+
+// listSetting is a comma-separated list with its own item rules.
+func listSetting(name string, dst *[]string, parse func(string) ([]string, error)) setting {
+	return setting{name, "", func(raw string) (err error) {
+		*dst, err = parse(raw)
+		return err
+	}, func() any { return append([]string{}, *dst...) }}
 }
 
 // rateSetting is a "N/WINDOW" (or "0" for off) setting stored in two fields.

@@ -73,7 +73,12 @@ func (c *PasswordChanger) ChangePassword(ctx context.Context, p auth.Principal, 
 			return err
 		}
 	}
-	match, _, err := c.hasher.Verify(ctx, current, u.PasswordHash)
+	// An account made through another provider has no password yet: no
+	// current password matches (reset gives it one).
+	match, err := false, error(nil)
+	if u.HasPassword() {
+		match, _, err = c.hasher.Verify(ctx, current, u.PasswordHash)
+	}
 	if err != nil {
 		if c.guard != nil {
 			c.guard.PasswordUnchecked(ctx, u.Email, meta.IP)

@@ -84,6 +84,16 @@ func (c passwordCheck) check(ctx context.Context, in Credentials, meta Meta, dev
 		c.gate.undoAttempt(ctx, keys)
 		return user.User{}, nil, keys, err
 	}
+	if !u.HasPassword() {
+		// An account made through another provider has no password yet:
+		// the same answer, after the same work, as a wrong one.
+		c.hasher.VerifyDummy(ctx, in.Password)
+		c.obs.LoginFailed()
+		if err := c.recordFailure(ctx, u.ID, meta); err != nil {
+			return user.User{}, nil, keys, err
+		}
+		return user.User{}, nil, keys, domauth.ErrInvalidCredentials
+	}
 	match, rehash, err := c.hasher.Verify(ctx, in.Password, u.PasswordHash)
 	if err != nil {
 		c.gate.undoAttempt(ctx, keys)

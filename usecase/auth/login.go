@@ -117,13 +117,20 @@ const mfaTokenBytes = 32
 // challenge stores a pending login for u and returns its token. No session
 // exists yet: nothing usable is issued until the second factor is proven.
 func (l *PasswordLogin) challenge(ctx context.Context, u user.User, factors []string) (TokenPair, error) {
+	return issueChallenge(ctx, l.tx, l.clock, l.challenges, u, factors, mfa.Challenge{})
+}
+
+// issueChallenge stores a pending sign-in of u awaiting one of factors;
+// first carries what the first factor was when not a password (Methods,
+// IdP).
+func issueChallenge(ctx context.Context, tx Transactor, clock Clock, challenges ChallengeIssuer, u user.User, factors []string, first mfa.Challenge) (TokenPair, error) {
 	var b [mfaTokenBytes]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	now := nowUTC(l.clock)
+	now := nowUTC(clock)
 	c := mfa.Challenge{Hash: sha256.Sum256([]byte(tok)), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL),
-		CredentialVersion: u.CredentialVersion}
-	if err := l.tx.WithinTx(ctx, func(ctx context.Context) error { return l.challenges.Create(ctx, c) }); err != nil {
+		CredentialVersion: u.CredentialVersion, Methods: first.Methods, IdP: first.IdP}
+	if err := tx.WithinTx(ctx, func(ctx context.Context) error { return challenges.Create(ctx, c) }); err != nil {
 		return TokenPair{}, err
 	}
 	return TokenPair{MFA: &MFAChallenge{Token: tok, Methods: factors, ExpiresAt: c.ExpiresAt}}, nil

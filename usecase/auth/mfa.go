@@ -215,11 +215,17 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 				return err
 			}
 			c.UsedAt = now
-			pair, err = m.sessions.open(ctx, u, now, meta, twoFactors)
+			methods := twoFactors
+			if len(c.Methods) > 0 {
+				// A first factor other than the password (a federated
+				// sign-in): its methods, then the code's.
+				methods = append(append([]string{}, c.Methods...), domauth.MethodOTP, domauth.MethodMFA)
+			}
+			pair, err = m.sessions.openVia(ctx, u, now, meta, methods, c.IdP)
 			if err != nil {
 				return err
 			}
-			return m.rec.record(ctx, audit.LoginSucceeded, u.ID, pair.Session.ID, meta, now)
+			return m.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, c.IdP, meta, now))
 		})
 	})
 	if err != nil {

@@ -96,7 +96,7 @@ func (m minter) pair(u user.User, sess session.Session, refresh string, fresh bo
 		Subject: u.ID, SessionID: sess.ID, ID: id.New(),
 		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(ttl),
 		AuthTime: sess.AuthTime, Fresh: fresh,
-		Methods: methods, AAL: domauth.AssuranceOf(methods), Roles: u.Roles,
+		Methods: methods, AAL: domauth.AssuranceOf(methods), Roles: u.Roles, IdP: sess.IdP,
 		AppMetadata: u.AppMetadata,
 	})
 	if err != nil {
@@ -163,8 +163,14 @@ func NewSessionOpener(d SessionOpenerDeps) *SessionOpener {
 // open creates a session with its first refresh token and mints a fresh
 // access token asserting methods. It runs inside the caller's transaction.
 func (o *SessionOpener) open(ctx context.Context, u user.User, now time.Time, meta Meta, methods []string) (TokenPair, error) {
+	return o.openVia(ctx, u, now, meta, methods, "")
+}
+
+// openVia is open for a sign-in through identity provider idp (empty for
+// none): the session, and every token minted in it, names the provider.
+func (o *SessionOpener) openVia(ctx context.Context, u user.User, now time.Time, meta Meta, methods []string, idp string) (TokenPair, error) {
 	sess := o.policy.Start(id.New(), u.ID, now, meta.UserAgent, meta.IP)
-	sess.Methods = methods
+	sess.Methods, sess.IdP = methods, idp
 	raw, hash, err := o.codec.Issue(sess.ID, sess.Generation)
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("start session: %w", err)
@@ -201,4 +207,17 @@ func (o *SessionOpener) capSessions(ctx context.Context, userID string, now time
 		}
 	}
 	return nil
+}
+
+// signInEvent is the login_succeeded event of a sign-in; one through an
+// identity provider (idp not empty) names the method and the provider.
+func signInEvent(userID, sessionID, idp string, meta Meta, now time.Time) audit.Event {
+	e := audit.Event{
+		ID: id.New(), UserID: userID, SessionID: sessionID, Type: audit.LoginSucceeded,
+		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+	}
+	if idp != "" {
+		e.Method, e.Provider = audit.MethodOAuth, idp
+	}
+	return e
 }

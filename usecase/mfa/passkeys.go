@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
@@ -149,11 +150,23 @@ type PasskeyRemover struct {
 	rules    *FactorRules
 	passkeys PasskeyStore
 	tx       Transactor
+	ways     SignInWays
 }
 
-// NewPasskeyRemover returns a PasskeyRemover.
-func NewPasskeyRemover(rules *FactorRules, passkeys PasskeyStore, tx Transactor) *PasskeyRemover {
-	return &PasskeyRemover{rules: rules, passkeys: passkeys, tx: tx}
+// SignInWays counts an account's ways in besides the password.
+type SignInWays interface {
+	// LockAccount holds the account's row until the transaction ends, so
+	// that this check and an identity's unlink run one after the other.
+	LockAccount(ctx context.Context, userID string) error
+	CountPasskeys(ctx context.Context, userID string) (int, error)
+	CountIdentities(ctx context.Context, userID string) (int, error)
+}
+
+// NewPasskeyRemover returns a PasskeyRemover. ways, when not nil, keeps an
+// account without a password from removing its last passkey while no
+// identity of another provider is linked.
+func NewPasskeyRemover(rules *FactorRules, passkeys PasskeyStore, tx Transactor, ways SignInWays) *PasskeyRemover {
+	return &PasskeyRemover{rules: rules, passkeys: passkeys, tx: tx, ways: ways}
 }
 
 // DeletePasskey removes one of the caller's passkeys; mfa.ErrNotFound when
@@ -164,6 +177,9 @@ func (s *PasskeyRemover) DeletePasskey(ctx context.Context, p auth.Principal, pa
 	}
 	return s.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if err := s.passkeys.Delete(ctx, p.UserID(), passkeyID); err != nil {
+			return err
+		}
+		if err := s.keepsAWayIn(ctx, p.UserID()); err != nil {
 			return err
 		}
 		if err := s.rules.record(ctx, audit.PasskeyRemoved, p.UserID(), p.SessionID(), meta); err != nil {
@@ -276,4 +292,29 @@ func NewCeremonyPurger(ceremonies CeremonyStore, clock Clock) *CeremonyPurger {
 // at once.
 func (s *CeremonyPurger) PurgeCeremonies(ctx context.Context) (int, error) {
 	return s.ceremonies.PurgeExpired(ctx, s.clock.Now().UTC())
+}
+
+// keepsAWayIn refuses, with federation.ErrLastSignInMethod, a change that
+// left the account with no password, passkey or linked identity; it runs
+// after the change, in its transaction, which then rolls back.
+func (s *PasskeyRemover) keepsAWayIn(ctx context.Context, userID string) error {
+	if s.ways == nil {
+		return nil
+	}
+	if err := s.ways.LockAccount(ctx, userID); err != nil {
+		return err
+	}
+	u, err := s.rules.d.Users.ByID(ctx, userID)
+	if err != nil || u.HasPassword() {
+		return err
+	}
+	keys, err := s.ways.CountPasskeys(ctx, userID)
+	if err != nil || keys > 0 {
+		return err
+	}
+	ids, err := s.ways.CountIdentities(ctx, userID)
+	if err != nil || ids > 0 {
+		return err
+	}
+	return federation.ErrLastSignInMethod
 }

@@ -257,7 +257,7 @@ func newInteractors(d deps) interactors {
 		}),
 		PasskeyRegistrar: mfauc.NewPasskeyRegistrar(rules, d.Passkeys, d.Ceremonies, d.WebAuthn, d.Tx),
 		PasskeyLister:    mfauc.NewPasskeyLister(d.Passkeys),
-		PasskeyRemover:   mfauc.NewPasskeyRemover(rules, d.Passkeys, d.Tx),
+		PasskeyRemover:   mfauc.NewPasskeyRemover(rules, d.Passkeys, d.Tx, nil),
 		PasskeyAuthenticator: mfauc.NewPasskeyAuthenticator(mfauc.PasskeyLoginDeps{
 			Users: d.Users, Passkeys: d.Passkeys, Ceremonies: d.Ceremonies, WebAuthn: d.WebAuthn, Tx: d.Tx, Clock: d.Clock,
 		}),

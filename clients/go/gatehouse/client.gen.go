@@ -98,6 +98,21 @@ func (e AuthorizationRequestEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for AuthorizationURLEnvelopeSuccess.
+const (
+	AuthorizationURLEnvelopeSuccessTrue AuthorizationURLEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the AuthorizationURLEnvelopeSuccess enum.
+func (e AuthorizationURLEnvelopeSuccess) Valid() bool {
+	switch e {
+	case AuthorizationURLEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	CSRFREJECTED         ErrorCode = "CSRF_REJECTED"
@@ -108,11 +123,13 @@ const (
 	FRESHAUTHREQUIRED    ErrorCode = "FRESH_AUTH_REQUIRED"
 	INTERNAL             ErrorCode = "INTERNAL"
 	INVALIDCREDENTIALS   ErrorCode = "INVALID_CREDENTIALS"
+	LASTSIGNINMETHOD     ErrorCode = "LAST_SIGN_IN_METHOD"
 	MAILUNAVAILABLE      ErrorCode = "MAIL_UNAVAILABLE"
 	MALFORMEDJSON        ErrorCode = "MALFORMED_JSON"
 	METHODNOTALLOWED     ErrorCode = "METHOD_NOT_ALLOWED"
 	MFACODEINVALID       ErrorCode = "MFA_CODE_INVALID"
 	NOTFOUND             ErrorCode = "NOT_FOUND"
+	OAUTHFAILED          ErrorCode = "OAUTH_FAILED"
 	PASSKEYINVALID       ErrorCode = "PASSKEY_INVALID"
 	PAYLOADTOOLARGE      ErrorCode = "PAYLOAD_TOO_LARGE"
 	REFRESHTOKENINVALID  ErrorCode = "REFRESH_TOKEN_INVALID"
@@ -148,6 +165,8 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case INVALIDCREDENTIALS:
 		return true
+	case LASTSIGNINMETHOD:
+		return true
 	case MAILUNAVAILABLE:
 		return true
 	case MALFORMEDJSON:
@@ -157,6 +176,8 @@ func (e ErrorCode) Valid() bool {
 	case MFACODEINVALID:
 		return true
 	case NOTFOUND:
+		return true
+	case OAUTHFAILED:
 		return true
 	case PASSKEYINVALID:
 		return true
@@ -263,6 +284,21 @@ func (e IDTokenSigningAlg) Valid() bool {
 	case IDTokenSigningAlgEdDSA:
 		return true
 	case IDTokenSigningAlgRS256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentityListEnvelopeSuccess.
+const (
+	IdentityListEnvelopeSuccessTrue IdentityListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the IdentityListEnvelopeSuccess enum.
+func (e IdentityListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case IdentityListEnvelopeSuccessTrue:
 		return true
 	default:
 		return false
@@ -476,6 +512,21 @@ const (
 func (e PasskeyLoginOptionsEnvelopeSuccess) Valid() bool {
 	switch e {
 	case PasskeyLoginOptionsEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProviderListEnvelopeSuccess.
+const (
+	ProviderListEnvelopeSuccessTrue ProviderListEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the ProviderListEnvelopeSuccess enum.
+func (e ProviderListEnvelopeSuccess) Valid() bool {
+	switch e {
+	case ProviderListEnvelopeSuccessTrue:
 		return true
 	default:
 		return false
@@ -698,6 +749,21 @@ func (e RegistrationResponseJSONType) Valid() bool {
 	}
 }
 
+// Defines values for SecurityEventMethod.
+const (
+	Oauth SecurityEventMethod = "oauth"
+)
+
+// Valid indicates whether the value is a known member of the SecurityEventMethod enum.
+func (e SecurityEventMethod) Valid() bool {
+	switch e {
+	case Oauth:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SecurityEventType.
 const (
 	SecurityEventTypeAccountDeleted            SecurityEventType = "account_deleted"
@@ -714,6 +780,8 @@ const (
 	SecurityEventTypeEmailChanged              SecurityEventType = "email_changed"
 	SecurityEventTypeEmailVerified             SecurityEventType = "email_verified"
 	SecurityEventTypeEventsSuppressed          SecurityEventType = "events_suppressed"
+	SecurityEventTypeIdentityLinked            SecurityEventType = "identity_linked"
+	SecurityEventTypeIdentityUnlinked          SecurityEventType = "identity_unlinked"
 	SecurityEventTypeLoginFailed               SecurityEventType = "login_failed"
 	SecurityEventTypeLoginSucceeded            SecurityEventType = "login_succeeded"
 	SecurityEventTypeLogoutAll                 SecurityEventType = "logout_all"
@@ -763,6 +831,10 @@ func (e SecurityEventType) Valid() bool {
 	case SecurityEventTypeEmailVerified:
 		return true
 	case SecurityEventTypeEventsSuppressed:
+		return true
+	case SecurityEventTypeIdentityLinked:
+		return true
+	case SecurityEventTypeIdentityUnlinked:
 		return true
 	case SecurityEventTypeLoginFailed:
 		return true
@@ -1150,8 +1222,11 @@ type AdminUser struct {
 	Disabled      bool                `json:"disabled"`
 	Email         openapi_types.Email `json:"email"`
 	EmailVerified bool                `json:"emailVerified"`
-	Id            openapi_types.UUID  `json:"id"`
-	LastLoginAt   *time.Time          `json:"lastLoginAt"`
+
+	// HasPassword False for an account made through another provider until a password is set.
+	HasPassword bool               `json:"hasPassword"`
+	Id          openapi_types.UUID `json:"id"`
+	LastLoginAt *time.Time         `json:"lastLoginAt"`
 
 	// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
 	// mail templates for: `en` and `de` bundled, plus any an operator adds with
@@ -1315,6 +1390,36 @@ type AuthorizationRequestEnvelope struct {
 // AuthorizationRequestEnvelopeSuccess defines model for AuthorizationRequestEnvelope.Success.
 type AuthorizationRequestEnvelopeSuccess bool
 
+// AuthorizationURL defines model for AuthorizationURL.
+type AuthorizationURL struct {
+	// AuthorizationUrl The provider's authorization URL; send the browser there.
+	AuthorizationUrl string `json:"authorizationUrl"`
+}
+
+// AuthorizationURLEnvelope defines model for AuthorizationURLEnvelope.
+type AuthorizationURLEnvelope struct {
+	Data AuthorizationURL `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                             `json:"statusCode"`
+	Success    AuthorizationURLEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// AuthorizationURLEnvelopeSuccess defines model for AuthorizationURLEnvelope.Success.
+type AuthorizationURLEnvelopeSuccess bool
+
 // Base64URL Bytes in base64url without padding.
 type Base64URL = string
 
@@ -1469,6 +1574,40 @@ type HealthEnvelopeSuccess bool
 // IDTokenSigningAlg How a client's ID tokens are signed; `RS256` (the default) or `EdDSA`.
 type IDTokenSigningAlg string
 
+// Identity defines model for Identity.
+type Identity struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Email The address the provider gave when the identity was linked (`""` when none).
+	Email    string             `json:"email"`
+	Id       openapi_types.UUID `json:"id"`
+	Provider string             `json:"provider"`
+}
+
+// IdentityListEnvelope defines model for IdentityListEnvelope.
+type IdentityListEnvelope struct {
+	Data []Identity `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                         `json:"statusCode"`
+	Success    IdentityListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// IdentityListEnvelopeSuccess defines model for IdentityListEnvelope.Success.
+type IdentityListEnvelopeSuccess bool
+
 // JWK A public key (RFC 7517/8037). Ed25519 keys have `kty: OKP`, `crv: Ed25519`, `x`;
 // EC and RSA keys (when configured through `JWT_PRIVATE_KEY_FILE`) have `crv`/`x`/`y`
 // or `n`/`e`. Private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `oth`) never
@@ -1497,6 +1636,12 @@ type JWKUse string
 // JWKSet RFC 7517 JWK Set of the public signing keys.
 type JWKSet struct {
 	Keys []JWK `json:"keys"`
+}
+
+// LinkIdentityRequest defines model for LinkIdentityRequest.
+type LinkIdentityRequest struct {
+	// RedirectTo Where the browser comes back to; must match `OAUTH_REDIRECT_URLS`.
+	RedirectTo string `json:"redirectTo"`
 }
 
 // Locale The language of the account's mails, a BCP 47 tag among the locales the service has
@@ -1708,6 +1853,20 @@ type OAuthClientRef struct {
 	Name     string `json:"name"`
 }
 
+// OAuthCodeExchangeRequest defines model for OAuthCodeExchangeRequest.
+type OAuthCodeExchangeRequest struct {
+	// Code The one-time code from the redirect's fragment.
+	Code string `json:"code"`
+
+	// CodeVerifier The PKCE verifier whose S256 challenge began the flow (RFC 7636).
+	CodeVerifier string `json:"codeVerifier"`
+
+	// RefreshTokenTransport `cookie` (browsers): the refresh token is set in the `refresh_token` cookie.
+	// `body` (native apps, CLIs, servers): it is returned in `data.refreshToken` and no
+	// cookie is set.
+	RefreshTokenTransport *RefreshTokenTransport `json:"refreshTokenTransport,omitempty"`
+}
+
 // OAuthError defines model for OAuthError.
 type OAuthError struct {
 	// Error Example: invalid_grant
@@ -1890,6 +2049,36 @@ type PasskeyRegistrationRequest struct {
 // Password 8 to 128 characters (Unicode allowed, counted as characters, never truncated); must
 // not equal the email.
 type Password = string
+
+// ProviderInfo defines model for ProviderInfo.
+type ProviderInfo struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ProviderListEnvelope defines model for ProviderListEnvelope.
+type ProviderListEnvelope struct {
+	Data []ProviderInfo `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                         `json:"statusCode"`
+	Success    ProviderListEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// ProviderListEnvelopeSuccess defines model for ProviderListEnvelope.Success.
+type ProviderListEnvelopeSuccess bool
 
 // PublicKeyCredentialCreationOptionsJSON `PublicKeyCredentialCreationOptionsJSON`: pass it to
 // `PublicKeyCredential.parseCreationOptionsFromJSON` (or decode the base64url members)
@@ -2145,6 +2334,12 @@ type SecurityEvent struct {
 	// Ip The client IP of the request that caused the event.
 	Ip string `json:"ip"`
 
+	// Method On `login_succeeded` of a sign-in through another provider.
+	Method *SecurityEventMethod `json:"method,omitempty"`
+
+	// Provider The provider of a federated `login_succeeded`, or of the identity linked or unlinked.
+	Provider *string `json:"provider,omitempty"`
+
 	// SessionId The session concerned; `null` when there is none (e.g. `login_failed`).
 	SessionId *openapi_types.UUID `json:"sessionId"`
 
@@ -2163,6 +2358,9 @@ type SecurityEvent struct {
 	// UserAgent The `User-Agent` of that request; `""` when none was sent.
 	UserAgent string `json:"userAgent"`
 }
+
+// SecurityEventMethod On `login_succeeded` of a sign-in through another provider.
+type SecurityEventMethod string
 
 // SecurityEventType What happened. `SECURITY_EVENT_LIMIT` bounds only the routine types
 // (`login_succeeded`, `login_failed`, `reauthenticated`, `mfa_failed`,
@@ -2544,8 +2742,13 @@ type User struct {
 
 	// EmailVerified True once a verification (or password-reset) link mailed to `email` was used;
 	// an email change sets it back to false.
-	EmailVerified bool               `json:"emailVerified"`
-	Id            openapi_types.UUID `json:"id"`
+	EmailVerified bool `json:"emailVerified"`
+
+	// HasPassword False for an account made by a sign-in through another provider until a
+	// password is set (forgot/reset gives one); such an account's password login is
+	// `INVALID_CREDENTIALS`, exactly as for a wrong password.
+	HasPassword bool               `json:"hasPassword"`
+	Id          openapi_types.UUID `json:"id"`
 
 	// Locale The language of the account's mails, a BCP 47 tag among the locales the service has
 	// mail templates for: `en` and `de` bundled, plus any an operator adds with
@@ -2688,6 +2891,9 @@ type AuthorizationRequestID = string
 // ClientID defines model for ClientID.
 type ClientID = string
 
+// ProviderID defines model for ProviderID.
+type ProviderID = string
+
 // Accepted Success envelope of an operation with nothing to return.
 type Accepted = NullEnvelope
 
@@ -2742,6 +2948,9 @@ type InvalidCredentials = ErrorEnvelope
 // InvalidParameters The error envelope. `data` is absent.
 type InvalidParameters = ErrorEnvelope
 
+// LastSignInMethod The error envelope. `data` is absent.
+type LastSignInMethod = ErrorEnvelope
+
 // LogoutRejected The error envelope. `data` is absent.
 type LogoutRejected = ErrorEnvelope
 
@@ -2759,6 +2968,12 @@ type NotFound = ErrorEnvelope
 
 // OAuthErrorResponse defines model for OAuthErrorResponse.
 type OAuthErrorResponse = OAuthError
+
+// OAuthFailed The error envelope. `data` is absent.
+type OAuthFailed = ErrorEnvelope
+
+// OAuthTokenForbidden The error envelope. `data` is absent.
+type OAuthTokenForbidden = ErrorEnvelope
 
 // PasskeyInvalid The error envelope. `data` is absent.
 type PasskeyInvalid = ErrorEnvelope
@@ -2820,6 +3035,29 @@ type AdminListWebhookDeliveriesParams struct {
 // AdminListWebhookDeliveriesParamsStatus defines parameters for AdminListWebhookDeliveries.
 type AdminListWebhookDeliveriesParamsStatus string
 
+// OauthProviderAuthorizeParams defines parameters for OauthProviderAuthorize.
+type OauthProviderAuthorizeParams struct {
+	// RedirectTo Where the browser comes back to, with the answer in the fragment. Must match `OAUTH_REDIRECT_URLS`; no fragment of its own.
+	RedirectTo string `form:"redirectTo" json:"redirectTo"`
+
+	// CodeChallenge base64url (unpadded) SHA-256 of the app's PKCE verifier.
+	CodeChallenge string `form:"codeChallenge" json:"codeChallenge"`
+}
+
+// OauthProviderCallbackParams defines parameters for OauthProviderCallback.
+type OauthProviderCallbackParams struct {
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+	Iss              *string `form:"iss,omitempty" json:"iss,omitempty"`
+	Scope            *string `form:"scope,omitempty" json:"scope,omitempty"`
+	SessionState     *string `form:"session_state,omitempty" json:"session_state,omitempty"`
+	Authuser         *string `form:"authuser,omitempty" json:"authuser,omitempty"`
+	Prompt           *string `form:"prompt,omitempty" json:"prompt,omitempty"`
+	Hd               *string `form:"hd,omitempty" json:"hd,omitempty"`
+}
+
 // ListSessionsParams defines parameters for ListSessions.
 type ListSessionsParams struct {
 	// Limit Page size.
@@ -2870,6 +3108,9 @@ type AdminUpdateUserJSONRequestBody = AdminUserPatch
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
 type VerifyEmailJSONRequestBody = VerifyEmailRequest
 
+// LinkIdentityJSONRequestBody defines body for LinkIdentity for application/json ContentType.
+type LinkIdentityJSONRequestBody = LinkIdentityRequest
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
@@ -2881,6 +3122,9 @@ type ConfirmTotpJSONRequestBody = TOTPConfirmRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MFAVerifyRequest
+
+// OauthProviderTokenJSONRequestBody defines body for OauthProviderToken for application/json ContentType.
+type OauthProviderTokenJSONRequestBody = OAuthCodeExchangeRequest
 
 // PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
 type PasskeyLoginJSONRequestBody = PasskeyLoginRequest
@@ -3335,6 +3579,50 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
 	VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListIdentities List the caller's linked identities
+	//
+	// The identities linked to the caller's account, oldest first.
+	//
+	// Corresponds with GET /auth/identities (the `ListIdentities` operationId).
+	ListIdentities(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnlinkIdentity Unlink an identity
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Removing the account's last
+	// way to sign in (no password, no passkey and no other identity left) is
+	// `409 LAST_SIGN_IN_METHOD`: set a password first (forgot/reset gives one). Another
+	// account's identity, or an unknown id, is `404 NOT_FOUND`. Security event
+	// `identity_unlinked`.
+	//
+	// Corresponds with DELETE /auth/identities/{id} (the `UnlinkIdentity` operationId).
+	UnlinkIdentity(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LinkIdentityWithBody Begin linking an identity at a provider
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+	// authorization URL; the app sends the browser there, and coming back links the
+	// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+	// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+	// it again to the same account changes nothing). Security event `identity_linked`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+	LinkIdentityWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LinkIdentity Begin linking an identity at a provider
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+	// authorization URL; the app sends the browser there, and coming back links the
+	// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+	// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+	// it again to the same account changes nothing). Security event `identity_linked`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+	LinkIdentity(ctx context.Context, id string, body LinkIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LoginWithBody Log in with email and password
 	//
 	// Always starts a new session (a `refresh_token` cookie sent with the request is
@@ -3539,6 +3827,87 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// OauthProviderTokenWithBody Exchange the one-time code for a session
+	//
+	// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+	// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+	// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+	// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+	OauthProviderTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthProviderToken Exchange the one-time code for a session
+	//
+	// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+	// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+	// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+	// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+	OauthProviderToken(ctx context.Context, body OauthProviderTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthProviderAuthorize Leave for the provider (a browser navigation)
+	//
+	// The app sends the browser here (a navigation, not a fetch) with the URL to come back
+	// to and the S256 challenge of a PKCE verifier it keeps (`codeChallenge` =
+	// base64url(SHA-256(verifier)), 43 characters). The service stores the flow server
+	// side (`state` random, single use, 10 minutes, finishable on any instance; its own
+	// PKCE verifier and, for OpenID Connect, a `nonce`) and answers `302` to the
+	// provider's authorization endpoint with `redirect_uri`
+	// `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+	//
+	// Nothing is redirected before the request is checked: a missing `redirectTo`, one
+	// that does not match `OAUTH_REDIRECT_URLS`, or a missing or malformed
+	// `codeChallenge` is `400 VALIDATION_FAILED` naming the parameter; an unknown
+	// provider is `404 NOT_FOUND`; a provider whose discovery document cannot be read
+	// yet is `503 SERVICE_UNAVAILABLE` (retried on the next request).
+	//
+	// Corresponds with GET /auth/oauth/{provider}/authorize (the `OauthProviderAuthorize` operationId).
+	OauthProviderAuthorize(ctx context.Context, provider ProviderID, params *OauthProviderAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthProviderCallback The provider sends the browser back here
+	//
+	// Register this URL at the provider: `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+	// The `state` is taken (single use); the code is exchanged with the service's PKCE
+	// verifier and client credentials (`client_secret_basic`, or `client_secret_post`
+	// when the provider supports only that); for OpenID Connect the ID token's signature
+	// (the issuer's JWKS), `iss`, `aud`, `exp` and `nonce` are checked; GitHub's person is
+	// read from `GET /user` and `GET /user/emails`. Then the account is decided (see
+	// "Accounts" in the contract) and the browser goes back to the app's `redirectTo`
+	// with the answer in the fragment, where no server log sees it:
+	//
+	// - `#code=CODE`: a one-time code for `POST /auth/oauth/token` (60 seconds, bound to
+	//   the `codeChallenge`);
+	// - `#linked={provider}`: a link begun with `POST /auth/identities/{provider}` is done;
+	// - `#error=CODE`: `OAUTH_DENIED` (the provider answered `error`, e.g. the user
+	//   cancelled), `OAUTH_FAILED` (code exchange or ID-token check failed),
+	//   `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
+	//   automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
+	//   identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
+	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+	//
+	// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
+	// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
+	// redirect to.
+	//
+	// Corresponds with GET /auth/oauth/{provider}/callback (the `OauthProviderCallback` operationId).
+	OauthProviderCallback(ctx context.Context, provider ProviderID, params *OauthProviderCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListPasskeys List the caller's passkeys
 	//
 	// The caller's passkeys, oldest first.
@@ -3670,6 +4039,8 @@ type ClientInterface interface {
 	// is another way to sign in, not a second step of the password login, so it does not
 	// raise the bar by itself: whoever proves the password can remove a passkey they did
 	// not add.
+	// An account without a password (made through another provider) cannot remove its
+	// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 	//
 	// Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 	DeletePasskey(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3737,6 +4108,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListProviders List the providers one can sign in with
+	//
+	// The enabled identity providers (`OAUTH_PROVIDERS`), in configured order: `id` for
+	// the URLs below, `name` for the button ("Sign in with {name}"). An empty list when
+	// none is configured.
+	//
+	// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+	ListProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReauthenticateWithBody Prove the password again (step-up)
 	//
@@ -4816,6 +5196,90 @@ func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBod
 	return c.Client.Do(req)
 }
 
+// ListIdentities List the caller's linked identities
+//
+// The identities linked to the caller's account, oldest first.
+//
+// Corresponds with GET /auth/identities (the `ListIdentities` operationId).
+func (c *Client) ListIdentities(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIdentitiesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnlinkIdentity Unlink an identity
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Removing the account's last
+// way to sign in (no password, no passkey and no other identity left) is
+// `409 LAST_SIGN_IN_METHOD`: set a password first (forgot/reset gives one). Another
+// account's identity, or an unknown id, is `404 NOT_FOUND`. Security event
+// `identity_unlinked`.
+//
+// Corresponds with DELETE /auth/identities/{id} (the `UnlinkIdentity` operationId).
+func (c *Client) UnlinkIdentity(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnlinkIdentityRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LinkIdentityWithBody Begin linking an identity at a provider
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+// authorization URL; the app sends the browser there, and coming back links the
+// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+// it again to the same account changes nothing). Security event `identity_linked`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+func (c *Client) LinkIdentityWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdentityRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LinkIdentity Begin linking an identity at a provider
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+// authorization URL; the app sends the browser there, and coming back links the
+// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+// it again to the same account changes nothing). Security event `identity_linked`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+func (c *Client) LinkIdentity(ctx context.Context, id string, body LinkIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdentityRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // LoginWithBody Log in with email and password
 //
 // Always starts a new session (a `refresh_token` cookie sent with the request is
@@ -5140,6 +5604,127 @@ func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
+// OauthProviderTokenWithBody Exchange the one-time code for a session
+//
+// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+func (c *Client) OauthProviderTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthProviderTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthProviderToken Exchange the one-time code for a session
+//
+// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+func (c *Client) OauthProviderToken(ctx context.Context, body OauthProviderTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthProviderTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthProviderAuthorize Leave for the provider (a browser navigation)
+//
+// The app sends the browser here (a navigation, not a fetch) with the URL to come back
+// to and the S256 challenge of a PKCE verifier it keeps (`codeChallenge` =
+// base64url(SHA-256(verifier)), 43 characters). The service stores the flow server
+// side (`state` random, single use, 10 minutes, finishable on any instance; its own
+// PKCE verifier and, for OpenID Connect, a `nonce`) and answers `302` to the
+// provider's authorization endpoint with `redirect_uri`
+// `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+//
+// Nothing is redirected before the request is checked: a missing `redirectTo`, one
+// that does not match `OAUTH_REDIRECT_URLS`, or a missing or malformed
+// `codeChallenge` is `400 VALIDATION_FAILED` naming the parameter; an unknown
+// provider is `404 NOT_FOUND`; a provider whose discovery document cannot be read
+// yet is `503 SERVICE_UNAVAILABLE` (retried on the next request).
+//
+// Corresponds with GET /auth/oauth/{provider}/authorize (the `OauthProviderAuthorize` operationId).
+func (c *Client) OauthProviderAuthorize(ctx context.Context, provider ProviderID, params *OauthProviderAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthProviderAuthorizeRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthProviderCallback The provider sends the browser back here
+//
+// Register this URL at the provider: `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+// The `state` is taken (single use); the code is exchanged with the service's PKCE
+// verifier and client credentials (`client_secret_basic`, or `client_secret_post`
+// when the provider supports only that); for OpenID Connect the ID token's signature
+// (the issuer's JWKS), `iss`, `aud`, `exp` and `nonce` are checked; GitHub's person is
+// read from `GET /user` and `GET /user/emails`. Then the account is decided (see
+// "Accounts" in the contract) and the browser goes back to the app's `redirectTo`
+// with the answer in the fragment, where no server log sees it:
+//
+//   - `#code=CODE`: a one-time code for `POST /auth/oauth/token` (60 seconds, bound to
+//     the `codeChallenge`);
+//   - `#linked={provider}`: a link begun with `POST /auth/identities/{provider}` is done;
+//   - `#error=CODE`: `OAUTH_DENIED` (the provider answered `error`, e.g. the user
+//     cancelled), `OAUTH_FAILED` (code exchange or ID-token check failed),
+//     `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
+//     automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
+//     identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
+//     no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+//
+// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
+// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
+// redirect to.
+//
+// Corresponds with GET /auth/oauth/{provider}/callback (the `OauthProviderCallback` operationId).
+func (c *Client) OauthProviderCallback(ctx context.Context, provider ProviderID, params *OauthProviderCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthProviderCallbackRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListPasskeys List the caller's passkeys
 //
 // The caller's passkeys, oldest first.
@@ -5361,6 +5946,8 @@ func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyReg
 // is another way to sign in, not a second step of the password login, so it does not
 // raise the bar by itself: whoever proves the password can remove a passkey they did
 // not add.
+// An account without a password (made through another provider) cannot remove its
+// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 //
 // Corresponds with DELETE /auth/passkeys/{id} (the `DeletePasskey` operationId).
 func (c *Client) DeletePasskey(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5469,6 +6056,25 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
 func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewResetPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProviders List the providers one can sign in with
+//
+// The enabled identity providers (`OAUTH_PROVIDERS`), in configured order: `id` for
+// the URLs below, `name` for the button ("Sign in with {name}"). An empty list when
+// none is configured.
+//
+// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+func (c *Client) ListProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProvidersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7215,6 +7821,114 @@ func NewVerifyEmailRequestWithBody(server string, contentType string, body io.Re
 	return req, nil
 }
 
+// NewListIdentitiesRequest constructs an http.Request for the ListIdentities method
+func NewListIdentitiesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/identities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUnlinkIdentityRequest constructs an http.Request for the UnlinkIdentity method
+func NewUnlinkIdentityRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/identities/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLinkIdentityRequest calls the generic LinkIdentity builder with application/json body
+func NewLinkIdentityRequest(server string, id string, body LinkIdentityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLinkIdentityRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewLinkIdentityRequestWithBody constructs an http.Request for the LinkIdentity method, with any body, and a specified content type
+func NewLinkIdentityRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/identities/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7479,6 +8193,280 @@ func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOauthProviderTokenRequest calls the generic OauthProviderToken builder with application/json body
+func NewOauthProviderTokenRequest(server string, body OauthProviderTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOauthProviderTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewOauthProviderTokenRequestWithBody constructs an http.Request for the OauthProviderToken method, with any body, and a specified content type
+func NewOauthProviderTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oauth/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOauthProviderAuthorizeRequest constructs an http.Request for the OauthProviderAuthorize method
+func NewOauthProviderAuthorizeRequest(server string, provider ProviderID, params *OauthProviderAuthorizeParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oauth/%s/authorize", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirectTo", params.RedirectTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "codeChallenge", params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOauthProviderCallbackRequest constructs an http.Request for the OauthProviderCallback method
+func NewOauthProviderCallbackRequest(server string, provider ProviderID, params *OauthProviderCallbackParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oauth/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Iss != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "iss", *params.Iss, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Scope != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", *params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SessionState != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "session_state", *params.SessionState, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Authuser != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "authuser", *params.Authuser, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Prompt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prompt", *params.Prompt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Hd != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "hd", *params.Hd, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -7780,6 +8768,33 @@ func NewResetPasswordRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListProvidersRequest constructs an http.Request for the ListProviders method
+func NewListProvidersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/providers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9434,6 +10449,54 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /auth/email/verify (the `VerifyEmail` operationId).
 	VerifyEmailWithResponse(ctx context.Context, body VerifyEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailResponse, error)
 
+	// ListIdentitiesWithResponse List the caller's linked identities
+	//
+	// The identities linked to the caller's account, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/identities (the `ListIdentities` operationId).
+	ListIdentitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListIdentitiesResponse, error)
+
+	// UnlinkIdentityWithResponse Unlink an identity
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Removing the account's last
+	// way to sign in (no password, no passkey and no other identity left) is
+	// `409 LAST_SIGN_IN_METHOD`: set a password first (forgot/reset gives one). Another
+	// account's identity, or an unknown id, is `404 NOT_FOUND`. Security event
+	// `identity_unlinked`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /auth/identities/{id} (the `UnlinkIdentity` operationId).
+	UnlinkIdentityWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*UnlinkIdentityResponse, error)
+
+	// LinkIdentityWithBodyWithResponse Begin linking an identity at a provider
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+	// authorization URL; the app sends the browser there, and coming back links the
+	// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+	// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+	// it again to the same account changes nothing). Security event `identity_linked`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+	LinkIdentityWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdentityResponse, error)
+
+	// LinkIdentityWithResponse Begin linking an identity at a provider
+	//
+	// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+	// authorization URL; the app sends the browser there, and coming back links the
+	// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+	// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+	// it again to the same account changes nothing). Security event `identity_linked`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+	LinkIdentityWithResponse(ctx context.Context, id string, body LinkIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdentityResponse, error)
+
 	// LoginWithBodyWithResponse Log in with email and password
 	//
 	// Always starts a new session (a `refresh_token` cookie sent with the request is
@@ -9646,6 +10709,91 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
 
+	// OauthProviderTokenWithBodyWithResponse Exchange the one-time code for a session
+	//
+	// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+	// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+	// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+	// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+	OauthProviderTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthProviderTokenResponse, error)
+
+	// OauthProviderTokenWithResponse Exchange the one-time code for a session
+	//
+	// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+	// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+	// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+	// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+	// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+	// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+	// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+	// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+	// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+	OauthProviderTokenWithResponse(ctx context.Context, body OauthProviderTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OauthProviderTokenResponse, error)
+
+	// OauthProviderAuthorizeWithResponse Leave for the provider (a browser navigation)
+	//
+	// The app sends the browser here (a navigation, not a fetch) with the URL to come back
+	// to and the S256 challenge of a PKCE verifier it keeps (`codeChallenge` =
+	// base64url(SHA-256(verifier)), 43 characters). The service stores the flow server
+	// side (`state` random, single use, 10 minutes, finishable on any instance; its own
+	// PKCE verifier and, for OpenID Connect, a `nonce`) and answers `302` to the
+	// provider's authorization endpoint with `redirect_uri`
+	// `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+	//
+	// Nothing is redirected before the request is checked: a missing `redirectTo`, one
+	// that does not match `OAUTH_REDIRECT_URLS`, or a missing or malformed
+	// `codeChallenge` is `400 VALIDATION_FAILED` naming the parameter; an unknown
+	// provider is `404 NOT_FOUND`; a provider whose discovery document cannot be read
+	// yet is `503 SERVICE_UNAVAILABLE` (retried on the next request).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/oauth/{provider}/authorize (the `OauthProviderAuthorize` operationId).
+	OauthProviderAuthorizeWithResponse(ctx context.Context, provider ProviderID, params *OauthProviderAuthorizeParams, reqEditors ...RequestEditorFn) (*OauthProviderAuthorizeResponse, error)
+
+	// OauthProviderCallbackWithResponse The provider sends the browser back here
+	//
+	// Register this URL at the provider: `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+	// The `state` is taken (single use); the code is exchanged with the service's PKCE
+	// verifier and client credentials (`client_secret_basic`, or `client_secret_post`
+	// when the provider supports only that); for OpenID Connect the ID token's signature
+	// (the issuer's JWKS), `iss`, `aud`, `exp` and `nonce` are checked; GitHub's person is
+	// read from `GET /user` and `GET /user/emails`. Then the account is decided (see
+	// "Accounts" in the contract) and the browser goes back to the app's `redirectTo`
+	// with the answer in the fragment, where no server log sees it:
+	//
+	// - `#code=CODE`: a one-time code for `POST /auth/oauth/token` (60 seconds, bound to
+	//   the `codeChallenge`);
+	// - `#linked={provider}`: a link begun with `POST /auth/identities/{provider}` is done;
+	// - `#error=CODE`: `OAUTH_DENIED` (the provider answered `error`, e.g. the user
+	//   cancelled), `OAUTH_FAILED` (code exchange or ID-token check failed),
+	//   `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
+	//   automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
+	//   identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
+	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+	//
+	// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
+	// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
+	// redirect to.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/oauth/{provider}/callback (the `OauthProviderCallback` operationId).
+	OauthProviderCallbackWithResponse(ctx context.Context, provider ProviderID, params *OauthProviderCallbackParams, reqEditors ...RequestEditorFn) (*OauthProviderCallbackResponse, error)
+
 	// ListPasskeysWithResponse List the caller's passkeys
 	//
 	// The caller's passkeys, oldest first.
@@ -9779,6 +10927,8 @@ type ClientWithResponsesInterface interface {
 	// is another way to sign in, not a second step of the password login, so it does not
 	// raise the bar by itself: whoever proves the password can remove a passkey they did
 	// not add.
+	// An account without a password (made through another provider) cannot remove its
+	// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9848,6 +10998,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
 	ResetPasswordWithResponse(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
+
+	// ListProvidersWithResponse List the providers one can sign in with
+	//
+	// The enabled identity providers (`OAUTH_PROVIDERS`), in configured order: `id` for
+	// the URLs below, `name` for the button ("Sign in with {name}"). An empty list when
+	// none is configured.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+	ListProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvidersResponse, error)
 
 	// ReauthenticateWithBodyWithResponse Prove the password again (step-up)
 	//
@@ -13031,6 +14192,533 @@ func (r VerifyEmailResponse) ContentType() string {
 	return ""
 }
 
+// ListIdentitiesResponse200Headers the declared response headers of an HTTP 200 response for ListIdentities
+type ListIdentitiesResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for ListIdentities
+type ListIdentitiesResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// ListIdentitiesResponse429Headers the declared response headers of an HTTP 429 response for ListIdentities
+type ListIdentitiesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// ListIdentitiesResponse500Headers the declared response headers of an HTTP 500 response for ListIdentities
+type ListIdentitiesResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListIdentitiesResponse503Headers the declared response headers of an HTTP 503 response for ListIdentities
+type ListIdentitiesResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListIdentitiesResponseDefaultHeaders the declared response headers of an HTTP default response for ListIdentities
+type ListIdentitiesResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type ListIdentitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IdentityListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListIdentitiesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIdentitiesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIdentitiesResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListIdentitiesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIdentitiesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListIdentitiesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIdentitiesResponse) GetJSON200() *IdentityListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIdentitiesResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIdentitiesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListIdentitiesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListIdentitiesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListIdentitiesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIdentitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIdentitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIdentitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIdentitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UnlinkIdentityResponse200Headers the declared response headers of an HTTP 200 response for UnlinkIdentity
+type UnlinkIdentityResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse401Headers the declared response headers of an HTTP 401 response for UnlinkIdentity
+type UnlinkIdentityResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse403Headers the declared response headers of an HTTP 403 response for UnlinkIdentity
+type UnlinkIdentityResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse404Headers the declared response headers of an HTTP 404 response for UnlinkIdentity
+type UnlinkIdentityResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse409Headers the declared response headers of an HTTP 409 response for UnlinkIdentity
+type UnlinkIdentityResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse429Headers the declared response headers of an HTTP 429 response for UnlinkIdentity
+type UnlinkIdentityResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse500Headers the declared response headers of an HTTP 500 response for UnlinkIdentity
+type UnlinkIdentityResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponse503Headers the declared response headers of an HTTP 503 response for UnlinkIdentity
+type UnlinkIdentityResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// UnlinkIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for UnlinkIdentity
+type UnlinkIdentityResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type UnlinkIdentityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NullEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *LastSignInMethod
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UnlinkIdentityResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UnlinkIdentityResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UnlinkIdentityResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UnlinkIdentityResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UnlinkIdentityResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UnlinkIdentityResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UnlinkIdentityResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UnlinkIdentityResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UnlinkIdentityResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON200() *NullEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON409() *LastSignInMethod {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UnlinkIdentityResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UnlinkIdentityResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UnlinkIdentityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnlinkIdentityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnlinkIdentityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnlinkIdentityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LinkIdentityResponse200Headers the declared response headers of an HTTP 200 response for LinkIdentity
+type LinkIdentityResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse400Headers the declared response headers of an HTTP 400 response for LinkIdentity
+type LinkIdentityResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse401Headers the declared response headers of an HTTP 401 response for LinkIdentity
+type LinkIdentityResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse403Headers the declared response headers of an HTTP 403 response for LinkIdentity
+type LinkIdentityResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// LinkIdentityResponse404Headers the declared response headers of an HTTP 404 response for LinkIdentity
+type LinkIdentityResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse413Headers the declared response headers of an HTTP 413 response for LinkIdentity
+type LinkIdentityResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse415Headers the declared response headers of an HTTP 415 response for LinkIdentity
+type LinkIdentityResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse429Headers the declared response headers of an HTTP 429 response for LinkIdentity
+type LinkIdentityResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// LinkIdentityResponse500Headers the declared response headers of an HTTP 500 response for LinkIdentity
+type LinkIdentityResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponse503Headers the declared response headers of an HTTP 503 response for LinkIdentity
+type LinkIdentityResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// LinkIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for LinkIdentity
+type LinkIdentityResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type LinkIdentityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuthorizationURLEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FreshAuthRequired
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LinkIdentityResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LinkIdentityResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LinkIdentityResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LinkIdentityResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LinkIdentityResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LinkIdentityResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *LinkIdentityResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LinkIdentityResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *LinkIdentityResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LinkIdentityResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LinkIdentityResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LinkIdentityResponse) GetJSON200() *AuthorizationURLEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LinkIdentityResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LinkIdentityResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LinkIdentityResponse) GetJSON403() *FreshAuthRequired {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LinkIdentityResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LinkIdentityResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r LinkIdentityResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LinkIdentityResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LinkIdentityResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LinkIdentityResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r LinkIdentityResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LinkIdentityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LinkIdentityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LinkIdentityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LinkIdentityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
 type LoginResponse200Headers struct {
 	CacheControl    string
@@ -14436,6 +16124,453 @@ func (r VerifyMfaResponse) ContentType() string {
 	return ""
 }
 
+// OauthProviderTokenResponse200Headers the declared response headers of an HTTP 200 response for OauthProviderToken
+type OauthProviderTokenResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	SetCookie       *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse400Headers the declared response headers of an HTTP 400 response for OauthProviderToken
+type OauthProviderTokenResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse403Headers the declared response headers of an HTTP 403 response for OauthProviderToken
+type OauthProviderTokenResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse413Headers the declared response headers of an HTTP 413 response for OauthProviderToken
+type OauthProviderTokenResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse415Headers the declared response headers of an HTTP 415 response for OauthProviderToken
+type OauthProviderTokenResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse429Headers the declared response headers of an HTTP 429 response for OauthProviderToken
+type OauthProviderTokenResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse500Headers the declared response headers of an HTTP 500 response for OauthProviderToken
+type OauthProviderTokenResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponse503Headers the declared response headers of an HTTP 503 response for OauthProviderToken
+type OauthProviderTokenResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderTokenResponseDefaultHeaders the declared response headers of an HTTP default response for OauthProviderToken
+type OauthProviderTokenResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthProviderTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LoginEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthFailed
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *OAuthTokenForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OauthProviderTokenResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthProviderTokenResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *OauthProviderTokenResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *OauthProviderTokenResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *OauthProviderTokenResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OauthProviderTokenResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *OauthProviderTokenResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OauthProviderTokenResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthProviderTokenResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON200() *LoginEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON400() *OAuthFailed {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON403() *OAuthTokenForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r OauthProviderTokenResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthProviderTokenResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthProviderTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthProviderTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthProviderTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthProviderTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthProviderAuthorizeResponse302Headers the declared response headers of an HTTP 302 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponse400Headers the declared response headers of an HTTP 400 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponse404Headers the declared response headers of an HTTP 404 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponse429Headers the declared response headers of an HTTP 429 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponse500Headers the declared response headers of an HTTP 500 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponse503Headers the declared response headers of an HTTP 503 response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderAuthorizeResponseDefaultHeaders the declared response headers of an HTTP default response for OauthProviderAuthorize
+type OauthProviderAuthorizeResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthProviderAuthorizeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidParameters
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthProviderAuthorizeResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthProviderAuthorizeResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *OauthProviderAuthorizeResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OauthProviderAuthorizeResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *OauthProviderAuthorizeResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OauthProviderAuthorizeResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthProviderAuthorizeResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSON400() *InvalidParameters {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthProviderAuthorizeResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthProviderAuthorizeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthProviderAuthorizeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthProviderAuthorizeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthProviderAuthorizeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OauthProviderCallbackResponse302Headers the declared response headers of an HTTP 302 response for OauthProviderCallback
+type OauthProviderCallbackResponse302Headers struct {
+	Location        string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderCallbackResponse400Headers the declared response headers of an HTTP 400 response for OauthProviderCallback
+type OauthProviderCallbackResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderCallbackResponse429Headers the declared response headers of an HTTP 429 response for OauthProviderCallback
+type OauthProviderCallbackResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// OauthProviderCallbackResponse500Headers the declared response headers of an HTTP 500 response for OauthProviderCallback
+type OauthProviderCallbackResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderCallbackResponse503Headers the declared response headers of an HTTP 503 response for OauthProviderCallback
+type OauthProviderCallbackResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// OauthProviderCallbackResponseDefaultHeaders the declared response headers of an HTTP default response for OauthProviderCallback
+type OauthProviderCallbackResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type OauthProviderCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OAuthFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OauthProviderCallbackResponse302Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *OauthProviderCallbackResponse400Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OauthProviderCallbackResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *OauthProviderCallbackResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OauthProviderCallbackResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *OauthProviderCallbackResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthProviderCallbackResponse) GetJSON400() *OAuthFailed {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r OauthProviderCallbackResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r OauthProviderCallbackResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r OauthProviderCallbackResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r OauthProviderCallbackResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthProviderCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthProviderCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthProviderCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthProviderCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListPasskeysResponse200Headers the declared response headers of an HTTP 200 response for ListPasskeys
 type ListPasskeysResponse200Headers struct {
 	RateLimit       *string
@@ -15354,6 +17489,13 @@ type DeletePasskeyResponse404Headers struct {
 	XRequestID      string
 }
 
+// DeletePasskeyResponse409Headers the declared response headers of an HTTP 409 response for DeletePasskey
+type DeletePasskeyResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
 // DeletePasskeyResponse429Headers the declared response headers of an HTTP 429 response for DeletePasskey
 type DeletePasskeyResponse429Headers struct {
 	RateLimit       *string
@@ -15394,6 +17536,8 @@ type DeletePasskeyResponse struct {
 	JSON403 *FreshAuthRequired
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *LastSignInMethod
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -15410,6 +17554,8 @@ type DeletePasskeyResponse struct {
 	Headers403 *DeletePasskeyResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeletePasskeyResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeletePasskeyResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeletePasskeyResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -15438,6 +17584,11 @@ func (r DeletePasskeyResponse) GetJSON403() *FreshAuthRequired {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeletePasskeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeletePasskeyResponse) GetJSON409() *LastSignInMethod {
+	return r.JSON409
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -15809,6 +17960,105 @@ func (r ResetPasswordResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ResetPasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListProvidersResponse200Headers the declared response headers of an HTTP 200 response for ListProviders
+type ListProvidersResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListProvidersResponse429Headers the declared response headers of an HTTP 429 response for ListProviders
+type ListProvidersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// ListProvidersResponse500Headers the declared response headers of an HTTP 500 response for ListProviders
+type ListProvidersResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// ListProvidersResponseDefaultHeaders the declared response headers of an HTTP default response for ListProviders
+type ListProvidersResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type ListProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProviderListEnvelope
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListProvidersResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListProvidersResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListProvidersResponse500Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListProvidersResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProvidersResponse) GetJSON200() *ProviderListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListProvidersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListProvidersResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProvidersResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProvidersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20045,6 +22295,78 @@ func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body 
 	return ParseVerifyEmailResponse(rsp)
 }
 
+// ListIdentitiesWithResponse List the caller's linked identities
+//
+// The identities linked to the caller's account, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/identities (the `ListIdentities` operationId).
+func (c *ClientWithResponses) ListIdentitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListIdentitiesResponse, error) {
+	rsp, err := c.ListIdentities(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIdentitiesResponse(rsp)
+}
+
+// UnlinkIdentityWithResponse Unlink an identity
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Removing the account's last
+// way to sign in (no password, no passkey and no other identity left) is
+// `409 LAST_SIGN_IN_METHOD`: set a password first (forgot/reset gives one). Another
+// account's identity, or an unknown id, is `404 NOT_FOUND`. Security event
+// `identity_unlinked`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /auth/identities/{id} (the `UnlinkIdentity` operationId).
+func (c *ClientWithResponses) UnlinkIdentityWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*UnlinkIdentityResponse, error) {
+	rsp, err := c.UnlinkIdentity(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnlinkIdentityResponse(rsp)
+}
+
+// LinkIdentityWithBodyWithResponse Begin linking an identity at a provider
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+// authorization URL; the app sends the browser there, and coming back links the
+// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+// it again to the same account changes nothing). Security event `identity_linked`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+func (c *ClientWithResponses) LinkIdentityWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdentityResponse, error) {
+	rsp, err := c.LinkIdentityWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdentityResponse(rsp)
+}
+
+// LinkIdentityWithResponse Begin linking an identity at a provider
+//
+// Needs a fresh token, and `aal2` when TOTP is active. Answers the provider's
+// authorization URL; the app sends the browser there, and coming back links the
+// identity to the caller's account: `302` to `redirectTo#linked={provider}`, or
+// `#error=OAUTH_IDENTITY_TAKEN` when the identity belongs to another account (linking
+// it again to the same account changes nothing). Security event `identity_linked`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/identities/{id} (the `LinkIdentity` operationId).
+func (c *ClientWithResponses) LinkIdentityWithResponse(ctx context.Context, id string, body LinkIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdentityResponse, error) {
+	rsp, err := c.LinkIdentity(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdentityResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Log in with email and password
 //
 // Always starts a new session (a `refresh_token` cookie sent with the request is
@@ -20329,6 +22651,115 @@ func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body Ve
 	return ParseVerifyMfaResponse(rsp)
 }
 
+// OauthProviderTokenWithBodyWithResponse Exchange the one-time code for a session
+//
+// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+func (c *ClientWithResponses) OauthProviderTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OauthProviderTokenResponse, error) {
+	rsp, err := c.OauthProviderTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthProviderTokenResponse(rsp)
+}
+
+// OauthProviderTokenWithResponse Exchange the one-time code for a session
+//
+// The app reads `code` from its URL's fragment and sends it with the PKCE verifier it
+// kept. The code is single use (a wrong verifier spends it too), lives 60 seconds and
+// is bound to the `codeChallenge` of its flow: a wrong verifier, or an unknown, used or
+// expired code, is `400 OAUTH_FAILED`. On success a new session starts, fresh (a
+// sign-in through a provider is a step-up): the access token has `amr: ["fed"]` and
+// `idp: "{provider}"`. An account with TOTP answers the `mfaRequired` challenge of
+// login instead (then `POST /auth/mfa/verify`; the token is `amr: ["fed","otp","mfa"]`,
+// `aal2`). A disabled account is `403 USER_DISABLED`; with `REQUIRE_EMAIL_VERIFICATION`, an
+// account whose address is not verified is `403 EMAIL_NOT_VERIFIED`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/oauth/token (the `OauthProviderToken` operationId).
+func (c *ClientWithResponses) OauthProviderTokenWithResponse(ctx context.Context, body OauthProviderTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OauthProviderTokenResponse, error) {
+	rsp, err := c.OauthProviderToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthProviderTokenResponse(rsp)
+}
+
+// OauthProviderAuthorizeWithResponse Leave for the provider (a browser navigation)
+//
+// The app sends the browser here (a navigation, not a fetch) with the URL to come back
+// to and the S256 challenge of a PKCE verifier it keeps (`codeChallenge` =
+// base64url(SHA-256(verifier)), 43 characters). The service stores the flow server
+// side (`state` random, single use, 10 minutes, finishable on any instance; its own
+// PKCE verifier and, for OpenID Connect, a `nonce`) and answers `302` to the
+// provider's authorization endpoint with `redirect_uri`
+// `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+//
+// Nothing is redirected before the request is checked: a missing `redirectTo`, one
+// that does not match `OAUTH_REDIRECT_URLS`, or a missing or malformed
+// `codeChallenge` is `400 VALIDATION_FAILED` naming the parameter; an unknown
+// provider is `404 NOT_FOUND`; a provider whose discovery document cannot be read
+// yet is `503 SERVICE_UNAVAILABLE` (retried on the next request).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/oauth/{provider}/authorize (the `OauthProviderAuthorize` operationId).
+func (c *ClientWithResponses) OauthProviderAuthorizeWithResponse(ctx context.Context, provider ProviderID, params *OauthProviderAuthorizeParams, reqEditors ...RequestEditorFn) (*OauthProviderAuthorizeResponse, error) {
+	rsp, err := c.OauthProviderAuthorize(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthProviderAuthorizeResponse(rsp)
+}
+
+// OauthProviderCallbackWithResponse The provider sends the browser back here
+//
+// Register this URL at the provider: `{PUBLIC_URL}/auth/oauth/{provider}/callback`.
+// The `state` is taken (single use); the code is exchanged with the service's PKCE
+// verifier and client credentials (`client_secret_basic`, or `client_secret_post`
+// when the provider supports only that); for OpenID Connect the ID token's signature
+// (the issuer's JWKS), `iss`, `aud`, `exp` and `nonce` are checked; GitHub's person is
+// read from `GET /user` and `GET /user/emails`. Then the account is decided (see
+// "Accounts" in the contract) and the browser goes back to the app's `redirectTo`
+// with the answer in the fragment, where no server log sees it:
+//
+//   - `#code=CODE`: a one-time code for `POST /auth/oauth/token` (60 seconds, bound to
+//     the `codeChallenge`);
+//   - `#linked={provider}`: a link begun with `POST /auth/identities/{provider}` is done;
+//   - `#error=CODE`: `OAUTH_DENIED` (the provider answered `error`, e.g. the user
+//     cancelled), `OAUTH_FAILED` (code exchange or ID-token check failed),
+//     `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
+//     automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
+//     identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
+//     no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+//
+// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
+// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
+// redirect to.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/oauth/{provider}/callback (the `OauthProviderCallback` operationId).
+func (c *ClientWithResponses) OauthProviderCallbackWithResponse(ctx context.Context, provider ProviderID, params *OauthProviderCallbackParams, reqEditors ...RequestEditorFn) (*OauthProviderCallbackResponse, error) {
+	rsp, err := c.OauthProviderCallback(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthProviderCallbackResponse(rsp)
+}
+
 // ListPasskeysWithResponse List the caller's passkeys
 //
 // The caller's passkeys, oldest first.
@@ -20516,6 +22947,8 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context
 // is another way to sign in, not a second step of the password login, so it does not
 // raise the bar by itself: whoever proves the password can remove a passkey they did
 // not add.
+// An account without a password (made through another provider) cannot remove its
+// last passkey while no identity is linked: `409 LAST_SIGN_IN_METHOD`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -20614,6 +23047,23 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 		return nil, err
 	}
 	return ParseResetPasswordResponse(rsp)
+}
+
+// ListProvidersWithResponse List the providers one can sign in with
+//
+// The enabled identity providers (`OAUTH_PROVIDERS`), in configured order: `id` for
+// the URLs below, `name` for the button ("Sign in with {name}"). An empty list when
+// none is configured.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+func (c *ClientWithResponses) ListProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvidersResponse, error) {
+	rsp, err := c.ListProviders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProvidersResponse(rsp)
 }
 
 // ReauthenticateWithBodyWithResponse Prove the password again (step-up)
@@ -25807,6 +28257,941 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 	return response, nil
 }
 
+// ParseListIdentitiesResponse parses an HTTP response from a ListIdentitiesWithResponse call
+func ParseListIdentitiesResponse(rsp *http.Response) (*ListIdentitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIdentitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IdentityListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListIdentitiesResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListIdentitiesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListIdentitiesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListIdentitiesResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListIdentitiesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListIdentitiesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUnlinkIdentityResponse parses an HTTP response from a UnlinkIdentityWithResponse call
+func ParseUnlinkIdentityResponse(rsp *http.Response) (*UnlinkIdentityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnlinkIdentityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastSignInMethod
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UnlinkIdentityResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers UnlinkIdentityResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UnlinkIdentityResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UnlinkIdentityResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UnlinkIdentityResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers UnlinkIdentityResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UnlinkIdentityResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers UnlinkIdentityResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UnlinkIdentityResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLinkIdentityResponse parses an HTTP response from a LinkIdentityWithResponse call
+func ParseLinkIdentityResponse(rsp *http.Response) (*LinkIdentityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LinkIdentityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuthorizationURLEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FreshAuthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers LinkIdentityResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers LinkIdentityResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LinkIdentityResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LinkIdentityResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers LinkIdentityResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LinkIdentityResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers LinkIdentityResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers LinkIdentityResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers LinkIdentityResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers LinkIdentityResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers LinkIdentityResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
 func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28325,6 +31710,795 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 	return response, nil
 }
 
+// ParseOauthProviderTokenResponse parses an HTTP response from a OauthProviderTokenWithResponse call
+func ParseOauthProviderTokenResponse(rsp *http.Response) (*OauthProviderTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthProviderTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LoginEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest OAuthTokenForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OauthProviderTokenResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthProviderTokenResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers OauthProviderTokenResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers OauthProviderTokenResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers OauthProviderTokenResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers OauthProviderTokenResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers OauthProviderTokenResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers OauthProviderTokenResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers OauthProviderTokenResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthProviderAuthorizeResponse parses an HTTP response from a OauthProviderAuthorizeWithResponse call
+func ParseOauthProviderAuthorizeResponse(rsp *http.Response) (*OauthProviderAuthorizeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthProviderAuthorizeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidParameters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthProviderAuthorizeResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthProviderAuthorizeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers OauthProviderAuthorizeResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers OauthProviderAuthorizeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers OauthProviderAuthorizeResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers OauthProviderAuthorizeResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers OauthProviderAuthorizeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOauthProviderCallbackResponse parses an HTTP response from a OauthProviderCallbackWithResponse call
+func ParseOauthProviderCallbackResponse(rsp *http.Response) (*OauthProviderCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthProviderCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OAuthFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OauthProviderCallbackResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 400:
+		var headers OauthProviderCallbackResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 429:
+		var headers OauthProviderCallbackResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers OauthProviderCallbackResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers OauthProviderCallbackResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers OauthProviderCallbackResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListPasskeysResponse parses an HTTP response from a ListPasskeysWithResponse call
 func ParseListPasskeysResponse(rsp *http.Response) (*ListPasskeysResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29939,6 +34113,13 @@ func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastSignInMethod
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30080,6 +34261,30 @@ func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, err
 			headers.XRequestID = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeletePasskeyResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeletePasskeyResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30715,6 +34920,159 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers ResetPasswordResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListProvidersResponse parses an HTTP response from a ListProvidersWithResponse call
+func ParseListProvidersResponse(rsp *http.Response) (*ListProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProviderListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListProvidersResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListProvidersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListProvidersResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case true:
+		var headers ListProvidersResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -1,6 +1,7 @@
 // The whole flow with the generated types, against the Gatehouse at
 // GATEHOUSE_URL (cmd/gatehouse's TestTypeScriptClient starts one).
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { GatehouseError, gatehouse, unwrap } from "./client.js";
 
@@ -124,4 +125,54 @@ test("admin users and keys, passkey options", async () => {
   assert.match(request.challengeId, /^[0-9a-f-]{36}$/);
   assert.match(request.options.challenge, /^[A-Za-z0-9_-]{16,}$/);
   assert.equal(request.options.userVerification, "required");
+});
+
+// Sign in with another provider (a fake GitHub the Go test runs): the
+// browser's legs are plain navigations (followed here by hand), then the
+// app exchanges the one-time code from the fragment with its PKCE verifier.
+test("sign in with a provider: the code exchange", async () => {
+  const { client, setToken } = gatehouse(base);
+  const publicURL = process.env.GATEHOUSE_PUBLIC_URL ?? "http://localhost:3000";
+  const providers = await unwrap(client.GET("/auth/providers"));
+  assert.deepEqual(providers.map((p) => p.id), ["github"]);
+
+  const verifier = randomBytes(32).toString("base64url");
+  const codeChallenge = createHash("sha256").update(verifier).digest("base64url");
+  const redirectTo = `${publicURL}/app/signed-in`;
+  const q = new URLSearchParams({ redirectTo, codeChallenge });
+  const leave = await fetch(`${base}/auth/oauth/github/authorize?${q}`, { redirect: "manual" });
+  assert.equal(leave.status, 302);
+  const atProvider = await fetch(leave.headers.get("Location") ?? "", { redirect: "manual" });
+  const callback = new URL(atProvider.headers.get("Location") ?? "");
+  assert.equal(callback.origin + callback.pathname, `${publicURL}/auth/oauth/github/callback`);
+  const back = await fetch(`${base}${callback.pathname}${callback.search}`, { redirect: "manual" });
+  assert.equal(back.status, 302);
+  const location = back.headers.get("Location") ?? "";
+  assert.ok(location.startsWith(`${redirectTo}#code=`), location);
+  const code = new URLSearchParams(location.slice(location.indexOf("#") + 1)).get("code") ?? "";
+
+  const wrong = await refused(unwrap(client.POST("/auth/oauth/token", {
+    body: { code: "not-a-code", codeVerifier: verifier },
+  })));
+  assert.equal(wrong.code, "OAUTH_FAILED");
+  const answer = await unwrap(client.POST("/auth/oauth/token", {
+    body: { code, codeVerifier: verifier, refreshTokenTransport: "body" },
+  }));
+  if ("mfaRequired" in answer) throw new Error("a new account asked for a second factor");
+  assert.equal(answer.user.hasPassword, false);
+  assert.equal(answer.user.emailVerified, true);
+  assert.ok(answer.refreshToken);
+  const claims = JSON.parse(Buffer.from(answer.accessToken.split(".")[1] ?? "", "base64url").toString());
+  assert.deepEqual(claims.amr, ["fed"]);
+  assert.equal(claims.idp, "github");
+  // Single use.
+  const again = await refused(unwrap(client.POST("/auth/oauth/token", { body: { code, codeVerifier: verifier } })));
+  assert.equal(again.code, "OAUTH_FAILED");
+
+  setToken(answer.accessToken);
+  const identities = await unwrap(client.GET("/auth/identities"));
+  assert.equal(identities.length, 1);
+  assert.equal(identities[0]?.provider, "github");
+  const last = await refused(unwrap(client.DELETE("/auth/identities/{id}", { params: { path: { id: identities[0]?.id ?? "" } } })));
+  assert.equal(last.code, "LAST_SIGN_IN_METHOD");
 });

@@ -118,7 +118,7 @@ func (r *Sessions) RotateCurrent(ctx context.Context, in auth.RotateInput) (sess
 	s.rotations.Add(1)
 	s.fastRotations.Add(1)
 	pub := copyUser(u)
-	pub.PasswordHash = ""
+	pub.PasswordSet, pub.PasswordHash = pub.HasPassword(), ""
 	return copySession(ss.s), pub, true, nil
 }
 
@@ -295,7 +295,7 @@ func (r *Sessions) Liveness(ctx context.Context, id string) (session.Liveness, u
 	if err != nil {
 		return session.Liveness{}, user.User{}, err
 	}
-	u.PasswordHash = ""
+	u.PasswordSet, u.PasswordHash = u.HasPassword(), ""
 	return sess.Liveness(), u, nil
 }
 

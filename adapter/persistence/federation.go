@@ -1,0 +1,255 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/usecase/federation"
+)
+
+// Constraint of federated_identities' (provider, subject), as each engine
+// names it.
+const (
+	pgIdentitySubjectKey     = "federated_identities_provider_subject_key"
+	sqliteIdentitySubjectKey = "federated_identities.provider, federated_identities.subject"
+)
+
+// identityRecord is a row of federated_identities.
+type identityRecord struct {
+	ID        string    `gorm:"column:id;primaryKey"`
+	UserID    string    `gorm:"column:user_id"`
+	Provider  string    `gorm:"column:provider"`
+	Subject   string    `gorm:"column:subject"`
+	Email     string    `gorm:"column:email"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+}
+
+// TableName implements gorm's tabler.
+func (identityRecord) TableName() string { return "federated_identities" }
+
+func (r identityRecord) toDomain() fed.Identity {
+	return fed.Identity{ID: r.ID, UserID: r.UserID, Provider: r.Provider, Subject: r.Subject,
+		Email: r.Email, CreatedAt: fromDB(r.CreatedAt)}
+}
+
+// flowRecord is a row of federation_flows.
+type flowRecord struct {
+	StateHash     []byte         `gorm:"column:state_hash;primaryKey"`
+	Provider      string         `gorm:"column:provider"`
+	Nonce         string         `gorm:"column:nonce"`
+	Verifier      string         `gorm:"column:verifier"`
+	RedirectTo    string         `gorm:"column:redirect_to"`
+	CodeChallenge string         `gorm:"column:code_challenge"`
+	LinkUserID    sql.NullString `gorm:"column:link_user_id"`
+	CreatedAt     time.Time      `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt     time.Time      `gorm:"column:expires_at"`
+}
+
+// TableName implements gorm's tabler.
+func (flowRecord) TableName() string { return "federation_flows" }
+
+// codeRecord is a row of federation_codes.
+type codeRecord struct {
+	CodeHash      []byte    `gorm:"column:code_hash;primaryKey"`
+	UserID        string    `gorm:"column:user_id"`
+	Provider      string    `gorm:"column:provider"`
+	CodeChallenge string    `gorm:"column:code_challenge"`
+	CreatedAt     time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt     time.Time `gorm:"column:expires_at"`
+}
+
+// TableName implements gorm's tabler.
+func (codeRecord) TableName() string { return "federation_codes" }
+
+// FederationStore keeps linked identities, flows in progress and the
+// app's one-time codes, in the database every instance shares: a flow
+// begun on one instance finishes on any other.
+type FederationStore struct{ db *gorm.DB }
+
+var (
+	_ federation.FlowStore     = (*FederationStore)(nil)
+	_ federation.CodeStore     = (*FederationStore)(nil)
+	_ federation.IdentityStore = (*FederationStore)(nil)
+)
+
+// NewFederationStore returns a FederationStore on db.
+func NewFederationStore(db *gorm.DB) *FederationStore { return &FederationStore{db: db} }
+
+// CreateFlow implements federation.FlowStore.
+func (s *FederationStore) CreateFlow(ctx context.Context, f fed.Flow) error {
+	r := flowRecord{StateHash: f.StateHash[:], Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier,
+		RedirectTo: f.RedirectTo, CodeChallenge: f.CodeChallenge,
+		LinkUserID: sql.NullString{String: f.LinkUserID, Valid: f.LinkUserID != ""},
+		CreatedAt:  toDB(f.CreatedAt), ExpiresAt: toDB(f.ExpiresAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		return wrapErr("create oauth flow", err)
+	}
+	return nil
+}
+
+// TakeFlow implements federation.FlowStore: one DELETE ... RETURNING, so
+// of two callbacks with one state exactly one gets the flow.
+func (s *FederationStore) TakeFlow(ctx context.Context, hash [32]byte) (fed.Flow, error) {
+	var rs []flowRecord
+	err := conn(ctx, s.db).Raw("DELETE FROM federation_flows WHERE state_hash = ? RETURNING "+
+		"state_hash, provider, nonce, verifier, redirect_to, code_challenge, link_user_id, created_at, expires_at",
+		hash[:]).Scan(&rs).Error
+	if err != nil {
+		return fed.Flow{}, wrapErr("take oauth flow", err)
+	}
+	if len(rs) == 0 {
+		return fed.Flow{}, fed.ErrFailed
+	}
+	r := rs[0]
+	f := fed.Flow{Provider: r.Provider, Nonce: r.Nonce, Verifier: r.Verifier, RedirectTo: r.RedirectTo,
+		CodeChallenge: r.CodeChallenge, LinkUserID: r.LinkUserID.String,
+		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+	copy(f.StateHash[:], r.StateHash)
+	return f, nil
+}
+
+// CreateCode implements federation.CodeStore.
+func (s *FederationStore) CreateCode(ctx context.Context, c fed.AppCode) error {
+	r := codeRecord{CodeHash: c.Hash[:], UserID: c.UserID, Provider: c.Provider, CodeChallenge: c.CodeChallenge,
+		CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		return wrapErr("create oauth code", err)
+	}
+	return nil
+}
+
+// TakeCode implements federation.CodeStore, single use like TakeFlow.
+func (s *FederationStore) TakeCode(ctx context.Context, hash [32]byte) (fed.AppCode, error) {
+	var rs []codeRecord
+	err := conn(ctx, s.db).Raw("DELETE FROM federation_codes WHERE code_hash = ? RETURNING "+
+		"code_hash, user_id, provider, code_challenge, created_at, expires_at", hash[:]).Scan(&rs).Error
+	if err != nil {
+		return fed.AppCode{}, wrapErr("take oauth code", err)
+	}
+	if len(rs) == 0 {
+		return fed.AppCode{}, fed.ErrFailed
+	}
+	r := rs[0]
+	c := fed.AppCode{UserID: r.UserID, Provider: r.Provider, CodeChallenge: r.CodeChallenge,
+		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+	copy(c.Hash[:], r.CodeHash)
+	return c, nil
+}
+
+// PurgeExpired deletes flows and codes that expired before before and
+// returns how many.
+func (s *FederationStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	db := conn(ctx, s.db)
+	a := db.Where("expires_at < ?", toDB(before)).Delete(&flowRecord{})
+	if a.Error != nil {
+		return 0, wrapErr("purge oauth flows", a.Error)
+	}
+	b := db.Where("expires_at < ?", toDB(before)).Delete(&codeRecord{})
+	if b.Error != nil {
+		return 0, wrapErr("purge oauth codes", b.Error)
+	}
+	return int(a.RowsAffected + b.RowsAffected), nil
+}
+
+// BySubject implements federation.IdentityStore.
+func (s *FederationStore) BySubject(ctx context.Context, provider, subject string) (fed.Identity, error) {
+	var r identityRecord
+	err := conn(ctx, s.db).Where("provider = ? AND subject = ?", provider, subject).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fed.Identity{}, fed.ErrIdentityNotFound
+	}
+	if err != nil {
+		return fed.Identity{}, wrapErr("identity by subject", err)
+	}
+	return r.toDomain(), nil
+}
+
+// Link implements federation.IdentityStore.
+func (s *FederationStore) Link(ctx context.Context, i fed.Identity) error {
+	r := identityRecord{ID: i.ID, UserID: i.UserID, Provider: i.Provider, Subject: i.Subject, Email: i.Email,
+		CreatedAt: toDB(i.CreatedAt)}
+	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
+		if isUniqueViolation(err, pgIdentitySubjectKey, sqliteIdentitySubjectKey) {
+			return fed.ErrIdentityTaken
+		}
+		return wrapErr("link identity", err)
+	}
+	return nil
+}
+
+// ListByUser implements federation.IdentityStore.
+func (s *FederationStore) ListByUser(ctx context.Context, userID string) ([]fed.Identity, error) {
+	var rs []identityRecord
+	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&rs).Error; err != nil {
+		return nil, wrapErr("list identities", err)
+	}
+	out := make([]fed.Identity, len(rs))
+	for i, r := range rs {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// Unlink implements federation.IdentityStore. The account's row is locked
+// first (PostgreSQL; SQLite has one writer), so two unlinks of one
+// account run one after the other and the second counts what the first
+// left.
+func (s *FederationStore) Unlink(ctx context.Context, userID, identityID string) (fed.Identity, error) {
+	if !id.Valid(identityID) {
+		return fed.Identity{}, fed.ErrIdentityNotFound
+	}
+	if err := s.LockAccount(ctx, userID); err != nil {
+		return fed.Identity{}, err
+	}
+	db := conn(ctx, s.db)
+	var r identityRecord
+	err := db.Where("id = ? AND user_id = ?", identityID, userID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fed.Identity{}, fed.ErrIdentityNotFound
+	}
+	if err != nil {
+		return fed.Identity{}, wrapErr("find identity", err)
+	}
+	if err := db.Where("id = ?", identityID).Delete(&identityRecord{}).Error; err != nil {
+		return fed.Identity{}, wrapErr("unlink identity", err)
+	}
+	return r.toDomain(), nil
+}
+
+// CountPasskeys implements federation.SignInMethods.
+func (s *FederationStore) CountPasskeys(ctx context.Context, userID string) (int, error) {
+	var n int64
+	if err := conn(ctx, s.db).Table("passkeys").Where("user_id = ?", userID).Count(&n).Error; err != nil {
+		return 0, wrapErr("count passkeys", err)
+	}
+	return int(n), nil
+}
+
+// CountIdentities counts userID's linked identities.
+func (s *FederationStore) CountIdentities(ctx context.Context, userID string) (int, error) {
+	var n int64
+	if err := conn(ctx, s.db).Model(&identityRecord{}).Where("user_id = ?", userID).Count(&n).Error; err != nil {
+		return 0, wrapErr("count identities", err)
+	}
+	return int(n), nil
+}
+
+// LockAccount locks userID's row until the transaction ends (PostgreSQL;
+// SQLite has one writer at a time), so the checks that keep an account a
+// way to sign in run one after the other.
+func (s *FederationStore) LockAccount(ctx context.Context, userID string) error {
+	db := conn(ctx, s.db)
+	if !isPostgres(db) {
+		return nil
+	}
+	if err := db.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID).Error; err != nil {
+		return wrapErr("lock account", err)
+	}
+	return nil
+}

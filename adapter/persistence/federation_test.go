@@ -1,0 +1,140 @@
+package persistence_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/id"
+)
+
+func TestFederationFlowsAreSingleUse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		store := persistence.NewFederationStore(s.db)
+		u := newUser("flow@example.com")
+		if err := s.users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		f := fed.Flow{StateHash: fed.Hash("state"), Provider: "corp", Nonce: "n", Verifier: "v", RedirectTo: "https://app/x",
+			CodeChallenge: "c", LinkUserID: u.ID, CreatedAt: base, ExpiresAt: base.Add(fed.StateTTL)}
+		if err := store.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		// Eight callbacks with one state at once: exactly one gets the flow.
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			got  []fed.Flow
+			errs int
+		)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var fl fed.Flow
+				err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
+					var err error
+					fl, err = store.TakeFlow(ctx, fed.Hash("state"))
+					return err
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					got = append(got, fl)
+				case errors.Is(err, fed.ErrFailed):
+					errs++
+				default:
+					t.Errorf("take: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(got) != 1 || errs != 7 {
+			t.Fatalf("%d takers got the flow, %d were refused", len(got), errs)
+		}
+		want := f
+		want.CreatedAt, want.ExpiresAt = norm(f.CreatedAt), norm(f.ExpiresAt)
+		equal(t, "flow", got[0], want)
+
+		c := fed.AppCode{Hash: fed.Hash("code"), UserID: u.ID, Provider: "corp", CodeChallenge: "c", CreatedAt: base, ExpiresAt: base.Add(fed.CodeTTL)}
+		if err := store.CreateCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.TakeCode(ctx, fed.Hash("code")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.TakeCode(ctx, fed.Hash("code")); !errors.Is(err, fed.ErrFailed) {
+			t.Fatalf("second take: %v", err)
+		}
+		// Expired ones are purged.
+		if err := store.CreateFlow(ctx, fed.Flow{StateHash: fed.Hash("old"), Provider: "corp", CreatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := store.PurgeExpired(ctx, base.Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
+	})
+}
+
+func TestFederationIdentities(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx := context.Background()
+		store := persistence.NewFederationStore(s.db)
+		a, b := newUser("a@example.com"), newUser("b@example.com")
+		if err := s.users.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.users.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		i := fed.Identity{ID: id.New(), UserID: a.ID, Provider: "github", Subject: "42", Email: "a@example.com", CreatedAt: base}
+		if err := store.Link(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		// (provider, subject) is one identity: another account cannot have it.
+		dup := fed.Identity{ID: id.New(), UserID: b.ID, Provider: "github", Subject: "42", CreatedAt: base}
+		if err := store.Link(ctx, dup); !errors.Is(err, fed.ErrIdentityTaken) {
+			t.Fatalf("duplicate link: %v", err)
+		}
+		// The same subject at another provider is another identity.
+		if err := store.Link(ctx, fed.Identity{ID: id.New(), UserID: b.ID, Provider: "corp", Subject: "42", CreatedAt: base}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.BySubject(ctx, "github", "42")
+		want := i
+		want.CreatedAt = norm(i.CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "identity", got, want)
+		if _, err := store.BySubject(ctx, "github", "43"); !errors.Is(err, fed.ErrIdentityNotFound) {
+			t.Fatalf("unknown subject: %v", err)
+		}
+		// Only the owner unlinks.
+		if _, err := store.Unlink(ctx, b.ID, i.ID); !errors.Is(err, fed.ErrIdentityNotFound) {
+			t.Fatalf("foreign unlink: %v", err)
+		}
+		if _, err := store.Unlink(ctx, a.ID, "not-a-uuid"); !errors.Is(err, fed.ErrIdentityNotFound) {
+			t.Fatalf("malformed id: %v", err)
+		}
+		if _, err := store.Unlink(ctx, a.ID, i.ID); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := store.ListByUser(ctx, a.ID); err != nil || len(list) != 0 {
+			t.Fatalf("after unlink: %v %v", list, err)
+		}
+		// Deleting the account deletes its identities (and frees them).
+		if err := s.db.Exec("DELETE FROM users WHERE id = ?", b.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.BySubject(ctx, "corp", "42"); !errors.Is(err, fed.ErrIdentityNotFound) {
+			t.Fatalf("identity of a deleted account: %v", err)
+		}
+	})
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"go.uber.org/fx"
+
+	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
+	"github.com/gatehouse/gatehouse/adapter/oauthclient"
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/webhook"
+	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/federation"
+)
+
+// federationModule is sign-in through other identity providers: the
+// store, the provider clients, one use case per operation and the HTTP
+// layer's view of them. The routes are served whether or not providers
+// are configured (GET /auth/providers then lists none).
+func federationModule() fx.Option {
+	return fx.Module("federation",
+		fx.Provide(
+			persistence.NewFederationStore,
+			newProviderRegistry,
+			newFederatedLogin,
+			newFederation,
+		),
+		fx.Invoke(scheduleFederationPurge),
+	)
+}
+
+// newProviderRegistry builds the configured providers; nothing is fetched
+// until first use.
+func newProviderRegistry(cfg config.Config) *oauthclient.Registry {
+	base := strings.TrimSuffix(cfg.Mail.PublicURL, "/")
+	cfgs := make([]oauthclient.Config, 0, len(cfg.OAuth.Providers))
+	for _, p := range cfg.OAuth.Providers {
+		cfgs = append(cfgs, oauthclient.Config{
+			ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
+			Scopes: p.Scopes, RedirectURL: base + "/auth/oauth/" + p.ID + "/callback",
+			GitHubURL: cfg.OAuth.GitHubURL, GitHubAPIURL: cfg.OAuth.GitHubAPIURL,
+		})
+	}
+	return oauthclient.New(cfgs, nil)
+}
+
+func newFederatedLogin(d authDeps, opener *auth.SessionOpener) *auth.FederatedLogin {
+	return auth.NewFederatedLogin(auth.FederatedLoginDeps{
+		Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
+		Factors: d.Codes, Challenges: d.MFATok, Observer: d.observer(),
+		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+	})
+}
+
+func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthclient.Registry, login *auth.FederatedLogin) *httpadapter.Federation {
+	redirects := fed.NewRedirectPolicy(d.Cfg.OAuth.RedirectURLs)
+	stepUp := domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge}
+	obs := d.Metrics
+	return &httpadapter.Federation{
+		Providers: func() []httpadapter.ProviderInfo {
+			list := reg.List()
+			out := make([]httpadapter.ProviderInfo, len(list))
+			for i, p := range list {
+				out[i] = httpadapter.ProviderInfo{ID: p.ID, Name: p.Name}
+			}
+			return out
+		},
+		Starter: federation.NewStarter(federation.StarterDeps{
+			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock,
+		}),
+		Linker: federation.NewLinkStarter(federation.LinkStarterDeps{
+			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock, Factors: d.Codes, StepUp: stepUp,
+		}),
+		Finisher: federation.NewFinisher(federation.FinisherDeps{
+			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
+			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: federationHook(d.Hook),
+		}),
+		Exchanger: federation.NewExchanger(federation.ExchangerDeps{
+			Codes: store, Sessions: login, Tx: d.Tx, Clock: d.Clock, Observer: obs,
+		}),
+		Identities: federation.NewIdentityLister(store),
+		Unlinker: federation.NewIdentityUnlinker(federation.UnlinkerDeps{
+			Identities: store, Accounts: d.Users, Passkeys: store, Factors: d.Codes,
+			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, StepUp: stepUp,
+		}),
+	}
+}
+
+// scheduleFederationPurge deletes expired flows and codes on every
+// instance; the deletes are idempotent.
+func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *persistence.FederationStore, log *slog.Logger) {
+	r.Every("oauth-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		n, err := store.PurgeExpired(ctx, systemClock{}.Now())
+		if n > 0 {
+			log.Info("purged expired oauth flows and codes", slog.Int("count", n))
+		}
+		return err
+	})
+}
+
+// fedHook adapts the before-signup hook (webhooks.go) to the federation's
+// port: a first sign-in through a provider is a signup of method oauth.
+type fedHook struct{ h auth.SignupHook }
+
+func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {
+	return f.h.BeforeSignup(ctx, webhook.Signup{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
+}
+
+// federationHook is the federation's hook, nil when none is configured.
+func federationHook(h signupHook) federation.SignupHook {
+	if h.SignupHook == nil {
+		return nil
+	}
+	return fedHook{h.SignupHook}
+}

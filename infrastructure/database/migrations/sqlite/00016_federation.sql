@@ -1,0 +1,59 @@
+-- Sign in with other providers (issue 22, SQLite, as the PostgreSQL migration): identities linked to accounts,
+-- the server-side state of flows at a provider, and the app's one-time
+-- codes; sessions, pending second-factor sign-ins and security events learn
+-- the provider. New tables, and columns with constant defaults (no rewrite
+-- of the big tables, a brief lock each).
+
+-- +goose Up
+CREATE TABLE federated_identities (
+    id         TEXT        PRIMARY KEY,
+    user_id    TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    provider   TEXT        NOT NULL,
+    subject    TEXT        NOT NULL,
+    email      TEXT        NOT NULL,
+    created_at DATETIME    NOT NULL,
+    UNIQUE (provider, subject)
+);
+CREATE INDEX federated_identities_user_id_idx ON federated_identities (user_id);
+
+-- One trip to a provider: single use (deleted when taken), found by the
+-- SHA-256 of its state.
+CREATE TABLE federation_flows (
+    state_hash     BLOB        PRIMARY KEY CHECK (length(state_hash) = 32),
+    provider       TEXT        NOT NULL,
+    nonce          TEXT        NOT NULL,
+    verifier       TEXT        NOT NULL,
+    redirect_to    TEXT        NOT NULL,
+    code_challenge TEXT        NOT NULL,
+    link_user_id   TEXT        NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at     DATETIME    NOT NULL,
+    expires_at     DATETIME    NOT NULL
+);
+CREATE INDEX federation_flows_expires_at_idx ON federation_flows (expires_at);
+
+-- The app's one-time code, bound to its PKCE challenge.
+CREATE TABLE federation_codes (
+    code_hash      BLOB        PRIMARY KEY CHECK (length(code_hash) = 32),
+    user_id        TEXT        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    provider       TEXT        NOT NULL,
+    code_challenge TEXT        NOT NULL,
+    created_at     DATETIME    NOT NULL,
+    expires_at     DATETIME    NOT NULL
+);
+CREATE INDEX federation_codes_expires_at_idx ON federation_codes (expires_at);
+
+ALTER TABLE sessions ADD COLUMN idp TEXT NOT NULL DEFAULT '';
+ALTER TABLE mfa_challenges ADD COLUMN first_methods TEXT NOT NULL DEFAULT '';
+ALTER TABLE mfa_challenges ADD COLUMN idp TEXT NOT NULL DEFAULT '';
+ALTER TABLE security_events ADD COLUMN method TEXT NOT NULL DEFAULT '';
+ALTER TABLE security_events ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE security_events DROP COLUMN provider;
+ALTER TABLE security_events DROP COLUMN method;
+ALTER TABLE mfa_challenges DROP COLUMN idp;
+ALTER TABLE mfa_challenges DROP COLUMN first_methods;
+ALTER TABLE sessions DROP COLUMN idp;
+DROP TABLE federation_codes;
+DROP TABLE federation_flows;
+DROP TABLE federated_identities;

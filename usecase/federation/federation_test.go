@@ -1,0 +1,281 @@
+package federation_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain/audit"
+	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/federation"
+)
+
+// The fakes: one in-memory store for flows, codes, identities and
+// accounts, a provider that asserts fixed claims, a settable clock.
+
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+type store struct {
+	flows  map[[32]byte]fed.Flow
+	codes  map[[32]byte]fed.AppCode
+	ids    []fed.Identity
+	users  map[string]user.User
+	events []audit.Event
+}
+
+func newStore() *store {
+	return &store{flows: map[[32]byte]fed.Flow{}, codes: map[[32]byte]fed.AppCode{}, users: map[string]user.User{}}
+}
+
+func (s *store) WithinTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
+func (s *store) CreateFlow(_ context.Context, f fed.Flow) error {
+	s.flows[f.StateHash] = f
+	return nil
+}
+func (s *store) TakeFlow(_ context.Context, h [32]byte) (fed.Flow, error) {
+	f, ok := s.flows[h]
+	if !ok {
+		return fed.Flow{}, fed.ErrFailed
+	}
+	delete(s.flows, h)
+	return f, nil
+}
+func (s *store) CreateCode(_ context.Context, c fed.AppCode) error {
+	s.codes[c.Hash] = c
+	return nil
+}
+func (s *store) TakeCode(_ context.Context, h [32]byte) (fed.AppCode, error) {
+	c, ok := s.codes[h]
+	if !ok {
+		return fed.AppCode{}, fed.ErrFailed
+	}
+	delete(s.codes, h)
+	return c, nil
+}
+func (s *store) BySubject(_ context.Context, p, sub string) (fed.Identity, error) {
+	for _, i := range s.ids {
+		if i.Provider == p && i.Subject == sub {
+			return i, nil
+		}
+	}
+	return fed.Identity{}, fed.ErrIdentityNotFound
+}
+func (s *store) Link(_ context.Context, i fed.Identity) error {
+	s.ids = append(s.ids, i)
+	return nil
+}
+func (s *store) ListByUser(context.Context, string) ([]fed.Identity, error) { return nil, nil }
+func (s *store) Unlink(context.Context, string, string) (fed.Identity, error) {
+	return fed.Identity{}, nil
+}
+func (s *store) ByEmail(_ context.Context, e string) (user.User, error) {
+	for _, u := range s.users {
+		if u.Email == e {
+			return u, nil
+		}
+	}
+	return user.User{}, user.ErrNotFound
+}
+func (s *store) ByID(_ context.Context, id string) (user.User, error) {
+	u, ok := s.users[id]
+	if !ok {
+		return user.User{}, user.ErrNotFound
+	}
+	return u, nil
+}
+func (s *store) Create(_ context.Context, u user.User) error {
+	s.users[u.ID] = u
+	return nil
+}
+func (s *store) Append(_ context.Context, e audit.Event) error {
+	s.events = append(s.events, e)
+	return nil
+}
+
+type provider struct {
+	claims fed.Claims
+	err    error
+}
+
+func (p provider) AuthURL(_ context.Context, state, nonce, _ string) (string, error) {
+	return "https://idp.example.com/authorize?state=" + state + "&nonce=" + nonce, nil
+}
+func (p provider) Identify(context.Context, string, string, string) (fed.Claims, error) {
+	return p.claims, p.err
+}
+
+type providers map[string]federation.Provider
+
+func (p providers) Provider(id string) (federation.Provider, bool) {
+	v, ok := p[id]
+	return v, ok
+}
+
+type signer struct{ userID string }
+
+func (s *signer) SignIn(_ context.Context, userID, _ string, _ auth.Meta) (auth.TokenPair, error) {
+	s.userID = userID
+	return auth.TokenPair{AccessToken: "token"}, nil
+}
+
+type hook struct{ refuse bool }
+
+func (h hook) BeforeSignup(context.Context, string, string, string, string) error {
+	if h.refuse {
+		return errors.New("no")
+	}
+	return nil
+}
+
+type counter map[string]int
+
+func (c counter) FederatedSignIn(p, o string) { c[p+"/"+o]++ }
+
+const app = "https://app.example.com/cb"
+
+// world wires the use cases over the fakes.
+type world struct {
+	st      *store
+	clk     *clock
+	prov    *provider
+	start   *federation.Starter
+	finish  *federation.Finisher
+	swap    *federation.Exchanger
+	signed  *signer
+	counted counter
+}
+
+func newWorld(h federation.SignupHook) *world {
+	w := &world{st: newStore(), clk: &clock{now: time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)},
+		prov:    &provider{claims: fed.Claims{Subject: "sub-1", Email: "Ada@Example.com", EmailVerified: true, Name: "Ada"}},
+		signed:  &signer{},
+		counted: counter{}}
+	ps := providers{"corp": w.prov}
+	w.start = federation.NewStarter(federation.StarterDeps{Providers: ps, Flows: w.st,
+		Redirects: fed.NewRedirectPolicy([]string{"https://app.example.com/*"}), Clock: w.clk})
+	w.finish = federation.NewFinisher(federation.FinisherDeps{Providers: ps, Flows: w.st, Codes: w.st,
+		Identities: w.st, Accounts: w.st, Audit: w.st, Tx: w.st, Clock: w.clk, Hook: h, Observer: w.counted})
+	w.swap = federation.NewExchanger(federation.ExchangerDeps{Codes: w.st, Sessions: w.signed, Tx: w.st,
+		Clock: w.clk, Observer: w.counted})
+	return w
+}
+
+// verifier and its challenge.
+const (
+	verifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" // RFC 7636 appendix B
+)
+
+// trip begins a flow and returns its state.
+func (w *world) trip(t *testing.T) string {
+	t.Helper()
+	u, err := w.start.Start(context.Background(), "corp", app, challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(u, "state=")
+	state, _, _ := strings.Cut(rest, "&")
+	return state
+}
+
+func (w *world) callback(t *testing.T, state string) string {
+	t.Helper()
+	to, err := w.finish.Finish(context.Background(), federation.Callback{Provider: "corp", State: state, Code: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+func codeOf(to string) string { return strings.TrimPrefix(to, app+"#code=") }
+
+func TestStateLivesTenMinutesOnce(t *testing.T) {
+	w := newWorld(nil)
+	late := w.trip(t)
+	w.clk.now = w.clk.now.Add(fed.StateTTL)
+	if _, err := w.finish.Finish(context.Background(), federation.Callback{Provider: "corp", State: late, Code: "c"}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("expired state: %v", err)
+	}
+	s := w.trip(t)
+	if _, err := w.finish.Finish(context.Background(), federation.Callback{Provider: "other", State: s, Code: "c"}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("another provider's callback: %v", err)
+	}
+	// Taken by the refused attempt: a state is tried once.
+	if _, err := w.finish.Finish(context.Background(), federation.Callback{Provider: "corp", State: s, Code: "c"}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("reused state: %v", err)
+	}
+}
+
+func TestCodeLivesSixtySecondsBoundToItsChallenge(t *testing.T) {
+	w := newWorld(nil)
+	ctx := context.Background()
+	first := codeOf(w.callback(t, w.trip(t)))
+	second := codeOf(w.callback(t, w.trip(t)))
+	third := codeOf(w.callback(t, w.trip(t)))
+	if len(first) < 43 || first == second {
+		t.Fatalf("codes %q %q", first, second)
+	}
+	if _, err := w.swap.Exchange(ctx, first, strings.Repeat("x", 43), auth.Meta{}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("wrong verifier: %v", err)
+	}
+	if _, err := w.swap.Exchange(ctx, first, verifier, auth.Meta{}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("a code spent by a wrong verifier: %v", err)
+	}
+	w.clk.now = w.clk.now.Add(fed.CodeTTL - time.Second)
+	if _, err := w.swap.Exchange(ctx, second, verifier, auth.Meta{}); err != nil {
+		t.Fatalf("a code at 59 s: %v", err)
+	}
+	w.clk.now = w.clk.now.Add(time.Second)
+	if _, err := w.swap.Exchange(ctx, third, verifier, auth.Meta{}); !errors.Is(err, fed.ErrFailed) {
+		t.Fatalf("a code at 60 s: %v", err)
+	}
+	if w.counted["corp/success"] != 1 || w.counted["corp/failed"] != 2 {
+		t.Fatalf("counted %v", w.counted)
+	}
+}
+
+func TestSignUpThroughAProvider(t *testing.T) {
+	w := newWorld(nil)
+	to := w.callback(t, w.trip(t))
+	if _, err := w.swap.Exchange(context.Background(), codeOf(to), verifier, auth.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	u := w.st.users[w.signed.userID]
+	if u.Email != "ada@example.com" || u.HasPassword() || !u.EmailVerified || u.Name != "Ada" {
+		t.Fatalf("new account %+v", u)
+	}
+	if len(w.st.ids) != 1 || w.st.events[0].Type != audit.IdentityLinked || w.st.events[0].Provider != "corp" {
+		t.Fatalf("identities %+v events %+v", w.st.ids, w.st.events)
+	}
+}
+
+func TestProviderFailuresTravelInTheFragment(t *testing.T) {
+	w := newWorld(nil)
+	w.prov.err = errors.Join(fed.ErrFailed, errors.New("bad signature"))
+	if to := w.callback(t, w.trip(t)); to != app+"#error=OAUTH_FAILED" {
+		t.Fatalf("got %s", to)
+	}
+	to, err := w.finish.Finish(context.Background(), federation.Callback{Provider: "corp", State: w.trip(t), Error: "access_denied"})
+	if err != nil || to != app+"#error=OAUTH_DENIED" {
+		t.Fatalf("denied: %s %v", to, err)
+	}
+	if len(w.st.users) != 0 || len(w.st.codes) != 0 {
+		t.Fatal("a failed sign-in left an account or a code")
+	}
+}
+
+func TestBeforeSignupHookRefuses(t *testing.T) {
+	w := newWorld(hook{refuse: true})
+	if to := w.callback(t, w.trip(t)); to != app+"#error=SIGNUP_REJECTED" {
+		t.Fatalf("got %s", to)
+	}
+	if len(w.st.users) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
+		t.Fatal("a refused sign-up created something")
+	}
+}
