@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/emailcode"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/oauth"
@@ -50,6 +51,7 @@ const (
 	CodeMailUnavailable      = "MAIL_UNAVAILABLE"
 	CodeMFACodeInvalid       = "MFA_CODE_INVALID"
 	CodePasskeyInvalid       = "PASSKEY_INVALID"
+	CodeEmailCodeInvalid     = "EMAIL_CODE_INVALID"
 	CodeSignupRejected       = "SIGNUP_REJECTED"
 )
 
@@ -106,6 +108,7 @@ var errorTable = []mapping{
 	{user.ErrDisabled, http.StatusForbidden, CodeUserDisabled, "Account disabled"},
 	{mfa.ErrCodeInvalid, http.StatusUnauthorized, CodeMFACodeInvalid, "Invalid or expired code"},
 	{mfa.ErrPasskeyInvalid, http.StatusUnauthorized, CodePasskeyInvalid, "Passkey not accepted"},
+	{emailcode.ErrCodeInvalid, http.StatusUnauthorized, CodeEmailCodeInvalid, "Invalid or expired code"},
 	{mfa.ErrNotFound, http.StatusNotFound, CodeNotFound, "Not found"},
 	{session.ErrRefreshReused, http.StatusUnauthorized, CodeRefreshTokenReused, "Refresh token reused; session revoked"},
 	{session.ErrRefreshInvalid, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},

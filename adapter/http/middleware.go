@@ -281,7 +281,7 @@ func routeWeight(method, route string) int64 {
 	switch method + " " + route {
 	case "POST /auth/login", "POST /auth/register", "POST /auth/reauthenticate",
 		"PUT /users/me/password", "PUT /users/me/email",
-		"POST /auth/password/reset", "POST /auth/password/forgot":
+		"POST /auth/password/reset", "POST /auth/password/forgot", "POST /auth/email-code":
 		return hashWeight
 	}
 	return 1

@@ -132,6 +132,10 @@ func Register(e *echo.Echo, d Deps, o Options) {
 	a.POST("/email/verify", h.verifyEmail)
 	a.POST("/password/forgot", h.forgotPassword)
 	a.POST("/password/reset", h.resetPassword)
+	if d.Auth.EmailCode != nil && d.Auth.EmailCodeLogin != nil {
+		a.POST("/email-code", h.requestEmailCode)
+		a.POST("/email-code/verify", h.verifyEmailCode)
+	}
 
 	// Second factors. Changing them is declared fresh here; the use case
 	// adds aal2 once the account has a factor.

@@ -27,6 +27,10 @@ type AuthInteractors struct {
 	Reauthenticator Reauthenticator
 	MFA             MFAVerifier
 	Passkey         PasskeyLogin
+	// EmailCode and EmailCodeLogin, when set, serve sign-in with an
+	// emailed code; without them its routes answer 404.
+	EmailCode      EmailCodeRequester
+	EmailCodeLogin EmailCodeLogin
 }
 
 // Registrar serves POST /auth/register.
@@ -79,16 +83,28 @@ type PasskeyLogin interface {
 	Login(ctx context.Context, challengeID string, credential []byte, meta auth.Meta) (auth.TokenPair, error)
 }
 
+// EmailCodeRequester serves POST /auth/email-code.
+type EmailCodeRequester interface {
+	Request(ctx context.Context, email string, meta auth.Meta) error
+}
+
+// EmailCodeLogin serves POST /auth/email-code/verify.
+type EmailCodeLogin interface {
+	Verify(ctx context.Context, in auth.EmailCodeInput, meta auth.Meta) (auth.TokenPair, error)
+}
+
 var (
-	_ Registrar       = (*auth.Registrar)(nil)
-	_ PasswordLogin   = (*auth.PasswordLogin)(nil)
-	_ Refresher       = (*auth.Refresher)(nil)
-	_ Authenticator   = (*auth.Authenticator)(nil)
-	_ SessionRevoker  = (*auth.SessionRevoker)(nil)
-	_ SessionLister   = (*auth.SessionListing)(nil)
-	_ Reauthenticator = (*auth.Reauthenticator)(nil)
-	_ MFAVerifier     = (*auth.MFAVerifier)(nil)
-	_ PasskeyLogin    = (*auth.PasskeyLogin)(nil)
+	_ EmailCodeRequester = (*auth.EmailCodeRequester)(nil)
+	_ EmailCodeLogin     = (*auth.EmailCodeLogin)(nil)
+	_ Registrar          = (*auth.Registrar)(nil)
+	_ PasswordLogin      = (*auth.PasswordLogin)(nil)
+	_ Refresher          = (*auth.Refresher)(nil)
+	_ Authenticator      = (*auth.Authenticator)(nil)
+	_ SessionRevoker     = (*auth.SessionRevoker)(nil)
+	_ SessionLister      = (*auth.SessionListing)(nil)
+	_ Reauthenticator    = (*auth.Reauthenticator)(nil)
+	_ MFAVerifier        = (*auth.MFAVerifier)(nil)
+	_ PasskeyLogin       = (*auth.PasskeyLogin)(nil)
 )
 
 // AccountInteractors are the /users/me operations, one interactor each

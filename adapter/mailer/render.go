@@ -56,6 +56,8 @@ type View struct {
 	Email string
 	// Link is the mailed link; empty in notices.
 	Link string
+	// Code is the mailed sign-in code; empty in every other mail.
+	Code string
 	// Lifetime is how long the link works, in words of the mail's
 	// language ("30 minutes", "24 Stunden"; English where the service
 	// knows no words for it); Hours and Minutes are the same, for
@@ -319,7 +321,13 @@ func compile(files map[string]source, loc string, k outbox.Kind) (mailTemplate, 
 }
 
 // linkKinds are the kinds whose mail carries a link.
-var linkKinds = []outbox.Kind{outbox.KindVerifyEmail, outbox.KindPasswordReset}
+var linkKinds = []outbox.Kind{outbox.KindVerifyEmail, outbox.KindPasswordReset, outbox.KindEmailCode}
+
+// codeKinds are the kinds whose mail carries a sign-in code.
+var codeKinds = []outbox.Kind{outbox.KindEmailCode}
+
+// sampleCode is what the start-up check renders as a sign-in code.
+const sampleCode = "493817"
 
 // sampleLink is what the start-up check renders; it has no character the
 // HTML escaper would change, so it must appear as is.
@@ -337,6 +345,9 @@ func (t *Templates) check(kinds []outbox.Kind) error {
 			if slices.Contains(linkKinds, k) {
 				m.Link, m.TTL = sampleLink, 90*time.Minute
 			}
+			if slices.Contains(codeKinds, k) {
+				m.Code = sampleCode
+			}
 			r, part, err := execute(mt, view(m, loc, "Gatehouse"))
 			file := func(part string) string { return loc + "/" + string(k) + "." + part + ".tmpl" }
 			switch {
@@ -348,6 +359,10 @@ func (t *Templates) check(kinds []outbox.Kind) error {
 				return fmt.Errorf("%s: the text part lacks the link ({{.Link}})", file("txt"))
 			case m.Link != "" && !strings.Contains(r.HTML, m.Link):
 				return fmt.Errorf("%s: the HTML part lacks the link ({{.Link}})", file("html"))
+			case m.Code != "" && !strings.Contains(r.Text, m.Code):
+				return fmt.Errorf("%s: the text part lacks the code ({{.Code}})", file("txt"))
+			case m.Code != "" && !strings.Contains(r.HTML, m.Code):
+				return fmt.Errorf("%s: the HTML part lacks the code ({{.Code}})", file("html"))
 			}
 		}
 	}
@@ -387,7 +402,7 @@ func (t *Templates) Render(m outbox.Message, product string) (Rendered, error) {
 func view(m outbox.Message, locale, product string) View {
 	d := m.TTL.Round(time.Minute)
 	v := View{
-		Product: product, Email: m.To, Link: m.Link, Locale: locale,
+		Product: product, Email: m.To, Link: m.Link, Code: m.Code, Locale: locale,
 		Hours: int(d / time.Hour), Minutes: int(d % time.Hour / time.Minute),
 	}
 	v.Lifetime = lifetime(locale, v.Hours, v.Minutes)

@@ -105,7 +105,7 @@ func frenchSet() map[string]string {
 	files := map[string]string{}
 	for _, k := range kinds {
 		files["fr/"+string(k)+".subject.tmpl"] = "Objet " + string(k) + " {{.Product}}\n"
-		body := "Bonjour {{.Email}}, " + string(k) + ".{{if .Link}} {{.Link}} ({{.Hours}} h {{.Minutes}} min){{end}}\n"
+		body := "Bonjour {{.Email}}, " + string(k) + ".{{if .Link}} {{.Link}} ({{.Hours}} h {{.Minutes}} min){{end}}{{if .Code}} {{.Code}}{{end}}\n"
 		files["fr/"+string(k)+".txt.tmpl"] = body
 		files["fr/"+string(k)+".html.tmpl"] = "<p>" + body + "</p>"
 	}
@@ -182,5 +182,43 @@ func TestTemplatesDirectoryChecked(t *testing.T) {
 	}
 	if _, err := mailer.LoadTemplates(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("a missing directory loaded")
+	}
+}
+
+// A sign-in code mail carries the code and the link in both parts, in
+// either bundled language.
+func TestEmailCodeMail(t *testing.T) {
+	tpl, err := mailer.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := outbox.Message{Kind: outbox.KindEmailCode, To: "ada@example.com", Link: link, Code: "045311", TTL: 10 * time.Minute}
+	for locale, want := range map[string][2]string{
+		"en": {"Your Acme sign-in code", "10 minutes"},
+		"de": {"Ihr Acme-Anmeldecode", "10 Minuten"},
+	} {
+		m.Locale = locale
+		r, err := tpl.Render(m, "Acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{r.Text, r.HTML} {
+			if !strings.Contains(part, "045311") || !strings.Contains(part, link) || !strings.Contains(part, want[1]) {
+				t.Errorf("%s: code, link or lifetime missing:\n%s", locale, part)
+			}
+		}
+		if r.Subject != want[0] || strings.Contains(r.Subject, "045311") {
+			t.Errorf("%s: subject %q", locale, r.Subject)
+		}
+	}
+	// Without EMAIL_CODE_LINK (and the example app off) the mail carries
+	// the code alone, no dead link.
+	m.Link, m.Locale = "", "en"
+	r, err := tpl.Render(m, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "045311") || strings.Contains(r.Text, "link") || strings.Contains(r.HTML, "href") {
+		t.Errorf("code-only mail:\n%s\n%s", r.Text, r.HTML)
 	}
 }

@@ -171,8 +171,8 @@ func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Tim
 	if !id.Valid(m.ID) {
 		return fmt.Errorf("persistence: enqueue mail: invalid id %q", m.ID)
 	}
-	if m.Link != "" {
-		return errors.New("persistence: enqueue mail: the outbox never stores a link")
+	if m.Link != "" || m.Code != "" {
+		return errors.New("persistence: enqueue mail: the outbox never stores a link or a code")
 	}
 	locale := m.Locale
 	if locale == "" {

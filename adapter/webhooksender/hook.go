@@ -66,7 +66,7 @@ type hookAnswer struct {
 // 200 {"allow": false, "message"} refuses with that message, and anything
 // else (another status, another body, a timeout, a transport error) is
 // webhook.ErrHookUnavailable: the signup fails closed.
-func (h *SignupHook) BeforeSignup(ctx context.Context, s webhook.Signup) error {
+func (h *SignupHook) BeforeSignup(ctx context.Context, s auth.SignupAttempt) error {
 	now := h.now()
 	body, err := json.Marshal(hookRequest{
 		Type: "before_signup", Timestamp: now.UTC().Format(time.RFC3339Nano),

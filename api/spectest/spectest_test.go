@@ -167,6 +167,9 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"DELETE", "/auth/passkeys/{id}"},
 		{"POST", "/auth/passkeys/login/options"},
 		{"POST", "/auth/passkeys/login"},
+		// Sign in with an emailed code.
+		{"POST", "/auth/email-code"},
+		{"POST", "/auth/email-code/verify"},
 		// Acting as an OpenID provider: the protocol endpoints and the envelope routes.
 		{"GET", "/oauth2/authorize"},
 		{"POST", "/oauth2/authorize"},
@@ -356,6 +359,8 @@ func TestSpecConventions(t *testing.T) {
 		"EMAIL_NOT_VERIFIED", "EMAIL_LINK_INVALID", "MAIL_UNAVAILABLE",
 		// Second factors.
 		"MFA_CODE_INVALID", "PASSKEY_INVALID",
+		// Sign in with an emailed code.
+		"EMAIL_CODE_INVALID",
 		// Sign in with other providers.
 		"OAUTH_FAILED", "LAST_SIGN_IN_METHOD",
 		// Webhooks, hooks and app claims.

@@ -62,7 +62,7 @@ type adminDeps struct {
 	Log       *slog.Logger
 	Live      *auth.LivenessCache
 	Events    *persistence.WebhookOutbox
-	Hook      signupHook
+	Hook      auth.SignupHook `optional:"true"`
 }
 
 // newWriteGuard is the rule of administrative writes over HTTP: a fresh
@@ -105,7 +105,7 @@ func newEventListing(d adminDeps) *admin.EventListing {
 
 func newAccountCreator(d adminDeps) *admin.AccountCreator {
 	return admin.NewAccountCreator(d.Directory, d.Hasher, d.Audit, warnNotifier{d.Log}, d.Tx, d.Clock).
-		WithWebhooks(d.Events, d.Hook.SignupHook)
+		WithWebhooks(d.Events, d.Hook)
 }
 
 func newKeyLister(d adminDeps) *admin.KeyLister { return admin.NewKeyLister(d.Tokens) }

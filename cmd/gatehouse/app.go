@@ -46,6 +46,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		mailModule(),
 		factorsModule(),
 		adminModule(),
+		emailCodeModule(),
 		federationModule(),
 		webhooksModule(),
 	)

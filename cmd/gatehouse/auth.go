@@ -80,7 +80,7 @@ type authDeps struct {
 	Failures *auth.FailureLog
 	// Events and Hook are the webhooks feature's (webhooks.go).
 	Events *persistence.WebhookOutbox
-	Hook   signupHook
+	Hook   auth.SignupHook `optional:"true"`
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -168,7 +168,7 @@ func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpene
 	return auth.NewRegistrar(auth.RegistrarDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Mail: d.Mail, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
-		Events: d.Events, Hook: d.Hook.SignupHook,
+		Events: d.Events, Hook: d.Hook,
 	})
 }
 

@@ -202,7 +202,7 @@ func operatorServices(ctx context.Context) (operator, *token.Service, func(), er
 	// The command line is exempt from the step-up rule (it has no token).
 	guard := admin.NewWriteGuard(nil, nil, clock)
 	op := operator{
-		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock).WithWebhooks(outbox, hook.SignupHook),
+		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock).WithWebhooks(outbox, hook),
 		roles: admin.NewAccountUpdater(dir, admin.WriterDeps{
 			Sessions: newSessionStore(db, outbox), Audit: events, Tx: tx, Clock: clock, Guard: guard,
 			Events: outbox,

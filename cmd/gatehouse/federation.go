@@ -109,13 +109,13 @@ func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *pers
 type fedHook struct{ h auth.SignupHook }
 
 func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {
-	return f.h.BeforeSignup(ctx, webhook.Signup{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
+	return f.h.BeforeSignup(ctx, auth.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
 }
 
 // federationHook is the federation's hook, nil when none is configured.
-func federationHook(h signupHook) federation.SignupHook {
-	if h.SignupHook == nil {
+func federationHook(h auth.SignupHook) federation.SignupHook {
+	if h == nil {
 		return nil
 	}
-	return fedHook{h.SignupHook}
+	return fedHook{h}
 }

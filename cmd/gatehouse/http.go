@@ -48,6 +48,8 @@ type authRoutes struct {
 	Reauthenticator *auth.Reauthenticator
 	MFA             *auth.MFAVerifier
 	Passkey         *auth.PasskeyLogin
+	EmailCode       *auth.EmailCodeRequester
+	EmailCodeLogin  *auth.EmailCodeLogin
 }
 
 type routeDeps struct {
@@ -84,6 +86,7 @@ func registerRoutes(d routeDeps) {
 			Registrar: d.Auth.Registrar, Login: d.Auth.Login, Refresher: d.Auth.Refresher,
 			Authenticator: d.Auth.Authenticator, Revoker: d.Auth.Revoker, Lister: d.Auth.Lister,
 			Reauthenticator: d.Auth.Reauthenticator, MFA: d.Auth.MFA, Passkey: d.Auth.Passkey,
+			EmailCode: d.Auth.EmailCode, EmailCodeLogin: d.Auth.EmailCodeLogin,
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),

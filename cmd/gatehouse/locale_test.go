@@ -95,8 +95,8 @@ func TestMailTemplatesDir(t *testing.T) {
 	for _, kind := range bundled.Kinds() {
 		k := string(kind)
 		files["fr/"+k+".subject.tmpl"] = "Acme : " + k
-		files["fr/"+k+".txt.tmpl"] = "Bonjour. {{.Link}}\n"
-		files["fr/"+k+".html.tmpl"] = `<p>Bonjour. <a href="{{.Link}}">{{.Link}}</a></p>`
+		files["fr/"+k+".txt.tmpl"] = "Bonjour. {{.Link}}{{if .Code}} {{.Code}}{{end}}\n"
+		files["fr/"+k+".html.tmpl"] = `<p>Bonjour. <a href="{{.Link}}">{{.Link}}</a>{{if .Code}} {{.Code}}{{end}}</p>`
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -40,6 +41,8 @@ type mailDeps struct {
 	Clock     systemClock
 	Metrics   *metricsadapter.Metrics
 	Log       *slog.Logger
+	// EmailCodes makes the mails of sign-in code requests.
+	EmailCodes *auth.EmailCodeIssuer
 }
 
 func newMailQueue(d mailDeps) *recovery.MailQueue {
@@ -57,7 +60,7 @@ func newMailQueue(d mailDeps) *recovery.MailQueue {
 func newDeliverer(d mailDeps) (*recovery.Deliverer, error) {
 	deps := recovery.DelivererDeps{
 		Outbox: d.Outbox, Tokens: d.Tokens, Users: d.Users, Tx: d.Tx, Clock: d.Clock,
-		Observer: d.Metrics, Log: d.Log,
+		Observer: d.Metrics, Log: d.Log, Codes: d.EmailCodes,
 	}
 	m := d.Cfg.Mail
 	if m.Enabled() {

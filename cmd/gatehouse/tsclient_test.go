@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gatehouse/gatehouse/internal/oidctest"
+	"github.com/gatehouse/gatehouse/internal/smtptest"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
@@ -68,9 +73,20 @@ func TestTypeScriptClient(t *testing.T) {
 	if _, err := adm.Create(ctx, admin.CLIActor, admin.CreateInput{Email: adminEmail, Password: adminPassword, Name: "Root", Roles: []string{"admin", "user"}}); err != nil {
 		t.Fatal(err)
 	}
-	out := run([]string{"GATEHOUSE_URL=" + s.base, "GATEHOUSE_ADMIN_EMAIL=" + adminEmail, "GATEHOUSE_ADMIN_PASSWORD=" + adminPassword},
+	// Sign-in by emailed code needs mail: an instance of its own with the
+	// SMTP test server, whose newest code per address the flow reads from a
+	// small mailbox endpoint.
+	mail := smtptest.Start(t, smtptest.Options{})
+	withMail := startServer(t, mailEnv("sqlite::memory:", mail))
+	mailbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, newestCode(mail, r.URL.Query().Get("to")))
+	}))
+	t.Cleanup(mailbox.Close)
+	out := run([]string{"GATEHOUSE_URL=" + s.base, "GATEHOUSE_ADMIN_EMAIL=" + adminEmail, "GATEHOUSE_ADMIN_PASSWORD=" + adminPassword,
+		"GATEHOUSE_MAIL_URL=" + withMail.base, "GATEHOUSE_MAILBOX_URL=" + mailbox.URL},
 		"node", "--test", "dist/flow.test.js")
-	if !strings.Contains(out, "# pass 3") || !strings.Contains(out, "# fail 0") {
+	if !strings.Contains(out, "# pass 4") || !strings.Contains(out, "# fail 0") {
 		t.Fatalf("node --test:\n%s", out)
 	}
 }
@@ -87,4 +103,20 @@ func stale(t *testing.T, target, source string) bool {
 		t.Fatal(err)
 	}
 	return ti.ModTime().Before(si.ModTime())
+}
+
+// newestCode is the code of the newest sign-in code mail to addr, "" when
+// none has arrived.
+func newestCode(mail *smtptest.Server, addr string) string {
+	msgs := mail.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		p, err := smtptest.Parse(msgs[i].Data)
+		if err != nil || !slices.Contains(msgs[i].To, addr) || !strings.Contains(p.Subject, "sign-in code") {
+			continue
+		}
+		if m := codeInText.FindStringSubmatch(p.Text); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }

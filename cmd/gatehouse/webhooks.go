@@ -59,20 +59,18 @@ func newSessionStore(db *gorm.DB, events *persistence.WebhookOutbox) *persistenc
 	return persistence.NewSessionStore(db).Publishing(events)
 }
 
-// signupHook carries the before-signup hook, nil when
-// HOOK_BEFORE_SIGNUP_URL is unset (an interface holding a nil pointer
-// would not read as "no hook").
-type signupHook struct{ auth.SignupHook }
-
-func newSignupHook(cfg config.Config) (signupHook, error) {
+// newSignupHook is the before-signup hook, nil when
+// HOOK_BEFORE_SIGNUP_URL is unset; every path that creates an account asks
+// it (auth.SignupHook, optional in their deps).
+func newSignupHook(cfg config.Config) (auth.SignupHook, error) {
 	if cfg.Webhooks.HookURL == "" {
-		return signupHook{}, nil
+		return nil, nil
 	}
 	h, err := webhooksender.NewSignupHook(cfg.Webhooks.HookURL, cfg.Webhooks.HookSecrets, cfg.Webhooks.HookTimeout)
 	if err != nil {
-		return signupHook{}, fmt.Errorf("config: HOOK_SECRET: %w", err)
+		return nil, fmt.Errorf("config: HOOK_SECRET: %w", err)
 	}
-	return signupHook{h}, nil
+	return h, nil
 }
 
 func newWebhookAdmin(guard *admin.WriteGuard, o *persistence.WebhookOutbox) *httpadapter.WebhookAdmin {

@@ -96,6 +96,9 @@ func RoutineTypes() []Type {
 	return out
 }
 
+// MethodEmailCode is the Method of a sign-in with an emailed code or link.
+const MethodEmailCode = "email_code"
+
 // MethodOAuth is the Method of a sign-in through another identity provider.
 const MethodOAuth = "oauth"
 
@@ -119,7 +122,7 @@ type Event struct {
 	// were not recorded in its window; 0 on every other event.
 	Suppressed int
 	// Method is how a sign-in was proven, on login_succeeded of methods
-	// other than the password ("oauth"); empty otherwise.
+	// other than the password ("oauth", MethodEmailCode); empty otherwise.
 	Method string
 	// Provider names the identity provider of a federated sign-in or of a
 	// linked or unlinked identity.

@@ -18,6 +18,9 @@ const (
 	MethodHardwareKey = "hwk"
 	// MethodMFA marks that more than one factor was proven.
 	MethodMFA = "mfa"
+	// MethodEmail is a code or link mailed to the account's address (the
+	// contract's value; RFC 8176 lists none for it).
+	MethodEmail = "email"
 	// MethodFederated is a sign-in through another identity provider
 	// (OpenID Connect or GitHub); the provider's id is in the "idp" claim.
 	MethodFederated = "fed"

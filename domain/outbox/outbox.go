@@ -37,6 +37,8 @@ const (
 	// KindEmailInUse tells the owner of an address that someone asked to
 	// move another account to it (no link; nothing changed).
 	KindEmailInUse Kind = "email_in_use"
+	// KindEmailCode carries a six-digit sign-in code and a sign-in link.
+	KindEmailCode Kind = "email_code"
 )
 
 // The kinds of request the outbox holds instead of a mail with a link.
@@ -59,10 +61,15 @@ const (
 	// KindEmailInUse notice when another account has To, so the request
 	// itself does the same work for every address.
 	KindEmailChangeRequested Kind = "email_change_requested"
+	// KindEmailCodeRequested asks for a sign-in code to the address To:
+	// delivery mails a KindEmailCode when the address has an enabled
+	// account (or none, while sign-up by code is allowed) and drops it
+	// otherwise, so the request does the same work for every address.
+	KindEmailCodeRequested Kind = "email_code_requested"
 )
 
-// Message is one queued mail or request. Link and TTL are set at send time
-// only, in memory: the outbox never stores a link.
+// Message is one queued mail or request. Link, Code and TTL are set at send time
+// only, in memory: the outbox never stores a link or a code.
 type Message struct {
 	ID   string
 	Kind Kind
@@ -71,8 +78,10 @@ type Message struct {
 	// it was queued); empty means the default.
 	Locale string
 	// UserID is the account a link is for, when it is known at queue time.
-	UserID    string
-	Link      string
+	UserID string
+	Link   string
+	// Code is a sign-in code, set at send time only like Link.
+	Code      string
 	TTL       time.Duration
 	CreatedAt time.Time
 	// Attempts counts delivery attempts started, this one included.

@@ -279,15 +279,6 @@ func (r Retry) Next(attempt int, created, now time.Time) (time.Time, bool) {
 	return next, true
 }
 
-// Signup is what the before-signup hook is asked about.
-type Signup struct {
-	Email    string
-	Name     string
-	Method   string
-	Provider string
-	IP       string
-}
-
 // RejectedError is the hook's refusal; Message is the hook's, shown to the
 // client as the envelope's message.
 type RejectedError struct{ Message string }

@@ -26,8 +26,9 @@
 //     refreshAccessToken): every refresh rotates the refresh token, so parallel
 //     refreshes would race each other.
 //
-//   * Links from mails (address verification, password reset) open this page at
-//     #/verify-email?token=... or #/reset-password?token=.... The token is in the
+//   * Links from mails (address verification, password reset, sign-in code) open this
+//     page at #/verify-email?token=..., #/reset-password?token=... or
+//     #/email-code?token=.... The token is in the
 //     fragment, which the browser never sends to a server (no access log, no Referer
 //     holds it); the page takes it out of the address bar at once and posts it to the
 //     API.
@@ -290,13 +291,21 @@ async function login(email, password) {
   // refreshTokenTransport "cookie" is the default; it is spelled out here because it
   // is the point: browsers keep the refresh token in the HttpOnly cookie.
   const data = await send('POST', '/auth/login', { body: { email, password, refreshTokenTransport: 'cookie' } });
+  firstStepDone(data, 'Password accepted');
+}
+
+/**
+ * Finishes the first step of a sign-in (a password, an emailed code): signed in, or,
+ * when the account has two-step verification, waiting for its code.
+ */
+function firstStepDone(data, what) {
   if (data.mfaRequired) {
-    // The password was right; the account wants its second factor. Nothing was
+    // The first step was right; the account wants its second factor. Nothing was
     // issued yet: keep the mfaToken (5 minutes, single use) for the next step.
     pendingMfaToken = data.mfaToken;
     els.mfaForm.hidden = false;
     els.mfaCode.focus();
-    count('mfa-required', 'Password accepted; two-step verification asks for a code');
+    count('mfa-required', `${what}; two-step verification asks for a code`);
     return;
   }
   signedIn(data);
@@ -304,6 +313,19 @@ async function login(email, password) {
   loadSessions().catch(report(els.sessionsStatus));
   loadPasskeys().catch(report(els.securityStatus));
   loadIdentities().catch(report(els.securityStatus));
+}
+
+async function requestEmailCode(email) {
+  // 202 whether or not the address may sign in: the page says the same either way.
+  await send('POST', '/auth/email-code', { body: { email } });
+  count('code-requested', 'Asked for a sign-in code');
+}
+
+/** Signs in with {email, code} or {token} (the link's). */
+async function verifyEmailCode(proof) {
+  const data = await send('POST', '/auth/email-code/verify', { body: { ...proof, refreshTokenTransport: 'cookie' } });
+  firstStepDone(data, 'Code accepted');
+  return data;
 }
 
 /** The mfaToken of a sign-in waiting for its code, or null. */
@@ -654,6 +676,12 @@ const els = {
   linkStatus: byId('link-status'),
   resetForm: byId('reset-form'),
   resetPassword: byId('reset-password'),
+  codeOpen: byId('code-open'),
+  codeForm: byId('code-form'),
+  codeEmail: byId('code-email'),
+  codeSend: byId('code-send'),
+  codeValue: byId('code-value'),
+  codeStatus: byId('code-status'),
   forgotOpen: byId('forgot-open'),
   forgotForm: byId('forgot-form'),
   forgotEmail: byId('forgot-email'),
@@ -926,6 +954,28 @@ els.passwordForm.addEventListener('submit', busy(
 
 els.sessionsLoad.addEventListener('click', busy(els.sessionsLoad, els.sessionsStatus, loadSessions));
 
+els.codeOpen.addEventListener('click', () => {
+  els.codeForm.hidden = false;
+  els.codeEmail.value = els.loginEmail.value.trim();
+  els.codeEmail.focus();
+});
+
+els.codeSend.addEventListener('click', busy(els.codeSend, els.codeStatus, async () => {
+  await requestEmailCode(els.codeEmail.value.trim());
+  showMessage(els.codeStatus, 'If this address may sign in, a code is on its way. Check your mail.', 'ok');
+  els.codeValue.focus();
+}));
+
+els.codeForm.addEventListener('submit', busy(
+  els.codeForm.querySelector('[type=submit]'), els.codeStatus, async () => {
+    try {
+      await verifyEmailCode({ email: els.codeEmail.value.trim(), code: els.codeValue.value.trim() });
+    } finally {
+      els.codeValue.value = '';
+    }
+    els.codeForm.hidden = true;
+  }));
+
 els.forgotOpen.addEventListener('click', () => {
   els.forgotForm.hidden = false;
   els.forgotEmail.value = els.loginEmail.value.trim();
@@ -1030,7 +1080,7 @@ startAuthorization();
 
 /** The link this page was opened with: {route, token}, or null. */
 function takeMailLink() {
-  const m = /^#\/(verify-email|reset-password)\?(.*)$/.exec(location.hash);
+  const m = /^#\/(verify-email|reset-password|email-code)\?(.*)$/.exec(location.hash);
   if (!m) {
     return null;
   }
@@ -1047,7 +1097,7 @@ function linkOutcome(result, text, kind) {
 }
 
 function linkError(e) {
-  if (e.code === 'EMAIL_LINK_INVALID' || e.code === 'VALIDATION_FAILED' && e.details.some((d) => d.field === 'token')) {
+  if (e.code === 'EMAIL_LINK_INVALID' || e.code === 'EMAIL_CODE_INVALID' || e.code === 'VALIDATION_FAILED' && e.details.some((d) => d.field === 'token')) {
     return 'This link is invalid, was already used, or has expired. Ask for a new one.';
   }
   return describe(e);
@@ -1065,6 +1115,16 @@ function handleMailLink(link) {
     els.resetForm.hidden = true;
     verifyEmail(link.token).then(
       (user) => linkOutcome('verified', `Thank you: ${user.email} is verified.`, 'ok'),
+      (e) => linkOutcome('failed', linkError(e)),
+    );
+    return;
+  }
+  if (link.route === 'email-code') {
+    els.linkTitle.textContent = 'Sign in';
+    els.resetForm.hidden = true;
+    verifyEmailCode({ token: link.token }).then(
+      (data) => linkOutcome(data.mfaRequired ? 'mfa-required' : 'signed-in',
+        data.mfaRequired ? 'Link accepted: enter the code from your authenticator app.' : `Signed in as ${data.user.email}.`, 'ok'),
       (e) => linkOutcome('failed', linkError(e)),
     );
     return;

@@ -42,6 +42,7 @@ type Config struct {
 	Tracing   Tracing
 	MFA       MFA
 	OIDC      OIDC
+	EmailCode EmailCode
 	OAuth     OAuth
 	Webhooks  Webhooks
 
@@ -261,6 +262,19 @@ type Mail struct {
 
 // Enabled reports whether a mail transport is configured.
 func (m Mail) Enabled() bool { return m.URL != "" }
+
+// EmailCode configures sign-in with an emailed code.
+type EmailCode struct {
+	// TTL is the lifetime of a code and its link.
+	TTL time.Duration `env:"EMAIL_CODE_TTL" envDefault:"10m" check:"1m,1h"`
+	// Signup lets a code be mailed to an address with no account, and
+	// create it.
+	Signup bool `env:"EMAIL_CODE_SIGNUP" envDefault:"false"`
+	// Link has {token} replaced; empty means the example app under
+	// PublicURL when that is served (or mail is off), which Load fills in,
+	// else no link: the mail carries the code alone.
+	Link string `env:"EMAIL_CODE_LINK" check:"link:{token}"`
+}
 
 // OIDC configures Gatehouse as an OpenID provider for other apps.
 type OIDC struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,7 @@ func defaults() Config {
 			Issuer: "Gatehouse", MaxFailures: 100, RPID: "localhost", RPName: "Gatehouse",
 			Origins: []string{"http://localhost:3000"},
 		},
+		EmailCode: EmailCode{TTL: 10 * time.Minute, Link: "http://localhost:3000/example/#/email-code?token={token}"},
 		OIDC: OIDC{
 			Enabled: true, LoginURL: "http://localhost:3000/example/#/authorize?request={id}",
 			AccessTokenTTL: 15 * time.Minute, CodeTTL: time.Minute, Issuer: "http://localhost:3000",
@@ -243,6 +245,9 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"PASSWORD_RESET_LINK", "https://app.example.com/#/r?token={token}", func(c Config) any { return c.Mail.ResetLink }, "https://app.example.com/#/r?token={token}"},
 		{"EMAIL_VERIFY_TTL", "48h", func(c Config) any { return c.Mail.VerifyTTL }, 48 * time.Hour},
 		{"PASSWORD_RESET_TTL", "15m", func(c Config) any { return c.Mail.ResetTTL }, 15 * time.Minute},
+		{"EMAIL_CODE_TTL", "5m", func(c Config) any { return c.EmailCode.TTL }, 5 * time.Minute},
+		{"EMAIL_CODE_SIGNUP", "true", func(c Config) any { return c.EmailCode.Signup }, true},
+		{"EMAIL_CODE_LINK", "https://app.example.com/#/c?token={token}", func(c Config) any { return c.EmailCode.Link }, "https://app.example.com/#/c?token={token}"},
 		{"REQUIRE_EMAIL_VERIFICATION", "true", func(c Config) any { return c.Mail.RequireVerification }, true},
 		{"MAIL_POLL_INTERVAL", "250ms", func(c Config) any { return c.Mail.PollInterval }, 250 * time.Millisecond},
 		{"MAIL_RETRY_BASE", "5s", func(c Config) any { return c.Mail.RetryBase }, 5 * time.Second},
@@ -780,6 +785,19 @@ func TestDefaultLinksNeedTheExampleApp(t *testing.T) {
 				}
 				if got := [2]string{cfg.Mail.VerifyLink, cfg.Mail.ResetLink}; got != c.wantLinks {
 					t.Fatalf("links %q, want %q", got, c.wantLinks)
+				}
+				// The sign-in code link defaults to the example app's page
+				// where that is served (or nothing is mailed), else to none,
+				// with a warning: it never refuses the start.
+				wantCode := strings.Replace(c.wantLinks[0], "verify-email", "email-code", 1)
+				if c.env["EXAMPLE_APP_ENABLED"] != "true" && c.env["MAIL_URL"] != "" {
+					wantCode = ""
+				}
+				if cfg.EmailCode.Link != wantCode {
+					t.Fatalf("code link %q, want %q", cfg.EmailCode.Link, wantCode)
+				}
+				if warned := slices.ContainsFunc(cfg.Warnings(), func(w string) bool { return strings.Contains(w, "EMAIL_CODE_LINK") }); warned != (wantCode == "") {
+					t.Fatalf("warnings %q", cfg.Warnings())
 				}
 				return
 			}

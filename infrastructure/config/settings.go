@@ -115,6 +115,16 @@ func checks() []check {
 		}},
 		exampleLink("EMAIL_VERIFY_LINK", func(c *Config) *string { return &c.Mail.VerifyLink }, "verify-email"),
 		exampleLink("PASSWORD_RESET_LINK", func(c *Config) *string { return &c.Mail.ResetLink }, "reset-password"),
+		// Unlike the links above, an unset one never refuses the start: a
+		// deployment that set those before sign-in codes existed must keep
+		// starting. Without the example app the mail then carries the code
+		// alone (and a warning says so).
+		{"EMAIL_CODE_LINK", []string{"EMAIL_CODE_LINK", "PUBLIC_URL", "MAIL_URL", "EXAMPLE_APP_ENABLED"}, func(c *Config) error {
+			if c.EmailCode.Link == "" && (c.ExampleApp || !c.Mail.Enabled()) {
+				c.EmailCode.Link = c.Mail.PublicURL + "/example/#/email-code?token={token}"
+			}
+			return nil
+		}},
 		// Derived: the provider's login page and issuer come from PUBLIC_URL
 		// unless set.
 		{"OIDC_LOGIN_URL", []string{"OIDC_LOGIN_URL", "PUBLIC_URL", "JWT_ISSUER"}, func(c *Config) error {
@@ -230,6 +240,9 @@ func (c Config) Warnings() []string {
 	// a port nothing serves.
 	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err == nil && c.Mail.PublicURL == defaultPublicURL && port != "3000" {
 		out = append(out, fmt.Sprintf("HTTP_ADDR listens on port %s but PUBLIC_URL is its default %s: links, passkey origins and the discovery document name port 3000; set PUBLIC_URL to the URL clients use", port, defaultPublicURL))
+	}
+	if c.Mail.Enabled() && c.EmailCode.Link == "" {
+		out = append(out, "EMAIL_CODE_LINK is unset and the example app is off: sign-in code mails carry the code without a link; set it to your app's page with {token} to mail a link too")
 	}
 	return out
 }

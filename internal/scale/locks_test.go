@@ -158,7 +158,11 @@ func TestLockMonitorSeesAWriteBlock(t *testing.T) {
 			read = h.Held
 		}
 	}
-	if exclusive < 250*time.Millisecond || exclusive > 2*time.Second {
+	// The monitor sees a hold from its first poll after the lock to its
+	// last poll before the commit; on a loaded machine a poll can come a
+	// good part of the 300 ms late (236 ms was seen at load 28), so the
+	// lower bound only proves the hold was followed, not the poll's timing.
+	if exclusive < 100*time.Millisecond || exclusive > 2*time.Second {
 		t.Errorf("ACCESS EXCLUSIVE seen for %s, want about 300ms (holds %+v)", exclusive, holds)
 	}
 	if read == 0 || BlocksWrites("AccessShareLock") || !BlocksWrites("ShareLock") {

@@ -9,6 +9,8 @@ import (
 	"context"
 	"time"
 
+	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -172,5 +174,5 @@ type Events interface {
 
 // SignupHook is the before-signup hook (see auth.SignupHook).
 type SignupHook interface {
-	BeforeSignup(ctx context.Context, s webhook.Signup) error
+	BeforeSignup(ctx context.Context, s authuc.SignupAttempt) error
 }

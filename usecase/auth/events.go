@@ -13,16 +13,6 @@ type Events interface {
 	Publish(ctx context.Context, e webhook.Event) error
 }
 
-// SignupHook asks the app built on Gatehouse whether an account may be
-// created (the before-signup hook). It returns nil to go on, a
-// *webhook.RejectedError when refused, webhook.ErrHookUnavailable when the
-// hook did not answer as the contract says. Every path that creates an
-// account calls it before its transaction, with nothing written yet.
-// Optional: nil allows every signup.
-type SignupHook interface {
-	BeforeSignup(ctx context.Context, s webhook.Signup) error
-}
-
 // publish publishes e when ev is set.
 func publish(ctx context.Context, ev Events, e webhook.Event) error {
 	if ev == nil {
@@ -32,7 +22,7 @@ func publish(ctx context.Context, ev Events, e webhook.Event) error {
 }
 
 // beforeSignup asks h when set.
-func beforeSignup(ctx context.Context, h SignupHook, s webhook.Signup) error {
+func beforeSignup(ctx context.Context, h SignupHook, s SignupAttempt) error {
 	if h == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
@@ -78,6 +79,24 @@ var (
 	passkeyVerified   = []string{domauth.MethodHardwareKey, domauth.MethodMFA}
 	passkeyUnverified = []string{domauth.MethodHardwareKey}
 )
+
+// withSecondFactor is the amr of a login whose first step proved first
+// (none recorded: a password) and whose second a code.
+func withSecondFactor(first []string) []string {
+	if len(first) == 0 {
+		return twoFactors
+	}
+	return append(append([]string(nil), first...), domauth.MethodOTP, domauth.MethodMFA)
+}
+
+// firstMethod is the login_succeeded method of a login whose first step
+// proved first: "" for a password.
+func firstMethod(first []string) string {
+	if slices.Contains(first, domauth.MethodEmail) {
+		return audit.MethodEmailCode
+	}
+	return ""
+}
 
 // MFAVerifyInput is the second step of a login: the mfaToken and a TOTP
 // code or a recovery code.
@@ -215,17 +234,15 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 				return err
 			}
 			c.UsedAt = now
-			methods := twoFactors
-			if len(c.Methods) > 0 {
-				// A first factor other than the password (a federated
-				// sign-in): its methods, then the code's.
-				methods = append(append([]string{}, c.Methods...), domauth.MethodOTP, domauth.MethodMFA)
-			}
-			pair, err = m.sessions.openVia(ctx, u, now, meta, methods, c.IdP)
+			pair, err = m.sessions.openVia(ctx, u, now, meta, withSecondFactor(c.Methods), c.IdP)
 			if err != nil {
 				return err
 			}
-			return m.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, c.IdP, meta, now))
+			e := signInEvent(u.ID, pair.Session.ID, c.IdP, meta, now)
+			if e.Method == "" {
+				e.Method = firstMethod(c.Methods)
+			}
+			return m.rec.log.Append(ctx, e)
 		})
 	})
 	if err != nil {

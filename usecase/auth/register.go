@@ -87,7 +87,7 @@ func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, w
 	// Asked before anything is written, for a taken address too (so the
 	// answer tells no accounts apart); a refusal or a silent hook creates
 	// nothing.
-	if err := beforeSignup(ctx, r.hook, webhook.Signup{Email: email, Name: name, Method: webhook.MethodPassword, IP: meta.IP}); err != nil {
+	if err := beforeSignup(ctx, r.hook, SignupAttempt{Email: email, Name: name, Method: webhook.MethodPassword, IP: meta.IP}); err != nil {
 		r.gate.undoAttempt(ctx, keys)
 		return TokenPair{}, err
 	}

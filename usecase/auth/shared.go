@@ -82,6 +82,15 @@ func (r recorder) record(ctx context.Context, t audit.Type, userID, sessionID st
 	})
 }
 
+// signedIn records login_succeeded of session sid proven by method
+// (audit.MethodEmailCode; "" for a password or passkey).
+func (r recorder) signedIn(ctx context.Context, userID, sid, method string, meta Meta, now time.Time) error {
+	return r.log.Append(ctx, audit.Event{
+		ID: id.New(), UserID: userID, SessionID: sid, Type: audit.LoginSucceeded,
+		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now, Method: method,
+	})
+}
+
 // minter signs access tokens and assembles token pairs.
 type minter struct{ tokens TokenIssuer }
 

@@ -36,6 +36,9 @@ type DelivererDeps struct {
 	// Observer and Log are optional.
 	Observer Observer
 	Log      *slog.Logger
+	// Codes, when set, makes the mails of sign-in code requests; without
+	// it such requests are dropped.
+	Codes CodeIssuer
 }
 
 // Deliverer sends the outbox.
@@ -106,7 +109,7 @@ func (s *Deliverer) DeliverDue(ctx context.Context) (int, error) {
 // reset or email-change link voids the account's older ones as it is made:
 // the user asked for a new one.
 func (s *Deliverer) deliver(ctx context.Context, m outbox.Message) bool {
-	out, tok, err := s.render(ctx, m)
+	out, undo, err := s.render(ctx, m)
 	switch {
 	case err == nil && out == nil:
 		// Nothing to send any more (the account is gone, moved, verified or
@@ -131,7 +134,7 @@ func (s *Deliverer) deliver(ctx context.Context, m outbox.Message) bool {
 			}
 			return true
 		}
-		s.unissue(ctx, tok)
+		undo(ctx)
 	}
 	if ctx.Err() != nil {
 		// Shutting down (or out of time): not the message's fault. The claim
@@ -158,9 +161,26 @@ func (s *Deliverer) deliver(ctx context.Context, m outbox.Message) bool {
 }
 
 // render turns a claimed message into the mail to send: notices as they
-// are, requests for a link into a mail with a newly issued one. A nil mail
-// means there is nothing to send.
-func (s *Deliverer) render(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
+// are, requests for a link (or a sign-in code) into a mail with a newly
+// issued one. A nil mail means there is nothing to send; undo withdraws
+// what was issued when the mail does not go out.
+func (s *Deliverer) render(ctx context.Context, m outbox.Message) (*outbox.Message, func(context.Context), error) {
+	if m.Kind == outbox.KindEmailCodeRequested {
+		if s.d.Codes == nil {
+			return nil, nil, nil
+		}
+		out, undo, err := s.d.Codes.IssueEmailCode(ctx, m)
+		if undo == nil {
+			undo = func(context.Context) {}
+		}
+		return out, undo, err
+	}
+	out, tok, err := s.renderLink(ctx, m)
+	return out, func(ctx context.Context) { s.unissue(ctx, tok) }, err
+}
+
+// renderLink is render for everything but sign-in codes.
+func (s *Deliverer) renderLink(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
 	var (
 		p    recovery.Purpose
 		kind outbox.Kind

@@ -170,6 +170,13 @@ const (
 	ipKeyPrefix      = "mail:ip:"
 )
 
+// AdmitMail counts a mail a client asks for (a sign-in code) against the
+// budgets the other mails share, per IP and per address;
+// throttle.LimitedError past either. It runs in the caller's transaction.
+func (q *MailQueue) AdmitMail(ctx context.Context, email, ip string) error {
+	return q.admit(ctx, email, ip, q.now())
+}
+
 // admit counts a mail request against the client (its IP, an IPv6 client
 // by its /64, which one host holds whole) and the address.
 func (q *MailQueue) admit(ctx context.Context, email, ip string, now time.Time) error {

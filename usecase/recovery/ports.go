@@ -162,6 +162,15 @@ type Outbox interface {
 	GiveUp(ctx context.Context, id, reason string) error
 }
 
+// CodeIssuer turns a queued sign-in code request
+// (outbox.KindEmailCodeRequested) into its mail at send time, as render
+// does for links; auth.EmailCodeIssuer implements it.
+type CodeIssuer interface {
+	// IssueEmailCode returns the mail, or nil when nothing is to be sent;
+	// undo withdraws what was issued when the mail does not go out.
+	IssueEmailCode(ctx context.Context, m outbox.Message) (mail *outbox.Message, undo func(context.Context), err error)
+}
+
 // MailSender renders and sends one message through the mail transport.
 type MailSender interface {
 	Send(ctx context.Context, m outbox.Message) error

@@ -718,3 +718,60 @@ func TestRecoveryEventsArePublished(t *testing.T) {
 		t.Errorf("data %v %v", pub.events[1].Data, pub.events[2].Data)
 	}
 }
+
+// codeIssuer is a CodeIssuer that mails a fixed code and counts its undos.
+type codeIssuer struct {
+	issued, undone int
+}
+
+func (c *codeIssuer) IssueEmailCode(_ context.Context, m outbox.Message) (*outbox.Message, func(context.Context), error) {
+	c.issued++
+	out := m
+	out.Kind, out.Code, out.Link = outbox.KindEmailCode, "045311", "https://app/#/email-code?token=t"
+	return &out, func(context.Context) { c.undone++ }, nil
+}
+
+// A sign-in code request becomes the issuer's mail at send time; a failed
+// send withdraws what was issued and the retry issues anew. Without an
+// issuer the request is dropped, nothing sent.
+func TestCodeRequestsGoThroughTheIssuer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	codes := &codeIssuer{}
+	deliver := func(c recovery.CodeIssuer) *recovery.Deliverer {
+		return recovery.NewDeliverer(recovery.DelivererDeps{
+			Outbox: f.box, Sender: f.sender, Tokens: f.tokens, Users: f.users, Tx: tx{}, Clock: f.clock, Codes: c,
+		}, recovery.DeliveryConfig{Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3}, Lease: time.Minute})
+	}
+	req := outbox.Message{ID: "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", Kind: outbox.KindEmailCodeRequested, To: "ada@example.com", CreatedAt: f.clock.t}
+	if err := f.box.Enqueue(ctx, req, f.clock.t); err != nil {
+		t.Fatal(err)
+	}
+	f.sender.err = errors.New("421 try later")
+	if n, err := deliver(codes).DeliverDue(ctx); err != nil || n != 0 {
+		t.Fatalf("failed attempt: %d sent, %v", n, err)
+	}
+	if codes.issued != 1 || codes.undone != 1 {
+		t.Fatalf("after a failed send: issued %d, undone %d", codes.issued, codes.undone)
+	}
+	f.sender.err = nil
+	f.clock.t = f.clock.t.Add(time.Second)
+	if n, err := deliver(codes).DeliverDue(ctx); err != nil || n != 1 {
+		t.Fatalf("retry: %d sent, %v", n, err)
+	}
+	if got := f.sender.sent[len(f.sender.sent)-1]; got.Kind != outbox.KindEmailCode || got.Code != "045311" || codes.issued != 2 || codes.undone != 1 {
+		t.Fatalf("sent %+v; issued %d, undone %d", got, codes.issued, codes.undone)
+	}
+
+	before := len(f.sender.sent)
+	req.ID = "8d2f3e4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a"
+	if err := f.box.Enqueue(ctx, req, f.clock.t); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := deliver(nil).DeliverDue(ctx); err != nil || n != 0 || len(f.sender.sent) != before {
+		t.Fatalf("without an issuer: %d sent, %v", n, err)
+	}
+	if msgs, _ := f.box.Claim(ctx, f.clock.t.Add(time.Hour), time.Minute, 10); len(msgs) != 0 {
+		t.Fatalf("the request without an issuer is still queued: %+v", msgs)
+	}
+}

@@ -116,6 +116,7 @@ func (e AuthorizationURLEnvelopeSuccess) Valid() bool {
 // Defines values for ErrorCode.
 const (
 	CSRFREJECTED         ErrorCode = "CSRF_REJECTED"
+	EMAILCODEINVALID     ErrorCode = "EMAIL_CODE_INVALID"
 	EMAILLINKINVALID     ErrorCode = "EMAIL_LINK_INVALID"
 	EMAILNOTVERIFIED     ErrorCode = "EMAIL_NOT_VERIFIED"
 	EMAILTAKEN           ErrorCode = "EMAIL_TAKEN"
@@ -150,6 +151,8 @@ const (
 func (e ErrorCode) Valid() bool {
 	switch e {
 	case CSRFREJECTED:
+		return true
+	case EMAILCODEINVALID:
 		return true
 	case EMAILLINKINVALID:
 		return true
@@ -751,12 +754,15 @@ func (e RegistrationResponseJSONType) Valid() bool {
 
 // Defines values for SecurityEventMethod.
 const (
-	Oauth SecurityEventMethod = "oauth"
+	EmailCode SecurityEventMethod = "email_code"
+	Oauth     SecurityEventMethod = "oauth"
 )
 
 // Valid indicates whether the value is a known member of the SecurityEventMethod enum.
 func (e SecurityEventMethod) Valid() bool {
 	switch e {
+	case EmailCode:
+		return true
 	case Oauth:
 		return true
 	default:
@@ -1445,6 +1451,40 @@ type ChangePasswordRequest struct {
 //
 // Example: ada@example.com
 type Email = openapi_types.Email
+
+// EmailCodeRequest defines model for EmailCodeRequest.
+type EmailCodeRequest struct {
+	// Email Trimmed and compared case-insensitively.
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+}
+
+// EmailCodeVerifyRequest Either `email` and `code`, or `token`: both forms at once, or neither, is
+// `400 VALIDATION_FAILED`.
+type EmailCodeVerifyRequest struct {
+	// Code The six digits from the mail (with `email`).
+	//
+	// Example: 045311
+	Code *string `json:"code,omitempty"`
+
+	// Email Trimmed and compared case-insensitively.
+	//
+	// Example: ada@example.com
+	Email *Email `json:"email,omitempty"`
+
+	// RefreshTokenTransport `cookie` (browsers): the refresh token is set in the `refresh_token` cookie.
+	// `body` (native apps, CLIs, servers): it is returned in `data.refreshToken` and no
+	// cookie is set.
+	RefreshTokenTransport *RefreshTokenTransport `json:"refreshTokenTransport,omitempty"`
+
+	// Token The `token` parameter of the mailed link's URL fragment (43 characters of
+	// base64url).
+	//
+	//
+	// Example: 3q2-7wX9kLmN0pQrStUvWxYz_AbCdEfGhIjKlMnOpQr
+	Token *string `json:"token,omitempty"`
+}
 
 // EmailLinkToken The `token` parameter of the link's URL fragment (43 characters of base64url for
 // the links this service mails). A value of another shape is `VALIDATION_FAILED`.
@@ -2334,7 +2374,9 @@ type SecurityEvent struct {
 	// Ip The client IP of the request that caused the event.
 	Ip string `json:"ip"`
 
-	// Method On `login_succeeded` of a sign-in through another provider.
+	// Method On `login_succeeded` only, when the sign-in was not proven with a password or
+	// passkey: `oauth` (through another provider) or `email_code` (an emailed code or
+	// link), followed by the second factor where the account has one. Absent otherwise.
 	Method *SecurityEventMethod `json:"method,omitempty"`
 
 	// Provider The provider of a federated `login_succeeded`, or of the identity linked or unlinked.
@@ -2359,7 +2401,9 @@ type SecurityEvent struct {
 	UserAgent string `json:"userAgent"`
 }
 
-// SecurityEventMethod On `login_succeeded` of a sign-in through another provider.
+// SecurityEventMethod On `login_succeeded` only, when the sign-in was not proven with a password or
+// passkey: `oauth` (through another provider) or `email_code` (an emailed code or
+// link), followed by the second factor where the account has one. Absent otherwise.
 type SecurityEventMethod string
 
 // SecurityEventType What happened. `SECURITY_EVENT_LIMIT` bounds only the routine types
@@ -2918,6 +2962,9 @@ type BearerRejected = ErrorEnvelope
 // CsrfRejected The error envelope. `data` is absent.
 type CsrfRejected = ErrorEnvelope
 
+// EmailCodeInvalid The error envelope. `data` is absent.
+type EmailCodeInvalid = ErrorEnvelope
+
 // EmailLinkInvalid The error envelope. `data` is absent.
 type EmailLinkInvalid = ErrorEnvelope
 
@@ -3104,6 +3151,12 @@ type AdminCreateOAuthClientJSONRequestBody = OAuthClientCreate
 
 // AdminUpdateUserJSONRequestBody defines body for AdminUpdateUser for application/json ContentType.
 type AdminUpdateUserJSONRequestBody = AdminUserPatch
+
+// RequestEmailCodeJSONRequestBody defines body for RequestEmailCode for application/json ContentType.
+type RequestEmailCodeJSONRequestBody = EmailCodeRequest
+
+// VerifyEmailCodeJSONRequestBody defines body for VerifyEmailCode for application/json ContentType.
+type VerifyEmailCodeJSONRequestBody = EmailCodeVerifyRequest
 
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
 type VerifyEmailJSONRequestBody = VerifyEmailRequest
@@ -3529,6 +3582,100 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
 	AdminRetryWebhookDelivery(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestEmailCodeWithBody Ask for a sign-in code by mail
+	//
+	// Passwordless sign-in, step one. Always `202` with the same body, after the same
+	// work, whether or not an account has the address: the request is queued as is, and
+	// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+	// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+	// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+	// no account. Code and link are made when the mail is sent and never stored
+	// readable; when they are, the address's earlier code and link stop working.
+	// Throttled per address and per client IP with the other mails
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+	// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+	// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+	// `POST /auth/email-code/verify`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+	RequestEmailCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestEmailCode Ask for a sign-in code by mail
+	//
+	// Passwordless sign-in, step one. Always `202` with the same body, after the same
+	// work, whether or not an account has the address: the request is queued as is, and
+	// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+	// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+	// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+	// no account. Code and link are made when the mail is sent and never stored
+	// readable; when they are, the address's earlier code and link stop working.
+	// Throttled per address and per client IP with the other mails
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+	// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+	// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+	// `POST /auth/email-code/verify`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+	RequestEmailCode(ctx context.Context, body RequestEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyEmailCodeWithBody Sign in with an emailed code or link
+	//
+	// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+	// the link's fragment), never both. Starts a new session like a login: a token pair,
+	// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+	// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+	// a code mailed to an address with no account creates it, without a password.
+	//
+	// Code and link are single use and die together. A wrong code is
+	// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+	// pending code, which is void after 5 wrong codes, and in the account's login
+	// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+	// locked; a right code then waits too). A used, void, expired or replaced code or
+	// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+	// password change or reset since the mail was sent voids it. An account an
+	// administrator disabled gets `403 USER_DISABLED` after its code.
+	//
+	// When the account has TOTP on, a right code answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+	// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+	// `amr: ["email","otp","mfa"]`, `aal2`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+	VerifyEmailCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyEmailCode Sign in with an emailed code or link
+	//
+	// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+	// the link's fragment), never both. Starts a new session like a login: a token pair,
+	// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+	// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+	// a code mailed to an address with no account creates it, without a password.
+	//
+	// Code and link are single use and die together. A wrong code is
+	// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+	// pending code, which is void after 5 wrong codes, and in the account's login
+	// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+	// locked; a right code then waits too). A used, void, expired or replaced code or
+	// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+	// password change or reset since the mail was sent voids it. An account an
+	// administrator disabled gets `403 USER_DISABLED` after its code.
+	//
+	// When the account has TOTP on, a right code answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+	// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+	// `amr: ["email","otp","mfa"]`, `aal2`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+	VerifyEmailCode(ctx context.Context, body VerifyEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RequestEmailVerification Mail a verification link to the caller's address
 	//
@@ -5107,6 +5254,140 @@ func (c *Client) AdminListWebhookDeliveries(ctx context.Context, params *AdminLi
 // Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
 func (c *Client) AdminRetryWebhookDelivery(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminRetryWebhookDeliveryRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestEmailCodeWithBody Ask for a sign-in code by mail
+//
+// Passwordless sign-in, step one. Always `202` with the same body, after the same
+// work, whether or not an account has the address: the request is queued as is, and
+// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+// no account. Code and link are made when the mail is sent and never stored
+// readable; when they are, the address's earlier code and link stop working.
+// Throttled per address and per client IP with the other mails
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+// `POST /auth/email-code/verify`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+func (c *Client) RequestEmailCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestEmailCodeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestEmailCode Ask for a sign-in code by mail
+//
+// Passwordless sign-in, step one. Always `202` with the same body, after the same
+// work, whether or not an account has the address: the request is queued as is, and
+// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+// no account. Code and link are made when the mail is sent and never stored
+// readable; when they are, the address's earlier code and link stop working.
+// Throttled per address and per client IP with the other mails
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+// `POST /auth/email-code/verify`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+func (c *Client) RequestEmailCode(ctx context.Context, body RequestEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestEmailCodeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyEmailCodeWithBody Sign in with an emailed code or link
+//
+// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+// the link's fragment), never both. Starts a new session like a login: a token pair,
+// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+// a code mailed to an address with no account creates it, without a password.
+//
+// Code and link are single use and die together. A wrong code is
+// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+// pending code, which is void after 5 wrong codes, and in the account's login
+// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+// locked; a right code then waits too). A used, void, expired or replaced code or
+// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+// password change or reset since the mail was sent voids it. An account an
+// administrator disabled gets `403 USER_DISABLED` after its code.
+//
+// When the account has TOTP on, a right code answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+// `amr: ["email","otp","mfa"]`, `aal2`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+func (c *Client) VerifyEmailCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyEmailCodeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyEmailCode Sign in with an emailed code or link
+//
+// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+// the link's fragment), never both. Starts a new session like a login: a token pair,
+// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+// a code mailed to an address with no account creates it, without a password.
+//
+// Code and link are single use and die together. A wrong code is
+// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+// pending code, which is void after 5 wrong codes, and in the account's login
+// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+// locked; a right code then waits too). A used, void, expired or replaced code or
+// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+// password change or reset since the mail was sent voids it. An account an
+// administrator disabled gets `403 USER_DISABLED` after its code.
+//
+// When the account has TOTP on, a right code answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+// `amr: ["email","otp","mfa"]`, `aal2`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+func (c *Client) VerifyEmailCode(ctx context.Context, body VerifyEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyEmailCodeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7754,6 +8035,86 @@ func NewAdminRetryWebhookDeliveryRequest(server string, id openapi_types.UUID) (
 	return req, nil
 }
 
+// NewRequestEmailCodeRequest calls the generic RequestEmailCode builder with application/json body
+func NewRequestEmailCodeRequest(server string, body RequestEmailCodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRequestEmailCodeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRequestEmailCodeRequestWithBody constructs an http.Request for the RequestEmailCode method, with any body, and a specified content type
+func NewRequestEmailCodeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/email-code")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyEmailCodeRequest calls the generic VerifyEmailCode builder with application/json body
+func NewVerifyEmailCodeRequest(server string, body VerifyEmailCodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyEmailCodeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyEmailCodeRequestWithBody constructs an http.Request for the VerifyEmailCode method, with any body, and a specified content type
+func NewVerifyEmailCodeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/email-code/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRequestEmailVerificationRequest constructs an http.Request for the RequestEmailVerification method
 func NewRequestEmailVerificationRequest(server string) (*http.Request, error) {
 	var err error
@@ -10397,6 +10758,100 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
 	AdminRetryWebhookDeliveryWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRetryWebhookDeliveryResponse, error)
+
+	// RequestEmailCodeWithBodyWithResponse Ask for a sign-in code by mail
+	//
+	// Passwordless sign-in, step one. Always `202` with the same body, after the same
+	// work, whether or not an account has the address: the request is queued as is, and
+	// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+	// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+	// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+	// no account. Code and link are made when the mail is sent and never stored
+	// readable; when they are, the address's earlier code and link stop working.
+	// Throttled per address and per client IP with the other mails
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+	// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+	// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+	// `POST /auth/email-code/verify`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+	RequestEmailCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestEmailCodeResponse, error)
+
+	// RequestEmailCodeWithResponse Ask for a sign-in code by mail
+	//
+	// Passwordless sign-in, step one. Always `202` with the same body, after the same
+	// work, whether or not an account has the address: the request is queued as is, and
+	// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+	// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+	// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+	// no account. Code and link are made when the mail is sent and never stored
+	// readable; when they are, the address's earlier code and link stop working.
+	// Throttled per address and per client IP with the other mails
+	// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+	// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+	// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+	// `POST /auth/email-code/verify`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+	RequestEmailCodeWithResponse(ctx context.Context, body RequestEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestEmailCodeResponse, error)
+
+	// VerifyEmailCodeWithBodyWithResponse Sign in with an emailed code or link
+	//
+	// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+	// the link's fragment), never both. Starts a new session like a login: a token pair,
+	// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+	// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+	// a code mailed to an address with no account creates it, without a password.
+	//
+	// Code and link are single use and die together. A wrong code is
+	// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+	// pending code, which is void after 5 wrong codes, and in the account's login
+	// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+	// locked; a right code then waits too). A used, void, expired or replaced code or
+	// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+	// password change or reset since the mail was sent voids it. An account an
+	// administrator disabled gets `403 USER_DISABLED` after its code.
+	//
+	// When the account has TOTP on, a right code answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+	// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+	// `amr: ["email","otp","mfa"]`, `aal2`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+	VerifyEmailCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyEmailCodeResponse, error)
+
+	// VerifyEmailCodeWithResponse Sign in with an emailed code or link
+	//
+	// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+	// the link's fragment), never both. Starts a new session like a login: a token pair,
+	// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+	// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+	// a code mailed to an address with no account creates it, without a password.
+	//
+	// Code and link are single use and die together. A wrong code is
+	// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+	// pending code, which is void after 5 wrong codes, and in the account's login
+	// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+	// locked; a right code then waits too). A used, void, expired or replaced code or
+	// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+	// password change or reset since the mail was sent voids it. An account an
+	// administrator disabled gets `403 USER_DISABLED` after its code.
+	//
+	// When the account has TOTP on, a right code answers `200` with
+	// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+	// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+	// `amr: ["email","otp","mfa"]`, `aal2`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+	VerifyEmailCodeWithResponse(ctx context.Context, body VerifyEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailCodeResponse, error)
 
 	// RequestEmailVerificationWithResponse Mail a verification link to the caller's address
 	//
@@ -13875,6 +14330,366 @@ func (r AdminRetryWebhookDeliveryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminRetryWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RequestEmailCodeResponse202Headers the declared response headers of an HTTP 202 response for RequestEmailCode
+type RequestEmailCodeResponse202Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse400Headers the declared response headers of an HTTP 400 response for RequestEmailCode
+type RequestEmailCodeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse413Headers the declared response headers of an HTTP 413 response for RequestEmailCode
+type RequestEmailCodeResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse415Headers the declared response headers of an HTTP 415 response for RequestEmailCode
+type RequestEmailCodeResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse429Headers the declared response headers of an HTTP 429 response for RequestEmailCode
+type RequestEmailCodeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse500Headers the declared response headers of an HTTP 500 response for RequestEmailCode
+type RequestEmailCodeResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponse503Headers the declared response headers of an HTTP 503 response for RequestEmailCode
+type RequestEmailCodeResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// RequestEmailCodeResponseDefaultHeaders the declared response headers of an HTTP default response for RequestEmailCode
+type RequestEmailCodeResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type RequestEmailCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Accepted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *MailUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RequestEmailCodeResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RequestEmailCodeResponse400Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *RequestEmailCodeResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RequestEmailCodeResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RequestEmailCodeResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RequestEmailCodeResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RequestEmailCodeResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RequestEmailCodeResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON202() *Accepted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RequestEmailCodeResponse) GetJSON503() *MailUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RequestEmailCodeResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RequestEmailCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RequestEmailCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RequestEmailCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RequestEmailCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyEmailCodeResponse200Headers the declared response headers of an HTTP 200 response for VerifyEmailCode
+type VerifyEmailCodeResponse200Headers struct {
+	CacheControl    string
+	RateLimit       *string
+	RateLimitPolicy *string
+	SetCookie       *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse400Headers the declared response headers of an HTTP 400 response for VerifyEmailCode
+type VerifyEmailCodeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse401Headers the declared response headers of an HTTP 401 response for VerifyEmailCode
+type VerifyEmailCodeResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse403Headers the declared response headers of an HTTP 403 response for VerifyEmailCode
+type VerifyEmailCodeResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse413Headers the declared response headers of an HTTP 413 response for VerifyEmailCode
+type VerifyEmailCodeResponse413Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse415Headers the declared response headers of an HTTP 415 response for VerifyEmailCode
+type VerifyEmailCodeResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse429Headers the declared response headers of an HTTP 429 response for VerifyEmailCode
+type VerifyEmailCodeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse500Headers the declared response headers of an HTTP 500 response for VerifyEmailCode
+type VerifyEmailCodeResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponse503Headers the declared response headers of an HTTP 503 response for VerifyEmailCode
+type VerifyEmailCodeResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// VerifyEmailCodeResponseDefaultHeaders the declared response headers of an HTTP default response for VerifyEmailCode
+type VerifyEmailCodeResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type VerifyEmailCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LoginEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *EmailCodeInvalid
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *UserDisabled
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VerifyEmailCodeResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *VerifyEmailCodeResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VerifyEmailCodeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *VerifyEmailCodeResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *VerifyEmailCodeResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *VerifyEmailCodeResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyEmailCodeResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *VerifyEmailCodeResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyEmailCodeResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *VerifyEmailCodeResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON200() *LoginEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON401() *EmailCodeInvalid {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON403() *UserDisabled {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyEmailCodeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r VerifyEmailCodeResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyEmailCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyEmailCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyEmailCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyEmailCodeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22226,6 +23041,124 @@ func (c *ClientWithResponses) AdminRetryWebhookDeliveryWithResponse(ctx context.
 	return ParseAdminRetryWebhookDeliveryResponse(rsp)
 }
 
+// RequestEmailCodeWithBodyWithResponse Ask for a sign-in code by mail
+//
+// Passwordless sign-in, step one. Always `202` with the same body, after the same
+// work, whether or not an account has the address: the request is queued as is, and
+// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+// no account. Code and link are made when the mail is sent and never stored
+// readable; when they are, the address's earlier code and link stop working.
+// Throttled per address and per client IP with the other mails
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+// `POST /auth/email-code/verify`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+func (c *ClientWithResponses) RequestEmailCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestEmailCodeResponse, error) {
+	rsp, err := c.RequestEmailCodeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestEmailCodeResponse(rsp)
+}
+
+// RequestEmailCodeWithResponse Ask for a sign-in code by mail
+//
+// Passwordless sign-in, step one. Always `202` with the same body, after the same
+// work, whether or not an account has the address: the request is queued as is, and
+// the background sender mails a six-digit code and a link (`EMAIL_CODE_LINK`, the
+// token in the URL fragment), both valid `EMAIL_CODE_TTL` and once, only to an
+// existing, enabled account, or, with `EMAIL_CODE_SIGNUP=true`, to an address with
+// no account. Code and link are made when the mail is sent and never stored
+// readable; when they are, the address's earlier code and link stop working.
+// Throttled per address and per client IP with the other mails
+// (`MAIL_RATE_PER_ADDRESS`, `MAIL_RATE_PER_IP`): a throttled request is still
+// answered `202` and sends nothing. A malformed address is `400 VALIDATION_FAILED`;
+// with no mail transport, `503 MAIL_UNAVAILABLE`. Finish with
+// `POST /auth/email-code/verify`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email-code (the `RequestEmailCode` operationId).
+func (c *ClientWithResponses) RequestEmailCodeWithResponse(ctx context.Context, body RequestEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestEmailCodeResponse, error) {
+	rsp, err := c.RequestEmailCode(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestEmailCodeResponse(rsp)
+}
+
+// VerifyEmailCodeWithBodyWithResponse Sign in with an emailed code or link
+//
+// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+// the link's fragment), never both. Starts a new session like a login: a token pair,
+// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+// a code mailed to an address with no account creates it, without a password.
+//
+// Code and link are single use and die together. A wrong code is
+// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+// pending code, which is void after 5 wrong codes, and in the account's login
+// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+// locked; a right code then waits too). A used, void, expired or replaced code or
+// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+// password change or reset since the mail was sent voids it. An account an
+// administrator disabled gets `403 USER_DISABLED` after its code.
+//
+// When the account has TOTP on, a right code answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+// `amr: ["email","otp","mfa"]`, `aal2`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+func (c *ClientWithResponses) VerifyEmailCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyEmailCodeResponse, error) {
+	rsp, err := c.VerifyEmailCodeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyEmailCodeResponse(rsp)
+}
+
+// VerifyEmailCodeWithResponse Sign in with an emailed code or link
+//
+// Passwordless sign-in, step two: `{email, code}` (the six digits) or `{token}` (from
+// the link's fragment), never both. Starts a new session like a login: a token pair,
+// fresh, `amr: ["email"]`, `aal1`. Using either proves the mailbox: the address
+// becomes verified (security event `email_verified`). With `EMAIL_CODE_SIGNUP=true`,
+// a code mailed to an address with no account creates it, without a password.
+//
+// Code and link are single use and die together. A wrong code is
+// `401 EMAIL_CODE_INVALID` (security event `login_failed`) and counts against the
+// pending code, which is void after 5 wrong codes, and in the account's login
+// throttle, like a wrong password (`429 TOO_MANY_REQUESTS` with `Retry-After` once
+// locked; a right code then waits too). A used, void, expired or replaced code or
+// link, and an address without a pending code, is `401 EMAIL_CODE_INVALID`. A
+// password change or reset since the mail was sent voids it. An account an
+// administrator disabled gets `403 USER_DISABLED` after its code.
+//
+// When the account has TOTP on, a right code answers `200` with
+// `{mfaRequired: true, mfaToken, methods}` and nothing else (the address is verified
+// all the same); finish with `POST /auth/mfa/verify`, whose tokens then carry
+// `amr: ["email","otp","mfa"]`, `aal2`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/email-code/verify (the `VerifyEmailCode` operationId).
+func (c *ClientWithResponses) VerifyEmailCodeWithResponse(ctx context.Context, body VerifyEmailCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyEmailCodeResponse, error) {
+	rsp, err := c.VerifyEmailCode(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyEmailCodeResponse(rsp)
+}
+
 // RequestEmailVerificationWithResponse Mail a verification link to the caller's address
 //
 // Queues a verification link to the account's current address; `202` and nothing
@@ -27700,6 +28633,636 @@ func ParseAdminRetryWebhookDeliveryResponse(rsp *http.Response) (*AdminRetryWebh
 		response.Headers503 = &headers
 	case true:
 		var headers AdminRetryWebhookDeliveryResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRequestEmailCodeResponse parses an HTTP response from a RequestEmailCodeWithResponse call
+func ParseRequestEmailCodeResponse(rsp *http.Response) (*RequestEmailCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RequestEmailCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Accepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest MailUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers RequestEmailCodeResponse202Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers RequestEmailCodeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 413:
+		var headers RequestEmailCodeResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers RequestEmailCodeResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers RequestEmailCodeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RequestEmailCodeResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RequestEmailCodeResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RequestEmailCodeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyEmailCodeResponse parses an HTTP response from a VerifyEmailCodeWithResponse call
+func ParseVerifyEmailCodeResponse(rsp *http.Response) (*VerifyEmailCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyEmailCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LoginEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest EmailCodeInvalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest UserDisabled
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VerifyEmailCodeResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers VerifyEmailCodeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers VerifyEmailCodeResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers VerifyEmailCodeResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers VerifyEmailCodeResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers VerifyEmailCodeResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyEmailCodeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers VerifyEmailCodeResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyEmailCodeResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers VerifyEmailCodeResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -127,6 +127,49 @@ test("admin users and keys, passkey options", async () => {
   assert.equal(request.options.userVerification, "required");
 });
 
+// Sign in with an emailed code, against an instance with mail: the request
+// answers 202 for any address, the code read from the test mailbox signs in
+// (amr email, address verified), used twice it is refused with a typed code.
+test("sign in with an emailed code", async () => {
+  const mailBase = process.env.GATEHOUSE_MAIL_URL;
+  const mailbox = process.env.GATEHOUSE_MAILBOX_URL;
+  if (mailBase === undefined || mailbox === undefined) throw new Error("GATEHOUSE_MAIL_URL or GATEHOUSE_MAILBOX_URL is not set");
+  const { client, setToken } = gatehouse(mailBase);
+  const email = `ts-code-${Date.now()}@example.com`;
+  await unwrap(client.POST("/auth/register", { body: { email, password: "typescript password" } }));
+
+  const none = await unwrap(client.POST("/auth/email-code", { body: { email: `nobody-${email}` } }));
+  const sent = await unwrap(client.POST("/auth/email-code", { body: { email } }));
+  assert.equal(sent, null);
+  assert.equal(none, null);
+  let code = "";
+  for (let i = 0; i < 200 && code === ""; i++) {
+    code = await (await fetch(`${mailbox}?to=${encodeURIComponent(email)}`)).text();
+    if (code === "") await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(code, /^[0-9]{6}$/);
+
+  const malformed = await refused(unwrap(client.POST("/auth/email-code/verify", { body: { email, code: "12ab56" } })));
+  assert.equal(malformed.code, "VALIDATION_FAILED");
+  assert.deepEqual(malformed.details.map((d) => d.field), ["code"]);
+  const answer = await unwrap(
+    client.POST("/auth/email-code/verify", { body: { email, code, refreshTokenTransport: "body" } }),
+  );
+  if ("mfaRequired" in answer) throw new Error("the code asked for a second factor");
+  assert.equal(answer.user.email, email);
+  assert.equal(answer.user.emailVerified, true, "the code proves the mailbox");
+  assert.ok(answer.refreshToken);
+  const payload = answer.accessToken.split(".")[1] ?? "";
+  assert.deepEqual(JSON.parse(Buffer.from(payload, "base64url").toString()).amr, ["email"]);
+  setToken(answer.accessToken);
+  const me = await unwrap(client.GET("/users/me"));
+  assert.equal(me.email, email);
+
+  const again = await refused(unwrap(client.POST("/auth/email-code/verify", { body: { email, code } })));
+  assert.equal(again.status, 401);
+  assert.equal(again.code, "EMAIL_CODE_INVALID");
+});
+
 // Sign in with another provider (a fake GitHub the Go test runs): the
 // browser's legs are plain navigations (followed here by hand), then the
 // app exchanges the one-time code from the fragment with its PKCE verifier.

@@ -1,0 +1,180 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gatehouse/gatehouse/domain/emailcode"
+	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+)
+
+// emailCodeRecord is a row of email_codes.
+type emailCodeRecord struct {
+	ID                string         `gorm:"column:id;primaryKey"`
+	Email             string         `gorm:"column:email"`
+	UserID            sql.NullString `gorm:"column:user_id"`
+	CredentialVersion int64          `gorm:"column:credential_version"`
+	TokenHash         []byte         `gorm:"column:token_hash"`
+	CodeSeal          []byte         `gorm:"column:code_seal"`
+	Failures          int            `gorm:"column:failures"`
+	CreatedAt         time.Time      `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt         time.Time      `gorm:"column:expires_at"`
+}
+
+func (emailCodeRecord) TableName() string { return "email_codes" }
+
+// emailCodeColumns are the columns of email_codes, for RETURNING.
+const emailCodeColumns = "id, email, user_id, credential_version, token_hash, code_seal, failures, created_at, expires_at"
+
+func (r emailCodeRecord) toDomain() (emailcode.Pending, error) {
+	p := emailcode.Pending{
+		ID: r.ID, Email: r.Email, UserID: r.UserID.String, CredentialVersion: r.CredentialVersion,
+		Failures: r.Failures, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
+	}
+	if len(r.TokenHash) != len(p.TokenHash) || len(r.CodeSeal) != len(p.CodeSeal) {
+		return emailcode.Pending{}, fmt.Errorf("persistence: email code %s has a malformed hash", r.ID)
+	}
+	copy(p.TokenHash[:], r.TokenHash)
+	copy(p.CodeSeal[:], r.CodeSeal)
+	return p, nil
+}
+
+// EmailCodeStore keeps the pending emailed sign-in codes, one per address.
+type EmailCodeStore struct{ db *gorm.DB }
+
+var _ auth.EmailCodeStore = (*EmailCodeStore)(nil)
+
+// NewEmailCodeStore returns an EmailCodeStore on db.
+func NewEmailCodeStore(db *gorm.DB) *EmailCodeStore { return &EmailCodeStore{db: db} }
+
+// Replace implements auth.EmailCodeStore: one statement that inserts the
+// address's code or overwrites the one it had, so two instances mailing
+// one address at once never leave two codes (or fail on the unique key).
+func (s *EmailCodeStore) Replace(ctx context.Context, p emailcode.Pending) error {
+	if !id.Valid(p.ID) {
+		return fmt.Errorf("persistence: email code: invalid id %q", p.ID)
+	}
+	rec := emailCodeRecord{
+		ID: p.ID, Email: p.Email, UserID: sql.NullString{String: p.UserID, Valid: p.UserID != ""},
+		CredentialVersion: p.CredentialVersion, TokenHash: p.TokenHash[:], CodeSeal: p.CodeSeal[:],
+		Failures: p.Failures, CreatedAt: toDB(p.CreatedAt), ExpiresAt: toDB(p.ExpiresAt),
+	}
+	err := conn(ctx, s.db).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "email"}},
+		DoUpdates: clause.AssignmentColumns([]string{
+			"id", "user_id", "credential_version", "token_hash", "code_seal", "failures", "created_at", "expires_at",
+		}),
+	}).Create(&rec).Error
+	if err != nil {
+		return wrapErr("replace email code", err)
+	}
+	return nil
+}
+
+// ByEmail implements auth.EmailCodeStore.
+func (s *EmailCodeStore) ByEmail(ctx context.Context, email string) (emailcode.Pending, error) {
+	return s.read(ctx, "email = ?", email)
+}
+
+// ByToken implements auth.EmailCodeStore.
+func (s *EmailCodeStore) ByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
+	return s.read(ctx, "token_hash = ?", hash[:])
+}
+
+func (s *EmailCodeStore) read(ctx context.Context, where string, arg any) (emailcode.Pending, error) {
+	var r emailCodeRecord
+	err := conn(ctx, s.db).Where(where, arg).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return emailcode.Pending{}, emailcode.ErrCodeInvalid
+	}
+	if err != nil {
+		return emailcode.Pending{}, wrapErr("read email code", err)
+	}
+	return r.toDomain()
+}
+
+// TakeByToken implements auth.EmailCodeStore: the DELETE is the one use,
+// so of two transactions taking one link only one gets the row.
+func (s *EmailCodeStore) TakeByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
+	var recs []emailCodeRecord
+	err := conn(ctx, s.db).Raw("DELETE FROM email_codes WHERE token_hash = ? RETURNING "+emailCodeColumns, hash[:]).
+		Scan(&recs).Error
+	if err != nil {
+		return emailcode.Pending{}, wrapErr("take email code", err)
+	}
+	if len(recs) == 0 {
+		return emailcode.Pending{}, emailcode.ErrCodeInvalid
+	}
+	return recs[0].toDomain()
+}
+
+// Update implements auth.EmailCodeStore. The row is locked on PostgreSQL
+// (SQLite serializes writers), so parallel guesses at one code are
+// counted one after the other and one code starts one session.
+func (s *EmailCodeStore) Update(ctx context.Context, email string, fn func(*emailcode.Pending) (bool, error)) error {
+	var fnErr error
+	err := inTx(ctx, s.db, func(db *gorm.DB) error {
+		var r emailCodeRecord
+		q := db.Where("email = ?", email)
+		if isPostgres(db) {
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		if err := q.Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				fnErr = emailcode.ErrCodeInvalid
+			}
+			return err
+		}
+		p, err := r.toDomain()
+		if err != nil {
+			return err
+		}
+		remove, err := fn(&p)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		if remove {
+			return db.Where("id = ?", r.ID).Delete(&emailCodeRecord{}).Error
+		}
+		return db.Model(&emailCodeRecord{}).Where("id = ?", r.ID).Update("failures", p.Failures).Error
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		var dbe *dbError
+		if errors.As(err, &dbe) {
+			return err
+		}
+		return wrapErr("update email code", err)
+	}
+	return nil
+}
+
+// Delete implements auth.EmailCodeStore.
+func (s *EmailCodeStore) Delete(ctx context.Context, recordID string) error {
+	if !id.Valid(recordID) {
+		return nil
+	}
+	if err := conn(ctx, s.db).Where("id = ?", recordID).Delete(&emailCodeRecord{}).Error; err != nil {
+		return wrapErr("delete email code", err)
+	}
+	return nil
+}
+
+// PurgeExpired implements auth.EmailCodeStore.
+func (s *EmailCodeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&emailCodeRecord{})
+	if res.Error != nil {
+		return 0, wrapErr("purge email codes", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+
+	"go.uber.org/fx"
+
+	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/domain/emailcode"
+	"github.com/gatehouse/gatehouse/domain/session"
+	"github.com/gatehouse/gatehouse/infrastructure/config"
+	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
+	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
+)
+
+// Sign in with an emailed code: the pending codes' store, the key codes are
+// sealed under, the request, the issuing at send time (which the mail
+// delivery of the recovery use cases calls) and the sign-in.
+func emailCodeModule() fx.Option {
+	return fx.Module("emailcode",
+		fx.Provide(
+			persistence.NewEmailCodeStore,
+			newEmailCodeSealer,
+			newEmailCodeIssuer,
+			newEmailCodeRequester,
+			newEmailCodeLogin,
+		),
+		fx.Invoke(scheduleEmailCodePurge),
+	)
+}
+
+// newEmailCodeSealer seals codes under a key derived from the refresh-token
+// key: one server secret every instance shares, kept out of the database
+// table the seals are in.
+func newEmailCodeSealer(codec *session.RefreshCodec) (*emailcode.Sealer, error) {
+	return emailcode.NewSealer(codec.Subkey("email code"))
+}
+
+type emailCodeIssuerDeps struct {
+	fx.In
+	Cfg    config.Config
+	Users  *persistence.UserRepository
+	Codes  *persistence.EmailCodeStore
+	Sealer *emailcode.Sealer
+	Tx     *persistence.Transactor
+	Clock  systemClock
+}
+
+func newEmailCodeIssuer(d emailCodeIssuerDeps) *auth.EmailCodeIssuer {
+	return auth.NewEmailCodeIssuer(auth.EmailCodeIssuerDeps{
+		Users: d.Users, Codes: d.Codes, Sealer: d.Sealer, Tx: d.Tx, Clock: d.Clock,
+		TTL: d.Cfg.EmailCode.TTL, Link: d.Cfg.EmailCode.Link, Signup: d.Cfg.EmailCode.Signup,
+	})
+}
+
+// newEmailCodeRequester queues requests in the mail outbox, within the
+// mail budgets, when mail is configured; without it every request is
+// MAIL_UNAVAILABLE.
+func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *auth.EmailCodeRequester {
+	deps := auth.EmailCodeRequesterDeps{Budget: d.Mail, Tx: d.Tx, Clock: d.Clock}
+	if d.Mail.Enabled() {
+		deps.Queue = outbox
+	}
+	return auth.NewEmailCodeRequester(deps)
+}
+
+// signupHook is the before-signup hook, when the graph provides one (the
+// hook is built apart; tests supply their own).
+type signupHook struct {
+	fx.In
+	Hook auth.SignupHook `optional:"true"`
+}
+
+func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *emailcode.Sealer,
+	gate *auth.PasswordGate, opener *auth.SessionOpener, hook signupHook) *auth.EmailCodeLogin {
+	return auth.NewEmailCodeLogin(auth.EmailCodeLoginDeps{
+		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, Sessions: opener,
+		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
+		Factors: d.Codes, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
+		Hook: hook.Hook,
+	})
+}
+
+// scheduleEmailCodePurge deletes expired codes on every instance (the
+// delete is idempotent).
+func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, codes *persistence.EmailCodeStore, clock systemClock) {
+	r.Every("email-code-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		_, err := codes.PurgeExpired(ctx, clock.Now())
+		return err
+	})
+}
+
+// The recovery use cases' mail delivery turns code requests into mails
+// through the issuer.
+var _ recovery.CodeIssuer = (*auth.EmailCodeIssuer)(nil)
