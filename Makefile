@@ -145,7 +145,7 @@ clean:
 ## a mixed load, then crash consistency. Needs postgresql, pgbouncer, haproxy.
 test-ha: build
 	$(GO) vet -tags ha ./internal/hatest/
-	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 10m -run 'TestFaults|TestCrashConsistency' ./internal/hatest/
+	GATEHOUSE_BIN=$(abspath $(BIN)) $(GO) test -tags ha -count=1 -v -timeout 10m -run 'TestFaults|TestCrashConsistency|TestWebhookDelivery' ./internal/hatest/
 
 ## soak: the mixed load against the same topology for SOAK (10m), reporting every
 ## SOAK_EVERY (1m) throughput, p99, RSS, goroutines, open fds and pool connections.

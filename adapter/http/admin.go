@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
@@ -122,8 +124,13 @@ func (h *adminHandlers) update(c echo.Context) error {
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
 	}
+	meta, err := appMetadataPatch(req.AppMetadata)
+	if err != nil {
+		return err
+	}
 	v, err := h.admin.Updater.Update(c.Request().Context(), actor(c), uid, admin.Patch{
 		Name: req.Name, Roles: req.Roles, Disabled: req.Disabled, EmailVerified: req.EmailVerified,
+		AppMetadata: meta,
 	})
 	if err != nil {
 		return err
@@ -275,6 +282,23 @@ type adminPatchRequest struct {
 	Roles         []string `json:"roles" validate:"omitnil"`
 	Disabled      *bool    `json:"disabled"`
 	EmailVerified *bool    `json:"emailVerified"`
+	// AppMetadata stays raw so absent (unchanged), null (cleared) and an
+	// object (replaced) can be told apart.
+	AppMetadata json.RawMessage `json:"appMetadata"`
+}
+
+// appMetadataPatch reads the patch's appMetadata: nil when absent, a
+// pointer to nil for null, the object otherwise; anything else is a
+// validation error on the field.
+func appMetadataPatch(raw json.RawMessage) (*map[string]any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, user.Invalid("appMetadata", "must be a JSON object or null")
+	}
+	return &m, nil
 }
 
 type adminUserDTO struct {

@@ -69,7 +69,7 @@ type discoveryDTO struct {
 }
 
 // tokenClaims are the claims an access token carries (the contract's list).
-var tokenClaims = []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "auth_time", "fresh", "amr", "aal", "roles"}
+var tokenClaims = []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "auth_time", "fresh", "amr", "aal", "roles", "app_metadata"}
 
 // idTokenClaims are the claims the provider's ID tokens and userinfo carry.
 var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid",

@@ -64,8 +64,10 @@ type userDTO struct {
 	EmailVerified bool     `json:"emailVerified"`
 	Locale        string   `json:"locale"`
 	HasPassword   bool     `json:"hasPassword"`
-	CreatedAt     string   `json:"createdAt"`
-	UpdatedAt     string   `json:"updatedAt"`
+	// AppMetadata is the administrators' object, {} when none.
+	AppMetadata map[string]any `json:"appMetadata"`
+	CreatedAt   string         `json:"createdAt"`
+	UpdatedAt   string         `json:"updatedAt"`
 }
 
 type sessionRefDTO struct {
@@ -129,10 +131,14 @@ func toUserDTO(u user.User) userDTO {
 	if roles == nil {
 		roles = []string{}
 	}
+	meta := u.AppMetadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
-		HasPassword: u.HasPassword(),
-		CreatedAt:   rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
+		HasPassword: u.HasPassword(), AppMetadata: meta,
+		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }
 

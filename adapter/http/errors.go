@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // The stable error codes of the contract. Clients switch on these.
@@ -51,6 +52,7 @@ const (
 	CodeMFACodeInvalid       = "MFA_CODE_INVALID"
 	CodePasskeyInvalid       = "PASSKEY_INVALID"
 	CodeEmailCodeInvalid     = "EMAIL_CODE_INVALID"
+	CodeSignupRejected       = "SIGNUP_REJECTED"
 )
 
 // apiError is an error already decided at the HTTP layer: its status, code,
@@ -121,6 +123,10 @@ var errorTable = []mapping{
 	{oauth.ErrGrantNotFound, http.StatusNotFound, CodeNotFound, "Grant not found"},
 	// max_age or prompt=login: the login page signs the user in again.
 	{oauth.ErrReauthenticate, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	// The before-signup hook did not answer as the contract says: fail
+	// closed, nothing was created.
+	{webhook.ErrHookUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
+	{webhook.ErrNotFound, http.StatusNotFound, CodeNotFound, "Delivery not found"},
 	{fed.ErrFailed, http.StatusBadRequest, CodeOAuthFailed, "Sign-in with the provider could not finish"},
 	{fed.ErrUnknownProvider, http.StatusNotFound, CodeNotFound, "Unknown provider"},
 	{fed.ErrProviderUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "The provider cannot be reached, try again"},
@@ -142,6 +148,11 @@ func toAPIError(err error) *apiError {
 			out.Details = append(out.Details, fieldDetail{Field: f.Field, Message: f.Message})
 		}
 		return out
+	}
+	var rejected *webhook.RejectedError
+	if errors.As(err, &rejected) {
+		// The app's own words, which the hook wrote for its users.
+		return newAPIError(http.StatusForbidden, CodeSignupRejected, rejected.Message)
 	}
 	if fe, ok := oauthFieldError(err); ok {
 		return fe

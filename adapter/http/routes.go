@@ -47,6 +47,8 @@ type Deps struct {
 	Metrics RequestObserver
 	// OIDC, when not nil, serves the OpenID provider.
 	OIDC *OIDCProvider
+	// Webhooks, when not nil, serves /admin/webhooks.
+	Webhooks *WebhookAdmin
 	// Federation, when not nil, serves sign-in through other providers.
 	Federation *Federation
 }
@@ -160,6 +162,9 @@ func Register(e *echo.Echo, d Deps, o Options) {
 
 	if d.Admin != nil {
 		registerAdmin(e, *d.Admin, h.grants, h.bind, authed, fresh)
+	}
+	if d.Webhooks != nil {
+		registerWebhookAdmin(e, d.Webhooks, authed, fresh)
 	}
 	if d.OIDC != nil {
 		registerOIDC(e, d.OIDC, h.bind, authed, fresh)

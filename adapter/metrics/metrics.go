@@ -57,6 +57,10 @@ type Metrics struct {
 	mailSent        prometheus.Counter
 	mailRetried     prometheus.Counter
 	mailGivenUp     prometheus.Counter
+	webhookQueued   prometheus.Gauge
+	webhookSent     prometheus.Counter
+	webhookRetried  prometheus.Counter
+	webhookGivenUp  prometheus.Counter
 	federated       *prometheus.CounterVec
 }
 
@@ -121,7 +125,25 @@ func New() (*Metrics, error) {
 		Help: "Sign-ins through other identity providers, by provider and outcome (success, linked, denied, failed, account_exists, email_required, identity_taken, disabled, signup_rejected).",
 	}, []string{"provider", "outcome"})
 
+	m.webhookQueued = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "webhook", Name: "queued",
+		Help: "Webhook events waiting in the outbox (pending), as this instance last counted them.",
+	})
+	m.webhookSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "webhook", Name: "delivered_total",
+		Help: "Webhook events the receiver accepted (2xx).",
+	})
+	whFailed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "webhook", Name: "failed_total",
+		Help: "Failed webhook attempts, by outcome (retry: tried again later; gave_up: kept as failed).",
+	}, []string{"outcome"})
+	m.webhookRetried = whFailed.WithLabelValues("retry")
+	m.webhookGivenUp = whFailed.WithLabelValues("gave_up")
+
 	err := errors.Join(
+		m.reg.Register(m.webhookQueued),
+		m.reg.Register(m.webhookSent),
+		m.reg.Register(whFailed),
 		m.reg.Register(m.federated),
 		m.reg.Register(m.mailQueued),
 		m.reg.Register(m.mailSent),
@@ -221,6 +243,21 @@ func (m *Metrics) MailFailed(final bool) {
 		return
 	}
 	m.mailRetried.Inc()
+}
+
+// WebhookQueued sets the number of webhook events waiting.
+func (m *Metrics) WebhookQueued(n int) { m.webhookQueued.Set(float64(n)) }
+
+// WebhookDelivered counts an event the receiver accepted.
+func (m *Metrics) WebhookDelivered() { m.webhookSent.Inc() }
+
+// WebhookFailed counts a failed attempt; givenUp when it was the last.
+func (m *Metrics) WebhookFailed(givenUp bool) {
+	if givenUp {
+		m.webhookGivenUp.Inc()
+		return
+	}
+	m.webhookRetried.Inc()
 }
 
 func normalizeMethod(method string) string {

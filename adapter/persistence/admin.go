@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -127,7 +128,8 @@ func (d *AdminDirectory) UpdateAdmin(ctx context.Context, userID string, fn func
 		}
 		out = u
 		if u.Name == before.Name && slices.Equal(u.Roles, before.Roles) &&
-			u.Disabled == before.Disabled && u.EmailVerified == before.EmailVerified {
+			u.Disabled == before.Disabled && u.EmailVerified == before.EmailVerified &&
+			reflect.DeepEqual(u.AppMetadata, before.AppMetadata) {
 			out = before
 			return nil
 		}
@@ -143,8 +145,8 @@ func (d *AdminDirectory) UpdateAdmin(ctx context.Context, userID string, fn func
 			out.CredentialVersion++
 		}
 		err = db.Exec("UPDATE users SET credential_version = credential_version + ?, "+
-			"name = ?, roles = ?, disabled = ?, email_verified = ?, updated_at = ? WHERE id = ?",
-			boolInt(bump), after.Name, after.Roles, after.Disabled, after.EmailVerified, after.UpdatedAt, userID).Error
+			"name = ?, roles = ?, disabled = ?, email_verified = ?, app_metadata = ?, updated_at = ? WHERE id = ?",
+			boolInt(bump), after.Name, after.Roles, after.Disabled, after.EmailVerified, after.AppMetadata, after.UpdatedAt, userID).Error
 		if err != nil {
 			return wrapErr("update user", err)
 		}

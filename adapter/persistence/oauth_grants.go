@@ -161,7 +161,7 @@ func (s *OAuthStore) RevokeClientSessions(ctx context.Context, f oidcprovider.Se
 	return revokeLocked(ctx, s.db, "client sessions", reason, at, func(q *gorm.DB) *gorm.DB {
 		return q.Where("id IN (SELECT session_id FROM oauth_sessions WHERE "+strings.Join(conds, " AND ")+")", args...).
 			Where(activeAt, at, at)
-	})
+	}, nil)
 }
 
 // SessionClients implements oidcprovider.ClientSessionStore.

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
@@ -21,6 +22,10 @@ import (
 // SessionStore stores sessions and their refresh state.
 type SessionStore struct {
 	db *gorm.DB
+	// events, when set, receives session.created and session.revoked in
+	// the transaction of each write: every path that starts or ends a
+	// session goes through these methods, so none can forget the event.
+	events *WebhookOutbox
 }
 
 var (
@@ -30,6 +35,29 @@ var (
 
 // NewSessionStore returns a SessionStore on db.
 func NewSessionStore(db *gorm.DB) *SessionStore { return &SessionStore{db: db} }
+
+// Publishing makes the store report its session starts and ends to o.
+func (s *SessionStore) Publishing(o *WebhookOutbox) *SessionStore {
+	s.events = o
+	return s
+}
+
+// revoked reports sessions revoked with reason (the stored one) at now.
+func (s *SessionStore) revoked(ctx context.Context, userID string, ids []string, reason string, now time.Time) error {
+	if !s.events.Enabled() {
+		return nil
+	}
+	r, ok := webhook.RevokeReason(reason)
+	if !ok {
+		return nil
+	}
+	for _, sid := range ids {
+		if err := s.events.Publish(ctx, webhook.NewSessionRevoked(id.New(), userID, sid, r, now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Create inserts a session with its first token's hash: one row.
 // user.ErrNotFound if the session's user does not exist (deleted while
@@ -42,13 +70,25 @@ func (s *SessionStore) Create(ctx context.Context, sess session.Session) error {
 		return fmt.Errorf("persistence: create session: no refresh token hash")
 	}
 	rec := sessionFromDomain(sess)
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		if isForeignKeyViolation(err, pgSessionsUserFK) {
-			return user.ErrNotFound
+	if !s.events.Enabled() {
+		if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
+			if isForeignKeyViolation(err, pgSessionsUserFK) {
+				return user.ErrNotFound
+			}
+			return wrapErr("create session", err)
 		}
-		return wrapErr("create session", err)
+		return nil
 	}
-	return nil
+	return inTx(ctx, s.db, func(db *gorm.DB) error {
+		if err := db.Create(&rec).Error; err != nil {
+			if isForeignKeyViolation(err, pgSessionsUserFK) {
+				return user.ErrNotFound
+			}
+			return wrapErr("create session", err)
+		}
+		return s.events.Publish(withTx(ctx, db), webhook.NewSessionCreated(id.New(), sess.UserID, sess.ID,
+			webhook.SessionMethod(sess.Methods), sess.IP, sess.UserAgent, sess.CreatedAt))
+	})
 }
 
 // ByID finds a session, revoked or not; session.ErrNotFound if none.
@@ -105,6 +145,9 @@ func (s *SessionStore) Update(ctx context.Context, sessionID string, fn func(*se
 		if err := db.Exec(sessionWrite, out.writeArgs()...).Error; err != nil {
 			return wrapErr("update session", err)
 		}
+		if before.RevokedAt.IsZero() && !after.RevokedAt.IsZero() {
+			return s.revoked(withTx(ctx, db), after.UserID, []string{after.ID}, after.RevokeReason, after.RevokedAt)
+		}
 		return nil
 	})
 }
@@ -149,13 +192,18 @@ func (s *SessionStore) RevokeAllForUser(ctx context.Context, userID, exceptID, r
 			q = q.Where("id <> ?", exceptID)
 		}
 		return q
+	}, func(db *gorm.DB, ids []string) error {
+		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
 	})
 }
 
 // revokeLocked revokes the sessions that filter selects from sessions and
 // returns their IDs in ascending order. It locks the rows first, in ID
-// order, and only then updates them (see RevokeAllForUser for why).
-func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB) ([]string, error) {
+// order, and only then updates them (see RevokeAllForUser for why). then,
+// when not nil, runs in the same transaction with the revoked IDs (the
+// webhook events of the revocation).
+func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at time.Time, filter func(*gorm.DB) *gorm.DB,
+	then func(db *gorm.DB, ids []string) error) ([]string, error) {
 	var ids []string
 	err := inTx(ctx, pool, func(db *gorm.DB) error {
 		q := forUpdate(filter(db.Model(&sessionRecord{})).Order("id"))
@@ -170,7 +218,11 @@ func revokeLocked(ctx context.Context, pool *gorm.DB, what, reason string, at ti
 		if err != nil {
 			return wrapErr("revoke "+what, err)
 		}
-		return nil
+		if then == nil {
+			return nil
+		}
+		slices.Sort(ids)
+		return then(db, ids)
 	})
 	if err != nil {
 		return nil, err
@@ -251,7 +303,8 @@ func (s *SessionStore) RevokeBeyond(ctx context.Context, userID string, keep int
 		if err != nil {
 			return wrapErr("revoke sessions beyond the limit", err)
 		}
-		return nil
+		slices.Sort(ids)
+		return s.revoked(withTx(ctx, db), userID, ids, reason, at)
 	})
 	if err != nil {
 		return nil, err

@@ -154,3 +154,9 @@ func fromDBNull(t sql.NullTime) time.Time {
 	}
 	return t.Time.UTC()
 }
+
+// withTx is ctx carrying db as its transaction, for calls made from inside
+// inTx to methods that take a context.
+func withTx(ctx context.Context, db *gorm.DB) context.Context {
+	return context.WithValue(ctx, txKey{}, db)
+}

@@ -25,6 +25,8 @@ type userRecord struct {
 	Disabled      bool   `gorm:"column:disabled"`
 	EmailVerified bool   `gorm:"column:email_verified"`
 	Locale        string `gorm:"column:locale"`
+	// AppMetadata is compact JSON, '' when empty.
+	AppMetadata string `gorm:"column:app_metadata"`
 	// CredentialVersion is written only by SetPassword and the admin
 	// update (a disable).
 	CredentialVersion int64     `gorm:"column:credential_version;->"`
@@ -44,7 +46,12 @@ func userFromDomain(u user.User) (userRecord, error) {
 			return userRecord{}, fmt.Errorf("persistence: invalid role %q", r)
 		}
 	}
+	meta, err := user.CheckAppMetadata("appMetadata", u.AppMetadata)
+	if err != nil {
+		return userRecord{}, err
+	}
 	return userRecord{
+		AppMetadata:   meta,
 		ID:            u.ID,
 		Email:         u.Email,
 		Name:          u.Name,
@@ -63,7 +70,12 @@ func (r userRecord) toDomain() user.User {
 	if r.Roles != "" {
 		roles = strings.Split(r.Roles, ",")
 	}
+	// Stored only after CheckAppMetadata, so it always parses; a row
+	// edited by hand to something else reads as empty rather than failing
+	// every token of the account.
+	meta, _ := user.ParseAppMetadata(r.AppMetadata)
 	return user.User{
+		AppMetadata:       meta,
 		ID:                r.ID,
 		Email:             r.Email,
 		Name:              r.Name,
@@ -287,12 +299,12 @@ func (r *UserRepository) LockCredential(ctx context.Context, userID string) (int
 func userColumnsPublic(prefix string) string {
 	return prefix + "email, " + prefix + "name, " + prefix + "roles, " +
 		prefix + "email_verified, " + prefix + "disabled, " + prefix + "locale, " + prefix + "created_at, " + prefix + "updated_at, " +
-		"(" + prefix + "password_hash <> '')"
+		"(" + prefix + "password_hash <> ''), " + prefix + "app_metadata"
 }
 
 // targetsPublic are the scan destinations of userColumnsPublic.
 func (r *userRecord) targetsPublic() []any {
-	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.Locale, &r.CreatedAt, &r.UpdatedAt, &r.PasswordSet}
+	return []any{&r.Email, &r.Name, &r.Roles, &r.EmailVerified, &r.Disabled, &r.Locale, &r.CreatedAt, &r.UpdatedAt, &r.PasswordSet, &r.AppMetadata}
 }
 
 // userColumnsAfterID is userColumnsPublic and the password hash, in the

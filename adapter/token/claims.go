@@ -31,6 +31,8 @@ type issuedClaims struct {
 	AAL       string   `json:"aal,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
 	IdP       string   `json:"idp,omitempty"`
+	// AppMetadata is the administrators' object, left out when empty.
+	AppMetadata map[string]any `json:"app_metadata,omitempty"`
 }
 
 // parsedClaims is the payload Verify reads. Dates remember whether they

@@ -276,20 +276,21 @@ func (s *Service) Issue(c auth.Claims) (string, error) {
 		aal = auth.AssuranceOf(c.Methods)
 	}
 	payload, err := json.Marshal(issuedClaims{
-		Issuer:    s.issuer,
-		Subject:   c.Subject,
-		Audience:  s.audience,
-		SessionID: c.SessionID,
-		ID:        jti,
-		IssuedAt:  c.IssuedAt.Unix(),
-		NotBefore: nbf.Unix(),
-		ExpiresAt: exp.Unix(),
-		AuthTime:  c.AuthTime.Unix(),
-		Fresh:     c.Fresh,
-		Methods:   c.Methods,
-		AAL:       aal,
-		Roles:     c.Roles,
-		IdP:       c.IdP,
+		Issuer:      s.issuer,
+		Subject:     c.Subject,
+		Audience:    s.audience,
+		SessionID:   c.SessionID,
+		ID:          jti,
+		IssuedAt:    c.IssuedAt.Unix(),
+		NotBefore:   nbf.Unix(),
+		ExpiresAt:   exp.Unix(),
+		AuthTime:    c.AuthTime.Unix(),
+		Fresh:       c.Fresh,
+		Methods:     c.Methods,
+		AAL:         aal,
+		Roles:       c.Roles,
+		IdP:         c.IdP,
+		AppMetadata: c.AppMetadata,
 	})
 	if err != nil {
 		return "", fmt.Errorf("token: issue: encode claims: %w", err)

@@ -145,6 +145,9 @@ func TestOperationsCoverAPI(t *testing.T) {
 		{"GET", "/admin/users/{id}/identities"},
 		{"GET", "/admin/keys"},
 		{"POST", "/admin/keys/rotate"},
+		// Webhooks, hooks and app claims.
+		{"GET", "/admin/webhooks/deliveries"},
+		{"POST", "/admin/webhooks/deliveries/{id}/retry"},
 		{"GET", "/.well-known/jwks.json"},
 		{"GET", "/.well-known/openid-configuration"},
 		{"GET", "/"},
@@ -366,6 +369,8 @@ func TestSpecConventions(t *testing.T) {
 		"EMAIL_CODE_INVALID",
 		// Sign in with other providers.
 		"OAUTH_FAILED", "LAST_SIGN_IN_METHOD",
+		// Webhooks, hooks and app claims.
+		"SIGNUP_REJECTED",
 	}
 	var enum []string
 	for _, e := range v.doc.Components.Schemas["ErrorCode"].Value.Enum {

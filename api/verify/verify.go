@@ -86,6 +86,18 @@ type Claims struct {
 	AAL string `json:"aal"`
 	// Methods are the RFC 8176 authentication methods ("amr").
 	Methods []string `json:"amr"`
+	// AppMetadata is the account's appMetadata as an administrator of
+	// Gatehouse wrote it ("app_metadata": the app's own roles, tenant ids
+	// and the like), as of when the token was minted; nil when the account
+	// has none. JSON numbers arrive as float64.
+	AppMetadata map[string]any `json:"app_metadata"`
+}
+
+// AppMetadataValue returns the value of key in AppMetadata, and whether it
+// is there.
+func (c *Claims) AppMetadataValue(key string) (any, bool) {
+	v, ok := c.AppMetadata[key]
+	return v, ok
 }
 
 // HasRole reports whether the token carries role.

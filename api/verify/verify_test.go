@@ -183,6 +183,38 @@ func TestVerifyClaims(t *testing.T) {
 	}
 }
 
+// TestAppMetadata: the app_metadata claim reaches the resource server as
+// the object an administrator wrote, and is nil when the token has none.
+func TestAppMetadata(t *testing.T) {
+	is := newIssuer(t)
+	clk := &clock{now: t0.Add(time.Minute)}
+	v := is.verifier(t, clk, nil)
+	c, err := v.Verify(t.Context(), is.sign("k1", claims(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AppMetadata != nil {
+		t.Errorf("token without app_metadata gave %v", c.AppMetadata)
+	}
+	p := claims()
+	p["app_metadata"] = map[string]any{"tenant": "acme", "plan": map[string]any{"seats": 5}}
+	c, err = v.Verify(t.Context(), is.sign("k1", p, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, ok := c.AppMetadataValue("tenant")
+	if !ok || tenant != "acme" {
+		t.Errorf("tenant = %v, %v", tenant, ok)
+	}
+	plan, _ := c.AppMetadataValue("plan")
+	if seats := plan.(map[string]any)["seats"]; seats != float64(5) {
+		t.Errorf("plan.seats = %v", seats)
+	}
+	if _, ok := c.AppMetadataValue("absent"); ok {
+		t.Error("absent key reported present")
+	}
+}
+
 func TestVerifyRefusals(t *testing.T) {
 	is := newIssuer(t)
 	is.addKey("foreign", false) // a key Gatehouse never published

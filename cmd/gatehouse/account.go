@@ -47,13 +47,13 @@ func stepUpPolicy(cfg config.Config) domauth.StepUpPolicy {
 func newProfileReader(d authDeps) *account.ProfileReader { return account.NewProfileReader(d.Users) }
 
 func newProfileEditor(d authDeps, mail *mailer.Templates) *account.ProfileEditor {
-	return account.NewProfileEditor(d.Users, d.Tx, d.Clock, mail.Locales())
+	return account.NewProfileEditor(d.Users, d.Tx, d.Clock, mail.Locales()).WithEvents(d.Events)
 }
 
 func newPasswordChanger(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.PasswordChanger {
 	return account.NewPasswordChanger(account.PasswordChangerDeps{
 		Users: d.Users, Hasher: d.Hasher, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Guard: gate, Cache: live, StepUp: stepUpPolicy(d.Cfg),
+		Guard: gate, Cache: live, StepUp: stepUpPolicy(d.Cfg), Events: d.Events,
 	})
 }
 
@@ -62,12 +62,12 @@ func newEmailChanger(d authDeps) *account.EmailChanger {
 		Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Throttle: d.Throttle, Policy: emailChangePolicy(d.Cfg),
 		Mail: d.Mail, Confirm: d.Cfg.Mail.RequireVerification,
-		StepUp: stepUpPolicy(d.Cfg),
+		StepUp: stepUpPolicy(d.Cfg), Events: d.Events,
 	})
 }
 
 func newAccountDeleter(d authDeps, live *auth.LivenessCache) *account.AccountDeleter {
-	return account.NewAccountDeleter(d.Users, d.Audit, d.Tx, d.Clock, live, stepUpPolicy(d.Cfg))
+	return account.NewAccountDeleter(d.Users, d.Audit, d.Tx, d.Clock, live, stepUpPolicy(d.Cfg)).WithEvents(d.Events)
 }
 
 func newSecurityEventListing(d authDeps) *account.SecurityEventListing {

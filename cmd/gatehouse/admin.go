@@ -65,6 +65,8 @@ type adminDeps struct {
 	Clock     systemClock
 	Log       *slog.Logger
 	Live      *auth.LivenessCache
+	Events    *persistence.WebhookOutbox
+	Hook      auth.SignupHook `optional:"true"`
 }
 
 // accountFactorStores are the factor stores the admin view reads (the
@@ -85,7 +87,7 @@ func newWriteGuard(d adminDeps) *admin.WriteGuard {
 func newAdminWriterDeps(d adminDeps, guard *admin.WriteGuard) admin.WriterDeps {
 	return admin.WriterDeps{
 		Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Guard: guard,
-		Notifier: warnNotifier{d.Log}, Cache: d.Live,
+		Notifier: warnNotifier{d.Log}, Cache: d.Live, Events: d.Events,
 	}
 }
 
@@ -114,7 +116,8 @@ func newEventListing(d adminDeps) *admin.EventListing {
 }
 
 func newAccountCreator(d adminDeps) *admin.AccountCreator {
-	return admin.NewAccountCreator(d.Directory, d.Hasher, d.Audit, warnNotifier{d.Log}, d.Tx, d.Clock)
+	return admin.NewAccountCreator(d.Directory, d.Hasher, d.Audit, warnNotifier{d.Log}, d.Tx, d.Clock).
+		WithWebhooks(d.Events, d.Hook)
 }
 
 func newKeyLister(d adminDeps) *admin.KeyLister { return admin.NewKeyLister(d.Tokens) }

@@ -48,5 +48,6 @@ func serveOptions(cfg fx.Option) fx.Option {
 		adminModule(),
 		emailCodeModule(),
 		federationModule(),
+		webhooksModule(),
 	)
 }

@@ -78,6 +78,9 @@ type authDeps struct {
 	Passkeys *mfauc.PasskeyAuthenticator
 	MFATok   *persistence.MFAChallengeStore
 	Failures *auth.FailureLog
+	// Events and Hook are the webhooks feature's (webhooks.go).
+	Events *persistence.WebhookOutbox
+	Hook   auth.SignupHook `optional:"true"`
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
@@ -165,6 +168,7 @@ func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpene
 	return auth.NewRegistrar(auth.RegistrarDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Mail: d.Mail, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		Events: d.Events, Hook: d.Hook,
 	})
 }
 
@@ -193,7 +197,7 @@ func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin 
 func newRefresher(d authDeps, live *auth.LivenessCache) *auth.Refresher {
 	return auth.NewRefresher(auth.RefresherDeps{
 		Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg),
+		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
 	})
 }
 

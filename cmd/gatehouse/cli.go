@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/token"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -184,13 +185,27 @@ func operatorServices(ctx context.Context) (operator, *token.Service, func(), er
 		closeDB()
 		return operator{}, nil, nil, err
 	}
+	// The command line creates accounts too: the app hears of them
+	// (user.created, written to the outbox for the servers to post) and
+	// its before-signup hook decides first.
+	outbox, err := newWebhookOutbox(cfg, db)
+	if err != nil {
+		closeDB()
+		return operator{}, nil, nil, err
+	}
+	hook, err := newSignupHook(cfg)
+	if err != nil {
+		closeDB()
+		return operator{}, nil, nil, err
+	}
 	dir, events, tx, clock := persistence.NewAdminDirectory(db), persistence.NewAuditLog(db), persistence.NewTransactor(db), systemClock{}
 	// The command line is exempt from the step-up rule (it has no token).
 	guard := admin.NewWriteGuard(nil, nil, clock)
 	op := operator{
-		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock),
+		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock).WithWebhooks(outbox, hook),
 		roles: admin.NewAccountUpdater(dir, admin.WriterDeps{
-			Sessions: persistence.NewSessionStore(db), Audit: events, Tx: tx, Clock: clock, Guard: guard,
+			Sessions: newSessionStore(db, outbox), Audit: events, Tx: tx, Clock: clock, Guard: guard,
+			Events: outbox,
 		}),
 		keys:    admin.NewKeyLister(tokens),
 		rotator: admin.NewKeyRotator(tokens, guard, nil, clock),
@@ -236,6 +251,9 @@ func exitCode(err error) int {
 	case errors.Is(err, user.ErrNotFound):
 		return exitNotFound
 	case errors.Is(err, domauth.ErrForbidden):
+		return exitInvalid
+	case errors.As(err, new(*webhook.RejectedError)):
+		// The before-signup hook said no: refused, not failed.
 		return exitInvalid
 	}
 	return exitFailure

@@ -27,7 +27,7 @@ func coreModule() fx.Option {
 			func() systemClock { return systemClock{} },
 			persistence.NewTransactor,
 			persistence.NewUserRepository,
-			persistence.NewSessionStore,
+			newSessionStore,
 			newAuditLog,
 			func(cfg config.Config) *sealbox.Keyring { return cfg.JWT.DataKeys },
 			persistence.NewLoginThrottle,

@@ -84,13 +84,15 @@ type mfaDeps struct {
 	Sessions *persistence.SessionStore
 	Live     *auth.LivenessCache
 	// Ways keeps an account without a password a way to sign in.
-	Ways *persistence.FederationStore
+	Ways   *persistence.FederationStore
+	Events *persistence.WebhookOutbox
 }
 
 func newFactorRules(d mfaDeps) *mfauc.FactorRules {
 	return mfauc.NewFactorRules(mfauc.FactorRulesDeps{
 		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock,
 		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live, StepUp: stepUpPolicy(d.Cfg),
+		Events: d.Events,
 	})
 }
 

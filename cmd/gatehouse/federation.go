@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/auth"
@@ -78,7 +79,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 		}),
 		Finisher: federation.NewFinisher(federation.FinisherDeps{
 			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
-			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs,
+			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: federationHook(d.Hook),
 		}),
 		Exchanger: federation.NewExchanger(federation.ExchangerDeps{
 			Codes: store, Sessions: login, Tx: d.Tx, Clock: d.Clock, Observer: obs,
@@ -101,4 +102,20 @@ func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *pers
 		}
 		return err
 	})
+}
+
+// fedHook adapts the before-signup hook (webhooks.go) to the federation's
+// port: a first sign-in through a provider is a signup of method oauth.
+type fedHook struct{ h auth.SignupHook }
+
+func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {
+	return f.h.BeforeSignup(ctx, auth.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
+}
+
+// federationHook is the federation's hook, nil when none is configured.
+func federationHook(h auth.SignupHook) federation.SignupHook {
+	if h == nil {
+		return nil
+	}
+	return fedHook{h}
 }

@@ -72,6 +72,8 @@ type routeDeps struct {
 	OIDC    *httpadapter.OIDCProvider
 	OIDCKey providerKeys
 	Fed     *httpadapter.Federation
+	// Webhooks serves the operators' delivery routes (webhooks.go).
+	Webhooks *httpadapter.WebhookAdmin
 }
 
 func registerRoutes(d routeDeps) {
@@ -88,7 +90,7 @@ func registerRoutes(d routeDeps) {
 		},
 		Account: d.Account, Recovery: d.Recover, Admin: d.Admin, MFA: d.MFA,
 		JWKS: mergeJWKS(d.Tokens.JWKS, func() []byte { d.OIDCKey.LoadIfEmpty(); return d.OIDCKey.JWKS() }),
-		OIDC: d.OIDC, Federation: d.Fed,
+		OIDC: d.OIDC, Federation: d.Fed, Webhooks: d.Webhooks,
 		Ready: func(ctx context.Context) error {
 			if d.Server.Draining() {
 				return errShuttingDown

@@ -89,7 +89,7 @@ func (c clientRotator) Rotate(ctx context.Context, raw, ip, userAgent string) (s
 func newClientRotator(d authDeps, live *auth.LivenessCache) clientRotator {
 	return clientRotator{auth.NewRefresher(auth.RefresherDeps{
 		Sessions: d.Sessions, Codec: d.Codec.ForClients(), Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx,
-		Clock: d.Clock, Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg),
+		Clock: d.Clock, Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
 	})}
 }
 

@@ -42,6 +42,7 @@ type recoveryDeps struct {
 	Hasher   *password.Hasher
 	Clock    systemClock
 	Mail     *recovery.MailQueue
+	Events   *persistence.WebhookOutbox
 }
 
 func newVerificationRequester(d recoveryDeps) *recovery.VerificationRequester {
@@ -51,6 +52,7 @@ func newVerificationRequester(d recoveryDeps) *recovery.VerificationRequester {
 func newEmailVerifier(d recoveryDeps) *recovery.EmailVerifier {
 	return recovery.NewEmailVerifier(recovery.EmailVerifierDeps{
 		Tokens: d.Tokens, Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Mail: d.Mail,
+		Events: d.Events,
 	})
 }
 
@@ -61,7 +63,7 @@ func newResetRequester(d recoveryDeps) *recovery.ResetRequester {
 func newPasswordResetter(d recoveryDeps, gate *auth.PasswordGate, live *auth.LivenessCache, totp *persistence.TOTPStore) *recovery.PasswordResetter {
 	return recovery.NewPasswordResetter(recovery.PasswordResetterDeps{
 		Tokens: d.Tokens, Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
-		Hasher: d.Hasher, Clock: d.Clock, Mail: d.Mail,
+		Hasher: d.Hasher, Clock: d.Clock, Mail: d.Mail, Events: d.Events,
 		// The reset's new password goes through the login throttle (the
 		// client's count only: the link proves the mailbox, and back-off
 		// others caused on the account never slows it), and its revocation

@@ -41,6 +41,9 @@ const (
 	// event's SessionID names it.
 	AdminSessionRevoked Type = "admin_session_revoked"
 	AdminUserDeleted    Type = "admin_user_deleted"
+	// AdminAppMetadataChanged: an administrator replaced the account's
+	// appMetadata (the app_metadata claim of its tokens).
+	AdminAppMetadataChanged Type = "admin_app_metadata_changed"
 
 	// Second factors.
 	MFAEnabled               Type = "mfa_enabled"

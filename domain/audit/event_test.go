@@ -14,7 +14,7 @@ func TestOnlyListedTypesAreRoutine(t *testing.T) {
 	for _, typ := range []Type{
 		PasswordChanged, EmailChanged, AccountDeleted, EmailVerified, PasswordReset, RefreshReuseDetected, LogoutAll,
 		AdminUserCreated, AdminRolesChanged, AdminNameChanged, AdminUserDisabled, AdminUserEnabled,
-		AdminEmailVerifiedSet, AdminSessionsRevoked, AdminSessionRevoked, AdminUserDeleted,
+		AdminEmailVerifiedSet, AdminSessionsRevoked, AdminSessionRevoked, AdminUserDeleted, AdminAppMetadataChanged,
 		MFAEnabled, MFADisabled, RecoveryCodeUsed, RecoveryCodesRegenerated, PasskeyAdded, PasskeyRemoved,
 		EventsSuppressed, Type("some_type_added_later"),
 	} {

@@ -67,6 +67,9 @@ type Claims struct {
 	Roles []string
 	// IdP names the provider of a federated sign-in ("idp"); empty otherwise.
 	IdP string
+	// AppMetadata is the account's appMetadata ("app_metadata"), nil when
+	// empty.
+	AppMetadata map[string]any
 }
 
 // Sentinel errors of access-token verification. Adapters return these

@@ -61,9 +61,13 @@ type User struct {
 	// Locale is the language of the account's mails: a BCP 47 tag among
 	// the locales the service has templates for (DefaultLocale unless the
 	// user chose, or registration's Accept-Language named, another).
-	Locale    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Locale string
+	// AppMetadata is the administrators' JSON object about the account
+	// (roles, tenant ids of the app built on Gatehouse), copied into every
+	// access token as app_metadata; nil when empty.
+	AppMetadata map[string]any
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// PasswordSet records that the account has a password when a store
 	// read it without the hash (reads that never need the hash); false
 	// whenever PasswordHash was read.

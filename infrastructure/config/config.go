@@ -44,6 +44,7 @@ type Config struct {
 	OIDC      OIDC
 	EmailCode EmailCode
 	OAuth     OAuth
+	Webhooks  Webhooks
 
 	// MetricsAddr is the Prometheus /metrics listener; empty means none.
 	MetricsAddr string `env:"METRICS_ADDR" check:"listen?"`

@@ -117,6 +117,7 @@ func defaults() Config {
 			IDs: []string{}, RedirectURLs: []string{"http://localhost:3000/*"},
 			GitHubURL: "https://github.com", GitHubAPIURL: "https://api.github.com",
 		},
+		Webhooks: Webhooks{HookTimeout: 2 * time.Second, PollInterval: time.Second},
 	}
 }
 
@@ -227,6 +228,13 @@ func TestEveryEnvVarOverrides(t *testing.T) {
 		{"OIDC_LOGIN_URL", "https://app.example.com/login?r={id}", func(c Config) any { return c.OIDC.LoginURL }, "https://app.example.com/login?r={id}"},
 		{"OIDC_ACCESS_TOKEN_TTL", "5m", func(c Config) any { return c.OIDC.AccessTokenTTL }, 5 * time.Minute},
 		{"OIDC_CODE_TTL", "30s", func(c Config) any { return c.OIDC.CodeTTL }, 30 * time.Second},
+		{"WEBHOOK_URL", "https://app.example.com/hooks?k=1", func(c Config) any { return c.Webhooks.URL }, "https://app.example.com/hooks?k=1"},
+		{"WEBHOOK_SECRET", testSecret24 + "," + testSecret32, func(c Config) any { return c.Webhooks.Secrets }, []string{testSecret24, testSecret32}},
+		{"WEBHOOK_EVENTS", "user.created", func(c Config) any { return c.Webhooks.Events }, "user.created"},
+		{"WEBHOOK_POLL_INTERVAL", "200ms", func(c Config) any { return c.Webhooks.PollInterval }, 200 * time.Millisecond},
+		{"HOOK_BEFORE_SIGNUP_URL", "http://app:8080/signup", func(c Config) any { return c.Webhooks.HookURL }, "http://app:8080/signup"},
+		{"HOOK_SECRET", testSecret32, func(c Config) any { return c.Webhooks.HookSecrets }, []string{testSecret32}},
+		{"HOOK_TIMEOUT", "500ms", func(c Config) any { return c.Webhooks.HookTimeout }, 500 * time.Millisecond},
 		{"PUBLIC_URL", "https://id.example.com/", func(c Config) any { return c.Mail.PublicURL }, "https://id.example.com"},
 		// The password comes from MAIL_PASSWORD_FILE (pwFile holds "p").
 		{"MAIL_URL", "smtps://u@mail.example.com", func(c Config) any { return c.Mail.URL }, "smtps://u:p@mail.example.com"},
@@ -435,6 +443,14 @@ func TestBadValues(t *testing.T) {
 		{"provider without issuer", vars{"OAUTH_PROVIDERS": "corp", "OAUTH_CORP_CLIENT_ID": "a", "OAUTH_CORP_CLIENT_SECRET": "b"}, "required", "OAUTH_CORP_ISSUER"},
 		{"provider without secret", vars{"OAUTH_PROVIDERS": "google", "OAUTH_GOOGLE_CLIENT_ID": "a"}, "required", "OAUTH_GOOGLE_CLIENT_SECRET"},
 		{"redirect URL relative", vars{"OAUTH_REDIRECT_URLS": "/app/*"}, "invalid redirect URL", ""},
+		{"webhook URL without secret", vars{"WEBHOOK_URL": "https://app.example.com/h"}, "is required", "WEBHOOK_SECRET"},
+		{"webhook secret without prefix", vars{"WEBHOOK_SECRET": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}, "whsec_", ""},
+		{"webhook secret too short", vars{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "24 to 64", ""},
+		{"webhook secret not base64", vars{"WEBHOOK_SECRET": "whsec_!!!notbase64!!!"}, "base64", ""},
+		{"three webhook secrets", vars{"WEBHOOK_SECRET": testSecret24 + "," + testSecret24 + "," + testSecret24}, "two while rotating", ""},
+		{"webhook URL with user info", vars{"WEBHOOK_URL": "https://u:p@app.example.com/h", "WEBHOOK_SECRET": testSecret24}, "without user info", "WEBHOOK_URL"},
+		{"hook without any secret", vars{"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}, "is required", "HOOK_SECRET"},
+		{"hook timeout too long", vars{"HOOK_TIMEOUT": "1m"}, "at most", ""},
 		{"verification without mail", vars{"REQUIRE_EMAIL_VERIFICATION": "true"}, "needs MAIL_URL", ""},
 		{"DB URL without scheme", vars{"DATABASE_URL": "just-a-path.db"}, "invalid database URL", ""},
 		{"malformed postgres URL", vars{"DATABASE_URL": "postgres://u:p@host:port/db"}, "invalid postgres URL", ""},
@@ -877,6 +893,31 @@ func TestBadCheckTagIsAnError(t *testing.T) {
 		if err := applyCheck(c.tag, "5", reflect.ValueOf(c.into).Elem()); err == nil || !strings.Contains(err.Error(), c.tag) {
 			t.Errorf("tag %q: %v", c.tag, err)
 		}
+	}
+}
+
+// Standard Webhooks secrets of 24 and 32 bytes, for the webhook settings.
+const (
+	testSecret24 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+	testSecret32 = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)
+
+// TestWebhookSecretsRedacted: the startup line says whether the secrets
+// are set, never what they are; the hook falls back to WEBHOOK_SECRET.
+func TestWebhookSecretsRedacted(t *testing.T) {
+	c := mustLoad(t, noFile(t, vars{"WEBHOOK_URL": "https://app.example.com/h", "WEBHOOK_SECRET": testSecret24,
+		"HOOK_BEFORE_SIGNUP_URL": "https://app.example.com/s"}))
+	r := c.Redacted()
+	if r["WEBHOOK_SECRET"] != "set" || r["HOOK_SECRET"] != "unset" {
+		t.Errorf("redacted %v %v", r["WEBHOOK_SECRET"], r["HOOK_SECRET"])
+	}
+	for k, v := range r {
+		if strings.Contains(fmt.Sprint(v), "MDEyMzQ1") {
+			t.Errorf("%s shows a secret: %v", k, v)
+		}
+	}
+	if len(c.Webhooks.HookSecrets) != 1 || c.Webhooks.HookSecrets[0] != testSecret24 {
+		t.Errorf("hook secrets %v, want WEBHOOK_SECRET's", c.Webhooks.HookSecrets)
 	}
 }
 

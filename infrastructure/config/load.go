@@ -208,6 +208,12 @@ func display(check string, v any) any {
 			return redactURL(v)
 		case "mailurl":
 			return redactMailURL(v)
+		case "whsec":
+			// Webhook secrets: whether set, never what.
+			if v == "" {
+				return "unset"
+			}
+			return "set"
 		}
 	}
 	return v

@@ -103,6 +103,7 @@ func stringCheck(name, arg string, _ bool) func(string) (string, error) {
 		"printable": printable, "nonempty": nonEmpty, "publicurl": publicURL, "mailurl": mailURL,
 		"from": mailFrom, "httpurl": httpURL, "rpid": rpID, "oneof": oneOf(strings.Split(arg, ",")...),
 		"link": link(arg), "dburl": func(s string) (string, error) { _, err := parseDatabaseURL(s); return s, err },
+		"endpoint": endpointURL, "whsec": whsecCheck,
 	}[name]
 }
 

@@ -71,7 +71,7 @@ type check struct {
 
 // checks are the cross-setting rules.
 func checks() []check {
-	return []check{
+	return append([]check{
 		// Derived: what the fields stored in another form say.
 		{"DATABASE_URL", []string{"DATABASE_URL"}, func(c *Config) error {
 			db, err := parseDatabaseURL(c.Database.URL)
@@ -211,7 +211,7 @@ func checks() []check {
 			}
 			return nil
 		}},
-	}
+	}, webhookChecks()...)
 }
 
 // exampleLink derives an empty link template: the example app's page under

@@ -96,7 +96,10 @@ type Load struct {
 	ok       atomic.Int64    // answered as expected, in total
 	sent     atomic.Int64
 	unacked  map[string]int // per email: logins that got no answer
-	checked  int            // revocations that CheckInvariants has seen
+	// started are the sessions whose login was answered 200, in order:
+	// what a webhook receiver must hear of (session.created).
+	started  []string
+	checked  int // revocations that CheckInvariants has seen
 	lastTick time.Time
 
 	run    sync.WaitGroup
@@ -168,10 +171,20 @@ func (l *Load) newSession(ctx context.Context, c *chain) reply {
 	c.note(opLogin, r)
 	if r.status == 200 && r.err == nil {
 		c.session, c.access, c.tokens, c.needNew = tp.Session.ID, tp.AccessToken, []string{tp.RefreshToken}, false
+		l.mu.Lock()
+		l.started = append(l.started, tp.Session.ID)
+		l.mu.Unlock()
 	} else {
 		c.needNew = true
 	}
 	return r
+}
+
+// Started returns the sessions whose login was acknowledged (200).
+func (l *Load) Started() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.started)
 }
 
 // Start runs the workers until Stop.

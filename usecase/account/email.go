@@ -6,8 +6,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // EmailChangerDeps are the ports and settings of an EmailChanger.
@@ -29,6 +31,8 @@ type EmailChangerDeps struct {
 	Confirm bool
 	// StepUp is the freshness the caller's session must have.
 	StepUp auth.StepUpPolicy
+	// Events is optional: user.updated (webhooks).
+	Events Events
 }
 
 // EmailChanger moves the caller's account to another address.
@@ -42,6 +46,7 @@ type EmailChanger struct {
 	mail     EmailChangeMail
 	confirm  bool
 	fresh    stepUp
+	events   publisher
 }
 
 // NewEmailChanger returns an EmailChanger.
@@ -49,7 +54,7 @@ func NewEmailChanger(d EmailChangerDeps) *EmailChanger {
 	return &EmailChanger{
 		users: d.Users, rec: recorder{d.Audit, d.Clock}, tx: d.Tx, clock: d.Clock,
 		throttle: d.Throttle, policy: d.Policy, mail: d.Mail, confirm: d.Confirm,
-		fresh: stepUp{d.StepUp, d.Clock},
+		fresh: stepUp{d.StepUp, d.Clock}, events: publisher{d.Events},
 	}
 }
 
@@ -108,6 +113,9 @@ func (c *EmailChanger) ChangeEmail(ctx context.Context, p auth.Principal, email 
 			}
 		}
 		out = u
+		if err := c.events.publish(ctx, webhook.NewUserUpdated(id.New(), u, []string{"email", "emailVerified"}, u.UpdatedAt)); err != nil {
+			return err
+		}
 		return c.rec.record(ctx, audit.EmailChanged, p, meta)
 	})
 	return EmailChange{User: out}, err

@@ -7,7 +7,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // AccountDeleter deletes the caller's account.
@@ -18,13 +20,22 @@ type AccountDeleter struct {
 	tx    Transactor
 	cache SessionCache
 	fresh stepUp
+	clock Clock
+	// events publishes user.deleted (webhooks); see WithEvents.
+	events publisher
+}
+
+// WithEvents makes the deleter publish user.deleted (webhooks).
+func (d *AccountDeleter) WithEvents(ev Events) *AccountDeleter {
+	d.events = publisher{ev}
+	return d
 }
 
 // NewAccountDeleter returns an AccountDeleter; cache may be nil.
 func NewAccountDeleter(users UserDeleter, events EventScrubber, tx Transactor, clock Clock, cache SessionCache, step auth.StepUpPolicy) *AccountDeleter {
 	return &AccountDeleter{
 		users: users, audit: events, rec: recorder{events, clock}, tx: tx, cache: cache,
-		fresh: stepUp{step, clock},
+		fresh: stepUp{step, clock}, clock: clock,
 	}
 }
 
@@ -44,6 +55,9 @@ func (d *AccountDeleter) DeleteAccount(ctx context.Context, p auth.Principal, me
 			return err
 		}
 		if err := d.audit.ScrubUser(ctx, p.UserID()); err != nil {
+			return err
+		}
+		if err := d.events.publish(ctx, webhook.NewUserDeleted(id.New(), p.UserID(), d.clock.Now().UTC())); err != nil {
 			return err
 		}
 		// Recorded after the scrub, and without client data, for the same reason.

@@ -7,8 +7,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // PasswordChangerDeps are the ports and settings of a PasswordChanger.
@@ -26,6 +28,8 @@ type PasswordChangerDeps struct {
 	Cache SessionCache
 	// StepUp is the freshness the caller's session must have.
 	StepUp auth.StepUpPolicy
+	// Events is optional: password.changed (webhooks).
+	Events Events
 }
 
 // PasswordChanger changes the caller's password.
@@ -39,6 +43,7 @@ type PasswordChanger struct {
 	guard    PasswordGuard
 	cache    SessionCache
 	fresh    stepUp
+	events   publisher
 }
 
 // NewPasswordChanger returns a PasswordChanger.
@@ -46,6 +51,7 @@ func NewPasswordChanger(d PasswordChangerDeps) *PasswordChanger {
 	return &PasswordChanger{
 		users: d.Users, hasher: d.Hasher, sessions: d.Sessions, rec: recorder{d.Audit, d.Clock},
 		tx: d.Tx, clock: d.Clock, guard: d.Guard, cache: d.Cache, fresh: stepUp{d.StepUp, d.Clock},
+		events: publisher{d.Events},
 	}
 }
 
@@ -119,6 +125,9 @@ func (c *PasswordChanger) ChangePassword(ctx context.Context, p auth.Principal, 
 			return err
 		}
 		if _, err := c.sessions.RevokeAllForUser(ctx, u.ID, p.SessionID(), session.ReasonPasswordChange, now); err != nil {
+			return err
+		}
+		if err := c.events.publish(ctx, webhook.NewPasswordChanged(id.New(), u.ID, webhook.ViaChange, now)); err != nil {
 			return err
 		}
 		return c.rec.record(ctx, audit.PasswordChanged, p, meta)

@@ -5,7 +5,9 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // ProfileReader returns the caller's account.
@@ -39,6 +41,13 @@ type ProfileEditor struct {
 	tx      Transactor
 	clock   Clock
 	locales []string
+	events  publisher
+}
+
+// WithEvents makes the editor publish user.updated (webhooks).
+func (e *ProfileEditor) WithEvents(ev Events) *ProfileEditor {
+	e.events = publisher{ev}
+	return e
 }
 
 // NewProfileEditor returns a ProfileEditor. locales are the mail languages
@@ -87,8 +96,17 @@ func (e *ProfileEditor) UpdateProfile(ctx context.Context, p auth.Principal, in 
 			return err
 		}
 		var err error
-		out, err = caller(ctx, e.users, p)
-		return err
+		if out, err = caller(ctx, e.users, p); err != nil {
+			return err
+		}
+		var changed []string
+		if ch.Name != nil {
+			changed = append(changed, "name")
+		}
+		if ch.Locale != nil {
+			changed = append(changed, "locale")
+		}
+		return e.events.publish(ctx, webhook.NewUserUpdated(id.New(), out, changed, ch.UpdatedAt))
 	})
 	return out, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Meta describes the client of a request, for security events.
@@ -60,4 +61,20 @@ func forget(cache SessionCache, userID string) {
 	if cache != nil {
 		cache.ForgetUser(userID)
 	}
+}
+
+// Events publishes webhook events in the caller's transaction, so an
+// event exists if and only if the change it reports commits.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// publisher publishes through an optional Events (nil: nothing).
+type publisher struct{ ev Events }
+
+func (p publisher) publish(ctx context.Context, e webhook.Event) error {
+	if p.ev == nil {
+		return nil
+	}
+	return p.ev.Publish(ctx, e)
 }

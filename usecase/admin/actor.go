@@ -13,6 +13,9 @@ import (
 // ReasonAdmin is the revoke reason of sessions an administrator ended.
 const ReasonAdmin = "admin"
 
+// ReasonDisabled is the revoke reason of the sessions a disable ended.
+const ReasonDisabled = "disabled"
+
 // MaxPage bounds a page of search results or events.
 const MaxPage = 100
 
@@ -167,4 +170,16 @@ func (v viewer) view(ctx context.Context, u user.User) (View, error) {
 		return View{}, err
 	}
 	return list[0], nil
+}
+
+// AuthorizeRead applies the rule of every administrative read to a: the
+// command line, or a caller whose current account holds the admin role.
+func (g *WriteGuard) AuthorizeRead(_ context.Context, a Actor) error { return a.authorize() }
+
+// sameMetadata compares two appMetadata objects by their JSON encoding
+// (nil and empty are the same: no metadata).
+func sameMetadata(a, b map[string]any) bool {
+	ja, _ := user.CheckAppMetadata("", a)
+	jb, _ := user.CheckAppMetadata("", b)
+	return ja == jb
 }

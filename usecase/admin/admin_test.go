@@ -215,7 +215,7 @@ func TestDisableRevokesEverySessionAtOnce(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 	for _, s := range e.store.SessionsOf(e.ada.ID) {
-		if s.Active(t0) || s.RevokeReason != admin.ReasonAdmin {
+		if s.Active(t0) || s.RevokeReason != admin.ReasonDisabled {
 			t.Fatalf("session %s still active", s.ID)
 		}
 	}

@@ -9,9 +9,12 @@ import (
 	"context"
 	"time"
 
+	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Clock tells the time.
@@ -162,4 +165,14 @@ type SigningKeys interface {
 // the operators' log. It must not block.
 type Notifier interface {
 	AdminAction(ctx context.Context, e audit.Event)
+}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// SignupHook is the before-signup hook (see auth.SignupHook).
+type SignupHook interface {
+	BeforeSignup(ctx context.Context, s authuc.SignupAttempt) error
 }

@@ -6,7 +6,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // AccountUpdater changes accounts for administrators.
@@ -28,6 +30,9 @@ type Patch struct {
 	Roles         []string // nil: unchanged
 	Disabled      *bool
 	EmailVerified *bool
+	// AppMetadata, when not nil, replaces the account's appMetadata; a
+	// pointer to a nil or empty map clears it.
+	AppMetadata *map[string]any
 }
 
 // Update applies p in a locked read-modify-write, so it changes only what
@@ -51,6 +56,10 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 	if p.Roles != nil {
 		errs = append(errs, user.CheckRoles("roles", p.Roles))
 	}
+	if p.AppMetadata != nil {
+		_, err := user.CheckAppMetadata("appMetadata", *p.AppMetadata)
+		errs = append(errs, err)
+	}
 	if err := user.Join(errs...); err != nil {
 		return View{}, err
 	}
@@ -61,11 +70,12 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 	// Only a change of roles or a disable can take an administrator away.
 	guard := p.Roles != nil || p.Disabled != nil && *p.Disabled
 	var (
-		out    user.User
-		events []audit.Event
+		out     user.User
+		events  []audit.Event
+		changed []string
 	)
 	err := s.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		events = events[:0]
+		events, changed = events[:0], changed[:0]
 		var admins []string
 		if guard {
 			// Before the account's own lock, always in this order, so two
@@ -84,17 +94,29 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 			if p.Name != nil && name != u.Name {
 				u.Name = name
 				add(audit.AdminNameChanged)
+				changed = append(changed, "name")
 			}
 			if p.Roles != nil && strings.Join(p.Roles, ",") != strings.Join(u.Roles, ",") {
 				u.Roles = append([]string(nil), p.Roles...)
 				add(audit.AdminRolesChanged)
+				changed = append(changed, "roles")
 			}
 			if p.EmailVerified != nil && *p.EmailVerified != u.EmailVerified {
 				u.EmailVerified = *p.EmailVerified
 				add(audit.AdminEmailVerifiedSet)
+				changed = append(changed, "emailVerified")
+			}
+			if p.AppMetadata != nil && !sameMetadata(*p.AppMetadata, u.AppMetadata) {
+				u.AppMetadata = *p.AppMetadata
+				if len(u.AppMetadata) == 0 {
+					u.AppMetadata = nil
+				}
+				add(audit.AdminAppMetadataChanged)
+				changed = append(changed, "appMetadata")
 			}
 			if p.Disabled != nil && *p.Disabled != u.Disabled {
 				u.Disabled = *p.Disabled
+				changed = append(changed, "disabled")
 				disabling = u.Disabled
 				if u.Disabled {
 					add(audit.AdminUserDisabled)
@@ -115,7 +137,12 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 		}
 		out = u
 		if disabling {
-			if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonAdmin, now); err != nil {
+			if _, err := s.d.Sessions.RevokeAllForUser(ctx, u.ID, "", ReasonDisabled, now); err != nil {
+				return err
+			}
+		}
+		if len(changed) > 0 {
+			if err := s.d.publish(ctx, webhook.NewUserUpdated(id.New(), u, changed, now)); err != nil {
 				return err
 			}
 		}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"slices"
 
+	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // WriterDeps are the ports shared by the administrative writes that end
@@ -21,6 +24,16 @@ type WriterDeps struct {
 	// Notifier and Cache are optional.
 	Notifier Notifier
 	Cache    SessionCache
+	// Events is optional: user.updated and user.deleted (webhooks).
+	Events Events
+}
+
+// publish publishes e when events are configured.
+func (d WriterDeps) publish(ctx context.Context, e webhook.Event) error {
+	if d.Events == nil {
+		return nil
+	}
+	return d.Events.Publish(ctx, e)
 }
 
 // SessionsRevoker ends every session of an account.
@@ -102,6 +115,9 @@ func (d *AccountDeleter) Delete(ctx context.Context, a Actor, userID string) err
 		// The deleted account's events keep no client data, the
 		// administrator's included.
 		ev.IP, ev.UserAgent = "", ""
+		if err := d.d.publish(ctx, webhook.NewUserDeleted(id.New(), userID, ev.CreatedAt)); err != nil {
+			return err
+		}
 		return d.j.append(ctx, ev)
 	})
 	if err == nil {
@@ -124,6 +140,15 @@ type AccountCreator struct {
 	j      journal
 	tx     Transactor
 	clock  Clock
+	events Events
+	hook   SignupHook
+}
+
+// WithWebhooks makes the creator ask hook (the before-signup hook) first
+// and publish user.created to events; either may be nil.
+func (c *AccountCreator) WithWebhooks(events Events, hook SignupHook) *AccountCreator {
+	c.events, c.hook = events, hook
+	return c
 }
 
 // NewAccountCreator returns an AccountCreator; notifier may be nil.
@@ -147,6 +172,13 @@ func (c *AccountCreator) Create(ctx context.Context, a Actor, in CreateInput) (u
 	if err := user.Join(err, user.CheckRoles("roles", roles)); err != nil {
 		return user.User{}, err
 	}
+	// The app decides who has an account, whoever creates it; asked
+	// before anything is written.
+	if c.hook != nil {
+		if err := c.hook.BeforeSignup(ctx, authuc.SignupAttempt{Email: email, Name: name, Method: webhook.MethodAdmin, IP: a.IP}); err != nil {
+			return user.User{}, err
+		}
+	}
 	hash, err := c.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return user.User{}, err
@@ -158,6 +190,11 @@ func (c *AccountCreator) Create(ctx context.Context, a Actor, in CreateInput) (u
 	err = c.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if err := c.users.Create(ctx, u); err != nil {
 			return err
+		}
+		if c.events != nil {
+			if err := c.events.Publish(ctx, webhook.NewUserCreated(id.New(), u, webhook.MethodAdmin, now)); err != nil {
+				return err
+			}
 		}
 		return c.j.append(ctx, ev)
 	})

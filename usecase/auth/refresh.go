@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // RefreshSessions is what Refresher asks of the session store: the
@@ -32,6 +34,8 @@ type RefresherDeps struct {
 	// Observer is optional.
 	Observer Observer
 	Policy   session.Policy
+	// Events is optional: refresh_token.reused.
+	Events Events
 }
 
 // Refresher rotates refresh tokens: the hottest write. See Refresh.
@@ -45,6 +49,7 @@ type Refresher struct {
 	live     *LivenessCache
 	obs      Observer
 	policy   session.Policy
+	events   Events
 }
 
 // NewRefresher returns a Refresher.
@@ -52,6 +57,7 @@ func NewRefresher(d RefresherDeps) *Refresher {
 	return &Refresher{
 		sessions: d.Sessions, codec: d.Codec, mint: minter{d.Tokens}, rec: recorder{d.Audit},
 		tx: d.Tx, clock: d.Clock, live: d.Live, obs: observerOr(d.Observer), policy: d.Policy,
+		events: d.Events,
 	}
 }
 
@@ -187,6 +193,9 @@ func (r *Refresher) refreshLocked(ctx context.Context, raw string, tok session.P
 		}
 		if decision == session.RevokeForReuse {
 			r.live.evict(sess.ID)
+			if err := publish(ctx, r.events, webhook.NewRefreshTokenReused(id.New(), sess.UserID, sess.ID, meta.IP, now)); err != nil {
+				return err
+			}
 			return r.rec.record(ctx, audit.RefreshReuseDetected, sess.UserID, sess.ID, meta, now)
 		}
 		rot = Rotation{Session: sess, User: u, RefreshToken: answer, At: now}

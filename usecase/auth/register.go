@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // RegisterInput is a new account's data.
@@ -33,6 +34,9 @@ type RegistrarDeps struct {
 	// RequireVerifiedEmail makes registration start no session (see
 	// RegisterPending): accounts must verify their address first.
 	RequireVerifiedEmail bool
+	// Events and Hook are optional (webhooks and the before-signup hook).
+	Events Events
+	Hook   SignupHook
 }
 
 // Registrar creates accounts: with their first session (Register), or,
@@ -48,6 +52,8 @@ type Registrar struct {
 	clock    Clock
 	mail     AccountMail
 	verify   bool
+	events   Events
+	hook     SignupHook
 }
 
 // NewRegistrar returns a Registrar.
@@ -55,6 +61,7 @@ func NewRegistrar(d RegistrarDeps) *Registrar {
 	return &Registrar{
 		users: d.Users, hasher: d.Hasher, gate: d.Gate, sessions: d.Sessions, rec: recorder{d.Audit},
 		tx: d.Tx, clock: d.Clock, mail: d.Mail, verify: d.RequireVerifiedEmail,
+		events: d.Events, hook: d.Hook,
 	}
 }
 
@@ -77,6 +84,13 @@ func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, w
 	if err := r.gate.admit(ctx, keys); err != nil {
 		return TokenPair{}, err
 	}
+	// Asked before anything is written, for a taken address too (so the
+	// answer tells no accounts apart); a refusal or a silent hook creates
+	// nothing.
+	if err := beforeSignup(ctx, r.hook, SignupAttempt{Email: email, Name: name, Method: webhook.MethodPassword, IP: meta.IP}); err != nil {
+		r.gate.undoAttempt(ctx, keys)
+		return TokenPair{}, err
+	}
 	hash, err := r.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		r.gate.undoAttempt(ctx, keys)
@@ -93,6 +107,9 @@ func (r *Registrar) register(ctx context.Context, in RegisterInput, meta Meta, w
 	var pair TokenPair
 	err = r.tx.WithinTx(ctx, func(ctx context.Context) error {
 		if err := r.users.Create(ctx, u); err != nil {
+			return err
+		}
+		if err := publish(ctx, r.events, webhook.NewUserCreated(id.New(), u, webhook.MethodPassword, now)); err != nil {
 			return err
 		}
 		if r.mail != nil {

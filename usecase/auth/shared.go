@@ -106,6 +106,7 @@ func (m minter) pair(u user.User, sess session.Session, refresh string, fresh bo
 		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(ttl),
 		AuthTime: sess.AuthTime, Fresh: fresh,
 		Methods: methods, AAL: domauth.AssuranceOf(methods), Roles: u.Roles, IdP: sess.IdP,
+		AppMetadata: u.AppMetadata,
 	})
 	if err != nil {
 		return TokenPair{}, fmt.Errorf("issue access token: %w", err)

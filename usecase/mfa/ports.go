@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Clock tells the time.
@@ -182,4 +183,9 @@ type WebAuthn interface {
 	// the passkey used, with its credential updated (sign counter, flags),
 	// and whether the user was verified; mfa.ErrPasskeyInvalid on failure.
 	FinishLogin(state, response []byte, find func(credentialID, userHandle []byte) (user.User, []mfa.Passkey, error)) (used mfa.Passkey, userVerified bool, err error)
+}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
 }

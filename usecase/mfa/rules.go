@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Meta describes the client of a request, for security events.
@@ -45,6 +46,8 @@ type FactorRulesDeps struct {
 	Cache    SessionCache
 	// StepUp is the freshness rule for changing factors.
 	StepUp auth.StepUpPolicy
+	// Events is optional: mfa.enabled and mfa.disabled (webhooks).
+	Events Events
 }
 
 // FactorRules is what every interactor that changes factors shares: the
@@ -58,10 +61,31 @@ func NewFactorRules(d FactorRulesDeps) *FactorRules { return &FactorRules{d: d} 
 func (s *FactorRules) now() time.Time { return s.d.Clock.Now().UTC() }
 
 func (s *FactorRules) record(ctx context.Context, t audit.Type, userID, sessionID string, meta Meta) error {
-	return s.d.Audit.Append(ctx, audit.Event{
+	err := s.d.Audit.Append(ctx, audit.Event{
 		ID: id.New(), UserID: userID, SessionID: sessionID, Type: t,
 		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: s.now(),
 	})
+	if err != nil || s.d.Events == nil {
+		return err
+	}
+	// A factor added or removed is also told to the app (mfa.enabled,
+	// mfa.disabled), in the same transaction.
+	if f, found := eventFactors[t]; found {
+		return s.d.Events.Publish(ctx, webhook.NewMFAChanged(id.New(), userID, f.factor, f.enabled, s.now()))
+	}
+	return nil
+}
+
+// eventFactors are the security events that are factor changes, with the
+// factor and direction their webhook event reports.
+var eventFactors = map[audit.Type]struct {
+	factor  string
+	enabled bool
+}{
+	audit.MFAEnabled:     {webhook.FactorTOTP, true},
+	audit.MFADisabled:    {webhook.FactorTOTP, false},
+	audit.PasskeyAdded:   {webhook.FactorPasskey, true},
+	audit.PasskeyRemoved: {webhook.FactorPasskey, false},
 }
 
 // totpActive reports whether userID has a confirmed TOTP secret.

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
 )
@@ -223,6 +224,7 @@ type deps struct {
 	StepUp        auth.StepUpPolicy
 	Issuer        string
 	MaxFailures   mfa.FailureCeiling
+	Events        mfauc.Events
 }
 
 // interactors are the second-factor interactors the tests act through.
@@ -242,7 +244,7 @@ type interactors struct {
 func newInteractors(d deps) interactors {
 	rules := mfauc.NewFactorRules(mfauc.FactorRulesDeps{
 		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock, Mail: d.Mail,
-		Sessions: d.Sessions, Cache: d.Cache, StepUp: d.StepUp,
+		Sessions: d.Sessions, Cache: d.Cache, StepUp: d.StepUp, Events: d.Events,
 	})
 	return interactors{
 		TOTPEnroller:            mfauc.NewTOTPEnroller(rules, d.TOTP, d.OTP, d.Issuer, d.Tx),
@@ -637,5 +639,51 @@ func TestFailureCeiling(t *testing.T) {
 	}
 	if got := e.totp.rows[e.u.ID].Failures; got != 0 {
 		t.Fatalf("count after a success: %d", got)
+	}
+}
+
+// published records webhook events as the outbox would.
+type published struct{ events []webhook.Event }
+
+func (p *published) Publish(_ context.Context, e webhook.Event) error {
+	p.events = append(p.events, e)
+	return nil
+}
+
+// TestFactorChangesArePublished: a confirmed TOTP and a passkey added, a
+// TOTP removed, each told to the app (mfa.enabled, mfa.disabled) with the
+// factor, and nothing for a pending enrolment.
+func TestFactorChangesArePublished(t *testing.T) {
+	ctx := context.Background()
+	pub := &published{}
+	e := newEnv(func(d *deps) { d.Events = pub })
+	p := e.principal(auth.AAL1, true)
+	if _, err := e.svc.EnrollTOTP(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.events) != 0 {
+		t.Fatalf("a pending enrolment published %v", pub.events)
+	}
+	e.enable(t)
+	aal2 := e.principal(auth.AAL2, true)
+	if _, err := e.svc.BeginPasskeyRegistration(ctx, aal2, "key"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.FinishPasskeyRegistration(ctx, aal2, []byte(`{}`), "key", mfauc.Enrolment{}, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DisableTOTP(ctx, aal2, mfauc.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range pub.events {
+		if ev.UserID != e.u.ID || ev.Data["userId"] != e.u.ID {
+			t.Errorf("event for %q", ev.UserID)
+		}
+		got = append(got, string(ev.Type)+" "+ev.Data["method"].(string))
+	}
+	want := []string{"mfa.enabled totp", "mfa.enabled passkey", "mfa.disabled totp"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("published %v, want %v", got, want)
 	}
 }

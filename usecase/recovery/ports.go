@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // Clock tells the time.
@@ -205,3 +206,21 @@ type noObserver struct{}
 func (noObserver) MailQueued()     {}
 func (noObserver) MailSent()       {}
 func (noObserver) MailFailed(bool) {}
+
+// Events publishes webhook events in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
+}
+
+// publish publishes events in order when ev is set.
+func publish(ctx context.Context, ev Events, events ...webhook.Event) error {
+	if ev == nil {
+		return nil
+	}
+	for _, e := range events {
+		if err := ev.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	domrec "github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -233,6 +234,7 @@ type deps struct {
 	Sender   recovery.MailSender
 	Observer recovery.Observer
 	Factors  recovery.FactorFailures
+	Events   recovery.Events
 }
 
 // config are the recovery settings of a test.
@@ -264,12 +266,12 @@ func newInteractors(d deps, cfg config) interactors {
 		MailQueue:             mail,
 		VerificationRequester: recovery.NewVerificationRequester(d.Users, mail, d.Tx),
 		EmailVerifier: recovery.NewEmailVerifier(recovery.EmailVerifierDeps{
-			Tokens: d.Tokens, Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Mail: mail,
+			Tokens: d.Tokens, Users: d.Users, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Mail: mail, Events: d.Events,
 		}),
 		ResetRequester: recovery.NewResetRequester(mail, d.Tx),
 		PasswordResetter: recovery.NewPasswordResetter(recovery.PasswordResetterDeps{
 			Tokens: d.Tokens, Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Hasher: d.Hasher,
-			Clock: d.Clock, Mail: mail, Factors: d.Factors,
+			Clock: d.Clock, Mail: mail, Factors: d.Factors, Events: d.Events,
 		}),
 		Deliverer: recovery.NewDeliverer(recovery.DelivererDeps{
 			Outbox: d.Outbox, Sender: d.Sender, Tokens: d.Tokens, Users: d.Users, Tx: d.Tx, Clock: d.Clock,
@@ -674,6 +676,47 @@ func TestEmailChangeConfirmation(t *testing.T) {
 			t.Fatal("a void link moved the account")
 		}
 	})
+}
+
+// published records webhook events as the outbox would.
+type published struct{ events []webhook.Event }
+
+func (p *published) Publish(_ context.Context, e webhook.Event) error {
+	p.events = append(p.events, e)
+	return nil
+}
+
+// TestRecoveryEventsArePublished: a reset link proves the address and
+// changes the password (user.updated, email.verified, password.changed via
+// reset); a verification link of an address already proven says nothing.
+func TestRecoveryEventsArePublished(t *testing.T) {
+	f := newFixture(t)
+	pub := &published{}
+	f.svc = newInteractors(deps{
+		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
+		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs, Factors: f.fails, Events: pub,
+	}, config{DeliveryConfig: recovery.DeliveryConfig{
+		ResetLink: "https://app/#/reset-password?token={token}", VerifyLink: "https://app/#/verify-email?token={token}",
+		VerifyTTL: time.Hour, ResetTTL: 30 * time.Minute, Lease: time.Minute,
+		Retry: outbox.Retry{Base: time.Second, Max: time.Minute, MaxAttempts: 3},
+	}})
+	tok := tokenOf(t, f.requestReset(t, "ada@example.com")[0])
+	if err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range pub.events {
+		got = append(got, string(e.Type))
+		if e.UserID != f.ada.ID {
+			t.Errorf("%s for %q", e.Type, e.UserID)
+		}
+	}
+	if strings.Join(got, ",") != "user.updated,email.verified,password.changed" {
+		t.Fatalf("published %v", got)
+	}
+	if pub.events[1].Data["email"] != "ada@example.com" || pub.events[2].Data["via"] != "reset" {
+		t.Errorf("data %v %v", pub.events[1].Data, pub.events[2].Data)
+	}
 }
 
 // codeIssuer is a CodeIssuer that mails a fixed code and counts its undos.

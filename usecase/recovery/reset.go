@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // ResetRequester queues password-reset requests.
@@ -64,6 +65,9 @@ type PasswordResetterDeps struct {
 	Cache SessionCache
 	// Factors, when set, has a reset clear the failed second-factor codes.
 	Factors FactorFailures
+	// Events is optional: password.changed, and user.updated and
+	// email.verified when the link proved a new address (webhooks).
+	Events Events
 }
 
 // PasswordResetter sets new passwords with reset links.
@@ -141,6 +145,14 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 			}
 			return err
 		}
+		if !u.EmailVerified {
+			v := u
+			v.EmailVerified, v.UpdatedAt = true, now
+			if err := publish(ctx, r.d.Events, webhook.NewUserUpdated(id.New(), v, []string{"emailVerified"}, now),
+				webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
+				return err
+			}
+		}
 		// Second factors are kept (a mailbox alone never removes one); only
 		// the ceiling of failed codes is lifted, as the contract promises
 		// the owner who reached it. Before the sessions, the order in which
@@ -157,6 +169,9 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 			return err
 		}
 		if err := record(ctx, r.d.Audit, audit.PasswordReset, u.ID, meta, now); err != nil {
+			return err
+		}
+		if err := publish(ctx, r.d.Events, webhook.NewPasswordChanged(id.New(), u.ID, webhook.ViaReset, now)); err != nil {
 			return err
 		}
 		return r.d.Mail.queue(ctx, outbox.Message{Kind: outbox.KindPasswordChanged, To: u.Email, Locale: u.Locale}, now)

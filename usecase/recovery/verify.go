@@ -7,9 +7,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // VerificationRequester mails the caller a verification link.
@@ -55,6 +57,8 @@ type EmailVerifierDeps struct {
 	Tx     Transactor
 	Clock  Clock
 	Mail   *MailQueue
+	// Events is optional: user.updated and email.verified (webhooks).
+	Events Events
 }
 
 // EmailVerifier uses verification and email-change links.
@@ -105,6 +109,10 @@ func (v *EmailVerifier) Verify(ctx context.Context, raw string) (user.User, erro
 		}
 		u.EmailVerified, u.UpdatedAt = true, now
 		out = u
+		if err := publish(ctx, v.d.Events, webhook.NewUserUpdated(id.New(), u, []string{"emailVerified"}, now),
+			webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
+			return err
+		}
 		return record(ctx, v.d.Audit, audit.EmailVerified, u.ID, Meta{}, now)
 	})
 	return out, err
@@ -134,6 +142,10 @@ func (v *EmailVerifier) confirmEmailChange(ctx context.Context, t recovery.Token
 		}
 	}
 	if err := record(ctx, v.d.Audit, audit.EmailChanged, u.ID, Meta{}, now); err != nil {
+		return user.User{}, err
+	}
+	if err := publish(ctx, v.d.Events, webhook.NewUserUpdated(id.New(), u, []string{"email", "emailVerified"}, now),
+		webhook.NewEmailVerified(id.New(), u.ID, u.Email, now)); err != nil {
 		return user.User{}, err
 	}
 	return u, record(ctx, v.d.Audit, audit.EmailVerified, u.ID, Meta{}, now)

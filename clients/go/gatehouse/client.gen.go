@@ -167,6 +167,7 @@ const (
 	REFRESHTOKENREUSED   ErrorCode = "REFRESH_TOKEN_REUSED"
 	SERVICEUNAVAILABLE   ErrorCode = "SERVICE_UNAVAILABLE"
 	SESSIONREVOKED       ErrorCode = "SESSION_REVOKED"
+	SIGNUPREJECTED       ErrorCode = "SIGNUP_REJECTED"
 	TOKENEXPIRED         ErrorCode = "TOKEN_EXPIRED"
 	TOKENINVALID         ErrorCode = "TOKEN_INVALID"
 	TOOMANYREQUESTS      ErrorCode = "TOO_MANY_REQUESTS"
@@ -222,6 +223,8 @@ func (e ErrorCode) Valid() bool {
 	case SERVICEUNAVAILABLE:
 		return true
 	case SESSIONREVOKED:
+		return true
+	case SIGNUPREJECTED:
 		return true
 	case TOKENEXPIRED:
 		return true
@@ -799,109 +802,112 @@ func (e SecurityEventMethod) Valid() bool {
 
 // Defines values for SecurityEventType.
 const (
-	AccountDeleted            SecurityEventType = "account_deleted"
-	AdminEmailVerifiedChanged SecurityEventType = "admin_email_verified_changed"
-	AdminNameChanged          SecurityEventType = "admin_name_changed"
-	AdminRolesChanged         SecurityEventType = "admin_roles_changed"
-	AdminSessionRevoked       SecurityEventType = "admin_session_revoked"
-	AdminSessionsRevoked      SecurityEventType = "admin_sessions_revoked"
-	AdminUserCreated          SecurityEventType = "admin_user_created"
-	AdminUserDeleted          SecurityEventType = "admin_user_deleted"
-	AdminUserDisabled         SecurityEventType = "admin_user_disabled"
-	AdminUserEnabled          SecurityEventType = "admin_user_enabled"
-	EmailChangeRequested      SecurityEventType = "email_change_requested"
-	EmailChanged              SecurityEventType = "email_changed"
-	EmailVerified             SecurityEventType = "email_verified"
-	EventsSuppressed          SecurityEventType = "events_suppressed"
-	IdentityLinked            SecurityEventType = "identity_linked"
-	IdentityUnlinked          SecurityEventType = "identity_unlinked"
-	LoginFailed               SecurityEventType = "login_failed"
-	LoginSucceeded            SecurityEventType = "login_succeeded"
-	LogoutAll                 SecurityEventType = "logout_all"
-	MfaDisabled               SecurityEventType = "mfa_disabled"
-	MfaEnabled                SecurityEventType = "mfa_enabled"
-	MfaFailed                 SecurityEventType = "mfa_failed"
-	OauthConsentGranted       SecurityEventType = "oauth_consent_granted"
-	OauthGrantRevoked         SecurityEventType = "oauth_grant_revoked"
-	PasskeyAdded              SecurityEventType = "passkey_added"
-	PasskeyRemoved            SecurityEventType = "passkey_removed"
-	PasswordChanged           SecurityEventType = "password_changed"
-	PasswordReset             SecurityEventType = "password_reset"
-	Reauthenticated           SecurityEventType = "reauthenticated"
-	RecoveryCodeUsed          SecurityEventType = "recovery_code_used"
-	RecoveryCodesRegenerated  SecurityEventType = "recovery_codes_regenerated"
-	RefreshReuseDetected      SecurityEventType = "refresh_reuse_detected"
-	SessionRevoked            SecurityEventType = "session_revoked"
+	SecurityEventTypeAccountDeleted            SecurityEventType = "account_deleted"
+	SecurityEventTypeAdminAppMetadataChanged   SecurityEventType = "admin_app_metadata_changed"
+	SecurityEventTypeAdminEmailVerifiedChanged SecurityEventType = "admin_email_verified_changed"
+	SecurityEventTypeAdminNameChanged          SecurityEventType = "admin_name_changed"
+	SecurityEventTypeAdminRolesChanged         SecurityEventType = "admin_roles_changed"
+	SecurityEventTypeAdminSessionRevoked       SecurityEventType = "admin_session_revoked"
+	SecurityEventTypeAdminSessionsRevoked      SecurityEventType = "admin_sessions_revoked"
+	SecurityEventTypeAdminUserCreated          SecurityEventType = "admin_user_created"
+	SecurityEventTypeAdminUserDeleted          SecurityEventType = "admin_user_deleted"
+	SecurityEventTypeAdminUserDisabled         SecurityEventType = "admin_user_disabled"
+	SecurityEventTypeAdminUserEnabled          SecurityEventType = "admin_user_enabled"
+	SecurityEventTypeEmailChangeRequested      SecurityEventType = "email_change_requested"
+	SecurityEventTypeEmailChanged              SecurityEventType = "email_changed"
+	SecurityEventTypeEmailVerified             SecurityEventType = "email_verified"
+	SecurityEventTypeEventsSuppressed          SecurityEventType = "events_suppressed"
+	SecurityEventTypeIdentityLinked            SecurityEventType = "identity_linked"
+	SecurityEventTypeIdentityUnlinked          SecurityEventType = "identity_unlinked"
+	SecurityEventTypeLoginFailed               SecurityEventType = "login_failed"
+	SecurityEventTypeLoginSucceeded            SecurityEventType = "login_succeeded"
+	SecurityEventTypeLogoutAll                 SecurityEventType = "logout_all"
+	SecurityEventTypeMfaDisabled               SecurityEventType = "mfa_disabled"
+	SecurityEventTypeMfaEnabled                SecurityEventType = "mfa_enabled"
+	SecurityEventTypeMfaFailed                 SecurityEventType = "mfa_failed"
+	SecurityEventTypeOauthConsentGranted       SecurityEventType = "oauth_consent_granted"
+	SecurityEventTypeOauthGrantRevoked         SecurityEventType = "oauth_grant_revoked"
+	SecurityEventTypePasskeyAdded              SecurityEventType = "passkey_added"
+	SecurityEventTypePasskeyRemoved            SecurityEventType = "passkey_removed"
+	SecurityEventTypePasswordChanged           SecurityEventType = "password_changed"
+	SecurityEventTypePasswordReset             SecurityEventType = "password_reset"
+	SecurityEventTypeReauthenticated           SecurityEventType = "reauthenticated"
+	SecurityEventTypeRecoveryCodeUsed          SecurityEventType = "recovery_code_used"
+	SecurityEventTypeRecoveryCodesRegenerated  SecurityEventType = "recovery_codes_regenerated"
+	SecurityEventTypeRefreshReuseDetected      SecurityEventType = "refresh_reuse_detected"
+	SecurityEventTypeSessionRevoked            SecurityEventType = "session_revoked"
 )
 
 // Valid indicates whether the value is a known member of the SecurityEventType enum.
 func (e SecurityEventType) Valid() bool {
 	switch e {
-	case AccountDeleted:
+	case SecurityEventTypeAccountDeleted:
 		return true
-	case AdminEmailVerifiedChanged:
+	case SecurityEventTypeAdminAppMetadataChanged:
 		return true
-	case AdminNameChanged:
+	case SecurityEventTypeAdminEmailVerifiedChanged:
 		return true
-	case AdminRolesChanged:
+	case SecurityEventTypeAdminNameChanged:
 		return true
-	case AdminSessionRevoked:
+	case SecurityEventTypeAdminRolesChanged:
 		return true
-	case AdminSessionsRevoked:
+	case SecurityEventTypeAdminSessionRevoked:
 		return true
-	case AdminUserCreated:
+	case SecurityEventTypeAdminSessionsRevoked:
 		return true
-	case AdminUserDeleted:
+	case SecurityEventTypeAdminUserCreated:
 		return true
-	case AdminUserDisabled:
+	case SecurityEventTypeAdminUserDeleted:
 		return true
-	case AdminUserEnabled:
+	case SecurityEventTypeAdminUserDisabled:
 		return true
-	case EmailChangeRequested:
+	case SecurityEventTypeAdminUserEnabled:
 		return true
-	case EmailChanged:
+	case SecurityEventTypeEmailChangeRequested:
 		return true
-	case EmailVerified:
+	case SecurityEventTypeEmailChanged:
 		return true
-	case EventsSuppressed:
+	case SecurityEventTypeEmailVerified:
 		return true
-	case IdentityLinked:
+	case SecurityEventTypeEventsSuppressed:
 		return true
-	case IdentityUnlinked:
+	case SecurityEventTypeIdentityLinked:
 		return true
-	case LoginFailed:
+	case SecurityEventTypeIdentityUnlinked:
 		return true
-	case LoginSucceeded:
+	case SecurityEventTypeLoginFailed:
 		return true
-	case LogoutAll:
+	case SecurityEventTypeLoginSucceeded:
 		return true
-	case MfaDisabled:
+	case SecurityEventTypeLogoutAll:
 		return true
-	case MfaEnabled:
+	case SecurityEventTypeMfaDisabled:
 		return true
-	case MfaFailed:
+	case SecurityEventTypeMfaEnabled:
 		return true
-	case OauthConsentGranted:
+	case SecurityEventTypeMfaFailed:
 		return true
-	case OauthGrantRevoked:
+	case SecurityEventTypeOauthConsentGranted:
 		return true
-	case PasskeyAdded:
+	case SecurityEventTypeOauthGrantRevoked:
 		return true
-	case PasskeyRemoved:
+	case SecurityEventTypePasskeyAdded:
 		return true
-	case PasswordChanged:
+	case SecurityEventTypePasskeyRemoved:
 		return true
-	case PasswordReset:
+	case SecurityEventTypePasswordChanged:
 		return true
-	case Reauthenticated:
+	case SecurityEventTypePasswordReset:
 		return true
-	case RecoveryCodeUsed:
+	case SecurityEventTypeReauthenticated:
 		return true
-	case RecoveryCodesRegenerated:
+	case SecurityEventTypeRecoveryCodeUsed:
 		return true
-	case RefreshReuseDetected:
+	case SecurityEventTypeRecoveryCodesRegenerated:
 		return true
-	case SessionRevoked:
+	case SecurityEventTypeRefreshReuseDetected:
+		return true
+	case SecurityEventTypeSessionRevoked:
 		return true
 	default:
 		return false
@@ -1127,6 +1133,111 @@ func (e WebAuthnOptionsEnvelopeSuccess) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusDelivered WebhookDeliveryStatus = "delivered"
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusDelivered:
+		return true
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryPageEnvelopeSuccess.
+const (
+	WebhookDeliveryPageEnvelopeSuccessTrue WebhookDeliveryPageEnvelopeSuccess = true
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryPageEnvelopeSuccess enum.
+func (e WebhookDeliveryPageEnvelopeSuccess) Valid() bool {
+	switch e {
+	case WebhookDeliveryPageEnvelopeSuccessTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEventType.
+const (
+	WebhookEventTypeEmailVerified      WebhookEventType = "email.verified"
+	WebhookEventTypeIdentityLinked     WebhookEventType = "identity.linked"
+	WebhookEventTypeIdentityUnlinked   WebhookEventType = "identity.unlinked"
+	WebhookEventTypeMfaDisabled        WebhookEventType = "mfa.disabled"
+	WebhookEventTypeMfaEnabled         WebhookEventType = "mfa.enabled"
+	WebhookEventTypePasswordChanged    WebhookEventType = "password.changed"
+	WebhookEventTypeRefreshTokenReused WebhookEventType = "refresh_token.reused"
+	WebhookEventTypeSessionCreated     WebhookEventType = "session.created"
+	WebhookEventTypeSessionRevoked     WebhookEventType = "session.revoked"
+	WebhookEventTypeUserCreated        WebhookEventType = "user.created"
+	WebhookEventTypeUserDeleted        WebhookEventType = "user.deleted"
+	WebhookEventTypeUserUpdated        WebhookEventType = "user.updated"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEventType enum.
+func (e WebhookEventType) Valid() bool {
+	switch e {
+	case WebhookEventTypeEmailVerified:
+		return true
+	case WebhookEventTypeIdentityLinked:
+		return true
+	case WebhookEventTypeIdentityUnlinked:
+		return true
+	case WebhookEventTypeMfaDisabled:
+		return true
+	case WebhookEventTypeMfaEnabled:
+		return true
+	case WebhookEventTypePasswordChanged:
+		return true
+	case WebhookEventTypeRefreshTokenReused:
+		return true
+	case WebhookEventTypeSessionCreated:
+		return true
+	case WebhookEventTypeSessionRevoked:
+		return true
+	case WebhookEventTypeUserCreated:
+		return true
+	case WebhookEventTypeUserDeleted:
+		return true
+	case WebhookEventTypeUserUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminListWebhookDeliveriesParamsStatus.
+const (
+	AdminListWebhookDeliveriesParamsStatusDelivered AdminListWebhookDeliveriesParamsStatus = "delivered"
+	AdminListWebhookDeliveriesParamsStatusFailed    AdminListWebhookDeliveriesParamsStatus = "failed"
+	AdminListWebhookDeliveriesParamsStatusPending   AdminListWebhookDeliveriesParamsStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AdminListWebhookDeliveriesParamsStatus enum.
+func (e AdminListWebhookDeliveriesParamsStatus) Valid() bool {
+	switch e {
+	case AdminListWebhookDeliveriesParamsStatusDelivered:
+		return true
+	case AdminListWebhookDeliveriesParamsStatusFailed:
+		return true
+	case AdminListWebhookDeliveriesParamsStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcceptAuthorizationRequest defines model for AcceptAuthorizationRequest.
 type AcceptAuthorizationRequest struct {
 	// Scopes The scopes granted, a subset of those asked; all when left out.
@@ -1167,11 +1278,21 @@ type AdminSessionPageEnvelopeSuccess bool
 
 // AdminUser A user plus what administrators see.
 type AdminUser struct {
-	ActiveSessions int                 `json:"activeSessions"`
-	CreatedAt      time.Time           `json:"createdAt"`
-	Disabled       bool                `json:"disabled"`
-	Email          openapi_types.Email `json:"email"`
-	EmailVerified  bool                `json:"emailVerified"`
+	ActiveSessions int `json:"activeSessions"`
+
+	// AppMetadata What administrators wrote about the account for the app built on Gatehouse (its own
+	// roles, tenant ids, plan): a JSON object of at most 4 KiB, `{}` when none. Written only
+	// with `PATCH /admin/users/{id}`; copied into every access token as the claim
+	// `app_metadata` (left out when empty), refreshed tokens included, so a change shows
+	// in the next token minted.
+	//
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	AppMetadata   *AppMetadata        `json:"appMetadata,omitempty"`
+	CreatedAt     time.Time           `json:"createdAt"`
+	Disabled      bool                `json:"disabled"`
+	Email         openapi_types.Email `json:"email"`
+	EmailVerified bool                `json:"emailVerified"`
 
 	// HasPassword False for an account made through another provider until a password is set.
 	HasPassword bool               `json:"hasPassword"`
@@ -1289,11 +1410,24 @@ type AdminUserPageEnvelopeSuccess bool
 
 // AdminUserPatch defines model for AdminUserPatch.
 type AdminUserPatch struct {
-	Disabled      *bool     `json:"disabled,omitempty"`
-	EmailVerified *bool     `json:"emailVerified,omitempty"`
-	Name          *string   `json:"name,omitempty"`
-	Roles         *[]string `json:"roles,omitempty"`
+	// AppMetadata Replaces the account's `appMetadata` (a JSON object of at most 4 KiB as compact
+	// JSON, else `400 VALIDATION_FAILED` on `appMetadata`); `null` or `{}` clears it.
+	// Absent: unchanged.
+	AppMetadata   *map[string]interface{} `json:"appMetadata,omitempty"`
+	Disabled      *bool                   `json:"disabled,omitempty"`
+	EmailVerified *bool                   `json:"emailVerified,omitempty"`
+	Name          *string                 `json:"name,omitempty"`
+	Roles         *[]string               `json:"roles,omitempty"`
 }
+
+// AppMetadata What administrators wrote about the account for the app built on Gatehouse (its own
+// roles, tenant ids, plan): a JSON object of at most 4 KiB, `{}` when none. Written only
+// with `PATCH /admin/users/{id}`; copied into every access token as the claim
+// `app_metadata` (left out when empty), refreshed tokens included, so a change shows
+// in the next token minted.
+//
+// Example: {"plan":"pro","tenant":"acme"}
+type AppMetadata map[string]interface{}
 
 // AuthenticationResponseJSON The `PublicKeyCredential` from `navigator.credentials.get`, as its `toJSON()`
 // writes it (`AuthenticationResponseJSON`).
@@ -2737,7 +2871,16 @@ type UpdateMeRequest struct {
 
 // User A user account. Never contains password material.
 type User struct {
-	CreatedAt time.Time `json:"createdAt"`
+	// AppMetadata What administrators wrote about the account for the app built on Gatehouse (its own
+	// roles, tenant ids, plan): a JSON object of at most 4 KiB, `{}` when none. Written only
+	// with `PATCH /admin/users/{id}`; copied into every access token as the claim
+	// `app_metadata` (left out when empty), refreshed tokens included, so a change shows
+	// in the next token minted.
+	//
+	//
+	// Example: {"plan":"pro","tenant":"acme"}
+	AppMetadata *AppMetadata `json:"appMetadata,omitempty"`
+	CreatedAt   time.Time    `json:"createdAt"`
 
 	// Email Trimmed; unique case-insensitively.
 	Email openapi_types.Email `json:"email"`
@@ -2833,6 +2976,56 @@ type WebAuthnOptionsEnvelope struct {
 
 // WebAuthnOptionsEnvelopeSuccess defines model for WebAuthnOptionsEnvelope.Success.
 type WebAuthnOptionsEnvelopeSuccess bool
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The event's `webhook-id`.
+	Id openapi_types.UUID `json:"id"`
+
+	// LastError Why the last attempt failed (`receiver answered 503`, a timeout); `null` once delivered.
+	LastError *string `json:"lastError"`
+
+	// NextAttemptAt When a pending delivery is tried next; `null` otherwise.
+	NextAttemptAt *time.Time            `json:"nextAttemptAt"`
+	Status        WebhookDeliveryStatus `json:"status"`
+	Type          WebhookEventType      `json:"type"`
+}
+
+// WebhookDeliveryStatus defines model for WebhookDelivery.Status.
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryPageEnvelope defines model for WebhookDeliveryPageEnvelope.
+type WebhookDeliveryPageEnvelope struct {
+	Data struct {
+		Items      []WebhookDelivery `json:"items"`
+		NextCursor *string           `json:"nextCursor"`
+	} `json:"data"`
+
+	// Message For humans; may change. Never switch on it.
+	Message string `json:"message"`
+
+	// Path The request's URL path, without the query string.
+	Path string `json:"path"`
+
+	// RequestId Equals the `X-Request-ID` response header.
+	RequestId string `json:"requestId"`
+
+	// StatusCode Always equals the HTTP status.
+	StatusCode int                                `json:"statusCode"`
+	Success    WebhookDeliveryPageEnvelopeSuccess `json:"success"`
+
+	// Timestamp When the response was produced (RFC 3339, UTC, milliseconds).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// WebhookDeliveryPageEnvelopeSuccess defines model for WebhookDeliveryPageEnvelope.Success.
+type WebhookDeliveryPageEnvelopeSuccess bool
+
+// WebhookEventType defines model for WebhookEventType.
+type WebhookEventType string
 
 // AdminUserID defines model for AdminUserID.
 type AdminUserID = openapi_types.UUID
@@ -2948,6 +3141,9 @@ type RefreshRejected = ErrorEnvelope
 // ServiceUnavailable The error envelope. `data` is absent.
 type ServiceUnavailable = ErrorEnvelope
 
+// SignupRejected The error envelope. `data` is absent.
+type SignupRejected = ErrorEnvelope
+
 // TooManyRequests The error envelope. `data` is absent.
 type TooManyRequests = ErrorEnvelope
 
@@ -2984,6 +3180,16 @@ type AdminListUserSessionsParams struct {
 	// Cursor The `nextCursor` of the previous page; a cursor this service did not issue is `400 VALIDATION_FAILED`.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// AdminListWebhookDeliveriesParams defines parameters for AdminListWebhookDeliveries.
+type AdminListWebhookDeliveriesParams struct {
+	Status *AdminListWebhookDeliveriesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+	Limit  *int                                    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string                                 `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListWebhookDeliveriesParamsStatus defines parameters for AdminListWebhookDeliveries.
+type AdminListWebhookDeliveriesParamsStatus string
 
 // OauthProviderAuthorizeParams defines parameters for OauthProviderAuthorize.
 type OauthProviderAuthorizeParams struct {
@@ -3511,6 +3717,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /admin/users/{id}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
 	AdminRevokeUserSession(ctx context.Context, id AdminUserID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListWebhookDeliveries List webhook deliveries (admin)
+	//
+	// Every event written to the outbox, newest first, with where its delivery stands:
+	// `pending` (not yet accepted; `nextAttemptAt` says when it is tried next),
+	// `delivered` (kept 7 days), or `failed` (retried with back-off for 24 hours and
+	// given up; `lastError` says why). Role `admin` required, else `403 FORBIDDEN`. Pass
+	// `nextCursor` as `cursor` for the next page. Bodies are not shown.
+	//
+	// Corresponds with GET /admin/webhooks/deliveries (the `AdminListWebhookDeliveries` operationId).
+	AdminListWebhookDeliveries(ctx context.Context, params *AdminListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRetryWebhookDelivery Deliver an event again (admin, fresh)
+	//
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// delivery is `pending` again and due at once, with a new 24 hours of retries; the
+	// receiver gets the same `webhook-id` (de-duplicate by it). An attempt already in
+	// flight finishes first.
+	//
+	// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
+	AdminRetryWebhookDelivery(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RequestEmailCodeWithBody Ask for a sign-in code by mail
 	//
@@ -4295,6 +4522,10 @@ type ClientInterface interface {
 	// request's `Accept-Language` header among the service's mail locales (`de-CH,
 	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 	// `PATCH /users/me`.
+	// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+	// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+	// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+	// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4318,6 +4549,10 @@ type ClientInterface interface {
 	// request's `Accept-Language` header among the service's mail locales (`de-CH,
 	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 	// `PATCH /users/me`.
+	// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+	// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+	// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+	// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5221,6 +5456,47 @@ func (c *Client) AdminListUserSessions(ctx context.Context, id AdminUserID, para
 // Corresponds with DELETE /admin/users/{id}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
 func (c *Client) AdminRevokeUserSession(ctx context.Context, id AdminUserID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminRevokeUserSessionRequest(c.Server, id, sessionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListWebhookDeliveries List webhook deliveries (admin)
+//
+// Every event written to the outbox, newest first, with where its delivery stands:
+// `pending` (not yet accepted; `nextAttemptAt` says when it is tried next),
+// `delivered` (kept 7 days), or `failed` (retried with back-off for 24 hours and
+// given up; `lastError` says why). Role `admin` required, else `403 FORBIDDEN`. Pass
+// `nextCursor` as `cursor` for the next page. Bodies are not shown.
+//
+// Corresponds with GET /admin/webhooks/deliveries (the `AdminListWebhookDeliveries` operationId).
+func (c *Client) AdminListWebhookDeliveries(ctx context.Context, params *AdminListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListWebhookDeliveriesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRetryWebhookDelivery Deliver an event again (admin, fresh)
+//
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// delivery is `pending` again and due at once, with a new 24 hours of retries; the
+// receiver gets the same `webhook-id` (de-duplicate by it). An attempt already in
+// flight finishes first.
+//
+// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
+func (c *Client) AdminRetryWebhookDelivery(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRetryWebhookDeliveryRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -6474,6 +6750,10 @@ func (c *Client) Refresh(ctx context.Context, body RefreshJSONRequestBody, reqEd
 // request's `Accept-Language` header among the service's mail locales (`de-CH,
 // en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 // `PATCH /users/me`.
+// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6507,6 +6787,10 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // request's `Accept-Language` header among the service's mail locales (`de-CH,
 // en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 // `PATCH /users/me`.
+// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8057,6 +8341,118 @@ func NewAdminRevokeUserSessionRequest(server string, id AdminUserID, sessionId o
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListWebhookDeliveriesRequest constructs an http.Request for the AdminListWebhookDeliveries method
+func NewAdminListWebhookDeliveriesRequest(server string, params *AdminListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/webhooks/deliveries")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminRetryWebhookDeliveryRequest constructs an http.Request for the AdminRetryWebhookDelivery method
+func NewAdminRetryWebhookDeliveryRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/webhooks/deliveries/%s/retry", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -10818,6 +11214,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /admin/users/{id}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
 	AdminRevokeUserSessionWithResponse(ctx context.Context, id AdminUserID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserSessionResponse, error)
 
+	// AdminListWebhookDeliveriesWithResponse List webhook deliveries (admin)
+	//
+	// Every event written to the outbox, newest first, with where its delivery stands:
+	// `pending` (not yet accepted; `nextAttemptAt` says when it is tried next),
+	// `delivered` (kept 7 days), or `failed` (retried with back-off for 24 hours and
+	// given up; `lastError` says why). Role `admin` required, else `403 FORBIDDEN`. Pass
+	// `nextCursor` as `cursor` for the next page. Bodies are not shown.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/webhooks/deliveries (the `AdminListWebhookDeliveries` operationId).
+	AdminListWebhookDeliveriesWithResponse(ctx context.Context, params *AdminListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*AdminListWebhookDeliveriesResponse, error)
+
+	// AdminRetryWebhookDeliveryWithResponse Deliver an event again (admin, fresh)
+	//
+	// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+	// delivery is `pending` again and due at once, with a new 24 hours of retries; the
+	// receiver gets the same `webhook-id` (de-duplicate by it). An attempt already in
+	// flight finishes first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
+	AdminRetryWebhookDeliveryWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRetryWebhookDeliveryResponse, error)
+
 	// RequestEmailCodeWithBodyWithResponse Ask for a sign-in code by mail
 	//
 	// Passwordless sign-in, step one. Always `202` with the same body, after the same
@@ -11625,6 +12046,10 @@ type ClientWithResponsesInterface interface {
 	// request's `Accept-Language` header among the service's mail locales (`de-CH,
 	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 	// `PATCH /users/me`.
+	// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+	// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+	// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+	// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11648,6 +12073,10 @@ type ClientWithResponsesInterface interface {
 	// request's `Accept-Language` header among the service's mail locales (`de-CH,
 	// en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 	// `PATCH /users/me`.
+	// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+	// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+	// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+	// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14693,6 +15122,302 @@ func (r AdminRevokeUserSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminRevokeUserSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminListWebhookDeliveriesResponse200Headers the declared response headers of an HTTP 200 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponse500Headers the declared response headers of an HTTP 500 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminListWebhookDeliveriesResponseDefaultHeaders the declared response headers of an HTTP default response for AdminListWebhookDeliveries
+type AdminListWebhookDeliveriesResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AdminListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidParameters
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminListWebhookDeliveriesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminListWebhookDeliveriesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminListWebhookDeliveriesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminListWebhookDeliveriesResponse403Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminListWebhookDeliveriesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListWebhookDeliveriesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminListWebhookDeliveriesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryPageEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON400() *InvalidParameters {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminListWebhookDeliveriesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminRetryWebhookDeliveryResponse200Headers the declared response headers of an HTTP 200 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse401Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate *string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponse403Headers the declared response headers of an HTTP 403 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	WWWAuthenticate string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponse500Headers the declared response headers of an HTTP 500 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse500Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponse503Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+// AdminRetryWebhookDeliveryResponseDefaultHeaders the declared response headers of an HTTP default response for AdminRetryWebhookDelivery
+type AdminRetryWebhookDeliveryResponseDefaultHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
+type AdminRetryWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NullEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *BearerRejected
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRetryWebhookDeliveryResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRetryWebhookDeliveryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AdminRetryWebhookDeliveryResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminRetryWebhookDeliveryResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRetryWebhookDeliveryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRetryWebhookDeliveryResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AdminRetryWebhookDeliveryResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON200() *NullEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON401() *BearerRejected {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AdminRetryWebhookDeliveryResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRetryWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRetryWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRetryWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRetryWebhookDeliveryResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19645,6 +20370,13 @@ type RegisterResponse400Headers struct {
 	XRequestID      string
 }
 
+// RegisterResponse403Headers the declared response headers of an HTTP 403 response for Register
+type RegisterResponse403Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestID      string
+}
+
 // RegisterResponse409Headers the declared response headers of an HTTP 409 response for Register
 type RegisterResponse409Headers struct {
 	RateLimit       *string
@@ -19704,6 +20436,8 @@ type RegisterResponse struct {
 	JSON202 *NullEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *SignupRejected
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *EmailTaken
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -19724,6 +20458,8 @@ type RegisterResponse struct {
 	Headers202 *RegisterResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *RegisterResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RegisterResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RegisterResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -19753,6 +20489,11 @@ func (r RegisterResponse) GetJSON202() *NullEnvelope {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r RegisterResponse) GetJSON400() *BadRequest {
 	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegisterResponse) GetJSON403() *SignupRejected {
+	return r.JSON403
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -23430,6 +24171,43 @@ func (c *ClientWithResponses) AdminRevokeUserSessionWithResponse(ctx context.Con
 	return ParseAdminRevokeUserSessionResponse(rsp)
 }
 
+// AdminListWebhookDeliveriesWithResponse List webhook deliveries (admin)
+//
+// Every event written to the outbox, newest first, with where its delivery stands:
+// `pending` (not yet accepted; `nextAttemptAt` says when it is tried next),
+// `delivered` (kept 7 days), or `failed` (retried with back-off for 24 hours and
+// given up; `lastError` says why). Role `admin` required, else `403 FORBIDDEN`. Pass
+// `nextCursor` as `cursor` for the next page. Bodies are not shown.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/webhooks/deliveries (the `AdminListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) AdminListWebhookDeliveriesWithResponse(ctx context.Context, params *AdminListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*AdminListWebhookDeliveriesResponse, error) {
+	rsp, err := c.AdminListWebhookDeliveries(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListWebhookDeliveriesResponse(rsp)
+}
+
+// AdminRetryWebhookDeliveryWithResponse Deliver an event again (admin, fresh)
+//
+// **Requires fresh authentication** (`aal2` once the administrator has TOTP). The
+// delivery is `pending` again and due at once, with a new 24 hours of retries; the
+// receiver gets the same `webhook-id` (de-duplicate by it). An attempt already in
+// flight finishes first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/webhooks/deliveries/{id}/retry (the `AdminRetryWebhookDelivery` operationId).
+func (c *ClientWithResponses) AdminRetryWebhookDeliveryWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRetryWebhookDeliveryResponse, error) {
+	rsp, err := c.AdminRetryWebhookDelivery(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRetryWebhookDeliveryResponse(rsp)
+}
+
 // RequestEmailCodeWithBodyWithResponse Ask for a sign-in code by mail
 //
 // Passwordless sign-in, step one. Always `202` with the same body, after the same
@@ -24513,6 +25291,10 @@ func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body Refr
 // request's `Accept-Language` header among the service's mail locales (`de-CH,
 // en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 // `PATCH /users/me`.
+// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24542,6 +25324,10 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // request's `Accept-Language` header among the service's mail locales (`de-CH,
 // en;q=0.5` gives `de`), `en` without a header or a match; the user changes it with
 // `PATCH /users/me`.
+// When `HOOK_BEFORE_SIGNUP_URL` is set, the app's before-signup hook is asked first
+// (see Webhooks): a refusal is `403 SIGNUP_REJECTED` with the hook's message, a hook
+// that does not answer in `HOOK_TIMEOUT` (or answers anything else) is
+// `503 SERVICE_UNAVAILABLE`; nothing is created either way.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29551,6 +30337,512 @@ func ParseAdminRevokeUserSessionResponse(rsp *http.Response) (*AdminRevokeUserSe
 		response.Headers503 = &headers
 	case true:
 		var headers AdminRevokeUserSessionResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminListWebhookDeliveriesResponse parses an HTTP response from a AdminListWebhookDeliveriesWithResponse call
+func ParseAdminListWebhookDeliveriesResponse(rsp *http.Response) (*AdminListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidParameters
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminListWebhookDeliveriesResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminListWebhookDeliveriesResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminListWebhookDeliveriesResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminListWebhookDeliveriesResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminListWebhookDeliveriesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminListWebhookDeliveriesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRetryWebhookDeliveryResponse parses an HTTP response from a AdminRetryWebhookDeliveryWithResponse call
+func ParseAdminRetryWebhookDeliveryResponse(rsp *http.Response) (*AdminRetryWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRetryWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NullEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest BearerRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRetryWebhookDeliveryResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRetryWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AdminRetryWebhookDeliveryResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminRetryWebhookDeliveryResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRetryWebhookDeliveryResponse500Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers AdminRetryWebhookDeliveryResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AdminRetryWebhookDeliveryResponseDefaultHeaders
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -38298,6 +39590,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SignupRejected
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest EmailTaken
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38436,6 +39735,30 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.XRequestID = value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers RegisterResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers RegisterResponse409Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
