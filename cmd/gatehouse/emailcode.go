@@ -78,7 +78,7 @@ func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *em
 		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, Sessions: opener,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
 		Factors: d.Codes, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
-		Hook: hook.Hook,
+		Hook: hook.Hook, Events: d.Events,
 	})
 }
 

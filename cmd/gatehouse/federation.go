@@ -80,6 +80,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 		Finisher: federation.NewFinisher(federation.FinisherDeps{
 			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
 			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: federationHook(d.Hook),
+			Events: d.Events,
 		}),
 		Exchanger: federation.NewExchanger(federation.ExchangerDeps{
 			Codes: store, Sessions: login, Tx: d.Tx, Clock: d.Clock, Observer: obs,
@@ -87,7 +88,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 		Identities: federation.NewIdentityLister(store),
 		Unlinker: federation.NewIdentityUnlinker(federation.UnlinkerDeps{
 			Identities: store, Accounts: d.Users, Passkeys: store, Factors: d.Codes,
-			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, StepUp: stepUp,
+			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, StepUp: stepUp, Events: d.Events,
 		}),
 	}
 }
@@ -106,6 +107,8 @@ func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *pers
 
 // fedHook adapts the before-signup hook (webhooks.go) to the federation's
 // port: a first sign-in through a provider is a signup of method oauth.
+// Its errors pass unchanged: the finisher tells a refusal
+// (*webhook.RejectedError) from an unavailable hook.
 type fedHook struct{ h auth.SignupHook }
 
 func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {

@@ -31,6 +31,9 @@ const (
 	CodeEmailRequired = "OAUTH_EMAIL_REQUIRED"
 	CodeUserDisabled  = "USER_DISABLED"
 	CodeSignupDenied  = "SIGNUP_REJECTED"
+	// CodeUnavailable: the before-signup hook did not answer (the
+	// envelope's 503 code, in the fragment).
+	CodeUnavailable = "SERVICE_UNAVAILABLE"
 )
 
 // Sentinel errors.

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // EmailCodeInput is a sign-in with an emailed code: Email and Code, or
@@ -71,6 +72,9 @@ type EmailCodeLoginDeps struct {
 	Signup bool
 	// Hook, when set, is asked before an account is created.
 	Hook SignupHook
+	// Events is optional: an account the code creates is user.created
+	// (method email_code), in the transaction that creates it.
+	Events Events
 }
 
 // EmailCodeLogin serves POST /auth/email-code/verify: it checks an emailed
@@ -90,6 +94,7 @@ type EmailCodeLogin struct {
 	challenges ChallengeIssuer
 	signup     bool
 	hook       SignupHook
+	events     Events
 }
 
 // NewEmailCodeLogin returns an EmailCodeLogin.
@@ -98,6 +103,7 @@ func NewEmailCodeLogin(d EmailCodeLoginDeps) *EmailCodeLogin {
 		codes: d.Codes, users: d.Users, sealer: d.Sealer, gate: d.Gate, sessions: d.Sessions,
 		rec: recorder{d.Audit}, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
 		factors: d.Factors, challenges: d.Challenges, signup: d.Signup, hook: d.Hook,
+		events: d.Events,
 	}
 }
 
@@ -316,6 +322,9 @@ func (l *EmailCodeLogin) signUp(ctx context.Context, email string, now time.Time
 		EmailVerified: true, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := l.users.Create(ctx, u); err != nil {
+		return user.User{}, err
+	}
+	if err := publish(ctx, l.events, webhook.NewUserCreated(id.New(), u, webhook.MethodEmailCode, now)); err != nil {
 		return user.User{}, err
 	}
 	return u, l.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now)

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/federation"
 )
@@ -124,11 +125,14 @@ func (s *signer) SignIn(_ context.Context, userID, _ string, _ auth.Meta) (auth.
 	return auth.TokenPair{AccessToken: "token"}, nil
 }
 
-type hook struct{ refuse bool }
+type hook struct{ refuse, silent bool }
 
 func (h hook) BeforeSignup(context.Context, string, string, string, string) error {
 	if h.refuse {
-		return errors.New("no")
+		return &webhook.RejectedError{Message: "no"}
+	}
+	if h.silent {
+		return errors.New("timeout")
 	}
 	return nil
 }
@@ -277,5 +281,15 @@ func TestBeforeSignupHookRefuses(t *testing.T) {
 	}
 	if len(w.st.users) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
 		t.Fatal("a refused sign-up created something")
+	}
+}
+
+func TestBeforeSignupHookUnavailableFailsClosed(t *testing.T) {
+	w := newWorld(hook{silent: true})
+	if to := w.callback(t, w.trip(t)); to != app+"#error=SERVICE_UNAVAILABLE" {
+		t.Fatalf("got %s", to)
+	}
+	if len(w.st.users) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
+		t.Fatal("a sign-up the hook did not answer created something")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // FinisherDeps are the ports of a Finisher.
@@ -28,6 +29,9 @@ type FinisherDeps struct {
 	Hook SignupHook
 	// Observer is optional.
 	Observer Observer
+	// Events is optional: user.created and identity.linked go to the
+	// webhook outbox in the transaction of the change.
+	Events Events
 }
 
 // Finisher handles the provider's callback: it takes the flow's state,
@@ -45,6 +49,7 @@ type Finisher struct {
 	clock      Clock
 	hook       SignupHook
 	obs        Observer
+	events     Events
 }
 
 // NewFinisher returns a Finisher.
@@ -52,7 +57,7 @@ func NewFinisher(d FinisherDeps) *Finisher {
 	return &Finisher{
 		providers: d.Providers, flows: d.Flows, codes: d.Codes, identities: d.Identities,
 		accounts: d.Accounts, audit: d.Audit, tx: d.Tx, clock: d.Clock, hook: d.Hook,
-		obs: observerOr(d.Observer),
+		obs: observerOr(d.Observer), events: d.Events,
 	}
 }
 
@@ -156,8 +161,19 @@ func (f *Finisher) linkIdentity(ctx context.Context, userID, provider string, c 
 	}); err != nil {
 		return err
 	}
-	return f.audit.Append(ctx, audit.Event{ID: id.New(), UserID: userID, Type: audit.IdentityLinked,
-		CreatedAt: now, Provider: provider})
+	if err := f.audit.Append(ctx, audit.Event{ID: id.New(), UserID: userID, Type: audit.IdentityLinked,
+		CreatedAt: now, Provider: provider}); err != nil {
+		return err
+	}
+	return publish(ctx, f.events, webhook.NewIdentityChanged(id.New(), userID, provider, true, now))
+}
+
+// publish writes e to the outbox when one is set.
+func publish(ctx context.Context, ev Events, e webhook.Event) error {
+	if ev == nil {
+		return nil
+	}
+	return ev.Publish(ctx, e)
 }
 
 // signIn decides the account and issues the app's code.
@@ -171,6 +187,9 @@ func (f *Finisher) signIn(ctx context.Context, flow fed.Flow, c fed.Claims, cb C
 	case errors.Is(err, errSignupRejected):
 		f.obs.FederatedSignIn(flow.Provider, OutcomeRejected)
 		return withFragment(flow.RedirectTo, "error", fed.CodeSignupDenied), nil
+	case errors.Is(err, errHookUnavailable):
+		f.obs.FederatedSignIn(flow.Provider, OutcomeHookUnavailable)
+		return withFragment(flow.RedirectTo, "error", fed.CodeUnavailable), nil
 	case err != nil:
 		return "", err
 	}
@@ -186,9 +205,60 @@ func (f *Finisher) signIn(ctx context.Context, flow fed.Flow, c fed.Claims, cb C
 	return withFragment(flow.RedirectTo, "code", code), nil
 }
 
-// errSignupRejected is the before-signup hook's refusal, carried out of
-// the transaction.
-var errSignupRejected = errors.New("signup rejected")
+// errSignupRejected is the before-signup hook's refusal and
+// errHookUnavailable its silence (fail closed), carried out of the
+// transaction.
+var (
+	errSignupRejected  = errors.New("signup rejected")
+	errHookUnavailable = errors.New("before-signup hook unavailable")
+)
+
+// askHook asks the before-signup hook, when set, about a first sign-in
+// through provider: nil, errSignupRejected or errHookUnavailable (any
+// answer other than a refusal fails closed).
+func (f *Finisher) askHook(ctx context.Context, email, name, provider, ip string) error {
+	if f.hook == nil {
+		return nil
+	}
+	err := f.hook.BeforeSignup(ctx, email, name, provider, ip)
+	var refused *webhook.RejectedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refused):
+		return errSignupRejected
+	default:
+		return errHookUnavailable
+	}
+}
+
+// situation reads what fed.Decide needs: the identity, if linked, and the
+// account it or the address leads to.
+func (f *Finisher) situation(ctx context.Context, provider string, c fed.Claims, email string, emailOK bool) (fed.Situation, user.User, error) {
+	s := fed.Situation{Claims: c}
+	var account user.User
+	have, err := f.identities.BySubject(ctx, provider, c.Subject)
+	switch {
+	case err == nil:
+		s.Linked = true
+	case !errors.Is(err, fed.ErrIdentityNotFound):
+		return s, account, err
+	}
+	if s.Linked {
+		account, err = f.accounts.ByID(ctx, have.UserID)
+		return s, account, err
+	}
+	if emailOK {
+		account, err = f.accounts.ByEmail(ctx, email)
+		switch {
+		case err == nil:
+			s.AccountExists, s.AccountVerified = true, account.EmailVerified
+		case !errors.Is(err, user.ErrNotFound):
+			return s, account, err
+		}
+	}
+	return s, account, nil
+}
 
 // decideAndIssue applies fed.Decide in one transaction: reads, the new
 // account or link, and the app's code commit together.
@@ -197,38 +267,37 @@ func (f *Finisher) decideAndIssue(ctx context.Context, flow fed.Flow, c fed.Clai
 	if !emailOK {
 		c.Email = ""
 	}
+	// The hook is asked before the transaction, so a slow hook holds no
+	// locks: from a first read, repeated in the transaction.
+	asked := false
+	if f.hook != nil {
+		s, _, err := f.situation(ctx, flow.Provider, c, email, emailOK)
+		if err != nil {
+			return 0, err
+		}
+		if fed.Decide(s) == fed.SignUp {
+			if err := f.askHook(ctx, email, c.Name, flow.Provider, cb.IP); err != nil {
+				return 0, err
+			}
+			asked = true
+		}
+	}
 	var decision fed.Decision
 	err := f.tx.WithinTx(ctx, func(ctx context.Context) error {
-		s := fed.Situation{Claims: c}
-		have, err := f.identities.BySubject(ctx, flow.Provider, c.Subject)
-		switch {
-		case err == nil:
-			s.Linked = true
-		case !errors.Is(err, fed.ErrIdentityNotFound):
+		s, account, err := f.situation(ctx, flow.Provider, c, email, emailOK)
+		if err != nil {
 			return err
-		}
-		var account user.User
-		if s.Linked {
-			if account, err = f.accounts.ByID(ctx, have.UserID); err != nil {
-				return err
-			}
-		} else if emailOK {
-			account, err = f.accounts.ByEmail(ctx, email)
-			switch {
-			case err == nil:
-				s.AccountExists, s.AccountVerified = true, account.EmailVerified
-			case !errors.Is(err, user.ErrNotFound):
-				return err
-			}
 		}
 		decision = fed.Decide(s)
 		switch decision {
 		case fed.AccountExists, fed.EmailRequired:
 			return nil
 		case fed.SignUp:
-			if f.hook != nil {
-				if err := f.hook.BeforeSignup(ctx, email, c.Name, flow.Provider, cb.IP); err != nil {
-					return errSignupRejected
+			if !asked {
+				// The account or identity read first went away meanwhile:
+				// asked here, rarely.
+				if err := f.askHook(ctx, email, c.Name, flow.Provider, cb.IP); err != nil {
+					return err
 				}
 			}
 			account = user.User{
@@ -236,6 +305,9 @@ func (f *Finisher) decideAndIssue(ctx context.Context, flow fed.Flow, c fed.Clai
 				EmailVerified: c.EmailVerified, CreatedAt: now, UpdatedAt: now,
 			}
 			if err := f.accounts.Create(ctx, account); err != nil {
+				return err
+			}
+			if err := publish(ctx, f.events, webhook.NewUserCreated(id.New(), account, webhook.MethodOAuth, now)); err != nil {
 				return err
 			}
 			if err := f.linkIdentity(ctx, account.ID, flow.Provider, c, now); err != nil {

@@ -7,6 +7,7 @@ import (
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 )
 
 // IdentityLister lists the caller's linked identities.
@@ -32,6 +33,8 @@ type UnlinkerDeps struct {
 	Tx         Transactor
 	Clock      Clock
 	StepUp     domauth.StepUpPolicy
+	// Events is optional: identity.unlinked goes to the webhook outbox.
+	Events Events
 }
 
 // IdentityUnlinker removes a linked identity, never the account's last
@@ -81,7 +84,10 @@ func (u *IdentityUnlinker) Unlink(ctx context.Context, p domauth.Principal, iden
 				return fed.ErrLastSignInMethod
 			}
 		}
-		return u.d.Audit.Append(ctx, audit.Event{ID: id.New(), UserID: p.UserID(), SessionID: p.SessionID(),
-			Type: audit.IdentityUnlinked, CreatedAt: now, Provider: removed.Provider})
+		if err := u.d.Audit.Append(ctx, audit.Event{ID: id.New(), UserID: p.UserID(), SessionID: p.SessionID(),
+			Type: audit.IdentityUnlinked, CreatedAt: now, Provider: removed.Provider}); err != nil {
+			return err
+		}
+		return publish(ctx, u.d.Events, webhook.NewIdentityChanged(id.New(), p.UserID(), removed.Provider, false, now))
 	})
 }

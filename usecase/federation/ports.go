@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/user"
+	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
 
@@ -93,8 +94,15 @@ type SessionStarter interface {
 // SignupHook, when configured, decides whether an account may be
 // created (the before-signup hook).
 type SignupHook interface {
-	// BeforeSignup returns nil to allow; an error refuses.
+	// BeforeSignup returns nil to allow, a *webhook.RejectedError to
+	// refuse; any other error means the hook could not answer (the signup
+	// fails closed, as unavailable).
 	BeforeSignup(ctx context.Context, email, name, provider, ip string) error
+}
+
+// Events writes webhook events to the outbox in the caller's transaction.
+type Events interface {
+	Publish(ctx context.Context, e webhook.Event) error
 }
 
 // AuditLog records security events in the caller's transaction.
@@ -126,6 +134,8 @@ const (
 	OutcomeIdentityTaken = "identity_taken"
 	OutcomeDisabled      = "disabled"
 	OutcomeRejected      = "signup_rejected"
+	// OutcomeHookUnavailable: the before-signup hook did not answer.
+	OutcomeHookUnavailable = "hook_unavailable"
 )
 
 type noObserver struct{}
