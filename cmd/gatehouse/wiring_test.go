@@ -104,8 +104,18 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		expect(t, s.client().do("POST", "/auth/email-code/verify", map[string]any{"token": m.Token}), 200, "")
 
 		// Wait for the session of the last sign-in (delivery is in order
-		// per user), then look at everything received.
-		recv.waitFor(t, cp.User.ID, "user.created", "session.created", "session.created")
+		// per user), then look at everything received. Sessions name
+		// their first step.
+		for _, e := range byType(recv.waitFor(t, cp.User.ID, "user.created", "session.created", "session.created"), "session.created") {
+			if e.Data["method"] != "email_code" {
+				t.Fatalf("an emailed code's session.created: %s", e.Body)
+			}
+		}
+		for _, e := range byType(recv.waitFor(t, p.User.ID, "session.created"), "session.created") {
+			if e.Data["method"] != "oauth" {
+				t.Fatalf("a provider's session.created: %s", e.Body)
+			}
+		}
 		if n := len(byType(recv.waitFor(t, cp.User.ID, "user.created"), "user.created")); n != 1 {
 			t.Fatalf("%d user.created for one account", n)
 		}

@@ -196,11 +196,18 @@ func RevokeReason(stored string) (string, bool) {
 	}
 }
 
-// SessionMethod names how a session was started from its RFC 8176 methods.
+// SessionMethod names how a session was started from its RFC 8176 methods
+// (and this service's "fed" and "email"): its first step, password_mfa for
+// a password and a second factor.
 func SessionMethod(methods []string) string {
 	for _, m := range methods {
-		if m == "hwk" {
+		switch m {
+		case "hwk":
 			return "passkey"
+		case "fed":
+			return MethodOAuth
+		case "email":
+			return MethodEmailCode
 		}
 	}
 	for _, m := range methods {

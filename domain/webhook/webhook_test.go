@@ -143,3 +143,22 @@ func TestRejectedError(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSessionMethodNamesTheFirstStep(t *testing.T) {
+	for _, tc := range []struct {
+		amr  []string
+		want string
+	}{
+		{[]string{"pwd"}, "password"},
+		{[]string{"pwd", "otp", "mfa"}, "password_mfa"},
+		{[]string{"hwk"}, "passkey"},
+		{[]string{"fed"}, "oauth"},
+		{[]string{"fed", "otp", "mfa"}, "oauth"},
+		{[]string{"email"}, "email_code"},
+		{[]string{"email", "otp", "mfa"}, "email_code"},
+	} {
+		if got := webhook.SessionMethod(tc.amr); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.amr, got, tc.want)
+		}
+	}
+}

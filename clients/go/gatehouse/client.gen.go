@@ -4202,7 +4202,9 @@ type ClientInterface interface {
 	//   `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
 	//   automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
 	//   identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
-	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED` (the before-signup hook refused
+	//   a first sign-in), `SERVICE_UNAVAILABLE` (the hook did not answer in
+	//   `HOOK_TIMEOUT`, or answered anything else: nothing was created; try again later).
 	//
 	// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
 	// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
@@ -6230,7 +6232,9 @@ func (c *Client) OauthProviderAuthorize(ctx context.Context, provider ProviderID
 //     `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
 //     automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
 //     identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
-//     no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+//     no address), `USER_DISABLED`, `SIGNUP_REJECTED` (the before-signup hook refused
+//     a first sign-in), `SERVICE_UNAVAILABLE` (the hook did not answer in
+//     `HOOK_TIMEOUT`, or answered anything else: nothing was created; try again later).
 //
 // Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
 // expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
@@ -11718,7 +11722,9 @@ type ClientWithResponsesInterface interface {
 	//   `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
 	//   automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
 	//   identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
-	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+	//   no address), `USER_DISABLED`, `SIGNUP_REJECTED` (the before-signup hook refused
+	//   a first sign-in), `SERVICE_UNAVAILABLE` (the hook did not answer in
+	//   `HOOK_TIMEOUT`, or answered anything else: nothing was created; try again later).
 	//
 	// Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
 	// expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
@@ -24843,7 +24849,9 @@ func (c *ClientWithResponses) OauthProviderAuthorizeWithResponse(ctx context.Con
 //     `OAUTH_ACCOUNT_EXISTS` (an account has the address and may not be linked
 //     automatically: sign in, then link from settings), `OAUTH_IDENTITY_TAKEN` (the
 //     identity is linked to another account), `OAUTH_EMAIL_REQUIRED` (the provider gave
-//     no address), `USER_DISABLED`, `SIGNUP_REJECTED`.
+//     no address), `USER_DISABLED`, `SIGNUP_REJECTED` (the before-signup hook refused
+//     a first sign-in), `SERVICE_UNAVAILABLE` (the hook did not answer in
+//     `HOOK_TIMEOUT`, or answered anything else: nothing was created; try again later).
 //
 // Nothing from the provider (tokens, raw claims) reaches the app. An unknown, used or
 // expired `state` is `400 OAUTH_FAILED` in an envelope: there is no trusted place to
