@@ -62,6 +62,18 @@ func actor(c echo.Context) admin.Actor {
 	return admin.Actor{Principal: principal(c), IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
+// userPage reads the account id of the path and the page size of a
+// listing under it.
+func userPage(c echo.Context) (uid string, limit int, err error) {
+	if uid, err = userParam(c); err != nil {
+		return "", 0, err
+	}
+	if limit, err = queryLimit(c, defaultEventPage); err != nil {
+		return "", 0, err
+	}
+	return uid, limit, nil
+}
+
 // userParam is the :id of the route; a malformed one names no account.
 func userParam(c echo.Context) (string, error) {
 	uid := c.Param("id")
@@ -161,11 +173,7 @@ func (h *adminHandlers) delete(c echo.Context) error {
 }
 
 func (h *adminHandlers) events(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(c, defaultEventPage)
+	uid, limit, err := userPage(c)
 	if err != nil {
 		return err
 	}
@@ -180,11 +188,7 @@ func (h *adminHandlers) events(c echo.Context) error {
 // like the other admin listings; each item is what the owner's own listing
 // shows, current marking the administrator's own session.
 func (h *adminHandlers) sessions(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(c, defaultEventPage)
+	uid, limit, err := userPage(c)
 	if err != nil {
 		return err
 	}

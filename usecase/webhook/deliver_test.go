@@ -115,8 +115,12 @@ func (o *observer) WebhookFailed(final bool) {
 
 type logger struct{ lines []string }
 
-func (l *logger) Warn(msg string, args ...any)  { l.lines = append(l.lines, "WARN "+msg+fmt.Sprint(args...)) }
-func (l *logger) Error(msg string, args ...any) { l.lines = append(l.lines, "ERROR "+msg+fmt.Sprint(args...)) }
+func (l *logger) Warn(msg string, args ...any) {
+	l.lines = append(l.lines, "WARN "+msg+fmt.Sprint(args...))
+}
+func (l *logger) Error(msg string, args ...any) {
+	l.lines = append(l.lines, "ERROR "+msg+fmt.Sprint(args...))
+}
 
 func TestDelivererPostsInOrderAndRetries(t *testing.T) {
 	o := newOutbox("a", "b", "c")
