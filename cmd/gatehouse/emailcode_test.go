@@ -480,7 +480,7 @@ func TestEmailCodeSignupHook(t *testing.T) {
 		env := codeEnv(url, mail)
 		env["EMAIL_CODE_SIGNUP"] = "true"
 		hook := &refusingHook{refuse: true}
-		s := startServerWith(t, env, fx.Supply(fx.Annotate(hook, fx.As(new(auth.SignupHook)))))
+		s := startServerWith(t, env, fx.Replace(fx.Annotate(hook, fx.As(new(auth.SignupHook)))))
 		db := openDB(t, url)
 		anon := s.client()
 		const addr = "hooked@example.com"
