@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,8 @@ const members = 23
 // roles, the sessions and factors listed, revoking one session from its row (its
 // refresh dies, the other session lives) and then every session, the security
 // events of all that, the signing keys and a rotation, OpenID clients (the secret shown once and working, deletion
-// after a typed confirmation), and deleting an account (cancelled once, then done
+// after a typed confirmation), a webhook delivery the receiver refused (listed with its error, delivered again
+// from the page, then shown delivered), and deleting an account (cancelled once, then done
 // through a step-up that asks for the authenticator code, the administrator
 // having turned TOTP on meanwhile). What the page shows is checked against what
 // the API answers and against what the affected user sees.
@@ -88,6 +91,13 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	for k, v := range env {
 		settings[k] = v
 	}
+	// Only user.created goes to the receiver, which takes everything until
+	// the deliveries step refuses one.
+	hooks := newHookReceiver(t)
+	settings["WEBHOOK_URL"] = hooks.srv.URL
+	settings["WEBHOOK_SECRET"] = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+	settings["WEBHOOK_EVENTS"] = "user.created"
+	settings["WEBHOOK_POLL_INTERVAL"] = "50ms"
 	srv := startServer(t, port, settings)
 	appURL := srv.URL + spa.Prefix
 
@@ -359,6 +369,48 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 		t.Errorf("clients after the console deleted the only one: %d %s", status, env.Data)
 	}
 
+	// Webhook deliveries: a user.created the receiver refused is listed as
+	// pending with its error, delivered again from the page, then shown as
+	// delivered and received.
+	hooks.setDown(true)
+	srv.register(t, uniqueEmail("hooked"), password)
+	var deliveryID string
+	waitUntil(t, "a refused delivery", func() bool {
+		status, env := root.do(http.MethodGet, "/admin/webhooks/deliveries?status=pending", nil)
+		var page struct {
+			Items []struct {
+				ID        string  `json:"id"`
+				Attempts  int     `json:"attempts"`
+				LastError *string `json:"lastError"`
+			} `json:"items"`
+		}
+		if status != http.StatusOK || json.Unmarshal(env.Data, &page) != nil || len(page.Items) != 1 {
+			return false
+		}
+		deliveryID = page.Items[0].ID
+		return page.Items[0].Attempts >= 1 && page.Items[0].LastError != nil
+	})
+	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-nav-webhooks"]`)))
+	deliveries := `document.querySelector('[data-testid="admin-deliveries"]')`
+	app.do(chromedp.SetValue(chromedp.CSS(`[data-testid="admin-delivery-status"]`), "pending"))
+	eval[bool](app, `document.querySelector('[data-testid="admin-delivery-status"]').dispatchEvent(new Event("change")) || true`)
+	app.waitJS(deliveries + ` && ` + deliveries + `.dataset.count === "1"` + loaded)
+	row := `document.querySelector('[data-testid="admin-delivery"]')`
+	if got := eval[string](app, row+`.dataset.id`); got != deliveryID {
+		t.Fatalf("the console lists delivery %q, the API %q", got, deliveryID)
+	}
+	if got := eval[string](app, row+`.textContent`); !strings.Contains(got, "user.created") || !strings.Contains(got, "503") {
+		t.Errorf("the pending delivery's row: %q", got)
+	}
+	shot(app, "webhook-deliveries")
+	hooks.setDown(false)
+	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-delivery-retry"]`)))
+	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok"` + idle)
+	waitUntil(t, "the retried delivery", func() bool { return hooks.got(deliveryID) })
+	app.do(chromedp.SetValue(chromedp.CSS(`[data-testid="admin-delivery-status"]`), "delivered"))
+	eval[bool](app, `document.querySelector('[data-testid="admin-delivery-status"]').dispatchEvent(new Event("change")) || true`)
+	app.waitJS(deliveries + ` && [...document.querySelectorAll('[data-testid="admin-delivery"]')].some((r) => r.dataset.id === ` + jsString(deliveryID) + ` && r.dataset.status === "delivered")` + loaded)
+
 	// Root turns TOTP on (from another device); the console's token is still
 	// fresh but aal1, so deleting asks for the code too.
 	totpSecret := enableTOTP(t, root)
@@ -394,6 +446,55 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// Back to the account page.
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-leave"]`)))
 	app.waitJS(`document.body.dataset.console === "false" && !document.getElementById("app-view").hidden && document.getElementById("admin-view").hidden`)
+}
+
+// hookReceiver is an app's webhook endpoint that answers 503 while down
+// and records the webhook-id of what it took.
+type hookReceiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	down bool
+	ids  map[string]bool
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{ids: map[string]bool{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		h.ids[r.Header.Get("webhook-id")] = true
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) setDown(down bool) {
+	h.mu.Lock()
+	h.down = down
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) got(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ids[id]
+}
+
+// waitUntil polls cond for up to a minute.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -9,8 +9,8 @@
 //
 // Each screen is one entry of `views` below: a route (the part after #/admin/), a
 // title for the navigation (or none), and a render function that fills a container.
-// Adding a screen (webhook deliveries, say) is one more entry and its render
-// function, built from the helpers here (h, table, pager, action).
+// Adding a screen is one more entry and its render function, built from the
+// helpers here (h, row, pager, action), as the webhook deliveries are.
 //
 // Everything from the API is put into the page with textContent (via h), never as
 // HTML: names, emails and user agents are attacker-controlled.
@@ -28,6 +28,7 @@ const views = [
   { id: 'user', title: null, route: /^users\/([0-9a-fA-F-]{36})$/, render: renderUser },
   { id: 'keys', title: 'Signing keys', route: /^keys$/, render: renderKeys },
   { id: 'clients', title: 'OpenID clients', route: /^clients$/, render: renderClients },
+  { id: 'webhooks', title: 'Webhook deliveries', route: /^webhooks$/, render: renderDeliveries },
 ];
 
 /** What app.js hands over: api(method, path, body), describe(error), formatTime(iso). */
@@ -526,6 +527,76 @@ async function renderKeys(box) {
     return tr;
   }));
   body.dataset.count = String(keys.length);
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhook deliveries
+
+/** The list's state: the status shown ('' for all) and the cursors before this page. */
+const deliveryList = { status: 'failed', cursors: [], cursor: null };
+
+async function renderDeliveries(box) {
+  const gen = generation;
+  const status = h('select', { id: 'admin-delivery-status', dataset: { testid: 'admin-delivery-status' } },
+    ...[['failed', 'Failed'], ['pending', 'Pending'], ['delivered', 'Delivered'], ['', 'All']].map(([v, t]) =>
+      h('option', { value: v, selected: v === deliveryList.status }, t)));
+  status.addEventListener('change', () => {
+    deliveryList.status = status.value;
+    deliveryList.cursors = [];
+    deliveryList.cursor = null;
+    route();
+  });
+  const body = h('tbody', { dataset: { testid: 'admin-deliveries' } });
+  box.append(h('h2', {}, 'Webhook deliveries'),
+    h('p', { className: 'muted' }, 'Events posted to WEBHOOK_URL. A failed delivery gave up after 24 hours of retries; “Deliver again” starts another 24 hours with the same webhook-id, so the receiver can tell a repeat.'),
+    h('form', { className: 'inline' }, h('label', {}, 'Show', status)),
+    h('table', { className: 'deliveries' }, h('thead', {}, row('th', ['Event', 'Type', 'Status', 'Attempts', 'Last error', 'Created', 'Next attempt', ''])), body));
+
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  if (deliveryList.status) {
+    params.set('status', deliveryList.status);
+  }
+  if (deliveryList.cursor) {
+    params.set('cursor', deliveryList.cursor);
+  }
+  const page = await app.api('GET', `/admin/webhooks/deliveries?${params}`);
+  if (gen !== generation) {
+    return;
+  }
+  const kinds = { delivered: 'ok', pending: 'muted', failed: 'bad' };
+  body.append(...page.items.map((d) => {
+    let retry = '';
+    if (d.status !== 'delivered') {
+      retry = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-delivery-retry' } }, 'Deliver again');
+      retry.addEventListener('click', action(retry, async () => {
+        await app.api('POST', `/admin/webhooks/deliveries/${encodeURIComponent(d.id)}/retry`);
+        await reload(`Event ${d.id} is pending again.`);
+      }));
+    }
+    const tr = row('td', [h('code', {}, d.id), d.type, badge(d.status, kinds[d.status] || 'muted'), String(d.attempts),
+      d.lastError || '', app.formatTime(d.createdAt), d.nextAttemptAt ? app.formatTime(d.nextAttemptAt) : '—', retry]);
+    tr.dataset.testid = 'admin-delivery';
+    tr.dataset.id = d.id;
+    tr.dataset.type = d.type;
+    tr.dataset.status = d.status;
+    return tr;
+  }));
+  if (page.items.length === 0) {
+    body.append(row('td', [deliveryList.status ? `No ${deliveryList.status} deliveries.` : 'No deliveries.']));
+  }
+  body.dataset.count = String(page.items.length);
+  box.append(pager({
+    pageNumber: deliveryList.cursors.length + 1,
+    previous: deliveryList.cursors.length > 0 ? () => {
+      deliveryList.cursor = deliveryList.cursors.pop();
+      route();
+    } : null,
+    next: page.nextCursor ? () => {
+      deliveryList.cursors.push(deliveryList.cursor);
+      deliveryList.cursor = page.nextCursor;
+      route();
+    } : null,
+  }));
 }
 
 // ---------------------------------------------------------------------------------------
