@@ -122,7 +122,7 @@ func New() (*Metrics, error) {
 	// the use case's fixed list.
 	m.federated = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "federated_signins_total",
-		Help: "Sign-ins through other identity providers, by provider and outcome (success, linked, denied, failed, account_exists, email_required, identity_taken, disabled, signup_rejected).",
+		Help: "Sign-ins through other identity providers, by provider and outcome (success, linked, denied, failed, account_exists, email_required, identity_taken, disabled, signup_rejected, hook_unavailable).",
 	}, []string{"provider", "outcome"})
 
 	m.webhookQueued = prometheus.NewGauge(prometheus.GaugeOpts{
