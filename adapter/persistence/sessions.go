@@ -70,8 +70,8 @@ func (s *SessionStore) Create(ctx context.Context, sess session.Session) error {
 		return fmt.Errorf("persistence: create session: no refresh token hash")
 	}
 	rec := sessionFromDomain(sess)
-	if !s.events.Enabled() {
-		if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
+	insert := func(db *gorm.DB) error {
+		if err := db.Create(&rec).Error; err != nil {
 			if isForeignKeyViolation(err, pgSessionsUserFK) {
 				return user.ErrNotFound
 			}
@@ -79,12 +79,14 @@ func (s *SessionStore) Create(ctx context.Context, sess session.Session) error {
 		}
 		return nil
 	}
+	// Without webhooks the insert is one statement, outside any
+	// transaction the caller does not already hold.
+	if !s.events.Enabled() {
+		return insert(conn(ctx, s.db))
+	}
 	return inTx(ctx, s.db, func(db *gorm.DB) error {
-		if err := db.Create(&rec).Error; err != nil {
-			if isForeignKeyViolation(err, pgSessionsUserFK) {
-				return user.ErrNotFound
-			}
-			return wrapErr("create session", err)
+		if err := insert(db); err != nil {
+			return err
 		}
 		return s.events.Publish(withTx(ctx, db), webhook.NewSessionCreated(id.New(), sess.UserID, sess.ID,
 			webhook.SessionMethod(sess.Methods), sess.IP, sess.UserAgent, sess.CreatedAt))
