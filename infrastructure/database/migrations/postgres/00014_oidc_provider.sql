@@ -5,6 +5,9 @@
 -- rewritten or locked.
 
 -- +goose Up
+-- Every index below is on a table this migration creates: empty and unused
+-- until it commits, so a plain CREATE INDEX locks nothing requests wait on
+-- (CONCURRENTLY is for tables that already hold rows; README, At scale).
 CREATE TABLE oauth_clients (
     client_id                 TEXT        PRIMARY KEY,
     -- SHA-256 of the secret (256 random bits, so a slow hash buys nothing);

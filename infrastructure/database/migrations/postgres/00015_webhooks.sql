@@ -5,6 +5,9 @@
 -- rewriting or long-locking users; the outbox is a new table.
 
 -- +goose Up
+-- Every index below is on a table this migration creates: empty and unused
+-- until it commits, so a plain CREATE INDEX locks nothing requests wait on
+-- (CONCURRENTLY is for tables that already hold rows; README, At scale).
 ALTER TABLE users ADD COLUMN app_metadata TEXT NOT NULL DEFAULT '';
 
 -- One row per event, written in the transaction of the change it reports.

@@ -5,6 +5,9 @@
 -- of the big tables, a brief lock each).
 
 -- +goose Up
+-- Every index below is on a table this migration creates: empty and unused
+-- until it commits, so a plain CREATE INDEX locks nothing requests wait on
+-- (CONCURRENTLY is for tables that already hold rows; README, At scale).
 CREATE TABLE federated_identities (
     id         UUID        PRIMARY KEY,
     user_id    UUID        NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -3,6 +3,9 @@
 -- the method of a sign-in event come with 00016).
 
 -- +goose Up
+-- Every index below is on a table this migration creates: empty and unused
+-- until it commits, so a plain CREATE INDEX locks nothing requests wait on
+-- (CONCURRENTLY is for tables that already hold rows; README, At scale).
 CREATE TABLE email_codes (
     id                 UUID        PRIMARY KEY,
     -- One pending code per address: a new one replaces the old.
