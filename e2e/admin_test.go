@@ -117,14 +117,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// A user who is not an administrator sees no link, and the console's list
 	// says the service refused.
 	other := newTab(t, b, "member")
-	other.navigate(appURL)
-	other.waitJS(`document.body.dataset.state === "logged-out"`)
-	other.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), fmt.Sprintf("member-%s-00@example.com", tag)),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
-	other.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	other.signIn(appURL, "login-submit", fmt.Sprintf("member-%s-00@example.com", tag), password)
 	if eval[bool](other, `!document.getElementById("admin-link").hidden`) {
 		t.Fatal("the console link is shown to a user without the admin role")
 	}
@@ -142,14 +135,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	other.waitJS(`document.body.dataset.state === "logged-out"` + idle)
 
 	app := newTab(t, b, "console")
-	app.navigate(appURL)
-	app.waitJS(`document.body.dataset.state === "logged-out"`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), rootEmail),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
-	app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	app.signIn(appURL, "login-submit", rootEmail, password)
 	// A reload restores the session from the refresh cookie: that token is not
 	// fresh, so the first write below has to step up.
 	app.navigate(appURL)
