@@ -285,17 +285,7 @@ async function renderUser(box, id) {
   const { box: identities, load: loadIdentities } = identityList(u, gen);
 
   const events = h('tbody', { dataset: { testid: 'admin-events' } });
-  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-events-more' }, hidden: true }, 'Older events');
-  let cursor = null;
-  const loadEvents = async () => {
-    const params = new URLSearchParams({ limit: String(PAGE) });
-    if (cursor) {
-      params.set('cursor', cursor);
-    }
-    const page = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/security-events?${params}`);
-    if (gen !== generation) {
-      return;
-    }
+  const { more, load: loadEvents } = pages(`/admin/users/${encodeURIComponent(u.id)}/security-events`, gen, 'admin-events-more', 'Older events', (page) => {
     events.append(...page.items.map((e) => {
       const by = !e.actorId ? '' : e.actorId === u.id ? 'the user'
         : h('a', { href: `#/admin/users/${e.actorId}`, title: e.actorId }, 'administrator');
@@ -305,10 +295,7 @@ async function renderUser(box, id) {
       return tr;
     }));
     events.dataset.count = String(events.querySelectorAll('tr').length);
-    cursor = page.nextCursor;
-    more.hidden = !cursor;
-  };
-  more.addEventListener('click', action(more, loadEvents));
+  });
 
   box.append(
     h('p', {}, h('a', { href: '#/admin/users', dataset: { testid: 'admin-back' } }, '← All users')),
@@ -336,17 +323,7 @@ async function renderUser(box, id) {
  */
 function sessionList(u, gen) {
   const body = h('tbody', { dataset: { testid: 'admin-sessions', count: '0' } });
-  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-sessions-more' }, hidden: true }, 'More sessions');
-  let cursor = null;
-  const load = async () => {
-    const params = new URLSearchParams({ limit: String(PAGE) });
-    if (cursor) {
-      params.set('cursor', cursor);
-    }
-    const page = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/sessions?${params}`);
-    if (gen !== generation) {
-      return;
-    }
+  const { more, load } = pages(`/admin/users/${encodeURIComponent(u.id)}/sessions`, gen, 'admin-sessions-more', 'More sessions', (page) => {
     body.append(...page.items.map((sess) => {
       const revoke = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-session-revoke' } }, 'Revoke');
       revoke.addEventListener('click', action(revoke, async () => {
@@ -372,11 +349,34 @@ function sessionList(u, gen) {
       tr.firstChild.colSpan = 7;
       body.append(tr);
     }
+  });
+  return { body, more, load };
+}
+
+/**
+ * A list read a page at a time from path (an API path that takes limit and cursor):
+ * load() fetches the next page and hands it to show, unless the view has moved on
+ * since gen; the returned "more" button (testid, label) loads the next one and shows
+ * only while there is one.
+ */
+function pages(path, gen, testid, label, show) {
+  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid }, hidden: true }, label);
+  let cursor = null;
+  const load = async () => {
+    const params = new URLSearchParams({ limit: String(PAGE) });
+    if (cursor) {
+      params.set('cursor', cursor);
+    }
+    const page = await app.api('GET', `${path}?${params}`);
+    if (gen !== generation) {
+      return;
+    }
+    show(page);
     cursor = page.nextCursor;
     more.hidden = !cursor;
   };
   more.addEventListener('click', action(more, load));
-  return { body, more, load };
+  return { more, load };
 }
 
 /** The account's factors: TOTP on or off, and the passkeys (never a secret). */
