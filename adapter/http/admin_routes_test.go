@@ -67,7 +67,7 @@ func TestAdminAccountSessions(t *testing.T) {
 	p := &fakeProvider{sessions: map[string]oauth.Ref{otherSessionID: testClient().Ref()}}
 	s := newTestServer(t, withProvider(p), withAccountViews(f))
 	r := s.do(http.MethodGet, "/admin/users/"+testUserID+"/sessions?limit=2&cursor=c1", "", bearer(tokAdmin))
-	var page adminSessionPageDTO
+	var page pageDTO[sessionDTO]
 	r.data(t, &page)
 	if r.Code != 200 || len(page.Items) != 2 || page.NextCursor == nil || *page.NextCursor != "c2" {
 		t.Fatalf("sessions: %d %s", r.Code, r.Body)

@@ -26,11 +26,7 @@ type emailCodeVerifyRequest struct {
 }
 
 // requestEmailCode answers 202 whether or not the address has an account.
-func (h *handlers) requestEmailCode(c echo.Context) error {
-	var req emailCodeRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) requestEmailCode(c echo.Context, req *emailCodeRequest) error {
 	if err := h.auth.EmailCode.Request(c.Request().Context(), req.Email, meta(c)); err != nil {
 		return err
 	}
@@ -39,11 +35,7 @@ func (h *handlers) requestEmailCode(c echo.Context) error {
 
 // verifyEmailCode signs in with a code or link; with TOTP active it stops
 // at the second factor, as a password login does.
-func (h *handlers) verifyEmailCode(c echo.Context) error {
-	var req emailCodeVerifyRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) verifyEmailCode(c echo.Context, req *emailCodeVerifyRequest) error {
 	if req.Code != "" && !emailcode.WellFormed(req.Code) {
 		return user.Invalid("code", "must be six digits")
 	}

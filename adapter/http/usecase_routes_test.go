@@ -284,7 +284,7 @@ func TestAccountRoutes(t *testing.T) {
 	}
 
 	r = s.do(http.MethodGet, "/users/me/security-events?limit=3&cursor=c", "", bearer(tokStale))
-	var ev securityEventsDTO
+	var ev pageDTO[securityEventDTO]
 	r.data(t, &ev)
 	if r.Code != 200 || len(ev.Items) != 3 || ev.NextCursor == nil || *ev.NextCursor != "more" {
 		t.Fatalf("events: %d %s", r.Code, r.Body)
@@ -469,7 +469,7 @@ func TestAdminRoutes(t *testing.T) {
 	f := &useCaseFakes{}
 	s := newTestServer(t, withUseCases(f))
 	r := s.do(http.MethodGet, "/admin/users?q=ada&cursor=c1&limit=2", "", bearer(tokAdmin))
-	var page adminUserPageDTO
+	var page pageDTO[adminUserDTO]
 	r.data(t, &page)
 	if r.Code != 200 || len(page.Items) != 2 || page.NextCursor == nil || *page.NextCursor != "next" ||
 		page.Items[0].LastLoginAt != nil || page.Items[1].LastLoginAt == nil || !page.Items[0].MFAEnabled || page.Items[0].ActiveSessions != 2 {
