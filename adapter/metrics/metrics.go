@@ -55,12 +55,10 @@ type Metrics struct {
 	throttledClient prometheus.Counter
 	mailQueued      prometheus.Counter
 	mailSent        prometheus.Counter
-	mailRetried     prometheus.Counter
-	mailGivenUp     prometheus.Counter
+	mailFailed      retryCounters
 	webhookQueued   prometheus.Gauge
 	webhookSent     prometheus.Counter
-	webhookRetried  prometheus.Counter
-	webhookGivenUp  prometheus.Counter
+	webhookFailed   retryCounters
 	federated       *prometheus.CounterVec
 }
 
@@ -95,10 +93,9 @@ func New() (*Metrics, error) {
 
 	m.mailQueued = newCounter("mail", "queued_total", "Mails written to the outbox.")
 	m.mailSent = newCounter("mail", "sent_total", "Mails accepted by the mail transport.")
-	failed, c := newCounters("mail", "failed_total",
-		"Failed delivery attempts, by outcome (retry: tried again later; gave_up: the message was abandoned).",
-		"outcome", "retry", "gave_up")
-	m.mailRetried, m.mailGivenUp = c[0], c[1]
+	failed, mailFailed := newRetryCounters("mail",
+		"Failed delivery attempts, by outcome (retry: tried again later; gave_up: the message was abandoned).")
+	m.mailFailed = mailFailed
 
 	// Bounded labels: providers come from configuration, outcomes from
 	// the use case's fixed list.
@@ -112,10 +109,9 @@ func New() (*Metrics, error) {
 		Help: "Webhook events waiting in the outbox (pending), as this instance last counted them.",
 	})
 	m.webhookSent = newCounter("webhook", "delivered_total", "Webhook events the receiver accepted (2xx).")
-	whFailed, c := newCounters("webhook", "failed_total",
-		"Failed webhook attempts, by outcome (retry: tried again later; gave_up: kept as failed).",
-		"outcome", "retry", "gave_up")
-	m.webhookRetried, m.webhookGivenUp = c[0], c[1]
+	whFailed, webhookFailed := newRetryCounters("webhook",
+		"Failed webhook attempts, by outcome (retry: tried again later; gave_up: kept as failed).")
+	m.webhookFailed = webhookFailed
 
 	err := errors.Join(
 		m.reg.Register(m.webhookQueued),
@@ -156,6 +152,25 @@ func newCounters(subsystem, name, help, label string, values ...string) (*promet
 		out[i] = vec.WithLabelValues(v)
 	}
 	return vec, out
+}
+
+// retryCounters count an outbox's failed delivery attempts by outcome:
+// retry (tried again later) or gave_up (the last attempt).
+type retryCounters struct{ retried, givenUp prometheus.Counter }
+
+// newRetryCounters is the outbox subsystem's failed_total{outcome}.
+func newRetryCounters(subsystem, help string) (*prometheus.CounterVec, retryCounters) {
+	vec, c := newCounters(subsystem, "failed_total", help, "outcome", "retry", "gave_up")
+	return vec, retryCounters{retried: c[0], givenUp: c[1]}
+}
+
+// count counts one failed attempt; final when it was the last.
+func (r retryCounters) count(final bool) {
+	if final {
+		r.givenUp.Inc()
+		return
+	}
+	r.retried.Inc()
 }
 
 // RegisterDB adds the connection-pool statistics of db (go_sql_* with
@@ -232,13 +247,7 @@ func (m *Metrics) MailQueued() { m.mailQueued.Inc() }
 func (m *Metrics) MailSent() { m.mailSent.Inc() }
 
 // MailFailed counts a failed delivery attempt; final when it was the last.
-func (m *Metrics) MailFailed(final bool) {
-	if final {
-		m.mailGivenUp.Inc()
-		return
-	}
-	m.mailRetried.Inc()
-}
+func (m *Metrics) MailFailed(final bool) { m.mailFailed.count(final) }
 
 // WebhookQueued sets the number of webhook events waiting.
 func (m *Metrics) WebhookQueued(n int) { m.webhookQueued.Set(float64(n)) }
@@ -247,13 +256,7 @@ func (m *Metrics) WebhookQueued(n int) { m.webhookQueued.Set(float64(n)) }
 func (m *Metrics) WebhookDelivered() { m.webhookSent.Inc() }
 
 // WebhookFailed counts a failed attempt; givenUp when it was the last.
-func (m *Metrics) WebhookFailed(givenUp bool) {
-	if givenUp {
-		m.webhookGivenUp.Inc()
-		return
-	}
-	m.webhookRetried.Inc()
-}
+func (m *Metrics) WebhookFailed(givenUp bool) { m.webhookFailed.count(givenUp) }
 
 func normalizeMethod(method string) string {
 	switch method {
