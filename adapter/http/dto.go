@@ -53,7 +53,9 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"newPassword" validate:"required,min=8,max=128"`
 }
 
-type changeEmailRequest struct {
+// emailRequest is a body of one address: a new address for the account,
+// or the address a reset link or a sign-in code goes to.
+type emailRequest struct {
 	Email string `json:"email" validate:"required,max=254"`
 }
 

@@ -299,7 +299,7 @@ func (h *handlers) changePassword(c echo.Context, req *changePasswordRequest) er
 	return ok(c, http.StatusOK, "Password changed", nil)
 }
 
-func (h *handlers) changeEmail(c echo.Context, req *changeEmailRequest) error {
+func (h *handlers) changeEmail(c echo.Context, req *emailRequest) error {
 	ch, err := h.account.Email.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
 	if err != nil {
 		return err

@@ -12,10 +12,6 @@ type verifyEmailRequest struct {
 	Token string `json:"token" validate:"required,max=256"`
 }
 
-type forgotPasswordRequest struct {
-	Email string `json:"email" validate:"required,max=254"`
-}
-
 type resetPasswordRequest struct {
 	Token       string `json:"token" validate:"required,max=256"`
 	NewPassword string `json:"newPassword" validate:"required,min=8,max=128"`
@@ -42,7 +38,7 @@ func (h *handlers) verifyEmail(c echo.Context, req *verifyEmailRequest) error {
 }
 
 // forgotPassword answers 202 whether or not the address has an account.
-func (h *handlers) forgotPassword(c echo.Context, req *forgotPasswordRequest) error {
+func (h *handlers) forgotPassword(c echo.Context, req *emailRequest) error {
 	if err := h.recovery.Forgot.ForgotPassword(c.Request().Context(), req.Email, recoveryMeta(c)); err != nil {
 		return err
 	}
