@@ -121,9 +121,11 @@ func (m totps) Get(_ context.Context, userID string) (mfa.TOTP, error) {
 	return t, nil
 }
 
-type passkeys map[string][]mfa.Passkey
+// byUser is a store of what each account has (passkeys, identities),
+// listed in the order given.
+type byUser[T any] map[string][]T
 
-func (m passkeys) ListByUser(_ context.Context, userID string) ([]mfa.Passkey, error) {
+func (m byUser[T]) ListByUser(_ context.Context, userID string) ([]T, error) {
 	return m[userID], nil
 }
 
@@ -132,7 +134,7 @@ func TestFactors(t *testing.T) {
 	used := t0.Add(time.Hour)
 	r := admin.NewFactorReader(e.dir,
 		totps{e.ada.ID: {UserID: e.ada.ID, Secret: "JBSWY3DPEHPK3PXP", ConfirmedAt: t0}, e.root.Principal.UserID(): {Pending: "PENDING"}},
-		passkeys{e.ada.ID: {
+		byUser[mfa.Passkey]{e.ada.ID: {
 			{ID: "k1", Name: "laptop", CredentialID: []byte("c1"), Credential: []byte("secret"), CreatedAt: t0},
 			{ID: "k2", Name: "phone", CreatedAt: t0, LastUsedAt: used},
 		}})

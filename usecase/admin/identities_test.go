@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,19 +11,13 @@ import (
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
-type identities map[string][]fed.Identity
-
-func (m identities) ListByUser(_ context.Context, userID string) ([]fed.Identity, error) {
-	return m[userID], nil
-}
-
 // TestIdentities: an administrator sees an account's linked identities
 // (provider, email, when) in the store's order; a non-admin is refused,
 // an unknown account is not found, an account without any lists none.
 func TestIdentities(t *testing.T) {
 	e := newEnv(t)
 	later := t0.Add(time.Hour)
-	l := admin.NewIdentityListing(e.dir, identities{e.ada.ID: {
+	l := admin.NewIdentityListing(e.dir, byUser[fed.Identity]{e.ada.ID: {
 		{ID: "i1", UserID: e.ada.ID, Provider: "corp", Subject: "u-ada", Email: "ada@example.com", CreatedAt: t0},
 		{ID: "i2", UserID: e.ada.ID, Provider: "github", Subject: "4242", CreatedAt: later},
 	}})
