@@ -195,17 +195,14 @@ type hasher struct{}
 
 func (hasher) Hash(_ context.Context, p string) (string, error) { return "hash:" + p, nil }
 
-type observer struct{ queued, sent, retried, gaveUp int }
-
-func (o *observer) MailQueued() { o.queued++ }
-func (o *observer) MailSent()   { o.sent++ }
-func (o *observer) MailFailed(final bool) {
-	if final {
-		o.gaveUp++
-	} else {
-		o.retried++
-	}
+type observer struct {
+	queued, sent int
+	fakes.Retries
 }
+
+func (o *observer) MailQueued()           { o.queued++ }
+func (o *observer) MailSent()             { o.sent++ }
+func (o *observer) MailFailed(final bool) { o.Failed(final) }
 
 // deps are the ports the recovery interactors of a test are built from;
 // each interactor takes the ones it calls.
@@ -409,7 +406,7 @@ func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
 	if !r.failed || r.m.Link != "" || r.reason != "421 service not available" {
 		t.Fatalf("after %s and 3 attempts: %+v", f.clock.t.Sub(start), r)
 	}
-	if f.obs.queued != 1 || f.obs.retried != 2 || f.obs.gaveUp != 1 || f.obs.sent != 0 {
+	if f.obs.queued != 1 || f.obs.Retried != 2 || f.obs.GaveUp != 1 || f.obs.sent != 0 {
 		t.Fatalf("observer %+v", f.obs)
 	}
 }
