@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	authuc "github.com/gatehouse/gatehouse/usecase/auth"
 )
 
 // SessionLister lists an account's active sessions (the store behind the
@@ -36,12 +37,10 @@ type PasskeyLister interface {
 	ListByUser(ctx context.Context, userID string) ([]mfa.Passkey, error)
 }
 
-// SessionView is one session of an account as administrators see it;
-// Current marks the session the calling administrator is using.
-type SessionView struct {
-	session.Session
-	Current bool
-}
+// SessionView is one session of an account as administrators see it,
+// what its owner sees; Current marks the session the calling administrator
+// is using.
+type SessionView = authuc.SessionView
 
 // SessionPage is one page of an account's sessions.
 type SessionPage struct {
@@ -76,18 +75,15 @@ func (l *AccountSessionListing) Sessions(ctx context.Context, a Actor, userID, c
 	if _, err := l.users.ByID(ctx, userID); err != nil {
 		return SessionPage{}, err
 	}
-	page, err := l.sessions.ListActive(ctx, userID, l.clock.Now().UTC(), cursor, limit)
-	if errors.Is(err, session.ErrInvalidCursor) {
-		return SessionPage{}, user.Invalid("cursor", "is not a cursor this service issued")
+	current := "" // the command line has no session
+	if !a.CLI {
+		current = a.Principal.SessionID()
 	}
+	list, err := authuc.ActiveSessions(ctx, l.sessions, userID, current, l.clock.Now().UTC(), cursor, limit)
 	if err != nil {
 		return SessionPage{}, err
 	}
-	out := SessionPage{Items: make([]SessionView, len(page.Sessions)), NextCursor: page.NextCursor}
-	for i, s := range page.Sessions {
-		out.Items[i] = SessionView{Session: s, Current: !a.CLI && s.ID == a.Principal.SessionID()}
-	}
-	return out, nil
+	return SessionPage{Items: list.Sessions, NextCursor: list.NextCursor}, nil
 }
 
 // SessionEnder ends one session of an account for administrators.
