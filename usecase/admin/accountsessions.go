@@ -90,18 +90,15 @@ func (l *AccountSessionListing) Sessions(ctx context.Context, a Actor, userID, c
 type SessionEnder struct {
 	users    UserReader
 	sessions SessionUpdater
-	guard    *WriteGuard
-	j        journal
-	tx       Transactor
+	w        accountWrite
 	clock    Clock
-	cache    SessionCache
 }
 
 // NewSessionEnder returns a SessionEnder; notifier and cache may be nil.
 func NewSessionEnder(users UserReader, sessions SessionUpdater, guard *WriteGuard, events EventRecorder,
 	notifier Notifier, cache SessionCache, tx Transactor, clock Clock) *SessionEnder {
-	return &SessionEnder{users: users, sessions: sessions, guard: guard, j: journal{events, notifier},
-		tx: tx, clock: clock, cache: cache}
+	return &SessionEnder{users: users, sessions: sessions, clock: clock,
+		w: accountWrite{guard: guard, tx: tx, cache: cache, j: journal{events, notifier}}}
 }
 
 // RevokeSession ends userID's session sessionID under the rule of writes
@@ -111,13 +108,9 @@ func NewSessionEnder(users UserReader, sessions SessionUpdater, guard *WriteGuar
 // session with that ID (another account's session included, so the answer
 // tells nothing of it).
 func (e *SessionEnder) RevokeSession(ctx context.Context, a Actor, userID, sessionID string) error {
-	if err := e.guard.AuthorizeWrite(ctx, a); err != nil {
-		return err
-	}
-	var ev audit.Event
-	err := e.tx.WithinTx(ctx, func(ctx context.Context) error {
+	return e.w.run(ctx, a, userID, func(ctx context.Context) (audit.Event, error) {
 		if _, err := e.users.ByID(ctx, userID); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		now := e.clock.Now().UTC()
 		found := false
@@ -130,20 +123,15 @@ func (e *SessionEnder) RevokeSession(ctx context.Context, a Actor, userID, sessi
 			return nil
 		})
 		if err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		if !found {
-			return session.ErrNotFound
+			return audit.Event{}, session.ErrNotFound
 		}
-		ev = e.j.event(a, audit.AdminSessionRevoked, userID, now)
+		ev := e.w.j.event(a, audit.AdminSessionRevoked, userID, now)
 		ev.SessionID = sessionID
-		return e.j.append(ctx, ev)
+		return ev, nil
 	})
-	if err == nil {
-		forget(e.cache, userID)
-		e.j.notify(ctx, ev)
-	}
-	return err
 }
 
 // TOTPStatus is whether an account's TOTP factor is on, and since when.

@@ -34,13 +34,10 @@ func TestAccountSessionsPaged(t *testing.T) {
 	if first.Items[0].ID == second.Items[0].ID || first.Items[0].UserID != e.ada.ID || first.Items[0].Current {
 		t.Fatalf("pages %+v / %+v", first.Items[0], second.Items[0])
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := l.Sessions(e.ctx, adaActor, e.ada.ID, "", 10); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := l.Sessions(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff", "", 10); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown account: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := l.Sessions(e.ctx, a, userID, "", 10)
+		return err
+	})
 	var ve *user.ValidationError
 	if _, err := l.Sessions(e.ctx, e.root, e.ada.ID, "", 101); !errors.As(err, &ve) {
 		t.Fatalf("limit 101: %v", err)
@@ -151,11 +148,8 @@ func TestFactors(t *testing.T) {
 	if err != nil || f.TOTP.Enabled || len(f.Passkeys) != 0 {
 		t.Fatalf("root %+v, %v", f, err)
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := r.Factors(e.ctx, adaActor, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := r.Factors(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := r.Factors(e.ctx, a, userID)
+		return err
+	})
 }

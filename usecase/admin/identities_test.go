@@ -1,13 +1,10 @@
 package admin_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/domain/auth"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
-	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
@@ -41,11 +38,8 @@ func TestIdentities(t *testing.T) {
 	if err != nil || none == nil || len(none) != 0 {
 		t.Fatalf("root %+v, %v", none, err)
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := l.Identities(e.ctx, adaActor, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := l.Identities(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := l.Identities(e.ctx, a, userID)
+		return err
+	})
 }
