@@ -254,22 +254,26 @@ func TestProviderFailuresTravelInTheFragment(t *testing.T) {
 	}
 }
 
-func TestBeforeSignupHookRefuses(t *testing.T) {
-	w := newWorld(hook{refuse: true})
-	if to := w.callback(t, w.trip(t)); to != app+"#error=SIGNUP_REJECTED" {
-		t.Fatalf("got %s", to)
-	}
-	if len(w.st.UserMap) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
-		t.Fatal("a refused sign-up created something")
-	}
-}
-
-func TestBeforeSignupHookUnavailableFailsClosed(t *testing.T) {
-	w := newWorld(hook{silent: true})
-	if to := w.callback(t, w.trip(t)); to != app+"#error=SERVICE_UNAVAILABLE" {
-		t.Fatalf("got %s", to)
-	}
-	if len(w.st.UserMap) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
-		t.Fatal("a sign-up the hook did not answer created something")
+// TestBeforeSignupHookRefusals: a before-signup hook that refuses, or
+// does not answer (the sign-up fails closed), sends the app its error and
+// leaves no account, identity or code.
+func TestBeforeSignupHookRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		hook hook
+		code string
+	}{
+		{"refuses", hook{refuse: true}, "SIGNUP_REJECTED"},
+		{"unavailable fails closed", hook{silent: true}, "SERVICE_UNAVAILABLE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(c.hook)
+			if to := w.callback(t, w.trip(t)); to != app+"#error="+c.code {
+				t.Fatalf("got %s", to)
+			}
+			if len(w.st.UserMap) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
+				t.Fatal("a sign-up the hook did not allow created something")
+			}
+		})
 	}
 }
