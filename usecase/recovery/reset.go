@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/id"
@@ -77,18 +76,6 @@ type PasswordResetter struct{ d PasswordResetterDeps }
 // NewPasswordResetter returns a PasswordResetter.
 func NewPasswordResetter(d PasswordResetterDeps) *PasswordResetter { return &PasswordResetter{d: d} }
 
-// link finds the reset link with hash through find (ByHash reads it, Take
-// uses it up) and the account it may reset.
-func (r *PasswordResetter) link(ctx context.Context, find func(context.Context, [32]byte) (recovery.Token, error),
-	hash [32]byte, now time.Time) (recovery.Token, user.User, error) {
-	t, err := find(ctx, hash)
-	if err != nil {
-		return recovery.Token{}, user.User{}, err
-	}
-	u, err := tokenUser(ctx, r.d.Users, t, recovery.PurposePasswordReset, now)
-	return t, u, err
-}
-
 // ResetPassword sets a new password with a reset token: every session of
 // the account ends, and a notice goes to the address.
 // recovery.ErrLinkInvalid for a used, expired or foreign link; a weak
@@ -101,7 +88,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 	now := r.d.Clock.Now().UTC()
 	// Checked before hashing, so a bad link costs no hash and a weak
 	// password does not use the link up.
-	_, u, err := r.link(ctx, r.d.Tokens.ByHash, hash, now)
+	_, u, err := findLink(ctx, r.d.Tokens.ByHash, hash, r.d.Users, recovery.PurposePasswordReset, now)
 	if err != nil {
 		return err
 	}
@@ -128,7 +115,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		defer r.d.Cache.ForgetUser(u.ID)
 	}
 	err = r.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		t, u, err := r.link(ctx, r.d.Tokens.Take, hash, now)
+		t, u, err := findLink(ctx, r.d.Tokens.Take, hash, r.d.Users, recovery.PurposePasswordReset, now)
 		if err != nil {
 			return err
 		}
