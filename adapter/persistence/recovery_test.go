@@ -248,38 +248,8 @@ func TestMailOutboxClaimsAreExclusive(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		warmPool(t, s, 6)
-		var mu sync.Mutex
-		seen := map[string]int{}
-		var wg sync.WaitGroup
-		for range 6 {
-			wg.Go(func() {
-				for {
-					msgs, err := ob.Claim(ctx, now, time.Minute, 7)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(msgs) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, m := range msgs {
-						seen[m.ID]++
-					}
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		if len(seen) != total {
-			t.Fatalf("claimed %d distinct messages, want %d", len(seen), total)
-		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Fatalf("message %s claimed %d times", id, n)
-			}
-		}
+		claimEachOnce(t, s, total, func() ([]outbox.Message, error) { return ob.Claim(ctx, now, time.Minute, 7) },
+			func(m outbox.Message) string { return m.ID })
 	})
 }
 

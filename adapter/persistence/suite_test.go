@@ -221,3 +221,42 @@ func count(t *testing.T, s *env, table string) int64 {
 	}
 	return n
 }
+
+// claimEachOnce has six claimers (as many instances) call claim at once
+// until it returns nothing, and fails unless, together, they claimed total
+// distinct items (named by idOf), none of them twice.
+func claimEachOnce[T any](t *testing.T, s *env, total int, claim func() ([]T, error), idOf func(T) string) {
+	t.Helper()
+	warmPool(t, s, 6)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				got, err := claim()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					seen[idOf(c)]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != total {
+		t.Fatalf("claimed %d distinct items, want %d", len(seen), total)
+	}
+	for item, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s claimed %d times", item, n)
+		}
+	}
+}
