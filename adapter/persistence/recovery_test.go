@@ -3,8 +3,6 @@ package persistence_test
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,29 +37,10 @@ func TestEmailTokenStore(t *testing.T) {
 		}
 
 		// Single use: of many concurrent takes, exactly one gets the token.
-		warmPool(t, s, 8)
-		var wins, invalid atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
-					_, err := store.Take(ctx, hash)
-					return err
-				})
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case errors.Is(err, recovery.ErrLinkInvalid):
-					invalid.Add(1)
-				default:
-					t.Errorf("take: %v", err)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 || invalid.Load() != 7 {
-			t.Fatalf("takes: %d won, %d invalid; want 1 and 7", wins.Load(), invalid.Load())
-		}
+		oneWins(t, s, 8, recovery.ErrLinkInvalid, func(ctx context.Context) error {
+			_, err := store.Take(ctx, hash)
+			return err
+		})
 		if _, err := store.ByHash(ctx, hash); !errors.Is(err, recovery.ErrLinkInvalid) {
 			t.Fatalf("a taken token is still there: %v", err)
 		}
