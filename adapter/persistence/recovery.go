@@ -155,25 +155,17 @@ func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Tim
 }
 
 // Claim implements recovery.Outbox with one statement that picks due,
-// unclaimed rows and claims them. On PostgreSQL FOR UPDATE SKIP LOCKED lets
-// instances claiming at once take different rows instead of waiting on
-// each other; on SQLite writers are serialized anyway. The claim commits at
-// once, so it holds while the mail is sent outside any transaction.
+// unclaimed rows and claims them (see claimRows).
 func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
-	lock := skipLocked(o.db)
 	nowMS := now.UnixMilli()
-	var recs []outboxRecord
-	err := conn(ctx, o.db).Raw(
-		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
-			// 'pending' is written out, not bound: a prepared statement's
-			// generic plan can use the partial index mail_outbox_claim_idx
-			// only when the query repeats the index's predicate literally.
-			"SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ?"+
-			" ORDER BY next_attempt_at LIMIT ?"+lock+
-			") RETURNING id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at",
-		now.Add(lease).UnixMilli(), nowMS, nowMS, limit).Scan(&recs).Error
+	// 'pending' is written out, not bound: a prepared statement's generic
+	// plan can use the partial index mail_outbox_claim_idx only when the
+	// query repeats the index's predicate literally.
+	recs, err := claimRows[outboxRecord](ctx, o.db, "claim mail", "mail_outbox", "id",
+		"SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at LIMIT ?",
+		"id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at", now.Add(lease).UnixMilli(), nowMS, nowMS, limit)
 	if err != nil {
-		return nil, wrapErr("claim mail", err)
+		return nil, err
 	}
 	out := make([]outbox.Message, len(recs))
 	for i, r := range recs {

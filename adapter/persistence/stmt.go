@@ -91,17 +91,6 @@ func spendOne[R, D any](op string, q *gorm.DB, notFound error, toDomain func(R) 
 	return toDomain(rs[0])
 }
 
-// skipLocked is the row-lock clause of a claim: on PostgreSQL FOR UPDATE
-// SKIP LOCKED, so instances claiming at once take different rows instead
-// of waiting on each other; nothing on SQLite, whose one writer
-// serializes claims anyway.
-func skipLocked(db *gorm.DB) string {
-	if isPostgres(db) {
-		return " FOR UPDATE SKIP LOCKED"
-	}
-	return ""
-}
-
 // infallible adapts a mapping that cannot fail to the helpers that take
 // one that can.
 func infallible[R, D any](toDomain func(R) D) func(R) (D, error) {

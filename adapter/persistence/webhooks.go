@@ -82,27 +82,19 @@ type claimedRecord struct {
 // the same user is in flight or due (so one user's events go out in order),
 // but not while an earlier one waits out a back-off after failing: order
 // is kept while none fails, and one failing event never stalls the rest.
-//
-// On PostgreSQL FOR UPDATE SKIP LOCKED lets instances claiming at once take
-// different rows instead of waiting on each other, and the claim commits
-// at once, so it holds while the event is posted outside any transaction;
-// on SQLite the one writer serializes claims.
+// The statement is claimRows'.
 func (o *WebhookOutbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Claimed, error) {
-	lock := skipLocked(o.db)
 	nowMS := now.UnixMilli()
-	var recs []claimedRecord
-	err := conn(ctx, o.db).Raw(
-		"UPDATE webhook_outbox SET locked_until = ?, attempts = attempts + 1 WHERE seq IN ("+
-			// 'pending' is written out so the partial indexes serve (see
-			// the mail outbox's claim).
-			"SELECT o.seq FROM webhook_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND o.locked_until <= ?"+
+	// 'pending' is written out so the partial indexes serve (see the mail
+	// outbox's claim).
+	recs, err := claimRows[claimedRecord](ctx, o.db, "claim webhook events", "webhook_outbox", "seq",
+		"SELECT o.seq FROM webhook_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND o.locked_until <= ?"+
 			" AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.status = 'pending' AND p.user_id = o.user_id"+
 			" AND p.seq < o.seq AND (p.locked_until > ? OR p.next_attempt_at <= ?))"+
-			" ORDER BY o.seq LIMIT ?"+lock+
-			") RETURNING seq, id, body, attempts, window_from",
-		now.Add(lease).UnixMilli(), nowMS, nowMS, nowMS, nowMS, limit).Scan(&recs).Error
+			" ORDER BY o.seq LIMIT ?",
+		"seq, id, body, attempts, window_from", now.Add(lease).UnixMilli(), nowMS, nowMS, nowMS, nowMS, limit)
 	if err != nil {
-		return nil, wrapErr("claim webhook events", err)
+		return nil, err
 	}
 	// RETURNING promises no order; the sender posts in write order.
 	slices.SortFunc(recs, func(a, b claimedRecord) int { return cmp.Compare(a.Seq, b.Seq) })
