@@ -1,7 +1,8 @@
-// Package spa serves the example single-page app (index.html, app.js, admin.js,
-// style.css in this folder) under /example/; admin.js is its admin console
-// (#/admin/...). The app is plain HTML and JavaScript with no build step: a frontend
-// developer can read it in the browser and copy from it.
+// Package spa serves the example single-page app (index.html, style.css and the
+// JavaScript modules in this folder) under /example/: app.js starts it, api.js is its
+// API client, admin.js and the admin-*.js modules are its admin console (#/admin/...).
+// The app is plain HTML and JavaScript modules with no build step: a frontend developer
+// can read it in the browser and copy from it.
 //
 // The service mounts Handler at /example/ when EXAMPLE_APP_ENABLED is true. There the
 // app calls the API on its own origin. To try the app against an API on another
@@ -24,8 +25,14 @@ import (
 // Prefix is the path under which the handlers serve; the page is at Prefix itself.
 const Prefix = "/example/"
 
-//go:embed index.html app.js admin.js style.css
+//go:embed index.html style.css *.js
 var files embed.FS
+
+// modules are the JavaScript modules the page loads (app.js imports the others).
+var modules = []string{
+	"app.js", "api.js", "ui.js", "signin.js", "account.js", "security.js", "links.js", "authorize.js",
+	"admin.js", "admin-kit.js", "admin-users.js", "admin-service.js",
+}
 
 // contentSecurityPolicy is the page's CSP; %s is the connect-src list.
 //
@@ -82,16 +89,16 @@ var validHost = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{
 func newHandler(connectSrc string) *handler {
 	h := &handler{
 		csp:    fmt.Sprintf(contentSecurityPolicy, connectSrc),
-		assets: make(map[string]*webasset.Asset, 4),
+		assets: make(map[string]*webasset.Asset, 2+len(modules)),
 	}
-	for path, f := range map[string]struct{ file, contentType string }{
-		"":          {"index.html", "text/html; charset=utf-8"},
-		"app.js":    {"app.js", "text/javascript; charset=utf-8"},
-		"admin.js":  {"admin.js", "text/javascript; charset=utf-8"},
-		"style.css": {"style.css", "text/css; charset=utf-8"},
-	} {
-		data, err := files.ReadFile(f.file)
-		h.assets[path] = webasset.New(f.file, f.contentType, data, err)
+	add := func(path, file, contentType string) {
+		data, err := files.ReadFile(file)
+		h.assets[path] = webasset.New(file, contentType, data, err)
+	}
+	add("", "index.html", "text/html; charset=utf-8")
+	add("style.css", "style.css", "text/css; charset=utf-8")
+	for _, m := range modules {
+		add(m, m, "text/javascript; charset=utf-8")
 	}
 	return h
 }

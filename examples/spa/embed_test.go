@@ -1,9 +1,11 @@
 package spa
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,8 +26,10 @@ func TestHandlerServesTheApp(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/example/", "text/html; charset=utf-8", `<script type="module" src="app.js">`},
-		{"/example/app.js", "text/javascript; charset=utf-8", "credentials: 'include'"},
+		{"/example/app.js", "text/javascript; charset=utf-8", "connectPage({"},
+		{"/example/api.js", "text/javascript; charset=utf-8", "credentials: 'include'"},
 		{"/example/admin.js", "text/javascript; charset=utf-8", "export function startConsole"},
+		{"/example/admin-kit.js", "text/javascript; charset=utf-8", "export function route"},
 		{"/example/style.css", "text/css; charset=utf-8", ":root"},
 	} {
 		rec := serve(h, http.MethodGet, tc.path, nil)
@@ -95,14 +99,35 @@ func TestHandlerWithAPIOrigins(t *testing.T) {
 	}
 }
 
-// Every element app.js looks up exists in index.html, and the page loads nothing
-// from another host.
-func TestAppMatchesPage(t *testing.T) {
-	page, err := files.ReadFile("index.html")
+// Every module is served, and every module a module imports is one of them: a
+// module missing from the list would fail to load in the browser, and with it the page.
+func TestModulesAreServed(t *testing.T) {
+	h := Handler()
+	embedded, err := fs.Glob(files, "*.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, err := files.ReadFile("app.js")
+	if !slices.Equal(slices.Sorted(slices.Values(embedded)), slices.Sorted(slices.Values(modules))) {
+		t.Errorf("embedded modules %v, served %v", embedded, modules)
+	}
+	imports := regexp.MustCompile(`(?m)^(?:import|export) [^;]*? from '\./([^']+)';`)
+	for _, m := range modules {
+		rec := serve(h, http.MethodGet, "/example/"+m, nil)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+			t.Errorf("GET /example/%s: %d %q", m, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		for _, imp := range imports.FindAllStringSubmatch(rec.Body.String(), -1) {
+			if !slices.Contains(modules, imp[1]) {
+				t.Errorf("%s imports ./%s, which is not served", m, imp[1])
+			}
+		}
+	}
+}
+
+// Every element the modules look up exists in index.html, and the page loads nothing
+// from another host.
+func TestAppMatchesPage(t *testing.T) {
+	page, err := files.ReadFile("index.html")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +135,22 @@ func TestAppMatchesPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := regexp.MustCompile(`byId\('([^']+)'\)`).FindAllStringSubmatch(string(script), -1)
-	if len(ids) < 10 {
-		t.Fatalf("found only %d byId calls in app.js", len(ids))
-	}
-	for _, m := range ids {
-		if !strings.Contains(string(page), `id="`+m[1]+`"`) {
-			t.Errorf("app.js uses #%s, which index.html lacks", m[1])
+	byID := regexp.MustCompile(`byId\('([^']+)'\)`)
+	found := 0
+	for _, name := range modules {
+		script, err := files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, m := range byID.FindAllStringSubmatch(string(script), -1) {
+			found++
+			if !strings.Contains(string(page), `id="`+m[1]+`"`) {
+				t.Errorf("%s uses #%s, which index.html lacks", name, m[1])
+			}
+		}
+	}
+	if found < 80 {
+		t.Fatalf("found only %d byId calls in the modules", found)
 	}
 	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|url\(\s*['"]?(https?:)?//|@import`)
 	for name, text := range map[string][]byte{"index.html": page, "style.css": style} {
