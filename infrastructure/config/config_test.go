@@ -386,7 +386,7 @@ func TestFileErrors(t *testing.T) {
 		{name: "unknown key", content: "http_addr: \":1\"\nhtp_addr: \":2\"\n", wants: []string{`bad.yaml:2: unknown key "htp_addr"`}},
 		{name: "upper-case key", content: "HTTP_ADDR: \":1\"\n", wants: []string{`unknown key "HTTP_ADDR"`, `"http_addr"`}},
 		{name: "config_file is not a key", content: "config_file: x.yaml\n", wants: []string{`unknown key "config_file"`}},
-		{name: "duplicate key", content: "log_level: info\nlog_level: debug\n", wants: []string{`duplicate key "log_level"`}},
+		{name: "duplicate key", content: "log_level: info\nlog_level: debug\n", wants: []string{`mapping key "log_level" already defined`}},
 		{name: "nested value", content: "log_level:\n  a: b\n", wants: []string{`key "log_level"`}},
 		{name: "bad value names variable and line", content: "\naccess_token_ttl: abc\n",
 			wants: []string{`config: ACCESS_TOKEN_TTL: invalid duration "abc" (from `, "bad.yaml:2)"}},

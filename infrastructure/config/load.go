@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	path, values, problems, err := readFile(lookup)
+	path, values, err := readFile(lookup)
 	if err != nil {
 		return Config{}, oneLine("config: " + err.Error())
 	}
@@ -52,12 +53,17 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		c.file = path
 	}
 	raw, from := map[string]string{}, map[string]string{}
+	var fileProblems []string
 	all := declared()
 	for _, s := range all {
 		raw[s.name] = s.def
 		key := strings.ToLower(s.name)
 		if v, ok := values[key]; ok {
-			raw[s.name], from[s.name] = v.value, fmt.Sprintf(" (from %s:%d)", path, v.line)
+			where := fmt.Sprintf("%s:%d", path, v.Line)
+			if raw[s.name], err = scalar(&v); err != nil {
+				fileProblems = append(fileProblems, fmt.Sprintf("%s: key %q: %v", where, key, err))
+			}
+			from[s.name] = " (from " + where + ")"
 			delete(values, key) // what is left over afterwards is unknown
 		}
 		if v, ok := lookup(s.name); ok {
@@ -65,7 +71,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 		raw[s.name] = strings.TrimSpace(raw[s.name])
 	}
-	problems = append(unknownKeys(path, values), problems...)
+	problems := append(unknownKeys(path, values), fileProblems...)
 
 	failed := parse(&c, raw)
 	for _, s := range all {
@@ -219,16 +225,10 @@ func display(check string, v any) any {
 	return v
 }
 
-// fileValue is one value from the YAML file with its line, for messages.
-type fileValue struct {
-	value string
-	line  int
-}
-
-// readFile reads the YAML file chosen by CONFIG_FILE. values is nil when no
-// file was read. problems are per-key mistakes (reported together with the
-// bad values); err is a file that cannot be used at all.
-func readFile(lookup func(string) (string, bool)) (path string, values map[string]fileValue, problems []string, err error) {
+// readFile reads the YAML file chosen by CONFIG_FILE: a flat mapping of
+// setting names to values. values is nil when no file was read; err is a
+// file that cannot be used at all (yaml.v3 also refuses duplicate keys).
+func readFile(lookup func(string) (string, bool)) (path string, values map[string]yaml.Node, err error) {
 	path, _ = lookup("CONFIG_FILE")
 	path = strings.TrimSpace(path)
 	explicit := path != ""
@@ -238,47 +238,20 @@ func readFile(lookup func(string) (string, bool)) (path string, values map[strin
 	data, err := os.ReadFile(path)
 	switch {
 	case err != nil && !explicit && errors.Is(err, fs.ErrNotExist):
-		return path, nil, nil, nil
+		return path, nil, nil
 	case err != nil && explicit:
-		return path, nil, nil, fmt.Errorf("CONFIG_FILE: %w", err)
+		return path, nil, fmt.Errorf("CONFIG_FILE: %w", err)
 	case err != nil:
-		return path, nil, nil, err
+		return path, nil, err
 	}
-
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return path, nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	values = map[string]fileValue{}
-	if len(doc.Content) == 0 { // empty file, or only comments
-		return path, values, nil, nil
-	}
-	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return path, values, nil, nil
-	}
-	if root.Kind != yaml.MappingNode {
-		return path, nil, nil, fmt.Errorf("%s: want a flat mapping of setting names to values, e.g. http_addr: \":3000\"", path)
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		where := fmt.Sprintf("%s:%d", path, k.Line)
-		if k.Kind != yaml.ScalarNode {
-			problems = append(problems, where+": keys must be setting names")
-			continue
+	values = map[string]yaml.Node{}
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		if strings.Contains(err.Error(), "cannot unmarshal") { // a list or a scalar at the top
+			err = fmt.Errorf("%w (want a flat mapping of setting names to values, e.g. http_addr: \":3000\")", err)
 		}
-		if _, dup := values[k.Value]; dup {
-			problems = append(problems, fmt.Sprintf("%s: duplicate key %q", where, k.Value))
-			continue
-		}
-		s, err := scalar(v)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: key %q: %v", where, k.Value, err))
-			continue
-		}
-		values[k.Value] = fileValue{value: s, line: k.Line}
+		return path, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return path, values, problems, nil
+	return path, values, nil
 }
 
 // scalar renders a YAML value as the string an environment variable would
@@ -289,44 +262,35 @@ func scalar(n *yaml.Node) (string, error) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "", nil
-		}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return "", nil
+	case n.Kind == yaml.ScalarNode:
 		return n.Value, nil
-	case yaml.SequenceNode:
-		items := make([]string, 0, len(n.Content))
-		for _, item := range n.Content {
-			if item.Kind == yaml.AliasNode {
-				item = item.Alias
-			}
-			if item.Kind != yaml.ScalarNode {
-				return "", errors.New("list items must be plain values")
-			}
-			items = append(items, item.Value)
-		}
-		return strings.Join(items, ","), nil
+	case n.Kind != yaml.SequenceNode:
+		return "", errors.New("value must be a plain value or a list")
 	}
-	return "", errors.New("value must be a plain value or a list")
+	items := make([]string, len(n.Content))
+	for i, item := range n.Content {
+		if item.Kind == yaml.AliasNode {
+			item = item.Alias
+		}
+		if item.Kind != yaml.ScalarNode {
+			return "", errors.New("list items must be plain values")
+		}
+		items[i] = item.Value
+	}
+	return strings.Join(items, ","), nil
 }
 
 // unknownKeys reports keys left over after every setting took its own, in
 // file order. A key that is only wrongly cased gets a hint.
-func unknownKeys(path string, left map[string]fileValue) []string {
-	keys := make([]string, 0, len(left))
-	for k := range left {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return left[keys[i]].line < left[keys[j]].line })
-	known := map[string]bool{}
-	for _, s := range declared() {
-		known[strings.ToLower(s.name)] = true
-	}
+func unknownKeys(path string, left map[string]yaml.Node) []string {
+	keys := slices.SortedFunc(maps.Keys(left), func(a, b string) int { return left[a].Line - left[b].Line })
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		msg := fmt.Sprintf("%s:%d: unknown key %q", path, left[k].line, k)
-		if known[strings.ToLower(k)] {
+		msg := fmt.Sprintf("%s:%d: unknown key %q", path, left[k].Line, k)
+		if slices.ContainsFunc(declared(), func(s setting) bool { return strings.EqualFold(s.name, k) }) {
 			msg += fmt.Sprintf(" (keys are lower case: %q)", strings.ToLower(k))
 		}
 		out = append(out, msg)

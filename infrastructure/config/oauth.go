@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -95,11 +94,10 @@ func loadProviders(c *Config, lookup func(string) (string, bool)) []string {
 			p.Name = id
 		}
 		if file := get(envName(id, "CLIENT_SECRET_FILE")); file != "" {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				problems = append(problems, envName(id, "CLIENT_SECRET_FILE")+": cannot be read")
+			var err error
+			if p.ClientSecret, err = readSecret(file); err != nil {
+				problems = append(problems, envName(id, "CLIENT_SECRET_FILE")+": "+err.Error())
 			}
-			p.ClientSecret = strings.TrimRight(string(b), "\r\n")
 		}
 		scopes := get(envName(id, "SCOPES"))
 		switch {

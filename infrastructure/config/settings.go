@@ -145,11 +145,10 @@ func checks() []check {
 			if c.Database.Driver != "postgres" {
 				return errors.New("is only for a postgres DATABASE_URL")
 			}
-			b, err := os.ReadFile(c.Database.PasswordFile)
+			pw, err := readSecret(c.Database.PasswordFile)
 			if err != nil {
-				return errors.New("cannot be read")
+				return err
 			}
-			pw := strings.TrimRight(string(b), "\r\n")
 			u, err := url.Parse(c.Database.URL)
 			if err != nil || u.User == nil || u.User.Username() == "" {
 				return errors.New("needs a user name in DATABASE_URL (postgres://USER@host/db)")
@@ -173,11 +172,11 @@ func checks() []check {
 			if _, set := u.User.Password(); set {
 				return errors.New("MAIL_URL has a password already")
 			}
-			b, err := os.ReadFile(c.Mail.PasswordFile)
+			pw, err := readSecret(c.Mail.PasswordFile)
 			if err != nil {
-				return errors.New("cannot be read")
+				return err
 			}
-			u.User = url.UserPassword(u.User.Username(), strings.TrimRight(string(b), "\r\n"))
+			u.User = url.UserPassword(u.User.Username(), pw)
 			c.Mail.URL = u.String()
 			return nil
 		}},
@@ -212,6 +211,16 @@ func checks() []check {
 			return nil
 		}},
 	}, webhookChecks()...)
+}
+
+// readSecret reads a mounted secret (a *_FILE setting) without its final
+// line break. The error never names the path's content or the OS detail.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", errors.New("cannot be read")
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // exampleLink derives an empty link template: the example app's page under
