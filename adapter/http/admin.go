@@ -3,7 +3,6 @@ package httpadapter
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,22 +36,22 @@ func registerAdmin(e *echo.Echo, a AdminInteractors, grants UserGrants, bind *bi
 		}
 	}
 	get(e, "/admin/users", h.search, authed)
-	get(e, "/admin/users/:id", h.get, authed)
-	e.PATCH("/admin/users/:id", h.update, authed, fresh, write)
-	e.POST("/admin/users/:id/revoke-sessions", h.revokeSessions, authed, fresh, write)
-	e.DELETE("/admin/users/:id", h.delete, authed, fresh, write)
-	get(e, "/admin/users/:id/security-events", h.events, authed)
+	get(e, "/admin/users/:id", forUser(h.get), authed)
+	e.PATCH("/admin/users/:id", forUser(h.update), authed, fresh, write)
+	e.POST("/admin/users/:id/revoke-sessions", forUser(h.revokeSessions), authed, fresh, write)
+	e.DELETE("/admin/users/:id", forUser(h.delete), authed, fresh, write)
+	get(e, "/admin/users/:id/security-events", forUser(h.events), authed)
 	if a.Sessions != nil {
-		get(e, "/admin/users/:id/sessions", h.sessions, authed)
+		get(e, "/admin/users/:id/sessions", forUser(h.sessions), authed)
 	}
 	if a.SessionEnder != nil {
-		e.DELETE("/admin/users/:id/sessions/:sessionId", h.revokeSession, authed, fresh, write)
+		e.DELETE("/admin/users/:id/sessions/:sessionId", forUser(h.revokeSession), authed, fresh, write)
 	}
 	if a.Factors != nil {
-		get(e, "/admin/users/:id/factors", h.factors, authed)
+		get(e, "/admin/users/:id/factors", forUser(h.factors), authed)
 	}
 	if a.Identities != nil {
-		get(e, "/admin/users/:id/identities", h.identities, authed)
+		get(e, "/admin/users/:id/identities", forUser(h.identities), authed)
 	}
 	get(e, "/admin/keys", h.keys, authed)
 	e.POST("/admin/keys/rotate", h.rotate, authed, fresh, write)
@@ -62,16 +61,16 @@ func actor(c echo.Context) admin.Actor {
 	return admin.Actor{Principal: principal(c), IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
-// userPage reads the account id of the path and the page size of a
-// listing under it.
-func userPage(c echo.Context) (uid string, limit int, err error) {
-	if uid, err = userParam(c); err != nil {
-		return "", 0, err
+// forUser hands next the account id of the route's :id, after answering
+// 404 for one that is malformed (it names no account).
+func forUser(next func(c echo.Context, uid string) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		uid, err := userParam(c)
+		if err != nil {
+			return err
+		}
+		return next(c, uid)
 	}
-	if limit, err = queryLimit(c, defaultEventPage); err != nil {
-		return "", 0, err
-	}
-	return uid, limit, nil
 }
 
 // userParam is the :id of the route; a malformed one names no account.
@@ -83,21 +82,8 @@ func userParam(c echo.Context) (string, error) {
 	return uid, nil
 }
 
-func queryLimit(c echo.Context, def int) (int, error) {
-	s := c.QueryParam("limit")
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > admin.MaxPage {
-		return 0, &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-			Details: []fieldDetail{{Field: "limit", Message: "must be an integer between 1 and 100"}}}
-	}
-	return n, nil
-}
-
 func (h *adminHandlers) search(c echo.Context) error {
-	limit, err := queryLimit(c, defaultEventPage)
+	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
 	if err != nil {
 		return err
 	}
@@ -105,21 +91,10 @@ func (h *adminHandlers) search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := adminUserPageDTO{Items: make([]adminUserDTO, len(page.Items))}
-	for i, v := range page.Items {
-		out.Items[i] = toAdminUserDTO(v)
-	}
-	if page.NextCursor != "" {
-		out.NextCursor = &page.NextCursor
-	}
-	return ok(c, http.StatusOK, "Users", out)
+	return ok(c, http.StatusOK, "Users", newPage(page.Items, page.NextCursor, toAdminUserDTO))
 }
 
-func (h *adminHandlers) get(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) get(c echo.Context, uid string) error {
 	v, err := h.admin.Reader.Get(c.Request().Context(), actor(c), uid)
 	if err != nil {
 		return err
@@ -127,11 +102,7 @@ func (h *adminHandlers) get(c echo.Context) error {
 	return ok(c, http.StatusOK, "User", toAdminUserDTO(v))
 }
 
-func (h *adminHandlers) update(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) update(c echo.Context, uid string) error {
 	var req adminPatchRequest
 	if err := h.bind.bind(c, &req); err != nil {
 		return err
@@ -150,30 +121,22 @@ func (h *adminHandlers) update(c echo.Context) error {
 	return ok(c, http.StatusOK, "User updated", toAdminUserDTO(v))
 }
 
-func (h *adminHandlers) revokeSessions(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) revokeSessions(c echo.Context, uid string) error {
 	if err := h.admin.Revoker.RevokeSessions(c.Request().Context(), actor(c), uid); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Sessions revoked", nil)
 }
 
-func (h *adminHandlers) delete(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) delete(c echo.Context, uid string) error {
 	if err := h.admin.Deleter.Delete(c.Request().Context(), actor(c), uid); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "User deleted", nil)
 }
 
-func (h *adminHandlers) events(c echo.Context) error {
-	uid, limit, err := userPage(c)
+func (h *adminHandlers) events(c echo.Context, uid string) error {
+	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
 	if err != nil {
 		return err
 	}
@@ -187,8 +150,8 @@ func (h *adminHandlers) events(c echo.Context) error {
 // sessions answers a page of an account's sessions as {items, nextCursor},
 // like the other admin listings; each item is what the owner's own listing
 // shows, current marking the administrator's own session.
-func (h *adminHandlers) sessions(c echo.Context) error {
-	uid, limit, err := userPage(c)
+func (h *adminHandlers) sessions(c echo.Context, uid string) error {
+	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
 	if err != nil {
 		return err
 	}
@@ -196,27 +159,14 @@ func (h *adminHandlers) sessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := adminSessionPageDTO{Items: make([]sessionDTO, len(page.Items))}
-	for i, v := range page.Items {
-		out.Items[i] = sessionDTO{
-			ID: v.ID, CreatedAt: rfc3339(v.CreatedAt), LastUsedAt: rfc3339(v.LastUsedAt),
-			ExpiresAt: rfc3339(v.ExpiresAt()), UserAgent: v.UserAgent, IP: v.IP, Current: v.Current,
-		}
-	}
+	out := newPage(page.Items, page.NextCursor, func(v admin.SessionView) sessionDTO { return toSessionDTO(v.Session, v.Current) })
 	if err := withClients(c.Request().Context(), h.grants, out.Items); err != nil {
 		return err
-	}
-	if page.NextCursor != "" {
-		out.NextCursor = &page.NextCursor
 	}
 	return ok(c, http.StatusOK, "Sessions", out)
 }
 
-func (h *adminHandlers) revokeSession(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) revokeSession(c echo.Context, uid string) error {
 	sid := c.Param("sessionId")
 	if !id.Valid(sid) {
 		return newAPIError(http.StatusNotFound, CodeNotFound, "Session not found")
@@ -227,38 +177,28 @@ func (h *adminHandlers) revokeSession(c echo.Context) error {
 	return ok(c, http.StatusOK, "Session revoked", nil)
 }
 
-func (h *adminHandlers) factors(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) factors(c echo.Context, uid string) error {
 	f, err := h.admin.Factors.Factors(c.Request().Context(), actor(c), uid)
 	if err != nil {
 		return err
 	}
-	out := adminFactorsDTO{TOTP: adminTOTPDTO{Enabled: f.TOTP.Enabled, EnabledAt: optTime(f.TOTP.EnabledAt)},
-		Passkeys: make([]passkeyDTO, len(f.Passkeys))}
-	for i, p := range f.Passkeys {
-		out.Passkeys[i] = passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt), LastUsedAt: optTime(p.LastUsedAt)}
-	}
-	return ok(c, http.StatusOK, "Factors", out)
+	return ok(c, http.StatusOK, "Factors", adminFactorsDTO{
+		TOTP: adminTOTPDTO{Enabled: f.TOTP.Enabled, EnabledAt: optTime(f.TOTP.EnabledAt)},
+		Passkeys: mapAll(f.Passkeys, func(p admin.PasskeyView) passkeyDTO {
+			return passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt), LastUsedAt: optTime(p.LastUsedAt)}
+		}),
+	})
 }
 
 // identities answers as GET /auth/identities does, for any account.
-func (h *adminHandlers) identities(c echo.Context) error {
-	uid, err := userParam(c)
-	if err != nil {
-		return err
-	}
+func (h *adminHandlers) identities(c echo.Context, uid string) error {
 	list, err := h.admin.Identities.Identities(c.Request().Context(), actor(c), uid)
 	if err != nil {
 		return err
 	}
-	out := make([]identityDTO, len(list))
-	for i, id := range list {
-		out[i] = identityDTO{ID: id.ID, Provider: id.Provider, Email: id.Email, CreatedAt: rfc3339(id.LinkedAt)}
-	}
-	return ok(c, http.StatusOK, "Identities", out)
+	return ok(c, http.StatusOK, "Identities", mapAll(list, func(v admin.IdentityView) identityDTO {
+		return identityDTO{ID: v.ID, Provider: v.Provider, Email: v.Email, CreatedAt: rfc3339(v.LinkedAt)}
+	}))
 }
 
 func (h *adminHandlers) keys(c echo.Context) error {
@@ -266,11 +206,7 @@ func (h *adminHandlers) keys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]signingKeyDTO, len(list))
-	for i, k := range list {
-		out[i] = toSigningKeyDTO(k)
-	}
-	return ok(c, http.StatusOK, "Signing keys", out)
+	return ok(c, http.StatusOK, "Signing keys", mapAll(list, toSigningKeyDTO))
 }
 
 func (h *adminHandlers) rotate(c echo.Context) error {
@@ -313,16 +249,6 @@ type adminUserDTO struct {
 	Passkeys       int     `json:"passkeys"`
 	ActiveSessions int     `json:"activeSessions"`
 	LastLoginAt    *string `json:"lastLoginAt"`
-}
-
-type adminUserPageDTO struct {
-	Items      []adminUserDTO `json:"items"`
-	NextCursor *string        `json:"nextCursor"`
-}
-
-type adminSessionPageDTO struct {
-	Items      []sessionDTO `json:"items"`
-	NextCursor *string      `json:"nextCursor"`
 }
 
 type adminTOTPDTO struct {

@@ -67,8 +67,7 @@ func TestAdminAccountSessions(t *testing.T) {
 	p := &fakeProvider{sessions: map[string]oauth.Ref{otherSessionID: testClient().Ref()}}
 	s := newTestServer(t, withProvider(p), withAccountViews(f))
 	r := s.do(http.MethodGet, "/admin/users/"+testUserID+"/sessions?limit=2&cursor=c1", "", bearer(tokAdmin))
-	var page adminSessionPageDTO
-	r.data(t, &page)
+	page := dataOf[pageDTO[sessionDTO]](t, r)
 	if r.Code != 200 || len(page.Items) != 2 || page.NextCursor == nil || *page.NextCursor != "c2" {
 		t.Fatalf("sessions: %d %s", r.Code, r.Body)
 	}
@@ -132,8 +131,7 @@ func TestAdminAccountFactors(t *testing.T) {
 	f := &accountFakes{useCaseFakes: &useCaseFakes{}}
 	s := newTestServer(t, withAccountViews(f))
 	r := s.do(http.MethodGet, "/admin/users/"+testUserID+"/factors", "", bearer(tokAdmin))
-	var got adminFactorsDTO
-	r.data(t, &got)
+	got := dataOf[adminFactorsDTO](t, r)
 	if r.Code != 200 || !got.TOTP.Enabled || got.TOTP.EnabledAt == nil || len(got.Passkeys) != 2 ||
 		got.Passkeys[0].LastUsedAt != nil || got.Passkeys[1].LastUsedAt == nil || got.Passkeys[1].Name != "Phone" {
 		t.Errorf("factors: %d %s", r.Code, r.Body)
@@ -158,8 +156,7 @@ func TestAdminAccountIdentities(t *testing.T) {
 	s := newTestServer(t, withAccountViews(f))
 	path := "/admin/users/" + testUserID + "/identities"
 	r := s.do(http.MethodGet, path, "", bearer(tokAdmin))
-	var got []identityDTO
-	r.data(t, &got)
+	got := dataOf[[]identityDTO](t, r)
 	want := []identityDTO{
 		{ID: testSessionID, Provider: "corp", Email: "ada@example.com", CreatedAt: rfc3339(testNow.Add(-48 * time.Hour))},
 		{ID: otherSessionID, Provider: "github", Email: "", CreatedAt: rfc3339(testNow)},

@@ -51,8 +51,7 @@ func TestCredentialExchanges(t *testing.T) {
 			if r.Code != tc.status || !r.Env.Success {
 				t.Fatalf("%d %s", r.Code, r.Body)
 			}
-			var pair tokenPairDTO
-			r.data(t, &pair)
+			pair := dataOf[tokenPairDTO](t, r)
 			if pair.AccessToken == "" || pair.TokenType != "Bearer" || pair.ExpiresIn != 900 || pair.User.ID != testUserID || pair.Session.ID != testSessionID {
 				t.Errorf("pair %+v", pair)
 			}
@@ -136,8 +135,7 @@ func TestLoginStopsAtSecondFactor(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var got mfaRequiredDTO
-	r.data(t, &got)
+	got := dataOf[mfaRequiredDTO](t, r)
 	if !got.MFARequired || got.MFAToken != mfaTok || !slices.Equal(got.Methods, []string{"totp", "recovery_code"}) {
 		t.Errorf("data %+v", got)
 	}
@@ -507,8 +505,7 @@ func TestReauthenticate(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var pair tokenPairDTO
-	r.data(t, &pair)
+	pair := dataOf[tokenPairDTO](t, r)
 	if pair.AccessToken == "" || pair.RefreshToken != "" || r.cookie(refreshCookieName) != nil {
 		t.Errorf("pair %+v cookie %v", pair, r.cookie(refreshCookieName))
 	}
@@ -536,8 +533,7 @@ func TestListSessions(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var list []sessionDTO
-	r.data(t, &list)
+	list := dataOf[[]sessionDTO](t, r)
 	if len(list) != 2 || !list[0].Current || list[1].Current || list[1].ExpiresAt != rfc3339(testNow.Add(30*time.Minute)) || list[1].IP != "192.0.2.1" {
 		t.Errorf("sessions %+v", list)
 	}
@@ -605,8 +601,7 @@ func TestSessionCheck(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var st sessionStateDTO
-	r.data(t, &st)
+	st := dataOf[sessionStateDTO](t, r)
 	if st.ID != testSessionID || st.UserID != testUserID || !st.Active || !st.Fresh || !slices.Equal(st.Roles, []string{"user"}) ||
 		!slices.Equal(st.Methods, []string{"pwd"}) || st.TokenExpiresAt != rfc3339(testNow.Add(14*time.Minute)) {
 		t.Errorf("state %+v", st)
@@ -632,8 +627,7 @@ func TestSessionCheckRoles(t *testing.T) {
 	s := newTestServer(t)
 	for tok, want := range map[string][]string{tokPromoted: {"user", "admin"}, tokStale: {"user"}, tokBare: {}} {
 		r := s.do(http.MethodGet, "/auth/session", "", bearer(tok))
-		var st sessionStateDTO
-		r.data(t, &st)
+		st := dataOf[sessionStateDTO](t, r)
 		if r.Code != 200 || !slices.Equal(st.Roles, want) || st.Methods == nil || st.Fresh {
 			t.Errorf("%s: %d %s", tok, r.Code, r.Body)
 		}

@@ -213,3 +213,16 @@ func lowerFirst(s string) string {
 	}
 	return strings.ToLower(s[:1]) + s[1:]
 }
+
+// withBody makes a handler of a request body: the route's body is decoded
+// and validated into a T before next runs, so every route that reads a
+// body refuses a bad one the same way, before doing anything else.
+func withBody[T any](b *binder, next func(c echo.Context, req *T) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req T
+		if err := b.bind(c, &req); err != nil {
+			return err
+		}
+		return next(c, &req)
+	}
+}

@@ -83,8 +83,7 @@ func TestProbes(t *testing.T) {
 		t.Errorf("%d %s %v", r.Code, r.Body, r.Header)
 	}
 	r = s.do(http.MethodGet, "/healthz", "")
-	var st statusDTO
-	r.data(t, &st)
+	st := dataOf[statusDTO](t, r)
 	if r.Code != 200 || st.Status != "ok" {
 		t.Errorf("%d %s", r.Code, r.Body)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
@@ -52,7 +53,9 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"newPassword" validate:"required,min=8,max=128"`
 }
 
-type changeEmailRequest struct {
+// emailRequest is a body of one address: a new address for the account,
+// or the address a reset link or a sign-in code goes to.
+type emailRequest struct {
 	Email string `json:"email" validate:"required,max=254"`
 }
 
@@ -115,9 +118,29 @@ type securityEventDTO struct {
 	Provider string `json:"provider,omitempty"`
 }
 
-type securityEventsDTO struct {
-	Items      []securityEventDTO `json:"items"`
-	NextCursor *string            `json:"nextCursor"`
+// pageDTO is one page of a listing: its items and the cursor of the next
+// page, null on the last.
+type pageDTO[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// newPage shapes a page of items, each through conv; no items is [].
+func newPage[S, T any](items []S, next string, conv func(S) T) pageDTO[T] {
+	out := pageDTO[T]{Items: mapAll(items, conv)}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
+}
+
+// mapAll shapes every item through conv; no items is [] (never null).
+func mapAll[S, T any](items []S, conv func(S) T) []T {
+	out := make([]T, len(items))
+	for i, v := range items {
+		out[i] = conv(v)
+	}
+	return out
 }
 
 type statusDTO struct {
@@ -167,31 +190,26 @@ func toTokenPairDTO(p auth.TokenPair, includeRefresh bool) tokenPairDTO {
 	return out
 }
 
-func toSessionDTO(v auth.SessionView) sessionDTO {
+// toSessionDTO shapes a session of a listing; current marks the caller's own.
+func toSessionDTO(s session.Session, current bool) sessionDTO {
 	return sessionDTO{
-		ID: v.ID, CreatedAt: rfc3339(v.CreatedAt), LastUsedAt: rfc3339(v.LastUsedAt),
-		ExpiresAt: rfc3339(v.ExpiresAt()), UserAgent: v.UserAgent, IP: v.IP, Current: v.Current,
+		ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt),
+		ExpiresAt: rfc3339(s.ExpiresAt()), UserAgent: s.UserAgent, IP: s.IP, Current: current,
 	}
 }
 
-func toSecurityEventsDTO(p audit.Page) securityEventsDTO {
-	out := securityEventsDTO{Items: make([]securityEventDTO, 0, len(p.Events))}
-	for _, e := range p.Events {
-		d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
-			Suppressed: e.Suppressed, Method: e.Method, Provider: e.Provider}
-		if e.SessionID != "" {
-			sid := e.SessionID
-			d.SessionID = &sid
-		}
-		if e.ActorID != "" {
-			actor := e.ActorID
-			d.ActorID = &actor
-		}
-		out.Items = append(out.Items, d)
+func toSecurityEventsDTO(p audit.Page) pageDTO[securityEventDTO] {
+	return newPage(p.Events, p.NextCursor, toSecurityEventDTO)
+}
+
+func toSecurityEventDTO(e audit.Event) securityEventDTO {
+	d := securityEventDTO{ID: e.ID, Type: string(e.Type), CreatedAt: rfc3339(e.CreatedAt), IP: e.IP, UserAgent: e.UserAgent,
+		Suppressed: e.Suppressed, Method: e.Method, Provider: e.Provider}
+	if e.SessionID != "" {
+		d.SessionID = &e.SessionID
 	}
-	if p.NextCursor != "" {
-		c := p.NextCursor
-		out.NextCursor = &c
+	if e.ActorID != "" {
+		d.ActorID = &e.ActorID
 	}
-	return out
+	return d
 }

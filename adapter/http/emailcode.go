@@ -13,10 +13,6 @@ import (
 // Sign in with an emailed code: the request (202 for every address) and
 // the code or link that signs in.
 
-type emailCodeRequest struct {
-	Email string `json:"email" validate:"required,max=254"`
-}
-
 // emailCodeVerifyRequest is {email, code} or {token}, never both.
 type emailCodeVerifyRequest struct {
 	Email                 string `json:"email" validate:"required_without=Token,excluded_with=Token,max=254"`
@@ -26,11 +22,7 @@ type emailCodeVerifyRequest struct {
 }
 
 // requestEmailCode answers 202 whether or not the address has an account.
-func (h *handlers) requestEmailCode(c echo.Context) error {
-	var req emailCodeRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) requestEmailCode(c echo.Context, req *emailRequest) error {
 	if err := h.auth.EmailCode.Request(c.Request().Context(), req.Email, meta(c)); err != nil {
 		return err
 	}
@@ -39,11 +31,7 @@ func (h *handlers) requestEmailCode(c echo.Context) error {
 
 // verifyEmailCode signs in with a code or link; with TOTP active it stops
 // at the second factor, as a password login does.
-func (h *handlers) verifyEmailCode(c echo.Context) error {
-	var req emailCodeVerifyRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) verifyEmailCode(c echo.Context, req *emailCodeVerifyRequest) error {
 	if req.Code != "" && !emailcode.WellFormed(req.Code) {
 		return user.Invalid("code", "must be six digits")
 	}

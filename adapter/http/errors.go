@@ -81,6 +81,13 @@ func newAPIError(status int, code, message string) *apiError {
 	return &apiError{Status: status, Code: code, Message: message}
 }
 
+// invalidField is the VALIDATION_FAILED answer for one field the binder
+// could not judge (a path or query parameter, a field's inner shape).
+func invalidField(field, message string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
+		Details: []fieldDetail{{Field: field, Message: message}}}
+}
+
 // mapping is one row of the table from domain errors to the contract.
 type mapping struct {
 	err     error

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	domfed "github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/usecase/federation"
 )
 
@@ -37,8 +38,8 @@ func registerFederation(e *echo.Echo, f *Federation, h *handlers, authed, fresh 
 	get(e, "/auth/providers", fh.providers)
 	get(e, "/auth/oauth/:provider/authorize", fh.authorize)
 	get(e, "/auth/oauth/:provider/callback", fh.callback)
-	e.POST("/auth/oauth/token", fh.token)
-	e.POST("/auth/identities/:id", fh.link, authed, fresh)
+	e.POST("/auth/oauth/token", withBody(fh.bind, fh.token))
+	e.POST("/auth/identities/:id", withBody(fh.bind, fh.link), authed, fresh)
 	get(e, "/auth/identities", fh.identities, authed)
 	e.DELETE("/auth/identities/:id", fh.unlink, authed, fresh)
 }
@@ -84,11 +85,7 @@ type oauthTokenRequest struct {
 	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
 }
 
-func (fh *federationHandlers) token(c echo.Context) error {
-	var req oauthTokenRequest
-	if err := fh.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (fh *federationHandlers) token(c echo.Context, req *oauthTokenRequest) error {
 	p, err := fh.f.Exchanger.Exchange(c.Request().Context(), req.Code, req.CodeVerifier, meta(c))
 	if err != nil {
 		return err
@@ -104,11 +101,7 @@ type authorizationURLDTO struct {
 	AuthorizationURL string `json:"authorizationUrl"`
 }
 
-func (fh *federationHandlers) link(c echo.Context) error {
-	var req linkRequest
-	if err := fh.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (fh *federationHandlers) link(c echo.Context, req *linkRequest) error {
 	u, err := fh.f.Linker.Start(c.Request().Context(), principal(c), c.Param("id"), req.RedirectTo)
 	if err != nil {
 		return err
@@ -129,11 +122,9 @@ func (fh *federationHandlers) identities(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]identityDTO, len(list))
-	for i, id := range list {
-		out[i] = identityDTO{ID: id.ID, Provider: id.Provider, Email: id.Email, CreatedAt: rfc3339(id.CreatedAt)}
-	}
-	return ok(c, http.StatusOK, "Identities", out)
+	return ok(c, http.StatusOK, "Identities", mapAll(list, func(v domfed.Identity) identityDTO {
+		return identityDTO{ID: v.ID, Provider: v.Provider, Email: v.Email, CreatedAt: rfc3339(v.CreatedAt)}
+	}))
 }
 
 func (fh *federationHandlers) unlink(c echo.Context) error {

@@ -19,7 +19,7 @@ func requestTypes() map[string]func() any {
 		"reauthenticate": func() any { return &reauthenticateRequest{} },
 		"updateMe":       func() any { return &updateMeRequest{} },
 		"changePassword": func() any { return &changePasswordRequest{} },
-		"changeEmail":    func() any { return &changeEmailRequest{} },
+		"changeEmail":    func() any { return &emailRequest{} },
 	}
 }
 

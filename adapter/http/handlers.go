@@ -112,11 +112,7 @@ func (h *handlers) respondPair(c echo.Context, status int, message string, p aut
 	return ok(c, status, message, toTokenPairDTO(p, body))
 }
 
-func (h *handlers) register(c echo.Context) error {
-	var req registerRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) register(c echo.Context, req *registerRequest) error {
 	in := auth.RegisterInput{
 		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
 		// The language of the account's mails, until the user picks one.
@@ -139,11 +135,7 @@ func (h *handlers) register(c echo.Context) error {
 
 // login ignores any refresh cookie it is sent: a login always starts a new
 // session, so a planted cookie cannot fix the victim's session.
-func (h *handlers) login(c echo.Context) error {
-	var req loginRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) login(c echo.Context, req *loginRequest) error {
 	p, err := h.auth.Login.Login(c.Request().Context(), auth.Credentials{Email: req.Email, Password: req.Password}, meta(c))
 	if err != nil {
 		return err
@@ -235,11 +227,7 @@ func (h *handlers) logoutAll(c echo.Context) error {
 	return ok(c, http.StatusOK, "Logged out of every session", nil)
 }
 
-func (h *handlers) reauthenticate(c echo.Context) error {
-	var req reauthenticateRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) reauthenticate(c echo.Context, req *reauthenticateRequest) error {
 	p, err := h.auth.Reauthenticator.Reauthenticate(c.Request().Context(), principal(c), auth.ReauthInput{
 		Password: req.Password, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
@@ -264,10 +252,7 @@ func (h *handlers) listSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionDTO, len(list.Sessions))
-	for i, v := range list.Sessions {
-		out[i] = toSessionDTO(v)
-	}
+	out := mapAll(list.Sessions, func(v auth.SessionView) sessionDTO { return toSessionDTO(v.Session, v.Current) })
 	if err := withClients(c.Request().Context(), h.grants, out); err != nil {
 		return err
 	}
@@ -280,8 +265,7 @@ func (h *handlers) listSessions(c echo.Context) error {
 func (h *handlers) revokeSession(c echo.Context) error {
 	sid := c.Param("id")
 	if !id.Valid(sid) {
-		return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-			Details: []fieldDetail{{Field: "id", Message: "must be a UUID"}}}
+		return invalidField("id", "must be a UUID")
 	}
 	if err := h.auth.Revoker.RevokeSession(c.Request().Context(), principal(c), sid, meta(c)); err != nil {
 		return err
@@ -300,11 +284,7 @@ func (h *handlers) me(c echo.Context) error {
 	return ok(c, http.StatusOK, "User", toUserDTO(u))
 }
 
-func (h *handlers) updateMe(c echo.Context) error {
-	var req updateMeRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) updateMe(c echo.Context, req *updateMeRequest) error {
 	u, err := h.account.Editor.UpdateProfile(c.Request().Context(), principal(c), account.ProfileInput{Name: req.Name, Locale: req.Locale})
 	if err != nil {
 		return err
@@ -312,22 +292,14 @@ func (h *handlers) updateMe(c echo.Context) error {
 	return ok(c, http.StatusOK, "User updated", toUserDTO(u))
 }
 
-func (h *handlers) changePassword(c echo.Context) error {
-	var req changePasswordRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) changePassword(c echo.Context, req *changePasswordRequest) error {
 	if err := h.account.Password.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, accountMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, "Password changed", nil)
 }
 
-func (h *handlers) changeEmail(c echo.Context) error {
-	var req changeEmailRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) changeEmail(c echo.Context, req *emailRequest) error {
 	ch, err := h.account.Email.ChangeEmail(c.Request().Context(), principal(c), req.Email, accountMeta(c))
 	if err != nil {
 		return err
@@ -350,15 +322,24 @@ func (h *handlers) deleteMe(c echo.Context) error {
 // defaultEventPage is the page size of security events when none is asked.
 const defaultEventPage = 20
 
+// queryLimit reads the page size of a listing: def when not asked, and a
+// validation error for anything but a whole number from 1 to most.
+func queryLimit(c echo.Context, def, most int) (int, error) {
+	s := c.QueryParam("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > most {
+		return 0, invalidField("limit", "must be an integer between 1 and "+strconv.Itoa(most))
+	}
+	return n, nil
+}
+
 func (h *handlers) securityEvents(c echo.Context) error {
-	limit := defaultEventPage
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > account.MaxEventPage {
-			return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-				Details: []fieldDetail{{Field: "limit", Message: "must be an integer between 1 and 100"}}}
-		}
-		limit = n
+	limit, err := queryLimit(c, defaultEventPage, account.MaxEventPage)
+	if err != nil {
+		return err
 	}
 	page, err := h.account.Events.SecurityEvents(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
 	if err != nil {

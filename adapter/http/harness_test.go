@@ -364,6 +364,15 @@ func (r reply) data(t *testing.T, v any) {
 	}
 }
 
+// dataOf decodes the envelope's data as a T, failing the test when it
+// does not fit.
+func dataOf[T any](t *testing.T, r reply) T {
+	t.Helper()
+	var v T
+	r.data(t, &v)
+	return v
+}
+
 // cookie returns the Set-Cookie of name, nil when none was set.
 func (r reply) cookie(name string) *http.Cookie {
 	for _, c := range (&http.Response{Header: r.Header}).Cookies() {

@@ -78,11 +78,7 @@ func (h *handlers) enrollTOTP(c echo.Context) error {
 	})
 }
 
-func (h *handlers) confirmTOTP(c echo.Context) error {
-	var req totpConfirmRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) confirmTOTP(c echo.Context, req *totpConfirmRequest) error {
 	codes, err := h.mfa.TOTPConfirm.ConfirmTOTP(c.Request().Context(), principal(c), req.Code,
 		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
@@ -108,11 +104,7 @@ func (h *handlers) regenerateRecoveryCodes(c echo.Context) error {
 	return ok(c, http.StatusOK, "New recovery codes; the old ones no longer work", recoveryCodesDTO{RecoveryCodes: codes})
 }
 
-func (h *handlers) verifyMFA(c echo.Context) error {
-	var req mfaVerifyRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) verifyMFA(c echo.Context, req *mfaVerifyRequest) error {
 	p, err := h.auth.MFA.VerifyMFA(c.Request().Context(), auth.MFAVerifyInput{
 		Token: req.MFAToken, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
@@ -143,8 +135,7 @@ func passkeyName(raw string) (string, error) {
 		return "", nil
 	}
 	if len([]rune(n)) > 64 || strings.IndexFunc(n, unicode.IsControl) >= 0 {
-		return "", &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-			Details: []fieldDetail{{Field: "name", Message: "must be 1 to 64 characters without control characters"}}}
+		return "", invalidField("name", "must be 1 to 64 characters without control characters")
 	}
 	return n, nil
 }
@@ -178,29 +169,19 @@ type passkeyLoginOptionsDTO struct {
 }
 
 func toPasskeyDTO(p mfa.Passkey) passkeyDTO {
-	d := passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt)}
-	if !p.LastUsedAt.IsZero() {
-		s := rfc3339(p.LastUsedAt)
-		d.LastUsedAt = &s
-	}
-	return d
+	return passkeyDTO{ID: p.ID, Name: p.Name, CreatedAt: rfc3339(p.CreatedAt), LastUsedAt: optTime(p.LastUsedAt)}
 }
 
 // credentialObject checks that a WebAuthn answer is a JSON object; what is
 // inside is the ceremony's to judge (PASSKEY_INVALID).
 func credentialObject(raw json.RawMessage) error {
 	if t := strings.TrimSpace(string(raw)); !strings.HasPrefix(t, "{") {
-		return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-			Details: []fieldDetail{{Field: "credential", Message: "must be a PublicKeyCredential as a JSON object"}}}
+		return invalidField("credential", "must be a PublicKeyCredential as a JSON object")
 	}
 	return nil
 }
 
-func (h *handlers) passkeyRegistrationOptions(c echo.Context) error {
-	var req passkeyOptionsRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) passkeyRegistrationOptions(c echo.Context, req *passkeyOptionsRequest) error {
 	name, err := passkeyName(req.Name)
 	if err != nil {
 		return err
@@ -212,11 +193,7 @@ func (h *handlers) passkeyRegistrationOptions(c echo.Context) error {
 	return ok(c, http.StatusOK, "Passkey registration options", json.RawMessage(opts))
 }
 
-func (h *handlers) passkeyRegistration(c echo.Context) error {
-	var req passkeyRegistrationRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) passkeyRegistration(c echo.Context, req *passkeyRegistrationRequest) error {
 	if err := credentialObject(req.Credential); err != nil {
 		return err
 	}
@@ -237,11 +214,7 @@ func (h *handlers) listPasskeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]passkeyDTO, len(list))
-	for i, p := range list {
-		out[i] = toPasskeyDTO(p)
-	}
-	return ok(c, http.StatusOK, "Passkeys", out)
+	return ok(c, http.StatusOK, "Passkeys", mapAll(list, toPasskeyDTO))
 }
 
 func (h *handlers) deletePasskey(c echo.Context) error {
@@ -251,11 +224,7 @@ func (h *handlers) deletePasskey(c echo.Context) error {
 	return ok(c, http.StatusOK, "Passkey removed", nil)
 }
 
-func (h *handlers) passkeyLoginOptions(c echo.Context) error {
-	var req struct{}
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) passkeyLoginOptions(c echo.Context, _ *struct{}) error {
 	cid, opts, err := h.mfa.PasskeyLogin.BeginPasskeyLogin(c.Request().Context())
 	if err != nil {
 		return err
@@ -264,11 +233,7 @@ func (h *handlers) passkeyLoginOptions(c echo.Context) error {
 	return ok(c, http.StatusOK, "Passkey login options", passkeyLoginOptionsDTO{ChallengeID: cid, Options: opts})
 }
 
-func (h *handlers) passkeyLogin(c echo.Context) error {
-	var req passkeyLoginRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) passkeyLogin(c echo.Context, req *passkeyLoginRequest) error {
 	if err := credentialObject(req.Credential); err != nil {
 		return err
 	}

@@ -73,9 +73,9 @@ func registerOIDC(e *echo.Echo, p *OIDCProvider, bind *binder, authed, fresh ech
 		e.Match(methods, path, proto)
 	}
 	get(e, "/oauth2/requests/:id", h.showRequest, authed)
-	e.POST("/oauth2/requests/:id/accept", h.accept, authed)
+	e.POST("/oauth2/requests/:id/accept", withBody(h.bind, h.accept), authed)
 	e.POST("/oauth2/requests/:id/reject", h.reject, authed)
-	e.POST("/admin/oauth-clients", h.createClient, authed, fresh)
+	e.POST("/admin/oauth-clients", withBody(h.bind, h.createClient), authed, fresh)
 	get(e, "/admin/oauth-clients", h.listClients, authed)
 	e.DELETE("/admin/oauth-clients/:clientId", h.deleteClient, authed, fresh)
 	get(e, "/users/me/grants", h.listGrants, authed)
@@ -179,11 +179,7 @@ type redirectDTO struct {
 	RedirectTo string `json:"redirectTo"`
 }
 
-func (h *oidcHandlers) accept(c echo.Context) error {
-	var in acceptRequest
-	if err := h.bind.bind(c, &in); err != nil {
-		return err
-	}
+func (h *oidcHandlers) accept(c echo.Context, in *acceptRequest) error {
 	var scopes []string
 	if in.Scopes != nil {
 		scopes = *in.Scopes
@@ -273,11 +269,7 @@ func clientActor(c echo.Context) oidcprovider.Actor {
 	return oidcprovider.Actor{Principal: principal(c)}
 }
 
-func (h *oidcHandlers) createClient(c echo.Context) error {
-	var in createClientRequest
-	if err := h.bind.bind(c, &in); err != nil {
-		return err
-	}
+func (h *oidcHandlers) createClient(c echo.Context, in *createClientRequest) error {
 	reg := oauth.Registration{
 		Name: in.Name, RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		Public: in.Public, FirstParty: in.FirstParty, IDTokenAlg: in.IDTokenAlg,
@@ -302,11 +294,7 @@ func (h *oidcHandlers) listClients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]oauthClientDTO, len(list))
-	for i, cl := range list {
-		out[i] = toClientDTO(cl)
-	}
-	return ok(c, http.StatusOK, "Clients", out)
+	return ok(c, http.StatusOK, "Clients", mapAll(list, toClientDTO))
 }
 
 func (h *oidcHandlers) deleteClient(c echo.Context) error {
@@ -327,11 +315,9 @@ func (h *oidcHandlers) listGrants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]grantDTO, len(list))
-	for i, g := range list {
-		out[i] = grantDTO{Client: toClientRef(g.Client), Scopes: g.Scopes, CreatedAt: rfc3339(g.CreatedAt)}
-	}
-	return ok(c, http.StatusOK, "Grants", out)
+	return ok(c, http.StatusOK, "Grants", mapAll(list, func(g oauth.Grant) grantDTO {
+		return grantDTO{Client: toClientRef(g.Client), Scopes: g.Scopes, CreatedAt: rfc3339(g.CreatedAt)}
+	}))
 }
 
 func (h *oidcHandlers) revokeGrant(c echo.Context) error {
@@ -372,8 +358,7 @@ func oauthFieldError(err error) (*apiError, bool) {
 	if !errors.As(err, &fe) {
 		return nil, false
 	}
-	return &apiError{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: "Validation failed",
-		Details: []fieldDetail{{Field: fe.Field, Message: fe.Message}}}, true
+	return invalidField(fe.Field, fe.Message), true
 }
 
 // providerMetadata are the discovery fields of the provider (OpenID

@@ -135,8 +135,7 @@ func TestAuthorizationRequestShow(t *testing.T) {
 	if r.Code != 200 || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var v requestViewDTO
-	r.data(t, &v)
+	v := dataOf[requestViewDTO](t, r)
 	if v.Client.ClientID != testClientID || v.Client.Name != "Notes" || !v.ConsentRequired || v.Prompt == nil || v.MaxAge != nil ||
 		!slices.Equal(v.Scopes, []string{"openid", "email"}) {
 		t.Errorf("view %+v", v)
@@ -178,8 +177,7 @@ func TestAuthorizationRequestAnswer(t *testing.T) {
 			if r.Code != 200 || r.Header.Get("Cache-Control") != "no-store" {
 				t.Fatalf("%d %s", r.Code, r.Body)
 			}
-			var out redirectDTO
-			r.data(t, &out)
+			out := dataOf[redirectDTO](t, r)
 			u, err := url.Parse(out.RedirectTo)
 			if err != nil {
 				t.Fatal(err)
@@ -244,8 +242,7 @@ func TestOAuthClients(t *testing.T) {
 	if r.Code != 201 || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %s", r.Code, r.Body)
 	}
-	var c oauthClientDTO
-	r.data(t, &c)
+	c := dataOf[oauthClientDTO](t, r)
 	if c.ClientID != testClientID || c.ClientSecret == nil || *c.ClientSecret != f.secret || c.CreatedAt != rfc3339(testNow) {
 		t.Errorf("client %+v", c)
 	}
@@ -260,8 +257,7 @@ func TestOAuthClients(t *testing.T) {
 	}
 
 	r = s.do(http.MethodGet, "/admin/oauth-clients", "", bearer(tokStale))
-	var list []oauthClientDTO
-	r.data(t, &list)
+	list := dataOf[[]oauthClientDTO](t, r)
 	if r.Code != 200 || len(list) != 1 || list[0].ClientSecret != nil || list[0].Name != "Notes" {
 		t.Errorf("list: %d %s", r.Code, r.Body)
 	}
@@ -301,8 +297,7 @@ func TestUserGrants(t *testing.T) {
 	f := &fakeProvider{}
 	s := newTestServer(t, withProvider(f))
 	r := s.do(http.MethodGet, "/users/me/grants", "", bearer(tokStale))
-	var list []grantDTO
-	r.data(t, &list)
+	list := dataOf[[]grantDTO](t, r)
 	if r.Code != 200 || len(list) != 1 || list[0].Client.ClientID != testClientID || list[0].CreatedAt != rfc3339(testNow) {
 		t.Errorf("%d %s", r.Code, r.Body)
 	}
@@ -331,8 +326,7 @@ func TestSessionsNameTheirClient(t *testing.T) {
 	}}
 	s.auth.sessions.Sessions[1].ID = otherSessionID
 	r := s.do(http.MethodGet, "/auth/sessions", "", bearer(tokStale))
-	var list []sessionDTO
-	r.data(t, &list)
+	list := dataOf[[]sessionDTO](t, r)
 	if r.Code != 200 || len(list) != 2 || list[0].Client != nil || list[1].Client == nil || list[1].Client.Name != "Notes" {
 		t.Errorf("%d %s", r.Code, r.Body)
 	}

@@ -12,10 +12,6 @@ type verifyEmailRequest struct {
 	Token string `json:"token" validate:"required,max=256"`
 }
 
-type forgotPasswordRequest struct {
-	Email string `json:"email" validate:"required,max=254"`
-}
-
 type resetPasswordRequest struct {
 	Token       string `json:"token" validate:"required,max=256"`
 	NewPassword string `json:"newPassword" validate:"required,min=8,max=128"`
@@ -33,11 +29,7 @@ func (h *handlers) requestVerification(c echo.Context) error {
 	return ok(c, http.StatusAccepted, "Verification email queued", nil)
 }
 
-func (h *handlers) verifyEmail(c echo.Context) error {
-	var req verifyEmailRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) verifyEmail(c echo.Context, req *verifyEmailRequest) error {
 	u, err := h.recovery.Verifier.Verify(c.Request().Context(), req.Token)
 	if err != nil {
 		return err
@@ -46,22 +38,14 @@ func (h *handlers) verifyEmail(c echo.Context) error {
 }
 
 // forgotPassword answers 202 whether or not the address has an account.
-func (h *handlers) forgotPassword(c echo.Context) error {
-	var req forgotPasswordRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) forgotPassword(c echo.Context, req *emailRequest) error {
 	if err := h.recovery.Forgot.ForgotPassword(c.Request().Context(), req.Email, recoveryMeta(c)); err != nil {
 		return err
 	}
 	return ok(c, http.StatusAccepted, "If the address has an account, a reset link is on its way", nil)
 }
 
-func (h *handlers) resetPassword(c echo.Context) error {
-	var req resetPasswordRequest
-	if err := h.bind.bind(c, &req); err != nil {
-		return err
-	}
+func (h *handlers) resetPassword(c echo.Context, req *resetPasswordRequest) error {
 	if err := h.recovery.Reset.ResetPassword(c.Request().Context(), req.Token, req.NewPassword, recoveryMeta(c)); err != nil {
 		return err
 	}

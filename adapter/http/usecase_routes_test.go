@@ -248,13 +248,19 @@ func withUseCases(f *useCaseFakes) serverOpt {
 	}
 }
 
-func TestAccountRoutes(t *testing.T) {
+// newUseCaseServer is a test server with the use case fakes behind every
+// account, admin, recovery and factor route.
+func newUseCaseServer(t *testing.T) (*testServer, *useCaseFakes) {
+	t.Helper()
 	f := &useCaseFakes{}
-	s := newTestServer(t, withUseCases(f))
+	return newTestServer(t, withUseCases(f)), f
+}
+
+func TestAccountRoutes(t *testing.T) {
+	s, f := newUseCaseServer(t)
 
 	r := s.do(http.MethodGet, "/users/me", "", bearer(tokStale))
-	var u userDTO
-	r.data(t, &u)
+	u := dataOf[userDTO](t, r)
 	if r.Code != 200 || u.ID != testUserID || u.Locale != user.DefaultLocale || u.Roles == nil || r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("me: %d %s", r.Code, r.Body)
 	}
@@ -284,8 +290,7 @@ func TestAccountRoutes(t *testing.T) {
 	}
 
 	r = s.do(http.MethodGet, "/users/me/security-events?limit=3&cursor=c", "", bearer(tokStale))
-	var ev securityEventsDTO
-	r.data(t, &ev)
+	ev := dataOf[pageDTO[securityEventDTO]](t, r)
 	if r.Code != 200 || len(ev.Items) != 3 || ev.NextCursor == nil || *ev.NextCursor != "more" {
 		t.Fatalf("events: %d %s", r.Code, r.Body)
 	}
@@ -332,14 +337,12 @@ func TestAccountRouteErrors(t *testing.T) {
 }
 
 func TestRecoveryRoutes(t *testing.T) {
-	f := &useCaseFakes{}
-	s := newTestServer(t, withUseCases(f))
+	s, f := newUseCaseServer(t)
 	if r := s.do(http.MethodPost, "/auth/email/verification", "", bearer(tokStale)); r.Code != http.StatusAccepted {
 		t.Errorf("request verification: %d %s", r.Code, r.Body)
 	}
 	r := s.do(http.MethodPost, "/auth/email/verify", `{"token":"link-token"}`)
-	var u userDTO
-	r.data(t, &u)
+	u := dataOf[userDTO](t, r)
 	if r.Code != 200 || u.ID != testUserID || !slices.Contains(f.called(), "Verify:link-token") {
 		t.Errorf("verify: %d %s", r.Code, r.Body)
 	}
@@ -377,19 +380,16 @@ func TestRecoveryRoutes(t *testing.T) {
 // PNG data URI, the enrolment options reach the use case, and a missing
 // second factor is the aal2 challenge.
 func TestFactorRoutes(t *testing.T) {
-	f := &useCaseFakes{}
-	s := newTestServer(t, withUseCases(f))
+	s, f := newUseCaseServer(t)
 
 	r := s.do(http.MethodPost, "/auth/mfa/totp", "", bearer(tokFresh))
-	var k totpEnrollmentDTO
-	r.data(t, &k)
+	k := dataOf[totpEnrollmentDTO](t, r)
 	if r.Code != 200 || k.Secret == "" || !strings.HasPrefix(k.OTPAuthURI, "otpauth://totp/") ||
 		k.QRCode != "data:image/png;base64,iVBORw==" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("enroll: %d %s", r.Code, r.Body)
 	}
 	r = s.do(http.MethodPost, "/auth/mfa/totp/confirm", `{"code":"123456","signOutOtherSessions":true}`, bearer(tokFresh))
-	var codes recoveryCodesDTO
-	r.data(t, &codes)
+	codes := dataOf[recoveryCodesDTO](t, r)
 	if r.Code != 200 || len(codes.RecoveryCodes) != 10 || !f.enrolment.SignOutOthers || r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("confirm: %d %s", r.Code, r.Body)
 	}
@@ -409,14 +409,12 @@ func TestFactorRoutes(t *testing.T) {
 		t.Errorf("passkey options: %d %s name %q", r.Code, r.Body, f.passkeyName)
 	}
 	r = s.do(http.MethodPost, "/auth/passkeys/registration", `{"credential":{"id":"abc"},"signOutOtherSessions":false}`, bearer(tokFresh))
-	var pk passkeyDTO
-	r.data(t, &pk)
+	pk := dataOf[passkeyDTO](t, r)
 	if r.Code != 201 || pk.Name != "YubiKey" || pk.LastUsedAt != nil || f.passkeyName != "" || f.enrolment.SignOutOthers {
 		t.Errorf("passkey registration: %d %s", r.Code, r.Body)
 	}
 	r = s.do(http.MethodGet, "/auth/passkeys", "", bearer(tokStale))
-	var list []passkeyDTO
-	r.data(t, &list)
+	list := dataOf[[]passkeyDTO](t, r)
 	if r.Code != 200 || len(list) != 2 || list[0].LastUsedAt != nil || list[1].LastUsedAt == nil || *list[1].LastUsedAt != rfc3339(testNow.Add(time.Hour)) {
 		t.Errorf("passkeys: %d %s", r.Code, r.Body)
 	}
@@ -424,8 +422,7 @@ func TestFactorRoutes(t *testing.T) {
 		t.Errorf("delete passkey: %d %s", r.Code, r.Body)
 	}
 	r = s.do(http.MethodPost, "/auth/passkeys/login/options", "")
-	var lo passkeyLoginOptionsDTO
-	r.data(t, &lo)
+	lo := dataOf[passkeyLoginOptionsDTO](t, r)
 	if r.Code != 200 || lo.ChallengeID != loginChallenge || !json.Valid(lo.Options) || r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("login options: %d %s", r.Code, r.Body)
 	}
@@ -466,11 +463,9 @@ func TestFactorRoutes(t *testing.T) {
 }
 
 func TestAdminRoutes(t *testing.T) {
-	f := &useCaseFakes{}
-	s := newTestServer(t, withUseCases(f))
+	s, f := newUseCaseServer(t)
 	r := s.do(http.MethodGet, "/admin/users?q=ada&cursor=c1&limit=2", "", bearer(tokAdmin))
-	var page adminUserPageDTO
-	r.data(t, &page)
+	page := dataOf[pageDTO[adminUserDTO]](t, r)
 	if r.Code != 200 || len(page.Items) != 2 || page.NextCursor == nil || *page.NextCursor != "next" ||
 		page.Items[0].LastLoginAt != nil || page.Items[1].LastLoginAt == nil || !page.Items[0].MFAEnabled || page.Items[0].ActiveSessions != 2 {
 		t.Errorf("search: %d %s", r.Code, r.Body)
@@ -498,14 +493,12 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("events: %d %s", r.Code, r.Body)
 	}
 	r = s.do(http.MethodGet, "/admin/keys", "", bearer(tokAdmin))
-	var keys []signingKeyDTO
-	r.data(t, &keys)
+	keys := dataOf[[]signingKeyDTO](t, r)
 	if r.Code != 200 || len(keys) != 2 || keys[0].State != "active" || keys[0].RetiresAt == nil || keys[1].CreatedAt != nil || keys[1].RetiresAt != nil {
 		t.Errorf("keys: %d %s", r.Code, r.Body)
 	}
 	r = s.do(http.MethodPost, "/admin/keys/rotate", "", bearer(tokAdminAAL2))
-	var k signingKeyDTO
-	r.data(t, &k)
+	k := dataOf[signingKeyDTO](t, r)
 	if r.Code != 200 || k.Kid != "k3" || k.State != "next" || k.ActivatesAt == nil {
 		t.Errorf("rotate: %d %s", r.Code, r.Body)
 	}

@@ -244,13 +244,6 @@ type AccountIdentityLister interface {
 }
 
 var (
-	_ AccountSessionLister  = (*admin.AccountSessionListing)(nil)
-	_ AccountSessionEnder   = (*admin.SessionEnder)(nil)
-	_ AccountFactorReader   = (*admin.FactorReader)(nil)
-	_ AccountIdentityLister = (*admin.IdentityListing)(nil)
-)
-
-var (
 	_ AdminWriteGuard        = (*admin.WriteGuard)(nil)
 	_ AccountSearch          = (*admin.AccountSearch)(nil)
 	_ AccountReader          = (*admin.AccountReader)(nil)
@@ -260,6 +253,10 @@ var (
 	_ AccountEventLister     = (*admin.EventListing)(nil)
 	_ KeyLister              = (*admin.KeyLister)(nil)
 	_ KeyRotator             = (*admin.KeyRotator)(nil)
+	_ AccountSessionLister   = (*admin.AccountSessionListing)(nil)
+	_ AccountSessionEnder    = (*admin.SessionEnder)(nil)
+	_ AccountFactorReader    = (*admin.FactorReader)(nil)
+	_ AccountIdentityLister  = (*admin.IdentityListing)(nil)
 )
 
 // RecoveryInteractors are the verification and reset operations, one

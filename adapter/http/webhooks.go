@@ -37,7 +37,7 @@ var (
 // admin role and, for the retry, the rule of writes.
 func registerWebhookAdmin(e *echo.Echo, w *WebhookAdmin, authed, fresh echo.MiddlewareFunc) {
 	get(e, "/admin/webhooks/deliveries", func(c echo.Context) error {
-		limit, err := queryLimit(c, defaultEventPage)
+		limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
 		if err != nil {
 			return err
 		}
@@ -45,14 +45,7 @@ func registerWebhookAdmin(e *echo.Echo, w *WebhookAdmin, authed, fresh echo.Midd
 		if err != nil {
 			return err
 		}
-		out := deliveryPageDTO{Items: make([]deliveryDTO, len(page.Items))}
-		for i, d := range page.Items {
-			out.Items[i] = toDeliveryDTO(d)
-		}
-		if page.NextCursor != "" {
-			out.NextCursor = &page.NextCursor
-		}
-		return ok(c, http.StatusOK, "Deliveries", out)
+		return ok(c, http.StatusOK, "Deliveries", newPage(page.Items, page.NextCursor, toDeliveryDTO))
 	}, authed)
 	e.POST("/admin/webhooks/deliveries/:id/retry", func(c echo.Context) error {
 		eventID := c.Param("id")
@@ -74,11 +67,6 @@ type deliveryDTO struct {
 	LastError     *string `json:"lastError"`
 	CreatedAt     string  `json:"createdAt"`
 	NextAttemptAt *string `json:"nextAttemptAt"`
-}
-
-type deliveryPageDTO struct {
-	Items      []deliveryDTO `json:"items"`
-	NextCursor *string       `json:"nextCursor"`
 }
 
 func toDeliveryDTO(d webhook.Delivery) deliveryDTO {

@@ -22,13 +22,30 @@ var kinds = func() []outbox.Kind {
 	return tpl.Kinds()
 }()
 
-// Every kind is bundled in every bundled language, so a new mail that
-// comes only in English fails here until it is translated.
-func TestBundledLocalesAreComplete(t *testing.T) {
+// bundled loads the bundled templates, failing the test if they do not.
+func bundled(t *testing.T) *mailer.Templates {
+	t.Helper()
 	tpl, err := mailer.LoadTemplates("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tpl
+}
+
+// render renders m for product, failing the test on an error.
+func render(t *testing.T, tpl *mailer.Templates, m outbox.Message, product string) mailer.Rendered {
+	t.Helper()
+	r, err := tpl.Render(m, product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Every kind is bundled in every bundled language, so a new mail that
+// comes only in English fails here until it is translated.
+func TestBundledLocalesAreComplete(t *testing.T) {
+	tpl := bundled(t)
 	if got := tpl.Locales(); !slices.Equal(got, []string{"en", "de"}) {
 		t.Fatalf("locales %v, want [en de] (the default first)", got)
 	}
@@ -55,10 +72,7 @@ func TestBundledLocalesAreComplete(t *testing.T) {
 // A mail is rendered in the account's language: the locale, its base
 // language, or English.
 func TestMailInTheAccountsLanguage(t *testing.T) {
-	tpl, err := mailer.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := bundled(t)
 	m := outbox.Message{Kind: outbox.KindPasswordReset, To: "ada@example.com", Link: link, TTL: 90 * time.Minute}
 	for locale, want := range map[string][2]string{
 		"de":    {"Setzen Sie Ihr Acme-Passwort zurück", "1 Stunde 30 Minuten"},
@@ -68,10 +82,7 @@ func TestMailInTheAccountsLanguage(t *testing.T) {
 		"":      {"Reset your Acme password", "1 hour 30 minutes"},
 	} {
 		m.Locale = locale
-		r, err := tpl.Render(m, "Acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := render(t, tpl, m, "Acme")
 		if r.Subject != want[0] || !strings.Contains(r.Text, want[1]) || !strings.Contains(r.HTML, want[1]) ||
 			!strings.Contains(r.Text, link) || !strings.Contains(r.HTML, link) {
 			t.Errorf("%q: %q\n%s", locale, r.Subject, r.Text)
@@ -126,10 +137,7 @@ func TestTemplatesDirectory(t *testing.T) {
 	if got := tpl.Locales(); !slices.Equal(got, []string{"en", "de", "fr"}) {
 		t.Fatalf("locales %v", got)
 	}
-	r, err := tpl.Render(outbox.Message{Kind: outbox.KindVerifyEmail, To: "ada@example.com", Locale: "en", Link: link, TTL: time.Hour}, "Gatehouse")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := render(t, tpl, outbox.Message{Kind: outbox.KindVerifyEmail, To: "ada@example.com", Locale: "en", Link: link, TTL: time.Hour}, "Gatehouse")
 	if r.Subject != "Welcome to Acme, ada@example.com: confirm your address" ||
 		!strings.Contains(r.HTML, "<h1>Welcome to Acme") || !strings.Contains(r.HTML, "Acme Corp") || !strings.Contains(r.HTML, "Confirm my address") ||
 		!strings.Contains(r.Text, "Please confirm that ada@example.com") {
@@ -188,20 +196,14 @@ func TestTemplatesDirectoryChecked(t *testing.T) {
 // A sign-in code mail carries the code and the link in both parts, in
 // either bundled language.
 func TestEmailCodeMail(t *testing.T) {
-	tpl, err := mailer.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := bundled(t)
 	m := outbox.Message{Kind: outbox.KindEmailCode, To: "ada@example.com", Link: link, Code: "045311", TTL: 10 * time.Minute}
 	for locale, want := range map[string][2]string{
 		"en": {"Your Acme sign-in code", "10 minutes"},
 		"de": {"Ihr Acme-Anmeldecode", "10 Minuten"},
 	} {
 		m.Locale = locale
-		r, err := tpl.Render(m, "Acme")
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := render(t, tpl, m, "Acme")
 		for _, part := range []string{r.Text, r.HTML} {
 			if !strings.Contains(part, "045311") || !strings.Contains(part, link) || !strings.Contains(part, want[1]) {
 				t.Errorf("%s: code, link or lifetime missing:\n%s", locale, part)
@@ -214,10 +216,7 @@ func TestEmailCodeMail(t *testing.T) {
 	// Without EMAIL_CODE_LINK (and the example app off) the mail carries
 	// the code alone, no dead link.
 	m.Link, m.Locale = "", "en"
-	r, err := tpl.Render(m, "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := render(t, tpl, m, "Acme")
 	if !strings.Contains(r.Text, "045311") || strings.Contains(r.Text, "link") || strings.Contains(r.HTML, "href") {
 		t.Errorf("code-only mail:\n%s\n%s", r.Text, r.HTML)
 	}

@@ -55,12 +55,10 @@ type Metrics struct {
 	throttledClient prometheus.Counter
 	mailQueued      prometheus.Counter
 	mailSent        prometheus.Counter
-	mailRetried     prometheus.Counter
-	mailGivenUp     prometheus.Counter
+	mailFailed      retryCounters
 	webhookQueued   prometheus.Gauge
 	webhookSent     prometheus.Counter
-	webhookRetried  prometheus.Counter
-	webhookGivenUp  prometheus.Counter
+	webhookFailed   retryCounters
 	federated       *prometheus.CounterVec
 }
 
@@ -82,41 +80,22 @@ func New() (*Metrics, error) {
 		Help:    "Time to answer an HTTP request, by route template and method.",
 		Buckets: durationBuckets,
 	}, []string{"route", "method"})
-	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "logins_total",
-		Help: "Password logins, by result (succeeded or failed).",
-	}, []string{"result"})
-	m.loginSucceeded = logins.WithLabelValues("succeeded")
-	m.loginFailed = logins.WithLabelValues("failed")
-	m.rotations = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "refresh_rotations_total",
-		Help: "Refresh tokens rotated.",
-	})
-	m.reuseDetected = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "refresh_reuse_detected_total",
-		Help: "Rotated refresh tokens presented again; each revoked its session.",
-	})
-	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "throttled_total",
-		Help: "Requests refused by throttling, by kind (login: the per-account login throttle; ip: the per-client-IP rate limit).",
-	}, []string{"kind"})
-	m.throttledLogin = throttled.WithLabelValues("login")
-	m.throttledClient = throttled.WithLabelValues("ip")
+	logins, c := newCounters("", "logins_total",
+		"Password logins, by result (succeeded or failed).", "result", "succeeded", "failed")
+	m.loginSucceeded, m.loginFailed = c[0], c[1]
+	m.rotations = newCounter("", "refresh_rotations_total", "Refresh tokens rotated.")
+	m.reuseDetected = newCounter("", "refresh_reuse_detected_total",
+		"Rotated refresh tokens presented again; each revoked its session.")
+	throttled, c := newCounters("", "throttled_total",
+		"Requests refused by throttling, by kind (login: the per-account login throttle; ip: the per-client-IP rate limit).",
+		"kind", "login", "ip")
+	m.throttledLogin, m.throttledClient = c[0], c[1]
 
-	m.mailQueued = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "mail", Name: "queued_total",
-		Help: "Mails written to the outbox.",
-	})
-	m.mailSent = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "mail", Name: "sent_total",
-		Help: "Mails accepted by the mail transport.",
-	})
-	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "mail", Name: "failed_total",
-		Help: "Failed delivery attempts, by outcome (retry: tried again later; gave_up: the message was abandoned).",
-	}, []string{"outcome"})
-	m.mailRetried = failed.WithLabelValues("retry")
-	m.mailGivenUp = failed.WithLabelValues("gave_up")
+	m.mailQueued = newCounter("mail", "queued_total", "Mails written to the outbox.")
+	m.mailSent = newCounter("mail", "sent_total", "Mails accepted by the mail transport.")
+	failed, mailFailed := newRetryCounters("mail",
+		"Failed delivery attempts, by outcome (retry: tried again later; gave_up: the message was abandoned).")
+	m.mailFailed = mailFailed
 
 	// Bounded labels: providers come from configuration, outcomes from
 	// the use case's fixed list.
@@ -129,16 +108,10 @@ func New() (*Metrics, error) {
 		Namespace: namespace, Subsystem: "webhook", Name: "queued",
 		Help: "Webhook events waiting in the outbox (pending), as this instance last counted them.",
 	})
-	m.webhookSent = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "webhook", Name: "delivered_total",
-		Help: "Webhook events the receiver accepted (2xx).",
-	})
-	whFailed := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Subsystem: "webhook", Name: "failed_total",
-		Help: "Failed webhook attempts, by outcome (retry: tried again later; gave_up: kept as failed).",
-	}, []string{"outcome"})
-	m.webhookRetried = whFailed.WithLabelValues("retry")
-	m.webhookGivenUp = whFailed.WithLabelValues("gave_up")
+	m.webhookSent = newCounter("webhook", "delivered_total", "Webhook events the receiver accepted (2xx).")
+	whFailed, webhookFailed := newRetryCounters("webhook",
+		"Failed webhook attempts, by outcome (retry: tried again later; gave_up: kept as failed).")
+	m.webhookFailed = webhookFailed
 
 	err := errors.Join(
 		m.reg.Register(m.webhookQueued),
@@ -161,6 +134,43 @@ func New() (*Metrics, error) {
 		return nil, fmt.Errorf("metrics: register collectors: %w", err)
 	}
 	return m, nil
+}
+
+// newCounter is a Gatehouse counter; subsystem may be empty.
+func newCounter(subsystem, name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help})
+}
+
+// newCounters is a Gatehouse counter with one label of a fixed set of
+// values, and its counter for each value in order: the series exist (at
+// zero) before anything happens, and no other value can become a label.
+func newCounters(subsystem, name, help, label string, values ...string) (*prometheus.CounterVec, []prometheus.Counter) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help},
+		[]string{label})
+	out := make([]prometheus.Counter, len(values))
+	for i, v := range values {
+		out[i] = vec.WithLabelValues(v)
+	}
+	return vec, out
+}
+
+// retryCounters count an outbox's failed delivery attempts by outcome:
+// retry (tried again later) or gave_up (the last attempt).
+type retryCounters struct{ retried, givenUp prometheus.Counter }
+
+// newRetryCounters is the outbox subsystem's failed_total{outcome}.
+func newRetryCounters(subsystem, help string) (*prometheus.CounterVec, retryCounters) {
+	vec, c := newCounters(subsystem, "failed_total", help, "outcome", "retry", "gave_up")
+	return vec, retryCounters{retried: c[0], givenUp: c[1]}
+}
+
+// count counts one failed attempt; final when it was the last.
+func (r retryCounters) count(final bool) {
+	if final {
+		r.givenUp.Inc()
+		return
+	}
+	r.retried.Inc()
 }
 
 // RegisterDB adds the connection-pool statistics of db (go_sql_* with
@@ -237,13 +247,7 @@ func (m *Metrics) MailQueued() { m.mailQueued.Inc() }
 func (m *Metrics) MailSent() { m.mailSent.Inc() }
 
 // MailFailed counts a failed delivery attempt; final when it was the last.
-func (m *Metrics) MailFailed(final bool) {
-	if final {
-		m.mailGivenUp.Inc()
-		return
-	}
-	m.mailRetried.Inc()
-}
+func (m *Metrics) MailFailed(final bool) { m.mailFailed.count(final) }
 
 // WebhookQueued sets the number of webhook events waiting.
 func (m *Metrics) WebhookQueued(n int) { m.webhookQueued.Set(float64(n)) }
@@ -252,13 +256,7 @@ func (m *Metrics) WebhookQueued(n int) { m.webhookQueued.Set(float64(n)) }
 func (m *Metrics) WebhookDelivered() { m.webhookSent.Inc() }
 
 // WebhookFailed counts a failed attempt; givenUp when it was the last.
-func (m *Metrics) WebhookFailed(givenUp bool) {
-	if givenUp {
-		m.webhookGivenUp.Inc()
-		return
-	}
-	m.webhookRetried.Inc()
-}
+func (m *Metrics) WebhookFailed(givenUp bool) { m.webhookFailed.count(givenUp) }
 
 func normalizeMethod(method string) string {
 	switch method {

@@ -127,10 +127,7 @@ func (a *AuditLog) Append(ctx context.Context, e audit.Event) error {
 		}
 	}
 	rec := eventFromDomain(e)
-	if err := conn(ctx, a.db).Create(&rec).Error; err != nil {
-		return wrapErr("append event", err)
-	}
-	return nil
+	return stmtErr("append event", conn(ctx, a.db).Create(&rec))
 }
 
 // Limit returns the log bounding how many routine events (audit.Type's
@@ -372,11 +369,7 @@ func (a *AuditLog) ListByUser(ctx context.Context, userID, cursor string, limit 
 // account deletion: the events stay, carrying no personal data beyond the
 // (now dangling) user ID.
 func (a *AuditLog) ScrubUser(ctx context.Context, userID string) error {
-	err := conn(ctx, a.db).Exec("UPDATE security_events SET ip = '', user_agent = '' WHERE user_id = ?", userID).Error
-	if err != nil {
-		return wrapErr("scrub events", err)
-	}
-	return nil
+	return stmtErr("scrub events", conn(ctx, a.db).Exec("UPDATE security_events SET ip = '', user_agent = '' WHERE user_id = ?", userID))
 }
 
 // keysetAfter is the condition for rows after a keyset cursor (created_at,

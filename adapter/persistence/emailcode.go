@@ -30,9 +30,6 @@ type emailCodeRecord struct {
 
 func (emailCodeRecord) TableName() string { return "email_codes" }
 
-// emailCodeColumns are the columns of email_codes, for RETURNING.
-const emailCodeColumns = "id, email, user_id, credential_version, token_hash, code_seal, failures, created_at, expires_at"
-
 func (r emailCodeRecord) toDomain() (emailcode.Pending, error) {
 	p := emailcode.Pending{
 		ID: r.ID, Email: r.Email, UserID: r.UserID.String, CredentialVersion: r.CredentialVersion,
@@ -66,53 +63,29 @@ func (s *EmailCodeStore) Replace(ctx context.Context, p emailcode.Pending) error
 		CredentialVersion: p.CredentialVersion, TokenHash: p.TokenHash[:], CodeSeal: p.CodeSeal[:],
 		Failures: p.Failures, CreatedAt: toDB(p.CreatedAt), ExpiresAt: toDB(p.ExpiresAt),
 	}
-	err := conn(ctx, s.db).Clauses(clause.OnConflict{
+	return stmtErr("replace email code", conn(ctx, s.db).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "email"}},
 		DoUpdates: clause.AssignmentColumns([]string{
 			"id", "user_id", "credential_version", "token_hash", "code_seal", "failures", "created_at", "expires_at",
 		}),
-	}).Create(&rec).Error
-	if err != nil {
-		return wrapErr("replace email code", err)
-	}
-	return nil
+	}).Create(&rec))
 }
 
 // ByEmail implements auth.EmailCodeStore.
 func (s *EmailCodeStore) ByEmail(ctx context.Context, email string) (emailcode.Pending, error) {
-	return s.read(ctx, "email = ?", email)
+	return takeChecked("read email code", conn(ctx, s.db).Where("email = ?", email), emailcode.ErrCodeInvalid, emailCodeRecord.toDomain)
 }
 
 // ByToken implements auth.EmailCodeStore.
 func (s *EmailCodeStore) ByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
-	return s.read(ctx, "token_hash = ?", hash[:])
-}
-
-func (s *EmailCodeStore) read(ctx context.Context, where string, arg any) (emailcode.Pending, error) {
-	var r emailCodeRecord
-	err := conn(ctx, s.db).Where(where, arg).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return emailcode.Pending{}, emailcode.ErrCodeInvalid
-	}
-	if err != nil {
-		return emailcode.Pending{}, wrapErr("read email code", err)
-	}
-	return r.toDomain()
+	return takeChecked("read email code", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailcode.ErrCodeInvalid,
+		emailCodeRecord.toDomain)
 }
 
 // TakeByToken implements auth.EmailCodeStore: the DELETE is the one use,
 // so of two transactions taking one link only one gets the row.
 func (s *EmailCodeStore) TakeByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
-	var recs []emailCodeRecord
-	err := conn(ctx, s.db).Raw("DELETE FROM email_codes WHERE token_hash = ? RETURNING "+emailCodeColumns, hash[:]).
-		Scan(&recs).Error
-	if err != nil {
-		return emailcode.Pending{}, wrapErr("take email code", err)
-	}
-	if len(recs) == 0 {
-		return emailcode.Pending{}, emailcode.ErrCodeInvalid
-	}
-	return recs[0].toDomain()
+	return spendOne("take email code", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailcode.ErrCodeInvalid, emailCodeRecord.toDomain)
 }
 
 // Update implements auth.EmailCodeStore. The row is locked on PostgreSQL
@@ -164,17 +137,10 @@ func (s *EmailCodeStore) Delete(ctx context.Context, recordID string) error {
 	if !id.Valid(recordID) {
 		return nil
 	}
-	if err := conn(ctx, s.db).Where("id = ?", recordID).Delete(&emailCodeRecord{}).Error; err != nil {
-		return wrapErr("delete email code", err)
-	}
-	return nil
+	return stmtErr("delete email code", conn(ctx, s.db).Where("id = ?", recordID).Delete(&emailCodeRecord{}))
 }
 
 // PurgeExpired implements auth.EmailCodeStore.
 func (s *EmailCodeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
-	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&emailCodeRecord{})
-	if res.Error != nil {
-		return 0, wrapErr("purge email codes", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge email codes", conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&emailCodeRecord{}))
 }

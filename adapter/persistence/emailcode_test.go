@@ -3,8 +3,6 @@ package persistence_test
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,32 +87,13 @@ func TestEmailCodeStore(t *testing.T) {
 		}
 
 		// The link: of concurrent takes, exactly one wins.
-		warmPool(t, s, 8)
-		var wins, invalid atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
-					p, err := store.TakeByToken(ctx, secondHash)
-					if err == nil && p.Failures != 2 {
-						t.Errorf("taken with %d failures, want 2", p.Failures)
-					}
-					return err
-				})
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case errors.Is(err, emailcode.ErrCodeInvalid):
-					invalid.Add(1)
-				default:
-					t.Errorf("take: %v", err)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 || invalid.Load() != 7 {
-			t.Fatalf("%d takes won, %d invalid; want 1 and 7", wins.Load(), invalid.Load())
-		}
+		oneWins(t, s, 8, emailcode.ErrCodeInvalid, func(ctx context.Context) error {
+			p, err := store.TakeByToken(ctx, secondHash)
+			if err == nil && p.Failures != 2 {
+				t.Errorf("taken with %d failures, want 2", p.Failures)
+			}
+			return err
+		})
 
 		// An address without an account; removal by Update, Delete, purge.
 		anon, _ := pending("nobody@example.com", "")

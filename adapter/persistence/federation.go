@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -54,6 +53,14 @@ type flowRecord struct {
 // TableName implements gorm's tabler.
 func (flowRecord) TableName() string { return "federation_flows" }
 
+func (r flowRecord) toDomain() fed.Flow {
+	f := fed.Flow{Provider: r.Provider, Nonce: r.Nonce, Verifier: r.Verifier, RedirectTo: r.RedirectTo,
+		CodeChallenge: r.CodeChallenge, LinkUserID: r.LinkUserID.String,
+		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+	copy(f.StateHash[:], r.StateHash)
+	return f
+}
+
 // codeRecord is a row of federation_codes.
 type codeRecord struct {
 	CodeHash      []byte    `gorm:"column:code_hash;primaryKey"`
@@ -66,6 +73,13 @@ type codeRecord struct {
 
 // TableName implements gorm's tabler.
 func (codeRecord) TableName() string { return "federation_codes" }
+
+func (r codeRecord) toDomain() fed.AppCode {
+	c := fed.AppCode{UserID: r.UserID, Provider: r.Provider, CodeChallenge: r.CodeChallenge,
+		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
+	copy(c.Hash[:], r.CodeHash)
+	return c
+}
 
 // FederationStore keeps linked identities, flows in progress and the
 // app's one-time codes, in the database every instance shares: a flow
@@ -87,59 +101,25 @@ func (s *FederationStore) CreateFlow(ctx context.Context, f fed.Flow) error {
 		RedirectTo: f.RedirectTo, CodeChallenge: f.CodeChallenge,
 		LinkUserID: sql.NullString{String: f.LinkUserID, Valid: f.LinkUserID != ""},
 		CreatedAt:  toDB(f.CreatedAt), ExpiresAt: toDB(f.ExpiresAt)}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		return wrapErr("create oauth flow", err)
-	}
-	return nil
+	return stmtErr("create oauth flow", conn(ctx, s.db).Create(&r))
 }
 
 // TakeFlow implements federation.FlowStore: one DELETE ... RETURNING, so
 // of two callbacks with one state exactly one gets the flow.
 func (s *FederationStore) TakeFlow(ctx context.Context, hash [32]byte) (fed.Flow, error) {
-	var rs []flowRecord
-	err := conn(ctx, s.db).Raw("DELETE FROM federation_flows WHERE state_hash = ? RETURNING "+
-		"state_hash, provider, nonce, verifier, redirect_to, code_challenge, link_user_id, created_at, expires_at",
-		hash[:]).Scan(&rs).Error
-	if err != nil {
-		return fed.Flow{}, wrapErr("take oauth flow", err)
-	}
-	if len(rs) == 0 {
-		return fed.Flow{}, fed.ErrFailed
-	}
-	r := rs[0]
-	f := fed.Flow{Provider: r.Provider, Nonce: r.Nonce, Verifier: r.Verifier, RedirectTo: r.RedirectTo,
-		CodeChallenge: r.CodeChallenge, LinkUserID: r.LinkUserID.String,
-		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
-	copy(f.StateHash[:], r.StateHash)
-	return f, nil
+	return spendOne("take oauth flow", conn(ctx, s.db).Where("state_hash = ?", hash[:]), fed.ErrFailed, infallible(flowRecord.toDomain))
 }
 
 // CreateCode implements federation.CodeStore.
 func (s *FederationStore) CreateCode(ctx context.Context, c fed.AppCode) error {
 	r := codeRecord{CodeHash: c.Hash[:], UserID: c.UserID, Provider: c.Provider, CodeChallenge: c.CodeChallenge,
 		CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		return wrapErr("create oauth code", err)
-	}
-	return nil
+	return stmtErr("create oauth code", conn(ctx, s.db).Create(&r))
 }
 
 // TakeCode implements federation.CodeStore, single use like TakeFlow.
 func (s *FederationStore) TakeCode(ctx context.Context, hash [32]byte) (fed.AppCode, error) {
-	var rs []codeRecord
-	err := conn(ctx, s.db).Raw("DELETE FROM federation_codes WHERE code_hash = ? RETURNING "+
-		"code_hash, user_id, provider, code_challenge, created_at, expires_at", hash[:]).Scan(&rs).Error
-	if err != nil {
-		return fed.AppCode{}, wrapErr("take oauth code", err)
-	}
-	if len(rs) == 0 {
-		return fed.AppCode{}, fed.ErrFailed
-	}
-	r := rs[0]
-	c := fed.AppCode{UserID: r.UserID, Provider: r.Provider, CodeChallenge: r.CodeChallenge,
-		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
-	copy(c.Hash[:], r.CodeHash)
-	return c, nil
+	return spendOne("take oauth code", conn(ctx, s.db).Where("code_hash = ?", hash[:]), fed.ErrFailed, infallible(codeRecord.toDomain))
 }
 
 // PurgeExpired deletes flows and codes that expired before before and
@@ -159,41 +139,24 @@ func (s *FederationStore) PurgeExpired(ctx context.Context, before time.Time) (i
 
 // BySubject implements federation.IdentityStore.
 func (s *FederationStore) BySubject(ctx context.Context, provider, subject string) (fed.Identity, error) {
-	var r identityRecord
-	err := conn(ctx, s.db).Where("provider = ? AND subject = ?", provider, subject).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return fed.Identity{}, fed.ErrIdentityNotFound
-	}
-	if err != nil {
-		return fed.Identity{}, wrapErr("identity by subject", err)
-	}
-	return r.toDomain(), nil
+	return takeOne("identity by subject", conn(ctx, s.db).Where("provider = ? AND subject = ?", provider, subject),
+		fed.ErrIdentityNotFound, identityRecord.toDomain)
 }
 
 // Link implements federation.IdentityStore.
 func (s *FederationStore) Link(ctx context.Context, i fed.Identity) error {
 	r := identityRecord{ID: i.ID, UserID: i.UserID, Provider: i.Provider, Subject: i.Subject, Email: i.Email,
 		CreatedAt: toDB(i.CreatedAt)}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		if isUniqueViolation(err, pgIdentitySubjectKey, sqliteIdentitySubjectKey) {
-			return fed.ErrIdentityTaken
-		}
-		return wrapErr("link identity", err)
+	res := conn(ctx, s.db).Create(&r)
+	if isUniqueViolation(res.Error, pgIdentitySubjectKey, sqliteIdentitySubjectKey) {
+		return fed.ErrIdentityTaken
 	}
-	return nil
+	return stmtErr("link identity", res)
 }
 
 // ListByUser implements federation.IdentityStore.
 func (s *FederationStore) ListByUser(ctx context.Context, userID string) ([]fed.Identity, error) {
-	var rs []identityRecord
-	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&rs).Error; err != nil {
-		return nil, wrapErr("list identities", err)
-	}
-	out := make([]fed.Identity, len(rs))
-	for i, r := range rs {
-		out[i] = r.toDomain()
-	}
-	return out, nil
+	return findAll("list identities", conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id"), identityRecord.toDomain)
 }
 
 // Unlink implements federation.IdentityStore. The account's row is locked
@@ -208,18 +171,14 @@ func (s *FederationStore) Unlink(ctx context.Context, userID, identityID string)
 		return fed.Identity{}, err
 	}
 	db := conn(ctx, s.db)
-	var r identityRecord
-	err := db.Where("id = ? AND user_id = ?", identityID, userID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return fed.Identity{}, fed.ErrIdentityNotFound
-	}
+	i, err := takeOne("find identity", db.Where("id = ? AND user_id = ?", identityID, userID), fed.ErrIdentityNotFound, identityRecord.toDomain)
 	if err != nil {
-		return fed.Identity{}, wrapErr("find identity", err)
+		return fed.Identity{}, err
 	}
-	if err := db.Where("id = ?", identityID).Delete(&identityRecord{}).Error; err != nil {
-		return fed.Identity{}, wrapErr("unlink identity", err)
+	if err := stmtErr("unlink identity", db.Where("id = ?", identityID).Delete(&identityRecord{})); err != nil {
+		return fed.Identity{}, err
 	}
-	return r.toDomain(), nil
+	return i, nil
 }
 
 // CountPasskeys implements federation.SignInMethods.
@@ -248,8 +207,5 @@ func (s *FederationStore) LockAccount(ctx context.Context, userID string) error 
 	if !isPostgres(db) {
 		return nil
 	}
-	if err := db.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID).Error; err != nil {
-		return wrapErr("lock account", err)
-	}
-	return nil
+	return stmtErr("lock account", db.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", userID))
 }

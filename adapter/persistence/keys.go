@@ -164,10 +164,7 @@ func (k *KeyStore) DeleteSigningKeys(ctx context.Context, kids []string) error {
 	if len(kids) == 0 {
 		return nil
 	}
-	if err := k.tbl(ctx).Where("kid IN ?", kids).Delete(&signingKeyRecord{}).Error; err != nil {
-		return wrapErr("delete signing keys", err)
-	}
-	return nil
+	return stmtErr("delete signing keys", k.tbl(ctx).Where("kid IN ?", kids).Delete(&signingKeyRecord{}))
 }
 
 // SealAtRest encrypts the private keys stored in plain text, and re-seals

@@ -49,23 +49,12 @@ func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
 		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion,
 		FirstMethods: joinMethods(c.Methods), IdP: c.IdP}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		return wrapErr("create mfa challenge", err)
-	}
-	return nil
+	return stmtErr("create mfa challenge", conn(ctx, s.db).Create(&r))
 }
 
 // Get implements auth.MFAChallengeStore.
 func (s *MFAChallengeStore) Get(ctx context.Context, hash [32]byte) (mfa.Challenge, error) {
-	var r mfaChallengeRecord
-	err := conn(ctx, s.db).Where("token_hash = ?", hash[:]).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return mfa.Challenge{}, mfa.ErrCodeInvalid
-	}
-	if err != nil {
-		return mfa.Challenge{}, wrapErr("get mfa challenge", err)
-	}
-	return r.toDomain(), nil
+	return takeOne("get mfa challenge", conn(ctx, s.db).Where("token_hash = ?", hash[:]), mfa.ErrCodeInvalid, mfaChallengeRecord.toDomain)
 }
 
 // Update implements auth.MFAChallengeStore; the row is locked on
@@ -90,9 +79,5 @@ func (s *MFAChallengeStore) Update(ctx context.Context, hash [32]byte, fn func(*
 
 // PurgeExpired implements auth.MFAChallengeStore.
 func (s *MFAChallengeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
-	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&mfaChallengeRecord{})
-	if res.Error != nil {
-		return 0, wrapErr("purge mfa challenges", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge mfa challenges", conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&mfaChallengeRecord{}))
 }

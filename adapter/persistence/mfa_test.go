@@ -82,32 +82,15 @@ func TestTOTPStore(t *testing.T) {
 
 		// Parallel code checks on one factor serialize: each sees the step
 		// the previous one stored, so exactly one accepts step 43.
-		warmPool(t, s, 8)
-		var accepted atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
-					return store.Update(ctx, u.ID, func(tt *mfa.TOTP) error {
-						if !mfa.AcceptStep(43, tt.LastStep) {
-							return mfa.ErrCodeInvalid
-						}
-						tt.LastStep = 43
-						return nil
-					})
-				})
-				switch {
-				case err == nil:
-					accepted.Add(1)
-				case !errors.Is(err, mfa.ErrCodeInvalid):
-					t.Errorf("parallel update: %v", err)
+		oneWins(t, s, 8, mfa.ErrCodeInvalid, func(ctx context.Context) error {
+			return store.Update(ctx, u.ID, func(tt *mfa.TOTP) error {
+				if !mfa.AcceptStep(43, tt.LastStep) {
+					return mfa.ErrCodeInvalid
 				}
+				tt.LastStep = 43
+				return nil
 			})
-		}
-		wg.Wait()
-		if accepted.Load() != 1 {
-			t.Fatalf("%d parallel checks accepted one step", accepted.Load())
-		}
+		})
 
 		// Clearing both secrets deletes the row; the account's deletion
 		// would cascade too.
@@ -393,27 +376,13 @@ func TestCeremonyStore(t *testing.T) {
 		if _, err := store.Take(ctx, login.ID, mfauc.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
 			t.Fatalf("take for another purpose: %v", err)
 		}
-		warmPool(t, s, 10)
-		var got atomic.Int32
-		var wg sync.WaitGroup
-		for range 10 {
-			wg.Go(func() {
-				c, err := store.Take(ctx, login.ID, mfauc.PurposeLogin)
-				switch {
-				case err == nil:
-					got.Add(1)
-					if string(c.State) != "state" || c.UserID != "" || !c.ExpiresAt.Equal(norm(login.ExpiresAt)) {
-						t.Errorf("taken %+v", c)
-					}
-				case !errors.Is(err, mfa.ErrPasskeyInvalid):
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if got.Load() != 1 {
-			t.Fatalf("one ceremony taken %d times", got.Load())
-		}
+		oneWins(t, s, 10, mfa.ErrPasskeyInvalid, func(ctx context.Context) error {
+			c, err := store.Take(ctx, login.ID, mfauc.PurposeLogin)
+			if err == nil && (string(c.State) != "state" || c.UserID != "" || !c.ExpiresAt.Equal(norm(login.ExpiresAt))) {
+				t.Errorf("taken %+v", c)
+			}
+			return err
+		})
 		// Registration: the newest of the user's ceremonies wins, all go.
 		for i, name := range []string{"old", "new"} {
 			c := mfauc.Ceremony{ID: id.New(), UserID: u.ID, Purpose: mfauc.PurposeRegistration, Name: name, State: []byte(name),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -101,10 +100,7 @@ func (r clientRecord) toDomain() oauth.Client {
 // CreateClient implements oidcprovider.ClientStore.
 func (s *OAuthStore) CreateClient(ctx context.Context, c oauth.Client) error {
 	rec := clientFromDomain(c)
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		return wrapErr("create oauth client", err)
-	}
-	return nil
+	return stmtErr("create oauth client", conn(ctx, s.db).Create(&rec))
 }
 
 // ClientByID implements oidcprovider.ClientStore.
@@ -112,28 +108,12 @@ func (s *OAuthStore) ClientByID(ctx context.Context, clientID string) (oauth.Cli
 	if !id.Valid(clientID) {
 		return oauth.Client{}, oauth.ErrClientNotFound
 	}
-	var rec clientRecord
-	err := conn(ctx, s.db).Where("client_id = ?", clientID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return oauth.Client{}, oauth.ErrClientNotFound
-	}
-	if err != nil {
-		return oauth.Client{}, wrapErr("read oauth client", err)
-	}
-	return rec.toDomain(), nil
+	return takeOne("read oauth client", conn(ctx, s.db).Where("client_id = ?", clientID), oauth.ErrClientNotFound, clientRecord.toDomain)
 }
 
 // ListClients implements oidcprovider.ClientStore.
 func (s *OAuthStore) ListClients(ctx context.Context) ([]oauth.Client, error) {
-	var recs []clientRecord
-	if err := conn(ctx, s.db).Order("created_at, client_id").Find(&recs).Error; err != nil {
-		return nil, wrapErr("list oauth clients", err)
-	}
-	out := make([]oauth.Client, len(recs))
-	for i, r := range recs {
-		out[i] = r.toDomain()
-	}
-	return out, nil
+	return findAll("list oauth clients", conn(ctx, s.db).Order("created_at, client_id"), clientRecord.toDomain)
 }
 
 // DeleteClient implements oidcprovider.ClientStore; the foreign keys take
@@ -142,12 +122,5 @@ func (s *OAuthStore) DeleteClient(ctx context.Context, clientID string) error {
 	if !id.Valid(clientID) {
 		return oauth.ErrClientNotFound
 	}
-	res := conn(ctx, s.db).Where("client_id = ?", clientID).Delete(&clientRecord{})
-	if res.Error != nil {
-		return wrapErr("delete oauth client", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return oauth.ErrClientNotFound
-	}
-	return nil
+	return oneRow("delete oauth client", conn(ctx, s.db).Where("client_id = ?", clientID).Delete(&clientRecord{}), oauth.ErrClientNotFound)
 }

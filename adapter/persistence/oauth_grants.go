@@ -34,36 +34,29 @@ func (r grantRecord) toDomain() oauth.Grant {
 
 const grantSelect = "oauth_grants.user_id, oauth_grants.client_id, oauth_grants.scopes, oauth_grants.created_at, oauth_grants.updated_at, oauth_clients.name"
 
+// grants selects grant rows with their client's name.
+func (s *OAuthStore) grants(ctx context.Context) *gorm.DB {
+	return conn(ctx, s.db).Table("oauth_grants").Select(grantSelect).
+		Joins("JOIN oauth_clients ON oauth_clients.client_id = oauth_grants.client_id")
+}
+
 // Grant implements oidcprovider.GrantStore.
 func (s *OAuthStore) Grant(ctx context.Context, userID, clientID string) (oauth.Grant, error) {
 	if !id.Valid(userID) || !id.Valid(clientID) {
 		return oauth.Grant{}, oauth.ErrGrantNotFound
 	}
-	var rec grantRecord
-	err := conn(ctx, s.db).Table("oauth_grants").Select(grantSelect).
-		Joins("JOIN oauth_clients ON oauth_clients.client_id = oauth_grants.client_id").
-		Where("oauth_grants.user_id = ? AND oauth_grants.client_id = ?", userID, clientID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return oauth.Grant{}, oauth.ErrGrantNotFound
-	}
-	if err != nil {
-		return oauth.Grant{}, wrapErr("read oauth grant", err)
-	}
-	return rec.toDomain(), nil
+	q := s.grants(ctx).Where("oauth_grants.user_id = ? AND oauth_grants.client_id = ?", userID, clientID)
+	return takeOne("read oauth grant", q, oauth.ErrGrantNotFound, grantRecord.toDomain)
 }
 
 // SaveGrant implements oidcprovider.GrantStore.
 func (s *OAuthStore) SaveGrant(ctx context.Context, g oauth.Grant) error {
 	rec := grantRecord{UserID: g.UserID, ClientID: g.Client.ID, Scopes: scopeList(g.Scopes),
 		CreatedAt: toDB(g.CreatedAt), UpdatedAt: toDB(g.UpdatedAt)}
-	err := conn(ctx, s.db).Clauses(clause.OnConflict{
+	return stmtErr("save oauth grant", conn(ctx, s.db).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
-	}).Create(&rec).Error
-	if err != nil {
-		return wrapErr("save oauth grant", err)
-	}
-	return nil
+	}).Create(&rec))
 }
 
 // ListGrants implements oidcprovider.GrantStore.
@@ -71,19 +64,8 @@ func (s *OAuthStore) ListGrants(ctx context.Context, userID string) ([]oauth.Gra
 	if !id.Valid(userID) {
 		return []oauth.Grant{}, nil
 	}
-	var recs []grantRecord
-	err := conn(ctx, s.db).Table("oauth_grants").Select(grantSelect).
-		Joins("JOIN oauth_clients ON oauth_clients.client_id = oauth_grants.client_id").
-		Where("oauth_grants.user_id = ?", userID).
-		Order("oauth_grants.updated_at DESC, oauth_grants.client_id").Find(&recs).Error
-	if err != nil {
-		return nil, wrapErr("list oauth grants", err)
-	}
-	out := make([]oauth.Grant, len(recs))
-	for i, r := range recs {
-		out[i] = r.toDomain()
-	}
-	return out, nil
+	q := s.grants(ctx).Where("oauth_grants.user_id = ?", userID).Order("oauth_grants.updated_at DESC, oauth_grants.client_id")
+	return findAll("list oauth grants", q, grantRecord.toDomain)
 }
 
 // DeleteGrant implements oidcprovider.GrantStore.
@@ -91,14 +73,8 @@ func (s *OAuthStore) DeleteGrant(ctx context.Context, userID, clientID string) e
 	if !id.Valid(userID) || !id.Valid(clientID) {
 		return oauth.ErrGrantNotFound
 	}
-	res := conn(ctx, s.db).Where("user_id = ? AND client_id = ?", userID, clientID).Delete(&grantRecord{})
-	if res.Error != nil {
-		return wrapErr("delete oauth grant", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return oauth.ErrGrantNotFound
-	}
-	return nil
+	return oneRow("delete oauth grant", conn(ctx, s.db).Where("user_id = ? AND client_id = ?", userID, clientID).Delete(&grantRecord{}),
+		oauth.ErrGrantNotFound)
 }
 
 type clientSessionRecord struct {
@@ -112,14 +88,16 @@ type clientSessionRecord struct {
 
 func (clientSessionRecord) TableName() string { return "oauth_sessions" }
 
+func (r clientSessionRecord) toDomain() oauth.ClientSession {
+	return oauth.ClientSession{SessionID: r.SessionID, ClientID: r.ClientID, UserID: r.UserID,
+		Scopes: fromScopeList(r.Scopes), Nonce: r.Nonce, CreatedAt: fromDB(r.CreatedAt)}
+}
+
 // CreateClientSession implements oidcprovider.ClientSessionStore.
 func (s *OAuthStore) CreateClientSession(ctx context.Context, cs oauth.ClientSession) error {
 	rec := clientSessionRecord{SessionID: cs.SessionID, ClientID: cs.ClientID, UserID: cs.UserID,
 		Scopes: scopeList(cs.Scopes), Nonce: cs.Nonce, CreatedAt: toDB(cs.CreatedAt)}
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		return wrapErr("create client session", err)
-	}
-	return nil
+	return stmtErr("create client session", conn(ctx, s.db).Create(&rec))
 }
 
 // ClientSession implements oidcprovider.ClientSessionStore.
@@ -127,16 +105,8 @@ func (s *OAuthStore) ClientSession(ctx context.Context, sessionID string) (oauth
 	if !id.Valid(sessionID) {
 		return oauth.ClientSession{}, session.ErrNotFound
 	}
-	var rec clientSessionRecord
-	err := conn(ctx, s.db).Where("session_id = ?", sessionID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return oauth.ClientSession{}, session.ErrNotFound
-	}
-	if err != nil {
-		return oauth.ClientSession{}, wrapErr("read client session", err)
-	}
-	return oauth.ClientSession{SessionID: rec.SessionID, ClientID: rec.ClientID, UserID: rec.UserID,
-		Scopes: fromScopeList(rec.Scopes), Nonce: rec.Nonce, CreatedAt: fromDB(rec.CreatedAt)}, nil
+	return takeOne("read client session", conn(ctx, s.db).Where("session_id = ?", sessionID), session.ErrNotFound,
+		clientSessionRecord.toDomain)
 }
 
 // RevokeClientSessions implements oidcprovider.ClientSessionStore: the

@@ -90,10 +90,7 @@ const maxRequestID = 64
 // CreateRequest implements oidcprovider.RequestStore.
 func (s *OAuthStore) CreateRequest(ctx context.Context, r oauth.Request) error {
 	rec := requestFromDomain(r)
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		return wrapErr("create oauth request", err)
-	}
-	return nil
+	return stmtErr("create oauth request", conn(ctx, s.db).Create(&rec))
 }
 
 // RequestByID implements oidcprovider.RequestStore.
@@ -105,15 +102,7 @@ func (s *OAuthStore) requestWhere(_ context.Context, db *gorm.DB, where string, 
 	if v, ok := arg.(string); ok && (v == "" || len(v) > maxRequestID) {
 		return oauth.Request{}, oauth.ErrRequestNotFound
 	}
-	var rec requestRecord
-	err := db.Where(where, arg).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return oauth.Request{}, oauth.ErrRequestNotFound
-	}
-	if err != nil {
-		return oauth.Request{}, wrapErr("read oauth request", err)
-	}
-	return rec.toDomain(), nil
+	return takeOne("read oauth request", db.Where(where, arg), oauth.ErrRequestNotFound, requestRecord.toDomain)
 }
 
 // UpdateRequest implements oidcprovider.RequestStore: the row is locked
@@ -178,9 +167,6 @@ func (s *OAuthStore) RequestByCode(ctx context.Context, hash [32]byte) (oauth.Re
 // PurgeRequests implements oidcprovider.RequestStore.
 func (s *OAuthStore) PurgeRequests(ctx context.Context, before time.Time) (int, error) {
 	at := toDB(before)
-	res := conn(ctx, s.db).Exec("DELETE FROM oauth_requests WHERE expires_at < ? AND (code_expires_at IS NULL OR code_expires_at < ?)", at, at)
-	if res.Error != nil {
-		return 0, wrapErr("purge oauth requests", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge oauth requests",
+		conn(ctx, s.db).Exec("DELETE FROM oauth_requests WHERE expires_at < ? AND (code_expires_at IS NULL OR code_expires_at < ?)", at, at))
 }

@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -49,13 +48,11 @@ func NewPasskeyStore(db *gorm.DB) *PasskeyStore { return &PasskeyStore{db: db} }
 func (s *PasskeyStore) Create(ctx context.Context, p mfa.Passkey) error {
 	r := passkeyRecord{ID: p.ID, UserID: p.UserID, Name: p.Name, CredentialID: p.CredentialID,
 		Credential: p.Credential, CreatedAt: toDB(p.CreatedAt), LastUsedAt: toDBNull(p.LastUsedAt)}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		if isUniqueViolation(err, pgPasskeyCredentialKey, sqlitePasskeyCredentialKey) {
-			return mfa.ErrPasskeyInvalid
-		}
-		return wrapErr("create passkey", err)
+	res := conn(ctx, s.db).Create(&r)
+	if isUniqueViolation(res.Error, pgPasskeyCredentialKey, sqlitePasskeyCredentialKey) {
+		return mfa.ErrPasskeyInvalid
 	}
-	return nil
+	return stmtErr("create passkey", res)
 }
 
 // ListByUser implements mfa.PasskeyStore.
@@ -63,41 +60,19 @@ func (s *PasskeyStore) ListByUser(ctx context.Context, userID string) ([]mfa.Pas
 	if !id.Valid(userID) {
 		return nil, nil
 	}
-	var recs []passkeyRecord
-	if err := conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id").Find(&recs).Error; err != nil {
-		return nil, wrapErr("list passkeys", err)
-	}
-	out := make([]mfa.Passkey, len(recs))
-	for i, r := range recs {
-		out[i] = r.toDomain()
-	}
-	return out, nil
+	return findAll("list passkeys", conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id"), passkeyRecord.toDomain)
 }
 
 // ByCredentialID implements mfa.PasskeyStore.
 func (s *PasskeyStore) ByCredentialID(ctx context.Context, credentialID []byte) (mfa.Passkey, error) {
-	var r passkeyRecord
-	err := conn(ctx, s.db).Where("credential_id = ?", credentialID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return mfa.Passkey{}, mfa.ErrNotFound
-	}
-	if err != nil {
-		return mfa.Passkey{}, wrapErr("get passkey", err)
-	}
-	return r.toDomain(), nil
+	return takeOne("get passkey", conn(ctx, s.db).Where("credential_id = ?", credentialID), mfa.ErrNotFound, passkeyRecord.toDomain)
 }
 
 // Update implements mfa.PasskeyStore.
 func (s *PasskeyStore) Update(ctx context.Context, p mfa.Passkey) error {
 	res := conn(ctx, s.db).Model(&passkeyRecord{}).Where("id = ?", p.ID).
 		Updates(map[string]any{"credential": p.Credential, "last_used_at": toDBNull(p.LastUsedAt)})
-	if res.Error != nil {
-		return wrapErr("update passkey", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return mfa.ErrNotFound
-	}
-	return nil
+	return oneRow("update passkey", res, mfa.ErrNotFound)
 }
 
 // Delete implements mfa.PasskeyStore.
@@ -105,12 +80,5 @@ func (s *PasskeyStore) Delete(ctx context.Context, userID, passkeyID string) err
 	if !id.Valid(passkeyID) || !id.Valid(userID) {
 		return mfa.ErrNotFound
 	}
-	res := conn(ctx, s.db).Where("id = ? AND user_id = ?", passkeyID, userID).Delete(&passkeyRecord{})
-	if res.Error != nil {
-		return wrapErr("delete passkey", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return mfa.ErrNotFound
-	}
-	return nil
+	return oneRow("delete passkey", conn(ctx, s.db).Where("id = ? AND user_id = ?", passkeyID, userID).Delete(&passkeyRecord{}), mfa.ErrNotFound)
 }

@@ -74,8 +74,5 @@ func (s *IPCounts) Add(ctx context.Context, window time.Time, deltas map[string]
 
 // Prune implements ratelimit.Store.
 func (s *IPCounts) Prune(ctx context.Context, before time.Time) error {
-	if err := conn(ctx, s.db).Where("window_start < ?", toDB(before)).Delete(&ipWindowRecord{}).Error; err != nil {
-		return wrapErr("prune ip counts", err)
-	}
-	return nil
+	return stmtErr("prune ip counts", conn(ctx, s.db).Where("window_start < ?", toDB(before)).Delete(&ipWindowRecord{}))
 }

@@ -30,9 +30,6 @@ type emailTokenRecord struct {
 
 func (emailTokenRecord) TableName() string { return "email_tokens" }
 
-// emailTokenColumns are the columns of email_tokens, for RETURNING.
-const emailTokenColumns = "token_hash, purpose, user_id, email, credential_version, created_at, expires_at"
-
 func (r emailTokenRecord) toDomain() (recovery.Token, error) {
 	t := recovery.Token{
 		Purpose: recovery.Purpose(r.Purpose), UserID: r.UserID, Email: r.Email,
@@ -59,23 +56,13 @@ func (s *EmailTokenStore) Insert(ctx context.Context, t recovery.Token) error {
 		TokenHash: t.Hash[:], Purpose: string(t.Purpose), UserID: t.UserID, Email: t.Email,
 		CredentialVersion: t.CredentialVersion, CreatedAt: toDB(t.CreatedAt), ExpiresAt: toDB(t.ExpiresAt),
 	}
-	if err := conn(ctx, s.db).Create(&rec).Error; err != nil {
-		return wrapErr("insert email token", err)
-	}
-	return nil
+	return stmtErr("insert email token", conn(ctx, s.db).Create(&rec))
 }
 
 // ByHash implements recovery.TokenStore.
 func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error) {
-	var rec emailTokenRecord
-	err := conn(ctx, s.db).Where("token_hash = ?", hash[:]).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return recovery.Token{}, recovery.ErrLinkInvalid
-	}
-	if err != nil {
-		return recovery.Token{}, wrapErr("email token by hash", err)
-	}
-	return rec.toDomain()
+	return takeChecked("email token by hash", conn(ctx, s.db).Where("token_hash = ?", hash[:]), recovery.ErrLinkInvalid,
+		emailTokenRecord.toDomain)
 }
 
 // Take implements recovery.TokenStore: the DELETE is the one use, so of
@@ -83,16 +70,7 @@ func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.T
 // makes the second wait for the first and then find nothing; SQLite
 // serializes writers).
 func (s *EmailTokenStore) Take(ctx context.Context, hash [32]byte) (recovery.Token, error) {
-	var recs []emailTokenRecord
-	err := conn(ctx, s.db).Raw(
-		"DELETE FROM email_tokens WHERE token_hash = ? RETURNING "+emailTokenColumns, hash[:]).Scan(&recs).Error
-	if err != nil {
-		return recovery.Token{}, wrapErr("take email token", err)
-	}
-	if len(recs) == 0 {
-		return recovery.Token{}, recovery.ErrLinkInvalid
-	}
-	return recs[0].toDomain()
+	return spendOne("take email token", conn(ctx, s.db).Where("token_hash = ?", hash[:]), recovery.ErrLinkInvalid, emailTokenRecord.toDomain)
 }
 
 // DeleteForUser implements recovery.TokenStore.
@@ -100,10 +78,7 @@ func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p re
 	if !id.Valid(userID) {
 		return nil
 	}
-	if err := conn(ctx, s.db).Where("user_id = ? AND purpose = ?", userID, string(p)).Delete(&emailTokenRecord{}).Error; err != nil {
-		return wrapErr("delete email tokens", err)
-	}
-	return nil
+	return stmtErr("delete email tokens", conn(ctx, s.db).Where("user_id = ? AND purpose = ?", userID, string(p)).Delete(&emailTokenRecord{}))
 }
 
 // Supersede implements recovery.TokenStore.
@@ -111,21 +86,13 @@ func (s *EmailTokenStore) Supersede(ctx context.Context, userID string, p recove
 	if !id.Valid(userID) {
 		return nil
 	}
-	err := conn(ctx, s.db).Where("user_id = ? AND purpose = ? AND token_hash <> ?", userID, string(p), keep[:]).
-		Delete(&emailTokenRecord{}).Error
-	if err != nil {
-		return wrapErr("supersede email tokens", err)
-	}
-	return nil
+	return stmtErr("supersede email tokens", conn(ctx, s.db).Where("user_id = ? AND purpose = ? AND token_hash <> ?", userID, string(p), keep[:]).
+		Delete(&emailTokenRecord{}))
 }
 
 // PurgeExpired implements recovery.TokenStore.
 func (s *EmailTokenStore) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	res := conn(ctx, s.db).Where("expires_at < ?", toDB(now)).Delete(&emailTokenRecord{})
-	if res.Error != nil {
-		return 0, wrapErr("purge email tokens", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge email tokens", conn(ctx, s.db).Where("expires_at < ?", toDB(now)).Delete(&emailTokenRecord{}))
 }
 
 // outboxRecord is a row of mail_outbox. Times the sender compares are Unix
@@ -184,35 +151,21 @@ func (o *MailOutbox) Enqueue(ctx context.Context, m outbox.Message, due time.Tim
 		TTLSeconds: int64(m.TTL / time.Second), Status: outboxPending,
 		NextAttemptAt: due.UnixMilli(), CreatedAt: toDB(m.CreatedAt),
 	}
-	if err := conn(ctx, o.db).Create(&rec).Error; err != nil {
-		return wrapErr("enqueue mail", err)
-	}
-	return nil
+	return stmtErr("enqueue mail", conn(ctx, o.db).Create(&rec))
 }
 
 // Claim implements recovery.Outbox with one statement that picks due,
-// unclaimed rows and claims them. On PostgreSQL FOR UPDATE SKIP LOCKED lets
-// instances claiming at once take different rows instead of waiting on
-// each other; on SQLite writers are serialized anyway. The claim commits at
-// once, so it holds while the mail is sent outside any transaction.
+// unclaimed rows and claims them (see claimRows).
 func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
-	lock := ""
-	if isPostgres(o.db) {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	nowMS := now.UnixMilli()
-	var recs []outboxRecord
-	err := conn(ctx, o.db).Raw(
-		"UPDATE mail_outbox SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+
-			// 'pending' is written out, not bound: a prepared statement's
-			// generic plan can use the partial index mail_outbox_claim_idx
-			// only when the query repeats the index's predicate literally.
-			"SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ?"+
-			" ORDER BY next_attempt_at LIMIT ?"+lock+
-			") RETURNING id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at",
-		now.Add(lease).UnixMilli(), nowMS, nowMS, limit).Scan(&recs).Error
+	// 'pending' is written out, not bound: a prepared statement's generic
+	// plan can use the partial index mail_outbox_claim_idx only when the
+	// query repeats the index's predicate literally.
+	recs, err := claimRows[outboxRecord](ctx, o.db, "claim mail", "mail_outbox", "id",
+		"SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at LIMIT ?",
+		"id, kind, recipient, user_id, locale, ttl_seconds, attempts, created_at", now.Add(lease).UnixMilli(), nowMS, nowMS, limit)
 	if err != nil {
-		return nil, wrapErr("claim mail", err)
+		return nil, err
 	}
 	out := make([]outbox.Message, len(recs))
 	for i, r := range recs {
@@ -226,30 +179,19 @@ func (o *MailOutbox) Claim(ctx context.Context, now time.Time, lease time.Durati
 
 // Delivered implements recovery.Outbox.
 func (o *MailOutbox) Delivered(ctx context.Context, msgID string) error {
-	if err := conn(ctx, o.db).Exec("DELETE FROM mail_outbox WHERE id = ?", msgID).Error; err != nil {
-		return wrapErr("mail delivered", err)
-	}
-	return nil
+	return stmtErr("mail delivered", conn(ctx, o.db).Exec("DELETE FROM mail_outbox WHERE id = ?", msgID))
 }
 
 // Retry implements recovery.Outbox.
 func (o *MailOutbox) Retry(ctx context.Context, msgID string, at time.Time, reason string) error {
-	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET locked_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?",
-		at.UnixMilli(), clip(reason), msgID).Error
-	if err != nil {
-		return wrapErr("mail retry", err)
-	}
-	return nil
+	return stmtErr("mail retry", conn(ctx, o.db).Exec("UPDATE mail_outbox SET locked_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?",
+		at.UnixMilli(), clip(reason), msgID))
 }
 
 // GiveUp implements recovery.Outbox. The row stays for operators.
 func (o *MailOutbox) GiveUp(ctx context.Context, msgID, reason string) error {
-	err := conn(ctx, o.db).Exec("UPDATE mail_outbox SET status = ?, locked_until = 0, last_error = ? WHERE id = ?",
-		outboxFailed, clip(reason), msgID).Error
-	if err != nil {
-		return wrapErr("mail give up", err)
-	}
-	return nil
+	return stmtErr("mail give up", conn(ctx, o.db).Exec("UPDATE mail_outbox SET status = ?, locked_until = 0, last_error = ? WHERE id = ?",
+		outboxFailed, clip(reason), msgID))
 }
 
 func clip(s string) string {

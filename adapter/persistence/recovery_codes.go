@@ -67,10 +67,7 @@ func (s *RecoveryCodeStore) Use(ctx context.Context, userID string, hash [32]byt
 
 // DeleteAll implements mfa.RecoveryCodeStore.
 func (s *RecoveryCodeStore) DeleteAll(ctx context.Context, userID string) error {
-	if err := conn(ctx, s.db).Where("user_id = ?", userID).Delete(&recoveryCodeRecord{}).Error; err != nil {
-		return wrapErr("delete recovery codes", err)
-	}
-	return nil
+	return stmtErr("delete recovery codes", conn(ctx, s.db).Where("user_id = ?", userID).Delete(&recoveryCodeRecord{}))
 }
 
 // Remaining counts userID's unused recovery codes.

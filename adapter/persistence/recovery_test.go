@@ -3,8 +3,6 @@ package persistence_test
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,29 +37,10 @@ func TestEmailTokenStore(t *testing.T) {
 		}
 
 		// Single use: of many concurrent takes, exactly one gets the token.
-		warmPool(t, s, 8)
-		var wins, invalid atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
-					_, err := store.Take(ctx, hash)
-					return err
-				})
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case errors.Is(err, recovery.ErrLinkInvalid):
-					invalid.Add(1)
-				default:
-					t.Errorf("take: %v", err)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 || invalid.Load() != 7 {
-			t.Fatalf("takes: %d won, %d invalid; want 1 and 7", wins.Load(), invalid.Load())
-		}
+		oneWins(t, s, 8, recovery.ErrLinkInvalid, func(ctx context.Context) error {
+			_, err := store.Take(ctx, hash)
+			return err
+		})
 		if _, err := store.ByHash(ctx, hash); !errors.Is(err, recovery.ErrLinkInvalid) {
 			t.Fatalf("a taken token is still there: %v", err)
 		}
@@ -248,38 +227,8 @@ func TestMailOutboxClaimsAreExclusive(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		warmPool(t, s, 6)
-		var mu sync.Mutex
-		seen := map[string]int{}
-		var wg sync.WaitGroup
-		for range 6 {
-			wg.Go(func() {
-				for {
-					msgs, err := ob.Claim(ctx, now, time.Minute, 7)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(msgs) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, m := range msgs {
-						seen[m.ID]++
-					}
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		if len(seen) != total {
-			t.Fatalf("claimed %d distinct messages, want %d", len(seen), total)
-		}
-		for id, n := range seen {
-			if n != 1 {
-				t.Fatalf("message %s claimed %d times", id, n)
-			}
-		}
+		claimEachOnce(t, s, total, func() ([]outbox.Message, error) { return ob.Claim(ctx, now, time.Minute, 7) },
+			func(m outbox.Message) string { return m.ID })
 	})
 }
 

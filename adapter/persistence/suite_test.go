@@ -2,10 +2,12 @@ package persistence_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,4 +222,70 @@ func count(t *testing.T, s *env, table string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// claimEachOnce has six claimers (as many instances) call claim at once
+// until it returns nothing, and fails unless, together, they claimed total
+// distinct items (named by idOf), none of them twice.
+func claimEachOnce[T any](t *testing.T, s *env, total int, claim func() ([]T, error), idOf func(T) string) {
+	t.Helper()
+	warmPool(t, s, 6)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				got, err := claim()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					seen[idOf(c)]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != total {
+		t.Fatalf("claimed %d distinct items, want %d", len(seen), total)
+	}
+	for item, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s claimed %d times", item, n)
+		}
+	}
+}
+
+// oneWins has n callers run try at once, each in its own transaction, and
+// fails unless exactly one succeeds and every other gets refused: the
+// single use of a code, link, state or step.
+func oneWins(t *testing.T, s *env, n int, refused error, try func(ctx context.Context) error) {
+	t.Helper()
+	warmPool(t, s, n)
+	var wins, refusals atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			err := s.tx.WithinTx(context.Background(), try)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, refused):
+				refusals.Add(1)
+			default:
+				t.Errorf("concurrent try: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || int(refusals.Load()) != n-1 {
+		t.Fatalf("%d of %d concurrent tries won, %d were refused; want 1 and %d", wins.Load(), n, refusals.Load(), n-1)
+	}
 }

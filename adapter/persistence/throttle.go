@@ -111,10 +111,6 @@ func (l *LoginThrottle) Update(ctx context.Context, key string, fn func(*throttl
 
 // PurgeStale implements auth.LoginThrottle.
 func (l *LoginThrottle) PurgeStale(ctx context.Context, before time.Time) (int, error) {
-	res := conn(ctx, l.db).Where("last_failure < ? AND (locked_until IS NULL OR locked_until < ?)", toDB(before), toDB(before)).
-		Delete(&throttleRecord{})
-	if res.Error != nil {
-		return 0, wrapErr("purge login throttle", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge login throttle", conn(ctx, l.db).
+		Where("last_failure < ? AND (locked_until IS NULL OR locked_until < ?)", toDB(before), toDB(before)).Delete(&throttleRecord{}))
 }

@@ -120,15 +120,7 @@ func (s *TOTPStore) Get(ctx context.Context, userID string) (mfa.TOTP, error) {
 	if !id.Valid(userID) {
 		return mfa.TOTP{}, mfa.ErrNotFound
 	}
-	var r totpRecord
-	err := conn(ctx, s.db).Where("user_id = ?", userID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return mfa.TOTP{}, mfa.ErrNotFound
-	}
-	if err != nil {
-		return mfa.TOTP{}, wrapErr("get totp", err)
-	}
-	return s.toDomain(r)
+	return takeChecked("get totp", conn(ctx, s.db).Where("user_id = ?", userID), mfa.ErrNotFound, s.toDomain)
 }
 
 // Update implements mfa.TOTPStore. On PostgreSQL the row is locked (FOR
@@ -200,9 +192,5 @@ func (s *TOTPStore) ClearFailures(ctx context.Context, userID string) error {
 	if !id.Valid(userID) {
 		return nil
 	}
-	err := conn(ctx, s.db).Exec("UPDATE totp_factors SET failed_codes = 0 WHERE user_id = ? AND failed_codes <> 0", userID).Error
-	if err != nil {
-		return wrapErr("clear failed codes", err)
-	}
-	return nil
+	return stmtErr("clear failed codes", conn(ctx, s.db).Exec("UPDATE totp_factors SET failed_codes = 0 WHERE user_id = ? AND failed_codes <> 0", userID))
 }

@@ -118,26 +118,16 @@ func (r *UserRepository) Create(ctx context.Context, u user.User) error {
 	if rec.Locale == "" {
 		rec.Locale = user.DefaultLocale
 	}
-	if err := conn(ctx, r.db).Create(&rec).Error; err != nil {
-		if isUniqueViolation(err, pgUsersEmailKey, sqliteUsersEmailKey) {
-			return user.ErrEmailTaken
-		}
-		return wrapErr("create user", err)
+	res := conn(ctx, r.db).Create(&rec)
+	if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
+		return user.ErrEmailTaken
 	}
-	return nil
+	return stmtErr("create user", res)
 }
 
 // ByEmail finds an account by normalized email; user.ErrNotFound if none.
 func (r *UserRepository) ByEmail(ctx context.Context, email string) (user.User, error) {
-	var rec userRecord
-	err := conn(ctx, r.db).Where("email = ?", email).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return user.User{}, user.ErrNotFound
-	}
-	if err != nil {
-		return user.User{}, wrapErr("user by email", err)
-	}
-	return rec.toDomain(), nil
+	return takeOne("user by email", conn(ctx, r.db).Where("email = ?", email), user.ErrNotFound, userRecord.toDomain)
 }
 
 // ByID finds an account; user.ErrNotFound if none (or if userID is not an
@@ -146,15 +136,7 @@ func (r *UserRepository) ByID(ctx context.Context, userID string) (user.User, er
 	if !id.Valid(userID) {
 		return user.User{}, user.ErrNotFound
 	}
-	var rec userRecord
-	err := conn(ctx, r.db).Where("id = ?", userID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return user.User{}, user.ErrNotFound
-	}
-	if err != nil {
-		return user.User{}, wrapErr("user by id", err)
-	}
-	return rec.toDomain(), nil
+	return takeOne("user by id", conn(ctx, r.db).Where("id = ?", userID), user.ErrNotFound, userRecord.toDomain)
 }
 
 // The writes below each change only what their operation changes (issue 21
@@ -217,16 +199,10 @@ func (r *UserRepository) exec(ctx context.Context, what, userID, query string, a
 		return user.ErrNotFound
 	}
 	res := conn(ctx, r.db).Exec(query, args...)
-	if res.Error != nil {
-		if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
-			return user.ErrEmailTaken
-		}
-		return wrapErr(what, res.Error)
+	if isUniqueViolation(res.Error, pgUsersEmailKey, sqliteUsersEmailKey) {
+		return user.ErrEmailTaken
 	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return oneRow(what, res, user.ErrNotFound)
 }
 
 // UpdateProfile implements account.UserRepository: one statement that
@@ -242,14 +218,7 @@ func (r *UserRepository) UpdateProfile(ctx context.Context, userID string, ch ac
 	if ch.Locale != nil {
 		set, args = set+", locale = ?", append(args, *ch.Locale)
 	}
-	res := conn(ctx, r.db).Exec("UPDATE users SET "+set+" WHERE id = ?", append(args, userID)...)
-	if res.Error != nil {
-		return wrapErr("update profile", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return oneRow("update profile", conn(ctx, r.db).Exec("UPDATE users SET "+set+" WHERE id = ?", append(args, userID)...), user.ErrNotFound)
 }
 
 // Delete removes the account with this ID; the database cascades to its
@@ -259,14 +228,7 @@ func (r *UserRepository) Delete(ctx context.Context, userID string) error {
 	if !id.Valid(userID) {
 		return user.ErrNotFound
 	}
-	res := conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID)
-	if res.Error != nil {
-		return wrapErr("delete user", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return oneRow("delete user", conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID), user.ErrNotFound)
 }
 
 // LockCredential implements auth.UserRepository: the account's credential

@@ -44,50 +44,44 @@ func NewCeremonyStore(db *gorm.DB) *CeremonyStore { return &CeremonyStore{db: db
 func (s *CeremonyStore) Create(ctx context.Context, c mfauc.Ceremony) error {
 	r := ceremonyRecord{ID: c.ID, UserID: sql.NullString{String: c.UserID, Valid: c.UserID != ""}, Purpose: c.Purpose,
 		Name: c.Name, SessionData: c.State, CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
-	if err := conn(ctx, s.db).Create(&r).Error; err != nil {
-		return wrapErr("create webauthn ceremony", err)
-	}
-	return nil
+	return stmtErr("create webauthn ceremony", conn(ctx, s.db).Create(&r))
 }
 
 // Take implements mfa.CeremonyStore. The row is deleted by the statement
 // that reads it (DELETE ... RETURNING, which both engines have), so of two
 // instances finishing one ceremony at once exactly one gets it.
 func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (mfauc.Ceremony, error) {
-	if !id.Valid(ceremonyID) {
-		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
-	}
-	recs, err := s.take(ctx, "id = ? AND purpose = ?", ceremonyID, purpose)
+	recs, err := s.take(ctx, "id", ceremonyID, purpose)
 	if err != nil {
 		return mfauc.Ceremony{}, err
 	}
-	if len(recs) != 1 {
-		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
-	}
+	// One at most: id is the key.
 	return recs[0].toDomain(), nil
 }
 
-// take deletes the ceremonies where selects and returns them.
-func (s *CeremonyStore) take(ctx context.Context, where string, args ...any) ([]ceremonyRecord, error) {
+// take deletes the ceremonies of purpose whose column keyCol (id or
+// user_id) is key and returns them; mfa.ErrPasskeyInvalid when there are
+// none.
+func (s *CeremonyStore) take(ctx context.Context, keyCol, key, purpose string) ([]ceremonyRecord, error) {
+	if !id.Valid(key) {
+		return nil, mfa.ErrPasskeyInvalid
+	}
 	var recs []ceremonyRecord
-	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where(where, args...).Delete(&recs).Error
+	err := conn(ctx, s.db).Clauses(clause.Returning{}).Where(keyCol+" = ? AND purpose = ?", key, purpose).Delete(&recs).Error
 	if err != nil {
 		return nil, wrapErr("take webauthn ceremony", err)
+	}
+	if len(recs) == 0 {
+		return nil, mfa.ErrPasskeyInvalid
 	}
 	return recs, nil
 }
 
 // TakeForUser implements mfa.CeremonyStore.
 func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (mfauc.Ceremony, error) {
-	if !id.Valid(userID) {
-		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
-	}
-	recs, err := s.take(ctx, "user_id = ? AND purpose = ?", userID, purpose)
+	recs, err := s.take(ctx, "user_id", userID, purpose)
 	if err != nil {
 		return mfauc.Ceremony{}, err
-	}
-	if len(recs) == 0 {
-		return mfauc.Ceremony{}, mfa.ErrPasskeyInvalid
 	}
 	newest := recs[0]
 	for _, r := range recs[1:] {
@@ -100,9 +94,5 @@ func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string)
 
 // PurgeExpired deletes ceremonies that expired before before.
 func (s *CeremonyStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
-	res := conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&ceremonyRecord{})
-	if res.Error != nil {
-		return 0, wrapErr("purge webauthn ceremonies", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge webauthn ceremonies", conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&ceremonyRecord{}))
 }

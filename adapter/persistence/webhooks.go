@@ -62,14 +62,10 @@ func (o *WebhookOutbox) Publish(ctx context.Context, e webhook.Event) error {
 	if err != nil {
 		return fmt.Errorf("persistence: publish event: %w", err)
 	}
-	err = conn(ctx, o.db).Exec(`INSERT INTO webhook_outbox
+	return stmtErr("publish event", conn(ctx, o.db).Exec(`INSERT INTO webhook_outbox
 		(id, type, user_id, body, status, attempts, next_attempt_at, locked_until, window_from, last_error, created_at)
 		VALUES (?, ?, ?, ?, 'pending', 0, ?, 0, ?, '', ?)`,
-		e.ID, string(e.Type), e.UserID, string(body), at.UnixMilli(), at.UnixMilli(), at).Error
-	if err != nil {
-		return wrapErr("publish event", err)
-	}
-	return nil
+		e.ID, string(e.Type), e.UserID, string(body), at.UnixMilli(), at.UnixMilli(), at))
 }
 
 // claimedRecord is what a claim returns of a row.
@@ -86,30 +82,19 @@ type claimedRecord struct {
 // the same user is in flight or due (so one user's events go out in order),
 // but not while an earlier one waits out a back-off after failing: order
 // is kept while none fails, and one failing event never stalls the rest.
-//
-// On PostgreSQL FOR UPDATE SKIP LOCKED lets instances claiming at once take
-// different rows instead of waiting on each other, and the claim commits
-// at once, so it holds while the event is posted outside any transaction;
-// on SQLite the one writer serializes claims.
+// The statement is claimRows'.
 func (o *WebhookOutbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]webhook.Claimed, error) {
-	lock := ""
-	if isPostgres(o.db) {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	nowMS := now.UnixMilli()
-	var recs []claimedRecord
-	err := conn(ctx, o.db).Raw(
-		"UPDATE webhook_outbox SET locked_until = ?, attempts = attempts + 1 WHERE seq IN ("+
-			// 'pending' is written out so the partial indexes serve (see
-			// the mail outbox's claim).
-			"SELECT o.seq FROM webhook_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND o.locked_until <= ?"+
+	// 'pending' is written out so the partial indexes serve (see the mail
+	// outbox's claim).
+	recs, err := claimRows[claimedRecord](ctx, o.db, "claim webhook events", "webhook_outbox", "seq",
+		"SELECT o.seq FROM webhook_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND o.locked_until <= ?"+
 			" AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.status = 'pending' AND p.user_id = o.user_id"+
 			" AND p.seq < o.seq AND (p.locked_until > ? OR p.next_attempt_at <= ?))"+
-			" ORDER BY o.seq LIMIT ?"+lock+
-			") RETURNING seq, id, body, attempts, window_from",
-		now.Add(lease).UnixMilli(), nowMS, nowMS, nowMS, nowMS, limit).Scan(&recs).Error
+			" ORDER BY o.seq LIMIT ?",
+		"seq, id, body, attempts, window_from", now.Add(lease).UnixMilli(), nowMS, nowMS, nowMS, nowMS, limit)
 	if err != nil {
-		return nil, wrapErr("claim webhook events", err)
+		return nil, err
 	}
 	// RETURNING promises no order; the sender posts in write order.
 	slices.SortFunc(recs, func(a, b claimedRecord) int { return cmp.Compare(a.Seq, b.Seq) })
@@ -124,58 +109,36 @@ func (o *WebhookOutbox) Claim(ctx context.Context, now time.Time, lease time.Dur
 // Delivered marks an event delivered; the row stays for operators until
 // PurgeDelivered.
 func (o *WebhookOutbox) Delivered(ctx context.Context, eventID string) error {
-	err := conn(ctx, o.db).Exec("UPDATE webhook_outbox SET status = 'delivered', locked_until = 0, last_error = '' WHERE id = ?",
-		eventID).Error
-	if err != nil {
-		return wrapErr("webhook delivered", err)
-	}
-	return nil
+	return stmtErr("webhook delivered", conn(ctx, o.db).Exec(
+		"UPDATE webhook_outbox SET status = 'delivered', locked_until = 0, last_error = '' WHERE id = ?", eventID))
 }
 
 // Retry releases a claimed event to be tried again at at.
 func (o *WebhookOutbox) Retry(ctx context.Context, eventID string, at time.Time, reason string) error {
-	err := conn(ctx, o.db).Exec("UPDATE webhook_outbox SET locked_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?",
-		at.UnixMilli(), clip(reason), eventID).Error
-	if err != nil {
-		return wrapErr("webhook retry", err)
-	}
-	return nil
+	return stmtErr("webhook retry", conn(ctx, o.db).Exec(
+		"UPDATE webhook_outbox SET locked_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?", at.UnixMilli(), clip(reason), eventID))
 }
 
 // GiveUp keeps an event as failed.
 func (o *WebhookOutbox) GiveUp(ctx context.Context, eventID, reason string) error {
-	err := conn(ctx, o.db).Exec("UPDATE webhook_outbox SET status = 'failed', locked_until = 0, last_error = ? WHERE id = ?",
-		clip(reason), eventID).Error
-	if err != nil {
-		return wrapErr("webhook give up", err)
-	}
-	return nil
+	return stmtErr("webhook give up", conn(ctx, o.db).Exec(
+		"UPDATE webhook_outbox SET status = 'failed', locked_until = 0, last_error = ? WHERE id = ?", clip(reason), eventID))
 }
 
 // RetryNow makes a delivery pending and due at now, with a new 24-hour
 // window (an operator's retry); webhook.ErrNotFound if none. A claim in
 // flight keeps its lease, so the retry never makes two senders of it.
 func (o *WebhookOutbox) RetryNow(ctx context.Context, eventID string, now time.Time) error {
-	res := conn(ctx, o.db).Exec("UPDATE webhook_outbox SET status = 'pending', next_attempt_at = ?, window_from = ? WHERE id = ?",
-		now.UnixMilli(), now.UnixMilli(), eventID)
-	if res.Error != nil {
-		return wrapErr("webhook retry now", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return webhook.ErrNotFound
-	}
-	return nil
+	return oneRow("webhook retry now", conn(ctx, o.db).Exec(
+		"UPDATE webhook_outbox SET status = 'pending', next_attempt_at = ?, window_from = ? WHERE id = ?",
+		now.UnixMilli(), now.UnixMilli(), eventID), webhook.ErrNotFound)
 }
 
 // PurgeDelivered deletes delivered events written before before, at most
 // batch of them, and returns how many.
 func (o *WebhookOutbox) PurgeDelivered(ctx context.Context, before time.Time, batch int) (int, error) {
-	res := conn(ctx, o.db).Exec("DELETE FROM webhook_outbox WHERE seq IN (SELECT seq FROM webhook_outbox"+
-		" WHERE status = 'delivered' AND created_at < ? ORDER BY seq LIMIT ?)", toDB(before), batch)
-	if res.Error != nil {
-		return 0, wrapErr("purge webhook events", res.Error)
-	}
-	return int(res.RowsAffected), nil
+	return rowCount("purge webhook events", conn(ctx, o.db).Exec("DELETE FROM webhook_outbox WHERE seq IN (SELECT seq FROM webhook_outbox"+
+		" WHERE status = 'delivered' AND created_at < ? ORDER BY seq LIMIT ?)", toDB(before), batch))
 }
 
 // Pending counts the events waiting to be delivered.
