@@ -156,6 +156,20 @@ func (is *issuer) verifier(t *testing.T, clk *clock, mod func(*verify.Config)) *
 	return v
 }
 
+// verifyDefault starts an issuer and a verifier a minute after t0 and
+// verifies a token of claims() signed with k1, failing the test if it does
+// not pass; tests go on with the issuer and the verifier.
+func verifyDefault(t *testing.T) (*issuer, *verify.Verifier, *verify.Claims) {
+	t.Helper()
+	is := newIssuer(t)
+	v := is.verifier(t, &clock{now: t0.Add(time.Minute)}, nil)
+	c, err := v.Verify(t.Context(), is.sign("k1", claims(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is, v, c
+}
+
 func wantCode(t *testing.T, err error, want *verify.Error) {
 	t.Helper()
 	if !errors.Is(err, want) {
@@ -164,20 +178,14 @@ func wantCode(t *testing.T, err error, want *verify.Error) {
 }
 
 func TestVerifyClaims(t *testing.T) {
-	is := newIssuer(t)
-	clk := &clock{now: t0.Add(time.Minute)}
-	v := is.verifier(t, clk, nil)
-	c, err := v.Verify(t.Context(), is.sign("k1", claims(), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	is, v, c := verifyDefault(t)
 	if c.Subject != "user-1" || c.SessionID != "session-1" || !c.Fresh || !c.AuthTime.Equal(t0) ||
 		!c.HasRole("user") || c.AAL != "aal1" || len(c.Methods) != 1 || c.Methods[0] != "pwd" || !c.ExpiresAt.Equal(t0.Add(15*time.Minute)) {
 		t.Errorf("claims %+v", c)
 	}
 	p := claims()
 	p["aal"], p["amr"] = "aal2", []string{"pwd", "otp", "mfa"}
-	c, err = v.Verify(t.Context(), is.sign("k1", p, nil))
+	c, err := v.Verify(t.Context(), is.sign("k1", p, nil))
 	if err != nil || c.AAL != "aal2" || len(c.Methods) != 3 {
 		t.Fatalf("aal2 token: %+v, %v", c, err)
 	}
@@ -186,19 +194,13 @@ func TestVerifyClaims(t *testing.T) {
 // TestAppMetadata: the app_metadata claim reaches the resource server as
 // the object an administrator wrote, and is nil when the token has none.
 func TestAppMetadata(t *testing.T) {
-	is := newIssuer(t)
-	clk := &clock{now: t0.Add(time.Minute)}
-	v := is.verifier(t, clk, nil)
-	c, err := v.Verify(t.Context(), is.sign("k1", claims(), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	is, v, c := verifyDefault(t)
 	if c.AppMetadata != nil {
 		t.Errorf("token without app_metadata gave %v", c.AppMetadata)
 	}
 	p := claims()
 	p["app_metadata"] = map[string]any{"tenant": "acme", "plan": map[string]any{"seats": 5}}
-	c, err = v.Verify(t.Context(), is.sign("k1", p, nil))
+	c, err := v.Verify(t.Context(), is.sign("k1", p, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

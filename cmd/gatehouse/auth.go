@@ -173,10 +173,17 @@ func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpene
 
 func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.PasswordLogin {
 	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
-		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Observer: d.observer(), Factors: d.Codes, Challenges: d.MFATok,
+		Users: d.Users, Hasher: d.Hasher, Gate: gate, SignInDeps: d.signIn(opener),
 		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
 	})
+}
+
+// signIn is what the sign-ins by a first factor (password, emailed code,
+// another provider) end with: a session, or the pending login of an
+// account with a second factor.
+func (d authDeps) signIn(opener *auth.SessionOpener) auth.SignInDeps {
+	return auth.SignInDeps{Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
+		Factors: d.Codes, Challenges: d.MFATok}
 }
 
 func newMFAVerifier(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.MFAVerifier {

@@ -75,10 +75,8 @@ type signupHook struct {
 func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *emailcode.Sealer,
 	gate *auth.PasswordGate, opener *auth.SessionOpener, hook signupHook) *auth.EmailCodeLogin {
 	return auth.NewEmailCodeLogin(auth.EmailCodeLoginDeps{
-		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, Sessions: opener,
-		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
-		Factors: d.Codes, Challenges: d.MFATok, Signup: d.Cfg.EmailCode.Signup,
-		Hook: hook.Hook, Events: d.Events,
+		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, SignInDeps: d.signIn(opener),
+		Signup: d.Cfg.EmailCode.Signup, Hook: hook.Hook, Events: d.Events,
 	})
 }
 

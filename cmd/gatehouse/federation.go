@@ -52,9 +52,7 @@ func newProviderRegistry(cfg config.Config) *oauthclient.Registry {
 
 func newFederatedLogin(d authDeps, opener *auth.SessionOpener) *auth.FederatedLogin {
 	return auth.NewFederatedLogin(auth.FederatedLoginDeps{
-		Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-		Factors: d.Codes, Challenges: d.MFATok, Observer: d.observer(),
-		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
+		Users: d.Users, SignInDeps: d.signIn(opener), RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 	})
 }
 

@@ -115,7 +115,8 @@ func newEnv(t *testing.T) *env {
 			Users: store.Users, Hasher: hasher, Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock,
 		}),
 		PasswordLogin: auth.NewPasswordLogin(auth.PasswordLoginDeps{
-			Users: store.Users, Hasher: hasher, Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock,
+			Users: store.Users, Hasher: hasher,
+			SignInDeps: auth.SignInDeps{Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock},
 		}),
 		Refresher: auth.NewRefresher(auth.RefresherDeps{
 			Sessions: store.Sessions, Codec: codec, Tokens: tokens, Audit: store.Audit, Tx: store, Clock: clock, Policy: policy,

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
+	authuc "github.com/gatehouse/gatehouse/usecase/auth"
 )
 
 // SessionLister lists an account's active sessions (the store behind the
@@ -36,12 +37,10 @@ type PasskeyLister interface {
 	ListByUser(ctx context.Context, userID string) ([]mfa.Passkey, error)
 }
 
-// SessionView is one session of an account as administrators see it;
-// Current marks the session the calling administrator is using.
-type SessionView struct {
-	session.Session
-	Current bool
-}
+// SessionView is one session of an account as administrators see it,
+// what its owner sees; Current marks the session the calling administrator
+// is using.
+type SessionView = authuc.SessionView
 
 // SessionPage is one page of an account's sessions.
 type SessionPage struct {
@@ -76,36 +75,30 @@ func (l *AccountSessionListing) Sessions(ctx context.Context, a Actor, userID, c
 	if _, err := l.users.ByID(ctx, userID); err != nil {
 		return SessionPage{}, err
 	}
-	page, err := l.sessions.ListActive(ctx, userID, l.clock.Now().UTC(), cursor, limit)
-	if errors.Is(err, session.ErrInvalidCursor) {
-		return SessionPage{}, user.Invalid("cursor", "is not a cursor this service issued")
+	current := "" // the command line has no session
+	if !a.CLI {
+		current = a.Principal.SessionID()
 	}
+	list, err := authuc.ActiveSessions(ctx, l.sessions, userID, current, l.clock.Now().UTC(), cursor, limit)
 	if err != nil {
 		return SessionPage{}, err
 	}
-	out := SessionPage{Items: make([]SessionView, len(page.Sessions)), NextCursor: page.NextCursor}
-	for i, s := range page.Sessions {
-		out.Items[i] = SessionView{Session: s, Current: !a.CLI && s.ID == a.Principal.SessionID()}
-	}
-	return out, nil
+	return SessionPage{Items: list.Sessions, NextCursor: list.NextCursor}, nil
 }
 
 // SessionEnder ends one session of an account for administrators.
 type SessionEnder struct {
 	users    UserReader
 	sessions SessionUpdater
-	guard    *WriteGuard
-	j        journal
-	tx       Transactor
+	w        accountWrite
 	clock    Clock
-	cache    SessionCache
 }
 
 // NewSessionEnder returns a SessionEnder; notifier and cache may be nil.
 func NewSessionEnder(users UserReader, sessions SessionUpdater, guard *WriteGuard, events EventRecorder,
 	notifier Notifier, cache SessionCache, tx Transactor, clock Clock) *SessionEnder {
-	return &SessionEnder{users: users, sessions: sessions, guard: guard, j: journal{events, notifier},
-		tx: tx, clock: clock, cache: cache}
+	return &SessionEnder{users: users, sessions: sessions, clock: clock,
+		w: accountWrite{guard: guard, tx: tx, cache: cache, j: journal{events, notifier}}}
 }
 
 // RevokeSession ends userID's session sessionID under the rule of writes
@@ -115,13 +108,9 @@ func NewSessionEnder(users UserReader, sessions SessionUpdater, guard *WriteGuar
 // session with that ID (another account's session included, so the answer
 // tells nothing of it).
 func (e *SessionEnder) RevokeSession(ctx context.Context, a Actor, userID, sessionID string) error {
-	if err := e.guard.AuthorizeWrite(ctx, a); err != nil {
-		return err
-	}
-	var ev audit.Event
-	err := e.tx.WithinTx(ctx, func(ctx context.Context) error {
+	return e.w.run(ctx, a, userID, func(ctx context.Context) (audit.Event, error) {
 		if _, err := e.users.ByID(ctx, userID); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		now := e.clock.Now().UTC()
 		found := false
@@ -134,20 +123,15 @@ func (e *SessionEnder) RevokeSession(ctx context.Context, a Actor, userID, sessi
 			return nil
 		})
 		if err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		if !found {
-			return session.ErrNotFound
+			return audit.Event{}, session.ErrNotFound
 		}
-		ev = e.j.event(a, audit.AdminSessionRevoked, userID, now)
+		ev := e.w.j.event(a, audit.AdminSessionRevoked, userID, now)
 		ev.SessionID = sessionID
-		return e.j.append(ctx, ev)
+		return ev, nil
 	})
-	if err == nil {
-		forget(e.cache, userID)
-		e.j.notify(ctx, ev)
-	}
-	return err
 }
 
 // TOTPStatus is whether an account's TOTP factor is on, and since when.

@@ -34,13 +34,10 @@ func TestAccountSessionsPaged(t *testing.T) {
 	if first.Items[0].ID == second.Items[0].ID || first.Items[0].UserID != e.ada.ID || first.Items[0].Current {
 		t.Fatalf("pages %+v / %+v", first.Items[0], second.Items[0])
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := l.Sessions(e.ctx, adaActor, e.ada.ID, "", 10); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := l.Sessions(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff", "", 10); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown account: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := l.Sessions(e.ctx, a, userID, "", 10)
+		return err
+	})
 	var ve *user.ValidationError
 	if _, err := l.Sessions(e.ctx, e.root, e.ada.ID, "", 101); !errors.As(err, &ve) {
 		t.Fatalf("limit 101: %v", err)
@@ -121,9 +118,11 @@ func (m totps) Get(_ context.Context, userID string) (mfa.TOTP, error) {
 	return t, nil
 }
 
-type passkeys map[string][]mfa.Passkey
+// byUser is a store of what each account has (passkeys, identities),
+// listed in the order given.
+type byUser[T any] map[string][]T
 
-func (m passkeys) ListByUser(_ context.Context, userID string) ([]mfa.Passkey, error) {
+func (m byUser[T]) ListByUser(_ context.Context, userID string) ([]T, error) {
 	return m[userID], nil
 }
 
@@ -132,7 +131,7 @@ func TestFactors(t *testing.T) {
 	used := t0.Add(time.Hour)
 	r := admin.NewFactorReader(e.dir,
 		totps{e.ada.ID: {UserID: e.ada.ID, Secret: "JBSWY3DPEHPK3PXP", ConfirmedAt: t0}, e.root.Principal.UserID(): {Pending: "PENDING"}},
-		passkeys{e.ada.ID: {
+		byUser[mfa.Passkey]{e.ada.ID: {
 			{ID: "k1", Name: "laptop", CredentialID: []byte("c1"), Credential: []byte("secret"), CreatedAt: t0},
 			{ID: "k2", Name: "phone", CreatedAt: t0, LastUsedAt: used},
 		}})
@@ -149,11 +148,8 @@ func TestFactors(t *testing.T) {
 	if err != nil || f.TOTP.Enabled || len(f.Passkeys) != 0 {
 		t.Fatalf("root %+v, %v", f, err)
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := r.Factors(e.ctx, adaActor, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := r.Factors(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := r.Factors(e.ctx, a, userID)
+		return err
+	})
 }

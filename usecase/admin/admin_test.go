@@ -145,6 +145,20 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// wantAdminRead checks the rule of an administrative read of one account:
+// a non-administrator (ada, even of her own account) is refused, and an
+// unknown account is not found.
+func (e *env) wantAdminRead(t *testing.T, read func(a admin.Actor, userID string) error) {
+	t.Helper()
+	ada := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
+	if err := read(ada, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
+		t.Fatalf("non-admin: %v", err)
+	}
+	if err := read(e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("unknown account: %v", err)
+	}
+}
+
 func TestCreateByCLI(t *testing.T) {
 	e := newEnv(t)
 	if e.ada.Email != "ada@example.com" || !e.ada.EmailVerified || len(e.ada.Roles) != 1 || e.ada.Roles[0] != user.RoleUser {

@@ -1,22 +1,12 @@
 package admin_test
 
 import (
-	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/domain/auth"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
-	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
-
-type identities map[string][]fed.Identity
-
-func (m identities) ListByUser(_ context.Context, userID string) ([]fed.Identity, error) {
-	return m[userID], nil
-}
 
 // TestIdentities: an administrator sees an account's linked identities
 // (provider, email, when) in the store's order; a non-admin is refused,
@@ -24,7 +14,7 @@ func (m identities) ListByUser(_ context.Context, userID string) ([]fed.Identity
 func TestIdentities(t *testing.T) {
 	e := newEnv(t)
 	later := t0.Add(time.Hour)
-	l := admin.NewIdentityListing(e.dir, identities{e.ada.ID: {
+	l := admin.NewIdentityListing(e.dir, byUser[fed.Identity]{e.ada.ID: {
 		{ID: "i1", UserID: e.ada.ID, Provider: "corp", Subject: "u-ada", Email: "ada@example.com", CreatedAt: t0},
 		{ID: "i2", UserID: e.ada.ID, Provider: "github", Subject: "4242", CreatedAt: later},
 	}})
@@ -48,11 +38,8 @@ func TestIdentities(t *testing.T) {
 	if err != nil || none == nil || len(none) != 0 {
 		t.Fatalf("root %+v, %v", none, err)
 	}
-	adaActor := admin.Actor{Principal: auth.Principal{Claims: auth.Claims{Subject: e.ada.ID}, User: e.ada}}
-	if _, err := l.Identities(e.ctx, adaActor, e.ada.ID); !errors.Is(err, auth.ErrForbidden) {
-		t.Fatalf("non-admin: %v", err)
-	}
-	if _, err := l.Identities(e.ctx, e.root, "00000000-0000-4000-8000-0000000000ff"); !errors.Is(err, user.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
+	e.wantAdminRead(t, func(a admin.Actor, userID string) error {
+		_, err := l.Identities(e.ctx, a, userID)
+		return err
+	})
 }

@@ -36,53 +36,79 @@ func (d WriterDeps) publish(ctx context.Context, e webhook.Event) error {
 	return d.Events.Publish(ctx, e)
 }
 
+// accountWrite is the frame of an administrative write to one account:
+// the rule of writes, the change and its event in one transaction, then,
+// once committed, the account's cached sessions forgotten and the notifier
+// told.
+type accountWrite struct {
+	guard *WriteGuard
+	tx    Transactor
+	cache SessionCache
+	j     journal
+}
+
+func (d WriterDeps) accountWrite() accountWrite {
+	return accountWrite{guard: d.Guard, tx: d.Tx, cache: d.Cache, j: journal{d.Audit, d.Notifier}}
+}
+
+// run makes the change fn to userID's account and records the event fn
+// returns, in the same transaction.
+func (w accountWrite) run(ctx context.Context, a Actor, userID string, fn func(ctx context.Context) (audit.Event, error)) error {
+	if err := w.guard.AuthorizeWrite(ctx, a); err != nil {
+		return err
+	}
+	var ev audit.Event
+	err := w.tx.WithinTx(ctx, func(ctx context.Context) error {
+		var err error
+		if ev, err = fn(ctx); err != nil {
+			return err
+		}
+		return w.j.append(ctx, ev)
+	})
+	if err == nil {
+		forget(w.cache, userID)
+		w.j.notify(ctx, ev)
+	}
+	return err
+}
+
 // SessionsRevoker ends every session of an account.
 type SessionsRevoker struct {
 	users UserReader
 	d     WriterDeps
-	j     journal
+	w     accountWrite
 }
 
 // NewSessionsRevoker returns a SessionsRevoker.
 func NewSessionsRevoker(users UserReader, d WriterDeps) *SessionsRevoker {
-	return &SessionsRevoker{users: users, d: d, j: journal{d.Audit, d.Notifier}}
+	return &SessionsRevoker{users: users, d: d, w: d.accountWrite()}
 }
 
 // RevokeSessions ends every session of the account, under the rule of
 // writes (WriteGuard); user.ErrNotFound.
 func (r *SessionsRevoker) RevokeSessions(ctx context.Context, a Actor, userID string) error {
-	if err := r.d.Guard.AuthorizeWrite(ctx, a); err != nil {
-		return err
-	}
-	var ev audit.Event
-	err := r.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	return r.w.run(ctx, a, userID, func(ctx context.Context) (audit.Event, error) {
 		if _, err := r.users.ByID(ctx, userID); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		now := r.d.Clock.Now().UTC()
 		if _, err := r.d.Sessions.RevokeAllForUser(ctx, userID, "", ReasonAdmin, now); err != nil {
-			return err
+			return audit.Event{}, err
 		}
-		ev = r.j.event(a, audit.AdminSessionsRevoked, userID, now)
-		return r.j.append(ctx, ev)
+		return r.w.j.event(a, audit.AdminSessionsRevoked, userID, now), nil
 	})
-	if err == nil {
-		forget(r.d.Cache, userID)
-		r.j.notify(ctx, ev)
-	}
-	return err
 }
 
 // AccountDeleter deletes accounts for administrators.
 type AccountDeleter struct {
 	users AccountRemover
 	d     WriterDeps
-	j     journal
+	w     accountWrite
 }
 
 // NewAccountDeleter returns an AccountDeleter.
 func NewAccountDeleter(users AccountRemover, d WriterDeps) *AccountDeleter {
-	return &AccountDeleter{users: users, d: d, j: journal{d.Audit, d.Notifier}}
+	return &AccountDeleter{users: users, d: d, w: d.accountWrite()}
 }
 
 // Delete removes the account with its sessions, under the rule of writes;
@@ -90,41 +116,29 @@ func NewAccountDeleter(users AccountRemover, d WriterDeps) *AccountDeleter {
 // Not oneself (auth.ErrForbidden), nor the last enabled administrator
 // (auth.ErrLastAdmin).
 func (d *AccountDeleter) Delete(ctx context.Context, a Actor, userID string) error {
-	if err := d.d.Guard.AuthorizeWrite(ctx, a); err != nil {
-		return err
-	}
-	if !a.CLI && userID == a.Principal.UserID() {
-		return auth.ErrForbidden
-	}
-	var ev audit.Event
-	err := d.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
+	return d.w.run(ctx, a, userID, func(ctx context.Context) (audit.Event, error) {
+		if !a.CLI && userID == a.Principal.UserID() {
+			return audit.Event{}, auth.ErrForbidden
+		}
 		admins, err := lockAdmins(ctx, d.users, a)
 		if err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		if slices.Contains(admins, userID) && !othersRemain(admins, userID) {
-			return auth.ErrLastAdmin
+			return audit.Event{}, auth.ErrLastAdmin
 		}
 		if err := d.users.Delete(ctx, userID); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		if err := d.d.Audit.ScrubUser(ctx, userID); err != nil {
-			return err
+			return audit.Event{}, err
 		}
-		ev = d.j.event(a, audit.AdminUserDeleted, userID, d.d.Clock.Now().UTC())
+		ev := d.w.j.event(a, audit.AdminUserDeleted, userID, d.d.Clock.Now().UTC())
 		// The deleted account's events keep no client data, the
 		// administrator's included.
 		ev.IP, ev.UserAgent = "", ""
-		if err := d.d.publish(ctx, webhook.NewUserDeleted(id.New(), userID, ev.CreatedAt)); err != nil {
-			return err
-		}
-		return d.j.append(ctx, ev)
+		return ev, d.d.publish(ctx, webhook.NewUserDeleted(id.New(), userID, ev.CreatedAt))
 	})
-	if err == nil {
-		forget(d.d.Cache, userID)
-		d.j.notify(ctx, ev)
-	}
-	return err
 }
 
 // CreateInput is a new account made by an administrator.

@@ -53,20 +53,13 @@ type SignupAttempt struct {
 
 // EmailCodeLoginDeps are the ports and settings of an EmailCodeLogin.
 type EmailCodeLoginDeps struct {
-	Codes    EmailCodeStore
-	Users    EmailCodeUsers
-	Sealer   *emailcode.Sealer
-	Gate     *PasswordGate
-	Sessions *SessionOpener
-	Audit    AuditLog
-	Tx       Transactor
-	Clock    Clock
-	// Observer is optional.
-	Observer Observer
-	// Factors, when set, makes the sign-in ask for the account's second
-	// factor; Challenges then keeps the pending logins.
-	Factors    SecondFactors
-	Challenges ChallengeIssuer
+	Codes  EmailCodeStore
+	Users  EmailCodeUsers
+	Sealer *emailcode.Sealer
+	Gate   *PasswordGate
+	// SignInDeps end the sign-in: its session, or the pending login of an
+	// account with a second factor.
+	SignInDeps
 	// Signup lets a code mailed to an address with no account create it
 	// (EMAIL_CODE_SIGNUP).
 	Signup bool
@@ -81,29 +74,21 @@ type EmailCodeLoginDeps struct {
 // code (with its address) or link and starts a session, or, when the
 // account has a second factor, a pending login MFAVerifier finishes.
 type EmailCodeLogin struct {
-	codes      EmailCodeStore
-	users      EmailCodeUsers
-	sealer     *emailcode.Sealer
-	gate       *PasswordGate
-	sessions   *SessionOpener
-	rec        recorder
-	tx         Transactor
-	clock      Clock
-	obs        Observer
-	factors    SecondFactors
-	challenges ChallengeIssuer
-	signup     bool
-	hook       SignupHook
-	events     Events
+	codes  EmailCodeStore
+	users  EmailCodeUsers
+	sealer *emailcode.Sealer
+	gate   *PasswordGate
+	in     signIn
+	signup bool
+	hook   SignupHook
+	events Events
 }
 
 // NewEmailCodeLogin returns an EmailCodeLogin.
 func NewEmailCodeLogin(d EmailCodeLoginDeps) *EmailCodeLogin {
 	return &EmailCodeLogin{
-		codes: d.Codes, users: d.Users, sealer: d.Sealer, gate: d.Gate, sessions: d.Sessions,
-		rec: recorder{d.Audit}, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer),
-		factors: d.Factors, challenges: d.Challenges, signup: d.Signup, hook: d.Hook,
-		events: d.Events,
+		codes: d.Codes, users: d.Users, sealer: d.Sealer, gate: d.Gate, in: newSignIn(d.SignInDeps, d.Users),
+		signup: d.Signup, hook: d.Hook, events: d.Events,
 	}
 }
 
@@ -131,7 +116,7 @@ func (l *EmailCodeLogin) byLink(ctx context.Context, token string, meta Meta) (T
 	if !ok {
 		return TokenPair{}, emailcode.ErrCodeInvalid
 	}
-	now := nowUTC(l.clock)
+	now := nowUTC(l.in.clock)
 	if l.hook != nil && l.signup {
 		if p, err := l.codes.ByToken(ctx, hash); err == nil && p.UserID == "" && p.Usable(now) {
 			if err := l.askHook(ctx, p.Email, meta); err != nil {
@@ -140,7 +125,7 @@ func (l *EmailCodeLogin) byLink(ctx context.Context, token string, meta Meta) (T
 		}
 	}
 	var pair TokenPair
-	err := l.tx.WithinTx(ctx, func(ctx context.Context) error {
+	err := l.in.tx.WithinTx(ctx, func(ctx context.Context) error {
 		p, err := l.codes.TakeByToken(ctx, hash)
 		if err != nil {
 			return err
@@ -171,7 +156,7 @@ func (l *EmailCodeLogin) byCode(ctx context.Context, rawEmail, code string, meta
 	if err := l.gate.admit(ctx, keys); err != nil {
 		return TokenPair{}, err
 	}
-	now := nowUTC(l.clock)
+	now := nowUTC(l.in.clock)
 	if l.hook != nil && l.signup {
 		p, err := l.codes.ByEmail(ctx, email)
 		if err == nil && p.UserID == "" && p.Usable(now) && l.sealer.Matches(p, code) {
@@ -186,7 +171,7 @@ func (l *EmailCodeLogin) byCode(ctx context.Context, rawEmail, code string, meta
 		// owner is the account of a code guessed wrong, for its event.
 		owner string
 	)
-	err := l.tx.WithinTx(ctx, func(ctx context.Context) error {
+	err := l.in.tx.WithinTx(ctx, func(ctx context.Context) error {
 		err := l.codes.Update(ctx, email, func(p *emailcode.Pending) (bool, error) {
 			if !p.Usable(now) {
 				return false, emailcode.ErrCodeInvalid
@@ -205,7 +190,7 @@ func (l *EmailCodeLogin) byCode(ctx context.Context, rawEmail, code string, meta
 		if err != nil || owner == "" {
 			return err
 		}
-		return l.rec.record(ctx, audit.LoginFailed, owner, "", meta, now)
+		return l.in.rec.record(ctx, audit.LoginFailed, owner, "", meta, now)
 	})
 	if err == nil && wrong {
 		err = emailcode.ErrCodeInvalid
@@ -223,9 +208,9 @@ func (l *EmailCodeLogin) byCode(ctx context.Context, rawEmail, code string, meta
 func (l *EmailCodeLogin) outcome(pair TokenPair, err error) (TokenPair, error) {
 	switch {
 	case errors.Is(err, emailcode.ErrCodeInvalid):
-		l.obs.LoginFailed()
+		l.in.obs.LoginFailed()
 	case err == nil && pair.MFA == nil:
-		l.obs.LoginSucceeded()
+		l.in.obs.LoginSucceeded()
 	}
 	return pair, err
 }
@@ -247,24 +232,23 @@ func (l *EmailCodeLogin) finish(ctx context.Context, p emailcode.Pending, now ti
 			return TokenPair{}, err
 		}
 		u.EmailVerified, u.UpdatedAt = true, now
-		if err := l.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now); err != nil {
+		if err := l.in.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now); err != nil {
 			return TokenPair{}, err
 		}
 	}
-	if l.factors != nil && l.challenges != nil {
-		factors, err := l.factors.LoginFactors(ctx, u.ID)
-		if err != nil {
-			return TokenPair{}, err
-		}
-		if len(factors) > 0 {
-			return l.challenge(ctx, u, factors, now)
-		}
-	}
-	pair, err := l.sessions.open(ctx, u, now, meta, emailOnly)
+	factors, err := l.in.secondFactors(ctx, u.ID)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	return pair, l.rec.signedIn(ctx, u.ID, pair.Session.ID, audit.MethodEmailCode, meta, now)
+	if len(factors) > 0 {
+		// The code was the first step.
+		return l.in.challenge(ctx, u, factors, mfa.Challenge{Methods: emailOnly}, now)
+	}
+	pair, err := l.in.sessions.open(ctx, u, now, meta, emailOnly)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return pair, l.in.rec.signedIn(ctx, u.ID, pair.Session.ID, audit.MethodEmailCode, meta, now)
 }
 
 // account is the account p signs in to, its credential held until the
@@ -327,7 +311,7 @@ func (l *EmailCodeLogin) signUp(ctx context.Context, email string, now time.Time
 	if err := publish(ctx, l.events, webhook.NewUserCreated(id.New(), u, webhook.MethodEmailCode, now)); err != nil {
 		return user.User{}, err
 	}
-	return u, l.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now)
+	return u, l.in.rec.record(ctx, audit.EmailVerified, u.ID, "", meta, now)
 }
 
 // askHook asks the before-signup hook whether email may get an account,
@@ -338,19 +322,3 @@ func (l *EmailCodeLogin) askHook(ctx context.Context, email string, meta Meta) e
 	}
 	return l.hook.BeforeSignup(ctx, SignupAttempt{Email: email, Method: audit.MethodEmailCode, IP: meta.IP})
 }
-
-// challenge stores a pending login for u, whose first step was the code,
-// and returns its token.
-func (l *EmailCodeLogin) challenge(ctx context.Context, u user.User, factors []string, now time.Time) (TokenPair, error) {
-	tok, hash := newChallengeToken()
-	c := mfa.Challenge{Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(mfa.ChallengeTTL),
-		CredentialVersion: u.CredentialVersion, Methods: emailOnly}
-	if err := l.challenges.Create(ctx, c); err != nil {
-		return TokenPair{}, err
-	}
-	return TokenPair{MFA: &MFAChallenge{Token: tok, Methods: factors, ExpiresAt: c.ExpiresAt}}, nil
-}
-
-// newChallengeToken returns a new mfaToken (of the shape MFAVerifier
-// takes) and its hash.
-func newChallengeToken() (string, [32]byte) { return recovery.NewSecret() }

@@ -116,8 +116,8 @@ func assemble(d deps) *interactors {
 			Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		}),
 		PasswordLogin: auth.NewPasswordLogin(auth.PasswordLoginDeps{
-			Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
-			Observer: d.Observer,
+			Users: d.Users, Hasher: d.Hasher, Gate: gate,
+			SignInDeps: auth.SignInDeps{Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.Observer},
 		}),
 		Refresher: auth.NewRefresher(auth.RefresherDeps{
 			Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,

@@ -26,8 +26,8 @@ func TestFailedLoginDoesTheSameDatabaseWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := auth.NewPasswordLogin(auth.PasswordLoginDeps{
-		Users: store.Users, Hasher: fakes.NewHasher(), Sessions: nil, Audit: store.Audit, Tx: store, Clock: clock,
-		Failures: failures,
+		Users: store.Users, Hasher: fakes.NewHasher(),
+		SignInDeps: auth.SignInDeps{Sessions: nil, Audit: store.Audit, Tx: store, Clock: clock}, Failures: failures,
 	})
 	commits := func(email string) int64 {
 		t.Helper()

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
@@ -15,17 +14,10 @@ var federatedOnly = []string{domauth.MethodFederated}
 
 // FederatedLoginDeps are the ports of a FederatedLogin.
 type FederatedLoginDeps struct {
-	Users    MFAUsers
-	Sessions *SessionOpener
-	Audit    AuditLog
-	Tx       Transactor
-	Clock    Clock
-	// Factors, when set, makes the sign-in ask for the account's second
-	// factor; Challenges then keeps the pending sign-ins.
-	Factors    SecondFactors
-	Challenges ChallengeIssuer
-	// Observer is optional.
-	Observer Observer
+	Users MFAUsers
+	// SignInDeps end the sign-in: its session, or the pending sign-in of
+	// an account with a second factor.
+	SignInDeps
 	// RequireVerifiedEmail refuses accounts whose address is not verified
 	// (REQUIRE_EMAIL_VERIFICATION), as password login does.
 	RequireVerifiedEmail bool
@@ -36,24 +28,14 @@ type FederatedLoginDeps struct {
 // exchanged with its verifier). Like a password login it asks for the
 // account's second factor first: a provider account is one factor.
 type FederatedLogin struct {
-	users      MFAUsers
-	sessions   *SessionOpener
-	rec        recorder
-	tx         Transactor
-	clock      Clock
-	factors    SecondFactors
-	challenges ChallengeIssuer
-	obs        Observer
-	verify     bool
+	users  MFAUsers
+	in     signIn
+	verify bool
 }
 
 // NewFederatedLogin returns a FederatedLogin.
 func NewFederatedLogin(d FederatedLoginDeps) *FederatedLogin {
-	return &FederatedLogin{
-		users: d.Users, sessions: d.Sessions, rec: recorder{d.Audit}, tx: d.Tx, clock: d.Clock,
-		factors: d.Factors, challenges: d.Challenges, obs: observerOr(d.Observer),
-		verify: d.RequireVerifiedEmail,
-	}
+	return &FederatedLogin{users: d.Users, in: newSignIn(d.SignInDeps, d.Users), verify: d.RequireVerifiedEmail}
 }
 
 // SignIn starts a fresh session (amr fed, idp provider) for userID, or a
@@ -71,37 +53,14 @@ func (f *FederatedLogin) SignIn(ctx context.Context, userID, provider string, me
 	if f.verify && !u.EmailVerified {
 		return TokenPair{}, recovery.ErrEmailNotVerified
 	}
-	if f.factors != nil && f.challenges != nil {
-		factors, err := f.factors.LoginFactors(ctx, u.ID)
-		if err != nil {
-			return TokenPair{}, err
-		}
-		if len(factors) > 0 {
-			return issueChallenge(ctx, f.tx, f.clock, f.challenges, u, factors,
-				mfa.Challenge{Methods: federatedOnly, IdP: provider})
-		}
-	}
-	now := nowUTC(f.clock)
-	var pair TokenPair
-	err = f.tx.WithinTx(ctx, func(ctx context.Context) error {
-		// Held like a password login's, so a credential change that
-		// revokes every session either committed before or waits.
-		v, err := f.users.LockCredential(ctx, u.ID)
-		if errors.Is(err, user.ErrNotFound) || err == nil && v != u.CredentialVersion {
-			return user.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		pair, err = f.sessions.openVia(ctx, u, now, meta, federatedOnly, provider)
-		if err != nil {
-			return err
-		}
-		return f.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, provider, meta, now))
-	})
+	factors, err := f.in.secondFactors(ctx, u.ID)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	f.obs.LoginSucceeded()
-	return pair, nil
+	if len(factors) > 0 {
+		return f.in.challengeAlone(ctx, u, factors, mfa.Challenge{Methods: federatedOnly, IdP: provider})
+	}
+	// A credential change since the account was read is told as the
+	// account gone.
+	return f.in.start(ctx, u, meta, federatedOnly, provider, user.ErrNotFound, nil)
 }

@@ -130,8 +130,8 @@ func newMFAEnv(t *testing.T) *mfaEnv {
 		Policy: session.Policy{IdleTTL: idleTTL, AbsoluteTTL: absoluteTTL, ReuseGrace: grace},
 	})
 	m.login = auth.NewPasswordLogin(auth.PasswordLoginDeps{
-		Users: e.store.Users, Hasher: e.hasher, Sessions: opener, Audit: e.store.Audit, Tx: e.store, Clock: e.clock,
-		Observer: m.obs, Factors: m.factors, Challenges: m.pending,
+		Users: e.store.Users, Hasher: e.hasher, SignInDeps: auth.SignInDeps{Sessions: opener, Audit: e.store.Audit,
+			Tx: e.store, Clock: e.clock, Observer: m.obs, Factors: m.factors, Challenges: m.pending},
 	})
 	m.verify = auth.NewMFAVerifier(auth.MFAVerifierDeps{
 		Challenges: m.pending, Users: e.store.Users, Factors: m.factors, Sessions: opener,

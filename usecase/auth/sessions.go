@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"time"
 
 	domauth "github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -43,7 +44,16 @@ func (l *SessionListing) ListSessions(ctx context.Context, p domauth.Principal, 
 	if limit < 1 || limit > MaxSessionPage {
 		return SessionList{}, user.Invalid("limit", "must be an integer between 1 and 100")
 	}
-	page, err := l.sessions.ListActive(ctx, p.UserID(), nowUTC(l.clock), cursor, limit)
+	return ActiveSessions(ctx, l.sessions, p.UserID(), p.SessionID(), nowUTC(l.clock), cursor, limit)
+}
+
+// ActiveSessions is one page of userID's sessions active at now, limit
+// after cursor, marking current (the caller's own session; "" marks none).
+// A cursor no listing issued is a validation error. The owner's listing
+// and the administrators' (usecase/admin) are both this.
+func ActiveSessions(ctx context.Context, sessions SessionLister, userID, current string, now time.Time,
+	cursor string, limit int) (SessionList, error) {
+	page, err := sessions.ListActive(ctx, userID, now, cursor, limit)
 	if errors.Is(err, session.ErrInvalidCursor) {
 		return SessionList{}, user.Invalid("cursor", "is not a cursor this service issued")
 	}
@@ -52,7 +62,7 @@ func (l *SessionListing) ListSessions(ctx context.Context, p domauth.Principal, 
 	}
 	out := SessionList{Sessions: make([]SessionView, len(page.Sessions)), NextCursor: page.NextCursor}
 	for i, sess := range page.Sessions {
-		out.Sessions[i] = SessionView{Session: sess, Current: sess.ID == p.SessionID()}
+		out.Sessions[i] = SessionView{Session: sess, Current: current != "" && sess.ID == current}
 	}
 	return out, nil
 }

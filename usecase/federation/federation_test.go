@@ -9,10 +9,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	fed "github.com/gatehouse/gatehouse/domain/federation"
-	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 	"github.com/gatehouse/gatehouse/usecase/federation"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
 
 // The fakes: one in-memory store for flows, codes, identities and
@@ -23,42 +23,41 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 type store struct {
-	flows  map[[32]byte]fed.Flow
-	codes  map[[32]byte]fed.AppCode
+	flows  once[fed.Flow]
+	codes  once[fed.AppCode]
 	ids    []fed.Identity
-	users  map[string]user.User
 	events []audit.Event
+	fakes.UserMap
 }
 
 func newStore() *store {
-	return &store{flows: map[[32]byte]fed.Flow{}, codes: map[[32]byte]fed.AppCode{}, users: map[string]user.User{}}
+	return &store{flows: once[fed.Flow]{}, codes: once[fed.AppCode]{}, UserMap: fakes.UserMap{}}
+}
+
+// once keeps single-use records (flows, app codes) by hash: taking one
+// removes it, and an unknown one is fed.ErrFailed, as in the real store.
+type once[T any] map[[32]byte]T
+
+func (m once[T]) put(h [32]byte, v T) error {
+	m[h] = v
+	return nil
+}
+
+func (m once[T]) take(h [32]byte) (T, error) {
+	v, ok := m[h]
+	if !ok {
+		var none T
+		return none, fed.ErrFailed
+	}
+	delete(m, h)
+	return v, nil
 }
 
 func (s *store) WithinTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
-func (s *store) CreateFlow(_ context.Context, f fed.Flow) error {
-	s.flows[f.StateHash] = f
-	return nil
-}
-func (s *store) TakeFlow(_ context.Context, h [32]byte) (fed.Flow, error) {
-	f, ok := s.flows[h]
-	if !ok {
-		return fed.Flow{}, fed.ErrFailed
-	}
-	delete(s.flows, h)
-	return f, nil
-}
-func (s *store) CreateCode(_ context.Context, c fed.AppCode) error {
-	s.codes[c.Hash] = c
-	return nil
-}
-func (s *store) TakeCode(_ context.Context, h [32]byte) (fed.AppCode, error) {
-	c, ok := s.codes[h]
-	if !ok {
-		return fed.AppCode{}, fed.ErrFailed
-	}
-	delete(s.codes, h)
-	return c, nil
-}
+func (s *store) CreateFlow(_ context.Context, f fed.Flow) error                     { return s.flows.put(f.StateHash, f) }
+func (s *store) TakeFlow(_ context.Context, h [32]byte) (fed.Flow, error)           { return s.flows.take(h) }
+func (s *store) CreateCode(_ context.Context, c fed.AppCode) error                  { return s.codes.put(c.Hash, c) }
+func (s *store) TakeCode(_ context.Context, h [32]byte) (fed.AppCode, error)        { return s.codes.take(h) }
 func (s *store) BySubject(_ context.Context, p, sub string) (fed.Identity, error) {
 	for _, i := range s.ids {
 		if i.Provider == p && i.Subject == sub {
@@ -74,25 +73,6 @@ func (s *store) Link(_ context.Context, i fed.Identity) error {
 func (s *store) ListByUser(context.Context, string) ([]fed.Identity, error) { return nil, nil }
 func (s *store) Unlink(context.Context, string, string) (fed.Identity, error) {
 	return fed.Identity{}, nil
-}
-func (s *store) ByEmail(_ context.Context, e string) (user.User, error) {
-	for _, u := range s.users {
-		if u.Email == e {
-			return u, nil
-		}
-	}
-	return user.User{}, user.ErrNotFound
-}
-func (s *store) ByID(_ context.Context, id string) (user.User, error) {
-	u, ok := s.users[id]
-	if !ok {
-		return user.User{}, user.ErrNotFound
-	}
-	return u, nil
-}
-func (s *store) Create(_ context.Context, u user.User) error {
-	s.users[u.ID] = u
-	return nil
 }
 func (s *store) Append(_ context.Context, e audit.Event) error {
 	s.events = append(s.events, e)
@@ -250,7 +230,7 @@ func TestSignUpThroughAProvider(t *testing.T) {
 	if _, err := w.swap.Exchange(context.Background(), codeOf(to), verifier, auth.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	u := w.st.users[w.signed.userID]
+	u := w.st.UserMap[w.signed.userID]
 	if u.Email != "ada@example.com" || u.HasPassword() || !u.EmailVerified || u.Name != "Ada" {
 		t.Fatalf("new account %+v", u)
 	}
@@ -269,27 +249,31 @@ func TestProviderFailuresTravelInTheFragment(t *testing.T) {
 	if err != nil || to != app+"#error=OAUTH_DENIED" {
 		t.Fatalf("denied: %s %v", to, err)
 	}
-	if len(w.st.users) != 0 || len(w.st.codes) != 0 {
+	if len(w.st.UserMap) != 0 || len(w.st.codes) != 0 {
 		t.Fatal("a failed sign-in left an account or a code")
 	}
 }
 
-func TestBeforeSignupHookRefuses(t *testing.T) {
-	w := newWorld(hook{refuse: true})
-	if to := w.callback(t, w.trip(t)); to != app+"#error=SIGNUP_REJECTED" {
-		t.Fatalf("got %s", to)
-	}
-	if len(w.st.users) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
-		t.Fatal("a refused sign-up created something")
-	}
-}
-
-func TestBeforeSignupHookUnavailableFailsClosed(t *testing.T) {
-	w := newWorld(hook{silent: true})
-	if to := w.callback(t, w.trip(t)); to != app+"#error=SERVICE_UNAVAILABLE" {
-		t.Fatalf("got %s", to)
-	}
-	if len(w.st.users) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
-		t.Fatal("a sign-up the hook did not answer created something")
+// TestBeforeSignupHookRefusals: a before-signup hook that refuses, or
+// does not answer (the sign-up fails closed), sends the app its error and
+// leaves no account, identity or code.
+func TestBeforeSignupHookRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		hook hook
+		code string
+	}{
+		{"refuses", hook{refuse: true}, "SIGNUP_REJECTED"},
+		{"unavailable fails closed", hook{silent: true}, "SERVICE_UNAVAILABLE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(c.hook)
+			if to := w.callback(t, w.trip(t)); to != app+"#error="+c.code {
+				t.Fatalf("got %s", to)
+			}
+			if len(w.st.UserMap) != 0 || len(w.st.ids) != 0 || len(w.st.codes) != 0 {
+				t.Fatal("a sign-up the hook did not allow created something")
+			}
+		})
 	}
 }

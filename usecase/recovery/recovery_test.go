@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -28,25 +29,12 @@ type tx struct{}
 
 func (tx) WithinTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
 
-type users struct{ byID map[string]user.User }
+// users finds accounts as fakes.UserMap does and writes their credentials
+// and addresses.
+type users struct{ fakes.UserMap }
 
-func (u *users) ByEmail(_ context.Context, email string) (user.User, error) {
-	for _, x := range u.byID {
-		if x.Email == email {
-			return x, nil
-		}
-	}
-	return user.User{}, user.ErrNotFound
-}
-func (u *users) ByID(_ context.Context, id string) (user.User, error) {
-	x, ok := u.byID[id]
-	if !ok {
-		return user.User{}, user.ErrNotFound
-	}
-	return x, nil
-}
 func (u *users) SetPassword(_ context.Context, id, hash string, proven int64, now time.Time) error {
-	x, ok := u.byID[id]
+	x, ok := u.UserMap[id]
 	switch {
 	case !ok:
 		return user.ErrNotFound
@@ -55,25 +43,25 @@ func (u *users) SetPassword(_ context.Context, id, hash string, proven int64, no
 	}
 	x.PasswordHash, x.UpdatedAt = hash, now
 	x.CredentialVersion++
-	u.byID[id] = x
+	u.UserMap[id] = x
 	return nil
 }
 func (u *users) MarkEmailVerified(_ context.Context, id, email string, now time.Time) error {
-	x, ok := u.byID[id]
+	x, ok := u.UserMap[id]
 	if !ok || x.Email != email {
 		return user.ErrNotFound
 	}
 	x.EmailVerified, x.UpdatedAt = true, now
-	u.byID[id] = x
+	u.UserMap[id] = x
 	return nil
 }
 func (u *users) SetEmail(_ context.Context, id, email string, verified bool, now time.Time) error {
-	x, ok := u.byID[id]
+	x, ok := u.UserMap[id]
 	if !ok {
 		return user.ErrNotFound
 	}
 	x.Email, x.EmailVerified, x.UpdatedAt = email, verified, now
-	u.byID[id] = x
+	u.UserMap[id] = x
 	return nil
 }
 
@@ -207,17 +195,14 @@ type hasher struct{}
 
 func (hasher) Hash(_ context.Context, p string) (string, error) { return "hash:" + p, nil }
 
-type observer struct{ queued, sent, retried, gaveUp int }
-
-func (o *observer) MailQueued() { o.queued++ }
-func (o *observer) MailSent()   { o.sent++ }
-func (o *observer) MailFailed(final bool) {
-	if final {
-		o.gaveUp++
-	} else {
-		o.retried++
-	}
+type observer struct {
+	queued, sent int
+	fakes.Retries
 }
+
+func (o *observer) MailQueued()           { o.queued++ }
+func (o *observer) MailSent()             { o.sent++ }
+func (o *observer) MailFailed(final bool) { o.Failed(final) }
 
 // deps are the ports the recovery interactors of a test are built from;
 // each interactor takes the ones it calls.
@@ -298,12 +283,12 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
 		clock:  &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)},
-		users:  &users{byID: map[string]user.User{}},
+		users:  &users{fakes.UserMap{}},
 		tokens: &tokens{m: map[[32]byte]domrec.Token{}},
 		box:    &box{}, sender: &sender{}, rev: &revoker{}, obs: &observer{}, fails: &failures{},
 	}
 	f.ada = user.User{ID: "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "ada@example.com", PasswordHash: "hash:old"}
-	f.users.byID[f.ada.ID] = f.ada
+	f.users.UserMap[f.ada.ID] = f.ada
 	f.svc = newInteractors(deps{
 		Users: f.users, Tokens: f.tokens, Outbox: f.box, Sessions: f.rev, Audit: &auditLog{},
 		Tx: tx{}, Hasher: hasher{}, Clock: f.clock, Sender: f.sender, Observer: f.obs, Factors: f.fails,
@@ -355,7 +340,7 @@ func TestResetLinkExpires(t *testing.T) {
 	if !errors.Is(err, domrec.ErrLinkInvalid) {
 		t.Fatalf("a reset link at its expiry: %v, want ErrLinkInvalid", err)
 	}
-	if f.users.byID[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 || len(f.fails.cleared) != 0 {
+	if f.users.UserMap[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 || len(f.fails.cleared) != 0 {
 		t.Fatal("an expired link changed something")
 	}
 }
@@ -367,7 +352,7 @@ func TestResetRevokesSessionsAndVerifies(t *testing.T) {
 	if err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	u := f.users.byID[f.ada.ID]
+	u := f.users.UserMap[f.ada.ID]
 	if u.PasswordHash != "hash:a new long password" || !u.EmailVerified || len(f.rev.revoked) != 1 || u.CredentialVersion != 1 {
 		t.Fatalf("after reset: %+v, revoked %v", u, f.rev.revoked)
 	}
@@ -421,7 +406,7 @@ func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
 	if !r.failed || r.m.Link != "" || r.reason != "421 service not available" {
 		t.Fatalf("after %s and 3 attempts: %+v", f.clock.t.Sub(start), r)
 	}
-	if f.obs.queued != 1 || f.obs.retried != 2 || f.obs.gaveUp != 1 || f.obs.sent != 0 {
+	if f.obs.queued != 1 || f.obs.Retried != 2 || f.obs.GaveUp != 1 || f.obs.sent != 0 {
 		t.Fatalf("observer %+v", f.obs)
 	}
 }
@@ -444,7 +429,7 @@ func TestForgotPasswordDisabledAccountSendsNothing(t *testing.T) {
 	f := newFixture(t)
 	ada := f.ada
 	ada.Disabled = true
-	f.users.byID[ada.ID] = ada
+	f.users.UserMap[ada.ID] = ada
 	if sent := f.requestReset(t, ada.Email); len(sent) != 0 {
 		t.Fatalf("sent %+v to a disabled account", sent)
 	}
@@ -452,7 +437,7 @@ func TestForgotPasswordDisabledAccountSendsNothing(t *testing.T) {
 		t.Fatalf("the request stayed in the outbox: %+v", f.box.rows[0])
 	}
 	ada.Disabled = false
-	f.users.byID[ada.ID] = ada
+	f.users.UserMap[ada.ID] = ada
 	if sent := f.requestReset(t, ada.Email); len(sent) != 1 {
 		t.Fatalf("enabled again: sent %d mails; want 1", len(sent))
 	}
@@ -545,7 +530,7 @@ func TestResetLinkDies(t *testing.T) {
 		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
 			t.Fatalf("reset after a password change: %v", err)
 		}
-		if f.users.byID[f.ada.ID].PasswordHash != "hash:changed" {
+		if f.users.UserMap[f.ada.ID].PasswordHash != "hash:changed" {
 			t.Fatal("the old link reset the password")
 		}
 	})
@@ -616,7 +601,7 @@ func TestEmailChangeConfirmation(t *testing.T) {
 		if err := f.svc.EmailChangeRequested(ctx, f.ada, "new@example.org"); err != nil {
 			t.Fatal(err)
 		}
-		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+		if f.users.UserMap[f.ada.ID].Email != f.ada.Email {
 			t.Fatal("the request moved the account")
 		}
 		sent := deliver(t, f)
@@ -627,7 +612,7 @@ func TestEmailChangeConfirmation(t *testing.T) {
 		if err != nil || u.Email != "new@example.org" || !u.EmailVerified {
 			t.Fatalf("confirm: %+v %v", u, err)
 		}
-		if got := f.users.byID[f.ada.ID]; got.Email != "new@example.org" || !got.EmailVerified {
+		if got := f.users.UserMap[f.ada.ID]; got.Email != "new@example.org" || !got.EmailVerified {
 			t.Fatalf("stored %+v", got)
 		}
 		if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
@@ -641,7 +626,7 @@ func TestEmailChangeConfirmation(t *testing.T) {
 	t.Run("taken address", func(t *testing.T) {
 		f := newFixture(t)
 		bob := user.User{ID: "1c9e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "bob@example.com"}
-		f.users.byID[bob.ID] = bob
+		f.users.UserMap[bob.ID] = bob
 		if err := f.svc.EmailChangeRequested(ctx, f.ada, bob.Email); err != nil {
 			t.Fatal(err)
 		}
@@ -672,7 +657,7 @@ func TestEmailChangeConfirmation(t *testing.T) {
 		if _, err := f.svc.Verify(ctx, two); !errors.Is(err, domrec.ErrLinkInvalid) {
 			t.Fatalf("a change link after a password change: %v", err)
 		}
-		if f.users.byID[f.ada.ID].Email != f.ada.Email {
+		if f.users.UserMap[f.ada.ID].Email != f.ada.Email {
 			t.Fatal("a void link moved the account")
 		}
 	})

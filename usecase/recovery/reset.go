@@ -88,11 +88,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 	now := r.d.Clock.Now().UTC()
 	// Checked before hashing, so a bad link costs no hash and a weak
 	// password does not use the link up.
-	t, err := r.d.Tokens.ByHash(ctx, hash)
-	if err != nil {
-		return err
-	}
-	u, err := tokenUser(ctx, r.d.Users, t, recovery.PurposePasswordReset, now)
+	_, u, err := findLink(ctx, r.d.Tokens.ByHash, hash, r.d.Users, recovery.PurposePasswordReset, now)
 	if err != nil {
 		return err
 	}
@@ -119,11 +115,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		defer r.d.Cache.ForgetUser(u.ID)
 	}
 	err = r.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		t, err := r.d.Tokens.Take(ctx, hash)
-		if err != nil {
-			return err
-		}
-		u, err := tokenUser(ctx, r.d.Users, t, recovery.PurposePasswordReset, now)
+		t, u, err := findLink(ctx, r.d.Tokens.Take, hash, r.d.Users, recovery.PurposePasswordReset, now)
 		if err != nil {
 			return err
 		}

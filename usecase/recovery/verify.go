@@ -151,6 +151,18 @@ func (v *EmailVerifier) confirmEmailChange(ctx context.Context, t recovery.Token
 	return u, record(ctx, v.d.Audit, audit.EmailVerified, u.ID, Meta{}, now)
 }
 
+// findLink finds the link with hash through find (ByHash reads it, Take
+// uses it up) and its account, checked as tokenUser does.
+func findLink(ctx context.Context, find func(context.Context, [32]byte) (recovery.Token, error), hash [32]byte,
+	users UserReader, p recovery.Purpose, now time.Time) (recovery.Token, user.User, error) {
+	t, err := find(ctx, hash)
+	if err != nil {
+		return recovery.Token{}, user.User{}, err
+	}
+	u, err := tokenUser(ctx, users, t, p, now)
+	return t, u, err
+}
+
 // tokenUser loads the account of t and checks that t may be used for p.
 func tokenUser(ctx context.Context, users UserReader, t recovery.Token, p recovery.Purpose, now time.Time) (user.User, error) {
 	u, err := users.ByID(ctx, t.UserID)

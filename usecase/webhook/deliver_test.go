@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/webhook"
+	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 	webhookuc "github.com/gatehouse/gatehouse/usecase/webhook"
 )
 
@@ -101,17 +102,14 @@ func (s *sender) Send(_ context.Context, id string, _ []byte) error {
 	return nil
 }
 
-type observer struct{ queued, delivered, retried, gaveUp int }
-
-func (o *observer) WebhookQueued(n int) { o.queued = n }
-func (o *observer) WebhookDelivered()   { o.delivered++ }
-func (o *observer) WebhookFailed(final bool) {
-	if final {
-		o.gaveUp++
-	} else {
-		o.retried++
-	}
+type observer struct {
+	queued, delivered int
+	fakes.Retries
 }
+
+func (o *observer) WebhookQueued(n int)      { o.queued = n }
+func (o *observer) WebhookDelivered()        { o.delivered++ }
+func (o *observer) WebhookFailed(final bool) { o.Failed(final) }
 
 type logger struct{ lines []string }
 
@@ -138,7 +136,7 @@ func TestDelivererPostsInOrderAndRetries(t *testing.T) {
 	if o.due["b"] != t0.Add(5*time.Second) || o.lastErr["b"] != "receiver answered 503" {
 		t.Fatalf("b retried at %s (%q), want +5s", o.due["b"], o.lastErr["b"])
 	}
-	if len(log.lines) != 1 || obs.retried != 1 || obs.delivered != 2 || obs.queued != 1 {
+	if len(log.lines) != 1 || obs.Retried != 1 || obs.delivered != 2 || obs.queued != 1 {
 		t.Fatalf("log %v, metrics %+v", log.lines, obs)
 	}
 	// The receiver stays down for a day: b is retried with back-off, one
@@ -154,7 +152,7 @@ func TestDelivererPostsInOrderAndRetries(t *testing.T) {
 			t.Fatal("never gave up")
 		}
 	}
-	if o.state["b"] != webhook.StatusFailed || obs.gaveUp != 1 || obs.retried != attempts-1 || len(log.lines) != attempts {
+	if o.state["b"] != webhook.StatusFailed || obs.GaveUp != 1 || obs.Retried != attempts-1 || len(log.lines) != attempts {
 		t.Fatalf("after %d attempts: state %s, metrics %+v, %d log lines", attempts, o.state["b"], obs, len(log.lines))
 	}
 	if clk.now.Sub(t0) > 24*time.Hour {

@@ -78,7 +78,8 @@ func newWorld(t *testing.T, h Harness, slow bool) *world {
 	return &world{
 		t: t, h: h, clock: clock, codec: codec, counts: counts,
 		logins: auth.NewPasswordLogin(auth.PasswordLoginDeps{
-			Users: h.Users, Hasher: fakes.NewHasher(), Sessions: opener, Audit: h.Audit, Tx: h.Tx, Clock: clock,
+			Users: h.Users, Hasher: fakes.NewHasher(),
+			SignInDeps: auth.SignInDeps{Sessions: opener, Audit: h.Audit, Tx: h.Tx, Clock: clock},
 		}),
 		refresher: auth.NewRefresher(auth.RefresherDeps{
 			Sessions: store, Codec: codec, Tokens: tokens, Audit: h.Audit, Tx: h.Tx, Clock: clock, Policy: Policy,
