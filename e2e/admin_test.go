@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/internal/webhooktest"
 )
 
 // members is how many accounts the console test makes to page through: more than
@@ -91,11 +90,11 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	for k, v := range env {
 		settings[k] = v
 	}
-	// Only user.created goes to the receiver, which takes everything until
-	// the deliveries step refuses one.
-	hooks := newHookReceiver(t)
-	settings["WEBHOOK_URL"] = hooks.srv.URL
-	settings["WEBHOOK_SECRET"] = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+	// Only user.created goes to the receiver, which takes every well-signed
+	// post until the deliveries step refuses one.
+	hooks := webhooktest.New(t, webhooktest.Secret)
+	settings["WEBHOOK_URL"] = hooks.URL
+	settings["WEBHOOK_SECRET"] = webhooktest.Secret
 	settings["WEBHOOK_EVENTS"] = "user.created"
 	settings["WEBHOOK_POLL_INTERVAL"] = "50ms"
 	srv := startServer(t, port, settings)
@@ -118,14 +117,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// A user who is not an administrator sees no link, and the console's list
 	// says the service refused.
 	other := newTab(t, b, "member")
-	other.navigate(appURL)
-	other.waitJS(`document.body.dataset.state === "logged-out"`)
-	other.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), fmt.Sprintf("member-%s-00@example.com", tag)),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
-	other.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	other.signIn(appURL, "login-submit", fmt.Sprintf("member-%s-00@example.com", tag), password)
 	if eval[bool](other, `!document.getElementById("admin-link").hidden`) {
 		t.Fatal("the console link is shown to a user without the admin role")
 	}
@@ -143,14 +135,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	other.waitJS(`document.body.dataset.state === "logged-out"` + idle)
 
 	app := newTab(t, b, "console")
-	app.navigate(appURL)
-	app.waitJS(`document.body.dataset.state === "logged-out"`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), rootEmail),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
-	app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	app.signIn(appURL, "login-submit", rootEmail, password)
 	// A reload restores the session from the refresh cookie: that token is not
 	// fresh, so the first write below has to step up.
 	app.navigate(appURL)
@@ -372,7 +357,7 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// Webhook deliveries: a user.created the receiver refused is listed as
 	// pending with its error, delivered again from the page, then shown as
 	// delivered and received.
-	hooks.setDown(true)
+	hooks.SetDown(true)
 	srv.register(t, uniqueEmail("hooked"), password)
 	var deliveryID string
 	waitUntil(t, "a refused delivery", func() bool {
@@ -403,10 +388,13 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 		t.Errorf("the pending delivery's row: %q", got)
 	}
 	shot(app, "webhook-deliveries")
-	hooks.setDown(false)
+	hooks.SetDown(false)
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-delivery-retry"]`)))
 	app.waitJS(`document.getElementById("admin-status").dataset.kind === "ok"` + idle)
-	waitUntil(t, "the retried delivery", func() bool { return hooks.got(deliveryID) })
+	waitUntil(t, "the retried delivery", func() bool { return hooks.Posts(deliveryID) > 0 })
+	if bad := hooks.Stats().BadSignatures; bad != 0 {
+		t.Errorf("%d webhook posts failed the receiver's signature check", bad)
+	}
 	app.do(chromedp.SetValue(chromedp.CSS(`[data-testid="admin-delivery-status"]`), "delivered"))
 	eval[bool](app, `document.querySelector('[data-testid="admin-delivery-status"]').dispatchEvent(new Event("change")) || true`)
 	app.waitJS(deliveries + ` && [...document.querySelectorAll('[data-testid="admin-delivery"]')].some((r) => r.dataset.id === ` + jsString(deliveryID) + ` && r.dataset.status === "delivered")` + loaded)
@@ -446,43 +434,6 @@ func runAdminConsole(t *testing.T, env map[string]string) {
 	// Back to the account page.
 	app.do(chromedp.Click(chromedp.CSS(`[data-testid="admin-leave"]`)))
 	app.waitJS(`document.body.dataset.console === "false" && !document.getElementById("app-view").hidden && document.getElementById("admin-view").hidden`)
-}
-
-// hookReceiver is an app's webhook endpoint that answers 503 while down
-// and records the webhook-id of what it took.
-type hookReceiver struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	down bool
-	ids  map[string]bool
-}
-
-func newHookReceiver(t *testing.T) *hookReceiver {
-	h := &hookReceiver{ids: map[string]bool{}}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.down {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		h.ids[r.Header.Get("webhook-id")] = true
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *hookReceiver) setDown(down bool) {
-	h.mu.Lock()
-	h.down = down
-	h.mu.Unlock()
-}
-
-func (h *hookReceiver) got(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ids[id]
 }
 
 // waitUntil polls cond for up to a minute.

@@ -188,6 +188,28 @@ func (tb *tab) navigate(u string) {
 	tb.do(chromedp.Navigate(u))
 }
 
+// submitCredentials types email and password into the example app's
+// sign-in form and presses button: "login-submit" or "register-submit".
+func (tb *tab) submitCredentials(button, email, password string) {
+	tb.t.Helper()
+	tb.do(
+		chromedp.SendKeys(chromedp.ID("login-email"), email),
+		chromedp.SendKeys(chromedp.ID("login-password"), password),
+		chromedp.Click(chromedp.ID(button)),
+	)
+}
+
+// signIn opens the example app at appURL signed out, submits email and
+// password with button (as submitCredentials), and waits until the app is
+// signed in and idle.
+func (tb *tab) signIn(appURL, button, email, password string) {
+	tb.t.Helper()
+	tb.navigate(appURL)
+	tb.waitJS(`document.body.dataset.state === "logged-out"`)
+	tb.submitCredentials(button, email, password)
+	tb.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+}
+
 // evalE evaluates a JavaScript expression (awaiting a promise) in the tab.
 func evalE[T any](ctx context.Context, expr string) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,15 +57,8 @@ func codeMails(t *testing.T, mail *smtptest.Server, email string) int {
 // of a second mail opened in the tab signs in too, once.
 func TestExampleAppEmailCode(t *testing.T) {
 	requireBrowser(t)
-	mail := smtptest.Start(t, smtptest.Options{})
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv := startServer(t, port, map[string]string{
-		"MAIL_URL":           mail.URL(),
-		"PUBLIC_URL":         base,
-		"MAIL_POLL_INTERVAL": "100ms",
-	})
-	requireExampleServed(t, srv)
+	srv, mail := startWithMail(t)
+	base := srv.URL
 	email := uniqueEmail("code")
 	srv.register(t, email, password)
 	mail.WaitFor(t, email, "Confirm your email address", mailWait)

@@ -67,14 +67,7 @@ func TestExampleAppSecondFactors(t *testing.T) {
 	}
 
 	email := uniqueEmail("mfa")
-	app.navigate(appURL)
-	app.waitJS(`document.body.dataset.state === "logged-out"`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("register-submit")),
-	)
-	app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	app.signIn(appURL, "register-submit", email, password)
 
 	// Enrol TOTP: the page shows the QR code and the key; the "phone" is this
 	// test, computing codes from the key the page shows.
@@ -118,11 +111,7 @@ func TestExampleAppSecondFactors(t *testing.T) {
 	app.do(chromedp.Click(chromedp.ID("logout")))
 	app.waitJS(`document.body.dataset.state === "logged-out"` + idle)
 	eval[string](app, `document.getElementById("login-email").value = ""`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
+	app.submitCredentials("login-submit", email, password)
 	app.waitJS(`!document.getElementById("mfa-form").hidden` + idle)
 	if eval[string](app, `document.body.dataset.state`) != "logged-out" {
 		t.Fatal("signed in before the second factor")

@@ -148,11 +148,7 @@ func TestSignInWithGatehouse(t *testing.T) {
 	app.navigate(rpURL + "/login")
 	// The provider sent the browser to the example app's authorize page.
 	app.waitJS(`location.pathname === "` + spa.Prefix + `" && location.hash.startsWith("#/authorize?request=") && document.body.dataset.state === "logged-out"`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
+	app.submitCredentials("login-submit", email, password)
 	app.waitJS(`!document.getElementById("mfa-form").hidden` + idle)
 	app.do(
 		chromedp.SendKeys(chromedp.ID("mfa-code"), totpAt(t, enrol.Secret, 30*time.Second)),

@@ -109,11 +109,7 @@ func TestExampleAppSignInWithProviders(t *testing.T) {
 			}
 			app.do(chromedp.Click(chromedp.ID("logout")))
 			app.waitJS(`document.body.dataset.state === "logged-out"` + idle)
-			app.do(
-				chromedp.SendKeys(chromedp.ID("login-email"), rootEmail),
-				chromedp.SendKeys(chromedp.ID("login-password"), password),
-				chromedp.Click(chromedp.ID("login-submit")),
-			)
+			app.submitCredentials("login-submit", rootEmail, password)
 			app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
 			eval[string](app, `location.hash = "#/admin/users/`+found.Items[0].ID+`"`)
 			app.waitJS(`document.querySelector('[data-testid="admin-identities"]')?.dataset.count === "2"` + idle)

@@ -15,33 +15,35 @@ import (
 // mailWait bounds how long a mail may take from the request to the SMTP server.
 const mailWait = 20 * time.Second
 
+// startWithMail starts the SMTP test server and a server that mails through
+// it, its links leading to the example app it serves (PUBLIC_URL is its own
+// URL), and fails at once if that app is not served.
+func startWithMail(t *testing.T) (*server, *smtptest.Server) {
+	t.Helper()
+	mail := smtptest.Start(t, smtptest.Options{})
+	port := freePort(t)
+	srv := startServer(t, port, map[string]string{
+		"MAIL_URL":           mail.URL(),
+		"PUBLIC_URL":         fmt.Sprintf("http://127.0.0.1:%d", port),
+		"MAIL_POLL_INTERVAL": "100ms",
+	})
+	requireExampleServed(t, srv)
+	return srv, mail
+}
+
 // TestExampleAppMailLinks runs the mail flows in a real browser: register in the
 // example app, read the verification mail from the in-process SMTP server, open its
 // link and see the address verified; then "forgot password", open the reset link,
 // set a new password, sign in with it, and find the other device's session gone.
 func TestExampleAppMailLinks(t *testing.T) {
 	requireBrowser(t)
-	mail := smtptest.Start(t, smtptest.Options{})
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv := startServer(t, port, map[string]string{
-		"MAIL_URL":           mail.URL(),
-		"PUBLIC_URL":         base,
-		"MAIL_POLL_INTERVAL": "100ms",
-	})
-	requireExampleServed(t, srv)
+	srv, mail := startWithMail(t)
+	base := srv.URL
 	appURL := srv.URL + spa.Prefix
 	email := uniqueEmail("mail")
 
 	app := newTab(t, newBrowser(t), "mail")
-	app.navigate(appURL)
-	app.waitJS(`document.body.dataset.state === "logged-out"`)
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("register-submit")),
-	)
-	app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	app.signIn(appURL, "register-submit", email, password)
 	if got := eval[string](app, `document.getElementById("user-verified").textContent`); got != "not verified yet" {
 		t.Fatalf("a new account shows %q", got)
 	}

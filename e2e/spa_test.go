@@ -87,11 +87,7 @@ func runAppFlow(t *testing.T, b context.Context, srv *server, appURL string) {
 	}
 
 	// Sign in with cookie transport.
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
+	app.submitCredentials("login-submit", email, password)
 	app.waitJS(`document.body.dataset.state === "logged-in"`)
 	signedIn := time.Now()
 	if got := eval[string](app, `document.getElementById("user-email").textContent`); got != email {
@@ -191,11 +187,7 @@ func runAppFlow(t *testing.T, b context.Context, srv *server, appURL string) {
 	app.waitJS(`document.body.dataset.state === "logged-out"`)
 
 	// The new password works.
-	app.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), newPassword),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
+	app.submitCredentials("login-submit", email, newPassword)
 	app.waitJS(`document.body.dataset.state === "logged-in"`)
 	if got := eval[string](app, `document.body.innerText`); strings.Contains(got, "eyJ") {
 		t.Error("the page shows a token")
@@ -248,14 +240,7 @@ func TestExampleAppTwoTabsRefreshAtOnce(t *testing.T) {
 	b := newBrowser(t)
 
 	tab1 := newTab(t, b, "tab1")
-	tab1.navigate(appURL)
-	tab1.waitJS(`document.body.dataset.state === "logged-out"`)
-	tab1.do(
-		chromedp.SendKeys(chromedp.ID("login-email"), email),
-		chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
-	)
-	tab1.waitJS(`document.body.dataset.state === "logged-in"` + idle)
+	tab1.signIn(appURL, "login-submit", email, password)
 
 	tab2 := newTab(t, b, "tab2")
 	tab2.navigate(appURL)

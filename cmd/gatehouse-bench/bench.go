@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/gatehouse/gatehouse/internal/proctest"
 	"github.com/gatehouse/gatehouse/internal/scale"
 )
 
@@ -196,7 +197,8 @@ func (b *bench) setup(ctx context.Context) error {
 func (b *bench) setupSide(ctx context.Context, sd *side) error {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for !probe(rctx, sd.api.hc, sd.api.base+"/readyz") {
+	ready := proctest.HTTPReadyClient(sd.api.hc, sd.api.base+"/readyz")
+	for ready(rctx) != nil {
 		select {
 		case <-rctx.Done():
 			return fmt.Errorf("service at %s is not ready (GET /readyz): start it first (make run)", sd.api.base)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proctest"
 )
 
 // stubCommand is the hidden subcommand the cold-start floor re-executes
@@ -103,7 +105,7 @@ func timeStart(ctx context.Context, bin string, args []string, cfg ColdStartConf
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return 0, err
 	}
@@ -137,6 +139,7 @@ func timeStart(ctx context.Context, bin string, args []string, cfg ColdStartConf
 		timeout = 10 * time.Second
 	}
 
+	ready := proctest.HTTPReadyClient(client, url)
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, err
@@ -146,7 +149,7 @@ func timeStart(ctx context.Context, bin string, args []string, cfg ColdStartConf
 
 	deadline := t0.Add(timeout)
 	for {
-		if ok := probe(ctx, client, url); ok {
+		if ready(ctx) == nil {
 			return time.Since(t0), nil
 		}
 		select {
@@ -163,20 +166,6 @@ func timeStart(ctx context.Context, bin string, args []string, cfg ColdStartConf
 	}
 }
 
-// probe reports whether GET url answered 200.
-func probe(ctx context.Context, c *http.Client, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
 // stopProcess sends SIGTERM and waits up to 10 s, then kills.
 func stopProcess(cmd *exec.Cmd, exited chan error) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -186,16 +175,6 @@ func stopProcess(cmd *exec.Cmd, exited chan error) {
 		_ = cmd.Process.Kill()
 		<-exited //nolint:errcheck // as above
 	}
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // withoutEnv drops the named variables from env.

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,187 +10,30 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/webhooktest"
 )
 
-// Two Standard Webhooks secrets, as while rotating.
-const (
-	hookSecretOld = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
-	hookSecretNew = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
-)
-
-// event is one event as the receiver got it.
-type event struct {
-	ID        string
-	Type      string         `json:"type"`
-	Timestamp time.Time      `json:"timestamp"`
-	Data      map[string]any `json:"data"`
-	Body      string
-}
-
-// webhookReceiver is an app's endpoint. It checks every request's
-// signatures with its own HMAC code (the contract's words, not the
-// library the service signs with), keeps each event once by webhook-id,
-// counts duplicates, and records whether two posts of one event were ever
-// in flight at the same time.
-type webhookReceiver struct {
-	t   *testing.T
-	srv *httptest.Server
-
-	mu         sync.Mutex
-	events     []event
-	seen       map[string]int
-	inFlight   map[string]int
-	concurrent []string
-	badSigs    int
-	down       bool
-	delay      time.Duration
-}
-
-func newWebhookReceiver(t *testing.T, secrets ...string) *webhookReceiver {
-	t.Helper()
-	w := &webhookReceiver{t: t, seen: map[string]int{}, inFlight: map[string]int{}}
-	keys := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		k, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-	}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		msgID, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
-		sigs := strings.Split(r.Header.Get("webhook-signature"), " ")
-		ok := len(sigs) == len(keys)
-		for i, k := range keys {
-			m := hmac.New(sha256.New, k)
-			m.Write([]byte(msgID + "." + ts + "." + string(body)))
-			want := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
-			if ok && !hmac.Equal([]byte(sigs[i]), []byte(want)) {
-				ok = false
-			}
-		}
-		w.mu.Lock()
-		if !ok {
-			w.badSigs++
-			w.mu.Unlock()
-			rw.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		if w.down {
-			w.mu.Unlock()
-			rw.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.inFlight[msgID]++
-		if w.inFlight[msgID] > 1 {
-			w.concurrent = append(w.concurrent, msgID)
-		}
-		delay := w.delay
-		w.mu.Unlock()
-		time.Sleep(delay)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.inFlight[msgID]--
-		w.seen[msgID]++
-		if w.seen[msgID] == 1 {
-			e := event{ID: msgID, Body: string(body)}
-			if err := json.Unmarshal(body, &e); err != nil {
-				w.t.Errorf("event body %s: %v", body, err)
-			}
-			w.events = append(w.events, e)
-		}
-		rw.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
-
-func (w *webhookReceiver) setDown(down bool) {
-	w.mu.Lock()
-	w.down = down
-	w.mu.Unlock()
-}
-
-// snapshot returns the events received so far, in arrival order.
-func (w *webhookReceiver) snapshot() []event {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.events)
-}
-
-// waitFor waits until every type in want (with multiplicity) has arrived
-// for userID, and returns that user's events in arrival order.
-func (w *webhookReceiver) waitFor(t *testing.T, userID string, want ...string) []event {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var mine []event
-		have := map[string]int{}
-		for _, e := range w.snapshot() {
-			if eventUser(e) == userID {
-				mine = append(mine, e)
-				have[e.Type]++
-			}
-		}
-		need := map[string]int{}
-		for _, typ := range want {
-			need[typ]++
-		}
-		done := true
-		for typ, n := range need {
-			if have[typ] < n {
-				done = false
-			}
-		}
-		if done {
-			return mine
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events for %s: have %v, want %v", userID, have, need)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// eventUser is the user an event is about.
-func eventUser(e event) string {
-	if id, ok := e.Data["userId"].(string); ok {
-		return id
-	}
-	if u, ok := e.Data["user"].(map[string]any); ok {
-		id, _ := u["id"].(string)
-		return id
-	}
-	return ""
-}
-
-// webhookEnv is testEnv with webhooks on, posting to w quickly.
-func webhookEnv(dbURL string, w *webhookReceiver) map[string]string {
+// webhookEnv is testEnv with webhooks on, signed with two secrets (as
+// while rotating) and posting to w quickly.
+func webhookEnv(dbURL string, w *webhooktest.Receiver) map[string]string {
 	env := testEnv(dbURL)
-	env["WEBHOOK_URL"] = w.srv.URL + "/hooks"
-	env["WEBHOOK_SECRET"] = hookSecretOld + "," + hookSecretNew
+	env["WEBHOOK_URL"] = w.URL + "/hooks"
+	env["WEBHOOK_SECRET"] = webhooktest.Secret + "," + webhooktest.NextSecret
 	env["WEBHOOK_POLL_INTERVAL"] = "50ms"
 	return env
 }
 
-// accessClaims decodes an access token's payload (the signature is the
-// service's business; the test reads what it carries).
-func accessClaims(t *testing.T, tok string) map[string]any {
+// webhookServer starts a server on dbURL posting its events to a new
+// receiver that checks both signatures, with an administrator signed in
+// (root, whose id is rootID).
+func webhookServer(t *testing.T, dbURL string) (recv *webhooktest.Receiver, s *server, root *client, rootID string) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q", tok)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	recv = webhooktest.New(t, webhooktest.Secret, webhooktest.NextSecret)
+	env := webhookEnv(dbURL, recv)
+	s = startServer(t, env)
+	root, rootID = adminClient(t, s, env, "root@example.com", "root's passphrase", "admin", "user")
+	return recv, s, root, rootID
 }
 
 // TestWebhooksEndToEnd drives a user through the contract's events on a
@@ -204,10 +44,7 @@ func accessClaims(t *testing.T, tok string) map[string]any {
 // every access token, refreshed ones included.
 func TestWebhooksEndToEnd(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		recv := newWebhookReceiver(t, hookSecretOld, hookSecretNew)
-		env := webhookEnv(dbURL(t), recv)
-		s := startServer(t, env)
-		root, rootID := adminClient(t, s, env, "root@example.com", "root's passphrase", "admin", "user")
+		recv, s, root, rootID := webhookServer(t, dbURL(t))
 
 		const pw, pw2 = "ada's first password", "ada's second password"
 		ada := s.client()
@@ -218,7 +55,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		r.data(t, &first)
 		ada.bearer = first.AccessToken
 		uid := first.User.ID
-		if _, ok := accessClaims(t, first.AccessToken)["app_metadata"]; ok {
+		if _, ok := jwtPart(t, first.AccessToken, 1)["app_metadata"]; ok {
 			t.Error("app_metadata in a token of an account without any")
 		}
 		secrets := []string{pw, pw2, first.AccessToken, first.RefreshToken}
@@ -259,7 +96,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		r.data(t, &refreshed)
 		secrets = append(secrets, refreshed.AccessToken, refreshed.RefreshToken)
 		ada.bearer = refreshed.AccessToken
-		got, _ := json.Marshal(accessClaims(t, refreshed.AccessToken)["app_metadata"])
+		got, _ := json.Marshal(jwtPart(t, refreshed.AccessToken, 1)["app_metadata"])
 		if want, _ := json.Marshal(meta); string(got) != string(want) {
 			t.Fatalf("app_metadata of the refreshed token = %s, want %s", got, want)
 		}
@@ -289,16 +126,16 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		expect(t, root.do("PATCH", "/admin/users/"+uid, map[string]any{"appMetadata": nil}), 200, "")
 		expect(t, root.do("DELETE", "/admin/users/"+uid, nil), 200, "")
 
-		evs := recv.waitFor(t, uid, "user.created", "user.updated", "user.updated", "user.updated",
+		evs := recv.WaitFor(t, uid, "user.created", "user.updated", "user.updated", "user.updated",
 			"session.created", "session.created", "session.created",
 			"refresh_token.reused", "session.revoked", "session.revoked", "session.revoked",
 			"password.changed", "user.deleted")
-		byType := map[string][]event{}
-		for i, e := range evs {
+		for _, e := range webhooktest.OutOfOrder(evs) {
+			t.Errorf("%s (%s) arrived after a newer event: out of order", e.Type, e.Timestamp)
+		}
+		byType := map[string][]webhooktest.Event{}
+		for _, e := range evs {
 			byType[e.Type] = append(byType[e.Type], e)
-			if i > 0 && e.Timestamp.Before(evs[i-1].Timestamp) {
-				t.Errorf("%s (%s) arrived after %s (%s): out of order", e.Type, e.Timestamp, evs[i-1].Type, evs[i-1].Timestamp)
-			}
 			for _, sec := range secrets {
 				if sec != "" && strings.Contains(e.Body, sec) {
 					t.Errorf("%s carries a password or token: %s", e.Type, e.Body)
@@ -338,15 +175,12 @@ func TestWebhooksEndToEnd(t *testing.T) {
 			t.Errorf("password.changed %v", pc)
 		}
 		// The administrator's own account was created by the command line.
-		rootEvents := recv.waitFor(t, rootID, "user.created")
+		rootEvents := recv.WaitFor(t, rootID, "user.created")
 		if rootEvents[0].Data["method"] != "admin" {
 			t.Errorf("command-line user.created %v", rootEvents[0].Data)
 		}
-		recv.mu.Lock()
-		bad, dup := recv.badSigs, len(recv.concurrent)
-		recv.mu.Unlock()
-		if bad != 0 || dup != 0 {
-			t.Errorf("%d requests with bad signatures, %d concurrent posts of one event", bad, dup)
+		if st := recv.Stats(); st.BadSignatures != 0 || st.Concurrent != 0 {
+			t.Errorf("%d requests with bad signatures, %d concurrent posts of one event", st.BadSignatures, st.Concurrent)
 		}
 
 		// The operators' view: everything delivered.
@@ -374,11 +208,8 @@ func TestWebhooksEndToEnd(t *testing.T) {
 // delivered event again under the same webhook-id.
 func TestWebhooksSurviveAReceiverOutage(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		recv := newWebhookReceiver(t, hookSecretOld, hookSecretNew)
-		env := webhookEnv(dbURL(t), recv)
-		s := startServer(t, env)
-		root, _ := adminClient(t, s, env, "root@example.com", "root's passphrase", "admin", "user")
-		recv.setDown(true)
+		recv, s, root, _ := webhookServer(t, dbURL(t))
+		recv.SetDown(true)
 		var ids []string
 		for _, email := range []string{"a@example.com", "b@example.com", "c@example.com"} {
 			c := s.client()
@@ -410,9 +241,9 @@ func TestWebhooksSurviveAReceiverOutage(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		recv.setDown(false)
+		recv.SetDown(false)
 		for _, uid := range ids {
-			recv.waitFor(t, uid, "user.created", "session.created")
+			recv.WaitFor(t, uid, "user.created", "session.created")
 		}
 		// An operator's retry of a delivered event: posted again, same id.
 		r := root.do("GET", "/admin/webhooks/deliveries?status=delivered&limit=1", nil)
@@ -427,13 +258,7 @@ func TestWebhooksSurviveAReceiverOutage(t *testing.T) {
 		}
 		expect(t, root.do("POST", "/admin/webhooks/deliveries/"+page.Items[0].ID+"/retry", nil), 200, "")
 		deadline = time.Now().Add(30 * time.Second)
-		for {
-			recv.mu.Lock()
-			n := recv.seen[page.Items[0].ID]
-			recv.mu.Unlock()
-			if n >= 2 {
-				break
-			}
+		for recv.Posts(page.Items[0].ID) < 2 {
 			if time.Now().After(deadline) {
 				t.Fatal("the retried event was not posted again")
 			}
@@ -454,12 +279,10 @@ type signupHookServer struct {
 func newSignupHookServer(t *testing.T, secret string) *signupHookServer {
 	t.Helper()
 	h := &signupHookServer{}
-	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	keys := webhooktest.KeysOf(t, secret)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(r.Header.Get("webhook-id") + "." + r.Header.Get("webhook-timestamp") + "." + string(body)))
-		if r.Header.Get("webhook-signature") != "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)) {
+		if !keys.Verify(r.Header, body) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -493,10 +316,10 @@ func newSignupHookServer(t *testing.T, secret string) *signupHookServer {
 // broken hook 503, and either way no account exists afterwards.
 func TestBeforeSignupHook(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		hook := newSignupHookServer(t, hookSecretOld)
+		hook := newSignupHookServer(t, webhooktest.Secret)
 		env := testEnv(dbURL(t))
 		env["HOOK_BEFORE_SIGNUP_URL"] = hook.srv.URL
-		env["HOOK_SECRET"] = hookSecretOld
+		env["HOOK_SECRET"] = webhooktest.Secret
 		env["HOOK_TIMEOUT"] = "1s"
 		s := startServer(t, env)
 		c := s.client()

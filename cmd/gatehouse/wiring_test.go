@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/smtptest"
+	"github.com/gatehouse/gatehouse/internal/webhooktest"
 )
 
 // TestWebhooksFromProvidersAndEmailCodes: a provider's first sign-in is
@@ -20,7 +21,7 @@ import (
 func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		url := dbURL(t)
-		recv := newWebhookReceiver(t, hookSecretOld, hookSecretNew)
+		recv := webhooktest.New(t, webhooktest.Secret, webhooktest.NextSecret)
 		mail := smtptest.Start(t, smtptest.Options{})
 		w := newFedWorld(t, url)
 		env := codeEnv(url, mail)
@@ -41,7 +42,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		p := fedTokens(t, c, f)
 		secrets = append(secrets, p.AccessToken, p.RefreshToken)
 		c.bearer = p.AccessToken
-		got := recv.waitFor(t, p.User.ID, "user.created", "identity.linked")
+		got := recv.WaitFor(t, p.User.ID, "user.created", "identity.linked")
 		created, linked := byType(got, "user.created"), byType(got, "identity.linked")
 		if len(created) != 1 || created[0].Data["method"] != "oauth" {
 			t.Fatalf("user.created %+v", created)
@@ -71,7 +72,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 			t.Fatalf("identities %+v", ids)
 		}
 		expect(t, c.do("DELETE", "/auth/identities/"+ids[0].ID, nil), 200, "")
-		got = recv.waitFor(t, p.User.ID, "user.created", "identity.linked", "identity.linked", "identity.unlinked")
+		got = recv.WaitFor(t, p.User.ID, "user.created", "identity.linked", "identity.linked", "identity.unlinked")
 		linked, unlinked := byType(got, "identity.linked"), byType(got, "identity.unlinked")
 		if len(linked) != 2 || linked[1].Data["provider"] != "github" {
 			t.Fatalf("identity.linked %+v", linked)
@@ -91,7 +92,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		var cp tokenPair
 		r.data(t, &cp)
 		secrets = append(secrets, cp.AccessToken)
-		got = recv.waitFor(t, cp.User.ID, "user.created")
+		got = recv.WaitFor(t, cp.User.ID, "user.created")
 		if created := byType(got, "user.created"); len(created) != 1 || created[0].Data["method"] != "email_code" {
 			t.Fatalf("user.created %+v", created)
 		}
@@ -103,24 +104,24 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		// Wait for the session of the last sign-in (delivery is in order
 		// per user), then look at everything received. Sessions name
 		// their first step.
-		for _, e := range byType(recv.waitFor(t, cp.User.ID, "user.created", "session.created", "session.created"), "session.created") {
+		for _, e := range byType(recv.WaitFor(t, cp.User.ID, "user.created", "session.created", "session.created"), "session.created") {
 			if e.Data["method"] != "email_code" {
 				t.Fatalf("an emailed code's session.created: %s", e.Body)
 			}
 		}
-		for _, e := range byType(recv.waitFor(t, p.User.ID, "session.created"), "session.created") {
+		for _, e := range byType(recv.WaitFor(t, p.User.ID, "session.created"), "session.created") {
 			if e.Data["method"] != "oauth" {
 				t.Fatalf("a provider's session.created: %s", e.Body)
 			}
 		}
-		if n := len(byType(recv.waitFor(t, cp.User.ID, "user.created"), "user.created")); n != 1 {
+		if n := len(byType(recv.WaitFor(t, cp.User.ID, "user.created"), "user.created")); n != 1 {
 			t.Fatalf("%d user.created for one account", n)
 		}
 		// The unlinked identity never comes back for that user either.
-		if n := len(byType(recv.waitFor(t, p.User.ID), "identity.unlinked")); n != 1 {
+		if n := len(byType(recv.WaitFor(t, p.User.ID), "identity.unlinked")); n != 1 {
 			t.Fatalf("%d identity.unlinked (a refused unlink reported?)", n)
 		}
-		for _, e := range recv.snapshot() {
+		for _, e := range recv.Events() {
 			for _, sec := range secrets {
 				if sec != "" && strings.Contains(e.Body, sec) {
 					t.Fatalf("event %s carries a secret of the flow: %s", e.Type, e.Body)
@@ -134,10 +135,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 				}
 			}
 		}
-		recv.mu.Lock()
-		bad := recv.badSigs
-		recv.mu.Unlock()
-		if bad != 0 {
+		if bad := recv.Stats().BadSignatures; bad != 0 {
 			t.Fatalf("%d posts failed the receiver's signature check", bad)
 		}
 	})
@@ -156,8 +154,8 @@ func fieldNames(m map[string]any) []string {
 }
 
 // byType keeps the events of type typ.
-func byType(events []event, typ string) []event {
-	var out []event
+func byType(events []webhooktest.Event, typ string) []webhooktest.Event {
+	var out []webhooktest.Event
 	for _, e := range events {
 		if e.Type == typ {
 			out = append(out, e)
@@ -173,10 +171,10 @@ func byType(events []event, typ string) []event {
 // or an app code. Both engines.
 func TestFederatedSignupHook(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		hook := newSignupHookServer(t, hookSecretOld)
+		hook := newSignupHookServer(t, webhooktest.Secret)
 		w := newFedWorld(t, dbURL(t))
 		w.env["HOOK_BEFORE_SIGNUP_URL"] = hook.srv.URL
-		w.env["HOOK_SECRET"] = hookSecretOld
+		w.env["HOOK_SECRET"] = webhooktest.Secret
 		w.env["HOOK_TIMEOUT"] = "1s"
 		var db *gorm.DB
 		_, c := w.start(t, fx.Populate(&db))

@@ -166,9 +166,7 @@ async function renderUsers(box) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     userList.q = q.value.trim();
-    userList.cursors = [];
-    userList.cursor = null;
-    route();
+    firstPage(userList);
   });
   const body = h('tbody', { dataset: { testid: 'admin-users' } });
   box.append(h('h2', {}, 'Users'), form,
@@ -200,20 +198,7 @@ async function renderUsers(box) {
     body.append(row('td', [userList.q ? `No account matches “${userList.q}”.` : 'No accounts.']));
   }
   body.dataset.count = String(page.items.length);
-  // Keyset paging, as the API pages: forward with nextCursor; back by the cursors
-  // this tab remembers (the API has no "previous").
-  box.append(pager({
-    pageNumber: userList.cursors.length + 1,
-    previous: userList.cursors.length > 0 ? () => {
-      userList.cursor = userList.cursors.pop();
-      route();
-    } : null,
-    next: page.nextCursor ? () => {
-      userList.cursors.push(userList.cursor);
-      userList.cursor = page.nextCursor;
-      route();
-    } : null,
-  }));
+  box.append(pager(userList, page.nextCursor));
 }
 
 function statusBadges(u) {
@@ -300,17 +285,7 @@ async function renderUser(box, id) {
   const { box: identities, load: loadIdentities } = identityList(u, gen);
 
   const events = h('tbody', { dataset: { testid: 'admin-events' } });
-  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-events-more' }, hidden: true }, 'Older events');
-  let cursor = null;
-  const loadEvents = async () => {
-    const params = new URLSearchParams({ limit: String(PAGE) });
-    if (cursor) {
-      params.set('cursor', cursor);
-    }
-    const page = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/security-events?${params}`);
-    if (gen !== generation) {
-      return;
-    }
+  const { more, load: loadEvents } = pages(`/admin/users/${encodeURIComponent(u.id)}/security-events`, gen, 'admin-events-more', 'Older events', (page) => {
     events.append(...page.items.map((e) => {
       const by = !e.actorId ? '' : e.actorId === u.id ? 'the user'
         : h('a', { href: `#/admin/users/${e.actorId}`, title: e.actorId }, 'administrator');
@@ -320,10 +295,7 @@ async function renderUser(box, id) {
       return tr;
     }));
     events.dataset.count = String(events.querySelectorAll('tr').length);
-    cursor = page.nextCursor;
-    more.hidden = !cursor;
-  };
-  more.addEventListener('click', action(more, loadEvents));
+  });
 
   box.append(
     h('p', {}, h('a', { href: '#/admin/users', dataset: { testid: 'admin-back' } }, '← All users')),
@@ -351,17 +323,7 @@ async function renderUser(box, id) {
  */
 function sessionList(u, gen) {
   const body = h('tbody', { dataset: { testid: 'admin-sessions', count: '0' } });
-  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-sessions-more' }, hidden: true }, 'More sessions');
-  let cursor = null;
-  const load = async () => {
-    const params = new URLSearchParams({ limit: String(PAGE) });
-    if (cursor) {
-      params.set('cursor', cursor);
-    }
-    const page = await app.api('GET', `/admin/users/${encodeURIComponent(u.id)}/sessions?${params}`);
-    if (gen !== generation) {
-      return;
-    }
+  const { more, load } = pages(`/admin/users/${encodeURIComponent(u.id)}/sessions`, gen, 'admin-sessions-more', 'More sessions', (page) => {
     body.append(...page.items.map((sess) => {
       const revoke = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-session-revoke' } }, 'Revoke');
       revoke.addEventListener('click', action(revoke, async () => {
@@ -387,11 +349,34 @@ function sessionList(u, gen) {
       tr.firstChild.colSpan = 7;
       body.append(tr);
     }
+  });
+  return { body, more, load };
+}
+
+/**
+ * A list read a page at a time from path (an API path that takes limit and cursor):
+ * load() fetches the next page and hands it to show, unless the view has moved on
+ * since gen; the returned "more" button (testid, label) loads the next one and shows
+ * only while there is one.
+ */
+function pages(path, gen, testid, label, show) {
+  const more = h('button', { type: 'button', className: 'secondary small', dataset: { testid }, hidden: true }, label);
+  let cursor = null;
+  const load = async () => {
+    const params = new URLSearchParams({ limit: String(PAGE) });
+    if (cursor) {
+      params.set('cursor', cursor);
+    }
+    const page = await app.api('GET', `${path}?${params}`);
+    if (gen !== generation) {
+      return;
+    }
+    show(page);
     cursor = page.nextCursor;
     more.hidden = !cursor;
   };
   more.addEventListener('click', action(more, load));
-  return { body, more, load };
+  return { more, load };
 }
 
 /** The account's factors: TOTP on or off, and the passkeys (never a secret). */
@@ -542,9 +527,7 @@ async function renderDeliveries(box) {
       h('option', { value: v, selected: v === deliveryList.status }, t)));
   status.addEventListener('change', () => {
     deliveryList.status = status.value;
-    deliveryList.cursors = [];
-    deliveryList.cursor = null;
-    route();
+    firstPage(deliveryList);
   });
   const body = h('tbody', { dataset: { testid: 'admin-deliveries' } });
   box.append(h('h2', {}, 'Webhook deliveries'),
@@ -585,18 +568,7 @@ async function renderDeliveries(box) {
     body.append(row('td', [deliveryList.status ? `No ${deliveryList.status} deliveries.` : 'No deliveries.']));
   }
   body.dataset.count = String(page.items.length);
-  box.append(pager({
-    pageNumber: deliveryList.cursors.length + 1,
-    previous: deliveryList.cursors.length > 0 ? () => {
-      deliveryList.cursor = deliveryList.cursors.pop();
-      route();
-    } : null,
-    next: page.nextCursor ? () => {
-      deliveryList.cursors.push(deliveryList.cursor);
-      deliveryList.cursor = page.nextCursor;
-      route();
-    } : null,
-  }));
+  box.append(pager(deliveryList, page.nextCursor));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -761,17 +733,36 @@ function action(button, op) {
   };
 }
 
-/** Paging buttons: previous/next are functions or null (then the button is off). */
-function pager({ pageNumber, previous, next }) {
-  const prev = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-prev' }, disabled: !previous }, '← Previous');
-  const nxt = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-next' }, disabled: !next }, 'Next →');
-  if (previous) {
-    prev.addEventListener('click', previous);
+/**
+ * Paging buttons of a keyset-paged list, whose state is list.cursor (this page's) and
+ * list.cursors (those of the pages before). As the API pages: forward with the page's
+ * nextCursor; back by the cursors this tab remembers (the API has no "previous").
+ * A button without a page to go to is off.
+ */
+function pager(list, nextCursor) {
+  const prev = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-prev' }, disabled: list.cursors.length === 0 }, '← Previous');
+  const nxt = h('button', { type: 'button', className: 'secondary small', dataset: { testid: 'admin-next' }, disabled: !nextCursor }, 'Next →');
+  if (list.cursors.length > 0) {
+    prev.addEventListener('click', () => {
+      list.cursor = list.cursors.pop();
+      route();
+    });
   }
-  if (next) {
-    nxt.addEventListener('click', next);
+  if (nextCursor) {
+    nxt.addEventListener('click', () => {
+      list.cursors.push(list.cursor);
+      list.cursor = nextCursor;
+      route();
+    });
   }
-  return h('div', { className: 'buttons pager' }, prev, h('span', { className: 'muted', dataset: { testid: 'admin-page' } }, `Page ${pageNumber}`), nxt);
+  return h('div', { className: 'buttons pager' }, prev, h('span', { className: 'muted', dataset: { testid: 'admin-page' } }, `Page ${list.cursors.length + 1}`), nxt);
+}
+
+/** Back to a paged list's first page (its filter changed), and render it. */
+function firstPage(list) {
+  list.cursors = [];
+  list.cursor = null;
+  route();
 }
 
 function fail(e) {

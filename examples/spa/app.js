@@ -426,16 +426,11 @@ async function loadPasskeys() {
     li.dataset.testid = 'passkey';
     const used = k.lastUsedAt ? `, last used ${formatTime(k.lastUsedAt)}` : '';
     li.textContent = `${k.name} (added ${formatTime(k.createdAt)}${used}) `;
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'secondary small';
-    button.textContent = 'Remove';
-    button.addEventListener('click', busy(button, els.securityStatus, async () => {
+    li.append(securityButton('Remove', async () => {
       await api('DELETE', `/auth/passkeys/${encodeURIComponent(k.id)}`);
       count('passkey-removed', 'Passkey removed');
       await loadPasskeys();
     }));
-    li.append(button);
     return li;
   });
   els.passkeysList.replaceChildren(...items);
@@ -927,6 +922,19 @@ function busy(button, statusEl, op) {
   };
 }
 
+/**
+ * A small button on a row of the security settings (a passkey, a linked identity) that
+ * runs op, off while it runs, its failure shown in the security status.
+ */
+function securityButton(label, op) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary small';
+  button.textContent = label;
+  button.addEventListener('click', busy(button, els.securityStatus, op));
+  return button;
+}
+
 const loginSubmit = els.loginForm.querySelector('[type=submit]');
 
 els.loginForm.addEventListener('submit', busy(loginSubmit, els.loginError, async () => {
@@ -1241,16 +1249,11 @@ async function loadIdentities() {
     li.dataset.testid = 'identity';
     li.dataset.provider = i.provider;
     li.textContent = `${i.provider}${i.email ? ` (${i.email})` : ''}, linked ${formatTime(i.createdAt)} `;
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'secondary small';
-    button.textContent = 'Unlink';
-    button.addEventListener('click', busy(button, els.securityStatus, async () => {
+    li.append(securityButton('Unlink', async () => {
       await api('DELETE', `/auth/identities/${encodeURIComponent(i.id)}`);
       count('identity-unlinked', `Unlinked ${i.provider}`);
       await loadIdentities();
     }));
-    li.append(button);
     return li;
   }));
   els.identitiesList.dataset.count = String(identities.length);

@@ -216,7 +216,12 @@ func DialReady(addr string) func(context.Context) error {
 
 // HTTPReady is a Ready probe: GET url answers 200.
 func HTTPReady(url string) func(context.Context) error {
-	client := &http.Client{Timeout: 5 * time.Second}
+	return HTTPReadyClient(&http.Client{Timeout: 5 * time.Second}, url)
+}
+
+// HTTPReadyClient is HTTPReady through client (a shorter timeout, no
+// keep-alive: what timing a start wants).
+func HTTPReadyClient(client *http.Client, url string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -3,11 +3,14 @@ package proctest
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -138,5 +141,24 @@ func TestTailKeepsTheEnd(t *testing.T) {
 	got := Tail(path, filepath.Join(t.TempDir(), "missing.log"))
 	if !strings.Contains(got, "THE-END") || len(got) > 2*TailBytes || !strings.Contains(got, "(no log)") {
 		t.Fatalf("Tail: %d bytes, end %q", len(got), got[max(0, len(got)-60):])
+	}
+}
+
+// HTTPReadyClient is ready only once GET answers 200.
+func TestHTTPReadyClientWantsA200(t *testing.T) {
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	ready := HTTPReadyClient(srv.Client(), srv.URL+"/readyz")
+	if err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("while 503: %v", err)
+	}
+	up.Store(true)
+	if err := ready(context.Background()); err != nil {
+		t.Fatalf("once 200: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -321,5 +322,46 @@ func TestUserAgentIsBoundedAndStaysValidUTF8(t *testing.T) {
 		if !utf8.ValidString(ev.UserAgent) {
 			t.Fatalf("event user agent is not valid UTF-8: %q", ev.UserAgent[500:])
 		}
+	}
+}
+
+// bumpingHasher changes the account's credential while its password is
+// being checked, as a password change committing during the hash would.
+type bumpingHasher struct {
+	auth.PasswordHasher
+	bump func(ctx context.Context)
+}
+
+func (h bumpingHasher) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
+	ok, rehash, err := h.PasswordHasher.Verify(ctx, plain, encoded)
+	h.bump(ctx)
+	return ok, rehash, err
+}
+
+// A password change that commits between the password check and the
+// session's start wins: the login fails as with a wrong password and opens
+// no session, so the change's "revoke every other session" misses none.
+func TestLoginRacingACredentialChangeOpensNoSession(t *testing.T) {
+	clock, store := fakes.NewClock(t0), fakes.NewStore()
+	tokens := fakes.NewTokens(clock, accessTTL)
+	var userID string
+	svc := newService(clock, store, tokens, func(d *deps) {
+		d.Hasher = bumpingHasher{PasswordHasher: fakes.NewHasher(), bump: func(ctx context.Context) {
+			if userID != "" {
+				if err := store.Users.BumpCredential(ctx, userID); err != nil {
+					t.Errorf("BumpCredential: %v", err)
+				}
+			}
+		}}
+	})
+	reg, err := svc.Register(t.Context(), auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}, Name: "Ada"}, meta)
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	userID = reg.User.ID
+	_, err = svc.Login(t.Context(), auth.Credentials{Email: adaEmail, Password: adaPassword}, meta)
+	wantErr(t, "login racing a credential change", err, domauth.ErrInvalidCredentials)
+	if n := len(store.SessionsOf(userID)); n != 1 {
+		t.Fatalf("%d sessions after the raced login, want only the registration's", n)
 	}
 }
