@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -325,19 +324,6 @@ func TestUserAgentIsBoundedAndStaysValidUTF8(t *testing.T) {
 	}
 }
 
-// bumpingHasher changes the account's credential while its password is
-// being checked, as a password change committing during the hash would.
-type bumpingHasher struct {
-	auth.PasswordHasher
-	bump func(ctx context.Context)
-}
-
-func (h bumpingHasher) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
-	ok, rehash, err := h.PasswordHasher.Verify(ctx, plain, encoded)
-	h.bump(ctx)
-	return ok, rehash, err
-}
-
 // A password change that commits between the password check and the
 // session's start wins: the login fails as with a wrong password and opens
 // no session, so the change's "revoke every other session" misses none.
@@ -346,13 +332,7 @@ func TestLoginRacingACredentialChangeOpensNoSession(t *testing.T) {
 	tokens := fakes.NewTokens(clock, accessTTL)
 	var userID string
 	svc := newService(clock, store, tokens, func(d *deps) {
-		d.Hasher = bumpingHasher{PasswordHasher: fakes.NewHasher(), bump: func(ctx context.Context) {
-			if userID != "" {
-				if err := store.Users.BumpCredential(ctx, userID); err != nil {
-					t.Errorf("BumpCredential: %v", err)
-				}
-			}
-		}}
+		d.Hasher = bumpingHasher{PasswordHasher: fakes.NewHasher(), users: store.Users, userID: &userID}
 	})
 	reg, err := svc.Register(t.Context(), auth.RegisterInput{Credentials: auth.Credentials{Email: adaEmail, Password: adaPassword}, Name: "Ada"}, meta)
 	if err != nil {

@@ -215,3 +215,21 @@ var (
 	wantErr   = fakes.WantErr
 	wantField = fakes.WantField
 )
+
+// bumpingHasher changes the account's credential while its password is
+// being checked, as a password change committing during the hash would.
+type bumpingHasher struct {
+	auth.PasswordHasher
+	users  *fakes.Users
+	userID *string // whose credential changes; none while it is ""
+}
+
+func (h bumpingHasher) Verify(ctx context.Context, plain, encoded string) (bool, bool, error) {
+	ok, rehash, err := h.PasswordHasher.Verify(ctx, plain, encoded)
+	if *h.userID != "" {
+		if berr := h.users.BumpCredential(ctx, *h.userID); berr != nil {
+			return false, false, berr
+		}
+	}
+	return ok, rehash, err
+}
