@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse/gatehouse/clients/go/gatehouse"
 	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/internal/webhooktest"
@@ -56,23 +57,15 @@ func (c goClient) do(method, path string, body any) (int, envelope) {
 	return c.srv.call(c.t, method, path, body, c.token)
 }
 
-// adminUser is the part of an AdminUser the test reads.
-type adminUser struct {
-	ID             string   `json:"id"`
-	Email          string   `json:"email"`
-	Roles          []string `json:"roles"`
-	Disabled       bool     `json:"disabled"`
-	EmailVerified  bool     `json:"emailVerified"`
-	ActiveSessions int      `json:"activeSessions"`
-}
-
-func (c goClient) user(id string) adminUser {
+// user reads an account as administrators see it, in the generated
+// client's type (the contract's AdminUser).
+func (c goClient) user(id string) gatehouse.AdminUser {
 	c.t.Helper()
 	status, env := c.do(http.MethodGet, "/admin/users/"+id, nil)
 	if status != http.StatusOK {
 		c.t.Fatalf("GET /admin/users/%s: %d %s", id, status, env.Code())
 	}
-	var u adminUser
+	var u gatehouse.AdminUser
 	if err := json.Unmarshal(env.Data, &u); err != nil {
 		c.t.Fatal(err)
 	}

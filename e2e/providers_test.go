@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse/gatehouse/clients/go/gatehouse"
 	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
@@ -103,7 +104,7 @@ func TestExampleAppSignInWithProviders(t *testing.T) {
 			srv.cli(t, password+"\n", "users", "create", "--email", rootEmail, "--role", "admin", "--role", "user")
 			root := goClient{t: t, srv: srv, token: srv.login(t, rootEmail, password).AccessToken}
 			status, env := root.do(http.MethodGet, "/admin/users?q="+url.QueryEscape(adaEmail), nil)
-			var found struct{ Items []adminUser }
+			var found struct{ Items []gatehouse.AdminUser }
 			if status != http.StatusOK || json.Unmarshal(env.Data, &found) != nil || len(found.Items) != 1 {
 				t.Fatalf("search for ada: %d %s", status, env.Data)
 			}
@@ -111,7 +112,7 @@ func TestExampleAppSignInWithProviders(t *testing.T) {
 			app.waitJS(`document.body.dataset.state === "logged-out"` + idle)
 			app.submitCredentials("login-submit", rootEmail, password)
 			app.waitJS(`document.body.dataset.state === "logged-in"` + idle)
-			eval[string](app, `location.hash = "#/admin/users/`+found.Items[0].ID+`"`)
+			eval[string](app, `location.hash = "#/admin/users/`+found.Items[0].Id.String()+`"`)
 			app.waitJS(`document.querySelector('[data-testid="admin-identities"]')?.dataset.count === "2"` + idle)
 			shown := eval[string](app, `[...document.querySelectorAll('[data-testid="admin-identity"]')].map((r) => r.dataset.provider + " " + r.cells[1].textContent).join(",")`)
 			if shown != "corp "+adaEmail+",github "+ghEmail {

@@ -27,21 +27,6 @@ import (
 // of the small use-case interfaces behind them, and check every answer
 // against the OpenAPI document as a client would see it.
 
-var (
-	specOnce sync.Once
-	specV    *spectest.Validator
-	specErr  error
-)
-
-func specValidator(t testing.TB) *spectest.Validator {
-	t.Helper()
-	specOnce.Do(func() { specV, specErr = spectest.New() })
-	if specErr != nil {
-		t.Fatalf("load spec: %v", specErr)
-	}
-	return specV
-}
-
 // testNow is the fakes' clock: tokens are minted relative to it.
 var testNow = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 
@@ -460,7 +445,7 @@ func (s *testServer) do(method, path, body string, opts ...reqOpt) reply {
 func (s *testServer) check(req *http.Request, rec *httptest.ResponseRecorder) reply {
 	s.t.Helper()
 	out := reply{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	if err := specValidator(s.t).ValidateResponse(req, rec.Code, rec.Header(), out.Body); err != nil {
+	if err := spectest.Shared(s.t).ValidateResponse(req, rec.Code, rec.Header(), out.Body); err != nil {
 		s.t.Errorf("%v", err)
 	}
 	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && bytes.HasPrefix(out.Body, []byte(`{"success"`)) {

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/api/docs"
+	"github.com/gatehouse/gatehouse/api/spectest"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/auth"
 )
@@ -236,7 +237,7 @@ func TestRoutingAnswers(t *testing.T) {
 		if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Type") == "" {
 			t.Errorf("HEAD %s: %d %q %v", p, resp.StatusCode, body, resp.Header)
 		}
-		if err := specValidator(t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
+		if err := spectest.Shared(t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
 			t.Error(err)
 		}
 	}

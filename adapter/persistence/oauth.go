@@ -17,7 +17,12 @@ import (
 // OAuthStore keeps what Gatehouse knows as an OpenID provider: clients,
 // authorization requests and their codes, consents, and which sessions
 // belong to clients.
-type OAuthStore struct{ db *gorm.DB }
+type OAuthStore struct {
+	db *gorm.DB
+	// events, when set, receives session.revoked for the sessions the
+	// provider's flows end (RevokeClientSessions).
+	events *WebhookOutbox
+}
 
 var (
 	_ oidcprovider.ClientStore        = (*OAuthStore)(nil)
@@ -28,6 +33,12 @@ var (
 
 // NewOAuthStore returns an OAuthStore on db.
 func NewOAuthStore(db *gorm.DB) *OAuthStore { return &OAuthStore{db: db} }
+
+// Publishing makes the store report the sessions it revokes to o.
+func (s *OAuthStore) Publishing(o *WebhookOutbox) *OAuthStore {
+	s.events = o
+	return s
+}
 
 // Lists of URIs are stored as JSON arrays (a URI may hold any character
 // but a space-free list separator is not guaranteed); scopes, which are

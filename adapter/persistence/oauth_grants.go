@@ -131,7 +131,18 @@ func (s *OAuthStore) RevokeClientSessions(ctx context.Context, f oidcprovider.Se
 	return revokeLocked(ctx, s.db, "client sessions", reason, at, func(q *gorm.DB) *gorm.DB {
 		return q.Where("id IN (SELECT session_id FROM oauth_sessions WHERE "+strings.Join(conds, " AND ")+")", args...).
 			Where(activeAt, at, at)
-	}, nil)
+	}, func(db *gorm.DB, ids []string) error {
+		if !s.events.Enabled() {
+			return nil
+		}
+		// A client's sessions belong to many accounts: each event names its own.
+		var owned []ownedSession
+		res := db.Model(&sessionRecord{}).Select("id, user_id").Where("id IN ?", ids).Order("id").Scan(&owned)
+		if err := stmtErr("read revoked client sessions", res); err != nil {
+			return err
+		}
+		return publishRevoked(withTx(ctx, db), s.events, owned, reason, now)
+	})
 }
 
 // SessionClients implements oidcprovider.ClientSessionStore.

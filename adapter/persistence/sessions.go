@@ -42,17 +42,31 @@ func (s *SessionStore) Publishing(o *WebhookOutbox) *SessionStore {
 	return s
 }
 
-// revoked reports sessions revoked with reason (the stored one) at now.
+// revoked reports userID's sessions ids revoked with reason (the stored
+// one) at now.
 func (s *SessionStore) revoked(ctx context.Context, userID string, ids []string, reason string, now time.Time) error {
-	if !s.events.Enabled() {
+	owned := make([]ownedSession, len(ids))
+	for i, sid := range ids {
+		owned[i] = ownedSession{ID: sid, UserID: userID}
+	}
+	return publishRevoked(ctx, s.events, owned, reason, now)
+}
+
+// ownedSession is a session's ID with its account's.
+type ownedSession struct{ ID, UserID string }
+
+// publishRevoked puts one session.revoked event per session into events
+// (nil or off: nothing), in the caller's transaction.
+func publishRevoked(ctx context.Context, events *WebhookOutbox, sessions []ownedSession, reason string, now time.Time) error {
+	if !events.Enabled() {
 		return nil
 	}
 	r, ok := webhook.RevokeReason(reason)
 	if !ok {
 		return nil
 	}
-	for _, sid := range ids {
-		if err := s.events.Publish(ctx, webhook.NewSessionRevoked(id.New(), userID, sid, r, now)); err != nil {
+	for _, s := range sessions {
+		if err := events.Publish(ctx, webhook.NewSessionRevoked(id.New(), s.UserID, s.ID, r, now)); err != nil {
 			return err
 		}
 	}

@@ -9,10 +9,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
 
 func webhookOutbox(s *env) *persistence.WebhookOutbox {
@@ -245,42 +247,94 @@ func TestSessionStoreReportsSessions(t *testing.T) {
 		if _, err := s.sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonAccountDeleted, now); err != nil {
 			t.Fatal(err)
 		}
-		type ev struct{ typ, sid, extra string }
 		var got []ev
-		for {
-			claimed, err := o.Claim(ctx, now.Add(time.Hour), time.Minute, 50)
-			if err != nil {
-				t.Fatal(err)
+		for _, b := range drainEvents(t, o, now) {
+			if b.Data["userId"] != u.ID {
+				t.Errorf("event for %q", b.Data["userId"])
 			}
-			if len(claimed) == 0 {
-				break
+			extra := b.Data["reason"]
+			if b.Type == "session.created" {
+				extra = b.Data["method"] + " " + b.Data["ip"] + " " + b.Data["userAgent"]
 			}
-			for _, c := range claimed {
-				var b struct {
-					Type string            `json:"type"`
-					Data map[string]string `json:"data"`
-				}
-				if err := json.Unmarshal(c.Body, &b); err != nil {
-					t.Fatal(err)
-				}
-				if b.Data["userId"] != u.ID {
-					t.Errorf("event for %q", b.Data["userId"])
-				}
-				extra := b.Data["reason"]
-				if b.Type == "session.created" {
-					extra = b.Data["method"] + " " + b.Data["ip"] + " " + b.Data["userAgent"]
-				}
-				got = append(got, ev{b.Type, b.Data["sessionId"], extra})
-				if err := o.Delivered(ctx, c.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
+			got = append(got, ev{b.Type, b.Data["sessionId"], extra})
 		}
 		created := "password 192.0.2.1 test-agent"
 		equal(t, "events", got, []ev{
 			{"session.created", one.ID, created}, {"session.created", two.ID, created}, {"session.created", three.ID, created},
 			{"session.revoked", one.ID, "reuse_detected"}, {"session.revoked", two.ID, "disabled"},
 		})
+	})
+}
+
+// ev is what the session tests compare of an event: its type, session and
+// one more field.
+type ev struct{ typ, sid, extra string }
+
+// eventBody is an outbox event's body with flat data.
+type eventBody struct {
+	Type string            `json:"type"`
+	Data map[string]string `json:"data"`
+}
+
+// drainEvents claims every event due by an hour after now, in order, and
+// marks each delivered.
+func drainEvents(t *testing.T, o *persistence.WebhookOutbox, now time.Time) []eventBody {
+	t.Helper()
+	var out []eventBody
+	for {
+		claimed, err := o.Claim(context.Background(), now.Add(time.Hour), time.Minute, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claimed) == 0 {
+			return out
+		}
+		for _, c := range claimed {
+			var b eventBody
+			if err := json.Unmarshal(c.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+			if err := o.Delivered(context.Background(), c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestOAuthStoreReportsRevokedSessions: the sessions an OpenID client's
+// end revokes (here: the client deleted) are reported one event each,
+// under each session's own account, and the accounts' other sessions are
+// neither revoked nor reported.
+func TestOAuthStoreReportsRevokedSessions(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *env) {
+		ctx, o, _ := webhookSetup(s)
+		now := base.UTC()
+		st := persistence.NewOAuthStore(s.db).Publishing(o)
+		c := newClient(t, st, now)
+		want := map[string]string{} // client session -> its account
+		for _, email := range []string{"ada@example.com", "grace@example.com"} {
+			u := mustCreateUser(t, s, email)
+			sess, _ := mustStartSession(t, s, u, now)
+			mustStartSession(t, s, u, now) // the account's own session, not the client's
+			if err := st.CreateClientSession(ctx, oauth.ClientSession{SessionID: sess.ID, ClientID: c.ID, UserID: u.ID,
+				Scopes: []string{"openid"}, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			want[sess.ID] = u.ID
+		}
+		ids, err := st.RevokeClientSessions(ctx, oidcprovider.SessionFilter{ClientID: c.ID}, oidcprovider.ReasonClientDeleted, now)
+		if err != nil || len(ids) != 2 {
+			t.Fatalf("revoked %v, %v; want the two client sessions", ids, err)
+		}
+		got := map[string]string{}
+		for _, b := range drainEvents(t, o, now) {
+			if b.Type != "session.revoked" || b.Data["reason"] != "revoked" {
+				t.Errorf("event %s with reason %q, want session.revoked with reason revoked", b.Type, b.Data["reason"])
+			}
+			got[b.Data["sessionId"]] = b.Data["userId"]
+		}
+		equal(t, "revoked sessions reported (session -> account)", got, want)
 	})
 }
 

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -51,6 +53,24 @@ type Validator struct {
 	operations    []Operation
 	requestID     *regexp.Regexp
 	schemaOpts    []openapi3.SchemaValidationOption
+}
+
+var shared struct {
+	once sync.Once
+	v    *Validator
+	err  error
+}
+
+// Shared is the Validator of New, built once per test binary (a Validator
+// is immutable, so all the tests of a package can share one); a spec that
+// does not load fails the test.
+func Shared(t testing.TB) *Validator {
+	t.Helper()
+	shared.once.Do(func() { shared.v, shared.err = New() })
+	if shared.err != nil {
+		t.Fatalf("load spec: %v", shared.err)
+	}
+	return shared.v
 }
 
 // New loads the embedded spec, validates the document itself (including its

@@ -112,6 +112,26 @@ func TestNewValidatesSpec(t *testing.T) {
 	}
 }
 
+// TestSharedIsOneValidator: Shared builds the Validator once and hands the
+// same one to every caller, concurrent ones included, and it knows the
+// spec's operations.
+func TestSharedIsOneValidator(t *testing.T) {
+	got := make([]*Validator, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = Shared(t) })
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v == nil || v != got[0] {
+			t.Fatalf("caller %d got %p, caller 0 %p", i, v, got[0])
+		}
+	}
+	if len(got[0].Operations()) == 0 {
+		t.Fatal("the shared Validator knows no operation")
+	}
+}
+
 // TestOperationsCoverAPI: every endpoint of API.md's table, plus the security events,
 // the session check, discovery and the root redirect (issue 15).
 func TestOperationsCoverAPI(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 
 	"go.uber.org/fx"
@@ -97,13 +96,7 @@ func newAccountRoutes(a accountInteractors) httpadapter.AccountInteractors {
 }
 
 // scheduleEventPurge deletes the security events older than
-// SECURITY_EVENT_RETENTION, on every instance (the deletes are idempotent).
+// SECURITY_EVENT_RETENTION, on every instance.
 func scheduleEventPurge(r *scheduler.Runner, cfg config.Config, p *account.EventPurger, log *slog.Logger) {
-	r.Every("security-event-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		n, err := p.PurgeEvents(ctx)
-		if n > 0 {
-			log.Info("purged old security events", slog.Int("count", n))
-		}
-		return err
-	})
+	everyPurge(r, cfg, log, "security-event-purge", "purged old security events", p.PurgeEvents)
 }

@@ -32,6 +32,52 @@ func cli(t *testing.T, env map[string]string, input string, args ...string) (int
 	return code, out.String(), errOut.String()
 }
 
+// The first administrator of the admin tests, made by the command line.
+const rootEmail, rootPassword = "root@example.com", "correct horse battery"
+
+// signInRoot makes rootEmail an administrator with the command line on
+// env's database, as an operator makes the first one, and signs it in on s
+// (refresh token in the body); it returns that client and its tokens.
+func signInRoot(t *testing.T, s *server, env map[string]string) (*client, tokenPair) {
+	t.Helper()
+	if code, _, errOut := cli(t, env, rootPassword+"\n", "users", "create", "--email", rootEmail, "--role", "admin"); code != 0 {
+		t.Fatalf("users create: %d %q", code, errOut)
+	}
+	root := s.client()
+	pair, r := root.login(rootEmail, rootPassword, "body")
+	expect(t, r, 200, "")
+	return root, pair
+}
+
+// startWithRoot starts a server on env with rootEmail signed in as its
+// administrator.
+func startWithRoot(t *testing.T, env map[string]string) (*server, *client, tokenPair) {
+	t.Helper()
+	s := startServer(t, env)
+	root, pair := signInRoot(t, s, env)
+	return s, root, pair
+}
+
+// adminEvent is a security event as the admin listing gives it.
+type adminEvent struct {
+	Type      string  `json:"type"`
+	ActorID   *string `json:"actorId"`
+	SessionID *string `json:"sessionId"`
+}
+
+// adminEvents is the first page of userID's security events as admin
+// reads them, with the answer (for failure messages).
+func adminEvents(t *testing.T, admin *client, userID string) ([]adminEvent, *response) {
+	t.Helper()
+	r := admin.do("GET", "/admin/users/"+userID+"/security-events", nil)
+	expect(t, r, 200, "")
+	var page struct {
+		Items []adminEvent `json:"items"`
+	}
+	r.data(t, &page)
+	return page.Items, r
+}
+
 // TestAdminAPI walks the administration contract: the first admin made by
 // the command line, a non-admin refused, search and paging, the guard rails
 // on oneself, disabling (sessions revoked at once, login USER_DISABLED after
@@ -145,17 +191,9 @@ func TestAdminAPI(t *testing.T) {
 		_ = bobPair
 
 		// The events name the administrator.
-		r = root.do("GET", "/admin/users/"+bobID+"/security-events", nil)
-		expect(t, r, 200, "")
-		var events struct {
-			Items []struct {
-				Type    string  `json:"type"`
-				ActorID *string `json:"actorId"`
-			} `json:"items"`
-		}
-		r.data(t, &events)
+		events, r := adminEvents(t, root, bobID)
 		actors := map[string]string{}
-		for _, e := range events.Items {
+		for _, e := range events {
 			if e.ActorID != nil {
 				actors[e.Type] = *e.ActorID
 			}

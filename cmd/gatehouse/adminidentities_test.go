@@ -13,24 +13,13 @@ import (
 func TestAdminAccountIdentities(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
-		s := startServer(t, w.env)
-		const pw = "correct horse battery"
-		if code, _, errOut := cli(t, w.env, pw+"\n", "users", "create", "--email", "root@example.com", "--role", "admin"); code != 0 {
-			t.Fatalf("users create: %d %q", code, errOut)
-		}
-		root := s.client()
-		rootPair, r := root.login("root@example.com", pw, "body")
-		expect(t, r, 200, "")
+		s, c := w.start(t)
+		root, rootPair := signInRoot(t, s, w.env)
 
-		c := noRedirects(s.client())
-		r = exchange(t, c, w.corpSignIn(t, c, "ada"))
-		expect(t, r, 200, "")
-		var ada tokenPair
-		r.data(t, &ada)
-		c.bearer = ada.AccessToken
+		ada := w.corpSession(t, c, "ada")
 
 		base := "/admin/users/" + ada.User.ID + "/identities"
-		r = root.do("GET", base, nil)
+		r := root.do("GET", base, nil)
 		expect(t, r, 200, "")
 		var got []struct{ ID, Provider, Email, CreatedAt string }
 		r.data(t, &got)

@@ -24,15 +24,7 @@ type adminSessionPage struct {
 // that is not fresh are refused.
 func TestAdminAccountSessions(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		env := testEnv(dbURL(t))
-		s := startServer(t, env)
-		const pw = "correct horse battery"
-		if code, _, errOut := cli(t, env, pw+"\n", "users", "create", "--email", "root@example.com", "--role", "admin"); code != 0 {
-			t.Fatalf("users create: %d %q", code, errOut)
-		}
-		root := s.client()
-		rootPair, r := root.login("root@example.com", pw, "body")
-		expect(t, r, 200, "")
+		s, root, rootPair := startWithRoot(t, testEnv(dbURL(t)))
 
 		bob := s.client()
 		bobID := bob.register("bob@example.com", "bob's password 1").User.ID
@@ -88,7 +80,7 @@ func TestAdminAccountSessions(t *testing.T) {
 
 		// A refreshed token is not fresh: the write is refused, nothing ends.
 		stale := s.client()
-		sp, _ := stale.login("root@example.com", pw, "body")
+		sp, _ := stale.login(rootEmail, rootPassword, "body")
 		r = stale.do("POST", "/auth/refresh", map[string]any{"refreshToken": sp.RefreshToken})
 		expect(t, r, 200, "")
 		var again tokenPair
@@ -115,21 +107,12 @@ func TestAdminAccountSessions(t *testing.T) {
 		}
 		expect(t, root.do("DELETE", base+"/"+p2.Session.ID, nil), 404, "NOT_FOUND")
 
-		r = root.do("GET", "/admin/users/"+bobID+"/security-events", nil)
-		expect(t, r, 200, "")
-		var events struct {
-			Items []struct {
-				Type      string  `json:"type"`
-				SessionID *string `json:"sessionId"`
-				ActorID   string  `json:"actorId"`
-			} `json:"items"`
-		}
-		r.data(t, &events)
+		events, r := adminEvents(t, root, bobID)
 		found := 0
-		for _, e := range events.Items {
+		for _, e := range events {
 			if e.Type == "admin_session_revoked" {
 				found++
-				if e.ActorID != rootPair.User.ID || e.SessionID == nil || *e.SessionID != p2.Session.ID {
+				if e.ActorID == nil || *e.ActorID != rootPair.User.ID || e.SessionID == nil || *e.SessionID != p2.Session.ID {
 					t.Fatalf("event %s", r.Env.Data)
 				}
 			}
@@ -144,15 +127,7 @@ func TestAdminAccountSessions(t *testing.T) {
 // and passkeys, never a secret.
 func TestAdminAccountFactors(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
-		env := testEnv(dbURL(t))
-		s := startServer(t, env)
-		const pw = "correct horse battery"
-		if code, _, errOut := cli(t, env, pw+"\n", "users", "create", "--email", "root@example.com", "--role", "admin"); code != 0 {
-			t.Fatalf("users create: %d %q", code, errOut)
-		}
-		root := s.client()
-		_, r := root.login("root@example.com", pw, "body")
-		expect(t, r, 200, "")
+		s, root, _ := startWithRoot(t, testEnv(dbURL(t)))
 
 		carol := s.client()
 		carolID := carol.register("carol@example.com", "carol's password").User.ID
@@ -169,7 +144,7 @@ func TestAdminAccountFactors(t *testing.T) {
 			} `json:"passkeys"`
 		}
 		var f factors
-		r = root.do("GET", path, nil)
+		r := root.do("GET", path, nil)
 		expect(t, r, 200, "")
 		r.data(t, &f)
 		if f.TOTP.Enabled || f.TOTP.EnabledAt != nil || len(f.Passkeys) != 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"math"
 	"time"
@@ -234,16 +233,9 @@ func newPurger(d authDeps, gate *auth.PasswordGate) *auth.Purger {
 	return auth.NewPurger(d.Sessions, d.MFATok, gate, d.Clock, sessionPolicy(d.Cfg))
 }
 
-// schedulePurge deletes ended sessions in the background on every instance;
-// the deletes are idempotent, so instances running it at once do no harm.
+// schedulePurge deletes ended sessions in the background on every instance.
 func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Purger, log *slog.Logger) {
-	r.Every("session-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		n, err := a.PurgeEnded(ctx)
-		if n > 0 {
-			log.Info("purged ended sessions", slog.Int("count", n))
-		}
-		return err
-	})
+	everyPurge(r, cfg, log, "session-purge", "purged ended sessions", a.PurgeEnded)
 }
 
 // warmBreachedList loads the breached-password list in the background once

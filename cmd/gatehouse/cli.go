@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/term"
+	"gorm.io/gorm"
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
@@ -164,44 +165,49 @@ func operatorServices(ctx context.Context) (operator, *token.Service, func(), er
 		return operator{}, nil, nil, err
 	}
 	closeDB := func() { _ = database.Close(db) }
+	op, tokens, err := operatorOn(ctx, cfg, db)
+	if err != nil {
+		closeDB()
+		return operator{}, nil, nil, err
+	}
+	return op, tokens, closeDB, nil
+}
+
+// operatorOn builds the admin use cases on an open database; its caller
+// closes the database when this fails.
+func operatorOn(ctx context.Context, cfg config.Config, db *gorm.DB) (operator, *token.Service, error) {
 	if cfg.Database.MigrateOnStart {
 		if err := database.Migrate(ctx, db, cfg.Database.Driver); err != nil {
-			closeDB()
-			return operator{}, nil, nil, err
+			return operator{}, nil, err
 		}
 	}
 	keys := persistence.NewKeyStore(db, cfg.JWT.DataKeys)
 	if _, err := keys.SealAtRest(ctx); err != nil {
-		closeDB()
-		return operator{}, nil, nil, err
+		return operator{}, nil, err
 	}
 	tokens, err := token.NewService(ctx, tokenConfig(cfg), keys, time.Now)
 	if err != nil {
-		closeDB()
-		return operator{}, nil, nil, err
+		return operator{}, nil, err
 	}
 	hasher, err := newHasher(cfg)
 	if err != nil {
-		closeDB()
-		return operator{}, nil, nil, err
+		return operator{}, nil, err
 	}
 	// The command line creates accounts too: the app hears of them
 	// (user.created, written to the outbox for the servers to post) and
 	// its before-signup hook decides first.
 	outbox, err := newWebhookOutbox(cfg, db)
 	if err != nil {
-		closeDB()
-		return operator{}, nil, nil, err
+		return operator{}, nil, err
 	}
 	hook, err := newSignupHook(cfg)
 	if err != nil {
-		closeDB()
-		return operator{}, nil, nil, err
+		return operator{}, nil, err
 	}
 	dir, events, tx, clock := persistence.NewAdminDirectory(db), persistence.NewAuditLog(db), persistence.NewTransactor(db), systemClock{}
 	// The command line is exempt from the step-up rule (it has no token).
 	guard := admin.NewWriteGuard(nil, nil, clock)
-	op := operator{
+	return operator{
 		creator: admin.NewAccountCreator(dir, hasher, events, nil, tx, clock).WithWebhooks(outbox, hook),
 		roles: admin.NewAccountUpdater(dir, admin.WriterDeps{
 			Sessions: newSessionStore(db, outbox), Audit: events, Tx: tx, Clock: clock, Guard: guard,
@@ -209,8 +215,7 @@ func operatorServices(ctx context.Context) (operator, *token.Service, func(), er
 		}),
 		keys:    admin.NewKeyLister(tokens),
 		rotator: admin.NewKeyRotator(tokens, guard, nil, clock),
-	}
-	return op, tokens, closeDB, nil
+	}, tokens, nil
 }
 
 // readPassword reads the password of `users create`: from a terminal,

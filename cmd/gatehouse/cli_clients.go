@@ -96,7 +96,12 @@ func clientServices(ctx context.Context) (*oidcprovider.ClientAdmin, func(), err
 		closeDB()
 		return nil, nil, err
 	}
-	store := persistence.NewOAuthStore(db)
+	events, err := newWebhookOutbox(cfg, db)
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	store := newOAuthStore(db, events)
 	return oidcprovider.NewClientAdmin(oidcprovider.ClientAdminDeps{
 		Clients: store, Sessions: store, Tx: persistence.NewTransactor(db), Clock: systemClock{},
 		Live: (*auth.LivenessCache)(nil), Keys: keys,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"time"
 
@@ -70,6 +71,19 @@ func scheduleAuditFlush(r *scheduler.Runner, lc fx.Lifecycle, a *persistence.Aud
 		_, err := a.FlushSuppressed(ctx)
 		return err
 	}))
+}
+
+// everyPurge runs purge every PURGE_INTERVAL on this instance (its deletes
+// are idempotent, so instances running it at once do no harm), and a run
+// that deleted rows says how many at INFO with the message done.
+func everyPurge(r *scheduler.Runner, cfg config.Config, log *slog.Logger, name, done string, purge func(context.Context) (int, error)) {
+	r.Every(name, cfg.Session.PurgeInterval, func(ctx context.Context) error {
+		n, err := purge(ctx)
+		if n > 0 {
+			log.Info(done, slog.Int("count", n))
+		}
+		return err
+	})
 }
 
 // newMetrics records the service's metrics, the database pool's included.

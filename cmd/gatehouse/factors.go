@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 
 	"go.uber.org/fx"
@@ -160,13 +159,7 @@ func newFactorRoutes(f factorInteractors) httpadapter.FactorInteractors {
 }
 
 // scheduleCeremonyPurge deletes passkey ceremonies begun and never finished,
-// on every instance (the deletes are idempotent).
+// on every instance.
 func scheduleCeremonyPurge(r *scheduler.Runner, cfg config.Config, m *mfauc.CeremonyPurger, log *slog.Logger) {
-	r.Every("passkey-ceremony-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		n, err := m.PurgeCeremonies(ctx)
-		if n > 0 {
-			log.Info("purged passkey ceremonies", slog.Int("count", n))
-		}
-		return err
-	})
+	everyPurge(r, cfg, log, "passkey-ceremony-purge", "purged passkey ceremonies", m.PurgeCeremonies)
 }

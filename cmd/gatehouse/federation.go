@@ -92,14 +92,10 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 }
 
 // scheduleFederationPurge deletes expired flows and codes on every
-// instance; the deletes are idempotent.
+// instance.
 func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *persistence.FederationStore, log *slog.Logger) {
-	r.Every("oauth-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		n, err := store.PurgeExpired(ctx, systemClock{}.Now())
-		if n > 0 {
-			log.Info("purged expired oauth flows and codes", slog.Int("count", n))
-		}
-		return err
+	everyPurge(r, cfg, log, "oauth-purge", "purged expired oauth flows and codes", func(ctx context.Context) (int, error) {
+		return store.PurgeExpired(ctx, systemClock{}.Now())
 	})
 }
 

@@ -173,6 +173,35 @@ func exchange(t *testing.T, c *client, f fedFlow) *response {
 		"code": f.fragment().Get("code"), "codeVerifier": f.verifier, "refreshTokenTransport": "body"})
 }
 
+// fedTokens exchanges f's app code on c and returns the tokens of the
+// session it starts.
+func fedTokens(t *testing.T, c *client, f fedFlow) tokenPair {
+	t.Helper()
+	r := exchange(t, c, f)
+	expect(t, r, 200, "")
+	var p tokenPair
+	r.data(t, &p)
+	return p
+}
+
+// corpSession signs username in through the corp provider on c, whose
+// requests carry the new access token from then on, and returns the tokens.
+func (w *fedWorld) corpSession(t *testing.T, c *client, username string) tokenPair {
+	t.Helper()
+	p := fedTokens(t, c, w.corpSignIn(t, c, username))
+	c.bearer = p.AccessToken
+	return p
+}
+
+// start starts an instance with the world's providers, with opts on top,
+// and returns it with a client that stops at redirects (the flows follow
+// them by hand).
+func (w *fedWorld) start(t *testing.T, opts ...fx.Option) (*server, *client) {
+	t.Helper()
+	s := startServerWith(t, w.env, opts...)
+	return s, noRedirects(s.client())
+}
+
 // redact hides secrets and one-time values in a URL for the report.
 var redactParams = regexp.MustCompile(`((?:^|[?&#])(?:state|code|nonce|code_challenge|client_secret|id)=)[^&#]+`)
 
@@ -182,8 +211,7 @@ func TestFederatedSignInEndToEnd(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
 		var db *gorm.DB
-		s := startServerWith(t, w.env, fx.Populate(&db))
-		c := noRedirects(s.client())
+		s, c := w.start(t, fx.Populate(&db))
 
 		r := c.do("GET", "/auth/providers", nil)
 		expect(t, r, 200, "")
@@ -219,10 +247,7 @@ func TestFederatedSignInEndToEnd(t *testing.T) {
 
 		// A fresh flow; its code works once.
 		f = w.corpSignIn(t, c, "ada")
-		r = exchange(t, c, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
+		p := fedTokens(t, c, f)
 		_, claims := decodeJWT(t, p.AccessToken)
 		t.Logf("4. POST /auth/oauth/token → 200; access token claims: amr=%v idp=%v aal=%v fresh=%v sub=%v; user %s %q",
 			claims["amr"], claims["idp"], claims["aal"], claims["fresh"], claims["sub"], p.User.Email, p.User.Name)
@@ -300,8 +325,7 @@ func TestFederatedAuthorizeRefusals(t *testing.T) {
 	w.env["OAUTH_PROVIDERS"] = "corp,down"
 	w.env["OAUTH_DOWN_ISSUER"] = "http://127.0.0.1:1"
 	w.env["OAUTH_DOWN_CLIENT_ID"], w.env["OAUTH_DOWN_CLIENT_SECRET"] = "x", "y"
-	s := startServer(t, w.env)
-	c := noRedirects(s.client())
+	_, c := w.start(t)
 	_, challenge := pkce("x")
 	for _, tc := range []struct {
 		query  string
@@ -391,8 +415,7 @@ func TestFederatedLinkingDecisions(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
 		var db *gorm.DB
-		s := startServerWith(t, w.env, fx.Populate(&db))
-		c := noRedirects(s.client())
+		s, c := w.start(t, fx.Populate(&db))
 		local := func(email string, verified bool) string {
 			lc := s.client()
 			p := lc.register(email, "a local password 1")
@@ -427,10 +450,7 @@ func TestFederatedLinkingDecisions(t *testing.T) {
 			got := f.fragment()
 			decision := "OAUTH_" + strings.TrimPrefix(got.Get("error"), "OAUTH_")
 			if got.Get("code") != "" {
-				r := exchange(t, c, f)
-				expect(t, r, 200, "")
-				var p tokenPair
-				r.data(t, &p)
+				p := fedTokens(t, c, f)
 				switch {
 				case row.sameAccount != "" && p.User.ID != row.sameAccount:
 					t.Errorf("%s: signed in to %s, want the existing %s", row.user, p.User.ID, row.sameAccount)
@@ -452,10 +472,7 @@ func TestFederatedLinkingDecisions(t *testing.T) {
 		}
 		// A disabled account: its linked identity signs in to nothing.
 		f := w.corpSignIn(t, c, "disabled")
-		r := exchange(t, c, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
+		p := fedTokens(t, c, f)
 		if err := db.Exec("UPDATE users SET disabled = ? WHERE id = ?", true, p.User.ID).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -470,19 +487,13 @@ func TestFederatedLinkingDecisions(t *testing.T) {
 func TestFederatedGitHubLinkAndUnlink(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
-		s := startServer(t, w.env)
-		c := noRedirects(s.client())
-		f := w.corpSignIn(t, c, "ada")
-		r := exchange(t, c, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
-		c.bearer = p.AccessToken
+		s, c := w.start(t)
+		p := w.corpSession(t, c, "ada")
 
 		// Link GitHub from settings.
 		expect(t, c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": "https://evil.example.com/"}), 400, "VALIDATION_FAILED")
 		expect(t, c.do("POST", "/auth/identities/nope", map[string]any{"redirectTo": fedAppURL}), 404, "NOT_FOUND")
-		r = c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL})
+		r := c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL})
 		expect(t, r, 200, "")
 		var link struct {
 			AuthorizationURL string `json:"authorizationUrl"`
@@ -501,11 +512,7 @@ func TestFederatedGitHubLinkAndUnlink(t *testing.T) {
 
 		// GitHub now signs in to the same account.
 		gf, loc := begin(t, c, "github", "gh")
-		gf = follow(t, c, gf, loc)
-		r = exchange(t, c, gf)
-		expect(t, r, 200, "")
-		var gp tokenPair
-		r.data(t, &gp)
+		gp := fedTokens(t, c, follow(t, c, gf, loc))
 		if _, gc := decodeJWT(t, gp.AccessToken); gp.User.ID != p.User.ID || gc["idp"] != "github" {
 			t.Fatalf("github sign-in: %s %v", gp.User.ID, gc)
 		}
@@ -566,19 +573,14 @@ func TestFederatedGitHubLinkAndUnlink(t *testing.T) {
 func TestFederatedTOTPStillApplies(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		w := newFedWorld(t, dbURL(t))
-		s := startServer(t, w.env)
-		c := noRedirects(s.client())
-		r := exchange(t, c, w.corpSignIn(t, c, "totp"))
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
-		c.bearer = p.AccessToken
+		_, c := w.start(t)
+		p := w.corpSession(t, c, "totp")
 		secret, _ := enableTOTP(t, c)
 
 		// Linking now needs aal2: this token is aal1.
 		expect(t, c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL}), 403, "FRESH_AUTH_REQUIRED")
 
-		r = exchange(t, c, w.corpSignIn(t, c, "totp"))
+		r := exchange(t, c, w.corpSignIn(t, c, "totp"))
 		expect(t, r, 200, "")
 		var m mfaRequired
 		r.data(t, &m)
@@ -611,11 +613,7 @@ func TestFederatedStateAcrossInstances(t *testing.T) {
 		}
 		f.callback = next
 		f = finish(t, cb, f)
-		r := exchange(t, ca, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
-		if p.User.Email != "fleet@example.com" {
+		if p := fedTokens(t, ca, f); p.User.Email != "fleet@example.com" {
 			t.Fatalf("user %+v", p.User)
 		}
 		// And the state is spent on both.
@@ -628,8 +626,7 @@ func TestFederatedStateAcrossInstances(t *testing.T) {
 func TestFederatedRequireVerification(t *testing.T) {
 	w := newFedWorld(t, "sqlite::memory:")
 	w.env["REQUIRE_EMAIL_VERIFICATION"], w.env["MAIL_URL"], w.env["EXAMPLE_APP_ENABLED"] = "true", "log:", "true"
-	s := startServer(t, w.env)
-	c := noRedirects(s.client())
+	_, c := w.start(t)
 	expect(t, exchange(t, c, w.corpSignIn(t, c, "new-unverified")), 403, "EMAIL_NOT_VERIFIED")
 	expect(t, exchange(t, c, w.corpSignIn(t, c, "new-verified")), 200, "")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/api/spectest"
 	"github.com/gatehouse/gatehouse/clients/go/gatehouse"
 )
 
@@ -28,7 +29,7 @@ func (s specCheckingTransport) RoundTrip(req *http.Request) (*http.Response, err
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
-	if err := specValidator(s.t).ValidateResponse(req, resp.StatusCode, resp.Header, b); err != nil {
+	if err := spectest.Shared(s.t).ValidateResponse(req, resp.StatusCode, resp.Header, b); err != nil {
 		s.t.Errorf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	return resp, nil

@@ -24,21 +24,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var (
-	validatorOnce sync.Once
-	validator     *spectest.Validator
-	validatorErr  error
-)
-
-func specValidator(t testing.TB) *spectest.Validator {
-	t.Helper()
-	validatorOnce.Do(func() { validator, validatorErr = spectest.New() })
-	if validatorErr != nil {
-		t.Fatalf("load spec: %v", validatorErr)
-	}
-	return validator
-}
-
 // engines runs fn once per database engine: SQLite always, PostgreSQL when
 // its binaries exist (required when REQUIRE_POSTGRES is set).
 func engines(t *testing.T, fn func(t *testing.T, dbURL func(t *testing.T) string)) {
@@ -232,7 +217,7 @@ func (c *client) do(method, path string, body any, opts ...reqOpt) *response {
 		}
 	}
 	c.mu.Unlock()
-	if err := specValidator(c.t).ValidateResponse(req, resp.StatusCode, resp.Header, out.Body); err != nil {
+	if err := spectest.Shared(c.t).ValidateResponse(req, resp.StatusCode, resp.Header, out.Body); err != nil {
 		c.t.Errorf("%s %s: response does not match the spec: %v", method, path, err)
 	}
 	if method != http.MethodHead && isJSON(resp.Header.Get("Content-Type")) && !strings.HasPrefix(path, "/.well-known/") && !strings.HasPrefix(path, "/docs") {

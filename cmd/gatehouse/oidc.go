@@ -36,11 +36,17 @@ type providerKeys struct{ *token.Service }
 // idTokenTTL is the lifetime of ID tokens.
 const idTokenTTL = time.Hour
 
+// newOAuthStore is the provider's store, reporting the sessions its flows
+// end (a revoked grant or token, a deleted client) to the outbox.
+func newOAuthStore(db *gorm.DB, events *persistence.WebhookOutbox) *persistence.OAuthStore {
+	return persistence.NewOAuthStore(db).Publishing(events)
+}
+
 // oidcModule is the OpenID provider (see above).
 func oidcModule() fx.Option {
 	return fx.Module("oidc",
 		fx.Provide(
-			persistence.NewOAuthStore,
+			newOAuthStore,
 			func(db *gorm.DB, ring *sealbox.Keyring) *persistence.OIDCKeyStore {
 				return persistence.NewOIDCKeyStore(db, ring)
 			},

@@ -17,6 +17,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/api/spectest"
 )
 
 // The OpenID provider, proven with real relying-party libraries
@@ -40,7 +42,7 @@ func (s specTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if strings.HasPrefix(req.URL.Path, "/oauth2/") || strings.HasPrefix(req.URL.Path, "/.well-known/") {
-		if err := specValidator(s.t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
+		if err := spectest.Shared(s.t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
 			s.t.Errorf("%s %s: response does not match the spec: %v", req.Method, req.URL.Path, err)
 		}
 	}

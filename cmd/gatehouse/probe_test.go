@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/gatehouse/gatehouse/api/spectest"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
 )
@@ -116,7 +117,7 @@ func probe(t testing.TB, hc *http.Client, base, method, path string, body any, b
 func checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) *response {
 	out := &response{Status: resp.StatusCode, Header: resp.Header, Body: body, Cookies: resp.Cookies()}
 	method, path := req.Method, req.URL.Path
-	if err := specValidator(t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
+	if err := spectest.Shared(t).ValidateResponse(req, resp.StatusCode, resp.Header, body); err != nil {
 		t.Errorf("%s %s: response does not match the spec: %v", method, path, err)
 	}
 	if isJSON(resp.Header.Get("Content-Type")) && path != "/.well-known/jwks.json" && !strings.HasPrefix(path, "/docs") {

@@ -151,14 +151,7 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 			return resp.StatusCode
 		}
 
-		const pw = "correct horse battery"
-		if code, _, errOut := cli(t, env, pw+"\n", "users", "create", "--email", "root@example.com", "--role", "admin"); code != 0 {
-			t.Fatalf("create admin: %s", errOut)
-		}
-		admin := a.client()
-		if _, r := admin.login("root@example.com", pw, "body"); r.Status != 200 {
-			t.Fatal(string(r.Body))
-		}
+		admin, _ := signInRoot(t, a, env)
 		user := a.client()
 		first := user.register("ada@example.com", "ada's password 1")
 		oldKID := kidOf(first.AccessToken)

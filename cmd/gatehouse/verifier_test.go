@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/api/spectest"
 	"github.com/gatehouse/gatehouse/api/verify"
 )
 
@@ -75,7 +76,7 @@ func TestVerifierAgainstGatehouse(t *testing.T) {
 			}
 			want := gh.do("GET", "/users/me", nil, opts...)
 			got := rawGet(t, rs.URL+"/users/me", auth)
-			if err := specValidator(t).ValidateResponse(got.req, got.status, got.header, got.body); err != nil {
+			if err := spectest.Shared(t).ValidateResponse(got.req, got.status, got.header, got.body); err != nil {
 				t.Errorf("%q: the resource server's answer is no Gatehouse envelope: %v", auth, err)
 			}
 			var env struct {

@@ -39,10 +39,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		// A first sign-in through the corp provider creates the account.
 		f := w.corpSignIn(t, c, "new-verified")
 		secrets = append(secrets, f.fragment().Get("code"))
-		r := exchange(t, c, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
+		p := fedTokens(t, c, f)
 		secrets = append(secrets, p.AccessToken, p.RefreshToken)
 		c.bearer = p.AccessToken
 		got := recv.WaitFor(t, p.User.ID, "user.created", "identity.linked")
@@ -58,7 +55,7 @@ func TestWebhooksFromProvidersAndEmailCodes(t *testing.T) {
 		}
 
 		// Linking GitHub from settings, then unlinking corp.
-		r = c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL})
+		r := c.do("POST", "/auth/identities/github", map[string]any{"redirectTo": fedAppURL})
 		expect(t, r, 200, "")
 		var link struct {
 			AuthorizationURL string `json:"authorizationUrl"`
@@ -180,8 +177,7 @@ func TestFederatedSignupHook(t *testing.T) {
 		w.env["HOOK_SECRET"] = webhooktest.Secret
 		w.env["HOOK_TIMEOUT"] = "1s"
 		var db *gorm.DB
-		s := startServerWith(t, w.env, fx.Populate(&db))
-		c := noRedirects(s.client())
+		_, c := w.start(t, fx.Populate(&db))
 
 		githubAs := func(id int64, login, email string) fedFlow {
 			t.Helper()
@@ -212,12 +208,7 @@ func TestFederatedSignupHook(t *testing.T) {
 		}
 
 		// Allowed: the account exists and signs in.
-		f := githubAs(904, "ok", "ok@example.com")
-		r := exchange(t, c, f)
-		expect(t, r, 200, "")
-		var p tokenPair
-		r.data(t, &p)
-		if p.User.Email != "ok@example.com" {
+		if p := fedTokens(t, c, githubAs(904, "ok", "ok@example.com")); p.User.Email != "ok@example.com" {
 			t.Fatalf("allowed sign-up: %+v", p.User)
 		}
 		// A known identity signs in without asking again.
