@@ -338,6 +338,30 @@ metrics_addr:            # null means empty
 	}
 }
 
+// A provider's settings may sit in the file too, under the environment
+// like every other; a bad one names its line, and a key of a provider not
+// enabled is an unknown key.
+func TestProvidersFromFile(t *testing.T) {
+	file := writeFile(t, "providers.yaml", `
+oauth_providers: corp-sso
+oauth_corp_sso_issuer: https://sso.example.com
+oauth_corp_sso_client_id: from-file
+oauth_corp_sso_client_secret: file-secret
+oauth_corp_sso_scopes: [openid, email, groups]
+`)
+	c := mustLoad(t, vars{"CONFIG_FILE": file, "OAUTH_CORP_SSO_CLIENT_ID": "from-env"})
+	got := prov(c, 0)
+	want := Provider{ID: "corp-sso", Name: "corp-sso", Issuer: "https://sso.example.com", ClientID: "from-env",
+		ClientSecret: "file-secret", Scopes: []string{"openid", "email", "groups"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("provider = %+v, want %+v", got, want)
+	}
+
+	bad := writeFile(t, "bad-provider.yaml", "oauth_providers: corp\noauth_corp_issuer: not-a-url\noauth_corp_client_id: a\noauth_corp_client_secret: b\noauth_other_client_id: x\n")
+	_, err := Load(vars{"CONFIG_FILE": bad}.lookup)
+	assertOneLineError(t, Config{}, err, "OAUTH_CORP_ISSUER: invalid URL", "bad-provider.yaml:2)", `bad-provider.yaml:5: unknown key "oauth_other_client_id"`)
+}
+
 func TestDefaultFileInWorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o755); err != nil {

@@ -71,7 +71,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 		raw[s.name] = strings.TrimSpace(raw[s.name])
 	}
-	problems := append(unknownKeys(path, values), fileProblems...)
+	problems := fileProblems
 
 	failed := parse(&c, raw)
 	for _, s := range all {
@@ -96,8 +96,30 @@ checks:
 	}
 
 	if failed["OAUTH_PROVIDERS"] == nil && failed["PUBLIC_URL"] == nil && failed["OAUTH_REDIRECT_URLS"] == nil {
-		problems = append(problems, loadProviders(&c, lookup)...)
+		var bad []string // values of the file that are not plain
+		provs := loadProviders(&c, func(name string) (string, bool) {
+			// The provider's variables are named after its id, so they are
+			// looked up here, the environment over the file, like the rest.
+			key := strings.ToLower(name)
+			v, inFile := values[key]
+			delete(values, key)
+			if env, ok := lookup(name); ok {
+				return env, true
+			}
+			if !inFile {
+				return "", false
+			}
+			s, err := scalar(&v)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s:%d: key %q: %v", path, v.Line, key, err))
+			}
+			from[name] = fmt.Sprintf(" (from %s:%d)", path, v.Line)
+			return s, true
+		}, from)
+		problems = append(append(problems, bad...), provs...)
 	}
+	// Only now is every key a setting took gone from values.
+	problems = append(unknownKeys(path, values), problems...)
 
 	if len(problems) > 0 {
 		return Config{}, oneLine("config: " + strings.Join(problems, "; "))

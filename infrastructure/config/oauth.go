@@ -11,8 +11,8 @@ type OAuth struct {
 	// IDs are the enabled providers in order (OAUTH_PROVIDERS).
 	IDs []string
 	// Providers are their settings, in the order of IDs (read by Load
-	// from the OAUTH_{ID}_* variables, which the environment alone sets:
-	// their names depend on the ids).
+	// from the OAUTH_{ID}_* variables or the file's oauth_{id}_* keys, the
+	// environment winning; their names depend on the ids).
 	Providers []Provider
 	// RedirectURLs are the allowed redirectTo values (OAUTH_REDIRECT_URLS;
 	// empty means {PUBLIC_URL}/*, which Load fills in).
@@ -75,13 +75,20 @@ func envName(id, suffix string) string {
 	return "OAUTH_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")) + "_" + suffix
 }
 
-// loadProviders reads every provider's OAUTH_{ID}_* variables and fills
-// in the derived defaults; it returns one problem per bad or missing value.
-func loadProviders(c *Config, lookup func(string) (string, bool)) []string {
+// loadProviders reads every provider's OAUTH_{ID}_* variables through
+// lookup and fills in the derived defaults; it returns one problem per bad
+// or missing value, with the file line from says a bad value came from.
+func loadProviders(c *Config, lookup func(string) (string, bool), from map[string]string) (problems []string) {
+	defer func() {
+		for i, p := range problems {
+			if name, _, ok := strings.Cut(p, ":"); ok {
+				problems[i] += from[name]
+			}
+		}
+	}()
 	if len(c.OAuth.RedirectURLs) == 0 {
 		c.OAuth.RedirectURLs = []string{c.Mail.PublicURL + "/*"}
 	}
-	var problems []string
 	get := func(name string) string {
 		v, _ := lookup(name)
 		return strings.TrimSpace(v)
