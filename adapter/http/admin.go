@@ -7,7 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
@@ -286,7 +286,7 @@ func toAdminUserDTO(v admin.View) adminUserDTO {
 	}
 }
 
-func toSigningKeyDTO(k domauth.KeyStatus) signingKeyDTO {
+func toSigningKeyDTO(k auth.KeyStatus) signingKeyDTO {
 	return signingKeyDTO{
 		Kid: k.Key.ID, Alg: k.Key.Algorithm, State: string(k.State),
 		CreatedAt: optTime(k.Key.CreatedAt), ActivatesAt: optTime(k.Key.ActivatesAt), RetiresAt: optTime(k.RetiresAt),

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 const creds = `{"email":"ada@example.com","password":"correct horse"}`
@@ -130,7 +130,7 @@ func TestRegisterPending(t *testing.T) {
 // access token, no session, no cookie.
 func TestLoginStopsAtSecondFactor(t *testing.T) {
 	s := newTestServer(t)
-	s.auth.mfa = &auth.MFAChallenge{Token: mfaTok, Methods: []string{"totp", "recovery_code"}, ExpiresAt: testNow.Add(5 * time.Minute)}
+	s.auth.mfa = &authn.MFAChallenge{Token: mfaTok, Methods: []string{"totp", "recovery_code"}, ExpiresAt: testNow.Add(5 * time.Minute)}
 	r := s.do(http.MethodPost, "/auth/login", creds)
 	if r.Code != 200 {
 		t.Fatalf("%d %s", r.Code, r.Body)
@@ -235,9 +235,9 @@ func TestAuthErrorsMapped(t *testing.T) {
 		challenge  string
 		retryAfter string
 	}{
-		{"bad credentials", domauth.ErrInvalidCredentials, 401, CodeInvalidCredentials, `Bearer realm="gatehouse"`, ""},
+		{"bad credentials", auth.ErrInvalidCredentials, 401, CodeInvalidCredentials, `Bearer realm="gatehouse"`, ""},
 		{"disabled", user.ErrDisabled, 403, CodeUserDisabled, "", ""},
-		{"email not verified", recovery.ErrEmailNotVerified, 403, CodeEmailNotVerified, "", ""},
+		{"email not verified", emailtoken.ErrEmailNotVerified, 403, CodeEmailNotVerified, "", ""},
 		{"throttled", &throttle.LimitedError{RetryAfter: 2500 * time.Millisecond}, 429, CodeTooManyRequests, "", "3"},
 		{"database down", unavailableErr{}, 503, CodeServiceUnavailable, "", "1"},
 		{"validation", &user.ValidationError{Fields: []user.FieldError{{Field: "email", Message: "must be a valid email address"}}}, 400, CodeValidationFailed, "", ""},
@@ -521,8 +521,8 @@ func TestReauthenticate(t *testing.T) {
 // X-Next-Cursor, the limit checked by the use case.
 func TestListSessions(t *testing.T) {
 	s := newTestServer(t)
-	s.auth.sessions = auth.SessionList{
-		Sessions: []auth.SessionView{
+	s.auth.sessions = authn.SessionList{
+		Sessions: []authn.SessionView{
 			{Session: testPair("").Session, Current: true},
 			{Session: session.Session{ID: otherSessionID, CreatedAt: testNow, LastUsedAt: testNow, IdleExpiresAt: testNow.Add(time.Hour),
 				AbsoluteExpiresAt: testNow.Add(30 * time.Minute), UserAgent: "curl/8", IP: "192.0.2.1"}},
@@ -546,9 +546,9 @@ func TestListSessions(t *testing.T) {
 
 	// Without a limit the page is the largest; a non-number is passed on as
 	// out of range for the use case to refuse.
-	s.auth.sessions = auth.SessionList{}
+	s.auth.sessions = authn.SessionList{}
 	r = s.do(http.MethodGet, "/auth/sessions", "", bearer(tokStale))
-	if r.Code != 200 || s.auth.lastLimit != auth.MaxSessionPage || r.Header.Get("X-Next-Cursor") != "" || string(r.Env.Data) != "[]" {
+	if r.Code != 200 || s.auth.lastLimit != authn.MaxSessionPage || r.Header.Get("X-Next-Cursor") != "" || string(r.Env.Data) != "[]" {
 		t.Errorf("%d %s limit %d", r.Code, r.Body, s.auth.lastLimit)
 	}
 	s.do(http.MethodGet, "/auth/sessions?limit=ten", "", bearer(tokStale))

@@ -6,7 +6,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // Transports for the refresh token.
@@ -176,7 +176,7 @@ func locale(u user.User) string {
 
 // toTokenPairDTO shapes a pair; the refresh token is included only for body
 // transport (includeRefresh).
-func toTokenPairDTO(p auth.TokenPair, includeRefresh bool) tokenPairDTO {
+func toTokenPairDTO(p authn.TokenPair, includeRefresh bool) tokenPairDTO {
 	out := tokenPairDTO{
 		AccessToken: p.AccessToken,
 		TokenType:   "Bearer",

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/emailcode"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // Sign in with an emailed code: the request (202 for every address) and
@@ -36,7 +36,7 @@ func (h *handlers) verifyEmailCode(c echo.Context, req *emailCodeVerifyRequest) 
 		return user.Invalid("code", "must be six digits")
 	}
 	p, err := h.auth.EmailCodeLogin.Verify(c.Request().Context(),
-		auth.EmailCodeInput{Email: req.Email, Code: req.Code, Token: req.Token}, meta(c))
+		authn.EmailCodeInput{Email: req.Email, Code: req.Code, Token: req.Token}, meta(c))
 	if err != nil {
 		return err
 	}

@@ -11,12 +11,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/emailcode"
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/oauth"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -101,17 +101,17 @@ type mapping struct {
 var errorTable = []mapping{
 	{user.ErrEmailTaken, http.StatusConflict, CodeEmailTaken, "Email already in use"},
 	{user.ErrNotFound, http.StatusNotFound, CodeNotFound, "Not found"},
-	{domauth.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password"},
-	{domauth.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthenticated, "Authentication required"},
-	{domauth.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired, "Access token expired"},
-	{domauth.ErrTokenInvalid, http.StatusUnauthorized, CodeTokenInvalid, "Access token invalid"},
-	{domauth.ErrSessionRevoked, http.StatusUnauthorized, CodeSessionRevoked, "Session revoked"},
+	{auth.ErrInvalidCredentials, http.StatusUnauthorized, CodeInvalidCredentials, "Invalid email or password"},
+	{auth.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthenticated, "Authentication required"},
+	{auth.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired, "Access token expired"},
+	{auth.ErrTokenInvalid, http.StatusUnauthorized, CodeTokenInvalid, "Access token invalid"},
+	{auth.ErrSessionRevoked, http.StatusUnauthorized, CodeSessionRevoked, "Session revoked"},
 	// Before ErrFreshAuthRequired, which it wraps.
-	{domauth.ErrSecondFactorRequired, http.StatusForbidden, CodeFreshAuthRequired, "A second factor is required"},
-	{domauth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
+	{auth.ErrSecondFactorRequired, http.StatusForbidden, CodeFreshAuthRequired, "A second factor is required"},
+	{auth.ErrFreshAuthRequired, http.StatusForbidden, CodeFreshAuthRequired, "Recent authentication required"},
 	// Before ErrForbidden, which it wraps.
-	{domauth.ErrLastAdmin, http.StatusForbidden, CodeForbidden, "The last enabled administrator cannot lose the role, be disabled or be deleted"},
-	{domauth.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
+	{auth.ErrLastAdmin, http.StatusForbidden, CodeForbidden, "The last enabled administrator cannot lose the role, be disabled or be deleted"},
+	{auth.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
 	{user.ErrDisabled, http.StatusForbidden, CodeUserDisabled, "Account disabled"},
 	{mfa.ErrCodeInvalid, http.StatusUnauthorized, CodeMFACodeInvalid, "Invalid or expired code"},
 	{mfa.ErrPasskeyInvalid, http.StatusUnauthorized, CodePasskeyInvalid, "Passkey not accepted"},
@@ -122,9 +122,9 @@ var errorTable = []mapping{
 	{session.ErrNotFound, http.StatusNotFound, CodeNotFound, "Session not found"},
 	// A lost race on one session: the other request won, this one may retry.
 	{session.ErrConflict, http.StatusUnauthorized, CodeRefreshTokenInvalid, "Refresh token invalid"},
-	{recovery.ErrEmailNotVerified, http.StatusForbidden, CodeEmailNotVerified, "Email address not verified"},
-	{recovery.ErrLinkInvalid, http.StatusBadRequest, CodeEmailLinkInvalid, "This link is invalid or has expired"},
-	{recovery.ErrMailUnavailable, http.StatusServiceUnavailable, CodeMailUnavailable, "Mail is not configured on this service"},
+	{emailtoken.ErrEmailNotVerified, http.StatusForbidden, CodeEmailNotVerified, "Email address not verified"},
+	{emailtoken.ErrLinkInvalid, http.StatusBadRequest, CodeEmailLinkInvalid, "This link is invalid or has expired"},
+	{emailtoken.ErrMailUnavailable, http.StatusServiceUnavailable, CodeMailUnavailable, "Mail is not configured on this service"},
 	{oauth.ErrRequestNotFound, http.StatusNotFound, CodeNotFound, "Authorization request not found"},
 	{oauth.ErrClientNotFound, http.StatusNotFound, CodeNotFound, "Client not found"},
 	{oauth.ErrGrantNotFound, http.StatusNotFound, CodeNotFound, "Grant not found"},
@@ -134,11 +134,11 @@ var errorTable = []mapping{
 	// closed, nothing was created.
 	{webhook.ErrHookUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 	{webhook.ErrNotFound, http.StatusNotFound, CodeNotFound, "Delivery not found"},
-	{fed.ErrFailed, http.StatusBadRequest, CodeOAuthFailed, "Sign-in with the provider could not finish"},
-	{fed.ErrUnknownProvider, http.StatusNotFound, CodeNotFound, "Unknown provider"},
-	{fed.ErrProviderUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "The provider cannot be reached, try again"},
-	{fed.ErrIdentityNotFound, http.StatusNotFound, CodeNotFound, "Identity not found"},
-	{fed.ErrLastSignInMethod, http.StatusConflict, CodeLastSignInMethod, "This is the account's last way to sign in"},
+	{federation.ErrFailed, http.StatusBadRequest, CodeOAuthFailed, "Sign-in with the provider could not finish"},
+	{federation.ErrUnknownProvider, http.StatusNotFound, CodeNotFound, "Unknown provider"},
+	{federation.ErrProviderUnavailable, http.StatusServiceUnavailable, CodeServiceUnavailable, "The provider cannot be reached, try again"},
+	{federation.ErrIdentityNotFound, http.StatusNotFound, CodeNotFound, "Identity not found"},
+	{federation.ErrLastSignInMethod, http.StatusConflict, CodeLastSignInMethod, "This is the account's last way to sign in"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeServiceUnavailable, "Service unavailable, try again"},
 }
 

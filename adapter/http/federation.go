@@ -5,20 +5,20 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domfed "github.com/gatehouse/gatehouse/domain/federation"
-	"github.com/gatehouse/gatehouse/usecase/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/usecase/providers"
 )
 
 // Federation serves sign-in through other identity providers.
 type Federation struct {
 	// Providers lists the enabled providers, in configured order.
 	Providers  func() []ProviderInfo
-	Starter    *federation.Starter
-	Linker     *federation.LinkStarter
-	Finisher   *federation.Finisher
-	Exchanger  *federation.Exchanger
-	Identities *federation.IdentityLister
-	Unlinker   *federation.IdentityUnlinker
+	Starter    *providers.Starter
+	Linker     *providers.LinkStarter
+	Finisher   *providers.Finisher
+	Exchanger  *providers.Exchanger
+	Identities *providers.IdentityLister
+	Unlinker   *providers.IdentityUnlinker
 }
 
 // ProviderInfo is an entry of GET /auth/providers.
@@ -66,7 +66,7 @@ func (fh *federationHandlers) authorize(c echo.Context) error {
 
 func (fh *federationHandlers) callback(c echo.Context) error {
 	q := c.QueryParams()
-	to, err := fh.f.Finisher.Finish(c.Request().Context(), federation.Callback{
+	to, err := fh.f.Finisher.Finish(c.Request().Context(), providers.Callback{
 		Provider: c.Param("provider"), State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
 		IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
 	})
@@ -122,7 +122,7 @@ func (fh *federationHandlers) identities(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return ok(c, http.StatusOK, "Identities", mapAll(list, func(v domfed.Identity) identityDTO {
+	return ok(c, http.StatusOK, "Identities", mapAll(list, func(v federation.Identity) identityDTO {
 		return identityDTO{ID: v.ID, Provider: v.Provider, Email: v.Email, CreatedAt: rfc3339(v.CreatedAt)}
 	}))
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // refreshCookieName is the refresh cookie's name, part of the contract.
@@ -51,8 +51,8 @@ type handlers struct {
 	grants UserGrants
 }
 
-func meta(c echo.Context) auth.Meta {
-	m := auth.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+func meta(c echo.Context) authn.Meta {
+	m := authn.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 	for _, ck := range c.Request().Cookies() {
 		if ck.Name == deviceCookieName && ck.Value != "" {
 			m.Devices = append(m.Devices, ck.Value)
@@ -63,7 +63,7 @@ func meta(c echo.Context) auth.Meta {
 
 // deviceCookieName is the known-device cookie: proof that this browser
 // signed in to an account before, which exempts it from the account-wide
-// login back-off other clients cause (see auth.PasswordGate). It grants
+// login back-off other clients cause (see authn.PasswordGate). It grants
 // nothing by itself.
 const deviceCookieName = "known_device"
 
@@ -98,7 +98,7 @@ func (h *handlers) clearRefreshCookie(c echo.Context) {
 
 // respondPair answers a credential or refresh exchange: the refresh token
 // goes to the cookie or into the body, never both.
-func (h *handlers) respondPair(c echo.Context, status int, message string, p auth.TokenPair, transport string) error {
+func (h *handlers) respondPair(c echo.Context, status int, message string, p authn.TokenPair, transport string) error {
 	noStore(c)
 	body := transport == transportBody
 	if !body && p.RefreshToken != "" {
@@ -113,8 +113,8 @@ func (h *handlers) respondPair(c echo.Context, status int, message string, p aut
 }
 
 func (h *handlers) register(c echo.Context, req *registerRequest) error {
-	in := auth.RegisterInput{
-		Credentials: auth.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
+	in := authn.RegisterInput{
+		Credentials: authn.Credentials{Email: req.Email, Password: req.Password}, Name: req.Name,
 		// The language of the account's mails, until the user picks one.
 		Locale: h.locales.match(c.Request().Header.Get("Accept-Language")),
 	}
@@ -136,7 +136,7 @@ func (h *handlers) register(c echo.Context, req *registerRequest) error {
 // login ignores any refresh cookie it is sent: a login always starts a new
 // session, so a planted cookie cannot fix the victim's session.
 func (h *handlers) login(c echo.Context, req *loginRequest) error {
-	p, err := h.auth.Login.Login(c.Request().Context(), auth.Credentials{Email: req.Email, Password: req.Password}, meta(c))
+	p, err := h.auth.Login.Login(c.Request().Context(), authn.Credentials{Email: req.Email, Password: req.Password}, meta(c))
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (h *handlers) logout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := auth.LogoutInput{RefreshToken: tok}
+	in := authn.LogoutInput{RefreshToken: tok}
 	bearer := c.Request().Header.Get(echo.HeaderAuthorization) != ""
 	if tok == "" && !bearer {
 		// No credential at all: the same code as a refresh without a token,
@@ -228,7 +228,7 @@ func (h *handlers) logoutAll(c echo.Context) error {
 }
 
 func (h *handlers) reauthenticate(c echo.Context, req *reauthenticateRequest) error {
-	p, err := h.auth.Reauthenticator.Reauthenticate(c.Request().Context(), principal(c), auth.ReauthInput{
+	p, err := h.auth.Reauthenticator.Reauthenticate(c.Request().Context(), principal(c), authn.ReauthInput{
 		Password: req.Password, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
 	if err != nil {
@@ -240,7 +240,7 @@ func (h *handlers) reauthenticate(c echo.Context, req *reauthenticateRequest) er
 // listSessions answers one page of the caller's sessions; the data stays
 // an array, and X-Next-Cursor carries the cursor of the next page.
 func (h *handlers) listSessions(c echo.Context) error {
-	limit := auth.MaxSessionPage
+	limit := authn.MaxSessionPage
 	if s := c.QueryParam("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -252,7 +252,7 @@ func (h *handlers) listSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := mapAll(list.Sessions, func(v auth.SessionView) sessionDTO { return toSessionDTO(v.Session, v.Current) })
+	out := mapAll(list.Sessions, func(v authn.SessionView) sessionDTO { return toSessionDTO(v.Session, v.Current) })
 	if err := withClients(c.Request().Context(), h.grants, out); err != nil {
 		return err
 	}

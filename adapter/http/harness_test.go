@@ -16,10 +16,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/api/spectest"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
 
@@ -59,9 +59,9 @@ func testUser() user.User {
 		EmailVerified: true, Locale: "en", CreatedAt: testNow.Add(-24 * time.Hour), UpdatedAt: testNow.Add(-time.Hour)}
 }
 
-func testPrincipal(fresh bool, aal string, authAgo time.Duration) domauth.Principal {
-	return domauth.Principal{
-		Claims: domauth.Claims{
+func testPrincipal(fresh bool, aal string, authAgo time.Duration) auth.Principal {
+	return auth.Principal{
+		Claims: auth.Claims{
 			Subject: testUserID, SessionID: testSessionID, ID: "jti-1",
 			IssuedAt: testNow.Add(-time.Minute), ExpiresAt: testNow.Add(14 * time.Minute),
 			AuthTime: testNow.Add(-authAgo), Fresh: fresh, Methods: []string{"pwd"}, AAL: aal, Roles: []string{"user"},
@@ -73,36 +73,36 @@ func testPrincipal(fresh bool, aal string, authAgo time.Duration) domauth.Princi
 // fakeAuthenticator maps bearer tokens to callers.
 type fakeAuthenticator struct{}
 
-func (fakeAuthenticator) Authenticate(_ context.Context, raw string) (domauth.Principal, error) {
+func (fakeAuthenticator) Authenticate(_ context.Context, raw string) (auth.Principal, error) {
 	switch raw {
 	case tokFresh:
-		return testPrincipal(true, domauth.AAL1, time.Minute), nil
+		return testPrincipal(true, auth.AAL1, time.Minute), nil
 	case tokStale:
-		return testPrincipal(false, domauth.AAL1, time.Hour), nil
+		return testPrincipal(false, auth.AAL1, time.Hour), nil
 	case tokAAL2:
-		return testPrincipal(true, domauth.AAL2, time.Minute), nil
+		return testPrincipal(true, auth.AAL2, time.Minute), nil
 	case tokAdmin, tokAdminStale, tokAdminAAL2:
-		p := testPrincipal(raw != tokAdminStale, domauth.AAL1, time.Minute)
+		p := testPrincipal(raw != tokAdminStale, auth.AAL1, time.Minute)
 		if raw == tokAdminAAL2 {
-			p.Claims.AAL = domauth.AAL2
+			p.Claims.AAL = auth.AAL2
 		}
 		p.Claims.Roles = []string{"user", "admin"}
 		p.User.Roles = p.Claims.Roles
 		return p, nil
 	case tokPromoted:
-		p := testPrincipal(false, domauth.AAL1, time.Hour)
+		p := testPrincipal(false, auth.AAL1, time.Hour)
 		p.User.Roles = []string{"user", "admin"}
 		return p, nil
 	case tokBare:
-		p := testPrincipal(false, domauth.AAL1, time.Hour)
+		p := testPrincipal(false, auth.AAL1, time.Hour)
 		p.User, p.Claims.Methods, p.Claims.Roles = user.User{}, nil, nil
 		return p, nil
 	case tokExpired:
-		return domauth.Principal{}, domauth.ErrTokenExpired
+		return auth.Principal{}, auth.ErrTokenExpired
 	case tokRevoked:
-		return domauth.Principal{}, domauth.ErrSessionRevoked
+		return auth.Principal{}, auth.ErrSessionRevoked
 	}
-	return domauth.Principal{}, domauth.ErrTokenInvalid
+	return auth.Principal{}, auth.ErrTokenInvalid
 }
 
 // refreshToken is a refresh token of the contract's shape (43 characters
@@ -112,8 +112,8 @@ func refreshToken(tag string) string {
 }
 
 // testPair is a session start as the use cases return it.
-func testPair(refresh string) auth.TokenPair {
-	return auth.TokenPair{
+func testPair(refresh string) authn.TokenPair {
+	return authn.TokenPair{
 		AccessToken: "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln", ExpiresIn: 15 * time.Minute, RefreshToken: refresh, User: testUser(),
 		Session: session.Session{ID: testSessionID, UserID: testUserID, CreatedAt: testNow, LastUsedAt: testNow,
 			IdleExpiresAt: testNow.Add(7 * 24 * time.Hour), AbsoluteExpiresAt: testNow.Add(30 * 24 * time.Hour), AuthTime: testNow},
@@ -127,13 +127,13 @@ type calls struct {
 	mu  sync.Mutex
 	log []string
 	// last* are the arguments of the latest call.
-	lastMeta     auth.Meta
-	lastRegister auth.RegisterInput
-	lastCreds    auth.Credentials
+	lastMeta     authn.Meta
+	lastRegister authn.RegisterInput
+	lastCreds    authn.Credentials
 	lastRefresh  string
-	lastLogout   auth.LogoutInput
-	lastReauth   auth.ReauthInput
-	lastMFA      auth.MFAVerifyInput
+	lastLogout   authn.LogoutInput
+	lastReauth   authn.ReauthInput
+	lastMFA      authn.MFAVerifyInput
 	lastSession  string
 	lastCursor   string
 	lastLimit    int
@@ -159,44 +159,44 @@ type fakeAuth struct {
 	// err, when set, is what every operation fails with.
 	err error
 	// mfa, when set, makes the password login stop at the second factor.
-	mfa      *auth.MFAChallenge
-	sessions auth.SessionList
+	mfa      *authn.MFAChallenge
+	sessions authn.SessionList
 }
 
 func (f *fakeAuth) VerificationRequired() bool { return f.verificationRequired }
 
-func (f *fakeAuth) Register(_ context.Context, in auth.RegisterInput, m auth.Meta) (auth.TokenPair, error) {
+func (f *fakeAuth) Register(_ context.Context, in authn.RegisterInput, m authn.Meta) (authn.TokenPair, error) {
 	f.add("Register")
 	f.lastRegister, f.lastMeta = in, m
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	return testPair(refreshToken("new")), nil
 }
 
-func (f *fakeAuth) RegisterPending(_ context.Context, in auth.RegisterInput, m auth.Meta) error {
+func (f *fakeAuth) RegisterPending(_ context.Context, in authn.RegisterInput, m authn.Meta) error {
 	f.add("RegisterPending")
 	f.lastRegister, f.lastMeta = in, m
 	return f.err
 }
 
-func (f *fakeAuth) Login(_ context.Context, in auth.Credentials, m auth.Meta) (auth.TokenPair, error) {
+func (f *fakeAuth) Login(_ context.Context, in authn.Credentials, m authn.Meta) (authn.TokenPair, error) {
 	f.add("Login")
 	f.lastCreds, f.lastMeta = in, m
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	if f.mfa != nil {
-		return auth.TokenPair{MFA: f.mfa}, nil
+		return authn.TokenPair{MFA: f.mfa}, nil
 	}
 	return testPair(refreshToken("login")), nil
 }
 
-func (f *fakeAuth) Refresh(_ context.Context, raw string, m auth.Meta) (auth.TokenPair, error) {
+func (f *fakeAuth) Refresh(_ context.Context, raw string, m authn.Meta) (authn.TokenPair, error) {
 	f.add("Refresh")
 	f.lastRefresh, f.lastMeta = raw, m
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	// A refresh starts no session: no device proof.
 	pair := testPair(refreshToken("rotated"))
@@ -204,48 +204,48 @@ func (f *fakeAuth) Refresh(_ context.Context, raw string, m auth.Meta) (auth.Tok
 	return pair, nil
 }
 
-func (f *fakeAuth) Logout(_ context.Context, in auth.LogoutInput, m auth.Meta) error {
+func (f *fakeAuth) Logout(_ context.Context, in authn.LogoutInput, m authn.Meta) error {
 	f.add("Logout")
 	f.lastLogout, f.lastMeta = in, m
 	return f.err
 }
 
-func (f *fakeAuth) LogoutAll(_ context.Context, p domauth.Principal, m auth.Meta) error {
+func (f *fakeAuth) LogoutAll(_ context.Context, p auth.Principal, m authn.Meta) error {
 	f.add("LogoutAll:" + p.UserID())
 	return f.err
 }
 
-func (f *fakeAuth) RevokeSession(_ context.Context, p domauth.Principal, sid string, m auth.Meta) error {
+func (f *fakeAuth) RevokeSession(_ context.Context, p auth.Principal, sid string, m authn.Meta) error {
 	f.add("RevokeSession")
 	f.lastSession = sid
 	return f.err
 }
 
-func (f *fakeAuth) ListSessions(_ context.Context, p domauth.Principal, cursor string, limit int) (auth.SessionList, error) {
+func (f *fakeAuth) ListSessions(_ context.Context, p auth.Principal, cursor string, limit int) (authn.SessionList, error) {
 	f.add("ListSessions")
 	f.lastCursor, f.lastLimit = cursor, limit
 	if f.err != nil {
-		return auth.SessionList{}, f.err
+		return authn.SessionList{}, f.err
 	}
 	return f.sessions, nil
 }
 
-func (f *fakeAuth) Reauthenticate(_ context.Context, p domauth.Principal, in auth.ReauthInput, m auth.Meta) (auth.TokenPair, error) {
+func (f *fakeAuth) Reauthenticate(_ context.Context, p auth.Principal, in authn.ReauthInput, m authn.Meta) (authn.TokenPair, error) {
 	f.add("Reauthenticate")
 	f.lastReauth = in
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	pair := testPair("")
 	pair.Device = ""
 	return pair, nil
 }
 
-func (f *fakeAuth) VerifyMFA(_ context.Context, in auth.MFAVerifyInput, m auth.Meta) (auth.TokenPair, error) {
+func (f *fakeAuth) VerifyMFA(_ context.Context, in authn.MFAVerifyInput, m authn.Meta) (authn.TokenPair, error) {
 	f.add("VerifyMFA")
 	f.lastMFA = in
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	return testPair(refreshToken("mfa")), nil
 }
@@ -256,10 +256,10 @@ type fakePasskeyLogin struct {
 	err error
 }
 
-func (f fakePasskeyLogin) Login(_ context.Context, challengeID string, credential []byte, m auth.Meta) (auth.TokenPair, error) {
+func (f fakePasskeyLogin) Login(_ context.Context, challengeID string, credential []byte, m authn.Meta) (authn.TokenPair, error) {
 	f.add("PasskeyLogin:" + challengeID)
 	if f.err != nil {
-		return auth.TokenPair{}, f.err
+		return authn.TokenPair{}, f.err
 	}
 	return testPair(refreshToken("passkey")), nil
 }
@@ -334,7 +334,7 @@ func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 	o := Options{
 		BodyLimit: 4 << 10, RequestTimeout: 5 * time.Second,
 		Cookie: CookieOptions{Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: 7 * 24 * time.Hour},
-		StepUp: domauth.StepUpPolicy{MaxAge: 5 * time.Minute},
+		StepUp: auth.StepUpPolicy{MaxAge: 5 * time.Minute},
 		Issuer: "https://id.example.com", PublicURL: "https://id.example.com/",
 		JWKSMaxAge: time.Hour, Locales: []string{"en", "de"},
 	}

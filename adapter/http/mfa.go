@@ -10,10 +10,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // The second-factor routes: TOTP enrolment and removal, recovery codes,
@@ -50,13 +50,13 @@ type mfaRequiredDTO struct {
 	Methods     []string `json:"methods"`
 }
 
-func mfaMeta(c echo.Context) mfauc.Meta {
-	return mfauc.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+func mfaMeta(c echo.Context) factors.Meta {
+	return factors.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
 // respondLogin answers a credential exchange that may stop at the second
 // factor: then no token, no cookie and no session, only the mfaToken.
-func (h *handlers) respondLogin(c echo.Context, p auth.TokenPair, transport string) error {
+func (h *handlers) respondLogin(c echo.Context, p authn.TokenPair, transport string) error {
 	if p.MFA != nil {
 		noStore(c)
 		return ok(c, http.StatusOK, "Second factor required", mfaRequiredDTO{
@@ -80,7 +80,7 @@ func (h *handlers) enrollTOTP(c echo.Context) error {
 
 func (h *handlers) confirmTOTP(c echo.Context, req *totpConfirmRequest) error {
 	codes, err := h.mfa.TOTPConfirm.ConfirmTOTP(c.Request().Context(), principal(c), req.Code,
-		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
+		factors.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (h *handlers) regenerateRecoveryCodes(c echo.Context) error {
 }
 
 func (h *handlers) verifyMFA(c echo.Context, req *mfaVerifyRequest) error {
-	p, err := h.auth.MFA.VerifyMFA(c.Request().Context(), auth.MFAVerifyInput{
+	p, err := h.auth.MFA.VerifyMFA(c.Request().Context(), authn.MFAVerifyInput{
 		Token: req.MFAToken, Code: req.Code, RecoveryCode: req.RecoveryCode,
 	}, meta(c))
 	if err != nil {
@@ -121,7 +121,7 @@ const aal2Challenge = `Bearer error="insufficient_user_authentication", error_de
 
 // secondFactorChallenge reports the WWW-Authenticate header err calls for.
 func secondFactorChallenge(err error) (string, bool) {
-	if errors.Is(err, domauth.ErrSecondFactorRequired) {
+	if errors.Is(err, auth.ErrSecondFactorRequired) {
 		return aal2Challenge, true
 	}
 	return "", false
@@ -202,7 +202,7 @@ func (h *handlers) passkeyRegistration(c echo.Context, req *passkeyRegistrationR
 		return err
 	}
 	pk, err := h.mfa.PasskeyRegister.FinishPasskeyRegistration(c.Request().Context(), principal(c), req.Credential, name,
-		mfauc.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
+		factors.Enrolment{SignOutOthers: req.SignOutOtherSessions}, mfaMeta(c))
 	if err != nil {
 		return err
 	}

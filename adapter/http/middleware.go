@@ -13,7 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
@@ -170,13 +170,13 @@ func requireAuth(a Authenticator) echo.MiddlewareFunc {
 	}
 }
 
-func authenticate(c echo.Context, a Authenticator) (domauth.Principal, error) {
+func authenticate(c echo.Context, a Authenticator) (auth.Principal, error) {
 	tok, present := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 	if !present {
-		return domauth.Principal{}, domauth.ErrUnauthenticated
+		return auth.Principal{}, auth.ErrUnauthenticated
 	}
 	if tok == "" {
-		return domauth.Principal{}, domauth.ErrTokenInvalid
+		return auth.Principal{}, auth.ErrTokenInvalid
 	}
 	return a.Authenticate(c.Request().Context(), tok)
 }
@@ -184,7 +184,7 @@ func authenticate(c echo.Context, a Authenticator) (domauth.Principal, error) {
 // requireFresh declares a route sensitive: the caller's token must come from
 // a recent password proof (the domain's step-up policy). On refusal the
 // RFC 9470 challenge tells generic clients to re-authenticate.
-func requireFresh(policy domauth.StepUpPolicy, now func() time.Time) echo.MiddlewareFunc {
+func requireFresh(policy auth.StepUpPolicy, now func() time.Time) echo.MiddlewareFunc {
 	challenge := `Bearer error="insufficient_user_authentication", error_description="A recent password proof is required", max_age=` +
 		strconv.FormatInt(int64(policy.MaxAge/time.Second), 10)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -199,8 +199,8 @@ func requireFresh(policy domauth.StepUpPolicy, now func() time.Time) echo.Middle
 }
 
 // principal returns the caller established by requireAuth.
-func principal(c echo.Context) domauth.Principal {
-	p, _ := c.Get(principalKey).(domauth.Principal)
+func principal(c echo.Context) auth.Principal {
+	p, _ := c.Get(principalKey).(auth.Principal)
 	return p
 }
 

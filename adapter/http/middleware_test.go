@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/api/docs"
 	"github.com/gatehouse/gatehouse/api/spectest"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // Every budgeted answer announces the budget and what is left of it; routes
@@ -283,9 +283,9 @@ func TestCORS(t *testing.T) {
 // would.
 type blockingAuth struct{ *fakeAuth }
 
-func (b blockingAuth) Login(ctx context.Context, _ auth.Credentials, _ auth.Meta) (auth.TokenPair, error) {
+func (b blockingAuth) Login(ctx context.Context, _ authn.Credentials, _ authn.Meta) (authn.TokenPair, error) {
 	<-ctx.Done()
-	return auth.TokenPair{}, ctx.Err()
+	return authn.TokenPair{}, ctx.Err()
 }
 
 // A request that outlives REQUEST_TIMEOUT answers 503 instead of hanging.

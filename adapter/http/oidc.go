@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
@@ -51,7 +51,7 @@ type ClientAdmin interface {
 // UserGrants serves /users/me/grants and names sessions' clients.
 type UserGrants interface {
 	List(ctx context.Context, userID string) ([]oauth.Grant, error)
-	Revoke(ctx context.Context, p domauth.Principal, clientID, ip, userAgent string) error
+	Revoke(ctx context.Context, p auth.Principal, clientID, ip, userAgent string) error
 	SessionClients(ctx context.Context, sessionIDs []string) (map[string]oauth.Ref, error)
 }
 

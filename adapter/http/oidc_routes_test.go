@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/internal/reqctx"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
 
@@ -95,7 +95,7 @@ func (g fakeGrants) List(_ context.Context, userID string) ([]oauth.Grant, error
 	return []oauth.Grant{{UserID: userID, Client: testClient().Ref(), Scopes: []string{"openid"}, CreatedAt: testNow}}, g.err
 }
 
-func (g fakeGrants) Revoke(_ context.Context, p domauth.Principal, clientID, ip, ua string) error {
+func (g fakeGrants) Revoke(_ context.Context, p auth.Principal, clientID, ip, ua string) error {
 	g.record("RevokeGrant:" + clientID)
 	return g.err
 }
@@ -277,7 +277,7 @@ func TestOAuthClients(t *testing.T) {
 		{"delete stale", http.MethodDelete, "/admin/oauth-clients/" + testClientID, "", tokStale, nil, 403, CodeFreshAuthRequired, ""},
 		{"create without name", http.MethodPost, "/admin/oauth-clients", `{"redirectUris":["https://x.example/cb"]}`, tokFresh, nil, 400, CodeValidationFailed, "name"},
 		{"create bad URI", http.MethodPost, "/admin/oauth-clients", body, tokFresh, &oauth.FieldError{Field: "redirectUris", Message: "must be absolute"}, 400, CodeValidationFailed, "redirectUris"},
-		{"list as non-admin", http.MethodGet, "/admin/oauth-clients", "", tokStale, domauth.ErrForbidden, 403, CodeForbidden, ""},
+		{"list as non-admin", http.MethodGet, "/admin/oauth-clients", "", tokStale, auth.ErrForbidden, 403, CodeForbidden, ""},
 		{"delete unknown", http.MethodDelete, "/admin/oauth-clients/nope", "", tokFresh, oauth.ErrClientNotFound, 404, CodeNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,7 +320,7 @@ func TestUserGrants(t *testing.T) {
 func TestSessionsNameTheirClient(t *testing.T) {
 	f := &fakeProvider{sessions: map[string]oauth.Ref{otherSessionID: testClient().Ref()}}
 	s := newTestServer(t, withProvider(f))
-	s.auth.sessions = auth.SessionList{Sessions: []auth.SessionView{
+	s.auth.sessions = authn.SessionList{Sessions: []authn.SessionView{
 		{Session: testPair("").Session, Current: true},
 		{Session: testPair("").Session},
 	}}

@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.opentelemetry.io/otel/trace"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 )
 
 // Deps are what the HTTP layer serves.
@@ -60,7 +60,7 @@ type Options struct {
 	Cookie             CookieOptions
 	CORSAllowedOrigins []string
 	TrustedProxies     []netip.Prefix
-	StepUp             domauth.StepUpPolicy
+	StepUp             auth.StepUpPolicy
 	// Issuer is the iss of access tokens, published by the discovery document.
 	Issuer string
 	// PublicURL is the service's external URL (PUBLIC_URL, no trailing

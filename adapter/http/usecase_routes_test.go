@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
-	recoveryuc "github.com/gatehouse/gatehouse/usecase/recovery"
+	"github.com/gatehouse/gatehouse/usecase/factors"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // useCaseFakes stands for the account, recovery, factor and admin use
@@ -31,7 +31,7 @@ type useCaseFakes struct {
 	pendingEmail bool
 	profile      account.ProfileInput
 	accMeta      account.Meta
-	enrolment    mfauc.Enrolment
+	enrolment    factors.Enrolment
 	passkeyName  string
 	patch        admin.Patch
 	// search is what the admin search was asked: q, cursor, limit.
@@ -56,13 +56,13 @@ func (f *useCaseFakes) called() []string {
 
 // Account.
 
-func (f *useCaseFakes) Me(_ context.Context, p domauth.Principal) (user.User, error) {
+func (f *useCaseFakes) Me(_ context.Context, p auth.Principal) (user.User, error) {
 	u := testUser()
 	u.Locale, u.Roles = "", nil // as read before either was stored
 	return u, f.record("Me:" + p.UserID())
 }
 
-func (f *useCaseFakes) UpdateProfile(_ context.Context, p domauth.Principal, in account.ProfileInput) (user.User, error) {
+func (f *useCaseFakes) UpdateProfile(_ context.Context, p auth.Principal, in account.ProfileInput) (user.User, error) {
 	f.profile = in
 	u := testUser()
 	if in.Name != nil {
@@ -71,18 +71,18 @@ func (f *useCaseFakes) UpdateProfile(_ context.Context, p domauth.Principal, in 
 	return u, f.record("UpdateProfile")
 }
 
-func (f *useCaseFakes) ChangePassword(_ context.Context, p domauth.Principal, current, next string, m account.Meta) error {
+func (f *useCaseFakes) ChangePassword(_ context.Context, p auth.Principal, current, next string, m account.Meta) error {
 	f.accMeta = m
 	return f.record("ChangePassword:" + current + ">" + next)
 }
 
-func (f *useCaseFakes) ChangeEmail(_ context.Context, p domauth.Principal, email string, m account.Meta) (account.EmailChange, error) {
+func (f *useCaseFakes) ChangeEmail(_ context.Context, p auth.Principal, email string, m account.Meta) (account.EmailChange, error) {
 	u := testUser()
 	u.Email, u.EmailVerified = email, false
 	return account.EmailChange{User: u, Pending: f.pendingEmail}, f.record("ChangeEmail:" + email)
 }
 
-func (f *useCaseFakes) DeleteAccount(_ context.Context, p domauth.Principal, m account.Meta) error {
+func (f *useCaseFakes) DeleteAccount(_ context.Context, p auth.Principal, m account.Meta) error {
 	return f.record("DeleteAccount")
 }
 
@@ -95,13 +95,13 @@ func testEvents() audit.Page {
 }
 
 // SecurityEvents is the account's own listing.
-func (f *useCaseFakes) SecurityEvents(context.Context, domauth.Principal, string, int) (audit.Page, error) {
+func (f *useCaseFakes) SecurityEvents(context.Context, auth.Principal, string, int) (audit.Page, error) {
 	return testEvents(), f.record("SecurityEvents")
 }
 
 // Recovery.
 
-func (f *useCaseFakes) RequestVerification(context.Context, domauth.Principal, recoveryuc.Meta) error {
+func (f *useCaseFakes) RequestVerification(context.Context, auth.Principal, recovery.Meta) error {
 	return f.record("RequestVerification")
 }
 
@@ -109,18 +109,18 @@ func (f *useCaseFakes) Verify(_ context.Context, raw string) (user.User, error) 
 	return testUser(), f.record("Verify:" + raw)
 }
 
-func (f *useCaseFakes) ForgotPassword(_ context.Context, email string, _ recoveryuc.Meta) error {
+func (f *useCaseFakes) ForgotPassword(_ context.Context, email string, _ recovery.Meta) error {
 	return f.record("ForgotPassword:" + email)
 }
 
-func (f *useCaseFakes) ResetPassword(_ context.Context, raw, next string, _ recoveryuc.Meta) error {
+func (f *useCaseFakes) ResetPassword(_ context.Context, raw, next string, _ recovery.Meta) error {
 	return f.record("ResetPassword:" + raw)
 }
 
 // Factors.
 
-func (f *useCaseFakes) EnrollTOTP(context.Context, domauth.Principal) (mfauc.OTPKey, error) {
-	return mfauc.OTPKey{Secret: "JBSWY3DPEHPK3PXP", URI: "otpauth://totp/Gatehouse:ada@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Gatehouse",
+func (f *useCaseFakes) EnrollTOTP(context.Context, auth.Principal) (factors.OTPKey, error) {
+	return factors.OTPKey{Secret: "JBSWY3DPEHPK3PXP", URI: "otpauth://totp/Gatehouse:ada@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Gatehouse",
 		QRPNG: []byte{0x89, 'P', 'N', 'G'}}, f.record("EnrollTOTP")
 }
 
@@ -137,22 +137,22 @@ func recoveryCodes(n int) []string {
 	return out
 }
 
-func (f *useCaseFakes) ConfirmTOTP(_ context.Context, _ domauth.Principal, code string, e mfauc.Enrolment, _ mfauc.Meta) ([]string, error) {
+func (f *useCaseFakes) ConfirmTOTP(_ context.Context, _ auth.Principal, code string, e factors.Enrolment, _ factors.Meta) ([]string, error) {
 	f.enrolment = e
 	return recoveryCodes(10), f.record("ConfirmTOTP:" + code)
 }
 
-func (f *useCaseFakes) DisableTOTP(context.Context, domauth.Principal, mfauc.Meta) error {
+func (f *useCaseFakes) DisableTOTP(context.Context, auth.Principal, factors.Meta) error {
 	return f.record("DisableTOTP")
 }
 
-func (f *useCaseFakes) RegenerateRecoveryCodes(context.Context, domauth.Principal, mfauc.Meta) ([]string, error) {
+func (f *useCaseFakes) RegenerateRecoveryCodes(context.Context, auth.Principal, factors.Meta) ([]string, error) {
 	codes := recoveryCodes(10)
 	codes[0] = "eeee-ffff-gggg-hhhh"
 	return codes, f.record("RegenerateRecoveryCodes")
 }
 
-func (f *useCaseFakes) BeginPasskeyRegistration(_ context.Context, _ domauth.Principal, name string) ([]byte, error) {
+func (f *useCaseFakes) BeginPasskeyRegistration(_ context.Context, _ auth.Principal, name string) ([]byte, error) {
 	f.passkeyName = name
 	return []byte(`{"rp":{"id":"id.example.com","name":"Gatehouse"},"user":{"id":"dXNlcg","name":"ada@example.com","displayName":"Ada"},` +
 		`"challenge":"Y2hhbGxlbmdl","pubKeyCredParams":[{"type":"public-key","alg":-8}]}`), f.record("BeginPasskeyRegistration")
@@ -162,18 +162,18 @@ func testPasskey() mfa.Passkey {
 	return mfa.Passkey{ID: "7b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a10", UserID: testUserID, Name: "YubiKey", CreatedAt: testNow}
 }
 
-func (f *useCaseFakes) FinishPasskeyRegistration(_ context.Context, _ domauth.Principal, _ []byte, name string, e mfauc.Enrolment, _ mfauc.Meta) (mfa.Passkey, error) {
+func (f *useCaseFakes) FinishPasskeyRegistration(_ context.Context, _ auth.Principal, _ []byte, name string, e factors.Enrolment, _ factors.Meta) (mfa.Passkey, error) {
 	f.passkeyName, f.enrolment = name, e
 	return testPasskey(), f.record("FinishPasskeyRegistration")
 }
 
-func (f *useCaseFakes) ListPasskeys(context.Context, domauth.Principal) ([]mfa.Passkey, error) {
+func (f *useCaseFakes) ListPasskeys(context.Context, auth.Principal) ([]mfa.Passkey, error) {
 	used := testPasskey()
 	used.ID, used.LastUsedAt = "8b6f6c1e-4c7a-4f1e-9a53-2c1d0e6b7a10", testNow.Add(time.Hour)
 	return []mfa.Passkey{testPasskey(), used}, f.record("ListPasskeys")
 }
 
-func (f *useCaseFakes) DeletePasskey(_ context.Context, _ domauth.Principal, id string, _ mfauc.Meta) error {
+func (f *useCaseFakes) DeletePasskey(_ context.Context, _ auth.Principal, id string, _ factors.Meta) error {
 	return f.record("DeletePasskey:" + id)
 }
 
@@ -185,7 +185,7 @@ func (f *useCaseFakes) BeginPasskeyLogin(context.Context) (string, []byte, error
 
 func (f *useCaseFakes) AuthorizeWrite(_ context.Context, a admin.Actor) error {
 	if !a.Principal.User.HasRole(user.RoleAdmin) {
-		return domauth.ErrForbidden
+		return auth.ErrForbidden
 	}
 	return nil
 }
@@ -225,16 +225,16 @@ func (f adminEvents) SecurityEvents(_ context.Context, _ admin.Actor, userID, cu
 	return testEvents(), f.record("AdminSecurityEvents:" + userID)
 }
 
-func (f *useCaseFakes) Keys(context.Context, admin.Actor) ([]domauth.KeyStatus, error) {
-	return []domauth.KeyStatus{
-		{Key: domauth.SigningKey{ID: "k1", Algorithm: "EdDSA", CreatedAt: testNow.Add(-48 * time.Hour), ActivatesAt: testNow.Add(-47 * time.Hour)}, State: domauth.KeyActive, RetiresAt: testNow.Add(time.Hour)},
-		{Key: domauth.SigningKey{ID: "k2", Algorithm: "EdDSA"}, State: domauth.KeyNext},
+func (f *useCaseFakes) Keys(context.Context, admin.Actor) ([]auth.KeyStatus, error) {
+	return []auth.KeyStatus{
+		{Key: auth.SigningKey{ID: "k1", Algorithm: "EdDSA", CreatedAt: testNow.Add(-48 * time.Hour), ActivatesAt: testNow.Add(-47 * time.Hour)}, State: auth.KeyActive, RetiresAt: testNow.Add(time.Hour)},
+		{Key: auth.SigningKey{ID: "k2", Algorithm: "EdDSA"}, State: auth.KeyNext},
 	}, f.record("Keys")
 }
 
-func (f *useCaseFakes) RotateKey(context.Context, admin.Actor) (domauth.KeyStatus, error) {
-	return domauth.KeyStatus{Key: domauth.SigningKey{ID: "k3", Algorithm: "EdDSA", CreatedAt: testNow, ActivatesAt: testNow.Add(time.Hour)},
-		State: domauth.KeyNext}, f.record("RotateKey")
+func (f *useCaseFakes) RotateKey(context.Context, admin.Actor) (auth.KeyStatus, error) {
+	return auth.KeyStatus{Key: auth.SigningKey{ID: "k3", Algorithm: "EdDSA", CreatedAt: testNow, ActivatesAt: testNow.Add(time.Hour)},
+		State: auth.KeyNext}, f.record("RotateKey")
 }
 
 // withUseCases serves the account, recovery, factor and admin routes with f.
@@ -361,9 +361,9 @@ func TestRecoveryRoutes(t *testing.T) {
 		status           int
 		code             string
 	}{
-		{"mail off", "/auth/email/verification", "", []reqOpt{bearer(tokStale)}, recovery.ErrMailUnavailable, 503, CodeMailUnavailable},
-		{"dead link", "/auth/email/verify", `{"token":"old"}`, nil, recovery.ErrLinkInvalid, 400, CodeEmailLinkInvalid},
-		{"dead reset link", "/auth/password/reset", `{"token":"old","newPassword":"new password"}`, nil, recovery.ErrLinkInvalid, 400, CodeEmailLinkInvalid},
+		{"mail off", "/auth/email/verification", "", []reqOpt{bearer(tokStale)}, emailtoken.ErrMailUnavailable, 503, CodeMailUnavailable},
+		{"dead link", "/auth/email/verify", `{"token":"old"}`, nil, emailtoken.ErrLinkInvalid, 400, CodeEmailLinkInvalid},
+		{"dead reset link", "/auth/password/reset", `{"token":"old","newPassword":"new password"}`, nil, emailtoken.ErrLinkInvalid, 400, CodeEmailLinkInvalid},
 		{"forgot with the database down", "/auth/password/forgot", `{"email":"ada@example.com"}`, nil, unavailableErr{}, 503, CodeServiceUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,7 +434,7 @@ func TestFactorRoutes(t *testing.T) {
 		{http.MethodPost, "/auth/passkeys/registration/options", ""},
 		{http.MethodDelete, "/auth/passkeys/" + pk.ID, ""},
 	} {
-		f.err = domauth.ErrSecondFactorRequired
+		f.err = auth.ErrSecondFactorRequired
 		r := s.do(rt.method, rt.path, rt.body, bearer(tokFresh))
 		if r.Code != 403 || r.errCode() != CodeFreshAuthRequired || r.Header.Get("WWW-Authenticate") != aal2Challenge {
 			t.Errorf("%s %s: %d %s %q", rt.method, rt.path, r.Code, r.Body, r.Header.Get("WWW-Authenticate"))
@@ -503,7 +503,7 @@ func TestAdminRoutes(t *testing.T) {
 		t.Errorf("rotate: %d %s", r.Code, r.Body)
 	}
 
-	f.err = domauth.ErrLastAdmin
+	f.err = auth.ErrLastAdmin
 	r = s.do(http.MethodDelete, "/admin/users/"+testUserID, "", bearer(tokAdminAAL2))
 	if r.Code != 403 || r.errCode() != CodeForbidden || !strings.Contains(r.Env.Message, "last enabled administrator") {
 		t.Errorf("last admin: %d %s", r.Code, r.Body)
@@ -512,7 +512,7 @@ func TestAdminRoutes(t *testing.T) {
 	if r := s.do(http.MethodGet, "/admin/users/"+otherSessionID, "", bearer(tokAdmin)); r.Code != 404 {
 		t.Errorf("unknown user: %d %s", r.Code, r.Body)
 	}
-	f.err = domauth.ErrForbidden
+	f.err = auth.ErrForbidden
 	if r := s.do(http.MethodGet, "/admin/users", "", bearer(tokStale)); r.Code != 403 || r.errCode() != CodeForbidden {
 		t.Errorf("non-admin search: %d %s", r.Code, r.Body)
 	}

@@ -4,19 +4,19 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // AuthInteractors are the authentication use cases the routes call, one
 // interactor per operation, each through the small interface its handlers
-// use (usecase/auth has the types that satisfy them).
+// use (usecase/authn has the types that satisfy them).
 type AuthInteractors struct {
 	Registrar       Registrar
 	Login           PasswordLogin
@@ -36,75 +36,75 @@ type AuthInteractors struct {
 // Registrar serves POST /auth/register.
 type Registrar interface {
 	VerificationRequired() bool
-	Register(ctx context.Context, in auth.RegisterInput, meta auth.Meta) (auth.TokenPair, error)
-	RegisterPending(ctx context.Context, in auth.RegisterInput, meta auth.Meta) error
+	Register(ctx context.Context, in authn.RegisterInput, meta authn.Meta) (authn.TokenPair, error)
+	RegisterPending(ctx context.Context, in authn.RegisterInput, meta authn.Meta) error
 }
 
 // PasswordLogin serves POST /auth/login.
 type PasswordLogin interface {
-	Login(ctx context.Context, in auth.Credentials, meta auth.Meta) (auth.TokenPair, error)
+	Login(ctx context.Context, in authn.Credentials, meta authn.Meta) (authn.TokenPair, error)
 }
 
 // Refresher serves POST /auth/refresh.
 type Refresher interface {
-	Refresh(ctx context.Context, raw string, meta auth.Meta) (auth.TokenPair, error)
+	Refresh(ctx context.Context, raw string, meta authn.Meta) (authn.TokenPair, error)
 }
 
 // Authenticator is what the bearer middleware (and logout's fallback
 // credential) needs: the per-request access check.
 type Authenticator interface {
-	Authenticate(ctx context.Context, raw string) (domauth.Principal, error)
+	Authenticate(ctx context.Context, raw string) (auth.Principal, error)
 }
 
 // SessionRevoker serves the logouts and DELETE /auth/sessions/{id}.
 type SessionRevoker interface {
-	Logout(ctx context.Context, in auth.LogoutInput, meta auth.Meta) error
-	LogoutAll(ctx context.Context, p domauth.Principal, meta auth.Meta) error
-	RevokeSession(ctx context.Context, p domauth.Principal, sessionID string, meta auth.Meta) error
+	Logout(ctx context.Context, in authn.LogoutInput, meta authn.Meta) error
+	LogoutAll(ctx context.Context, p auth.Principal, meta authn.Meta) error
+	RevokeSession(ctx context.Context, p auth.Principal, sessionID string, meta authn.Meta) error
 }
 
 // SessionLister serves GET /auth/sessions.
 type SessionLister interface {
-	ListSessions(ctx context.Context, p domauth.Principal, cursor string, limit int) (auth.SessionList, error)
+	ListSessions(ctx context.Context, p auth.Principal, cursor string, limit int) (authn.SessionList, error)
 }
 
 // Reauthenticator serves POST /auth/reauthenticate (the step-up).
 type Reauthenticator interface {
-	Reauthenticate(ctx context.Context, p domauth.Principal, in auth.ReauthInput, meta auth.Meta) (auth.TokenPair, error)
+	Reauthenticate(ctx context.Context, p auth.Principal, in authn.ReauthInput, meta authn.Meta) (authn.TokenPair, error)
 }
 
 // MFAVerifier serves POST /auth/mfa/verify.
 type MFAVerifier interface {
-	VerifyMFA(ctx context.Context, in auth.MFAVerifyInput, meta auth.Meta) (auth.TokenPair, error)
+	VerifyMFA(ctx context.Context, in authn.MFAVerifyInput, meta authn.Meta) (authn.TokenPair, error)
 }
 
 // PasskeyLogin serves POST /auth/passkeys/login.
 type PasskeyLogin interface {
-	Login(ctx context.Context, challengeID string, credential []byte, meta auth.Meta) (auth.TokenPair, error)
+	Login(ctx context.Context, challengeID string, credential []byte, meta authn.Meta) (authn.TokenPair, error)
 }
 
 // EmailCodeRequester serves POST /auth/email-code.
 type EmailCodeRequester interface {
-	Request(ctx context.Context, email string, meta auth.Meta) error
+	Request(ctx context.Context, email string, meta authn.Meta) error
 }
 
 // EmailCodeLogin serves POST /auth/email-code/verify.
 type EmailCodeLogin interface {
-	Verify(ctx context.Context, in auth.EmailCodeInput, meta auth.Meta) (auth.TokenPair, error)
+	Verify(ctx context.Context, in authn.EmailCodeInput, meta authn.Meta) (authn.TokenPair, error)
 }
 
 var (
-	_ EmailCodeRequester = (*auth.EmailCodeRequester)(nil)
-	_ EmailCodeLogin     = (*auth.EmailCodeLogin)(nil)
-	_ Registrar          = (*auth.Registrar)(nil)
-	_ PasswordLogin      = (*auth.PasswordLogin)(nil)
-	_ Refresher          = (*auth.Refresher)(nil)
-	_ Authenticator      = (*auth.Authenticator)(nil)
-	_ SessionRevoker     = (*auth.SessionRevoker)(nil)
-	_ SessionLister      = (*auth.SessionListing)(nil)
-	_ Reauthenticator    = (*auth.Reauthenticator)(nil)
-	_ MFAVerifier        = (*auth.MFAVerifier)(nil)
-	_ PasskeyLogin       = (*auth.PasskeyLogin)(nil)
+	_ EmailCodeRequester = (*authn.EmailCodeRequester)(nil)
+	_ EmailCodeLogin     = (*authn.EmailCodeLogin)(nil)
+	_ Registrar          = (*authn.Registrar)(nil)
+	_ PasswordLogin      = (*authn.PasswordLogin)(nil)
+	_ Refresher          = (*authn.Refresher)(nil)
+	_ Authenticator      = (*authn.Authenticator)(nil)
+	_ SessionRevoker     = (*authn.SessionRevoker)(nil)
+	_ SessionLister      = (*authn.SessionListing)(nil)
+	_ Reauthenticator    = (*authn.Reauthenticator)(nil)
+	_ MFAVerifier        = (*authn.MFAVerifier)(nil)
+	_ PasskeyLogin       = (*authn.PasskeyLogin)(nil)
 )
 
 // AccountInteractors are the /users/me operations, one interactor each
@@ -120,32 +120,32 @@ type AccountInteractors struct {
 
 // ProfileReader serves GET /users/me.
 type ProfileReader interface {
-	Me(ctx context.Context, p domauth.Principal) (user.User, error)
+	Me(ctx context.Context, p auth.Principal) (user.User, error)
 }
 
 // ProfileEditor serves PATCH /users/me.
 type ProfileEditor interface {
-	UpdateProfile(ctx context.Context, p domauth.Principal, in account.ProfileInput) (user.User, error)
+	UpdateProfile(ctx context.Context, p auth.Principal, in account.ProfileInput) (user.User, error)
 }
 
 // PasswordChanger serves PUT /users/me/password.
 type PasswordChanger interface {
-	ChangePassword(ctx context.Context, p domauth.Principal, current, next string, meta account.Meta) error
+	ChangePassword(ctx context.Context, p auth.Principal, current, next string, meta account.Meta) error
 }
 
 // EmailChanger serves PUT /users/me/email.
 type EmailChanger interface {
-	ChangeEmail(ctx context.Context, p domauth.Principal, email string, meta account.Meta) (account.EmailChange, error)
+	ChangeEmail(ctx context.Context, p auth.Principal, email string, meta account.Meta) (account.EmailChange, error)
 }
 
 // AccountDeleter serves DELETE /users/me.
 type AccountDeleter interface {
-	DeleteAccount(ctx context.Context, p domauth.Principal, meta account.Meta) error
+	DeleteAccount(ctx context.Context, p auth.Principal, meta account.Meta) error
 }
 
 // SecurityEventLister serves GET /users/me/security-events.
 type SecurityEventLister interface {
-	SecurityEvents(ctx context.Context, p domauth.Principal, cursor string, limit int) (audit.Page, error)
+	SecurityEvents(ctx context.Context, p auth.Principal, cursor string, limit int) (audit.Page, error)
 }
 
 var (
@@ -215,12 +215,12 @@ type AccountEventLister interface {
 
 // KeyLister serves GET /admin/keys.
 type KeyLister interface {
-	Keys(ctx context.Context, a admin.Actor) ([]domauth.KeyStatus, error)
+	Keys(ctx context.Context, a admin.Actor) ([]auth.KeyStatus, error)
 }
 
 // KeyRotator serves POST /admin/keys/rotate.
 type KeyRotator interface {
-	RotateKey(ctx context.Context, a admin.Actor) (domauth.KeyStatus, error)
+	RotateKey(ctx context.Context, a admin.Actor) (auth.KeyStatus, error)
 }
 
 // AccountSessionLister serves GET /admin/users/{id}/sessions.
@@ -270,7 +270,7 @@ type RecoveryInteractors struct {
 
 // VerificationRequester serves POST /auth/email/verification.
 type VerificationRequester interface {
-	RequestVerification(ctx context.Context, p domauth.Principal, meta recovery.Meta) error
+	RequestVerification(ctx context.Context, p auth.Principal, meta recovery.Meta) error
 }
 
 // EmailVerifier serves POST /auth/email/verify.
@@ -296,7 +296,7 @@ var (
 )
 
 // FactorInteractors are the second-factor operations, one interactor each
-// (usecase/mfa has the types that satisfy them).
+// (usecase/factors has the types that satisfy them).
 type FactorInteractors struct {
 	TOTPEnroll      TOTPEnroller
 	TOTPConfirm     TOTPConfirmer
@@ -310,39 +310,39 @@ type FactorInteractors struct {
 
 // TOTPEnroller serves POST /auth/mfa/totp.
 type TOTPEnroller interface {
-	EnrollTOTP(ctx context.Context, p domauth.Principal) (mfauc.OTPKey, error)
+	EnrollTOTP(ctx context.Context, p auth.Principal) (factors.OTPKey, error)
 }
 
 // TOTPConfirmer serves POST /auth/mfa/totp/confirm.
 type TOTPConfirmer interface {
-	ConfirmTOTP(ctx context.Context, p domauth.Principal, code string, opt mfauc.Enrolment, meta mfauc.Meta) ([]string, error)
+	ConfirmTOTP(ctx context.Context, p auth.Principal, code string, opt factors.Enrolment, meta factors.Meta) ([]string, error)
 }
 
 // TOTPDisabler serves DELETE /auth/mfa/totp.
 type TOTPDisabler interface {
-	DisableTOTP(ctx context.Context, p domauth.Principal, meta mfauc.Meta) error
+	DisableTOTP(ctx context.Context, p auth.Principal, meta factors.Meta) error
 }
 
 // RecoveryCodeRegenerator serves POST /auth/mfa/recovery-codes.
 type RecoveryCodeRegenerator interface {
-	RegenerateRecoveryCodes(ctx context.Context, p domauth.Principal, meta mfauc.Meta) ([]string, error)
+	RegenerateRecoveryCodes(ctx context.Context, p auth.Principal, meta factors.Meta) ([]string, error)
 }
 
 // PasskeyRegistrar serves POST /auth/passkeys/registration/options and
 // POST /auth/passkeys/registration.
 type PasskeyRegistrar interface {
-	BeginPasskeyRegistration(ctx context.Context, p domauth.Principal, name string) ([]byte, error)
-	FinishPasskeyRegistration(ctx context.Context, p domauth.Principal, response []byte, name string, opt mfauc.Enrolment, meta mfauc.Meta) (mfa.Passkey, error)
+	BeginPasskeyRegistration(ctx context.Context, p auth.Principal, name string) ([]byte, error)
+	FinishPasskeyRegistration(ctx context.Context, p auth.Principal, response []byte, name string, opt factors.Enrolment, meta factors.Meta) (mfa.Passkey, error)
 }
 
 // PasskeyLister serves GET /auth/passkeys.
 type PasskeyLister interface {
-	ListPasskeys(ctx context.Context, p domauth.Principal) ([]mfa.Passkey, error)
+	ListPasskeys(ctx context.Context, p auth.Principal) ([]mfa.Passkey, error)
 }
 
 // PasskeyRemover serves DELETE /auth/passkeys/{id}.
 type PasskeyRemover interface {
-	DeletePasskey(ctx context.Context, p domauth.Principal, passkeyID string, meta mfauc.Meta) error
+	DeletePasskey(ctx context.Context, p auth.Principal, passkeyID string, meta factors.Meta) error
 }
 
 // PasskeyLoginStarter serves POST /auth/passkeys/login/options.
@@ -351,12 +351,12 @@ type PasskeyLoginStarter interface {
 }
 
 var (
-	_ TOTPEnroller            = (*mfauc.TOTPEnroller)(nil)
-	_ TOTPConfirmer           = (*mfauc.TOTPConfirmer)(nil)
-	_ TOTPDisabler            = (*mfauc.TOTPDisabler)(nil)
-	_ RecoveryCodeRegenerator = (*mfauc.RecoveryCodeRegenerator)(nil)
-	_ PasskeyRegistrar        = (*mfauc.PasskeyRegistrar)(nil)
-	_ PasskeyLister           = (*mfauc.PasskeyLister)(nil)
-	_ PasskeyRemover          = (*mfauc.PasskeyRemover)(nil)
-	_ PasskeyLoginStarter     = (*mfauc.PasskeyAuthenticator)(nil)
+	_ TOTPEnroller            = (*factors.TOTPEnroller)(nil)
+	_ TOTPConfirmer           = (*factors.TOTPConfirmer)(nil)
+	_ TOTPDisabler            = (*factors.TOTPDisabler)(nil)
+	_ RecoveryCodeRegenerator = (*factors.RecoveryCodeRegenerator)(nil)
+	_ PasskeyRegistrar        = (*factors.PasskeyRegistrar)(nil)
+	_ PasskeyLister           = (*factors.PasskeyLister)(nil)
+	_ PasskeyRemover          = (*factors.PasskeyRemover)(nil)
+	_ PasskeyLoginStarter     = (*factors.PasskeyAuthenticator)(nil)
 )

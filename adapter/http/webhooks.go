@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	webhookuc "github.com/gatehouse/gatehouse/usecase/webhook"
+	"github.com/gatehouse/gatehouse/usecase/delivery"
 )
 
 // WebhookAdmin are the operators' webhook interactors.
@@ -18,19 +18,19 @@ type WebhookAdmin struct {
 	Retry DeliveryRetrier
 }
 
-// DeliveryLister pages webhook deliveries (webhook.DeliveryList).
+// DeliveryLister pages webhook deliveries (delivery.DeliveryList).
 type DeliveryLister interface {
 	List(ctx context.Context, a admin.Actor, status, cursor string, limit int) (webhook.DeliveryPage, error)
 }
 
-// DeliveryRetrier makes a delivery pending again (webhook.DeliveryRetry).
+// DeliveryRetrier makes a delivery pending again (delivery.DeliveryRetry).
 type DeliveryRetrier interface {
 	Retry(ctx context.Context, a admin.Actor, eventID string) error
 }
 
 var (
-	_ DeliveryLister  = (*webhookuc.DeliveryList)(nil)
-	_ DeliveryRetrier = (*webhookuc.DeliveryRetry)(nil)
+	_ DeliveryLister  = (*delivery.DeliveryList)(nil)
+	_ DeliveryRetrier = (*delivery.DeliveryRetry)(nil)
 )
 
 // registerWebhookAdmin serves /admin/webhooks; the use cases check the

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -39,7 +39,7 @@ const otherMethod = "OTHER"
 // a login, which hashes a password, lands in the tens of milliseconds.
 var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-// Metrics holds the registry and the collectors. It satisfies auth.Observer
+// Metrics holds the registry and the collectors. It satisfies authn.Observer
 // and the HTTP layer's request observer; every method is cheap and safe for
 // concurrent use.
 type Metrics struct {
@@ -63,7 +63,7 @@ type Metrics struct {
 }
 
 var (
-	_ auth.Observer     = (*Metrics)(nil)
+	_ authn.Observer    = (*Metrics)(nil)
 	_ recovery.Observer = (*Metrics)(nil)
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 )
 
 // githubProvider is GitHub or GitHub Enterprise: OAuth 2.0 (no ID token),
@@ -48,10 +48,10 @@ func (g *githubProvider) AuthURL(_ context.Context, state, _, verifier string) (
 // GET /user (the subject is the numeric id, which never changes, unlike
 // the login) and GET /user/emails (the primary address, verified only if
 // GitHub says so).
-func (g *githubProvider) Identify(ctx context.Context, code, verifier, _ string) (fed.Claims, error) {
+func (g *githubProvider) Identify(ctx context.Context, code, verifier, _ string) (federation.Claims, error) {
 	tok, err := g.conf.Exchange(withClient(ctx, g.client), code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return fed.Claims{}, fmt.Errorf("%w: code exchange: %v", fed.ErrFailed, err)
+		return federation.Claims{}, fmt.Errorf("%w: code exchange: %v", federation.ErrFailed, err)
 	}
 	var u struct {
 		ID    int64  `json:"id"`
@@ -59,10 +59,10 @@ func (g *githubProvider) Identify(ctx context.Context, code, verifier, _ string)
 		Name  string `json:"name"`
 	}
 	if err := g.get(ctx, tok, "/user", &u); err != nil {
-		return fed.Claims{}, err
+		return federation.Claims{}, err
 	}
 	if u.ID <= 0 {
-		return fed.Claims{}, fmt.Errorf("%w: github user without id", fed.ErrFailed)
+		return federation.Claims{}, fmt.Errorf("%w: github user without id", federation.ErrFailed)
 	}
 	var emails []struct {
 		Email    string `json:"email"`
@@ -70,9 +70,9 @@ func (g *githubProvider) Identify(ctx context.Context, code, verifier, _ string)
 		Verified bool   `json:"verified"`
 	}
 	if err := g.get(ctx, tok, "/user/emails", &emails); err != nil {
-		return fed.Claims{}, err
+		return federation.Claims{}, err
 	}
-	c := fed.Claims{Subject: strconv.FormatInt(u.ID, 10), Name: u.Name}
+	c := federation.Claims{Subject: strconv.FormatInt(u.ID, 10), Name: u.Name}
 	if c.Name == "" {
 		c.Name = u.Login
 	}
@@ -90,21 +90,21 @@ const maxAPIBody = 1 << 20
 func (g *githubProvider) get(ctx context.Context, tok *oauth2.Token, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.api+path, nil)
 	if err != nil {
-		return fmt.Errorf("%w: github %s: %v", fed.ErrFailed, path, err)
+		return fmt.Errorf("%w: github %s: %v", federation.ErrFailed, path, err)
 	}
 	req.Header.Set("Accept", "application/vnd.github+json")
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: github %s: %v", fed.ErrFailed, path, err)
+		return fmt.Errorf("%w: github %s: %v", federation.ErrFailed, path, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: github %s: status %d", fed.ErrFailed, path, resp.StatusCode)
+		return fmt.Errorf("%w: github %s: status %d", federation.ErrFailed, path, resp.StatusCode)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAPIBody)).Decode(v); err != nil {
-		return fmt.Errorf("%w: github %s: %v", fed.ErrFailed, path, err)
+		return fmt.Errorf("%w: github %s: %v", federation.ErrFailed, path, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse/gatehouse/usecase/federation"
+	"github.com/gatehouse/gatehouse/usecase/providers"
 )
 
 // Config is one configured provider.
@@ -42,10 +42,10 @@ type Info struct{ ID, Name string }
 // Registry holds the configured providers in configured order.
 type Registry struct {
 	order []Info
-	byID  map[string]federation.Provider
+	byID  map[string]providers.Provider
 }
 
-var _ federation.Providers = (*Registry)(nil)
+var _ providers.Providers = (*Registry)(nil)
 
 // New builds a provider for every config; client is the HTTP client
 // they use (nil: one with requestTimeout). Nothing is fetched here: an
@@ -55,7 +55,7 @@ func New(cfgs []Config, client *http.Client) *Registry {
 	if client == nil {
 		client = &http.Client{Timeout: requestTimeout}
 	}
-	r := &Registry{byID: map[string]federation.Provider{}}
+	r := &Registry{byID: map[string]providers.Provider{}}
 	for _, c := range cfgs {
 		r.order = append(r.order, Info{ID: c.ID, Name: c.Name})
 		if c.Issuer == "" {
@@ -67,8 +67,8 @@ func New(cfgs []Config, client *http.Client) *Registry {
 	return r
 }
 
-// Provider implements federation.Providers.
-func (r *Registry) Provider(id string) (federation.Provider, bool) {
+// Provider implements providers.Providers.
+func (r *Registry) Provider(id string) (providers.Provider, bool) {
 	p, ok := r.byID[id]
 	return p, ok
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 )
 
 // oidcProvider is an OpenID Connect issuer.
@@ -41,7 +41,7 @@ func (p *oidcProvider) load(ctx context.Context) error {
 	// one (OpenID Connect Discovery 1.0 section 4.3).
 	prov, err := oidc.NewProvider(withClient(ctx, p.client), p.cfg.Issuer)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", fed.ErrProviderUnavailable, p.cfg.ID, err)
+		return fmt.Errorf("%w: %s: %v", federation.ErrProviderUnavailable, p.cfg.ID, err)
 	}
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
@@ -90,46 +90,46 @@ func (c idClaims) verified() bool {
 }
 
 // Identify implements federation.Provider.
-func (p *oidcProvider) Identify(ctx context.Context, code, verifier, nonce string) (fed.Claims, error) {
+func (p *oidcProvider) Identify(ctx context.Context, code, verifier, nonce string) (federation.Claims, error) {
 	if err := p.load(ctx); err != nil {
-		return fed.Claims{}, err
+		return federation.Claims{}, err
 	}
 	ctx = withClient(ctx, p.client)
 	tok, err := p.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return fed.Claims{}, fmt.Errorf("%w: code exchange: %v", fed.ErrFailed, err)
+		return federation.Claims{}, fmt.Errorf("%w: code exchange: %v", federation.ErrFailed, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return fed.Claims{}, fmt.Errorf("%w: no id_token", fed.ErrFailed)
+		return federation.Claims{}, fmt.Errorf("%w: no id_token", federation.ErrFailed)
 	}
 	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil {
-		return fed.Claims{}, fmt.Errorf("%w: id token: %v", fed.ErrFailed, err)
+		return federation.Claims{}, fmt.Errorf("%w: id token: %v", federation.ErrFailed, err)
 	}
 	// OpenID Connect Core 3.1.3.7 step 11: the nonce sent must come back.
 	if idt.Nonce != nonce {
-		return fed.Claims{}, fmt.Errorf("%w: id token: nonce mismatch", fed.ErrFailed)
+		return federation.Claims{}, fmt.Errorf("%w: id token: nonce mismatch", federation.ErrFailed)
 	}
 	var c idClaims
 	if err := idt.Claims(&c); err != nil {
-		return fed.Claims{}, fmt.Errorf("%w: id token claims: %v", fed.ErrFailed, err)
+		return federation.Claims{}, fmt.Errorf("%w: id token claims: %v", federation.ErrFailed, err)
 	}
 	if c.Email == "" {
 		// Providers may keep the address to userinfo; its sub must be the
 		// ID token's (OpenID Connect Core 5.3.2).
 		info, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
-			return fed.Claims{}, fmt.Errorf("%w: userinfo: %v", fed.ErrFailed, err)
+			return federation.Claims{}, fmt.Errorf("%w: userinfo: %v", federation.ErrFailed, err)
 		}
 		var u idClaims
 		if err := info.Claims(&u); err != nil || u.Subject != idt.Subject {
-			return fed.Claims{}, fmt.Errorf("%w: userinfo subject mismatch", fed.ErrFailed)
+			return federation.Claims{}, fmt.Errorf("%w: userinfo subject mismatch", federation.ErrFailed)
 		}
 		c.Email, c.EmailVerified = u.Email, u.EmailVerified
 		if c.Name == "" {
 			c.Name = u.Name
 		}
 	}
-	return fed.Claims{Subject: idt.Subject, Email: c.Email, EmailVerified: c.verified(), Name: c.Name}, nil
+	return federation.Claims{Subject: idt.Subject, Email: c.Email, EmailVerified: c.verified(), Name: c.Name}, nil
 }

@@ -12,7 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -63,7 +63,7 @@ func (s *storage) accessTokenID(clientID string, sess session.Session, _ user.Us
 		Issuer: s.cfg.Issuer, Subject: sess.UserID, Audience: clientID, ClientID: clientID,
 		Scope: strings.Join(scopes, " "), SessionID: sess.ID, ID: id.New(),
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), ExpiresAt: exp.Unix(),
-		AuthTime: sess.AuthTime.Unix(), ACR: domauth.AssuranceOf(amr), AMR: amr,
+		AuthTime: sess.AuthTime.Unix(), ACR: auth.AssuranceOf(amr), AMR: amr,
 	})
 	if err != nil {
 		return "", time.Time{}, err

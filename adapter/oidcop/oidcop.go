@@ -20,7 +20,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
@@ -63,8 +63,8 @@ type Tokens interface {
 
 // KeySet is a set of signing keys: the one signing now, and all public ones.
 type KeySet interface {
-	SignerAt(t time.Time) (domauth.KeySigner, bool)
-	PublicKeys() []domauth.PublicKey
+	SignerAt(t time.Time) (auth.KeySigner, bool)
+	PublicKeys() []auth.PublicKey
 }
 
 // LazyKeySet is a KeySet that makes its first key when asked, and may
@@ -72,7 +72,7 @@ type KeySet interface {
 type LazyKeySet interface {
 	KeySet
 	Ensure(ctx context.Context) error
-	PublicKeyByKID(kid string) (domauth.PublicKey, bool)
+	PublicKeyByKID(kid string) (auth.PublicKey, bool)
 	LoadIfEmpty()
 }
 

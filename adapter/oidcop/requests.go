@@ -7,7 +7,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
@@ -25,7 +25,7 @@ type authRequest struct {
 var _ op.AuthRequest = (*authRequest)(nil)
 
 func (a *authRequest) GetID() string          { return a.r.ID }
-func (a *authRequest) GetACR() string         { return domauth.AssuranceOf(methods(a.r.Methods)) }
+func (a *authRequest) GetACR() string         { return auth.AssuranceOf(methods(a.r.Methods)) }
 func (a *authRequest) GetAMR() []string       { return methods(a.r.Methods) }
 func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
@@ -72,7 +72,7 @@ func (r *refreshRequest) SetCurrentScopes(scopes []string) {
 // methods is the amr of a session; an empty one is a password.
 func methods(m []string) []string {
 	if len(m) == 0 {
-		return []string{domauth.MethodPassword}
+		return []string{auth.MethodPassword}
 	}
 	return m
 }

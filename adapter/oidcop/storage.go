@@ -11,7 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/domain/session"
@@ -210,13 +210,13 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return signingKey{k}, nil
 }
 
-func (s *storage) rsaSigner(ctx context.Context) (domauth.KeySigner, error) {
+func (s *storage) rsaSigner(ctx context.Context) (auth.KeySigner, error) {
 	if err := s.d.RSA.Ensure(ctx); err != nil {
-		return domauth.KeySigner{}, fmt.Errorf("oidcop: RSA key: %w", err)
+		return auth.KeySigner{}, fmt.Errorf("oidcop: RSA key: %w", err)
 	}
 	k, ok := s.d.RSA.SignerAt(s.d.Now())
 	if !ok {
-		return domauth.KeySigner{}, errors.New("oidcop: no RSA signing key")
+		return auth.KeySigner{}, errors.New("oidcop: no RSA signing key")
 	}
 	return k, nil
 }
@@ -320,7 +320,7 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 func (s *storage) Health(context.Context) error { return nil }
 
 // signingKey is a Gatehouse key as the library signs with it.
-type signingKey struct{ k domauth.KeySigner }
+type signingKey struct{ k auth.KeySigner }
 
 func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm {
 	return jose.SignatureAlgorithm(k.k.Alg)
@@ -329,7 +329,7 @@ func (k signingKey) Key() any   { return k.k.Key }
 func (k signingKey) ID() string { return k.k.KID }
 
 // publicKey is a Gatehouse public key as the library verifies with it.
-type publicKey struct{ k domauth.PublicKey }
+type publicKey struct{ k auth.PublicKey }
 
 func (k publicKey) ID() string                         { return k.k.KID }
 func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.k.Alg) }

@@ -14,7 +14,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // The contract's parameters: SHA-1, 6 digits, 30-second steps, what every
@@ -29,31 +29,31 @@ const (
 // TOTP is the OTP port on pquerna/otp.
 type TOTP struct{}
 
-var _ mfa.OTP = TOTP{}
+var _ factors.OTP = TOTP{}
 
 var validateOpts = totp.ValidateOpts{Period: period, Digits: digits, Algorithm: otp.AlgorithmSHA1}
 
-// NewKey implements mfa.OTP.
-func (TOTP) NewKey(issuer, account string) (mfa.OTPKey, error) {
+// NewKey implements factors.OTP.
+func (TOTP) NewKey(issuer, account string) (factors.OTPKey, error) {
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: issuer, AccountName: account, Period: period,
 		SecretSize: secretSize, Digits: digits, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {
-		return mfa.OTPKey{}, fmt.Errorf("otpauth: generate: %w", err)
+		return factors.OTPKey{}, fmt.Errorf("otpauth: generate: %w", err)
 	}
 	img, err := key.Image(qrSize, qrSize)
 	if err != nil {
-		return mfa.OTPKey{}, fmt.Errorf("otpauth: qr code: %w", err)
+		return factors.OTPKey{}, fmt.Errorf("otpauth: qr code: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return mfa.OTPKey{}, fmt.Errorf("otpauth: png: %w", err)
+		return factors.OTPKey{}, fmt.Errorf("otpauth: png: %w", err)
 	}
-	return mfa.OTPKey{Secret: key.Secret(), URI: key.URL(), QRPNG: buf.Bytes()}, nil
+	return factors.OTPKey{Secret: key.Secret(), URI: key.URL(), QRPNG: buf.Bytes()}, nil
 }
 
-// Match implements mfa.OTP. Every step of the window is computed and
+// Match implements factors.OTP. Every step of the window is computed and
 // compared in constant time, so the answer's timing says nothing about
 // which step (if any) matched. When a code matches more than one step (a
 // one-in-a-million coincidence), the latest wins, which only makes replay

@@ -17,7 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // ErrInvalidCursor means a page cursor that ListByUser did not issue. It is
@@ -96,7 +96,7 @@ type AuditLog struct {
 }
 
 var (
-	_ auth.AuditLog    = (*AuditLog)(nil)
+	_ authn.AuditLog   = (*AuditLog)(nil)
 	_ account.AuditLog = (*AuditLog)(nil)
 )
 

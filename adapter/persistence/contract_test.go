@@ -14,8 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	"github.com/gatehouse/gatehouse/usecase/auth/sessiontest"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/authn/sessiontest"
 )
 
 // harness is the session-store contract's view of s.
@@ -173,7 +173,7 @@ func TestMigrationKeepsIssuedTokens(t *testing.T) {
 				Users: persistence.NewUserRepository(db), Sessions: persistence.NewSessionStore(db),
 				Audit: persistence.NewAuditLog(db), Tx: persistence.NewTransactor(db),
 			}, now.Add(time.Second))
-			m := auth.Meta{}
+			m := authn.Meta{}
 			replay, err := svc.Refresh(ctx, g2, m)
 			if err != nil || replay.RefreshToken != g3 {
 				t.Fatalf("old predecessor within grace: %v (same successor: %v)", err, err == nil && replay.RefreshToken == g3)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/emailcode"
 	"github.com/gatehouse/gatehouse/domain/id"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // emailCodeRecord is a row of email_codes.
@@ -46,12 +46,12 @@ func (r emailCodeRecord) toDomain() (emailcode.Pending, error) {
 // EmailCodeStore keeps the pending emailed sign-in codes, one per address.
 type EmailCodeStore struct{ db *gorm.DB }
 
-var _ auth.EmailCodeStore = (*EmailCodeStore)(nil)
+var _ authn.EmailCodeStore = (*EmailCodeStore)(nil)
 
 // NewEmailCodeStore returns an EmailCodeStore on db.
 func NewEmailCodeStore(db *gorm.DB) *EmailCodeStore { return &EmailCodeStore{db: db} }
 
-// Replace implements auth.EmailCodeStore: one statement that inserts the
+// Replace implements authn.EmailCodeStore: one statement that inserts the
 // address's code or overwrites the one it had, so two instances mailing
 // one address at once never leave two codes (or fail on the unique key).
 func (s *EmailCodeStore) Replace(ctx context.Context, p emailcode.Pending) error {
@@ -71,24 +71,24 @@ func (s *EmailCodeStore) Replace(ctx context.Context, p emailcode.Pending) error
 	}).Create(&rec))
 }
 
-// ByEmail implements auth.EmailCodeStore.
+// ByEmail implements authn.EmailCodeStore.
 func (s *EmailCodeStore) ByEmail(ctx context.Context, email string) (emailcode.Pending, error) {
 	return takeChecked("read email code", conn(ctx, s.db).Where("email = ?", email), emailcode.ErrCodeInvalid, emailCodeRecord.toDomain)
 }
 
-// ByToken implements auth.EmailCodeStore.
+// ByToken implements authn.EmailCodeStore.
 func (s *EmailCodeStore) ByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
 	return takeChecked("read email code", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailcode.ErrCodeInvalid,
 		emailCodeRecord.toDomain)
 }
 
-// TakeByToken implements auth.EmailCodeStore: the DELETE is the one use,
+// TakeByToken implements authn.EmailCodeStore: the DELETE is the one use,
 // so of two transactions taking one link only one gets the row.
 func (s *EmailCodeStore) TakeByToken(ctx context.Context, hash [32]byte) (emailcode.Pending, error) {
 	return spendOne("take email code", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailcode.ErrCodeInvalid, emailCodeRecord.toDomain)
 }
 
-// Update implements auth.EmailCodeStore. The row is locked on PostgreSQL
+// Update implements authn.EmailCodeStore. The row is locked on PostgreSQL
 // (SQLite serializes writers), so parallel guesses at one code are
 // counted one after the other and one code starts one session.
 func (s *EmailCodeStore) Update(ctx context.Context, email string, fn func(*emailcode.Pending) (bool, error)) error {
@@ -132,7 +132,7 @@ func (s *EmailCodeStore) Update(ctx context.Context, email string, fn func(*emai
 	return nil
 }
 
-// Delete implements auth.EmailCodeStore.
+// Delete implements authn.EmailCodeStore.
 func (s *EmailCodeStore) Delete(ctx context.Context, recordID string) error {
 	if !id.Valid(recordID) {
 		return nil
@@ -140,7 +140,7 @@ func (s *EmailCodeStore) Delete(ctx context.Context, recordID string) error {
 	return stmtErr("delete email code", conn(ctx, s.db).Where("id = ?", recordID).Delete(&emailCodeRecord{}))
 }
 
-// PurgeExpired implements auth.EmailCodeStore.
+// PurgeExpired implements authn.EmailCodeStore.
 func (s *EmailCodeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
 	return rowCount("purge email codes", conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&emailCodeRecord{}))
 }

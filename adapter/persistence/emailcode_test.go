@@ -8,8 +8,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/emailcode"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 )
 
 // TestEmailCodeStore: one pending code per address (a new one replaces
@@ -22,7 +22,7 @@ func TestEmailCodeStore(t *testing.T) {
 		store := persistence.NewEmailCodeStore(s.db)
 		u := mustCreateUser(t, s, "codes@example.com")
 		pending := func(email, userID string) (emailcode.Pending, [32]byte) {
-			_, hash := recovery.NewSecret()
+			_, hash := emailtoken.NewSecret()
 			return emailcode.Pending{
 				ID: id.New(), Email: email, UserID: userID, CredentialVersion: 3, TokenHash: hash,
 				CodeSeal: [32]byte{byte(len(email)), 1}, CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute),

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // rotateSet is the SET list of the fast rotation: session.Policy.Rotate
@@ -68,12 +68,12 @@ RETURNING ` + sessionColumns(""))
 // userAfterRotateSQL reads the rotated session's user on SQLite.
 var userAfterRotateSQL = `SELECT ` + userColumnsPublic("") + ` FROM users WHERE id = $1`
 
-// RotateCurrent implements auth.RefreshRotator with one UPDATE of one row.
+// RotateCurrent implements authn.RefreshRotator with one UPDATE of one row.
 // It goes straight to the connection (or the caller's transaction) with
 // positional parameters: building the statement through gorm cost more CPU
 // than anything else in the service's part of a refresh. It still reports
 // to gorm's logger, so a slow rotation shows in the slow-query log.
-func (s *SessionStore) RotateCurrent(ctx context.Context, in auth.RotateInput) (session.Session, user.User, bool, error) {
+func (s *SessionStore) RotateCurrent(ctx context.Context, in authn.RotateInput) (session.Session, user.User, bool, error) {
 	if !id.Valid(in.Token.SessionID) {
 		return session.Session{}, user.User{}, false, nil
 	}
@@ -152,7 +152,7 @@ var livenessSQL = `SELECT s.user_id, s.revoked_at, s.idle_expires_at, s.absolute
 	userColumnsPublic("u.") + `
 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`
 
-// Liveness implements auth.SessionLivenessReader, the statement every
+// Liveness implements authn.SessionLivenessReader, the statement every
 // authenticated request runs; like the rotation it goes straight to the
 // connection and reports to gorm's logger.
 func (s *SessionStore) Liveness(ctx context.Context, sessionID string) (session.Liveness, user.User, error) {
@@ -177,7 +177,7 @@ func (s *SessionStore) Liveness(ctx context.Context, sessionID string) (session.
 	return l, rec.toDomain(), nil
 }
 
-// WithUser implements auth.SessionAuthenticator (the locked refresh path
+// WithUser implements authn.SessionAuthenticator (the locked refresh path
 // and the contract suite read sessions whole through it), hand-run like
 // Liveness.
 func (s *SessionStore) WithUser(ctx context.Context, sessionID string) (session.Session, user.User, error) {

@@ -7,9 +7,9 @@ import (
 
 	"gorm.io/gorm"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/id"
-	"github.com/gatehouse/gatehouse/usecase/federation"
+	"github.com/gatehouse/gatehouse/usecase/providers"
 )
 
 // Constraint of federated_identities' (provider, subject), as each engine
@@ -32,8 +32,8 @@ type identityRecord struct {
 // TableName implements gorm's tabler.
 func (identityRecord) TableName() string { return "federated_identities" }
 
-func (r identityRecord) toDomain() fed.Identity {
-	return fed.Identity{ID: r.ID, UserID: r.UserID, Provider: r.Provider, Subject: r.Subject,
+func (r identityRecord) toDomain() federation.Identity {
+	return federation.Identity{ID: r.ID, UserID: r.UserID, Provider: r.Provider, Subject: r.Subject,
 		Email: r.Email, CreatedAt: fromDB(r.CreatedAt)}
 }
 
@@ -53,8 +53,8 @@ type flowRecord struct {
 // TableName implements gorm's tabler.
 func (flowRecord) TableName() string { return "federation_flows" }
 
-func (r flowRecord) toDomain() fed.Flow {
-	f := fed.Flow{Provider: r.Provider, Nonce: r.Nonce, Verifier: r.Verifier, RedirectTo: r.RedirectTo,
+func (r flowRecord) toDomain() federation.Flow {
+	f := federation.Flow{Provider: r.Provider, Nonce: r.Nonce, Verifier: r.Verifier, RedirectTo: r.RedirectTo,
 		CodeChallenge: r.CodeChallenge, LinkUserID: r.LinkUserID.String,
 		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
 	copy(f.StateHash[:], r.StateHash)
@@ -74,8 +74,8 @@ type codeRecord struct {
 // TableName implements gorm's tabler.
 func (codeRecord) TableName() string { return "federation_codes" }
 
-func (r codeRecord) toDomain() fed.AppCode {
-	c := fed.AppCode{UserID: r.UserID, Provider: r.Provider, CodeChallenge: r.CodeChallenge,
+func (r codeRecord) toDomain() federation.AppCode {
+	c := federation.AppCode{UserID: r.UserID, Provider: r.Provider, CodeChallenge: r.CodeChallenge,
 		CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
 	copy(c.Hash[:], r.CodeHash)
 	return c
@@ -87,16 +87,16 @@ func (r codeRecord) toDomain() fed.AppCode {
 type FederationStore struct{ db *gorm.DB }
 
 var (
-	_ federation.FlowStore     = (*FederationStore)(nil)
-	_ federation.CodeStore     = (*FederationStore)(nil)
-	_ federation.IdentityStore = (*FederationStore)(nil)
+	_ providers.FlowStore     = (*FederationStore)(nil)
+	_ providers.CodeStore     = (*FederationStore)(nil)
+	_ providers.IdentityStore = (*FederationStore)(nil)
 )
 
 // NewFederationStore returns a FederationStore on db.
 func NewFederationStore(db *gorm.DB) *FederationStore { return &FederationStore{db: db} }
 
-// CreateFlow implements federation.FlowStore.
-func (s *FederationStore) CreateFlow(ctx context.Context, f fed.Flow) error {
+// CreateFlow implements providers.FlowStore.
+func (s *FederationStore) CreateFlow(ctx context.Context, f federation.Flow) error {
 	r := flowRecord{StateHash: f.StateHash[:], Provider: f.Provider, Nonce: f.Nonce, Verifier: f.Verifier,
 		RedirectTo: f.RedirectTo, CodeChallenge: f.CodeChallenge,
 		LinkUserID: sql.NullString{String: f.LinkUserID, Valid: f.LinkUserID != ""},
@@ -104,22 +104,22 @@ func (s *FederationStore) CreateFlow(ctx context.Context, f fed.Flow) error {
 	return stmtErr("create oauth flow", conn(ctx, s.db).Create(&r))
 }
 
-// TakeFlow implements federation.FlowStore: one DELETE ... RETURNING, so
+// TakeFlow implements providers.FlowStore: one DELETE ... RETURNING, so
 // of two callbacks with one state exactly one gets the flow.
-func (s *FederationStore) TakeFlow(ctx context.Context, hash [32]byte) (fed.Flow, error) {
-	return spendOne("take oauth flow", conn(ctx, s.db).Where("state_hash = ?", hash[:]), fed.ErrFailed, infallible(flowRecord.toDomain))
+func (s *FederationStore) TakeFlow(ctx context.Context, hash [32]byte) (federation.Flow, error) {
+	return spendOne("take oauth flow", conn(ctx, s.db).Where("state_hash = ?", hash[:]), federation.ErrFailed, infallible(flowRecord.toDomain))
 }
 
-// CreateCode implements federation.CodeStore.
-func (s *FederationStore) CreateCode(ctx context.Context, c fed.AppCode) error {
+// CreateCode implements providers.CodeStore.
+func (s *FederationStore) CreateCode(ctx context.Context, c federation.AppCode) error {
 	r := codeRecord{CodeHash: c.Hash[:], UserID: c.UserID, Provider: c.Provider, CodeChallenge: c.CodeChallenge,
 		CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
 	return stmtErr("create oauth code", conn(ctx, s.db).Create(&r))
 }
 
-// TakeCode implements federation.CodeStore, single use like TakeFlow.
-func (s *FederationStore) TakeCode(ctx context.Context, hash [32]byte) (fed.AppCode, error) {
-	return spendOne("take oauth code", conn(ctx, s.db).Where("code_hash = ?", hash[:]), fed.ErrFailed, infallible(codeRecord.toDomain))
+// TakeCode implements providers.CodeStore, single use like TakeFlow.
+func (s *FederationStore) TakeCode(ctx context.Context, hash [32]byte) (federation.AppCode, error) {
+	return spendOne("take oauth code", conn(ctx, s.db).Where("code_hash = ?", hash[:]), federation.ErrFailed, infallible(codeRecord.toDomain))
 }
 
 // PurgeExpired deletes flows and codes that expired before before and
@@ -137,51 +137,51 @@ func (s *FederationStore) PurgeExpired(ctx context.Context, before time.Time) (i
 	return int(a.RowsAffected + b.RowsAffected), nil
 }
 
-// BySubject implements federation.IdentityStore.
-func (s *FederationStore) BySubject(ctx context.Context, provider, subject string) (fed.Identity, error) {
+// BySubject implements providers.IdentityStore.
+func (s *FederationStore) BySubject(ctx context.Context, provider, subject string) (federation.Identity, error) {
 	return takeOne("identity by subject", conn(ctx, s.db).Where("provider = ? AND subject = ?", provider, subject),
-		fed.ErrIdentityNotFound, identityRecord.toDomain)
+		federation.ErrIdentityNotFound, identityRecord.toDomain)
 }
 
-// Link implements federation.IdentityStore.
-func (s *FederationStore) Link(ctx context.Context, i fed.Identity) error {
+// Link implements providers.IdentityStore.
+func (s *FederationStore) Link(ctx context.Context, i federation.Identity) error {
 	r := identityRecord{ID: i.ID, UserID: i.UserID, Provider: i.Provider, Subject: i.Subject, Email: i.Email,
 		CreatedAt: toDB(i.CreatedAt)}
 	res := conn(ctx, s.db).Create(&r)
 	if isUniqueViolation(res.Error, pgIdentitySubjectKey, sqliteIdentitySubjectKey) {
-		return fed.ErrIdentityTaken
+		return federation.ErrIdentityTaken
 	}
 	return stmtErr("link identity", res)
 }
 
-// ListByUser implements federation.IdentityStore.
-func (s *FederationStore) ListByUser(ctx context.Context, userID string) ([]fed.Identity, error) {
+// ListByUser implements providers.IdentityStore.
+func (s *FederationStore) ListByUser(ctx context.Context, userID string) ([]federation.Identity, error) {
 	return findAll("list identities", conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id"), identityRecord.toDomain)
 }
 
-// Unlink implements federation.IdentityStore. The account's row is locked
+// Unlink implements providers.IdentityStore. The account's row is locked
 // first (PostgreSQL; SQLite has one writer), so two unlinks of one
 // account run one after the other and the second counts what the first
 // left.
-func (s *FederationStore) Unlink(ctx context.Context, userID, identityID string) (fed.Identity, error) {
+func (s *FederationStore) Unlink(ctx context.Context, userID, identityID string) (federation.Identity, error) {
 	if !id.Valid(identityID) {
-		return fed.Identity{}, fed.ErrIdentityNotFound
+		return federation.Identity{}, federation.ErrIdentityNotFound
 	}
 	if err := s.LockAccount(ctx, userID); err != nil {
-		return fed.Identity{}, err
+		return federation.Identity{}, err
 	}
 	db := conn(ctx, s.db)
-	i, err := takeOne("find identity", db.Where("id = ? AND user_id = ?", identityID, userID), fed.ErrIdentityNotFound, identityRecord.toDomain)
+	i, err := takeOne("find identity", db.Where("id = ? AND user_id = ?", identityID, userID), federation.ErrIdentityNotFound, identityRecord.toDomain)
 	if err != nil {
-		return fed.Identity{}, err
+		return federation.Identity{}, err
 	}
 	if err := stmtErr("unlink identity", db.Where("id = ?", identityID).Delete(&identityRecord{})); err != nil {
-		return fed.Identity{}, err
+		return federation.Identity{}, err
 	}
 	return i, nil
 }
 
-// CountPasskeys implements federation.SignInMethods.
+// CountPasskeys implements providers.SignInMethods.
 func (s *FederationStore) CountPasskeys(ctx context.Context, userID string) (int, error) {
 	var n int64
 	if err := conn(ctx, s.db).Table("passkeys").Where("user_id = ?", userID).Count(&n).Error; err != nil {

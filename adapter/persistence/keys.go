@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
 
@@ -68,7 +68,7 @@ func (k *KeyStore) keyAD(kid string) []byte { return []byte(k.table + ":" + kid)
 // tbl is a query on the store's table.
 func (k *KeyStore) tbl(ctx context.Context) *gorm.DB { return conn(ctx, k.db).Table(k.table) }
 
-func (k *KeyStore) toRecord(sk domauth.SigningKey) (signingKeyRecord, error) {
+func (k *KeyStore) toRecord(sk auth.SigningKey) (signingKeyRecord, error) {
 	if sk.ID == "" || sk.Algorithm == "" || len(sk.PrivateKeyPEM) == 0 || sk.Generation < 1 {
 		return signingKeyRecord{}, errors.New("persistence: signing key needs an ID, algorithm, key and generation")
 	}
@@ -92,15 +92,15 @@ func (k *KeyStore) toRecord(sk domauth.SigningKey) (signingKeyRecord, error) {
 	}, nil
 }
 
-func (k *KeyStore) toDomain(r signingKeyRecord) (domauth.SigningKey, error) {
+func (k *KeyStore) toDomain(r signingKeyRecord) (auth.SigningKey, error) {
 	material := []byte(r.PrivateKeyPEM)
 	if sealbox.IsSealed(r.PrivateKeyPEM) {
 		if k.ring == nil {
-			return domauth.SigningKey{}, fmt.Errorf("signing key %s is encrypted (key id %s) but DATA_ENCRYPTION_KEY is not set", r.Kid, sealbox.SealedWith(r.PrivateKeyPEM))
+			return auth.SigningKey{}, fmt.Errorf("signing key %s is encrypted (key id %s) but DATA_ENCRYPTION_KEY is not set", r.Kid, sealbox.SealedWith(r.PrivateKeyPEM))
 		}
 		var err error
 		if material, err = k.ring.Open(r.PrivateKeyPEM, k.keyAD(r.Kid)); err != nil {
-			return domauth.SigningKey{}, fmt.Errorf("signing key %s: %w", r.Kid, err)
+			return auth.SigningKey{}, fmt.Errorf("signing key %s: %w", r.Kid, err)
 		}
 	}
 	created := fromDB(r.CreatedAt)
@@ -108,7 +108,7 @@ func (k *KeyStore) toDomain(r signingKeyRecord) (domauth.SigningKey, error) {
 	if r.ActivatesAt.Valid {
 		activates = fromDB(r.ActivatesAt.Time)
 	}
-	return domauth.SigningKey{
+	return auth.SigningKey{
 		ID: r.Kid, Algorithm: r.Alg, PrivateKeyPEM: material, CreatedAt: created,
 		ActivatesAt: activates, Generation: int(r.Slot.Int32),
 	}, nil
@@ -118,7 +118,7 @@ func (k *KeyStore) toDomain(r signingKeyRecord) (domauth.SigningKey, error) {
 // a first key exists already, and returns all stored keys. Instances
 // starting together each offer their own candidate; the unique slot lets
 // exactly one insert win and all of them read back the same keys.
-func (k *KeyStore) EnsureSigningKey(ctx context.Context, candidate domauth.SigningKey) ([]domauth.SigningKey, error) {
+func (k *KeyStore) EnsureSigningKey(ctx context.Context, candidate auth.SigningKey) ([]auth.SigningKey, error) {
 	candidate.Generation = firstSlot
 	if _, err := k.InsertSigningKey(ctx, candidate); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (k *KeyStore) EnsureSigningKey(ctx context.Context, candidate domauth.Signi
 
 // InsertSigningKey stores sk unless a key with its generation (or kid)
 // exists, and reports whether it was stored.
-func (k *KeyStore) InsertSigningKey(ctx context.Context, sk domauth.SigningKey) (bool, error) {
+func (k *KeyStore) InsertSigningKey(ctx context.Context, sk auth.SigningKey) (bool, error) {
 	rec, err := k.toRecord(sk)
 	if err != nil {
 		return false, err
@@ -143,13 +143,13 @@ func (k *KeyStore) InsertSigningKey(ctx context.Context, sk domauth.SigningKey) 
 }
 
 // SigningKeys returns every stored key, oldest generation first.
-func (k *KeyStore) SigningKeys(ctx context.Context) ([]domauth.SigningKey, error) {
+func (k *KeyStore) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
 	var recs []signingKeyRecord
 	err := k.tbl(ctx).Select(signingKeyColumns).Order("CASE WHEN slot IS NULL THEN 1 ELSE 0 END, slot, created_at, kid").Find(&recs).Error
 	if err != nil {
 		return nil, wrapErr("list signing keys", err)
 	}
-	keys := make([]domauth.SigningKey, len(recs))
+	keys := make([]auth.SigningKey, len(recs))
 	for i, r := range recs {
 		if keys[i], err = k.toDomain(r); err != nil {
 			return nil, err

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
 
-func candidate(i int) domauth.SigningKey {
-	return domauth.SigningKey{
+func candidate(i int) auth.SigningKey {
+	return auth.SigningKey{
 		ID: fmt.Sprintf("kid-%02d", i), Algorithm: "EdDSA",
 		PrivateKeyPEM: []byte(fmt.Sprintf("-----BEGIN PRIVATE KEY-----\nkey %d\n-----END PRIVATE KEY-----\n", i)),
 		CreatedAt:     base.Add(time.Duration(i) * time.Second),
@@ -27,7 +27,7 @@ func TestEnsureSigningKeyConcurrently(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *env) {
 		const n = 10
 		warmPool(t, s, n)
-		results := make([][]domauth.SigningKey, n)
+		results := make([][]auth.SigningKey, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -39,7 +39,7 @@ func TestEnsureSigningKeyConcurrently(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		var first domauth.SigningKey
+		var first auth.SigningKey
 		for i := range n {
 			if errs[i] != nil {
 				t.Fatalf("instance %d: %v", i, errs[i])
@@ -75,7 +75,7 @@ func TestEnsureSigningKeyConcurrently(t *testing.T) {
 		if err != nil || len(all) != 2 || all[0].ID != first.ID || all[1].ID != "kid-old" {
 			t.Fatalf("with a second key: %+v, %v", all, err)
 		}
-		if _, err := s.keys.EnsureSigningKey(context.Background(), domauth.SigningKey{}); err == nil {
+		if _, err := s.keys.EnsureSigningKey(context.Background(), auth.SigningKey{}); err == nil {
 			t.Fatal("empty candidate accepted")
 		}
 	})

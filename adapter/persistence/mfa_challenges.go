@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // mfaChallengeRecord is a row of mfa_challenges.
@@ -39,12 +39,12 @@ func (r mfaChallengeRecord) toDomain() mfa.Challenge {
 // MFAChallengeStore keeps logins awaiting their second factor.
 type MFAChallengeStore struct{ db *gorm.DB }
 
-var _ auth.MFAChallengeStore = (*MFAChallengeStore)(nil)
+var _ authn.MFAChallengeStore = (*MFAChallengeStore)(nil)
 
 // NewMFAChallengeStore returns an MFAChallengeStore on db.
 func NewMFAChallengeStore(db *gorm.DB) *MFAChallengeStore { return &MFAChallengeStore{db: db} }
 
-// Create implements auth.MFAChallengeStore.
+// Create implements authn.MFAChallengeStore.
 func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	r := mfaChallengeRecord{TokenHash: c.Hash[:], UserID: c.UserID, CreatedAt: toDB(c.CreatedAt),
 		ExpiresAt: toDB(c.ExpiresAt), Failures: c.Failures, UsedAt: toDBNull(c.UsedAt), CredVer: c.CredentialVersion,
@@ -52,12 +52,12 @@ func (s *MFAChallengeStore) Create(ctx context.Context, c mfa.Challenge) error {
 	return stmtErr("create mfa challenge", conn(ctx, s.db).Create(&r))
 }
 
-// Get implements auth.MFAChallengeStore.
+// Get implements authn.MFAChallengeStore.
 func (s *MFAChallengeStore) Get(ctx context.Context, hash [32]byte) (mfa.Challenge, error) {
 	return takeOne("get mfa challenge", conn(ctx, s.db).Where("token_hash = ?", hash[:]), mfa.ErrCodeInvalid, mfaChallengeRecord.toDomain)
 }
 
-// Update implements auth.MFAChallengeStore; the row is locked on
+// Update implements authn.MFAChallengeStore; the row is locked on
 // PostgreSQL, so one token cannot start two sessions.
 func (s *MFAChallengeStore) Update(ctx context.Context, hash [32]byte, fn func(*mfa.Challenge) error) error {
 	return updateTx(ctx, s.db, "update mfa challenge", func(db *gorm.DB, keep func(error) error) error {
@@ -77,7 +77,7 @@ func (s *MFAChallengeStore) Update(ctx context.Context, hash [32]byte, fn func(*
 	})
 }
 
-// PurgeExpired implements auth.MFAChallengeStore.
+// PurgeExpired implements authn.MFAChallengeStore.
 func (s *MFAChallengeStore) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
 	return rowCount("purge mfa challenges", conn(ctx, s.db).Where("expires_at < ?", toDB(before)).Delete(&mfaChallengeRecord{}))
 }

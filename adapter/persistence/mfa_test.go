@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 func TestTOTPStore(t *testing.T) {
@@ -368,16 +368,16 @@ func TestCeremonyStore(t *testing.T) {
 		ctx := context.Background()
 		store := persistence.NewCeremonyStore(s.db)
 		u := mustCreateUser(t, s, "ceremony@example.com")
-		login := mfauc.Ceremony{ID: id.New(), Purpose: mfauc.PurposeLogin, State: []byte("state"), CreatedAt: base, ExpiresAt: base.Add(5 * time.Minute)}
+		login := factors.Ceremony{ID: id.New(), Purpose: factors.PurposeLogin, State: []byte("state"), CreatedAt: base, ExpiresAt: base.Add(5 * time.Minute)}
 		if err := store.Create(ctx, login); err != nil {
 			t.Fatal(err)
 		}
 		// The wrong purpose does not take it; ten parallel takes get it once.
-		if _, err := store.Take(ctx, login.ID, mfauc.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
+		if _, err := store.Take(ctx, login.ID, factors.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
 			t.Fatalf("take for another purpose: %v", err)
 		}
 		oneWins(t, s, 10, mfa.ErrPasskeyInvalid, func(ctx context.Context) error {
-			c, err := store.Take(ctx, login.ID, mfauc.PurposeLogin)
+			c, err := store.Take(ctx, login.ID, factors.PurposeLogin)
 			if err == nil && (string(c.State) != "state" || c.UserID != "" || !c.ExpiresAt.Equal(norm(login.ExpiresAt))) {
 				t.Errorf("taken %+v", c)
 			}
@@ -385,17 +385,17 @@ func TestCeremonyStore(t *testing.T) {
 		})
 		// Registration: the newest of the user's ceremonies wins, all go.
 		for i, name := range []string{"old", "new"} {
-			c := mfauc.Ceremony{ID: id.New(), UserID: u.ID, Purpose: mfauc.PurposeRegistration, Name: name, State: []byte(name),
+			c := factors.Ceremony{ID: id.New(), UserID: u.ID, Purpose: factors.PurposeRegistration, Name: name, State: []byte(name),
 				CreatedAt: base.Add(time.Duration(i) * time.Second), ExpiresAt: base.Add(time.Hour)}
 			if err := store.Create(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		c, err := store.TakeForUser(ctx, u.ID, mfauc.PurposeRegistration)
+		c, err := store.TakeForUser(ctx, u.ID, factors.PurposeRegistration)
 		if err != nil || c.Name != "new" {
 			t.Fatalf("TakeForUser = %+v, %v", c, err)
 		}
-		if _, err := store.TakeForUser(ctx, u.ID, mfauc.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
+		if _, err := store.TakeForUser(ctx, u.ID, factors.PurposeRegistration); !errors.Is(err, mfa.ErrPasskeyInvalid) {
 			t.Fatalf("second TakeForUser: %v", err)
 		}
 		if n := count(t, s, "webauthn_challenges"); n != 0 {

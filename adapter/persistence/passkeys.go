@@ -9,7 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // passkeyRecord is a row of passkeys.
@@ -39,12 +39,12 @@ const (
 // PasskeyStore keeps passkeys.
 type PasskeyStore struct{ db *gorm.DB }
 
-var _ mfauc.PasskeyStore = (*PasskeyStore)(nil)
+var _ factors.PasskeyStore = (*PasskeyStore)(nil)
 
 // NewPasskeyStore returns a PasskeyStore on db.
 func NewPasskeyStore(db *gorm.DB) *PasskeyStore { return &PasskeyStore{db: db} }
 
-// Create implements mfa.PasskeyStore.
+// Create implements factors.PasskeyStore.
 func (s *PasskeyStore) Create(ctx context.Context, p mfa.Passkey) error {
 	r := passkeyRecord{ID: p.ID, UserID: p.UserID, Name: p.Name, CredentialID: p.CredentialID,
 		Credential: p.Credential, CreatedAt: toDB(p.CreatedAt), LastUsedAt: toDBNull(p.LastUsedAt)}
@@ -55,7 +55,7 @@ func (s *PasskeyStore) Create(ctx context.Context, p mfa.Passkey) error {
 	return stmtErr("create passkey", res)
 }
 
-// ListByUser implements mfa.PasskeyStore.
+// ListByUser implements factors.PasskeyStore.
 func (s *PasskeyStore) ListByUser(ctx context.Context, userID string) ([]mfa.Passkey, error) {
 	if !id.Valid(userID) {
 		return nil, nil
@@ -63,19 +63,19 @@ func (s *PasskeyStore) ListByUser(ctx context.Context, userID string) ([]mfa.Pas
 	return findAll("list passkeys", conn(ctx, s.db).Where("user_id = ?", userID).Order("created_at, id"), passkeyRecord.toDomain)
 }
 
-// ByCredentialID implements mfa.PasskeyStore.
+// ByCredentialID implements factors.PasskeyStore.
 func (s *PasskeyStore) ByCredentialID(ctx context.Context, credentialID []byte) (mfa.Passkey, error) {
 	return takeOne("get passkey", conn(ctx, s.db).Where("credential_id = ?", credentialID), mfa.ErrNotFound, passkeyRecord.toDomain)
 }
 
-// Update implements mfa.PasskeyStore.
+// Update implements factors.PasskeyStore.
 func (s *PasskeyStore) Update(ctx context.Context, p mfa.Passkey) error {
 	res := conn(ctx, s.db).Model(&passkeyRecord{}).Where("id = ?", p.ID).
 		Updates(map[string]any{"credential": p.Credential, "last_used_at": toDBNull(p.LastUsedAt)})
 	return oneRow("update passkey", res, mfa.ErrNotFound)
 }
 
-// Delete implements mfa.PasskeyStore.
+// Delete implements factors.PasskeyStore.
 func (s *PasskeyStore) Delete(ctx context.Context, userID, passkeyID string) error {
 	if !id.Valid(passkeyID) || !id.Valid(userID) {
 		return mfa.ErrNotFound

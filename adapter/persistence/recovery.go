@@ -10,11 +10,11 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
-	recoveryuc "github.com/gatehouse/gatehouse/usecase/recovery"
+	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
 // emailTokenRecord is a row of email_tokens.
@@ -30,13 +30,13 @@ type emailTokenRecord struct {
 
 func (emailTokenRecord) TableName() string { return "email_tokens" }
 
-func (r emailTokenRecord) toDomain() (recovery.Token, error) {
-	t := recovery.Token{
-		Purpose: recovery.Purpose(r.Purpose), UserID: r.UserID, Email: r.Email,
+func (r emailTokenRecord) toDomain() (emailtoken.Token, error) {
+	t := emailtoken.Token{
+		Purpose: emailtoken.Purpose(r.Purpose), UserID: r.UserID, Email: r.Email,
 		CredentialVersion: r.CredentialVersion, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt),
 	}
 	if len(r.TokenHash) != len(t.Hash) {
-		return recovery.Token{}, fmt.Errorf("persistence: email token hash of %d bytes", len(r.TokenHash))
+		return emailtoken.Token{}, fmt.Errorf("persistence: email token hash of %d bytes", len(r.TokenHash))
 	}
 	copy(t.Hash[:], r.TokenHash)
 	return t, nil
@@ -45,13 +45,13 @@ func (r emailTokenRecord) toDomain() (recovery.Token, error) {
 // EmailTokenStore keeps emailed tokens (verification, reset) by hash.
 type EmailTokenStore struct{ db *gorm.DB }
 
-var _ recoveryuc.TokenStore = (*EmailTokenStore)(nil)
+var _ recovery.TokenStore = (*EmailTokenStore)(nil)
 
 // NewEmailTokenStore returns an EmailTokenStore on db.
 func NewEmailTokenStore(db *gorm.DB) *EmailTokenStore { return &EmailTokenStore{db: db} }
 
 // Insert implements recovery.TokenStore.
-func (s *EmailTokenStore) Insert(ctx context.Context, t recovery.Token) error {
+func (s *EmailTokenStore) Insert(ctx context.Context, t emailtoken.Token) error {
 	rec := emailTokenRecord{
 		TokenHash: t.Hash[:], Purpose: string(t.Purpose), UserID: t.UserID, Email: t.Email,
 		CredentialVersion: t.CredentialVersion, CreatedAt: toDB(t.CreatedAt), ExpiresAt: toDB(t.ExpiresAt),
@@ -60,8 +60,8 @@ func (s *EmailTokenStore) Insert(ctx context.Context, t recovery.Token) error {
 }
 
 // ByHash implements recovery.TokenStore.
-func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error) {
-	return takeChecked("email token by hash", conn(ctx, s.db).Where("token_hash = ?", hash[:]), recovery.ErrLinkInvalid,
+func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (emailtoken.Token, error) {
+	return takeChecked("email token by hash", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailtoken.ErrLinkInvalid,
 		emailTokenRecord.toDomain)
 }
 
@@ -69,12 +69,12 @@ func (s *EmailTokenStore) ByHash(ctx context.Context, hash [32]byte) (recovery.T
 // two transactions taking one token only one deletes a row (PostgreSQL
 // makes the second wait for the first and then find nothing; SQLite
 // serializes writers).
-func (s *EmailTokenStore) Take(ctx context.Context, hash [32]byte) (recovery.Token, error) {
-	return spendOne("take email token", conn(ctx, s.db).Where("token_hash = ?", hash[:]), recovery.ErrLinkInvalid, emailTokenRecord.toDomain)
+func (s *EmailTokenStore) Take(ctx context.Context, hash [32]byte) (emailtoken.Token, error) {
+	return spendOne("take email token", conn(ctx, s.db).Where("token_hash = ?", hash[:]), emailtoken.ErrLinkInvalid, emailTokenRecord.toDomain)
 }
 
 // DeleteForUser implements recovery.TokenStore.
-func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error {
+func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p emailtoken.Purpose) error {
 	if !id.Valid(userID) {
 		return nil
 	}
@@ -82,7 +82,7 @@ func (s *EmailTokenStore) DeleteForUser(ctx context.Context, userID string, p re
 }
 
 // Supersede implements recovery.TokenStore.
-func (s *EmailTokenStore) Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error {
+func (s *EmailTokenStore) Supersede(ctx context.Context, userID string, p emailtoken.Purpose, keep [32]byte) error {
 	if !id.Valid(userID) {
 		return nil
 	}
@@ -128,7 +128,7 @@ const maxErrorText = 500
 // MailOutbox is the transactional mail outbox.
 type MailOutbox struct{ db *gorm.DB }
 
-var _ recoveryuc.Outbox = (*MailOutbox)(nil)
+var _ recovery.Outbox = (*MailOutbox)(nil)
 
 // NewMailOutbox returns a MailOutbox on db.
 func NewMailOutbox(db *gorm.DB) *MailOutbox { return &MailOutbox{db: db} }

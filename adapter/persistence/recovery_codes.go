@@ -8,7 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gatehouse/gatehouse/domain/id"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // recoveryCodeRecord is a row of recovery_codes.
@@ -24,12 +24,12 @@ func (recoveryCodeRecord) TableName() string { return "recovery_codes" }
 // RecoveryCodeStore keeps hashes of recovery codes.
 type RecoveryCodeStore struct{ db *gorm.DB }
 
-var _ mfauc.RecoveryCodeStore = (*RecoveryCodeStore)(nil)
+var _ factors.RecoveryCodeStore = (*RecoveryCodeStore)(nil)
 
 // NewRecoveryCodeStore returns a RecoveryCodeStore on db.
 func NewRecoveryCodeStore(db *gorm.DB) *RecoveryCodeStore { return &RecoveryCodeStore{db: db} }
 
-// Replace implements mfa.RecoveryCodeStore.
+// Replace implements factors.RecoveryCodeStore.
 func (s *RecoveryCodeStore) Replace(ctx context.Context, userID string, hashes [][32]byte, now time.Time) error {
 	err := inTx(ctx, s.db, func(db *gorm.DB) error {
 		if err := db.Where("user_id = ?", userID).Delete(&recoveryCodeRecord{}).Error; err != nil {
@@ -50,7 +50,7 @@ func (s *RecoveryCodeStore) Replace(ctx context.Context, userID string, hashes [
 	return nil
 }
 
-// Use implements mfa.RecoveryCodeStore: one conditional UPDATE, so of two
+// Use implements factors.RecoveryCodeStore: one conditional UPDATE, so of two
 // instances presenting one code at once exactly one succeeds.
 func (s *RecoveryCodeStore) Use(ctx context.Context, userID string, hash [32]byte, now time.Time) (bool, error) {
 	if !id.Valid(userID) {
@@ -65,7 +65,7 @@ func (s *RecoveryCodeStore) Use(ctx context.Context, userID string, hash [32]byt
 	return res.RowsAffected == 1, nil
 }
 
-// DeleteAll implements mfa.RecoveryCodeStore.
+// DeleteAll implements factors.RecoveryCodeStore.
 func (s *RecoveryCodeStore) DeleteAll(ctx context.Context, userID string) error {
 	return stmtErr("delete recovery codes", conn(ctx, s.db).Where("user_id = ?", userID).Delete(&recoveryCodeRecord{}))
 }

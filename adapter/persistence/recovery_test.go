@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 )
 
@@ -19,8 +19,8 @@ func TestEmailTokenStore(t *testing.T) {
 		store := persistence.NewEmailTokenStore(s.db)
 		u := mustCreateUser(t, s, "tok@example.com")
 		u.CredentialVersion = 7 // carried by the token as issued
-		raw, hash := recovery.NewSecret()
-		tok := recovery.Issue(hash, recovery.PurposePasswordReset, u, u.Email, base, 30*time.Minute)
+		raw, hash := emailtoken.NewSecret()
+		tok := emailtoken.Issue(hash, emailtoken.PurposePasswordReset, u, u.Email, base, 30*time.Minute)
 		if err := store.Insert(ctx, tok); err != nil {
 			t.Fatal(err)
 		}
@@ -32,22 +32,22 @@ func TestEmailTokenStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		equal(t, "by hash", got, want)
-		if h2, ok := recovery.HashSecret(raw); !ok || h2 != hash {
+		if h2, ok := emailtoken.HashSecret(raw); !ok || h2 != hash {
 			t.Fatal("the raw token does not hash to the stored hash")
 		}
 
 		// Single use: of many concurrent takes, exactly one gets the token.
-		oneWins(t, s, 8, recovery.ErrLinkInvalid, func(ctx context.Context) error {
+		oneWins(t, s, 8, emailtoken.ErrLinkInvalid, func(ctx context.Context) error {
 			_, err := store.Take(ctx, hash)
 			return err
 		})
-		if _, err := store.ByHash(ctx, hash); !errors.Is(err, recovery.ErrLinkInvalid) {
+		if _, err := store.ByHash(ctx, hash); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("a taken token is still there: %v", err)
 		}
 
 		// A take rolled back leaves the token usable.
-		_, hash2 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash2, recovery.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
+		_, hash2 := emailtoken.NewSecret()
+		if err := store.Insert(ctx, emailtoken.Issue(hash2, emailtoken.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		errAbort := errors.New("abort")
@@ -62,14 +62,14 @@ func TestEmailTokenStore(t *testing.T) {
 		}
 
 		// DeleteForUser is per purpose; PurgeExpired by expiry.
-		_, hash3 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash3, recovery.PurposePasswordReset, u, u.Email, base, time.Minute)); err != nil {
+		_, hash3 := emailtoken.NewSecret()
+		if err := store.Insert(ctx, emailtoken.Issue(hash3, emailtoken.PurposePasswordReset, u, u.Email, base, time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.DeleteForUser(ctx, u.ID, recovery.PurposePasswordReset); err != nil {
+		if err := store.DeleteForUser(ctx, u.ID, emailtoken.PurposePasswordReset); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.ByHash(ctx, hash3); !errors.Is(err, recovery.ErrLinkInvalid) {
+		if _, err := store.ByHash(ctx, hash3); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatal("DeleteForUser left a reset token")
 		}
 		if _, err := store.ByHash(ctx, hash2); err != nil {
@@ -86,20 +86,20 @@ func TestEmailTokenStore(t *testing.T) {
 		var keep, older, verify, others [32]byte
 		for _, tk := range []struct {
 			h *[32]byte
-			p recovery.Purpose
+			p emailtoken.Purpose
 			u string
-		}{{&keep, recovery.PurposePasswordReset, u.ID}, {&older, recovery.PurposePasswordReset, u.ID},
-			{&verify, recovery.PurposeVerifyEmail, u.ID}, {&others, recovery.PurposePasswordReset, other.ID}} {
-			_, *tk.h = recovery.NewSecret()
+		}{{&keep, emailtoken.PurposePasswordReset, u.ID}, {&older, emailtoken.PurposePasswordReset, u.ID},
+			{&verify, emailtoken.PurposeVerifyEmail, u.ID}, {&others, emailtoken.PurposePasswordReset, other.ID}} {
+			_, *tk.h = emailtoken.NewSecret()
 			holder := u
 			if tk.u == other.ID {
 				holder = other
 			}
-			if err := store.Insert(ctx, recovery.Issue(*tk.h, tk.p, holder, holder.Email, base, time.Hour)); err != nil {
+			if err := store.Insert(ctx, emailtoken.Issue(*tk.h, tk.p, holder, holder.Email, base, time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := store.Supersede(ctx, u.ID, recovery.PurposePasswordReset, keep); err != nil {
+		if err := store.Supersede(ctx, u.ID, emailtoken.PurposePasswordReset, keep); err != nil {
 			t.Fatal(err)
 		}
 		for h, want := range map[[32]byte]bool{keep: true, older: false, verify: true, others: true} {
@@ -109,8 +109,8 @@ func TestEmailTokenStore(t *testing.T) {
 		}
 
 		// Deleting the account deletes its tokens.
-		_, hash4 := recovery.NewSecret()
-		if err := store.Insert(ctx, recovery.Issue(hash4, recovery.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
+		_, hash4 := emailtoken.NewSecret()
+		if err := store.Insert(ctx, emailtoken.Issue(hash4, emailtoken.PurposeVerifyEmail, u, u.Email, base, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		for _, gone := range []string{u.ID, other.ID} {
@@ -257,7 +257,7 @@ func TestMigrationVoidsQueuedLinks(t *testing.T) {
 			exec("INSERT INTO users (id, email, name, roles, password_hash, created_at, updated_at) VALUES (?, ?, '', 'user', ?, ?, ?)",
 				uid, "queued@example.com", "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", now, now)
 			token := func(purpose string) [32]byte {
-				_, h := recovery.NewSecret()
+				_, h := emailtoken.NewSecret()
 				exec("INSERT INTO email_tokens (token_hash, purpose, user_id, email, created_at, expires_at) VALUES ( ?, ?, ?, ?, ?, ?)", // "( ?": gorm would spread a byte slice right after "("
 					h[:], purpose, uid, "queued@example.com", now, now.Add(time.Hour))
 				return h
@@ -270,7 +270,7 @@ func TestMigrationVoidsQueuedLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := persistence.NewEmailTokenStore(db)
-			if _, err := store.ByHash(ctx, queuedReset); !errors.Is(err, recovery.ErrLinkInvalid) {
+			if _, err := store.ByHash(ctx, queuedReset); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 				t.Fatalf("the token of a link that sat in the outbox still works: %v", err)
 			}
 			if _, err := store.ByHash(ctx, delivered); err != nil {

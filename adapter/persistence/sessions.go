@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // SessionStore stores sessions and their refresh state.
@@ -29,7 +29,7 @@ type SessionStore struct {
 }
 
 var (
-	_ auth.SessionStore      = (*SessionStore)(nil)
+	_ authn.SessionStore     = (*SessionStore)(nil)
 	_ account.SessionRevoker = (*SessionStore)(nil)
 )
 
@@ -123,7 +123,7 @@ func (s *SessionStore) ByID(ctx context.Context, sessionID string) (session.Sess
 	return rec.toDomain(), nil
 }
 
-// Update implements auth.SessionUpdater: it locks the session row (SELECT
+// Update implements authn.SessionUpdater: it locks the session row (SELECT
 // ... FOR UPDATE on PostgreSQL; on SQLite a transaction already owns the
 // only connection and, begun IMMEDIATE, the write lock), lets fn decide,
 // and writes every mutable column in one statement if fn changed
@@ -168,7 +168,7 @@ func (s *SessionStore) Update(ctx context.Context, sessionID string, fn func(*se
 	})
 }
 
-// LegacyToken implements auth.RefreshRotator: tokens issued before the
+// LegacyToken implements authn.RefreshRotator: tokens issued before the
 // authenticated format are known by the rows refresh_tokens kept of them.
 func (s *SessionStore) LegacyToken(ctx context.Context, hash [32]byte) (string, int64, error) {
 	var (
@@ -291,7 +291,7 @@ func (s *SessionStore) ListActive(ctx context.Context, userID string, now time.T
 	return page, nil
 }
 
-// RevokeBeyond implements auth.SessionCapper: the sessions past the keep
+// RevokeBeyond implements authn.SessionCapper: the sessions past the keep
 // newest active ones are revoked. On PostgreSQL the rows are locked in ID
 // order first, as RevokeAllForUser does.
 func (s *SessionStore) RevokeBeyond(ctx context.Context, userID string, keep int, reason string, now time.Time) ([]string, error) {

@@ -37,7 +37,7 @@ func (s *SessionStore) PurgeExpired(ctx context.Context, now time.Time, retentio
 		cutoff, cutoff, cutoff)
 }
 
-// EraseSealed implements auth.SessionPurger. A rotation stores the sealed
+// EraseSealed implements authn.SessionPurger. A rotation stores the sealed
 // successor; once the grace interval has passed nothing may open it again,
 // so it goes (the next rotation overwrites it too). No index serves this
 // either (one would cost every rotation its maintenance): it walks the

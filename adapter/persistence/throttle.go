@@ -10,7 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // throttleRecord is a row of login_throttle.
@@ -30,8 +30,8 @@ type LoginThrottle struct {
 }
 
 var (
-	_ auth.LoginThrottle = (*LoginThrottle)(nil)
-	_ account.Throttle   = (*LoginThrottle)(nil)
+	_ authn.LoginThrottle = (*LoginThrottle)(nil)
+	_ account.Throttle    = (*LoginThrottle)(nil)
 )
 
 // NewLoginThrottle returns a LoginThrottle on db.
@@ -60,7 +60,7 @@ window_start = excluded.window_start, last_failure = excluded.last_failure, lock
 	throttleDelete = `DELETE FROM login_throttle WHERE key = $1`
 )
 
-// Update implements auth.LoginThrottle. On PostgreSQL the row is created if
+// Update implements authn.LoginThrottle. On PostgreSQL the row is created if
 // missing and locked in one statement, so concurrent attempts on one key
 // serialize; on SQLite the transaction's write lock does that. A state
 // fn leaves empty deletes the row.
@@ -109,7 +109,7 @@ func (l *LoginThrottle) Update(ctx context.Context, key string, fn func(*throttl
 	return err
 }
 
-// PurgeStale implements auth.LoginThrottle.
+// PurgeStale implements authn.LoginThrottle.
 func (l *LoginThrottle) PurgeStale(ctx context.Context, before time.Time) (int, error) {
 	return rowCount("purge login throttle", conn(ctx, l.db).
 		Where("last_failure < ? AND (locked_until IS NULL OR locked_until < ?)", toDB(before), toDB(before)).Delete(&throttleRecord{}))

@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // totpRecord is a row of totp_factors. Secrets are sealed with sealbox;
@@ -41,7 +41,7 @@ type TOTPStore struct {
 	keys *sealbox.Keyring
 }
 
-var _ mfauc.TOTPStore = (*TOTPStore)(nil)
+var _ factors.TOTPStore = (*TOTPStore)(nil)
 
 // NewTOTPStore returns a TOTPStore on db sealing secrets with keys (the
 // DATA_ENCRYPTION_KEY keyring); nil keys store new secrets as they are.
@@ -115,7 +115,7 @@ func (s *TOTPStore) fromDomain(t mfa.TOTP, now time.Time) (totpRecord, error) {
 	return r, nil
 }
 
-// Get implements mfa.TOTPStore.
+// Get implements factors.TOTPStore.
 func (s *TOTPStore) Get(ctx context.Context, userID string) (mfa.TOTP, error) {
 	if !id.Valid(userID) {
 		return mfa.TOTP{}, mfa.ErrNotFound
@@ -123,7 +123,7 @@ func (s *TOTPStore) Get(ctx context.Context, userID string) (mfa.TOTP, error) {
 	return takeChecked("get totp", conn(ctx, s.db).Where("user_id = ?", userID), mfa.ErrNotFound, s.toDomain)
 }
 
-// Update implements mfa.TOTPStore. On PostgreSQL the row is locked (FOR
+// Update implements factors.TOTPStore. On PostgreSQL the row is locked (FOR
 // UPDATE), so two instances checking codes of one account serialize and
 // the second sees the step the first accepted; on SQLite the transaction's
 // write lock does that.
@@ -166,7 +166,7 @@ func (s *TOTPStore) Update(ctx context.Context, userID string, fn func(*mfa.TOTP
 	})
 }
 
-// AddFailure implements mfa.TOTPStore: one statement that increments the
+// AddFailure implements factors.TOTPStore: one statement that increments the
 // count and returns it, so parallel failures on any number of instances
 // each get a distinct count and none is lost.
 func (s *TOTPStore) AddFailure(ctx context.Context, userID string) (int, error) {
@@ -185,7 +185,7 @@ func (s *TOTPStore) AddFailure(ctx context.Context, userID string) (int, error) 
 	return counts[0], nil
 }
 
-// ClearFailures implements mfa.TOTPStore (and the reset's port). A count
+// ClearFailures implements factors.TOTPStore (and the reset's port). A count
 // already at zero is not written, so a success after no failure costs no
 // write.
 func (s *TOTPStore) ClearFailures(ctx context.Context, userID string) error {

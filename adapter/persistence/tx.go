@@ -20,7 +20,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // txKey is the context key under which WithinTx stores the transaction.
@@ -33,7 +33,7 @@ type Transactor struct {
 }
 
 var (
-	_ auth.Transactor    = (*Transactor)(nil)
+	_ authn.Transactor   = (*Transactor)(nil)
 	_ account.Transactor = (*Transactor)(nil)
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // userRecord is a row of users.
@@ -97,7 +97,7 @@ type UserRepository struct {
 }
 
 var (
-	_ auth.UserRepository    = (*UserRepository)(nil)
+	_ authn.UserRepository   = (*UserRepository)(nil)
 	_ account.UserRepository = (*UserRepository)(nil)
 )
 
@@ -231,7 +231,7 @@ func (r *UserRepository) Delete(ctx context.Context, userID string) error {
 	return oneRow("delete user", conn(ctx, r.db).Exec("DELETE FROM users WHERE id = ?", userID), user.ErrNotFound)
 }
 
-// LockCredential implements auth.UserRepository: the account's credential
+// LockCredential implements authn.UserRepository: the account's credential
 // version, read under a share lock on PostgreSQL, so that a concurrent
 // credential change waits for the caller's transaction (and then revokes
 // the session it made) or has committed before (and is seen). SQLite runs

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/mfa"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // ceremonyRecord is a row of webauthn_challenges.
@@ -26,8 +26,8 @@ type ceremonyRecord struct {
 
 func (ceremonyRecord) TableName() string { return "webauthn_challenges" }
 
-func (r ceremonyRecord) toDomain() mfauc.Ceremony {
-	return mfauc.Ceremony{ID: r.ID, UserID: r.UserID.String, Purpose: r.Purpose, Name: r.Name,
+func (r ceremonyRecord) toDomain() factors.Ceremony {
+	return factors.Ceremony{ID: r.ID, UserID: r.UserID.String, Purpose: r.Purpose, Name: r.Name,
 		State: r.SessionData, CreatedAt: fromDB(r.CreatedAt), ExpiresAt: fromDB(r.ExpiresAt)}
 }
 
@@ -35,25 +35,25 @@ func (r ceremonyRecord) toDomain() mfauc.Ceremony {
 // instance can be finished on another.
 type CeremonyStore struct{ db *gorm.DB }
 
-var _ mfauc.CeremonyStore = (*CeremonyStore)(nil)
+var _ factors.CeremonyStore = (*CeremonyStore)(nil)
 
 // NewCeremonyStore returns a CeremonyStore on db.
 func NewCeremonyStore(db *gorm.DB) *CeremonyStore { return &CeremonyStore{db: db} }
 
-// Create implements mfa.CeremonyStore.
-func (s *CeremonyStore) Create(ctx context.Context, c mfauc.Ceremony) error {
+// Create implements factors.CeremonyStore.
+func (s *CeremonyStore) Create(ctx context.Context, c factors.Ceremony) error {
 	r := ceremonyRecord{ID: c.ID, UserID: sql.NullString{String: c.UserID, Valid: c.UserID != ""}, Purpose: c.Purpose,
 		Name: c.Name, SessionData: c.State, CreatedAt: toDB(c.CreatedAt), ExpiresAt: toDB(c.ExpiresAt)}
 	return stmtErr("create webauthn ceremony", conn(ctx, s.db).Create(&r))
 }
 
-// Take implements mfa.CeremonyStore. The row is deleted by the statement
+// Take implements factors.CeremonyStore. The row is deleted by the statement
 // that reads it (DELETE ... RETURNING, which both engines have), so of two
 // instances finishing one ceremony at once exactly one gets it.
-func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (mfauc.Ceremony, error) {
+func (s *CeremonyStore) Take(ctx context.Context, ceremonyID, purpose string) (factors.Ceremony, error) {
 	recs, err := s.take(ctx, "id", ceremonyID, purpose)
 	if err != nil {
-		return mfauc.Ceremony{}, err
+		return factors.Ceremony{}, err
 	}
 	// One at most: id is the key.
 	return recs[0].toDomain(), nil
@@ -77,11 +77,11 @@ func (s *CeremonyStore) take(ctx context.Context, keyCol, key, purpose string) (
 	return recs, nil
 }
 
-// TakeForUser implements mfa.CeremonyStore.
-func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (mfauc.Ceremony, error) {
+// TakeForUser implements factors.CeremonyStore.
+func (s *CeremonyStore) TakeForUser(ctx context.Context, userID, purpose string) (factors.Ceremony, error) {
 	recs, err := s.take(ctx, "user_id", userID, purpose)
 	if err != nil {
-		return mfauc.Ceremony{}, err
+		return factors.Ceremony{}, err
 	}
 	newest := recs[0]
 	for _, r := range recs[1:] {

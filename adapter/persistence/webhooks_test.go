@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
 
@@ -377,7 +377,7 @@ func TestAppMetadataStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, ru, ok, err := s.sessions.RotateCurrent(ctx, auth.RotateInput{Token: tok, Policy: policy, Now: now.Add(time.Minute), Next: next})
+		_, ru, ok, err := s.sessions.RotateCurrent(ctx, authn.RotateInput{Token: tok, Policy: policy, Now: now.Add(time.Minute), Next: next})
 		if err != nil || !ok {
 			t.Fatalf("rotate: %v %v", ok, err)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 )
 
 // Config names the relying party.
@@ -35,7 +35,7 @@ var errNoDomain = fmt.Errorf("%w: passkeys need a domain name as relying party I
 // Available reports whether ceremonies can run (the RP ID is a domain).
 func (r *RP) Available() bool { return r.w != nil }
 
-var _ mfauc.WebAuthn = (*RP)(nil)
+var _ factors.WebAuthn = (*RP)(nil)
 
 // New returns an RP for cfg.
 //
@@ -91,7 +91,7 @@ func newAccount(u user.User, keys []mfa.Passkey) (account, error) {
 	return a, nil
 }
 
-// BeginRegistration implements mfa.WebAuthn.
+// BeginRegistration implements factors.WebAuthn.
 func (r *RP) BeginRegistration(u user.User, existing []mfa.Passkey) ([]byte, []byte, error) {
 	if r.w == nil {
 		return nil, nil, errNoDomain
@@ -109,7 +109,7 @@ func (r *RP) BeginRegistration(u user.User, existing []mfa.Passkey) ([]byte, []b
 	return marshalPair(creation.Response, session)
 }
 
-// FinishRegistration implements mfa.WebAuthn.
+// FinishRegistration implements factors.WebAuthn.
 func (r *RP) FinishRegistration(u user.User, existing []mfa.Passkey, state, response []byte) ([]byte, []byte, error) {
 	if r.w == nil {
 		return nil, nil, errNoDomain
@@ -140,7 +140,7 @@ func (r *RP) FinishRegistration(u user.User, existing []mfa.Passkey, state, resp
 	return cred.ID, stored, nil
 }
 
-// BeginLogin implements mfa.WebAuthn: a discoverable login, so the allow
+// BeginLogin implements factors.WebAuthn: a discoverable login, so the allow
 // list is empty and the page need not know who is signing in.
 func (r *RP) BeginLogin() ([]byte, []byte, error) {
 	if r.w == nil {
@@ -153,7 +153,7 @@ func (r *RP) BeginLogin() ([]byte, []byte, error) {
 	return marshalPair(assertion.Response, session)
 }
 
-// FinishLogin implements mfa.WebAuthn. The sign counter and the backup
+// FinishLogin implements factors.WebAuthn. The sign counter and the backup
 // flags are updated in the returned credential; a counter that went
 // backwards (a cloned authenticator) is refused.
 func (r *RP) FinishLogin(state, response []byte, find func(credentialID, userHandle []byte) (user.User, []mfa.Passkey, error)) (mfa.Passkey, bool, error) {

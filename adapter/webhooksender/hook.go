@@ -11,7 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/webhook"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // maxMessage bounds the refusal message shown to the client.
@@ -29,7 +29,7 @@ type SignupHook struct {
 	now     func() time.Time
 }
 
-var _ auth.SignupHook = (*SignupHook)(nil)
+var _ authn.SignupHook = (*SignupHook)(nil)
 
 // NewSignupHook returns a SignupHook posting to url, signed with secrets,
 // waiting at most timeout.
@@ -62,11 +62,11 @@ type hookAnswer struct {
 	Message string `json:"message"`
 }
 
-// BeforeSignup implements auth.SignupHook: 200 {"allow": true} goes on,
+// BeforeSignup implements authn.SignupHook: 200 {"allow": true} goes on,
 // 200 {"allow": false, "message"} refuses with that message, and anything
 // else (another status, another body, a timeout, a transport error) is
 // webhook.ErrHookUnavailable: the signup fails closed.
-func (h *SignupHook) BeforeSignup(ctx context.Context, s auth.SignupAttempt) error {
+func (h *SignupHook) BeforeSignup(ctx context.Context, s authn.SignupAttempt) error {
 	now := h.now()
 	body, err := json.Marshal(hookRequest{
 		Type: "before_signup", Timestamp: now.UTC().Format(time.RFC3339Nano),

@@ -19,7 +19,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/gatehouse/gatehouse/usecase/webhook"
+	"github.com/gatehouse/gatehouse/usecase/delivery"
 )
 
 // DeliveryTimeout is the contract's bound on a receiver's answer.
@@ -112,7 +112,7 @@ type Sender struct {
 	now    func() time.Time
 }
 
-var _ webhook.Sender = (*Sender)(nil)
+var _ delivery.Sender = (*Sender)(nil)
 
 // NewSender returns a Sender posting to url, signed with secrets.
 func NewSender(url string, secrets []string) (*Sender, error) {
@@ -123,7 +123,7 @@ func NewSender(url string, secrets []string) (*Sender, error) {
 	return &Sender{url: url, signer: signer, client: newClient(DeliveryTimeout), now: time.Now}, nil
 }
 
-// Send implements webhook.Sender: a 2xx answer within DeliveryTimeout
+// Send implements delivery.Sender: a 2xx answer within DeliveryTimeout
 // delivers; anything else is an error (its text goes to the log and the
 // delivery's lastError, so it never holds the body).
 func (s *Sender) Send(ctx context.Context, eventID string, body []byte) error {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/adapter/webhooksender"
 	"github.com/gatehouse/gatehouse/domain/webhook"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 const (
@@ -140,7 +140,7 @@ func hook(t *testing.T, url string, timeout time.Duration) *webhooksender.Signup
 	return h
 }
 
-var signup = auth.SignupAttempt{Email: "ada@example.com", Name: "Ada", Method: "password", IP: "192.0.2.1"}
+var signup = authn.SignupAttempt{Email: "ada@example.com", Name: "Ada", Method: "password", IP: "192.0.2.1"}
 
 func TestSignupHookAllows(t *testing.T) {
 	srv, got := receiver(t, http.StatusOK, `{"allow": true}`, 0)

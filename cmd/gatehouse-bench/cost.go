@@ -17,7 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // costCommand reports what the hot paths cost in CPU per operation, split
@@ -290,7 +290,7 @@ func (l *rotationLoop) op(workers int) Op {
 		sealed := make([]byte, 126)
 		_, _ = rand.Read(next[:])
 		_, _ = rand.Read(sealed)
-		_, _, ok, err := l.store.RotateCurrent(ctx, auth.RotateInput{
+		_, _, ok, err := l.store.RotateCurrent(ctx, authn.RotateInput{
 			Token:  session.Presented{SessionID: s.id, Hash: s.hash, Generation: s.gen},
 			Policy: rotationPolicy, Now: time.Now(), Next: next, SuccessorSealed: sealed,
 		})

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/internal/scale"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // purgeCommand measures refresh while the background purge runs.
@@ -41,7 +41,7 @@ func (systemClock) Now() time.Time { return time.Now() }
 
 // runPurgeCommand runs refresh on the service for -duration (quiet), then
 // again while this process runs the service's own purge (the session
-// purger of usecase/auth and the event retention of usecase/account, on
+// purger of usecase/authn and the event retention of usecase/account, on
 // the service's database with the service's batch sizes) until the purge
 // ends, then quiet once more.
 func runPurgeCommand(ctx context.Context, b *bench, rep *Report, logf func(string, ...any)) error {
@@ -65,7 +65,7 @@ func runPurgeCommand(ctx context.Context, b *bench, rep *Report, logf func(strin
 			_ = sdb.Close()
 		}
 	}()
-	purger := auth.NewPurger(persistence.NewSessionStore(db), nil, nil, systemClock{},
+	purger := authn.NewPurger(persistence.NewSessionStore(db), nil, nil, systemClock{},
 		session.Policy{ReuseGrace: 10 * time.Second})
 	events := account.NewEventPurger(persistence.NewAuditLog(db), systemClock{}, 365*24*time.Hour)
 

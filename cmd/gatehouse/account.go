@@ -7,12 +7,12 @@ import (
 
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/mailer"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // accountModule is a signed-in user's own account: one interactor per
@@ -39,8 +39,8 @@ func emailChangePolicy(cfg config.Config) throttle.Policy {
 }
 
 // stepUpPolicy is STEP_UP_MAX_AGE, the freshness of sensitive operations.
-func stepUpPolicy(cfg config.Config) domauth.StepUpPolicy {
-	return domauth.StepUpPolicy{MaxAge: cfg.Session.StepUpMaxAge}
+func stepUpPolicy(cfg config.Config) auth.StepUpPolicy {
+	return auth.StepUpPolicy{MaxAge: cfg.Session.StepUpMaxAge}
 }
 
 func newProfileReader(d authDeps) *account.ProfileReader { return account.NewProfileReader(d.Users) }
@@ -49,7 +49,7 @@ func newProfileEditor(d authDeps, mail *mailer.Templates) *account.ProfileEditor
 	return account.NewProfileEditor(d.Users, d.Tx, d.Clock, mail.Locales()).WithEvents(d.Events)
 }
 
-func newPasswordChanger(d authDeps, gate *auth.PasswordGate, live *auth.LivenessCache) *account.PasswordChanger {
+func newPasswordChanger(d authDeps, gate *authn.PasswordGate, live *authn.LivenessCache) *account.PasswordChanger {
 	return account.NewPasswordChanger(account.PasswordChangerDeps{
 		Users: d.Users, Hasher: d.Hasher, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Guard: gate, Cache: live, StepUp: stepUpPolicy(d.Cfg), Events: d.Events,
@@ -65,7 +65,7 @@ func newEmailChanger(d authDeps) *account.EmailChanger {
 	})
 }
 
-func newAccountDeleter(d authDeps, live *auth.LivenessCache) *account.AccountDeleter {
+func newAccountDeleter(d authDeps, live *authn.LivenessCache) *account.AccountDeleter {
 	return account.NewAccountDeleter(d.Users, d.Audit, d.Tx, d.Clock, live, stepUpPolicy(d.Cfg)).WithEvents(d.Events)
 }
 

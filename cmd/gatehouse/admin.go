@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // adminModule is the administration of accounts and keys by the /admin
@@ -64,9 +64,9 @@ type adminDeps struct {
 	Tokens    *token.Service
 	Clock     systemClock
 	Log       *slog.Logger
-	Live      *auth.LivenessCache
+	Live      *authn.LivenessCache
 	Events    *persistence.WebhookOutbox
-	Hook      auth.SignupHook `optional:"true"`
+	Hook      authn.SignupHook `optional:"true"`
 }
 
 // accountFactorStores are the factor stores the admin view reads (the

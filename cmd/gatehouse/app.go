@@ -8,7 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
 	"github.com/gatehouse/gatehouse/infrastructure/logging"
-	"github.com/gatehouse/gatehouse/infrastructure/metrics"
+	"github.com/gatehouse/gatehouse/infrastructure/metricsserver"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/infrastructure/tracing"
 )
@@ -34,7 +34,7 @@ func serveOptions(cfg fx.Option) fx.Option {
 		database.Module(),
 		httpserver.Module(),
 		scheduler.Module(),
-		metrics.Module(),
+		metricsserver.Module(),
 		tracing.Module(),
 		oidcModule(),
 		httpModule(),

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/fx"
 
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
@@ -17,8 +17,8 @@ import (
 	"github.com/gatehouse/gatehouse/domain/user/breached"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -70,23 +70,23 @@ type authDeps struct {
 	Codec    *session.RefreshCodec
 	Clock    systemClock
 	Throttle *persistence.LoginThrottle
-	Metrics  *metricsadapter.Metrics
+	Metrics  *metrics.Metrics
 	Mail     *recovery.MailQueue
 	Log      *slog.Logger
-	Codes    *mfauc.CodeVerifier
-	Passkeys *mfauc.PasskeyAuthenticator
+	Codes    *factors.CodeVerifier
+	Passkeys *factors.PasskeyAuthenticator
 	MFATok   *persistence.MFAChallengeStore
-	Failures *auth.FailureLog
+	Failures *authn.FailureLog
 	// Events and Hook are the webhooks feature's (webhooks.go).
 	Events *persistence.WebhookOutbox
-	Hook   auth.SignupHook `optional:"true"`
+	Hook   authn.SignupHook `optional:"true"`
 }
 
 // warnObserver adds WARN lines to the metrics for the outcomes an operator
 // must see: a refresh token replayed (possible theft) and an account
 // throttled. Event names only, no secrets or addresses.
 type warnObserver struct {
-	*metricsadapter.Metrics
+	*metrics.Metrics
 	log *slog.Logger
 }
 
@@ -100,7 +100,7 @@ func (o warnObserver) LoginThrottled() {
 	o.log.Warn("security event", slog.String("event", "login_throttled"))
 }
 
-func (d authDeps) observer() auth.Observer { return warnObserver{d.Metrics, d.Log} }
+func (d authDeps) observer() authn.Observer { return warnObserver{d.Metrics, d.Log} }
 
 // gateDeps are the PasswordGate's: not authDeps, which holds the recovery
 // use cases, which hold the gate.
@@ -111,12 +111,12 @@ type gateDeps struct {
 	Throttle *persistence.LoginThrottle
 	Tx       *persistence.Transactor
 	Clock    systemClock
-	Metrics  *metricsadapter.Metrics
+	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 }
 
-func newPasswordGate(d gateDeps) *auth.PasswordGate {
-	return auth.NewPasswordGate(auth.PasswordGateDeps{
+func newPasswordGate(d gateDeps) *authn.PasswordGate {
+	return authn.NewPasswordGate(authn.PasswordGateDeps{
 		Throttle: d.Throttle, Tx: d.Tx, Clock: d.Clock, Observer: warnObserver{d.Metrics, d.Log},
 		Devices: d.Devices,
 		ClientPolicy: throttle.Policy{
@@ -137,42 +137,42 @@ func newPasswordGate(d gateDeps) *auth.PasswordGate {
 // newFailureLog queues the login_failed events of this instance and
 // writes the rest of them when it stops; the requests still finishing then
 // write theirs at once.
-func newFailureLog(lc fx.Lifecycle, events *persistence.AuditLog, tx *persistence.Transactor) *auth.FailureLog {
-	f := auth.NewFailureLog(events, tx)
+func newFailureLog(lc fx.Lifecycle, events *persistence.AuditLog, tx *persistence.Transactor) *authn.FailureLog {
+	f := authn.NewFailureLog(events, tx)
 	lc.Append(fx.StopHook(f.Close))
 	return f
 }
 
 // failureFlush is how often each instance writes its queued login_failed
-// events (see auth.FailureLog).
+// events (see authn.FailureLog).
 const failureFlush = time.Second
 
-func scheduleFailureLog(r *scheduler.Runner, f *auth.FailureLog) {
+func scheduleFailureLog(r *scheduler.Runner, f *authn.FailureLog) {
 	r.Every("login-failure-events", failureFlush, f.Flush)
 }
 
-func newLivenessCache(cfg config.Config) *auth.LivenessCache {
-	return auth.NewLivenessCache(cfg.Session.RevocationCacheTTL)
+func newLivenessCache(cfg config.Config) *authn.LivenessCache {
+	return authn.NewLivenessCache(cfg.Session.RevocationCacheTTL)
 }
 
-func newSessionOpener(d authDeps, live *auth.LivenessCache, devices *throttle.DeviceCodec) *auth.SessionOpener {
-	return auth.NewSessionOpener(auth.SessionOpenerDeps{
+func newSessionOpener(d authDeps, live *authn.LivenessCache, devices *throttle.DeviceCodec) *authn.SessionOpener {
+	return authn.NewSessionOpener(authn.SessionOpenerDeps{
 		Starter: d.Sessions, Capper: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit,
 		Live: live, Policy: sessionPolicy(d.Cfg), MaxSessionsPerUser: d.Cfg.Session.MaxPerUser,
 		Devices: devices,
 	})
 }
 
-func newRegistrar(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.Registrar {
-	return auth.NewRegistrar(auth.RegistrarDeps{
+func newRegistrar(d authDeps, gate *authn.PasswordGate, opener *authn.SessionOpener) *authn.Registrar {
+	return authn.NewRegistrar(authn.RegistrarDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Mail: d.Mail, RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 		Events: d.Events, Hook: d.Hook,
 	})
 }
 
-func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.PasswordLogin {
-	return auth.NewPasswordLogin(auth.PasswordLoginDeps{
+func newPasswordLogin(d authDeps, gate *authn.PasswordGate, opener *authn.SessionOpener) *authn.PasswordLogin {
+	return authn.NewPasswordLogin(authn.PasswordLoginDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, SignInDeps: d.signIn(opener),
 		RequireVerifiedEmail: d.Cfg.Mail.RequireVerification, Failures: d.Failures,
 	})
@@ -181,60 +181,60 @@ func newPasswordLogin(d authDeps, gate *auth.PasswordGate, opener *auth.SessionO
 // signIn is what the sign-ins by a first factor (password, emailed code,
 // another provider) end with: a session, or the pending login of an
 // account with a second factor.
-func (d authDeps) signIn(opener *auth.SessionOpener) auth.SignInDeps {
-	return auth.SignInDeps{Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
+func (d authDeps) signIn(opener *authn.SessionOpener) authn.SignInDeps {
+	return authn.SignInDeps{Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
 		Factors: d.Codes, Challenges: d.MFATok}
 }
 
-func newMFAVerifier(d authDeps, gate *auth.PasswordGate, opener *auth.SessionOpener) *auth.MFAVerifier {
-	return auth.NewMFAVerifier(auth.MFAVerifierDeps{
+func newMFAVerifier(d authDeps, gate *authn.PasswordGate, opener *authn.SessionOpener) *authn.MFAVerifier {
+	return authn.NewMFAVerifier(authn.MFAVerifierDeps{
 		Challenges: d.MFATok, Users: d.Users, Factors: d.Codes, Gate: gate, Sessions: opener,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(),
 	})
 }
 
-func newPasskeyLogin(d authDeps, opener *auth.SessionOpener) *auth.PasskeyLogin {
-	return auth.NewPasskeyLogin(auth.PasskeyLoginDeps{
+func newPasskeyLogin(d authDeps, opener *authn.SessionOpener) *authn.PasskeyLogin {
+	return authn.NewPasskeyLogin(authn.PasskeyLoginDeps{
 		Passkeys: d.Passkeys, Users: d.Users, Sessions: opener, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Observer: d.observer(),
 	})
 }
 
-func newRefresher(d authDeps, live *auth.LivenessCache) *auth.Refresher {
-	return auth.NewRefresher(auth.RefresherDeps{
+func newRefresher(d authDeps, live *authn.LivenessCache) *authn.Refresher {
+	return authn.NewRefresher(authn.RefresherDeps{
 		Sessions: d.Sessions, Codec: d.Codec, Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
 	})
 }
 
-func newAuthenticator(d authDeps, live *auth.LivenessCache) *auth.Authenticator {
-	return auth.NewAuthenticator(d.Tokens, d.Sessions, d.Clock, live)
+func newAuthenticator(d authDeps, live *authn.LivenessCache) *authn.Authenticator {
+	return authn.NewAuthenticator(d.Tokens, d.Sessions, d.Clock, live)
 }
 
-func newSessionRevoker(d authDeps, live *auth.LivenessCache) *auth.SessionRevoker {
-	return auth.NewSessionRevoker(auth.SessionRevokerDeps{
+func newSessionRevoker(d authDeps, live *authn.LivenessCache) *authn.SessionRevoker {
+	return authn.NewSessionRevoker(authn.SessionRevokerDeps{
 		Sessions: d.Sessions, Codec: d.Codec, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock,
 		Live: live, Policy: sessionPolicy(d.Cfg),
 	})
 }
 
-func newSessionListing(d authDeps) *auth.SessionListing {
-	return auth.NewSessionListing(d.Sessions, d.Clock)
+func newSessionListing(d authDeps) *authn.SessionListing {
+	return authn.NewSessionListing(d.Sessions, d.Clock)
 }
 
-func newReauthenticator(d authDeps, gate *auth.PasswordGate) *auth.Reauthenticator {
-	return auth.NewReauthenticator(auth.ReauthenticatorDeps{
+func newReauthenticator(d authDeps, gate *authn.PasswordGate) *authn.Reauthenticator {
+	return authn.NewReauthenticator(authn.ReauthenticatorDeps{
 		Users: d.Users, Hasher: d.Hasher, Gate: gate, Sessions: d.Sessions, Tokens: d.Tokens,
 		Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: d.observer(), Factors: d.Codes, Failures: d.Failures,
 	})
 }
 
-func newPurger(d authDeps, gate *auth.PasswordGate) *auth.Purger {
-	return auth.NewPurger(d.Sessions, d.MFATok, gate, d.Clock, sessionPolicy(d.Cfg))
+func newPurger(d authDeps, gate *authn.PasswordGate) *authn.Purger {
+	return authn.NewPurger(d.Sessions, d.MFATok, gate, d.Clock, sessionPolicy(d.Cfg))
 }
 
 // schedulePurge deletes ended sessions in the background on every instance.
-func schedulePurge(r *scheduler.Runner, cfg config.Config, a *auth.Purger, log *slog.Logger) {
+func schedulePurge(r *scheduler.Runner, cfg config.Config, a *authn.Purger, log *slog.Logger) {
 	everyPurge(r, cfg, log, "session-purge", "purged ended sessions", a.PurgeEnded)
 }
 

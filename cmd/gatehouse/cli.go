@@ -17,7 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
@@ -123,7 +123,7 @@ func operatorCommand(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func keyLine(k domauth.KeyStatus) string {
+func keyLine(k auth.KeyStatus) string {
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -144,10 +144,10 @@ type operator struct {
 		SetRolesByEmail(ctx context.Context, a admin.Actor, email string, roles []string) (admin.View, error)
 	}
 	keys interface {
-		Keys(ctx context.Context, a admin.Actor) ([]domauth.KeyStatus, error)
+		Keys(ctx context.Context, a admin.Actor) ([]auth.KeyStatus, error)
 	}
 	rotator interface {
-		RotateKey(ctx context.Context, a admin.Actor) (domauth.KeyStatus, error)
+		RotateKey(ctx context.Context, a admin.Actor) (auth.KeyStatus, error)
 	}
 }
 
@@ -255,7 +255,7 @@ func exitCode(err error) int {
 		return exitConflict
 	case errors.Is(err, user.ErrNotFound):
 		return exitNotFound
-	case errors.Is(err, domauth.ErrForbidden):
+	case errors.Is(err, auth.ErrForbidden):
 		return exitInvalid
 	case errors.As(err, new(*webhook.RejectedError)):
 		// The before-signup hook said no: refused, not failed.

@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/oauth"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
 
@@ -104,6 +104,6 @@ func clientServices(ctx context.Context) (*oidcprovider.ClientAdmin, func(), err
 	store := newOAuthStore(db, events)
 	return oidcprovider.NewClientAdmin(oidcprovider.ClientAdminDeps{
 		Clients: store, Sessions: store, Tx: persistence.NewTransactor(db), Clock: systemClock{},
-		Live: (*auth.LivenessCache)(nil), Keys: keys,
+		Live: (*authn.LivenessCache)(nil), Keys: keys,
 	}), closeDB, nil
 }

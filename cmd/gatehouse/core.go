@@ -10,11 +10,11 @@ import (
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/password"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
-	"github.com/gatehouse/gatehouse/infrastructure/metrics"
+	"github.com/gatehouse/gatehouse/infrastructure/metricsserver"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
 )
@@ -35,7 +35,7 @@ func coreModule() fx.Option {
 			newHasher,
 			newMetrics,
 			// The metrics listener serves what the adapter renders.
-			fx.Annotate((*metricsadapter.Metrics).Handler, fx.ResultTags(`name:"`+metrics.HandlerName+`"`)),
+			fx.Annotate((*metrics.Metrics).Handler, fx.ResultTags(`name:"`+metricsserver.HandlerName+`"`)),
 		),
 		fx.Invoke(scheduleAuditFlush),
 	)
@@ -89,8 +89,8 @@ func everyPurge(r *scheduler.Runner, cfg config.Config, log *slog.Logger, name, 
 // newMetrics records the service's metrics, the database pool's included.
 // They are always collected (a few atomic adds per request) and exposed only
 // by the METRICS_ADDR listener, never by the public one.
-func newMetrics(db *gorm.DB) (*metricsadapter.Metrics, error) {
-	m, err := metricsadapter.New()
+func newMetrics(db *gorm.DB) (*metrics.Metrics, error) {
+	m, err := metrics.New()
 	if err != nil {
 		return nil, err
 	}

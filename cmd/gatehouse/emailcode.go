@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -47,8 +47,8 @@ type emailCodeIssuerDeps struct {
 	Clock  systemClock
 }
 
-func newEmailCodeIssuer(d emailCodeIssuerDeps) *auth.EmailCodeIssuer {
-	return auth.NewEmailCodeIssuer(auth.EmailCodeIssuerDeps{
+func newEmailCodeIssuer(d emailCodeIssuerDeps) *authn.EmailCodeIssuer {
+	return authn.NewEmailCodeIssuer(authn.EmailCodeIssuerDeps{
 		Users: d.Users, Codes: d.Codes, Sealer: d.Sealer, Tx: d.Tx, Clock: d.Clock,
 		TTL: d.Cfg.EmailCode.TTL, Link: d.Cfg.EmailCode.Link, Signup: d.Cfg.EmailCode.Signup,
 	})
@@ -57,24 +57,24 @@ func newEmailCodeIssuer(d emailCodeIssuerDeps) *auth.EmailCodeIssuer {
 // newEmailCodeRequester queues requests in the mail outbox, within the
 // mail budgets, when mail is configured; without it every request is
 // MAIL_UNAVAILABLE.
-func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *auth.EmailCodeRequester {
-	deps := auth.EmailCodeRequesterDeps{Budget: d.Mail, Tx: d.Tx, Clock: d.Clock}
+func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *authn.EmailCodeRequester {
+	deps := authn.EmailCodeRequesterDeps{Budget: d.Mail, Tx: d.Tx, Clock: d.Clock}
 	if d.Mail.Enabled() {
 		deps.Queue = outbox
 	}
-	return auth.NewEmailCodeRequester(deps)
+	return authn.NewEmailCodeRequester(deps)
 }
 
 // signupHook is the before-signup hook, when the graph provides one (the
 // hook is built apart; tests supply their own).
 type signupHook struct {
 	fx.In
-	Hook auth.SignupHook `optional:"true"`
+	Hook authn.SignupHook `optional:"true"`
 }
 
 func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *emailcode.Sealer,
-	gate *auth.PasswordGate, opener *auth.SessionOpener, hook signupHook) *auth.EmailCodeLogin {
-	return auth.NewEmailCodeLogin(auth.EmailCodeLoginDeps{
+	gate *authn.PasswordGate, opener *authn.SessionOpener, hook signupHook) *authn.EmailCodeLogin {
+	return authn.NewEmailCodeLogin(authn.EmailCodeLoginDeps{
 		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, SignInDeps: d.signIn(opener),
 		Signup: d.Cfg.EmailCode.Signup, Hook: hook.Hook, Events: d.Events,
 	})
@@ -91,4 +91,4 @@ func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, codes *persi
 
 // The recovery use cases' mail delivery turns code requests into mails
 // through the issuer.
-var _ recovery.CodeIssuer = (*auth.EmailCodeIssuer)(nil)
+var _ recovery.CodeIssuer = (*authn.EmailCodeIssuer)(nil)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/internal/smtptest"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // codeInText is the six-digit code on a line of its own in the text part.
@@ -442,7 +442,7 @@ type refusingHook struct {
 	asked  []string
 }
 
-func (h *refusingHook) BeforeSignup(_ context.Context, a auth.SignupAttempt) error {
+func (h *refusingHook) BeforeSignup(_ context.Context, a authn.SignupAttempt) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.asked = append(h.asked, a.Email+"/"+a.Method)
@@ -469,7 +469,7 @@ func TestEmailCodeSignupHook(t *testing.T) {
 	engines(t, func(t *testing.T, dbURL func(t *testing.T) string) {
 		url := dbURL(t)
 		hook := &refusingHook{refuse: true}
-		s, mail := startCodeSignup(t, url, fx.Replace(fx.Annotate(hook, fx.As(new(auth.SignupHook)))))
+		s, mail := startCodeSignup(t, url, fx.Replace(fx.Annotate(hook, fx.As(new(authn.SignupHook)))))
 		db := openDB(t, url)
 		anon := s.client()
 		const addr = "hooked@example.com"

@@ -14,8 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	mfauc "github.com/gatehouse/gatehouse/usecase/mfa"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/factors"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -81,74 +81,74 @@ type mfaDeps struct {
 	// verified; Sessions and Live end the other sessions on request.
 	Mail     *recovery.MailQueue
 	Sessions *persistence.SessionStore
-	Live     *auth.LivenessCache
+	Live     *authn.LivenessCache
 	// Ways keeps an account without a password a way to sign in.
 	Ways   *persistence.FederationStore
 	Events *persistence.WebhookOutbox
 }
 
-func newFactorRules(d mfaDeps) *mfauc.FactorRules {
-	return mfauc.NewFactorRules(mfauc.FactorRulesDeps{
+func newFactorRules(d mfaDeps) *factors.FactorRules {
+	return factors.NewFactorRules(factors.FactorRulesDeps{
 		Users: d.Users, TOTP: d.TOTP, Audit: d.Audit, Clock: d.Clock,
 		Mail: d.Mail, Sessions: d.Sessions, Cache: d.Live, StepUp: stepUpPolicy(d.Cfg),
 		Events: d.Events,
 	})
 }
 
-func newTOTPEnroller(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPEnroller {
-	return mfauc.NewTOTPEnroller(r, d.TOTP, otpauth.TOTP{}, d.Cfg.MFA.Issuer, d.Tx)
+func newTOTPEnroller(d mfaDeps, r *factors.FactorRules) *factors.TOTPEnroller {
+	return factors.NewTOTPEnroller(r, d.TOTP, otpauth.TOTP{}, d.Cfg.MFA.Issuer, d.Tx)
 }
 
-func newTOTPConfirmer(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPConfirmer {
-	return mfauc.NewTOTPConfirmer(r, d.TOTP, d.Codes, otpauth.TOTP{}, d.Tx)
+func newTOTPConfirmer(d mfaDeps, r *factors.FactorRules) *factors.TOTPConfirmer {
+	return factors.NewTOTPConfirmer(r, d.TOTP, d.Codes, otpauth.TOTP{}, d.Tx)
 }
 
-func newTOTPDisabler(d mfaDeps, r *mfauc.FactorRules) *mfauc.TOTPDisabler {
-	return mfauc.NewTOTPDisabler(r, d.TOTP, d.Codes, d.Tx)
+func newTOTPDisabler(d mfaDeps, r *factors.FactorRules) *factors.TOTPDisabler {
+	return factors.NewTOTPDisabler(r, d.TOTP, d.Codes, d.Tx)
 }
 
-func newRecoveryCodeRegenerator(d mfaDeps, r *mfauc.FactorRules) *mfauc.RecoveryCodeRegenerator {
-	return mfauc.NewRecoveryCodeRegenerator(r, d.TOTP, d.Codes, d.Tx)
+func newRecoveryCodeRegenerator(d mfaDeps, r *factors.FactorRules) *factors.RecoveryCodeRegenerator {
+	return factors.NewRecoveryCodeRegenerator(r, d.TOTP, d.Codes, d.Tx)
 }
 
-func newCodeVerifier(d mfaDeps) *mfauc.CodeVerifier {
-	return mfauc.NewCodeVerifier(mfauc.CodeVerifierDeps{
+func newCodeVerifier(d mfaDeps) *factors.CodeVerifier {
+	return factors.NewCodeVerifier(factors.CodeVerifierDeps{
 		Users: d.Users, TOTP: d.TOTP, Codes: d.Codes, OTP: otpauth.TOTP{}, Clock: d.Clock,
 		Mail: d.Mail, MaxFailures: mfa.FailureCeiling(d.Cfg.MFA.MaxFailures),
 	})
 }
 
-func newPasskeyRegistrar(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRegistrar {
-	return mfauc.NewPasskeyRegistrar(r, d.Keys, d.Cer, d.RP, d.Tx)
+func newPasskeyRegistrar(d mfaDeps, r *factors.FactorRules) *factors.PasskeyRegistrar {
+	return factors.NewPasskeyRegistrar(r, d.Keys, d.Cer, d.RP, d.Tx)
 }
 
-func newPasskeyLister(d mfaDeps) *mfauc.PasskeyLister { return mfauc.NewPasskeyLister(d.Keys) }
+func newPasskeyLister(d mfaDeps) *factors.PasskeyLister { return factors.NewPasskeyLister(d.Keys) }
 
-func newPasskeyRemover(d mfaDeps, r *mfauc.FactorRules) *mfauc.PasskeyRemover {
-	return mfauc.NewPasskeyRemover(r, d.Keys, d.Tx, d.Ways)
+func newPasskeyRemover(d mfaDeps, r *factors.FactorRules) *factors.PasskeyRemover {
+	return factors.NewPasskeyRemover(r, d.Keys, d.Tx, d.Ways)
 }
 
-func newPasskeyAuthenticator(d mfaDeps) *mfauc.PasskeyAuthenticator {
-	return mfauc.NewPasskeyAuthenticator(mfauc.PasskeyLoginDeps{
+func newPasskeyAuthenticator(d mfaDeps) *factors.PasskeyAuthenticator {
+	return factors.NewPasskeyAuthenticator(factors.PasskeyLoginDeps{
 		Users: d.Users, Passkeys: d.Keys, Ceremonies: d.Cer, WebAuthn: d.RP, Tx: d.Tx, Clock: d.Clock,
 	})
 }
 
-func newCeremonyPurger(d mfaDeps) *mfauc.CeremonyPurger {
-	return mfauc.NewCeremonyPurger(d.Cer, d.Clock)
+func newCeremonyPurger(d mfaDeps) *factors.CeremonyPurger {
+	return factors.NewCeremonyPurger(d.Cer, d.Clock)
 }
 
 // factorInteractors are the second-factor interactors the routes serve.
 type factorInteractors struct {
 	fx.In
-	Enroll   *mfauc.TOTPEnroller
-	Confirm  *mfauc.TOTPConfirmer
-	Disable  *mfauc.TOTPDisabler
-	Codes    *mfauc.RecoveryCodeRegenerator
-	Register *mfauc.PasskeyRegistrar
-	Passkeys *mfauc.PasskeyLister
-	Remove   *mfauc.PasskeyRemover
-	Login    *mfauc.PasskeyAuthenticator
+	Enroll   *factors.TOTPEnroller
+	Confirm  *factors.TOTPConfirmer
+	Disable  *factors.TOTPDisabler
+	Codes    *factors.RecoveryCodeRegenerator
+	Register *factors.PasskeyRegistrar
+	Passkeys *factors.PasskeyLister
+	Remove   *factors.PasskeyRemover
+	Login    *factors.PasskeyAuthenticator
 }
 
 func newFactorRoutes(f factorInteractors) httpadapter.FactorInteractors {
@@ -160,6 +160,6 @@ func newFactorRoutes(f factorInteractors) httpadapter.FactorInteractors {
 
 // scheduleCeremonyPurge deletes passkey ceremonies begun and never finished,
 // on every instance.
-func scheduleCeremonyPurge(r *scheduler.Runner, cfg config.Config, m *mfauc.CeremonyPurger, log *slog.Logger) {
+func scheduleCeremonyPurge(r *scheduler.Runner, cfg config.Config, m *factors.CeremonyPurger, log *slog.Logger) {
 	everyPurge(r, cfg, log, "passkey-ceremony-purge", "purged passkey ceremonies", m.PurgeCeremonies)
 }

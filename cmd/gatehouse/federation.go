@@ -10,13 +10,13 @@ import (
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/oauthclient"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	"github.com/gatehouse/gatehouse/usecase/federation"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/providers"
 )
 
 // federationModule is sign-in through other identity providers: the
@@ -50,15 +50,15 @@ func newProviderRegistry(cfg config.Config) *oauthclient.Registry {
 	return oauthclient.New(cfgs, nil)
 }
 
-func newFederatedLogin(d authDeps, opener *auth.SessionOpener) *auth.FederatedLogin {
-	return auth.NewFederatedLogin(auth.FederatedLoginDeps{
+func newFederatedLogin(d authDeps, opener *authn.SessionOpener) *authn.FederatedLogin {
+	return authn.NewFederatedLogin(authn.FederatedLoginDeps{
 		Users: d.Users, SignInDeps: d.signIn(opener), RequireVerifiedEmail: d.Cfg.Mail.RequireVerification,
 	})
 }
 
-func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthclient.Registry, login *auth.FederatedLogin) *httpadapter.Federation {
-	redirects := fed.NewRedirectPolicy(d.Cfg.OAuth.RedirectURLs)
-	stepUp := domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge}
+func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthclient.Registry, login *authn.FederatedLogin) *httpadapter.Federation {
+	redirects := federation.NewRedirectPolicy(d.Cfg.OAuth.RedirectURLs)
+	stepUp := auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge}
 	obs := d.Metrics
 	return &httpadapter.Federation{
 		Providers: func() []httpadapter.ProviderInfo {
@@ -69,22 +69,22 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 			}
 			return out
 		},
-		Starter: federation.NewStarter(federation.StarterDeps{
+		Starter: providers.NewStarter(providers.StarterDeps{
 			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock,
 		}),
-		Linker: federation.NewLinkStarter(federation.LinkStarterDeps{
+		Linker: providers.NewLinkStarter(providers.LinkStarterDeps{
 			Providers: reg, Flows: store, Redirects: redirects, Clock: d.Clock, Factors: d.Codes, StepUp: stepUp,
 		}),
-		Finisher: federation.NewFinisher(federation.FinisherDeps{
+		Finisher: providers.NewFinisher(providers.FinisherDeps{
 			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
 			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: federationHook(d.Hook),
 			Events: d.Events,
 		}),
-		Exchanger: federation.NewExchanger(federation.ExchangerDeps{
+		Exchanger: providers.NewExchanger(providers.ExchangerDeps{
 			Codes: store, Sessions: login, Tx: d.Tx, Clock: d.Clock, Observer: obs,
 		}),
-		Identities: federation.NewIdentityLister(store),
-		Unlinker: federation.NewIdentityUnlinker(federation.UnlinkerDeps{
+		Identities: providers.NewIdentityLister(store),
+		Unlinker: providers.NewIdentityUnlinker(providers.UnlinkerDeps{
 			Identities: store, Accounts: d.Users, Passkeys: store, Factors: d.Codes,
 			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, StepUp: stepUp, Events: d.Events,
 		}),
@@ -103,14 +103,14 @@ func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *pers
 // port: a first sign-in through a provider is a signup of method oauth.
 // Its errors pass unchanged: the finisher tells a refusal
 // (*webhook.RejectedError) from an unavailable hook.
-type fedHook struct{ h auth.SignupHook }
+type fedHook struct{ h authn.SignupHook }
 
 func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {
-	return f.h.BeforeSignup(ctx, auth.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
+	return f.h.BeforeSignup(ctx, authn.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
 }
 
 // federationHook is the federation's hook, nil when none is configured.
-func federationHook(h auth.SignupHook) federation.SignupHook {
+func federationHook(h authn.SignupHook) providers.SignupHook {
 	if h == nil {
 		return nil
 	}

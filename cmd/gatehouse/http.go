@@ -13,17 +13,17 @@ import (
 
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/mailer"
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	"github.com/gatehouse/gatehouse/api/docs"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/ratelimit"
 )
 
@@ -39,17 +39,17 @@ func httpModule() fx.Option {
 // authRoutes are the auth interactors the routes serve.
 type authRoutes struct {
 	fx.In
-	Registrar       *auth.Registrar
-	Login           *auth.PasswordLogin
-	Refresher       *auth.Refresher
-	Authenticator   *auth.Authenticator
-	Revoker         *auth.SessionRevoker
-	Lister          *auth.SessionListing
-	Reauthenticator *auth.Reauthenticator
-	MFA             *auth.MFAVerifier
-	Passkey         *auth.PasskeyLogin
-	EmailCode       *auth.EmailCodeRequester
-	EmailCodeLogin  *auth.EmailCodeLogin
+	Registrar       *authn.Registrar
+	Login           *authn.PasswordLogin
+	Refresher       *authn.Refresher
+	Authenticator   *authn.Authenticator
+	Revoker         *authn.SessionRevoker
+	Lister          *authn.SessionListing
+	Reauthenticator *authn.Reauthenticator
+	MFA             *authn.MFAVerifier
+	Passkey         *authn.PasskeyLogin
+	EmailCode       *authn.EmailCodeRequester
+	EmailCodeLogin  *authn.EmailCodeLogin
 }
 
 type routeDeps struct {
@@ -67,7 +67,7 @@ type routeDeps struct {
 	Tokens  *token.Service
 	Log     *slog.Logger
 	Limiter *ratelimit.Limiter
-	Metrics *metricsadapter.Metrics
+	Metrics *metrics.Metrics
 	Tracer  trace.TracerProvider
 	OIDC    *httpadapter.OIDCProvider
 	OIDCKey providerKeys
@@ -113,7 +113,7 @@ func registerRoutes(d routeDeps) {
 		},
 		CORSAllowedOrigins: d.Cfg.HTTP.CORSAllowedOrigins,
 		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
-		StepUp:             domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp:             auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 		Issuer:             d.Cfg.JWT.Issuer,
 		PublicURL:          d.Cfg.Mail.PublicURL,
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),

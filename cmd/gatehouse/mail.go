@@ -9,13 +9,13 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gatehouse/gatehouse/adapter/mailer"
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/outbox"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -39,10 +39,10 @@ type mailDeps struct {
 	Outbox    *persistence.MailOutbox
 	Throttle  *persistence.LoginThrottle
 	Clock     systemClock
-	Metrics   *metricsadapter.Metrics
+	Metrics   *metrics.Metrics
 	Log       *slog.Logger
 	// EmailCodes makes the mails of sign-in code requests.
-	EmailCodes *auth.EmailCodeIssuer
+	EmailCodes *authn.EmailCodeIssuer
 }
 
 func newMailQueue(d mailDeps) *recovery.MailQueue {

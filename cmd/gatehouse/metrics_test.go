@@ -13,12 +13,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/httpserver"
-	"github.com/gatehouse/gatehouse/infrastructure/metrics"
+	"github.com/gatehouse/gatehouse/infrastructure/metricsserver"
 )
 
 // startServerWithMetrics is startServer that also reports the metrics
 // listener, whose address (with METRICS_ADDR=...:0) is known only after start.
-func startServerWithMetrics(t *testing.T, env map[string]string) (*server, *metrics.Server) {
+func startServerWithMetrics(t *testing.T, env map[string]string) (*server, *metricsserver.Server) {
 	t.Helper()
 	cfg, err := config.Load(func(k string) (string, bool) {
 		v, ok := env[k]
@@ -30,7 +30,7 @@ func startServerWithMetrics(t *testing.T, env map[string]string) (*server, *metr
 	var (
 		srv *httpserver.Server
 		e   *echo.Echo
-		ms  *metrics.Server
+		ms  *metricsserver.Server
 	)
 	app := fx.New(serveOptions(fx.Supply(cfg)), fx.Populate(&srv, &e, &ms), fx.NopLogger)
 	if err := app.Err(); err != nil {
@@ -47,7 +47,7 @@ func startServerWithMetrics(t *testing.T, env map[string]string) (*server, *metr
 }
 
 // scrapeMetrics GETs /metrics from the metrics listener.
-func scrapeMetrics(t *testing.T, ms *metrics.Server) string {
+func scrapeMetrics(t *testing.T, ms *metricsserver.Server) string {
 	t.Helper()
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + ms.Addr().String() + "/metrics")
 	if err != nil {

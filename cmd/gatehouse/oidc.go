@@ -13,13 +13,13 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/oidcop"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/internal/sealbox"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/oidcprovider"
 )
 
@@ -85,15 +85,15 @@ func newProviderKeys(cfg config.Config, store *persistence.OIDCKeyStore) (provid
 
 // clientRotator rotates clients' refresh tokens with the app's rules: a
 // Refresher over the client codec (whose tokens the app's refresh refuses).
-type clientRotator struct{ r *auth.Refresher }
+type clientRotator struct{ r *authn.Refresher }
 
 func (c clientRotator) Rotate(ctx context.Context, raw, ip, userAgent string) (session.Session, user.User, string, error) {
-	rot, err := c.r.Rotate(ctx, raw, auth.Meta{IP: ip, UserAgent: userAgent})
+	rot, err := c.r.Rotate(ctx, raw, authn.Meta{IP: ip, UserAgent: userAgent})
 	return rot.Session, rot.User, rot.RefreshToken, err
 }
 
-func newClientRotator(d authDeps, live *auth.LivenessCache) clientRotator {
-	return clientRotator{auth.NewRefresher(auth.RefresherDeps{
+func newClientRotator(d authDeps, live *authn.LivenessCache) clientRotator {
+	return clientRotator{authn.NewRefresher(authn.RefresherDeps{
 		Sessions: d.Sessions, Codec: d.Codec.ForClients(), Tokens: d.Tokens, Audit: d.Audit, Tx: d.Tx,
 		Clock: d.Clock, Live: live, Observer: d.observer(), Policy: sessionPolicy(d.Cfg), Events: d.Events,
 	})}
@@ -107,13 +107,13 @@ type oidcDeps struct {
 	Audit    *persistence.AuditLog
 	Tx       *persistence.Transactor
 	Clock    systemClock
-	Live     *auth.LivenessCache
+	Live     *authn.LivenessCache
 }
 
 func newClientAdmin(d oidcDeps, keys providerKeys) *oidcprovider.ClientAdmin {
 	return oidcprovider.NewClientAdmin(oidcprovider.ClientAdminDeps{
 		Clients: d.Store, Sessions: d.Store, Tx: d.Tx, Clock: d.Clock, Live: d.Live, Keys: keys,
-		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp: &auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 
@@ -135,7 +135,7 @@ func newTokensDeps(d oidcDeps, codec *session.RefreshCodec, rot clientRotator) o
 func newGrants(d oidcDeps) *oidcprovider.Grants {
 	return oidcprovider.NewGrants(oidcprovider.GrantsDeps{
 		Grants: d.Store, Sessions: d.Store, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Live: d.Live,
-		StepUp: &domauth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp: &auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
 	})
 }
 

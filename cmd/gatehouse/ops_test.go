@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/fx"
 
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
@@ -49,7 +49,7 @@ func TestWarnLines(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	warnNotifier{log}.AdminAction(context.Background(), audit.Event{Type: audit.AdminUserDisabled, ActorID: "a", UserID: "u"})
-	m, err := metricsadapter.New()
+	m, err := metrics.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/recovery"
 )
 
@@ -60,7 +60,7 @@ func newResetRequester(d recoveryDeps) *recovery.ResetRequester {
 	return recovery.NewResetRequester(d.Mail, d.Tx)
 }
 
-func newPasswordResetter(d recoveryDeps, gate *auth.PasswordGate, live *auth.LivenessCache, totp *persistence.TOTPStore) *recovery.PasswordResetter {
+func newPasswordResetter(d recoveryDeps, gate *authn.PasswordGate, live *authn.LivenessCache, totp *persistence.TOTPStore) *recovery.PasswordResetter {
 	return recovery.NewPasswordResetter(recovery.PasswordResetterDeps{
 		Tokens: d.Tokens, Users: d.Users, Sessions: d.Sessions, Audit: d.Audit, Tx: d.Tx,
 		Hasher: d.Hasher, Clock: d.Clock, Mail: d.Mail, Events: d.Events,

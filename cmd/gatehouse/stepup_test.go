@@ -103,7 +103,7 @@ func TestStepUp(t *testing.T) {
 			s.client().login("events@example.com", "wrong password", "")
 			c.login("events@example.com", "events password", "")
 			// A failed attempt is written off the request path, within a
-			// second (auth.FailureLog).
+			// second (authn.FailureLog).
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				r := c.do("GET", "/users/me/security-events?limit=100", nil)
 				expect(t, r, 200, "")

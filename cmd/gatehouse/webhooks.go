@@ -10,15 +10,15 @@ import (
 	"gorm.io/gorm"
 
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
-	metricsadapter "github.com/gatehouse/gatehouse/adapter/metrics"
+	"github.com/gatehouse/gatehouse/adapter/metrics"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/webhooksender"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/admin"
-	"github.com/gatehouse/gatehouse/usecase/auth"
-	webhookuc "github.com/gatehouse/gatehouse/usecase/webhook"
+	"github.com/gatehouse/gatehouse/usecase/authn"
+	"github.com/gatehouse/gatehouse/usecase/delivery"
 )
 
 // webhookLease is how long an instance holds a claimed event: more than
@@ -61,8 +61,8 @@ func newSessionStore(db *gorm.DB, events *persistence.WebhookOutbox) *persistenc
 
 // newSignupHook is the before-signup hook, nil when
 // HOOK_BEFORE_SIGNUP_URL is unset; every path that creates an account asks
-// it (auth.SignupHook, optional in their deps).
-func newSignupHook(cfg config.Config) (auth.SignupHook, error) {
+// it (authn.SignupHook, optional in their deps).
+func newSignupHook(cfg config.Config) (authn.SignupHook, error) {
 	if cfg.Webhooks.HookURL == "" {
 		return nil, nil
 	}
@@ -75,15 +75,15 @@ func newSignupHook(cfg config.Config) (auth.SignupHook, error) {
 
 func newWebhookAdmin(guard *admin.WriteGuard, o *persistence.WebhookOutbox) *httpadapter.WebhookAdmin {
 	return &httpadapter.WebhookAdmin{
-		List:  webhookuc.NewDeliveryList(guard, o),
-		Retry: webhookuc.NewDeliveryRetry(guard, o, systemClock{}),
+		List:  delivery.NewDeliveryList(guard, o),
+		Retry: delivery.NewDeliveryRetry(guard, o, systemClock{}),
 	}
 }
 
 // scheduleWebhooks runs the sender on this instance while WEBHOOK_URL is
 // set, and the purge of delivered events either way (rows left from when
 // it was set).
-func scheduleWebhooks(r *scheduler.Runner, cfg config.Config, o *persistence.WebhookOutbox, m *metricsadapter.Metrics, log *slog.Logger) error {
+func scheduleWebhooks(r *scheduler.Runner, cfg config.Config, o *persistence.WebhookOutbox, m *metrics.Metrics, log *slog.Logger) error {
 	r.Every("webhook-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
 		_, err := o.PurgeDelivered(ctx, time.Now().Add(-webhookRetention), 1000)
 		return err
@@ -95,7 +95,7 @@ func scheduleWebhooks(r *scheduler.Runner, cfg config.Config, o *persistence.Web
 	if err != nil {
 		return fmt.Errorf("config: WEBHOOK_SECRET: %w", err)
 	}
-	d := webhookuc.NewDeliverer(webhookuc.DelivererDeps{
+	d := delivery.NewDeliverer(delivery.DelivererDeps{
 		Outbox: o, Sender: sender, Clock: systemClock{}, Log: log, Observer: m,
 		Retry: webhook.DefaultRetry, Lease: webhookLease,
 	})

@@ -6,36 +6,36 @@ import (
 	"strings"
 	"testing"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 )
 
 // TestDecide is the linking rule as a table: automatic linking only when
 // both sides proved the address.
 func TestDecide(t *testing.T) {
-	verified := fed.Claims{Subject: "s", Email: "a@b.co", EmailVerified: true}
-	unverified := fed.Claims{Subject: "s", Email: "a@b.co"}
+	verified := federation.Claims{Subject: "s", Email: "a@b.co", EmailVerified: true}
+	unverified := federation.Claims{Subject: "s", Email: "a@b.co"}
 	for _, tc := range []struct {
 		name string
-		s    fed.Situation
-		want fed.Decision
+		s    federation.Situation
+		want federation.Decision
 	}{
-		{"linked identity signs in, whatever the address", fed.Situation{Linked: true, Claims: fed.Claims{Subject: "s"}}, fed.SignIn},
-		{"no address", fed.Situation{Claims: fed.Claims{Subject: "s", Email: "  "}}, fed.EmailRequired},
-		{"new address, verified", fed.Situation{Claims: verified}, fed.SignUp},
-		{"new address, unverified", fed.Situation{Claims: unverified}, fed.SignUp},
-		{"both verified", fed.Situation{Claims: verified, AccountExists: true, AccountVerified: true}, fed.LinkAndSignIn},
-		{"provider unverified", fed.Situation{Claims: unverified, AccountExists: true, AccountVerified: true}, fed.AccountExists},
-		{"account unverified", fed.Situation{Claims: verified, AccountExists: true}, fed.AccountExists},
-		{"neither verified", fed.Situation{Claims: unverified, AccountExists: true}, fed.AccountExists},
+		{"linked identity signs in, whatever the address", federation.Situation{Linked: true, Claims: federation.Claims{Subject: "s"}}, federation.SignIn},
+		{"no address", federation.Situation{Claims: federation.Claims{Subject: "s", Email: "  "}}, federation.EmailRequired},
+		{"new address, verified", federation.Situation{Claims: verified}, federation.SignUp},
+		{"new address, unverified", federation.Situation{Claims: unverified}, federation.SignUp},
+		{"both verified", federation.Situation{Claims: verified, AccountExists: true, AccountVerified: true}, federation.LinkAndSignIn},
+		{"provider unverified", federation.Situation{Claims: unverified, AccountExists: true, AccountVerified: true}, federation.AccountExists},
+		{"account unverified", federation.Situation{Claims: verified, AccountExists: true}, federation.AccountExists},
+		{"neither verified", federation.Situation{Claims: unverified, AccountExists: true}, federation.AccountExists},
 	} {
-		if got := fed.Decide(tc.s); got != tc.want {
+		if got := federation.Decide(tc.s); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
 
 func TestRedirectPolicy(t *testing.T) {
-	p := fed.NewRedirectPolicy([]string{"https://app.example.com/*", "myapp://callback"})
+	p := federation.NewRedirectPolicy([]string{"https://app.example.com/*", "myapp://callback"})
 	for u, want := range map[string]bool{
 		"https://app.example.com/":                  true,
 		"https://app.example.com/auth/cb?x=1":       true,
@@ -59,14 +59,14 @@ func TestPKCE(t *testing.T) {
 	verifier := strings.Repeat("v", 43)
 	sum := sha256.Sum256([]byte(verifier))
 	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	if !fed.ValidChallenge(challenge) || fed.ValidChallenge(challenge[:42]) || fed.ValidChallenge(strings.Repeat("!", 43)) {
+	if !federation.ValidChallenge(challenge) || federation.ValidChallenge(challenge[:42]) || federation.ValidChallenge(strings.Repeat("!", 43)) {
 		t.Fatal("ValidChallenge")
 	}
-	if !fed.VerifierMatches(verifier, challenge) {
+	if !federation.VerifierMatches(verifier, challenge) {
 		t.Fatal("the right verifier does not match")
 	}
-	if fed.VerifierMatches(strings.Repeat("w", 43), challenge) || fed.VerifierMatches("short", challenge) ||
-		fed.VerifierMatches(challenge, challenge) {
+	if federation.VerifierMatches(strings.Repeat("w", 43), challenge) || federation.VerifierMatches("short", challenge) ||
+		federation.VerifierMatches(challenge, challenge) {
 		t.Fatal("a wrong verifier matches")
 	}
 }

@@ -170,11 +170,11 @@ func TestImportsPointInward(t *testing.T) {
 // pass vacuously.
 func TestRulesCatchViolations(t *testing.T) {
 	bad := []struct{ dir, imp string }{
-		{"domain/user", module + "/usecase/auth"},
+		{"domain/user", module + "/usecase/authn"},
 		{"domain/user", "gorm.io/gorm"},
-		{"usecase/auth", module + "/adapter/persistence"},
-		{"usecase/auth", module + "/infrastructure/config"},
-		{"usecase/auth", "github.com/labstack/echo/v4"},
+		{"usecase/authn", module + "/adapter/persistence"},
+		{"usecase/authn", module + "/infrastructure/config"},
+		{"usecase/authn", "github.com/labstack/echo/v4"},
 		{"adapter/http", module + "/adapter/persistence"},
 		{"adapter/http", module + "/infrastructure/config"},
 		{"adapter/persistence", "go.uber.org/fx"},

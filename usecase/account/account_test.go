@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 	"github.com/gatehouse/gatehouse/usecase/internal/fakes"
 )
 
@@ -26,7 +26,7 @@ const (
 )
 
 var (
-	authMeta = auth.Meta{IP: "203.0.113.7", UserAgent: "TestAgent/1.0"}
+	authMeta = authn.Meta{IP: "203.0.113.7", UserAgent: "TestAgent/1.0"}
 	meta     = account.Meta{IP: "198.51.100.4", UserAgent: "Settings/3"}
 )
 
@@ -59,7 +59,7 @@ type deps struct {
 	Mail               account.EmailChangeMail
 	Locales            []string
 	ConfirmEmailChange bool
-	StepUp             domauth.StepUpPolicy
+	StepUp             auth.StepUpPolicy
 }
 
 // interactors are the account interactors the tests act through.
@@ -93,10 +93,10 @@ func newInteractors(d deps) interactors {
 
 // authInteractors are the auth interactors the tests act through.
 type authInteractors struct {
-	*auth.Registrar
-	*auth.PasswordLogin
-	*auth.Refresher
-	*auth.Authenticator
+	*authn.Registrar
+	*authn.PasswordLogin
+	*authn.Refresher
+	*authn.Authenticator
 }
 
 func newEnv(t *testing.T) *env {
@@ -107,24 +107,24 @@ func newEnv(t *testing.T) *env {
 	tokens := fakes.NewTokens(clock, 15*time.Minute)
 	policy := session.Policy{IdleTTL: 7 * 24 * time.Hour, AbsoluteTTL: 30 * 24 * time.Hour, ReuseGrace: 10 * time.Second}
 	codec := fakes.NewCodec()
-	opener := auth.NewSessionOpener(auth.SessionOpenerDeps{
+	opener := authn.NewSessionOpener(authn.SessionOpenerDeps{
 		Starter: store.Sessions, Capper: store.Sessions, Codec: codec, Tokens: tokens, Audit: store.Audit, Policy: policy,
 	})
 	authSvc := &authInteractors{
-		Registrar: auth.NewRegistrar(auth.RegistrarDeps{
+		Registrar: authn.NewRegistrar(authn.RegistrarDeps{
 			Users: store.Users, Hasher: hasher, Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock,
 		}),
-		PasswordLogin: auth.NewPasswordLogin(auth.PasswordLoginDeps{
+		PasswordLogin: authn.NewPasswordLogin(authn.PasswordLoginDeps{
 			Users: store.Users, Hasher: hasher,
-			SignInDeps: auth.SignInDeps{Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock},
+			SignInDeps: authn.SignInDeps{Sessions: opener, Audit: store.Audit, Tx: store, Clock: clock},
 		}),
-		Refresher: auth.NewRefresher(auth.RefresherDeps{
+		Refresher: authn.NewRefresher(authn.RefresherDeps{
 			Sessions: store.Sessions, Codec: codec, Tokens: tokens, Audit: store.Audit, Tx: store, Clock: clock, Policy: policy,
 		}),
-		Authenticator: auth.NewAuthenticator(tokens, store.Sessions, clock, nil),
+		Authenticator: authn.NewAuthenticator(tokens, store.Sessions, clock, nil),
 	}
 	svc := newInteractors(deps{
-		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
+		StepUp: auth.StepUpPolicy{MaxAge: 10 * time.Minute},
 		Users:  store.Users, Sessions: store.Sessions, Audit: store.Audit, Tx: store,
 		Hasher: hasher, Clock: clock,
 	})
@@ -132,25 +132,25 @@ func newEnv(t *testing.T) *env {
 }
 
 // signUp registers an account and returns its first pair and principal.
-func (e *env) signUp(email string) (auth.TokenPair, domauth.Principal) {
+func (e *env) signUp(email string) (authn.TokenPair, auth.Principal) {
 	e.t.Helper()
-	p, err := e.auth.Register(e.ctx, auth.RegisterInput{Credentials: auth.Credentials{Email: email, Password: adaPassword}, Name: "Ada"}, authMeta)
+	p, err := e.auth.Register(e.ctx, authn.RegisterInput{Credentials: authn.Credentials{Email: email, Password: adaPassword}, Name: "Ada"}, authMeta)
 	if err != nil {
 		e.t.Fatalf("Register(%q): %v", email, err)
 	}
 	return p, e.principal(p.AccessToken)
 }
 
-func (e *env) login(email, password string) auth.TokenPair {
+func (e *env) login(email, password string) authn.TokenPair {
 	e.t.Helper()
-	p, err := e.auth.Login(e.ctx, auth.Credentials{Email: email, Password: password}, authMeta)
+	p, err := e.auth.Login(e.ctx, authn.Credentials{Email: email, Password: password}, authMeta)
 	if err != nil {
 		e.t.Fatalf("Login(%q): %v", email, err)
 	}
 	return p
 }
 
-func (e *env) principal(access string) domauth.Principal {
+func (e *env) principal(access string) auth.Principal {
 	e.t.Helper()
 	p, err := e.auth.Authenticate(e.ctx, access)
 	if err != nil {
@@ -184,8 +184,8 @@ func TestMe(t *testing.T) {
 	// A principal carries the user loaded with its session check; one that
 	// does not (or a request after deletion, whose check fails first) finds
 	// no account.
-	_, err = e.svc.Me(e.ctx, domauth.Principal{Claims: p.Claims})
-	wantErr(t, "Me of a deleted account", err, domauth.ErrSessionRevoked)
+	_, err = e.svc.Me(e.ctx, auth.Principal{Claims: p.Claims})
+	wantErr(t, "Me of a deleted account", err, auth.ErrSessionRevoked)
 }
 
 func TestUpdateProfile(t *testing.T) {
@@ -252,7 +252,7 @@ func TestChangePasswordWrongCurrent(t *testing.T) {
 
 	err := e.svc.ChangePassword(e.ctx, p, "not my password", newPassword, meta)
 	wantField(t, err, "currentPassword")
-	if errors.Is(err, domauth.ErrInvalidCredentials) {
+	if errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatal("wrong current password must be a validation error, not invalid credentials (the caller is authenticated)")
 	}
 	if got := e.storedUser(reg.User.ID).PasswordHash; got != reg.User.PasswordHash {
@@ -300,18 +300,18 @@ func TestChangePasswordSucceeds(t *testing.T) {
 	if got := e.storedUser(reg.User.ID).PasswordHash; got != fakes.Encoded(1, newPassword) {
 		t.Fatalf("stored hash %q; want the new password's", got)
 	}
-	_, err := e.auth.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
-	wantErr(t, "login with the old password", err, domauth.ErrInvalidCredentials)
+	_, err := e.auth.Login(e.ctx, authn.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
+	wantErr(t, "login with the old password", err, auth.ErrInvalidCredentials)
 	e.login(adaEmail, newPassword)
 
 	// Every other session ended; the caller's keeps working.
-	for _, other := range []auth.TokenPair{second, third} {
+	for _, other := range []authn.TokenPair{second, third} {
 		s, _ := e.store.Session(other.Session.ID)
 		if !s.Revoked() || s.RevokeReason != session.ReasonPasswordChange {
 			t.Fatalf("other session %s: revoked=%v reason=%q", s.ID, s.Revoked(), s.RevokeReason)
 		}
 		_, err := e.auth.Authenticate(e.ctx, other.AccessToken)
-		wantErr(t, "access token of another session", err, domauth.ErrSessionRevoked)
+		wantErr(t, "access token of another session", err, auth.ErrSessionRevoked)
 		_, err = e.auth.Refresh(e.ctx, other.RefreshToken, authMeta)
 		wantErr(t, "refresh token of another session", err, session.ErrRefreshInvalid)
 	}
@@ -358,8 +358,8 @@ func TestChangeEmail(t *testing.T) {
 		t.Fatalf("stored email %q", got)
 	}
 	e.login("Countess@lovelace.org", adaPassword)
-	_, err = e.auth.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
-	wantErr(t, "login with the old email", err, domauth.ErrInvalidCredentials)
+	_, err = e.auth.Login(e.ctx, authn.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
+	wantErr(t, "login with the old email", err, auth.ErrInvalidCredentials)
 	// The old address is free again.
 	e.signUp(adaEmail)
 
@@ -394,7 +394,7 @@ func TestDeleteAccount(t *testing.T) {
 	e := newEnv(t)
 	reg, p := e.signUp(adaEmail)
 	other := e.login(adaEmail, adaPassword)
-	_, _ = e.auth.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, authMeta)
+	_, _ = e.auth.Login(e.ctx, authn.Credentials{Email: adaEmail, Password: "wrong password"}, authMeta)
 	bob, _ := e.signUp("bob@example.com")
 	before := e.store.Events(reg.User.ID)
 	if len(before) == 0 {
@@ -410,16 +410,16 @@ func TestDeleteAccount(t *testing.T) {
 	if n := len(e.store.SessionsOf(reg.User.ID)); n != 0 {
 		t.Fatalf("%d sessions left", n)
 	}
-	_, err := e.svc.Me(e.ctx, domauth.Principal{Claims: p.Claims})
-	wantErr(t, "Me after deletion", err, domauth.ErrSessionRevoked)
-	for _, pair := range []auth.TokenPair{reg, other} {
+	_, err := e.svc.Me(e.ctx, auth.Principal{Claims: p.Claims})
+	wantErr(t, "Me after deletion", err, auth.ErrSessionRevoked)
+	for _, pair := range []authn.TokenPair{reg, other} {
 		_, err := e.auth.Authenticate(e.ctx, pair.AccessToken)
-		wantErr(t, "access token after deletion", err, domauth.ErrSessionRevoked)
+		wantErr(t, "access token after deletion", err, auth.ErrSessionRevoked)
 		_, err = e.auth.Refresh(e.ctx, pair.RefreshToken, authMeta)
 		wantErr(t, "refresh token after deletion", err, session.ErrRefreshInvalid)
 	}
-	_, err = e.auth.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
-	wantErr(t, "login after deletion", err, domauth.ErrInvalidCredentials)
+	_, err = e.auth.Login(e.ctx, authn.Credentials{Email: adaEmail, Password: adaPassword}, authMeta)
+	wantErr(t, "login after deletion", err, auth.ErrInvalidCredentials)
 
 	after := e.store.Events(reg.User.ID)
 	if len(after) != len(before)+1 {
@@ -482,7 +482,7 @@ func TestSecurityEventsPagination(t *testing.T) {
 		if i%2 == 0 {
 			e.login(adaEmail, adaPassword)
 		} else {
-			_, _ = e.auth.Login(e.ctx, auth.Credentials{Email: adaEmail, Password: "wrong password"}, authMeta)
+			_, _ = e.auth.Login(e.ctx, authn.Credentials{Email: adaEmail, Password: "wrong password"}, authMeta)
 		}
 	}
 	last := e.login(adaEmail, adaPassword) // 8th, same minute as the 7th
@@ -560,17 +560,17 @@ func TestSensitiveOperationsNeedStepUp(t *testing.T) {
 	reg, p := e.signUp(adaEmail)
 	e.clock.Advance(11 * time.Minute)
 	err := e.svc.ChangePassword(e.ctx, p, adaPassword, "a brand new passphrase", meta)
-	wantErr(t, "ChangePassword with a stale proof", err, domauth.ErrFreshAuthRequired)
+	wantErr(t, "ChangePassword with a stale proof", err, auth.ErrFreshAuthRequired)
 	_, err = e.svc.ChangeEmail(e.ctx, p, "new@example.com", meta)
-	wantErr(t, "ChangeEmail with a stale proof", err, domauth.ErrFreshAuthRequired)
+	wantErr(t, "ChangeEmail with a stale proof", err, auth.ErrFreshAuthRequired)
 	err = e.svc.DeleteAccount(e.ctx, p, meta)
-	wantErr(t, "DeleteAccount with a stale proof", err, domauth.ErrFreshAuthRequired)
+	wantErr(t, "DeleteAccount with a stale proof", err, auth.ErrFreshAuthRequired)
 
 	notFresh := p
 	notFresh.Claims.Fresh = false
 	notFresh.Claims.AuthTime = e.clock.Now()
 	err = e.svc.DeleteAccount(e.ctx, notFresh, meta)
-	wantErr(t, "DeleteAccount with a refreshed token", err, domauth.ErrFreshAuthRequired)
+	wantErr(t, "DeleteAccount with a refreshed token", err, auth.ErrFreshAuthRequired)
 	if _, ok := e.store.User(reg.User.ID); !ok {
 		t.Fatal("a refused deletion deleted the account")
 	}
@@ -601,7 +601,7 @@ func TestChangeEmailWithConfirmation(t *testing.T) {
 	e := newEnv(t)
 	mail := &emailMail{}
 	svc := newInteractors(deps{
-		StepUp: domauth.StepUpPolicy{MaxAge: 10 * time.Minute},
+		StepUp: auth.StepUpPolicy{MaxAge: 10 * time.Minute},
 		Users:  e.store.Users, Sessions: e.store.Sessions, Audit: e.store.Audit, Tx: e.store,
 		Hasher: e.hasher, Clock: e.clock, Mail: mail, ConfirmEmailChange: true,
 	})

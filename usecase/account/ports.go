@@ -106,7 +106,7 @@ type PasswordHasher interface {
 }
 
 // PasswordGuard throttles password proofs per account and client, as login
-// does; auth.PasswordGate implements it.
+// does; authn.PasswordGate implements it.
 type PasswordGuard interface {
 	// AdmitPassword counts an attempt before the password is checked;
 	// throttle.LimitedError when refused.

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
-	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // SessionLister lists an account's active sessions (the store behind the
@@ -40,7 +40,7 @@ type PasskeyLister interface {
 // SessionView is one session of an account as administrators see it,
 // what its owner sees; Current marks the session the calling administrator
 // is using.
-type SessionView = authuc.SessionView
+type SessionView = authn.SessionView
 
 // SessionPage is one page of an account's sessions.
 type SessionPage struct {
@@ -79,7 +79,7 @@ func (l *AccountSessionListing) Sessions(ctx context.Context, a Actor, userID, c
 	if !a.CLI {
 		current = a.Principal.SessionID()
 	}
-	list, err := authuc.ActiveSessions(ctx, l.sessions, userID, current, l.clock.Now().UTC(), cursor, limit)
+	list, err := authn.ActiveSessions(ctx, l.sessions, userID, current, l.clock.Now().UTC(), cursor, limit)
 	if err != nil {
 		return SessionPage{}, err
 	}

@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 )
 
 // IdentityStore lists an account's linked identities (the store behind
 // the owner's own listing, GET /auth/identities).
 type IdentityStore interface {
 	// ListByUser lists userID's identities, oldest first.
-	ListByUser(ctx context.Context, userID string) ([]fed.Identity, error)
+	ListByUser(ctx context.Context, userID string) ([]federation.Identity, error)
 }
 
 // IdentityView is a linked identity as administrators see it: what the

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	fed "github.com/gatehouse/gatehouse/domain/federation"
+	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
 
@@ -14,7 +14,7 @@ import (
 func TestIdentities(t *testing.T) {
 	e := newEnv(t)
 	later := t0.Add(time.Hour)
-	l := admin.NewIdentityListing(e.dir, byUser[fed.Identity]{e.ada.ID: {
+	l := admin.NewIdentityListing(e.dir, byUser[federation.Identity]{e.ada.ID: {
 		{ID: "i1", UserID: e.ada.ID, Provider: "corp", Subject: "u-ada", Email: "ada@example.com", CreatedAt: t0},
 		{ID: "i2", UserID: e.ada.ID, Provider: "github", Subject: "4242", CreatedAt: later},
 	}})

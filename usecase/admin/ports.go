@@ -9,7 +9,7 @@ import (
 	"context"
 	"time"
 
-	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
@@ -115,7 +115,7 @@ type Facts struct {
 }
 
 // SessionCache forgets what an instance cached about an account's sessions
-// and the account itself (auth.LivenessCache), so a change made here is
+// and the account itself (authn.LivenessCache), so a change made here is
 // seen at once on this instance even with SESSION_CACHE_TTL on.
 type SessionCache interface {
 	ForgetUser(userID string)
@@ -172,7 +172,7 @@ type Events interface {
 	Publish(ctx context.Context, e webhook.Event) error
 }
 
-// SignupHook is the before-signup hook (see auth.SignupHook).
+// SignupHook is the before-signup hook (see authn.SignupHook).
 type SignupHook interface {
-	BeforeSignup(ctx context.Context, s authuc.SignupAttempt) error
+	BeforeSignup(ctx context.Context, s authn.SignupAttempt) error
 }

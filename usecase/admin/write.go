@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	authuc "github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
@@ -189,7 +189,7 @@ func (c *AccountCreator) Create(ctx context.Context, a Actor, in CreateInput) (u
 	// The app decides who has an account, whoever creates it; asked
 	// before anything is written.
 	if c.hook != nil {
-		if err := c.hook.BeforeSignup(ctx, authuc.SignupAttempt{Email: email, Name: name, Method: webhook.MethodAdmin, IP: a.IP}); err != nil {
+		if err := c.hook.BeforeSignup(ctx, authn.SignupAttempt{Email: email, Name: name, Method: webhook.MethodAdmin, IP: a.IP}); err != nil {
 			return user.User{}, err
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -182,22 +182,22 @@ func (s *Deliverer) render(ctx context.Context, m outbox.Message) (*outbox.Messa
 // renderLink is render for everything but sign-in codes.
 func (s *Deliverer) renderLink(ctx context.Context, m outbox.Message) (*outbox.Message, *[32]byte, error) {
 	var (
-		p    recovery.Purpose
+		p    emailtoken.Purpose
 		kind outbox.Kind
 		ok   func(user.User) bool
 	)
 	switch m.Kind {
 	case outbox.KindVerifyRequested, outbox.KindVerifyEmail:
-		p, kind = recovery.PurposeVerifyEmail, outbox.KindVerifyEmail
+		p, kind = emailtoken.PurposeVerifyEmail, outbox.KindVerifyEmail
 		// Only while the account still has the address, unproven.
 		ok = func(u user.User) bool { return u.Email == m.To && !u.EmailVerified }
 	case outbox.KindResetRequested, outbox.KindPasswordReset:
-		p, kind = recovery.PurposePasswordReset, outbox.KindPasswordReset
+		p, kind = emailtoken.PurposePasswordReset, outbox.KindPasswordReset
 		// A disabled account gets no reset link: a reset must not undo an
 		// administrator's decision.
 		ok = func(u user.User) bool { return u.Email == m.To && u.CanSignIn() == nil }
 	case outbox.KindEmailChangeRequested:
-		p, kind = recovery.PurposeChangeEmail, outbox.KindConfirmEmailChange
+		p, kind = emailtoken.PurposeChangeEmail, outbox.KindConfirmEmailChange
 		ok = func(u user.User) bool { return u.Email != m.To }
 	default:
 		return &m, nil, nil
@@ -215,7 +215,7 @@ func (s *Deliverer) renderLink(ctx context.Context, m outbox.Message) (*outbox.M
 		// In the account's language (a forgot-password request does not
 		// know the account when it is queued).
 		out.Locale = u.Locale
-		if p == recovery.PurposeChangeEmail {
+		if p == emailtoken.PurposeChangeEmail {
 			// Another account has the address: its owner hears of the
 			// attempt, and the requester learns nothing.
 			switch owner, err := s.d.Users.ByEmail(ctx, m.To); {
@@ -226,17 +226,17 @@ func (s *Deliverer) renderLink(ctx context.Context, m outbox.Message) (*outbox.M
 				return err
 			}
 		}
-		raw, hash := recovery.NewSecret()
+		raw, hash := emailtoken.NewSecret()
 		now, ttl, link := s.now(), s.cfg.VerifyTTL, s.cfg.VerifyLink
-		if p == recovery.PurposePasswordReset {
+		if p == emailtoken.PurposePasswordReset {
 			ttl, link = s.cfg.ResetTTL, s.cfg.ResetLink
 		}
-		if err := s.d.Tokens.Insert(ctx, recovery.Issue(hash, p, u, m.To, now, ttl)); err != nil {
+		if err := s.d.Tokens.Insert(ctx, emailtoken.Issue(hash, p, u, m.To, now, ttl)); err != nil {
 			return err
 		}
 		// A newer reset (or email-change) link replaces the older ones the
 		// moment it is made, so they are dead before it arrives.
-		if recovery.Supersedes(p) {
+		if emailtoken.Supersedes(p) {
 			if err := s.d.Tokens.Supersede(ctx, u.ID, p, hash); err != nil {
 				return err
 			}

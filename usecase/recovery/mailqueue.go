@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -143,7 +143,7 @@ func (q *MailQueue) EmailChanged(ctx context.Context, u user.User, oldEmail stri
 // address.
 func (q *MailQueue) EmailChangeRequested(ctx context.Context, u user.User, newEmail string) error {
 	if !q.Enabled() {
-		return recovery.ErrMailUnavailable
+		return emailtoken.ErrMailUnavailable
 	}
 	return q.queue(ctx, outbox.Message{Kind: outbox.KindEmailChangeRequested, UserID: u.ID, To: newEmail, Locale: u.Locale}, q.now())
 }
@@ -207,7 +207,7 @@ func (q *MailQueue) count(ctx context.Context, key string, p throttle.Policy, no
 // change, what was mailed to the old address (and any pending change) must
 // not work any more.
 func (q *MailQueue) voidLinks(ctx context.Context, userID string) error {
-	for _, p := range []recovery.Purpose{recovery.PurposeVerifyEmail, recovery.PurposePasswordReset, recovery.PurposeChangeEmail} {
+	for _, p := range []emailtoken.Purpose{emailtoken.PurposeVerifyEmail, emailtoken.PurposePasswordReset, emailtoken.PurposeChangeEmail} {
 		if err := q.d.Tokens.DeleteForUser(ctx, userID, p); err != nil {
 			return err
 		}

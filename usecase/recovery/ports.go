@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
@@ -61,24 +61,24 @@ type PasswordWriter interface {
 
 // LinkVoider deletes an account's unused links of a purpose.
 type LinkVoider interface {
-	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+	DeleteForUser(ctx context.Context, userID string, p emailtoken.Purpose) error
 }
 
-// LinkTaker finds and uses links; recovery.ErrLinkInvalid for unknown ones.
+// LinkTaker finds and uses links; emailtoken.ErrLinkInvalid for unknown ones.
 type LinkTaker interface {
 	LinkVoider
-	ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	ByHash(ctx context.Context, hash [32]byte) (emailtoken.Token, error)
 	// Take deletes and returns the link: its one use.
-	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	Take(ctx context.Context, hash [32]byte) (emailtoken.Token, error)
 }
 
 // LinkIssuer stores the links of mails being sent.
 type LinkIssuer interface {
-	Insert(ctx context.Context, t recovery.Token) error
+	Insert(ctx context.Context, t emailtoken.Token) error
 	// Take deletes a link (of a mail that did not go out).
-	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	Take(ctx context.Context, hash [32]byte) (emailtoken.Token, error)
 	// Supersede deletes the account's other links of the purpose.
-	Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error
+	Supersede(ctx context.Context, userID string, p emailtoken.Purpose, keep [32]byte) error
 }
 
 // LinkPurger deletes expired links.
@@ -109,7 +109,7 @@ type UserRepository interface {
 }
 
 // PasswordGuard throttles password-hashing attempts per account and client,
-// as login does; auth.PasswordGate implements it.
+// as login does; authn.PasswordGate implements it.
 type PasswordGuard interface {
 	AdmitPassword(ctx context.Context, email, ip string) error
 	PasswordProven(ctx context.Context, email, ip string) error
@@ -130,17 +130,17 @@ type SessionCache interface {
 
 // TokenStore keeps emailed tokens, by hash.
 type TokenStore interface {
-	Insert(ctx context.Context, t recovery.Token) error
-	// ByHash finds an unused token; recovery.ErrLinkInvalid if none.
-	ByHash(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	Insert(ctx context.Context, t emailtoken.Token) error
+	// ByHash finds an unused token; emailtoken.ErrLinkInvalid if none.
+	ByHash(ctx context.Context, hash [32]byte) (emailtoken.Token, error)
 	// Take deletes the token with hash and returns it: the one use of it.
-	// Of two transactions taking one token, one gets recovery.ErrLinkInvalid.
-	Take(ctx context.Context, hash [32]byte) (recovery.Token, error)
+	// Of two transactions taking one token, one gets emailtoken.ErrLinkInvalid.
+	Take(ctx context.Context, hash [32]byte) (emailtoken.Token, error)
 	// DeleteForUser deletes userID's unused tokens of purpose p.
-	DeleteForUser(ctx context.Context, userID string, p recovery.Purpose) error
+	DeleteForUser(ctx context.Context, userID string, p emailtoken.Purpose) error
 	// Supersede deletes userID's unused tokens of purpose p but the one
 	// with hash keep: a newer link replaces the older.
-	Supersede(ctx context.Context, userID string, p recovery.Purpose, keep [32]byte) error
+	Supersede(ctx context.Context, userID string, p emailtoken.Purpose, keep [32]byte) error
 	// PurgeExpired deletes tokens that expired before now.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
@@ -164,7 +164,7 @@ type Outbox interface {
 
 // CodeIssuer turns a queued sign-in code request
 // (outbox.KindEmailCodeRequested) into its mail at send time, as render
-// does for links; auth.EmailCodeIssuer implements it.
+// does for links; authn.EmailCodeIssuer implements it.
 type CodeIssuer interface {
 	// IssueEmailCode returns the mail, or nil when nothing is to be sent;
 	// undo withdraws what was issued when the mail does not go out.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	domrec "github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/throttle"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
@@ -65,22 +65,22 @@ func (u *users) SetEmail(_ context.Context, id, email string, verified bool, now
 	return nil
 }
 
-type tokens struct{ m map[[32]byte]domrec.Token }
+type tokens struct{ m map[[32]byte]emailtoken.Token }
 
-func (s *tokens) Insert(_ context.Context, t domrec.Token) error { s.m[t.Hash] = t; return nil }
-func (s *tokens) ByHash(_ context.Context, h [32]byte) (domrec.Token, error) {
+func (s *tokens) Insert(_ context.Context, t emailtoken.Token) error { s.m[t.Hash] = t; return nil }
+func (s *tokens) ByHash(_ context.Context, h [32]byte) (emailtoken.Token, error) {
 	t, ok := s.m[h]
 	if !ok {
-		return domrec.Token{}, domrec.ErrLinkInvalid
+		return emailtoken.Token{}, emailtoken.ErrLinkInvalid
 	}
 	return t, nil
 }
-func (s *tokens) Take(ctx context.Context, h [32]byte) (domrec.Token, error) {
+func (s *tokens) Take(ctx context.Context, h [32]byte) (emailtoken.Token, error) {
 	t, err := s.ByHash(ctx, h)
 	delete(s.m, h)
 	return t, err
 }
-func (s *tokens) DeleteForUser(_ context.Context, id string, p domrec.Purpose) error {
+func (s *tokens) DeleteForUser(_ context.Context, id string, p emailtoken.Purpose) error {
 	for h, t := range s.m {
 		if t.UserID == id && t.Purpose == p {
 			delete(s.m, h)
@@ -88,7 +88,7 @@ func (s *tokens) DeleteForUser(_ context.Context, id string, p domrec.Purpose) e
 	}
 	return nil
 }
-func (s *tokens) Supersede(_ context.Context, id string, p domrec.Purpose, keep [32]byte) error {
+func (s *tokens) Supersede(_ context.Context, id string, p emailtoken.Purpose, keep [32]byte) error {
 	for h, t := range s.m {
 		if t.UserID == id && t.Purpose == p && h != keep {
 			delete(s.m, h)
@@ -284,7 +284,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{
 		clock:  &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)},
 		users:  &users{fakes.UserMap{}},
-		tokens: &tokens{m: map[[32]byte]domrec.Token{}},
+		tokens: &tokens{m: map[[32]byte]emailtoken.Token{}},
 		box:    &box{}, sender: &sender{}, rev: &revoker{}, obs: &observer{}, fails: &failures{},
 	}
 	f.ada = user.User{ID: "0b7e7a52-3c1f-4e8a-9d2b-6f4c1a8e5d33", Email: "ada@example.com", PasswordHash: "hash:old"}
@@ -337,7 +337,7 @@ func TestResetLinkExpires(t *testing.T) {
 	tok := tokenOf(t, sent[0])
 	f.clock.t = f.clock.t.Add(30 * time.Minute)
 	err := f.svc.ResetPassword(context.Background(), tok, "a new long password", recovery.Meta{})
-	if !errors.Is(err, domrec.ErrLinkInvalid) {
+	if !errors.Is(err, emailtoken.ErrLinkInvalid) {
 		t.Fatalf("a reset link at its expiry: %v, want ErrLinkInvalid", err)
 	}
 	if f.users.UserMap[f.ada.ID].PasswordHash != "hash:old" || len(f.rev.revoked) != 0 || len(f.fails.cleared) != 0 {
@@ -414,7 +414,7 @@ func TestDeliveryRetriesWithBackoffThenGivesUp(t *testing.T) {
 func TestMailOff(t *testing.T) {
 	f := newFixture(t)
 	off := newInteractors(deps{Users: f.users, Tokens: f.tokens, Outbox: f.box, Tx: tx{}, Clock: f.clock}, config{})
-	if err := off.ForgotPassword(context.Background(), "ada@example.com", recovery.Meta{}); !errors.Is(err, domrec.ErrMailUnavailable) {
+	if err := off.ForgotPassword(context.Background(), "ada@example.com", recovery.Meta{}); !errors.Is(err, emailtoken.ErrMailUnavailable) {
 		t.Fatalf("forgot with mail off: %v", err)
 	}
 	if err := off.Registered(context.Background(), f.ada, ""); err != nil || len(f.box.rows) != 0 {
@@ -527,7 +527,7 @@ func TestResetLinkDies(t *testing.T) {
 		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("reset after a password change: %v", err)
 		}
 		if f.users.UserMap[f.ada.ID].PasswordHash != "hash:changed" {
@@ -540,7 +540,7 @@ func TestResetLinkDies(t *testing.T) {
 		if err := f.users.SetEmail(ctx, f.ada.ID, "ada@example.org", false, f.clock.t); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if err := f.svc.ResetPassword(ctx, tok, "a new long password", recovery.Meta{}); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("reset after an address change: %v", err)
 		}
 	})
@@ -548,7 +548,7 @@ func TestResetLinkDies(t *testing.T) {
 		f := newFixture(t)
 		older := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
 		newer := tokenOf(t, f.requestReset(t, f.ada.Email)[0])
-		if err := f.svc.ResetPassword(ctx, older, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if err := f.svc.ResetPassword(ctx, older, "a new long password", recovery.Meta{}); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("reset with the older of two links: %v", err)
 		}
 		if err := f.svc.ResetPassword(ctx, newer, "a new long password", recovery.Meta{}); err != nil {
@@ -615,7 +615,7 @@ func TestEmailChangeConfirmation(t *testing.T) {
 		if got := f.users.UserMap[f.ada.ID]; got.Email != "new@example.org" || !got.EmailVerified {
 			t.Fatalf("stored %+v", got)
 		}
-		if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if err := f.svc.ResetPassword(ctx, reset, "a new long password", recovery.Meta{}); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("a reset link of the old address after the move: %v", err)
 		}
 		notice := deliver(t, f)
@@ -648,13 +648,13 @@ func TestEmailChangeConfirmation(t *testing.T) {
 			t.Fatal(err)
 		}
 		two := tokenOf(t, deliver(t, f)[0])
-		if _, err := f.svc.Verify(ctx, one); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if _, err := f.svc.Verify(ctx, one); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("the older change link: %v", err)
 		}
 		if err := f.users.SetPassword(ctx, f.ada.ID, "hash:changed", 0, f.clock.t); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Verify(ctx, two); !errors.Is(err, domrec.ErrLinkInvalid) {
+		if _, err := f.svc.Verify(ctx, two); !errors.Is(err, emailtoken.ErrLinkInvalid) {
 			t.Fatalf("a change link after a password change: %v", err)
 		}
 		if f.users.UserMap[f.ada.ID].Email != f.ada.Email {

@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
@@ -31,7 +31,7 @@ func NewResetRequester(mail *MailQueue, tx Transactor) *ResetRequester {
 // outbox.KindResetRequested). A throttled request is dropped silently.
 func (r *ResetRequester) ForgotPassword(ctx context.Context, email string, meta Meta) error {
 	if !r.mail.Enabled() {
-		return recovery.ErrMailUnavailable
+		return emailtoken.ErrMailUnavailable
 	}
 	e, ok := user.NormalizeEmail(email)
 	if !ok {
@@ -78,17 +78,17 @@ func NewPasswordResetter(d PasswordResetterDeps) *PasswordResetter { return &Pas
 
 // ResetPassword sets a new password with a reset token: every session of
 // the account ends, and a notice goes to the address.
-// recovery.ErrLinkInvalid for a used, expired or foreign link; a weak
+// emailtoken.ErrLinkInvalid for a used, expired or foreign link; a weak
 // password is a validation error and leaves the link usable.
 func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword string, meta Meta) error {
-	hash, ok := recovery.HashSecret(raw)
+	hash, ok := emailtoken.HashSecret(raw)
 	if !ok {
 		return user.Invalid("token", "is not a link token")
 	}
 	now := r.d.Clock.Now().UTC()
 	// Checked before hashing, so a bad link costs no hash and a weak
 	// password does not use the link up.
-	_, u, err := findLink(ctx, r.d.Tokens.ByHash, hash, r.d.Users, recovery.PurposePasswordReset, now)
+	_, u, err := findLink(ctx, r.d.Tokens.ByHash, hash, r.d.Users, emailtoken.PurposePasswordReset, now)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		defer r.d.Cache.ForgetUser(u.ID)
 	}
 	err = r.d.Tx.WithinTx(ctx, func(ctx context.Context) error {
-		t, u, err := findLink(ctx, r.d.Tokens.Take, hash, r.d.Users, recovery.PurposePasswordReset, now)
+		t, u, err := findLink(ctx, r.d.Tokens.Take, hash, r.d.Users, emailtoken.PurposePasswordReset, now)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		// session must not succeed.
 		err = r.d.Users.SetPassword(ctx, u.ID, encoded, t.CredentialVersion, now)
 		if errors.Is(err, user.ErrCredentialChanged) {
-			return recovery.ErrLinkInvalid
+			return emailtoken.ErrLinkInvalid
 		}
 		if err != nil {
 			return err
@@ -133,7 +133,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		// verification link would.
 		if err := r.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
 			if errors.Is(err, user.ErrNotFound) {
-				return recovery.ErrLinkInvalid
+				return emailtoken.ErrLinkInvalid
 			}
 			return err
 		}
@@ -157,7 +157,7 @@ func (r *PasswordResetter) ResetPassword(ctx context.Context, raw, newPassword s
 		if _, err := r.d.Sessions.RevokeAllForUser(ctx, u.ID, "", session.ReasonPasswordReset, now); err != nil {
 			return err
 		}
-		if err := r.d.Tokens.DeleteForUser(ctx, u.ID, recovery.PurposePasswordReset); err != nil {
+		if err := r.d.Tokens.DeleteForUser(ctx, u.ID, emailtoken.PurposePasswordReset); err != nil {
 			return err
 		}
 		if err := record(ctx, r.d.Audit, audit.PasswordReset, u.ID, meta, now); err != nil {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/outbox"
-	"github.com/gatehouse/gatehouse/domain/recovery"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 )
@@ -27,11 +27,11 @@ func NewVerificationRequester(users UserReader, mail *MailQueue, tx Transactor) 
 }
 
 // RequestVerification queues a verification link to the caller's address;
-// nothing when it is already verified. recovery.ErrMailUnavailable without
+// nothing when it is already verified. emailtoken.ErrMailUnavailable without
 // mail; throttle.LimitedError past the mail budgets.
 func (r *VerificationRequester) RequestVerification(ctx context.Context, p auth.Principal, meta Meta) error {
 	if !r.mail.Enabled() {
-		return recovery.ErrMailUnavailable
+		return emailtoken.ErrMailUnavailable
 	}
 	now := r.mail.now()
 	return r.tx.WithinTx(ctx, func(ctx context.Context) error {
@@ -69,9 +69,9 @@ func NewEmailVerifier(d EmailVerifierDeps) *EmailVerifier { return &EmailVerifie
 
 // Verify marks the address of the token's account verified, or, for an
 // email-change link, moves the account to the address the link was mailed
-// to. recovery.ErrLinkInvalid for a used, expired or foreign link.
+// to. emailtoken.ErrLinkInvalid for a used, expired or foreign link.
 func (v *EmailVerifier) Verify(ctx context.Context, raw string) (user.User, error) {
-	hash, ok := recovery.HashSecret(raw)
+	hash, ok := emailtoken.HashSecret(raw)
 	if !ok {
 		return user.User{}, user.Invalid("token", "is not a link token")
 	}
@@ -85,15 +85,15 @@ func (v *EmailVerifier) Verify(ctx context.Context, raw string) (user.User, erro
 		if err != nil {
 			return err
 		}
-		if t.Purpose == recovery.PurposeChangeEmail {
+		if t.Purpose == emailtoken.PurposeChangeEmail {
 			out, err = v.confirmEmailChange(ctx, t, now)
 			return err
 		}
-		u, err := tokenUser(ctx, v.d.Users, t, recovery.PurposeVerifyEmail, now)
+		u, err := tokenUser(ctx, v.d.Users, t, emailtoken.PurposeVerifyEmail, now)
 		if err != nil {
 			return err
 		}
-		if err := v.d.Tokens.DeleteForUser(ctx, u.ID, recovery.PurposeVerifyEmail); err != nil {
+		if err := v.d.Tokens.DeleteForUser(ctx, u.ID, emailtoken.PurposeVerifyEmail); err != nil {
 			return err
 		}
 		out = u
@@ -103,7 +103,7 @@ func (v *EmailVerifier) Verify(ctx context.Context, raw string) (user.User, erro
 		if err := v.d.Users.MarkEmailVerified(ctx, u.ID, u.Email, now); err != nil {
 			if errors.Is(err, user.ErrNotFound) {
 				// The account left the address since the read above.
-				return recovery.ErrLinkInvalid
+				return emailtoken.ErrLinkInvalid
 			}
 			return err
 		}
@@ -123,8 +123,8 @@ func (v *EmailVerifier) Verify(ctx context.Context, raw string) (user.User, erro
 // t was taken. user.ErrEmailTaken when another account took the address
 // meanwhile (the link stays usable). The links of the old address die, and
 // the old address gets a notice.
-func (v *EmailVerifier) confirmEmailChange(ctx context.Context, t recovery.Token, now time.Time) (user.User, error) {
-	u, err := tokenUser(ctx, v.d.Users, t, recovery.PurposeChangeEmail, now)
+func (v *EmailVerifier) confirmEmailChange(ctx context.Context, t emailtoken.Token, now time.Time) (user.User, error) {
+	u, err := tokenUser(ctx, v.d.Users, t, emailtoken.PurposeChangeEmail, now)
 	if err != nil {
 		return user.User{}, err
 	}
@@ -153,27 +153,27 @@ func (v *EmailVerifier) confirmEmailChange(ctx context.Context, t recovery.Token
 
 // findLink finds the link with hash through find (ByHash reads it, Take
 // uses it up) and its account, checked as tokenUser does.
-func findLink(ctx context.Context, find func(context.Context, [32]byte) (recovery.Token, error), hash [32]byte,
-	users UserReader, p recovery.Purpose, now time.Time) (recovery.Token, user.User, error) {
+func findLink(ctx context.Context, find func(context.Context, [32]byte) (emailtoken.Token, error), hash [32]byte,
+	users UserReader, p emailtoken.Purpose, now time.Time) (emailtoken.Token, user.User, error) {
 	t, err := find(ctx, hash)
 	if err != nil {
-		return recovery.Token{}, user.User{}, err
+		return emailtoken.Token{}, user.User{}, err
 	}
 	u, err := tokenUser(ctx, users, t, p, now)
 	return t, u, err
 }
 
 // tokenUser loads the account of t and checks that t may be used for p.
-func tokenUser(ctx context.Context, users UserReader, t recovery.Token, p recovery.Purpose, now time.Time) (user.User, error) {
+func tokenUser(ctx context.Context, users UserReader, t emailtoken.Token, p emailtoken.Purpose, now time.Time) (user.User, error) {
 	u, err := users.ByID(ctx, t.UserID)
 	if errors.Is(err, user.ErrNotFound) {
-		return user.User{}, recovery.ErrLinkInvalid
+		return user.User{}, emailtoken.ErrLinkInvalid
 	}
 	if err != nil {
 		return user.User{}, err
 	}
 	if !t.Accepts(p, u, now) {
-		return user.User{}, recovery.ErrLinkInvalid
+		return user.User{}, emailtoken.ErrLinkInvalid
 	}
 	return u, nil
 }

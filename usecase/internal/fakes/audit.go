@@ -13,11 +13,11 @@ import (
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 var (
-	_ auth.AuditLog    = (*Audit)(nil)
+	_ authn.AuditLog   = (*Audit)(nil)
 	_ account.AuditLog = (*Audit)(nil)
 )
 

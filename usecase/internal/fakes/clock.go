@@ -1,5 +1,5 @@
 // Package fakes holds in-memory implementations of the ports declared by
-// usecase/auth and usecase/account, for black-box tests of the interactors.
+// usecase/authn and usecase/account, for black-box tests of the interactors.
 //
 // One Store holds all the state (users, sessions, refresh tokens, security
 // events) so that cascades work as they do in the database (deleting a user

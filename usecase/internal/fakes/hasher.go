@@ -8,11 +8,11 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 var (
-	_ auth.PasswordHasher    = (*Hasher)(nil)
+	_ authn.PasswordHasher   = (*Hasher)(nil)
 	_ account.PasswordHasher = (*Hasher)(nil)
 )
 

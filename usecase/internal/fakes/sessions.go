@@ -11,11 +11,11 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 var (
-	_ auth.SessionStore      = (*Sessions)(nil)
+	_ authn.SessionStore     = (*Sessions)(nil)
 	_ account.SessionRevoker = (*Sessions)(nil)
 )
 
@@ -57,7 +57,7 @@ func (r *Sessions) ByID(ctx context.Context, id string) (session.Session, error)
 	return copySession(ss.s), nil
 }
 
-// Update implements auth.SessionUpdater. Every transaction holds the
+// Update implements authn.SessionUpdater. Every transaction holds the
 // store's lock, so the session is locked already; the write happens only
 // when fn changed something, as the real stores do.
 func (r *Sessions) Update(ctx context.Context, id string, fn func(*session.Session) error) error {
@@ -99,10 +99,10 @@ func (r *Sessions) locked(ctx context.Context, id string) (storedSession, error)
 	return ss, nil
 }
 
-// RotateCurrent implements auth.RefreshRotator's fast path through the
+// RotateCurrent implements authn.RefreshRotator's fast path through the
 // domain policy itself: it rotates exactly when Decide says Rotate. The
 // contract suite holds the real stores' one-statement versions to it.
-func (r *Sessions) RotateCurrent(ctx context.Context, in auth.RotateInput) (session.Session, user.User, bool, error) {
+func (r *Sessions) RotateCurrent(ctx context.Context, in authn.RotateInput) (session.Session, user.User, bool, error) {
 	s := r.s
 	defer s.access(ctx)()
 	ss, ok := s.st.sessions[in.Token.SessionID]
@@ -122,7 +122,7 @@ func (r *Sessions) RotateCurrent(ctx context.Context, in auth.RotateInput) (sess
 	return copySession(ss.s), pub, true, nil
 }
 
-// LegacyToken implements auth.RefreshRotator.
+// LegacyToken implements authn.RefreshRotator.
 func (r *Sessions) LegacyToken(ctx context.Context, hash [32]byte) (string, int64, error) {
 	s := r.s
 	defer s.access(ctx)()
@@ -177,7 +177,7 @@ func (s *Store) activeNewestFirst(userID string, now time.Time) []session.Sessio
 	return list
 }
 
-// ListActive implements auth.SessionLister.
+// ListActive implements authn.SessionLister.
 func (r *Sessions) ListActive(ctx context.Context, userID string, now time.Time, cursor string, limit int) (session.Page, error) {
 	s := r.s
 	defer s.access(ctx)()
@@ -202,7 +202,7 @@ func (r *Sessions) ListActive(ctx context.Context, userID string, now time.Time,
 	return page, nil
 }
 
-// RevokeBeyond implements auth.SessionCapper.
+// RevokeBeyond implements authn.SessionCapper.
 func (r *Sessions) RevokeBeyond(ctx context.Context, userID string, keep int, reason string, now time.Time) ([]string, error) {
 	s := r.s
 	defer s.access(ctx)()
@@ -261,7 +261,7 @@ func (r *Sessions) purgeBatch(ctx context.Context, now time.Time, retention time
 	return n
 }
 
-// EraseSealed implements auth.SessionPurger.
+// EraseSealed implements authn.SessionPurger.
 func (r *Sessions) EraseSealed(ctx context.Context, before time.Time, _ int) (int, error) {
 	s := r.s
 	defer s.access(ctx)()
@@ -276,7 +276,7 @@ func (r *Sessions) EraseSealed(ctx context.Context, before time.Time, _ int) (in
 	return n, nil
 }
 
-// WithUser implements auth.SessionAuthenticator.
+// WithUser implements authn.SessionAuthenticator.
 func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, user.User, error) {
 	sess, err := r.ByID(ctx, id)
 	if err != nil {
@@ -289,7 +289,7 @@ func (r *Sessions) WithUser(ctx context.Context, id string) (session.Session, us
 	return sess, u, nil
 }
 
-// Liveness implements auth.SessionLivenessReader.
+// Liveness implements authn.SessionLivenessReader.
 func (r *Sessions) Liveness(ctx context.Context, id string) (session.Liveness, user.User, error) {
 	sess, u, err := r.WithUser(ctx, id)
 	if err != nil {

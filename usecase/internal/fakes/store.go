@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // state is everything a Store keeps. Values are stored by value and their
@@ -250,9 +250,9 @@ func copyUser(u user.User) user.User {
 }
 
 var (
-	_ auth.Transactor    = (*Store)(nil)
+	_ authn.Transactor   = (*Store)(nil)
 	_ account.Transactor = (*Store)(nil)
-	_ auth.Clock         = (*Clock)(nil)
+	_ authn.Clock        = (*Clock)(nil)
 	_ account.Clock      = (*Clock)(nil)
 )
 

@@ -10,14 +10,14 @@ import (
 	"sync"
 	"time"
 
-	domauth "github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 var (
-	_ auth.TokenIssuer   = (*Tokens)(nil)
-	_ auth.TokenVerifier = (*Tokens)(nil)
+	_ authn.TokenIssuer   = (*Tokens)(nil)
+	_ authn.TokenVerifier = (*Tokens)(nil)
 )
 
 // Tokens issues and verifies access tokens of the form
@@ -44,7 +44,7 @@ func (t *Tokens) SetTTL(d time.Duration) {
 	t.ttl = d
 }
 
-// TTL implements auth.TokenIssuer.
+// TTL implements authn.TokenIssuer.
 func (t *Tokens) TTL() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -57,8 +57,8 @@ func (t *Tokens) sign(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Issue implements auth.TokenIssuer.
-func (t *Tokens) Issue(c domauth.Claims) (string, error) {
+// Issue implements authn.TokenIssuer.
+func (t *Tokens) Issue(c auth.Claims) (string, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return "", err
@@ -68,38 +68,38 @@ func (t *Tokens) Issue(c domauth.Claims) (string, error) {
 }
 
 // Decode checks the signature of raw and returns its claims, ignoring time.
-func (t *Tokens) Decode(raw string) (domauth.Claims, error) {
+func (t *Tokens) Decode(raw string) (auth.Claims, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 || parts[0] != "fake" {
-		return domauth.Claims{}, domauth.ErrTokenInvalid
+		return auth.Claims{}, auth.ErrTokenInvalid
 	}
 	if !hmac.Equal([]byte(parts[2]), []byte(t.sign(parts[1]))) {
-		return domauth.Claims{}, domauth.ErrTokenInvalid
+		return auth.Claims{}, auth.ErrTokenInvalid
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return domauth.Claims{}, domauth.ErrTokenInvalid
+		return auth.Claims{}, auth.ErrTokenInvalid
 	}
-	var c domauth.Claims
+	var c auth.Claims
 	if err := json.Unmarshal(b, &c); err != nil {
-		return domauth.Claims{}, domauth.ErrTokenInvalid
+		return auth.Claims{}, auth.ErrTokenInvalid
 	}
 	return c, nil
 }
 
-// Verify implements auth.TokenVerifier: a bad signature or shape is
+// Verify implements authn.TokenVerifier: a bad signature or shape is
 // ErrTokenInvalid, a token at or past its expiry ErrTokenExpired.
-func (t *Tokens) Verify(raw string) (domauth.Claims, error) {
+func (t *Tokens) Verify(raw string) (auth.Claims, error) {
 	c, err := t.Decode(raw)
 	if err != nil {
-		return domauth.Claims{}, err
+		return auth.Claims{}, err
 	}
 	now := t.clock.Now()
 	if now.Before(c.NotBefore) {
-		return domauth.Claims{}, domauth.ErrTokenInvalid
+		return auth.Claims{}, auth.ErrTokenInvalid
 	}
 	if !now.Before(c.ExpiresAt) {
-		return domauth.Claims{}, domauth.ErrTokenExpired
+		return auth.Claims{}, auth.ErrTokenExpired
 	}
 	return c, nil
 }

@@ -8,11 +8,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/account"
-	"github.com/gatehouse/gatehouse/usecase/auth"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 var (
-	_ auth.UserRepository    = (*Users)(nil)
+	_ authn.UserRepository   = (*Users)(nil)
 	_ account.UserRepository = (*Users)(nil)
 )
 
