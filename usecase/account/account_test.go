@@ -151,22 +151,10 @@ func (e *env) login(email, password string) authn.TokenPair {
 }
 
 func (e *env) principal(access string) auth.Principal {
-	e.t.Helper()
-	p, err := e.auth.Authenticate(e.ctx, access)
-	if err != nil {
-		e.t.Fatalf("Authenticate: %v", err)
-	}
-	return p
+	return fakes.MustPrincipal(e.t, e.auth, access)
 }
 
-func (e *env) storedUser(id string) user.User {
-	e.t.Helper()
-	u, ok := e.store.User(id)
-	if !ok {
-		e.t.Fatalf("user %s not in the store", id)
-	}
-	return u
-}
+func (e *env) storedUser(id string) user.User { return e.store.MustUser(e.t, id) }
 
 func TestMe(t *testing.T) {
 	e := newEnv(t)

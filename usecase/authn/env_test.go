@@ -174,14 +174,7 @@ func (e *env) claims(access string) auth.Claims {
 }
 
 // principal authenticates an access token, failing the test if it is refused.
-func (e *env) principal(access string) auth.Principal {
-	e.t.Helper()
-	p, err := e.svc.Authenticate(e.ctx, access)
-	if err != nil {
-		e.t.Fatalf("Authenticate: %v", err)
-	}
-	return p
-}
+func (e *env) principal(access string) auth.Principal { return fakes.MustPrincipal(e.t, e.svc, access) }
 
 func (e *env) storedSession(id string) session.Session {
 	e.t.Helper()
@@ -192,14 +185,7 @@ func (e *env) storedSession(id string) session.Session {
 	return s
 }
 
-func (e *env) storedUser(id string) user.User {
-	e.t.Helper()
-	u, ok := e.store.User(id)
-	if !ok {
-		e.t.Fatalf("user %s is not in the store", id)
-	}
-	return u
-}
+func (e *env) storedUser(id string) user.User { return e.store.MustUser(e.t, id) }
 
 func sameTime(t *testing.T, what string, got, want time.Time) {
 	t.Helper()

@@ -83,17 +83,7 @@ func (c *challenges) Get(_ context.Context, hash [32]byte) (mfa.Challenge, error
 }
 
 func (c *challenges) Update(_ context.Context, hash [32]byte, fn func(*mfa.Challenge) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch, ok := c.m[hash]
-	if !ok {
-		return mfa.ErrCodeInvalid
-	}
-	if err := fn(&ch); err != nil {
-		return err
-	}
-	c.m[hash] = ch
-	return nil
+	return fakes.UpdateIn(&c.mu, c.m, hash, mfa.ErrCodeInvalid, fn)
 }
 
 // outcomes counts what the interactors report.

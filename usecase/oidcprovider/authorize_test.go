@@ -65,17 +65,7 @@ func (m *memOAuth) RequestByID(_ context.Context, rid string) (oauth.Request, er
 }
 
 func (m *memOAuth) UpdateRequest(_ context.Context, rid string, fn func(*oauth.Request) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.requests[rid]
-	if !ok {
-		return oauth.ErrRequestNotFound
-	}
-	if err := fn(&r); err != nil {
-		return err
-	}
-	m.requests[rid] = r
-	return nil
+	return fakes.UpdateIn(&m.mu, m.requests, rid, oauth.ErrRequestNotFound, fn)
 }
 
 func (m *memOAuth) SpendCode(context.Context, [32]byte, time.Time) (oauth.Request, error) {

@@ -1,9 +1,11 @@
 package fakes
 
 import (
+	"context"
 	"errors"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
 
@@ -28,4 +30,27 @@ func WantField(t testing.TB, err error, field string) {
 		}
 	}
 	t.Fatalf("validation error %v does not name field %q", ve, field)
+}
+
+// MustUser returns the stored account id, failing t when there is none.
+func (s *Store) MustUser(t testing.TB, id string) user.User {
+	t.Helper()
+	u, ok := s.User(id)
+	if !ok {
+		t.Fatalf("user %s is not in the store", id)
+	}
+	return u
+}
+
+// MustPrincipal authenticates an access token with a, failing t if it is
+// refused.
+func MustPrincipal(t testing.TB, a interface {
+	Authenticate(ctx context.Context, access string) (auth.Principal, error)
+}, access string) auth.Principal {
+	t.Helper()
+	p, err := a.Authenticate(t.Context(), access)
+	if err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	return p
 }
