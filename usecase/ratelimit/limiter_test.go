@@ -216,3 +216,43 @@ func TestTakeReportsRemainingAndReset(t *testing.T) {
 		t.Fatal("an off limiter refused")
 	}
 }
+
+// slowStore holds every Add until released, as a busy database would.
+type slowStore struct {
+	*memStore
+	entered, release chan struct{}
+}
+
+func (s slowStore) Add(ctx context.Context, w time.Time, deltas map[string]int64) (map[string]int64, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.memStore.Add(ctx, w, deltas)
+}
+
+// TestBudgetHoldsWhileSyncing: the counts a sync has taken to the store
+// still count until the store's totals come back, so a client cannot
+// spend its budget again while a slow sync is in flight.
+func TestBudgetHoldsWhileSyncing(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	store := slowStore{newMemStore(), make(chan struct{}), make(chan struct{})}
+	l := New(3, time.Minute, store, c.now)
+	for range 3 {
+		l.Allow("ip")
+	}
+	done := make(chan error)
+	go func() { done <- l.Sync(context.Background()) }()
+	<-store.entered // the three are on their way to the store
+	if ok, _ := l.Allow("ip"); ok {
+		t.Error("a fourth request of a budget of three was allowed while the sync was in flight")
+	}
+	close(store.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := l.Allow("ip"); ok {
+		t.Error("a fourth request was allowed after the sync")
+	}
+	if got := store.counts[c.t]["ip"]; got != 3 {
+		t.Errorf("stored count %d, want 3", got)
+	}
+}
