@@ -54,24 +54,35 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	raw, from := map[string]string{}, map[string]string{}
 	var fileProblems []string
+	// get is a setting's value, the environment over the file, and takes
+	// its key out of values (what is left over at the end is unknown).
+	get := func(name string) (string, bool) {
+		key := strings.ToLower(name)
+		v, inFile := values[key]
+		delete(values, key)
+		if env, ok := lookup(name); ok {
+			return env, true
+		}
+		if !inFile {
+			return "", false
+		}
+		s, err := scalar(&v)
+		if err != nil {
+			fileProblems = append(fileProblems, fmt.Sprintf("%s:%d: key %q: %v", path, v.Line, key, err))
+		}
+		from[name] = fmt.Sprintf(" (from %s:%d)", path, v.Line)
+		return s, true
+	}
 	all := declared()
 	for _, s := range all {
 		raw[s.name] = s.def
-		key := strings.ToLower(s.name)
-		if v, ok := values[key]; ok {
-			where := fmt.Sprintf("%s:%d", path, v.Line)
-			if raw[s.name], err = scalar(&v); err != nil {
-				fileProblems = append(fileProblems, fmt.Sprintf("%s: key %q: %v", where, key, err))
-			}
-			from[s.name] = " (from " + where + ")"
-			delete(values, key) // what is left over afterwards is unknown
-		}
-		if v, ok := lookup(s.name); ok {
-			raw[s.name], from[s.name] = v, ""
+		if v, ok := get(s.name); ok {
+			raw[s.name] = v
 		}
 		raw[s.name] = strings.TrimSpace(raw[s.name])
 	}
 	problems := fileProblems
+	fileProblems = nil
 
 	failed := parse(&c, raw)
 	for _, s := range all {
@@ -96,27 +107,10 @@ checks:
 	}
 
 	if failed["OAUTH_PROVIDERS"] == nil && failed["PUBLIC_URL"] == nil && failed["OAUTH_REDIRECT_URLS"] == nil {
-		var bad []string // values of the file that are not plain
-		provs := loadProviders(&c, func(name string) (string, bool) {
-			// The provider's variables are named after its id, so they are
-			// looked up here, the environment over the file, like the rest.
-			key := strings.ToLower(name)
-			v, inFile := values[key]
-			delete(values, key)
-			if env, ok := lookup(name); ok {
-				return env, true
-			}
-			if !inFile {
-				return "", false
-			}
-			s, err := scalar(&v)
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("%s:%d: key %q: %v", path, v.Line, key, err))
-			}
-			from[name] = fmt.Sprintf(" (from %s:%d)", path, v.Line)
-			return s, true
-		}, from)
-		problems = append(append(problems, bad...), provs...)
+		// The provider's variables are named after its ids, so only now
+		// can they be looked up.
+		provs := loadProviders(&c, get, from)
+		problems = append(append(problems, fileProblems...), provs...)
 	}
 	// Only now is every key a setting took gone from values.
 	problems = append(unknownKeys(path, values), problems...)
