@@ -13,6 +13,7 @@ package ratelimit
 import (
 	"context"
 	"hash/fnv"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -46,21 +47,20 @@ type Limiter struct {
 	store  Store
 	now    func() time.Time
 
-	mu      sync.Mutex
-	start   time.Time        // the current window's start
-	pending map[string]int64 // counted here, not yet added to the store
-	// inflight are counts a Sync has handed to the store and whose totals
-	// have not come back: they still count, or a client could spend them
-	// again while the store is slow to answer.
-	inflight map[string]int64
-	totals   map[string]int64 // last totals read from the store
+	mu    sync.Mutex
+	start time.Time // the current window's start
+	// pending are counted here and not yet in totals; a Sync takes them
+	// out only once the store's totals (which include them) are back, so
+	// a client cannot spend them again while the store is slow to answer.
+	pending map[string]int64
+	totals  map[string]int64 // last totals read from the store
 }
 
 // New returns a Limiter; limit <= 0 means no limit.
 func New(limit int, window time.Duration, store Store, now func() time.Time) *Limiter {
 	return &Limiter{
 		limit: int64(limit), window: window, store: store, now: now,
-		pending: map[string]int64{}, inflight: map[string]int64{}, totals: map[string]int64{},
+		pending: map[string]int64{}, totals: map[string]int64{},
 	}
 }
 
@@ -115,7 +115,7 @@ func (l *Limiter) Take(ip string, n int64) Decision {
 	defer l.mu.Unlock()
 	l.roll(now)
 	key := l.key(throttle.ClientKey(ip))
-	used := l.totals[key] + l.inflight[key] + l.pending[key]
+	used := l.totals[key] + l.pending[key]
 	reset := l.start.Add(l.window).Sub(now)
 	if used+n > l.limit {
 		return Decision{Remaining: max(0, l.limit-used), Reset: reset}
@@ -133,10 +133,7 @@ func (l *Limiter) key(client string) string {
 	if _, ok := l.totals[client]; ok {
 		return client
 	}
-	if _, ok := l.inflight[client]; ok {
-		return client
-	}
-	if len(l.pending)+len(l.inflight)+len(l.totals) < maxTracked {
+	if len(l.pending)+len(l.totals) < maxTracked {
 		return client
 	}
 	h := fnv.New32a()
@@ -151,7 +148,6 @@ func (l *Limiter) roll(now time.Time) {
 	}
 	l.start = start
 	l.pending = map[string]int64{}
-	l.inflight = map[string]int64{}
 	l.totals = map[string]int64{}
 }
 
@@ -163,11 +159,7 @@ func (l *Limiter) Sync(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.roll(l.now())
-	start, deltas := l.start, l.pending
-	l.pending = map[string]int64{}
-	for ip, n := range deltas {
-		l.inflight[ip] += n
-	}
+	start, deltas := l.start, maps.Clone(l.pending)
 	l.mu.Unlock()
 	if len(deltas) == 0 {
 		return nil
@@ -179,17 +171,14 @@ func (l *Limiter) Sync(ctx context.Context) error {
 		l.mu.Unlock()
 		return err
 	}
-	for ip, n := range deltas {
-		if l.inflight[ip] -= n; l.inflight[ip] <= 0 {
-			delete(l.inflight, ip)
-		}
-		if err != nil {
-			l.pending[ip] += n // kept for the next attempt
-		}
-	}
 	if err != nil {
 		l.mu.Unlock()
-		return err
+		return err // the counts stay pending for the next attempt
+	}
+	for ip, n := range deltas {
+		if l.pending[ip] -= n; l.pending[ip] <= 0 {
+			delete(l.pending, ip)
+		}
 	}
 	for ip, n := range totals {
 		l.totals[ip] = n
