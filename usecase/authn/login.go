@@ -66,7 +66,3 @@ func (l *PasswordLogin) Login(ctx context.Context, in Credentials, meta Meta) (T
 		return l.check.gate.clear(ctx, keys)
 	})
 }
-
-// mfaTokenBytes is the entropy of an mfaToken (newChallengeToken): 256
-// bits.
-const mfaTokenBytes = 32

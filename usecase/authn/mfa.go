@@ -2,14 +2,13 @@ package authn
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain/audit"
 	"github.com/gatehouse/gatehouse/domain/auth"
+	"github.com/gatehouse/gatehouse/domain/emailtoken"
 	"github.com/gatehouse/gatehouse/domain/mfa"
 	"github.com/gatehouse/gatehouse/domain/user"
 )
@@ -159,10 +158,10 @@ func NewMFAVerifier(d MFAVerifierDeps) *MFAVerifier {
 // mfa.ErrCodeInvalid.
 func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Meta) (TokenPair, error) {
 	meta = meta.clean()
-	if m.challenges == nil || m.proof.factors == nil || len(in.Token) != base64.RawURLEncoding.EncodedLen(mfaTokenBytes) {
+	hash, ok := emailtoken.HashSecret(in.Token) // the shape newChallengeToken makes
+	if !ok || m.challenges == nil || m.proof.factors == nil {
 		return TokenPair{}, mfa.ErrCodeInvalid
 	}
-	hash := sha256.Sum256([]byte(in.Token))
 	// Find the account first (without a lock) for its throttle key: the
 	// attempt must be counted before the code is checked, in its own
 	// transaction, so parallel guesses cannot slip past the count.
