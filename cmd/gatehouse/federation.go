@@ -81,7 +81,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 			Events: d.Events,
 		}),
 		Exchanger: providers.NewExchanger(providers.ExchangerDeps{
-			Codes: store, Sessions: login, Tx: d.Tx, Clock: d.Clock, Observer: obs,
+			Codes: store, Sessions: login, Clock: d.Clock, Observer: obs,
 		}),
 		Identities: providers.NewIdentityLister(store),
 		Unlinker: providers.NewIdentityUnlinker(providers.UnlinkerDeps{

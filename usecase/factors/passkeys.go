@@ -72,7 +72,7 @@ func (s *PasskeyRegistrar) FinishPasskeyRegistration(ctx context.Context, p auth
 	if err != nil {
 		return mfa.Passkey{}, err
 	}
-	c, err := take(ctx, s.tx, s.rules.d.Clock, func(ctx context.Context) (Ceremony, error) {
+	c, err := take(ctx, s.rules.d.Clock, func(ctx context.Context) (Ceremony, error) {
 		return s.ceremonies.TakeForUser(ctx, u.ID, PurposeRegistration)
 	})
 	if err != nil {
@@ -114,15 +114,11 @@ func (s *PasskeyRegistrar) FinishPasskeyRegistration(ctx context.Context, p auth
 	return pk, nil
 }
 
-// take removes a ceremony in a transaction of its own, so it is used up
-// even when the answer then fails to verify, and checks it has not expired.
-func take(ctx context.Context, tx Transactor, clock Clock, fn func(ctx context.Context) (Ceremony, error)) (Ceremony, error) {
-	var c Ceremony
-	err := tx.WithinTx(ctx, func(ctx context.Context) error {
-		var err error
-		c, err = fn(ctx)
-		return err
-	})
+// take removes a ceremony with fn, one statement committed at once, so it
+// is used up even when the answer then fails to verify, and checks it has
+// not expired.
+func take(ctx context.Context, clock Clock, fn func(ctx context.Context) (Ceremony, error)) (Ceremony, error) {
+	c, err := fn(ctx)
 	if err != nil {
 		return Ceremony{}, err
 	}
@@ -236,7 +232,7 @@ func (s *PasskeyAuthenticator) FinishLogin(ctx context.Context, challengeID stri
 	if !id.Valid(challengeID) {
 		return "", false, mfa.ErrPasskeyInvalid
 	}
-	c, err := take(ctx, s.d.Tx, s.d.Clock, func(ctx context.Context) (Ceremony, error) {
+	c, err := take(ctx, s.d.Clock, func(ctx context.Context) (Ceremony, error) {
 		return s.d.Ceremonies.Take(ctx, challengeID, PurposeLogin)
 	})
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 type ExchangerDeps struct {
 	Codes    CodeStore
 	Sessions SessionStarter
-	Tx       Transactor
 	Clock    Clock
 	// Observer is optional.
 	Observer Observer
@@ -24,14 +23,13 @@ type ExchangerDeps struct {
 type Exchanger struct {
 	codes    CodeStore
 	sessions SessionStarter
-	tx       Transactor
 	clock    Clock
 	obs      Observer
 }
 
 // NewExchanger returns an Exchanger.
 func NewExchanger(d ExchangerDeps) *Exchanger {
-	return &Exchanger{codes: d.Codes, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, obs: observerOr(d.Observer)}
+	return &Exchanger{codes: d.Codes, sessions: d.Sessions, clock: d.Clock, obs: observerOr(d.Observer)}
 }
 
 // Exchange takes the code (single use: a wrong verifier spends it too, so
@@ -42,12 +40,7 @@ func (e *Exchanger) Exchange(ctx context.Context, code, verifier string, meta au
 	if code == "" || len(code) > 256 {
 		return authn.TokenPair{}, federation.ErrFailed
 	}
-	var c federation.AppCode
-	err := e.tx.WithinTx(ctx, func(ctx context.Context) error {
-		var err error
-		c, err = e.codes.TakeCode(ctx, federation.Hash(code))
-		return err
-	})
+	c, err := e.codes.TakeCode(ctx, federation.Hash(code)) // one statement, single use
 	if err != nil {
 		return authn.TokenPair{}, err
 	}

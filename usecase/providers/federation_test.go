@@ -153,7 +153,7 @@ func newWorld(h providers.SignupHook) *world {
 		Redirects: federation.NewRedirectPolicy([]string{"https://app.example.com/*"}), Clock: w.clk})
 	w.finish = providers.NewFinisher(providers.FinisherDeps{Providers: ps, Flows: w.st, Codes: w.st,
 		Identities: w.st, Accounts: w.st, Audit: w.st, Tx: w.st, Clock: w.clk, Hook: h, Observer: w.counted})
-	w.swap = providers.NewExchanger(providers.ExchangerDeps{Codes: w.st, Sessions: w.signed, Tx: w.st,
+	w.swap = providers.NewExchanger(providers.ExchangerDeps{Codes: w.st, Sessions: w.signed,
 		Clock: w.clk, Observer: w.counted})
 	return w
 }
