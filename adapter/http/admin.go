@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/id"
+	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/usecase/admin"
 )
@@ -169,7 +170,7 @@ func (h *adminHandlers) sessions(c echo.Context, uid string) error {
 func (h *adminHandlers) revokeSession(c echo.Context, uid string) error {
 	sid := c.Param("sessionId")
 	if !id.Valid(sid) {
-		return newAPIError(http.StatusNotFound, CodeNotFound, "Session not found")
+		return session.ErrNotFound
 	}
 	if err := h.admin.SessionEnder.RevokeSession(c.Request().Context(), actor(c), uid, sid); err != nil {
 		return err

@@ -50,7 +50,7 @@ func registerWebhookAdmin(e *echo.Echo, w *WebhookAdmin, authed, fresh echo.Midd
 	e.POST("/admin/webhooks/deliveries/:id/retry", func(c echo.Context) error {
 		eventID := c.Param("id")
 		if !id.Valid(eventID) {
-			return newAPIError(http.StatusNotFound, CodeNotFound, "Delivery not found")
+			return webhook.ErrNotFound
 		}
 		if err := w.Retry.Retry(c.Request().Context(), actor(c), eventID); err != nil {
 			return err
