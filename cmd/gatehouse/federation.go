@@ -10,7 +10,6 @@ import (
 	httpadapter "github.com/gatehouse/gatehouse/adapter/http"
 	"github.com/gatehouse/gatehouse/adapter/oauthclient"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
-	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/federation"
 	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
@@ -58,7 +57,7 @@ func newFederatedLogin(d authDeps, opener *authn.SessionOpener) *authn.Federated
 
 func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthclient.Registry, login *authn.FederatedLogin) *httpadapter.Federation {
 	redirects := federation.NewRedirectPolicy(d.Cfg.OAuth.RedirectURLs)
-	stepUp := auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge}
+	stepUp := stepUpPolicy(d.Cfg)
 	obs := d.Metrics
 	return &httpadapter.Federation{
 		Providers: func() []httpadapter.ProviderInfo {

@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
 	"github.com/gatehouse/gatehouse/api/docs"
-	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/examples/spa"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/database"
@@ -113,7 +112,7 @@ func registerRoutes(d routeDeps) {
 		},
 		CORSAllowedOrigins: d.Cfg.HTTP.CORSAllowedOrigins,
 		TrustedProxies:     d.Cfg.HTTP.TrustedProxies,
-		StepUp:             auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp:             stepUpPolicy(d.Cfg),
 		Issuer:             d.Cfg.JWT.Issuer,
 		PublicURL:          d.Cfg.Mail.PublicURL,
 		JWKSMaxAge:         d.Tokens.JWKSMaxAge(),

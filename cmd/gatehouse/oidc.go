@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/oidcop"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/adapter/token"
-	"github.com/gatehouse/gatehouse/domain/auth"
 	"github.com/gatehouse/gatehouse/domain/session"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
@@ -111,9 +110,10 @@ type oidcDeps struct {
 }
 
 func newClientAdmin(d oidcDeps, keys providerKeys) *oidcprovider.ClientAdmin {
+	stepUp := stepUpPolicy(d.Cfg)
 	return oidcprovider.NewClientAdmin(oidcprovider.ClientAdminDeps{
 		Clients: d.Store, Sessions: d.Store, Tx: d.Tx, Clock: d.Clock, Live: d.Live, Keys: keys,
-		StepUp: &auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp: &stepUp,
 	})
 }
 
@@ -133,9 +133,10 @@ func newTokensDeps(d oidcDeps, codec *session.RefreshCodec, rot clientRotator) o
 }
 
 func newGrants(d oidcDeps) *oidcprovider.Grants {
+	stepUp := stepUpPolicy(d.Cfg)
 	return oidcprovider.NewGrants(oidcprovider.GrantsDeps{
 		Grants: d.Store, Sessions: d.Store, Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Live: d.Live,
-		StepUp: &auth.StepUpPolicy{MaxAge: d.Cfg.Session.StepUpMaxAge},
+		StepUp: &stepUp,
 	})
 }
 
