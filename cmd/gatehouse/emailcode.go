@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"go.uber.org/fx"
 
@@ -82,10 +83,9 @@ func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *em
 
 // scheduleEmailCodePurge deletes expired codes on every instance (the
 // delete is idempotent).
-func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, codes *persistence.EmailCodeStore, clock systemClock) {
-	r.Every("email-code-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		_, err := codes.PurgeExpired(ctx, clock.Now())
-		return err
+func scheduleEmailCodePurge(r *scheduler.Runner, cfg config.Config, codes *persistence.EmailCodeStore, clock systemClock, log *slog.Logger) {
+	everyPurge(r, cfg, log, "email-code-purge", "purged expired sign-in codes", func(ctx context.Context) (int, error) {
+		return codes.PurgeExpired(ctx, clock.Now())
 	})
 }
 

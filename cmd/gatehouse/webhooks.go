@@ -84,9 +84,8 @@ func newWebhookAdmin(guard *admin.WriteGuard, o *persistence.WebhookOutbox) *htt
 // set, and the purge of delivered events either way (rows left from when
 // it was set).
 func scheduleWebhooks(r *scheduler.Runner, cfg config.Config, o *persistence.WebhookOutbox, m *metrics.Metrics, log *slog.Logger) error {
-	r.Every("webhook-purge", cfg.Session.PurgeInterval, func(ctx context.Context) error {
-		_, err := o.PurgeDelivered(ctx, time.Now().Add(-webhookRetention), 1000)
-		return err
+	everyPurge(r, cfg, log, "webhook-purge", "purged delivered webhook events", func(ctx context.Context) (int, error) {
+		return o.PurgeDelivered(ctx, time.Now().Add(-webhookRetention), 1000)
 	})
 	if !cfg.Webhooks.Enabled() {
 		return nil
