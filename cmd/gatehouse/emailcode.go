@@ -66,18 +66,11 @@ func newEmailCodeRequester(d authDeps, outbox *persistence.MailOutbox) *authn.Em
 	return authn.NewEmailCodeRequester(deps)
 }
 
-// signupHook is the before-signup hook, when the graph provides one (the
-// hook is built apart; tests supply their own).
-type signupHook struct {
-	fx.In
-	Hook authn.SignupHook `optional:"true"`
-}
-
 func newEmailCodeLogin(d authDeps, codes *persistence.EmailCodeStore, sealer *emailcode.Sealer,
-	gate *authn.PasswordGate, opener *authn.SessionOpener, hook signupHook) *authn.EmailCodeLogin {
+	gate *authn.PasswordGate, opener *authn.SessionOpener) *authn.EmailCodeLogin {
 	return authn.NewEmailCodeLogin(authn.EmailCodeLoginDeps{
 		Codes: codes, Users: d.Users, Sealer: sealer, Gate: gate, SignInDeps: d.signIn(opener),
-		Signup: d.Cfg.EmailCode.Signup, Hook: hook.Hook, Events: d.Events,
+		Signup: d.Cfg.EmailCode.Signup, Hook: d.Hook, Events: d.Events,
 	})
 }
 

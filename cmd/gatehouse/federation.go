@@ -11,7 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/adapter/oauthclient"
 	"github.com/gatehouse/gatehouse/adapter/persistence"
 	"github.com/gatehouse/gatehouse/domain/federation"
-	"github.com/gatehouse/gatehouse/domain/webhook"
 	"github.com/gatehouse/gatehouse/infrastructure/config"
 	"github.com/gatehouse/gatehouse/infrastructure/scheduler"
 	"github.com/gatehouse/gatehouse/usecase/authn"
@@ -76,7 +75,7 @@ func newFederation(d authDeps, store *persistence.FederationStore, reg *oauthcli
 		}),
 		Finisher: providers.NewFinisher(providers.FinisherDeps{
 			Providers: reg, Flows: store, Codes: store, Identities: store, Accounts: d.Users,
-			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: federationHook(d.Hook),
+			Audit: d.Audit, Tx: d.Tx, Clock: d.Clock, Observer: obs, Hook: d.Hook,
 			Events: d.Events,
 		}),
 		Exchanger: providers.NewExchanger(providers.ExchangerDeps{
@@ -96,22 +95,4 @@ func scheduleFederationPurge(r *scheduler.Runner, cfg config.Config, store *pers
 	everyPurge(r, cfg, log, "oauth-purge", "purged expired oauth flows and codes", func(ctx context.Context) (int, error) {
 		return store.PurgeExpired(ctx, systemClock{}.Now())
 	})
-}
-
-// fedHook adapts the before-signup hook (webhooks.go) to the federation's
-// port: a first sign-in through a provider is a signup of method oauth.
-// Its errors pass unchanged: the finisher tells a refusal
-// (*webhook.RejectedError) from an unavailable hook.
-type fedHook struct{ h authn.SignupHook }
-
-func (f fedHook) BeforeSignup(ctx context.Context, email, name, provider, ip string) error {
-	return f.h.BeforeSignup(ctx, authn.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth, Provider: provider, IP: ip})
-}
-
-// federationHook is the federation's hook, nil when none is configured.
-func federationHook(h authn.SignupHook) providers.SignupHook {
-	if h == nil {
-		return nil
-	}
-	return fedHook{h}
 }

@@ -115,7 +115,7 @@ func (s *signer) SignIn(_ context.Context, userID, _ string, _ authn.Meta) (auth
 
 type hook struct{ refuse, silent bool }
 
-func (h hook) BeforeSignup(context.Context, string, string, string, string) error {
+func (h hook) BeforeSignup(context.Context, authn.SignupAttempt) error {
 	if h.refuse {
 		return &webhook.RejectedError{Message: "no"}
 	}
@@ -143,7 +143,7 @@ type world struct {
 	counted counter
 }
 
-func newWorld(h providers.SignupHook) *world {
+func newWorld(h authn.SignupHook) *world {
 	w := &world{st: newStore(), clk: &clock{now: time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)},
 		prov:    &provider{claims: federation.Claims{Subject: "sub-1", Email: "Ada@Example.com", EmailVerified: true, Name: "Ada"}},
 		signed:  &signer{},

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/domain/id"
 	"github.com/gatehouse/gatehouse/domain/user"
 	"github.com/gatehouse/gatehouse/domain/webhook"
+	"github.com/gatehouse/gatehouse/usecase/authn"
 )
 
 // FinisherDeps are the ports of a Finisher.
@@ -26,7 +27,7 @@ type FinisherDeps struct {
 	Tx         Transactor
 	Clock      Clock
 	// Hook is optional: the before-signup hook.
-	Hook SignupHook
+	Hook authn.SignupHook
 	// Observer is optional.
 	Observer Observer
 	// Events is optional: user.created and identity.linked go to the
@@ -47,7 +48,7 @@ type Finisher struct {
 	audit      AuditLog
 	tx         Transactor
 	clock      Clock
-	hook       SignupHook
+	hook       authn.SignupHook
 	obs        Observer
 	events     Events
 }
@@ -217,7 +218,8 @@ func (f *Finisher) askHook(ctx context.Context, email, name, provider, ip string
 	if f.hook == nil {
 		return nil
 	}
-	err := f.hook.BeforeSignup(ctx, email, name, provider, ip)
+	err := f.hook.BeforeSignup(ctx, authn.SignupAttempt{Email: email, Name: name, Method: webhook.MethodOAuth,
+		Provider: provider, IP: ip})
 	var refused *webhook.RejectedError
 	switch {
 	case err == nil:

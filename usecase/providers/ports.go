@@ -91,15 +91,6 @@ type SessionStarter interface {
 	SignIn(ctx context.Context, userID, provider string, meta authn.Meta) (authn.TokenPair, error)
 }
 
-// SignupHook, when configured, decides whether an account may be
-// created (the before-signup hook).
-type SignupHook interface {
-	// BeforeSignup returns nil to allow, a *webhook.RejectedError to
-	// refuse; any other error means the hook could not answer (the signup
-	// fails closed, as unavailable).
-	BeforeSignup(ctx context.Context, email, name, provider, ip string) error
-}
-
 // Events writes webhook events to the outbox in the caller's transaction.
 type Events interface {
 	Publish(ctx context.Context, e webhook.Event) error
