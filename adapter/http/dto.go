@@ -68,9 +68,9 @@ type userDTO struct {
 	Locale        string   `json:"locale"`
 	HasPassword   bool     `json:"hasPassword"`
 	// AppMetadata is the administrators' object, {} when none.
-	AppMetadata map[string]any `json:"appMetadata"`
-	CreatedAt   string         `json:"createdAt"`
-	UpdatedAt   string         `json:"updatedAt"`
+	AppMetadata user.AppMetadata `json:"appMetadata"`
+	CreatedAt   string           `json:"createdAt"`
+	UpdatedAt   string           `json:"updatedAt"`
 }
 
 type sessionRefDTO struct {
@@ -154,13 +154,9 @@ func toUserDTO(u user.User) userDTO {
 	if roles == nil {
 		roles = []string{}
 	}
-	meta := u.AppMetadata
-	if meta == nil {
-		meta = map[string]any{}
-	}
 	return userDTO{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: roles, EmailVerified: u.EmailVerified, Locale: locale(u),
-		HasPassword: u.HasPassword(), AppMetadata: meta,
+		HasPassword: u.HasPassword(), AppMetadata: u.AppMetadata,
 		CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt),
 	}
 }

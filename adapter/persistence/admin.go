@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -129,7 +128,7 @@ func (d *AdminDirectory) UpdateAdmin(ctx context.Context, userID string, fn func
 		out = u
 		if u.Name == before.Name && slices.Equal(u.Roles, before.Roles) &&
 			u.Disabled == before.Disabled && u.EmailVerified == before.EmailVerified &&
-			reflect.DeepEqual(u.AppMetadata, before.AppMetadata) {
+			u.AppMetadata == before.AppMetadata {
 			out = before
 			return nil
 		}

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,12 +47,8 @@ func userFromDomain(u user.User) (userRecord, error) {
 			return userRecord{}, fmt.Errorf("persistence: invalid role %q", r)
 		}
 	}
-	meta, err := user.CheckAppMetadata("appMetadata", u.AppMetadata)
-	if err != nil {
-		return userRecord{}, err
-	}
 	return userRecord{
-		AppMetadata:   meta,
+		AppMetadata:   string(u.AppMetadata), // made by user.NewAppMetadata: checked, compact
 		ID:            u.ID,
 		Email:         u.Email,
 		Name:          u.Name,
@@ -65,17 +62,24 @@ func userFromDomain(u user.User) (userRecord, error) {
 	}, nil
 }
 
+// appMetadataOf is the stored appMetadata as it is (it goes into tokens
+// without being parsed). Only user.NewAppMetadata's output is written; a row
+// edited by hand to anything but a JSON object reads as none rather than
+// failing every token of the account.
+func appMetadataOf(s string) user.AppMetadata {
+	if s == "" || s == "{}" || s[0] != '{' || !json.Valid([]byte(s)) {
+		return ""
+	}
+	return user.AppMetadata(s)
+}
+
 func (r userRecord) toDomain() user.User {
 	var roles []string
 	if r.Roles != "" {
 		roles = strings.Split(r.Roles, ",")
 	}
-	// Stored only after CheckAppMetadata, so it always parses; a row
-	// edited by hand to something else reads as empty rather than failing
-	// every token of the account.
-	meta, _ := user.ParseAppMetadata(r.AppMetadata)
 	return user.User{
-		AppMetadata:       meta,
+		AppMetadata:       appMetadataOf(r.AppMetadata),
 		ID:                r.ID,
 		Email:             r.Email,
 		Name:              r.Name,

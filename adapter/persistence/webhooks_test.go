@@ -346,9 +346,13 @@ func TestAppMetadataStored(t *testing.T) {
 		ctx := context.Background()
 		dir := persistence.NewAdminDirectory(s.db)
 		u := mustCreateUser(t, s, "ada@example.com")
-		setMeta := func(meta map[string]any) {
+		setMeta := func(m map[string]any) user.AppMetadata {
 			t.Helper()
-			err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
+			meta, err := user.NewAppMetadata("appMetadata", m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.tx.WithinTx(ctx, func(ctx context.Context) error {
 				_, err := dir.UpdateAdmin(ctx, u.ID, func(cur *user.User) error {
 					cur.AppMetadata = meta
 					return nil
@@ -358,9 +362,10 @@ func TestAppMetadataStored(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			return meta
 		}
-		meta := map[string]any{"tenant": "acme", "seats": float64(5), "tags": []any{"a", "b"}}
-		setMeta(meta)
+		meta := setMeta(map[string]any{"tenant": "acme", "seats": float64(5), "tags": []any{"a", "b"}})
+		equal(t, "compact encoding", meta, user.AppMetadata(`{"seats":5,"tags":["a","b"],"tenant":"acme"}`))
 		got, err := s.users.ByID(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -385,8 +390,19 @@ func TestAppMetadataStored(t *testing.T) {
 
 		setMeta(nil)
 		got, _ = s.users.ByID(ctx, u.ID)
-		if got.AppMetadata != nil {
+		if got.AppMetadata != "" {
 			t.Fatalf("cleared metadata reads %v", got.AppMetadata)
+		}
+
+		// A row edited by hand to something else reads as none, so the
+		// account's tokens still issue.
+		for _, bad := range []string{"[1]", "not json", `{"a":`} {
+			if err := s.db.Exec("UPDATE users SET app_metadata = ? WHERE id = ?", bad, u.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if got, _ = s.users.ByID(ctx, u.ID); got.AppMetadata != "" {
+				t.Errorf("hand-edited %q reads as %q", bad, got.AppMetadata)
+			}
 		}
 	})
 }

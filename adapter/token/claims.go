@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z. Later or negative dates are
@@ -32,7 +34,7 @@ type issuedClaims struct {
 	Roles     []string `json:"roles,omitempty"`
 	IdP       string   `json:"idp,omitempty"`
 	// AppMetadata is the administrators' object, left out when empty.
-	AppMetadata map[string]any `json:"app_metadata,omitempty"`
+	AppMetadata user.AppMetadata `json:"app_metadata,omitempty"`
 }
 
 // parsedClaims is the payload Verify reads. Dates remember whether they

@@ -6,6 +6,8 @@ package auth
 import (
 	"errors"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain/user"
 )
 
 // Authentication methods references (RFC 8176 "amr" values).
@@ -67,9 +69,9 @@ type Claims struct {
 	Roles []string
 	// IdP names the provider of a federated sign-in ("idp"); empty otherwise.
 	IdP string
-	// AppMetadata is the account's appMetadata ("app_metadata"), nil when
+	// AppMetadata is the account's appMetadata ("app_metadata"), "" when
 	// empty.
-	AppMetadata map[string]any
+	AppMetadata user.AppMetadata
 }
 
 // Sentinel errors of access-token verification. Adapters return these

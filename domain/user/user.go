@@ -64,8 +64,8 @@ type User struct {
 	Locale string
 	// AppMetadata is the administrators' JSON object about the account
 	// (roles, tenant ids of the app built on Gatehouse), copied into every
-	// access token as app_metadata; nil when empty.
-	AppMetadata map[string]any
+	// access token as app_metadata; "" when empty.
+	AppMetadata AppMetadata
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	// PasswordSet records that the account has a password when a store

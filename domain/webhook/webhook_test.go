@@ -86,7 +86,7 @@ func TestEventsCarryNothingSecret(t *testing.T) {
 	u := user.User{
 		ID: "u1", Email: "ada@example.com", Name: "Ada", Roles: []string{"user"},
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", CredentialVersion: 7,
-		AppMetadata: map[string]any{"tenant": "acme"}, CreatedAt: t0, UpdatedAt: t0,
+		AppMetadata: `{"tenant":"acme"}`, CreatedAt: t0, UpdatedAt: t0,
 	}
 	events := []webhook.Event{
 		webhook.NewUserCreated("e1", u, webhook.MethodPassword, t0),

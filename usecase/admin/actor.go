@@ -175,11 +175,3 @@ func (v viewer) view(ctx context.Context, u user.User) (View, error) {
 // AuthorizeRead applies the rule of every administrative read to a: the
 // command line, or a caller whose current account holds the admin role.
 func (g *WriteGuard) AuthorizeRead(_ context.Context, a Actor) error { return a.authorize() }
-
-// sameMetadata compares two appMetadata objects by their JSON encoding
-// (nil and empty are the same: no metadata).
-func sameMetadata(a, b map[string]any) bool {
-	ja, _ := user.CheckAppMetadata("", a)
-	jb, _ := user.CheckAppMetadata("", b)
-	return ja == jb
-}

@@ -56,8 +56,10 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 	if p.Roles != nil {
 		errs = append(errs, user.CheckRoles("roles", p.Roles))
 	}
+	var meta user.AppMetadata
 	if p.AppMetadata != nil {
-		_, err := user.CheckAppMetadata("appMetadata", *p.AppMetadata)
+		var err error
+		meta, err = user.NewAppMetadata("appMetadata", *p.AppMetadata)
 		errs = append(errs, err)
 	}
 	if err := user.Join(errs...); err != nil {
@@ -106,11 +108,8 @@ func (s *AccountUpdater) Update(ctx context.Context, a Actor, userID string, p P
 				add(audit.AdminEmailVerifiedSet)
 				changed = append(changed, "emailVerified")
 			}
-			if p.AppMetadata != nil && !sameMetadata(*p.AppMetadata, u.AppMetadata) {
-				u.AppMetadata = *p.AppMetadata
-				if len(u.AppMetadata) == 0 {
-					u.AppMetadata = nil
-				}
+			if p.AppMetadata != nil && meta != u.AppMetadata {
+				u.AppMetadata = meta
 				add(audit.AdminAppMetadataChanged)
 				changed = append(changed, "appMetadata")
 			}
