@@ -92,16 +92,11 @@ func (s *EmailCodeStore) TakeByToken(ctx context.Context, hash [32]byte) (emailc
 // (SQLite serializes writers), so parallel guesses at one code are
 // counted one after the other and one code starts one session.
 func (s *EmailCodeStore) Update(ctx context.Context, email string, fn func(*emailcode.Pending) (bool, error)) error {
-	var fnErr error
-	err := inTx(ctx, s.db, func(db *gorm.DB) error {
+	return updateTx(ctx, s.db, "update email code", func(db *gorm.DB, keep func(error) error) error {
 		var r emailCodeRecord
-		q := db.Where("email = ?", email)
-		if isPostgres(db) {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
-		if err := q.Take(&r).Error; err != nil {
+		if err := forUpdate(db.Where("email = ?", email)).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
-				fnErr = emailcode.ErrCodeInvalid
+				return keep(emailcode.ErrCodeInvalid)
 			}
 			return err
 		}
@@ -111,25 +106,13 @@ func (s *EmailCodeStore) Update(ctx context.Context, email string, fn func(*emai
 		}
 		remove, err := fn(&p)
 		if err != nil {
-			fnErr = err
-			return err
+			return keep(err)
 		}
 		if remove {
 			return db.Where("id = ?", r.ID).Delete(&emailCodeRecord{}).Error
 		}
 		return db.Model(&emailCodeRecord{}).Where("id = ?", r.ID).Update("failures", p.Failures).Error
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	if err != nil {
-		var dbe *dbError
-		if errors.As(err, &dbe) {
-			return err
-		}
-		return wrapErr("update email code", err)
-	}
-	return nil
 }
 
 // Delete implements authn.EmailCodeStore.

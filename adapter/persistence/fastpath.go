@@ -147,7 +147,8 @@ FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`
 // by the session's primary key. Narrower than withUserSQL because on SQLite
 // every statement is compiled again at each run, and its cost grows with
 // the column list (its 11 columns measured 30 % cheaper than its 25; the
-// account's locale, which GET /users/me shows, made them 12).
+// account's locale, which GET /users/me shows, whether it has a password
+// and its appMetadata made them 14).
 var livenessSQL = `SELECT s.user_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, ` +
 	userColumnsPublic("u.") + `
 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`

@@ -113,22 +113,20 @@ func (s *OAuthStore) UpdateRequest(ctx context.Context, requestID string, fn fun
 	if requestID == "" || len(requestID) > maxRequestID {
 		return oauth.ErrRequestNotFound
 	}
-	return inTx(ctx, s.db, func(db *gorm.DB) error {
+	// A failed BEGIN or COMMIT is wrapped too, so a database that went away
+	// reads as unavailable (503), not as an internal error.
+	return updateTx(ctx, s.db, "update oauth request", func(db *gorm.DB, keep func(error) error) error {
 		r, err := s.requestWhere(ctx, forUpdate(db), "id = ?", requestID)
 		if err != nil {
-			return err
+			return keep(err) // not found, or a storage error already wrapped
 		}
 		if err := fn(&r); err != nil {
-			return err
+			return keep(err)
 		}
 		rec := requestFromDomain(r)
-		err = db.Model(&requestRecord{}).Where("id = ?", requestID).Select(
+		return db.Model(&requestRecord{}).Where("id = ?", requestID).Select(
 			"done_at", "user_id", "granted_scopes", "auth_time", "auth_methods", "login_session_id",
 			"session_id", "code_hash", "code_expires_at").Updates(&rec).Error
-		if err != nil {
-			return wrapErr("update oauth request", err)
-		}
-		return nil
 	})
 }
 
