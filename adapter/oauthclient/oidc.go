@@ -30,7 +30,7 @@ func newOIDC(c Config, client *http.Client) *oidcProvider {
 }
 
 // load reads the discovery document once it answers; until then every
-// call fails with fed.ErrProviderUnavailable and the next one retries.
+// call fails with federation.ErrProviderUnavailable and the next one retries.
 func (p *oidcProvider) load(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

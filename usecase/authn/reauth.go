@@ -40,7 +40,7 @@ type ReauthenticatorDeps struct {
 // Reauthenticator is the step-up: it proves the caller again (password,
 // and the second factor when the account has one) and moves the session's
 // auth time and methods to now, so the fresh token it returns satisfies the
-// step-up rule of the sensitive operations (domauth.StepUpPolicy, checked
+// step-up rule of the sensitive operations (auth.StepUpPolicy, checked
 // by the use cases that need it: usecase/account, usecase/factors, usecase/admin).
 type Reauthenticator struct {
 	users    ReauthUsers

@@ -33,7 +33,7 @@ func NewExchanger(d ExchangerDeps) *Exchanger {
 }
 
 // Exchange takes the code (single use: a wrong verifier spends it too, so
-// it cannot be guessed at) and signs in. fed.ErrFailed for an unknown,
+// it cannot be guessed at) and signs in. federation.ErrFailed for an unknown,
 // used or expired code or a wrong verifier; user.ErrDisabled for an
 // account disabled meanwhile.
 func (e *Exchanger) Exchange(ctx context.Context, code, verifier string, meta authn.Meta) (authn.TokenPair, error) {

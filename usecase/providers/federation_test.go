@@ -35,7 +35,7 @@ func newStore() *store {
 }
 
 // once keeps single-use records (flows, app codes) by hash: taking one
-// removes it, and an unknown one is fed.ErrFailed, as in the real store.
+// removes it, and an unknown one is federation.ErrFailed, as in the real store.
 type once[T any] map[[32]byte]T
 
 func (m once[T]) put(h [32]byte, v T) error {
@@ -79,6 +79,7 @@ func (s *store) Link(_ context.Context, i federation.Identity) error {
 	return nil
 }
 func (s *store) ListByUser(context.Context, string) ([]federation.Identity, error) { return nil, nil }
+func (s *store) CountIdentities(context.Context, string) (int, error)              { return 0, nil }
 func (s *store) Unlink(context.Context, string, string) (federation.Identity, error) {
 	return federation.Identity{}, nil
 }

@@ -37,7 +37,7 @@ type FinisherDeps struct {
 
 // Finisher handles the provider's callback: it takes the flow's state,
 // has the adapter exchange and check the provider's answer, decides the
-// account (fed.Decide) and sends the browser back to the app with a
+// account (federation.Decide) and sends the browser back to the app with a
 // one-time code, a linked notice, or an error code, all in the fragment.
 type Finisher struct {
 	providers  Providers
@@ -74,7 +74,7 @@ type Callback struct {
 }
 
 // Finish returns the URL to send the browser to. Its error is set only
-// when there is no trusted place to send it (fed.ErrFailed: an unknown,
+// when there is no trusted place to send it (federation.ErrFailed: an unknown,
 // used or expired state, or one of another provider) or the store
 // failed; everything else travels in the returned URL's fragment.
 func (f *Finisher) Finish(ctx context.Context, cb Callback) (string, error) {
@@ -231,7 +231,7 @@ func (f *Finisher) askHook(ctx context.Context, email, name, provider, ip string
 	}
 }
 
-// situation reads what fed.Decide needs: the identity, if linked, and the
+// situation reads what federation.Decide needs: the identity, if linked, and the
 // account it or the address leads to.
 func (f *Finisher) situation(ctx context.Context, provider string, c federation.Claims, email string, emailOK bool) (federation.Situation, user.User, error) {
 	s := federation.Situation{Claims: c}
@@ -259,7 +259,7 @@ func (f *Finisher) situation(ctx context.Context, provider string, c federation.
 	return s, account, nil
 }
 
-// decideAndIssue applies fed.Decide in one transaction: reads, the new
+// decideAndIssue applies federation.Decide in one transaction: reads, the new
 // account or link, and the app's code commit together.
 func (f *Finisher) decideAndIssue(ctx context.Context, flow federation.Flow, c federation.Claims, cb Callback, now time.Time, code string) (federation.Decision, error) {
 	email, emailOK := user.NormalizeEmail(c.Email)

@@ -45,8 +45,8 @@ type IdentityUnlinker struct{ d UnlinkerDeps }
 func NewIdentityUnlinker(d UnlinkerDeps) *IdentityUnlinker { return &IdentityUnlinker{d: d} }
 
 // Unlink needs a fresh token (aal2 with TOTP active) and refuses, with
-// fed.ErrLastSignInMethod, to leave the account with no password, passkey
-// or identity. fed.ErrIdentityNotFound for an id the account does not have.
+// federation.ErrLastSignInMethod, to leave the account with no password, passkey
+// or identity. federation.ErrIdentityNotFound for an id the account does not have.
 func (u *IdentityUnlinker) Unlink(ctx context.Context, p auth.Principal, identityID string) error {
 	now := u.d.Clock.Now().UTC()
 	if err := u.d.StepUp.Check(p.Claims, now); err != nil {
@@ -67,11 +67,11 @@ func (u *IdentityUnlinker) Unlink(ctx context.Context, p auth.Principal, identit
 		// Counted after the delete, in its transaction, which the store
 		// began by locking the account's row: two unlinks of one account
 		// run one after the other, and the second sees what the first left.
-		left, err := u.d.Identities.ListByUser(ctx, p.UserID())
+		left, err := u.d.Identities.CountIdentities(ctx, p.UserID())
 		if err != nil {
 			return err
 		}
-		if len(left) == 0 {
+		if left == 0 {
 			acct, err := u.d.Accounts.ByID(ctx, p.UserID())
 			if err != nil {
 				return err

@@ -22,10 +22,10 @@ import (
 type Provider interface {
 	// AuthURL is the provider's authorization URL for a flow with state,
 	// nonce (OpenID Connect) and the PKCE verifier's S256 challenge.
-	// fed.ErrProviderUnavailable when its discovery cannot be read.
+	// federation.ErrProviderUnavailable when its discovery cannot be read.
 	AuthURL(ctx context.Context, state, nonce, verifier string) (string, error)
 	// Identify exchanges code (with the PKCE verifier) and returns the
-	// checked claims; fed.ErrFailed for anything that does not verify
+	// checked claims; federation.ErrFailed for anything that does not verify
 	// (the ID token's signature, iss, aud, exp, nonce).
 	Identify(ctx context.Context, code, verifier, nonce string) (federation.Claims, error)
 }
@@ -39,7 +39,7 @@ type Providers interface {
 // instance on the store.
 type FlowStore interface {
 	CreateFlow(ctx context.Context, f federation.Flow) error
-	// TakeFlow removes and returns the flow with hash; fed.ErrFailed if
+	// TakeFlow removes and returns the flow with hash; federation.ErrFailed if
 	// there is none (never stored, or already taken).
 	TakeFlow(ctx context.Context, hash [32]byte) (federation.Flow, error)
 }
@@ -47,7 +47,7 @@ type FlowStore interface {
 // CodeStore keeps the app's one-time codes.
 type CodeStore interface {
 	CreateCode(ctx context.Context, c federation.AppCode) error
-	// TakeCode removes and returns the code with hash; fed.ErrFailed if
+	// TakeCode removes and returns the code with hash; federation.ErrFailed if
 	// there is none.
 	TakeCode(ctx context.Context, hash [32]byte) (federation.AppCode, error)
 }
@@ -55,14 +55,16 @@ type CodeStore interface {
 // IdentityStore keeps linked identities.
 type IdentityStore interface {
 	// BySubject finds the identity (provider, subject);
-	// fed.ErrIdentityNotFound if none.
+	// federation.ErrIdentityNotFound if none.
 	BySubject(ctx context.Context, provider, subject string) (federation.Identity, error)
-	// Link stores i; fed.ErrIdentityTaken when (provider, subject) is
+	// Link stores i; federation.ErrIdentityTaken when (provider, subject) is
 	// linked already.
 	Link(ctx context.Context, i federation.Identity) error
 	// ListByUser lists userID's identities, oldest first.
 	ListByUser(ctx context.Context, userID string) ([]federation.Identity, error)
-	// Unlink deletes userID's identity id; fed.ErrIdentityNotFound if the
+	// CountIdentities counts userID's identities.
+	CountIdentities(ctx context.Context, userID string) (int, error)
+	// Unlink deletes userID's identity id; federation.ErrIdentityNotFound if the
 	// account has no such identity.
 	Unlink(ctx context.Context, userID, id string) (federation.Identity, error)
 }

@@ -82,8 +82,8 @@ func NewStarter(d StarterDeps) *Starter {
 }
 
 // Start checks the app's redirectTo and codeChallenge, stores the flow and
-// returns the provider's authorization URL. fed.ErrUnknownProvider,
-// fed.ErrProviderUnavailable, or a validation error naming the parameter.
+// returns the provider's authorization URL. federation.ErrUnknownProvider,
+// federation.ErrProviderUnavailable, or a validation error naming the parameter.
 func (s *Starter) Start(ctx context.Context, provider, redirectTo, codeChallenge string) (string, error) {
 	if _, ok := s.f.providers.Provider(provider); !ok {
 		return "", federation.ErrUnknownProvider
