@@ -248,7 +248,7 @@ func (l *EmailCodeLogin) finish(ctx context.Context, p emailcode.Pending, now ti
 	if err != nil {
 		return TokenPair{}, err
 	}
-	return pair, l.in.rec.signedIn(ctx, u.ID, pair.Session.ID, audit.MethodEmailCode, meta, now)
+	return pair, l.in.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, audit.MethodEmailCode, "", meta, now))
 }
 
 // account is the account p signs in to, its credential held until the

@@ -237,11 +237,7 @@ func (m *MFAVerifier) VerifyMFA(ctx context.Context, in MFAVerifyInput, meta Met
 			if err != nil {
 				return err
 			}
-			e := signInEvent(u.ID, pair.Session.ID, c.IdP, meta, now)
-			if e.Method == "" {
-				e.Method = firstMethod(c.Methods)
-			}
-			return m.rec.log.Append(ctx, e)
+			return m.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, firstMethod(c.Methods), c.IdP, meta, now))
 		})
 	})
 	if err != nil {

@@ -82,15 +82,6 @@ func (r recorder) record(ctx context.Context, t audit.Type, userID, sessionID st
 	})
 }
 
-// signedIn records login_succeeded of session sid proven by method
-// (audit.MethodEmailCode; "" for a password or passkey).
-func (r recorder) signedIn(ctx context.Context, userID, sid, method string, meta Meta, now time.Time) error {
-	return r.log.Append(ctx, audit.Event{
-		ID: id.New(), UserID: userID, SessionID: sid, Type: audit.LoginSucceeded,
-		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now, Method: method,
-	})
-}
-
 // minter signs access tokens and assembles token pairs.
 type minter struct{ tokens TokenIssuer }
 
@@ -218,12 +209,14 @@ func (o *SessionOpener) capSessions(ctx context.Context, userID string, now time
 	return nil
 }
 
-// signInEvent is the login_succeeded event of a sign-in; one through an
-// identity provider (idp not empty) names the method and the provider.
-func signInEvent(userID, sessionID, idp string, meta Meta, now time.Time) audit.Event {
+// signInEvent is the login_succeeded event of a sign-in, the one way every
+// sign-in writes it: method is how the first step was proven ("" for a
+// password or passkey); one through an identity provider (idp not empty)
+// is method oauth with the provider.
+func signInEvent(userID, sessionID, method, idp string, meta Meta, now time.Time) audit.Event {
 	e := audit.Event{
 		ID: id.New(), UserID: userID, SessionID: sessionID, Type: audit.LoginSucceeded,
-		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now,
+		IP: meta.IP, UserAgent: meta.UserAgent, CreatedAt: now, Method: method,
 	}
 	if idp != "" {
 		e.Method, e.Provider = audit.MethodOAuth, idp

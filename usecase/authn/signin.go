@@ -102,7 +102,7 @@ func (s signIn) start(ctx context.Context, u user.User, meta Meta, methods []str
 		if pair, err = s.sessions.openVia(ctx, u, now, meta, methods, idp); err != nil {
 			return err
 		}
-		if err := s.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, idp, meta, now)); err != nil {
+		if err := s.rec.log.Append(ctx, signInEvent(u.ID, pair.Session.ID, "", idp, meta, now)); err != nil {
 			return err
 		}
 		if then == nil {
