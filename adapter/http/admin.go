@@ -84,7 +84,7 @@ func userParam(c echo.Context) (string, error) {
 }
 
 func (h *adminHandlers) search(c echo.Context) error {
-	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
+	limit, err := queryLimit(c, admin.MaxPage)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (h *adminHandlers) delete(c echo.Context, uid string) error {
 }
 
 func (h *adminHandlers) events(c echo.Context, uid string) error {
-	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
+	limit, err := queryLimit(c, admin.MaxPage)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (h *adminHandlers) events(c echo.Context, uid string) error {
 // like the other admin listings; each item is what the owner's own listing
 // shows, current marking the administrator's own session.
 func (h *adminHandlers) sessions(c echo.Context, uid string) error {
-	limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
+	limit, err := queryLimit(c, admin.MaxPage)
 	if err != nil {
 		return err
 	}

@@ -199,8 +199,6 @@ func describe(fe validator.FieldError) string {
 		return "must not be given together with " + lowerFirst(fe.Param())
 	case "required_with":
 		return "is required with " + lowerFirst(fe.Param())
-	case "len":
-		return "must be exactly " + fe.Param() + " characters"
 	}
 	return "is invalid"
 }

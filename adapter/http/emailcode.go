@@ -16,7 +16,7 @@ import (
 // emailCodeVerifyRequest is {email, code} or {token}, never both.
 type emailCodeVerifyRequest struct {
 	Email                 string `json:"email" validate:"required_without=Token,excluded_with=Token,max=254"`
-	Code                  string `json:"code" validate:"required_with=Email,excluded_with=Token,omitempty,len=6"`
+	Code                  string `json:"code" validate:"required_with=Email,excluded_with=Token"`
 	Token                 string `json:"token" validate:"max=256"`
 	RefreshTokenTransport string `json:"refreshTokenTransport" validate:"omitempty,oneof=cookie body"`
 }

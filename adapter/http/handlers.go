@@ -322,12 +322,13 @@ func (h *handlers) deleteMe(c echo.Context) error {
 // defaultEventPage is the page size of security events when none is asked.
 const defaultEventPage = 20
 
-// queryLimit reads the page size of a listing: def when not asked, and a
-// validation error for anything but a whole number from 1 to most.
-func queryLimit(c echo.Context, def, most int) (int, error) {
+// queryLimit reads the page size of a listing: defaultEventPage when not
+// asked, and a validation error for anything but a whole number from 1 to
+// most.
+func queryLimit(c echo.Context, most int) (int, error) {
 	s := c.QueryParam("limit")
 	if s == "" {
-		return def, nil
+		return defaultEventPage, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > most {
@@ -337,7 +338,7 @@ func queryLimit(c echo.Context, def, most int) (int, error) {
 }
 
 func (h *handlers) securityEvents(c echo.Context) error {
-	limit, err := queryLimit(c, defaultEventPage, account.MaxEventPage)
+	limit, err := queryLimit(c, account.MaxEventPage)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ var (
 // admin role and, for the retry, the rule of writes.
 func registerWebhookAdmin(e *echo.Echo, w *WebhookAdmin, authed, fresh echo.MiddlewareFunc) {
 	get(e, "/admin/webhooks/deliveries", func(c echo.Context) error {
-		limit, err := queryLimit(c, defaultEventPage, admin.MaxPage)
+		limit, err := queryLimit(c, admin.MaxPage)
 		if err != nil {
 			return err
 		}
